@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// Bootstraps a fresh clone before `npm test` / `npm run quickstart`, using only Node built-ins:
+// installs npm dependencies when node_modules is missing or stale, and the Debian packages the
+// tests use (installed when running as root, otherwise named in one clear message).
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const purpose = process.argv[2] ?? 'test';
+
+/** Debian package -> a file that proves it is installed. */
+const debianPackages = {
+  test: {
+    'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',
+    'postgresql-client-15': '/usr/lib/postgresql/15/bin/pg_basebackup',
+    rsync: '/usr/bin/rsync',
+    'openssh-server': '/usr/sbin/sshd',
+    'openssh-client': '/usr/bin/ssh',
+  },
+  quickstart: {
+    'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',
+    'postgresql-client-15': '/usr/lib/postgresql/15/bin/pg_basebackup',
+    rsync: '/usr/bin/rsync',
+  },
+}[purpose];
+
+if (!debianPackages) {
+  console.error(`ensure-deps: unknown purpose '${purpose}' (expected 'test' or 'quickstart')`);
+  process.exit(2);
+}
+
+ensureNodeModules();
+ensureDebianPackages(debianPackages);
+
+function ensureNodeModules() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  console.log('ensure-deps: installing npm dependencies (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root });
+}
+
+function ensureDebianPackages(packages) {
+  const missing = Object.entries(packages)
+    .filter(([, file]) => !existsSync(file))
+    .map(([name]) => name);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `ensure-deps: missing Debian packages: ${missing.join(' ')}\n` +
+        `Install them as root: apt-get install -y ${missing.join(' ')}`,
+    );
+    process.exit(1);
+  }
+  console.log(`ensure-deps: installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-q'], { env });
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+}
+
+function run(command, args, options) {
+  const result = spawnSync(command, args, { stdio: 'inherit', ...options });
+  if (result.status !== 0) {
+    console.error(`ensure-deps: '${command} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`);
+    process.exit(1);
+  }
+}
+
