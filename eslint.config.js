@@ -22,7 +22,10 @@ function importRestrictions(folder) {
     {
       patterns: libraryOwners
         .filter((owner) => owner.folder !== folder)
-        .map(({ names, folder: owner }) => ({ group: names, message: `only ${owner}/ may import this library` })),
+        .map(({ names, folder: owner }) => ({
+          group: names,
+          message: `only ${owner}/ may import this library`,
+        })),
     },
   ];
 }
@@ -61,6 +64,7 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },
   },

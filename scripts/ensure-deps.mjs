@@ -63,8 +63,9 @@ function ensureDebianPackages(packages) {
 function run(command, args, options) {
   const result = spawnSync(command, args, { stdio: 'inherit', ...options });
   if (result.status !== 0) {
-    console.error(`ensure-deps: '${command} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`);
+    console.error(
+      `ensure-deps: '${command} ${args.join(' ')}' failed (exit ${result.status ?? result.signal})`,
+    );
     process.exit(1);
   }
 }
-

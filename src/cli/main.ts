@@ -1,0 +1,133 @@
+/**
+ * The CLI boundary: parse argv, load the configuration, become barman_user, open the log, run
+ * one command, render its result, and turn every outcome into an exit code. Nothing below
+ * prints or exits on its own.
+ */
+import type { CommandContext, CommandModule } from '../commands/definition.js';
+import { COMMANDS } from '../commands/registry.js';
+import type { BarmanConfig } from '../config/index.js';
+import { formatProblem, loadConfig } from '../config/index.js';
+import { describeError, isBarmanError } from '../errors/index.js';
+import type { FileLogger, Logger, LogLevel } from '../log/index.js';
+import { openFileLogger, silentLogger } from '../log/index.js';
+import type { ColorMode } from '../output/format.js';
+import { redactSecrets } from '../util/redact.js';
+import { barmanTsVersion } from '../util/version.js';
+import { ConsoleReporter } from './console-reporter.js';
+import type { ParsedInvocation } from './program.js';
+import { parseCommandLine } from './program.js';
+import { switchToBarmanUser } from './run-as.js';
+
+const write = {
+  out: (text: string) => void process.stdout.write(text),
+  err: (text: string) => void process.stderr.write(text),
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const version = barmanTsVersion();
+  let outcome;
+  try {
+    outcome = parseCommandLine(argv, COMMANDS, version, write);
+  } catch (error) {
+    write.err(`ERROR: ${describeError(error)}\n`);
+    return 2;
+  }
+  if (outcome.kind === 'exit') return outcome.exitCode;
+  return execute(outcome.invocation, version);
+}
+
+async function execute(invocation: ParsedInvocation, version: string): Promise<number> {
+  const { definition, globals } = invocation;
+  const format = definition.alwaysJson ? 'json' : globals.format;
+  const color = useColor(globals.color ?? globals.colour ?? 'auto');
+  let logger: Logger = silentLogger;
+  let fileLogger: FileLogger | undefined;
+  const report = new ConsoleReporter({
+    quiet: globals.quiet === true,
+    debug: globals.debug === true,
+    color,
+    infoToStderr: format === 'json',
+    log: () => logger,
+  });
+
+  try {
+    const config = definition.usesConfig ? loadConfig({ configFile: globals.config }) : undefined;
+    if (config) {
+      switchToBarmanUser(config.global.barman_user);
+      fileLogger = await openLog(config, invocation, globals.debug === true, report);
+      if (fileLogger) logger = fileLogger;
+      logger.debug(`command: ${definition.name}`, { argv: process.argv.slice(2) });
+      for (const problem of config.problems) report.warning(formatProblem(problem));
+    }
+    const module: CommandModule<unknown> = await definition.load();
+    const ctx: CommandContext = {
+      config: config ?? (undefined as unknown as BarmanConfig),
+      report,
+      log: logger,
+      format,
+      version,
+    };
+    const data = await module.run(ctx, invocation);
+    const rendered =
+      format === 'json'
+        ? [JSON.stringify(module.renderJson(data), null, definition.alwaysJson ? 4 : undefined)]
+        : module.renderConsole(data, { color });
+    if (rendered.length > 0) write.out(`${redactSecrets(rendered.join('\n'))}\n`);
+    const exitCode = module.exitCode?.(data) ?? 0;
+    return Math.max(exitCode, report.errorCount > 0 ? 1 : 0);
+  } catch (error) {
+    return reportFailure(error, report, logger, fileLogger, globals.debug === true);
+  } finally {
+    fileLogger?.flush();
+  }
+}
+
+async function openLog(
+  config: BarmanConfig,
+  invocation: ParsedInvocation,
+  debug: boolean,
+  report: ConsoleReporter,
+): Promise<FileLogger | undefined> {
+  const file = config.global.log_file;
+  if (!file) return undefined;
+  const level = (debug ? 'debug' : (invocation.overrides.log_level ?? config.global.log_level)) as LogLevel;
+  try {
+    return await openFileLogger(file, level, { command: invocation.definition.name });
+  } catch (error) {
+    report.warning(
+      `cannot write the log file '${file}': ${describeError(error)}; logging to the console only`,
+    );
+    return undefined;
+  }
+}
+
+function reportFailure(
+  error: unknown,
+  report: ConsoleReporter,
+  logger: Logger,
+  fileLogger: FileLogger | undefined,
+  debug: boolean,
+): number {
+  if (isBarmanError(error)) {
+    report.error(error.message);
+    if (error.hint) write.err(`HINT: ${redactSecrets(error.hint)}\n`);
+    if (error.cause !== undefined) logger.debug('cause', { cause: describeError(error.cause) });
+    return error.exitCode;
+  }
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  logger.error(`internal error: ${describeError(error)}`, { stack });
+  const where = fileLogger
+    ? `see ${fileLogger.file} for details`
+    : debug
+      ? 'stack trace follows'
+      : 'no log_file is configured: run with --debug for the stack trace';
+  report.error(`internal error: ${describeError(error)} (${where})`);
+  if (debug) write.err(`${redactSecrets(stack)}\n`);
+  return 1;
+}
+
+function useColor(mode: ColorMode): boolean {
+  if (mode === 'always') return true;
+  if (mode === 'never') return false;
+  return Boolean(process.stdout.isTTY && process.stderr.isTTY);
+}

@@ -1,0 +1,74 @@
+/**
+ * The contract between the CLI and a command. A definition is cheap to import (the CLI builds
+ * its help from all of them); the implementation is loaded only when the command runs, so the
+ * archive_command path never pays for code it does not use.
+ */
+import type { BarmanConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { Reporter } from '../output/reporter.js';
+
+export interface CommandArgument {
+  name: string;
+  description: string;
+  required?: boolean;
+  variadic?: boolean;
+}
+
+export interface CommandOption {
+  /** commander syntax: `-o, --output-directory <dir>`, `--minimal`. */
+  flags: string;
+  description: string;
+  choices?: readonly string[];
+  defaultValue?: string | boolean;
+}
+
+export interface CommandInput {
+  /** Positional arguments by name (variadic ones as arrays). */
+  args: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** Command options by commander's camelCase name. */
+  options: Readonly<Record<string, unknown>>;
+  /** Values of option-table flags given on the command line, by option key (highest precedence). */
+  overrides: Readonly<Record<string, unknown>>;
+}
+
+export interface CommandContext {
+  readonly config: BarmanConfig;
+  readonly report: Reporter;
+  readonly log: Logger;
+  readonly format: OutputFormat;
+  readonly version: string;
+}
+
+export type OutputFormat = 'console' | 'json';
+
+export interface RenderStyle {
+  color: boolean;
+}
+
+export interface CommandModule<T> {
+  run(ctx: CommandContext, input: CommandInput): Promise<T>;
+  /** Console lines for stdout. */
+  renderConsole(data: T, style: RenderStyle): string[];
+  /** The JSON document for `-f json`. */
+  renderJson(data: T): unknown;
+  /** Exit code for a result (default 0; any reported ERROR makes it at least 1). */
+  exitCode?(data: T): number;
+}
+
+export interface CommandDefinition {
+  name: string;
+  aliases?: readonly string[];
+  summary: string;
+  arguments?: readonly CommandArgument[];
+  options?: readonly CommandOption[];
+  /** False for commands that work without a configuration file. */
+  usesConfig: boolean;
+  /** Output is always JSON (e.g. `diagnose`), whatever `-f` says. */
+  alwaysJson?: boolean;
+  load(): Promise<CommandModule<unknown>>;
+}
+
+/** Keeps the typed result of a command module while storing it in the untyped registry. */
+export function defineCommandModule<T>(module: CommandModule<T>): CommandModule<unknown> {
+  return module;
+}

@@ -1,0 +1,74 @@
+/**
+ * A server's configuration as operators see it: JSON-friendly values (for `-f json`, diagnose)
+ * and Barman's Python-style console strings (for `show-server`). Secrets are redacted here.
+ */
+import type { ServerEntry } from '../../config/index.js';
+import { formatInterval, formatLocation, formatProblem, formatRetentionPolicy } from '../../config/index.js';
+import type { Interval, Location, RetentionPolicy } from '../../config/index.js';
+import { pythonRepr, pythonStr } from '../../output/format.js';
+import { redactSecrets, redactValue } from '../../util/redact.js';
+
+/** Keys whose values are structured and need a specific rendering. */
+const LOCATION_KEYS = new Set(['basebackups_directory', 'wals_directory']);
+const INTERVAL_KEYS = new Set(['last_backup_maximum_age', 'last_wal_maximum_age']);
+
+/** Paths and flags derived from the options, shown beside them. */
+export function derivedValues(server: ServerEntry): Record<string, unknown> {
+  const config = server.config;
+  const wals = config.wals_directory;
+  const xlogdbFile = config.xlogdb_directory
+    ? `${config.xlogdb_directory}/${server.name}-xlog.db`
+    : wals.kind === 'posix'
+      ? `${wals.path}/xlog.db`
+      : `${wals.url}/xlog.db`;
+  return {
+    name: server.name,
+    disabled: server.disabled,
+    msg_list: server.problems.map(formatProblem),
+    passive_node: false,
+    xlogdb_file: xlogdbFile,
+  };
+}
+
+/** Every option and derived value as JSON-friendly data, sorted by key. */
+export function serverConfigJson(server: ServerEntry): Record<string, unknown> {
+  const config = server.config as unknown as Record<string, unknown>;
+  const values: Record<string, unknown> = { ...derivedValues(server) };
+  for (const [key, value] of Object.entries(config)) values[key] = jsonValue(key, value);
+  return redactValue(sortKeys(values));
+}
+
+function jsonValue(key: string, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (LOCATION_KEYS.has(key)) return formatLocation(value as Location);
+  if (key === 'retention_policy') return formatRetentionPolicy(value as RetentionPolicy);
+  if (INTERVAL_KEYS.has(key)) return formatInterval(value as Interval);
+  return value;
+}
+
+/** `show-server` console lines for one server: `\tkey: value`, sorted. */
+export function serverConfigConsole(server: ServerEntry): string[] {
+  const json = serverConfigJson(server);
+  return Object.entries(json).map(([key, value]) => `\t${key}: ${redactSecrets(consoleValue(key, value))}`);
+}
+
+function consoleValue(key: string, value: unknown): string {
+  switch (key) {
+    case 'backup_options':
+      return `BackupOptions(${setRepr(value as string[])})`;
+    case 'recovery_options':
+      return `RecoveryOptions(${setRepr(value as string[])})`;
+    case 'wal_retention_policy':
+      return String(value).toUpperCase();
+    default:
+      return pythonStr(value);
+  }
+}
+
+function setRepr(words: readonly string[] | null): string {
+  return words && words.length > 0 ? `{${words.map(pythonRepr).join(', ')}}` : '';
+}
+
+function sortKeys(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

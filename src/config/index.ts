@@ -1,0 +1,17 @@
+export { defaultConfigCandidates, findConfigFile, loadConfig } from './load.js';
+export type { LoadOptions } from './load.js';
+export { OPTIONS, OPTION_LIST, findOption, optionFlagsFor } from './options.js';
+export type { OptionKey } from './options.js';
+export type { OptionCategory, OptionFlag, OptionScope, OptionSpec } from './option-spec.js';
+export { formatProblem } from './problems.js';
+export type { ConfigProblem } from './problems.js';
+export type {
+  BarmanConfig,
+  GlobalConfig,
+  ModelEntry,
+  ServerConfig,
+  ServerEntry,
+  ValueSource,
+} from './types.js';
+export { formatInterval, formatLocation, formatRetentionPolicy } from './value-kinds.js';
+export type { Interval, Location, RetentionPolicy } from './value-kinds.js';

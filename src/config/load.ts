@@ -1,0 +1,203 @@
+/**
+ * Finds and reads the configuration: the main file (-c, $BARMAN_CONFIG_FILE, ~/.barman.conf,
+ * /etc/barman.conf, /etc/barman/barman.conf), then every `*.conf` of
+ * `configuration_files_directory` in name order. Later files override earlier ones.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import type { IniDocument, IniSection } from './ini-file.js';
+import { parseIni } from './ini-file.js';
+import type { ConfigProblem } from './problems.js';
+import { formatProblem } from './problems.js';
+import type { SectionSet } from './resolve.js';
+import { isModelSection, resolveGlobal, resolveModel, resolveServer } from './resolve.js';
+import type { BarmanConfig, ModelEntry, ServerEntry } from './types.js';
+
+export interface LoadOptions {
+  /** Value of `-c/--config`. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  home?: string;
+}
+
+export function defaultConfigCandidates(home = homedir()): string[] {
+  return [join(home, '.barman.conf'), '/etc/barman.conf', '/etc/barman/barman.conf'];
+}
+
+export function findConfigFile(options: LoadOptions = {}): string {
+  const env = options.env ?? process.env;
+  if (options.configFile !== undefined) {
+    if (!isFile(options.configFile)) {
+      throw new BarmanError('config-not-found', `Configuration file '${options.configFile}' does not exist`);
+    }
+    return options.configFile;
+  }
+  const fromEnv = env.BARMAN_CONFIG_FILE;
+  if (fromEnv) {
+    if (!isFile(fromEnv)) {
+      throw new BarmanError(
+        'config-not-found',
+        `Configuration file '${fromEnv}' (from BARMAN_CONFIG_FILE) does not exist`,
+      );
+    }
+    return fromEnv;
+  }
+  const candidates = defaultConfigCandidates(options.home);
+  const found = candidates.find(isFile);
+  if (!found) {
+    throw new BarmanError('config-not-found', 'Could not find any configuration file at default locations.', {
+      hint: `Create one of ${candidates.join(', ')}, or pass -c FILE (see barman.conf.example).`,
+    });
+  }
+  return found;
+}
+
+export function loadConfig(options: LoadOptions = {}): BarmanConfig {
+  const configFile = findConfigFile(options);
+  const main = readIniFile(configFile);
+  if (
+    main.problems.length > 0 ||
+    [...main.sections.values()].some((s) => s.problems.length > 0 && s.name === 'barman')
+  ) {
+    const first = main.problems[0] ?? main.sections.get('barman')!.problems[0]!;
+    throw new BarmanError('config-syntax', `Cannot parse the configuration: ${formatProblem(first)}`);
+  }
+  const documents: IniDocument[] = [main];
+  const problems: ConfigProblem[] = [];
+
+  const mainGlobal = main.sections.get('barman');
+  const includeDir = mainGlobal?.entries.get('configuration_files_directory');
+  if (includeDir) {
+    const directory = includeDir.value.replace(/^(["'])(.*)\1$/, '$2');
+    for (const file of listConfFiles(directory, problems, includeDir)) {
+      let document: IniDocument;
+      try {
+        document = readIniFile(file);
+      } catch (error) {
+        problems.push({
+          severity: 'error',
+          message: error instanceof BarmanError ? error.message : String(error),
+          file,
+        });
+        continue;
+      }
+      problems.push(...document.problems);
+      const global = document.sections.get('barman');
+      if (global && global.entries.size > 0) {
+        problems.push({
+          severity: 'error',
+          message: 'an included file must not contain a non-empty [barman] section; this file is ignored',
+          file,
+          line: global.line,
+          section: 'barman',
+        });
+        continue;
+      }
+      documents.push(document);
+    }
+  }
+
+  const merged = mergeDocuments(documents);
+  const sets: SectionSet = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
+  const { global, raw, problems: globalProblems } = resolveGlobal(sets);
+  const fatal = globalProblems.find((problem) => problem.severity === 'error');
+  if (fatal) {
+    throw new BarmanError('config-invalid', formatProblem(fatal), {
+      hint:
+        fatal.option === 'barman_home'
+          ? 'Every configuration needs barman_home in its [barman] section.'
+          : undefined,
+    });
+  }
+  problems.push(...globalProblems);
+
+  const servers = new Map<string, ServerEntry>();
+  const models = new Map<string, ModelEntry>();
+  const names = [...merged.keys()].filter((name) => name !== 'barman' && name !== 'DEFAULT').sort();
+  for (const name of names) {
+    const section = merged.get(name)!;
+    if (isModelSection(section)) models.set(name, resolveModel(name, section, sets));
+    else servers.set(name, resolveServer(name, section, sets, global));
+  }
+
+  return Object.freeze({
+    configFile,
+    files: Object.freeze(documents.map((document) => document.file)),
+    global,
+    globalRaw: Object.freeze(raw),
+    servers,
+    models,
+    problems: Object.freeze(problems),
+  });
+}
+
+function readIniFile(file: string): IniDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file' : String(code ?? error);
+    throw new BarmanError('config-unreadable', `Cannot read configuration file '${file}': ${reason}`, {
+      cause: error,
+    });
+  }
+  return parseIni(text, file);
+}
+
+function listConfFiles(
+  directory: string,
+  problems: ConfigProblem[],
+  entry: { file: string; line: number },
+): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch (error) {
+    problems.push({
+      severity: 'warning',
+      message: `cannot read directory '${directory}' (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      file: entry.file,
+      line: entry.line,
+      section: 'barman',
+      option: 'configuration_files_directory',
+    });
+    return [];
+  }
+  return names
+    .filter((name) => name.endsWith('.conf'))
+    .sort()
+    .map((name) => join(directory, name))
+    .filter(isFile);
+}
+
+function mergeDocuments(documents: IniDocument[]): Map<string, IniSection> {
+  const merged = new Map<string, IniSection>();
+  for (const document of documents) {
+    for (const section of document.sections.values()) {
+      const existing = merged.get(section.name);
+      if (!existing) {
+        merged.set(section.name, {
+          ...section,
+          entries: new Map(section.entries),
+          problems: [...section.problems],
+        });
+        continue;
+      }
+      for (const [key, entry] of section.entries) existing.entries.set(key, entry);
+      existing.problems.push(...section.problems);
+    }
+  }
+  return merged;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,69 @@
+import type { z } from 'zod';
+
+/**
+ * Where an option may be written:
+ * - `global-only`: only in `[barman]` (barman_home, log_file, ...).
+ * - `global`: in `[barman]`, inherited by every server, or in a server section.
+ * - `server`: only in a server (or model) section; a value in `[barman]` is ignored with a warning.
+ */
+export type OptionScope = 'global-only' | 'global' | 'server';
+
+/** How much barman-ts does with an option today. */
+export type OptionSupport =
+  | { level: 'full' }
+  /** Accepted (so Barman configurations load) but has no effect yet; setting it prints a warning. */
+  | { level: 'ignored'; reason: string };
+
+/** A command-line flag that overrides the option for one run (precedence: defaults < [barman] < [server] < CLI). */
+export interface OptionFlag {
+  /** commander flag syntax, e.g. `--bwlimit <kbps>` or `--immediate-checkpoint`. */
+  flags: string;
+  /** For boolean options: the flag that sets false, e.g. `--no-immediate-checkpoint`. */
+  negate?: string;
+  /** Value of an optional-value flag given bare, e.g. `--reuse-backup` alone means `link`. */
+  bareValue?: string;
+  commands: readonly string[];
+  description: string;
+}
+
+export interface OptionSpec<S extends z.ZodType<unknown, string> = z.ZodType<unknown, string>> {
+  key: string;
+  scope: OptionScope;
+  schema: S;
+  /** Raw default, interpolated like a user value (`%(barman_home)s/%(name)s`). */
+  default?: string;
+  description: string;
+  /** Barman release that introduced the option, or `barman-ts` for options barman-ts adds. */
+  since: string;
+  category: OptionCategory;
+  /** Allowed in a model section (Barman 3.10+); false for directories and hook scripts. */
+  inModel: boolean;
+  required?: boolean;
+  /** Never printed in clear (conninfo passwords are redacted separately). */
+  secret?: boolean;
+  support: OptionSupport;
+  flag?: OptionFlag;
+}
+
+export type OptionCategory =
+  | 'General'
+  | 'Logging'
+  | 'Connection'
+  | 'Backup'
+  | 'WAL archiving'
+  | 'Compression'
+  | 'Directories'
+  | 'Retention and checks'
+  | 'Recovery'
+  | 'Cloud (S3)'
+  | 'Hooks'
+  | 'Not supported by barman-ts';
+
+/** Type-level marker carrying the resolved value type (null when unset and no default). */
+export type ResolvedType<O> = O extends OptionSpec<infer S> & { default: string }
+  ? z.output<S>
+  : O extends { required: true } & OptionSpec<infer S>
+    ? z.output<S>
+    : O extends OptionSpec<infer S>
+      ? z.output<S> | null
+      : never;

@@ -1,0 +1,1028 @@
+/**
+ * THE option table: every configuration option barman-ts reads, declared once. The zod schema of
+ * a server's configuration, docs/configuration.md and the CLI override flags are derived from it.
+ */
+import type { OptionFlag, OptionScope, OptionSpec, OptionSupport } from './option-spec.js';
+import * as kinds from './value-kinds.js';
+
+type Spec<S extends OptionSpec['schema']> = Omit<OptionSpec<S>, 'support' | 'inModel' | 'key'> & {
+  support?: OptionSupport;
+  inModel?: boolean;
+};
+
+function option<
+  S extends OptionSpec['schema'],
+  const Scope extends OptionScope,
+  const D extends string | undefined,
+  const R extends boolean | undefined,
+>(
+  spec: Spec<S> & { scope: Scope; default?: D; required?: R },
+): OptionSpec<S> & { scope: Scope; default: D; required: R } {
+  return {
+    ...spec,
+    key: '',
+    support: spec.support ?? { level: 'full' },
+    inModel: spec.inModel ?? spec.scope !== 'global-only',
+  } as OptionSpec<S> & { scope: Scope; default: D; required: R };
+}
+
+const ignored = (reason: string): OptionSupport => ({ level: 'ignored', reason });
+const SNAPSHOTS = ignored('snapshot backups are not supported by barman-ts');
+const PASSIVE = ignored('passive nodes (sync from another Barman) are not supported by barman-ts yet');
+const MODELS = ignored('configuration models are read but not applied by barman-ts yet');
+const GPG = ignored('gpg encryption is not supported by barman-ts yet');
+
+const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
+  option({
+    scope: 'global',
+    schema: kinds.text(),
+    inModel: false,
+    since: '3.4',
+    category: 'Hooks',
+    description:
+      `Shell command run ${when === 'pre' ? 'before' : 'after'} ${what}, with the BARMAN_* environment. ` +
+      (retry
+        ? 'Re-run until it exits 0; exit 62 stops retrying and continues' +
+          (when === 'pre' ? ', exit 63 aborts the operation.' : ', exit 63 stops retrying with a warning.')
+        : 'A non-zero exit is logged as a warning.'),
+  });
+
+const optionTable = {
+  // ---------------------------------------------------------------- General
+  barman_home: option({
+    scope: 'global-only',
+    schema: kinds.absolutePath(),
+    required: true,
+    since: '3.4',
+    category: 'General',
+    description: 'Main data directory: one sub-directory per server holds its backups and WAL archive.',
+  }),
+  barman_user: option({
+    scope: 'global-only',
+    schema: kinds.nonEmptyText(),
+    default: 'barman',
+    since: '3.4',
+    category: 'General',
+    description:
+      'OS user barman-ts runs as. Started as root, barman-ts switches to this user before any work; ' +
+      'started as another user, it refuses to run.',
+  }),
+  barman_lock_directory: option({
+    scope: 'global-only',
+    schema: kinds.absolutePath(),
+    default: '%(barman_home)s',
+    since: '3.4',
+    category: 'General',
+    description: 'Directory of the lock files (`.<server>-<task>.lock`).',
+  }),
+  configuration_files_directory: option({
+    scope: 'global-only',
+    schema: kinds.absolutePath(),
+    since: '3.4',
+    category: 'General',
+    description:
+      'Directory whose `*.conf` files (sorted by name) are read after the main file; one or more servers each.',
+  }),
+  lock_directory_cleanup: option({
+    scope: 'global-only',
+    schema: kinds.bool(),
+    default: 'true',
+    since: '3.10',
+    category: 'General',
+    description: '`cron` removes unused lock files from the lock directory at the end of each run.',
+  }),
+  config_changes_queue: option({
+    scope: 'global-only',
+    schema: kinds.absolutePath(),
+    default: '%(barman_home)s/cfg_changes.queue',
+    since: '3.10',
+    category: 'Not supported by barman-ts',
+    description: 'Queue file of `config-update`.',
+    support: ignored('config-update is not supported by barman-ts'),
+  }),
+  active: option({
+    scope: 'server',
+    schema: kinds.bool(),
+    default: 'true',
+    since: '3.4',
+    category: 'General',
+    description: 'An inactive server is skipped by cron, backup and most commands, but can still be checked.',
+  }),
+  description: option({
+    scope: 'server',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'General',
+    description: 'Free text shown by `list-server` and `status`.',
+  }),
+  cluster: option({
+    scope: 'server',
+    schema: kinds.nonEmptyText(),
+    default: '%(name)s',
+    since: '3.10',
+    category: 'General',
+    description: 'Name grouping a server with its configuration models.',
+  }),
+  model: option({
+    scope: 'server',
+    schema: kinds.bool(),
+    since: '3.10',
+    category: 'General',
+    description:
+      '`true` turns the section into a configuration model (overrides for servers of the same `cluster`).',
+    support: MODELS,
+  }),
+  path_prefix: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'General',
+    description:
+      'Colon-separated directories searched first for PostgreSQL client programs (pg_basebackup, pg_receivewal, ...) and hooks.',
+  }),
+  forward_config_path: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.4',
+    category: 'Recovery',
+    description:
+      'Pass `-c <config>` to barman commands run on other hosts (e.g. in a `--get-wal` restore_command).',
+  }),
+
+  // ---------------------------------------------------------------- Logging
+  log_file: option({
+    scope: 'global-only',
+    schema: kinds.absolutePath(),
+    since: '3.4',
+    category: 'Logging',
+    description: 'Log file (JSON lines). Its directory is created when possible. Unset: no log file.',
+  }),
+  log_level: option({
+    scope: 'global-only',
+    schema: kinds.oneOf(['debug', 'info', 'warning', 'error', 'critical']),
+    default: 'INFO',
+    since: '3.4',
+    category: 'Logging',
+    description: 'Minimum level written to the log file: DEBUG, INFO, WARNING, ERROR or CRITICAL.',
+    flag: {
+      flags: '--log-level <level>',
+      commands: ['*'],
+      description: 'log level for this run (DEBUG, INFO, WARNING, ERROR, CRITICAL)',
+    },
+  }),
+  log_format: option({
+    scope: 'global-only',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'Logging',
+    description: "Python logging format of Barman's text log; barman-ts writes JSON lines and ignores it.",
+    support: ignored('barman-ts writes JSON log lines'),
+  }),
+
+  // ---------------------------------------------------------------- Connection
+  conninfo: option({
+    scope: 'server',
+    schema: kinds.conninfo(),
+    required: true,
+    since: '3.4',
+    category: 'Connection',
+    secret: false,
+    description: 'libpq connection string to the PostgreSQL server (passwords are redacted in all output).',
+  }),
+  streaming_conninfo: option({
+    scope: 'server',
+    schema: kinds.conninfo(),
+    default: '%(conninfo)s',
+    since: '3.4',
+    category: 'Connection',
+    description: 'Connection string for replication connections (pg_basebackup, pg_receivewal).',
+  }),
+  primary_conninfo: option({
+    scope: 'server',
+    schema: kinds.conninfo(),
+    since: '3.4',
+    category: 'Connection',
+    description:
+      'When `conninfo` points to a standby: the primary, where WAL switches are issued during a backup.',
+  }),
+  primary_checkpoint_timeout: option({
+    scope: 'server',
+    schema: kinds.int({ min: 0 }),
+    default: '0',
+    since: '3.8',
+    category: 'Connection',
+    description:
+      'Seconds to wait at the end of a standby backup before forcing a CHECKPOINT on the primary (0: never).',
+  }),
+  wal_conninfo: option({
+    scope: 'server',
+    schema: kinds.conninfo(),
+    since: '3.10',
+    category: 'Connection',
+    description: 'Connection used for WAL archiving checks when backing up a standby.',
+  }),
+  wal_streaming_conninfo: option({
+    scope: 'server',
+    schema: kinds.conninfo(),
+    since: '3.10',
+    category: 'Connection',
+    description: 'Replication connection used for WAL streaming when backing up a standby.',
+  }),
+  ssh_command: option({
+    scope: 'server',
+    schema: kinds.nonEmptyText(),
+    since: '3.4',
+    category: 'Connection',
+    description:
+      'Shell command that opens an SSH session to the PostgreSQL host, e.g. `ssh postgres@pg`. ' +
+      'Required by `backup_method = rsync`; must be unset for `local-rsync` and `local-to-cloud`.',
+  }),
+  primary_ssh_command: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'Makes the server a passive node that syncs from another Barman.',
+    support: PASSIVE,
+  }),
+  keepalive_interval: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '60',
+    since: '3.11',
+    category: 'Connection',
+    description:
+      'Seconds between keep-alive queries on the PostgreSQL session held open during a backup copy (0: off). ' +
+      'Unlike Barman 3.11-3.17, a value in [barman] is inherited.',
+    flag: {
+      flags: '--keepalive-interval <seconds>',
+      commands: ['backup'],
+      description: 'seconds between keep-alive queries during the copy (0: off)',
+    },
+  }),
+  check_timeout: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '30',
+    since: '3.4',
+    category: 'Retention and checks',
+    description: 'Seconds allowed for the whole `check` of one server (0: no limit).',
+    flag: {
+      flags: '--check-timeout <seconds>',
+      commands: ['check'],
+      description: 'seconds allowed for the check (0: no limit)',
+    },
+  }),
+
+  // ---------------------------------------------------------------- Backup
+  backup_method: option({
+    scope: 'global',
+    schema: kinds.oneOf(['rsync', 'local-rsync', 'postgres', 'local-to-cloud', 'snapshot']),
+    default: 'rsync',
+    since: '3.4',
+    category: 'Backup',
+    description:
+      '`rsync` (over `ssh_command`), `local-rsync` (on the PostgreSQL host), `postgres` (pg_basebackup), ' +
+      '`local-to-cloud` (PGDATA straight to S3; barman-ts). `snapshot` is not supported by barman-ts.',
+  }),
+  backup_options: option({
+    scope: 'global',
+    schema: kinds.wordSet(['concurrent_backup', 'exclusive_backup', 'external_configuration']),
+    default: 'concurrent_backup',
+    since: '3.4',
+    category: 'Backup',
+    description:
+      'Comma-separated: `concurrent_backup` (default), `exclusive_backup` (PostgreSQL < 15 only, deprecated), ' +
+      '`external_configuration` (do not warn about configuration files outside PGDATA).',
+  }),
+  reuse_backup: option({
+    scope: 'global',
+    schema: kinds.oneOf(['off', 'copy', 'link']),
+    since: '3.4',
+    category: 'Backup',
+    description:
+      'Incremental file-level copies for rsync methods: `link` hard-links unchanged files to the previous backup, ' +
+      '`copy` copies them locally, `off` copies everything.',
+    flag: {
+      flags: '--reuse-backup [mode]',
+      bareValue: 'link',
+      commands: ['backup'],
+      description: 'off, copy or link (bare flag: link)',
+    },
+  }),
+  bandwidth_limit: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    since: '3.4',
+    category: 'Backup',
+    description:
+      'Maximum transfer rate in KB/s for backups (rsync `--bwlimit`, pg_basebackup `--max-rate`, S3 uploads); 0: none.',
+    flag: {
+      flags: '--bwlimit <kbps>',
+      commands: ['backup', 'recover'],
+      description: 'maximum transfer rate in KB/s (0: none)',
+    },
+  }),
+  tablespace_bandwidth_limit: option({
+    scope: 'global',
+    schema: kinds.tablespaceBandwidth(),
+    since: '3.4',
+    category: 'Backup',
+    description: 'Per-tablespace limits for rsync methods: `name:kbps name2:kbps`.',
+  }),
+  network_compression: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.4',
+    category: 'Backup',
+    description: 'rsync `-z` for backup and remote recovery (not with `backup_method = postgres`).',
+    flag: {
+      flags: '--network-compression',
+      negate: '--no-network-compression',
+      commands: ['recover'],
+      description: 'compress data sent over the network',
+    },
+  }),
+  parallel_jobs: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1 }),
+    default: '1',
+    since: '3.4',
+    category: 'Backup',
+    description: 'Parallel copy workers for backup and recovery.',
+    flag: {
+      flags: '-j, --jobs <n>',
+      commands: ['backup', 'recover'],
+      description: 'number of parallel copy workers',
+    },
+  }),
+  parallel_jobs_start_batch_size: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1 }),
+    default: '10',
+    since: '3.5',
+    category: 'Backup',
+    description: 'Maximum copy workers started per `parallel_jobs_start_batch_period`.',
+  }),
+  parallel_jobs_start_batch_period: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1 }),
+    default: '1',
+    since: '3.5',
+    category: 'Backup',
+    description: 'Seconds over which `parallel_jobs_start_batch_size` workers may start.',
+  }),
+  immediate_checkpoint: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.4',
+    category: 'Backup',
+    description: 'Ask PostgreSQL for an immediate checkpoint at backup start instead of a spread one.',
+    flag: {
+      flags: '--immediate-checkpoint',
+      negate: '--no-immediate-checkpoint',
+      commands: ['backup'],
+      description: 'request an immediate checkpoint at backup start',
+    },
+  }),
+  basebackup_retry_times: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '0',
+    since: '3.4',
+    category: 'Backup',
+    description: 'Retries of a failed backup copy.',
+    flag: {
+      flags: '--retry-times <n>',
+      commands: ['backup', 'recover'],
+      description: 'retries of a failed copy',
+    },
+  }),
+  basebackup_retry_sleep: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '30',
+    since: '3.4',
+    category: 'Backup',
+    description: 'Seconds between copy retries.',
+    flag: {
+      flags: '--retry-sleep <seconds>',
+      commands: ['backup', 'recover'],
+      description: 'seconds between retries',
+    },
+  }),
+  autogenerate_manifest: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.7',
+    category: 'Backup',
+    description: 'Write a PostgreSQL `backup_manifest` for rsync backups.',
+  }),
+  streaming_backup_name: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    default: 'barman_streaming_backup',
+    since: '3.4',
+    category: 'Backup',
+    description: 'application_name of pg_basebackup.',
+  }),
+  backup_compression: option({
+    scope: 'global',
+    schema: kinds.oneOf(['gzip', 'lz4', 'zstd', 'none']),
+    since: '3.4',
+    category: 'Compression',
+    description: 'pg_basebackup compression for `backup_method = postgres`: gzip, lz4, zstd or none.',
+  }),
+  backup_compression_format: option({
+    scope: 'global',
+    schema: kinds.oneOf(['plain', 'tar']),
+    since: '3.4',
+    category: 'Compression',
+    description: '`plain` (decompressed on arrival) or `tar` (kept compressed).',
+  }),
+  backup_compression_level: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    since: '3.4',
+    category: 'Compression',
+    description: 'Compression level passed to pg_basebackup.',
+  }),
+  backup_compression_location: option({
+    scope: 'global',
+    schema: kinds.oneOf(['client', 'server']),
+    since: '3.4',
+    category: 'Compression',
+    description: 'Where pg_basebackup compresses: `client` or `server` (PostgreSQL 15+).',
+  }),
+  backup_compression_workers: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1 }),
+    since: '3.4',
+    category: 'Compression',
+    description: 'zstd worker threads for pg_basebackup compression.',
+  }),
+
+  // ---------------------------------------------------------------- WAL archiving
+  archiver: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.4',
+    category: 'WAL archiving',
+    description:
+      'Process WAL files that `archive_command` puts in `incoming_wals_directory`. ' +
+      'When both `archiver` and `streaming_archiver` are off, `archiver` is turned on with a warning.',
+  }),
+  archiver_batch_size: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '0',
+    since: '3.4',
+    category: 'WAL archiving',
+    description: 'Maximum files taken from incoming/ per `archive-wal` run (0: all).',
+  }),
+  streaming_archiver: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.4',
+    category: 'WAL archiving',
+    description: 'Stream WAL with pg_receivewal into `streaming_wals_directory`, supervised by `cron`.',
+  }),
+  streaming_archiver_batch_size: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '0',
+    since: '3.4',
+    category: 'WAL archiving',
+    description: 'Maximum files taken from streaming/ per `archive-wal` run (0: all).',
+  }),
+  streaming_archiver_name: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    default: 'barman_receive_wal',
+    since: '3.4',
+    category: 'WAL archiving',
+    description: 'application_name of pg_receivewal (also matched against synchronous_standby_names).',
+  }),
+  slot_name: option({
+    scope: 'global',
+    schema: kinds.slotName(),
+    since: '3.4',
+    category: 'WAL archiving',
+    description: 'Physical replication slot used by pg_receivewal.',
+  }),
+  create_slot: option({
+    scope: 'global',
+    schema: kinds.oneOf(['manual', 'auto']),
+    default: 'manual',
+    since: '3.4',
+    category: 'WAL archiving',
+    description: '`auto`: receive-wal creates the replication slot when missing.',
+  }),
+  max_incoming_wals_queue: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    since: '3.4',
+    category: 'WAL archiving',
+    description: '`check` warns when more WAL files than this wait in incoming/ or streaming/.',
+  }),
+  compression: option({
+    scope: 'global',
+    schema: kinds.oneOf([
+      'gzip',
+      'bzip2',
+      'xz',
+      'zstd',
+      'lz4',
+      'snappy',
+      'pigz',
+      'pygzip',
+      'pybzip2',
+      'custom',
+      'none',
+    ]),
+    since: '3.4',
+    category: 'Compression',
+    description:
+      'Compression of archived WAL files: gzip, bzip2, xz, zstd, lz4, snappy, pigz, custom or none. ' +
+      'pygzip and pybzip2 are accepted as gzip and bzip2.',
+  }),
+  compression_level: option({
+    scope: 'global',
+    schema: kinds.compressionLevel(),
+    default: 'medium',
+    since: '3.14',
+    category: 'Compression',
+    description:
+      'WAL compression level: `low`, `medium`, `high` or an integer (clamped to the algorithm range).',
+  }),
+  custom_compression_filter: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: '3.4',
+    category: 'Compression',
+    description: 'Shell filter (stdin to stdout) compressing WAL files when `compression = custom`.',
+  }),
+  custom_decompression_filter: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: '3.4',
+    category: 'Compression',
+    description: 'Shell filter decompressing WAL files written with `custom_compression_filter`.',
+  }),
+  custom_compression_magic: option({
+    scope: 'global',
+    schema: kinds.hexMagic(),
+    since: '3.4',
+    category: 'Compression',
+    description: 'Leading bytes (hex, `0x` prefix) identifying custom-compressed WAL files.',
+  }),
+
+  // ---------------------------------------------------------------- Directories
+  backup_directory: option({
+    scope: 'server',
+    schema: kinds.absolutePath(),
+    default: '%(barman_home)s/%(name)s',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description: 'Directory of the server: identity.json, base/, wals/, incoming/, streaming/, errors/.',
+  }),
+  basebackups_directory: option({
+    scope: 'server',
+    schema: kinds.location({ allowS3: true }),
+    default: '%(backup_directory)s/base',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description:
+      'Where base backups are stored; an `s3://bucket/prefix` URL for `backup_method = local-to-cloud`.',
+  }),
+  wals_directory: option({
+    scope: 'server',
+    schema: kinds.location({ allowS3: true }),
+    default: '%(backup_directory)s/wals',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description:
+      'The WAL archive; an `s3://bucket/prefix` URL for `local-to-cloud` servers and `cloud-wal-archive`.',
+  }),
+  incoming_wals_directory: option({
+    scope: 'server',
+    schema: kinds.absolutePath(),
+    default: '%(backup_directory)s/incoming',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description: 'Where `archive_command` / `put-wal` deliver WAL files.',
+  }),
+  streaming_wals_directory: option({
+    scope: 'server',
+    schema: kinds.absolutePath(),
+    default: '%(backup_directory)s/streaming',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description: 'Where pg_receivewal writes WAL files.',
+  }),
+  errors_directory: option({
+    scope: 'server',
+    schema: kinds.absolutePath(),
+    default: '%(backup_directory)s/errors',
+    inModel: false,
+    since: '3.4',
+    category: 'Directories',
+    description: 'Where rejected WAL files (duplicates, strangers, garbage) are kept.',
+  }),
+  xlogdb_directory: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: '3.13',
+    inModel: false,
+    category: 'Directories',
+    description:
+      'Directory of the WAL catalogue `<server>-xlog.db` (Barman 3.13+ layout). ' +
+      'Unset: `wals/xlog.db` (the 3.4 layout, written by default).',
+  }),
+
+  // ---------------------------------------------------------------- Retention and checks
+  retention_policy: option({
+    scope: 'global',
+    schema: kinds.retentionPolicy(),
+    since: '3.4',
+    category: 'Retention and checks',
+    description:
+      '`REDUNDANCY <n>` or `RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS` (a month is 31 days). Unset: keep everything.',
+  }),
+  retention_policy_mode: option({
+    scope: 'global',
+    schema: kinds.oneOf(['auto']),
+    default: 'auto',
+    since: '3.4',
+    category: 'Retention and checks',
+    description: 'Only `auto`: `cron` applies the retention policy.',
+  }),
+  wal_retention_policy: option({
+    scope: 'global',
+    schema: kinds.oneOf(['main']),
+    default: 'main',
+    since: '3.4',
+    category: 'Retention and checks',
+    description: 'Only `main`: WAL files are kept as long as the backups that need them.',
+  }),
+  minimum_redundancy: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '0',
+    since: '3.4',
+    category: 'Retention and checks',
+    description: 'Backups that deletion and retention never go below.',
+  }),
+  last_backup_maximum_age: option({
+    scope: 'global',
+    schema: kinds.interval(),
+    since: '3.4',
+    category: 'Retention and checks',
+    description: '`check` fails when the newest backup is older than this (`<n> HOURS|DAYS|WEEKS|MONTHS`).',
+  }),
+  last_backup_minimum_size: option({
+    scope: 'global',
+    schema: kinds.size(),
+    since: '3.4',
+    category: 'Retention and checks',
+    description: '`check` fails when the newest backup is smaller than this (`10 GiB`, `500M`, bytes).',
+  }),
+  last_wal_maximum_age: option({
+    scope: 'global',
+    schema: kinds.interval(),
+    since: '3.4',
+    category: 'Retention and checks',
+    description: '`check` fails when the newest archived WAL is older than this.',
+  }),
+
+  // ---------------------------------------------------------------- Recovery
+  recovery_options: option({
+    scope: 'global',
+    schema: kinds.wordSet(['get-wal', 'delta-restore']),
+    default: '',
+    since: '3.4',
+    category: 'Recovery',
+    description: 'Comma-separated defaults for `recover`: `get-wal`, `delta-restore`.',
+  }),
+  recovery_staging_path: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: '3.4',
+    category: 'Recovery',
+    description: 'Staging directory for recovering compressed backups (deprecated name of `staging_path`).',
+  }),
+  local_staging_path: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: '3.11',
+    category: 'Recovery',
+    description: 'Local staging directory (deprecated name of `staging_path`).',
+  }),
+  staging_path: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: '3.15',
+    category: 'Recovery',
+    description: 'Directory for decompressing backups during recovery.',
+  }),
+  staging_location: option({
+    scope: 'global',
+    schema: kinds.oneOf(['local', 'remote']),
+    default: 'local',
+    since: '3.15',
+    category: 'Recovery',
+    description: 'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`).',
+  }),
+  combine_mode: option({
+    scope: 'global',
+    schema: kinds.oneOf(['copy', 'link', 'clone', 'copy-file-range']),
+    default: 'copy',
+    since: '3.16',
+    category: 'Not supported by barman-ts',
+    description: 'pg_combinebackup mode for block-level incremental backups.',
+    support: ignored('block-level incremental backups are not supported by barman-ts yet'),
+  }),
+  worm_mode: option({
+    scope: 'global',
+    schema: kinds.bool(),
+    default: 'false',
+    since: '3.13.2',
+    category: 'Not supported by barman-ts',
+    description: 'Write-once storage mode.',
+    support: ignored('worm_mode is not supported by barman-ts yet'),
+  }),
+
+  // ---------------------------------------------------------------- Cloud (S3)
+  aws_region: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'AWS region of the bucket (default: the SDK credential chain / environment).',
+  }),
+  aws_profile: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'Profile in the AWS shared config/credentials files.',
+  }),
+  aws_endpoint_url: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description:
+      'Endpoint of an S3-compatible store (path-style addressing is used), e.g. `http://127.0.0.1:9000`.',
+  }),
+  aws_encryption: option({
+    scope: 'global',
+    schema: kinds.oneOf(['AES256', 'aws:kms'], { lowerCase: false }),
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'Server-side encryption of uploaded objects: `AES256` or `aws:kms`.',
+  }),
+  aws_sse_kms_key_id: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'KMS key for `aws_encryption = aws:kms`.',
+  }),
+  aws_read_timeout: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1 }),
+    default: '60',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'Seconds before an S3 request without a response is abandoned and retried.',
+  }),
+  cloud_upload_max_archive_size: option({
+    scope: 'global',
+    schema: kinds.size(),
+    default: '100G',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'A local-to-cloud backup tar archive is split when it reaches this size.',
+  }),
+  cloud_upload_min_chunk_size: option({
+    scope: 'global',
+    schema: kinds.size(),
+    default: '5M',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'Minimum multipart upload part size (S3 requires at least 5 MiB).',
+  }),
+  cloud_delete_batch_size: option({
+    scope: 'global',
+    schema: kinds.int({ min: 1, max: 1000 }),
+    default: '1000',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description: 'Objects deleted per DeleteObjects request.',
+  }),
+
+  // ---------------------------------------------------------------- Hooks
+  pre_backup_script: hook('pre', 'a backup', false),
+  pre_backup_retry_script: hook('pre', 'a backup', true),
+  post_backup_script: hook('post', 'a backup', false),
+  post_backup_retry_script: hook('post', 'a backup', true),
+  pre_archive_script: hook('pre', 'archiving a WAL file', false),
+  pre_archive_retry_script: hook('pre', 'archiving a WAL file', true),
+  post_archive_script: hook('post', 'archiving a WAL file', false),
+  post_archive_retry_script: hook('post', 'archiving a WAL file', true),
+  pre_delete_script: hook('pre', 'deleting a backup', false),
+  pre_delete_retry_script: hook('pre', 'deleting a backup', true),
+  post_delete_script: hook('post', 'deleting a backup', false),
+  post_delete_retry_script: hook('post', 'deleting a backup', true),
+  pre_wal_delete_script: hook('pre', 'deleting a WAL file', false),
+  pre_wal_delete_retry_script: hook('pre', 'deleting a WAL file', true),
+  post_wal_delete_script: hook('post', 'deleting a WAL file', false),
+  post_wal_delete_retry_script: hook('post', 'deleting a WAL file', true),
+  pre_recovery_script: hook('pre', 'a recovery', false),
+  pre_recovery_retry_script: hook('pre', 'a recovery', true),
+  post_recovery_script: hook('post', 'a recovery', false),
+  post_recovery_retry_script: hook('post', 'a recovery', true),
+
+  // ---------------------------------------------------------------- accepted, not supported
+  encryption: option({
+    scope: 'global',
+    schema: kinds.oneOf(['none', 'gpg']),
+    default: 'none',
+    since: '3.14',
+    category: 'Not supported by barman-ts',
+    description: 'Backup and WAL encryption.',
+    support: GPG,
+  }),
+  encryption_key_id: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: '3.14',
+    category: 'Not supported by barman-ts',
+    description: 'gpg recipient.',
+    support: GPG,
+  }),
+  encryption_passphrase_command: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: '3.14',
+    category: 'Not supported by barman-ts',
+    description: 'Command printing the gpg passphrase.',
+    support: GPG,
+  }),
+  snapshot_provider: option({
+    scope: 'global',
+    schema: kinds.oneOf(['gcp', 'azure', 'aws']),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'Cloud provider of disk snapshots.',
+    support: SNAPSHOTS,
+  }),
+  snapshot_instance: option({
+    scope: 'server',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'VM instance of snapshot backups.',
+    support: SNAPSHOTS,
+  }),
+  snapshot_disks: option({
+    scope: 'server',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'Disks of snapshot backups (comma-separated).',
+    support: SNAPSHOTS,
+  }),
+  snapshot_zone: option({
+    scope: 'server',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'Zone of snapshot backups (deprecated: gcp_zone).',
+    support: SNAPSHOTS,
+  }),
+  snapshot_gcp_project: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.4',
+    category: 'Not supported by barman-ts',
+    description: 'GCP project of snapshot backups (deprecated: gcp_project).',
+    support: SNAPSHOTS,
+  }),
+  gcp_project: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.6',
+    category: 'Not supported by barman-ts',
+    description: 'GCP project of snapshot backups.',
+    support: SNAPSHOTS,
+  }),
+  gcp_zone: option({
+    scope: 'server',
+    schema: kinds.text(),
+    since: '3.6',
+    category: 'Not supported by barman-ts',
+    description: 'GCP zone of snapshot backups.',
+    support: SNAPSHOTS,
+  }),
+  azure_credential: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.6',
+    category: 'Not supported by barman-ts',
+    description: 'Azure credential type for snapshots.',
+    support: SNAPSHOTS,
+  }),
+  azure_resource_group: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.6',
+    category: 'Not supported by barman-ts',
+    description: 'Azure resource group for snapshots.',
+    support: SNAPSHOTS,
+  }),
+  azure_subscription_id: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.6',
+    category: 'Not supported by barman-ts',
+    description: 'Azure subscription for snapshots.',
+    support: SNAPSHOTS,
+  }),
+  aws_await_snapshots_timeout: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0 }),
+    default: '3600',
+    since: '3.11',
+    category: 'Not supported by barman-ts',
+    description: 'Seconds to wait for AWS snapshots.',
+    support: SNAPSHOTS,
+  }),
+  aws_snapshot_lock_mode: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.12',
+    category: 'Not supported by barman-ts',
+    description: 'AWS snapshot lock mode.',
+    support: SNAPSHOTS,
+  }),
+  aws_snapshot_lock_duration: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.12',
+    category: 'Not supported by barman-ts',
+    description: 'AWS snapshot lock duration.',
+    support: SNAPSHOTS,
+  }),
+  aws_snapshot_lock_cool_off_period: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.12',
+    category: 'Not supported by barman-ts',
+    description: 'AWS snapshot lock cool-off period.',
+    support: SNAPSHOTS,
+  }),
+  aws_snapshot_lock_expiration_date: option({
+    scope: 'global',
+    schema: kinds.text(),
+    since: '3.12',
+    category: 'Not supported by barman-ts',
+    description: 'AWS snapshot lock expiration date.',
+    support: SNAPSHOTS,
+  }),
+};
+
+export type OptionTable = typeof optionTable;
+export type OptionKey = keyof OptionTable;
+
+/** The table with each entry's `key` filled in, in declaration order. */
+export const OPTIONS: { readonly [K in OptionKey]: OptionTable[K] & { key: K } } = Object.freeze(
+  Object.fromEntries(
+    Object.entries(optionTable).map(([key, spec]) => [key, Object.freeze({ ...spec, key })]),
+  ) as { [K in OptionKey]: OptionTable[K] & { key: K } },
+);
+
+export const OPTION_LIST: readonly OptionSpec[] = Object.values(OPTIONS);
+
+export function findOption(key: string): OptionSpec | undefined {
+  return Object.hasOwn(OPTIONS, key) ? (OPTIONS as Record<string, OptionSpec>)[key] : undefined;
+}
+
+/** Every option that declares a CLI override flag for `command` (`*` = global flag). */
+export function optionFlagsFor(command: string): Array<{ option: OptionSpec; flag: OptionFlag }> {
+  return OPTION_LIST.flatMap((option) =>
+    option.flag && option.flag.commands.includes(command) ? [{ option, flag: option.flag }] : [],
+  );
+}

@@ -1,0 +1,134 @@
+/**
+ * Cross-field rules of a server configuration (after every option parsed on its own).
+ * Errors disable the server; warnings are shown. May adjust `values` the way Barman does
+ * (e.g. turning `archiver` on when no archiver is enabled).
+ */
+import type { ConfigProblem } from './problems.js';
+import type { Location } from './value-kinds.js';
+
+type Locate = (key: string) => Omit<ConfigProblem, 'severity' | 'message'>;
+
+const DIRECTORY_OPTIONS = [
+  'backup_directory',
+  'basebackups_directory',
+  'wals_directory',
+  'incoming_wals_directory',
+  'streaming_wals_directory',
+  'errors_directory',
+] as const;
+
+export function applyServerRules(values: Record<string, unknown>, locate: Locate): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const error = (key: string, message: string) =>
+    problems.push({ severity: 'error', message, ...locate(key) });
+  const warning = (key: string, message: string) =>
+    problems.push({ severity: 'warning', message, ...locate(key) });
+
+  const method = values.backup_method as string | null;
+  const sshCommand = values.ssh_command as string | null;
+  const basebackups = values.basebackups_directory as Location | null;
+  const backupOptions = (values.backup_options as string[] | null) ?? [];
+
+  if (method === 'snapshot') error('backup_method', "'snapshot' backups are not supported by barman-ts");
+  if (method === 'rsync' && !sshCommand)
+    error('ssh_command', "'backup_method = rsync' requires 'ssh_command'");
+  if ((method === 'local-rsync' || method === 'local-to-cloud') && sshCommand) {
+    error('ssh_command', `'backup_method = ${method}' runs on the PostgreSQL host: remove 'ssh_command'`);
+  }
+  if (method === 'local-to-cloud' && basebackups?.kind !== 's3') {
+    error('basebackups_directory', "'backup_method = local-to-cloud' needs an s3://bucket/prefix URL here");
+  }
+  if (method !== 'local-to-cloud' && basebackups?.kind === 's3') {
+    error('basebackups_directory', "an s3:// URL here requires 'backup_method = local-to-cloud'");
+  }
+
+  if (backupOptions.includes('exclusive_backup') && backupOptions.includes('concurrent_backup')) {
+    error('backup_options', "'exclusive_backup' and 'concurrent_backup' cannot be used together");
+  } else if (backupOptions.includes('exclusive_backup') && method !== 'rsync' && method !== 'local-rsync') {
+    error('backup_options', `'exclusive_backup' is not possible with 'backup_method = ${method}'`);
+  } else if (!backupOptions.includes('exclusive_backup') && !backupOptions.includes('concurrent_backup')) {
+    values.backup_options = [...backupOptions, 'concurrent_backup'].sort();
+  }
+
+  if (method === 'postgres' && values.network_compression === true) {
+    error('network_compression', "'network_compression' is not supported with 'backup_method = postgres'");
+  }
+  const compressionOptions = [
+    'backup_compression',
+    'backup_compression_format',
+    'backup_compression_level',
+    'backup_compression_location',
+    'backup_compression_workers',
+  ];
+  if (method !== 'postgres') {
+    for (const key of compressionOptions) {
+      if (values[key] !== null && values[key] !== undefined)
+        error(key, `'${key}' requires 'backup_method = postgres'`);
+    }
+  } else if (values.backup_compression === null || values.backup_compression === 'none') {
+    for (const key of compressionOptions.slice(1)) {
+      if (values[key] !== null && values[key] !== undefined)
+        error(key, `'${key}' requires 'backup_compression'`);
+    }
+  }
+  if (values.backup_compression_workers !== null && values.backup_compression !== 'zstd') {
+    if (method === 'postgres' && values.backup_compression !== null)
+      error(
+        'backup_compression_workers',
+        "'backup_compression_workers' requires 'backup_compression = zstd'",
+      );
+  }
+
+  if (values.compression === 'custom') {
+    for (const key of ['custom_compression_filter', 'custom_decompression_filter']) {
+      if (!values[key]) error(key, `'compression = custom' requires '${key}'`);
+    }
+  }
+  if (values.aws_sse_kms_key_id && values.aws_encryption !== 'aws:kms') {
+    error('aws_sse_kms_key_id', "'aws_sse_kms_key_id' requires 'aws_encryption = aws:kms'");
+  }
+
+  if (values.archiver !== true && values.streaming_archiver !== true) {
+    warning(
+      'archiver',
+      "no archiver enabled: turn on 'archiver', 'streaming_archiver' or both; using 'archiver = on'",
+    );
+    values.archiver = true;
+  }
+  if (values.streaming_archiver === true && values.archiver !== true && !values.slot_name) {
+    error('slot_name', "a streaming-only archiver requires 'slot_name' (and 'streaming_conninfo')");
+  }
+  if (values.create_slot === 'auto' && !values.slot_name) {
+    error('create_slot', "'create_slot = auto' requires 'slot_name'");
+  }
+
+  problems.push(...pathConflicts(values, locate));
+  return problems;
+}
+
+/** Two directories of one server resolving to the same path would mix WAL files with backups. */
+function pathConflicts(values: Record<string, unknown>, locate: Locate): ConfigProblem[] {
+  const seen = new Map<string, string>();
+  const problems: ConfigProblem[] = [];
+  for (const key of DIRECTORY_OPTIONS) {
+    const value = values[key];
+    const path =
+      typeof value === 'string'
+        ? value
+        : (value as Location | null)?.kind === 'posix'
+          ? (value as { path: string }).path
+          : null;
+    if (path === null) continue;
+    const other = seen.get(path);
+    if (other) {
+      problems.push({
+        severity: 'error',
+        message: `conflicting path '${path}': same as '${other}'`,
+        ...locate(key),
+      });
+    } else {
+      seen.set(path, key);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,224 @@
+/**
+ * The value kinds of configuration options: each is a zod schema that takes the raw INI string
+ * (already interpolated and unquoted) and yields a typed value, or an issue whose message says
+ * what was expected. Error messages are shown to operators as-is.
+ */
+import { z } from 'zod';
+
+type Ctx = z.core.$RefinementCtx<string>;
+
+function fail(ctx: Ctx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+const TRUE_WORDS = new Set(['true', 't', 'yes', 'y', '1', 'on']);
+const FALSE_WORDS = new Set(['false', 'f', 'no', 'n', '0', 'off']);
+
+/** Strips an inline `; comment` or `# comment` that follows whitespace; only used for typed values. */
+function withoutInlineComment(raw: string): string {
+  return raw.replace(/\s+[;#].*$/, '').trim();
+}
+
+export const bool = () =>
+  z.string().transform((raw, ctx) => {
+    const word = withoutInlineComment(raw).toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    return fail(ctx, `expected a boolean (on/off, true/false, yes/no, 1/0), got '${raw}'`);
+  });
+
+export const int = (options: { min?: number; max?: number } = {}) =>
+  z.string().transform((raw, ctx) => {
+    const text = withoutInlineComment(raw);
+    if (!/^[+-]?\d+$/.test(text)) return fail(ctx, `expected an integer, got '${raw}'`);
+    const value = Number.parseInt(text, 10);
+    if (options.min !== undefined && value < options.min)
+      return fail(ctx, `must be at least ${options.min}, got ${value}`);
+    if (options.max !== undefined && value > options.max)
+      return fail(ctx, `must be at most ${options.max}, got ${value}`);
+    return value;
+  });
+
+export const text = () => z.string();
+
+export const nonEmptyText = () =>
+  z.string().transform((raw, ctx) => (raw.trim() === '' ? fail(ctx, 'must not be empty') : raw));
+
+export const oneOf = <const T extends readonly string[]>(choices: T, options: { lowerCase?: boolean } = {}) =>
+  z.string().transform((raw, ctx): T[number] => {
+    const word = withoutInlineComment(raw);
+    const candidate = options.lowerCase === false ? word : word.toLowerCase();
+    if ((choices as readonly string[]).includes(candidate)) return candidate;
+    return fail(ctx, `expected one of ${choices.join(', ')}, got '${raw}'`);
+  });
+
+/** Comma-separated set of words from `choices` (e.g. backup_options); empty means none. */
+export const wordSet = <const T extends readonly string[]>(choices: T) =>
+  z.string().transform((raw, ctx): Array<T[number]> => {
+    const words = withoutInlineComment(raw)
+      .split(',')
+      .map((word) => word.trim().toLowerCase())
+      .filter((word) => word !== '');
+    const unknown = words.filter((word) => !(choices as readonly string[]).includes(word));
+    if (unknown.length > 0)
+      return fail(
+        ctx,
+        `unknown value(s) ${unknown.map((w) => `'${w}'`).join(', ')}; allowed: ${choices.join(', ')}`,
+      );
+    return [...new Set(words)].sort();
+  });
+
+export type RetentionPolicy =
+  | { kind: 'redundancy'; copies: number }
+  | { kind: 'recovery-window'; count: number; unit: 'day' | 'week' | 'month' };
+
+export function formatRetentionPolicy(policy: RetentionPolicy): string {
+  if (policy.kind === 'redundancy') return `REDUNDANCY ${policy.copies}`;
+  return `RECOVERY WINDOW OF ${policy.count} ${policy.unit.toUpperCase()}S`;
+}
+
+export const retentionPolicy = () =>
+  z.string().transform((raw, ctx): RetentionPolicy => {
+    const value = withoutInlineComment(raw);
+    const redundancy = /^redundancy\s+(\d+)$/i.exec(value);
+    if (redundancy) {
+      const copies = Number(redundancy[1]);
+      if (copies < 1) return fail(ctx, `REDUNDANCY must be at least 1, got '${raw}'`);
+      return { kind: 'redundancy', copies };
+    }
+    const window = /^recovery\s+window\s+of\s+(\d+)\s+(day|week|month)s?$/i.exec(value);
+    if (window) {
+      const count = Number(window[1]);
+      if (count < 1) return fail(ctx, `the recovery window must be at least 1, got '${raw}'`);
+      return { kind: 'recovery-window', count, unit: window[2]!.toLowerCase() as 'day' | 'week' | 'month' };
+    }
+    return fail(ctx, `expected 'REDUNDANCY <n>' or 'RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS', got '${raw}'`);
+  });
+
+/** Barman's time interval: `<n> day|week|month|hour[s]` (a month is 31 days). Value in seconds. */
+export interface Interval {
+  count: number;
+  unit: 'hour' | 'day' | 'week' | 'month';
+  seconds: number;
+}
+
+const UNIT_SECONDS = { hour: 3600, day: 86_400, week: 7 * 86_400, month: 31 * 86_400 } as const;
+
+export const interval = () =>
+  z.string().transform((raw, ctx): Interval => {
+    const match = /^\s*(\d+)\s+(day|month|week|hour)s?\s*$/i.exec(withoutInlineComment(raw));
+    if (!match) return fail(ctx, `expected '<n> HOURS|DAYS|WEEKS|MONTHS', got '${raw}'`);
+    const count = Number(match[1]);
+    const unit = match[2]!.toLowerCase() as Interval['unit'];
+    return { count, unit, seconds: count * UNIT_SECONDS[unit] };
+  });
+
+export function formatInterval(value: Interval): string {
+  return `${value.count} ${value.unit}${value.count === 1 ? '' : 's'}`;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  ki: 1024,
+  m: 1e6,
+  mi: 1024 ** 2,
+  g: 1e9,
+  gi: 1024 ** 3,
+  t: 1e12,
+  ti: 1024 ** 4,
+};
+
+/** Barman's size syntax: `<int>[ ](k|Ki|M|Mi|G|Gi|T|Ti)`, bare integer = bytes; an optional trailing B is accepted. */
+export const size = () =>
+  z.string().transform((raw, ctx): number => {
+    const match = /^(\d+)\s*([kmgt]i?)?b?$/i.exec(withoutInlineComment(raw));
+    if (!match) return fail(ctx, `expected a size such as 1024, 10 MiB, 100G, got '${raw}'`);
+    return Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
+  });
+
+export const slotName = () =>
+  z.string().transform((raw, ctx) => {
+    const value = withoutInlineComment(raw).toLowerCase();
+    if (!/^[0-9a-z_]+$/.test(value))
+      return fail(
+        ctx,
+        `replication slot names may contain only lower-case letters, digits and '_', got '${raw}'`,
+      );
+    return value;
+  });
+
+/** A local directory, or for options that allow it an object-store URL (`s3://bucket/prefix`). */
+export type Location =
+  { kind: 'posix'; path: string } | { kind: 's3'; bucket: string; prefix: string; url: string };
+
+export function formatLocation(location: Location): string {
+  return location.kind === 'posix' ? location.path : location.url;
+}
+
+export const location = (options: { allowS3: boolean }) =>
+  z.string().transform((raw, ctx): Location => {
+    const value = raw.trim();
+    if (value === '') return fail(ctx, 'must not be empty');
+    const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
+    if (s3) {
+      if (!options.allowS3) return fail(ctx, `object-store URLs are not allowed here, got '${raw}'`);
+      const bucket = s3[1]!;
+      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+        return fail(ctx, `'${bucket}' is not a valid S3 bucket name`);
+      const prefix = s3[2]!.replace(/\/+$/, '');
+      return { kind: 's3', bucket, prefix, url: `s3://${bucket}${prefix ? `/${prefix}` : ''}` };
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
+      return fail(ctx, `unsupported URL scheme in '${raw}' (only s3:// is supported)`);
+    if (!value.startsWith('/')) return fail(ctx, `must be an absolute path, got '${raw}'`);
+    return { kind: 'posix', path: value.replace(/(.)\/+$/, '$1') };
+  });
+
+export const absolutePath = () =>
+  z.string().transform((raw, ctx) => {
+    const value = raw.trim();
+    if (!value.startsWith('/')) return fail(ctx, `must be an absolute path, got '${raw}'`);
+    return value.replace(/(.)\/+$/, '$1');
+  });
+
+/** `name:kbps name2:kbps` (whitespace separated, as Barman parses it; commas are accepted too). */
+export const tablespaceBandwidth = () =>
+  z.string().transform((raw, ctx): Record<string, number> => {
+    const rules: Record<string, number> = {};
+    for (const rule of raw.split(/[\s,]+/).filter(Boolean)) {
+      const match = /^([^:]+):(\d+)$/.exec(rule);
+      if (!match) return fail(ctx, `invalid rule '${rule}': expected <tablespace>:<kbps>`);
+      rules[match[1]!] = Number(match[2]);
+    }
+    return rules;
+  });
+
+/** `0x`-prefixed hex bytes (custom_compression_magic). */
+export const hexMagic = () =>
+  z.string().transform((raw, ctx) => {
+    const value = withoutInlineComment(raw);
+    if (!/^0x([0-9a-f]{2})+$/i.test(value))
+      return fail(ctx, `expected hex bytes such as 0x1f8b, got '${raw}'`);
+    return value.toLowerCase();
+  });
+
+/** `low`/`medium`/`high` or an integer level. */
+export const compressionLevel = () =>
+  z.string().transform((raw, ctx): 'low' | 'medium' | 'high' | number => {
+    const value = withoutInlineComment(raw).toLowerCase();
+    if (value === 'low' || value === 'medium' || value === 'high') return value;
+    if (/^-?\d+$/.test(value)) return Number(value);
+    return fail(ctx, `expected low, medium, high or an integer, got '${raw}'`);
+  });
+
+/** libpq conninfo in key=value form; Barman parses it as space-separated pairs. */
+export const conninfo = () =>
+  z.string().transform((raw, ctx) => {
+    const value = raw.trim();
+    if (value === '') return fail(ctx, 'must not be empty');
+    if (!/^postgres(ql)?:\/\//.test(value) && !/\w\s*=/.test(value))
+      return fail(ctx, `expected a libpq connection string such as 'host=pg user=barman dbname=postgres'`);
+    return value;
+  });

@@ -1,0 +1,87 @@
+/**
+ * The only importer of pino. Log lines are JSON, one per line, written synchronously so that a
+ * crash or kill never loses the line that explains it. Secrets are redacted before pino sees them.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { redactSecrets, redactValue } from '../util/redact.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warning(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines all carry `fields` (e.g. the server name). */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export interface FileLogger extends Logger {
+  readonly file: string;
+  /** Writes anything buffered; call before the process exits. */
+  flush(): void;
+}
+
+const PINO_LEVELS = {
+  debug: 'debug',
+  info: 'info',
+  warning: 'warn',
+  error: 'error',
+  critical: 'fatal',
+} as const;
+
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warning() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/**
+ * Opens `file` for appending (creating its directory when it can). pino is imported here, lazily,
+ * so commands that never log to a file do not pay for loading it.
+ */
+export async function openFileLogger(
+  file: string,
+  level: LogLevel,
+  bindings: Record<string, unknown> = {},
+): Promise<FileLogger> {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+  const { pino } = await import('pino');
+  const destination = pino.destination({ dest: file, sync: true, append: true });
+  const root = pino(
+    {
+      level: PINO_LEVELS[level],
+      base: { pid: process.pid, ...bindings },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  );
+  // pino opens the file lazily on the first write; touch it now so errors surface here.
+  destination.write('');
+
+  const wrap = (instance: typeof root): Logger => {
+    const emit =
+      (method: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
+        fields === undefined
+          ? instance[method](redactSecrets(message))
+          : instance[method](redactValue(fields), redactSecrets(message));
+    return {
+      debug: emit('debug'),
+      info: emit('info'),
+      warning: emit('warn'),
+      error: emit('error'),
+      child: (fields) => wrap(instance.child(redactValue(fields))),
+    };
+  };
+  return {
+    ...wrap(root),
+    file,
+    flush: () => destination.flushSync(),
+  };
+}

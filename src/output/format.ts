@@ -1,0 +1,56 @@
+/** Formatting shared by renderers, matching Barman's console conventions. */
+
+const SIZE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+
+/** Barman's pretty_size: 1024 units, one decimal, bytes as an integer (`0 B`, `26.1 MiB`). */
+export function prettySize(bytes: number): string {
+  let value = bytes;
+  for (const unit of SIZE_UNITS) {
+    if (Math.abs(value) < 1024 || unit === SIZE_UNITS.at(-1)) {
+      return unit === 'B' ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${unit}`;
+    }
+    value /= 1024;
+  }
+  return `${bytes} B`;
+}
+
+/**
+ * Python's str() of a value, as Barman prints configuration values in `show-server`:
+ * True/False/None, lists and dicts with quoted strings.
+ */
+export function pythonStr(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return pythonRepr(value);
+}
+
+export function pythonRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'string') return quotePython(value);
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value).map(([key, inner]) => `${quotePython(key)}: ${pythonRepr(inner)}`);
+    return `{${entries.join(', ')}}`;
+  }
+  return typeof value === 'symbol' ? value.toString() : 'None';
+}
+
+function quotePython(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const escaped = text
+    .replace(/\\/g, '\\\\')
+    .replace(/\n/g, '\\n')
+    .replace(/\t/g, '\\t')
+    .replace(new RegExp(quote, 'g'), `\\${quote}`);
+  return `${quote}${escaped}${quote}`;
+}
+
+export type ColorMode = 'auto' | 'always' | 'never';
+
+const ANSI = { green: 32, red: 31, yellow: 33 } as const;
+
+export function paint(text: string, color: keyof typeof ANSI, enabled: boolean): string {
+  return enabled ? `\u001b[${ANSI[color]}m${text}\u001b[0m` : text;
+}

@@ -1,0 +1,41 @@
+/**
+ * How commands tell the operator what is happening without printing themselves: the CLI
+ * supplies an implementation that writes Barman-style lines and logs every message.
+ */
+export interface Reporter {
+  /** Progress and results: stdout (suppressed by --quiet). */
+  info(message: string): void;
+  /** `WARNING: ...` on stderr. */
+  warning(message: string): void;
+  /** `ERROR: ...` on stderr; makes the command exit non-zero. */
+  error(message: string): void;
+  /** `DEBUG: ...` on stderr with --debug. */
+  debug(message: string): void;
+  /** Number of error() calls so far. */
+  readonly errorCount: number;
+}
+
+/** A Reporter that keeps messages in memory (tests, nested runs). */
+export class MemoryReporter implements Reporter {
+  readonly lines: Array<{ level: 'info' | 'warning' | 'error' | 'debug'; message: string }> = [];
+
+  get errorCount(): number {
+    return this.lines.filter((line) => line.level === 'error').length;
+  }
+
+  info(message: string): void {
+    this.lines.push({ level: 'info', message });
+  }
+
+  warning(message: string): void {
+    this.lines.push({ level: 'warning', message });
+  }
+
+  error(message: string): void {
+    this.lines.push({ level: 'error', message });
+  }
+
+  debug(message: string): void {
+    this.lines.push({ level: 'debug', message });
+  }
+}

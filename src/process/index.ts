@@ -1,0 +1,91 @@
+/**
+ * The only importer of execa: every external program runs from an argument array, never from a
+ * string glued into a shell. Shell is used only where the user wrote shell (see runShell).
+ */
+import { execa } from 'execa';
+import { BarmanError } from '../errors/index.js';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A program that ran and failed: carries the tail of its stderr for the operator. */
+export class CommandFailedError extends BarmanError {
+  constructor(
+    readonly program: string,
+    readonly result: RunResult | undefined,
+    reason: string,
+  ) {
+    super('command-failed', `${program} ${reason}${stderrTail(result)}`);
+    this.name = 'CommandFailedError';
+  }
+}
+
+function stderrTail(result: RunResult | undefined): string {
+  const tail = result?.stderr.trim().split('\n').slice(-5).join('\n');
+  return tail ? `:\n${tail}` : '';
+}
+
+/** Runs `program args...` and returns its output; throws CommandFailedError on a non-zero exit. */
+export async function runProgram(
+  program: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const result = await runProgramUnchecked(program, args, options);
+  if (result.exitCode !== 0)
+    throw new CommandFailedError(program, result, `exited with code ${result.exitCode}`);
+  return result;
+}
+
+/** Like runProgram but returns non-zero exits instead of throwing (missing programs still throw). */
+export async function runProgramUnchecked(
+  program: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const result = await execa(program, args, {
+    reject: false,
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: options.env === undefined,
+    input: options.input,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    stripFinalNewline: false,
+  });
+  if (result.failed && result.exitCode === undefined) {
+    const reason =
+      (result as { code?: string }).code === 'ENOENT'
+        ? 'is not installed or not in PATH'
+        : result.timedOut
+          ? `timed out after ${options.timeoutMs} ms`
+          : `could not run (${result.shortMessage})`;
+    throw new CommandFailedError(program, undefined, reason);
+  }
+  return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** First line of `program --version`, or null when the program is missing or fails. */
+export async function programVersion(
+  program: string,
+  args: readonly string[] = ['--version'],
+): Promise<string | null> {
+  try {
+    const result = await runProgramUnchecked(program, args, { timeoutMs: 5000 });
+    const text = (result.stdout.trim() || result.stderr.trim()).split('\n')[0];
+    return result.exitCode === 0 || text ? (text ?? null) : null;
+  } catch {
+    return null;
+  }
+}

