@@ -17,7 +17,7 @@ import {
 
 const WAL_SEGMENT_SIZE = 16 * 1024 * 1024;
 
-void describe('rig: PostgreSQL 15 (Debian binaries)', () => {
+describe('rig: PostgreSQL 15 (Debian binaries)', () => {
   let server: PostgresServer;
   let incoming: string;
 
@@ -35,12 +35,12 @@ void describe('rig: PostgreSQL 15 (Debian binaries)', () => {
   );
   after(() => server?.stop());
 
-  void it('runs PostgreSQL 15', { timeout: 10_000 }, async () => {
+  it('runs PostgreSQL 15', { timeout: 10_000 }, async () => {
     const [row] = await server.query<{ version: string }>('select version()');
     assert.match(row?.version ?? '', /^PostgreSQL 15\./);
   });
 
-  void it('round-trips rows through a table', { timeout: 10_000 }, async () => {
+  it('round-trips rows through a table', { timeout: 10_000 }, async () => {
     await server.query('create table rig_check (id int primary key, label text)');
     await server.query('insert into rig_check values ($1, $2), ($3, $4)', [1, 'one', 2, 'two']);
     const rows = await server.query('select id, label from rig_check order by id');
@@ -50,11 +50,11 @@ void describe('rig: PostgreSQL 15 (Debian binaries)', () => {
     ]);
   });
 
-  void it('answers psql', { timeout: 10_000 }, async () => {
+  it('answers psql', { timeout: 10_000 }, async () => {
     assert.equal((await server.psql(['-Atc', 'select current_user'])).trim(), 'postgres');
   });
 
-  void it('archives a switched WAL segment into the incoming dir', { timeout: 60_000 }, async () => {
+  it('archives a switched WAL segment into the incoming dir', { timeout: 60_000 }, async () => {
     // WAL must have been written since the last switch, or pg_switch_wal() does nothing.
     await server.query('create table rig_wal_marker (id int)');
     const [row] = await server.query<{ walfile: string }>(
@@ -67,14 +67,14 @@ void describe('rig: PostgreSQL 15 (Debian binaries)', () => {
     assert.equal(archived.mode & 0o777, 0o644);
   });
 
-  void it('stops and frees its port', { timeout: 60_000 }, async () => {
+  it('stops and frees its port', { timeout: 60_000 }, async () => {
     await server.stop();
     assert.equal(await canConnect(server.port), false);
     assert.equal(existsSync(server.dataDir), false);
   });
 });
 
-void describe('rig: PostgreSQL 17 (embedded binaries)', () => {
+describe('rig: PostgreSQL 17 (embedded binaries)', () => {
   let server: PostgresServer;
 
   before(
@@ -85,14 +85,14 @@ void describe('rig: PostgreSQL 17 (embedded binaries)', () => {
   );
   after(() => server?.stop());
 
-  void it('runs PostgreSQL 17 with the rig settings', { timeout: 10_000 }, async () => {
+  it('runs PostgreSQL 17 with the rig settings', { timeout: 10_000 }, async () => {
     const [row] = await server.query<{ server_version: string }>('show server_version');
     assert.match(row?.server_version ?? '', /^17\./);
     const [walLevel] = await server.query<{ wal_level: string }>('show wal_level');
     assert.equal(walLevel?.wal_level, 'replica');
   });
 
-  void it('runs as the postgres OS user when the tests run as root', { timeout: 10_000 }, async (t) => {
+  it('runs as the postgres OS user when the tests run as root', { timeout: 10_000 }, async (t) => {
     if (!isRoot()) return t.skip('not root');
     assert.equal(server.osUser, 'postgres');
     const postmasterPid = (await readFile(join(server.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0];
@@ -100,15 +100,15 @@ void describe('rig: PostgreSQL 17 (embedded binaries)', () => {
     assert.equal(postmaster.uid, (await lookupOsUser('postgres')).uid);
   });
 
-  void it('stops and frees its port', { timeout: 60_000 }, async () => {
+  it('stops and frees its port', { timeout: 60_000 }, async () => {
     await server.stop();
     assert.equal(await canConnect(server.port), false);
     assert.equal(existsSync(server.dataDir), false);
   });
 });
 
-void describe('rig: PostgreSQL start failure', () => {
-  void it('puts the tail of the server log in the error', { timeout: 60_000 }, async () => {
+describe('rig: PostgreSQL start failure', () => {
+  it('puts the tail of the server log in the error', { timeout: 60_000 }, async () => {
     const start = startPostgres({ version: 15, settings: { shared_buffers: 'plenty' } });
     await assert.rejects(start, /did not start[^]*invalid value for parameter "shared_buffers"/);
   });

@@ -14,7 +14,7 @@ const PART_SIZE = 8 * MiB;
 const BUCKET = 'test';
 const KEY = 'rig/stream-40MiB.bin';
 
-void describe('rig: s3rver', () => {
+describe('rig: s3rver', () => {
   let s3: S3Server;
   let client: S3Client;
   let uploadedSha256: string;
@@ -31,7 +31,7 @@ void describe('rig: s3rver', () => {
     await s3?.stop();
   });
 
-  void it('takes a streamed multipart upload', { timeout: 120_000 }, async () => {
+  it('takes a streamed multipart upload', { timeout: 120_000 }, async () => {
     const source = pseudoRandomStream(OBJECT_SIZE);
     const upload = new Upload({
       client,
@@ -49,12 +49,12 @@ void describe('rig: s3rver', () => {
     assert.equal(parts.size, OBJECT_SIZE / PART_SIZE, 'one progress event per part');
   });
 
-  void it('reports the object size in HeadObject', { timeout: 10_000 }, async () => {
+  it('reports the object size in HeadObject', { timeout: 10_000 }, async () => {
     const head = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: KEY }));
     assert.equal(head.ContentLength, OBJECT_SIZE);
   });
 
-  void it('lists the object with ListObjectsV2', { timeout: 10_000 }, async () => {
+  it('lists the object with ListObjectsV2', { timeout: 10_000 }, async () => {
     const listing = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'rig/' }));
     assert.deepEqual(
       listing.Contents?.map(({ Key, Size }) => ({ Key, Size })),
@@ -62,7 +62,7 @@ void describe('rig: s3rver', () => {
     );
   });
 
-  void it('serves the same bytes back with GetObject', { timeout: 60_000 }, async () => {
+  it('serves the same bytes back with GetObject', { timeout: 60_000 }, async () => {
     const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }));
     assert.ok(object.Body instanceof Readable, 'GetObject body is a Node stream');
     const hash = createHash('sha256');

@@ -15,7 +15,7 @@ import {
   type SshServer,
 } from '../harness/index.js';
 
-void describe('rig: private sshd', () => {
+describe('rig: private sshd', () => {
   let sshd: SshServer;
 
   before(
@@ -26,17 +26,17 @@ void describe('rig: private sshd', () => {
   );
   after(() => sshd?.stop());
 
-  void it('lets barman log in as postgres with its key', { timeout: 30_000 }, async () => {
+  it('lets barman log in as postgres with its key', { timeout: 30_000 }, async () => {
     const { stdout } = await runAs('barman', 'ssh', [...sshd.sshArgs('barman', 'postgres'), 'id', '-un']);
     assert.equal(stdout.trim(), 'postgres');
   });
 
-  void it('lets postgres log in as barman with its key', { timeout: 30_000 }, async () => {
+  it('lets postgres log in as barman with its key', { timeout: 30_000 }, async () => {
     const { stdout } = await runAs('postgres', 'ssh', [...sshd.sshArgs('postgres', 'barman'), 'id', '-un']);
     assert.equal(stdout.trim(), 'barman');
   });
 
-  void it('rsyncs a tree only postgres can read to barman over ssh', { timeout: 60_000 }, async () => {
+  it('rsyncs a tree only postgres can read to barman over ssh', { timeout: 60_000 }, async () => {
     const source = await makeTempDir('rsync-source', { owner: 'postgres', mode: 0o700 });
     const files = {
       PG_VERSION: '15\n',
