@@ -3,13 +3,14 @@
  * one command, render its result, and turn every outcome into an exit code. Nothing below
  * prints or exits on its own.
  */
-import type { CommandContext, CommandModule } from '../commands/definition.js';
+import { dirname } from 'node:path';
+import type { CommandContext, CommandDefinition, CommandModule } from '../commands/definition.js';
 import { COMMANDS } from '../commands/registry.js';
 import type { BarmanConfig } from '../config/index.js';
 import { formatProblem, loadConfig } from '../config/index.js';
 import { describeError, isBarmanError } from '../errors/index.js';
 import type { FileLogger, Logger, LogLevel } from '../log/index.js';
-import { openFileLogger, silentLogger } from '../log/index.js';
+import { openFileLogger, preloadFileLogger, silentLogger } from '../log/index.js';
 import type { ColorMode } from '../output/format.js';
 import { redactSecrets } from '../util/redact.js';
 import { barmanTsVersion } from '../util/version.js';
@@ -23,11 +24,12 @@ const write = {
   err: (text: string) => void process.stderr.write(text),
 };
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs the barman CLI; `commands` defaults to the registry (tests pass their own). */
+export async function main(argv: readonly string[], commands: readonly CommandDefinition[] = COMMANDS): Promise<number> {
   const version = barmanTsVersion();
   let outcome;
   try {
-    outcome = parseCommandLine(argv, COMMANDS, version, write);
+    outcome = parseCommandLine(argv, commands, version, write);
   } catch (error) {
     write.err(`ERROR: ${describeError(error)}\n`);
     return 2;
@@ -52,14 +54,17 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
 
   try {
     const config = definition.usesConfig ? loadConfig({ configFile: globals.config }) : undefined;
+    // Code is loaded before switching users: the new user may not be able to read this install.
+    const module: CommandModule<unknown> = await definition.load();
     if (config) {
-      switchToBarmanUser(config.global.barman_user);
+      const logFile = config.global.log_file;
+      if (logFile) await preloadFileLogger();
+      switchToBarmanUser(config.global.barman_user, logFile ? [dirname(logFile)] : []);
       fileLogger = await openLog(config, invocation, globals.debug === true, report);
       if (fileLogger) logger = fileLogger;
       logger.debug(`command: ${definition.name}`, { argv: process.argv.slice(2) });
       for (const problem of config.problems) report.warning(formatProblem(problem));
     }
-    const module: CommandModule<unknown> = await definition.load();
     const ctx: CommandContext = {
       config: config ?? (undefined as unknown as BarmanConfig),
       report,

@@ -4,8 +4,9 @@
  * other user, it refuses to run rather than write files a later run cannot read.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 
 interface PasswdEntry {
@@ -15,7 +16,11 @@ interface PasswdEntry {
   home: string;
 }
 
-export function switchToBarmanUser(user: string): void {
+/**
+ * Switches to `user` when needed. `ownedDirectories` (e.g. the log file's directory) are created
+ * for that user first when running as root, as a package's install script would have done.
+ */
+export function switchToBarmanUser(user: string, ownedDirectories: readonly string[] = []): void {
   const current = userInfo();
   if (current.username === user) return;
   const entry = lookupUser(user);
@@ -34,6 +39,7 @@ export function switchToBarmanUser(user: string): void {
       },
     );
   }
+  for (const directory of ownedDirectories) createOwnedDirectory(directory, entry);
   try {
     // Supplementary groups of the target user (e.g. ssl-cert, postgres) matter for file access.
     (process as unknown as { initgroups(user: string, group: number): void }).initgroups(
@@ -54,6 +60,20 @@ export function switchToBarmanUser(user: string): void {
   process.env.HOME = entry.home;
   process.env.USER = entry.name;
   process.env.LOGNAME = entry.name;
+}
+
+function createOwnedDirectory(directory: string, owner: PasswdEntry): void {
+  if (existsSync(directory)) return;
+  try {
+    // Every directory created here must belong to the user, not only the last one.
+    const first = mkdirSync(directory, { recursive: true, mode: 0o750 });
+    for (let path = directory; first !== undefined; path = dirname(path)) {
+      chownSync(path, owner.uid, owner.gid);
+      if (path === first || path === dirname(path)) break;
+    }
+  } catch {
+    // Not fatal: opening the log later reports the problem with its real cause.
+  }
 }
 
 function lookupUser(name: string): PasswdEntry | undefined {

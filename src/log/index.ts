@@ -41,6 +41,11 @@ export const silentLogger: Logger = {
   },
 };
 
+/** Loads pino ahead of time (e.g. before dropping privileges). */
+export async function preloadFileLogger(): Promise<void> {
+  await import('pino');
+}
+
 /**
  * Opens `file` for appending (creating its directory when it can). pino is imported here, lazily,
  * so commands that never log to a file do not pay for loading it.

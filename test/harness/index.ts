@@ -3,3 +3,4 @@ export * from './postgres.js';
 export * from './s3.js';
 export * from './sshd.js';
 export * from './tmp.js';
+export * from './barman.js';

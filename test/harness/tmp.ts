@@ -169,17 +169,25 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
   return env;
 }
 
+export interface CompletedRun extends RunResult {
+  /** Exit code, or null when the process was killed by a signal. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** How the command was shown in messages, e.g. `(as barman) barman list-server`. */
+  display: string;
+}
+
 /**
- * Runs `command` with `args` (no shell) and resolves with its output, or rejects when it exits
- * non-zero or outlives `timeoutMs`. As root with a `user`, it runs via `runuser -u user --`;
- * otherwise (no user, or not root) it runs as the current user.
+ * Runs `command` with `args` (no shell) to completion, whatever its exit code. As root with a
+ * `user`, it runs via `runuser -u user --`; otherwise (no user, or not root) as the current user.
  */
-export function runAs(
+export function runCompletely(
   user: string | null,
   command: string,
   args: readonly string[],
   options: RunOptions = {},
-): Promise<RunResult> {
+): Promise<CompletedRun> {
   const switchUser = user !== null && isRoot() && user !== 'root';
   const [file, argv]: [string, string[]] = switchUser
     ? ['runuser', ['-u', user, '--', command, ...args]]
@@ -213,13 +221,32 @@ export function runAs(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const result = { stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() };
-      if (code === 0) return resolve(result);
-      const why = timedOut ? `timed out after ${timeoutMs} ms` : `exited with ${code ?? signal}`;
-      const output = (result.stderr.trim() || result.stdout.trim()).slice(-4000);
-      reject(new Error(`${display} ${why}${output ? `:\n${output}` : ''}`));
+      resolve({
+        stdout: Buffer.concat(stdout).toString(),
+        stderr: Buffer.concat(stderr).toString(),
+        exitCode: code,
+        signal,
+        timedOut,
+        display,
+      });
     });
   });
+}
+
+/** Like runCompletely, but rejects when the command exits non-zero or outlives `timeoutMs`. */
+export async function runAs(
+  user: string | null,
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const run = await runCompletely(user, command, args, options);
+  if (run.exitCode === 0) return { stdout: run.stdout, stderr: run.stderr };
+  const why = run.timedOut
+    ? `timed out after ${options.timeoutMs ?? 120_000} ms`
+    : `exited with ${run.exitCode ?? run.signal}`;
+  const output = (run.stderr.trim() || run.stdout.trim()).slice(-4000);
+  throw new Error(`${run.display} ${why}${output ? `:\n${output}` : ''}`);
 }
 
 // ---------------------------------------------------------------------------------------------
