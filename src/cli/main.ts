@@ -25,7 +25,10 @@ const write = {
 };
 
 /** Runs the barman CLI; `commands` defaults to the registry (tests pass their own). */
-export async function main(argv: readonly string[], commands: readonly CommandDefinition[] = COMMANDS): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  commands: readonly CommandDefinition[] = COMMANDS,
+): Promise<number> {
   const version = barmanTsVersion();
   let outcome;
   try {

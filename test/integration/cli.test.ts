@@ -12,7 +12,7 @@ import { ensureOsUser, isRoot, makeTempDir, runBarman } from '../harness/index.j
 
 const EXAMPLE = fileURLToPath(new URL('../../../barman.conf.example', import.meta.url));
 
-async function writeConfig(dir: string, text: string): Promise<string> {
+function writeConfig(dir: string, text: string): string {
   const file = join(dir, 'barman.conf');
   writeFileSync(file, text);
   chmodSync(file, 0o644);
@@ -27,7 +27,7 @@ describe('barman CLI', () => {
   before(async () => {
     barmanUser = await ensureOsUser('barman');
     dir = await makeTempDir('cli');
-    config = await writeConfig(
+    config = writeConfig(
       dir,
       `[barman]
 barman_user = ${isRoot() ? 'root' : process.env.USER}
@@ -202,7 +202,7 @@ archiver = on
   describe('run-as user (the test suite runs as root)', () => {
     it('switches from root to barman_user before any work, creating the log directory for it', async () => {
       const home = await makeTempDir('runas', { owner: 'barman' });
-      const file = await writeConfig(
+      const file = writeConfig(
         home,
         `[barman]\nbarman_user = barman\nbarman_home = ${home}/home\nlog_file = ${home}/log/sub/barman.log\n`,
       );
@@ -218,7 +218,7 @@ archiver = on
     });
 
     it('stops with a clear error for an unknown barman_user', async () => {
-      const file = await writeConfig(
+      const file = writeConfig(
         await makeTempDir('runas'),
         '[barman]\nbarman_user = no_such_user_x\nbarman_home = /tmp/x\n',
       );
@@ -228,7 +228,7 @@ archiver = on
     });
 
     it('refuses to run as another non-root user', async () => {
-      const file = await writeConfig(
+      const file = writeConfig(
         await makeTempDir('runas'),
         '[barman]\nbarman_user = postgres\nbarman_home = /tmp/x\n',
       );

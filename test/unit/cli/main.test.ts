@@ -16,8 +16,8 @@ async function capture(argv: string[], commands: CommandDefinition[]) {
     out: process.stdout.write.bind(process.stdout),
     err: process.stderr.write.bind(process.stderr),
   };
-  process.stdout.write = ((chunk: string) => out.push(chunk) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => err.push(chunk) > 0) as typeof process.stderr.write;
+  process.stdout.write = (chunk: string) => out.push(chunk) > 0;
+  process.stderr.write = (chunk: string) => err.push(chunk) > 0;
   try {
     const exitCode = await main(argv, commands);
     return { exitCode, stdout: out.join(''), stderr: err.join('') };
