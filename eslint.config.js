@@ -13,6 +13,7 @@ const libraryOwners = [
   { names: ['@aws-sdk/*'], folder: 'src/storage/s3' },
   { names: ['commander'], folder: 'src/cli' },
   { names: ['zod'], folder: 'src/config' },
+  { names: ['fs-ext'], folder: 'src/locks' },
 ];
 
 /** The no-restricted-imports entry for files of `folder` (null = any other file of src/). */

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The `barman` command. The only place that ends the process: everything below returns an exit code.
-import { main } from '../dist/src/cli/main.js';
+// The `barman` command: runs the bundle built by `npm run build` (dist/bundle/).
+import { run } from '../dist/bundle/barman.js';
 
-const exitCode = await main(process.argv.slice(2));
-process.exit(exitCode);
+process.exit(await run(process.argv.slice(2)));

@@ -18,11 +18,21 @@ const debianPackages = {
     rsync: '/usr/bin/rsync',
     'openssh-server': '/usr/sbin/sshd',
     'openssh-client': '/usr/bin/ssh',
+    bzip2: '/usr/bin/bzip2',
+    'xz-utils': '/usr/bin/xz',
+    zstd: '/usr/bin/zstd',
+    lz4: '/usr/bin/lz4',
+    'python3-zstandard': '/usr/lib/python3/dist-packages/zstandard',
+    'python3-lz4': '/usr/lib/python3/dist-packages/lz4',
+    'python3-snappy': '/usr/lib/python3/dist-packages/snappy',
+    barman: '/usr/bin/barman',
   },
   quickstart: {
     'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',
     'postgresql-client-15': '/usr/lib/postgresql/15/bin/pg_basebackup',
     rsync: '/usr/bin/rsync',
+    bzip2: '/usr/bin/bzip2',
+    'xz-utils': '/usr/bin/xz',
   },
 }[purpose];
 

@@ -76,6 +76,10 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
       version,
     };
     const data = await module.run(ctx, invocation);
+    if (module.writeRaw && report.errorCount === 0) {
+      await module.writeRaw(data, process.stdout);
+      return module.exitCode?.(data) ?? 0;
+    }
     const rendered =
       format === 'json'
         ? [JSON.stringify(module.renderJson(data), null, definition.alwaysJson ? 4 : undefined)]

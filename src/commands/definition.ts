@@ -51,6 +51,11 @@ export interface CommandModule<T> {
   renderConsole(data: T, style: RenderStyle): string[];
   /** The JSON document for `-f json`. */
   renderJson(data: T): unknown;
+  /**
+   * Binary data for stdout (e.g. a WAL file from get-wal), written after the result is computed
+   * and instead of the rendered lines when present.
+   */
+  writeRaw?(data: T, stdout: NodeJS.WritableStream): Promise<void>;
   /** Exit code for a result (default 0; any reported ERROR makes it at least 1). */
   exitCode?(data: T): number;
 }

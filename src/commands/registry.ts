@@ -3,8 +3,24 @@
  * adds its definition here.
  */
 import type { CommandDefinition } from './definition.js';
+import { archiveWalCommand } from './archive-wal/index.js';
 import { diagnose } from './diagnose/index.js';
+import { getWal } from './get-wal/index.js';
+import { listBackup } from './list-backup/index.js';
 import { listServer } from './list-server/index.js';
+import { putWal } from './put-wal/index.js';
+import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
+import { showBackup } from './show-backup/index.js';
 import { showServer } from './show-server/index.js';
 
-export const COMMANDS: readonly CommandDefinition[] = [diagnose, listServer, showServer];
+export const COMMANDS: readonly CommandDefinition[] = [
+  archiveWalCommand,
+  diagnose,
+  getWal,
+  listBackup,
+  listServer,
+  putWal,
+  rebuildXlogdb,
+  showBackup,
+  showServer,
+];

@@ -20,6 +20,8 @@ export interface LoadOptions {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
   home?: string;
+  /** The default search list (tests); normally defaultConfigCandidates(home). */
+  candidates?: readonly string[];
 }
 
 export function defaultConfigCandidates(home = homedir()): string[] {
@@ -44,7 +46,7 @@ export function findConfigFile(options: LoadOptions = {}): string {
     }
     return fromEnv;
   }
-  const candidates = defaultConfigCandidates(options.home);
+  const candidates = options.candidates ?? defaultConfigCandidates(options.home);
   const found = candidates.find(isFile);
   if (!found) {
     throw new BarmanError('config-not-found', 'Could not find any configuration file at default locations.', {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ServerEntry } from '../../../src/config/index.js';
-import { formatProblem, loadConfig } from '../../../src/config/index.js';
+import { defaultConfigCandidates, formatProblem, loadConfig } from '../../../src/config/index.js';
 import { BarmanError } from '../../../src/errors/index.js';
 import { writeConfigFiles } from '../../helpers/config-files.js';
 
@@ -34,7 +34,10 @@ describe('configuration discovery', () => {
       loadConfig({ env: { BARMAN_CONFIG_FILE: join(dir, 'a.conf') }, home: join(dir, 'home') }).configFile,
       join(dir, 'a.conf'),
     );
-    const fromHome = loadConfig({ env: {}, home: join(dir, 'home') });
+    const fromHome = loadConfig({
+      env: {},
+      candidates: [join(dir, 'home/.barman.conf'), join(dir, 'a.conf')],
+    });
     assert.equal(fromHome.configFile, join(dir, 'home/.barman.conf'));
     assert.equal(fromHome.global.barman_home, '/srv/b');
   });
@@ -44,9 +47,13 @@ describe('configuration discovery', () => {
       message: "Configuration file '/nonexistent/barman.conf' does not exist",
     });
     const dir = writeConfigFiles({});
-    // Only works when /etc has no barman configuration, as on test machines.
+    assert.deepEqual(defaultConfigCandidates('/home/x'), [
+      '/home/x/.barman.conf',
+      '/etc/barman.conf',
+      '/etc/barman/barman.conf',
+    ]);
     assert.throws(
-      () => loadConfig({ env: {}, home: dir }),
+      () => loadConfig({ env: {}, candidates: [join(dir, 'a.conf'), join(dir, 'b.conf')] }),
       (error: unknown) => error instanceof BarmanError && error.code === 'config-not-found',
     );
   });

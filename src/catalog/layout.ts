@@ -1,0 +1,51 @@
+/**
+ * Where a server's catalogue lives (Barman's layout): backup_directory with base/, wals/,
+ * incoming/, streaming/, errors/, identity.json; xlog.db in wals/ (3.4) or
+ * `<xlogdb_directory>/<server>-xlog.db` (3.13+); lock files in barman_lock_directory.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerConfig } from '../config/index.js';
+import { BarmanError } from '../errors/index.js';
+
+export interface ServerLayout {
+  server: string;
+  backupDirectory: string;
+  basebackupsDirectory: string;
+  walsDirectory: string;
+  incomingDirectory: string;
+  streamingDirectory: string;
+  errorsDirectory: string;
+  lockDirectory: string;
+  identityFile: string;
+  /** The xlog.db in use: an existing 3.13+ file wins, otherwise the 3.4 location. */
+  xlogDbFile: string;
+  /** `meta/` directory of Barman 3.13.2+ (backup.info and annotations), read when present. */
+  metaDirectory: string;
+}
+
+export function serverLayout(config: ServerConfig): ServerLayout {
+  const wals = config.wals_directory;
+  const base = config.basebackups_directory;
+  if (wals.kind !== 'posix' || base.kind !== 'posix') {
+    throw new BarmanError(
+      'cloud-not-supported',
+      `server '${config.name}' keeps its catalogue in object storage; this command supports local directories only`,
+    );
+  }
+  const newStyle = join(config.xlogdb_directory ?? wals.path, `${config.name}-xlog.db`);
+  const oldStyle = join(wals.path, 'xlog.db');
+  return {
+    server: config.name,
+    backupDirectory: config.backup_directory,
+    basebackupsDirectory: base.path,
+    walsDirectory: wals.path,
+    incomingDirectory: config.incoming_wals_directory,
+    streamingDirectory: config.streaming_wals_directory,
+    errorsDirectory: config.errors_directory,
+    lockDirectory: config.barman_lock_directory,
+    identityFile: join(config.backup_directory, 'identity.json'),
+    xlogDbFile: config.xlogdb_directory !== null || existsSync(newStyle) ? newStyle : oldStyle,
+    metaDirectory: join(config.backup_directory, 'meta'),
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * barman-wal-restore: PostgreSQL's restore_command on a recovering host. Fetches a WAL file from
+ * `barman get-wal` over ssh into %p. With `-p N` it asks for the next N-1 names (`--peek`) and
+ * prefetches them in parallel into a spool directory, from which later calls are served.
+ * Compatible with Barman's client: same options; exit 0 ok, 1 not found (get-wal's code),
+ * 2 for local errors and ssh failures.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Command, CommanderError } from 'commander';
+import { shellQuote, spawnPiped } from '../process/spawn.js';
+import { barmanTsVersion } from '../util/version.js';
+
+interface Options {
+  user: string;
+  port?: string;
+  config?: string;
+  test?: boolean;
+  sleep: string;
+  parallel: string;
+  spoolDir: string;
+  partial?: boolean;
+  gzip?: boolean;
+  bzip2?: boolean;
+}
+
+export async function walRestoreMain(argv: readonly string[]): Promise<number> {
+  const program = new Command('barman-wal-restore')
+    .description("Fetch a WAL file from barman-ts's get-wal over ssh (restore_command)")
+    .argument('<barman_host>', 'the host where barman-ts runs')
+    .argument('<server_name>', 'the server name in the barman-ts configuration')
+    .argument('<wal_name>', 'the WAL file name (%f)')
+    .argument('<wal_dest>', 'where to write it (%p)')
+    .option('-U, --user <user>', 'user on the barman host', 'barman')
+    .option('--port <port>', 'ssh port on the barman host')
+    .option('-c, --config <file>', 'configuration file on the barman host')
+    .option('-t, --test', 'test the connection and configuration only')
+    .option('-s, --sleep <seconds>', 'seconds to wait after a failure (slows retries down)', '0')
+    .option('-p, --parallel <jobs>', 'prefetch this many WAL files in parallel', '0')
+    .option('--spool-dir <dir>', 'where prefetched WAL files wait', '/var/tmp/walrestore')
+    .option('-P, --partial', 'also fetch a .partial file being streamed')
+    .option('-z, --gzip', 'transfer compressed with gzip')
+    .option('-j, --bzip2', 'transfer compressed with bzip2')
+    .version(barmanTsVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`ERROR: ${text.replace(/^error: /, '')}`) });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError)
+      return ['commander.version', 'commander.helpDisplayed'].includes(error.code) ? 0 : 2;
+    throw error;
+  }
+  const [host, server, walName, walDest] = program.args as [string, string, string, string];
+  const options = program.opts<Options>();
+  const remote = (args: string[]) => [
+    '-q',
+    '-T',
+    ...(options.port ? ['-p', options.port] : []),
+    `${options.user}@${host}`,
+    ['barman', ...(options.config ? [`--config=${options.config}`] : []), ...args].map(shellQuote).join(' '),
+  ];
+  const compression = options.gzip ? 'gzip' : options.bzip2 ? 'bzip2' : null;
+
+  if (options.test) {
+    const run = spawnPiped('ssh', remote(['get-wal', '--test', server, walName]));
+    run.stdin.end();
+    run.stdout.pipe(process.stdout);
+    return mapExit(await run.exit.catch(() => 255));
+  }
+
+  const spooled = join(options.spoolDir, walName);
+  if (await exists(spooled)) {
+    try {
+      await rename(spooled, walDest);
+      return 0;
+    } catch (error) {
+      return fail(
+        `cannot move ${spooled} to ${walDest}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+  }
+
+  const fetch = async (name: string, destination: string): Promise<number> => {
+    const args = [
+      'get-wal',
+      ...(compression ? [`--${compression}`] : []),
+      ...(options.partial ? ['--partial'] : []),
+      server,
+      name,
+    ];
+    const child = spawnPiped('ssh', remote(args), 'inherit');
+    child.stdin.end();
+    const temp = `${destination}.barman-ts.tmp`;
+    try {
+      const body: Readable = compression ? child.stdout.pipe(await decompressor(compression)) : child.stdout;
+      await pipeline(body, createWriteStream(temp, { mode: 0o600 }));
+    } catch (error) {
+      await rm(temp, { force: true });
+      const code = await child.exit.catch(() => 255);
+      return code !== 0 ? code : fail(`receiving ${name} failed: ${(error as Error).message}`);
+    }
+    const code = await child.exit.catch(() => 255);
+    if (code !== 0) {
+      await rm(temp, { force: true });
+      return code;
+    }
+    await rename(temp, destination);
+    return 0;
+  };
+
+  const jobs = Number(options.parallel);
+  if (jobs > 1) {
+    const peek = spawnPiped('ssh', remote(['get-wal', '--peek', String(jobs), server, walName]), 'inherit');
+    peek.stdin.end();
+    const chunks: Buffer[] = [];
+    for await (const chunk of peek.stdout) chunks.push(chunk as Buffer);
+    if ((await peek.exit.catch(() => 255)) === 0) {
+      const following = Buffer.concat(chunks)
+        .toString()
+        .split('\n')
+        .filter((name) => name && name !== walName);
+      await mkdir(options.spoolDir, { recursive: true });
+      // Prefetch failures are not errors: PostgreSQL asks for those files again later.
+      await Promise.all(following.map((name) => fetch(name, join(options.spoolDir, name)).catch(() => 2)));
+    }
+  }
+  await mkdir(dirname(walDest), { recursive: true }).catch(() => {});
+  const code = mapExit(await fetch(walName, walDest));
+  if (code !== 0 && Number(options.sleep) > 0)
+    await new Promise((resolve) => setTimeout(resolve, Number(options.sleep) * 1000));
+  return code;
+}
+
+async function decompressor(name: 'gzip' | 'bzip2') {
+  const { createDecompressStream } = await import('../wal/compression/index.js');
+  return createDecompressStream(name, {});
+}
+
+function mapExit(code: number): number {
+  return code === 255 ? 2 : code;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null)) !== null;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`ERROR: ${message}\n`);
+  return 2;
+}

@@ -1,0 +1,115 @@
+import { statusOf } from '../../catalog/backups.js';
+import { prettySize } from '../../output/format.js';
+import { ctimeOfWallTime } from '../../output/time.js';
+import type { RetentionStatus } from '../../retention/policy.js';
+import { retentionLabel } from '../../retention/policy.js';
+import { defineCommandModule } from '../definition.js';
+import { loadServerCatalog, requiredWal, walAfter } from '../shared/backup-catalog.js';
+import { selectServers } from '../shared/select-servers.js';
+
+interface ListedBackup {
+  server: string;
+  backup_id: string;
+  backup_name: string | null;
+  status: string;
+  end_time: string | null;
+  end_time_timestamp: string | null;
+  size_bytes: number | null;
+  wal_size_bytes: number | null;
+  tablespaces: Array<{ location: string; name: string }> | null;
+  retention_status: RetentionStatus;
+  unreadable: string | null;
+}
+
+interface Result {
+  minimal: boolean;
+  servers: Array<{ name: string; backups: ListedBackup[] }>;
+}
+
+export default defineCommandModule<Result>({
+  async run(ctx, input) {
+    const servers = selectServers(ctx, input.args.server_name as string[], {
+      allowAll: true,
+      includeInactive: false,
+      includeDisabled: false,
+    });
+    const result: Result = { minimal: input.options.minimal === true, servers: [] };
+    for (const server of servers) {
+      const catalog = await loadServerCatalog(server.config, ctx.report);
+      const backups: ListedBackup[] = [...catalog.backups].reverse().map((backup) => {
+        const info = backup.info;
+        const status = statusOf(backup);
+        const complete = status === 'DONE' || status === 'WAITING_FOR_WALS';
+        const end = info?.end_time ?? null;
+        return {
+          server: server.name,
+          backup_id: backup.id,
+          backup_name: info?.backup_name ?? null,
+          status,
+          end_time: complete && end ? ctimeOfWallTime(end.epochMs, end.utcOffsetMinutes) : null,
+          end_time_timestamp: complete && end ? String(Math.floor(end.epochMs / 1000)) : null,
+          size_bytes: complete && info ? (info.size ?? 0) + requiredWal(catalog, info).bytes : null,
+          wal_size_bytes: complete ? walAfter(catalog, backup).bytes : null,
+          tablespaces: info?.tablespaces?.map(({ name, location }) => ({ location, name })) ?? null,
+          retention_status: catalog.config.retention_policy ? (catalog.retention.get(backup.id) ?? '-') : '-',
+          unreadable: backup.unreadable,
+        };
+      });
+      result.servers.push({ name: server.name, backups });
+    }
+    return result;
+  },
+
+  renderConsole({ minimal, servers }) {
+    return servers.flatMap(({ backups }) =>
+      backups.map((backup) => {
+        if (minimal) return backup.backup_id;
+        const id = `${backup.server} ${backup.backup_id}${backup.backup_name ? ` '${backup.backup_name}'` : ''}`;
+        if (backup.end_time === null) {
+          return `${id} - ${backup.unreadable ? `UNREADABLE (${backup.unreadable})` : backup.status}`;
+        }
+        let line = `${id} - ${backup.end_time} - Size: ${prettySize(backup.size_bytes ?? 0)} - WAL Size: ${prettySize(backup.wal_size_bytes ?? 0)}`;
+        if (backup.tablespaces?.length) {
+          line += ` (tablespaces: ${backup.tablespaces.map((t) => `${t.name}:${t.location}`).join(', ')})`;
+        }
+        if (backup.status === 'WAITING_FOR_WALS') line += ' - WAITING_FOR_WALS';
+        if (backup.retention_status !== '-' && backup.retention_status !== 'VALID') {
+          line += ` - ${retentionLabel(backup.retention_status)}`;
+        }
+        return line;
+      }),
+    );
+  },
+
+  renderJson({ minimal, servers }) {
+    return Object.fromEntries(
+      servers.map(({ name, backups }) => [
+        name,
+        minimal
+          ? backups.map((backup) => backup.backup_id)
+          : backups.map((backup) =>
+              backup.end_time === null
+                ? {
+                    backup_id: backup.backup_id,
+                    status: backup.status,
+                    ...(backup.unreadable ? { error: backup.unreadable } : {}),
+                  }
+                : {
+                    backup_id: backup.backup_id,
+                    ...(backup.backup_name ? { backup_name: backup.backup_name } : {}),
+                    end_time: backup.end_time,
+                    end_time_timestamp: backup.end_time_timestamp,
+                    retention_status:
+                      backup.retention_status === 'VALID' ? '-' : retentionLabel(backup.retention_status),
+                    size: prettySize(backup.size_bytes ?? 0),
+                    size_bytes: backup.size_bytes,
+                    status: backup.status,
+                    tablespaces: backup.tablespaces,
+                    wal_size: prettySize(backup.wal_size_bytes ?? 0),
+                    wal_size_bytes: backup.wal_size_bytes,
+                  },
+            ),
+      ]),
+    );
+  },
+});

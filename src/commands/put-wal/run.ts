@@ -1,0 +1,38 @@
+import { serverLayout } from '../../catalog/layout.js';
+import { BarmanError } from '../../errors/index.js';
+import { customWalCompression } from '../../wal/archiver.js';
+import { putWalFromFile, putWalFromTar } from '../../wal/put-wal.js';
+import { defineCommandModule } from '../definition.js';
+import { selectServers } from '../shared/select-servers.js';
+
+interface Result {
+  lines: string[];
+  accepted: string[];
+}
+
+export default defineCommandModule<Result>({
+  async run(ctx, input) {
+    const serverName = input.args.server_name as string;
+    const [server] = selectServers(ctx, [serverName], {
+      allowAll: false,
+      includeInactive: true,
+      includeDisabled: false,
+    });
+    if (!server) return { lines: [], accepted: [] };
+    if (!server.config.active) throw new BarmanError('server-inactive', `Inactive server: ${serverName}`);
+    if (input.options.test === true) {
+      return { lines: [`Ready to accept WAL files for the server ${serverName}`], accepted: [] };
+    }
+    const layout = serverLayout(server.config);
+    const custom = customWalCompression(server.config);
+    const file = input.options.file as string | undefined;
+    const outcome =
+      file !== undefined
+        ? await putWalFromFile(file, layout, custom)
+        : await putWalFromTar(process.stdin, layout, custom);
+    ctx.log.info(`received ${outcome.accepted.join(', ')}`, { server: serverName });
+    return { lines: [], accepted: outcome.accepted };
+  },
+  renderConsole: (result) => result.lines,
+  renderJson: (result) => result,
+});

@@ -1,0 +1,131 @@
+/**
+ * Named lock files, compatible with Barman's: `<lock dir>/.<server>-<task>.lock`, mode 0600,
+ * an exclusive non-blocking flock(), and the holder's pid written into the file once locked.
+ * The kernel releases a flock when its holder dies, so a kill -9 never leaves a stale lock,
+ * and Barman and barman-ts exclude each other on a shared catalogue. The only importer of fs-ext.
+ */
+import { flockSync } from 'fs-ext';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+
+/** Tasks that take a per-server lock (Barman's names). */
+export type LockTask =
+  'backup' | 'cron' | 'archive-wal' | 'receive-wal' | 'xlogdb' | 'sync-wal' | `backup-${string}`;
+
+export function serverLockPath(lockDirectory: string, server: string, task: string): string {
+  return join(lockDirectory, `.${server}-${task}.lock`);
+}
+
+/** Lock file of one backup (delete, check-backup): `.<server>-<backup id>.lock`. */
+export function backupLockPath(lockDirectory: string, server: string, backupId: string): string {
+  return join(lockDirectory, `.${server}-${backupId}.lock`);
+}
+
+export class LockBusyError extends BarmanError {
+  constructor(
+    readonly path: string,
+    readonly holderPid: number | null,
+    message: string,
+  ) {
+    super('lock-busy', message);
+    this.name = 'LockBusyError';
+  }
+}
+
+export interface HeldLock {
+  readonly path: string;
+  /** Unlocks and closes; the file stays (as Barman leaves it). Safe to call twice. */
+  release(): void;
+}
+
+export interface AcquireOptions {
+  /** Wait up to this long for the lock (polling); 0 = fail at once when busy. */
+  waitMs?: number;
+  /** Message of the LockBusyError when the lock stays busy. */
+  busyMessage?: string;
+}
+
+/** Takes the lock or throws LockBusyError. */
+export async function acquireLock(path: string, options: AcquireOptions = {}): Promise<HeldLock> {
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    const lock = tryAcquireLock(path);
+    if (lock) return lock;
+    if (Date.now() >= deadline) {
+      const holder = readHolderPid(path);
+      throw new LockBusyError(
+        path,
+        holder,
+        options.busyMessage ?? `lock ${path} is held by another process${holder ? ` (pid ${holder})` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Takes the lock if it is free; null when another process holds it. */
+export function tryAcquireLock(path: string): HeldLock | null {
+  const fd = openSync(path, 'a+', 0o600);
+  try {
+    flockSync(fd, 'exnb');
+  } catch (error) {
+    closeSync(fd);
+    if (
+      (error as NodeJS.ErrnoException).code === 'EAGAIN' ||
+      (error as NodeJS.ErrnoException).code === 'EWOULDBLOCK'
+    )
+      return null;
+    throw error;
+  }
+  ftruncateSync(fd, 0);
+  writeSync(fd, `${process.pid}\n`, 0);
+  let held = true;
+  return {
+    path,
+    release() {
+      if (!held) return;
+      held = false;
+      try {
+        flockSync(fd, 'un');
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+/** Pid of the process holding `path`, or null when the lock is free (or the file is missing). */
+export function lockHolder(path: string): number | null {
+  let probe: HeldLock | null;
+  try {
+    probe = tryAcquireLock(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  if (probe) {
+    probe.release();
+    return null;
+  }
+  return readHolderPid(path);
+}
+
+function readHolderPid(path: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `work` while holding the lock at `path`; always releases it. */
+export async function withLock<T>(path: string, options: AcquireOptions, work: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(path, options);
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Storage on a local file system. Durability recipe for every write: write a temp file in the
+ * same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
+ * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Storage, StorageEntry, StorageStat, WriteOptions } from './index.js';
+
+/** Prefix of temp files: Barman's readers skip dotfiles and `*.tmp`, so ours are both. */
+export const TEMP_SUFFIX = '.tmp';
+
+export function tempPathFor(path: string): string {
+  return join(
+    dirname(path),
+    `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`,
+  );
+}
+
+export async function fsyncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `data` to `path` atomically and durably (temp + fsync + rename + fsync dir). */
+export async function writeFileDurably(
+  path: string,
+  data: Buffer | string | Readable,
+  options: WriteOptions = {},
+): Promise<void> {
+  const temp = tempPathFor(path);
+  let handle: FileHandle | undefined = await open(temp, 'wx', options.mode ?? 0o600);
+  try {
+    if (typeof data === 'string' || Buffer.isBuffer(data)) {
+      await handle.writeFile(data);
+    } else {
+      for await (const chunk of data) await handle.write(chunk as Buffer);
+    }
+    if (options.mode !== undefined) await handle.chmod(options.mode);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    if (options.mtimeMs !== undefined) await utimes(temp, new Date(), new Date(options.mtimeMs));
+    await rename(temp, path);
+  } catch (error) {
+    await handle?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await fsyncDirectory(dirname(path));
+}
+
+/** Appends and fsyncs: the line is on disk when the promise resolves. */
+export async function appendFileDurably(path: string, data: Buffer | string): Promise<void> {
+  const handle = await open(path, 'a', 0o600);
+  try {
+    await handle.write(typeof data === 'string' ? Buffer.from(data) : data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class PosixStorage implements Storage {
+  readonly location: string;
+
+  constructor(root: string) {
+    this.location = resolve(root);
+  }
+
+  private full(path: string): string {
+    const full = resolve(this.location, path);
+    if (full !== this.location && !full.startsWith(`${this.location}/`)) {
+      throw new Error(`path '${path}' escapes the storage root ${this.location}`);
+    }
+    return full;
+  }
+
+  async stat(path: string): Promise<StorageStat | null> {
+    try {
+      const stat = await lstat(this.full(path));
+      return {
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other',
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async list(path: string): Promise<StorageEntry[]> {
+    try {
+      const entries = await readdir(this.full(path), { withFileTypes: true });
+      return entries.map((entry) => ({
+        name: entry.name,
+        kind: entry.isFile() ? 'file' : entry.isDirectory() ? 'directory' : 'other',
+      }));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return readFile(this.full(path));
+  }
+
+  async readHead(path: string, length: number): Promise<Buffer> {
+    const handle = await open(this.full(path), 'r');
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  openRead(path: string): Promise<Readable> {
+    return Promise.resolve(createReadStream(this.full(path)));
+  }
+
+  async writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void> {
+    const full = this.full(path);
+    await mkdir(dirname(full), { recursive: true });
+    await writeFileDurably(full, data, options);
+  }
+
+  async appendFile(path: string, data: Buffer | string): Promise<void> {
+    const full = this.full(path);
+    await mkdir(dirname(full), { recursive: true });
+    await appendFileDurably(full, data);
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await unlink(this.full(path));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  async removeTree(path: string): Promise<void> {
+    await rm(this.full(path), { recursive: true, force: true });
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const [source, target] = [this.full(from), this.full(to)];
+    await mkdir(dirname(target), { recursive: true });
+    await rename(source, target);
+    await fsyncDirectory(dirname(target));
+    if (dirname(source) !== dirname(target)) await fsyncDirectory(dirname(source));
+  }
+
+  async link(from: string, to: string): Promise<void> {
+    const target = this.full(to);
+    await mkdir(dirname(target), { recursive: true });
+    await link(this.full(from), target);
+    await fsyncDirectory(dirname(target));
+  }
+
+  syncDir(path: string): Promise<void> {
+    return fsyncDirectory(this.full(path));
+  }
+
+  localPath(path: string): string {
+    return this.full(path);
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await mkdir(this.full(path), { recursive: true });
+  }
+}

@@ -1,0 +1,58 @@
+/** Runs archive-wal for one server: locks, identity, xlog.db and the compression pool wired together. */
+import { mkdir } from 'node:fs/promises';
+import type { ServerConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { readIdentity, writeIdentity } from '../catalog/identity.js';
+import { serverLayout } from '../catalog/layout.js';
+import { acquireLock, serverLockPath, withLock } from '../locks/index.js';
+import type { Reporter } from '../output/reporter.js';
+import type { ArchiveOutcome } from './archiver.js';
+import { archiveWal } from './archiver.js';
+import { CompressionPool } from './compression/index.js';
+import { XlogDbFile } from './xlogdb-file.js';
+
+/** How long a writer waits for another process holding xlog.db (rebuild, delete). */
+export const XLOGDB_LOCK_WAIT_MS = 60_000;
+
+export async function runArchiveWal(
+  config: ServerConfig,
+  report: Reporter,
+  log: Logger,
+): Promise<ArchiveOutcome> {
+  const layout = serverLayout(config);
+  await mkdir(layout.lockDirectory, { recursive: true });
+  const archiveLock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'archive-wal'), {
+    busyMessage: `Another archive-wal process is already running on server ${config.name}`,
+  });
+  const pool = new CompressionPool();
+  try {
+    for (const directory of [layout.walsDirectory, layout.incomingDirectory, layout.errorsDirectory]) {
+      await mkdir(directory, { recursive: true });
+    }
+    const xlogDb = new XlogDbFile(layout.xlogDbFile);
+    const xlogLock = serverLockPath(layout.lockDirectory, config.name, 'xlogdb');
+    const current = await xlogDb.read();
+    const columns = current.columns === 5 ? 5 : 4;
+    const identity = await readIdentity(layout.identityFile);
+    return await archiveWal({
+      config,
+      paths: layout,
+      report,
+      log,
+      pool,
+      systemIdentifier: identity?.systemid ?? null,
+      async onIdentityLearned(systemid, majorVersion) {
+        await writeIdentity(layout.identityFile, { systemid, version: majorVersion });
+        log.info(`recorded the cluster identity of server ${config.name}: system identifier ${systemid}`);
+      },
+      catalogued: new Set(current.entries.map((entry) => entry.name)),
+      commitToCatalogue: (entries) =>
+        entries.length === 0
+          ? Promise.resolve()
+          : withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, () => xlogDb.append(entries, columns)),
+    });
+  } finally {
+    await pool.close();
+    archiveLock.release();
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * archive-wal: moves WAL files from streaming/ (pg_receivewal) and incoming/ (archive_command)
+ * into wals/, compressed as configured, and records them in xlog.db.
+ *
+ * Safety: a source file is deleted only after its archived copy is fsynced, renamed into place,
+ * its directory fsynced, and its xlog.db line appended and fsynced. The copy is first written
+ * as a temp file (a hard link when no compression is needed), so a crash at any point leaves
+ * the source in place; the next run recognises an identical archived copy, completes its
+ * xlog.db line if missing, and only then removes the source.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, link, lstat, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ServerConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { Reporter } from '../output/reporter.js';
+import { fsyncDirectory } from '../storage/posix.js';
+import { filesHaveSameContent } from './compare.js';
+import type { CompressionName, CompressionPool, CustomCompression } from './compression/index.js';
+import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import { hashDir, parseWalName, segmentStartLsn } from './names.js';
+import type { WalName } from './names.js';
+import { parseWalHeader, WAL_HEADER_LENGTH } from './wal-header.js';
+import type { XlogDbEntry } from './xlogdb.js';
+
+export type WalSource = 'streaming' | 'incoming';
+
+export interface ArchiverEnvironment {
+  config: ServerConfig;
+  paths: {
+    walsDirectory: string;
+    incomingDirectory: string;
+    streamingDirectory: string;
+    errorsDirectory: string;
+  };
+  report: Reporter;
+  log: Logger;
+  pool: CompressionPool;
+  /** System identifier the archive belongs to (identity.json), or null when not yet known. */
+  systemIdentifier: string | null;
+  /** Called with the first verified header when the identity was unknown. */
+  onIdentityLearned(systemid: string, majorVersion: string | null): Promise<void>;
+  /** Names already in xlog.db (to complete lines a crash left out). */
+  catalogued: ReadonlySet<string>;
+  /** Appends lines to xlog.db durably, under the xlogdb lock. */
+  commitToCatalogue(entries: readonly XlogDbEntry[]): Promise<void>;
+}
+
+export interface ArchiveOutcome {
+  archived: string[];
+  /** Identical copies already archived: the source was dropped. */
+  duplicates: string[];
+  rejected: Array<{ name: string; reason: string; movedTo: string }>;
+}
+
+interface Candidate {
+  name: string;
+  wal: WalName;
+  path: string;
+  source: WalSource;
+}
+
+interface Prepared {
+  candidate: Candidate;
+  kind: 'new' | 'duplicate';
+  /** Temp file to rename to `destination` (new files only). */
+  temp: string | null;
+  destination: string;
+  entry: XlogDbEntry;
+}
+
+const COMMIT_CHUNK = 32;
+
+export async function archiveWal(env: ArchiverEnvironment): Promise<ArchiveOutcome> {
+  const outcome: ArchiveOutcome = { archived: [], duplicates: [], rejected: [] };
+  await cleanTempFiles(env.paths.walsDirectory);
+  const sources: WalSource[] = [];
+  if (env.config.streaming_archiver) sources.push('streaming');
+  if (env.config.archiver) sources.push('incoming');
+  let identity = env.systemIdentifier;
+  for (const source of sources) {
+    const candidates = await collectBatch(env, source, outcome);
+    if (candidates.length === 0) continue;
+    const batchSize =
+      source === 'streaming' ? env.config.streaming_archiver_batch_size : env.config.archiver_batch_size;
+    env.report.info(
+      `Processing xlog segments from ${source === 'streaming' ? 'streaming' : 'file archival'} for ${env.config.name}` +
+        (batchSize > 0 ? ` (batch size: ${batchSize})` : ''),
+    );
+    for (let start = 0; start < candidates.length; start += COMMIT_CHUNK) {
+      const chunk = candidates.slice(start, start + COMMIT_CHUNK);
+      // Headers are checked in order first so that the identity, when learned, comes from the oldest file.
+      const verified: Candidate[] = [];
+      for (const candidate of chunk) {
+        const verdict = await verify(candidate, identity);
+        if (verdict.ok) {
+          if (identity === null && verdict.systemid !== null) {
+            identity = verdict.systemid;
+            await env.onIdentityLearned(verdict.systemid, verdict.majorVersion);
+          }
+          verified.push(candidate);
+        } else {
+          await reject(env, candidate, 'error', verdict.reason, outcome);
+        }
+      }
+      const prepared = await Promise.all(verified.map((candidate) => prepare(env, candidate, outcome)));
+      await commit(
+        env,
+        prepared.filter((item): item is Prepared => item !== null),
+        outcome,
+      );
+    }
+  }
+  return outcome;
+}
+
+/** Sorted WAL files of one source, applying Barman's streaming rules and the batch size. */
+async function collectBatch(
+  env: ArchiverEnvironment,
+  source: WalSource,
+  outcome: ArchiveOutcome,
+): Promise<Candidate[]> {
+  const directory = source === 'streaming' ? env.paths.streamingDirectory : env.paths.incomingDirectory;
+  let names: string[];
+  try {
+    names = (await readdir(directory)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const candidates: Candidate[] = [];
+  const unknown: string[] = [];
+  for (const name of names) {
+    // Temp files of archive_command and put-wal (dotfiles, *.tmp) are still being written.
+    if (name.startsWith('.') || name.endsWith('.tmp')) continue;
+    const path = join(directory, name);
+    const wal = parseWalName(name);
+    const info = await lstat(path).catch(() => null);
+    if (!info) continue;
+    if (!wal || !info.isFile()) {
+      unknown.push(name);
+      continue;
+    }
+    candidates.push({ name, wal, path, source });
+  }
+  if (unknown.length > 0) {
+    env.report.warning(
+      `Some unknown objects have been found while processing xlog segments for ${env.config.name}. ` +
+        'Objects moved to errors directory:',
+    );
+    for (const name of unknown) {
+      const movedTo = await moveToErrors(env, join(directory, name), name, 'unknown');
+      env.report.warning(`\t${name}`);
+      outcome.rejected.push({ name, reason: 'not a WAL file', movedTo });
+    }
+  }
+  let batch = source === 'streaming' ? streamingBatch(candidates) : candidates;
+  const limit =
+    source === 'streaming' ? env.config.streaming_archiver_batch_size : env.config.archiver_batch_size;
+  if (limit > 0) batch = batch.slice(0, limit);
+  return batch;
+}
+
+/**
+ * pg_receivewal keeps writing its newest file: `.partial` files are archived only when a newer
+ * one exists, and without any `.partial` the newest complete segment stays (it resumes from it).
+ */
+function streamingBatch(candidates: Candidate[]): Candidate[] {
+  const partials = candidates.filter((candidate) => candidate.wal.kind === 'partial');
+  const others = candidates.filter((candidate) => candidate.wal.kind !== 'partial');
+  if (partials.length === 0) {
+    const segments = others.filter((candidate) => candidate.wal.kind === 'segment');
+    const newest = segments.at(-1);
+    return others.filter((candidate) => candidate !== newest);
+  }
+  return [...others, ...partials.slice(0, -1)].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+}
+
+type Verdict =
+  { ok: true; systemid: string | null; majorVersion: string | null } | { ok: false; reason: string };
+
+/** Checks that a WAL segment belongs to this cluster and that its name matches its content. */
+async function verify(candidate: Candidate, systemIdentifier: string | null): Promise<Verdict> {
+  if (candidate.wal.kind !== 'segment' && candidate.wal.kind !== 'partial') {
+    return { ok: true, systemid: null, majorVersion: null };
+  }
+  const handle = await open(candidate.path, 'r');
+  let head: Buffer;
+  let size: number;
+  try {
+    head = Buffer.alloc(Math.max(WAL_HEADER_LENGTH, MAGIC_HEADER_LENGTH));
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    head = head.subarray(0, bytesRead);
+    size = (await handle.stat()).size;
+  } finally {
+    await handle.close();
+  }
+  // A file compressed before delivery (e.g. by barman-wal-archive) is checked when it is read back.
+  if (identifyCompression(head) !== null) return { ok: true, systemid: null, majorVersion: null };
+  const header = parseWalHeader(head);
+  if ('invalid' in header) return { ok: false, reason: `not a WAL segment: ${header.invalid}` };
+  if (systemIdentifier !== null && header.systemIdentifier !== systemIdentifier) {
+    return {
+      ok: false,
+      reason: `belongs to another cluster (system identifier ${header.systemIdentifier}, expected ${systemIdentifier})`,
+    };
+  }
+  if (candidate.wal.kind === 'segment' && size !== header.segmentSize) {
+    return { ok: false, reason: `size ${size} does not match the segment size ${header.segmentSize}` };
+  }
+  if (header.pageAddress !== segmentStartLsn(candidate.name, header.segmentSize)) {
+    return { ok: false, reason: 'its content does not belong to the segment its name says (renamed file?)' };
+  }
+  return { ok: true, systemid: header.systemIdentifier, majorVersion: header.majorVersion };
+}
+
+function destinationOf(env: ArchiverEnvironment, candidate: Candidate): string {
+  return join(env.paths.walsDirectory, hashDir(candidate.name), candidate.name);
+}
+
+async function prepare(
+  env: ArchiverEnvironment,
+  candidate: Candidate,
+  outcome: ArchiveOutcome,
+): Promise<Prepared | null> {
+  const destination = destinationOf(env, candidate);
+  const sourceStat = await stat(candidate.path, { bigint: true });
+  const mtime = Number(sourceStat.mtimeNs) / 1e9;
+  const existing = await lstat(destination).catch(() => null);
+  if (existing) {
+    if (await filesHaveSameContent(candidate.path, destination, customWalCompression(env.config))) {
+      const compression = await detectCompression(destination, env.config);
+      return {
+        candidate,
+        kind: 'duplicate',
+        temp: null,
+        destination,
+        entry: { name: candidate.name, size: existing.size, mtime, compression, encryption: null },
+      };
+    }
+    await reject(
+      env,
+      candidate,
+      'duplicate',
+      `${candidate.name} is already present in server ${env.config.name}`,
+      outcome,
+    );
+    env.report.error(
+      `\tError: ${candidate.name} is already present in server ${env.config.name}. File moved to errors directory.`,
+    );
+    return null;
+  }
+
+  await mkdir(dirname(destination), { recursive: true });
+  const temp = join(
+    dirname(destination),
+    `.${candidate.name}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`,
+  );
+  const wanted = wantedCompression(env.config);
+  const already = await detectCompression(candidate.path, env.config);
+  let compression: string | null = already;
+  if (wanted !== null && already === null) {
+    await env.pool.compressFile(wanted, candidate.path, temp, {
+      level: env.config.compression_level,
+      custom: customWalCompression(env.config),
+    });
+    compression = wanted;
+  } else {
+    await link(candidate.path, temp).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+      await copyFile(candidate.path, temp);
+    });
+  }
+  // The source was written by archive_command or pg_receivewal, which may not have synced it.
+  const handle = await open(temp, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  if (compression !== already) await utimes(temp, new Date(), new Date(mtime * 1000));
+  const size = (await stat(temp)).size;
+  return {
+    candidate,
+    kind: 'new',
+    temp,
+    destination,
+    entry: { name: candidate.name, size, mtime, compression, encryption: null },
+  };
+}
+
+async function commit(
+  env: ArchiverEnvironment,
+  prepared: Prepared[],
+  outcome: ArchiveOutcome,
+): Promise<void> {
+  if (prepared.length === 0) return;
+  const lines: XlogDbEntry[] = [];
+  const directories = new Set<string>();
+  for (const item of prepared) {
+    if (item.kind === 'new') {
+      await rename(item.temp!, item.destination);
+      directories.add(dirname(item.destination));
+      lines.push(item.entry);
+    } else if (!env.catalogued.has(item.entry.name)) {
+      lines.push(item.entry);
+    }
+  }
+  for (const directory of directories) await fsyncDirectory(directory);
+  await env.commitToCatalogue(lines);
+  // Only now may the sources go: their archived copies and catalogue lines are durable.
+  const sourceDirectories = new Set<string>();
+  for (const item of prepared) {
+    await unlink(item.candidate.path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    sourceDirectories.add(dirname(item.candidate.path));
+    if (item.kind === 'new') {
+      outcome.archived.push(item.candidate.name);
+      env.report.info(`\t${item.candidate.name}`);
+    } else {
+      outcome.duplicates.push(item.candidate.name);
+      env.log.info(`dropped ${item.candidate.name}: an identical copy is already archived`);
+    }
+  }
+  for (const directory of sourceDirectories) await fsyncDirectory(directory);
+}
+
+async function reject(
+  env: ArchiverEnvironment,
+  candidate: Candidate,
+  suffix: 'error' | 'duplicate' | 'unknown',
+  reason: string,
+  outcome: ArchiveOutcome | null,
+): Promise<void> {
+  const movedTo = await moveToErrors(env, candidate.path, candidate.name, suffix);
+  if (suffix !== 'duplicate') {
+    env.report.error(`\t${candidate.name} rejected: ${reason}. File moved to ${movedTo}`);
+  }
+  outcome?.rejected.push({ name: candidate.name, reason, movedTo });
+}
+
+/** `errors/<name>.<UTC stamp>.<suffix>`, as Barman names rejected files. */
+async function moveToErrors(
+  env: ArchiverEnvironment,
+  path: string,
+  name: string,
+  suffix: string,
+): Promise<string> {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  await mkdir(env.paths.errorsDirectory, { recursive: true });
+  let target = join(env.paths.errorsDirectory, `${name}.${stamp}.${suffix}`);
+  for (let attempt = 1; await lstat(target).catch(() => null); attempt += 1) {
+    target = join(env.paths.errorsDirectory, `${name}.${stamp}-${attempt}.${suffix}`);
+  }
+  try {
+    await rename(path, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(path, target);
+    await unlink(path);
+  }
+  await fsyncDirectory(env.paths.errorsDirectory);
+  await fsyncDirectory(dirname(path));
+  return target;
+}
+
+/** Removes temp files a killed archive-wal left in wals/ (only ours: `.<name>.<pid>-<hex>.tmp`). */
+async function cleanTempFiles(walsDirectory: string): Promise<void> {
+  const directories = await readdir(walsDirectory, { withFileTypes: true }).catch(() => []);
+  for (const entry of directories) {
+    if (!entry.isDirectory()) continue;
+    const directory = join(walsDirectory, entry.name);
+    for (const name of await readdir(directory).catch(() => [] as string[])) {
+      if (/^\..+\.\d+-[0-9a-f]+\.tmp$/.test(name)) await unlink(join(directory, name)).catch(() => {});
+    }
+  }
+}
+
+export function wantedCompression(config: ServerConfig): CompressionName | null {
+  const name = config.compression;
+  return name === null || name === 'none' ? null : name;
+}
+
+export function customWalCompression(config: ServerConfig): CustomCompression | null {
+  if (
+    config.compression !== 'custom' ||
+    !config.custom_compression_filter ||
+    !config.custom_decompression_filter
+  ) {
+    return null;
+  }
+  return {
+    compressFilter: config.custom_compression_filter,
+    decompressFilter: config.custom_decompression_filter,
+    magic: config.custom_compression_magic
+      ? Buffer.from(config.custom_compression_magic.slice(2), 'hex')
+      : null,
+  };
+}
+
+export async function detectCompression(path: string, config: ServerConfig): Promise<CompressionName | null> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(MAGIC_HEADER_LENGTH);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return identifyCompression(head.subarray(0, bytesRead), customWalCompression(config));
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * put-wal: receives WAL files into incoming/ for archive_command. A file is acknowledged (exit
+ * 0) only when it is durable under its final name: written to a dot-temp file, checksummed,
+ * fsynced, renamed, directory fsynced. archive-wal skips dot-temp files, so it never sees a
+ * partial file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fsyncDirectory } from '../storage/posix.js';
+import { BarmanError } from '../errors/index.js';
+import type { CustomCompression } from './compression/index.js';
+import { filesHaveSameContent } from './compare.js';
+import { hashDir, parseWalName } from './names.js';
+import { readTar, TarFormatError } from './tar-reader.js';
+
+export interface PutWalPaths {
+  incomingDirectory: string;
+  walsDirectory: string;
+  errorsDirectory: string;
+}
+
+export interface PutWalOutcome {
+  /** Names now in incoming/ (or already archived with identical content). */
+  accepted: string[];
+}
+
+interface Received {
+  name: string;
+  temp: string;
+  md5: string;
+  sha256: string;
+}
+
+function tempName(directory: string, name: string): string {
+  return join(directory, `.${process.pid}-${randomBytes(3).toString('hex')}-${name}.tmp`);
+}
+
+function checkWalName(name: string): void {
+  const wal = parseWalName(name);
+  if (!wal || wal.name !== name) {
+    throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
+  }
+}
+
+/** Writes a stream to a temp file in `directory`, hashing and fsyncing it. */
+async function receiveInto(
+  directory: string,
+  name: string,
+  write: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>,
+): Promise<Received> {
+  const temp = tempName(directory, name);
+  const handle = await open(temp, 'wx', 0o600);
+  const md5 = createHash('md5');
+  const sha256 = createHash('sha256');
+  try {
+    await write(async (chunk) => {
+      md5.update(chunk);
+      sha256.update(chunk);
+      await handle.write(chunk);
+    });
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await handle.close();
+  return { name, temp, md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+}
+
+/** Reads Barman's put-wal tar stream (WAL files + MD5SUMS/SHA256SUMS) from `stream`. */
+export async function putWalFromTar(
+  stream: Readable,
+  paths: PutWalPaths,
+  custom: CustomCompression | null,
+): Promise<PutWalOutcome> {
+  await mkdir(paths.incomingDirectory, { recursive: true });
+  const received: Received[] = [];
+  const checksums = new Map<string, { algorithm: 'md5' | 'sha256'; digest: string }>();
+  try {
+    await readTar(stream, async (member, body) => {
+      if (member.type !== '0')
+        throw new BarmanError(
+          'put-wal-bad-member',
+          `unexpected tar member '${member.name}' (type ${member.type})`,
+        );
+      if (member.name.includes('/'))
+        throw new BarmanError('put-wal-bad-member', `unexpected path '${member.name}' in the tar stream`);
+      if (member.name === 'MD5SUMS' || member.name === 'SHA256SUMS') {
+        const chunks: Buffer[] = [];
+        await body((chunk) => {
+          chunks.push(chunk);
+          return Promise.resolve();
+        });
+        const algorithm = member.name === 'MD5SUMS' ? 'md5' : 'sha256';
+        for (const line of Buffer.concat(chunks).toString('utf8').split('\n')) {
+          const match = /^([0-9a-f]+) [ *](.+)$/i.exec(line.trim());
+          if (match) checksums.set(match[2]!, { algorithm, digest: match[1]!.toLowerCase() });
+        }
+        return;
+      }
+      checkWalName(member.name);
+      received.push(await receiveInto(paths.incomingDirectory, member.name, body));
+    });
+  } catch (error) {
+    await discard(received);
+    if (error instanceof TarFormatError)
+      throw new BarmanError('put-wal-bad-stream', `invalid put-wal stream: ${error.message}`);
+    throw error;
+  }
+  if (received.length === 0) {
+    throw new BarmanError('put-wal-empty', 'the put-wal stream contains no WAL file');
+  }
+  for (const file of received) {
+    const expected = checksums.get(file.name);
+    const actual = expected?.algorithm === 'md5' ? file.md5 : file.sha256;
+    if (!expected || expected.digest !== actual) {
+      await discard(received);
+      throw new BarmanError(
+        'put-wal-checksum',
+        expected
+          ? `checksum mismatch for ${file.name}: the file was corrupted in transit`
+          : `no checksum for ${file.name} in the stream`,
+      );
+    }
+  }
+  return publish(received, paths, custom);
+}
+
+/** barman-ts extension: `put-wal SERVER --file %p` copies a local WAL file durably. */
+export async function putWalFromFile(
+  path: string,
+  paths: PutWalPaths,
+  custom: CustomCompression | null,
+): Promise<PutWalOutcome> {
+  const name = basename(path);
+  checkWalName(name);
+  await mkdir(paths.incomingDirectory, { recursive: true });
+  const received = await receiveInto(paths.incomingDirectory, name, async (sink) => {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) await sink(chunk as Buffer);
+  });
+  return publish([received], paths, custom);
+}
+
+/**
+ * Renames received files to their final names. A name already present (waiting in incoming/ or
+ * archived) with the same content is a retry of an earlier success: accepted. Different content
+ * is kept in errors/ and refused, so PostgreSQL keeps its WAL and retries.
+ */
+async function publish(
+  received: Received[],
+  paths: PutWalPaths,
+  custom: CustomCompression | null,
+): Promise<PutWalOutcome> {
+  const accepted: string[] = [];
+  for (const [index, file] of received.entries()) {
+    const target = join(paths.incomingDirectory, file.name);
+    const archived = join(paths.walsDirectory, hashDir(file.name), file.name);
+    const existing = (await exists(target)) ? target : (await exists(archived)) ? archived : null;
+    if (existing) {
+      if (await filesHaveSameContent(file.temp, existing, custom)) {
+        await unlink(file.temp);
+        accepted.push(file.name);
+        continue;
+      }
+      await mkdir(paths.errorsDirectory, { recursive: true });
+      const stamp = new Date()
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z');
+      const kept = join(paths.errorsDirectory, `${file.name}.${stamp}.duplicate`);
+      await rename(file.temp, kept);
+      await fsyncDirectory(paths.errorsDirectory);
+      await discard(received.slice(index + 1));
+      throw new BarmanError(
+        'put-wal-duplicate',
+        `${file.name} is already in the archive of this server with different content; the new copy is kept in ${kept}`,
+        {
+          hint: 'Two clusters may be archiving into one server: check archive_command and the server configuration.',
+        },
+      );
+    }
+    await rename(file.temp, target);
+    accepted.push(file.name);
+  }
+  await fsyncDirectory(paths.incomingDirectory);
+  return { accepted };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await lstat(path).catch(() => null)) !== null;
+}
+
+async function discard(files: Received[]): Promise<void> {
+  for (const file of files) await unlink(file.temp).catch(() => {});
+}

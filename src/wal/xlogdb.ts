@@ -1,0 +1,91 @@
+/**
+ * xlog.db, the WAL catalogue: one line per archived file, tab-separated
+ * `name size mtime compression[ encryption]`, appended in archival order. The reader is
+ * tolerant (3, 4 or 5 fields; bad lines are reported with their line number, never fatal).
+ */
+
+export interface XlogDbEntry {
+  name: string;
+  /** Bytes as stored (after compression). */
+  size: number;
+  /** Seconds since the epoch (float), the source file's mtime. */
+  mtime: number;
+  compression: string | null;
+  /** Barman 3.14+ column; null when absent or `None`. */
+  encryption: string | null;
+}
+
+export interface XlogDbProblem {
+  line: number;
+  content: string;
+  message: string;
+}
+
+export interface ParsedXlogDb {
+  entries: XlogDbEntry[];
+  problems: XlogDbProblem[];
+  /** Number of columns of the last well-formed line (4 = Barman 3.4-3.13, 5 = 3.14+). */
+  columns: 3 | 4 | 5 | null;
+}
+
+/** Python's str(float): shortest round-trip digits, always with a decimal point. */
+export function formatPythonFloat(value: number): string {
+  const text = String(value);
+  return /[.e]/.test(text) ? text : `${text}.0`;
+}
+
+export function formatXlogDbLine(entry: XlogDbEntry, columns: 4 | 5 = 4): string {
+  const fields = [
+    entry.name,
+    String(entry.size),
+    formatPythonFloat(entry.mtime),
+    entry.compression ?? 'None',
+  ];
+  if (columns === 5) fields.push(entry.encryption ?? 'None');
+  return `${fields.join('\t')}\n`;
+}
+
+export function parseXlogDb(text: string): ParsedXlogDb {
+  const entries: XlogDbEntry[] = [];
+  const problems: XlogDbProblem[] = [];
+  let columns: ParsedXlogDb['columns'] = null;
+  const lines = text.split('\n');
+  // A file not ending in a newline was cut during an append: its last line is reported, not trusted.
+  const complete = text.endsWith('\n') || text === '';
+  for (let index = 0; index < lines.length; index += 1) {
+    const content = lines[index]!;
+    if (content.trim() === '') continue;
+    const lineNumber = index + 1;
+    if (!complete && index === lines.length - 1) {
+      problems.push({ line: lineNumber, content, message: 'incomplete last line (interrupted write?)' });
+      continue;
+    }
+    const fields = content.trim().split(/\s+/);
+    if (fields.length < 3 || fields.length > 5) {
+      problems.push({ line: lineNumber, content, message: `expected 3 to 5 fields, found ${fields.length}` });
+      continue;
+    }
+    const [name, sizeText, mtimeText, compression, encryption] = fields as [
+      string,
+      string,
+      string,
+      string?,
+      string?,
+    ];
+    const size = Number(sizeText);
+    const mtime = Number(mtimeText);
+    if (!/^\d+$/.test(sizeText) || !Number.isFinite(mtime)) {
+      problems.push({ line: lineNumber, content, message: 'size or time is not a number' });
+      continue;
+    }
+    entries.push({
+      name,
+      size,
+      mtime,
+      compression: compression === undefined || compression === 'None' ? null : compression,
+      encryption: encryption === undefined || encryption === 'None' ? null : encryption,
+    });
+    columns = fields.length as 3 | 4 | 5;
+  }
+  return { entries, problems, columns };
+}

@@ -1,0 +1,119 @@
+/**
+ * A catalogue written by Debian's Barman 3.4 (test/fixtures/barman-3.4, produced by
+ * scripts/generate-barman-fixtures.sh) is listed and shown by barman-ts exactly as Barman
+ * printed it, console and JSON.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { makeTempDir, runBarman } from '../harness/index.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
+const expected = (file: string) => readFileSync(join(FIXTURES, 'outputs', file), 'utf8');
+
+describe('catalogue written by Barman 3.4', () => {
+  let config: string;
+
+  before(async () => {
+    const dir = await makeTempDir('barman34-catalog');
+    cpSync(join(FIXTURES, 'catalog'), join(dir, 'home'), { recursive: true });
+    config = join(dir, 'barman.conf');
+    // The servers as the generating script configured them (see the fixture README).
+    writeFileSync(
+      config,
+      `[barman]
+barman_user = ${process.env.USER ?? 'root'}
+barman_home = ${dir}/home
+compression = gzip
+retention_policy = REDUNDANCY 3
+
+[pg]
+conninfo = host=/tmp user=postgres dbname=postgres
+backup_method = postgres
+streaming_archiver = on
+slot_name = barman_fixtures
+
+[pgr]
+conninfo = host=/tmp user=postgres dbname=postgres
+backup_method = local-rsync
+archiver = on
+`,
+    );
+  });
+
+  const barman = async (...args: string[]) => {
+    const run = await runBarman(['-c', config, ...args]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    return run.stdout;
+  };
+
+  // Every list-backup / show-backup the fixture script ran against Barman 3.4, with its output.
+  const captured = readFileSync(join(FIXTURES, 'outputs', 'INDEX.tsv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.split('\t') as [string, string, string])
+    .filter(([, exitCode, command]) => exitCode === '0' && / (list|show)-backup /.test(command))
+    .map(([name, , command]) => ({ name, args: command.split(' ').slice(1) }));
+
+  it('the fixture has list-backup and show-backup captures', () => {
+    assert.ok(captured.filter(({ args }) => args.includes('show-backup')).length >= 4);
+    assert.ok(
+      captured.filter(({ args }) => args.includes('list-backup') && args.includes('json')).length >= 2,
+    );
+  });
+
+  for (const { name, args } of captured) {
+    it(`'${args.join(' ')}' gives what Barman 3.4 printed`, async () => {
+      const output = await barman(...args);
+      if (args.includes('json')) assert.deepEqual(JSON.parse(output), JSON.parse(expected(name)));
+      else assert.equal(output, expected(name));
+    });
+  }
+
+  it('resolves latest, oldest, first and last-failed', async () => {
+    const roles = readFileSync(join(FIXTURES, 'backups.tsv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split('\t') as [string, string, string])
+      .filter(([server]) => server === 'pg');
+    const failed = roles.find(([, , role]) => role.startsWith('failed'))![1];
+    const done = roles
+      .filter(([, , role]) => role.startsWith('done'))
+      .map(([, id]) => id)
+      .sort();
+    assert.match(await barman('show-backup', 'pg', 'latest'), new RegExp(`^Backup ${done.at(-1)}:`));
+    assert.match(await barman('show-backup', 'pg', 'oldest'), new RegExp(`^Backup ${done[0]}:`));
+    assert.match(await barman('show-backup', 'pg', 'first'), new RegExp(`^Backup ${done[0]}:`));
+    assert.match(await barman('show-backup', 'pg', 'last-failed'), new RegExp(`^Backup ${failed}:`));
+  });
+
+  it('names an unknown backup id', async () => {
+    const run = await runBarman(['-c', config, 'show-backup', 'pg', '20200101T000000']);
+    assert.equal(run.exitCode, 1);
+    assert.equal(run.stderr, "ERROR: Unknown backup '20200101T000000' for server 'pg'\n");
+  });
+
+  it('lists an unreadable backup.info as unreadable instead of failing', async () => {
+    const dir = await makeTempDir('barman34-broken');
+    cpSync(join(FIXTURES, 'catalog'), join(dir, 'home'), { recursive: true });
+    const ids = (await barman('list-backup', '--minimal', 'pg')).trim().split('\n');
+    const [newest, oldest] = [ids[0]!, ids.at(-1)!];
+    const broken = join(dir, `home/pg/base/${newest}/backup.info`);
+    writeFileSync(broken, readFileSync(broken, 'utf8').replace('status=DONE', 'status DONE'));
+    const brokenConfig = join(dir, 'barman.conf');
+    writeFileSync(
+      brokenConfig,
+      readFileSync(config, 'utf8').replace(/barman_home = .*/, `barman_home = ${dir}/home`),
+    );
+    const run = await runBarman(['-c', brokenConfig, 'list-backup', 'pg']);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`^pg ${newest} - UNREADABLE \\(.*backup\\.info.*line \\d+`, 'm'));
+    assert.match(run.stdout, new RegExp(`^pg ${oldest} - \\w{3} \\w{3} [ \\d]\\d `, 'm'));
+    assert.match(run.stderr, new RegExp(`WARNING: backup ${newest} of server pg is unreadable`));
+  });
+});
