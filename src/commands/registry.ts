@@ -4,6 +4,10 @@
  */
 import type { CommandDefinition } from './definition.js';
 import { archiveWalCommand } from './archive-wal/index.js';
+import { cron } from './cron/index.js';
+import { deleteCommand } from './delete/index.js';
+import { keep } from './keep/index.js';
+import { listFiles } from './list-files/index.js';
 import { diagnose } from './diagnose/index.js';
 import { getWal } from './get-wal/index.js';
 import { listBackup } from './list-backup/index.js';
@@ -15,9 +19,13 @@ import { showServer } from './show-server/index.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
+  cron,
+  deleteCommand,
   diagnose,
   getWal,
+  keep,
   listBackup,
+  listFiles,
   listServer,
   putWal,
   rebuildXlogdb,

@@ -1,0 +1,101 @@
+/**
+ * cron: for each active server, under its cron lock (so two crons never work on one server):
+ * archive WAL, mark WAITING_FOR_WALS backups DONE once their WAL is archived, and apply the
+ * retention policy. Unlike Barman 3.4, archive-wal runs in this process instead of a detached
+ * child: cron finishes when the work is done, and its exit code tells whether it succeeded.
+ * A failure on one server is reported and the next server is processed.
+ */
+import { mkdir } from 'node:fs/promises';
+import { saveBackupInfo, statusOf } from '../../catalog/backups.js';
+import { serverLayout } from '../../catalog/layout.js';
+import { describeError, isBarmanError } from '../../errors/index.js';
+import { LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { runArchiveWal } from '../../wal/archive-service.js';
+import { segmentsBetween } from '../../wal/names.js';
+import { defineCommandModule } from '../definition.js';
+import type { ServerCatalog } from '../shared/backup-catalog.js';
+import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { deleteBackup } from '../shared/delete-backup.js';
+
+type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
+
+export default defineCommandModule<Result>({
+  async run(ctx) {
+    const result: Result = {};
+    for (const server of ctx.config.servers.values()) {
+      if (server.disabled || !server.config.active) continue;
+      const name = server.name;
+      const layout = serverLayout(server.config);
+      await mkdir(layout.lockDirectory, { recursive: true });
+      const lock = tryAcquireLock(serverLockPath(layout.lockDirectory, name, 'cron'));
+      if (!lock) {
+        ctx.report.info(
+          `Another cron process is already running on server ${name}. Skipping to the next server`,
+        );
+        result[name] = { archived: 0, completed: [], deleted: [], skipped: 'cron running' };
+        continue;
+      }
+      const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+      result[name] = outcome;
+      try {
+        if (server.config.archiver || server.config.streaming_archiver) {
+          ctx.report.info(`Starting WAL archiving for server ${name}`);
+          try {
+            outcome.archived = (
+              await runArchiveWal(server.config, ctx.report, ctx.log.child({ server: name }))
+            ).archived.length;
+          } catch (error) {
+            if (!(error instanceof LockBusyError)) throw error;
+            ctx.report.info(
+              `Another archive-wal process is already running on server ${name}. Skipping to the next server`,
+            );
+          }
+        }
+        let catalog = await loadServerCatalog(server.config, ctx.report);
+        outcome.completed = await completeWaitingBackups(catalog, (id) =>
+          ctx.report.info(`Backup ${id} of server ${name} is now DONE: all its WAL files are archived`),
+        );
+        // Backups that just became DONE count for the retention policy.
+        if (outcome.completed.length > 0) catalog = await loadServerCatalog(server.config, ctx.report);
+        if (server.config.retention_policy) {
+          for (const backup of catalog.backups) {
+            if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
+            ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${name}`);
+            const fresh = await loadServerCatalog(server.config, ctx.report);
+            const current = fresh.backups.find((other) => other.id === backup.id);
+            if (!current) continue;
+            await deleteBackup(fresh, current, ctx.report, { fromRetention: true });
+            outcome.deleted.push(backup.id);
+          }
+        }
+      } catch (error) {
+        ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}`);
+        if (!isBarmanError(error))
+          ctx.log.error('cron failure', { server: name, stack: (error as Error).stack });
+      } finally {
+        lock.release();
+      }
+    }
+    return result;
+  },
+  renderConsole: () => [],
+  renderJson: (result) => result,
+});
+
+/** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */
+async function completeWaitingBackups(
+  catalog: ServerCatalog,
+  announce: (id: string) => void,
+): Promise<string[]> {
+  const completed: string[] = [];
+  for (const backup of catalog.backups) {
+    const info = backup.info;
+    if (statusOf(backup) !== 'WAITING_FOR_WALS' || !info?.begin_wal || !info.end_wal) continue;
+    const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
+    if (!needed.every((name) => catalog.usage.has(name))) continue;
+    await saveBackupInfo(backup, { ...info, status: 'DONE' });
+    announce(backup.id);
+    completed.push(backup.id);
+  }
+  return completed;
+}

@@ -1,0 +1,65 @@
+import type { KeepTarget } from '../../catalog/backups.js';
+import {
+  loadBackups,
+  readKeep,
+  releaseKeep,
+  resolveBackup,
+  statusOf,
+  writeKeep,
+} from '../../catalog/backups.js';
+import { serverLayout } from '../../catalog/layout.js';
+import { BarmanError, UsageError } from '../../errors/index.js';
+import { defineCommandModule } from '../definition.js';
+import { selectServers } from '../shared/select-servers.js';
+
+interface Result {
+  server: string;
+  backupId: string;
+  action: 'status' | 'keep' | 'release';
+  keep: KeepTarget | null;
+}
+
+export default defineCommandModule<Result | null>({
+  async run(ctx, input) {
+    const { target, status, release } = input.options as {
+      target?: KeepTarget;
+      status?: boolean;
+      release?: boolean;
+    };
+    const chosen = [target !== undefined, status === true, release === true].filter(Boolean).length;
+    if (chosen !== 1)
+      throw new UsageError('one of the arguments -r/--release -s/--status --target is required');
+    const [server] = selectServers(ctx, [input.args.server_name as string], {
+      allowAll: false,
+      includeInactive: true,
+      includeDisabled: false,
+    });
+    if (!server) return null;
+    const layout = serverLayout(server.config);
+    const backup = resolveBackup(await loadBackups(layout), server.name, input.args.backup_id as string);
+    if (status)
+      return {
+        server: server.name,
+        backupId: backup.id,
+        action: 'status',
+        keep: await readKeep(layout, backup.id),
+      };
+    if (release) {
+      await releaseKeep(layout, backup.id);
+      return { server: server.name, backupId: backup.id, action: 'release', keep: null };
+    }
+    if (statusOf(backup) !== 'DONE') {
+      throw new BarmanError(
+        'keep-not-done',
+        `Cannot add keep to backup ${backup.id} because it has status ${statusOf(backup)}. Only backups with status DONE can be kept.`,
+      );
+    }
+    await writeKeep(layout, backup.id, target!);
+    ctx.log.info(`keep ${target} added to backup ${backup.id} of server ${server.name}`);
+    return { server: server.name, backupId: backup.id, action: 'keep', keep: target! };
+  },
+  renderConsole: (result) =>
+    result?.action === 'status' ? [`Server ${result.server}:`, `\tKeep: ${result.keep ?? 'nokeep'}`] : [],
+  renderJson: (result) =>
+    result ? { [result.server]: { backup_id: result.backupId, keep_status: result.keep ?? 'nokeep' } } : null,
+});

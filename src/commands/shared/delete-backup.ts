@@ -1,0 +1,132 @@
+/**
+ * Deleting a backup (the `delete` command and retention in `cron`), following Barman's rules:
+ * keep annotations and minimum_redundancy protect backups; WAL files become removable only when
+ * no older backup needs them. Order of operations for crash safety: xlog.db is rewritten
+ * (atomically) before the WAL files go, and backup.info before the data, so an interrupted
+ * deletion leaves orphan files at worst, never a catalogue entry pointing at nothing.
+ */
+import { readdir, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { CatalogBackup } from '../../catalog/backups.js';
+import { removeBackupFiles, statusOf } from '../../catalog/backups.js';
+import { BarmanError } from '../../errors/index.js';
+import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
+import type { Reporter } from '../../output/reporter.js';
+import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
+import { walFilesToRemove } from '../../retention/policy.js';
+import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
+import { hashDir } from '../../wal/names.js';
+import { XlogDbFile } from '../../wal/xlogdb-file.js';
+import type { ServerCatalog } from './backup-catalog.js';
+
+export interface DeleteOutcome {
+  deleted: boolean;
+  removedWals: string[];
+}
+
+export async function deleteBackup(
+  catalog: ServerCatalog,
+  backup: CatalogBackup,
+  report: Reporter,
+  options: { fromRetention: boolean },
+): Promise<DeleteOutcome> {
+  const { config, layout } = catalog;
+  const server = config.name;
+  const status = statusOf(backup);
+  if (
+    (status === 'STARTED' || status === 'EMPTY') &&
+    lockHolder(serverLockPath(layout.lockDirectory, server, 'backup')) !== null
+  ) {
+    throw new BarmanError('backup-running', `Cannot delete a running backup (${server} ${backup.id})`);
+  }
+  const lock = tryAcquireLock(backupLockPath(layout.lockDirectory, server, backup.id));
+  if (!lock) {
+    throw new BarmanError(
+      'backup-locked',
+      `Another process is holding the lock for backup ${backup.id} of server ${server}.`,
+    );
+  }
+  try {
+    if (backup.keep !== null) {
+      report.warning(
+        `Skipping delete of backup ${backup.id} for server ${server} as it has a current keep request. ` +
+          'If you really want to delete this backup please remove the keep and try again.',
+      );
+      throw new BarmanError(
+        'backup-kept',
+        `Cannot delete backup ${backup.id} of server ${server}: it is kept`,
+      );
+    }
+    const done = catalog.backups.filter((other) => statusOf(other) === 'DONE').length;
+    if (status === 'DONE' && config.minimum_redundancy >= done) {
+      report.warning(
+        `Skipping delete of backup ${backup.id} for server ${server} due to minimum redundancy requirements ` +
+          `(minimum redundancy = ${config.minimum_redundancy}, current redundancy = ${done})`,
+      );
+      throw new BarmanError('minimum-redundancy', `Cannot delete backup ${backup.id} of server ${server}`);
+    }
+
+    const started = Date.now();
+    report.info(`Deleting backup ${backup.id} for server ${server}`);
+    const removable = walFilesToRemove(
+      catalog.backups.map((other) => ({
+        id: other.id,
+        status: statusOf(other),
+        beginWal: other.info?.begin_wal ?? null,
+        endWal: other.info?.end_wal ?? null,
+        keep: other.keep,
+      })),
+      backup.id,
+      catalog.xlog.map((entry) => entry.name),
+      options,
+    );
+    const removedWals = await removeWals(catalog, removable);
+    if (removedWals.length > 0) {
+      report.info('Delete associated WAL segments:');
+      for (const name of removedWals) report.info(`\t${name}`);
+    }
+    await removeBackupFiles(layout, backup);
+    report.info(
+      `Deleted backup ${backup.id} (start time: ${ctimeOfWallTime(started, -new Date(started).getTimezoneOffset())}, ` +
+        `elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
+    );
+    return { deleted: true, removedWals };
+  } finally {
+    lock.release();
+    await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
+  }
+}
+
+/** Drops the lines of `names` from xlog.db (atomic rewrite under the xlogdb lock), then the files. */
+async function removeWals(catalog: ServerCatalog, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { layout, config } = catalog;
+  const doomed = new Set(names);
+  const xlogDb = new XlogDbFile(layout.xlogDbFile);
+  await withLock(
+    serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
+    {
+      waitMs: XLOGDB_LOCK_WAIT_MS,
+      busyMessage: `xlog.db of server ${config.name} is locked by another process`,
+    },
+    async () => {
+      const current = await xlogDb.read();
+      await xlogDb.rewrite(
+        current.entries.filter((entry) => !doomed.has(entry.name)),
+        current.columns === 5 ? 5 : 4,
+      );
+    },
+  );
+  const directories = new Set<string>();
+  for (const name of names) {
+    const path = join(layout.walsDirectory, hashDir(name), name);
+    await unlink(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    directories.add(dirname(path));
+  }
+  for (const directory of directories) {
+    if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
+  }
+  return [...names];
+}
