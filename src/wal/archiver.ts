@@ -280,14 +280,18 @@ async function prepare(
   } finally {
     await handle.close();
   }
-  if (compression !== already) await utimes(temp, new Date(), new Date(mtime * 1000));
-  const size = (await stat(temp)).size;
+  // The archived file keeps the source's mtime (as Barman's copystat does); xlog.db records the
+  // stored file's own mtime so that a rebuild from the archive gives the same line.
+  if (compression !== already) await utimes(temp, new Date(), mtime);
+  const stored = await stat(temp, { bigint: true });
+  const size = Number(stored.size);
+  const storedMtime = Number(stored.mtimeNs) / 1e9;
   return {
     candidate,
     kind: 'new',
     temp,
     destination,
-    entry: { name: candidate.name, size, mtime, compression, encryption: null },
+    entry: { name: candidate.name, size, mtime: storedMtime, compression, encryption: null },
   };
 }
 
