@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBarman } from '../test/harness/barman.js';
+import { BARMAN_BIN, runBarman } from '../test/harness/barman.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { chownTo, currentUserName, isRoot, makeTempDir } from '../test/harness/tmp.js';
 
@@ -34,17 +34,18 @@ async function quickstart(): Promise<void> {
 
   step('Starting a throwaway PostgreSQL 15 cluster');
   explain('initdb in a temporary directory, listening on 127.0.0.1 on a free port, with WAL archiving on:');
-  explain("archive_command copies each finished WAL segment into barman-ts's incoming/ directory.");
+  explain("archive_command = 'barman put-wal quickstart --file %p': each finished WAL segment is copied");
+  explain("durably (fsync) into barman-ts's incoming/ directory before PostgreSQL is told it is archived.");
+  const config = join(work, 'barman.conf');
   const pg = await startPostgres({
     version: 15,
-    archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
+    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal quickstart --file %p`,
   });
   try {
     const [version] = await pg.query<{ server_version: string }>('show server_version');
     explain(`PostgreSQL ${version!.server_version} is running on port ${pg.port} (data in ${pg.dataDir})`);
 
     step('Writing a barman-ts configuration for it');
-    const config = join(work, 'barman.conf');
     const text = `[barman]
 barman_user = ${osUser}
 barman_home = ${home}
@@ -78,24 +79,46 @@ retention_policy = REDUNDANCY 2
       console.log(`    | ${line}`);
     }
 
-    step('Checking that PostgreSQL archives WAL where barman-ts expects it');
+    step('Writing data and switching WAL segments: archive_command delivers them to barman-ts');
     await pg.query('create table quickstart (id int, note text)');
-    await pg.query("insert into quickstart values (1, 'hello from the quickstart')");
-    const [segment] = await pg.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
-    const archived = await waitForFile(join(incoming, segment!.name), 30_000);
-    if (!archived) throw new Error(`WAL segment ${segment!.name} did not reach ${incoming}`);
-    explain(`WAL segment ${segment!.name} arrived in ${incoming}`);
-    const [settings] = await pg.query<{ wal_level: string; archive_mode: string }>(
-      "select current_setting('wal_level') as wal_level, current_setting('archive_mode') as archive_mode",
+    const segments: string[] = [];
+    for (const note of ['hello from the quickstart', 'a second row']) {
+      await pg.query('insert into quickstart values ($1, $2)', [segments.length + 1, note]);
+      const [segment] = await pg.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
+      segments.push(segment!.name);
+      if (!(await waitForFile(join(incoming, segment!.name), 30_000))) {
+        throw new Error(`WAL segment ${segment!.name} did not reach ${incoming}`);
+      }
+      explain(`segment ${segment!.name} is in incoming/`);
+    }
+
+    step('barman archive-wal quickstart: verify, compress (gzip) and catalogue the segments');
+    explain(
+      'Each file is checked to belong to this cluster (system identifier in its header), compressed on',
     );
     explain(
-      `wal_level = ${settings!.wal_level}, archive_mode = ${settings!.archive_mode}: ready for backups.`,
+      'worker threads, fsynced, renamed into wals/, recorded in xlog.db, and only then removed from incoming/.',
     );
+    await barman(config, ['archive-wal', 'quickstart']);
+    const [system] = await pg.query<{ id: string }>(
+      'select system_identifier::text as id from pg_control_system()',
+    );
+    explain(`identity.json now records the cluster: system identifier ${system!.id}`);
+
+    step('barman get-wal: what restore_command will use to read them back');
+    const restored = join(work, 'restored');
+    mkdirSync(restored, { recursive: true });
+    await chownTo(restored, isRoot() ? osUser : undefined);
+    await barman(config, ['get-wal', 'quickstart', segments[0]!, '-o', restored]);
+    await barman(config, ['get-wal', 'quickstart', segments[0]!, '--peek', '5']);
+
+    step('barman rebuild-xlogdb quickstart: the WAL catalogue can always be rebuilt from the archive');
+    await barman(config, ['rebuild-xlogdb', 'quickstart']);
 
     step('Done');
     explain('The cluster and every file of this run are removed now.');
     explain(
-      'Next: barman-ts backs up, archives and recovers this cluster as those commands land (see README).',
+      'Next: barman-ts backs up and recovers this cluster as those commands land (see README).',
     );
   } finally {
     await pg.stop();
