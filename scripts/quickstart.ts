@@ -117,9 +117,7 @@ retention_policy = REDUNDANCY 2
 
     step('Done');
     explain('The cluster and every file of this run are removed now.');
-    explain(
-      'Next: barman-ts backs up and recovers this cluster as those commands land (see README).',
-    );
+    explain('Next: barman-ts backs up and recovers this cluster as those commands land (see README).');
   } finally {
     await pg.stop();
   }
