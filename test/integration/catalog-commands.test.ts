@@ -147,4 +147,32 @@ slot_name = barman_fixtures
     assert.equal(again.exitCode, 0);
     assert.doesNotMatch(again.stdout, /Enforcing retention policy/);
   });
+
+  it('reads the Barman 3.13+ layout: meta/<id>-backup.info, meta/<id>-keep, <server>-xlog.db with 5 columns', async () => {
+    const home = join(dir, 'home317');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(home, 'pg/meta'), { recursive: true });
+    mkdirSync(join(home, 'pg/wals'), { recursive: true });
+    mkdirSync(join(home, 'pg/base/20261121T050131/data'), { recursive: true });
+    writeFileSync(
+      join(home, 'pg/meta/20261121T050131-backup.info'),
+      readFileSync(join(FIXTURES, 'handmade/v3.17-backup.info')),
+    );
+    writeFileSync(join(home, 'pg/meta/20261121T050131-keep'), 'full');
+    writeFileSync(
+      join(home, 'pg/wals/pg-xlog.db'),
+      '00000001000000000000001C\t16463\t1795237094.0380127\tgzip\tNone\n00000001000000000000001D\t16998\t1795237331.5940237\tgzip\tNone\n',
+    );
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(`barman_home = ${dir}/home`, `barman_home = ${home}`),
+    );
+    const run = await barman('list-backup', 'pg');
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /^pg 20261121T050131 'v317' - Sat Nov 21 05:01:35 2026 - Size: .* - WAL Size: 16\.6 KiB \(tablespaces: tbs1:\/srv\/demo\/tbs1\)\n$/,
+    );
+    assert.equal((await barman('keep', 'pg', 'latest', '--status')).stdout, 'Server pg:\n\tKeep: full\n');
+  });
 });
