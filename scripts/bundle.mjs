@@ -3,14 +3,17 @@
 // command lazily loaded). One file to parse instead of hundreds of modules makes every start
 // faster, which matters for archive_command. Native and worker-based modules stay external.
 import { build } from 'esbuild';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-await build({
+// Stale chunks of earlier builds would otherwise pile up next to the new ones.
+rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
+
+const result = await build({
   absWorkingDir: root,
   entryPoints: {
     barman: 'dist/src/cli/entry-barman.js',
@@ -33,4 +36,6 @@ await build({
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
   logLevel: 'warning',
+  metafile: true,
 });
+writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));

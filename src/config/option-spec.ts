@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 /**
  * Where an option may be written:
@@ -26,7 +26,7 @@ export interface OptionFlag {
   description: string;
 }
 
-export interface OptionSpec<S extends z.ZodType<unknown, string> = z.ZodType<unknown, string>> {
+export interface OptionSpec<S extends z.ZodMiniType<unknown, string> = z.ZodMiniType<unknown, string>> {
   key: string;
   scope: OptionScope;
   schema: S;

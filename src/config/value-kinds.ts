@@ -3,12 +3,17 @@
  * (already interpolated and unquoted) and yields a typed value, or an issue whose message says
  * what was expected. Error messages are shown to operators as-is.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
-type Ctx = z.core.$RefinementCtx<string>;
+type Ctx = z.core.ParsePayload<unknown>;
+
+/** A string schema whose value is turned into T by `parse` (zod/mini keeps the start-up cost low). */
+function fromString<T>(parse: (raw: string, ctx: Ctx) => T) {
+  return z.pipe(z.string(), z.transform<string, T>(parse));
+}
 
 function fail(ctx: Ctx, message: string): never {
-  ctx.addIssue({ code: 'custom', message });
+  ctx.issues.push({ code: 'custom', message, input: ctx.value });
   return z.NEVER;
 }
 
@@ -21,7 +26,7 @@ function withoutInlineComment(raw: string): string {
 }
 
 export const bool = () =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const word = withoutInlineComment(raw).toLowerCase();
     if (TRUE_WORDS.has(word)) return true;
     if (FALSE_WORDS.has(word)) return false;
@@ -29,7 +34,7 @@ export const bool = () =>
   });
 
 export const int = (options: { min?: number; max?: number } = {}) =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const text = withoutInlineComment(raw);
     if (!/^[+-]?\d+$/.test(text)) return fail(ctx, `expected an integer, got '${raw}'`);
     const value = Number.parseInt(text, 10);
@@ -43,10 +48,10 @@ export const int = (options: { min?: number; max?: number } = {}) =>
 export const text = () => z.string();
 
 export const nonEmptyText = () =>
-  z.string().transform((raw, ctx) => (raw.trim() === '' ? fail(ctx, 'must not be empty') : raw));
+  fromString((raw, ctx) => (raw.trim() === '' ? fail(ctx, 'must not be empty') : raw));
 
 export const oneOf = <const T extends readonly string[]>(choices: T, options: { lowerCase?: boolean } = {}) =>
-  z.string().transform((raw, ctx): T[number] => {
+  fromString((raw, ctx): T[number] => {
     const word = withoutInlineComment(raw);
     const candidate = options.lowerCase === false ? word : word.toLowerCase();
     if ((choices as readonly string[]).includes(candidate)) return candidate;
@@ -55,7 +60,7 @@ export const oneOf = <const T extends readonly string[]>(choices: T, options: { 
 
 /** Comma-separated set of words from `choices` (e.g. backup_options); empty means none. */
 export const wordSet = <const T extends readonly string[]>(choices: T) =>
-  z.string().transform((raw, ctx): Array<T[number]> => {
+  fromString((raw, ctx): Array<T[number]> => {
     const words = withoutInlineComment(raw)
       .split(',')
       .map((word) => word.trim().toLowerCase())
@@ -79,7 +84,7 @@ export function formatRetentionPolicy(policy: RetentionPolicy): string {
 }
 
 export const retentionPolicy = () =>
-  z.string().transform((raw, ctx): RetentionPolicy => {
+  fromString((raw, ctx): RetentionPolicy => {
     const value = withoutInlineComment(raw);
     const redundancy = /^redundancy\s+(\d+)$/i.exec(value);
     if (redundancy) {
@@ -106,7 +111,7 @@ export interface Interval {
 const UNIT_SECONDS = { hour: 3600, day: 86_400, week: 7 * 86_400, month: 31 * 86_400 } as const;
 
 export const interval = () =>
-  z.string().transform((raw, ctx): Interval => {
+  fromString((raw, ctx): Interval => {
     const match = /^\s*(\d+)\s+(day|month|week|hour)s?\s*$/i.exec(withoutInlineComment(raw));
     if (!match) return fail(ctx, `expected '<n> HOURS|DAYS|WEEKS|MONTHS', got '${raw}'`);
     const count = Number(match[1]);
@@ -132,14 +137,14 @@ const SIZE_UNITS: Record<string, number> = {
 
 /** Barman's size syntax: `<int>[ ](k|Ki|M|Mi|G|Gi|T|Ti)`, bare integer = bytes; an optional trailing B is accepted. */
 export const size = () =>
-  z.string().transform((raw, ctx): number => {
+  fromString((raw, ctx): number => {
     const match = /^(\d+)\s*([kmgt]i?)?b?$/i.exec(withoutInlineComment(raw));
     if (!match) return fail(ctx, `expected a size such as 1024, 10 MiB, 100G, got '${raw}'`);
     return Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
   });
 
 export const slotName = () =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const value = withoutInlineComment(raw).toLowerCase();
     if (!/^[0-9a-z_]+$/.test(value))
       return fail(
@@ -158,7 +163,7 @@ export function formatLocation(location: Location): string {
 }
 
 export const location = (options: { allowS3: boolean }) =>
-  z.string().transform((raw, ctx): Location => {
+  fromString((raw, ctx): Location => {
     const value = raw.trim();
     if (value === '') return fail(ctx, 'must not be empty');
     const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
@@ -177,7 +182,7 @@ export const location = (options: { allowS3: boolean }) =>
   });
 
 export const absolutePath = () =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const value = raw.trim();
     if (!value.startsWith('/')) return fail(ctx, `must be an absolute path, got '${raw}'`);
     return value.replace(/(.)\/+$/, '$1');
@@ -185,7 +190,7 @@ export const absolutePath = () =>
 
 /** `name:kbps name2:kbps` (whitespace separated, as Barman parses it; commas are accepted too). */
 export const tablespaceBandwidth = () =>
-  z.string().transform((raw, ctx): Record<string, number> => {
+  fromString((raw, ctx): Record<string, number> => {
     const rules: Record<string, number> = {};
     for (const rule of raw.split(/[\s,]+/).filter(Boolean)) {
       const match = /^([^:]+):(\d+)$/.exec(rule);
@@ -197,7 +202,7 @@ export const tablespaceBandwidth = () =>
 
 /** `0x`-prefixed hex bytes (custom_compression_magic). */
 export const hexMagic = () =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const value = withoutInlineComment(raw);
     if (!/^0x([0-9a-f]{2})+$/i.test(value))
       return fail(ctx, `expected hex bytes such as 0x1f8b, got '${raw}'`);
@@ -206,7 +211,7 @@ export const hexMagic = () =>
 
 /** `low`/`medium`/`high` or an integer level. */
 export const compressionLevel = () =>
-  z.string().transform((raw, ctx): 'low' | 'medium' | 'high' | number => {
+  fromString((raw, ctx): 'low' | 'medium' | 'high' | number => {
     const value = withoutInlineComment(raw).toLowerCase();
     if (value === 'low' || value === 'medium' || value === 'high') return value;
     if (/^-?\d+$/.test(value)) return Number(value);
@@ -215,7 +220,7 @@ export const compressionLevel = () =>
 
 /** libpq conninfo in key=value form; Barman parses it as space-separated pairs. */
 export const conninfo = () =>
-  z.string().transform((raw, ctx) => {
+  fromString((raw, ctx) => {
     const value = raw.trim();
     if (value === '') return fail(ctx, 'must not be empty');
     if (!/^postgres(ql)?:\/\//.test(value) && !/\w\s*=/.test(value))

@@ -16,8 +16,9 @@ import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { fsyncDirectory } from '../storage/posix.js';
 import { filesHaveSameContent } from './compare.js';
-import type { CompressionName, CompressionPool, CustomCompression } from './compression/index.js';
+import type { CompressionName, CompressionPool } from './compression/index.js';
 import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import { customWalCompression } from './custom-compression.js';
 import { hashDir, parseWalName, segmentStartLsn } from './names.js';
 import type { WalName } from './names.js';
 import { parseWalHeader, WAL_HEADER_LENGTH } from './wal-header.js';
@@ -389,23 +390,6 @@ async function cleanTempFiles(walsDirectory: string): Promise<void> {
 export function wantedCompression(config: ServerConfig): CompressionName | null {
   const name = config.compression;
   return name === null || name === 'none' ? null : name;
-}
-
-export function customWalCompression(config: ServerConfig): CustomCompression | null {
-  if (
-    config.compression !== 'custom' ||
-    !config.custom_compression_filter ||
-    !config.custom_decompression_filter
-  ) {
-    return null;
-  }
-  return {
-    compressFilter: config.custom_compression_filter,
-    decompressFilter: config.custom_decompression_filter,
-    magic: config.custom_compression_magic
-      ? Buffer.from(config.custom_compression_magic.slice(2), 'hex')
-      : null,
-  };
 }
 
 export async function detectCompression(path: string, config: ServerConfig): Promise<CompressionName | null> {

@@ -23,6 +23,11 @@ import {
 export interface SshdOptions {
   /** OS users that can log in, and log in to each other (created when missing). */
   users: readonly string[];
+  /**
+   * Environment variables set in every session (sshd_config `SetEnv`; applied after PAM and the
+   * default PATH, so `PATH` here decides which programs a remote command finds first).
+   */
+  setEnv?: Readonly<Record<string, string>>;
 }
 
 export interface SshServer {
@@ -92,7 +97,7 @@ export async function startSshd(options: SshdOptions): Promise<SshServer> {
   await writeFile(authorizedKeysFile, publicKeys.join(''), { mode: 0o644 });
   await writeFile(
     configFile,
-    sshdConfigText({ port, dir, pidFile, authorizedKeysFile, users: options.users }),
+    sshdConfigText({ port, dir, pidFile, authorizedKeysFile, users: options.users, setEnv: options.setEnv }),
   );
 
   await createDir('/run/sshd'); // privilege separation dir; without it sshd refuses to start (pitfall P3)
@@ -169,9 +174,16 @@ interface SshdConfig {
   pidFile: string;
   authorizedKeysFile: string;
   users: readonly string[];
+  setEnv?: Readonly<Record<string, string>>;
 }
 
-function sshdConfigText({ port, dir, pidFile, authorizedKeysFile, users }: SshdConfig): string {
+function sshdConfigText({ port, dir, pidFile, authorizedKeysFile, users, setEnv = {} }: SshdConfig): string {
+  const setEnvLines = Object.entries(setEnv).map(([name, value]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || /["\\\n]/.test(value)) {
+      throw new Error(`sshd SetEnv: unsupported variable ${name}=${value}`);
+    }
+    return `SetEnv "${name}=${value}"\n`;
+  });
   return `Port ${port}
 ListenAddress ${HOST}
 HostKey ${join(dir, 'host_key')}
@@ -190,5 +202,5 @@ X11Forwarding no
 PrintMotd no
 LogLevel VERBOSE
 Subsystem sftp /usr/lib/openssh/sftp-server
-`;
+${setEnvLines.join('')}`;
 }

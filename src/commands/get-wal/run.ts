@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { serverLayout } from '../../catalog/layout.js';
 import { BarmanError, UsageError } from '../../errors/index.js';
 import { writeFileDurably } from '../../storage/posix.js';
-import { customWalCompression } from '../../wal/archiver.js';
+import { customWalCompression } from '../../wal/custom-compression.js';
 import { openDecompressed } from '../../wal/compare.js';
 import type { CompressionName } from '../../wal/compression/index.js';
 import { createCompressStream } from '../../wal/compression/index.js';

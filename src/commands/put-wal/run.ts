@@ -1,6 +1,6 @@
 import { serverLayout } from '../../catalog/layout.js';
 import { BarmanError } from '../../errors/index.js';
-import { customWalCompression } from '../../wal/archiver.js';
+import { customWalCompression } from '../../wal/custom-compression.js';
 import { putWalFromFile, putWalFromTar } from '../../wal/put-wal.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { serverLayout } from '../../catalog/layout.js';
 import { serverLockPath, withLock } from '../../locks/index.js';
-import { customWalCompression } from '../../wal/archiver.js';
+import { customWalCompression } from '../../wal/custom-compression.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import { scanWalArchive } from '../../wal/rebuild.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
