@@ -1,0 +1,113 @@
+/**
+ * The only importer of `pg`: every SQL statement barman-ts sends lives in this folder. One
+ * PostgresClient is one session; backups keep theirs open from start to stop (a concurrent
+ * backup ends with its session).
+ */
+import pg from 'pg';
+import { BarmanError } from '../errors/index.js';
+import { redactSecrets } from '../util/redact.js';
+import type { ConnInfo } from './conninfo.js';
+import { parseConnInfo } from './conninfo.js';
+
+export interface ConnectOptions {
+  /** application_name unless the conninfo sets one (Barman: `barman`). */
+  applicationName?: string;
+  connectTimeoutSeconds?: number;
+}
+
+function clientConfig(info: ConnInfo, options: ConnectOptions): pg.ClientConfig {
+  const port = info.get('port');
+  const sslmode = info.get('sslmode');
+  const connectTimeout = Number(info.get('connect_timeout') ?? options.connectTimeoutSeconds ?? 30);
+  return {
+    host: info.get('host') ?? info.get('hostaddr') ?? process.env.PGHOST ?? '/var/run/postgresql',
+    port: port ? Number(port) : undefined,
+    user: info.get('user'),
+    password: info.get('password'),
+    database: info.get('dbname'),
+    application_name: info.get('application_name') ?? options.applicationName ?? 'barman',
+    options: info.get('options'),
+    ssl:
+      sslmode && !['disable', 'allow', 'prefer'].includes(sslmode)
+        ? { rejectUnauthorized: sslmode === 'verify-full' || sslmode === 'verify-ca' }
+        : undefined,
+    connectionTimeoutMillis: connectTimeout > 0 ? connectTimeout * 1000 : undefined,
+    keepAlive: true,
+  };
+}
+
+export class PostgresError extends BarmanError {
+  constructor(message: string, cause?: unknown) {
+    super('postgres', redactSecrets(message), { cause });
+    this.name = 'PostgresError';
+  }
+}
+
+export class PostgresClient {
+  private constructor(
+    private readonly client: pg.Client,
+    /** server_version_num, e.g. 150018. */
+    readonly serverVersion: number,
+  ) {}
+
+  static async connect(conninfo: string, options: ConnectOptions = {}): Promise<PostgresClient> {
+    const client = new pg.Client(clientConfig(parseConnInfo(conninfo), options));
+    // A broken connection during a long copy must not crash the process; the next query reports it.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const rows = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+      return new PostgresClient(client, Number(rows.rows[0]!.v));
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw new PostgresError(
+        `cannot connect to PostgreSQL (${describe(conninfo)}): ${(error as Error).message}`,
+        error,
+      );
+    }
+  }
+
+  async query<Row extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<Row[]> {
+    try {
+      return (await this.client.query<Row>(sql, params)).rows;
+    } catch (error) {
+      throw new PostgresError(`query failed: ${(error as Error).message}`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
+
+  /** `15.18`, `9.6.24` — PostgreSQL's text form of the version. */
+  get versionText(): string {
+    const v = this.serverVersion;
+    return v >= 100000
+      ? `${Math.floor(v / 10000)}.${v % 10000}`
+      : `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+  }
+
+  /** `15`, `9.6` — the major version, as identity.json stores it. */
+  get majorVersion(): string {
+    const v = this.serverVersion;
+    return v >= 100000
+      ? String(Math.floor(v / 10000))
+      : `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}`;
+  }
+}
+
+/** host/port/user/dbname of a conninfo for messages, never the password. */
+export function describe(conninfo: string): string {
+  try {
+    const info = parseConnInfo(conninfo);
+    return ['host', 'port', 'user', 'dbname']
+      .filter((key) => info.has(key))
+      .map((key) => `${key}=${info.get(key)}`)
+      .join(' ');
+  } catch {
+    return 'invalid conninfo';
+  }
+}

@@ -1,0 +1,4 @@
+export { describe as describeConnInfo, PostgresClient, PostgresError } from './client.js';
+export type { ConnectOptions } from './client.js';
+export { formatConnInfo, parseConnInfo } from './conninfo.js';
+export * from './server.js';

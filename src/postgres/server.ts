@@ -1,0 +1,300 @@
+/**
+ * What barman-ts asks PostgreSQL, by meaning: versions pick the right function names
+ * (pg_backup_start on 15+, pg_start_backup before; pg_switch_xlog on 9.6).
+ */
+import type { PostgresClient } from './client.js';
+import { PostgresError } from './client.js';
+
+export interface WalPosition {
+  lsn: string;
+  fileName: string | null;
+  offset: number | null;
+  timestamp: Date;
+  timeline: number | null;
+}
+
+export interface TablespaceInfo {
+  name: string;
+  oid: number;
+  location: string;
+}
+
+const v15 = (client: PostgresClient) => client.serverVersion >= 150000;
+const v10 = (client: PostgresClient) => client.serverVersion >= 100000;
+
+export async function setting(client: PostgresClient, name: string): Promise<string | null> {
+  const rows = await client.query<{ setting: string | null }>(
+    'SELECT setting FROM pg_settings WHERE name = $1',
+    [name],
+  );
+  return rows[0]?.setting ?? null;
+}
+
+/** SHOW values (units applied), as Barman reads wal_level, archive_mode and friends. */
+export async function show(client: PostgresClient, name: string): Promise<string | null> {
+  try {
+    const rows = await client.query<Record<string, string>>(`SHOW "${name.replace(/"/g, '')}"`);
+    return rows[0] ? (Object.values(rows[0])[0] ?? null) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function isInRecovery(client: PostgresClient): Promise<boolean> {
+  const [row] = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+  return row!.r;
+}
+
+export async function systemIdentifier(client: PostgresClient): Promise<string> {
+  const [row] = await client.query<{ id: string }>(
+    'SELECT system_identifier::text AS id FROM pg_control_system()',
+  );
+  return row!.id;
+}
+
+export async function walSegmentSize(client: PostgresClient): Promise<number> {
+  const size = Number(await setting(client, 'wal_segment_size'));
+  // Before PostgreSQL 11 the setting counts WAL blocks.
+  return client.serverVersion < 110000 ? size * Number(await setting(client, 'wal_block_size')) : size;
+}
+
+export async function isSuperuser(client: PostgresClient): Promise<boolean> {
+  const [row] = await client.query<{ s: boolean }>(
+    'SELECT usesuper AS s FROM pg_user WHERE usename = CURRENT_USER',
+  );
+  return row?.s ?? false;
+}
+
+/** Superuser, or the roles and EXECUTE rights a non-superuser backup role needs. */
+export async function hasBackupPrivileges(client: PostgresClient): Promise<boolean> {
+  if (await isSuperuser(client)) return true;
+  const start = v15(client) ? 'pg_backup_start(text,bool)' : 'pg_start_backup(text,bool,bool)';
+  const stop = v15(client) ? 'pg_backup_stop(bool)' : 'pg_stop_backup(bool,bool)';
+  const [row] = await client.query<{ ok: boolean }>(
+    `SELECT (pg_has_role(CURRENT_USER, 'pg_monitor', 'MEMBER')
+             OR (pg_has_role(CURRENT_USER, 'pg_read_all_settings', 'MEMBER')
+                 AND pg_has_role(CURRENT_USER, 'pg_read_all_stats', 'MEMBER')))
+        AND has_function_privilege(CURRENT_USER, '${start}', 'EXECUTE')
+        AND has_function_privilege(CURRENT_USER, '${stop}', 'EXECUTE')
+        AND has_function_privilege(CURRENT_USER, 'pg_switch_wal()', 'EXECUTE')
+        AND has_function_privilege(CURRENT_USER, 'pg_create_restore_point(text)', 'EXECUTE') AS ok`,
+  );
+  return row!.ok;
+}
+
+export async function tablespaces(client: PostgresClient): Promise<TablespaceInfo[]> {
+  const rows = await client.query<{ name: string; oid: number; location: string }>(
+    "SELECT spcname AS name, oid::int AS oid, pg_tablespace_location(oid) AS location FROM pg_tablespace WHERE pg_tablespace_location(oid) <> '' ORDER BY spcname",
+  );
+  return rows;
+}
+
+export interface ConfigFiles {
+  config_file: string | null;
+  hba_file: string | null;
+  ident_file: string | null;
+  included_files: string[];
+}
+
+export async function configFiles(client: PostgresClient): Promise<ConfigFiles> {
+  const rows = await client.query<{ name: string; setting: string }>(
+    "SELECT name, setting FROM pg_settings WHERE name IN ('config_file', 'hba_file', 'ident_file')",
+  );
+  const byName = Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+  const included = await client
+    .query<{ f: string }>(
+      'SELECT DISTINCT sourcefile AS f FROM pg_settings WHERE sourcefile IS NOT NULL ORDER BY 1',
+    )
+    .catch(() => [] as Array<{ f: string }>);
+  return {
+    config_file: byName.config_file ?? null,
+    hba_file: byName.hba_file ?? null,
+    ident_file: byName.ident_file ?? null,
+    included_files: included.map((row) => row.f).filter((file) => file !== byName.config_file),
+  };
+}
+
+export async function clusterSize(client: PostgresClient): Promise<number> {
+  const [row] = await client.query<{ size: string }>(
+    'SELECT sum(pg_tablespace_size(oid))::text AS size FROM pg_tablespace',
+  );
+  return Number(row!.size);
+}
+
+/**
+ * Current WAL position, its file and offset. Like Barman 3.15+, a position at a segment boundary
+ * names the previous segment on every version (PostgreSQL 17 changed pg_walfile_name there).
+ */
+export async function currentWal(client: PostgresClient): Promise<WalPosition> {
+  const recovery = await isInRecovery(client);
+  if (recovery) {
+    const [row] = await client.query<{ lsn: string; ts: Date }>(
+      'SELECT pg_last_wal_replay_lsn()::text AS lsn, CURRENT_TIMESTAMP AS ts',
+    );
+    return { lsn: row!.lsn, fileName: null, offset: null, timestamp: row!.ts, timeline: null };
+  }
+  const fn = v10(client) ? 'pg_current_wal_lsn()' : 'pg_current_xlog_location()';
+  const [row] = await client.query<{ lsn: string; ts: Date; tli: number }>(
+    `SELECT ${fn}::text AS lsn, CURRENT_TIMESTAMP AS ts, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
+  );
+  const { fileName, offset } = await walFileOf(client, row!.lsn);
+  return { lsn: row!.lsn, fileName, offset, timestamp: row!.ts, timeline: row!.tli };
+}
+
+/** pg_walfile_name_offset with the boundary rule applied (offset 0 -> previous segment). */
+export async function walFileOf(
+  client: PostgresClient,
+  lsn: string,
+): Promise<{ fileName: string; offset: number }> {
+  const fn = v10(client) ? 'pg_walfile_name_offset' : 'pg_xlogfile_name_offset';
+  const [row] = await client.query<{ file_name: string; file_offset: number }>(
+    `SELECT file_name, file_offset FROM ${fn}($1::pg_lsn)`,
+    [lsn],
+  );
+  if (client.serverVersion >= 170000 && row!.file_offset === 0) {
+    const [previous] = await client.query<{ file_name: string }>(
+      `SELECT file_name FROM ${fn}($1::pg_lsn - 1)`,
+      [lsn],
+    );
+    return { fileName: previous!.file_name, offset: 0 };
+  }
+  return { fileName: row!.file_name, offset: row!.file_offset };
+}
+
+export interface BackupStart {
+  lsn: string;
+  timeline: number;
+  timestamp: Date;
+  fileName: string;
+  offset: number;
+}
+
+/** Starts a concurrent (non-exclusive) backup; the session must stay open until stopBackup. */
+export async function startBackup(
+  client: PostgresClient,
+  label: string,
+  fast: boolean,
+): Promise<BackupStart> {
+  if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
+  const call = v15(client) ? 'pg_backup_start($1, $2)' : 'pg_start_backup($1, $2, false)';
+  const [row] = await client.query<{ lsn: string; timeline: number; ts: Date }>(
+    `SELECT location::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, now() AS ts FROM ${call} AS location`,
+    [label, fast],
+  );
+  const file = await walFileOf(client, row!.lsn);
+  return {
+    lsn: row!.lsn,
+    timeline: row!.timeline,
+    timestamp: row!.ts,
+    fileName: file.fileName,
+    offset: file.offset,
+  };
+}
+
+export interface BackupStop {
+  lsn: string;
+  timeline: number;
+  timestamp: Date;
+  backupLabel: string;
+  tablespaceMap: string | null;
+}
+
+/** Ends the concurrent backup started in this session; waits for the WAL it needs to be archived. */
+export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
+  const call = v15(client) ? 'pg_backup_stop(true)' : 'pg_stop_backup(false, true)';
+  const [row] = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null; ts: Date }>(
+    `SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, now() AS ts FROM ${call} AS r`,
+  );
+  const recovery = await isInRecovery(client);
+  const [tli] = await client.query<{ t: number }>(
+    recovery
+      ? 'SELECT min_recovery_end_timeline AS t FROM pg_control_recovery()'
+      : 'SELECT timeline_id AS t FROM pg_control_checkpoint()',
+  );
+  return {
+    lsn: row!.lsn,
+    timeline: tli!.t,
+    timestamp: row!.ts,
+    backupLabel: row!.labelfile,
+    tablespaceMap: row!.spcmapfile && row!.spcmapfile.length > 0 ? row!.spcmapfile : null,
+  };
+}
+
+/** pg_switch_wal(); returns the WAL file closed by the switch, or null when nothing was written. */
+export async function switchWal(
+  client: PostgresClient,
+): Promise<{ before: string; after: string; closed: string | null }> {
+  const insert = v10(client) ? 'pg_current_wal_insert_lsn()' : 'pg_current_xlog_insert_location()';
+  const name = v10(client) ? 'pg_walfile_name' : 'pg_xlogfile_name';
+  const switchFn = v10(client) ? 'pg_switch_wal()' : 'pg_switch_xlog()';
+  const [before] = await client.query<{ f: string }>(`SELECT ${name}(${insert}) AS f`);
+  const [closed] = await client.query<{ f: string }>(`SELECT ${name}(${switchFn}) AS f`);
+  const [after] = await client.query<{ f: string }>(`SELECT ${name}(${insert}) AS f`);
+  const switched = after!.f !== before!.f;
+  return { before: before!.f, after: after!.f, closed: switched ? closed!.f : null };
+}
+
+export async function checkpoint(client: PostgresClient): Promise<void> {
+  await client.query('CHECKPOINT');
+}
+
+export async function createRestorePoint(client: PostgresClient, name: string): Promise<string> {
+  const [row] = await client.query<{ lsn: string }>('SELECT pg_create_restore_point($1)::text AS lsn', [
+    name,
+  ]);
+  return row!.lsn;
+}
+
+export interface ArchiverStats {
+  archived_count: number;
+  last_archived_wal: string | null;
+  last_archived_time: Date | null;
+  failed_count: number;
+  last_failed_wal: string | null;
+  last_failed_time: Date | null;
+  stats_reset: Date | null;
+}
+
+export async function archiverStats(client: PostgresClient): Promise<ArchiverStats> {
+  const [row] = await client.query<ArchiverStats>(
+    'SELECT archived_count::int, last_archived_wal, last_archived_time, failed_count::int, last_failed_wal, last_failed_time, stats_reset FROM pg_stat_archiver',
+  );
+  return row!;
+}
+
+export interface ReplicationSlot {
+  slot_name: string;
+  active: boolean;
+  restart_lsn: string | null;
+}
+
+export async function replicationSlot(client: PostgresClient, name: string): Promise<ReplicationSlot | null> {
+  const [row] = await client.query<ReplicationSlot>(
+    "SELECT slot_name, active, restart_lsn::text FROM pg_replication_slots WHERE slot_type = 'physical' AND slot_name = $1",
+    [name],
+  );
+  return row ?? null;
+}
+
+export async function createPhysicalSlot(client: PostgresClient, name: string): Promise<void> {
+  try {
+    await client.query('SELECT pg_create_physical_replication_slot($1)', [name]);
+  } catch (error) {
+    if (/already exists/.test((error as Error).message)) {
+      throw new PostgresError(`Replication slot '${name}' already exists`, error);
+    }
+    throw error;
+  }
+}
+
+export async function dropPhysicalSlot(client: PostgresClient, name: string): Promise<void> {
+  try {
+    await client.query('SELECT pg_drop_replication_slot($1)', [name]);
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/does not exist/.test(message))
+      throw new PostgresError(`Replication slot '${name}' does not exist`, error);
+    if (/is active/.test(message)) throw new PostgresError(`Replication slot '${name}' is in use`, error);
+    throw error;
+  }
+}
