@@ -4,6 +4,7 @@
  */
 import type { CommandDefinition } from './definition.js';
 import { archiveWalCommand } from './archive-wal/index.js';
+import { backup } from './backup/index.js';
 import { cron } from './cron/index.js';
 import { deleteCommand } from './delete/index.js';
 import { keep } from './keep/index.js';
@@ -19,6 +20,7 @@ import { showServer } from './show-server/index.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
+  backup,
   cron,
   deleteCommand,
   diagnose,

@@ -39,3 +39,31 @@ export class MemoryReporter implements Reporter {
     this.lines.push({ level: 'debug', message });
   }
 }
+
+/** Forwards warnings, errors and debug lines; sends info lines to `info` instead (e.g. the log). */
+export class InfoRedirectingReporter implements Reporter {
+  constructor(
+    private readonly target: Reporter,
+    private readonly redirect: (message: string) => void,
+  ) {}
+
+  get errorCount(): number {
+    return this.target.errorCount;
+  }
+
+  info(message: string): void {
+    this.redirect(message);
+  }
+
+  warning(message: string): void {
+    this.target.warning(message);
+  }
+
+  error(message: string): void {
+    this.target.error(message);
+  }
+
+  debug(message: string): void {
+    this.target.debug(message);
+  }
+}

@@ -9,8 +9,21 @@ export interface WalPosition {
   lsn: string;
   fileName: string | null;
   offset: number | null;
-  timestamp: Date;
+  time: ServerTime;
   timeline: number | null;
+}
+
+/** A PostgreSQL `now()`: microseconds since the epoch and the session's UTC offset. */
+export interface ServerTime {
+  epochMicros: bigint;
+  utcOffsetMinutes: number;
+}
+
+const NOW_COLUMNS =
+  '(extract(epoch from now()) * 1000000)::bigint::text AS now_us, (extract(timezone from now()) / 60)::int AS now_tz';
+
+function serverTime(row: { now_us: string; now_tz: number }): ServerTime {
+  return { epochMicros: BigInt(row.now_us), utcOffsetMinutes: row.now_tz };
 }
 
 export interface TablespaceInfo {
@@ -128,17 +141,17 @@ export async function clusterSize(client: PostgresClient): Promise<number> {
 export async function currentWal(client: PostgresClient): Promise<WalPosition> {
   const recovery = await isInRecovery(client);
   if (recovery) {
-    const [row] = await client.query<{ lsn: string; ts: Date }>(
-      'SELECT pg_last_wal_replay_lsn()::text AS lsn, CURRENT_TIMESTAMP AS ts',
+    const [row] = await client.query<{ lsn: string; now_us: string; now_tz: number }>(
+      `SELECT pg_last_wal_replay_lsn()::text AS lsn, ${NOW_COLUMNS}`,
     );
-    return { lsn: row!.lsn, fileName: null, offset: null, timestamp: row!.ts, timeline: null };
+    return { lsn: row!.lsn, fileName: null, offset: null, time: serverTime(row!), timeline: null };
   }
   const fn = v10(client) ? 'pg_current_wal_lsn()' : 'pg_current_xlog_location()';
-  const [row] = await client.query<{ lsn: string; ts: Date; tli: number }>(
-    `SELECT ${fn}::text AS lsn, CURRENT_TIMESTAMP AS ts, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
+  const [row] = await client.query<{ lsn: string; now_us: string; now_tz: number; tli: number }>(
+    `SELECT ${fn}::text AS lsn, ${NOW_COLUMNS}, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli`,
   );
   const { fileName, offset } = await walFileOf(client, row!.lsn);
-  return { lsn: row!.lsn, fileName, offset, timestamp: row!.ts, timeline: row!.tli };
+  return { lsn: row!.lsn, fileName, offset, time: serverTime(row!), timeline: row!.tli };
 }
 
 /** pg_walfile_name_offset with the boundary rule applied (offset 0 -> previous segment). */
@@ -164,7 +177,7 @@ export async function walFileOf(
 export interface BackupStart {
   lsn: string;
   timeline: number;
-  timestamp: Date;
+  time: ServerTime;
   fileName: string;
   offset: number;
 }
@@ -177,15 +190,15 @@ export async function startBackup(
 ): Promise<BackupStart> {
   if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
   const call = v15(client) ? 'pg_backup_start($1, $2)' : 'pg_start_backup($1, $2, false)';
-  const [row] = await client.query<{ lsn: string; timeline: number; ts: Date }>(
-    `SELECT location::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, now() AS ts FROM ${call} AS location`,
+  const [row] = await client.query<{ lsn: string; timeline: number; now_us: string; now_tz: number }>(
+    `SELECT location::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, ${NOW_COLUMNS} FROM ${call} AS location`,
     [label, fast],
   );
   const file = await walFileOf(client, row!.lsn);
   return {
     lsn: row!.lsn,
     timeline: row!.timeline,
-    timestamp: row!.ts,
+    time: serverTime(row!),
     fileName: file.fileName,
     offset: file.offset,
   };
@@ -194,7 +207,7 @@ export async function startBackup(
 export interface BackupStop {
   lsn: string;
   timeline: number;
-  timestamp: Date;
+  time: ServerTime;
   backupLabel: string;
   tablespaceMap: string | null;
 }
@@ -202,8 +215,8 @@ export interface BackupStop {
 /** Ends the concurrent backup started in this session; waits for the WAL it needs to be archived. */
 export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
   const call = v15(client) ? 'pg_backup_stop(true)' : 'pg_stop_backup(false, true)';
-  const [row] = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null; ts: Date }>(
-    `SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, now() AS ts FROM ${call} AS r`,
+  const [row] = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null; now_us: string; now_tz: number }>(
+    `SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, ${NOW_COLUMNS} FROM ${call} AS r`,
   );
   const recovery = await isInRecovery(client);
   const [tli] = await client.query<{ t: number }>(
@@ -214,7 +227,7 @@ export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
   return {
     lsn: row!.lsn,
     timeline: tli!.t,
-    timestamp: row!.ts,
+    time: serverTime(row!),
     backupLabel: row!.labelfile,
     tablespaceMap: row!.spcmapfile && row!.spcmapfile.length > 0 ? row!.spcmapfile : null,
   };

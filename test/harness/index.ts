@@ -4,3 +4,4 @@ export * from './s3.js';
 export * from './sshd.js';
 export * from './tmp.js';
 export * from './barman.js';
+export * from './restore.js';

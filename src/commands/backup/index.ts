@@ -1,0 +1,20 @@
+import type { CommandDefinition } from '../definition.js';
+
+export const backup: CommandDefinition = {
+  name: 'backup',
+  summary: "Take a backup of one or more servers ('all' for every server, one after another)",
+  arguments: [
+    { name: 'server_name', description: "server name(s), or 'all'", required: true, variadic: true },
+  ],
+  options: [
+    { flags: '--name <name>', description: 'a name for the backup, usable instead of its id' },
+    { flags: '-w, --wait', description: 'wait until the WAL files the backup needs are archived' },
+    {
+      flags: '--wait-timeout <seconds>',
+      description: 'with --wait: give up after this many seconds (default: no limit)',
+    },
+    { flags: '--no-retry', description: 'do not retry a failed copy (same as --retry-times 0)' },
+  ],
+  usesConfig: true,
+  load: async () => (await import('./run.js')).default,
+};

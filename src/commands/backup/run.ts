@@ -1,0 +1,305 @@
+/**
+ * backup: the lifecycle around an executor. EMPTY -> STARTED -> WAITING_FOR_WALS -> DONE, or
+ * FAILED with the error in backup.info. The backup lock keeps one backup per server at a time;
+ * a backup that dies (even kill -9) stays STARTED with no process holding the lock, which
+ * listings show and the next backup reports as failed.
+ */
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupInfo } from '../../catalog/backup-info.js';
+import { emptyBackupInfo, formatBackupInfo } from '../../catalog/backup-info.js';
+import { loadBackups, saveBackupInfo, statusOf } from '../../catalog/backups.js';
+import type { CatalogBackup } from '../../catalog/backups.js';
+import { readIdentity, writeIdentity } from '../../catalog/identity.js';
+import { serverLayout } from '../../catalog/layout.js';
+import type { ServerEntry } from '../../config/index.js';
+import { BarmanError, describeError } from '../../errors/index.js';
+import { executorFor } from '../../executors/index.js';
+import type { BackupRequest } from '../../executors/index.js';
+import { acquireLock, serverLockPath } from '../../locks/index.js';
+import { prettySize } from '../../output/format.js';
+import type { Reporter } from '../../output/reporter.js';
+import { InfoRedirectingReporter } from '../../output/reporter.js';
+import { humanDuration } from '../../output/time.js';
+import * as postgres from '../../postgres/index.js';
+import { writeFileDurably } from '../../storage/posix.js';
+import { runArchiveWal } from '../../wal/archive-service.js';
+import { segmentsBetween } from '../../wal/names.js';
+import type { CommandContext } from '../definition.js';
+import { defineCommandModule } from '../definition.js';
+import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { selectServers } from '../shared/select-servers.js';
+import { removeWalsBefore } from '../shared/wal-cleanup.js';
+
+interface BackupOutcome {
+  server: string;
+  backupId: string | null;
+  status: string;
+  error: string | null;
+}
+
+export default defineCommandModule<BackupOutcome[]>({
+  async run(ctx, input) {
+    const servers = selectServers(ctx, input.args.server_name as string[], {
+      allowAll: true,
+      includeInactive: false,
+      includeDisabled: false,
+    });
+    const outcomes: BackupOutcome[] = [];
+    for (const server of servers)
+      outcomes.push(await backupServer(ctx, server, input.options, input.overrides));
+    return outcomes;
+  },
+  renderConsole: () => [],
+  renderJson: (outcomes) => outcomes,
+  exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
+});
+
+function backupIdNow(): string {
+  const now = new Date();
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+}
+
+async function backupServer(
+  ctx: CommandContext,
+  server: ServerEntry,
+  options: Readonly<Record<string, unknown>>,
+  overrides: Readonly<Record<string, unknown>>,
+): Promise<BackupOutcome> {
+  const config = server.config;
+  const layout = serverLayout(config);
+  for (const directory of [
+    layout.lockDirectory,
+    layout.basebackupsDirectory,
+    layout.walsDirectory,
+    layout.incomingDirectory,
+    layout.errorsDirectory,
+    layout.streamingDirectory,
+  ]) {
+    await mkdir(directory, { recursive: true });
+  }
+  const lock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'backup'), {
+    busyMessage: 'Another backup process is running',
+  });
+  let info: BackupInfo | null = null;
+  let backupId: string | null = null;
+  let step = 'starting backup';
+  try {
+    const executor = executorFor(config);
+    await checkIdentity(config.conninfo, layout.identityFile);
+    const backups = await loadBackups(layout);
+    reportAbandoned(ctx, backups);
+    backupId = backupIdNow();
+    while (backups.some((other) => other.id === backupId)) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      backupId = backupIdNow();
+    }
+    const backupDirectory = join(layout.basebackupsDirectory, backupId);
+    await mkdir(backupDirectory, { recursive: true });
+    const infoFile = join(backupDirectory, 'backup.info');
+    info = emptyBackupInfo(config.name, {
+      mode: executor.mode,
+      backup_name: typeof options.name === 'string' ? options.name : null,
+      systemid: (await readIdentity(layout.identityFile))?.systemid ?? null,
+    });
+    await writeFileDurably(infoFile, formatBackupInfo(info), { mode: 0o644 });
+    const save = async (fields: Partial<BackupInfo>) => {
+      info = { ...info!, ...fields };
+      await writeFileDurably(infoFile, formatBackupInfo(info), { mode: 0o644 });
+    };
+    const previous = [...backups].reverse().find((other) => statusOf(other) === 'DONE');
+    const reuse = (overrides.reuse_backup ?? config.reuse_backup ?? 'off') as 'off' | 'copy' | 'link';
+    const request: BackupRequest = {
+      config,
+      layout,
+      backupId,
+      backupDirectory,
+      previous: previous
+        ? {
+            id: previous.id,
+            directory: previous.directory,
+            beginTimeMs: previous.info?.begin_time?.epochMs ?? null,
+          }
+        : null,
+      options: {
+        immediateCheckpoint: (overrides.immediate_checkpoint ?? config.immediate_checkpoint) as boolean,
+        reuse,
+        jobs: (overrides.parallel_jobs ?? config.parallel_jobs) as number,
+        bandwidthLimit: (overrides.bandwidth_limit ?? config.bandwidth_limit) as number | null,
+        retryTimes:
+          options.retry === false
+            ? 0
+            : ((overrides.basebackup_retry_times ?? config.basebackup_retry_times) as number),
+        retrySleepSeconds: (overrides.basebackup_retry_sleep ?? config.basebackup_retry_sleep) as number,
+      },
+      report: ctx.report,
+      log: ctx.log.child({ server: config.name, backup: backupId }),
+      setStep: (name) => {
+        step = name;
+      },
+      save,
+    };
+    const started = Date.now();
+    ctx.report.info(
+      `Starting backup using ${executor.mode} method for server ${config.name} in ${backupDirectory}`,
+    );
+    await executor.run(request);
+
+    step = 'calculating backup size';
+    const { size, deduplicated } = await measure(backupDirectory);
+    await save({ size, deduplicated_size: deduplicated, status: 'WAITING_FOR_WALS' });
+    ctx.report.info(
+      reuse === 'link' && config.backup_method !== 'postgres'
+        ? `Backup size: ${prettySize(size)}. Actual size on disk: ${prettySize(deduplicated)} (-${(size > 0 ? (1 - deduplicated / size) * 100 : 0).toFixed(2)}% deduplication ratio).`
+        : `Backup size: ${prettySize(size)}`,
+    );
+    const final: BackupInfo = info;
+    ctx.report.info(
+      `Backup end at LSN: ${final.end_xlog} (${final.end_wal}, ${(final.end_offset ?? 0).toString(16).toUpperCase().padStart(8, '0')})`,
+    );
+    ctx.report.info(
+      `Backup completed (start time: ${new Date(started).toISOString().replace('T', ' ').replace('Z', '')}, elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
+    );
+  } catch (error) {
+    if (info && backupId) {
+      const message = describeError(error).split('\n')[0]!;
+      const failed: BackupInfo = { ...info, status: 'FAILED', error: `failure ${step} (${message})` };
+      await writeFileDurably(
+        join(layout.basebackupsDirectory, backupId, 'backup.info'),
+        formatBackupInfo(failed),
+        {
+          mode: 0o644,
+        },
+      ).catch(() => {});
+    }
+    ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);
+    return { server: config.name, backupId, status: 'FAILED', error: describeError(error) };
+  } finally {
+    lock.release();
+  }
+
+  const status = await finishWithWal(ctx, server, backupId!, options);
+  return { server: config.name, backupId, status, error: null };
+}
+
+/** The server must still be the cluster the archive belongs to; the first backup records it. */
+async function checkIdentity(conninfo: string, identityFile: string): Promise<void> {
+  const client = await postgres.PostgresClient.connect(conninfo);
+  try {
+    const systemid = await postgres.systemIdentifier(client);
+    const known = await readIdentity(identityFile);
+    if (!known) {
+      await writeIdentity(identityFile, { systemid, version: client.majorVersion });
+    } else if (known.systemid !== systemid) {
+      throw new BarmanError(
+        'systemid-mismatch',
+        `the PostgreSQL server has system identifier ${systemid}, but this server's archive belongs to ${known.systemid} (${identityFile})`,
+        {
+          hint: 'conninfo points to another cluster, or the cluster was re-created: use a new server name for it.',
+        },
+      );
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** Backups left STARTED by a process that died: no backup runs (we hold the lock), so they failed. */
+function reportAbandoned(ctx: CommandContext, backups: CatalogBackup[]): void {
+  for (const backup of backups) {
+    if (statusOf(backup) === 'STARTED' || statusOf(backup) === 'EMPTY') {
+      ctx.report.warning(
+        `backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`,
+      );
+      if (backup.info) {
+        void saveBackupInfo(backup, {
+          ...backup.info,
+          status: 'FAILED',
+          error: 'failure: the backup process was interrupted',
+        });
+      }
+    }
+  }
+}
+
+/** size = every file; deduplicated = files not hard-linked to another backup. */
+async function measure(directory: string): Promise<{ size: number; deduplicated: number }> {
+  let size = 0;
+  let deduplicated = 0;
+  const walk = async (path: string): Promise<void> => {
+    for (const entry of await readdir(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) {
+        const info = await stat(child);
+        size += info.size;
+        if (info.nlink === 1) deduplicated += info.size;
+      }
+    }
+  };
+  await walk(directory);
+  return { size, deduplicated };
+}
+
+/**
+ * Archives WAL, then DONE when every WAL file from begin_wal to end_wal is archived (waiting
+ * for it with --wait). The first backup of a server removes the WAL archived before it, which
+ * no backup can use (Barman does the same).
+ */
+async function finishWithWal(
+  ctx: CommandContext,
+  server: ServerEntry,
+  backupId: string,
+  options: Readonly<Record<string, unknown>>,
+): Promise<string> {
+  const config = server.config;
+  const wait = options.wait === true;
+  const timeoutSeconds = options.waitTimeout !== undefined ? Number(options.waitTimeout) : null;
+  const deadline = timeoutSeconds === null ? Infinity : Date.now() + timeoutSeconds * 1000;
+  let announced = false;
+  for (;;) {
+    await runArchiveWal(config, quiet(ctx), ctx.log).catch((error: unknown) =>
+      ctx.log.warning(`archive-wal: ${describeError(error)}`),
+    );
+    const catalog = await loadServerCatalog(config, quiet(ctx));
+    const backup = catalog.backups.find((other) => other.id === backupId);
+    const info = backup?.info;
+    if (!backup || !info?.begin_wal || !info.end_wal) return 'FAILED';
+    const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
+    if (needed.every((name) => catalog.usage.has(name))) {
+      await saveBackupInfo(backup, { ...info, status: 'DONE' });
+      const first = catalog.backups.every((other) => other.id === backupId || statusOf(other) !== 'DONE');
+      if (first) {
+        const removed = await removeWalsBefore(catalog, info.begin_wal);
+        if (removed.length > 0) {
+          ctx.report.info(`This is the first backup for server ${config.name}`);
+          ctx.report.info('WAL segments preceding the current backup have been found:');
+          for (const name of removed)
+            ctx.report.info(`\t${name} from server ${config.name} has been removed`);
+        }
+      }
+      return 'DONE';
+    }
+    if (!wait || Date.now() > deadline) {
+      if (wait)
+        ctx.report.error(`The WAL file ${info.end_wal} has not been received in ${timeoutSeconds} seconds`);
+      ctx.report.warning(
+        'IMPORTANT: this backup is classified as WAITING_FOR_WALS, meaning that barman-ts has not received yet all the required WAL files for the backup consistency.\n' +
+          'This is a common behaviour in concurrent backup scenarios, and barman-ts automatically sets the backup as DONE once all the required WAL files have been archived (barman cron).\n' +
+          "Hint: execute the backup command with '--wait'",
+      );
+      return 'WAITING_FOR_WALS';
+    }
+    if (!announced) {
+      ctx.report.info(`Waiting for the WAL file ${info.end_wal} from server '${config.name}'`);
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The archiver's per-file lines are noise inside a backup: they go to the log only. */
+function quiet(ctx: CommandContext): Reporter {
+  return new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message));
+}

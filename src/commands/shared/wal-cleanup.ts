@@ -1,0 +1,51 @@
+/** Removing WAL files older than a point (the first backup): xlog.db first, then the files. */
+import { readdir, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { serverLockPath, withLock } from '../../locks/index.js';
+import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
+import { hashDir } from '../../wal/names.js';
+import { XlogDbFile } from '../../wal/xlogdb-file.js';
+import type { ServerCatalog } from './backup-catalog.js';
+
+/** Removes WAL segments (and .backup/.partial files) older than `segment`; history files stay. */
+export async function removeWalsBefore(catalog: ServerCatalog, segment: string): Promise<string[]> {
+  const names = catalog.xlog
+    .map((entry) => entry.name)
+    .filter((name) => !name.endsWith('.history') && name.slice(0, 24) < segment)
+    .sort();
+  return removeWalFiles(catalog, names);
+}
+
+/** Drops `names` from xlog.db (atomic rewrite under the xlogdb lock), then deletes the files. */
+export async function removeWalFiles(catalog: ServerCatalog, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { layout, config } = catalog;
+  const doomed = new Set(names);
+  const xlogDb = new XlogDbFile(layout.xlogDbFile);
+  await withLock(
+    serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
+    {
+      waitMs: XLOGDB_LOCK_WAIT_MS,
+      busyMessage: `xlog.db of server ${config.name} is locked by another process`,
+    },
+    async () => {
+      const current = await xlogDb.read();
+      await xlogDb.rewrite(
+        current.entries.filter((entry) => !doomed.has(entry.name)),
+        current.columns === 5 ? 5 : 4,
+      );
+    },
+  );
+  const directories = new Set<string>();
+  for (const name of names) {
+    const path = join(layout.walsDirectory, hashDir(name), name);
+    await unlink(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    directories.add(dirname(path));
+  }
+  for (const directory of directories) {
+    if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
+  }
+  return [...names];
+}

@@ -1,0 +1,150 @@
+/**
+ * The concurrent backup protocol shared by the file-copy executors (local-rsync, rsync): open a
+ * session, pg_backup_start, copy the files, pg_backup_stop in the same session, store the
+ * backup_label (and tablespace_map) it returns. The session is kept alive during long copies.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupInfo, Tablespace } from '../catalog/backup-info.js';
+import { timestampFromDate } from '../catalog/backup-info.js';
+import type { ServerTime } from '../postgres/index.js';
+import * as postgres from '../postgres/index.js';
+import type { BackupRequest } from './types.js';
+
+export function backupTimestamp(time: ServerTime): BackupInfo['begin_time'] {
+  const micros = time.epochMicros;
+  return timestampFromDate(new Date(Number(micros / 1000n)), time.utcOffsetMinutes, Number(micros % 1000n));
+}
+
+export interface ServerFacts {
+  pgdata: string;
+  tablespaces: Tablespace[];
+  version: number;
+  segmentSize: number;
+}
+
+/** Reads what the backup needs to know before copying, and records it in backup.info. */
+export async function describeServer(
+  client: postgres.PostgresClient,
+  request: BackupRequest,
+): Promise<ServerFacts> {
+  request.setStep('detecting data directory');
+  const pgdata = (await postgres.setting(client, 'data_directory'))!;
+  request.setStep('detecting tablespaces');
+  const tablespaces = await postgres.tablespaces(client);
+  const files = await postgres.configFiles(client);
+  const segmentSize = await postgres.walSegmentSize(client);
+  await request.save({
+    pgdata,
+    version: client.serverVersion,
+    tablespaces: tablespaces.length > 0 ? tablespaces : null,
+    config_file: files.config_file,
+    hba_file: files.hba_file,
+    ident_file: files.ident_file,
+    included_files: files.included_files.length > 0 ? files.included_files : null,
+    xlog_segment_size: segmentSize,
+    cluster_size: await postgres.clusterSize(client).catch(() => null),
+    data_checksums: await postgres.show(client, 'data_checksums'),
+  });
+  if (!request.config.backup_options.includes('external_configuration')) {
+    for (const file of [files.config_file, files.hba_file, files.ident_file]) {
+      if (file && !file.startsWith(`${pgdata}/`)) {
+        request.report.warning(
+          `pgdata_directory ${pgdata} does not contain ${file}: it will not be part of the backup ` +
+            '(set backup_options = external_configuration to silence this)',
+        );
+      }
+    }
+  }
+  return { pgdata, tablespaces, version: client.serverVersion, segmentSize };
+}
+
+/** Runs `copy` between pg_backup_start and pg_backup_stop, filling the begin/end fields. */
+/** "Starting backup copy via <how> for <id>[ (N jobs)]", printed once the backup has started. */
+export function announceCopy(request: BackupRequest, description: string, parallel = true): void {
+  const jobs = parallel && request.options.jobs > 1 ? ` (${request.options.jobs} jobs)` : '';
+  request.report.info(`Starting backup copy via ${description} for ${request.backupId}${jobs}`);
+}
+
+export async function concurrentBackup(
+  request: BackupRequest,
+  description: string,
+  copy: (facts: ServerFacts) => Promise<Record<string, number>>,
+): Promise<void> {
+  request.setStep('connecting to PostgreSQL');
+  const client = await postgres.PostgresClient.connect(request.config.conninfo);
+  const keepalive =
+    request.config.keepalive_interval > 0
+      ? setInterval(
+          () => void client.query('SELECT 1').catch(() => {}),
+          request.config.keepalive_interval * 1000,
+        )
+      : null;
+  try {
+    const facts = await describeServer(client, request);
+    request.setStep('issuing start backup command');
+    const label = `Barman backup ${request.config.name} ${request.backupId}`;
+    const start = await postgres.startBackup(client, label, request.options.immediateCheckpoint);
+    await request.save({
+      status: 'STARTED',
+      begin_xlog: start.lsn,
+      begin_wal: start.fileName,
+      begin_offset: start.offset,
+      begin_time: backupTimestamp(start.time),
+      timeline: start.timeline,
+    });
+    request.report.info(
+      `Backup start at LSN: ${start.lsn} (${start.fileName}, ${start.offset.toString(16).toUpperCase().padStart(8, '0')})`,
+    );
+    request.setStep('copying files');
+    const copyStarted = Date.now();
+    const timings = await copy(facts);
+    const copySeconds = (Date.now() - copyStarted) / 1000;
+    request.report.info(`Copy done (time: ${humanSeconds(copySeconds)})`);
+
+    request.setStep('issuing stop backup command');
+    request.report.info('Asking PostgreSQL server to finalize the backup.');
+    const stop = await postgres.stopBackup(client);
+    request.setStep('writing backup label');
+    await writeFile(join(request.backupDirectory, 'data', 'backup_label'), stop.backupLabel, { mode: 0o600 });
+    if (stop.tablespaceMap) {
+      await writeFile(join(request.backupDirectory, 'data', 'tablespace_map'), stop.tablespaceMap, {
+        mode: 0o600,
+      });
+    }
+    const end = await postgres.walFileOf(client, stop.lsn);
+    await request.save({
+      backup_label: stop.backupLabel,
+      end_xlog: stop.lsn,
+      end_wal: end.fileName,
+      end_offset: end.offset,
+      end_time: backupTimestamp(stop.time),
+      copy_stats: copyStats({
+        copy_time: copySeconds,
+        total_time: copySeconds,
+        number_of_workers: request.options.jobs,
+        ...timings,
+      }),
+    });
+    if (!(await postgres.isInRecovery(client))) {
+      await postgres.createRestorePoint(client, `barman_${request.backupId}`).catch(() => null);
+      // Close the backup's last WAL segment so that it is archived promptly.
+      await postgres.switchWal(client).catch(() => null);
+    }
+  } finally {
+    if (keepalive) clearInterval(keepalive);
+    await client.close();
+  }
+}
+
+function copyStats(values: Record<string, number>) {
+  // Python ints stay ints (bigint), times are floats.
+  return new Map<string, number | bigint>(
+    Object.entries(values).map(([key, value]) => [key, key === 'number_of_workers' ? BigInt(value) : value]),
+  );
+}
+
+function humanSeconds(seconds: number): string {
+  const whole = Math.floor(seconds);
+  return whole < 1 ? 'less than one second' : `${whole} second${whole === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,184 @@
+/**
+ * backup_method = postgres: pg_basebackup over the replication protocol (no SSH), plain format
+ * into base/<id>/data with tablespaces mapped to base/<id>/<oid>, or tar format compressed with
+ * gzip/lz4/zstd. begin_* fields come from the backup_label pg_basebackup wrote, end_* from the
+ * server's WAL position after the copy.
+ */
+import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import * as postgres from '../postgres/index.js';
+import { formatConnInfo, parseConnInfo } from '../postgres/index.js';
+import { CommandFailedError, runProgram } from '../process/index.js';
+import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
+import { parseLsn } from '../wal/names.js';
+import { announceCopy, backupTimestamp, describeServer } from './concurrent.js';
+import type { BackupExecutor, BackupRequest } from './types.js';
+
+export const postgresExecutor: BackupExecutor = {
+  mode: 'postgres',
+  copyDescription: 'pg_basebackup',
+  async run(request: BackupRequest) {
+    const { config } = request;
+    request.setStep('initialising postgres backup_method');
+    const program = await findProgram('pg_basebackup', config.path_prefix);
+    if (!program) {
+      throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
+        hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
+      });
+    }
+    const client = await postgres.PostgresClient.connect(config.conninfo);
+    try {
+      const tool = await postgresToolVersion(program);
+      const serverMajor = Math.floor(client.serverVersion / 10000);
+      if (!tool || tool.major < serverMajor) {
+        throw new BarmanError(
+          'pg-basebackup-incompatible',
+          `${program} ${tool?.text ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
+            'pg_basebackup must be the same major version as the server, or newer',
+          { hint: `Set path_prefix to the bin directory of PostgreSQL ${serverMajor}'s client programs.` },
+        );
+      }
+      const facts = await describeServer(client, request);
+      const start = await postgres.currentWal(client);
+      await request.save({
+        status: 'STARTED',
+        begin_time: backupTimestamp(start.time),
+        timeline: start.timeline,
+      });
+      request.report.info(
+        `Backup start at LSN: ${start.lsn} (${start.fileName}, ${(start.offset ?? 0).toString(16).toUpperCase().padStart(8, '0')})`,
+      );
+
+      announceCopy(request, 'pg_basebackup', false);
+      request.setStep('copying files');
+      const data = join(request.backupDirectory, 'data');
+      const streaming = parseConnInfo(config.streaming_conninfo);
+      streaming.set('application_name', config.streaming_backup_name);
+      const args = [
+        `--dbname=${formatConnInfo(streaming)}`,
+        '-v',
+        '--no-password',
+        `--pgdata=${data}`,
+        '--no-slot',
+        '--wal-method=none',
+        `--checkpoint=${request.options.immediateCheckpoint ? 'fast' : 'spread'}`,
+        ...(request.options.bandwidthLimit ? [`--max-rate=${request.options.bandwidthLimit}`] : []),
+        ...facts.tablespaces.map(
+          (t) => `--tablespace-mapping=${t.location}=${join(request.backupDirectory, String(t.oid))}`,
+        ),
+        ...compressionArguments(request),
+      ];
+      const copyStarted = Date.now();
+      for (let attempt = 0; ; attempt += 1) {
+        // A retry starts from empty directories (pg_basebackup refuses non-empty ones).
+        for (const directory of [
+          data,
+          ...facts.tablespaces.map((t) => join(request.backupDirectory, String(t.oid))),
+        ]) {
+          await rm(directory, { recursive: true, force: true });
+          await mkdir(directory, { recursive: true, mode: 0o700 });
+          await chmod(directory, 0o700);
+        }
+        try {
+          await runProgram(program, args);
+          break;
+        } catch (error) {
+          if (attempt >= request.options.retryTimes) {
+            const detail = error instanceof CommandFailedError ? error.message : String(error);
+            throw new BarmanError(
+              'copy-failed',
+              `data transfer failure on directory '${data}'\npg_basebackup error:\n${detail}`,
+            );
+          }
+          request.report.warning(
+            `pg_basebackup failed; retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
+          );
+          await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+        }
+      }
+      const copySeconds = (Date.now() - copyStarted) / 1000;
+      request.report.info(
+        `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+      );
+      request.report.info('Finalising the backup.');
+
+      request.setStep('reading the backup label');
+      const label = await readBackupLabel(data);
+      const beginLsn = parseLsn(label.lsn);
+      const end = await postgres.currentWal(client);
+      await request.save({
+        backup_label: label.text,
+        begin_xlog: label.lsn,
+        begin_wal: label.file,
+        begin_offset: Number(beginLsn % BigInt(facts.segmentSize)),
+        timeline: label.timeline,
+        end_xlog: end.lsn,
+        end_wal: end.fileName,
+        end_offset: end.offset,
+        end_time: backupTimestamp(end.time),
+        compression: config.backup_compression_format === 'tar' ? config.backup_compression : null,
+        copy_stats: new Map<string, number>([
+          ['copy_time', copySeconds],
+          ['total_time', copySeconds],
+        ]),
+      });
+      if (!(await postgres.isInRecovery(client))) {
+        await postgres.createRestorePoint(client, `barman_${request.backupId}`).catch(() => null);
+        await postgres.switchWal(client).catch(() => null);
+      }
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+function compressionArguments(request: BackupRequest): string[] {
+  const { config } = request;
+  if (!config.backup_compression || config.backup_compression === 'none') return [];
+  if (config.backup_compression_format !== 'tar') {
+    // Plain format: pg_basebackup decompresses on arrival (server-side compression saves network).
+    return [`--compress=${config.backup_compression_location ?? 'server'}-${config.backup_compression}`];
+  }
+  if (config.backup_compression_format === 'tar') {
+    throw new BarmanError(
+      'tar-format-unsupported',
+      'backup_compression_format = tar is not supported by this version of barman-ts yet; use plain',
+    );
+  }
+  const details = [
+    ...(config.backup_compression_level !== null ? [`level=${config.backup_compression_level}`] : []),
+    ...(config.backup_compression_workers !== null ? [`workers=${config.backup_compression_workers}`] : []),
+  ];
+  const location = config.backup_compression_location ? `${config.backup_compression_location}-` : '';
+  return [
+    '--format=tar',
+    `--compress=${location}${config.backup_compression}${details.length ? `:${details.join(',')}` : ''}`,
+  ];
+}
+
+/** START WAL LOCATION / START TIMELINE from the backup_label pg_basebackup wrote (plain or in base.tar). */
+async function readBackupLabel(
+  data: string,
+): Promise<{ text: string; lsn: string; file: string; timeline: number }> {
+  let text: string;
+  try {
+    text = await readFile(join(data, 'backup_label'), 'utf8');
+  } catch {
+    const tar = (await readdir(data)).find((name) => name.startsWith('base.tar'));
+    throw new BarmanError(
+      'backup-label-unreadable',
+      `cannot read backup_label in ${data}${tar ? ` (compressed ${tar})` : ''}`,
+    );
+  }
+  const location = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)$/m.exec(text);
+  const timeline = /^START TIMELINE: (\d+)$/m.exec(text);
+  if (!location)
+    throw new BarmanError('backup-label-invalid', `no START WAL LOCATION in ${join(data, 'backup_label')}`);
+  return {
+    text,
+    lsn: location[1]!,
+    file: location[2]!,
+    timeline: timeline ? Number(timeline[1]) : Number.parseInt(location[2]!.slice(0, 8), 16),
+  };
+}

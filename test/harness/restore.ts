@@ -1,0 +1,59 @@
+/**
+ * A plain restore of a barman-ts backup for tests (not `barman recover`): copy the backup's
+ * data and tablespaces to a new place as the cluster's OS user, point the tablespaces there,
+ * and start PostgreSQL in archive recovery with `barman get-wal` as restore_command.
+ */
+import { cp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BARMAN_BIN } from './barman.js';
+import type { PostgresServer } from './postgres.js';
+import { startPostgres } from './postgres.js';
+import { chownTo, makeTempDir } from './tmp.js';
+
+export async function restoreAndStart(options: {
+  backupDirectory: string;
+  config: string;
+  server: string;
+  osUser?: string;
+  version?: 15 | 17;
+}): Promise<PostgresServer> {
+  const osUser = options.osUser ?? 'postgres';
+  const target = await makeTempDir('restore', { owner: osUser });
+  const data = join(target, 'data');
+  await cp(join(options.backupDirectory, 'data'), data, {
+    recursive: true,
+    preserveTimestamps: true,
+    verbatimSymlinks: true,
+  });
+  const entries = await readdir(options.backupDirectory);
+  const map: string[] = [];
+  for (const oid of entries.filter((name) => /^\d+$/.test(name))) {
+    const location = join(target, `tbs_${oid}`);
+    await cp(join(options.backupDirectory, oid), location, { recursive: true, preserveTimestamps: true });
+    const link = join(data, 'pg_tblspc', oid);
+    // pg_basebackup leaves a symlink into the backup; file-level backups leave a tablespace_map.
+    const existing = await readlink(link).catch(() => null);
+    if (existing !== null) await rm(link);
+    await symlink(location, link).catch(() => undefined);
+    map.push(`${oid} ${location}`);
+  }
+  const mapFile = join(data, 'tablespace_map');
+  const hasMap = await readFile(mapFile, 'utf8').then(
+    () => true,
+    () => false,
+  );
+  if (hasMap) {
+    await writeFile(mapFile, `${map.join('\n')}\n`);
+    for (const oid of entries.filter((name) => /^\d+$/.test(name)))
+      await rm(join(data, 'pg_tblspc', oid), { force: true });
+  }
+  await chownTo(target, osUser);
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('chown', ['-R', `${osUser}:`, target]);
+  return startPostgres({
+    version: options.version ?? 15,
+    existingDataDir: data,
+    restoreCommand: `${process.execPath} ${BARMAN_BIN} -c ${options.config} -q get-wal ${options.server} %f > %p`,
+    settings: { recovery_target_timeline: 'latest' },
+  });
+}

@@ -1,0 +1,169 @@
+/**
+ * `barman backup` with the local-rsync and postgres methods against a real PostgreSQL 15 with a
+ * tablespace: backups are DONE with the right catalogue, a second local-rsync backup hard-links
+ * unchanged files, and each backup is proven by restoring it, starting PostgreSQL on it and
+ * counting the rows committed before the backup ended.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { PostgresServer } from '../harness/index.js';
+import {
+  BARMAN_BIN,
+  chownTo,
+  makeTempDir,
+  restoreAndStart,
+  runBarman,
+  startPostgres,
+} from '../harness/index.js';
+
+for (const method of ['local-rsync', 'postgres'] as const) {
+  describe(`backup_method = ${method}`, { concurrency: 1 }, () => {
+    let pg: PostgresServer;
+    let dir: string;
+    let config: string;
+    const restored: PostgresServer[] = [];
+    const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
+    const backupIds = () => readdirSync(join(dir, 'home/main/base')).sort();
+
+    before(async () => {
+      dir = await makeTempDir(`backup-${method}`, { owner: 'postgres' });
+      config = join(dir, 'barman.conf');
+      mkdirSync(join(dir, 'home'));
+      mkdirSync(join(dir, 'tbs'));
+      await chownTo(join(dir, 'home'), 'postgres');
+      await chownTo(join(dir, 'tbs'), 'postgres');
+      pg = await startPostgres({
+        version: 15,
+        archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+      });
+      writeFileSync(
+        config,
+        `[barman]
+barman_user = postgres
+barman_home = ${dir}/home
+log_file = ${dir}/log/barman.log
+compression = gzip
+
+[main]
+description = "${method} test"
+conninfo = ${pg.conninfo}
+backup_method = ${method}
+reuse_backup = link
+parallel_jobs = 2
+immediate_checkpoint = on
+archiver = on
+path_prefix = /usr/lib/postgresql/15/bin
+`,
+      );
+      chmodSync(config, 0o644);
+      await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
+      await pg.query('CREATE TABLE accounts (id int, note text) TABLESPACE tbs1');
+      await pg.query("INSERT INTO accounts SELECT g, 'before backup' FROM generate_series(1, 20000) g");
+      await pg.query('CREATE TABLE plain AS SELECT generate_series(1, 5000) AS id');
+    });
+
+    after(async () => {
+      for (const server of restored) await server.stop();
+      await pg?.stop();
+    });
+
+    it('takes a backup that becomes DONE with --wait, and records it like Barman', async () => {
+      const run = await barman('backup', '--wait', 'main');
+      assert.equal(run.exitCode, 0, run.stderr);
+      const [id] = backupIds();
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^Starting backup using ${method === 'postgres' ? 'postgres' : 'rsync-concurrent'} method for server main in .*/base/${id}\\n`,
+        ),
+      );
+      assert.match(run.stdout, /Backup start at LSN: [0-9A-F]+\/[0-9A-F]+ \([0-9A-F]{24}, [0-9A-F]{8}\)\n/);
+      assert.match(run.stdout, /Backup completed \(start time: .*, elapsed time: .*\)\n/);
+      const info = readFileSync(join(dir, 'home/main/base', id!, 'backup.info'), 'utf8');
+      assert.match(info, /^status=DONE$/m);
+      assert.match(info, new RegExp(`^tablespaces=\\[\\('tbs1', \\d+, '${dir}/tbs'\\)\\]$`, 'm'));
+      assert.match(info, /^backup_label='START WAL LOCATION: /m);
+      assert.match(info, /^begin_wal=[0-9A-F]{24}$/m);
+      assert.match(info, /^end_wal=[0-9A-F]{24}$/m);
+      const [system] = await pg.query<{ id: string }>(
+        'SELECT system_identifier::text AS id FROM pg_control_system()',
+      );
+      assert.match(info, new RegExp(`^systemid=${system!.id}$`, 'm'));
+      const listing = await barman('list-backup', 'main');
+      assert.match(
+        listing.stdout,
+        new RegExp(`^main ${id} - .* - Size: .* - WAL Size: .* \\(tablespaces: tbs1:${dir}/tbs\\)\\n$`),
+      );
+    });
+
+    it('restores to a PostgreSQL that has every row committed before the backup ended', async () => {
+      const [id] = backupIds();
+      const copy = await restoreAndStart({
+        backupDirectory: join(dir, 'home/main/base', id!),
+        config,
+        server: 'main',
+      });
+      restored.push(copy);
+      const [accounts] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM accounts');
+      const [plain] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM plain');
+      assert.equal(accounts!.n, '20000');
+      assert.equal(plain!.n, '5000');
+      const [location] = await copy.query<{ l: string }>(
+        "SELECT pg_tablespace_location(oid) AS l FROM pg_tablespace WHERE spcname = 'tbs1'",
+      );
+      assert.notEqual(location!.l, `${dir}/tbs`, 'the restored copy uses its own tablespace directory');
+    });
+
+    it('takes a second backup while data changes; local-rsync hard-links unchanged files', async () => {
+      await pg.query("INSERT INTO accounts SELECT g, 'second' FROM generate_series(20001, 25000) g");
+      const run = await barman('backup', '--wait', 'main');
+      assert.equal(run.exitCode, 0, run.stderr);
+      const [first, second] = backupIds();
+      const sample = 'data/PG_VERSION';
+      const links = statSync(join(dir, 'home/main/base', second!, sample)).nlink;
+      if (method === 'local-rsync') {
+        assert.equal(links, 2, 'PG_VERSION is shared with the first backup');
+        assert.match(run.stdout, /Actual size on disk: .* \(-\d+\.\d+% deduplication ratio\)/);
+        const info = readFileSync(join(dir, 'home/main/base', second!, 'backup.info'), 'utf8');
+        const size = Number(/^size=(\d+)$/m.exec(info)![1]);
+        const dedup = Number(/^deduplicated_size=(\d+)$/m.exec(info)![1]);
+        assert.ok(dedup < size / 2, `most of the backup is shared (size ${size}, deduplicated ${dedup})`);
+      } else {
+        assert.equal(links, 1);
+      }
+      assert.notEqual(first, second);
+      const copy = await restoreAndStart({
+        backupDirectory: join(dir, 'home/main/base', second!),
+        config,
+        server: 'main',
+      });
+      restored.push(copy);
+      const [accounts] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM accounts');
+      assert.equal(accounts!.n, '25000');
+    });
+
+    it('refuses a second backup while one runs (backup lock), with a clear error', async () => {
+      const [runA, runB] = await Promise.all([barman('backup', 'main'), barman('backup', 'main')]);
+      const codes = [runA.exitCode, runB.exitCode].sort();
+      assert.deepEqual(codes, [0, 1]);
+      assert.match(runA.stderr + runB.stderr, /ERROR: Another backup process is running/);
+    });
+
+    it('marks a backup FAILED with the reason when PostgreSQL is unreachable', async () => {
+      const broken = join(dir, 'broken.conf');
+      writeFileSync(
+        broken,
+        readFileSync(config, 'utf8').replace(
+          /conninfo = .*/,
+          'conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=2',
+        ),
+      );
+      chmodSync(broken, 0o644);
+      const run = await runBarman(['-c', broken, 'backup', 'main']);
+      assert.equal(run.exitCode, 1);
+      assert.match(run.stderr, /ERROR: Backup failed starting backup\.\nDETAILS: cannot connect to PostgreSQL \(host=127\.0\.0\.1 port=1/);
+    });
+  });
+}
