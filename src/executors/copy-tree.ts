@@ -21,6 +21,7 @@ import {
   symlink,
   utimes,
 } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CopyOptions {
@@ -150,7 +151,7 @@ function sameMtime(a: bigint, b: bigint): boolean {
 }
 
 /** Same mode and mtime as the source (what reuse compares), then fsync. */
-async function finish(target: string, source: import('node:fs').BigIntStats): Promise<void> {
+async function finish(target: string, source: BigIntStats): Promise<void> {
   await chmod(target, Number(source.mode) & 0o7777);
   const handle = await open(target, 'r+');
   try {

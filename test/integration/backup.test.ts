@@ -163,7 +163,10 @@ path_prefix = /usr/lib/postgresql/15/bin
       chmodSync(broken, 0o644);
       const run = await runBarman(['-c', broken, 'backup', 'main']);
       assert.equal(run.exitCode, 1);
-      assert.match(run.stderr, /ERROR: Backup failed starting backup\.\nDETAILS: cannot connect to PostgreSQL \(host=127\.0\.0\.1 port=1/);
+      assert.match(
+        run.stderr,
+        /ERROR: Backup failed starting backup\.\nDETAILS: cannot connect to PostgreSQL \(host=127\.0\.0\.1 port=1/,
+      );
     });
   });
 }

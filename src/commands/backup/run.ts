@@ -179,7 +179,7 @@ async function backupServer(
     lock.release();
   }
 
-  const status = await finishWithWal(ctx, server, backupId!, options);
+  const status = await finishWithWal(ctx, server, backupId, options);
   return { server: config.name, backupId, status, error: null };
 }
 
