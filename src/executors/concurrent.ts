@@ -96,6 +96,7 @@ export async function concurrentBackup(
     request.report.info(
       `Backup start at LSN: ${start.lsn} (${start.fileName}, ${start.offset.toString(16).toUpperCase().padStart(8, '0')})`,
     );
+    announceCopy(request, description);
     request.setStep('copying files');
     const copyStarted = Date.now();
     const timings = await copy(facts);

@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
 import { localRsyncExecutor } from './local-rsync.js';
 import { postgresExecutor } from './postgres.js';
+import { rsyncExecutor } from './rsync.js';
 import type { BackupExecutor } from './types.js';
 
 export function executorFor(config: ServerConfig): BackupExecutor {
@@ -11,6 +12,8 @@ export function executorFor(config: ServerConfig): BackupExecutor {
       return localRsyncExecutor;
     case 'postgres':
       return postgresExecutor;
+    case 'rsync':
+      return rsyncExecutor;
     default:
       throw new BarmanError(
         'backup-method-unsupported',

@@ -1,0 +1,162 @@
+/**
+ * backup_method = rsync: PGDATA and tablespaces copied from the PostgreSQL host with rsync over
+ * the user's ssh_command. The remote file list is read once (find), filtered with the same
+ * exclusion rules as local backups, and split by size across `parallel_jobs` rsync processes;
+ * unchanged files are hard-linked (--link-dest) or copied locally (--copy-dest) from the
+ * previous backup.
+ */
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import { CommandFailedError, runProgram } from '../process/index.js';
+import { runRemote, rsyncArguments } from '../process/remote.js';
+import { concurrentBackup } from './concurrent.js';
+import { pgdataFilter } from './pgdata.js';
+import type { BackupExecutor, BackupRequest } from './types.js';
+
+interface RemoteEntry {
+  type: 'f' | 'd' | 'l';
+  size: number;
+  path: string;
+  target: string;
+}
+
+export const rsyncExecutor: BackupExecutor = {
+  mode: 'rsync-concurrent',
+  copyDescription: 'rsync/SSH',
+  async run(request: BackupRequest) {
+    const sshCommand = request.config.ssh_command!;
+    await concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }) => {
+      for (const tablespace of tablespaces) {
+        await copyRemoteTree(request, sshCommand, tablespace.location, String(tablespace.oid), true);
+      }
+      await copyRemoteTree(request, sshCommand, pgdata, 'data', false);
+      // pg_control last, as PostgreSQL's own base backups do.
+      await rsync(request, sshCommand, {
+        source: `${pgdata}/global/pg_control`,
+        destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
+      });
+      return {};
+    });
+  },
+};
+
+async function listRemote(sshCommand: string, root: string): Promise<RemoteEntry[]> {
+  const result = await runRemote(sshCommand, [
+    'find',
+    root,
+    '-mindepth',
+    '1',
+    '-printf',
+    '%y\\t%s\\t%P\\t%l\\n',
+  ]);
+  if (result.exitCode !== 0) {
+    // Files vanishing during the listing (dropped tables, temporary files) are expected.
+    if (!/No such file or directory/.test(result.stderr)) {
+      throw new BarmanError(
+        'ssh-failed',
+        `cannot list ${root} on the PostgreSQL host (exit ${result.exitCode}): ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
+      );
+    }
+  }
+  return result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [type, size, path, target] = line.split('\t');
+      return { type: type as RemoteEntry['type'], size: Number(size), path: path!, target: target ?? '' };
+    })
+    .filter((entry) => ['f', 'd', 'l'].includes(entry.type));
+}
+
+async function copyRemoteTree(
+  request: BackupRequest,
+  sshCommand: string,
+  root: string,
+  into: string,
+  tablespace: boolean,
+): Promise<void> {
+  const destination = join(request.backupDirectory, into);
+  await mkdir(destination, { recursive: true, mode: 0o700 });
+  await chmod(destination, 0o700);
+  const entries = await listRemote(sshCommand, root);
+  const skippedDirectories: string[] = [];
+  const files: RemoteEntry[] = [];
+  for (const entry of entries.sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    if (skippedDirectories.some((directory) => entry.path.startsWith(`${directory}/`))) continue;
+    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace);
+    if (decision === 'skip') {
+      if (entry.type === 'd') skippedDirectories.push(entry.path);
+      continue;
+    }
+    if (entry.type === 'd') {
+      await mkdir(join(destination, entry.path), { recursive: true });
+      if (decision === 'empty') skippedDirectories.push(entry.path);
+    } else if (entry.type === 'l') {
+      await symlink(entry.target, join(destination, entry.path)).catch(() => undefined);
+    } else {
+      files.push(entry);
+    }
+  }
+  // Split the files into `jobs` lists of similar total size (largest first, into the lightest list).
+  const jobs = Math.max(1, request.options.jobs);
+  const lists: Array<{ bytes: number; paths: string[] }> = Array.from({ length: jobs }, () => ({
+    bytes: 0,
+    paths: [],
+  }));
+  for (const file of [...files].sort((a, b) => b.size - a.size)) {
+    const lightest = lists.reduce((best, list) => (list.bytes < best.bytes ? list : best));
+    lightest.bytes += file.size;
+    lightest.paths.push(file.path);
+  }
+  const previous = request.previous ? join(request.previous.directory, into) : null;
+  await Promise.all(
+    lists
+      .filter((list) => list.paths.length > 0)
+      .map(async (list, index) => {
+        const listFile = join(request.backupDirectory, `.rsync-files-${into}-${index}`);
+        await writeFile(listFile, `${list.paths.join('\n')}\n`);
+        try {
+          await rsync(request, sshCommand, {
+            source: `${root}/`,
+            destination: `${destination}/`,
+            filesFrom: listFile,
+            ...(previous && request.options.reuse === 'link' ? { linkDest: previous } : {}),
+            ...(previous && request.options.reuse === 'copy' ? { copyDest: previous } : {}),
+          });
+        } finally {
+          await rm(listFile, { force: true });
+        }
+      }),
+  );
+}
+
+async function rsync(
+  request: BackupRequest,
+  sshCommand: string,
+  options: { source: string; destination: string; filesFrom?: string; linkDest?: string; copyDest?: string },
+): Promise<void> {
+  const args = rsyncArguments({
+    sshCommand,
+    ...options,
+    bandwidthLimit: request.options.bandwidthLimit,
+    compress: request.config.network_compression,
+  });
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await runProgram('rsync', args);
+      return;
+    } catch (error) {
+      // Exit 24: files vanished during the transfer (dropped tables): not an error for a backup.
+      if (error instanceof CommandFailedError && error.result?.exitCode === 24) return;
+      if (attempt >= request.options.retryTimes) {
+        throw new BarmanError(
+          'copy-failed',
+          `data transfer failure on directory '${options.destination}': ${(error as Error).message}`,
+        );
+      }
+      request.report.warning(`rsync failed; retrying in ${request.options.retrySleepSeconds} seconds`);
+      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+    }
+  }
+}

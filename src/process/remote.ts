@@ -1,0 +1,50 @@
+/**
+ * Commands on the PostgreSQL host through the user's ssh_command (a shell command string, used
+ * as written: its options are the user's). The remote command is a list of words, each quoted
+ * for the remote shell, so file names can never inject commands.
+ */
+import { runProgramUnchecked } from './index.js';
+import type { RunResult } from './index.js';
+import { shellQuote } from './spawn.js';
+
+export async function runRemote(
+  sshCommand: string,
+  words: readonly string[],
+  timeoutMs = 120_000,
+): Promise<RunResult> {
+  const remote = words.map(shellQuote).join(' ');
+  // ssh_command is shell by definition; the remote words are quoted twice: for this shell and the remote one.
+  return runProgramUnchecked('sh', ['-c', `${sshCommand} ${shellQuote(remote)}`], { timeoutMs });
+}
+
+export interface RsyncOptions {
+  sshCommand: string;
+  /** Remote source directory (ends with '/' to copy its content). */
+  source: string;
+  destination: string;
+  filesFrom?: string;
+  linkDest?: string;
+  copyDest?: string;
+  bandwidthLimit?: number | null;
+  compress?: boolean;
+  extra?: string[];
+}
+
+/** rsync from the remote host (`:path`), with Barman's flags (-rLKpts --inplace). */
+export function rsyncArguments(options: RsyncOptions): string[] {
+  return [
+    '-rLKpts',
+    '--inplace',
+    '--no-inc-recursive',
+    ...(options.filesFrom ? [`--files-from=${options.filesFrom}`] : []),
+    ...(options.linkDest ? [`--link-dest=${options.linkDest}`] : []),
+    ...(options.copyDest ? [`--copy-dest=${options.copyDest}`] : []),
+    ...(options.bandwidthLimit ? [`--bwlimit=${options.bandwidthLimit}`] : []),
+    ...(options.compress ? ['-z'] : []),
+    ...(options.extra ?? []),
+    '-e',
+    options.sshCommand,
+    `:${options.source}`,
+    options.destination,
+  ];
+}

@@ -1,0 +1,140 @@
+/**
+ * backup_method = rsync: barman-ts as OS user barman copies PGDATA and a tablespace from the
+ * PostgreSQL host (OS user postgres) with rsync over a real sshd; a second backup hard-links
+ * unchanged files (--link-dest); both restore and start. A refused ssh fails the backup clearly.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { PostgresServer, SshServer } from '../harness/index.js';
+import {
+  chownTo,
+  ensureOsUser,
+  makeTempDir,
+  restoreAndStart,
+  runBarman,
+  startPostgres,
+  startSshd,
+} from '../harness/index.js';
+
+describe('backup_method = rsync over a real sshd', { concurrency: 1 }, () => {
+  let pg: PostgresServer;
+  let sshd: SshServer;
+  let dir: string;
+  let config: string;
+  const restored: PostgresServer[] = [];
+  const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
+  const backupIds = () => readdirSync(join(dir, 'home/main/base')).sort();
+
+  before(async () => {
+    await ensureOsUser('barman');
+    dir = await makeTempDir('backup-rsync', { owner: 'barman' });
+    config = join(dir, 'barman.conf');
+    for (const sub of ['home', 'home/main', 'home/main/incoming', 'tbs'])
+      mkdirSync(join(dir, sub), { recursive: true });
+    await chownTo(join(dir, 'home'), 'barman');
+    await chownTo(join(dir, 'home/main'), 'barman');
+    await chownTo(join(dir, 'home/main/incoming'), 'barman');
+    chmodSync(join(dir, 'home/main/incoming'), 0o777); // archive_command (postgres) delivers, barman consumes
+    await chownTo(join(dir, 'tbs'), 'postgres');
+    const incoming = join(dir, 'home/main/incoming');
+    sshd = await startSshd({ users: ['barman', 'postgres'] });
+    pg = await startPostgres({
+      version: 15,
+      archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
+    });
+    writeFileSync(
+      config,
+      `[barman]
+barman_user = barman
+barman_home = ${dir}/home
+log_file = ${dir}/log/barman.log
+compression = gzip
+
+[main]
+conninfo = ${pg.conninfo}
+ssh_command = ${sshd.sshCommand('barman', 'postgres')}
+backup_method = rsync
+reuse_backup = link
+parallel_jobs = 2
+immediate_checkpoint = on
+archiver = on
+`,
+    );
+    chmodSync(config, 0o644);
+    await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
+    await pg.query('CREATE TABLE accounts (id int) TABLESPACE tbs1');
+    await pg.query('INSERT INTO accounts SELECT generate_series(1, 30000)');
+  });
+
+  after(async () => {
+    for (const server of restored) await server.stop();
+    await pg?.stop();
+    await sshd?.stop();
+  });
+
+  it('backs up over ssh, then again with unchanged files hard-linked; both restore', async () => {
+    const first = await barman('backup', '--wait', 'main');
+    assert.equal(first.exitCode, 0, first.stderr);
+    assert.match(first.stdout, /Starting backup copy via rsync\/SSH for \d{8}T\d{6} \(2 jobs\)\n/);
+    await pg.query('INSERT INTO accounts SELECT generate_series(30001, 31000)');
+    const second = await barman('backup', '--wait', 'main');
+    assert.equal(second.exitCode, 0, second.stderr);
+    const [one, two] = backupIds();
+    assert.equal(statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).nlink, 2);
+    assert.equal(
+      statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).uid,
+      statSync(join(dir, 'home')).uid,
+      'owned by barman',
+    );
+    assert.match(
+      readFileSync(join(dir, 'home/main/base', two!, 'backup.info'), 'utf8'),
+      /^mode=rsync-concurrent$/m,
+    );
+    // restore_command runs as postgres: a read-only view of the same catalogue for that user.
+    const restoreConfig = join(dir, 'restore.conf');
+    writeFileSync(
+      restoreConfig,
+      readFileSync(config, 'utf8')
+        .replace('barman_user = barman', 'barman_user = postgres')
+        .replace(/log_file = .*\n/, ''),
+    );
+    chmodSync(restoreConfig, 0o644);
+    for (const [id, rows] of [
+      [one!, '30000'],
+      [two!, '31000'],
+    ] as const) {
+      const copy = await restoreAndStart({
+        backupDirectory: join(dir, 'home/main/base', id),
+        config: restoreConfig,
+        server: 'main',
+      });
+      restored.push(copy);
+      const [count] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM accounts');
+      assert.equal(count!.n, rows);
+    }
+  });
+
+  it('fails clearly when ssh is refused', async () => {
+    const broken = join(dir, 'broken.conf');
+    writeFileSync(
+      broken,
+      readFileSync(config, 'utf8').replace(
+        /ssh_command = .*/,
+        `ssh_command = ssh -o BatchMode=yes -o ConnectTimeout=3 -p 1 postgres@127.0.0.1`,
+      ),
+    );
+    chmodSync(broken, 0o644);
+    const run = await runBarman(['-c', broken, 'backup', 'main']);
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /ERROR: Backup failed copying files\.\nDETAILS: cannot list .* on the PostgreSQL host/,
+    );
+    const ids = backupIds();
+    const info = readFileSync(join(dir, 'home/main/base', ids.at(-1)!, 'backup.info'), 'utf8');
+    assert.match(info, /^status=FAILED$/m);
+    assert.match(info, /^error=failure copying files \(cannot list /m);
+  });
+});
