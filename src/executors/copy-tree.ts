@@ -33,6 +33,8 @@ export interface CopyOptions {
   jobs: number;
   /** KB/s shared by all copies; null/0 = unlimited. */
   bandwidthLimit?: number | null;
+  /** Called after each file with the running totals. */
+  onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
 
 export interface CopyStats {
@@ -46,6 +48,7 @@ interface FileTask {
   source: string;
   target: string;
   relative: string;
+  size: number;
 }
 
 export async function copyTree(
@@ -83,18 +86,24 @@ export async function copyTree(
       } else if (entry.isSymbolicLink()) {
         await symlink(await readlink(source), target);
       } else if (entry.isFile()) {
-        files.push({ source, target, relative: childRelative });
+        const size = (await lstat(source).catch(() => null))?.size ?? 0;
+        files.push({ source, target, relative: childRelative, size });
       }
     }
   }
   await walk('');
 
   const throttle = createThrottle(options.bandwidthLimit ?? null);
+  const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
+  const done = { bytes: 0, files: 0 };
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const task = files[next++]!;
       await copyOne(task, options, stats, throttle);
+      done.bytes += task.size;
+      done.files += 1;
+      options.onProgress?.(done, total);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));

@@ -27,6 +27,15 @@ export const localRsyncExecutor: BackupExecutor = {
       }
       const data = join(request.backupDirectory, 'data');
       await copyTree(pgdata, data, {
+        onProgress: (done, total) =>
+          request.report.progress?.({
+            label: 'PGDATA',
+            bytesDone: done.bytes,
+            bytesTotal: total.bytes,
+            filesDone: done.files,
+            filesTotal: total.files,
+            final: done.files === total.files,
+          }),
         exclude: pgdataFilter,
         reuseFrom: request.previous ? join(request.previous.directory, 'data') : null,
         reuse,

@@ -13,6 +13,18 @@ export interface Reporter {
   debug(message: string): void;
   /** Number of error() calls so far. */
   readonly errorCount: number;
+  /** Progress of a long copy: a bar on a terminal, periodic log lines otherwise, nothing with -q. */
+  progress?(update: ProgressUpdate): void;
+}
+
+export interface ProgressUpdate {
+  label: string;
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+  /** True on the last update of this label. */
+  final: boolean;
 }
 
 /** A Reporter that keeps messages in memory (tests, nested runs). */
@@ -65,5 +77,9 @@ export class InfoRedirectingReporter implements Reporter {
 
   debug(message: string): void {
     this.target.debug(message);
+  }
+
+  progress(update: ProgressUpdate): void {
+    this.target.progress?.(update);
   }
 }
