@@ -17,6 +17,11 @@ import { putWal } from './put-wal/index.js';
 import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
 import { showBackup } from './show-backup/index.js';
 import { showServer } from './show-server/index.js';
+import { check } from './check/index.js';
+import { status } from './status/index.js';
+import { switchWal } from './switch-wal/index.js';
+import { replicationStatus } from './replication-status/index.js';
+import { receiveWal } from './receive-wal/index.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
@@ -33,4 +38,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   rebuildXlogdb,
   showBackup,
   showServer,
+  check,
+  status,
+  switchWal,
+  replicationStatus,
+  receiveWal,
 ];

@@ -15,7 +15,7 @@ export interface ConnectOptions {
   connectTimeoutSeconds?: number;
 }
 
-function clientConfig(info: ConnInfo, options: ConnectOptions): pg.ClientConfig {
+export function clientConfig(info: ConnInfo, options: ConnectOptions): pg.ClientConfig {
   const port = info.get('port');
   const sslmode = info.get('sslmode');
   const connectTimeout = Number(info.get('connect_timeout') ?? options.connectTimeoutSeconds ?? 30);

@@ -2,3 +2,5 @@ export { describe as describeConnInfo, PostgresClient, PostgresError } from './c
 export type { ConnectOptions } from './client.js';
 export { formatConnInfo, parseConnInfo } from './conninfo.js';
 export * from './server.js';
+export * from './monitoring.js';
+export * from './replication.js';

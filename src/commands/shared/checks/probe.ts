@@ -1,0 +1,202 @@
+/**
+ * What `check` and `status` need to know about a server's PostgreSQL, gathered in one session:
+ * every value is null when PostgreSQL could not say (no connection, no privilege), so callers
+ * decide which lines to print, as Barman does with its "remote status".
+ */
+import type { ServerConfig } from '../../../config/index.js';
+import { describeError } from '../../../errors/index.js';
+import type { Logger } from '../../../log/index.js';
+import type {
+  ArchiverStatus,
+  ReplicationSlot,
+  StreamingIdentity,
+  TablespaceInfo,
+} from '../../../postgres/index.js';
+import {
+  archiverStatus,
+  clusterSize,
+  currentWal,
+  hasBackupPrivileges,
+  identifySystem,
+  isInRecovery,
+  isSuperuser,
+  PostgresClient,
+  replicationSlot,
+  show,
+  systemIdentifier,
+  tablespaces,
+} from '../../../postgres/index.js';
+
+/** Barman's minimal supported server version. */
+export const MINIMAL_VERSION = 90600;
+
+export interface PostgresProbe {
+  /** Why there is no connection (null when connected). */
+  error: string | null;
+  serverVersion: number | null;
+  versionText: string | null;
+  majorVersion: string | null;
+  isSuperuser: boolean | null;
+  hasBackupPrivileges: boolean | null;
+  isInRecovery: boolean | null;
+  walLevel: string | null;
+  dataDirectory: string | null;
+  currentWal: string | null;
+  currentSize: number | null;
+  systemid: string | null;
+  /** The configured slot; null when missing (or not configured). */
+  slot: ReplicationSlot | null;
+  tablespaces: TablespaceInfo[] | null;
+  archiveMode: string | null;
+  archiveCommand: string | null;
+  archiver: ArchiverStatus | null;
+}
+
+export interface ProbeOptions {
+  log: Logger;
+  signal?: AbortSignal;
+  /** Also measure the cluster size and the current WAL (status). */
+  sizes?: boolean;
+}
+
+const EMPTY: Omit<PostgresProbe, 'error'> = {
+  serverVersion: null,
+  versionText: null,
+  majorVersion: null,
+  isSuperuser: null,
+  hasBackupPrivileges: null,
+  isInRecovery: null,
+  walLevel: null,
+  dataDirectory: null,
+  currentWal: null,
+  currentSize: null,
+  systemid: null,
+  slot: null,
+  tablespaces: null,
+  archiveMode: null,
+  archiveCommand: null,
+  archiver: null,
+};
+
+/** `150018` -> `15.18`, `90624` -> `9.6.24`. */
+export function versionText(version: number): string {
+  return version >= 100000
+    ? `${Math.floor(version / 10000)}.${version % 10000}`
+    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}.${version % 100}`;
+}
+
+/** `150018` -> `15`, `90624` -> `9.6`. */
+export function majorVersion(version: number): string {
+  return version >= 100000
+    ? String(Math.floor(version / 10000))
+    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}`;
+}
+
+export async function probePostgres(config: ServerConfig, options: ProbeOptions): Promise<PostgresProbe> {
+  if (!config.conninfo) {
+    return { ...EMPTY, error: `Missing 'conninfo' parameter for server '${config.name}'` };
+  }
+  let client: PostgresClient;
+  try {
+    client = await PostgresClient.connect(config.conninfo, { connectTimeoutSeconds: 30 });
+  } catch (error) {
+    options.log.warning(`Error retrieving PostgreSQL status: ${describeError(error)}`);
+    return { ...EMPTY, error: describeError(error) };
+  }
+  const abort = () => void client.close();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  // Each value on its own: one missing privilege must not hide the others.
+  const ask = async <T>(what: string, query: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await query();
+    } catch (error) {
+      options.log.debug(`cannot read ${what}: ${describeError(error)}`);
+      return null;
+    }
+  };
+  try {
+    const probe: PostgresProbe = {
+      ...EMPTY,
+      error: null,
+      serverVersion: client.serverVersion,
+      versionText: client.versionText,
+      majorVersion: client.majorVersion,
+    };
+    probe.isSuperuser = await ask('superuser', () => isSuperuser(client));
+    probe.hasBackupPrivileges = await ask('backup privileges', () => hasBackupPrivileges(client));
+    probe.isInRecovery = await ask('recovery state', () => isInRecovery(client));
+    probe.walLevel = await show(client, 'wal_level');
+    probe.dataDirectory = await show(client, 'data_directory');
+    probe.systemid = await ask('system identifier', () => systemIdentifier(client));
+    if (config.slot_name) {
+      const slotName = config.slot_name;
+      probe.slot = await ask('replication slot', () => replicationSlot(client, slotName));
+    }
+    probe.tablespaces = await ask('tablespaces', () => tablespaces(client));
+    probe.archiveMode = await show(client, 'archive_mode');
+    probe.archiveCommand = await show(client, 'archive_command');
+    if (config.archiver) probe.archiver = await ask('pg_stat_archiver', () => archiverStatus(client));
+    if (options.sizes) {
+      probe.currentSize = await ask('cluster size', () => clusterSize(client));
+      probe.currentWal = (await ask('current WAL', () => currentWal(client)))?.fileName ?? null;
+    }
+    return probe;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await client.close();
+  }
+}
+
+/** The replication connection, opened when backup_method is postgres or streaming_archiver is on. */
+export interface StreamingProbe {
+  identity: StreamingIdentity | null;
+  error: string | null;
+}
+
+export function usesStreamingConnection(config: ServerConfig): boolean {
+  return config.backup_method === 'postgres' || config.streaming_archiver;
+}
+
+export async function probeStreaming(config: ServerConfig, options: ProbeOptions): Promise<StreamingProbe> {
+  const conninfo = config.streaming_conninfo;
+  if (!conninfo) {
+    return { identity: null, error: `Missing 'streaming_conninfo' parameter for server '${config.name}'` };
+  }
+  try {
+    return {
+      identity: await identifySystem(conninfo, { connectTimeoutSeconds: 30, signal: options.signal }),
+      error: null,
+    };
+  } catch (error) {
+    options.log.warning(`Error retrieving PostgreSQL streaming status: ${describeError(error)}`);
+    return { identity: null, error: describeError(error) };
+  }
+}
+
+/** The primary of a standby (primary_conninfo): is it a primary, and is it the same cluster? */
+export interface PrimaryProbe {
+  error: string | null;
+  isInRecovery: boolean | null;
+  systemid: string | null;
+}
+
+export async function probePrimary(conninfo: string, options: ProbeOptions): Promise<PrimaryProbe> {
+  let client: PostgresClient;
+  try {
+    client = await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
+  } catch (error) {
+    return { error: describeError(error), isInRecovery: null, systemid: null };
+  }
+  const abort = () => void client.close();
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    return {
+      error: null,
+      isInRecovery: await isInRecovery(client).catch(() => null),
+      systemid: await systemIdentifier(client).catch(() => null),
+    };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await client.close();
+  }
+}
