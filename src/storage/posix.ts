@@ -42,7 +42,7 @@ export async function writeFileDurably(
     if (typeof data === 'string' || Buffer.isBuffer(data)) {
       await handle.writeFile(data);
     } else {
-      for await (const chunk of data) await handle.write(chunk as Buffer);
+      for await (const chunk of data) await writeAll(handle, chunk as Buffer);
     }
     if (options.mode !== undefined) await handle.chmod(options.mode);
     await handle.sync();
@@ -58,12 +58,37 @@ export async function writeFileDurably(
   await fsyncDirectory(dirname(path));
 }
 
-/** Appends and fsyncs: the line is on disk when the promise resolves. */
+/**
+ * Writes all of `data` at the handle's position. A single write(2) may write less than asked
+ * (a file system that fills up mid-write) without failing; FileHandle.write reports that as a
+ * short count, not an error, so the rest must be written, which then fails with ENOSPC.
+ */
+export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let offset = 0; offset < data.length;) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    if (bytesWritten <= 0) {
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    }
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * Appends and fsyncs: the line is on disk when the promise resolves. When the append fails
+ * (e.g. the disk is full after part of the data), the file is cut back to its previous size so
+ * that no torn line is left for the next append to be glued to.
+ */
 export async function appendFileDurably(path: string, data: Buffer | string): Promise<void> {
   const handle = await open(path, 'a', 0o600);
   try {
-    await handle.write(typeof data === 'string' ? Buffer.from(data) : data);
-    await handle.sync();
+    const { size } = await handle.stat();
+    try {
+      await writeAll(handle, typeof data === 'string' ? Buffer.from(data) : data);
+      await handle.sync();
+    } catch (error) {
+      await handle.truncate(size).catch(() => {});
+      throw error;
+    }
   } finally {
     await handle.close();
   }

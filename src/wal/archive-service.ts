@@ -6,7 +6,8 @@ import { readIdentity, writeIdentity } from '../catalog/identity.js';
 import { serverLayout } from '../catalog/layout.js';
 import { acquireLock, serverLockPath, withLock } from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
-import type { ArchiveOutcome } from './archiver.js';
+import { BarmanError } from '../errors/index.js';
+import type { ArchiveHooks, ArchiveOutcome } from './archiver.js';
 import { archiveWal } from './archiver.js';
 import { CompressionPool } from './compression/index.js';
 import { XlogDbFile } from './xlogdb-file.js';
@@ -14,10 +15,12 @@ import { XlogDbFile } from './xlogdb-file.js';
 /** How long a writer waits for another process holding xlog.db (rebuild, delete). */
 export const XLOGDB_LOCK_WAIT_MS = 60_000;
 
+/** `options.hooks`: the server's pre/post_archive scripts (src/hooks archiveHooks), when configured. */
 export async function runArchiveWal(
   config: ServerConfig,
   report: Reporter,
   log: Logger,
+  options: { hooks?: ArchiveHooks } = {},
 ): Promise<ArchiveOutcome> {
   const layout = serverLayout(config);
   await mkdir(layout.lockDirectory, { recursive: true });
@@ -46,13 +49,40 @@ export async function runArchiveWal(
         log.info(`recorded the cluster identity of server ${config.name}: system identifier ${systemid}`);
       },
       catalogued: new Set(current.entries.map((entry) => entry.name)),
-      commitToCatalogue: (entries) =>
-        entries.length === 0
-          ? Promise.resolve()
-          : withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, () => xlogDb.append(entries, columns)),
+      commitToCatalogue: (entries, publish) =>
+        withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
+          await publish();
+          await xlogDb.append(entries, columns);
+        }),
+      hooks: options.hooks,
     });
+  } catch (error) {
+    throw asStorageError(error, config.name);
   } finally {
     await pool.close();
     archiveLock.release();
   }
+}
+
+const STORAGE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** File-system failures are operator problems, not internal errors: say which and where. */
+function asStorageError(error: unknown, server: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (!code || !(code in STORAGE_ERRORS) || error instanceof BarmanError) return error;
+  const path = (error as NodeJS.ErrnoException).path;
+  const dest = (error as NodeJS.ErrnoException & { dest?: string }).dest;
+  return new BarmanError(
+    'archive-storage',
+    `WAL archiving of server ${server} stopped: ${STORAGE_ERRORS[code]} (${code}) writing ${dest ?? path ?? 'a file'}; ` +
+      'files not yet archived stay where they are',
+    { cause: error },
+  );
 }

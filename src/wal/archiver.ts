@@ -9,6 +9,7 @@
  * xlog.db line if missing, and only then removes the source.
  */
 import { randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
@@ -44,7 +45,13 @@ export interface ArchiverEnvironment {
   /** Names already in xlog.db (to complete lines a crash left out). */
   catalogued: ReadonlySet<string>;
   /** Appends lines to xlog.db durably, under the xlogdb lock. */
-  commitToCatalogue(entries: readonly XlogDbEntry[]): Promise<void>;
+  /**
+   * Under the xlogdb lock: runs `publish` (the renames into wals/), then appends the lines
+   * durably. Holding the lock across both keeps rebuild-xlogdb from cataloguing a file twice.
+   */
+  commitToCatalogue(entries: readonly XlogDbEntry[], publish: () => Promise<void>): Promise<void>;
+  /** pre/post_archive hook scripts; absent when none is configured (files are then archived in chunks). */
+  hooks?: ArchiveHooks;
 }
 
 export interface ArchiveOutcome {
@@ -52,6 +59,27 @@ export interface ArchiveOutcome {
   /** Identical copies already archived: the source was dropped. */
   duplicates: string[];
   rejected: Array<{ name: string; reason: string; movedTo: string }>;
+  /** A pre_archive_retry_script stopped the batch (exit 63) at this file: it and the rest stay in place. */
+  aborted?: { name: string; reason: string };
+}
+
+/** A WAL file as the archive hook scripts see it (BARMAN_SEGMENT, BARMAN_FILE, ...). */
+export interface ArchiveHookFile {
+  segment: string;
+  /** pre: the source in incoming/ or streaming/; post: the destination in wals/. */
+  path: string;
+  size: number;
+  /** mtime, in seconds since the epoch. */
+  mtime: number;
+  compression: string | null;
+}
+
+/** The pre/post_archive hook points; src/hooks implements them (wal must not import hooks). */
+export interface ArchiveHooks {
+  /** Before a file is archived: resolves with the reason to stop the batch, or null to go on. */
+  before(file: ArchiveHookFile): Promise<string | null>;
+  /** After a file was archived (`error` null) or was not (`error` says why). */
+  after(file: ArchiveHookFile, error: string | null): Promise<void>;
 }
 
 interface Candidate {
@@ -75,6 +103,7 @@ const COMMIT_CHUNK = 32;
 export async function archiveWal(env: ArchiverEnvironment): Promise<ArchiveOutcome> {
   const outcome: ArchiveOutcome = { archived: [], duplicates: [], rejected: [] };
   await cleanTempFiles(env.paths.walsDirectory);
+  if (env.config.archiver) await cleanStalePutWalTemps(env);
   const sources: WalSource[] = [];
   if (env.config.streaming_archiver) sources.push('streaming');
   if (env.config.archiver) sources.push('incoming');
@@ -88,31 +117,119 @@ export async function archiveWal(env: ArchiverEnvironment): Promise<ArchiveOutco
       `Processing xlog segments from ${source === 'streaming' ? 'streaming' : 'file archival'} for ${env.config.name}` +
         (batchSize > 0 ? ` (batch size: ${batchSize})` : ''),
     );
-    for (let start = 0; start < candidates.length; start += COMMIT_CHUNK) {
-      const chunk = candidates.slice(start, start + COMMIT_CHUNK);
-      // Headers are checked in order first so that the identity, when learned, comes from the oldest file.
-      const verified: Candidate[] = [];
-      for (const candidate of chunk) {
-        const verdict = await verify(candidate, identity);
-        if (verdict.ok) {
-          if (identity === null && verdict.systemid !== null) {
-            identity = verdict.systemid;
-            await env.onIdentityLearned(verdict.systemid, verdict.majorVersion);
+    // With hook scripts each file is archived on its own, between its pre and post scripts (Barman's order).
+    const chunkSize = env.hooks ? 1 : COMMIT_CHUNK;
+    for (let start = 0; start < candidates.length; start += chunkSize) {
+      const chunk = candidates.slice(start, start + chunkSize);
+      const archiveChunk = async (): Promise<void> => {
+        // Headers are checked in order first so that the identity, when learned, comes from the oldest file.
+        const verified: Candidate[] = [];
+        for (const candidate of chunk) {
+          const verdict = await verify(candidate, identity);
+          if (verdict.ok) {
+            if (identity === null && verdict.systemid !== null) {
+              identity = verdict.systemid;
+              await env.onIdentityLearned(verdict.systemid, verdict.majorVersion);
+            }
+            verified.push(candidate);
+          } else {
+            await reject(env, candidate, 'error', verdict.reason, outcome);
           }
-          verified.push(candidate);
-        } else {
-          await reject(env, candidate, 'error', verdict.reason, outcome);
         }
-      }
-      const prepared = await Promise.all(verified.map((candidate) => prepare(env, candidate, outcome)));
-      await commit(
-        env,
-        prepared.filter((item): item is Prepared => item !== null),
-        outcome,
-      );
+        await prepareAndCommit(env, verified, outcome);
+      };
+      if (!env.hooks) await archiveChunk();
+      else if (!(await archiveWithHooks(env, env.hooks, chunk[0]!, outcome, archiveChunk))) break;
     }
   }
   return outcome;
+}
+
+/**
+ * Prepares the files in parallel and commits the ones that are ready. Parallel copies can all
+ * fail together (a file system that fills up), so the failed ones are retried one at a time:
+ * what fits is archived, and the first error that remains is thrown.
+ */
+async function prepareAndCommit(
+  env: ArchiverEnvironment,
+  verified: readonly Candidate[],
+  outcome: ArchiveOutcome,
+): Promise<void> {
+  const settled = await Promise.allSettled(verified.map((candidate) => prepare(env, candidate, outcome)));
+  await commit(
+    env,
+    settled.flatMap((result) => (result.status === 'fulfilled' && result.value ? [result.value] : [])),
+    outcome,
+  );
+  for (const [index, result] of settled.entries()) {
+    if (result.status === 'fulfilled') continue;
+    env.log.warning(`retrying ${verified[index]!.name} alone after: ${messageOf(result.reason)}`);
+    const item = await prepare(env, verified[index]!, outcome);
+    if (item) await commit(env, [item], outcome);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Archives one file between its pre and post hook scripts. Resolves false when a pre script
+ * stopped the batch; the post scripts run then too, with the reason as error (as Barman's do).
+ */
+async function archiveWithHooks(
+  env: ArchiverEnvironment,
+  hooks: ArchiveHooks,
+  candidate: Candidate,
+  outcome: ArchiveOutcome,
+  archive: () => Promise<void>,
+): Promise<boolean> {
+  const sourceStat = await stat(candidate.path, { bigint: true });
+  const source: ArchiveHookFile = {
+    segment: candidate.name,
+    path: candidate.path,
+    size: Number(sourceStat.size),
+    mtime: Number(sourceStat.mtimeNs) / 1e9,
+    compression: await detectCompression(candidate.path, env.config),
+  };
+  const destination = destinationOf(env, candidate);
+  const stop = await hooks.before(source);
+  if (stop !== null) {
+    await hooks.after({ ...source, path: destination }, stop);
+    outcome.aborted = { name: candidate.name, reason: stop };
+    env.report.warning(
+      `Archiving of ${candidate.name} for server ${env.config.name} stopped: ${stop}. ` +
+        `${candidate.name} and the files after it stay in ${dirname(candidate.path)}`,
+    );
+    return false;
+  }
+  const rejectedBefore = outcome.rejected.length;
+  try {
+    await archive();
+  } catch (error) {
+    await hooks.after(
+      { ...source, path: destination },
+      error instanceof Error ? error.message : String(error),
+    );
+    throw error;
+  }
+  const rejected = outcome.rejected.length > rejectedBefore ? outcome.rejected.at(-1) : undefined;
+  if (rejected) {
+    await hooks.after({ ...source, path: destination }, `${rejected.reason}; moved to ${rejected.movedTo}`);
+    return true;
+  }
+  const stored = await stat(destination, { bigint: true });
+  await hooks.after(
+    {
+      segment: candidate.name,
+      path: destination,
+      size: Number(stored.size),
+      mtime: Number(stored.mtimeNs) / 1e9,
+      compression: await detectCompression(destination, env.config),
+    },
+    null,
+  );
+  return true;
 }
 
 /** Sorted WAL files of one source, applying Barman's streaming rules and the batch size. */
@@ -262,29 +379,36 @@ async function prepare(
   const wanted = wantedCompression(env.config);
   const already = await detectCompression(candidate.path, env.config);
   let compression: string | null = already;
-  if (wanted !== null && already === null) {
-    await env.pool.compressFile(wanted, candidate.path, temp, {
-      level: env.config.compression_level,
-      custom: customWalCompression(env.config),
-    });
-    compression = wanted;
-  } else {
-    await link(candidate.path, temp).catch(async (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-      await copyFile(candidate.path, temp);
-    });
-  }
-  // The source was written by archive_command or pg_receivewal, which may not have synced it.
-  const handle = await open(temp, 'r+');
+  let stored: BigIntStats;
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    if (wanted !== null && already === null) {
+      await env.pool.compressFile(wanted, candidate.path, temp, {
+        level: env.config.compression_level,
+        custom: customWalCompression(env.config),
+      });
+      compression = wanted;
+    } else {
+      await link(candidate.path, temp).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+        await copyFile(candidate.path, temp);
+      });
+    }
+    // The source was written by archive_command or pg_receivewal, which may not have synced it.
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // The archived file keeps the source's mtime (as Barman's copystat does); xlog.db records the
+    // stored file's own mtime so that a rebuild from the archive gives the same line.
+    if (compression !== already) await utimes(temp, new Date(), mtime);
+    stored = await stat(temp, { bigint: true });
+  } catch (error) {
+    // A partial copy must not hold on to space (a full disk) until the next run cleans it.
+    await unlink(temp).catch(() => {});
+    throw error;
   }
-  // The archived file keeps the source's mtime (as Barman's copystat does); xlog.db records the
-  // stored file's own mtime so that a rebuild from the archive gives the same line.
-  if (compression !== already) await utimes(temp, new Date(), mtime);
-  const stored = await stat(temp, { bigint: true });
   const size = Number(stored.size);
   const storedMtime = Number(stored.mtimeNs) / 1e9;
   return {
@@ -302,19 +426,18 @@ async function commit(
   outcome: ArchiveOutcome,
 ): Promise<void> {
   if (prepared.length === 0) return;
-  const lines: XlogDbEntry[] = [];
-  const directories = new Set<string>();
-  for (const item of prepared) {
-    if (item.kind === 'new') {
+  const lines = prepared
+    .filter((item) => item.kind === 'new' || !env.catalogued.has(item.entry.name))
+    .map((item) => item.entry);
+  await env.commitToCatalogue(lines, async () => {
+    const directories = new Set<string>();
+    for (const item of prepared) {
+      if (item.kind !== 'new') continue;
       await rename(item.temp!, item.destination);
       directories.add(dirname(item.destination));
-      lines.push(item.entry);
-    } else if (!env.catalogued.has(item.entry.name)) {
-      lines.push(item.entry);
     }
-  }
-  for (const directory of directories) await fsyncDirectory(directory);
-  await env.commitToCatalogue(lines);
+    for (const directory of directories) await fsyncDirectory(directory);
+  });
   // Only now may the sources go: their archived copies and catalogue lines are durable.
   const sourceDirectories = new Set<string>();
   for (const item of prepared) {
@@ -384,6 +507,38 @@ async function cleanTempFiles(walsDirectory: string): Promise<void> {
     for (const name of await readdir(directory).catch(() => [] as string[])) {
       if (/^\..+\.\d+-[0-9a-f]+\.tmp$/.test(name)) await unlink(join(directory, name)).catch(() => {});
     }
+  }
+}
+
+/** How long a put-wal temp file must have been left untouched, its writer gone, to be removed. */
+export const STALE_PUT_WAL_TEMP_MS = 30 * 60_000;
+
+/**
+ * Removes from incoming/ the temp files of put-wal runs that died (`.<pid>-<hex>-<name>.tmp`,
+ * see put-wal.ts): only when no process has that pid any more and the file has not changed for
+ * STALE_PUT_WAL_TEMP_MS. Anything else, a live writer's file included, stays.
+ */
+async function cleanStalePutWalTemps(env: ArchiverEnvironment): Promise<void> {
+  const directory = env.paths.incomingDirectory;
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    const match = /^\.(\d+)-[0-9a-f]+-.+\.tmp$/.exec(name);
+    if (!match) continue;
+    const path = join(directory, name);
+    const info = await lstat(path).catch(() => null);
+    if (!info?.isFile() || Date.now() - info.mtimeMs < STALE_PUT_WAL_TEMP_MS) continue;
+    if (processExists(Number(match[1]))) continue;
+    await unlink(path).catch(() => {});
+    env.log.info(`removed ${path}, left by a put-wal that did not finish`);
+  }
+}
+
+function processExists(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

@@ -6,10 +6,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fsyncDirectory } from '../storage/posix.js';
+import { fsyncDirectory, writeAll } from '../storage/posix.js';
 import { BarmanError } from '../errors/index.js';
 import type { CustomCompression } from './compression/index.js';
 import { hashDir, parseWalName } from './names.js';
@@ -58,12 +58,15 @@ async function receiveInto(
     await write(async (chunk) => {
       md5.update(chunk);
       sha256.update(chunk);
-      await handle.write(chunk);
+      await writeAll(handle, chunk);
     });
     await handle.sync();
   } catch (error) {
     await handle.close();
     await unlink(temp).catch(() => {});
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new BarmanError('put-wal-no-space', `no space left in ${directory} to store ${name}`);
+    }
     throw error;
   }
   await handle.close();
@@ -179,34 +182,41 @@ async function publish(
   for (const [index, file] of received.entries()) {
     const target = join(paths.incomingDirectory, file.name);
     const archived = join(paths.walsDirectory, hashDir(file.name), file.name);
-    const existing = (await exists(target)) ? target : (await exists(archived)) ? archived : null;
-    if (existing) {
-      // Loaded only here: the compression codecs are not needed on the common path.
-      const { filesHaveSameContent } = await import('./compare.js');
-      if (await filesHaveSameContent(file.temp, existing, custom)) {
+    if (!(await exists(archived))) {
+      // link() fails if the name exists: a concurrent put-wal can never be silently replaced.
+      try {
+        await link(file.temp, target);
         await unlink(file.temp);
         accepted.push(file.name);
         continue;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      await mkdir(paths.errorsDirectory, { recursive: true });
-      const stamp = new Date()
-        .toISOString()
-        .replace(/[-:]/g, '')
-        .replace(/\.\d+Z$/, 'Z');
-      const kept = join(paths.errorsDirectory, `${file.name}.${stamp}.duplicate`);
-      await rename(file.temp, kept);
-      await fsyncDirectory(paths.errorsDirectory);
-      await discard(received.slice(index + 1));
-      throw new BarmanError(
-        'put-wal-duplicate',
-        `${file.name} is already in the archive of this server with different content; the new copy is kept in ${kept}`,
-        {
-          hint: 'Two clusters may be archiving into one server: check archive_command and the server configuration.',
-        },
-      );
     }
-    await rename(file.temp, target);
-    accepted.push(file.name);
+    const existing = (await exists(target)) ? target : archived;
+    // Loaded only here: the compression codecs are not needed on the common path.
+    const { filesHaveSameContent } = await import('./compare.js');
+    if (await filesHaveSameContent(file.temp, existing, custom)) {
+      await unlink(file.temp);
+      accepted.push(file.name);
+      continue;
+    }
+    await mkdir(paths.errorsDirectory, { recursive: true });
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    const kept = join(paths.errorsDirectory, `${file.name}.${stamp}.duplicate`);
+    await rename(file.temp, kept);
+    await fsyncDirectory(paths.errorsDirectory);
+    await discard(received.slice(index + 1));
+    throw new BarmanError(
+      'put-wal-duplicate',
+      `${file.name} is already in the archive of this server with different content; the new copy is kept in ${kept}`,
+      {
+        hint: 'Two clusters may be archiving into one server: check archive_command and the server configuration.',
+      },
+    );
   }
   await fsyncDirectory(paths.incomingDirectory);
   return { accepted };

@@ -1,5 +1,5 @@
 /** Reading, appending and rewriting a server's xlog.db file, durably and under its lock. */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { appendFileDurably, writeFileDurably } from '../storage/posix.js';
 import type { ParsedXlogDb, XlogDbEntry } from './xlogdb.js';
 import { formatXlogDbLine, parseXlogDb } from './xlogdb.js';
@@ -25,7 +25,12 @@ export class XlogDbFile {
    */
   async append(entries: readonly XlogDbEntry[], columns: 4 | 5 = 4): Promise<void> {
     if (entries.length === 0) return;
-    await appendFileDurably(this.file, entries.map((entry) => formatXlogDbLine(entry, columns)).join(''));
+    // A line torn by a power cut must not be glued to the next one: start on a fresh line.
+    const separator = (await endsWithoutNewline(this.file)) ? '\n' : '';
+    await appendFileDurably(
+      this.file,
+      separator + entries.map((entry) => formatXlogDbLine(entry, columns)).join(''),
+    );
   }
 
   /** Replaces the whole file atomically (delete, rebuild). The caller holds the xlogdb lock. */
@@ -33,5 +38,24 @@ export class XlogDbFile {
     await writeFileDurably(this.file, entries.map((entry) => formatXlogDbLine(entry, columns)).join(''), {
       mode: 0o644,
     });
+  }
+}
+
+async function endsWithoutNewline(file: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await handle.read(last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    await handle.close();
   }
 }

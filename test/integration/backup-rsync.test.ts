@@ -116,7 +116,7 @@ archiver = on
     }
   });
 
-  it('fails clearly when ssh is refused', async () => {
+  it('refuses to start when ssh is refused, writing nothing', async () => {
     const broken = join(dir, 'broken.conf');
     writeFileSync(
       broken,
@@ -128,13 +128,12 @@ archiver = on
     chmodSync(broken, 0o644);
     const run = await runBarman(['-c', broken, 'backup', 'main']);
     assert.equal(run.exitCode, 1);
+    // The pre-backup check stops it before anything is written.
+    const before = backupIds();
     assert.match(
       run.stderr,
-      /ERROR: Backup failed copying files\.\nDETAILS: cannot list .* on the PostgreSQL host/,
+      /ERROR: Impossible to start the backup: ssh .*Run 'barman check main' for details/,
     );
-    const ids = backupIds();
-    const info = readFileSync(join(dir, 'home/main/base', ids.at(-1)!, 'backup.info'), 'utf8');
-    assert.match(info, /^status=FAILED$/m);
-    assert.match(info, /^error=failure copying files \(cannot list /m);
+    assert.deepEqual(backupIds(), before);
   });
 });

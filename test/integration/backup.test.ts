@@ -165,8 +165,41 @@ path_prefix = /usr/lib/postgresql/15/bin
       assert.equal(run.exitCode, 1);
       assert.match(
         run.stderr,
-        /ERROR: Backup failed starting backup\.\nDETAILS: cannot connect to PostgreSQL \(host=127\.0\.0\.1 port=1/,
+        /ERROR: Impossible to start the backup: PostgreSQL \(.*cannot connect to PostgreSQL \(host=127\.0\.0\.1 port=1.*Run 'barman check main' for details/,
       );
     });
+
+    if (method === 'postgres') {
+      it('marks a backup FAILED with the reason when pg_basebackup fails, and the next backup succeeds', async () => {
+        // A pg_basebackup that reports the right version but fails to copy (Barman's own fixture trick).
+        const fake = join(dir, 'fake-bin');
+        mkdirSync(fake, { recursive: true });
+        writeFileSync(
+          join(fake, 'pg_basebackup'),
+          '#!/bin/sh\nif [ "$1" = "--version" ]; then exec /usr/lib/postgresql/15/bin/pg_basebackup --version; fi\necho "pg_basebackup: error: simulated failure" >&2\nexit 1\n',
+        );
+        chmodSync(join(fake, 'pg_basebackup'), 0o755);
+        const broken = join(dir, 'fake.conf');
+        writeFileSync(
+          broken,
+          readFileSync(config, 'utf8').replace(/path_prefix = .*/, `path_prefix = ${fake}`),
+        );
+        chmodSync(broken, 0o644);
+        const run = await runBarman(['-c', broken, 'backup', 'main']);
+        assert.equal(run.exitCode, 1);
+        assert.match(
+          run.stderr,
+          /ERROR: Backup failed copying files\.\nDETAILS: data transfer failure on directory '.*\/data'\npg_basebackup error:\n[\s\S]*simulated failure/,
+        );
+        const failed = backupIds().at(-1)!;
+        const info = readFileSync(join(dir, 'home/main/base', failed, 'backup.info'), 'utf8');
+        assert.match(info, /^status=FAILED$/m);
+        assert.match(info, /^error=failure copying files \(data transfer failure on directory /m);
+        const listing = await barman('list-backup', 'main');
+        assert.match(listing.stdout, new RegExp(`^main ${failed} - FAILED$`, 'm'));
+        const next = await barman('backup', '--wait', 'main');
+        assert.equal(next.exitCode, 0, next.stderr);
+      });
+    }
   });
 }

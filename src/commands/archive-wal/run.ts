@@ -1,3 +1,4 @@
+import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import type { ArchiveOutcome } from '../../wal/archiver.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { defineCommandModule } from '../definition.js';
@@ -18,6 +19,7 @@ export default defineCommandModule<Result>({
         server.config,
         ctx.report,
         ctx.log.child({ server: server.name }),
+        { hooks: archiveHooks(HookRunner.forServer(ctx, server.config)) },
       );
     }
     return result;

@@ -15,6 +15,8 @@ import { serverLayout } from '../../catalog/layout.js';
 import type { ServerEntry } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import { executorFor } from '../../executors/index.js';
+import type { BackupHookInfo } from '../../hooks/index.js';
+import { archiveHooks, backupHookEnv, HookRunner } from '../../hooks/index.js';
 import type { BackupRequest } from '../../executors/index.js';
 import { acquireLock, serverLockPath } from '../../locks/index.js';
 import { prettySize } from '../../output/format.js';
@@ -30,6 +32,9 @@ import { defineCommandModule } from '../definition.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { removeWalsBefore } from '../shared/wal-cleanup.js';
+import type { CheckResult } from '../shared/checks/results.js';
+import { isCritical } from '../shared/checks/results.js';
+import { runServerChecks } from '../shared/checks/server-checks.js';
 
 interface BackupOutcome {
   server: string;
@@ -82,6 +87,19 @@ async function backupServer(
   const lock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'backup'), {
     busyMessage: 'Another backup process is running',
   });
+  const hooks = HookRunner.forServer(ctx, config);
+  const blocking = await preBackupCheck(ctx, server);
+  if (blocking.length > 0) {
+    lock.release();
+    for (const result of blocking)
+      ctx.log.warning(`check failed before backup: ${result.name}${result.hint ? ` (${result.hint})` : ''}`);
+    ctx.report.error(
+      `Impossible to start the backup: ${blocking.map((result) => `${result.name}${result.hint ? ` (${result.hint})` : ''}`).join(', ')}. ` +
+        `Run 'barman check ${config.name}' for details`,
+    );
+    return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
+  }
+  let hookInfo: BackupHookInfo | null = null;
   let info: BackupInfo | null = null;
   let backupId: string | null = null;
   let step = 'starting backup';
@@ -144,6 +162,17 @@ async function backupServer(
     ctx.report.info(
       `Starting backup using ${executor.mode} method for server ${config.name} in ${backupDirectory}`,
     );
+    hookInfo = {
+      backupId,
+      backupDir: backupDirectory,
+      backupInfoPath: infoFile,
+      status: 'EMPTY',
+      previousId: previous?.id ?? null,
+      nextId: null,
+      error: null,
+    };
+    step = 'running the pre_backup scripts';
+    await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
     await executor.run(request);
 
     step = 'calculating backup size';
@@ -174,13 +203,36 @@ async function backupServer(
       ).catch(() => {});
     }
     ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);
+    if (hookInfo) {
+      await hooks.run(
+        'backup',
+        'post',
+        backupHookEnv({ ...hookInfo, status: 'FAILED', error: describeError(error) }),
+      );
+    }
     return { server: config.name, backupId, status: 'FAILED', error: describeError(error) };
   } finally {
     lock.release();
   }
 
-  const status = await finishWithWal(ctx, server, backupId, options);
+  const status = await finishWithWal(ctx, server, backupId, options, hooks);
+  await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
   return { server: config.name, backupId, status, error: null };
+}
+
+/**
+ * Barman's silent pre-backup check: critical failures stop the backup before anything is
+ * written. Unlike Barman, `WAL archive` (an empty archive) does not block: the backup switches
+ * WAL itself and stays WAITING_FOR_WALS, loudly, until its WAL arrives, so the first backup of a
+ * new server needs no `switch-wal --archive` dance.
+ */
+async function preBackupCheck(ctx: CommandContext, server: ServerEntry): Promise<CheckResult[]> {
+  const report = await runServerChecks(server, {
+    log: ctx.log,
+    report: new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message)),
+    timeoutSeconds: server.config.check_timeout,
+  });
+  return report.results.filter((result) => isCritical(result) && result.name !== 'WAL archive');
 }
 
 /** The server must still be the cluster the archive belongs to; the first backup records it. */
@@ -252,6 +304,7 @@ async function finishWithWal(
   server: ServerEntry,
   backupId: string,
   options: Readonly<Record<string, unknown>>,
+  hooks: HookRunner,
 ): Promise<string> {
   const config = server.config;
   const wait = options.wait === true;
@@ -259,7 +312,7 @@ async function finishWithWal(
   const deadline = timeoutSeconds === null ? Infinity : Date.now() + timeoutSeconds * 1000;
   let announced = false;
   for (;;) {
-    await runArchiveWal(config, quiet(ctx), ctx.log).catch((error: unknown) =>
+    await runArchiveWal(config, quiet(ctx), ctx.log, { hooks: archiveHooks(hooks) }).catch((error: unknown) =>
       ctx.log.warning(`archive-wal: ${describeError(error)}`),
     );
     const catalog = await loadServerCatalog(config, quiet(ctx));
@@ -271,7 +324,7 @@ async function finishWithWal(
       await saveBackupInfo(backup, { ...info, status: 'DONE' });
       const first = catalog.backups.every((other) => other.id === backupId || statusOf(other) !== 'DONE');
       if (first) {
-        const removed = await removeWalsBefore(catalog, info.begin_wal);
+        const removed = await removeWalsBefore(catalog, info.begin_wal, hooks);
         if (removed.length > 0) {
           ctx.report.info(`This is the first backup for server ${config.name}`);
           ctx.report.info('WAL segments preceding the current backup have been found:');

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { saveBackupInfo, statusOf } from '../../catalog/backups.js';
 import { serverLayout } from '../../catalog/layout.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
+import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
@@ -16,6 +17,7 @@ import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
+import { superviseReceiveWal } from '../receive-wal/supervise.js';
 
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
 
@@ -36,13 +38,16 @@ export default defineCommandModule<Result>({
         continue;
       }
       const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+      const hooks = HookRunner.forServer(ctx, server.config);
       result[name] = outcome;
       try {
         if (server.config.archiver || server.config.streaming_archiver) {
           ctx.report.info(`Starting WAL archiving for server ${name}`);
           try {
             outcome.archived = (
-              await runArchiveWal(server.config, ctx.report, ctx.log.child({ server: name }))
+              await runArchiveWal(server.config, ctx.report, ctx.log.child({ server: name }), {
+                hooks: archiveHooks(hooks),
+              })
             ).archived.length;
           } catch (error) {
             if (!(error instanceof LockBusyError)) throw error;
@@ -51,6 +56,8 @@ export default defineCommandModule<Result>({
             );
           }
         }
+        // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
+        await superviseReceiveWal(ctx, server.config);
         let catalog = await loadServerCatalog(server.config, ctx.report);
         outcome.completed = await completeWaitingBackups(catalog, (id) =>
           ctx.report.info(`Backup ${id} of server ${name} is now DONE: all its WAL files are archived`),
@@ -64,7 +71,7 @@ export default defineCommandModule<Result>({
             const fresh = await loadServerCatalog(server.config, ctx.report);
             const current = fresh.backups.find((other) => other.id === backup.id);
             if (!current) continue;
-            await deleteBackup(fresh, current, ctx.report, { fromRetention: true });
+            await deleteBackup(fresh, current, ctx.report, { fromRetention: true, hooks });
             outcome.deleted.push(backup.id);
           }
         }

@@ -1,4 +1,5 @@
 import { resolveBackup } from '../../catalog/backups.js';
+import { HookRunner } from '../../hooks/index.js';
 import { defineCommandModule } from '../definition.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import type { DeleteOutcome } from '../shared/delete-backup.js';
@@ -15,7 +16,10 @@ export default defineCommandModule<DeleteOutcome | null>({
     if (!server) return null;
     const catalog = await loadServerCatalog(server.config, ctx.report);
     const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
-    return deleteBackup(catalog, backup, ctx.report, { fromRetention: false });
+    return deleteBackup(catalog, backup, ctx.report, {
+      fromRetention: false,
+      hooks: HookRunner.forServer(ctx, server.config),
+    });
   },
   renderConsole: () => [],
   renderJson: (outcome) => outcome,

@@ -5,19 +5,18 @@
  * (atomically) before the WAL files go, and backup.info before the data, so an interrupted
  * deletion leaves orphan files at worst, never a catalogue entry pointing at nothing.
  */
-import { readdir, rmdir, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { unlink } from 'node:fs/promises';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { removeBackupFiles, statusOf } from '../../catalog/backups.js';
 import { BarmanError } from '../../errors/index.js';
-import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
+import type { HookRunner } from '../../hooks/index.js';
+import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
+import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
 import { walFilesToRemove } from '../../retention/policy.js';
-import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
-import { hashDir } from '../../wal/names.js';
-import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
+import { removeWalFiles } from './wal-cleanup.js';
 
 export interface DeleteOutcome {
   deleted: boolean;
@@ -28,7 +27,8 @@ export async function deleteBackup(
   catalog: ServerCatalog,
   backup: CatalogBackup,
   report: Reporter,
-  options: { fromRetention: boolean },
+  /** `hooks`: the server's hook scripts (pre/post delete and wal_delete); without it none run. */
+  options: { fromRetention: boolean; hooks?: HookRunner },
 ): Promise<DeleteOutcome> {
   const { config, layout } = catalog;
   const server = config.name;
@@ -67,6 +67,10 @@ export async function deleteBackup(
     }
 
     const started = Date.now();
+    // Previous/next as they are before the deletion, for the post scripts too.
+    const { hooks } = options;
+    const hookEnv = hooks?.has('delete') ? backupHookEnv(backupHookInfo(backup, catalog.backups)) : null;
+    if (hooks && hookEnv) await hooks.run('delete', 'pre', hookEnv);
     report.info(`Deleting backup ${backup.id} for server ${server}`);
     const removable = walFilesToRemove(
       catalog.backups.map((other) => ({
@@ -80,7 +84,7 @@ export async function deleteBackup(
       catalog.xlog.map((entry) => entry.name),
       options,
     );
-    const removedWals = await removeWals(catalog, removable);
+    const removedWals = await removeWalFiles(catalog, removable, hooks);
     if (removedWals.length > 0) {
       report.info('Delete associated WAL segments:');
       for (const name of removedWals) report.info(`\t${name}`);
@@ -90,43 +94,10 @@ export async function deleteBackup(
       `Deleted backup ${backup.id} (start time: ${ctimeOfWallTime(started, -new Date(started).getTimezoneOffset())}, ` +
         `elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
     );
+    if (hooks && hookEnv) await hooks.run('delete', 'post', hookEnv);
     return { deleted: true, removedWals };
   } finally {
     lock.release();
     await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
   }
-}
-
-/** Drops the lines of `names` from xlog.db (atomic rewrite under the xlogdb lock), then the files. */
-async function removeWals(catalog: ServerCatalog, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const { layout, config } = catalog;
-  const doomed = new Set(names);
-  const xlogDb = new XlogDbFile(layout.xlogDbFile);
-  await withLock(
-    serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
-    {
-      waitMs: XLOGDB_LOCK_WAIT_MS,
-      busyMessage: `xlog.db of server ${config.name} is locked by another process`,
-    },
-    async () => {
-      const current = await xlogDb.read();
-      await xlogDb.rewrite(
-        current.entries.filter((entry) => !doomed.has(entry.name)),
-        current.columns === 5 ? 5 : 4,
-      );
-    },
-  );
-  const directories = new Set<string>();
-  for (const name of names) {
-    const path = join(layout.walsDirectory, hashDir(name), name);
-    await unlink(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    directories.add(dirname(path));
-  }
-  for (const directory of directories) {
-    if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
-  }
-  return [...names];
 }
