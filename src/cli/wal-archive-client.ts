@@ -87,6 +87,8 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
     child.stdin.destroy();
     const code = await child.exit.catch(() => 255);
     if (code === 255) return fail(`ssh to ${host} failed`, 3);
+    // The remote put-wal stopped reading (e.g. unknown server): its exit code tells why.
+    if (code !== 0) return code;
     return fail(`sending ${walPath} failed: ${(error as Error).message}`);
   }
   const code = await child.exit.catch(() => 255);

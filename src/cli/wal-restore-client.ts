@@ -6,7 +6,7 @@
  * 2 for local errors and ssh failures.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -75,7 +75,7 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
   const spooled = join(options.spoolDir, walName);
   if (await exists(spooled)) {
     try {
-      await rename(spooled, walDest);
+      await moveFile(spooled, walDest);
       return 0;
     } catch (error) {
       return fail(
@@ -113,6 +113,7 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
   };
 
   const jobs = Number(options.parallel);
+  let prefetching: Promise<unknown> = Promise.resolve();
   if (jobs > 1) {
     const peek = spawnPiped('ssh', remote(['get-wal', '--peek', String(jobs), server, walName]), 'inherit');
     peek.stdin.end();
@@ -124,12 +125,16 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
         .split('\n')
         .filter((name) => name && name !== walName);
       await mkdir(options.spoolDir, { recursive: true });
-      // Prefetch failures are not errors: PostgreSQL asks for those files again later.
-      await Promise.all(following.map((name) => fetch(name, join(options.spoolDir, name)).catch(() => 2)));
+      // Prefetch failures are not errors: PostgreSQL asks for those files again later. They run
+      // in parallel with the requested file's own transfer, as in Barman's client.
+      prefetching = Promise.all(
+        following.map((name) => fetch(name, join(options.spoolDir, name)).catch(() => 2)),
+      );
     }
   }
   await mkdir(dirname(walDest), { recursive: true }).catch(() => {});
   const code = mapExit(await fetch(walName, walDest));
+  await prefetching;
   if (code !== 0 && Number(options.sleep) > 0)
     await new Promise((resolve) => setTimeout(resolve, Number(options.sleep) * 1000));
   return code;
@@ -142,6 +147,27 @@ async function decompressor(name: 'gzip' | 'bzip2') {
 
 function mapExit(code: number): number {
   return code === 255 ? 2 : code;
+}
+
+/**
+ * rename(), or copy + unlink when the spool dir (default /var/tmp/walrestore) is on another
+ * filesystem than %p (EXDEV), as Barman's client copies it.
+ */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    const temp = `${to}.barman-ts.tmp`;
+    try {
+      await copyFile(from, temp);
+      await rename(temp, to);
+    } catch (copyError) {
+      await rm(temp, { force: true });
+      throw copyError;
+    }
+    await rm(from, { force: true });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

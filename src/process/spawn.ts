@@ -18,6 +18,10 @@ export function spawnPiped(
   stderr: 'inherit' | 'ignore' = 'inherit',
 ): PipedChild {
   const child = spawn(program, args, { stdio: ['pipe', 'pipe', stderr] });
+  // A child that exits without reading all its input (ssh failing to connect, a remote command
+  // refusing early) makes writes fail with EPIPE. Callers see that through their write callbacks
+  // and the exit code; without a listener the 'error' event would crash the process instead.
+  child.stdin.on('error', () => {});
   const exit = new Promise<number>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)));

@@ -35,7 +35,7 @@ export default defineCommandModule<Result>({
       return { mode: 'lines', lines: [`Ready to retrieve WAL files from the server ${serverName}`] };
 
     const wal = parseWalName(walName);
-    if (!wal || wal.name !== walName.toUpperCase() || walName.includes('/')) {
+    if (!wal || wal.name.toUpperCase() !== walName.toUpperCase() || walName.includes('/')) {
       throw new BarmanError('bad-wal-name', `'${walName}' is not a valid wal file name`, {
         exit: 'badWalName',
       });
