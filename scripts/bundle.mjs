@@ -3,15 +3,18 @@
 // command lazily loaded). One file to parse instead of hundreds of modules makes every start
 // faster, which matters for archive_command. Native and worker-based modules stay external.
 import { build } from 'esbuild';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-// Stale chunks of earlier builds would otherwise pile up next to the new ones.
-rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
+// Built into a fresh directory and swapped in, so a running barman never sees a half-built bundle
+// and stale chunks of earlier builds do not pile up.
+const building = join(root, `dist/bundle.building-${process.pid}`);
+const previous = join(root, `dist/bundle.previous-${process.pid}`);
+rmSync(building, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
@@ -22,7 +25,7 @@ const result = await build({
     // Loaded by CompressionPool as new URL('./worker.js', import.meta.url), next to the chunks.
     worker: 'dist/src/wal/compression/worker.js',
   },
-  outdir: 'dist/bundle',
+  outdir: building,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -39,3 +42,6 @@ const result = await build({
   metafile: true,
 });
 writeFileSync(join(root, 'dist/bundle-meta.json'), JSON.stringify(result.metafile));
+if (existsSync(join(root, 'dist/bundle'))) renameSync(join(root, 'dist/bundle'), previous);
+renameSync(building, join(root, 'dist/bundle'));
+rmSync(previous, { recursive: true, force: true });
