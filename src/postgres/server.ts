@@ -215,9 +215,13 @@ export interface BackupStop {
 /** Ends the concurrent backup started in this session; waits for the WAL it needs to be archived. */
 export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
   const call = v15(client) ? 'pg_backup_stop(true)' : 'pg_stop_backup(false, true)';
-  const [row] = await client.query<{ lsn: string; labelfile: string; spcmapfile: string | null; now_us: string; now_tz: number }>(
-    `SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, ${NOW_COLUMNS} FROM ${call} AS r`,
-  );
+  const [row] = await client.query<{
+    lsn: string;
+    labelfile: string;
+    spcmapfile: string | null;
+    now_us: string;
+    now_tz: number;
+  }>(`SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, ${NOW_COLUMNS} FROM ${call} AS r`);
   const recovery = await isInRecovery(client);
   const [tli] = await client.query<{ t: number }>(
     recovery
