@@ -31,8 +31,13 @@ import { compressBuffer, decompressBuffer } from '../../../wal/compression/index
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
 import { loadServerCatalog, walAfter } from '../backup-catalog.js';
-import { findPgTool, toolCompatible, toolSearchPath, compareVersions } from './client-tools.js';
-import type { PgTool } from './client-tools.js';
+import {
+  findPgTool,
+  toolCompatible,
+  toolSearchPath,
+  compareVersions,
+} from '../../../process/postgres-tools.js';
+import type { PgTool } from '../../../process/postgres-tools.js';
 import type { PostgresProbe, PrimaryProbe, StreamingProbe } from './probe.js';
 import {
   majorVersion,

@@ -11,7 +11,7 @@ import {
   parseToolVersion,
   toolCompatible,
   toolSearchPath,
-} from '../../../src/commands/shared/checks/client-tools.js';
+} from '../../../src/process/postgres-tools.js';
 
 test('parses --version output, ignoring parenthesised parts', () => {
   assert.deepEqual(parseToolVersion('pg_basebackup (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n'), {
