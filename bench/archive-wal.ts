@@ -11,7 +11,6 @@ import { makeTempDir } from '../test/harness/index.js';
 import {
   assertSucceeded,
   BARMAN_34_BIN,
-  BARMAN_TS_BIN,
   directoryUsage,
   dropCaches,
   ensureWalCache,
@@ -23,6 +22,7 @@ import {
   MIB,
   printTable,
   runMain,
+  snapshotBarmanTs,
   sameFilesystem,
   SEGMENT_SIZE,
   timeRun,
@@ -66,7 +66,7 @@ const MAGIC: Record<Compression, Buffer> = {
   none: Buffer.from('10d1', 'hex'),
 };
 
-async function runCase(wal: WalCache, testCase: Case): Promise<Measured> {
+async function runCase(wal: WalCache, testCase: Case, barmanTsBin: string): Promise<Measured> {
   const dir = await makeTempDir('bench-archive');
   try {
     const home = join(dir, 'home');
@@ -86,7 +86,7 @@ async function runCase(wal: WalCache, testCase: Case): Promise<Measured> {
     const coldCache = dropCaches();
     const run =
       testCase.implementation === 'barman-ts'
-        ? await timeRun(null, process.execPath, [BARMAN_TS_BIN, '-c', config, 'archive-wal', SERVER])
+        ? await timeRun(null, process.execPath, [barmanTsBin, '-c', config, 'archive-wal', SERVER])
         : await timeRun(null, BARMAN_34_BIN, ['-c', config, 'archive-wal', SERVER]);
     const label = `${testCase.implementation} archive-wal (compression ${testCase.compression})`;
     assertSucceeded(run, label);
@@ -132,11 +132,12 @@ async function verifyArchive(
 
 async function main(): Promise<void> {
   const wal = await ensureWalCache();
+  const barmanTs = await snapshotBarmanTs();
   const inputBytes = wal.names.length * SEGMENT_SIZE;
   const measured: Measured[] = [];
   for (const testCase of CASES) {
     const runs: Measured[] = [];
-    for (let run = 0; run < RUNS; run += 1) runs.push(await runCase(wal, testCase));
+    for (let run = 0; run < RUNS; run += 1) runs.push(await runCase(wal, testCase, barmanTs.bin));
     const result = { ...runs[0]!, ms: median(runs.map((item) => item.ms)) };
     result.coldCache = runs.every((item) => item.coldCache);
     measured.push(result);
@@ -153,7 +154,8 @@ async function main(): Promise<void> {
       `${measured.every((item) => item.coldCache) ? 'cold cache' : 'WARNING: caches could NOT be dropped'}, ` +
       `${RUNS === 1 ? '1 run' : `median of ${RUNS} runs`} per case (${environmentLine()})`,
   );
-  console.log(`segments: ${wal.origin}\n`);
+  console.log(`segments: ${wal.origin}`);
+  console.log(`${barmanTs.description}\n`);
   printTable(
     ['<implementation', '<compression', 'wall', 'ms/segment', 'MiB/s', 'stored', 'stored %', 'vs Barman 3.4'],
     measured.map((item) => {

@@ -5,14 +5,28 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
-import { chown, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  cp,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { CompletedRun } from '../test/harness/index.js';
-import { BARMAN_BIN, isRoot, makeTempDir, runAs, runCompletely, startPostgres } from '../test/harness/index.js';
+import { isRoot, makeTempDir, runAs, runCompletely, startPostgres } from '../test/harness/index.js';
 
-export const BARMAN_TS_BIN = BARMAN_BIN;
 export const BARMAN_34_BIN = '/usr/bin/barman';
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SEGMENT_SIZE = 16 * 1024 * 1024;
 export const MIB = 1024 * 1024;
 
@@ -122,15 +136,77 @@ export function environmentLine(): string {
   return `${process.version}, ${new Date().toISOString()}, load average ${load1!.toFixed(2)}`;
 }
 
+/**
+ * Which barman-ts is measured: the commit, whether src/ had uncommitted changes, and when the
+ * bundle was built.
+ */
+function implementationLine(): string {
+  const git = (args: string[]): string =>
+    spawnSync('git', ['-C', PROJECT_ROOT, ...args], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const head = git(['rev-parse', '--short', 'HEAD']) || 'unknown commit';
+  const dirty = git(['status', '--porcelain', '--', 'src', 'scripts', 'package.json']) !== '';
+  let built = 'unknown';
+  try {
+    built = statSync(join(PROJECT_ROOT, 'dist', 'bundle', 'barman.js')).mtime.toISOString();
+  } catch {
+    // no bundle: the runs will fail and say so
+  }
+  return `barman-ts at ${head}${dirty ? ' with uncommitted changes in src/' : ''}, bundle built ${built}`;
+}
+
 /** Runs a benchmark's main function: exit code 1 and the error on stderr when anything fails. */
 export function runMain(main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
     (error: unknown) => {
-      console.error(`\nBENCHMARK FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      console.error(
+        `\nBENCHMARK FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       process.exit(1); // exit cleanups of the harness remove temp dirs and stop clusters
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stable copy of barman-ts
+
+/**
+ * Copies bin/ and dist/bundle/ into a temp dir (node_modules linked) and returns the copy's
+ * bin/barman.js. Other work rebuilds dist/bundle/ while benchmarks run, and a rebuild removes
+ * the chunks of the previous build, which would make a run fail halfway; the copy is checked to
+ * be one complete build (every chunk a bundle file imports exists) before it is used.
+ */
+export async function snapshotBarmanTs(): Promise<{ bin: string; description: string }> {
+  const bundleDir = join(PROJECT_ROOT, 'dist', 'bundle');
+  for (let attempt = 1; ; attempt += 1) {
+    const dir = await makeTempDir('bench-bundle');
+    const before = statSync(join(bundleDir, 'barman.js')).mtimeMs;
+    await cp(join(PROJECT_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+    await cp(bundleDir, join(dir, 'dist', 'bundle'), { recursive: true });
+    await symlink(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    await cp(join(PROJECT_ROOT, 'package.json'), join(dir, 'package.json'));
+    const missing = await missingChunks(join(dir, 'dist', 'bundle'));
+    if (missing.length === 0 && statSync(join(bundleDir, 'barman.js')).mtimeMs === before) {
+      return { bin: join(dir, 'bin', 'barman.js'), description: implementationLine() };
+    }
+    await rm(dir, { recursive: true, force: true });
+    if (attempt >= 30)
+      throw new Error(`dist/bundle/ keeps changing or is incomplete (missing: ${missing.join(', ')})`);
+    await sleep(2000);
+  }
+}
+
+async function missingChunks(bundleDir: string): Promise<string[]> {
+  const files = new Set(await readdir(bundleDir));
+  const missing = new Set<string>();
+  for (const file of files) {
+    if (!file.endsWith('.js')) continue;
+    const text = await readFile(join(bundleDir, file), 'utf8');
+    for (const match of text.matchAll(/["']\.\/([\w.-]+\.js)["']/g)) {
+      if (!files.has(match[1]!)) missing.add(match[1]!);
+    }
+  }
+  return [...missing];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +342,9 @@ export async function ensureWalCache(log: (line: string) => void = console.log):
     log(`WAL segments: ${cached.names.length} cached in ${WAL_CACHE_DIR} (${cached.origin})`);
     return cached;
   }
-  log(`WAL segments: none valid in ${WAL_CACHE_DIR}; producing ${WAL_CACHE_COUNT} with pgbench (a few minutes)`);
+  log(
+    `WAL segments: none valid in ${WAL_CACHE_DIR}; producing ${WAL_CACHE_COUNT} with pgbench (a few minutes)`,
+  );
   const produced = await produceWalSegments(WAL_CACHE_COUNT, log);
   const temporary = `${WAL_CACHE_DIR}.tmp-${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
@@ -293,14 +371,14 @@ export async function ensureWalCache(log: (line: string) => void = console.log):
 
 /**
  * Starts a PG15 cluster whose archive_command copies segments into a staging dir, initialises
- * pgbench, switches WAL, then runs `pgbench -c4 -j2 -T 30` until `count` consecutive segments
+ * pgbench (scale 130 as in test-rig.md §4), checkpoints and switches WAL, then runs `pgbench -c4 -j2 -T 30` until `count` consecutive segments
  * written by the pgbench run (not by the initialisation) have been archived. The segments are
  * left in the returned directory (a temp dir removed at exit).
  */
 export async function produceWalSegments(
   count: number,
   log: (line: string) => void = console.log,
-  scale = 20,
+  scale = 130,
 ): Promise<{ directory: string; names: string[]; systemIdentifier: string; origin: string }> {
   const staging = await makeTempDir('bench-wal-staging', { owner: 'postgres', mode: 0o755 });
   const archiveCommand = `test ! -f ${staging}/%f && cp %p ${staging}/.%f.tmp && mv ${staging}/.%f.tmp ${staging}/%f`;
@@ -317,6 +395,9 @@ export async function produceWalSegments(
       timeoutMs: 600_000,
     });
     log(`  pgbench -i -s ${scale}: ${formatMs(Date.now() - started)}`);
+    // Start the run right after a checkpoint, like the rig: its updates then write full-page
+    // images of the (1.9 GB at scale 130) accounts table, about 20 MB/s of WAL.
+    await pg.query('CHECKPOINT');
     const [switched] = await pg.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
     const first = segmentNumber(switched!.name) + 1;
     const runSegments = async (): Promise<string[]> =>
@@ -369,4 +450,3 @@ export async function directoryUsage(
 export function sameFilesystem(a: string, b: string): boolean {
   return statSync(a).dev === statSync(b).dev;
 }
-
