@@ -1,0 +1,61 @@
+/**
+ * Reading one member (backup_label) out of a pg_basebackup tar archive, possibly compressed
+ * (base.tar.gz, .lz4, .zst), streaming: the archive is never extracted to disk.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { CompressionName } from '../wal/compression/index.js';
+import { createDecompressStream } from '../wal/compression/index.js';
+import { readTar } from '../wal/tar-reader.js';
+
+const COMPRESSION_BY_SUFFIX: Record<string, CompressionName | null> = {
+  '': null,
+  '.gz': 'gzip',
+  '.lz4': 'lz4',
+  '.zst': 'zstd',
+};
+
+/** The base archive pg_basebackup wrote in `directory` (base.tar[.gz|.lz4|.zst]). */
+export async function findBaseArchive(
+  directory: string,
+): Promise<{ path: string; compression: CompressionName | null } | null> {
+  for (const name of await readdir(directory)) {
+    const match = /^base\.tar(\.gz|\.lz4|\.zst)?$/.exec(name);
+    if (match) return { path: join(directory, name), compression: COMPRESSION_BY_SUFFIX[match[1] ?? '']! };
+  }
+  return null;
+}
+
+const STOP = new Error('member found');
+
+/** The text of `member` in the archive, or null when it is not there. */
+export async function readTarMember(
+  archive: string,
+  compression: CompressionName | null,
+  member: string,
+): Promise<string | null> {
+  const raw = createReadStream(archive);
+  const stream: Readable = compression ? raw.pipe(createDecompressStream(compression)) : raw;
+  let found: string | null = null;
+  try {
+    await readTar(stream, async (entry, body) => {
+      if (found !== null || entry.name.replace(/^\.\//, '') !== member) return;
+      const chunks: Buffer[] = [];
+      await body((chunk) => {
+        chunks.push(chunk);
+        return Promise.resolve();
+      });
+      found = Buffer.concat(chunks).toString('utf8');
+      // pg_basebackup writes backup_label first: stop instead of decompressing the whole archive.
+      throw STOP;
+    });
+  } catch (error) {
+    if (error !== STOP) throw error;
+  } finally {
+    raw.destroy();
+    stream.destroy();
+  }
+  return found;
+}
