@@ -1,15 +1,18 @@
 /**
  * The concurrent backup protocol shared by the file-copy executors (local-rsync, rsync): open a
  * session, pg_backup_start, copy the files, pg_backup_stop in the same session, store the
- * backup_label (and tablespace_map) it returns. The session is kept alive during long copies.
+ * backup_label (and tablespace_map) it returns. The session is kept alive during long copies;
+ * losing it ends the backup. Also works on a standby (see standby.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupInfo, Tablespace } from '../catalog/backup-info.js';
 import { timestampFromDate } from '../catalog/backup-info.js';
+import { BarmanError, describeError } from '../errors/index.js';
 import type { ServerTime } from '../postgres/index.js';
 import * as postgres from '../postgres/index.js';
-import type { BackupRequest } from './types.js';
+import { startPrimaryWalSwitcher, switchWalOnPrimary } from './standby.js';
+import type { BackupRequest, ExecutorOutcome } from './types.js';
 
 export function backupTimestamp(time: ServerTime): BackupInfo['begin_time'] {
   const micros = time.epochMicros;
@@ -59,18 +62,34 @@ export async function describeServer(
   return { pgdata, tablespaces, version: client.serverVersion, segmentSize };
 }
 
-/** Runs `copy` between pg_backup_start and pg_backup_stop, filling the begin/end fields. */
 /** "Starting backup copy via <how> for <id>[ (N jobs)]", printed once the backup has started. */
 export function announceCopy(request: BackupRequest, description: string, parallel = true): void {
   const jobs = parallel && request.options.jobs > 1 ? ` (${request.options.jobs} jobs)` : '';
   request.report.info(`Starting backup copy via ${description} for ${request.backupId}${jobs}`);
 }
 
+/**
+ * A standby backup without primary_conninfo still works, but its last WAL file arrives only when
+ * the primary switches WAL on its own (archive_timeout, traffic).
+ */
+export function warnStandbyWithoutPrimary(request: BackupRequest): void {
+  request.report.warning(
+    `conninfo of server ${request.config.name} points to a standby and primary_conninfo is not set: ` +
+      'the backup waits until the primary switches WAL on its own (set primary_conninfo to switch it)',
+  );
+}
+
+/**
+ * Runs `copy` between pg_backup_start and pg_backup_stop, filling the begin/end fields. The
+ * backup lives in this session: when the session is lost (PostgreSQL stopped, backend
+ * terminated) the copy is abandoned at once. On a standby, WAL is switched on the primary
+ * while the stop waits and after it (see standby.ts); no restore point is created there.
+ */
 export async function concurrentBackup(
   request: BackupRequest,
   description: string,
-  copy: (facts: ServerFacts) => Promise<Record<string, number>>,
-): Promise<void> {
+  copy: (facts: ServerFacts, signal: AbortSignal) => Promise<Record<string, number>>,
+): Promise<ExecutorOutcome> {
   request.setStep('connecting to PostgreSQL');
   const client = await postgres.PostgresClient.connect(request.config.conninfo);
   const keepalive =
@@ -80,7 +99,10 @@ export async function concurrentBackup(
           request.config.keepalive_interval * 1000,
         )
       : null;
+  const primaryConninfo = request.config.primary_conninfo;
   try {
+    const standby = await postgres.isInRecovery(client);
+    if (standby && !primaryConninfo) warnStandbyWithoutPrimary(request);
     const facts = await describeServer(client, request);
     request.setStep('issuing start backup command');
     const label = `Barman backup ${request.config.name} ${request.backupId}`;
@@ -99,13 +121,19 @@ export async function concurrentBackup(
     announceCopy(request, description);
     request.setStep('copying files');
     const copyStarted = Date.now();
-    const timings = await copy(facts);
+    const timings = await copyWhileConnected(client, (signal) => copy(facts, signal));
     const copySeconds = (Date.now() - copyStarted) / 1000;
     request.report.info(`Copy done (time: ${humanSeconds(copySeconds)})`);
 
     request.setStep('issuing stop backup command');
     request.report.info('Asking PostgreSQL server to finalize the backup.');
-    const stop = await postgres.stopBackup(client);
+    const switcher = standby && primaryConninfo ? startPrimaryWalSwitcher(request, primaryConninfo) : null;
+    let stop: postgres.BackupStop;
+    try {
+      stop = await postgres.stopBackup(client);
+    } finally {
+      await switcher?.stop();
+    }
     request.setStep('writing backup label');
     await writeFile(join(request.backupDirectory, 'data', 'backup_label'), stop.backupLabel, { mode: 0o600 });
     if (stop.tablespaceMap) {
@@ -113,12 +141,11 @@ export async function concurrentBackup(
         mode: 0o600,
       });
     }
-    const end = await postgres.walFileOf(client, stop.lsn);
     await request.save({
       backup_label: stop.backupLabel,
       end_xlog: stop.lsn,
-      end_wal: end.fileName,
-      end_offset: end.offset,
+      end_wal: stop.fileName,
+      end_offset: stop.offset,
       end_time: backupTimestamp(stop.time),
       copy_stats: copyStats({
         copy_time: copySeconds,
@@ -127,15 +154,61 @@ export async function concurrentBackup(
         ...timings,
       }),
     });
-    if (!(await postgres.isInRecovery(client))) {
-      await postgres.createRestorePoint(client, `barman_${request.backupId}`).catch(() => null);
-      // Close the backup's last WAL segment so that it is archived promptly.
-      await postgres.switchWal(client).catch(() => null);
-    }
+    await finishOnServer(request, client, standby);
+    return { fromStandby: standby };
   } finally {
     if (keepalive) clearInterval(keepalive);
     await client.close();
   }
+}
+
+/**
+ * After the stop: on a primary, the restore point barman_<id> and a WAL switch (so the backup's
+ * last WAL file is archived promptly); on a standby, which can do neither, the switch happens on
+ * the primary.
+ */
+export async function finishOnServer(
+  request: BackupRequest,
+  client: postgres.PostgresClient,
+  standby: boolean,
+): Promise<void> {
+  request.setStep('switching WAL');
+  if (standby) {
+    if (request.config.primary_conninfo) await switchWalOnPrimary(request, request.config.primary_conninfo);
+    return;
+  }
+  await postgres.createRestorePoint(client, `barman_${request.backupId}`).catch((error: unknown) => {
+    request.log.warning(`cannot create restore point barman_${request.backupId}: ${describeError(error)}`);
+  });
+  await postgres.switchWal(client).catch((error: unknown) => {
+    request.report.warning(`cannot switch WAL after the backup: ${describeError(error)}`);
+  });
+}
+
+/** Runs the copy, abandoning it (abort signal, then an error) when the backup's session is lost. */
+async function copyWhileConnected<T>(
+  client: postgres.PostgresClient,
+  copy: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const abort = new AbortController();
+  const copying = copy(abort.signal);
+  const lost = client.whenLost().then((error) => {
+    abort.abort(error);
+    return error;
+  });
+  const outcome = await Promise.race([
+    copying.then((value) => ({ value })),
+    lost.then((error) => ({ error })),
+  ]);
+  if ('value' in outcome) return outcome.value;
+  // Let the copy notice the abort and settle before reporting (no writes after we return).
+  await copying.catch(() => undefined);
+  throw new BarmanError(
+    'backup-session-lost',
+    `the PostgreSQL session holding the backup was lost during the copy (${outcome.error.message}): ` +
+      'PostgreSQL ended the backup with it',
+    { hint: 'Check that PostgreSQL is running, then take the backup again.' },
+  );
 }
 
 function copyStats(values: Record<string, number>) {

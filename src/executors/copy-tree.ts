@@ -33,6 +33,8 @@ export interface CopyOptions {
   jobs: number;
   /** KB/s shared by all copies; null/0 = unlimited. */
   bandwidthLimit?: number | null;
+  /** Stops the copy (between files) with the signal's reason. */
+  signal?: AbortSignal;
   /** Called after each file with the running totals. */
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
@@ -72,6 +74,7 @@ export async function copyTree(
       throw error;
     }
     for (const entry of entries) {
+      options.signal?.throwIfAborted();
       const childRelative = relative ? `${relative}/${entry.name}` : entry.name;
       const source = join(sourceRoot, childRelative);
       const target = join(targetRoot, childRelative);
@@ -93,12 +96,13 @@ export async function copyTree(
   }
   await walk('');
 
-  const throttle = createThrottle(options.bandwidthLimit ?? null);
+  const throttle = createThrottle(options.bandwidthLimit ?? null, options.signal);
   const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
   const done = { bytes: 0, files: 0 };
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
+      options.signal?.throwIfAborted();
       const task = files[next++]!;
       await copyOne(task, options, stats, throttle);
       done.bytes += task.size;
@@ -171,8 +175,8 @@ async function finish(target: string, source: BigIntStats): Promise<void> {
   }
 }
 
-/** A token bucket over all copies: waits so the average rate stays under `kbps`. */
-function createThrottle(kbps: number | null): (bytes: number) => Promise<void> {
+/** A token bucket over all copies: waits so the average rate stays under `kbps` (abortable). */
+function createThrottle(kbps: number | null, signal?: AbortSignal): (bytes: number) => Promise<void> {
   if (!kbps) return () => Promise.resolve();
   const bytesPerMs = (kbps * 1024) / 1000;
   let availableAt = Date.now();
@@ -180,7 +184,18 @@ function createThrottle(kbps: number | null): (bytes: number) => Promise<void> {
     const now = Date.now();
     const start = Math.max(now, availableAt);
     availableAt = start + bytes / bytesPerMs;
-    if (start > now) await new Promise((resolve) => setTimeout(resolve, start - now));
+    if (start > now) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, start - now);
+        signal?.addEventListener('abort', wake);
+      });
+      signal?.throwIfAborted();
+    }
   };
 }
 

@@ -22,4 +22,5 @@ export function executorFor(config: ServerConfig): BackupExecutor {
   }
 }
 
-export type { BackupExecutor, BackupRequest } from './types.js';
+export type { BackupExecutor, BackupRequest, ExecutorOutcome } from './types.js';
+export { forceCheckpointOnPrimary } from './standby.js';

@@ -14,7 +14,7 @@ export const localRsyncExecutor: BackupExecutor = {
   mode: 'rsync-concurrent',
   copyDescription: 'local copy',
   async run(request: BackupRequest) {
-    await concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }) => {
+    return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
       const { reuse, jobs, bandwidthLimit } = request.options;
       for (const tablespace of tablespaces) {
         await copyTree(tablespace.location, join(request.backupDirectory, String(tablespace.oid)), {
@@ -23,6 +23,7 @@ export const localRsyncExecutor: BackupExecutor = {
           reuse,
           jobs,
           bandwidthLimit,
+          signal,
         });
       }
       const data = join(request.backupDirectory, 'data');
@@ -41,7 +42,9 @@ export const localRsyncExecutor: BackupExecutor = {
         reuse,
         jobs,
         bandwidthLimit,
+        signal,
       });
+      signal.throwIfAborted();
       // pg_control last: it must not be older than any data file it describes.
       await mkdir(join(data, 'global'), { recursive: true });
       await copyFileDurably(join(pgdata, 'global', 'pg_control'), join(data, 'global', 'pg_control'));

@@ -6,13 +6,20 @@
  */
 import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
 import { formatConnInfo, parseConnInfo } from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
 import { parseLsn } from '../wal/names.js';
-import { announceCopy, backupTimestamp, describeServer } from './concurrent.js';
+import {
+  announceCopy,
+  backupTimestamp,
+  describeServer,
+  finishOnServer,
+  warnStandbyWithoutPrimary,
+} from './concurrent.js';
+import { startPrimaryWalSwitcher } from './standby.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const postgresExecutor: BackupExecutor = {
@@ -29,6 +36,8 @@ export const postgresExecutor: BackupExecutor = {
     }
     const client = await postgres.PostgresClient.connect(config.conninfo);
     try {
+      // This session waits through the whole copy: idle_session_timeout must not end it.
+      if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
       const tool = await postgresToolVersion(program);
       const serverMajor = Math.floor(client.serverVersion / 10000);
       if (!tool || tool.major < serverMajor) {
@@ -39,15 +48,17 @@ export const postgresExecutor: BackupExecutor = {
           { hint: `Set path_prefix to the bin directory of PostgreSQL ${serverMajor}'s client programs.` },
         );
       }
+      const standby = await postgres.isInRecovery(client);
+      if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
-      const start = await postgres.currentWal(client);
+      const start = await postgres.walPosition(client);
       await request.save({
         status: 'STARTED',
         begin_time: backupTimestamp(start.time),
         timeline: start.timeline,
       });
       request.report.info(
-        `Backup start at LSN: ${start.lsn} (${start.fileName}, ${(start.offset ?? 0).toString(16).toUpperCase().padStart(8, '0')})`,
+        `Backup start at LSN: ${start.lsn} (${start.fileName}, ${start.offset.toString(16).toUpperCase().padStart(8, '0')})`,
       );
 
       announceCopy(request, 'pg_basebackup', false);
@@ -80,22 +91,37 @@ export const postgresExecutor: BackupExecutor = {
           await mkdir(directory, { recursive: true, mode: 0o700 });
           await chmod(directory, 0o700);
         }
+        // From a standby, pg_basebackup's end waits for the last WAL file (archive_mode = always):
+        // the primary switches WAL once the server reports that phase.
+        const switcher =
+          standby && config.primary_conninfo
+            ? startPrimaryWalSwitcher(request, config.primary_conninfo, {
+                ready: async () => {
+                  const phases = await postgres.baseBackupPhases(client);
+                  return phases === null || phases.includes('waiting for wal archiving to finish');
+                },
+              })
+            : null;
+        let failure: unknown = null;
         try {
           await runProgram(program, args);
-          break;
         } catch (error) {
-          if (attempt >= request.options.retryTimes) {
-            const detail = error instanceof CommandFailedError ? error.message : String(error);
-            throw new BarmanError(
-              'copy-failed',
-              `data transfer failure on directory '${data}'\npg_basebackup error:\n${detail}`,
-            );
-          }
-          request.report.warning(
-            `pg_basebackup failed; retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
-          );
-          await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+          failure = error;
+        } finally {
+          await switcher?.stop();
         }
+        if (failure === null) break;
+        if (attempt >= request.options.retryTimes) {
+          const detail = failure instanceof CommandFailedError ? failure.message : describeError(failure);
+          throw new BarmanError(
+            'copy-failed',
+            `data transfer failure on directory '${data}'\npg_basebackup error:\n${detail}`,
+          );
+        }
+        request.report.warning(
+          `pg_basebackup failed; retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
       }
       const copySeconds = (Date.now() - copyStarted) / 1000;
       request.report.info(
@@ -106,7 +132,8 @@ export const postgresExecutor: BackupExecutor = {
       request.setStep('reading the backup label');
       const label = await readBackupLabel(data);
       const beginLsn = parseLsn(label.lsn);
-      const end = await postgres.currentWal(client);
+      // A primary's current position, a standby's replay position: at or after the backup's end.
+      const end = await postgres.walPosition(client);
       await request.save({
         backup_label: label.text,
         begin_xlog: label.lsn,
@@ -123,10 +150,8 @@ export const postgresExecutor: BackupExecutor = {
           ['total_time', copySeconds],
         ]),
       });
-      if (!(await postgres.isInRecovery(client))) {
-        await postgres.createRestorePoint(client, `barman_${request.backupId}`).catch(() => null);
-        await postgres.switchWal(client).catch(() => null);
-      }
+      await finishOnServer(request, client, standby);
+      return { fromStandby: standby };
     } finally {
       await client.close();
     }

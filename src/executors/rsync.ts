@@ -9,10 +9,19 @@ import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
+import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
 import { pgdataFilter } from './pgdata.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
+
+interface Copier {
+  request: BackupRequest;
+  sshCommand: string;
+  /** rsync's absolute path. */
+  program: string;
+  signal: AbortSignal | undefined;
+}
 
 interface RemoteEntry {
   type: 'f' | 'd' | 'l';
@@ -26,13 +35,23 @@ export const rsyncExecutor: BackupExecutor = {
   copyDescription: 'rsync/SSH',
   async run(request: BackupRequest) {
     const sshCommand = request.config.ssh_command!;
-    await concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }) => {
+    // Before pg_backup_start: a missing rsync is a configuration problem, not a copy failure.
+    request.setStep('initialising rsync backup_method');
+    const program = await findProgram('rsync', request.config.path_prefix);
+    if (!program) {
+      throw new BarmanError('rsync-missing', 'rsync not found in path_prefix or PATH', {
+        hint: 'Install rsync on the Barman host (and on the PostgreSQL host), or set path_prefix.',
+      });
+    }
+    const copier: Copier = { request, sshCommand, program, signal: undefined };
+    return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
+      copier.signal = signal;
       for (const tablespace of tablespaces) {
-        await copyRemoteTree(request, sshCommand, tablespace.location, String(tablespace.oid), true);
+        await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), true);
       }
-      await copyRemoteTree(request, sshCommand, pgdata, 'data', false);
+      await copyRemoteTree(copier, pgdata, 'data', false);
       // pg_control last, as PostgreSQL's own base backups do.
-      await rsync(request, sshCommand, {
+      await rsync(copier, {
         source: `${pgdata}/global/pg_control`,
         destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
       });
@@ -70,12 +89,12 @@ async function listRemote(sshCommand: string, root: string): Promise<RemoteEntry
 }
 
 async function copyRemoteTree(
-  request: BackupRequest,
-  sshCommand: string,
+  copier: Copier,
   root: string,
   into: string,
   tablespace: boolean,
 ): Promise<void> {
+  const { request, sshCommand } = copier;
   const destination = join(request.backupDirectory, into);
   await mkdir(destination, { recursive: true, mode: 0o700 });
   await chmod(destination, 0o700);
@@ -117,7 +136,7 @@ async function copyRemoteTree(
         const listFile = join(request.backupDirectory, `.rsync-files-${into}-${index}`);
         await writeFile(listFile, `${list.paths.join('\n')}\n`);
         try {
-          await rsync(request, sshCommand, {
+          await rsync(copier, {
             source: `${root}/`,
             destination: `${destination}/`,
             filesFrom: listFile,
@@ -132,21 +151,23 @@ async function copyRemoteTree(
 }
 
 async function rsync(
-  request: BackupRequest,
-  sshCommand: string,
+  copier: Copier,
   options: { source: string; destination: string; filesFrom?: string; linkDest?: string; copyDest?: string },
 ): Promise<void> {
+  const { request, signal } = copier;
   const args = rsyncArguments({
-    sshCommand,
+    sshCommand: copier.sshCommand,
     ...options,
     bandwidthLimit: request.options.bandwidthLimit,
     compress: request.config.network_compression,
   });
   for (let attempt = 0; ; attempt += 1) {
+    signal?.throwIfAborted();
     try {
-      await runProgram('rsync', args);
+      await runProgram(copier.program, args, { signal });
       return;
     } catch (error) {
+      signal?.throwIfAborted();
       // Exit 24: files vanished during the transfer (dropped tables): not an error for a backup.
       if (error instanceof CommandFailedError && error.result?.exitCode === 24) return;
       if (attempt >= request.options.retryTimes) {

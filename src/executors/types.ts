@@ -34,10 +34,15 @@ export interface BackupRequest {
   save(fields: Partial<BackupInfo>): Promise<void>;
 }
 
+export interface ExecutorOutcome {
+  /** Taken from a standby (conninfo in recovery): its last WAL comes from the primary. */
+  fromStandby: boolean;
+}
+
 export interface BackupExecutor {
   /** backup.info `mode`, and the name in "Starting backup using <mode> method". */
   readonly mode: string;
   /** "Starting backup copy via <how> for <id>". */
   readonly copyDescription: string;
-  run(request: BackupRequest): Promise<void>;
+  run(request: BackupRequest): Promise<ExecutorOutcome>;
 }

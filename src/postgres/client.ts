@@ -44,11 +44,32 @@ export class PostgresError extends BarmanError {
 }
 
 export class PostgresClient {
+  private closing = false;
+  private lostError: Error | null = null;
+  private readonly lostListeners: Array<(error: Error) => void> = [];
+
   private constructor(
     private readonly client: pg.Client,
     /** server_version_num, e.g. 150018. */
     readonly serverVersion: number,
-  ) {}
+  ) {
+    const lost = (error: Error) => {
+      if (this.closing || this.lostError) return;
+      this.lostError = error;
+      for (const listener of this.lostListeners.splice(0)) listener(error);
+    };
+    client.on('error', (error: Error) => lost(new PostgresError(error.message, error)));
+    client.on('end', () => lost(new PostgresError('the connection was closed by the server')));
+  }
+
+  /**
+   * Resolves with the reason when the session ends without close() (server shut down, backend
+   * terminated, network lost): a concurrent backup dies with its session.
+   */
+  whenLost(): Promise<Error> {
+    if (this.lostError) return Promise.resolve(this.lostError);
+    return new Promise((resolve) => this.lostListeners.push(resolve));
+  }
 
   static async connect(conninfo: string, options: ConnectOptions = {}): Promise<PostgresClient> {
     const client = new pg.Client(clientConfig(parseConnInfo(conninfo), options));
@@ -79,6 +100,7 @@ export class PostgresClient {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.client.end().catch(() => {});
   }
 

@@ -2,6 +2,7 @@
  * What barman-ts asks PostgreSQL, by meaning: versions pick the right function names
  * (pg_backup_start on 15+, pg_start_backup before; pg_switch_xlog on 9.6).
  */
+import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
 import type { PostgresClient } from './client.js';
 import { PostgresError } from './client.js';
 
@@ -174,6 +175,51 @@ export async function walFileOf(
   return { fileName: row!.file_name, offset: row!.file_offset };
 }
 
+/**
+ * The WAL file and offset of `lsn` on `timeline`, computed locally (pg_walfile_name_offset()
+ * cannot run on a standby), with the same boundary rule: a position at the very start of a
+ * segment names the previous segment (everything before it is in that one).
+ */
+export function walFileAt(
+  lsn: string,
+  timeline: number,
+  segmentSize: number,
+): { fileName: string; offset: number } {
+  const position = parseLsn(lsn);
+  const offset = lsnSegmentOffset(position, segmentSize);
+  const segmentOf = offset === 0 && position > 0n ? position - 1n : position;
+  return { fileName: lsnToSegmentName(segmentOf, timeline, segmentSize), offset };
+}
+
+/**
+ * The timeline a standby is on: its minimum recovery point's (pg_control_recovery()), or the
+ * last restart point's when that is not set; a primary's current timeline.
+ */
+export async function currentTimeline(client: PostgresClient): Promise<number> {
+  const [row] = await client.query<{ recovery: number | null; checkpoint: number }>(
+    'SELECT (SELECT min_recovery_end_timeline FROM pg_control_recovery()) AS recovery, ' +
+      '(SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint',
+  );
+  const recovery = (await isInRecovery(client)) ? row!.recovery : null;
+  return recovery && recovery > 0 ? recovery : row!.checkpoint;
+}
+
+/**
+ * Like currentWal, but always with a file name, offset and timeline: on a standby the replay
+ * position, named locally on the standby's timeline (what a backup of a standby ends with).
+ */
+export async function walPosition(
+  client: PostgresClient,
+): Promise<WalPosition & { fileName: string; offset: number; timeline: number }> {
+  const position = await currentWal(client);
+  if (position.fileName !== null && position.offset !== null && position.timeline !== null) {
+    return { ...position, fileName: position.fileName, offset: position.offset, timeline: position.timeline };
+  }
+  const timeline = await currentTimeline(client);
+  const file = walFileAt(position.lsn, timeline, await walSegmentSize(client));
+  return { ...position, ...file, timeline };
+}
+
 export interface BackupStart {
   lsn: string;
   timeline: number;
@@ -194,7 +240,9 @@ export async function startBackup(
     `SELECT location::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, ${NOW_COLUMNS} FROM ${call} AS location`,
     [label, fast],
   );
-  const file = await walFileOf(client, row!.lsn);
+  const file = (await isInRecovery(client))
+    ? walFileAt(row!.lsn, row!.timeline, await walSegmentSize(client))
+    : await walFileOf(client, row!.lsn);
   return {
     lsn: row!.lsn,
     timeline: row!.timeline,
@@ -207,12 +255,19 @@ export async function startBackup(
 export interface BackupStop {
   lsn: string;
   timeline: number;
+  /** The WAL file holding the backup's end (boundary rule of walFileOf) and the offset in it. */
+  fileName: string;
+  offset: number;
   time: ServerTime;
   backupLabel: string;
   tablespaceMap: string | null;
 }
 
-/** Ends the concurrent backup started in this session; waits for the WAL it needs to be archived. */
+/**
+ * Ends the concurrent backup started in this session; waits for the WAL it needs to be archived
+ * (on a standby only with archive_mode = always). On a standby the end is the minimum recovery
+ * point, on the timeline of pg_control_recovery().
+ */
 export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
   const call = v15(client) ? 'pg_backup_stop(true)' : 'pg_stop_backup(false, true)';
   const [row] = await client.query<{
@@ -223,18 +278,29 @@ export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
     now_tz: number;
   }>(`SELECT r.lsn::text AS lsn, r.labelfile, r.spcmapfile, ${NOW_COLUMNS} FROM ${call} AS r`);
   const recovery = await isInRecovery(client);
-  const [tli] = await client.query<{ t: number }>(
-    recovery
-      ? 'SELECT min_recovery_end_timeline AS t FROM pg_control_recovery()'
-      : 'SELECT timeline_id AS t FROM pg_control_checkpoint()',
-  );
+  const timeline = await currentTimeline(client);
+  const file = recovery
+    ? walFileAt(row!.lsn, timeline, await walSegmentSize(client))
+    : await walFileOf(client, row!.lsn);
   return {
     lsn: row!.lsn,
-    timeline: tli!.t,
+    timeline,
+    fileName: file.fileName,
+    offset: file.offset,
     time: serverTime(row!),
     backupLabel: row!.labelfile,
     tablespaceMap: row!.spcmapfile && row!.spcmapfile.length > 0 ? row!.spcmapfile : null,
   };
+}
+
+/**
+ * The phases of the base backups running on this server (pg_stat_progress_basebackup), or null
+ * before PostgreSQL 13, which cannot tell.
+ */
+export async function baseBackupPhases(client: PostgresClient): Promise<string[] | null> {
+  if (client.serverVersion < 130000) return null;
+  const rows = await client.query<{ phase: string }>('SELECT phase FROM pg_stat_progress_basebackup');
+  return rows.map((row) => row.phase);
 }
 
 /** pg_switch_wal(); returns the WAL file closed by the switch, or null when nothing was written. */

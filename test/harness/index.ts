@@ -5,3 +5,4 @@ export * from './sshd.js';
 export * from './tmp.js';
 export * from './barman.js';
 export * from './restore.js';
+export * from './standby.js';

@@ -1,14 +1,15 @@
 /**
  * A plain restore of a barman-ts backup for tests (not `barman recover`): copy the backup's
  * data and tablespaces to a new place as the cluster's OS user, point the tablespaces there,
- * and start PostgreSQL in archive recovery with `barman get-wal` as restore_command.
+ * and start PostgreSQL in archive recovery with `barman get-wal` as restore_command. The server
+ * accepts read-only queries before recovery ends: use waitForEndOfRecovery to see all the WAL.
  */
 import { cp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BARMAN_BIN } from './barman.js';
 import type { PostgresServer } from './postgres.js';
 import { startPostgres } from './postgres.js';
-import { chownTo, makeTempDir } from './tmp.js';
+import { chownTo, makeTempDir, waitFor } from './tmp.js';
 
 export async function restoreAndStart(options: {
   backupDirectory: string;
@@ -47,6 +48,9 @@ export async function restoreAndStart(options: {
     for (const oid of entries.filter((name) => /^\d+$/.test(name)))
       await rm(join(data, 'pg_tblspc', oid), { force: true });
   }
+  // A backup of a standby may carry its standby.signal (pg_basebackup keeps it): this restore is
+  // an archive recovery that ends with the archive.
+  await rm(join(data, 'standby.signal'), { force: true });
   await chownTo(target, osUser);
   const { execFileSync } = await import('node:child_process');
   execFileSync('chown', ['-R', `${osUser}:`, target]);
@@ -56,4 +60,13 @@ export async function restoreAndStart(options: {
     restoreCommand: `${process.execPath} ${BARMAN_BIN} -c ${options.config} -q get-wal ${options.server} %f > %p`,
     settings: { recovery_target_timeline: 'latest' },
   });
+}
+
+/** Waits until a restored server has replayed the whole archive and left recovery. */
+export async function waitForEndOfRecovery(server: PostgresServer, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `the restored server on port ${server.port} to finish recovery`,
+    async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+    { timeoutMs, intervalMs: 200 },
+  );
 }

@@ -4,7 +4,8 @@
  * a backup that dies (even kill -9) stays STARTED with no process holding the lock, which
  * listings show and the next backup reports as failed.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { emptyBackupInfo, formatBackupInfo } from '../../catalog/backup-info.js';
@@ -14,7 +15,7 @@ import { readIdentity, writeIdentity } from '../../catalog/identity.js';
 import { serverLayout } from '../../catalog/layout.js';
 import type { ServerEntry } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
-import { executorFor } from '../../executors/index.js';
+import { executorFor, forceCheckpointOnPrimary } from '../../executors/index.js';
 import type { BackupHookInfo } from '../../hooks/index.js';
 import { archiveHooks, backupHookEnv, HookRunner } from '../../hooks/index.js';
 import type { BackupRequest } from '../../executors/index.js';
@@ -103,13 +104,18 @@ async function backupServer(
   let info: BackupInfo | null = null;
   let backupId: string | null = null;
   let step = 'starting backup';
+  let fromStandby = false;
   try {
     const executor = executorFor(config);
     await checkIdentity(config.conninfo, layout.identityFile);
     const backups = await loadBackups(layout);
-    reportAbandoned(ctx, backups);
+    await markAbandoned(ctx, backups);
     backupId = backupIdNow();
-    while (backups.some((other) => other.id === backupId)) {
+    // A directory without backup.info (a backup killed as it began) is not in the catalogue.
+    while (
+      backups.some((other) => other.id === backupId) ||
+      existsSync(join(layout.basebackupsDirectory, backupId))
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       backupId = backupIdNow();
     }
@@ -173,7 +179,8 @@ async function backupServer(
     };
     step = 'running the pre_backup scripts';
     await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
-    await executor.run(request);
+    const outcome = await executor.run(request);
+    fromStandby = outcome.fromStandby;
 
     step = 'calculating backup size';
     const { size, deduplicated } = await measure(backupDirectory);
@@ -191,18 +198,27 @@ async function backupServer(
       `Backup completed (start time: ${new Date(started).toISOString().replace('T', ' ').replace('Z', '')}, elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
     );
   } catch (error) {
+    const full = isNoSpace(error);
     if (info && backupId) {
+      const directory = join(layout.basebackupsDirectory, backupId);
+      // A full disk: the partial copy is useless and takes the room every later run needs
+      // (backup.info, archive-wal, the next backup).
+      if (full) await removePartialCopy(ctx, directory);
       const message = describeError(error).split('\n')[0]!;
       const failed: BackupInfo = { ...info, status: 'FAILED', error: `failure ${step} (${message})` };
-      await writeFileDurably(
-        join(layout.basebackupsDirectory, backupId, 'backup.info'),
-        formatBackupInfo(failed),
-        {
-          mode: 0o644,
-        },
-      ).catch(() => {});
+      await writeFileDurably(join(directory, 'backup.info'), formatBackupInfo(failed), {
+        mode: 0o644,
+      }).catch((writeError: unknown) =>
+        ctx.report.warning(`cannot mark backup ${backupId} FAILED: ${describeError(writeError)}`),
+      );
     }
     ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);
+    if (full && backupId) {
+      ctx.report.error(
+        `No space left on the device of ${layout.basebackupsDirectory}: ` +
+          `the partial copy of backup ${backupId} was removed (its backup.info is kept, FAILED)`,
+      );
+    }
     if (hookInfo) {
       await hooks.run(
         'backup',
@@ -215,7 +231,7 @@ async function backupServer(
     lock.release();
   }
 
-  const status = await finishWithWal(ctx, server, backupId, options, hooks);
+  const status = await finishWithWal(ctx, server, backupId, options, hooks, fromStandby);
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
   return { server: config.name, backupId, status, error: null };
 }
@@ -258,20 +274,46 @@ async function checkIdentity(conninfo: string, identityFile: string): Promise<vo
 }
 
 /** Backups left STARTED by a process that died: no backup runs (we hold the lock), so they failed. */
-function reportAbandoned(ctx: CommandContext, backups: CatalogBackup[]): void {
+async function markAbandoned(ctx: CommandContext, backups: CatalogBackup[]): Promise<void> {
   for (const backup of backups) {
     if (statusOf(backup) === 'STARTED' || statusOf(backup) === 'EMPTY') {
       ctx.report.warning(
         `backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`,
       );
       if (backup.info) {
-        void saveBackupInfo(backup, {
+        const info: BackupInfo = {
           ...backup.info,
           status: 'FAILED',
           error: 'failure: the backup process was interrupted',
-        });
+        };
+        await saveBackupInfo(backup, info).catch((error: unknown) =>
+          ctx.report.warning(`cannot mark backup ${backup.id} FAILED: ${describeError(error)}`),
+        );
+        backup.info = info;
       }
     }
+  }
+}
+
+function isNoSpace(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (
+      (cause as NodeJS.ErrnoException).code === 'ENOSPC' ||
+      (cause as NodeJS.ErrnoException).code === 'EDQUOT'
+    )
+      return true;
+    if (/no space left on device|disk quota exceeded/i.test(cause.message)) return true;
+  }
+  return false;
+}
+
+/** Everything of a failed backup but its backup.info. */
+async function removePartialCopy(ctx: CommandContext, directory: string): Promise<void> {
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    if (name === 'backup.info') continue;
+    await rm(join(directory, name), { recursive: true, force: true }).catch((error: unknown) =>
+      ctx.log.warning(`cannot remove ${join(directory, name)}: ${describeError(error)}`),
+    );
   }
 }
 
@@ -297,7 +339,9 @@ async function measure(directory: string): Promise<{ size: number; deduplicated:
 /**
  * Archives WAL, then DONE when every WAL file from begin_wal to end_wal is archived (waiting
  * for it with --wait). The first backup of a server removes the WAL archived before it, which
- * no backup can use (Barman does the same).
+ * no backup can use (Barman does the same). A backup of a standby with primary_conninfo and
+ * primary_checkpoint_timeout waits that long for its last WAL file, then forces a CHECKPOINT
+ * and a WAL switch on the primary, and waits that long again.
  */
 async function finishWithWal(
   ctx: CommandContext,
@@ -305,11 +349,17 @@ async function finishWithWal(
   backupId: string,
   options: Readonly<Record<string, unknown>>,
   hooks: HookRunner,
+  fromStandby: boolean,
 ): Promise<string> {
   const config = server.config;
   const wait = options.wait === true;
   const timeoutSeconds = options.waitTimeout !== undefined ? Number(options.waitTimeout) : null;
   const deadline = timeoutSeconds === null ? Infinity : Date.now() + timeoutSeconds * 1000;
+  const primaryConninfo = config.primary_conninfo;
+  const checkpointTimeoutMs = config.primary_checkpoint_timeout * 1000;
+  const standbyWait = fromStandby && primaryConninfo !== null && checkpointTimeoutMs > 0;
+  let checkpointAt = standbyWait ? Date.now() + checkpointTimeoutMs : null;
+  let standbyDeadline = checkpointAt;
   let announced = false;
   for (;;) {
     await runArchiveWal(config, quiet(ctx), ctx.log, { hooks: archiveHooks(hooks) }).catch((error: unknown) =>
@@ -318,7 +368,10 @@ async function finishWithWal(
     const catalog = await loadServerCatalog(config, quiet(ctx));
     const backup = catalog.backups.find((other) => other.id === backupId);
     const info = backup?.info;
-    if (!backup || !info?.begin_wal || !info.end_wal) return 'FAILED';
+    if (!backup || !info?.begin_wal || !info.end_wal) {
+      ctx.report.error(`backup ${backupId} has no begin or end WAL file: it cannot become DONE`);
+      return 'FAILED';
+    }
     const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
     if (needed.every((name) => catalog.usage.has(name))) {
       await saveBackupInfo(backup, { ...info, status: 'DONE' });
@@ -334,7 +387,19 @@ async function finishWithWal(
       }
       return 'DONE';
     }
-    if (!wait || Date.now() > deadline) {
+    if (checkpointAt !== null && Date.now() >= checkpointAt && primaryConninfo) {
+      ctx.report.warning(
+        `The WAL file ${info.end_wal} has not been received in ${config.primary_checkpoint_timeout} seconds: ` +
+          'forcing a CHECKPOINT and a WAL switch on the primary (primary_checkpoint_timeout)',
+      );
+      await forceCheckpointOnPrimary({ log: ctx.log }, primaryConninfo).catch((error: unknown) =>
+        ctx.report.warning(`cannot force a CHECKPOINT on the primary: ${describeError(error)}`),
+      );
+      checkpointAt = null;
+      standbyDeadline = Date.now() + checkpointTimeoutMs;
+    }
+    const standbyWaiting = standbyDeadline !== null && Date.now() < standbyDeadline;
+    if ((!wait && !standbyWaiting) || Date.now() > deadline) {
       if (wait)
         ctx.report.error(`The WAL file ${info.end_wal} has not been received in ${timeoutSeconds} seconds`);
       ctx.report.warning(

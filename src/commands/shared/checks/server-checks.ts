@@ -502,7 +502,17 @@ class CheckRun {
     if (!catalog) return;
     this.c.start('failed backups');
     const failed = catalog.backups.filter((backup) => statusOf(backup) === 'FAILED').length;
-    this.c.add('failed backups', failed === 0, `there are ${failed} failed backups`);
+    // A STARTED (or EMPTY) backup while no backup process holds the lock was interrupted.
+    const backupRunning =
+      lockHolder(serverLockPath(catalog.layout.lockDirectory, this.config.name, 'backup')) !== null;
+    const interrupted = backupRunning
+      ? 0
+      : catalog.backups.filter((backup) => ['STARTED', 'EMPTY'].includes(statusOf(backup))).length;
+    const hint = [
+      ...(failed > 0 ? [`there are ${failed} failed backups`] : []),
+      ...(interrupted > 0 ? [`${interrupted} interrupted backups (the next backup marks them FAILED)`] : []),
+    ].join(', ');
+    this.c.add('failed backups', failed === 0 && interrupted === 0, hint);
 
     this.c.start('minimum redundancy requirements');
     const done = catalog.backups.filter((backup) => statusOf(backup) === 'DONE').length;
