@@ -146,6 +146,23 @@ archiver = on
     }
   });
 
+  it('writes large outputs to a pipe completely before exiting', async () => {
+    const many = join(dir, 'many.conf');
+    const servers = Array.from(
+      { length: 150 },
+      (_, i) =>
+        `[srv${i}]\nconninfo = host=pg${i} user=barman dbname=postgres\nssh_command = ssh postgres@pg${i}\narchiver = on\n`,
+    );
+    writeFileSync(
+      many,
+      `[barman]\nbarman_user = ${isRoot() ? 'root' : process.env.USER}\nbarman_home = ${dir}/home\n\n${servers.join('\n')}`,
+    );
+    const run = await runBarman(['-c', many, '-f', 'json', 'show-server', 'all']);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.ok(run.stdout.length > 256 * 1024, `output is large (${run.stdout.length} bytes)`);
+    assert.equal(Object.keys(JSON.parse(run.stdout) as object).length, 150);
+  });
+
   describe('errors and exit codes', () => {
     it('exits 2 on usage errors: no command, unknown command or option, all mixed with names', async () => {
       for (const args of [
