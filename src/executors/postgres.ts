@@ -4,7 +4,7 @@
  * gzip/lz4/zstd. begin_* fields come from the backup_label pg_basebackup wrote, end_* from the
  * server's WAL position after the copy.
  */
-import { chmod, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
@@ -20,6 +20,7 @@ import {
   warnStandbyWithoutPrimary,
 } from './concurrent.js';
 import { startPrimaryWalSwitcher } from './standby.js';
+import { findBaseArchive, readTarMember } from './tar-label.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const postgresExecutor: BackupExecutor = {
@@ -75,9 +76,12 @@ export const postgresExecutor: BackupExecutor = {
         '--wal-method=none',
         `--checkpoint=${request.options.immediateCheckpoint ? 'fast' : 'spread'}`,
         ...(request.options.bandwidthLimit ? [`--max-rate=${request.options.bandwidthLimit}`] : []),
-        ...facts.tablespaces.map(
-          (t) => `--tablespace-mapping=${t.location}=${join(request.backupDirectory, String(t.oid))}`,
-        ),
+        // Tar format keeps each tablespace as <oid>.tar[.ext] in data/: no mapping (pg_basebackup refuses it).
+        ...(isTarFormat(request)
+          ? []
+          : facts.tablespaces.map(
+              (t) => `--tablespace-mapping=${t.location}=${join(request.backupDirectory, String(t.oid))}`,
+            )),
         ...compressionArguments(request),
       ];
       const copyStarted = Date.now();
@@ -165,12 +169,6 @@ function compressionArguments(request: BackupRequest): string[] {
     // Plain format: pg_basebackup decompresses on arrival (server-side compression saves network).
     return [`--compress=${config.backup_compression_location ?? 'server'}-${config.backup_compression}`];
   }
-  if (config.backup_compression_format === 'tar') {
-    throw new BarmanError(
-      'tar-format-unsupported',
-      'backup_compression_format = tar is not supported by this version of barman-ts yet; use plain',
-    );
-  }
   const details = [
     ...(config.backup_compression_level !== null ? [`level=${config.backup_compression_level}`] : []),
     ...(config.backup_compression_workers !== null ? [`workers=${config.backup_compression_workers}`] : []),
@@ -182,19 +180,31 @@ function compressionArguments(request: BackupRequest): string[] {
   ];
 }
 
+function isTarFormat(request: BackupRequest): boolean {
+  const { config } = request;
+  return (
+    config.backup_compression_format === 'tar' &&
+    !!config.backup_compression &&
+    config.backup_compression !== 'none'
+  );
+}
+
 /** START WAL LOCATION / START TIMELINE from the backup_label pg_basebackup wrote (plain or in base.tar). */
 async function readBackupLabel(
   data: string,
 ): Promise<{ text: string; lsn: string; file: string; timeline: number }> {
-  let text: string;
+  let text: string | null;
   try {
     text = await readFile(join(data, 'backup_label'), 'utf8');
   } catch {
-    const tar = (await readdir(data)).find((name) => name.startsWith('base.tar'));
-    throw new BarmanError(
-      'backup-label-unreadable',
-      `cannot read backup_label in ${data}${tar ? ` (compressed ${tar})` : ''}`,
-    );
+    const archive = await findBaseArchive(data);
+    text = archive ? await readTarMember(archive.path, archive.compression, 'backup_label') : null;
+    if (text === null) {
+      throw new BarmanError(
+        'backup-label-unreadable',
+        `cannot read backup_label in ${data}${archive ? ` (${archive.path})` : ''}`,
+      );
+    }
   }
   const location = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)$/m.exec(text);
   const timeline = /^START TIMELINE: (\d+)$/m.exec(text);
