@@ -27,6 +27,7 @@ import {
   SEGMENT_SIZE,
   timeRun,
   writeBarmanConfig,
+  BenchFailure,
 } from './common.js';
 import type { WalCache } from './common.js';
 
@@ -73,7 +74,7 @@ async function runCase(wal: WalCache, testCase: Case, barmanTsBin: string): Prom
     const incoming = join(home, SERVER, 'incoming');
     await mkdir(incoming, { recursive: true });
     if (!sameFilesystem(wal.directory, incoming))
-      throw new Error(`${wal.directory} and ${incoming} are not on the same filesystem`);
+      throw new BenchFailure(`${wal.directory} and ${incoming} are not on the same filesystem`);
     const config = join(dir, 'barman.conf');
     await writeBarmanConfig(config, { barmanUser: 'root', home, logFile: join(dir, 'barman.log') }, [
       {
@@ -106,24 +107,28 @@ async function verifyArchive(
 ): Promise<number> {
   const serverDir = join(home, SERVER);
   const left = (await readdir(join(serverDir, 'incoming'))).filter((name) => !name.startsWith('.'));
-  if (left.length > 0) throw new Error(`${label}: ${left.length} files left in incoming/`);
+  if (left.length > 0) throw new BenchFailure(`${label}: ${left.length} files left in incoming/`);
   const errors = await readdir(join(serverDir, 'errors')).catch(() => [] as string[]);
-  if (errors.length > 0) throw new Error(`${label}: files in errors/: ${errors.join(', ')}`);
+  if (errors.length > 0) throw new BenchFailure(`${label}: files in errors/: ${errors.join(', ')}`);
   const walsDir = join(serverDir, 'wals');
   const xlogDb = (await readFile(join(walsDir, 'xlog.db'), 'utf8')).trim().split('\n');
   const catalogued = new Set(xlogDb.map((line) => line.split('\t')[0]));
   const missing = wal.names.filter((name) => !catalogued.has(name));
   if (xlogDb.length !== wal.names.length || missing.length > 0)
-    throw new Error(`${label}: xlog.db has ${xlogDb.length} lines, ${missing.length} segments missing`);
+    throw new BenchFailure(
+      `${label}: xlog.db has ${xlogDb.length} lines, ${missing.length} segments missing`,
+    );
   const usage = await directoryUsage(walsDir, (name) => /^[0-9A-F]{24}$/.test(name));
-  if (usage.files !== wal.names.length) throw new Error(`${label}: ${usage.files} files in wals/`);
+  if (usage.files !== wal.names.length) throw new BenchFailure(`${label}: ${usage.files} files in wals/`);
   const first = wal.names[0]!;
   const handle = await open(join(walsDir, first.slice(0, 16), first), 'r');
   try {
     const head = Buffer.alloc(MAGIC[compression].length);
     await handle.read(head, 0, head.length, 0);
     if (!head.equals(MAGIC[compression]))
-      throw new Error(`${label}: ${first} is stored with header ${head.toString('hex')}, not ${compression}`);
+      throw new BenchFailure(
+        `${label}: ${first} is stored with header ${head.toString('hex')}, not ${compression}`,
+      );
   } finally {
     await handle.close();
   }

@@ -14,6 +14,7 @@ import { makeTempDir } from '../test/harness/index.js';
 import type { TimedRun } from './common.js';
 import {
   BARMAN_34_BIN,
+  BenchFailure,
   dropCaches,
   ensureWalCache,
   environmentLine,
@@ -117,7 +118,8 @@ async function buildCatalogue(dir: string): Promise<Catalogue> {
   const wal = await ensureWalCache();
   const walName = wal.names[Math.floor(wal.names.length / 2)]!;
   const walSegno = segmentNumber(walName);
-  if (walSegno < 1 || walSegno > XLOG_LINES) throw new Error(`${walName} is outside the synthetic xlog.db`);
+  if (walSegno < 1 || walSegno > XLOG_LINES)
+    throw new BenchFailure(`${walName} is outside the synthetic xlog.db`);
   const walContent = await readFile(join(wal.directory, walName));
   const systemId = wal.systemIdentifier;
 
@@ -191,7 +193,7 @@ const OPERATIONS: Operation[] = [
     args: () => ['list-backup', SERVER],
     check: (run) => {
       const lines = run.stdout.trimEnd().split('\n');
-      if (lines.length !== BACKUPS) throw new Error(`list-backup printed ${lines.length} lines`);
+      if (lines.length !== BACKUPS) throw new BenchFailure(`list-backup printed ${lines.length} lines`);
       return Promise.resolve(run.stdout);
     },
   },
@@ -203,13 +205,13 @@ const OPERATIONS: Operation[] = [
       try {
         parsed = JSON.parse(run.stdout) as typeof parsed;
       } catch (error) {
-        throw new Error(
+        throw new BenchFailure(
           `invalid JSON on stdout (${run.stdout.length} bytes, exit code ${run.exitCode}): ${(error as Error).message}`,
         );
       }
       const backups = parsed[SERVER] ?? [];
       if (backups.length !== BACKUPS || backups.some((backup) => backup.status !== 'DONE'))
-        throw new Error(`list-backup -f json listed ${backups.length} backups`);
+        throw new BenchFailure(`list-backup -f json listed ${backups.length} backups`);
       return Promise.resolve(parsed);
     },
   },
@@ -218,7 +220,7 @@ const OPERATIONS: Operation[] = [
     args: (catalogue, outputDir) => ['get-wal', SERVER, catalogue.walName, '-o', outputDir],
     check: async (_run, catalogue, outputDir) => {
       const received = await readFile(join(outputDir, catalogue.walName));
-      if (!received.equals(catalogue.walContent)) throw new Error('get-wal wrote different content');
+      if (!received.equals(catalogue.walContent)) throw new BenchFailure('get-wal wrote different content');
       return 'identical to the original segment';
     },
   },
@@ -241,7 +243,7 @@ async function measure(
         : await timeRun(null, BARMAN_34_BIN, args, { timeoutMs: BARMAN_TIMEOUT_MS });
     if (run.timedOut) return 'timeout';
     if (run.exitCode !== 0) {
-      throw new Error(
+      throw new BenchFailure(
         `${implementation} ${operation.label} exited with ${run.exitCode ?? run.signal}:\n${(run.stderr || run.stdout).trim().slice(-3000)}`,
       );
     }
@@ -287,7 +289,7 @@ async function main(): Promise<void> {
   for (const operation of OPERATIONS) {
     const ts = await measure('barman-ts', operation, catalogue, outputDir, barmanTs.bin);
     if (ts === 'timeout')
-      throw new Error(`barman-ts ${operation.label} took more than ${BARMAN_TIMEOUT_MS} ms`);
+      throw new BenchFailure(`barman-ts ${operation.label} took more than ${BARMAN_TIMEOUT_MS} ms`);
     console.log(
       `  barman-ts  ${operation.label}: cold ${formatMs(ts.cold.ms)}, warm ${formatMs(median(ts.warm))}`,
     );
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
     `\ntarget: barman-ts <= ${formatMs(TARGET_MS)} (slowest barman-ts figure: ${formatMs(worstTs)}) -> ` +
       (worstTs <= TARGET_MS ? 'MET' : 'MISSED'),
   );
-  if (failures.length > 0) throw new Error(`wrong output:\n  ${failures.join('\n  ')}`);
+  if (failures.length > 0) throw new BenchFailure(`wrong output:\n  ${failures.join('\n  ')}`);
 }
 
 runMain(main);

@@ -57,7 +57,7 @@ export function assertSucceeded(run: CompletedRun, what = run.display): void {
   if (run.exitCode === 0) return;
   const why = run.timedOut ? 'timed out' : `exited with ${run.exitCode ?? run.signal}`;
   const output = [run.stderr.trim(), run.stdout.trim()].filter(Boolean).join('\n').slice(-3000);
-  throw new Error(`${what} ${why}${output ? `:\n${output}` : ''}`);
+  throw new BenchFailure(`${what} ${why}${output ? `:\n${output}` : ''}`);
 }
 
 /**
@@ -154,15 +154,34 @@ function implementationLine(): string {
   return `barman-ts at ${head}${dirty ? ' with uncommitted changes in src/' : ''}, bundle built ${built}`;
 }
 
-/** Runs a benchmark's main function: exit code 1 and the error on stderr when anything fails. */
+/** A benchmark failure whose message says it all (printed without a stack trace). */
+export class BenchFailure extends Error {}
+
+/** Resolves once everything written to `stream` so far has been handed to the OS (pipes are async). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+/**
+ * Runs a benchmark's main function: exit code 1 and the error on stderr when anything fails.
+ * stdout/stderr are flushed before process.exit, which would otherwise cut output to a pipe.
+ */
 export function runMain(main: () => Promise<void>): void {
+  const exit = async (code: number): Promise<never> => {
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    process.exit(code); // the harness's exit cleanups remove temp dirs and stop servers
+  };
   main().then(
-    () => process.exit(0),
+    () => exit(0),
     (error: unknown) => {
-      console.error(
-        `\nBENCHMARK FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
-      );
-      process.exit(1); // exit cleanups of the harness remove temp dirs and stop clusters
+      const text =
+        error instanceof BenchFailure
+          ? error.message
+          : error instanceof Error
+            ? (error.stack ?? error.message)
+            : String(error);
+      console.error(`\nBENCHMARK FAILED: ${text}`);
+      return exit(1);
     },
   );
 }
@@ -191,7 +210,7 @@ export async function snapshotBarmanTs(): Promise<{ bin: string; description: st
     }
     await rm(dir, { recursive: true, force: true });
     if (attempt >= 30)
-      throw new Error(`dist/bundle/ keeps changing or is incomplete (missing: ${missing.join(', ')})`);
+      throw new BenchFailure(`dist/bundle/ keeps changing or is incomplete (missing: ${missing.join(', ')})`);
     await sleep(2000);
   }
 }
@@ -365,7 +384,7 @@ export async function ensureWalCache(log: (line: string) => void = console.log):
   await rm(WAL_CACHE_DIR, { recursive: true, force: true });
   await rename(temporary, WAL_CACHE_DIR);
   const cache = await loadWalCache();
-  if (!cache) throw new Error(`the WAL cache just written to ${WAL_CACHE_DIR} does not validate`);
+  if (!cache) throw new BenchFailure(`the WAL cache just written to ${WAL_CACHE_DIR} does not validate`);
   return cache;
 }
 
@@ -404,7 +423,8 @@ export async function produceWalSegments(
       (await readdir(staging)).filter((name) => /^[0-9A-F]{24}$/.test(name) && segmentNumber(name) >= first);
     let seconds = 0;
     for (let round = 0; (await runSegments()).length < count; round += 1) {
-      if (round >= 12) throw new Error(`pgbench produced only ${(await runSegments()).length} segments`);
+      if (round >= 12)
+        throw new BenchFailure(`pgbench produced only ${(await runSegments()).length} segments`);
       await runAs(pg.osUser, pgbench, [...connection, '-c', '4', '-j', '2', '-T', '30', 'postgres'], {
         timeoutMs: 120_000,
       });
@@ -413,10 +433,11 @@ export async function produceWalSegments(
     }
     const names = (await runSegments()).sort().slice(0, count);
     names.forEach((name, index) => {
-      if (segmentNumber(name) !== first + index) throw new Error(`segments are not consecutive at ${name}`);
+      if (segmentNumber(name) !== first + index)
+        throw new BenchFailure(`segments are not consecutive at ${name}`);
     });
     const check = await checkWalSegment(join(staging, names[0]!), names[0]!);
-    if (!check.ok) throw new Error(`archived segment ${names[0]} is not valid: ${check.reason}`);
+    if (!check.ok) throw new BenchFailure(`archived segment ${names[0]} is not valid: ${check.reason}`);
     return {
       directory: staging,
       names,

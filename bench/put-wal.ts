@@ -24,6 +24,7 @@ import {
   syncAll,
   timeRun,
   writeBarmanConfig,
+  BenchFailure,
 } from './common.js';
 
 const SEGMENTS = Math.max(1, Number(process.env.BENCH_SEGMENTS ?? 50));
@@ -66,7 +67,7 @@ async function runSeries(
     const command = series.command(join(sources, name), name);
     const run = await timeRun(PG_USER, 'sh', ['-c', command], { timeoutMs: 60_000 });
     if (run.exitCode !== 0) {
-      throw new Error(
+      throw new BenchFailure(
         `${series.label}: '${command}' exited with ${run.exitCode ?? run.signal}:\n${(run.stderr || run.stdout).trim()}`,
       );
     }
@@ -84,17 +85,17 @@ async function runSeries(
 async function verifyDelivered(series: Series, sources: string, names: readonly string[]): Promise<void> {
   const delivered = (await readdir(series.destination!)).filter((name) => !name.startsWith('.')).sort();
   if (delivered.join() !== [...names].sort().join())
-    throw new Error(`${series.label}: ${delivered.length} of ${names.length} segments delivered`);
+    throw new BenchFailure(`${series.label}: ${delivered.length} of ${names.length} segments delivered`);
   for (const name of names) {
     if ((await stat(join(series.destination!, name))).size !== SEGMENT_SIZE)
-      throw new Error(`${series.label}: ${name} was delivered with the wrong size`);
+      throw new BenchFailure(`${series.label}: ${name} was delivered with the wrong size`);
   }
   const last = names.at(-1)!;
   const [sent, received] = await Promise.all([
     readFile(join(sources, last)),
     readFile(join(series.destination!, last)),
   ]);
-  if (!sent.equals(received)) throw new Error(`${series.label}: ${last} differs from its source`);
+  if (!sent.equals(received)) throw new BenchFailure(`${series.label}: ${last} differs from its source`);
 }
 
 /** A barman home owned by `owner`, with a config whose barman_user is `owner`. */
@@ -118,7 +119,8 @@ async function barmanSetup(
 async function main(): Promise<void> {
   const wal = await ensureWalCache();
   const barmanTs = await snapshotBarmanTs();
-  if (wal.names.length < SEGMENTS + 1) throw new Error(`the WAL cache has only ${wal.names.length} segments`);
+  if (wal.names.length < SEGMENTS + 1)
+    throw new BenchFailure(`the WAL cache has only ${wal.names.length} segments`);
   const names = wal.names.slice(0, SEGMENTS);
   const warmUp = wal.names[SEGMENTS]!;
 
