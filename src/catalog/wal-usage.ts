@@ -22,9 +22,10 @@ export class WalUsage {
   private readonly segmentPrefix: number[];
 
   constructor(entries: readonly XlogDbEntry[]) {
-    this.entries = entries
-      .filter((entry) => !entry.name.endsWith('.history'))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const kept = entries.filter((entry) => !entry.name.endsWith('.history'));
+    // xlog.db is appended in archival order, which is nearly always name order: sort only if needed.
+    const sorted = kept.every((entry, index) => index === 0 || kept[index - 1]!.name <= entry.name);
+    this.entries = sorted ? kept : kept.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.names = this.entries.map((entry) => entry.name);
     this.prefixBytes = [0];
     this.segmentPrefix = [0];

@@ -49,18 +49,25 @@ export function parseXlogDb(text: string): ParsedXlogDb {
   const entries: XlogDbEntry[] = [];
   const problems: XlogDbProblem[] = [];
   let columns: ParsedXlogDb['columns'] = null;
-  const lines = text.split('\n');
   // A file not ending in a newline was cut during an append: its last line is reported, not trusted.
   const complete = text.endsWith('\n') || text === '';
-  for (let index = 0; index < lines.length; index += 1) {
-    const content = lines[index]!;
+  let lineNumber = 0;
+  let start = 0;
+  // Hand-rolled scan (indexOf, no regex per line): xlog.db can hold millions of lines.
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    const last = end < 0;
+    if (last) end = text.length;
+    lineNumber += 1;
+    const content = text.slice(start, end);
+    start = end + 1;
     if (content.trim() === '') continue;
-    const lineNumber = index + 1;
-    if (!complete && index === lines.length - 1) {
+    if (last && !complete) {
       problems.push({ line: lineNumber, content, message: 'incomplete last line (interrupted write?)' });
       continue;
     }
-    const fields = content.trim().split(/\s+/);
+    const fields =
+      content.includes('\t') && !content.includes(' ') ? content.split('\t') : content.trim().split(/\s+/);
     if (fields.length < 3 || fields.length > 5) {
       problems.push({ line: lineNumber, content, message: `expected 3 to 5 fields, found ${fields.length}` });
       continue;
@@ -74,7 +81,13 @@ export function parseXlogDb(text: string): ParsedXlogDb {
     ];
     const size = Number(sizeText);
     const mtime = Number(mtimeText);
-    if (!/^\d+$/.test(sizeText) || !Number.isFinite(mtime)) {
+    if (
+      !Number.isInteger(size) ||
+      size < 0 ||
+      sizeText === '' ||
+      !Number.isFinite(mtime) ||
+      mtimeText === ''
+    ) {
       problems.push({ line: lineNumber, content, message: 'size or time is not a number' });
       continue;
     }
