@@ -508,10 +508,9 @@ class CheckRun {
     const interrupted = backupRunning
       ? 0
       : catalog.backups.filter((backup) => ['STARTED', 'EMPTY'].includes(statusOf(backup))).length;
-    const hint = [
-      ...(failed > 0 ? [`there are ${failed} failed backups`] : []),
-      ...(interrupted > 0 ? [`${interrupted} interrupted backups (the next backup marks them FAILED)`] : []),
-    ].join(', ');
+    const hint =
+      `there are ${failed} failed backups` +
+      (interrupted > 0 ? `, ${interrupted} interrupted backups (the next backup marks them FAILED)` : '');
     this.c.add('failed backups', failed === 0 && interrupted === 0, hint);
 
     this.c.start('minimum redundancy requirements');
