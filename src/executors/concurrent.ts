@@ -130,7 +130,9 @@ export async function concurrentBackup(
     const switcher = standby && primaryConninfo ? startPrimaryWalSwitcher(request, primaryConninfo) : null;
     let stop: postgres.BackupStop;
     try {
-      stop = await postgres.stopBackup(client);
+      // On a primary barman-ts switches WAL itself right after the stop; a standby's stop waits
+      // while the primary is made to switch (its WAL arrives only then).
+      stop = await postgres.stopBackup(client, standby);
     } finally {
       await switcher?.stop();
     }

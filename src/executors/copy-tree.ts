@@ -205,3 +205,30 @@ export async function copyFileDurably(source: string, target: string): Promise<v
   await copyFile(source, target);
   await finish(target, info);
 }
+
+/** fsyncs every file and directory under `root` (files copied by another program, e.g. rsync). */
+export async function fsyncTree(root: string, jobs: number): Promise<void> {
+  const files: string[] = [];
+  const directories: string[] = [root];
+  for (let index = 0; index < directories.length; index += 1) {
+    for (const entry of await readdir(directories[index]!, { withFileTypes: true })) {
+      const path = join(directories[index]!, entry.name);
+      if (entry.isDirectory()) directories.push(path);
+      else if (entry.isFile()) files.push(path);
+    }
+  }
+  const syncOne = async (path: string) => {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) await syncOne(files[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(2, jobs) }, worker));
+  for (const directory of directories.reverse()) await syncOne(directory);
+}

@@ -12,6 +12,7 @@ import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
+import { fsyncTree } from './copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
@@ -55,6 +56,8 @@ export const rsyncExecutor: BackupExecutor = {
         source: `${pgdata}/global/pg_control`,
         destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
       });
+      // rsync does not fsync: make every copied file durable before the backup can be DONE.
+      await fsyncTree(request.backupDirectory, request.options.jobs);
       return {};
     });
   },

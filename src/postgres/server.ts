@@ -264,12 +264,15 @@ export interface BackupStop {
 }
 
 /**
- * Ends the concurrent backup started in this session; waits for the WAL it needs to be archived
- * (on a standby only with archive_mode = always). On a standby the end is the minimum recovery
+ * Ends the concurrent backup started in this session. With `waitForArchive` PostgreSQL waits
+ * (polling once a second) until the WAL the backup needs is archived (on a standby only with
+ * archive_mode = always); without it, it returns at once and barman-ts waits for that WAL in its
+ * own archive (the backup stays WAITING_FOR_WALS). On a standby the end is the minimum recovery
  * point, on the timeline of pg_control_recovery().
  */
-export async function stopBackup(client: PostgresClient): Promise<BackupStop> {
-  const call = v15(client) ? 'pg_backup_stop(true)' : 'pg_stop_backup(false, true)';
+export async function stopBackup(client: PostgresClient, waitForArchive = true): Promise<BackupStop> {
+  const wait = waitForArchive ? 'true' : 'false';
+  const call = v15(client) ? `pg_backup_stop(${wait})` : `pg_stop_backup(false, ${wait})`;
   const [row] = await client.query<{
     lsn: string;
     labelfile: string;
