@@ -106,19 +106,27 @@ export class PostgresClient {
 
   /** `15.18`, `9.6.24` — PostgreSQL's text form of the version. */
   get versionText(): string {
-    const v = this.serverVersion;
-    return v >= 100000
-      ? `${Math.floor(v / 10000)}.${v % 10000}`
-      : `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+    return versionText(this.serverVersion);
   }
 
   /** `15`, `9.6` — the major version, as identity.json stores it. */
   get majorVersion(): string {
-    const v = this.serverVersion;
-    return v >= 100000
-      ? String(Math.floor(v / 10000))
-      : `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}`;
+    return majorVersion(this.serverVersion);
   }
+}
+
+/** server_version_num as text: `150018` -> `15.18`, `90624` -> `9.6.24`. */
+export function versionText(version: number): string {
+  return version >= 100000
+    ? `${Math.floor(version / 10000)}.${version % 10000}`
+    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}.${version % 100}`;
+}
+
+/** `150018` -> `15`, `90624` -> `9.6`. */
+export function majorVersion(version: number): string {
+  return version >= 100000
+    ? String(Math.floor(version / 10000))
+    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}`;
 }
 
 /** host/port/user/dbname of a conninfo for messages, never the password. */

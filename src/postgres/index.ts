@@ -1,4 +1,10 @@
-export { describe as describeConnInfo, PostgresClient, PostgresError } from './client.js';
+export {
+  describe as describeConnInfo,
+  majorVersion,
+  PostgresClient,
+  PostgresError,
+  versionText,
+} from './client.js';
 export type { ConnectOptions } from './client.js';
 export { formatConnInfo, parseConnInfo } from './conninfo.js';
 export * from './server.js';

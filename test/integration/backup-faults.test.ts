@@ -6,8 +6,7 @@
  * pre_backup_retry_script asking to stop (exit 63) and a failing post_backup_script (a warning).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -19,10 +18,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CompletedRun, PostgresServer } from '../harness/index.js';
+import type { PostgresServer, RunningBarman } from '../harness/index.js';
 import {
   BARMAN_BIN,
-  childEnv,
   chownTo,
   createDir,
   isRoot,
@@ -30,42 +28,12 @@ import {
   registerExitCleanup,
   runAs,
   runBarman,
+  startBarman,
   startPostgres,
   waitFor,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-interface Running {
-  child: ChildProcess;
-  exited: Promise<CompletedRun>;
-}
-
-/** Starts the barman CLI (as root: it switches to barman_user itself) without waiting, to kill it. */
-function startBarman(args: readonly string[]): Running {
-  const child = spawn(process.execPath, [BARMAN_BIN, ...args], {
-    env: childEnv({ BARMAN_CONFIG_FILE: undefined }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  const exited = new Promise<CompletedRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({
-        stdout: Buffer.concat(stdout).toString(),
-        stderr: Buffer.concat(stderr).toString(),
-        exitCode: code,
-        signal,
-        timedOut: false,
-        display: `barman ${args.join(' ')}`,
-      }),
-    );
-  });
-  return { child, exited };
-}
 
 function readInfo(path: string): Record<string, string> {
   return Object.fromEntries(
@@ -119,7 +87,7 @@ describe('backup faults', { concurrency: 1, skip: !isRoot() && 'needs root (moun
     return path;
   };
   /** Starts a bandwidth-limited backup and resolves once it is copying (STARTED, data arriving). */
-  const startSlowBackup = async (extra = ''): Promise<{ run: Running; id: string }> => {
+  const startSlowBackup = async (extra = ''): Promise<{ run: RunningBarman; id: string }> => {
     const slow = variant('slow', `bandwidth_limit = 30000\nreuse_backup = off\n${extra}`);
     const known = new Set(backupIds('main'));
     const run = startBarman(['-c', slow, 'backup', 'main']);

@@ -9,8 +9,7 @@
  * the page address of their first page (what archive-wal checks against the name).
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -30,18 +29,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  BARMAN_BIN,
-  childEnv,
   createDir,
   currentUserName,
   isRoot,
   makeTempDir,
   registerExitCleanup,
   runBarman,
+  startBarman,
   startPostgres,
   waitFor,
 } from '../harness/index.js';
-import type { CompletedRun } from '../harness/index.js';
+import type { RunningBarman } from '../harness/index.js';
 import { TAR_END, tarHeader, tarPadding } from '../../src/wal/tar-writer.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -60,37 +58,6 @@ interface Segment {
   /** A pristine copy, outside any barman directory. */
   path: string;
   sha: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  exited: Promise<CompletedRun>;
-}
-
-/** Starts the barman CLI without waiting, so that it can be killed. */
-function startBarman(args: readonly string[]): Running {
-  const child = spawn(process.execPath, [BARMAN_BIN, ...args], {
-    env: childEnv({ BARMAN_CONFIG_FILE: undefined }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-  const exited = new Promise<CompletedRun>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({
-        stdout: Buffer.concat(stdout).toString(),
-        stderr: Buffer.concat(stderr).toString(),
-        exitCode: code,
-        signal,
-        timedOut: false,
-        display: `barman ${args.join(' ')}`,
-      }),
-    );
-  });
-  return { child, exited };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */
@@ -321,7 +288,7 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
       if (temps.length > 0) stats.withTemp += 1;
     };
 
-    const killAt = async (label: string, trigger: (run: Running) => Promise<unknown>) => {
+    const killAt = async (label: string, trigger: (run: RunningBarman) => Promise<unknown>) => {
       const run = startBarman(['-c', config, 'archive-wal', server]);
       await trigger(run);
       run.child.kill('SIGKILL');
@@ -333,7 +300,7 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
       }
       inspect(`after kill ${label}`);
     };
-    const untilExitOr = (run: Running, condition: () => boolean, timeoutMs = 3000) =>
+    const untilExitOr = (run: RunningBarman, condition: () => boolean, timeoutMs = 3000) =>
       Promise.race([
         run.exited,
         (async () => {

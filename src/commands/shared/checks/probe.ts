@@ -78,19 +78,7 @@ const EMPTY: Omit<PostgresProbe, 'error'> = {
   archiver: null,
 };
 
-/** `150018` -> `15.18`, `90624` -> `9.6.24`. */
-export function versionText(version: number): string {
-  return version >= 100000
-    ? `${Math.floor(version / 10000)}.${version % 10000}`
-    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}.${version % 100}`;
-}
-
-/** `150018` -> `15`, `90624` -> `9.6`. */
-export function majorVersion(version: number): string {
-  return version >= 100000
-    ? String(Math.floor(version / 10000))
-    : `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}`;
-}
+export { majorVersion, versionText } from '../../../postgres/index.js';
 
 export async function probePostgres(config: ServerConfig, options: ProbeOptions): Promise<PostgresProbe> {
   if (!config.conninfo) {
