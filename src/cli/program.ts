@@ -79,6 +79,11 @@ export function parseCommandLine(
       const commanderOption = new Option(option.flags, option.description);
       if (option.choices) commanderOption.choices(option.choices);
       if (option.defaultValue !== undefined) commanderOption.default(option.defaultValue);
+      if (option.repeatable)
+        commanderOption.argParser((value: string, previous: unknown) => [
+          ...(Array.isArray(previous) ? (previous as string[]) : []),
+          value,
+        ]);
       command.addOption(commanderOption);
     }
     const flags = optionFlagsFor(definition.name);

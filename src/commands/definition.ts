@@ -20,6 +20,8 @@ export interface CommandOption {
   description: string;
   choices?: readonly string[];
   defaultValue?: string | boolean;
+  /** May be given several times: the values arrive as an array. */
+  repeatable?: boolean;
 }
 
 export interface CommandInput {

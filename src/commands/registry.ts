@@ -22,6 +22,7 @@ import { status } from './status/index.js';
 import { switchWal } from './switch-wal/index.js';
 import { replicationStatus } from './replication-status/index.js';
 import { receiveWal } from './receive-wal/index.js';
+import { recover } from './recover/index.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
@@ -43,4 +44,5 @@ export const COMMANDS: readonly CommandDefinition[] = [
   switchWal,
   replicationStatus,
   receiveWal,
+  recover,
 ];

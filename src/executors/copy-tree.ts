@@ -17,6 +17,7 @@ import {
   open,
   readdir,
   readlink,
+  rm,
   stat,
   symlink,
   utimes,
@@ -33,6 +34,11 @@ export interface CopyOptions {
   jobs: number;
   /** KB/s shared by all copies; null/0 = unlimited. */
   bandwidthLimit?: number | null;
+  /**
+   * Delta mode (recovery into a used directory): a file already at the target with the same
+   * size and the same bytes is kept instead of copied.
+   */
+  reuseExisting?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
   /** Called after each file with the running totals. */
@@ -87,7 +93,9 @@ export async function copyTree(
         directories.push({ path: target, mode: info.mode & 0o7777, mtime: info.mtime, atime: info.atime });
         if (decision === 'copy') await walk(childRelative);
       } else if (entry.isSymbolicLink()) {
-        await symlink(await readlink(source), target);
+        const linkTarget = await readlink(source);
+        if (options.reuseExisting) await rm(target, { force: true });
+        await symlink(linkTarget, target);
       } else if (entry.isFile()) {
         const size = (await lstat(source).catch(() => null))?.size ?? 0;
         files.push({ source, target, relative: childRelative, size });
@@ -147,6 +155,11 @@ async function copyOne(
       return;
     }
   }
+  if (options.reuseExisting && (await sameContent(task.source, task.target, source.size))) {
+    stats.reused += 1;
+    await finish(task.target, source);
+    return;
+  }
   await throttle(Number(source.size));
   try {
     await copyFile(task.source, task.target);
@@ -155,6 +168,26 @@ async function copyOne(
     throw error;
   }
   await finish(task.target, source);
+}
+
+/** True when `target` exists with the size and the exact bytes of `source`. */
+async function sameContent(source: string, target: string, size: bigint): Promise<boolean> {
+  const existing = await lstat(target).catch(() => null);
+  if (!existing?.isFile() || BigInt(existing.size) !== size) return false;
+  const [a, b] = await Promise.all([open(source, 'r'), open(target, 'r')]);
+  try {
+    const chunk = 1 << 20;
+    const left = Buffer.allocUnsafe(chunk);
+    const right = Buffer.allocUnsafe(chunk);
+    for (let position = 0; ; position += chunk) {
+      const [x, y] = await Promise.all([a.read(left, 0, chunk, position), b.read(right, 0, chunk, position)]);
+      if (x.bytesRead !== y.bytesRead) return false;
+      if (x.bytesRead === 0) return true;
+      if (!left.subarray(0, x.bytesRead).equals(right.subarray(0, y.bytesRead))) return false;
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
 }
 
 /** utimes() takes float seconds: a copy's mtime can differ from its source's by < 1 µs. */

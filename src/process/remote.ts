@@ -11,10 +11,42 @@ export async function runRemote(
   sshCommand: string,
   words: readonly string[],
   timeoutMs = 120_000,
+  input?: string | Buffer,
 ): Promise<RunResult> {
   const remote = words.map(shellQuote).join(' ');
   // ssh_command is shell by definition; the remote words are quoted twice: for this shell and the remote one.
-  return runProgramUnchecked('sh', ['-c', `${sshCommand} ${shellQuote(remote)}`], { timeoutMs });
+  return runProgramUnchecked('sh', ['-c', `${sshCommand} ${shellQuote(remote)}`], {
+    timeoutMs,
+    ...(input !== undefined ? { input } : {}),
+  });
+}
+
+/** rsync pushing local files to the remote host (`:path`): recovery's direction. */
+export function rsyncPushArguments(options: {
+  sshCommand: string;
+  source: string;
+  destination: string;
+  filesFrom?: string;
+  /** Directories only (-d), no file content. */
+  directoriesOnly?: boolean;
+  /** Compare by checksum instead of size and time (delta restore). */
+  checksum?: boolean;
+  bandwidthLimit?: number | null;
+  compress?: boolean;
+}): string[] {
+  return [
+    options.directoriesOnly ? '-dpt' : '-lpt',
+    '--inplace',
+    '--no-inc-recursive',
+    ...(options.checksum ? ['--checksum'] : ['--whole-file']),
+    ...(options.filesFrom ? [`--files-from=${options.filesFrom}`] : []),
+    ...(options.bandwidthLimit ? [`--bwlimit=${options.bandwidthLimit}`] : []),
+    ...(options.compress ? ['-z'] : []),
+    '-e',
+    options.sshCommand,
+    options.source,
+    `:${options.destination}`,
+  ];
 }
 
 export interface RsyncOptions {

@@ -13,6 +13,10 @@ export interface TarMember {
   /** '0' (or NUL) = regular file; anything else is reported to the caller as is. */
   type: string;
   mtime: number;
+  /** Permission bits from the header. */
+  mode: number;
+  /** Symbolic and hard links ('2', '1'): the link target. */
+  linkname: string;
 }
 
 export class TarFormatError extends Error {}
@@ -30,6 +34,15 @@ class ByteSource {
 
   /** Exactly `count` bytes, or fewer only when the stream ended. */
   async read(count: number): Promise<Buffer> {
+    // Fast path: the first buffered chunk holds enough (no copy of the whole buffer).
+    const first = this.buffered[0];
+    if (first && first.length >= count) {
+      const result = first.subarray(0, count);
+      if (first.length === count) this.buffered.shift();
+      else this.buffered[0] = first.subarray(count);
+      this.length -= count;
+      return result;
+    }
     while (this.length < count && !this.ended) {
       const next = await this.iterator.next();
       if (next.done) this.ended = true;
@@ -126,10 +139,12 @@ export async function readTar(
     if (pax.path) name = pax.path;
     if (pax.size) size = Number(pax.size);
     const mtime = pax.mtime ? Number(pax.mtime) : octal(header, 136, 12);
+    const mode = octal(header, 100, 8) & 0o7777;
+    const linkname = pax.linkpath ?? field(header, 157, 100);
     pax = {};
     const memberPadding = (BLOCK - (size % BLOCK)) % BLOCK;
     let consumed = false;
-    await onMember({ name, size, type: type === '\0' ? '0' : type, mtime }, async (sink) => {
+    await onMember({ name, size, type: type === '\0' ? '0' : type, mtime, mode, linkname }, async (sink) => {
       consumed = true;
       await source.pipe(size, sink);
     });

@@ -1,0 +1,406 @@
+/**
+ * recover (alias restore): validate the request, catalogue fresh WALs, build the plan (pure),
+ * then apply it with the recovery hooks around it, and explain what was changed.
+ */
+import { hostname, tmpdir } from 'node:os';
+import { basename, isAbsolute, join } from 'node:path';
+import type { CatalogBackup } from '../../catalog/backups.js';
+import { resolveBackup, statusOf } from '../../catalog/backups.js';
+import type { ServerConfig } from '../../config/index.js';
+import { BarmanError, describeError, UsageError } from '../../errors/index.js';
+import { archiveHooks, backupHookInfo, HookRunner, recoveryHookEnv } from '../../hooks/index.js';
+import { humanDuration } from '../../output/time.js';
+import { findProgram } from '../../process/postgres-tools.js';
+import type { ApplyResult } from '../../recovery/apply.js';
+import { applyRecoveryPlan } from '../../recovery/apply.js';
+import type { RecoveryDestination } from '../../recovery/destination.js';
+import { LocalDestination, RemoteDestination } from '../../recovery/destination.js';
+import type { RecoveryPlan } from '../../recovery/plan.js';
+import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
+import { formatBackupInfo } from '../../catalog/backup-info.js';
+import type { RecoveryTargets } from '../../recovery/targets.js';
+import { parseRecoveryTargets } from '../../recovery/targets.js';
+import { runArchiveWal } from '../../wal/archive-service.js';
+import { customWalCompression } from '../../wal/custom-compression.js';
+import { openDecompressed } from '../../wal/compare.js';
+import type { TimelineSwitch } from '../../wal/history.js';
+import { parseTimelineHistory } from '../../wal/history.js';
+import { formatLsn, parseLsn, parseWalName } from '../../wal/names.js';
+import type { XlogDbEntry } from '../../wal/xlogdb.js';
+import type { CommandContext } from '../definition.js';
+import { defineCommandModule } from '../definition.js';
+import type { ServerCatalog } from '../shared/backup-catalog.js';
+import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { selectServers } from '../shared/select-servers.js';
+
+interface RecoverResult {
+  server: string;
+  backupId: string;
+  destination: string;
+  dryRun: boolean;
+  planLines: string[];
+  pitr: boolean;
+  getWal: boolean;
+  result: ApplyResult | null;
+  startedAt: Date;
+  elapsedSeconds: number;
+  externalConfigFiles: string[];
+}
+
+export default defineCommandModule<RecoverResult>({
+  async run(ctx, input) {
+    const serverName = input.args.server_name as string;
+    const [server] = selectServers(ctx, [serverName], {
+      allowAll: false,
+      includeInactive: true,
+      includeDisabled: false,
+    });
+    if (!server) throw new BarmanError('server-disabled', `Server '${serverName}' cannot be used`);
+    const config = server.config;
+    const options = input.options;
+    const targets = parseRecoveryTargets({
+      targetTime: options.targetTime as string | undefined,
+      targetXid: options.targetXid as string | undefined,
+      targetLsn: options.targetLsn as string | undefined,
+      targetName: options.targetName as string | undefined,
+      targetImmediate: options.targetImmediate === true,
+      targetTli: options.targetTli as string | undefined,
+      exclusive: options.exclusive === true,
+      targetAction: options.targetAction as string | undefined,
+      standbyMode: options.standbyMode === true,
+    });
+    const remoteCommand = (options.remoteSshCommand as string | undefined)?.trim() || null;
+    if (input.overrides.network_compression === true && !remoteCommand) {
+      throw new UsageError('--network-compression needs --remote-ssh-command');
+    }
+    const getWal =
+      options.getWal === false
+        ? false
+        : options.getWal === true || config.recovery_options.includes('get-wal');
+    const delta =
+      options.deltaRestore === false
+        ? false
+        : options.deltaRestore === true || config.recovery_options.includes('delta-restore');
+    const destinationPath = input.args.destination_directory as string;
+    const dryRun = options.dryRun === true;
+
+    // WALs still in incoming/ or streaming/ may be the ones the target needs.
+    if (!dryRun) {
+      try {
+        await runArchiveWal(config, ctx.report, ctx.log, {
+          hooks: archiveHooks(HookRunner.forServer(ctx, config)),
+        });
+      } catch (error) {
+        ctx.report.warning(`archive-wal before recovery failed: ${describeError(error)}`);
+      }
+    }
+    const catalog = await loadServerCatalog(config, ctx.report);
+    const backup = chooseBackup(catalog, input.args.backup_id as string, targets);
+    if (!backup.info) {
+      throw new BarmanError(
+        'backup-unreadable',
+        `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
+      );
+    }
+    const histories = await readHistories(catalog, config);
+    const plan = buildRecoveryPlan({
+      server: config.name,
+      backup: { id: backup.id, directory: backup.directory, info: backup.info },
+      destination: destinationPath,
+      remoteCommand,
+      tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
+      targets,
+      getWal,
+      getWalCommand: getWal ? getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
+      delta,
+      entries: catalog.xlog,
+      histories,
+    });
+    const externalConfigFiles = outsidePgdata(backup);
+    const startedAt = new Date();
+    const base: RecoverResult = {
+      server: config.name,
+      backupId: backup.id,
+      destination: plan.destination,
+      dryRun,
+      planLines: describePlan(plan),
+      pitr: plan.pitr,
+      getWal,
+      result: null,
+      startedAt,
+      elapsedSeconds: 0,
+      externalConfigFiles,
+    };
+    if (dryRun) return base;
+    if (plan.wal.selection.gap) {
+      ctx.report.warning(
+        `WAL file ${plan.wal.selection.gap.missing} is missing from the archive: recovery cannot replay past ${plan.wal.selection.gap.after}`,
+      );
+    }
+
+    ctx.report.info(
+      `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
+    );
+    ctx.report.info(`Destination directory: ${plan.destination}`);
+    if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
+    const destination = await openDestination(config, remoteCommand);
+    await destination.checkReachable();
+    if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
+
+    const hooks = HookRunner.forServer(ctx, config);
+    const hookEnv = () =>
+      recoveryHookEnv({
+        ...backupHookInfo(backup, catalog.backups),
+        destination: plan.destination,
+        tablespaces: Object.fromEntries(
+          plan.tablespaces.filter((t) => t.location !== t.original).map((t) => [t.name, t.location]),
+        ),
+        remoteCommand,
+        recoverOptions: hookRecoverOptions(plan, targets),
+      });
+    if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv());
+    let result: ApplyResult;
+    try {
+      result = await applyRecoveryPlan({
+        plan,
+        destination,
+        report: ctx.report,
+        walsDirectory: catalog.layout.walsDirectory,
+        customCompression: customWalCompression(config),
+        stagingRoot: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+        jobs: config.parallel_jobs,
+        bandwidthLimit: config.bandwidth_limit || null,
+        backupInfoText: formatBackupInfo(backup.info),
+        externalConfigFiles,
+      });
+    } catch (error) {
+      if (hooks.has('recovery', 'post')) {
+        await hooks.run('recovery', 'post', { ...hookEnv(), BARMAN_ERROR: describeError(error) });
+      }
+      throw error;
+    }
+    if (hooks.has('recovery', 'post')) await hooks.run('recovery', 'post', hookEnv());
+    return { ...base, result, elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000 };
+  },
+
+  renderConsole(data) {
+    if (data.dryRun) return data.planLines;
+    const lines: string[] = [];
+    const result = data.result!;
+    if (result.modified.length > 0) {
+      lines.push(
+        '',
+        'IMPORTANT',
+        'These settings have been modified to prevent data losses',
+        '',
+        ...result.modified,
+      );
+    }
+    if (result.review.length > 0) {
+      lines.push(
+        '',
+        'WARNING',
+        'You are required to review the following options as potentially dangerous',
+        '',
+        ...result.review,
+      );
+    }
+    if (data.externalConfigFiles.length > 0) {
+      lines.push(
+        '',
+        'WARNING',
+        'The following configuration files have not been saved during backup, hence they have not been restored.',
+        'You need to manually restore them in order to start the recovered PostgreSQL instance:',
+        '',
+        ...data.externalConfigFiles.map((file) => `    ${file}`),
+      );
+    }
+    if (data.getWal) {
+      lines.push(
+        '',
+        "WARNING: 'get-wal' is in the specified 'recovery_options'.",
+        'Before you start up the PostgreSQL server, please review the postgresql.auto.conf file',
+        "inside the target directory. Make sure that 'restore_command' can be executed by the PostgreSQL user.",
+      );
+    }
+    const elapsed = data.elapsedSeconds < 1 ? 'less than one second' : humanDuration(data.elapsedSeconds);
+    lines.push(
+      '',
+      `Recovery completed (start time: ${pythonTime(data.startedAt)}, elapsed time: ${elapsed})`,
+      'Your PostgreSQL server has been successfully prepared for recovery!',
+    );
+    return lines;
+  },
+
+  renderJson(data) {
+    if (data.dryRun) return { server: data.server, backup_id: data.backupId, plan: data.planLines };
+    const result = data.result!;
+    return {
+      server: data.server,
+      backup_id: data.backupId,
+      destination: data.destination,
+      pitr: data.pitr,
+      get_wal: data.getWal,
+      files: result.files,
+      bytes: result.bytes,
+      reused_files: result.reusedFiles,
+      wal_files: result.walFiles,
+      changes: result.modified,
+      warnings: result.review,
+      missing_files: data.externalConfigFiles,
+      start_time: data.startedAt.toISOString(),
+      elapsed_seconds: data.elapsedSeconds,
+    };
+  },
+});
+
+/** A backup id, name or shortcut; `auto` picks the newest backup that can reach the target. */
+function chooseBackup(catalog: ServerCatalog, reference: string, targets: RecoveryTargets): CatalogBackup {
+  if (reference !== 'auto') return resolveBackup(catalog.backups, catalog.config.name, reference);
+  const usable = catalog.backups.filter((backup) => ['DONE', 'WAITING_FOR_WALS'].includes(statusOf(backup)));
+  const { target } = targets;
+  if (target.kind === 'xid' || target.kind === 'name') {
+    throw new UsageError(
+      `backup id 'auto' cannot choose a backup for a --target-${target.kind}: the catalogue does not know which backups precede it`,
+      'Give the backup id (see list-backup), or use --target-time / --target-lsn.',
+    );
+  }
+  const candidates = usable.filter((backup) => {
+    if (target.kind === 'time') return (backup.info?.end_time?.epochMs ?? Infinity) <= target.epochMs;
+    if (target.kind === 'lsn')
+      return backup.info?.end_xlog ? parseLsn(backup.info.end_xlog) <= target.lsn : false;
+    return true;
+  });
+  const chosen = candidates.at(-1);
+  if (!chosen) {
+    throw new BarmanError(
+      'backup-unknown',
+      `no backup of server '${catalog.config.name}' ends before the recovery target`,
+      {
+        hint: "See 'barman list-backup'.",
+      },
+    );
+  }
+  return chosen;
+}
+
+async function readHistories(
+  catalog: ServerCatalog,
+  config: ServerConfig,
+): Promise<Map<number, TimelineSwitch[]>> {
+  const histories = new Map<number, TimelineSwitch[]>();
+  const custom = customWalCompression(config);
+  const historyEntries: XlogDbEntry[] = catalog.xlog.filter((entry) => entry.name.endsWith('.history'));
+  for (const entry of historyEntries) {
+    const wal = parseWalName(entry.name);
+    if (!wal || wal.kind !== 'history') continue;
+    const path = join(catalog.layout.walsDirectory, entry.name);
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await openDecompressed(path, custom)) chunks.push(chunk as Buffer);
+      histories.set(wal.timeline, parseTimelineHistory(Buffer.concat(chunks).toString('utf8')));
+    } catch (error) {
+      throw new BarmanError(
+        'history-unreadable',
+        `cannot read timeline history file ${path}: ${describeError(error)}`,
+      );
+    }
+  }
+  return histories;
+}
+
+/** restore_command for --get-wal: `barman get-wal` locally, barman-wal-restore from another host. */
+function getWalRestoreCommand(
+  ctx: CommandContext,
+  config: ServerConfig,
+  remoteCommand: string | null,
+  targets: RecoveryTargets,
+): { command: string; comment: string } {
+  const partial = targets.standbyMode ? '' : '-P ';
+  if (remoteCommand) {
+    return {
+      comment: "The 'barman-wal-restore' command is provided by barman-ts (or Barman's 'barman-cli' package)",
+      command: `barman-wal-restore ${partial}-U ${ctx.config.global.barman_user} -c ${ctx.config.configFile} ${hostname()} ${config.name} %f %p`,
+    };
+  }
+  return {
+    comment: `The 'barman get-wal' command must run as the '${ctx.config.global.barman_user}' user`,
+    command: `${barmanCommand()} -c ${ctx.config.configFile} -q get-wal ${partial}${config.name} %f > %p`,
+  };
+}
+
+/** How this barman-ts was started, usable from PostgreSQL's shell. */
+function barmanCommand(): string {
+  const script = process.argv[1] ?? 'barman';
+  if (isAbsolute(script) && basename(script) === 'barman') return script;
+  return isAbsolute(script) ? `${process.execPath} ${script}` : 'barman';
+}
+
+async function openDestination(
+  config: ServerConfig,
+  remoteCommand: string | null,
+): Promise<RecoveryDestination> {
+  if (!remoteCommand) return new LocalDestination();
+  const rsync = await findProgram('rsync', config.path_prefix);
+  if (!rsync) {
+    throw new BarmanError(
+      'rsync-missing',
+      'rsync not found in path_prefix or PATH: it is needed for a remote recovery',
+    );
+  }
+  return new RemoteDestination(remoteCommand, {
+    program: rsync,
+    compress: config.network_compression,
+    retryTimes: config.basebackup_retry_times,
+    retrySleepSeconds: config.basebackup_retry_sleep,
+  });
+}
+
+function stagingRoot(config: ServerConfig, fromCommandLine: string | undefined): string {
+  return (
+    fromCommandLine ??
+    config.staging_path ??
+    config.recovery_staging_path ??
+    config.local_staging_path ??
+    tmpdir()
+  );
+}
+
+function hookRecoverOptions(plan: RecoveryPlan, targets: RecoveryTargets): Record<string, unknown> {
+  const { target } = targets;
+  return {
+    target_time: target.kind === 'time' ? target.text : null,
+    target_xid: target.kind === 'xid' ? target.xid : null,
+    target_lsn: target.kind === 'lsn' ? formatLsn(target.lsn) : null,
+    target_name: target.kind === 'name' ? target.name : null,
+    target_immediate: target.kind === 'immediate',
+    target_tli: targets.timeline ? plan.wal.selection.targetTimeline : null,
+    exclusive: targets.exclusive,
+    target_action: targets.action,
+    standby_mode: targets.standbyMode,
+    get_wal: plan.wal.mode === 'get-wal',
+    delta_restore: plan.delta,
+  };
+}
+
+/** Config files recorded in backup.info that lie outside PGDATA (not part of the backup). */
+function outsidePgdata(backup: CatalogBackup): string[] {
+  const info = backup.info;
+  if (!info?.pgdata) return [];
+  return [info.config_file, info.hba_file, info.ident_file, ...(info.included_files ?? [])].filter(
+    (file): file is string => !!file && !file.startsWith(`${info.pgdata}/`),
+  );
+}
+
+/** Python's str(datetime) with the local offset: `2026-11-21 04:58:31.472171+00:00`. */
+function pythonTime(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  const wall = new Date(date.getTime() + offset * 60_000);
+  const pad = (value: number, width = 2) => String(value).padStart(width, '0');
+  const sign = offset < 0 ? '-' : '+';
+  return (
+    `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())} ` +
+    `${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}.${pad(wall.getUTCMilliseconds(), 3)}000` +
+    `${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
+  );
+}

@@ -1,0 +1,363 @@
+/**
+ * Carries out a RecoveryPlan against a destination: checks the destination, creates it and the
+ * tablespace links, copies (or extracts) the base backup, copies the WAL files decompressed,
+ * writes the recovery settings and signal file, and disables dangerous settings. Every step is
+ * announced with Barman's wording.
+ */
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import type { Reporter } from '../output/reporter.js';
+import { writeFileDurably } from '../storage/posix.js';
+import type { CustomCompression } from '../wal/compression/index.js';
+import { openDecompressed } from '../wal/compare.js';
+import { hashDir, parseWalName } from '../wal/names.js';
+import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
+import type { RecoveryPlan } from './plan.js';
+import { appendSettings, disableDangerousSettings } from './settings.js';
+import { archiveCompression, extractTarArchive } from './tar-extract.js';
+
+export interface ApplyOptions {
+  plan: RecoveryPlan;
+  destination: RecoveryDestination;
+  report: Reporter;
+  /** The server's wals/ directory. */
+  walsDirectory: string;
+  customCompression: CustomCompression | null;
+  /** Local scratch space (tar extraction and WAL files for a remote destination). */
+  stagingRoot: string;
+  jobs: number;
+  bandwidthLimit: number | null;
+  /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
+  backupInfoText: string;
+  /** Original configuration files outside PGDATA (not in the backup). */
+  externalConfigFiles: string[];
+  signal?: AbortSignal;
+}
+
+export interface ApplyResult {
+  /** "file line N: setting" lines changed to prevent data loss. */
+  modified: string[];
+  /** Settings the DBA must review. */
+  review: string[];
+  files: number;
+  bytes: number;
+  reusedFiles: number;
+  walFiles: number;
+}
+
+/** Entries of PGDATA never restored from the backup. */
+function dataFilter(relative: string, isDirectory: boolean): 'skip' | 'empty' | 'copy' {
+  if (relative.startsWith('pg_tblspc/')) return 'skip'; // recreated as links to the (relocated) tablespaces
+  if (!relative.includes('/')) {
+    if (
+      [
+        'tablespace_map',
+        'recovery.conf',
+        'postmaster.pid',
+        'postmaster.opts',
+        'recovery.signal',
+        'standby.signal',
+      ].includes(relative)
+    )
+      return 'skip';
+    if (isDirectory && ['pg_wal', 'pg_xlog', 'pg_log', 'log'].includes(relative)) return 'empty';
+  }
+  return 'copy';
+}
+
+export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyResult> {
+  const { plan, destination, report } = options;
+  await checkDestination(options);
+
+  await destination.makeDirectory(plan.destination);
+  if (plan.tablespaces.length > 0) await destination.makeDirectory(join(plan.destination, 'pg_tblspc'));
+  for (const tablespace of plan.tablespaces) {
+    await destination.makeDirectory(tablespace.location);
+    await destination.link(tablespace.location, join(plan.destination, 'pg_tblspc', String(tablespace.oid)));
+    report.info(`\t${tablespace.oid}, ${tablespace.name}, ${tablespace.location}`);
+  }
+
+  report.info('Copying the base backup.');
+  const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
+  const result: ApplyResult = { modified: [], review: [], files: 0, bytes: 0, reusedFiles: 0, walFiles: 0 };
+  try {
+    const protectWal = (relative: string) =>
+      relative.startsWith('pg_tblspc/') ||
+      relative === plan.wal.directory ||
+      relative.startsWith(`${plan.wal.directory}/`);
+    const copyOptions = (label: string, exclude: TreeCopyOptions['exclude']): TreeCopyOptions => ({
+      exclude,
+      jobs: options.jobs,
+      bandwidthLimit: options.bandwidthLimit,
+      delta: plan.delta,
+      protect: protectWal,
+      onProgress: (done, total) =>
+        report.progress?.({
+          label,
+          bytesDone: done.bytes,
+          bytesTotal: total.bytes,
+          filesDone: done.files,
+          filesTotal: total.files,
+          final: done.files === total.files,
+        }),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const copyAll = () => 'copy' as const;
+
+    if (plan.format === 'plain') {
+      for (const tablespace of plan.tablespaces) {
+        const stats = await destination.copyTree(
+          join(plan.backupDirectory, String(tablespace.oid)),
+          tablespace.location,
+          copyOptions(`tablespace ${tablespace.name}`, copyAll),
+        );
+        addStats(result, stats);
+      }
+      addStats(
+        result,
+        await destination.copyTree(
+          join(plan.backupDirectory, 'data'),
+          plan.destination,
+          copyOptions('PGDATA', dataFilter),
+        ),
+      );
+    } else {
+      await restoreTarBackup(options, staging, copyOptions, dataFilter, copyAll, result);
+    }
+
+    await destination.renameIfExists(
+      join(plan.destination, 'backup_manifest'),
+      join(plan.destination, `backup_manifest.${plan.backupId}`),
+    );
+    await destination.writeFile(join(plan.destination, '.barman-recover.info'), options.backupInfoText);
+
+    if (plan.wal.mode === 'copy') {
+      report.info('Copying required WAL segments.');
+      result.walFiles = await copyWals(options, staging);
+    }
+
+    if (plan.settings.lines.length > 0) report.info('Generating recovery configuration');
+    report.info('Identify dangerous settings in destination directory.');
+    await rewriteConfiguration(options, result);
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+function addStats(
+  result: ApplyResult,
+  stats: { files: number; bytes: number; reused: number; linked: number },
+): void {
+  result.files += stats.files;
+  result.bytes += stats.bytes;
+  result.reusedFiles += stats.reused + stats.linked;
+}
+
+async function checkDestination(options: ApplyOptions): Promise<void> {
+  const { plan, destination } = options;
+  const places = [
+    { path: plan.destination, what: 'destination directory' },
+    ...plan.tablespaces.map((tablespace) => ({
+      path: tablespace.location,
+      what: `tablespace '${tablespace.name}' location`,
+    })),
+  ];
+  for (const place of places) {
+    const state: DirectoryState = await destination.inspect(place.path);
+    if (state.kind === 'running') {
+      throw new BarmanError(
+        'destination-in-use',
+        `a PostgreSQL server is running in the ${place.what} ${place.path} (pid ${state.pid})`,
+        { hint: 'Stop it first: recovery never writes over a running cluster.' },
+      );
+    }
+    if (state.kind === 'not-directory') {
+      throw new BarmanError(
+        'destination-invalid',
+        `the ${place.what} ${place.path} exists and is not a directory`,
+      );
+    }
+    if (state.kind === 'used' && !plan.delta) {
+      const shown = state.entries.slice(0, 5).join(', ') + (state.entries.length > 5 ? ', …' : '');
+      throw new BarmanError(
+        'destination-not-empty',
+        `the ${place.what} ${place.path} is not empty (${shown})`,
+        {
+          hint: 'Recover into an empty or new directory, or use --delta-restore to reuse the files already there (others are removed).',
+        },
+      );
+    }
+  }
+}
+
+async function restoreTarBackup(
+  options: ApplyOptions,
+  staging: string,
+  copyOptions: (label: string, exclude: TreeCopyOptions['exclude']) => TreeCopyOptions,
+  filter: TreeCopyOptions['exclude'],
+  copyAll: TreeCopyOptions['exclude'],
+  result: ApplyResult,
+): Promise<void> {
+  const { plan, destination } = options;
+  const dataDirectory = join(plan.backupDirectory, 'data');
+  const archives = (await readdir(dataDirectory))
+    .map((name) => ({ name, parsed: archiveCompression(name) }))
+    .filter((entry) => entry.parsed !== undefined);
+  const base = archives.find((entry) => entry.parsed!.base === 'base');
+  if (!base) {
+    throw new BarmanError(
+      'backup-archive-missing',
+      `no base.tar archive in ${dataDirectory}: the backup is incomplete`,
+    );
+  }
+  // Straight into place when local and not a delta restore; through staging otherwise.
+  const direct = destination.remoteCommand === null && !plan.delta;
+  const targets = new Map<string, string>([['base', direct ? plan.destination : join(staging, 'data')]]);
+  for (const tablespace of plan.tablespaces) {
+    const oid = String(tablespace.oid);
+    if (!archives.some((entry) => entry.parsed!.base === oid)) {
+      throw new BarmanError(
+        'backup-archive-missing',
+        `no archive for tablespace ${tablespace.name} (${oid}.tar*) in ${dataDirectory}`,
+      );
+    }
+    targets.set(oid, direct ? tablespace.location : join(staging, oid));
+  }
+  const selected = archives.filter((entry) => targets.has(entry.parsed!.base));
+  const total = selected.length;
+  let done = 0;
+  await Promise.all(
+    selected.map(async (entry) => {
+      const stats = await extractTarArchive(
+        join(dataDirectory, entry.name),
+        entry.parsed!.compression,
+        targets.get(entry.parsed!.base)!,
+        {
+          include: entry.parsed!.base === 'base' ? (path) => filter(path, false) !== 'skip' : undefined,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
+      done += 1;
+      result.files += stats.files;
+      result.bytes += stats.bytes;
+      options.report.progress?.({
+        label: 'archives',
+        bytesDone: result.bytes,
+        bytesTotal: result.bytes,
+        filesDone: done,
+        filesTotal: total,
+        final: done === total,
+      });
+    }),
+  );
+  if (direct) return;
+  for (const tablespace of plan.tablespaces) {
+    await destination.copyTree(
+      join(staging, String(tablespace.oid)),
+      tablespace.location,
+      copyOptions(`tablespace ${tablespace.name}`, copyAll),
+    );
+    await rm(join(staging, String(tablespace.oid)), { recursive: true, force: true });
+  }
+  await destination.copyTree(join(staging, 'data'), plan.destination, copyOptions('PGDATA', filter));
+  await rm(join(staging, 'data'), { recursive: true, force: true });
+}
+
+/** Decompresses the selected WALs into the destination's WAL directory (via staging when remote). */
+async function copyWals(options: ApplyOptions, staging: string): Promise<number> {
+  const { plan, destination } = options;
+  const local = destination.remoteCommand === null;
+  const target = local ? join(plan.destination, plan.wal.directory) : join(staging, 'wal');
+  await mkdir(join(target, 'archive_status'), { recursive: true, mode: 0o700 });
+  const files = plan.wal.selection.files;
+  let next = 0;
+  let copied = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      options.signal?.throwIfAborted();
+      const entry = files[next++]!;
+      const source = join(options.walsDirectory, hashDir(entry.name), entry.name);
+      const stream = await openDecompressed(source, options.customCompression).catch(
+        (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') {
+            throw new BarmanError(
+              'wal-missing',
+              `WAL file ${entry.name} is in xlog.db but not in ${options.walsDirectory}`,
+              {
+                hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive.",
+              },
+            );
+          }
+          throw error;
+        },
+      );
+      await writeFileDurably(join(target, entry.name), stream, { mode: 0o600 });
+      if (plan.wal.archiveStatus && parseWalName(entry.name)?.kind === 'segment') {
+        await writeFile(join(target, 'archive_status', `${entry.name}.done`), '');
+      }
+      copied += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
+  if (!local) {
+    await destination.copyTree(target, join(plan.destination, plan.wal.directory), {
+      exclude: () => 'copy',
+      jobs: options.jobs,
+      bandwidthLimit: options.bandwidthLimit,
+      delta: false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+  return copied;
+}
+
+async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
+  const { plan, destination } = options;
+  const files = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  const contents = new Map<string, string>();
+  let archiveCommandSeen = false;
+  for (const name of files) {
+    const path = join(plan.destination, name);
+    const original = await destination.readFile(path);
+    if (original === null) continue;
+    const edited = disableDangerousSettings(original);
+    if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
+    for (const line of edited.modified) result.modified.push(`${name} line ${line.line}: ${line.text}`);
+    for (const line of edited.review) result.review.push(`${name} line ${line.line}: ${line.text}`);
+    if (edited.changed) await destination.writeFile(`${path}.origin`, original);
+    contents.set(name, edited.content);
+    if (edited.changed) await destination.writeFile(path, edited.content);
+  }
+  const settingsPath = join(plan.destination, plan.settings.file);
+  let extra: string[] = [...plan.settings.lines];
+  if (!archiveCommandSeen && plan.version >= 90400) {
+    // The configuration may live outside PGDATA (Debian): make sure the copy never archives
+    // into the production archive, whatever file it is started with.
+    extra = ['archive_command = false', ...extra];
+    result.modified.push(
+      `${plan.settings.file === 'recovery.conf' ? 'postgresql.auto.conf' : plan.settings.file}: archive_command = false (added)`,
+    );
+  }
+  if (plan.settings.file === 'recovery.conf') {
+    if (plan.settings.lines.length > 0)
+      await destination.writeFile(settingsPath, `${plan.settings.lines.join('\n')}\n`);
+    if (extra.length > plan.settings.lines.length) {
+      const auto = join(plan.destination, 'postgresql.auto.conf');
+      await destination.writeFile(
+        auto,
+        appendSettings(contents.get('postgresql.auto.conf') ?? '', 'Added by barman-ts recover', [
+          'archive_command = false',
+        ]),
+      );
+    }
+  } else if (extra.length > 0) {
+    const current = contents.get(plan.settings.file) ?? (await destination.readFile(settingsPath)) ?? '';
+    await destination.writeFile(
+      settingsPath,
+      appendSettings(current, `Recovery settings written by barman-ts for backup ${plan.backupId}`, extra),
+    );
+  }
+  if (plan.settings.signal) await destination.writeFile(join(plan.destination, plan.settings.signal), '');
+}

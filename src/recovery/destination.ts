@@ -1,0 +1,392 @@
+/**
+ * Where a recovery writes: a local directory, or a directory on another host reached with the
+ * user's --remote-ssh-command (rsync over that ssh for data, short remote commands for the
+ * rest). Both offer the same operations so apply.ts does not care which it has. Remote commands
+ * are argument lists quoted for the remote shell; paths never become shell code.
+ */
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import type { CopyStats } from '../executors/copy-tree.js';
+import { copyTree } from '../executors/copy-tree.js';
+import { CommandFailedError, runProgram } from '../process/index.js';
+import { runRemote, rsyncPushArguments } from '../process/remote.js';
+
+export type DirectoryState =
+  | { kind: 'missing' }
+  | { kind: 'not-directory' }
+  | { kind: 'empty' }
+  | { kind: 'used'; entries: string[] }
+  | { kind: 'running'; pid: number };
+
+export interface TreeCopyOptions {
+  /** Relative path ('/'-separated) -> what to do with it. */
+  exclude: (relative: string, isDirectory: boolean) => 'skip' | 'empty' | 'copy';
+  jobs: number;
+  bandwidthLimit: number | null;
+  /** Keep identical files already there, remove files the source does not have. */
+  delta: boolean;
+  /** Relative paths delta mode must never remove (e.g. pg_tblspc links, the WAL directory). */
+  protect?: (relative: string) => boolean;
+  onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface RecoveryDestination {
+  readonly remoteCommand: string | null;
+  /** Fails with a clear error when the destination host cannot be reached. */
+  checkReachable(): Promise<void>;
+  inspect(path: string): Promise<DirectoryState>;
+  makeDirectory(path: string): Promise<void>;
+  /** A symbolic link at `path` pointing to `target`, replacing what was there. */
+  link(target: string, path: string): Promise<void>;
+  /** Copies a local directory tree into `path` (created when missing). */
+  copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats>;
+  readFile(path: string): Promise<string | null>;
+  writeFile(path: string, content: string): Promise<void>;
+  /** Renames when `from` exists; no-op otherwise. */
+  renameIfExists(from: string, to: string): Promise<boolean>;
+}
+
+/** Local directory entries that exist but are not user data (ignored when checking emptiness). */
+const IGNORABLE = new Set(['lost+found']);
+
+export class LocalDestination implements RecoveryDestination {
+  readonly remoteCommand = null;
+
+  checkReachable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async inspect(path: string): Promise<DirectoryState> {
+    const info = await lstat(path).catch(() => null);
+    if (!info) return { kind: 'missing' };
+    if (!info.isDirectory()) return { kind: 'not-directory' };
+    const pid = await readPid(join(path, 'postmaster.pid'));
+    if (pid !== null && processAlive(pid)) return { kind: 'running', pid };
+    const entries = (await readdir(path)).filter((name) => !IGNORABLE.has(name));
+    return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+  }
+
+  async makeDirectory(path: string): Promise<void> {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+  }
+
+  async link(target: string, path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+    await symlink(target, path);
+  }
+
+  async copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats> {
+    if (options.delta) await removeExtraneousLocal(source, path, options);
+    return copyTree(source, path, {
+      exclude: options.exclude,
+      jobs: options.jobs,
+      bandwidthLimit: options.bandwidthLimit,
+      reuseExisting: options.delta,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    return readFile(path, 'utf8').catch(() => null);
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    await writeFile(path, content, { mode: 0o600 });
+  }
+
+  async renameIfExists(from: string, to: string): Promise<boolean> {
+    if (!(await lstat(from).catch(() => null))) return false;
+    await rename(from, to);
+    return true;
+  }
+}
+
+async function readPid(file: string): Promise<number | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  const pid = Number(text?.split('\n')[0]?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user (the cluster's owner).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Delta mode: removes destination files and links the source does not have. */
+async function removeExtraneousLocal(
+  source: string,
+  target: string,
+  options: TreeCopyOptions,
+): Promise<void> {
+  const walk = async (relative: string): Promise<void> => {
+    const directory = relative ? join(target, relative) : target;
+    const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const childRelative = relative ? `${relative}/${entry.name}` : entry.name;
+      if (options.protect?.(childRelative)) continue;
+      const decision = options.exclude(childRelative, entry.isDirectory());
+      const inSource = await lstat(join(source, childRelative)).catch(() => null);
+      const targetPath = join(target, childRelative);
+      if (decision === 'skip' || !inSource || inSource.isDirectory() !== entry.isDirectory()) {
+        await rm(targetPath, { recursive: true, force: true });
+      } else if (entry.isDirectory() && decision === 'copy') {
+        await walk(childRelative);
+      } else if (entry.isDirectory() && decision === 'empty') {
+        for (const name of await readdir(targetPath))
+          await rm(join(targetPath, name), { recursive: true, force: true });
+      }
+    }
+  };
+  if (await lstat(target).catch(() => null)) await walk('');
+}
+
+// ------------------------------------------------------------------------------------- remote
+
+/** Reports what is at $1: missing, not a directory, a running cluster, or its first entries. */
+const INSPECT_SCRIPT = [
+  'd=$1',
+  'if [ ! -e "$d" ]; then echo missing; exit 0; fi',
+  'if [ ! -d "$d" ]; then echo not-directory; exit 0; fi',
+  'if [ -f "$d/postmaster.pid" ]; then pid=$(head -n 1 "$d/postmaster.pid"); ' +
+    'if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "running $pid"; exit 0; fi; fi',
+  'ls -A "$d" | while IFS= read -r name; do printf "entry %s\\n" "$name"; done',
+].join('\n');
+
+/** Removes the NUL-separated relative paths read on stdin from directory $1. */
+const REMOVE_SCRIPT = 'cd "$1" && xargs -0 -r rm -rf --';
+
+export class RemoteDestination implements RecoveryDestination {
+  constructor(
+    readonly remoteCommand: string,
+    private readonly rsync: {
+      program: string;
+      compress: boolean;
+      retryTimes: number;
+      retrySleepSeconds: number;
+    },
+  ) {}
+
+  private async run(words: string[], what: string, input?: string): Promise<string> {
+    const result = await runRemote(this.remoteCommand, words, 300_000, input);
+    if (result.exitCode !== 0) {
+      throw new BarmanError(
+        'remote-command-failed',
+        `${what} failed on the recovery host (exit ${result.exitCode}): ${result.stderr.trim().split('\n').slice(-3).join(' ')}`,
+      );
+    }
+    return result.stdout;
+  }
+
+  async checkReachable(): Promise<void> {
+    const result = await runRemote(this.remoteCommand, ['true'], 60_000);
+    if (result.exitCode !== 0) {
+      throw new BarmanError(
+        'remote-unreachable',
+        `Unable to connect to the target host using the command '${this.remoteCommand}'`,
+        { hint: result.stderr.trim().split('\n').slice(-2).join(' ') || undefined },
+      );
+    }
+  }
+
+  async inspect(path: string): Promise<DirectoryState> {
+    const output = await this.run(['sh', '-c', INSPECT_SCRIPT, 'sh', path], `inspecting ${path}`);
+    const lines = output.split('\n').filter(Boolean);
+    const first = lines[0] ?? '';
+    if (first === 'missing') return { kind: 'missing' };
+    if (first === 'not-directory') return { kind: 'not-directory' };
+    if (first.startsWith('running ')) return { kind: 'running', pid: Number(first.slice(8)) };
+    const entries = lines.map((line) => line.slice('entry '.length)).filter((name) => !IGNORABLE.has(name));
+    return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+  }
+
+  async makeDirectory(path: string): Promise<void> {
+    await this.run(['mkdir', '-p', '-m', '700', '--', path], `creating ${path}`);
+  }
+
+  async link(target: string, path: string): Promise<void> {
+    await this.run(
+      ['sh', '-c', 'rm -rf -- "$2" && ln -s -- "$1" "$2"', 'sh', target, path],
+      `linking ${path}`,
+    );
+  }
+
+  async copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats> {
+    const tree = await listLocalTree(source, options.exclude);
+    await this.makeDirectory(path);
+    if (options.delta) await this.removeExtraneous(path, tree, options);
+    const staging = await mkdtemp(join(tmpdir(), 'barman-recover-lists-'));
+    try {
+      // Directories first, in one process: parallel rsyncs then never race to create them.
+      const directoryList = join(staging, 'directories');
+      await writeFile(directoryList, `${['.', ...tree.directories].join('\n')}\n`);
+      await this.rsyncList(source, path, directoryList, { directoriesOnly: true, checksum: false });
+      const jobs = Math.max(1, options.jobs);
+      const lists = Array.from({ length: jobs }, () => ({ bytes: 0, paths: [] as string[] }));
+      for (const file of [...tree.files].sort((a, b) => b.size - a.size)) {
+        const lightest = lists.reduce((best, list) => (list.bytes < best.bytes ? list : best));
+        lightest.bytes += file.size;
+        lightest.paths.push(file.path);
+      }
+      const total = { bytes: tree.files.reduce((sum, file) => sum + file.size, 0), files: tree.files.length };
+      const done = { bytes: 0, files: 0 };
+      await Promise.all(
+        lists
+          .filter((list) => list.paths.length > 0)
+          .map(async (list, index) => {
+            const listFile = join(staging, `files-${index}`);
+            await writeFile(listFile, `${list.paths.join('\n')}\n`);
+            await this.rsyncList(source, path, listFile, {
+              directoriesOnly: false,
+              checksum: options.delta,
+              bandwidthLimit: options.bandwidthLimit,
+              ...(options.signal ? { signal: options.signal } : {}),
+            });
+            done.bytes += list.bytes;
+            done.files += list.paths.length;
+            options.onProgress?.(done, total);
+          }),
+      );
+      // Directory times and modes last (creating entries changed them).
+      await this.rsyncList(source, path, directoryList, { directoriesOnly: true, checksum: false });
+      return { files: total.files, bytes: total.bytes, linked: 0, reused: 0 };
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  private async removeExtraneous(
+    path: string,
+    tree: { files: Array<{ path: string }>; directories: string[] },
+    options: TreeCopyOptions,
+  ): Promise<void> {
+    const listing = await this.run(
+      ['find', path, '-mindepth', '1', '-printf', '%y\\t%P\\n'],
+      `listing ${path}`,
+    );
+    const wantedFiles = new Set(tree.files.map((file) => file.path));
+    const wantedDirectories = new Set(tree.directories);
+    const extraneous: string[] = [];
+    const removedDirectories: string[] = [];
+    for (const line of listing.split('\n').filter(Boolean)) {
+      const [type, relative] = [line.slice(0, 1), line.slice(2)];
+      if (removedDirectories.some((directory) => relative.startsWith(`${directory}/`))) continue;
+      if (options.protect?.(relative)) continue;
+      const keep = type === 'd' ? wantedDirectories.has(relative) : type === 'f' && wantedFiles.has(relative);
+      if (!keep) {
+        extraneous.push(relative);
+        if (type === 'd') removedDirectories.push(relative);
+      }
+    }
+    if (extraneous.length > 0) {
+      await this.run(
+        ['sh', '-c', REMOVE_SCRIPT, 'sh', path],
+        `removing old files in ${path}`,
+        `${extraneous.join('\0')}\0`,
+      );
+    }
+  }
+
+  private async rsyncList(
+    source: string,
+    path: string,
+    listFile: string,
+    options: {
+      directoriesOnly: boolean;
+      checksum: boolean;
+      bandwidthLimit?: number | null;
+      signal?: AbortSignal;
+    },
+  ): Promise<void> {
+    const args = rsyncPushArguments({
+      sshCommand: this.remoteCommand,
+      source: `${source}/`,
+      destination: `${path}/`,
+      filesFrom: listFile,
+      directoriesOnly: options.directoriesOnly,
+      checksum: options.checksum,
+      bandwidthLimit: options.bandwidthLimit ?? null,
+      compress: this.rsync.compress,
+    });
+    for (let attempt = 0; ; attempt += 1) {
+      options.signal?.throwIfAborted();
+      try {
+        await runProgram(this.rsync.program, args, options.signal ? { signal: options.signal } : {});
+        return;
+      } catch (error) {
+        options.signal?.throwIfAborted();
+        if (attempt >= this.rsync.retryTimes) {
+          const detail = error instanceof CommandFailedError ? error.message : String(error);
+          throw new BarmanError('copy-failed', `data transfer failure on directory '${path}': ${detail}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.rsync.retrySleepSeconds * 1000));
+      }
+    }
+  }
+
+  async readFile(path: string): Promise<string | null> {
+    const result = await runRemote(this.remoteCommand, ['cat', '--', path], 120_000);
+    return result.exitCode === 0 ? result.stdout : null;
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    await this.run(['sh', '-c', 'umask 077 && cat > "$1"', 'sh', path], `writing ${path}`, content);
+  }
+
+  async renameIfExists(from: string, to: string): Promise<boolean> {
+    const output = await this.run(
+      ['sh', '-c', 'if [ -e "$1" ]; then mv -- "$1" "$2" && echo moved; fi', 'sh', from, to],
+      `renaming ${from}`,
+    );
+    return output.trim() === 'moved';
+  }
+}
+
+/** Files (with sizes) and directories of a local tree after exclusions, '/'-separated relative paths. */
+export async function listLocalTree(
+  root: string,
+  exclude: TreeCopyOptions['exclude'],
+): Promise<{ files: Array<{ path: string; size: number }>; directories: string[] }> {
+  const files: Array<{ path: string; size: number }> = [];
+  const directories: string[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await readdir(relative ? join(root, relative) : root, { withFileTypes: true })) {
+      const childRelative = relative ? `${relative}/${entry.name}` : entry.name;
+      const decision = exclude(childRelative, entry.isDirectory());
+      if (decision === 'skip') continue;
+      if (entry.isDirectory()) {
+        directories.push(childRelative);
+        if (decision === 'copy') await walk(childRelative);
+      } else if (entry.isFile() || entry.isSymbolicLink()) {
+        const size = entry.isFile() ? (await lstat(join(root, childRelative))).size : 0;
+        files.push({ path: childRelative, size });
+      }
+    }
+  };
+  await walk('');
+  return { files, directories };
+}
+
+/** Reads a symbolic link, or null. */
+export async function readLinkOrNull(path: string): Promise<string | null> {
+  return readlink(path).catch(() => null);
+}

@@ -1,0 +1,262 @@
+/**
+ * A recovery plan: everything `recover` will do, computed before anything is touched, as pure
+ * code — the backup, where PGDATA and each tablespace go, the WAL files and the directory they
+ * go to, the settings and signal file to write. `apply.ts` carries it out; `--dry-run` prints it.
+ */
+import type { BackupInfo } from '../catalog/backup-info.js';
+import { BarmanError, UsageError } from '../errors/index.js';
+import type { TimelineSwitch } from '../wal/history.js';
+import { formatLsn, parseLsn } from '../wal/names.js';
+import type { XlogDbEntry } from '../wal/xlogdb.js';
+import type { RestoreCommandChoice } from './settings.js';
+import { recoverySettingsLines } from './settings.js';
+import type { RecoveryTargets } from './targets.js';
+import { checkTargetAgainstBackup, describeTargets } from './targets.js';
+import type { WalSelection } from './wal-selection.js';
+import { selectRecoveryWals } from './wal-selection.js';
+
+export interface PlannedTablespace {
+  oid: number;
+  name: string;
+  /** Location on the original server. */
+  original: string;
+  /** Where it is restored. */
+  location: string;
+}
+
+export interface RecoveryPlan {
+  server: string;
+  backupId: string;
+  /** base/<id>: holds data/ and <oid>/ (plain) or data/*.tar* (tar). */
+  backupDirectory: string;
+  format: 'plain' | 'tar';
+  version: number;
+  destination: string;
+  /** The --remote-ssh-command, or null for a local recovery. */
+  remoteCommand: string | null;
+  tablespaces: PlannedTablespace[];
+  /** Point-in-time recovery (a target, or a timeline other than the backup's). */
+  pitr: boolean;
+  targets: RecoveryTargets;
+  targetDescription: string;
+  wal: {
+    mode: 'copy' | 'get-wal';
+    /** Directory under the destination the WALs are copied into (copy mode). */
+    directory: string;
+    selection: WalSelection;
+    bytes: number;
+    /** Write archive_status/<wal>.done files (WALs in pg_wal for plain crash recovery). */
+    archiveStatus: boolean;
+  };
+  settings: {
+    /** postgresql.auto.conf (PG >= 12) or recovery.conf. */
+    file: string;
+    lines: string[];
+    signal: 'recovery.signal' | 'standby.signal' | null;
+  };
+  delta: boolean;
+}
+
+export interface PlanInput {
+  server: string;
+  backup: { id: string; directory: string; info: BackupInfo };
+  destination: string;
+  remoteCommand: string | null;
+  /** --tablespace NAME:LOCATION rules. */
+  tablespaceRules: readonly string[];
+  targets: RecoveryTargets;
+  getWal: boolean;
+  /** restore_command for get-wal mode (built by the caller: it knows the binary and config file). */
+  getWalCommand: { command: string; comment: string } | null;
+  delta: boolean;
+  entries: readonly XlogDbEntry[];
+  histories: ReadonlyMap<number, TimelineSwitch[]>;
+}
+
+export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
+  const { info } = input.backup;
+  const status = info.status;
+  if (status !== 'DONE' && status !== 'WAITING_FOR_WALS') {
+    throw new BarmanError(
+      'backup-not-recoverable',
+      `Cannot recover from backup '${input.backup.id}' of server '${input.server}': backup status is not DONE (${status})`,
+      { hint: "Pick a DONE backup from 'barman list-backup'." },
+    );
+  }
+  if (input.destination.includes(':')) {
+    throw new UsageError(
+      "The destination directory parameter cannot contain the ':' character",
+      'To recover to another host, use --remote-ssh-command.',
+    );
+  }
+  if (!input.destination.startsWith('/')) {
+    throw new UsageError(`the destination directory must be an absolute path: '${input.destination}'`);
+  }
+  if (!info.begin_wal || !info.end_wal || !info.timeline || !info.version) {
+    throw new BarmanError(
+      'backup-incomplete',
+      `backup '${input.backup.id}' has no begin/end WAL, timeline or version in its backup.info`,
+    );
+  }
+  const version = info.version;
+  const tablespaces = planTablespaces(info, input.tablespaceRules);
+  const format = info.compression && info.compression !== 'none' ? 'tar' : 'plain';
+  const { targets } = input;
+  checkTargetAgainstBackup(targets, {
+    id: input.backup.id,
+    endTimeMs: info.end_time?.epochMs ?? null,
+    endTimeText: info.end_time?.text ?? null,
+    endLsn: info.end_xlog ? parseLsn(info.end_xlog) : null,
+  });
+
+  const selection = selectRecoveryWals({
+    entries: input.entries,
+    backup: {
+      id: input.backup.id,
+      timeline: info.timeline,
+      beginWal: info.begin_wal,
+      endWal: info.end_wal,
+      endLsn: info.end_xlog ? parseLsn(info.end_xlog) : null,
+      segmentSize: info.xlog_segment_size,
+    },
+    histories: input.histories,
+    // Before PostgreSQL 12 the default target timeline was the backup's.
+    timeline: targets.timeline ?? (version < 120000 ? { kind: 'current' } : null),
+    target: targets.target,
+  });
+  const timelineChanges = selection.targetTimeline !== info.timeline;
+  const pitr = targets.target.kind !== 'none' || timelineChanges || targets.timeline !== null;
+  const walRoot = version < 100000 ? 'pg_xlog' : 'pg_wal';
+  // PITR: WALs beside PGDATA, fed through restore_command; otherwise straight into pg_wal for
+  // crash recovery. A standby keeps its WALs in pg_wal (restore_command would be retried forever).
+  const copyDirectory = pitr && !targets.standbyMode ? 'barman_wal' : walRoot;
+  const restore: RestoreCommandChoice = input.getWal
+    ? {
+        mode: 'get-wal',
+        command: input.getWalCommand?.command ?? '',
+        comment: input.getWalCommand?.comment ?? '',
+      }
+    : pitr && !targets.standbyMode
+      ? { mode: 'copy', walDirectory: copyDirectory }
+      : { mode: 'none' };
+  const timelineSetting: number | 'latest' | null =
+    targets.timeline === null
+      ? timelineChanges && version < 120000
+        ? selection.targetTimeline
+        : null
+      : targets.timeline.kind === 'latest'
+        ? 'latest'
+        : selection.targetTimeline;
+  const needsSettings = pitr || input.getWal || targets.standbyMode;
+  const lines = needsSettings
+    ? recoverySettingsLines({ targets, timeline: timelineSetting, restore, version })
+    : [];
+  const walFiles = input.getWal ? [] : selection.files;
+  return {
+    server: input.server,
+    backupId: input.backup.id,
+    backupDirectory: input.backup.directory,
+    format,
+    version,
+    destination: input.destination.replace(/\/+$/, '') || '/',
+    remoteCommand: input.remoteCommand,
+    tablespaces,
+    pitr,
+    targets,
+    targetDescription: describeTargets(targets, targets.timeline === null ? null : selection.targetTimeline),
+    wal: {
+      mode: input.getWal ? 'get-wal' : 'copy',
+      directory: copyDirectory,
+      selection: { ...selection, files: walFiles },
+      bytes: walFiles.reduce((sum, entry) => sum + entry.size, 0),
+      archiveStatus: !input.getWal && copyDirectory === walRoot,
+    },
+    settings: {
+      file: version >= 120000 ? 'postgresql.auto.conf' : 'recovery.conf',
+      lines,
+      signal:
+        needsSettings && version >= 120000
+          ? targets.standbyMode
+            ? 'standby.signal'
+            : 'recovery.signal'
+          : null,
+    },
+    delta: input.delta,
+  };
+}
+
+function planTablespaces(info: BackupInfo, rules: readonly string[]): PlannedTablespace[] {
+  const known = info.tablespaces ?? [];
+  const relocations = new Map<string, string>();
+  for (const rule of rules) {
+    const colon = rule.indexOf(':');
+    const name = colon > 0 ? rule.slice(0, colon) : '';
+    const location = colon > 0 ? rule.slice(colon + 1) : '';
+    if (!name || !location) {
+      throw new UsageError(`Invalid tablespace relocation rule '${rule}'`, 'Use --tablespace NAME:LOCATION.');
+    }
+    if (!known.some((tablespace) => tablespace.name === name)) {
+      throw new UsageError(
+        `Invalid tablespace name '${name}'`,
+        known.length > 0
+          ? `Tablespaces in this backup: ${known.map((tablespace) => tablespace.name).join(', ')}`
+          : 'This backup has no tablespaces.',
+      );
+    }
+    if (!location.startsWith('/')) {
+      throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
+    }
+    relocations.set(name, location.replace(/\/+$/, ''));
+  }
+  return known.map((tablespace) => ({
+    oid: tablespace.oid,
+    name: tablespace.name,
+    original: tablespace.location,
+    location: relocations.get(tablespace.name) ?? tablespace.location,
+  }));
+}
+
+/** The plan as the lines `--dry-run` prints. */
+export function describePlan(plan: RecoveryPlan): string[] {
+  const lines = [
+    `Recovery plan for server ${plan.server} using backup ${plan.backupId}${plan.format === 'tar' ? ' (tar format)' : ''}`,
+    `Destination directory: ${plan.destination}${plan.remoteCommand ? ` (remote: ${plan.remoteCommand})` : ''}`,
+  ];
+  for (const tablespace of plan.tablespaces) {
+    lines.push(
+      `Tablespace ${tablespace.name} (oid ${tablespace.oid}): ${tablespace.location}` +
+        (tablespace.location !== tablespace.original ? ` (relocated from ${tablespace.original})` : ''),
+    );
+  }
+  lines.push(
+    plan.pitr
+      ? `Point-in-time recovery: ${plan.targetDescription || 'to the end of the archive'}`
+      : 'Recovery to the end of the copied WAL (no PITR)',
+  );
+  const { selection } = plan.wal;
+  lines.push(
+    `Timeline path: ${selection.path.map((step) => step.timeline + (step.endLsn !== null ? ` (until ${formatLsn(step.endLsn)})` : '')).join(' -> ')}`,
+  );
+  if (plan.wal.mode === 'copy') {
+    const segments = selection.files.filter((entry) => !entry.name.endsWith('.history'));
+    lines.push(
+      `WAL files to copy into ${plan.wal.directory}/: ${selection.files.length}` +
+        (segments.length > 0 ? ` (${segments[0]!.name} to ${segments.at(-1)!.name})` : ''),
+    );
+  } else {
+    lines.push('WAL files fetched on demand by restore_command (get-wal)');
+  }
+  if (selection.gap) {
+    lines.push(
+      `WARNING: the archive has a gap: ${selection.gap.missing} is missing after ${selection.gap.after}`,
+    );
+  }
+  if (plan.settings.lines.length > 0) {
+    lines.push(`Settings for ${plan.settings.file}:`);
+    for (const line of plan.settings.lines) lines.push(`  ${line}`);
+  }
+  if (plan.settings.signal) lines.push(`Signal file: ${plan.settings.signal}`);
+  if (plan.delta)
+    lines.push('Delta restore: files already in the destination are reused when size and checksum match');
+  return lines;
+}

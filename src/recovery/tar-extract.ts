@@ -1,0 +1,114 @@
+/**
+ * Extracts pg_basebackup tar archives (base.tar[.gz|.lz4|.zst], <oid>.tar…) into a directory,
+ * streaming: decompression and writing overlap, memory stays bounded whatever the size.
+ * Entries that would escape the target (absolute paths, `..`) are refused.
+ */
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, symlink, unlink, utimes } from 'node:fs/promises';
+import { dirname, join, normalize } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BarmanError } from '../errors/index.js';
+import type { CompressionName } from '../wal/compression/index.js';
+import { createDecompressStream } from '../wal/compression/index.js';
+import { readTar } from '../wal/tar-reader.js';
+import { writeAll } from '../storage/posix.js';
+
+export interface ExtractOptions {
+  /** Member path (no leading './') -> false to skip it. */
+  include?: (path: string) => boolean;
+  onFile?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExtractStats {
+  files: number;
+  bytes: number;
+}
+
+const SUFFIXES: Array<[string, CompressionName | null]> = [
+  ['.tar.gz', 'gzip'],
+  ['.tar.lz4', 'lz4'],
+  ['.tar.zst', 'zstd'],
+  ['.tar', null],
+];
+
+/** The compression of a pg_basebackup archive from its name, or undefined when not an archive. */
+export function archiveCompression(
+  name: string,
+): { base: string; compression: CompressionName | null } | undefined {
+  for (const [suffix, compression] of SUFFIXES) {
+    if (name.endsWith(suffix)) return { base: name.slice(0, -suffix.length), compression };
+  }
+  return undefined;
+}
+
+export async function extractTarArchive(
+  archive: string,
+  compression: CompressionName | null,
+  target: string,
+  options: ExtractOptions = {},
+): Promise<ExtractStats> {
+  const raw = createReadStream(archive, { highWaterMark: 1 << 20 });
+  const stream: Readable = compression ? raw.pipe(createDecompressStream(compression)) : raw;
+  raw.on('error', (error) => stream.destroy(error));
+  const stats: ExtractStats = { files: 0, bytes: 0 };
+  const directories: Array<{ path: string; mode: number; mtime: number }> = [];
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  try {
+    await readTar(stream, async (member, body) => {
+      options.signal?.throwIfAborted();
+      const relative = member.name.replace(/^\.\//, '').replace(/\/+$/, '');
+      if (relative === '' || relative === '.') return;
+      const normalized = normalize(relative);
+      if (normalized.startsWith('/') || normalized === '..' || normalized.startsWith('../')) {
+        throw new BarmanError(
+          'tar-unsafe-path',
+          `refusing tar member '${member.name}' in ${archive}: it leaves the target directory`,
+        );
+      }
+      if (options.include && !options.include(normalized)) return;
+      const path = join(target, normalized);
+      switch (member.type) {
+        case '5':
+          await mkdir(path, { recursive: true, mode: 0o700 });
+          directories.push({ path, mode: member.mode || 0o700, mtime: member.mtime });
+          return;
+        case '2':
+          await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+          await unlink(path).catch(() => undefined);
+          await symlink(member.linkname, path);
+          return;
+        case '0':
+        case '7': {
+          await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+          const handle = await open(path, 'w', member.mode || 0o600);
+          try {
+            await body((chunk) => writeAll(handle, chunk));
+          } finally {
+            await handle.close();
+          }
+          await chmod(path, member.mode || 0o600);
+          await utimes(path, member.mtime, member.mtime);
+          stats.files += 1;
+          stats.bytes += member.size;
+          options.onFile?.(member.size);
+          return;
+        }
+        default:
+          // Hard links, devices and the like never appear in pg_basebackup archives.
+          throw new BarmanError(
+            'tar-unsupported-member',
+            `unsupported tar member type '${member.type}' for '${member.name}' in ${archive}`,
+          );
+      }
+    });
+  } finally {
+    raw.destroy();
+    stream.destroy();
+  }
+  for (const directory of directories.reverse()) {
+    await chmod(directory.path, directory.mode);
+    await utimes(directory.path, directory.mtime, directory.mtime);
+  }
+  return stats;
+}

@@ -1,0 +1,405 @@
+/**
+ * `barman recover` against a real PostgreSQL 15 with a tablespace: every test records what was
+ * committed and when, recovers, starts PostgreSQL on the result and checks that the visible data
+ * is exactly that of the target (latest, time, xid, exclusive xid, LSN, restore point,
+ * immediate, get-wal, timeline switch, relocation), plus the bad-input cases.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { PostgresServer } from '../harness/index.js';
+import { BARMAN_BIN, chownTo, makeTempDir, runBarman, startPostgres, waitFor } from '../harness/index.js';
+
+describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
+  let pg: PostgresServer;
+  let dir: string;
+  let config: string;
+  let backupId: string;
+  const started: PostgresServer[] = [];
+  const marks: {
+    afterB?: { time: string; xid: string; lsn: string };
+    backupEndTime?: string;
+  } = {};
+  const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
+  let destinationCounter = 0;
+  const newDestination = () => join(dir, 'recovered', `dest${++destinationCounter}`);
+
+  /** Starts PostgreSQL on a recovered directory and waits until recovery has finished. */
+  async function startRecovered(
+    data: string,
+    settings: Record<string, string> = {},
+  ): Promise<PostgresServer> {
+    const server = await startPostgres({ version: 15, existingDataDir: data, settings });
+    started.push(server);
+    await waitFor(
+      'the recovered server to leave recovery',
+      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    return server;
+  }
+
+  async function ids(server: PostgresServer): Promise<{ count: number; max: number }> {
+    const [row] = await server.query<{ n: string; m: string | null }>(
+      'SELECT count(*) AS n, max(id) AS m FROM items',
+    );
+    return { count: Number(row!.n), max: Number(row!.m ?? 0) };
+  }
+
+  before(async () => {
+    dir = await makeTempDir('recover', { owner: 'postgres' });
+    config = join(dir, 'barman.conf');
+    for (const sub of ['home', 'tbs', 'recovered']) {
+      mkdirSync(join(dir, sub));
+      await chownTo(join(dir, sub), 'postgres');
+    }
+    pg = await startPostgres({
+      version: 15,
+      archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+    });
+    writeFileSync(
+      config,
+      `[barman]
+barman_user = postgres
+barman_home = ${dir}/home
+log_file = ${dir}/log/barman.log
+compression = gzip
+
+[main]
+description = "recovery tests"
+conninfo = ${pg.conninfo}
+backup_method = local-rsync
+parallel_jobs = 2
+immediate_checkpoint = on
+archiver = on
+path_prefix = /usr/lib/postgresql/15/bin
+`,
+    );
+    chmodSync(config, 0o644);
+    await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
+    await pg.query('CREATE TABLE items (id int PRIMARY KEY, batch text) TABLESPACE tbs1');
+    await pg.query("INSERT INTO items SELECT g, 'A' FROM generate_series(1, 1000) g");
+    const run = await barman('backup', '--wait', 'main');
+    assert.equal(run.exitCode, 0, run.stderr);
+    backupId = readdirSync(join(dir, 'home/main/base'))[0]!;
+    const info = readFileSync(join(dir, 'home/main/base', backupId, 'backup.info'), 'utf8');
+    marks.backupEndTime = /^end_time=(.*)$/m.exec(info)![1];
+
+    // Batch B in one transaction: its xid, the time and LSN right after its commit.
+    const [b] = await pg.query<{ xid: string }>(
+      "WITH ins AS (INSERT INTO items SELECT g, 'B' FROM generate_series(1001, 2000) g RETURNING 1) SELECT txid_current()::text AS xid FROM ins LIMIT 1",
+    );
+    const [after] = await pg.query<{ t: string; lsn: string }>(
+      "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS t, pg_current_wal_lsn()::text AS lsn",
+    );
+    marks.afterB = { time: after!.t, xid: b!.xid, lsn: after!.lsn };
+    await pg.query("SELECT pg_create_restore_point('after_b')");
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await pg.query("INSERT INTO items SELECT g, 'C' FROM generate_series(2001, 3000) g");
+    const switched = await barman('switch-wal', '--force', '--archive', 'main');
+    assert.equal(switched.exitCode, 0, switched.stderr);
+  });
+
+  after(async () => {
+    for (const server of started) await server.stop();
+    await pg?.stop();
+  });
+
+  it('recovers to the end of the archive: every committed row, tablespace in place, archiving disabled', async () => {
+    const destination = newDestination();
+    // The original tablespace directory is in use by the running server: recovery must refuse it.
+    const refused = await barman('recover', 'main', backupId, destination);
+    assert.equal(refused.exitCode, 1);
+    assert.match(refused.stderr, new RegExp(`the tablespace 'tbs1' location ${dir}/tbs is not empty`));
+    const run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(`^Starting local restore for server main using backup ${backupId}\n`),
+    );
+    assert.match(run.stdout, /Copying the base backup\.\nCopying required WAL segments\.\n/);
+    assert.match(
+      run.stdout,
+      /IMPORTANT\nThese settings have been modified to prevent data losses\n\npostgresql\.conf line \d+: archive_command = false/,
+    );
+    assert.match(run.stdout, /Your PostgreSQL server has been successfully prepared for recovery!\n$/);
+    assert.ok(existsSync(join(destination, '.barman-recover.info')));
+    assert.ok(!existsSync(join(destination, 'recovery.signal')), 'no PITR: plain crash recovery from pg_wal');
+    const walNames = readdirSync(join(destination, 'pg_wal')).filter((name) => /^[0-9A-F]{24}$/.test(name));
+    assert.ok(walNames.length >= 2);
+    for (const name of walNames)
+      assert.ok(existsSync(join(destination, 'pg_wal/archive_status', `${name}.done`)));
+    const server = await startRecovered(destination);
+    assert.deepEqual(await ids(server), { count: 3000, max: 3000 });
+    const [location] = await server.query<{ l: string }>(
+      "SELECT pg_tablespace_location(oid) AS l FROM pg_tablespace WHERE spcname = 'tbs1'",
+    );
+    assert.equal(location!.l, `${destination}-tbs`);
+    await server.stop();
+  });
+
+  it('recovers to a time between two commits', async () => {
+    const destination = newDestination();
+    const run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--target-time',
+      marks.afterB!.time,
+      '--target-action',
+      'promote',
+      '--tablespace',
+      `tbs1:${dir}/recovered/tbs-time`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(run.stdout, /Doing PITR\. Recovery target time: '/);
+    assert.match(run.stdout, new RegExp(`\\t\\d+, tbs1, ${dir}/recovered/tbs-time\\n`));
+    const auto = readFileSync(join(destination, 'postgresql.auto.conf'), 'utf8');
+    assert.match(auto, /^restore_command = 'cp barman_wal\/%f %p'$/m);
+    assert.match(auto, /^recovery_end_command = 'rm -fr barman_wal'$/m);
+    assert.match(auto, /^recovery_target_time = '.*\+00:00'$/m);
+    assert.ok(existsSync(join(destination, 'recovery.signal')));
+    const server = await startRecovered(destination);
+    assert.deepEqual(await ids(server), { count: 2000, max: 2000 });
+    const [location] = await server.query<{ l: string }>(
+      "SELECT pg_tablespace_location(oid) AS l FROM pg_tablespace WHERE spcname = 'tbs1'",
+    );
+    assert.equal(location!.l, `${dir}/recovered/tbs-time`);
+    await server.stop();
+  });
+
+  it('recovers to a transaction id, inclusive and --exclusive', async () => {
+    for (const [extra, expected] of [
+      [[], 2000],
+      [['--exclusive'], 1000],
+    ] as const) {
+      const destination = newDestination();
+      const run = await barman(
+        'recover',
+        'main',
+        backupId,
+        destination,
+        '--target-xid',
+        marks.afterB!.xid,
+        '--target-action',
+        'promote',
+        '--tablespace',
+        `tbs1:${destination}-tbs`,
+        ...extra,
+      );
+      assert.equal(run.exitCode, 0, run.stderr);
+      if (extra.length > 0) {
+        assert.match(
+          readFileSync(join(destination, 'postgresql.auto.conf'), 'utf8'),
+          /^recovery_target_inclusive = 'False'$/m,
+        );
+      }
+      const server = await startRecovered(destination);
+      assert.equal((await ids(server)).count, expected);
+      await server.stop();
+    }
+  });
+
+  it('recovers to an LSN, a named restore point, and the end of the backup (--target-immediate)', async () => {
+    for (const [target, expected] of [
+      [['--target-lsn', marks.afterB!.lsn], 2000],
+      [['--target-name', 'after_b'], 2000],
+      [['--target-immediate'], 1000],
+    ] as const) {
+      const destination = newDestination();
+      const run = await barman(
+        'recover',
+        'main',
+        backupId,
+        destination,
+        ...target,
+        '--target-action',
+        'promote',
+        '--tablespace',
+        `tbs1:${destination}-tbs`,
+      );
+      assert.equal(run.exitCode, 0, run.stderr);
+      const server = await startRecovered(destination);
+      assert.equal((await ids(server)).count, expected, target.join(' '));
+      await server.stop();
+    }
+  });
+
+  it('--get-wal writes a restore_command that fetches from barman-ts instead of copying WALs', async () => {
+    const destination = newDestination();
+    const run = await barman(
+      'recover',
+      'main',
+      'latest',
+      destination,
+      '--get-wal',
+      '--target-tli',
+      'latest',
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(run.stdout, /WARNING: 'get-wal' is in the specified 'recovery_options'\./);
+    assert.ok(!existsSync(join(destination, 'barman_wal')));
+    const auto = readFileSync(join(destination, 'postgresql.auto.conf'), 'utf8');
+    assert.match(auto, new RegExp(`^restore_command = '.* -c ${config} -q get-wal -P main %f > %p'$`, 'm'));
+    const server = await startRecovered(destination);
+    assert.equal((await ids(server)).count, 3000);
+    await server.stop();
+  });
+
+  it('follows a timeline switch: promote a recovered copy, archive its new WAL, recover with --target-tli latest', async () => {
+    // A copy recovered to after B, promoted to timeline 2, archiving into the same catalogue.
+    const first = newDestination();
+    let run = await barman(
+      'recover',
+      'main',
+      backupId,
+      first,
+      '--target-xid',
+      marks.afterB!.xid,
+      '--target-action',
+      'promote',
+      '--tablespace',
+      `tbs1:${first}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    await pg.stop(); // one writer per catalogue: the old primary stops, the copy takes over
+    const copy = await startRecovered(first, {
+      archive_command: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+    });
+    const [timeline] = await copy.query<{ t: number }>(
+      'SELECT timeline_id AS t FROM pg_control_checkpoint()',
+    );
+    assert.equal(timeline!.t, 2);
+    await copy.query("INSERT INTO items SELECT g, 'D' FROM generate_series(5001, 5100) g");
+    await copy.query('SELECT pg_switch_wal()');
+    await waitFor(
+      'the new timeline to be archived',
+      async () => {
+        const [stats] = await copy.query<{ failed: string; archived: string | null }>(
+          'SELECT failed_count::text AS failed, last_archived_wal AS archived FROM pg_stat_archiver',
+        );
+        return stats!.archived !== null && stats!.archived.startsWith('00000002');
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    await copy.stop();
+    const archived = await barman('archive-wal', 'main');
+    assert.equal(archived.exitCode, 0, archived.stderr);
+
+    const destination = newDestination();
+    run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--target-tli',
+      'latest',
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(
+      readFileSync(join(destination, 'postgresql.auto.conf'), 'utf8'),
+      /^recovery_target_timeline = 'latest'$/m,
+    );
+    assert.ok(existsSync(join(destination, 'barman_wal', '00000002.history')));
+    const server = await startRecovered(destination);
+    assert.deepEqual(await ids(server), { count: 2100, max: 5100 });
+    await server.stop();
+
+    // --target-tli 1 (the old timeline) still reaches batch C.
+    const old = newDestination();
+    run = await barman(
+      'recover',
+      'main',
+      backupId,
+      old,
+      '--target-tli',
+      '1',
+      '--tablespace',
+      `tbs1:${old}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    const oldServer = await startRecovered(old);
+    assert.deepEqual(await ids(oldServer), { count: 3000, max: 3000 });
+    await oldServer.stop();
+  });
+
+  it('refuses bad input with clear errors, before touching the destination', async () => {
+    const destination = newDestination();
+    let run = await barman('recover', 'main', '20990101T000000', destination);
+    assert.equal(run.exitCode, 1);
+    assert.match(run.stderr, /Unknown backup '20990101T000000' for server 'main'/);
+    assert.ok(!existsSync(destination));
+
+    run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--target-time',
+      '2001-01-01 00:00:00+00:00',
+    );
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /The requested target time 2001-01-01 00:00:00\+00:00 is before the backup end time/,
+    );
+
+    run = await barman('recover', 'main', backupId, destination, '--target-xid', '5', '--target-name', 'x');
+    assert.equal(run.exitCode, 2);
+    assert.match(run.stderr, /You cannot specify multiple targets for the recovery operation/);
+
+    run = await barman('recover', 'main', backupId, destination, '--target-tli', '9');
+    assert.equal(run.exitCode, 1);
+    assert.match(run.stderr, /target timeline 9 does not exist in the archive \(no 00000009\.history file\)/);
+
+    run = await barman('recover', 'main', backupId, destination, '--tablespace', 'nope:/tmp/x');
+    assert.equal(run.exitCode, 2);
+    assert.match(run.stderr, /Invalid tablespace name 'nope'/);
+
+    run = await barman('recover', 'main', backupId, 'host:/srv/data');
+    assert.equal(run.exitCode, 2);
+    assert.match(run.stderr, /cannot contain the ':' character/);
+
+    mkdirSync(destination, { recursive: true });
+    writeFileSync(join(destination, 'precious.txt'), 'keep me');
+    await chownTo(destination, 'postgres');
+    run = await barman('recover', 'main', backupId, destination, '--tablespace', `tbs1:${destination}-tbs`);
+    assert.equal(run.exitCode, 1);
+    assert.match(run.stderr, /the destination directory .* is not empty \(precious\.txt\)/);
+    assert.equal(readFileSync(join(destination, 'precious.txt'), 'utf8'), 'keep me');
+    assert.ok(!existsSync(`${destination}-tbs`));
+
+    run = await barman('recover', 'main', 'unknown-server-backup', destination, '--dry-run');
+    assert.equal(run.exitCode, 1);
+  });
+
+  it('--dry-run prints the plan and writes nothing', async () => {
+    const destination = newDestination();
+    const run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--target-name',
+      'after_b',
+      '--dry-run',
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(run.stdout, /^Recovery plan for server main using backup /);
+    assert.match(run.stdout, /recovery_target_name = 'after_b'/);
+    assert.ok(!existsSync(destination));
+  });
+});
