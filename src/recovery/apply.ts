@@ -82,16 +82,14 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
   const result: ApplyResult = { modified: [], review: [], files: 0, bytes: 0, reusedFiles: 0, walFiles: 0 };
   try {
-    const protectWal = (relative: string) =>
-      relative.startsWith('pg_tblspc/') ||
-      relative === plan.wal.directory ||
-      relative.startsWith(`${plan.wal.directory}/`);
+    // Delta mode clears stale WAL too (pg_wal, barman_wal): only the tablespace links stay.
+    const protectLinks = (relative: string) => relative.startsWith('pg_tblspc/');
     const copyOptions = (label: string, exclude: TreeCopyOptions['exclude']): TreeCopyOptions => ({
       exclude,
       jobs: options.jobs,
       bandwidthLimit: options.bandwidthLimit,
       delta: plan.delta,
-      protect: protectWal,
+      protect: protectLinks,
       onProgress: (done, total) =>
         report.progress?.({
           label,
@@ -254,14 +252,20 @@ async function restoreTarBackup(
   );
   if (direct) return;
   for (const tablespace of plan.tablespaces) {
-    await destination.copyTree(
+    const stats = await destination.copyTree(
       join(staging, String(tablespace.oid)),
       tablespace.location,
       copyOptions(`tablespace ${tablespace.name}`, copyAll),
     );
+    result.reusedFiles += stats.reused + stats.linked;
     await rm(join(staging, String(tablespace.oid)), { recursive: true, force: true });
   }
-  await destination.copyTree(join(staging, 'data'), plan.destination, copyOptions('PGDATA', filter));
+  const stats = await destination.copyTree(
+    join(staging, 'data'),
+    plan.destination,
+    copyOptions('PGDATA', filter),
+  );
+  result.reusedFiles += stats.reused + stats.linked;
   await rm(join(staging, 'data'), { recursive: true, force: true });
 }
 
