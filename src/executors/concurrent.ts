@@ -46,8 +46,8 @@ export async function describeServer(
     ident_file: files.ident_file,
     included_files: files.included_files.length > 0 ? files.included_files : null,
     xlog_segment_size: segmentSize,
-    cluster_size: await postgres.clusterSize(client).catch(() => null),
-    data_checksums: await postgres.show(client, 'data_checksums'),
+    // cluster_size and data_checksums (Barman 3.11+ keys) are not written: Barman 3.4 cannot
+    // load a backup.info that has them ('LocalBackupInfo' object has no attribute ...).
   });
   if (!request.config.backup_options.includes('external_configuration')) {
     for (const file of [files.config_file, files.hba_file, files.ident_file]) {
