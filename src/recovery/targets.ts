@@ -62,7 +62,9 @@ export function parseRecoveryTargets(
   let target: RecoveryTarget = { kind: 'none' };
   if (input.targetTime !== undefined) {
     const epochMs = parseTargetTime(input.targetTime, utcOffsetMinutesAt);
-    target = { kind: 'time', epochMs, text: formatTargetTime(epochMs, utcOffsetMinutesAt) };
+    // Microseconds below the millisecond are kept in the text PostgreSQL reads.
+    const micros = Number((/\.\d{3}(\d{1,3})/.exec(input.targetTime)?.[1] ?? '').padEnd(3, '0'));
+    target = { kind: 'time', epochMs, text: formatTargetTime(epochMs, utcOffsetMinutesAt, micros) };
   } else if (input.targetXid !== undefined) {
     const xid = input.targetXid.trim();
     if (!/^\d+$/.test(xid) || BigInt(xid) > 0xffffffffffffffffn) {
@@ -164,6 +166,7 @@ export function parseTargetTime(
 export function formatTargetTime(
   epochMs: number,
   utcOffsetMinutesAt: (epochMsAsUtc: number) => number = localOffsetMinutes,
+  extraMicros = 0,
 ): string {
   const offset = utcOffsetMinutesAt(epochMs);
   const wall = new Date(epochMs + offset * 60_000);
@@ -174,7 +177,7 @@ export function formatTargetTime(
   return (
     `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())} ` +
     `${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}` +
-    (millis ? `.${pad(millis, 3)}000` : '') +
+    (millis || extraMicros ? `.${pad(millis, 3)}${pad(extraMicros, 3)}` : '') +
     `${sign}${pad(Math.floor(absolute / 60))}:${pad(absolute % 60)}`
   );
 }
