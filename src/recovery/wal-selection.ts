@@ -52,6 +52,8 @@ export interface WalSelection {
   lastSegment: string | null;
   /** A hole after the backup's end: replay stops before `missing`. */
   gap: { after: string; missing: string } | null;
+  /** A time target later than every archived segment: the archive may end before the target. */
+  targetTimeBeyondArchive: boolean;
 }
 
 /** The highest timeline whose history descends from the backup's timeline after the backup ended. */
@@ -160,8 +162,11 @@ export function selectRecoveryWals(options: {
   let lastSegment: string | null = null;
   let gap: WalSelection['gap'] = null;
   let stop = false;
-  for (const step of path) {
-    const last = step.toSegno ?? lastSegnoByTimeline.get(step.timeline) ?? step.fromSegno - 1n;
+  for (const [index, step] of path.entries()) {
+    const archivedUpTo = lastSegnoByTimeline.get(step.timeline) ?? step.fromSegno - 1n;
+    // The backup's own timeline is walked at least to its end WAL, archived or not: those are required.
+    let last = step.toSegno ?? archivedUpTo;
+    if (index === 0 && last < endSegno) last = endSegno;
     for (let segno = step.fromSegno; segno <= last && !stop; segno += 1n) {
       if (upperSegno !== null && segno > upperSegno) {
         stop = true;
@@ -198,10 +203,27 @@ export function selectRecoveryWals(options: {
     }
     if (stop) break;
   }
+  const lastStep = path.at(-1)!;
+  if (
+    upperSegno !== null &&
+    gap === null &&
+    lastSegment !== null &&
+    segmentNumber(lastSegment, size) < upperSegno
+  ) {
+    const next = segmentNameFromNumber(lastStep.timeline, segmentNumber(lastSegment, size) + 1n, size);
+    throw new BarmanError(
+      'wal-missing',
+      `WAL file ${next} is missing from the archive: the recovery target needs every segment up to ${segmentNameFromNumber(lastStep.timeline, upperSegno, size)}`,
+      {
+        hint: "Archive the server's current WAL first ('barman switch-wal --force --archive'), or choose an earlier target.",
+      },
+    );
+  }
   for (const step of path) {
     if (step.timeline === 1) continue;
     const history = options.entries.find((entry) => entry.name === historyFileName(step.timeline));
     if (history) files.push(history);
   }
-  return { targetTimeline, path, files, lastSegment, gap };
+  const targetTimeBeyondArchive = target.kind === 'time' && !stop && gap === null;
+  return { targetTimeline, path, files, lastSegment, gap, targetTimeBeyondArchive };
 }

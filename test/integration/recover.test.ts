@@ -5,7 +5,7 @@
  * immediate, get-wal, timeline switch, relocation), plus the bad-input cases.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -384,6 +384,59 @@ path_prefix = /usr/lib/postgresql/15/bin
 
     run = await barman('recover', 'main', 'unknown-server-backup', destination, '--dry-run');
     assert.equal(run.exitCode, 1);
+  });
+
+  it('refuses a FAILED backup and names the first missing WAL segment before copying', async () => {
+    const base = join(dir, 'home/main/base');
+    const info = readFileSync(join(base, backupId, 'backup.info'), 'utf8');
+    mkdirSync(join(base, '20000101T000000'));
+    writeFileSync(
+      join(base, '20000101T000000', 'backup.info'),
+      info.replace(/^status=DONE$/m, 'status=FAILED'),
+    );
+    mkdirSync(join(base, '20000101T000001'));
+    writeFileSync(
+      join(base, '20000101T000001', 'backup.info'),
+      info
+        .replace(/^begin_wal=.*$/m, 'begin_wal=000000010000000000000090')
+        .replace(/^end_wal=.*$/m, 'end_wal=000000010000000000000091')
+        .replace(/^end_xlog=.*$/m, 'end_xlog=0/91000100'),
+    );
+    await chownTo(base, 'postgres');
+    try {
+      const destination = newDestination();
+      let run = await barman('recover', 'main', '20000101T000000', destination);
+      assert.equal(run.exitCode, 1);
+      assert.match(
+        run.stderr,
+        /Cannot recover from backup '20000101T000000' of server 'main': backup status is not DONE \(FAILED\)/,
+      );
+      run = await barman('recover', 'main', '20000101T000001', destination);
+      assert.equal(run.exitCode, 1);
+      assert.match(run.stderr, /WAL file 000000010000000000000090 is missing from the archive/);
+      assert.ok(!existsSync(destination));
+    } finally {
+      rmSync(join(base, '20000101T000000'), { recursive: true });
+      rmSync(join(base, '20000101T000001'), { recursive: true });
+    }
+  });
+
+  it("'auto' picks the newest backup that ended before the target", async () => {
+    const destination = newDestination();
+    const run = await barman(
+      'recover',
+      'main',
+      'auto',
+      destination,
+      '--target-time',
+      marks.afterB!.time,
+      '--dry-run',
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`using backup ${backupId}`));
+    const refused = await barman('recover', 'main', 'auto', destination, '--target-xid', '1234');
+    assert.equal(refused.exitCode, 2);
+    assert.match(refused.stderr, /backup id 'auto' cannot choose a backup for a --target-xid/);
   });
 
   it('--dry-run prints the plan and writes nothing', async () => {

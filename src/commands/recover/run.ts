@@ -138,6 +138,12 @@ export default defineCommandModule<RecoverResult>({
       );
     }
 
+    if (plan.wal.selection.targetTimeBeyondArchive) {
+      ctx.report.warning(
+        `no archived WAL file was closed after the target time: the archive may end before it (newest: ${plan.wal.selection.lastSegment ?? 'none'}); ` +
+          "run 'barman switch-wal --force --archive' on a live server first, or PostgreSQL may stop short of the target",
+      );
+    }
     ctx.report.info(
       `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
     );
