@@ -161,7 +161,9 @@ export function selectRecoveryWals(options: {
   let gap: WalSelection['gap'] = null;
   let stop = false;
   for (const step of path) {
-    const last = step.toSegno ?? lastSegnoByTimeline.get(step.timeline) ?? step.fromSegno - 1n;
+    let last = step.toSegno ?? lastSegnoByTimeline.get(step.timeline) ?? step.fromSegno - 1n;
+    // The backup's own range is always walked, so that a missing end WAL is an error too.
+    if (step.toSegno === null && step.timeline === backup.timeline && last < endSegno) last = endSegno;
     for (let segno = step.fromSegno; segno <= last && !stop; segno += 1n) {
       if (upperSegno !== null && segno > upperSegno) {
         stop = true;
