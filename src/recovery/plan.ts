@@ -206,7 +206,7 @@ function planTablespaces(info: BackupInfo, rules: readonly string[]): PlannedTab
     if (!location.startsWith('/')) {
       throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
     }
-    relocations.set(name, location.replace(/\/+$/, ''));
+    relocations.set(name, location.replace(/\/+$/, '') || '/');
   }
   return known.map((tablespace) => ({
     oid: tablespace.oid,
