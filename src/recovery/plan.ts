@@ -99,6 +99,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     );
   }
   const version = info.version;
+  if (input.targets.action !== null && input.targets.action !== 'pause' && version < 90500) {
+    throw new UsageError(
+      `--target-action ${input.targets.action} needs PostgreSQL 9.5 or later (backup ${input.backup.id} is from ${version})`,
+    );
+  }
   const tablespaces = planTablespaces(info, input.tablespaceRules);
   const format = info.compression && info.compression !== 'none' ? 'tar' : 'plain';
   const { targets } = input;
@@ -206,7 +211,7 @@ function planTablespaces(info: BackupInfo, rules: readonly string[]): PlannedTab
     if (!location.startsWith('/')) {
       throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
     }
-    relocations.set(name, location.replace(/\/+$/, ''));
+    relocations.set(name, location.replace(/\/+$/, '') || '/');
   }
   return known.map((tablespace) => ({
     oid: tablespace.oid,

@@ -92,7 +92,8 @@ const REVIEW = new Set([
   'include_if_exists',
 ]);
 
-const SETTING = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|\s)\s*(.*)$/;
+// `s`: a CRLF file leaves a \r at the end of each line, which `.` must match too.
+const SETTING = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|\s)\s*(.*)$/s;
 
 /**
  * Comments out (`#BARMAN#`) every archive_command and writes `archive_command = false` after

@@ -62,9 +62,10 @@ export function parseRecoveryTargets(
   let target: RecoveryTarget = { kind: 'none' };
   if (input.targetTime !== undefined) {
     const epochMs = parseTargetTime(input.targetTime, utcOffsetMinutesAt);
-    // Microseconds below the millisecond are kept in the text PostgreSQL reads.
-    const micros = Number((/\.\d{3}(\d{1,3})/.exec(input.targetTime)?.[1] ?? '').padEnd(3, '0'));
-    target = { kind: 'time', epochMs, text: formatTargetTime(epochMs, utcOffsetMinutesAt, micros) };
+    // epochMs holds milliseconds: keep the microseconds given in the text written for PostgreSQL.
+    const fraction = /\.(\d{1,6})/.exec(input.targetTime)?.[1] ?? '';
+    const extraMicros = Number(fraction.padEnd(6, '0').slice(3));
+    target = { kind: 'time', epochMs, text: formatTargetTime(epochMs, utcOffsetMinutesAt, extraMicros) };
   } else if (input.targetXid !== undefined) {
     const xid = input.targetXid.trim();
     if (!/^\d+$/.test(xid) || BigInt(xid) > 0xffffffffffffffffn) {
@@ -157,12 +158,17 @@ export function parseTargetTime(
   } else {
     const digits = zone.replace(':', '');
     const sign = digits.startsWith('-') ? -1 : 1;
-    offset = sign * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5) || '0'));
+    const [hours, minutes] = [Number(digits.slice(1, 3)), Number(digits.slice(3, 5) || '0')];
+    if (hours > 23 || minutes > 59) throw fail(); // +01:75, +24:00
+    offset = sign * (hours * 60 + minutes);
   }
   return wall - offset * 60_000;
 }
 
-/** `2026-11-21 04:58:30+00:00` (microseconds when present), in the local offset at that time. */
+/**
+ * `2026-11-21 04:58:30+00:00` (microseconds when present), in the local offset at that time.
+ * `extraMicros` (0-999) adds the digits below the millisecond that epochMs cannot hold.
+ */
 export function formatTargetTime(
   epochMs: number,
   utcOffsetMinutesAt: (epochMsAsUtc: number) => number = localOffsetMinutes,
@@ -171,13 +177,13 @@ export function formatTargetTime(
   const offset = utcOffsetMinutesAt(epochMs);
   const wall = new Date(epochMs + offset * 60_000);
   const pad = (value: number, width = 2) => String(value).padStart(width, '0');
-  const millis = wall.getUTCMilliseconds();
+  const micros = wall.getUTCMilliseconds() * 1000 + extraMicros;
   const sign = offset < 0 ? '-' : '+';
   const absolute = Math.abs(offset);
   return (
     `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())} ` +
     `${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}` +
-    (millis || extraMicros ? `.${pad(millis, 3)}${pad(extraMicros, 3)}` : '') +
+    (micros ? `.${pad(micros, 6)}` : '') +
     `${sign}${pad(Math.floor(absolute / 60))}:${pad(absolute % 60)}`
   );
 }

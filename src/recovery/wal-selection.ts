@@ -93,7 +93,12 @@ function descendsFromBackup(
   if (!history) {
     return `target timeline ${timeline} does not exist in the archive (no ${historyFileName(timeline)} file)`;
   }
-  const chain = timelineAncestry(history, timeline);
+  let chain;
+  try {
+    chain = timelineAncestry(history, timeline);
+  } catch (error) {
+    return `the history of timeline ${timeline} is inconsistent: ${(error as Error).message}`;
+  }
   const step = chain.find((entry) => entry.timeline === backup.timeline);
   if (!step) {
     return `target timeline ${timeline} does not descend from timeline ${backup.timeline} of backup ${backup.id}`;
