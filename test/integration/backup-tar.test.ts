@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
-import { BARMAN_BIN, chownTo, makeTempDir, runBarman, startPostgres } from '../harness/index.js';
+import { BARMAN_BIN, chownTo, makeTempDir, runBarman, startPostgres, waitFor } from '../harness/index.js';
 
 const EXTRACT: Record<string, string[]> = { gzip: ['-z'], lz4: ['-I', 'lz4'], zstd: ['--zstd'] };
 const SUFFIX: Record<string, string> = { gzip: 'gz', lz4: 'lz4', zstd: 'zst' };
@@ -98,6 +98,37 @@ describe('postgres method, tar format, compressed', { concurrency: 1 }, () => {
       restored.push(copy);
       const [count] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM t');
       assert.equal(count!.n, String(rows));
+      await copy.stop();
+
+      // The same backup through `barman recover` (in-process extraction), to the backup's end.
+      const recovered = join(target, 'recovered');
+      const recover = await runBarman(
+        [
+          '-c',
+          join(dir, `${compression}.conf`),
+          'recover',
+          'main',
+          id,
+          recovered,
+          '--target-immediate',
+          '--target-action',
+          'promote',
+          '--tablespace',
+          `tbs1:${join(target, 'recovered-tbs')}`,
+        ],
+        { timeoutMs: 180_000 },
+      );
+      assert.equal(recover.exitCode, 0, recover.stderr);
+      assert.ok(!existsSync(join(recovered, 'tablespace_map')), 'tablespaces are linked, not mapped');
+      const again = await startPostgres({ version: 15, existingDataDir: recovered });
+      restored.push(again);
+      await waitFor(
+        'the recovered server to leave recovery',
+        async () => !(await again.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      const [recoveredCount] = await again.query<{ n: string }>('SELECT count(*) AS n FROM t');
+      assert.equal(recoveredCount!.n, String(rows));
     });
   }
 });
