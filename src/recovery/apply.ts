@@ -70,11 +70,18 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   const { plan, destination, report } = options;
   await checkDestination(options);
 
-  await destination.makeDirectory(plan.destination);
-  if (plan.tablespaces.length > 0) await destination.makeDirectory(join(plan.destination, 'pg_tblspc'));
+  await destination.createLayout(
+    [
+      plan.destination,
+      ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
+      ...plan.tablespaces.map((tablespace) => tablespace.location),
+    ],
+    plan.tablespaces.map((tablespace) => ({
+      target: tablespace.location,
+      path: join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
+    })),
+  );
   for (const tablespace of plan.tablespaces) {
-    await destination.makeDirectory(tablespace.location);
-    await destination.link(tablespace.location, join(plan.destination, 'pg_tblspc', String(tablespace.oid)));
     report.info(`\t${tablespace.oid}, ${tablespace.name}, ${tablespace.location}`);
   }
 
@@ -128,7 +135,6 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       join(plan.destination, 'backup_manifest'),
       join(plan.destination, `backup_manifest.${plan.backupId}`),
     );
-    await destination.writeFile(join(plan.destination, '.barman-recover.info'), options.backupInfoText);
 
     if (plan.wal.mode === 'copy') {
       report.info('Copying required WAL segments.');
@@ -162,8 +168,9 @@ async function checkDestination(options: ApplyOptions): Promise<void> {
       what: `tablespace '${tablespace.name}' location`,
     })),
   ];
-  for (const place of places) {
-    const state: DirectoryState = await destination.inspect(place.path);
+  const states = await destination.inspect(places.map((place) => place.path));
+  for (const [index, place] of places.entries()) {
+    const state: DirectoryState = states[index]!;
     if (state.kind === 'running') {
       throw new BarmanError(
         'destination-in-use',
@@ -319,49 +326,55 @@ async function copyWals(options: ApplyOptions, staging: string): Promise<number>
 
 async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
   const { plan, destination } = options;
-  const files = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  const names = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  const originals = await destination.readFiles(names.map((name) => join(plan.destination, name)));
+  const writes: Array<{ path: string; content: string }> = [
+    { path: join(plan.destination, '.barman-recover.info'), content: options.backupInfoText },
+  ];
   const contents = new Map<string, string>();
   let archiveCommandSeen = false;
-  for (const name of files) {
+  for (const [index, name] of names.entries()) {
     const path = join(plan.destination, name);
-    const original = await destination.readFile(path);
-    if (original === null) continue;
+    const original = originals[index];
+    if (original === null || original === undefined) continue;
     const edited = disableDangerousSettings(original);
     if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
     for (const line of edited.modified) result.modified.push(`${name} line ${line.line}: ${line.text}`);
     for (const line of edited.review) result.review.push(`${name} line ${line.line}: ${line.text}`);
-    if (edited.changed) await destination.writeFile(`${path}.origin`, original);
+    if (edited.changed)
+      writes.push({ path: `${path}.origin`, content: original }, { path, content: edited.content });
     contents.set(name, edited.content);
-    if (edited.changed) await destination.writeFile(path, edited.content);
   }
   const settingsPath = join(plan.destination, plan.settings.file);
-  let extra: string[] = [...plan.settings.lines];
-  if (!archiveCommandSeen && plan.version >= 90400) {
+  const disableArchiving = !archiveCommandSeen && plan.version >= 90400;
+  if (disableArchiving) {
     // The configuration may live outside PGDATA (Debian): make sure the copy never archives
     // into the production archive, whatever file it is started with.
-    extra = ['archive_command = false', ...extra];
-    result.modified.push(
-      `${plan.settings.file === 'recovery.conf' ? 'postgresql.auto.conf' : plan.settings.file}: archive_command = false (added)`,
-    );
+    result.modified.push('postgresql.auto.conf: archive_command = false (added)');
   }
+  const header = `Recovery settings written by barman-ts for backup ${plan.backupId}`;
   if (plan.settings.file === 'recovery.conf') {
     if (plan.settings.lines.length > 0)
-      await destination.writeFile(settingsPath, `${plan.settings.lines.join('\n')}\n`);
-    if (extra.length > plan.settings.lines.length) {
+      writes.push({ path: settingsPath, content: `${plan.settings.lines.join('\n')}\n` });
+    if (disableArchiving) {
       const auto = join(plan.destination, 'postgresql.auto.conf');
-      await destination.writeFile(
-        auto,
-        appendSettings(contents.get('postgresql.auto.conf') ?? '', 'Added by barman-ts recover', [
+      writes.push({
+        path: auto,
+        content: appendSettings(contents.get('postgresql.auto.conf') ?? '', header, [
           'archive_command = false',
         ]),
-      );
+      });
     }
-  } else if (extra.length > 0) {
-    const current = contents.get(plan.settings.file) ?? (await destination.readFile(settingsPath)) ?? '';
-    await destination.writeFile(
-      settingsPath,
-      appendSettings(current, `Recovery settings written by barman-ts for backup ${plan.backupId}`, extra),
-    );
+  } else {
+    const lines = [...(disableArchiving ? ['archive_command = false'] : []), ...plan.settings.lines];
+    if (lines.length > 0) {
+      // The last write of a path wins: replace an edited postgresql.auto.conf rather than writing it twice.
+      const current = contents.get(plan.settings.file) ?? '';
+      const kept = writes.filter((write) => write.path !== settingsPath);
+      writes.length = 0;
+      writes.push(...kept, { path: settingsPath, content: appendSettings(current, header, lines) });
+    }
   }
-  if (plan.settings.signal) await destination.writeFile(join(plan.destination, plan.settings.signal), '');
+  if (plan.settings.signal) writes.push({ path: join(plan.destination, plan.settings.signal), content: '' });
+  await destination.writeFiles(writes);
 }

@@ -48,14 +48,19 @@ export interface RecoveryDestination {
   readonly remoteCommand: string | null;
   /** Fails with a clear error when the destination host cannot be reached. */
   checkReachable(): Promise<void>;
-  inspect(path: string): Promise<DirectoryState>;
-  makeDirectory(path: string): Promise<void>;
-  /** A symbolic link at `path` pointing to `target`, replacing what was there. */
-  link(target: string, path: string): Promise<void>;
+  /** The state of each path (one round trip for a remote host). */
+  inspect(paths: readonly string[]): Promise<DirectoryState[]>;
+  /** Creates the directories (mode 0700) then the symbolic links (replacing what is there). */
+  createLayout(
+    directories: readonly string[],
+    links: ReadonlyArray<{ target: string; path: string }>,
+  ): Promise<void>;
   /** Copies a local directory tree into `path` (created when missing). */
   copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats>;
-  readFile(path: string): Promise<string | null>;
-  writeFile(path: string, content: string): Promise<void>;
+  /** The content of each file, null when it does not exist. */
+  readFiles(paths: readonly string[]): Promise<Array<string | null>>;
+  /** Writes small files (mode 0600). */
+  writeFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<void>;
   /** Renames when `from` exists; no-op otherwise. */
   renameIfExists(from: string, to: string): Promise<boolean>;
 }
@@ -70,23 +75,19 @@ export class LocalDestination implements RecoveryDestination {
     return Promise.resolve();
   }
 
-  async inspect(path: string): Promise<DirectoryState> {
-    const info = await lstat(path).catch(() => null);
-    if (!info) return { kind: 'missing' };
-    if (!info.isDirectory()) return { kind: 'not-directory' };
-    const pid = await readPid(join(path, 'postmaster.pid'));
-    if (pid !== null && processAlive(pid)) return { kind: 'running', pid };
-    const entries = (await readdir(path)).filter((name) => !IGNORABLE.has(name));
-    return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+  async inspect(paths: readonly string[]): Promise<DirectoryState[]> {
+    return Promise.all(paths.map((path) => inspectLocal(path)));
   }
 
-  async makeDirectory(path: string): Promise<void> {
-    await mkdir(path, { recursive: true, mode: 0o700 });
-  }
-
-  async link(target: string, path: string): Promise<void> {
-    await rm(path, { recursive: true, force: true });
-    await symlink(target, path);
+  async createLayout(
+    directories: readonly string[],
+    links: ReadonlyArray<{ target: string; path: string }>,
+  ): Promise<void> {
+    for (const directory of directories) await mkdir(directory, { recursive: true, mode: 0o700 });
+    for (const link of links) {
+      await rm(link.path, { recursive: true, force: true });
+      await symlink(link.target, link.path);
+    }
   }
 
   async copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats> {
@@ -101,12 +102,12 @@ export class LocalDestination implements RecoveryDestination {
     });
   }
 
-  async readFile(path: string): Promise<string | null> {
-    return readFile(path, 'utf8').catch(() => null);
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    return Promise.all(paths.map((path) => readFile(path, 'utf8').catch(() => null)));
   }
 
-  async writeFile(path: string, content: string): Promise<void> {
-    await writeFile(path, content, { mode: 0o600 });
+  async writeFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<void> {
+    for (const file of files) await writeFile(file.path, file.content, { mode: 0o600 });
   }
 
   async renameIfExists(from: string, to: string): Promise<boolean> {
@@ -114,6 +115,16 @@ export class LocalDestination implements RecoveryDestination {
     await rename(from, to);
     return true;
   }
+}
+
+async function inspectLocal(path: string): Promise<DirectoryState> {
+  const info = await lstat(path).catch(() => null);
+  if (!info) return { kind: 'missing' };
+  if (!info.isDirectory()) return { kind: 'not-directory' };
+  const pid = await readPid(join(path, 'postmaster.pid'));
+  if (pid !== null && processAlive(pid)) return { kind: 'running', pid };
+  const entries = (await readdir(path)).filter((name) => !IGNORABLE.has(name));
+  return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
 }
 
 async function readPid(file: string): Promise<number | null> {
@@ -162,14 +173,39 @@ async function removeExtraneousLocal(
 
 // ------------------------------------------------------------------------------------- remote
 
-/** Reports what is at $1: missing, not a directory, a running cluster, or its first entries. */
+/** For each argument: `=== path`, then what is there (missing, not a directory, a running cluster, or its entries). */
 const INSPECT_SCRIPT = [
-  'd=$1',
-  'if [ ! -e "$d" ]; then echo missing; exit 0; fi',
-  'if [ ! -d "$d" ]; then echo not-directory; exit 0; fi',
-  'if [ -f "$d/postmaster.pid" ]; then pid=$(head -n 1 "$d/postmaster.pid"); ' +
-    'if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "running $pid"; exit 0; fi; fi',
-  'ls -A "$d" | while IFS= read -r name; do printf "entry %s\\n" "$name"; done',
+  'for d in "$@"; do',
+  '  printf "=== %s\\n" "$d"',
+  '  if [ ! -e "$d" ]; then echo missing; continue; fi',
+  '  if [ ! -d "$d" ]; then echo not-directory; continue; fi',
+  '  if [ -f "$d/postmaster.pid" ]; then pid=$(head -n 1 "$d/postmaster.pid"); ' +
+    'if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "running $pid"; continue; fi; fi',
+  '  ls -A "$d" | while IFS= read -r name; do printf "entry %s\\n" "$name"; done',
+  'done',
+].join('\n');
+
+/** $1 = number of directories; then the directories; then (target, link) pairs. */
+const LAYOUT_SCRIPT = [
+  'set -e',
+  'n=$1; shift',
+  'while [ "$n" -gt 0 ]; do mkdir -p -m 700 -- "$1"; shift; n=$((n - 1)); done',
+  'while [ $# -gt 1 ]; do rm -rf -- "$2"; ln -s -- "$1" "$2"; shift 2; done',
+].join('\n');
+
+/** Reads `path<TAB>base64` lines on stdin and writes each file (mode 0600). */
+const WRITE_FILES_SCRIPT = [
+  'set -e',
+  'umask 077',
+  "tab=$(printf '\\t')",
+  'while IFS="$tab" read -r path data; do printf %s "$data" | base64 -d > "$path"; done',
+].join('\n');
+
+/** Prints `path<TAB>base64` (or `path<TAB>-` when missing) for each argument. */
+const READ_FILES_SCRIPT = [
+  'for f in "$@"; do',
+  '  if [ -f "$f" ]; then printf "%s\\t" "$f"; base64 -w 0 < "$f"; echo; else printf "%s\\t-\\n" "$f"; fi',
+  'done',
 ].join('\n');
 
 /** Removes the NUL-separated relative paths read on stdin from directory $1. */
@@ -208,31 +244,46 @@ export class RemoteDestination implements RecoveryDestination {
     }
   }
 
-  async inspect(path: string): Promise<DirectoryState> {
-    const output = await this.run(['sh', '-c', INSPECT_SCRIPT, 'sh', path], `inspecting ${path}`);
-    const lines = output.split('\n').filter(Boolean);
-    const first = lines[0] ?? '';
-    if (first === 'missing') return { kind: 'missing' };
-    if (first === 'not-directory') return { kind: 'not-directory' };
-    if (first.startsWith('running ')) return { kind: 'running', pid: Number(first.slice(8)) };
-    const entries = lines.map((line) => line.slice('entry '.length)).filter((name) => !IGNORABLE.has(name));
-    return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+  async inspect(paths: readonly string[]): Promise<DirectoryState[]> {
+    const output = await this.run(['sh', '-c', INSPECT_SCRIPT, 'sh', ...paths], 'inspecting the destination');
+    const blocks = new Map<string, string[]>();
+    let current: string[] | null = null;
+    for (const line of output.split('\n')) {
+      if (line.startsWith('=== ')) blocks.set(line.slice(4), (current = []));
+      else if (line !== '' && current) current.push(line);
+    }
+    return paths.map((path): DirectoryState => {
+      const lines = blocks.get(path) ?? [];
+      const first = lines[0] ?? '';
+      if (first === 'missing') return { kind: 'missing' };
+      if (first === 'not-directory') return { kind: 'not-directory' };
+      if (first.startsWith('running ')) return { kind: 'running', pid: Number(first.slice(8)) };
+      const entries = lines.map((line) => line.slice('entry '.length)).filter((name) => !IGNORABLE.has(name));
+      return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+    });
   }
 
-  async makeDirectory(path: string): Promise<void> {
-    await this.run(['mkdir', '-p', '-m', '700', '--', path], `creating ${path}`);
-  }
-
-  async link(target: string, path: string): Promise<void> {
+  async createLayout(
+    directories: readonly string[],
+    links: ReadonlyArray<{ target: string; path: string }>,
+  ): Promise<void> {
     await this.run(
-      ['sh', '-c', 'rm -rf -- "$2" && ln -s -- "$1" "$2"', 'sh', target, path],
-      `linking ${path}`,
+      [
+        'sh',
+        '-c',
+        LAYOUT_SCRIPT,
+        'sh',
+        String(directories.length),
+        ...directories,
+        ...links.flatMap((link) => [link.target, link.path]),
+      ],
+      'creating the destination directories',
     );
   }
 
   async copyTree(source: string, path: string, options: TreeCopyOptions): Promise<CopyStats> {
     const tree = await listLocalTree(source, options.exclude);
-    await this.makeDirectory(path);
+    // rsync creates `path` itself (its parent exists: the destination, or a tablespace location).
     if (options.delta) await this.removeExtraneous(path, tree, options);
     const staging = await mkdtemp(join(tmpdir(), 'barman-recover-lists-'));
     try {
@@ -266,8 +317,6 @@ export class RemoteDestination implements RecoveryDestination {
             options.onProgress?.(done, total);
           }),
       );
-      // Directory times and modes last (creating entries changed them).
-      await this.rsyncList(source, path, directoryList, { directoriesOnly: true, checksum: false });
       return { files: total.files, bytes: total.bytes, linked: 0, reused: 0 };
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -343,13 +392,27 @@ export class RemoteDestination implements RecoveryDestination {
     }
   }
 
-  async readFile(path: string): Promise<string | null> {
-    const result = await runRemote(this.remoteCommand, ['cat', '--', path], 120_000);
-    return result.exitCode === 0 ? result.stdout : null;
+  async readFiles(paths: readonly string[]): Promise<Array<string | null>> {
+    const output = await this.run(
+      ['sh', '-c', READ_FILES_SCRIPT, 'sh', ...paths],
+      'reading configuration files',
+    );
+    const found = new Map<string, string | null>();
+    for (const line of output.split('\n')) {
+      const tab = line.lastIndexOf('\t');
+      if (tab < 0) continue;
+      const data = line.slice(tab + 1);
+      found.set(line.slice(0, tab), data === '-' ? null : Buffer.from(data, 'base64').toString('utf8'));
+    }
+    return paths.map((path) => found.get(path) ?? null);
   }
 
-  async writeFile(path: string, content: string): Promise<void> {
-    await this.run(['sh', '-c', 'umask 077 && cat > "$1"', 'sh', path], `writing ${path}`, content);
+  async writeFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<void> {
+    if (files.length === 0) return;
+    const input = files
+      .map((file) => `${file.path}\t${Buffer.from(file.content).toString('base64')}\n`)
+      .join('');
+    await this.run(['sh', '-c', WRITE_FILES_SCRIPT, 'sh'], 'writing the recovery files', input);
   }
 
   async renameIfExists(from: string, to: string): Promise<boolean> {
