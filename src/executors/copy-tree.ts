@@ -39,6 +39,8 @@ export interface CopyOptions {
    * size and the same bytes is kept instead of copied.
    */
   reuseExisting?: boolean;
+  /** A file or directory vanishing from the source is an error (restores), not a dropped table (backups). */
+  strict?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
   /** Called after each file with the running totals. */
@@ -76,7 +78,7 @@ export async function copyTree(
       entries = await readdir(sourceDir, { withFileTypes: true });
     } catch (error) {
       // A directory dropped during the backup (e.g. a dropped database) is not an error.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !options.strict) return;
       throw error;
     }
     for (const entry of entries) {
@@ -86,7 +88,11 @@ export async function copyTree(
       const target = join(targetRoot, childRelative);
       const decision = options.exclude(childRelative, entry.isDirectory());
       if (decision === 'skip') continue;
-      if (entry.isDirectory()) {
+      if (decision === 'empty' && !entry.isDirectory()) {
+        // e.g. pg_wal as a link to another disk: an empty directory here, never a link to theirs.
+        if (options.reuseExisting) await rm(target, { recursive: true, force: true });
+        await mkdir(target, { recursive: true, mode: 0o700 });
+      } else if (entry.isDirectory()) {
         const info = await lstat(source).catch(() => null);
         if (!info) continue;
         await mkdir(target, { recursive: true });
@@ -134,7 +140,7 @@ async function copyOne(
   throttle: (bytes: number) => Promise<void>,
 ): Promise<void> {
   const source = await stat(task.source, { bigint: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null; // removed during the backup (e.g. a dropped table)
+    if (error.code === 'ENOENT' && !options.strict) return null; // removed during the backup (e.g. a dropped table)
     throw error;
   });
   if (!source) return;
@@ -155,16 +161,21 @@ async function copyOne(
       return;
     }
   }
-  if (options.reuseExisting && (await sameContent(task.source, task.target, source.size))) {
-    stats.reused += 1;
-    await finish(task.target, source);
-    return;
+  if (options.reuseExisting) {
+    const existing = await lstat(task.target).catch(() => null);
+    // Never write through a link (or over a directory) left in a reused destination.
+    if (existing && !existing.isFile()) await rm(task.target, { recursive: true, force: true });
+    else if (existing && (await sameContent(task.source, task.target, source.size))) {
+      stats.reused += 1;
+      await finish(task.target, source);
+      return;
+    }
   }
   await throttle(Number(source.size));
   try {
     await copyFile(task.source, task.target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !options.strict) return;
     throw error;
   }
   await finish(task.target, source);
@@ -174,7 +185,11 @@ async function copyOne(
 async function sameContent(source: string, target: string, size: bigint): Promise<boolean> {
   const existing = await lstat(target).catch(() => null);
   if (!existing?.isFile() || BigInt(existing.size) !== size) return false;
-  const [a, b] = await Promise.all([open(source, 'r'), open(target, 'r')]);
+  const a = await open(source, 'r');
+  const b = await open(target, 'r').catch(async (error: unknown) => {
+    await a.close();
+    throw error;
+  });
   try {
     const chunk = 1 << 20;
     const left = Buffer.allocUnsafe(chunk);
@@ -198,14 +213,15 @@ function sameMtime(a: bigint, b: bigint): boolean {
 
 /** Same mode and mtime as the source (what reuse compares), then fsync. */
 async function finish(target: string, source: BigIntStats): Promise<void> {
-  await chmod(target, Number(source.mode) & 0o7777);
-  const handle = await open(target, 'r+');
+  // Read-only: the owner may set times and fsync, and a 0400 file (server.key) stays readable.
+  const handle = await open(target, 'r');
   try {
     await handle.utimes(Number(source.atimeNs) / 1e9, Number(source.mtimeNs) / 1e9);
     await handle.sync();
   } finally {
     await handle.close();
   }
+  await chmod(target, Number(source.mode) & 0o7777);
 }
 
 /** A token bucket over all copies: waits so the average rate stays under `kbps` (abortable). */

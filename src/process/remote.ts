@@ -35,7 +35,10 @@ export function rsyncPushArguments(options: {
   compress?: boolean;
 }): string[] {
   return [
-    options.directoriesOnly ? '-dpt' : '-lpt',
+    // -k: a directory the source holds as a link arrives as a real directory.
+    options.directoriesOnly ? '-dptk' : '-lpt',
+    // -s: file names reach the remote rsync verbatim, never through its shell.
+    '-s',
     '--inplace',
     '--no-inc-recursive',
     ...(options.checksum ? ['--checksum'] : ['--whole-file']),

@@ -6,7 +6,7 @@
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
 import type { CustomCompression } from '../wal/compression/index.js';
@@ -47,7 +47,7 @@ export interface ApplyResult {
 }
 
 /** Entries of PGDATA never restored from the backup. */
-function dataFilter(relative: string, isDirectory: boolean): 'skip' | 'empty' | 'copy' {
+function dataFilter(relative: string, _isDirectory: boolean): 'skip' | 'empty' | 'copy' {
   if (relative.startsWith('pg_tblspc/')) return 'skip'; // recreated as links to the (relocated) tablespaces
   if (!relative.includes('/')) {
     if (
@@ -61,7 +61,8 @@ function dataFilter(relative: string, isDirectory: boolean): 'skip' | 'empty' | 
       ].includes(relative)
     )
       return 'skip';
-    if (isDirectory && ['pg_wal', 'pg_xlog', 'pg_log', 'log'].includes(relative)) return 'empty';
+    // Empty directories, even where the backup holds a link (to the original server's disks).
+    if (['pg_wal', 'pg_xlog', 'pg_log', 'log'].includes(relative)) return 'empty';
   }
   return 'copy';
 }
@@ -73,6 +74,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   await destination.createLayout(
     [
       plan.destination,
+      join(plan.destination, plan.version < 100000 ? 'pg_xlog' : 'pg_wal'),
       ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
       ...plan.tablespaces.map((tablespace) => tablespace.location),
     ],
@@ -136,15 +138,25 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       join(plan.destination, `backup_manifest.${plan.backupId}`),
     );
 
+    // Settings before WAL (announced in Barman's order): a copy interrupted from here on never
+    // archives into production.
+    await rewriteConfiguration(options, result);
     if (plan.wal.mode === 'copy') {
       report.info('Copying required WAL segments.');
       result.walFiles = await copyWals(options, staging);
     }
-
     if (plan.settings.lines.length > 0) report.info('Generating recovery configuration');
     report.info('Identify dangerous settings in destination directory.');
-    await rewriteConfiguration(options, result);
     return result;
+  } catch (error) {
+    throw new BarmanError(
+      'recovery-failed',
+      `recovery of backup ${plan.backupId} into ${plan.destination} failed: ${describeError(error)}`,
+      {
+        hint: 'The destination is incomplete: do not start PostgreSQL on it. Fix the cause and recover again (--delta-restore reuses what was copied).',
+        cause: error,
+      },
+    );
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
@@ -168,7 +180,10 @@ async function checkDestination(options: ApplyOptions): Promise<void> {
       what: `tablespace '${tablespace.name}' location`,
     })),
   ];
-  const states = await destination.inspect(places.map((place) => place.path));
+  const links = plan.tablespaces.map((tablespace) =>
+    join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
+  );
+  const states = await destination.inspect([...places.map((place) => place.path), ...links]);
   for (const [index, place] of places.entries()) {
     const state: DirectoryState = states[index]!;
     if (state.kind === 'running') {
@@ -183,6 +198,22 @@ async function checkDestination(options: ApplyOptions): Promise<void> {
         'destination-invalid',
         `the ${place.what} ${place.path} exists and is not a directory`,
       );
+    }
+    if (state.kind === 'used' && plan.delta) {
+      // Delta mode deletes what the backup does not have: only where a recovery has been before.
+      const ours =
+        index === 0
+          ? state.entries.includes('PG_VERSION') || state.entries.includes('.barman-recover.info')
+          : states[places.length + index - 1]?.linkTarget === place.path;
+      if (!ours) {
+        throw new BarmanError(
+          'destination-not-recovered',
+          index === 0
+            ? `--delta-restore: the destination directory ${place.path} does not look like a PostgreSQL data directory (no PG_VERSION); refusing to delete its content`
+            : `--delta-restore: the ${place.what} ${place.path} is not the one the destination's pg_tblspc links to; refusing to delete its content (it may belong to a running server)`,
+          { hint: 'Recover into an empty or new directory instead.' },
+        );
+      }
     }
     if (state.kind === 'used' && !plan.delta) {
       const shown = state.entries.slice(0, 5).join(', ') + (state.entries.length > 5 ? ', …' : '');
@@ -240,7 +271,16 @@ async function restoreTarBackup(
         entry.parsed!.compression,
         targets.get(entry.parsed!.base)!,
         {
-          include: entry.parsed!.base === 'base' ? (path) => filter(path, false) !== 'skip' : undefined,
+          ...(entry.parsed!.base === 'base'
+            ? {
+                decide: (path: string) => {
+                  const top = path.split('/')[0]!;
+                  // The content of pg_wal, log/ … is never restored.
+                  if (path !== top && filter(top, true) === 'empty') return 'skip' as const;
+                  return filter(path, false);
+                },
+              }
+            : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         },
       );

@@ -5,6 +5,7 @@
  * are argument lists quoted for the remote shell; paths never become shell code.
  */
 import {
+  chmod,
   lstat,
   mkdir,
   mkdtemp,
@@ -13,7 +14,9 @@ import {
   readlink,
   rename,
   rm,
+  stat,
   symlink,
+  unlink,
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,12 +27,16 @@ import { copyTree } from '../executors/copy-tree.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
 
-export type DirectoryState =
+export type DirectoryState = (
   | { kind: 'missing' }
   | { kind: 'not-directory' }
   | { kind: 'empty' }
   | { kind: 'used'; entries: string[] }
-  | { kind: 'running'; pid: number };
+  | { kind: 'running'; pid: number }
+) & {
+  /** Set when the path itself is a symbolic link: where it points. */
+  linkTarget?: string;
+};
 
 export interface TreeCopyOptions {
   /** Relative path ('/'-separated) -> what to do with it. */
@@ -83,7 +90,10 @@ export class LocalDestination implements RecoveryDestination {
     directories: readonly string[],
     links: ReadonlyArray<{ target: string; path: string }>,
   ): Promise<void> {
-    for (const directory of directories) await mkdir(directory, { recursive: true, mode: 0o700 });
+    for (const directory of directories) {
+      await mkdir(directory, { recursive: true, mode: 0o700 });
+      await chmod(directory, 0o700); // PostgreSQL refuses a data directory open to others
+    }
     for (const link of links) {
       await rm(link.path, { recursive: true, force: true });
       await symlink(link.target, link.path);
@@ -97,6 +107,7 @@ export class LocalDestination implements RecoveryDestination {
       jobs: options.jobs,
       bandwidthLimit: options.bandwidthLimit,
       reuseExisting: options.delta,
+      strict: true,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -107,7 +118,11 @@ export class LocalDestination implements RecoveryDestination {
   }
 
   async writeFiles(files: ReadonlyArray<{ path: string; content: string }>): Promise<void> {
-    for (const file of files) await writeFile(file.path, file.content, { mode: 0o600 });
+    for (const file of files) {
+      // Never write through a link (e.g. postgresql.conf pointing into /etc).
+      if ((await lstat(file.path).catch(() => null))?.isSymbolicLink()) await unlink(file.path);
+      await writeFile(file.path, file.content, { mode: 0o600 });
+    }
   }
 
   async renameIfExists(from: string, to: string): Promise<boolean> {
@@ -118,13 +133,19 @@ export class LocalDestination implements RecoveryDestination {
 }
 
 async function inspectLocal(path: string): Promise<DirectoryState> {
-  const info = await lstat(path).catch(() => null);
-  if (!info) return { kind: 'missing' };
-  if (!info.isDirectory()) return { kind: 'not-directory' };
+  const linkTarget = (await lstat(path).catch(() => null))?.isSymbolicLink()
+    ? await readlink(path)
+    : undefined;
+  const link = linkTarget === undefined ? {} : { linkTarget };
+  const info = await stat(path).catch(() => null);
+  if (!info) return { kind: 'missing', ...link };
+  if (!info.isDirectory()) return { kind: 'not-directory', ...link };
   const pid = await readPid(join(path, 'postmaster.pid'));
-  if (pid !== null && processAlive(pid)) return { kind: 'running', pid };
+  if (pid !== null && processAlive(pid)) return { kind: 'running', pid, ...link };
   const entries = (await readdir(path)).filter((name) => !IGNORABLE.has(name));
-  return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+  return entries.length === 0
+    ? { kind: 'empty', ...link }
+    : { kind: 'used', entries: entries.sort(), ...link };
 }
 
 async function readPid(file: string): Promise<number | null> {
@@ -177,6 +198,7 @@ async function removeExtraneousLocal(
 const INSPECT_SCRIPT = [
   'for d in "$@"; do',
   '  printf "=== %s\\n" "$d"',
+  '  if [ -L "$d" ]; then printf "link %s\\n" "$(readlink -- "$d")"; fi',
   '  if [ ! -e "$d" ]; then echo missing; continue; fi',
   '  if [ ! -d "$d" ]; then echo not-directory; continue; fi',
   '  if [ -f "$d/postmaster.pid" ]; then pid=$(head -n 1 "$d/postmaster.pid"); ' +
@@ -189,7 +211,7 @@ const INSPECT_SCRIPT = [
 const LAYOUT_SCRIPT = [
   'set -e',
   'n=$1; shift',
-  'while [ "$n" -gt 0 ]; do mkdir -p -m 700 -- "$1"; shift; n=$((n - 1)); done',
+  'while [ "$n" -gt 0 ]; do mkdir -p -m 700 -- "$1"; chmod 700 -- "$1"; shift; n=$((n - 1)); done',
   'while [ $# -gt 1 ]; do rm -rf -- "$2"; ln -s -- "$1" "$2"; shift 2; done',
 ].join('\n');
 
@@ -198,7 +220,7 @@ const WRITE_FILES_SCRIPT = [
   'set -e',
   'umask 077',
   "tab=$(printf '\\t')",
-  'while IFS="$tab" read -r path data; do printf %s "$data" | base64 -d > "$path"; done',
+  'while IFS="$tab" read -r path data; do rm -f -- "$path"; printf %s "$data" | base64 -d > "$path"; done',
 ].join('\n');
 
 /** Prints `path<TAB>base64` (or `path<TAB>-` when missing) for each argument. */
@@ -253,13 +275,18 @@ export class RemoteDestination implements RecoveryDestination {
       else if (line !== '' && current) current.push(line);
     }
     return paths.map((path): DirectoryState => {
-      const lines = blocks.get(path) ?? [];
+      let lines = blocks.get(path) ?? [];
+      const linkLine = lines.find((line) => line.startsWith('link '));
+      const link = linkLine === undefined ? {} : { linkTarget: linkLine.slice(5) };
+      lines = lines.filter((line) => line !== linkLine);
       const first = lines[0] ?? '';
-      if (first === 'missing') return { kind: 'missing' };
-      if (first === 'not-directory') return { kind: 'not-directory' };
-      if (first.startsWith('running ')) return { kind: 'running', pid: Number(first.slice(8)) };
+      if (first === 'missing') return { kind: 'missing', ...link };
+      if (first === 'not-directory') return { kind: 'not-directory', ...link };
+      if (first.startsWith('running ')) return { kind: 'running', pid: Number(first.slice(8)), ...link };
       const entries = lines.map((line) => line.slice('entry '.length)).filter((name) => !IGNORABLE.has(name));
-      return entries.length === 0 ? { kind: 'empty' } : { kind: 'used', entries: entries.sort() };
+      return entries.length === 0
+        ? { kind: 'empty', ...link }
+        : { kind: 'used', entries: entries.sort(), ...link };
     });
   }
 
@@ -436,9 +463,9 @@ export async function listLocalTree(
       const childRelative = relative ? `${relative}/${entry.name}` : entry.name;
       const decision = exclude(childRelative, entry.isDirectory());
       if (decision === 'skip') continue;
-      if (entry.isDirectory()) {
+      if (decision === 'empty' || entry.isDirectory()) {
         directories.push(childRelative);
-        if (decision === 'copy') await walk(childRelative);
+        if (decision === 'copy' && entry.isDirectory()) await walk(childRelative);
       } else if (entry.isFile() || entry.isSymbolicLink()) {
         const size = entry.isFile() ? (await lstat(join(root, childRelative))).size : 0;
         files.push({ path: childRelative, size });

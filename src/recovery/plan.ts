@@ -104,7 +104,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
       `--target-action ${input.targets.action} needs PostgreSQL 9.5 or later (backup ${input.backup.id} is from ${version})`,
     );
   }
-  const tablespaces = planTablespaces(info, input.tablespaceRules);
+  const tablespaces = planTablespaces(
+    info,
+    input.tablespaceRules,
+    input.destination.replace(/\/+$/, '') || '/',
+  );
   const format = info.compression && info.compression !== 'none' ? 'tar' : 'plain';
   const { targets } = input;
   checkTargetAgainstBackup(targets, {
@@ -168,7 +172,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     tablespaces,
     pitr,
     targets,
-    targetDescription: describeTargets(targets, targets.timeline === null ? null : selection.targetTimeline),
+    // The timeline is named whenever it is not the backup's, even when PostgreSQL's default chose it.
+    targetDescription: describeTargets(
+      targets,
+      targets.timeline !== null || timelineChanges ? selection.targetTimeline : null,
+    ),
     wal: {
       mode: input.getWal ? 'get-wal' : 'copy',
       directory: copyDirectory,
@@ -190,7 +198,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   };
 }
 
-function planTablespaces(info: BackupInfo, rules: readonly string[]): PlannedTablespace[] {
+function planTablespaces(
+  info: BackupInfo,
+  rules: readonly string[],
+  destination: string,
+): PlannedTablespace[] {
   const known = info.tablespaces ?? [];
   const relocations = new Map<string, string>();
   for (const rule of rules) {
@@ -211,14 +223,34 @@ function planTablespaces(info: BackupInfo, rules: readonly string[]): PlannedTab
     if (!location.startsWith('/')) {
       throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
     }
+    if (relocations.has(name)) throw new UsageError(`tablespace '${name}' is relocated twice`);
     relocations.set(name, location.replace(/\/+$/, '') || '/');
   }
-  return known.map((tablespace) => ({
+  const planned = known.map((tablespace) => ({
     oid: tablespace.oid,
     name: tablespace.name,
     original: tablespace.location,
     location: relocations.get(tablespace.name) ?? tablespace.location,
   }));
+  // Every place recovery writes must be its own: never '/', never inside another one.
+  const places = [
+    { what: 'the destination directory', path: destination },
+    ...planned.map((tablespace) => ({ what: `tablespace '${tablespace.name}'`, path: tablespace.location })),
+  ];
+  for (const place of places) {
+    if (place.path === '/') throw new UsageError(`${place.what} cannot be '/'`);
+  }
+  for (const [index, a] of places.entries()) {
+    for (const b of places.slice(index + 1)) {
+      if (a.path === b.path || a.path.startsWith(`${b.path}/`) || b.path.startsWith(`${a.path}/`)) {
+        throw new UsageError(
+          `${a.what} (${a.path}) and ${b.what} (${b.path}) overlap`,
+          'Give each tablespace its own location outside the destination: --tablespace NAME:LOCATION.',
+        );
+      }
+    }
+  }
+  return planned;
 }
 
 /** The plan as the lines `--dry-run` prints. */

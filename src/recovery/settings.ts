@@ -96,8 +96,8 @@ const REVIEW = new Set([
 const SETTING = /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(=|\s)\s*(.*)$/s;
 
 /**
- * Comments out (`#BARMAN#`) every archive_command and writes `archive_command = false` after
- * the last one; comments out recovery_target* settings left in the file (they would fight the
+ * Comments out (`#BARMAN#`) every archive_command, each followed by `archive_command = false`,
+ * and every archive_library; comments out recovery_target* settings left in the file (they would fight the
  * new ones); lists settings to review. Content of other lines is untouched.
  */
 export function disableDangerousSettings(content: string): DangerousSettingsResult {
@@ -113,6 +113,11 @@ export function disableDangerousSettings(content: string): DangerousSettingsResu
       output.push(`#BARMAN#${raw}`);
       output.push('archive_command = false');
       modified.push({ line: output.length - 1, text: 'archive_command = false' });
+      changed = true;
+    } else if (name === 'archive_library') {
+      // PostgreSQL 15+: an archive library would still archive despite archive_command = false.
+      output.push(`#BARMAN#${raw}`);
+      modified.push({ line: output.length - 1, text: `#BARMAN#${raw.trim()}` });
       changed = true;
     } else if (name !== undefined && name.startsWith('recovery_target')) {
       output.push(`#BARMAN#${raw}`);

@@ -14,8 +14,8 @@ import { readTar } from '../wal/tar-reader.js';
 import { writeAll } from '../storage/posix.js';
 
 export interface ExtractOptions {
-  /** Member path (no leading './') -> false to skip it. */
-  include?: (path: string) => boolean;
+  /** Member path (no leading './') -> skip it, make it an empty directory, or extract it. */
+  decide?: (path: string) => 'skip' | 'empty' | 'copy';
   onFile?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -53,6 +53,7 @@ export async function extractTarArchive(
   raw.on('error', (error) => stream.destroy(error));
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const directories: Array<{ path: string; mode: number; mtime: number }> = [];
+  const links: string[] = [];
   await mkdir(target, { recursive: true, mode: 0o700 });
   try {
     await readTar(stream, async (member, body) => {
@@ -66,8 +67,20 @@ export async function extractTarArchive(
           `refusing tar member '${member.name}' in ${archive}: it leaves the target directory`,
         );
       }
-      if (options.include && !options.include(normalized)) return;
+      // Nothing is ever written through a link this archive created (it could point anywhere).
+      if (links.some((link) => normalized.startsWith(`${link}/`))) {
+        throw new BarmanError(
+          'tar-unsafe-path',
+          `refusing tar member '${member.name}' in ${archive}: it is below a symbolic link of the archive`,
+        );
+      }
+      const decision = options.decide?.(normalized) ?? 'copy';
+      if (decision === 'skip') return;
       const path = join(target, normalized);
+      if (decision === 'empty') {
+        await mkdir(path, { recursive: true, mode: 0o700 });
+        return;
+      }
       switch (member.type) {
         case '5':
           await mkdir(path, { recursive: true, mode: 0o700 });
@@ -77,6 +90,7 @@ export async function extractTarArchive(
           await mkdir(dirname(path), { recursive: true, mode: 0o700 });
           await unlink(path).catch(() => undefined);
           await symlink(member.linkname, path);
+          links.push(normalized);
           return;
         case '0':
         case '7': {

@@ -5,8 +5,8 @@
  * segment along each ancestor timeline up to its switch point, and on the target timeline up
  * to what the target needs. Gaps are found here, before anything is copied.
  *
- * Unlike Barman, only the timelines on the path to the target are copied (Barman copies every
- * timeline up to the target's number); sibling branches are never what the replay reads.
+ * Unlike Barman, only the segments of the timelines on the path to the target are copied
+ * (Barman copies every timeline up to the target's number); every history file is copied.
  */
 import type { TimelineSwitch } from '../wal/history.js';
 import { timelineAncestry } from '../wal/history.js';
@@ -224,10 +224,30 @@ export function selectRecoveryWals(options: {
       },
     );
   }
-  for (const step of path) {
-    if (step.timeline === 1) continue;
-    const history = options.entries.find((entry) => entry.name === historyFileName(step.timeline));
-    if (history) files.push(history);
+  // Every history file, as Barman: at promotion PostgreSQL picks a timeline number no history
+  // file uses, so the recovered server must see them all (not only those on its path).
+  for (const entry of options.entries) {
+    if (parseWalName(entry.name)?.kind === 'history') files.push(entry);
+  }
+  // An LSN target: the record that ends recovery may start in the next segment.
+  if (
+    target.kind === 'lsn' &&
+    upperSegno !== null &&
+    lastSegment !== null &&
+    segmentNumber(lastSegment, size) === upperSegno
+  ) {
+    // On the timeline PostgreSQL reads that segment from: the newest path step that has begun by then.
+    const next = upperSegno + 1n;
+    const reader = [...path].reverse().find((step) => step.fromSegno <= next) ?? lastStep;
+    const following = byName.get(segmentNameFromNumber(reader.timeline, next, size));
+    if (following) {
+      files.splice(
+        files.length - files.filter((entry) => entry.name.endsWith('.history')).length,
+        0,
+        following,
+      );
+      lastSegment = following.name;
+    }
   }
   const targetTimeBeyondArchive = target.kind === 'time' && !stop && gap === null;
   return { targetTimeline, path, files, lastSegment, gap, targetTimeBeyondArchive };

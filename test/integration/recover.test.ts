@@ -5,7 +5,16 @@
  * immediate, get-wal, timeline switch, relocation), plus the bad-input cases.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -493,6 +502,63 @@ path_prefix = /usr/lib/postgresql/15/bin
     const refused = await barman('recover', 'main', 'auto', destination, '--target-xid', '1234');
     assert.equal(refused.exitCode, 2);
     assert.match(refused.stderr, /backup id 'auto' cannot choose a backup for a --target-xid/);
+  });
+
+  it('fixes the mode of a pre-created destination; --delta-restore refuses a directory that is not a data directory', async () => {
+    const destination = newDestination();
+    mkdirSync(destination, { recursive: true, mode: 0o755 });
+    chmodSync(destination, 0o755);
+    await chownTo(destination, 'postgres');
+    let run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+      '--target-immediate',
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(
+      statSync(destination).mode & 0o777,
+      0o700,
+      'PostgreSQL refuses a data directory open to others',
+    );
+
+    const other = newDestination();
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'notes.txt'), 'not a cluster');
+    await chownTo(other, 'postgres');
+    run = await barman(
+      'recover',
+      'main',
+      backupId,
+      other,
+      '--delta-restore',
+      '--tablespace',
+      `tbs1:${other}-tbs`,
+    );
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /does not look like a PostgreSQL data directory \(no PG_VERSION\); refusing to delete its content/,
+    );
+    assert.equal(readFileSync(join(other, 'notes.txt'), 'utf8'), 'not a cluster');
+
+    run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--delta-restore',
+      '--tablespace',
+      `tbs1:${dir}/tbs`,
+    );
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /is not the one the destination's pg_tblspc links to; refusing to delete its content/,
+    );
   });
 
   it('--dry-run prints the plan and writes nothing', async () => {

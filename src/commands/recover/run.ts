@@ -2,7 +2,7 @@
  * recover (alias restore): validate the request, catalogue fresh WALs, build the plan (pure),
  * then apply it with the recovery hooks around it, and explain what was changed.
  */
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { basename, isAbsolute, join } from 'node:path';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { resolveBackup, statusOf } from '../../catalog/backups.js';
@@ -10,7 +10,9 @@ import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError, UsageError } from '../../errors/index.js';
 import { archiveHooks, backupHookInfo, HookRunner, recoveryHookEnv } from '../../hooks/index.js';
 import { humanDuration } from '../../output/time.js';
+import { runProgramUnchecked } from '../../process/index.js';
 import { findProgram } from '../../process/postgres-tools.js';
+import { shellQuote } from '../../process/spawn.js';
 import type { ApplyResult } from '../../recovery/apply.js';
 import { applyRecoveryPlan } from '../../recovery/apply.js';
 import type { RecoveryDestination } from '../../recovery/destination.js';
@@ -111,7 +113,7 @@ export default defineCommandModule<RecoverResult>({
       tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
       targets,
       getWal,
-      getWalCommand: getWal ? getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
+      getWalCommand: getWal ? await getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
       delta,
       entries: catalog.xlog,
       histories,
@@ -316,30 +318,34 @@ async function readHistories(
 }
 
 /** restore_command for --get-wal: `barman get-wal` locally, barman-wal-restore from another host. */
-function getWalRestoreCommand(
+async function getWalRestoreCommand(
   ctx: CommandContext,
   config: ServerConfig,
   remoteCommand: string | null,
   targets: RecoveryTargets,
-): { command: string; comment: string } {
-  const partial = targets.standbyMode ? '' : '-P ';
+): Promise<{ command: string; comment: string }> {
+  const partial = targets.standbyMode ? [] : ['-P'];
+  const q = (words: string[]) => words.map(shellQuote).join(' ');
   if (remoteCommand) {
+    // The recovered host reaches back to this one by name, as Barman's getfqdn().
+    const fqdn =
+      (await runProgramUnchecked('hostname', ['-f']).catch(() => null))?.stdout.trim() || hostname();
     return {
       comment: "The 'barman-wal-restore' command is provided by barman-ts (or Barman's 'barman-cli' package)",
-      command: `barman-wal-restore ${partial}-U ${ctx.config.global.barman_user} -c ${ctx.config.configFile} ${hostname()} ${config.name} %f %p`,
+      command: `barman-wal-restore ${q([...partial, '-U', ctx.config.global.barman_user, '-c', ctx.config.configFile, fqdn, config.name])} %f %p`,
     };
   }
   return {
     comment: `The 'barman get-wal' command must run as the '${ctx.config.global.barman_user}' user`,
-    command: `${barmanCommand()} -c ${ctx.config.configFile} -q get-wal ${partial}${config.name} %f > %p`,
+    command: `${q([...barmanCommand(), '-c', ctx.config.configFile, '-q', 'get-wal', ...partial, config.name])} %f > %p`,
   };
 }
 
 /** How this barman-ts was started, usable from PostgreSQL's shell. */
-function barmanCommand(): string {
+function barmanCommand(): string[] {
   const script = process.argv[1] ?? 'barman';
-  if (isAbsolute(script) && basename(script) === 'barman') return script;
-  return isAbsolute(script) ? `${process.execPath} ${script}` : 'barman';
+  if (isAbsolute(script) && basename(script) === 'barman') return [script];
+  return isAbsolute(script) ? [process.execPath, script] : ['barman'];
 }
 
 async function openDestination(
@@ -368,7 +374,8 @@ function stagingRoot(config: ServerConfig, fromCommandLine: string | undefined):
     config.staging_path ??
     config.recovery_staging_path ??
     config.local_staging_path ??
-    tmpdir()
+    // Not /tmp (often a small tmpfs): a tar backup may be extracted here whole.
+    config.backup_directory
   );
 }
 

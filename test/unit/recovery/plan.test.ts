@@ -300,7 +300,8 @@ describe('buildRecoveryPlan: PITR detection, WAL directory, settings file and si
       lines: [],
       signal: null,
       targetTimeline: 1,
-      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)],
+      // Every history file is copied, even of a timeline not replayed.
+      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), '00000002.history'],
     },
     {
       label: 'PostgreSQL 11 with --target-tli latest',
@@ -333,7 +334,7 @@ describe('buildRecoveryPlan: PITR detection, WAL directory, settings file and si
       lines: [...copyLines, 'recovery_target_timeline = 1'],
       signal: 'recovery.signal',
       targetTimeline: 1,
-      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)],
+      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), '00000002.history'],
     },
     {
       label: '--target-tli 2 with an xid, exclusive, pause',
@@ -428,7 +429,7 @@ describe('buildRecoveryPlan: PITR detection, WAL directory, settings file and si
       files: [],
     },
     {
-      label: 'an LSN target',
+      label: 'an LSN target: up to its segment and the next one',
       over: { targets: { ...NONE, target: { kind: 'lsn', lsn: 0x6000028n } } },
       pitr: true,
       directory: 'barman_wal',
@@ -437,7 +438,7 @@ describe('buildRecoveryPlan: PITR detection, WAL directory, settings file and si
       lines: [...copyLines, "recovery_target_lsn = '0/6000028'"],
       signal: 'recovery.signal',
       targetTimeline: 1,
-      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6)],
+      files: [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)],
     },
   ];
   for (const row of rows) {
@@ -465,6 +466,39 @@ describe('buildRecoveryPlan: PITR detection, WAL directory, settings file and si
           files: row.files,
         },
       );
+    });
+  }
+
+  const descriptions: Array<[string, Partial<PlanInput>, Partial<BackupInfo>, string]> = [
+    ['no target, no timeline change', {}, {}, ''],
+    [
+      'no --target-tli, PostgreSQL 16 follows the newer timeline: it is named',
+      { entries: TL2_ENTRIES, histories: TL2_HISTORY },
+      {},
+      "Recovery target timeline: '2'",
+    ],
+    [
+      'no --target-tli, PostgreSQL 11 stays on the backup timeline: not named',
+      { entries: TL2_ENTRIES, histories: TL2_HISTORY },
+      { version: 110022 },
+      '',
+    ],
+    [
+      'a time target and no --target-tli across a switch: both named',
+      { entries: TL2_ENTRIES, histories: TL2_HISTORY, targets: TIME_TARGET },
+      {},
+      "Recovery target time: '2026-11-21 05:00:00+00:00', Recovery target timeline: '2'",
+    ],
+    [
+      '--target-tli current: named even on the backup timeline',
+      { entries: TL2_ENTRIES, histories: TL2_HISTORY, targets: { ...NONE, timeline: { kind: 'current' } } },
+      {},
+      "Recovery target timeline: '1'",
+    ],
+  ];
+  for (const [label, over, fields, expected] of descriptions) {
+    test(`targetDescription: ${label}`, () => {
+      assert.equal(buildRecoveryPlan(input(over, fields)).targetDescription, expected);
     });
   }
 
@@ -507,12 +541,20 @@ describe('buildRecoveryPlan: destination and tablespaces', () => {
     ['/srv/rec', '/srv/rec'],
     ['/srv/rec/', '/srv/rec'],
     ['/srv/rec///', '/srv/rec'],
-    ['/', '/'],
-    ['//', '/'],
   ];
   for (const [destination, expected] of destinations) {
     test(`destination ${JSON.stringify(destination)}`, () => {
       assert.equal(buildRecoveryPlan(input({ destination })).destination, expected);
+    });
+  }
+
+  for (const destination of ['/', '//', '///']) {
+    test(`destination ${JSON.stringify(destination)} is refused`, () => {
+      assertError(() => buildRecoveryPlan(input({ destination }, { tablespaces: null })), {
+        type: UsageError,
+        code: 'usage',
+        message: "the destination directory cannot be '/'",
+      });
     });
   }
 
@@ -548,8 +590,15 @@ describe('buildRecoveryPlan: destination and tablespaces', () => {
       ],
     ],
     ['a colon inside the location', ['tbs1:/mnt/a:b'], [['tbs1', '/mnt/a:b']]],
-    ['the root directory', ['tbs1:/'], [['tbs1', '/']]],
-    ['the last rule for a name wins', ['tbs1:/first', 'tbs1:/second'], [['tbs1', '/second']]],
+    ['a sibling of the destination sharing its prefix', ['tbs1:/srv/rec2'], [['tbs1', '/srv/rec2']]],
+    [
+      'swapped locations',
+      ['tbs1:/srv/pg/tbs2', 'tbs2:/srv/pg/tbs1'],
+      [
+        ['tbs1', '/srv/pg/tbs2'],
+        ['tbs2', '/srv/pg/tbs1'],
+      ],
+    ],
   ];
   for (const [label, rules, moved] of relocations) {
     test(`tablespace rules: ${label}`, () => {
@@ -576,6 +625,8 @@ describe('buildRecoveryPlan: destination and tablespaces', () => {
     ['tbs1:/new', { tablespaces: null }, "Invalid tablespace name 'tbs1'", 'This backup has no tablespaces.'],
     ['tbs1:/new', { tablespaces: [] }, "Invalid tablespace name 'tbs1'", 'This backup has no tablespaces.'],
     ['tbs1:new/tbs1', {}, "tablespace location for 'tbs1' must be an absolute path: 'new/tbs1'", undefined],
+    ['tbs1:/', {}, "tablespace 'tbs1' cannot be '/'", undefined],
+    ['tbs2://', {}, "tablespace 'tbs2' cannot be '/'", undefined],
   ];
   for (const [rule, fields, message, hint] of badRules) {
     test(`bad tablespace rule ${JSON.stringify(rule)}${fields.tablespaces !== undefined ? ' (no tablespaces)' : ''}`, () => {
@@ -587,6 +638,90 @@ describe('buildRecoveryPlan: destination and tablespaces', () => {
       });
     });
   }
+
+  test('a tablespace relocated twice is refused, even to the same place', () => {
+    for (const rules of [
+      ['tbs1:/first', 'tbs1:/second'],
+      ['tbs1:/same', 'tbs2:/b', 'tbs1:/same/'],
+    ]) {
+      assertError(() => buildRecoveryPlan(input({ tablespaceRules: rules })), {
+        type: UsageError,
+        code: 'usage',
+        message: "tablespace 'tbs1' is relocated twice",
+      });
+    }
+  });
+
+  test("a tablespace at '/' in backup.info (not relocated) is refused", () => {
+    assertError(
+      () => buildRecoveryPlan(input({}, { tablespaces: [{ name: 'root', oid: 1, location: '/' }] })),
+      { type: UsageError, code: 'usage', message: "tablespace 'root' cannot be '/'" },
+    );
+  });
+
+  const OVERLAP_HINT =
+    'Give each tablespace its own location outside the destination: --tablespace NAME:LOCATION.';
+  const overlaps: Array<[string, string, string[], string]> = [
+    [
+      'a tablespace inside the destination',
+      '/srv/rec',
+      ['tbs1:/srv/rec/tbs1'],
+      "the destination directory (/srv/rec) and tablespace 'tbs1' (/srv/rec/tbs1) overlap",
+    ],
+    [
+      'the destination inside a tablespace',
+      '/srv/rec/',
+      ['tbs2:/srv'],
+      "the destination directory (/srv/rec) and tablespace 'tbs2' (/srv) overlap",
+    ],
+    [
+      'a tablespace at the destination itself (trailing slashes ignored)',
+      '/srv/rec/',
+      ['tbs1:/srv/rec//'],
+      "the destination directory (/srv/rec) and tablespace 'tbs1' (/srv/rec) overlap",
+    ],
+    [
+      'a tablespace left at its original location inside the destination',
+      '/srv/pg',
+      [],
+      "the destination directory (/srv/pg) and tablespace 'tbs1' (/srv/pg/tbs1) overlap",
+    ],
+    [
+      'two tablespaces at the same location',
+      '/srv/rec',
+      ['tbs1:/mnt/tbs', 'tbs2:/mnt/tbs'],
+      "tablespace 'tbs1' (/mnt/tbs) and tablespace 'tbs2' (/mnt/tbs) overlap",
+    ],
+    [
+      'a tablespace inside another',
+      '/srv/rec',
+      ['tbs2:/srv/pg/tbs1/sub'],
+      "tablespace 'tbs1' (/srv/pg/tbs1) and tablespace 'tbs2' (/srv/pg/tbs1/sub) overlap",
+    ],
+  ];
+  for (const [label, destination, rules, message] of overlaps) {
+    test(`overlapping locations are refused: ${label}`, () => {
+      assertError(() => buildRecoveryPlan(input({ destination, tablespaceRules: rules })), {
+        type: UsageError,
+        code: 'usage',
+        message,
+        hint: OVERLAP_HINT,
+      });
+    });
+  }
+
+  test("'/' is reported before any overlap", () => {
+    assertError(() => buildRecoveryPlan(input({ destination: '/' })), {
+      type: UsageError,
+      code: 'usage',
+      message: "the destination directory cannot be '/'",
+    });
+    assertError(() => buildRecoveryPlan(input({ tablespaceRules: ['tbs2:/'] })), {
+      type: UsageError,
+      code: 'usage',
+      message: "tablespace 'tbs2' cannot be '/'",
+    });
+  });
 });
 
 describe('buildRecoveryPlan: refused backups and targets', () => {

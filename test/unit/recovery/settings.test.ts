@@ -339,6 +339,59 @@ describe('disableDangerousSettings', () => {
     assert.deepEqual(result.review, [{ line: 3, text: "hba_file = '/h'" }]);
   });
 
+  test('archive_library commented out, no replacement line; reported trimmed with its 0-based line', () => {
+    const content = [
+      'archive_mode = on', // 0
+      "  archive_library = 'basic_archive'   # PG 15+", // 1
+      "basic_archive.archive_directory = '/arch'", // 2
+      "archive_command = 'cp %p /arch/%f'", // 3
+      "ARCHIVE_LIBRARY='other'", // 4
+      '',
+    ].join('\n');
+    const result = disableDangerousSettings(content);
+    assert.equal(
+      result.content,
+      [
+        'archive_mode = on',
+        "#BARMAN#  archive_library = 'basic_archive'   # PG 15+",
+        "basic_archive.archive_directory = '/arch'",
+        "#BARMAN#archive_command = 'cp %p /arch/%f'",
+        'archive_command = false',
+        "#BARMAN#ARCHIVE_LIBRARY='other'",
+        '',
+      ].join('\n'),
+    );
+    assert.equal(result.changed, true);
+    assert.deepEqual(result.modified, [
+      { line: 1, text: "#BARMAN#archive_library = 'basic_archive'   # PG 15+" },
+      { line: 4, text: 'archive_command = false' },
+      { line: 5, text: "#BARMAN#ARCHIVE_LIBRARY='other'" },
+    ]);
+    assert.deepEqual(result.review, []);
+  });
+
+  const libraryForms = [
+    "archive_library = 'basic_archive'",
+    "archive_library='basic_archive'",
+    "archive_library 'basic_archive'",
+    "\tarchive_library\t=\t'basic_archive'",
+    "archive_library = ''",
+  ];
+  for (const line of libraryForms) {
+    test(`archive_library form ${JSON.stringify(line)}`, () => {
+      const result = disableDangerousSettings(`port = 5432\n${line}\n`);
+      assert.equal(result.content, `port = 5432\n#BARMAN#${line}\n`);
+      assert.deepEqual(result.modified, [{ line: 1, text: `#BARMAN#${line.trim()}` }]);
+      assert.equal(result.changed, true);
+    });
+  }
+
+  test('CRLF line endings: archive_library is commented out, reported without the \\r', () => {
+    const result = disableDangerousSettings("port = 5432\r\narchive_library = 'basic_archive'\r\n");
+    assert.equal(result.content, "port = 5432\r\n#BARMAN#archive_library = 'basic_archive'\r\n");
+    assert.deepEqual(result.modified, [{ line: 1, text: "#BARMAN#archive_library = 'basic_archive'" }]);
+  });
+
   const untouched = [
     "archive_cleanup_command = 'pg_archivecleanup /arch %r'",
     "archive_command_extra = 'x'",
@@ -347,6 +400,9 @@ describe('disableDangerousSettings', () => {
     "restore_command = 'cp /arch/%f %p'",
     "primary_conninfo = 'host=pg'",
     "# archive_command = 'x'",
+    "#archive_library = 'basic_archive'",
+    "archive_library_extra = 'x'",
+    "basic_archive.archive_directory = '/arch'",
     "#recovery_target_name = 'x'",
     "log_line_prefix = 'archive_command = %m'",
     'recovery_min_apply_delay = 0',

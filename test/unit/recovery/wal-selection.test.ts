@@ -332,21 +332,30 @@ describe('selectRecoveryWals: one timeline', () => {
   const targets: Array<[string, RecoveryTarget, string[]]> = [
     ['immediate: the backup range only', { kind: 'immediate' }, [w(1, 3), w(1, 4), w(1, 5)]],
     [
-      'LSN: up to its segment',
+      'LSN: up to its segment, then the next one (the ending record may start there)',
       { kind: 'lsn', lsn: 0x7000100n },
-      [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)],
+      [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8)],
     ],
     [
-      'LSN at a segment start: that segment is needed',
+      'LSN at a segment start: that segment and the next one',
       { kind: 'lsn', lsn: 0x7000000n },
+      [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8)],
+    ],
+    [
+      'LSN at the last byte of a segment: that segment and the next one',
+      { kind: 'lsn', lsn: 0x6ffffffn },
       [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)],
     ],
     [
-      'LSN at the last byte of a segment',
-      { kind: 'lsn', lsn: 0x6ffffffn },
+      'LSN in the end segment: the next one too',
+      { kind: 'lsn', lsn: 0x5000100n },
       [w(1, 3), w(1, 4), w(1, 5), w(1, 6)],
     ],
-    ['LSN in the end segment', { kind: 'lsn', lsn: 0x5000100n }, [w(1, 3), w(1, 4), w(1, 5)]],
+    [
+      'LSN in the last archived segment: no next one to copy, not an error',
+      { kind: 'lsn', lsn: 0x9000100n },
+      names(all),
+    ],
     ['xid: to the end of the archive', { kind: 'xid', xid: '1234' }, names(all)],
     ['name: to the end of the archive', { kind: 'name', name: 'rp' }, names(all)],
   ];
@@ -368,13 +377,34 @@ describe('selectRecoveryWals: one timeline', () => {
     );
   });
 
-  test('an LSN target before a gap is fine', () => {
+  test('an LSN target just before a gap is fine: the next segment is missing, not copied', () => {
     const selection = select(xlog(w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 8)), {
       kind: 'lsn',
       lsn: 0x6000010n,
     });
     assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6)]);
+    assert.equal(selection.lastSegment, w(1, 6));
     assert.equal(selection.gap, null);
+  });
+
+  const ARCHIVE_HINT =
+    "Archive the server's current WAL first ('barman switch-wal --force --archive'), or choose an earlier target.";
+  test('an LSN target in the segment after the last archived one is an error naming it', () => {
+    assertBarmanError(
+      () => select(all, { kind: 'lsn', lsn: 0xa000010n }),
+      'wal-missing',
+      `WAL file ${w(1, 10)} is missing from the archive: the recovery target needs every segment up to ${w(1, 10)}`,
+      ARCHIVE_HINT,
+    );
+  });
+
+  test('an LSN target well past the end of the archive names the next missing segment', () => {
+    assertBarmanError(
+      () => select(all, { kind: 'lsn', lsn: 0xc000000n }),
+      'wal-missing',
+      `WAL file ${w(1, 10)} is missing from the archive: the recovery target needs every segment up to ${w(1, 12)}`,
+      ARCHIVE_HINT,
+    );
   });
 
   test('an immediate target ignores a gap after the end WAL', () => {
@@ -452,6 +482,15 @@ describe('selectRecoveryWals: timelines', () => {
     backup = B1,
   ) => selectRecoveryWals({ entries, backup, histories: known, timeline, target });
 
+  test('an LSN target on the parent timeline: the following segment comes from the parent too', () => {
+    // Switch to TL2 in segment 8; the target (segment 6) is followed by segment 7, read on TL1.
+    const known = histories([2, history([1, 0x8000100n])]);
+    const entries = xlog(w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8), hist2, w(2, 8), w(2, 9));
+    const selection = select(entries, known, null, { kind: 'lsn', lsn: 0x6000010n });
+    assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), hist2]);
+    assert.equal(selection.lastSegment, w(1, 7));
+  });
+
   test('a switch: the parent up to the switch segment, the child from it, then the history file', () => {
     const entries = xlog(
       w(1, 3),
@@ -503,11 +542,12 @@ describe('selectRecoveryWals: timelines', () => {
     assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(2, 7), w(2, 8), hist2]);
   });
 
-  test('--target-tli current stays on the backup timeline, without history files', () => {
+  test('--target-tli current stays on the backup timeline, still with every history file', () => {
     const entries = xlog(w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8), hist2, w(2, 7), w(2, 8));
     const selection = select(entries, tl2, { kind: 'current' });
     assert.equal(selection.targetTimeline, 1);
-    assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8)]);
+    assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8), hist2]);
+    assert.equal(selection.lastSegment, w(1, 8));
   });
 
   test('a target timeline that branched before the backup end: refused as a number, skipped by latest', () => {
@@ -520,7 +560,8 @@ describe('selectRecoveryWals: timelines', () => {
     );
     const selection = select(entries, early, { kind: 'latest' });
     assert.equal(selection.targetTimeline, 1);
-    assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6)]);
+    // Its segments are not copied; its history file is (PostgreSQL must not reuse timeline 2).
+    assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), hist2]);
   });
 
   describe('sibling branches of timeline 1', () => {
@@ -543,7 +584,7 @@ describe('selectRecoveryWals: timelines', () => {
       w(3, 10),
     );
 
-    test('latest: the highest, timeline 2 is not copied', () => {
+    test("latest: the highest; timeline 2's segments are not copied, its history file is", () => {
       const selection = select(entries, siblings);
       assert.equal(selection.targetTimeline, 3);
       assert.deepEqual(names(selection.files), [
@@ -556,13 +597,23 @@ describe('selectRecoveryWals: timelines', () => {
         w(3, 8),
         w(3, 9),
         w(3, 10),
+        hist2,
         '00000003.history',
       ]);
     });
 
-    test('--target-tli 2: timeline 3 is not copied', () => {
+    test("--target-tli 2: timeline 3's segments are not copied, its history file is", () => {
       const selection = select(entries, siblings, { kind: 'number', timeline: 2 });
-      assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(2, 6), w(2, 7), hist2]);
+      assert.deepEqual(names(selection.files), [
+        w(1, 3),
+        w(1, 4),
+        w(1, 5),
+        w(1, 6),
+        w(2, 6),
+        w(2, 7),
+        hist2,
+        '00000003.history',
+      ]);
       assert.equal(selection.lastSegment, w(2, 7));
     });
   });
@@ -605,7 +656,7 @@ describe('selectRecoveryWals: timelines', () => {
       ]);
     });
 
-    test('an LSN target on the middle timeline stops there', () => {
+    test('an LSN target on the middle timeline stops there, plus the next segment (on timeline 3)', () => {
       const selection = select(
         entries,
         known,
@@ -620,10 +671,12 @@ describe('selectRecoveryWals: timelines', () => {
         w(1, 7),
         w(2, 7),
         w(2, 8),
+        // The switch to timeline 3 is at 0/9000000: segment 9 is read from timeline 3.
+        w(3, 9),
         hist2,
         '00000003.history',
       ]);
-      assert.equal(selection.lastSegment, w(2, 8));
+      assert.equal(selection.lastSegment, w(3, 9));
     });
 
     test('a missing history file is left out (nothing to copy)', () => {
@@ -673,6 +726,51 @@ describe('selectRecoveryWals: timelines', () => {
     // The history of the backup's own timeline is copied (PostgreSQL reads it when it starts).
     assert.deepEqual(names(selection.files), [w(2, 8), w(2, 9), w(2, 10), hist2]);
   });
+
+  test('every history file in xlog.db order, after the segments, even of timelines off the path', () => {
+    const entries = xlog(
+      '00000005.history',
+      w(1, 3),
+      w(1, 4),
+      hist2,
+      w(1, 5),
+      '00000003.history',
+      w(1, 6),
+      `${w(1, 5)}.00000028.backup`,
+    );
+    const selection = select(entries, NO_HISTORY, { kind: 'current' });
+    assert.equal(selection.targetTimeline, 1);
+    assert.deepEqual(names(selection.files), [
+      w(1, 3),
+      w(1, 4),
+      w(1, 5),
+      w(1, 6),
+      '00000005.history',
+      hist2,
+      '00000003.history',
+    ]);
+    // The very xlog.db entries, and lastSegment is a segment, never a history file.
+    assert.equal(selection.files[4], entries[0]);
+    assert.equal(selection.lastSegment, w(1, 6));
+  });
+
+  test('an LSN target: the next segment goes before the history files', () => {
+    const entries = xlog(w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7), w(1, 8), hist2, w(2, 7), w(2, 8));
+    const selection = select(entries, tl2, null, { kind: 'lsn', lsn: 0x7000200n });
+    assert.equal(selection.targetTimeline, 2);
+    assert.deepEqual(names(selection.files), [
+      w(1, 3),
+      w(1, 4),
+      w(1, 5),
+      w(1, 6),
+      w(1, 7),
+      w(2, 7),
+      w(2, 8),
+      hist2,
+    ]);
+    assert.equal(selection.files[6], entries[8]);
+    assert.equal(selection.lastSegment, w(2, 8));
+  });
 });
 
 describe('selectRecoveryWals: 64 MiB segments', () => {
@@ -720,7 +818,7 @@ describe('selectRecoveryWals: 64 MiB segments', () => {
     );
   });
 
-  test('an LSN target: 1/4000010 is in segment 65 (000000010000000100000001)', () => {
+  test('an LSN target: 1/4000010 is in segment 65 (000000010000000100000001), 66 is copied too', () => {
     const entries = xlog(SEG(1, 62), SEG(1, 63), SEG(1, 64), SEG(1, 65), SEG(1, 66));
     const selection = selectRecoveryWals({
       entries,
@@ -729,8 +827,14 @@ describe('selectRecoveryWals: 64 MiB segments', () => {
       timeline: null,
       target: { kind: 'lsn', lsn: 0x104000010n },
     });
-    assert.equal(selection.lastSegment, '000000010000000100000001');
-    assert.equal(selection.files.length, 4);
+    assert.deepEqual(names(selection.files), [
+      '00000001000000000000003E',
+      '00000001000000000000003F',
+      '000000010000000100000000',
+      '000000010000000100000001',
+      '000000010000000100000002',
+    ]);
+    assert.equal(selection.lastSegment, '000000010000000100000002');
   });
 
   test('a gap, and a switch to timeline 2 at 1/2000000 (segment 64)', () => {
