@@ -168,8 +168,15 @@ export default defineCommandModule<RecoverResult>({
       });
     if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv());
     let result: ApplyResult;
+    // Ctrl-C or a kill stops the copy cleanly: staging removed, the destination reported incomplete.
+    const interruption = new AbortController();
+    const interrupt = (signal: NodeJS.Signals) =>
+      interruption.abort(new BarmanError('interrupted', `recovery interrupted by ${signal}`));
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
     try {
       result = await applyRecoveryPlan({
+        signal: interruption.signal,
         plan,
         destination,
         report: ctx.report,
@@ -186,6 +193,9 @@ export default defineCommandModule<RecoverResult>({
         await hooks.run('recovery', 'post', { ...hookEnv(), BARMAN_ERROR: describeError(error) });
       }
       throw error;
+    } finally {
+      process.off('SIGINT', interrupt);
+      process.off('SIGTERM', interrupt);
     }
     if (hooks.has('recovery', 'post')) await hooks.run('recovery', 'post', hookEnv());
     return { ...base, result, elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000 };
