@@ -35,7 +35,7 @@ export interface CopyOptions {
   bandwidthLimit?: number | null;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
-  /** Called after each file with the running totals. */
+  /** Called once the tree is listed (nothing done yet), then after each file, with the running totals. */
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
 
@@ -99,6 +99,7 @@ export async function copyTree(
   const throttle = createThrottle(options.bandwidthLimit ?? null, options.signal);
   const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
   const done = { bytes: 0, files: 0 };
+  options.onProgress?.(done, total);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {

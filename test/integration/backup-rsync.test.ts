@@ -12,10 +12,12 @@ import {
   chownTo,
   ensureOsUser,
   makeTempDir,
+  progressLines,
   restoreAndStart,
   runBarman,
   startPostgres,
   startSshd,
+  sumTrees,
 } from '../harness/index.js';
 
 describe('backup_method = rsync over a real sshd', { concurrency: 1 }, () => {
@@ -79,9 +81,45 @@ archiver = on
     assert.equal(first.exitCode, 0, first.stderr);
     assert.match(first.stdout, /Starting backup copy via rsync\/SSH for \d{8}T\d{6} \(2 jobs\)\n/);
     await pg.query('INSERT INTO accounts SELECT generate_series(30001, 31000)');
-    const second = await barman('backup', '--wait', 'main');
+    const logged = () => readFileSync(join(dir, 'log/barman.log'), 'utf8');
+    const loggedBefore = logged().length;
+    const second = await barman('-q', 'backup', '--wait', 'main');
     assert.equal(second.exitCode, 0, second.stderr);
     const [one, two] = backupIds();
+
+    // Progress: plain lines on stdout (not a terminal), from the rsync processes' own reports.
+    for (const [label, root, skip] of [
+      ['tablespace tbs1', 'tbs', []],
+      ['PGDATA', 'data', ['global/pg_control', 'backup_label', 'tablespace_map']],
+    ] as const) {
+      const oid = readdirSync(join(dir, 'home/main/base', one!)).find((name) => /^\d+$/.test(name))!;
+      const onDisk = sumTrees([join(dir, 'home/main/base', one!, root === 'tbs' ? oid : root)], [...skip]);
+      const lines = progressLines(first.stdout, label);
+      assert.ok(lines.length >= 2, `a line at the start and at the end of ${label} in:\n${first.stdout}`);
+      assert.equal(lines[0]!.bytesDone, 0);
+      const last = lines.at(-1)!;
+      assert.ok(last.final, first.stdout);
+      assert.equal(last.percent, 100);
+      assert.equal(last.filesDone, onDisk.files, label);
+      assert.equal(last.filesTotal, onDisk.files, label);
+      assert.ok(
+        Math.abs(last.bytesDone - onDisk.bytes) <= onDisk.bytes * 0.01 + 64 * 1024,
+        `${label}: ${last.bytesDone} reported, ${onDisk.bytes} on disk`,
+      );
+    }
+    // -q: nothing on the console, but the log still has the lines; hard-linked files count as done.
+    assert.equal(second.stdout, '');
+    assert.doesNotMatch(second.stderr, /%/);
+    const secondLog = progressLines(
+      logged()
+        .slice(loggedBefore)
+        .split('\n')
+        .map((line) => (line ? (JSON.parse(line) as { msg: string }).msg : ''))
+        .join('\n'),
+      'PGDATA',
+    );
+    assert.equal(secondLog.at(-1)?.percent, 100, 'final line of the second backup logged');
+    assert.equal(secondLog.at(-1)?.filesDone, secondLog.at(-1)?.filesTotal);
     assert.equal(statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).nlink, 2);
     assert.equal(
       statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).uid,
