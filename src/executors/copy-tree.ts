@@ -218,18 +218,20 @@ export async function fsyncTree(root: string, jobs: number): Promise<void> {
       else if (entry.isFile()) files.push(path);
     }
   }
-  const syncOne = async (path: string) => {
-    const handle = await open(path, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  };
   let next = 0;
   const worker = async () => {
-    while (next < files.length) await syncOne(files[next++]!);
+    while (next < files.length) await fsyncFile(files[next++]!);
   };
   await Promise.all(Array.from({ length: Math.max(2, jobs) }, worker));
-  for (const directory of directories.reverse()) await syncOne(directory);
+  for (const directory of directories.reverse()) await fsyncFile(directory);
+}
+
+/** fsync of one file or directory. */
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -13,7 +13,7 @@ import { CommandFailedError, programVersion, runProgram } from '../process/index
 import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
-import { fsyncTree } from './copy-tree.js';
+import { fsyncFile, fsyncTree } from './copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
 import { CopyProgress, treeLabel } from './progress.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
@@ -25,6 +25,7 @@ interface Copier {
   program: string;
   /** rsync ≥ 3.1 reports progress (--info=progress2); older ones copy silently. */
   reportsProgress: boolean;
+  writeBack: EarlyFsync;
   signal: AbortSignal | undefined;
 }
 
@@ -53,6 +54,7 @@ export const rsyncExecutor: BackupExecutor = {
       sshCommand,
       program,
       reportsProgress: await rsyncReportsProgress(program),
+      writeBack: new EarlyFsync(),
       signal: undefined,
     };
     return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
@@ -67,6 +69,7 @@ export const rsyncExecutor: BackupExecutor = {
         destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
       });
       // rsync does not fsync: make every copied file durable before the backup can be DONE.
+      await copier.writeBack.drain();
       await fsyncTree(request.backupDirectory, request.options.jobs);
       return {};
     });
@@ -158,7 +161,7 @@ async function copyRemoteTree(
       .map(async (list, index) => {
         const listFile = join(request.backupDirectory, `.rsync-files-${into}-${index}`);
         await writeFile(listFile, `${list.paths.join('\n')}\n`);
-        const meter = new RsyncMeter(onMeterChange);
+        const meter = new RsyncMeter(onMeterChange, (path) => copier.writeBack.add(join(destination, path)));
         meters.push(meter);
         try {
           await rsync(
@@ -186,8 +189,8 @@ async function rsyncReportsProgress(program: string): Promise<boolean> {
   return match !== null && (Number(match[1]) > 3 || (Number(match[1]) === 3 && Number(match[2]) >= 1));
 }
 
-/** rsync flags for RsyncMeter: one `%i %l` line per file (-ii: unchanged ones too), running byte counts. */
-const PROGRESS_FLAGS = ['-ii', '--out-format=%i %l', '--info=progress2'];
+/** rsync flags for RsyncMeter: one `%i %l %n` line per file (-ii: unchanged ones too), running byte counts. */
+const PROGRESS_FLAGS = ['-ii', '--out-format=%i %l %n', '--info=progress2'];
 
 /**
  * Follows one rsync process's progress: bytes it streamed (progress2's running total, which
@@ -198,24 +201,33 @@ class RsyncMeter {
   streamedBytes = 0;
   reusedBytes = 0;
   files = 0;
+  /** The file being received: rsync names a file when it starts it, so it is done at the next one. */
+  private receiving: string | null = null;
 
-  constructor(private readonly onChange: () => void) {}
+  constructor(
+    private readonly onChange: () => void,
+    /** A received file is complete (path relative to the destination). */
+    private readonly onReceived: (path: string) => void = () => {},
+  ) {}
 
   /** A new attempt starts from nothing. */
   reset(): void {
     this.streamedBytes = 0;
     this.reusedBytes = 0;
     this.files = 0;
+    this.receiving = null;
     this.onChange();
   }
 
   /** Consumes progress lines (false: not kept in rsync's output); anything else is kept. */
   readonly consume = (line: string): boolean => {
-    // `>f+++++++++ 8192`, `hf          8192` (hard-linked), `cd          4096` (a directory)
-    const item = /^([<>ch.*])([fdLDS])\S*\s+(\d+)$/.exec(line);
+    // `>f+++++++++ 8192 base/1/1259`, `hf          8192 PG_VERSION` (hard-linked), `cd          4096 base/`
+    const item = /^([<>ch.*])([fdLDS])\S*\s+(\d+) (.*)$/.exec(line);
     if (item) {
       if (item[2] === 'f') {
         this.files += 1;
+        if (this.receiving !== null) this.onReceived(this.receiving);
+        this.receiving = item[1] === '>' ? item[4]! : null;
         // Transferred files are counted by progress2 as they stream; the others are done at once.
         if (item[1] !== '>') this.reusedBytes += Number(item[3]);
         this.onChange();
@@ -231,6 +243,33 @@ class RsyncMeter {
     }
     return line.trim() !== '';
   };
+}
+
+/**
+ * fsyncs the files rsync has finished while it copies the others, so that their data is written
+ * during the copy instead of all at the end. Best effort, one file at a time: the fsync of the
+ * whole backup after the copy stays, and is what makes it durable (errors surface there).
+ */
+class EarlyFsync {
+  private readonly queue: string[] = [];
+  private running: Promise<void> | null = null;
+
+  add(path: string): void {
+    this.queue.push(path);
+    this.running ??= this.work();
+  }
+
+  async drain(): Promise<void> {
+    this.queue.length = 0;
+    await this.running;
+  }
+
+  private async work(): Promise<void> {
+    for (let path = this.queue.shift(); path !== undefined; path = this.queue.shift()) {
+      await fsyncFile(path).catch(() => undefined);
+    }
+    this.running = null;
+  }
 }
 
 async function rsync(
