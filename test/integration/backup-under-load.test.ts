@@ -83,7 +83,8 @@ async function startLoad(server: PostgresServer) {
   })();
   const tickingOutcome = ticking.then(
     () => null,
-    (error: unknown) => error,
+    (error: unknown) =>
+      error instanceof Error ? error : new Error('the counter loop failed', { cause: error }),
   );
   return {
     async stop(): Promise<Tick[]> {
@@ -93,7 +94,7 @@ async function startLoad(server: PostgresServer) {
       pgbench.kill('SIGINT');
       await pgbenchExited;
       unregister();
-      if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+      if (failure) throw failure;
       assert.doesNotMatch(pgbenchErrors, /FATAL|could not|aborted in command/, pgbenchErrors);
       return ticks;
     },
