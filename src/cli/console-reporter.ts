@@ -12,6 +12,41 @@ export interface ConsoleReporterOptions {
   log: () => Logger;
 }
 
+const BAR_REDRAW_INTERVAL_MS = 250;
+const PLAIN_PROGRESS_INTERVAL_MS = 10_000;
+
+function progressFraction(update: ProgressUpdate): number {
+  return update.bytesTotal > 0 ? Math.min(1, update.bytesDone / update.bytesTotal) : 1;
+}
+
+/** `PGDATA: 45% 1.0 GiB/2.2 GiB, 400/984 files, 120.0 MiB/s, ETA 10s` (`in 18s` once done). */
+function progressText(update: ProgressUpdate, elapsedSeconds: number): string {
+  const rate = elapsedSeconds > 0 ? update.bytesDone / elapsedSeconds : 0;
+  const remaining = Math.max(0, update.bytesTotal - update.bytesDone);
+  const parts = [
+    `${update.label}: ${(progressFraction(update) * 100).toFixed(0).padStart(3)}% ` +
+      `${prettySize(update.bytesDone)}/${prettySize(update.bytesTotal)}`,
+    ...(update.filesDone !== undefined && update.filesTotal !== undefined
+      ? [`${update.filesDone}/${update.filesTotal} files`]
+      : []),
+    `${prettySize(rate)}/s`,
+    update.final
+      ? `in ${shortDuration(elapsedSeconds)}`
+      : `ETA ${rate > 0 ? shortDuration(remaining / rate) : '?'}`,
+  ];
+  return parts.join(', ');
+}
+
+function shortDuration(seconds: number): string {
+  if (seconds < 10) return `${seconds.toFixed(1)}s`;
+  const whole = Math.ceil(seconds);
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const rest = whole % 60;
+  if (hours > 0) return `${hours}h${String(minutes).padStart(2, '0')}m`;
+  return minutes > 0 ? `${minutes}m${String(rest).padStart(2, '0')}s` : `${rest}s`;
+}
+
 /** Barman's console conventions: info on stdout, `WARNING:`/`ERROR:`/`DEBUG:` on stderr, all logged. */
 export class ConsoleReporter implements Reporter {
   private errors = 0;
@@ -42,32 +77,40 @@ export class ConsoleReporter implements Reporter {
     process.stderr.write(`${paint('ERROR', 'red', this.options.color)}: ${text}\n`);
   }
 
-  private progressStarted = new Map<string, number>();
-  private lastProgressLog = 0;
+  private progressStates = new Map<string, { started: number; drawn: number; printed: number }>();
 
+  /**
+   * A bar redrawn on stderr when it is a terminal; otherwise a plain line when a copy starts, every
+   * PLAIN_PROGRESS_INTERVAL_MS and at its end, printed like info lines. Those lines are logged even
+   * with -q, which only silences the console. Cheap when called often: most calls return early.
+   */
   progress(update: ProgressUpdate): void {
-    if (this.options.quiet) return;
     const now = Date.now();
-    const started = this.progressStarted.get(update.label) ?? now;
-    this.progressStarted.set(update.label, started);
-    const seconds = Math.max((now - started) / 1000, 0.001);
-    const rate = update.bytesDone / seconds;
-    const fraction = update.bytesTotal > 0 ? update.bytesDone / update.bytesTotal : 1;
-    const eta = rate > 0 ? Math.max(0, (update.bytesTotal - update.bytesDone) / rate) : 0;
-    const text =
-      `${update.label}: ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-      `${prettySize(update.bytesDone)}/${prettySize(update.bytesTotal)} ` +
-      `${update.filesDone}/${update.filesTotal} files ${prettySize(rate)}/s ETA ${Math.ceil(eta)}s`;
-    if (process.stderr.isTTY) {
-      const width = Math.max(20, (process.stderr.columns ?? 80) - 1);
-      const filled = Math.round(fraction * 20);
+    let state = this.progressStates.get(update.label);
+    const first = state === undefined;
+    state ??= { started: now, drawn: 0, printed: now };
+    this.progressStates.set(update.label, state);
+    if (update.final) this.progressStates.delete(update.label);
+    const terminal = !this.options.quiet && process.stderr.isTTY;
+    const print = first || update.final || now - state.printed >= PLAIN_PROGRESS_INTERVAL_MS;
+    const draw = terminal && (update.final || now - state.drawn >= BAR_REDRAW_INTERVAL_MS);
+    if (!print && !draw) return;
+    const text = progressText(update, (now - state.started) / 1000);
+    if (draw) {
+      state.drawn = now;
+      const width = Math.max(20, (process.stderr.columns || 80) - 1);
+      const filled = Math.round(progressFraction(update) * 10);
       process.stderr.write(
-        `\r[${'#'.repeat(filled)}${'.'.repeat(20 - filled)}] ${text}`.slice(0, width).padEnd(width),
+        `\r[${'#'.repeat(filled)}${'.'.repeat(10 - filled)}] ${text}`.slice(0, width).padEnd(width),
       );
       if (update.final) process.stderr.write('\n');
-    } else if (update.final || now - this.lastProgressLog >= 10_000) {
-      this.lastProgressLog = now;
+    }
+    if (print) {
+      state.printed = now;
       this.options.log().info(text);
+      if (!this.options.quiet && !terminal) {
+        (this.options.infoToStderr ? process.stderr : process.stdout).write(`${text}\n`);
+      }
     }
   }
 

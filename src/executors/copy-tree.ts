@@ -43,7 +43,7 @@ export interface CopyOptions {
   strict?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
-  /** Called after each file with the running totals. */
+  /** Called once the tree is listed (nothing done yet), then after each file, with the running totals. */
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
 
@@ -113,6 +113,7 @@ export async function copyTree(
   const throttle = createThrottle(options.bandwidthLimit ?? null, options.signal);
   const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
   const done = { bytes: 0, files: 0 };
+  options.onProgress?.(done, total);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
@@ -266,18 +267,20 @@ export async function fsyncTree(root: string, jobs: number): Promise<void> {
       else if (entry.isFile()) files.push(path);
     }
   }
-  const syncOne = async (path: string) => {
-    const handle = await open(path, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  };
   let next = 0;
   const worker = async () => {
-    while (next < files.length) await syncOne(files[next++]!);
+    while (next < files.length) await fsyncFile(files[next++]!);
   };
   await Promise.all(Array.from({ length: Math.max(2, jobs) }, worker));
-  for (const directory of directories.reverse()) await syncOne(directory);
+  for (const directory of directories.reverse()) await fsyncFile(directory);
+}
+
+/** fsync of one file or directory. */
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }

@@ -5,9 +5,12 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Tablespace } from '../catalog/backup-info.js';
 import { concurrentBackup } from './concurrent.js';
+import type { CopyOptions } from './copy-tree.js';
 import { copyFileDurably, copyTree } from './copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
+import { CopyProgress, treeLabel } from './progress.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const localRsyncExecutor: BackupExecutor = {
@@ -16,36 +19,33 @@ export const localRsyncExecutor: BackupExecutor = {
   async run(request: BackupRequest) {
     return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
       const { reuse, jobs, bandwidthLimit } = request.options;
-      for (const tablespace of tablespaces) {
-        await copyTree(tablespace.location, join(request.backupDirectory, String(tablespace.oid)), {
-          exclude: (relative, isDirectory) => pgdataFilter(relative, isDirectory, true),
-          reuseFrom: request.previous ? join(request.previous.directory, String(tablespace.oid)) : null,
+      const copy = async (
+        source: string,
+        into: string,
+        tablespace: Tablespace | null,
+        exclude: CopyOptions['exclude'],
+      ) => {
+        const progress = new CopyProgress(request.report, treeLabel(tablespace));
+        await copyTree(source, join(request.backupDirectory, into), {
+          onProgress: (done, total) => progress.update(done, total),
+          exclude,
+          reuseFrom: request.previous ? join(request.previous.directory, into) : null,
           reuse,
           jobs,
           bandwidthLimit,
           signal,
         });
+        progress.finish();
+      };
+      for (const tablespace of tablespaces) {
+        await copy(tablespace.location, String(tablespace.oid), tablespace, (relative, isDirectory) =>
+          pgdataFilter(relative, isDirectory, true),
+        );
       }
-      const data = join(request.backupDirectory, 'data');
-      await copyTree(pgdata, data, {
-        onProgress: (done, total) =>
-          request.report.progress?.({
-            label: 'PGDATA',
-            bytesDone: done.bytes,
-            bytesTotal: total.bytes,
-            filesDone: done.files,
-            filesTotal: total.files,
-            final: done.files === total.files,
-          }),
-        exclude: pgdataFilter,
-        reuseFrom: request.previous ? join(request.previous.directory, 'data') : null,
-        reuse,
-        jobs,
-        bandwidthLimit,
-        signal,
-      });
+      await copy(pgdata, 'data', null, pgdataFilter);
       signal.throwIfAborted();
       // pg_control last: it must not be older than any data file it describes.
+      const data = join(request.backupDirectory, 'data');
       await mkdir(join(data, 'global'), { recursive: true });
       await copyFileDurably(join(pgdata, 'global', 'pg_control'), join(data, 'global', 'pg_control'));
       return {};

@@ -19,6 +19,7 @@ import {
   finishOnServer,
   warnStandbyWithoutPrimary,
 } from './concurrent.js';
+import { CopyProgress } from './progress.js';
 import { startPrimaryWalSwitcher } from './standby.js';
 import { findBaseArchive, readTarMember } from './tar-label.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
@@ -70,6 +71,7 @@ export const postgresExecutor: BackupExecutor = {
       const args = [
         `--dbname=${formatConnInfo(streaming)}`,
         '-v',
+        '--progress',
         '--no-password',
         `--pgdata=${data}`,
         '--no-slot',
@@ -106,15 +108,24 @@ export const postgresExecutor: BackupExecutor = {
                 },
               })
             : null;
+        const progress = new CopyProgress(
+          request.report,
+          facts.tablespaces.length > 0
+            ? `PGDATA and ${facts.tablespaces.length} tablespace${facts.tablespaces.length === 1 ? '' : 's'}`
+            : 'PGDATA',
+        );
         let failure: unknown = null;
         try {
-          await runProgram(program, args);
+          await runProgram(program, args, { onLine: (line) => !followProgress(line, progress) });
         } catch (error) {
           failure = error;
         } finally {
           await switcher?.stop();
         }
-        if (failure === null) break;
+        if (failure === null) {
+          progress.finish();
+          break;
+        }
         if (attempt >= request.options.retryTimes) {
           const detail = failure instanceof CommandFailedError ? failure.message : describeError(failure);
           throw new BarmanError(
@@ -161,6 +172,17 @@ export const postgresExecutor: BackupExecutor = {
     }
   },
 };
+
+/**
+ * pg_basebackup --progress on a non-terminal prints `  20480/2013344 kB (1%), 0/1 tablespace (...)`
+ * about once a second, against the server's estimate of the total. True when `line` is one.
+ */
+function followProgress(line: string, progress: CopyProgress): boolean {
+  const match = /^\s*(\d+)\/(\d+) kB \(/.exec(line);
+  if (!match) return false;
+  progress.update({ bytes: Number(match[1]) * 1024 }, { bytes: Number(match[2]) * 1024 });
+  return true;
+}
 
 function compressionArguments(request: BackupRequest): string[] {
   const { config } = request;

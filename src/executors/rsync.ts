@@ -8,12 +8,14 @@
 import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { CommandFailedError, runProgram } from '../process/index.js';
+import type { Tablespace } from '../catalog/backup-info.js';
+import { CommandFailedError, programVersion, runProgram } from '../process/index.js';
 import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
-import { fsyncTree } from './copy-tree.js';
+import { fsyncFile, fsyncTree } from './copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
+import { CopyProgress, treeLabel } from './progress.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 interface Copier {
@@ -21,6 +23,9 @@ interface Copier {
   sshCommand: string;
   /** rsync's absolute path. */
   program: string;
+  /** rsync ≥ 3.1 reports progress (--info=progress2); older ones copy silently. */
+  reportsProgress: boolean;
+  writeBack: EarlyFsync;
   signal: AbortSignal | undefined;
 }
 
@@ -44,19 +49,27 @@ export const rsyncExecutor: BackupExecutor = {
         hint: 'Install rsync on the Barman host (and on the PostgreSQL host), or set path_prefix.',
       });
     }
-    const copier: Copier = { request, sshCommand, program, signal: undefined };
+    const copier: Copier = {
+      request,
+      sshCommand,
+      program,
+      reportsProgress: await rsyncReportsProgress(program),
+      writeBack: new EarlyFsync(),
+      signal: undefined,
+    };
     return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
       copier.signal = signal;
       for (const tablespace of tablespaces) {
-        await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), true);
+        await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), tablespace);
       }
-      await copyRemoteTree(copier, pgdata, 'data', false);
+      await copyRemoteTree(copier, pgdata, 'data', null);
       // pg_control last, as PostgreSQL's own base backups do.
       await rsync(copier, {
         source: `${pgdata}/global/pg_control`,
         destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
       });
       // rsync does not fsync: make every copied file durable before the backup can be DONE.
+      await copier.writeBack.drain();
       await fsyncTree(request.backupDirectory, request.options.jobs);
       return {};
     });
@@ -95,7 +108,7 @@ async function copyRemoteTree(
   copier: Copier,
   root: string,
   into: string,
-  tablespace: boolean,
+  tablespace: Tablespace | null,
 ): Promise<void> {
   const { request, sshCommand } = copier;
   const destination = join(request.backupDirectory, into);
@@ -106,7 +119,7 @@ async function copyRemoteTree(
   const files: RemoteEntry[] = [];
   for (const entry of entries.sort((a, b) => (a.path < b.path ? -1 : 1))) {
     if (skippedDirectories.some((directory) => entry.path.startsWith(`${directory}/`))) continue;
-    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace);
+    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace !== null);
     if (decision === 'skip') {
       if (entry.type === 'd') skippedDirectories.push(entry.path);
       continue;
@@ -132,42 +145,152 @@ async function copyRemoteTree(
     lightest.paths.push(file.path);
   }
   const previous = request.previous ? join(request.previous.directory, into) : null;
+  const progress = new CopyProgress(request.report, treeLabel(tablespace), {
+    bytes: files.reduce((sum, file) => sum + file.size, 0),
+    files: files.length,
+  });
+  const meters: RsyncMeter[] = [];
+  const onMeterChange = () =>
+    progress.update({
+      bytes: meters.reduce((sum, meter) => sum + meter.streamedBytes + meter.reusedBytes, 0),
+      files: meters.reduce((sum, meter) => sum + meter.files, 0),
+    });
   await Promise.all(
     lists
       .filter((list) => list.paths.length > 0)
       .map(async (list, index) => {
         const listFile = join(request.backupDirectory, `.rsync-files-${into}-${index}`);
         await writeFile(listFile, `${list.paths.join('\n')}\n`);
+        const meter = new RsyncMeter(onMeterChange, (path) => copier.writeBack.add(join(destination, path)));
+        meters.push(meter);
         try {
-          await rsync(copier, {
-            source: `${root}/`,
-            destination: `${destination}/`,
-            filesFrom: listFile,
-            ...(previous && request.options.reuse === 'link' ? { linkDest: previous } : {}),
-            ...(previous && request.options.reuse === 'copy' ? { copyDest: previous } : {}),
-          });
+          await rsync(
+            copier,
+            {
+              source: `${root}/`,
+              destination: `${destination}/`,
+              filesFrom: listFile,
+              ...(previous && request.options.reuse === 'link' ? { linkDest: previous } : {}),
+              ...(previous && request.options.reuse === 'copy' ? { copyDest: previous } : {}),
+            },
+            meter,
+          );
         } finally {
           await rm(listFile, { force: true });
         }
       }),
   );
+  progress.finish();
+}
+
+/** `rsync  version 3.2.7  protocol version 31`: --info=progress2 exists since 3.1.0. */
+async function rsyncReportsProgress(program: string): Promise<boolean> {
+  const match = /version (\d+)\.(\d+)/.exec((await programVersion(program)) ?? '');
+  return match !== null && (Number(match[1]) > 3 || (Number(match[1]) === 3 && Number(match[2]) >= 1));
+}
+
+/** rsync flags for RsyncMeter: one `%i %l %n` line per file (-ii: unchanged ones too), running byte counts. */
+const PROGRESS_FLAGS = ['-ii', '--out-format=%i %l %n', '--info=progress2'];
+
+/**
+ * Follows one rsync process's progress: bytes it streamed (progress2's running total, which
+ * counts only transferred files) plus the sizes of the files it reused from the previous backup
+ * or found unchanged (their item lines), and the number of files handled.
+ */
+class RsyncMeter {
+  streamedBytes = 0;
+  reusedBytes = 0;
+  files = 0;
+  /** The file being received: rsync names a file when it starts it, so it is done at the next one. */
+  private receiving: string | null = null;
+
+  constructor(
+    private readonly onChange: () => void,
+    /** A received file is complete (path relative to the destination). */
+    private readonly onReceived: (path: string) => void = () => {},
+  ) {}
+
+  /** A new attempt starts from nothing. */
+  reset(): void {
+    this.streamedBytes = 0;
+    this.reusedBytes = 0;
+    this.files = 0;
+    this.receiving = null;
+    this.onChange();
+  }
+
+  /** Consumes progress lines (false: not kept in rsync's output); anything else is kept. */
+  readonly consume = (line: string): boolean => {
+    // `>f+++++++++ 8192 base/1/1259`, `hf          8192 PG_VERSION` (hard-linked), `cd          4096 base/`
+    const item = /^([<>ch.*])([fdLDS])\S*\s+(\d+) (.*)$/.exec(line);
+    if (item) {
+      if (item[2] === 'f') {
+        this.files += 1;
+        if (this.receiving !== null) this.onReceived(this.receiving);
+        this.receiving = item[1] === '>' ? item[4]! : null;
+        // Transferred files are counted by progress2 as they stream; the others are done at once.
+        if (item[1] !== '>') this.reusedBytes += Number(item[3]);
+        this.onChange();
+      }
+      return false;
+    }
+    // `     10,584,078  16%    9.50MB/s    0:00:05 (xfr#2, to-chk=6/8)` (digit grouping per locale)
+    const meter = /^\s*(\d[\d,.']*)\s+\d+%/.exec(line);
+    if (meter) {
+      this.streamedBytes = Number(meter[1]!.replace(/\D/g, ''));
+      this.onChange();
+      return false;
+    }
+    return line.trim() !== '';
+  };
+}
+
+/**
+ * fsyncs the files rsync has finished while it copies the others, so that their data is written
+ * during the copy instead of all at the end. Best effort, one file at a time: the fsync of the
+ * whole backup after the copy stays, and is what makes it durable (errors surface there).
+ */
+class EarlyFsync {
+  private readonly queue: string[] = [];
+  private running: Promise<void> | null = null;
+
+  add(path: string): void {
+    this.queue.push(path);
+    this.running ??= this.work();
+  }
+
+  async drain(): Promise<void> {
+    this.queue.length = 0;
+    await this.running;
+  }
+
+  private async work(): Promise<void> {
+    for (let path = this.queue.shift(); path !== undefined; path = this.queue.shift()) {
+      await fsyncFile(path).catch(() => undefined);
+    }
+    this.running = null;
+  }
 }
 
 async function rsync(
   copier: Copier,
   options: { source: string; destination: string; filesFrom?: string; linkDest?: string; copyDest?: string },
+  meter?: RsyncMeter,
 ): Promise<void> {
   const { request, signal } = copier;
+  const measured = meter !== undefined && copier.reportsProgress;
   const args = rsyncArguments({
     sshCommand: copier.sshCommand,
     ...options,
     bandwidthLimit: request.options.bandwidthLimit,
     compress: request.config.network_compression,
+    ...(measured ? { extra: PROGRESS_FLAGS } : {}),
   });
   for (let attempt = 0; ; attempt += 1) {
     signal?.throwIfAborted();
     try {
-      await runProgram(copier.program, args, { signal });
+      if (attempt > 0) meter?.reset();
+      await runProgram(copier.program, args, { signal, ...(measured ? { onLine: meter.consume } : {}) });
       return;
     } catch (error) {
       signal?.throwIfAborted();

@@ -21,8 +21,9 @@ export interface ProgressUpdate {
   label: string;
   bytesDone: number;
   bytesTotal: number;
-  filesDone: number;
-  filesTotal: number;
+  /** Absent when the copier does not tell (pg_basebackup). */
+  filesDone?: number;
+  filesTotal?: number;
   /** True on the last update of this label. */
   final: boolean;
 }

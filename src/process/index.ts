@@ -11,6 +11,11 @@ export interface RunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Sees each line of output as it arrives (lines end with \n or \r: progress meters redraw with
+   * \r); a line for which it returns false is left out of the result. Errors it throws are ignored.
+   */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => boolean;
 }
 
 export interface RunResult {
@@ -63,6 +68,9 @@ export async function runProgramUnchecked(
     timeout: options.timeoutMs,
     cancelSignal: options.signal,
     stripFinalNewline: false,
+    ...(options.onLine
+      ? { stdout: lineWatcher(options.onLine, 'stdout'), stderr: lineWatcher(options.onLine, 'stderr') }
+      : {}),
   });
   if (result.failed && result.exitCode === undefined) {
     const reason =
@@ -74,6 +82,38 @@ export async function runProgramUnchecked(
     throw new CommandFailedError(program, undefined, reason);
   }
   return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** An execa transform that splits output on \n and \r and passes each line to `onLine`. */
+function lineWatcher(onLine: NonNullable<RunOptions['onLine']>, stream: 'stdout' | 'stderr') {
+  const decoder = new TextDecoder();
+  let pending = '';
+  const keep = (line: string): boolean => {
+    try {
+      return onLine(line, stream);
+    } catch {
+      return true;
+    }
+  };
+  return {
+    binary: true,
+    *transform(chunk: unknown) {
+      pending += decoder.decode(chunk as Uint8Array, { stream: true });
+      let start = 0;
+      for (let index = 0; index < pending.length; index += 1) {
+        const character = pending[index];
+        if (character !== '\n' && character !== '\r') continue;
+        const line = pending.slice(start, index);
+        start = index + 1;
+        if (keep(line)) yield `${line}\n`;
+      }
+      pending = pending.slice(start);
+    },
+    *final() {
+      pending += decoder.decode();
+      if (pending && keep(pending)) yield pending;
+    },
+  };
 }
 
 /** First line of `program --version`, or null when the program is missing or fails. */

@@ -17,6 +17,8 @@ export async function restoreAndStart(options: {
   server: string;
   osUser?: string;
   version?: 15 | 17;
+  /** More settings, e.g. a recovery target. */
+  settings?: Record<string, string>;
 }): Promise<PostgresServer> {
   const osUser = options.osUser ?? 'postgres';
   const target = await makeTempDir('restore', { owner: osUser });
@@ -58,7 +60,7 @@ export async function restoreAndStart(options: {
     version: options.version ?? 15,
     existingDataDir: data,
     restoreCommand: `${process.execPath} ${BARMAN_BIN} -c ${options.config} -q get-wal ${options.server} %f > %p`,
-    settings: { recovery_target_timeline: 'latest' },
+    settings: { recovery_target_timeline: 'latest', ...options.settings },
   });
 }
 

@@ -12,10 +12,13 @@ import {
   chownTo,
   ensureOsUser,
   makeTempDir,
+  progressLines,
   restoreAndStart,
   runBarman,
   startPostgres,
   startSshd,
+  sumTrees,
+  waitForEndOfRecovery,
 } from '../harness/index.js';
 
 describe('backup_method = rsync over a real sshd', { concurrency: 1 }, () => {
@@ -79,9 +82,45 @@ archiver = on
     assert.equal(first.exitCode, 0, first.stderr);
     assert.match(first.stdout, /Starting backup copy via rsync\/SSH for \d{8}T\d{6} \(2 jobs\)\n/);
     await pg.query('INSERT INTO accounts SELECT generate_series(30001, 31000)');
-    const second = await barman('backup', '--wait', 'main');
+    const logged = () => readFileSync(join(dir, 'log/barman.log'), 'utf8');
+    const loggedBefore = logged().length;
+    const second = await barman('-q', 'backup', '--wait', 'main');
     assert.equal(second.exitCode, 0, second.stderr);
     const [one, two] = backupIds();
+
+    // Progress: plain lines on stdout (not a terminal), from the rsync processes' own reports.
+    for (const [label, root, skip] of [
+      ['tablespace tbs1', 'tbs', []],
+      ['PGDATA', 'data', ['global/pg_control', 'backup_label', 'tablespace_map']],
+    ] as const) {
+      const oid = readdirSync(join(dir, 'home/main/base', one!)).find((name) => /^\d+$/.test(name))!;
+      const onDisk = sumTrees([join(dir, 'home/main/base', one!, root === 'tbs' ? oid : root)], [...skip]);
+      const lines = progressLines(first.stdout, label);
+      assert.ok(lines.length >= 2, `a line at the start and at the end of ${label} in:\n${first.stdout}`);
+      assert.equal(lines[0]!.bytesDone, 0);
+      const last = lines.at(-1)!;
+      assert.ok(last.final, first.stdout);
+      assert.equal(last.percent, 100);
+      assert.equal(last.filesDone, onDisk.files, label);
+      assert.equal(last.filesTotal, onDisk.files, label);
+      assert.ok(
+        Math.abs(last.bytesDone - onDisk.bytes) <= onDisk.bytes * 0.01 + 64 * 1024,
+        `${label}: ${last.bytesDone} reported, ${onDisk.bytes} on disk`,
+      );
+    }
+    // -q: nothing on the console, but the log still has the lines; hard-linked files count as done.
+    assert.equal(second.stdout, '');
+    assert.doesNotMatch(second.stderr, /%/);
+    const secondLog = progressLines(
+      logged()
+        .slice(loggedBefore)
+        .split('\n')
+        .map((line) => (line ? (JSON.parse(line) as { msg: string }).msg : ''))
+        .join('\n'),
+      'PGDATA',
+    );
+    assert.equal(secondLog.at(-1)?.percent, 100, 'final line of the second backup logged');
+    assert.equal(secondLog.at(-1)?.filesDone, secondLog.at(-1)?.filesTotal);
     assert.equal(statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).nlink, 2);
     assert.equal(
       statSync(join(dir, 'home/main/base', two!, 'data/PG_VERSION')).uid,
@@ -135,5 +174,107 @@ archiver = on
       /ERROR: Impossible to start the backup: ssh .*Run 'barman check main' for details/,
     );
     assert.deepEqual(backupIds(), before);
+  });
+});
+
+describe('backup_method = rsync against PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
+  let pg: PostgresServer;
+  let sshd: SshServer;
+  let dir: string;
+  let config: string;
+  const restored: PostgresServer[] = [];
+  const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
+
+  before(async () => {
+    await ensureOsUser('barman');
+    dir = await makeTempDir('backup-rsync-pg17', { owner: 'barman' });
+    config = join(dir, 'barman.conf');
+    for (const sub of ['home', 'home/pg17', 'home/pg17/incoming', 'tbs'])
+      mkdirSync(join(dir, sub), { recursive: true });
+    for (const sub of ['home', 'home/pg17', 'home/pg17/incoming']) await chownTo(join(dir, sub), 'barman');
+    chmodSync(join(dir, 'home/pg17/incoming'), 0o777);
+    await chownTo(join(dir, 'tbs'), 'postgres');
+    const incoming = join(dir, 'home/pg17/incoming');
+    sshd = await startSshd({ users: ['barman', 'postgres'] });
+    pg = await startPostgres({
+      version: 17,
+      archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
+      // PostgreSQL 17's WAL summaries (for incremental backups) live in pg_wal/summaries.
+      settings: { summarize_wal: 'on' },
+    });
+    writeFileSync(
+      config,
+      `[barman]
+barman_user = barman
+barman_home = ${dir}/home
+log_file = ${dir}/log/barman.log
+
+[pg17]
+conninfo = ${pg.conninfo}
+ssh_command = ${sshd.sshCommand('barman', 'postgres')}
+backup_method = rsync
+reuse_backup = link
+parallel_jobs = 2
+immediate_checkpoint = on
+archiver = on
+`,
+    );
+    chmodSync(config, 0o644);
+    await pg.query(`CREATE TABLESPACE tbs17 LOCATION '${dir}/tbs'`);
+    await pg.query('CREATE TABLE moved (id int) TABLESPACE tbs17');
+    await pg.query('INSERT INTO moved SELECT generate_series(1, 20000)');
+    await pg.query("CREATE TABLE t AS SELECT g AS id, 'pg17' AS note FROM generate_series(1, 30000) g");
+  });
+
+  after(async () => {
+    for (const server of restored) await server.stop();
+    await pg?.stop();
+    await sshd?.stop();
+  });
+
+  it('backs up over ssh; the copy and its WAL restore with the PostgreSQL 17 binaries', async () => {
+    // A first WAL file in the archive, as an operator does before the first backup.
+    const first = await barman('switch-wal', '--force', '--archive', '--archive-timeout', '60', 'pg17');
+    assert.equal(first.exitCode, 0, first.stderr);
+    const checked = await barman('check', 'pg17');
+    assert.equal(checked.exitCode, 0, `check passes before the backup:\n${checked.stdout}${checked.stderr}`);
+    const run = await barman('backup', '--wait', 'pg17');
+    assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+    const id = readdirSync(join(dir, 'home/pg17/base')).at(-1)!;
+    const info = readFileSync(join(dir, 'home/pg17/base', id, 'backup.info'), 'utf8');
+    assert.match(info, /^status=DONE$/m);
+    assert.match(info, /^version=17\d{4}$/m);
+    assert.match(info, /^mode=rsync-concurrent$/m);
+    assert.match(info, new RegExp(`^tablespaces=\\[\\('tbs17', \\d+, '${dir}/tbs'\\)\\]$`, 'm'));
+    // Committed after the backup: recovery must replay the archived WAL to see it.
+    await pg.query("INSERT INTO t SELECT g, 'after' FROM generate_series(30001, 31000) g");
+    const switched = await barman('switch-wal', '--archive', '--archive-timeout', '60', 'pg17');
+    assert.equal(switched.exitCode, 0, switched.stderr);
+    // restore_command runs as postgres: a read-only view of the same catalogue for that user.
+    const restoreConfig = join(dir, 'restore.conf');
+    writeFileSync(
+      restoreConfig,
+      readFileSync(config, 'utf8')
+        .replace('barman_user = barman', 'barman_user = postgres')
+        .replace(/log_file = .*\n/, ''),
+    );
+    chmodSync(restoreConfig, 0o644);
+    const copy = await restoreAndStart({
+      backupDirectory: join(dir, 'home/pg17/base', id),
+      config: restoreConfig,
+      server: 'pg17',
+      version: 17,
+    });
+    restored.push(copy);
+    await waitForEndOfRecovery(copy);
+    const [version] = await copy.query<{ v: string }>('SELECT current_setting($1) AS v', [
+      'server_version_num',
+    ]);
+    assert.match(version!.v, /^17\d{4}$/);
+    const [rows] = await copy.query<{ t: string; moved: string }>(
+      'SELECT (SELECT count(*) FROM t) AS t, (SELECT count(*) FROM moved) AS moved',
+    );
+    assert.deepEqual({ ...rows }, { t: '31000', moved: '20000' });
+    assert.equal((await barman('check', 'pg17')).exitCode, 0, 'check passes after the backup');
   });
 });

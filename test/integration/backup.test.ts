@@ -13,9 +13,11 @@ import {
   BARMAN_BIN,
   chownTo,
   makeTempDir,
+  progressLines,
   restoreAndStart,
   runBarman,
   startPostgres,
+  sumTrees,
 } from '../harness/index.js';
 
 for (const method of ['local-rsync', 'postgres'] as const) {
@@ -69,7 +71,7 @@ path_prefix = /usr/lib/postgresql/15/bin
       await pg?.stop();
     });
 
-    it('takes a backup that becomes DONE with --wait, and records it like Barman', async () => {
+    it('takes a backup that becomes DONE with --wait, records it like Barman, reports progress', async () => {
       const run = await barman('backup', '--wait', 'main');
       assert.equal(run.exitCode, 0, run.stderr);
       const [id] = backupIds();
@@ -96,6 +98,57 @@ path_prefix = /usr/lib/postgresql/15/bin
         listing.stdout,
         new RegExp(`^main ${id} - .* - Size: .* - WAL Size: .* \\(tablespaces: tbs1:${dir}/tbs\\)\\n$`),
       );
+
+      // Progress: stdout is not a terminal, so plain lines when each copy starts and ends.
+      const backup = join(dir, 'home/main/base', id!);
+      const [oid] = readdirSync(backup).filter((name) => /^\d+$/.test(name));
+      const log = readFileSync(join(dir, 'log/barman.log'), 'utf8');
+      // pg_basebackup streams PGDATA and tablespaces as one copy and counts bytes only.
+      const copies =
+        method === 'postgres'
+          ? [
+              {
+                label: 'PGDATA and 1 tablespace',
+                onDisk: sumTrees([join(backup, 'data'), join(backup, oid!)]),
+              },
+            ]
+          : [
+              { label: 'tablespace tbs1', onDisk: sumTrees([join(backup, oid!)]) },
+              // pg_control is copied apart, last; backup_label and tablespace_map come from pg_backup_stop.
+              {
+                label: 'PGDATA',
+                onDisk: sumTrees(
+                  [join(backup, 'data')],
+                  ['global/pg_control', 'backup_label', 'tablespace_map'],
+                ),
+              },
+            ];
+      for (const { label, onDisk } of copies) {
+        const lines = progressLines(run.stdout, label);
+        assert.ok(lines.length >= 2, `a line at the start and at the end of ${label} in:\n${run.stdout}`);
+        assert.equal(lines[0]!.percent, 0);
+        assert.equal(lines[0]!.bytesDone, 0);
+        const last = lines.at(-1)!;
+        assert.ok(last.final && lines.filter((line) => line.final).length === 1, run.stdout);
+        assert.equal(last.percent, 100);
+        assert.equal(last.bytesDone, last.bytesTotal);
+        if (method === 'postgres') {
+          // pg_basebackup counts its tar stream: headers on top of the file contents.
+          assert.equal(last.filesDone, null);
+          assert.ok(
+            Math.abs(last.bytesDone - onDisk.bytes) < onDisk.bytes * 0.1,
+            `${label}: ${last.bytesDone} streamed, ${onDisk.bytes} on disk`,
+          );
+        } else {
+          assert.equal(last.filesDone, onDisk.files, label);
+          assert.equal(last.filesTotal, onDisk.files, label);
+          assert.ok(
+            Math.abs(last.bytesDone - onDisk.bytes) <= onDisk.bytes * 0.01 + 64 * 1024,
+            `${label}: ${last.bytesDone} reported, ${onDisk.bytes} on disk`,
+          );
+        }
+        assert.match(log, new RegExp(`"msg":"${label}: 100% `), 'the final line is logged');
+      }
     });
 
     it('restores to a PostgreSQL that has every row committed before the backup ended', async () => {
