@@ -184,20 +184,20 @@ async function copyRemoteTree(
 }
 
 /** `rsync  version 3.2.7  protocol version 31`: --info=progress2 exists since 3.1.0. */
-async function rsyncReportsProgress(program: string): Promise<boolean> {
+export async function rsyncReportsProgress(program: string): Promise<boolean> {
   const match = /version (\d+)\.(\d+)/.exec((await programVersion(program)) ?? '');
   return match !== null && (Number(match[1]) > 3 || (Number(match[1]) === 3 && Number(match[2]) >= 1));
 }
 
 /** rsync flags for RsyncMeter: one `%i %l %n` line per file (-ii: unchanged ones too), running byte counts. */
-const PROGRESS_FLAGS = ['-ii', '--out-format=%i %l %n', '--info=progress2'];
+export const RSYNC_PROGRESS_FLAGS = ['-ii', '--out-format=%i %l %n', '--info=progress2'];
 
 /**
  * Follows one rsync process's progress: bytes it streamed (progress2's running total, which
  * counts only transferred files) plus the sizes of the files it reused from the previous backup
  * or found unchanged (their item lines), and the number of files handled.
  */
-class RsyncMeter {
+export class RsyncMeter {
   streamedBytes = 0;
   reusedBytes = 0;
   files = 0;
@@ -284,7 +284,7 @@ async function rsync(
     ...options,
     bandwidthLimit: request.options.bandwidthLimit,
     compress: request.config.network_compression,
-    ...(measured ? { extra: PROGRESS_FLAGS } : {}),
+    ...(measured ? { extra: RSYNC_PROGRESS_FLAGS } : {}),
   });
   for (let attempt = 0; ; attempt += 1) {
     signal?.throwIfAborted();

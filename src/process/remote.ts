@@ -33,6 +33,7 @@ export function rsyncPushArguments(options: {
   checksum?: boolean;
   bandwidthLimit?: number | null;
   compress?: boolean;
+  extra?: readonly string[];
 }): string[] {
   return [
     // -k: a directory the source holds as a link arrives as a real directory.
@@ -45,6 +46,7 @@ export function rsyncPushArguments(options: {
     ...(options.filesFrom ? [`--files-from=${options.filesFrom}`] : []),
     ...(options.bandwidthLimit ? [`--bwlimit=${options.bandwidthLimit}`] : []),
     ...(options.compress ? ['-z'] : []),
+    ...(options.extra ?? []),
     '-e',
     options.sshCommand,
     options.source,

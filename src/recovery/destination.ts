@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import type { CopyStats } from '../executors/copy-tree.js';
 import { copyTree } from '../executors/copy-tree.js';
+import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../executors/rsync.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
 
@@ -234,6 +235,8 @@ const READ_FILES_SCRIPT = [
 const REMOVE_SCRIPT = 'cd "$1" && xargs -0 -r rm -rf --';
 
 export class RemoteDestination implements RecoveryDestination {
+  private reportsProgress: Promise<boolean> | undefined;
+
   constructor(
     readonly remoteCommand: string,
     private readonly rsync: {
@@ -326,22 +329,43 @@ export class RemoteDestination implements RecoveryDestination {
         lightest.paths.push(file.path);
       }
       const total = { bytes: tree.files.reduce((sum, file) => sum + file.size, 0), files: tree.files.length };
-      const done = { bytes: 0, files: 0 };
+      // Running totals from each rsync's own progress output when it has one (rsync >= 3.1).
+      const measured = (this.reportsProgress ??= rsyncReportsProgress(this.rsync.program));
+      const meters: RsyncMeter[] = [];
+      const report = () =>
+        options.onProgress?.(
+          {
+            bytes: meters.reduce((sum, meter) => sum + meter.streamedBytes + meter.reusedBytes, 0),
+            files: meters.reduce((sum, meter) => sum + meter.files, 0),
+          },
+          total,
+        );
       await Promise.all(
         lists
           .filter((list) => list.paths.length > 0)
           .map(async (list, index) => {
             const listFile = join(staging, `files-${index}`);
             await writeFile(listFile, `${list.paths.join('\n')}\n`);
+            const meter = (await measured) ? new RsyncMeter(report) : null;
+            if (meter) meters.push(meter);
             await this.rsyncList(source, path, listFile, {
               directoriesOnly: false,
               checksum: options.delta,
               bandwidthLimit: options.bandwidthLimit,
+              ...(meter ? { meter } : {}),
               ...(options.signal ? { signal: options.signal } : {}),
             });
-            done.bytes += list.bytes;
-            done.files += list.paths.length;
-            options.onProgress?.(done, total);
+            if (!meter) {
+              // Without progress output, whole lists count as they finish.
+              const finished = new RsyncMeter(() => {});
+              finished.reusedBytes = list.bytes;
+              finished.files = list.paths.length;
+              meters.push(finished);
+            } else {
+              meter.streamedBytes = list.bytes - meter.reusedBytes;
+              meter.files = list.paths.length;
+            }
+            report();
           }),
       );
       return { files: total.files, bytes: total.bytes, linked: 0, reused: 0 };
@@ -390,10 +414,12 @@ export class RemoteDestination implements RecoveryDestination {
       directoriesOnly: boolean;
       checksum: boolean;
       bandwidthLimit?: number | null;
+      meter?: RsyncMeter;
       signal?: AbortSignal;
     },
   ): Promise<void> {
     const args = rsyncPushArguments({
+      ...(options.meter ? { extra: RSYNC_PROGRESS_FLAGS } : {}),
       sshCommand: this.remoteCommand,
       source: `${source}/`,
       destination: `${path}/`,
@@ -406,7 +432,11 @@ export class RemoteDestination implements RecoveryDestination {
     for (let attempt = 0; ; attempt += 1) {
       options.signal?.throwIfAborted();
       try {
-        await runProgram(this.rsync.program, args, options.signal ? { signal: options.signal } : {});
+        options.meter?.reset();
+        await runProgram(this.rsync.program, args, {
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.meter ? { onLine: options.meter.consume } : {}),
+        });
         return;
       } catch (error) {
         options.signal?.throwIfAborted();

@@ -127,6 +127,8 @@ post_recovery_script = env | grep ^BARMAN_ | sort > ${dir}/hooks/post.env
     );
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(run.stdout, /^Starting remote restore for server main using backup \d{8}T\d{6}\n/);
+    // Progress of the rsync pushes, plain lines when not on a terminal.
+    assert.match(run.stdout, /^PGDATA: 100% [\d.]+ [KMG]?i?B\/[\d.]+ [KMG]?i?B, (\d+)\/\1 files/m);
     assert.match(
       run.stdout,
       new RegExp(`Remote command: ${remote.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`),
