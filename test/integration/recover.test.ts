@@ -157,7 +157,10 @@ path_prefix = /usr/lib/postgresql/15/bin
       run.stdout,
       new RegExp(`^Starting local restore for server main using backup ${backupId}\n`),
     );
-    assert.match(run.stdout, /Copying the base backup\.\n(?:.*: +\d+% .*\n)*Copying required WAL segments\.\n/);
+    assert.match(
+      run.stdout,
+      /Copying the base backup\.\n(?:.*: +\d+% .*\n)*Copying required WAL segments\.\n/,
+    );
     assert.match(
       run.stdout,
       /IMPORTANT\nThese settings have been modified to prevent data losses\n\npostgresql\.conf line \d+: archive_command = false/,
