@@ -18,7 +18,7 @@ import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression, cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
 import type { CompressionLevel } from './compression/index.js';
-import { createCompressStream, createDecompressStream } from './compression/index.js';
+import { CompressionError, createCompressStream, createDecompressStream } from './compression/index.js';
 import { hashDir, parseWalName } from './names.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
@@ -36,6 +36,8 @@ export interface CloudArchiveOutcome {
   path: string;
   status: 'uploaded' | 'already-archived';
   bytes: number;
+  /** Damaged objects (undecodable, or a truncated copy of this file) the upload replaced. */
+  replaced: string[];
 }
 
 /** The server's WAL archive in object storage; fails unless wals_directory is an s3:// URL. */
@@ -83,20 +85,32 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
   }
   const path = cloudWalPath(name, target.compression);
   const existing = await findCloudWal(target.storage, name);
+  const damaged: string[] = [];
   if (existing.length > 0) {
-    const localDigest = await digestOf(createReadStream(file));
+    const local = await contentOf(createReadStream(file));
     for (const object of existing) {
-      if ((await cloudWalDigest(target.storage, object.path, object.compression)) === localDigest) {
-        return { name, path: object.path, status: 'already-archived', bytes: object.size };
+      const remote = await cloudWalContent(target.storage, object.path, object.compression);
+      if (remote === 'undecodable') {
+        damaged.push(object.path);
+      } else if (remote.sha256 === local.sha256) {
+        return { name, path: object.path, status: 'already-archived', bytes: object.size, replaced: [] };
+      } else if (
+        remote.size < local.size &&
+        (remote.size === 0 ||
+          (await contentOf(createReadStream(file, { end: remote.size - 1 }))).sha256 === remote.sha256)
+      ) {
+        damaged.push(object.path);
       }
     }
-    throw new BarmanError(
-      'wal-duplicate-differs',
-      `${name} is already archived in ${target.storage.location} with a different content`,
-      {
-        hint: 'PostgreSQL will retry; check whether two clusters archive into the same wals_directory',
-      },
-    );
+    if (damaged.length < existing.length) {
+      throw new BarmanError(
+        'wal-duplicate-differs',
+        `${name} is already archived in ${target.storage.location} with a different content`,
+        {
+          hint: 'PostgreSQL will retry; check whether two clusters archive into the same wals_directory',
+        },
+      );
+    }
   }
   let bytes = 0;
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
@@ -111,7 +125,11 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
   } else {
     await pipeline(source, upload);
   }
-  return { name, path, status: 'uploaded', bytes };
+  // Truncated leftovers of an interrupted upload (stores that keep partial PUTs) are replaced.
+  const leftovers = damaged.filter((other) => other !== path);
+  if (leftovers.length > 0)
+    await target.storage.removeKeys(leftovers.map((other) => target.storage.key(other)));
+  return { name, path, status: 'uploaded', bytes, replaced: damaged };
 }
 
 /** Opens an archived WAL file decompressed. */
@@ -127,16 +145,28 @@ export async function openCloudWal(
   return raw.pipe(decompress);
 }
 
-async function cloudWalDigest(
+/** Digest and size of an archived WAL file's content; 'undecodable' when it does not decompress. */
+async function cloudWalContent(
   storage: S3Storage,
   path: string,
   compression: CloudCompression | null,
-): Promise<string> {
-  return digestOf(await openCloudWal(storage, path, compression));
+): Promise<{ sha256: string; size: number } | 'undecodable'> {
+  try {
+    return await contentOf(await openCloudWal(storage, path, compression));
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof CompressionError || (typeof code === 'string' && code.startsWith('Z_')))
+      return 'undecodable';
+    throw error;
+  }
 }
 
-async function digestOf(stream: Readable): Promise<string> {
+async function contentOf(stream: Readable): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
 }

@@ -66,6 +66,10 @@ export async function runSpoolUploader(
       await unlink(path);
       result.uploaded.push(name);
       retryDelay = 0;
+      if (outcome.replaced.length > 0)
+        options.log.warning(
+          `replaced damaged leftovers of an interrupted upload: ${outcome.replaced.join(', ')}`,
+        );
       options.log.info(
         outcome.status === 'uploaded'
           ? `uploaded ${name} to ${target.storage.location}/${outcome.path}`
