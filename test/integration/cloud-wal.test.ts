@@ -290,7 +290,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
   });
 
   it('aborts the multipart upload when the source fails, leaving no object', async () => {
-    async function* failing(): AsyncGenerator<Buffer> {
+    function* failing(): Generator<Buffer> {
       for (let i = 0; i < 12; i++) yield randomBytes(MiB);
       throw new Error('source failed mid-way');
     }
@@ -352,10 +352,41 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       if (spooled.has(name)) assert.equal(sha(readFileSync(join(spool('async'), name))), sha(content));
       else assert.equal(await archivedSha('async', name), sha(content), `${name} lost`);
     }
+    // cron restarts a worker for the files left in the spool.
+    const cron = await barman(['cron']);
+    assert.equal(cron.exitCode, 0, cron.stderr);
+    assert.match(cron.stdout, /Starting cloud WAL upload for server async \(\d+ file\(s\) queued\)/);
+    await waitFor('the spool to empty', () => spooledNames('async').length === 0, { timeoutMs: 120_000 });
     const flush = await barman(['cloud-wal-upload', 'async']);
     assert.equal(flush.exitCode, 0, flush.stderr);
-    assert.deepEqual(spooledNames('async'), []);
     for (const [name, content] of files) assert.equal(await archivedSha('async', name), sha(content), name);
+  });
+
+  it('get-wal serves WAL files from the bucket, decompressed, to stdout or a directory', async () => {
+    const name = readdirSync(reference('main')).filter((file) => /^[0-9A-F]{24}$/.test(file))[1]!;
+    const expected = sha(readFileSync(join(reference('main'), name)));
+    const output = join(dir, 'files', 'get-wal');
+    mkdirSync(output, { recursive: true });
+    await chownTo(output, 'postgres');
+    // restore_command style: the WAL file on stdout, redirected by the shell.
+    const piped = join(output, `${name}.stdout`);
+    const toStdout = await runCompletely(
+      'postgres',
+      'sh',
+      ['-c', `${process.execPath} ${BARMAN_BIN} -c ${config} get-wal main ${name} > ${piped}`],
+      { env: credentials() },
+    );
+    assert.equal(toStdout.exitCode, 0, toStdout.stderr);
+    assert.equal(sha(readFileSync(piped)), expected);
+    const toDirectory = await barman(['get-wal', '-o', output, 'main', name]);
+    assert.equal(toDirectory.exitCode, 0, toDirectory.stderr);
+    assert.equal(sha(readFileSync(join(output, name))), expected);
+    const missing = await barman(['get-wal', 'main', '0000000100000000000000FE']);
+    assert.equal(missing.exitCode, 1);
+    assert.match(
+      missing.stderr,
+      /ERROR: WAL file '0000000100000000000000FE' not found in server 'main' \(s3:\/\/backups\/barman\/main\/wals\)/,
+    );
   });
 
   it("Debian's barman-cloud-wal-restore fetches a WAL file barman-ts archived", async () => {

@@ -13,7 +13,11 @@ import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
+import type { ServerConfig } from '../../config/index.js';
+import { spooledWals } from '../../wal/cloud-spool.js';
+import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
+import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
@@ -27,6 +31,10 @@ export default defineCommandModule<Result>({
     for (const server of ctx.config.servers.values()) {
       if (server.disabled || !server.config.active) continue;
       const name = server.name;
+      if (server.config.wals_directory.kind === 's3') {
+        result[name] = await cronCloudServer(ctx, server.config);
+        continue;
+      }
       const layout = serverLayout(server.config);
       await mkdir(layout.lockDirectory, { recursive: true });
       const lock = tryAcquireLock(serverLockPath(layout.lockDirectory, name, 'cron'));
@@ -88,6 +96,24 @@ export default defineCommandModule<Result>({
   renderConsole: () => [],
   renderJson: (result) => result,
 });
+
+/**
+ * A server archiving WAL into object storage: no local archive to process; cron (re)starts the
+ * upload worker when `cloud-wal-archive --async` left files in the spool (a worker that died,
+ * or one that could not be started).
+ */
+async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promise<Result[string]> {
+  const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+  const waiting = await spooledWals(config.incoming_wals_directory);
+  if (waiting.length === 0) return outcome;
+  const pid = await startCloudUploader(config, ctx.config.configFile);
+  ctx.report.info(
+    pid === null
+      ? `Cloud WAL upload for server ${config.name} is running (${waiting.length} file(s) queued)`
+      : `Starting cloud WAL upload for server ${config.name} (${waiting.length} file(s) queued)`,
+  );
+  return outcome;
+}
 
 /** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */
 async function completeWaitingBackups(
