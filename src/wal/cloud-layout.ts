@@ -9,7 +9,7 @@ import { BarmanError } from '../errors/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
 import type { CompressionFormat } from './compression/types.js';
 import { canonicalCompression } from './compression/types.js';
-import { hashDir, parseWalName } from './names.js';
+import { hashDir, parseWalName, segmentsBetween } from './names.js';
 
 /** barman-cloud's extensions (3.4 knows .gz, .bz2 and .snappy; later releases the others). */
 export const CLOUD_WAL_EXTENSIONS: Readonly<Record<Exclude<CompressionFormat, 'custom'>, string>> = {
@@ -64,4 +64,28 @@ export function parseCloudWalPath(
   const expectedDirectory = hashDir(name);
   const directory = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
   return directory === expectedDirectory ? { name, compression } : null;
+}
+
+/**
+ * Holes in an archive: for each timeline, the segments missing between the first and the last
+ * archived one (a continuous archive has none). Names that are not plain segments are ignored.
+ */
+export function missingSegments(names: Iterable<string>, segmentSize: number): string[] {
+  const byTimeline = new Map<number, string[]>();
+  for (const name of names) {
+    const wal = parseWalName(name);
+    if (wal?.kind !== 'segment') continue;
+    const list = byTimeline.get(wal.timeline) ?? [];
+    list.push(wal.name);
+    byTimeline.set(wal.timeline, list);
+  }
+  const missing: string[] = [];
+  for (const [, list] of [...byTimeline].sort(([a], [b]) => a - b)) {
+    const present = new Set(list);
+    const sorted = [...present].sort();
+    for (const name of segmentsBetween(sorted[0]!, sorted.at(-1)!, segmentSize)) {
+      if (!present.has(name)) missing.push(name);
+    }
+  }
+  return missing;
 }

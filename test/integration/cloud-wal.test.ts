@@ -389,6 +389,36 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     );
   });
 
+  it('check reports the bucket reachable and writable, and holes in the archive', async () => {
+    const ok = await barman(['check', 'main']);
+    assert.match(
+      ok.stdout,
+      /\tcloud WAL archive: OK \(s3:\/\/backups\/barman\/main\/wals is reachable and writable\)/,
+    );
+    assert.match(ok.stdout, /\tcloud WAL continuity: OK\n/);
+    const names = readdirSync(reference('main'))
+      .filter((file) => /^[0-9A-F]{24}$/.test(file))
+      .sort();
+    const hole = names[1]!;
+    await storage.remove(`barman/main/wals/${hole.slice(0, 16)}/${hole}.gz`);
+    const holed = await barman(['check', 'main']);
+    assert.equal(holed.exitCode, 1);
+    assert.match(
+      holed.stdout,
+      new RegExp(
+        `\\tcloud WAL continuity: FAILED \\(1 segment\\(s\\) missing from s3://backups/barman/main/wals, the first is ${hole}\\)`,
+      ),
+    );
+    // Put it back for the tests that follow.
+    const put = await barman(['cloud-wal-archive', 'main', join(reference('main'), hole)]);
+    assert.equal(put.exitCode, 0, put.stderr);
+    const missing = await barman(['check', 'nobucket']);
+    assert.match(
+      missing.stdout,
+      /\tcloud WAL archive: FAILED \(cannot access bucket 'no-such-bucket': bucket 'no-such-bucket' does not exist\)/,
+    );
+  });
+
   it("Debian's barman-cloud-wal-restore fetches a WAL file barman-ts archived", async () => {
     const name = readdirSync(reference('main')).filter((file) => /^[0-9A-F]{24}$/.test(file))[0]!;
     const destination = join(dir, 'files', `restored-${name}`);
