@@ -153,6 +153,12 @@ backup_method = local-rsync
 wals_directory = s3://${BUCKET}/barman/hang/wals
 aws_endpoint_url = http://127.0.0.1:${hangingPort}
 
+[profiled]
+conninfo = host=127.0.0.1 user=postgres dbname=postgres
+backup_method = local-rsync
+wals_directory = s3://${BUCKET}/barman/profiled/wals
+aws_profile = barmants
+
 [nobucket]
 conninfo = host=127.0.0.1 user=postgres dbname=postgres
 backup_method = local-rsync
@@ -272,6 +278,49 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     const missing = await barman(['cloud-wal-archive', 'nobucket', file]);
     assert.equal(missing.exitCode, 1);
     assert.match(missing.stderr, /ERROR: cannot list .*: bucket 'no-such-bucket' does not exist/);
+
+    // No credentials anywhere (and no instance metadata to ask): a clear error, no stack.
+    const none = await barman(['cloud-wal-archive', 'main', file], {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'no-such-file'),
+      AWS_CONFIG_FILE: join(dir, 'no-such-file'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    assert.equal(none.exitCode, 1);
+    assert.match(none.stderr, /ERROR: cannot list .*: no AWS credentials found\nHINT: set AWS_ACCESS_KEY_ID/);
+
+    // aws_profile: the keys come from that profile of the shared credentials file.
+    const credentialsFile = join(dir, 'aws-credentials');
+    const profileEnv = {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SHARED_CREDENTIALS_FILE: credentialsFile,
+      AWS_CONFIG_FILE: join(dir, 'no-such-file'),
+    };
+    writeFileSync(
+      credentialsFile,
+      `[barmants]\naws_access_key_id = AKIANOTS3RVER\naws_secret_access_key = ${secret}\n`,
+    );
+    chmodSync(credentialsFile, 0o644);
+    const wrongProfile = await barman(['cloud-wal-archive', '--test', 'profiled', file], profileEnv);
+    assert.match(wrongProfile.stderr, /ERROR: cannot access bucket 'backups': access denied \(HTTP 403\)/);
+    assert.ok(!wrongProfile.stderr.includes(secret));
+    writeFileSync(
+      credentialsFile,
+      `[default]\naws_access_key_id = AKIANOTS3RVER\naws_secret_access_key = x\n` +
+        `[barmants]\naws_access_key_id = ${s3.accessKeyId}\naws_secret_access_key = ${s3.secretAccessKey}\n`,
+    );
+    const profiled = await barman(['cloud-wal-archive', 'profiled', file], profileEnv);
+    assert.equal(profiled.exitCode, 0, profiled.stderr);
+
+    const absent = await barman([
+      'cloud-wal-archive',
+      'main',
+      join(dir, 'files', '000000010000000000000099'),
+    ]);
+    assert.equal(absent.exitCode, 1);
+    assert.match(absent.stderr, /ERROR: cannot read the WAL file '.*000000010000000000000099': ENOENT/);
 
     const test = await barman(['cloud-wal-archive', '--test', 'main', file]);
     assert.equal(test.exitCode, 0, test.stderr);

@@ -4,6 +4,8 @@
  * (--async). Any failure, including no answer from S3 within --timeout, exits 1 so PostgreSQL
  * keeps the file and retries. The AWS SDK is loaded only by the synchronous path.
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { BarmanError, UsageError } from '../../errors/index.js';
 import { defineCommandModule } from '../definition.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
@@ -38,6 +40,16 @@ export default defineCommandModule<Result>({
         `--timeout needs a positive number of seconds, got '${String(input.options.timeout)}'`,
       );
     const log = ctx.log.child({ server: serverName });
+    if (input.options.test !== true) {
+      try {
+        await access(file, constants.R_OK);
+      } catch (error) {
+        throw new BarmanError(
+          'wal-unreadable',
+          `cannot read the WAL file '${file}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        );
+      }
+    }
 
     if (input.options.async === true && input.options.test !== true) {
       const { enqueueWal } = await import('../../wal/cloud-spool.js');

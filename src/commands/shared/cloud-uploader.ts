@@ -4,11 +4,15 @@
  * detached `barman cloud-wal-upload` process.
  */
 import { mkdir } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import type { ServerConfig } from '../../config/index.js';
 import { serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { spawnDetached } from '../../process/supervise.js';
 
 export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
+
+/** Niceness of the background worker. */
+const WORKER_NICENESS = 10;
 
 /** Seconds a background worker waits for more files before it exits. */
 const WORKER_IDLE_SECONDS = 5;
@@ -25,7 +29,7 @@ export async function startCloudUploader(config: ServerConfig, configFile: strin
   probe.release();
   const script = process.argv[1];
   if (!script) throw new Error('cannot tell which barman script is running');
-  return spawnDetached(process.execPath, [
+  const pid = spawnDetached(process.execPath, [
     script,
     '-c',
     configFile,
@@ -35,4 +39,11 @@ export async function startCloudUploader(config: ServerConfig, configFile: strin
     String(WORKER_IDLE_SECONDS),
     config.name,
   ]);
+  try {
+    // The next archive_command (PostgreSQL waits for it) goes before background compression.
+    setPriority(pid, WORKER_NICENESS);
+  } catch {
+    // Not allowed or already gone: the worker just runs at normal priority.
+  }
+  return pid;
 }

@@ -603,7 +603,8 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
     status === 403
   ) {
     code = 's3-access-denied';
-    reason = `access denied (${name})`;
+    // HEAD answers have no body, so the SDK cannot name the error: show the status instead.
+    reason = `access denied (${name === 'Unknown' || name === 'Forbidden' ? `HTTP ${status ?? 403}` : name})`;
     hint = 'check the AWS credentials (environment, aws_profile) and the bucket policy';
   } else if (name === 'CredentialsProviderError') {
     code = 's3-no-credentials';
