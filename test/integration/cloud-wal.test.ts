@@ -153,6 +153,12 @@ backup_method = local-rsync
 wals_directory = s3://${BUCKET}/barman/hang/wals
 aws_endpoint_url = http://127.0.0.1:${hangingPort}
 
+[cloudcat]
+conninfo = host=127.0.0.1 user=postgres dbname=postgres
+backup_method = local-to-cloud
+basebackups_directory = s3://${BUCKET}/barman/main/base
+wals_directory = s3://${BUCKET}/barman/main/wals
+
 [profiled]
 conninfo = host=127.0.0.1 user=postgres dbname=postgres
 backup_method = local-rsync
@@ -466,6 +472,47 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       missing.stdout,
       /\tcloud WAL archive: FAILED \(cannot access bucket 'no-such-bucket': bucket 'no-such-bucket' does not exist\)/,
     );
+  });
+
+  it("list-backup and show-backup read a backup written by Debian's barman-cloud-backup", async () => {
+    const env = { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' };
+    const cloudArgs = ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'];
+    const made = await runCompletely(
+      'postgres',
+      'barman-cloud-backup',
+      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '--immediate-checkpoint', ...cloudArgs],
+      { env, timeoutMs: 300_000 },
+    );
+    assert.equal(made.exitCode, 0, made.stderr);
+    const listed = await runCompletely(
+      'postgres',
+      'barman-cloud-backup-list',
+      ['--format', 'json', ...cloudArgs],
+      { env },
+    );
+    assert.equal(listed.exitCode, 0, listed.stderr);
+    const [theirs] = (
+      JSON.parse(listed.stdout) as { backups_list: Array<{ backup_id: string; end_wal: string }> }
+    ).backups_list;
+    assert.ok(theirs);
+
+    const list = await barman(['list-backup', 'cloudcat']);
+    assert.equal(list.exitCode, 0, list.stderr);
+    assert.match(
+      list.stdout,
+      new RegExp(
+        `^cloudcat ${theirs.backup_id} - \\w{3} \\w{3} +\\d+ [\\d:]+ \\d{4} - Size: .+ - WAL Size: .+$`,
+        'm',
+      ),
+    );
+    const show = await barman(['-f', 'json', 'show-backup', 'cloudcat', 'latest']);
+    assert.equal(show.exitCode, 0, show.stderr);
+    const shown = JSON.parse(show.stdout) as {
+      cloudcat: { backup_id: string; status: string; base_backup_information: { end_wal: string } };
+    };
+    assert.equal(shown.cloudcat.backup_id, theirs.backup_id);
+    assert.equal(shown.cloudcat.status, 'DONE');
+    assert.equal(shown.cloudcat.base_backup_information.end_wal, theirs.end_wal);
   });
 
   it("Debian's barman-cloud-wal-restore fetches a WAL file barman-ts archived", async () => {
