@@ -513,6 +513,38 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(shown.cloudcat.backup_id, theirs.backup_id);
     assert.equal(shown.cloudcat.status, 'DONE');
     assert.equal(shown.cloudcat.base_backup_information.end_wal, theirs.end_wal);
+
+    // keep: barman-ts and barman-cloud-backup-keep read each other's annotation.
+    const keep = await barman(['keep', '--target', 'standalone', 'cloudcat', theirs.backup_id]);
+    assert.equal(keep.exitCode, 0, keep.stderr);
+    const theirStatus = await runCompletely(
+      'postgres',
+      'barman-cloud-backup-keep',
+      ['--status', ...cloudArgs, theirs.backup_id],
+      { env },
+    );
+    assert.equal(theirStatus.exitCode, 0, theirStatus.stderr);
+    assert.match(theirStatus.stdout, /Keep: standalone/);
+    const released = await runCompletely(
+      'postgres',
+      'barman-cloud-backup-keep',
+      ['--release', ...cloudArgs, theirs.backup_id],
+      { env },
+    );
+    assert.equal(released.exitCode, 0, released.stderr);
+    const ourStatus = await barman(['keep', '--status', 'cloudcat', theirs.backup_id]);
+    assert.equal(ourStatus.stdout, 'Server cloudcat:\n\tKeep: nokeep\n');
+    const setByThem = await runCompletely(
+      'postgres',
+      'barman-cloud-backup-keep',
+      ['--target', 'full', ...cloudArgs, theirs.backup_id],
+      { env },
+    );
+    assert.equal(setByThem.exitCode, 0, setByThem.stderr);
+    assert.equal(
+      (await barman(['keep', '--status', 'cloudcat', 'latest'])).stdout,
+      'Server cloudcat:\n\tKeep: full\n',
+    );
   });
 
   it("Debian's barman-cloud-wal-restore fetches a WAL file barman-ts archived", async () => {

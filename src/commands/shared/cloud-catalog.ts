@@ -126,3 +126,34 @@ export async function loadCloudServerCatalog(
     retention,
   };
 }
+
+/** Sets (`full`/`standalone`), clears (null) or reads (undefined) the keep annotation of a cloud backup. */
+export async function cloudKeepAnnotation(
+  config: ServerConfig,
+  backupId: string,
+  target: KeepTarget | null | undefined,
+): Promise<KeepTarget | null> {
+  const base = config.basebackups_directory;
+  if (base.kind !== 's3')
+    throw new BarmanError('not-a-cloud-server', `server '${config.name}' has a local catalogue`);
+  const { S3Storage } = await import('../../storage/s3/index.js');
+  const { s3SettingsFor } = await import('../../storage/s3/settings.js');
+  const storage = new S3Storage(s3SettingsFor(config, base));
+  const path = `${backupId}/annotations/keep`;
+  try {
+    if (target === null) {
+      await storage.remove(path);
+      return null;
+    }
+    // barman-cloud's annotation: the target word alone.
+    if (target !== undefined) {
+      await storage.writeFile(path, target);
+      return target;
+    }
+    if (!(await storage.headObject(path))) return null;
+    const stored = (await storage.readFile(path)).toString('utf8').trim();
+    return stored === 'full' || stored === 'standalone' ? stored : null;
+  } finally {
+    storage.destroy();
+  }
+}
