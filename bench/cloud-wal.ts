@@ -9,6 +9,7 @@
  */
 import { chmod, chown, copyFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { lockHolder } from '../src/locks/index.js';
 import { createDir, lookupOsUser, makeTempDir, startS3Server, waitFor } from '../test/harness/index.js';
 import {
   BenchFailure,
@@ -153,7 +154,12 @@ async function main(): Promise<void> {
       `all uploaded ${formatMs(total)} after the first enqueue: ${(SEGMENTS / (total / 1000)).toFixed(1)} segments/s`;
     rows.push({ label: item.label, samples: acks });
     console.log(`  ${item.label}: p50 ${formatMs(percentile(acks, 50))}`);
-    // Upload capacity of the worker alone: a backlog of segments spooled while S3 was away.
+    // Upload capacity of the worker alone: a backlog of segments spooled while S3 was away,
+    // uploaded by a foreground cloud-wal-upload once the background worker has exited.
+    const lockPath = join(home, `.${item.server}-cloud-wal-upload.lock`);
+    await waitFor('the background worker to exit', () => lockHolder(lockPath) === null, {
+      timeoutMs: 60_000,
+    });
     const backlog = wal.names.slice(SEGMENTS + 1, SEGMENTS + 1 + DRAIN_SEGMENTS);
     for (const name of backlog) {
       await copyFile(join(sources, name), join(spool, name));
@@ -166,6 +172,8 @@ async function main(): Promise<void> {
     });
     if (drain.exitCode !== 0) throw new BenchFailure(`cloud-wal-upload failed:\n${drain.stderr}`);
     const drainMs = Date.now() - drainStart;
+    const left = (await readdir(spool)).filter((name) => /^[0-9A-F]{24}$/.test(name));
+    if (left.length > 0) throw new BenchFailure(`cloud-wal-upload left ${left.length} segments in the spool`);
     drainRate =
       `worker alone (cloud-wal-upload, 4 jobs, gzip): ${backlog.length} spooled segments uploaded in ${formatMs(drainMs)}: ` +
       `${(backlog.length / (drainMs / 1000)).toFixed(1)} segments/s`;
