@@ -14,17 +14,17 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { S3Storage } from '../../src/storage/s3/index.js';
 import type { S3Settings } from '../../src/storage/s3/settings.js';
-import { lockHolder } from '../../src/locks/index.js';
+import { acquireLock } from '../../src/locks/index.js';
 import type { PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
   freePort,
-  isProcessAlive,
   makeTempDir,
   runAs,
   runBarman,
   runCompletely,
+  startBarman,
   startPostgres,
   startS3Server,
   waitFor,
@@ -384,22 +384,30 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
 
   it('loses nothing acknowledged when the upload worker is killed with SIGKILL', async () => {
     const files = new Map<string, Buffer>();
+    // Holding the worker lock keeps the enqueuers from starting a worker: a backlog builds up.
     const lockPath = join(dir, 'home', '.async-cloud-wal-upload.lock');
-    for (let segment = 0x10; segment < 0x28; segment++) {
-      const name = `0000000100000007000000${segment.toString(16).toUpperCase()}`;
-      const content = randomBytes(8 * MiB);
-      const path = join(dir, 'files', name);
-      writeFileSync(path, content);
-      chmodSync(path, 0o644);
-      const run = await barman(['cloud-wal-archive', '--async', 'async', path]);
-      assert.equal(run.exitCode, 0, run.stderr);
-      files.set(name, content);
+    const held = await acquireLock(lockPath, { waitMs: 30_000 });
+    try {
+      for (let segment = 0x10; segment < 0x28; segment++) {
+        const name = `0000000100000007000000${segment.toString(16).toUpperCase()}`;
+        const content = randomBytes(8 * MiB);
+        const path = join(dir, 'files', name);
+        writeFileSync(path, content);
+        chmodSync(path, 0o644);
+        const run = await barman(['cloud-wal-archive', '--async', 'async', path]);
+        assert.equal(run.exitCode, 0, run.stderr);
+        files.set(name, content);
+      }
+    } finally {
+      held.release();
     }
-    // The worker started by the enqueues is still busy with 24 incompressible 8 MiB files.
-    const worker = lockHolder(lockPath);
-    assert.ok(worker !== null && isProcessAlive(worker), 'an upload worker is running');
-    process.kill(worker, 'SIGKILL');
-    await waitFor('the worker to die', () => !isProcessAlive(worker), { timeoutMs: 10_000 });
+    assert.equal(spooledNames('async').length, files.size);
+    // A worker uploads 24 incompressible 8 MiB files; it is killed after its first upload.
+    const worker = startBarman(['-c', config, 'cloud-wal-upload', 'async']);
+    await waitFor('a first upload', () => spooledNames('async').length < files.size, { timeoutMs: 60_000 });
+    worker.child.kill('SIGKILL');
+    const exit = await worker.exited;
+    assert.equal(exit.signal, 'SIGKILL');
     const spooled = new Set(spooledNames('async'));
     assert.ok(spooled.size > 0, 'the worker was killed with files left to upload');
     // Every acknowledged file is in the spool or, intact, in the bucket.
