@@ -9,7 +9,7 @@
  * arrived. So either the enqueuer sees the lock free and starts a worker, or the worker that held
  * it sees the file.
  */
-import { mkdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, isBarmanError } from '../errors/index.js';
 import { tryAcquireLock } from '../locks/index.js';
@@ -53,6 +53,7 @@ export async function runSpoolUploader(
   let lock: HeldLock | null = tryAcquireLock(options.lockPath);
   if (!lock) return result;
   result.ran = true;
+  await removeAbandonedTemps(options.spoolDirectory, options.log);
   const inProgress = new Set<string>();
   const running = new Set<Promise<void>>();
   let idleSince = Date.now();
@@ -128,6 +129,28 @@ export async function runSpoolUploader(
     lock?.release();
   }
   return result;
+}
+
+/**
+ * Dot-temp files of enqueuers that died before linking their copy (never acknowledged: the WAL
+ * is still in pg_wal and PostgreSQL retries). Removed when their process is gone.
+ */
+async function removeAbandonedTemps(spoolDirectory: string, log: Logger): Promise<void> {
+  for (const name of await readdir(spoolDirectory)) {
+    const match = /^\.[0-9A-Za-z.]+\.(\d+)-[0-9a-f]+\.tmp$/.exec(name);
+    if (!match || processExists(Number(match[1]))) continue;
+    await unlink(join(spoolDirectory, name)).catch(() => {});
+    log.info(`removed ${name}, left in the spool by an enqueuer that died`);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function delay(ms: number): Promise<void> {

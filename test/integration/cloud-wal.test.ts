@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -402,6 +402,9 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       held.release();
     }
     assert.equal(spooledNames('async').length, files.size);
+    // The temp copy of an enqueuer killed before it acknowledged (pid 2^22 + 1 never exists).
+    const abandoned = join(spool('async'), '.000000010000000700000030.4194305-abcdef.tmp');
+    writeFileSync(abandoned, 'partial copy');
     // A worker uploads 24 incompressible 8 MiB files; it is killed after its first upload.
     const worker = startBarman(['-c', config, 'cloud-wal-upload', 'async']);
     await waitFor('a first upload', () => spooledNames('async').length < files.size, { timeoutMs: 60_000 });
@@ -410,6 +413,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(exit.signal, 'SIGKILL');
     const spooled = new Set(spooledNames('async'));
     assert.ok(spooled.size > 0, 'the worker was killed with files left to upload');
+    assert.ok(!existsSync(abandoned), 'the worker removed the abandoned temp file');
     // Every acknowledged file is in the spool or, intact, in the bucket.
     for (const [name, content] of files) {
       if (spooled.has(name)) assert.equal(sha(readFileSync(join(spool('async'), name))), sha(content));
