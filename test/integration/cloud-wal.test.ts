@@ -571,6 +571,57 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(run.exitCode, 0, run.stderr);
     assert.equal(sha(readFileSync(destination)), sha(readFileSync(join(reference('main'), name))));
   });
+  it('delete removes a cloud backup and the WAL files only it needed, honouring keep', async () => {
+    const env = { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' };
+    const cloudArgs = ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'];
+    await switchAndWait(pg);
+    const second = await runCompletely(
+      'postgres',
+      'barman-cloud-backup',
+      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '--immediate-checkpoint', ...cloudArgs],
+      { env, timeoutMs: 300_000 },
+    );
+    assert.equal(second.exitCode, 0, second.stderr);
+    const listBackups = async () => {
+      const run = await runCompletely(
+        'postgres',
+        'barman-cloud-backup-list',
+        ['--format', 'json', ...cloudArgs],
+        { env },
+      );
+      assert.equal(run.exitCode, 0, run.stderr);
+      return (JSON.parse(run.stdout) as { backups_list: Array<{ backup_id: string; begin_wal: string }> })
+        .backups_list;
+    };
+    const [oldest, newest] = await listBackups();
+    assert.ok(oldest && newest);
+
+    // The oldest carries the keep annotation of the previous test.
+    const refused = await barman(['delete', 'cloudcat', 'oldest']);
+    assert.equal(refused.exitCode, 1);
+    assert.match(
+      refused.stderr,
+      new RegExp(`Cannot delete backup ${oldest.backup_id} of server cloudcat: it is kept`),
+    );
+    assert.equal((await barman(['keep', '--release', 'cloudcat', oldest.backup_id])).exitCode, 0);
+
+    const deleted = await barman(['delete', 'cloudcat', 'oldest']);
+    assert.equal(deleted.exitCode, 0, deleted.stderr);
+    assert.match(deleted.stdout, new RegExp(`Deleting backup ${oldest.backup_id} for server cloudcat`));
+    assert.deepEqual(
+      (await listBackups()).map((backup) => backup.backup_id),
+      [newest.backup_id],
+    );
+    const segments = (await storage.listObjects('barman/main/wals'))
+      .map((object) => object.path.split('/').pop()!.replace(/\.gz$/, ''))
+      .filter((name) => /^[0-9A-F]{24}$/.test(name));
+    assert.ok(segments.includes(newest.begin_wal), `${newest.begin_wal} is still archived`);
+    assert.deepEqual(
+      segments.filter((name) => name < newest.begin_wal),
+      [],
+    );
+    assert.deepEqual(await storage.listObjects(`barman/main/base/${oldest.backup_id}`), []);
+  });
 });
 
 /** Deterministic noise (AES-CTR keystream) in 1 MiB chunks, hashed as produced. */

@@ -2,7 +2,7 @@
  * The backup catalogue of a server whose basebackups_directory is an s3:// URL, in
  * barman-cloud-backup's layout: `<base>/<backup id>/backup.info` (plus data.tar[.gz] and
  * `<oid>.tar` members) and `<base>/<backup id>/annotations/keep`. WAL sizes come from listing
- * the cloud WAL archive (there is no xlog.db in object storage). Read-only: listings only.
+ * the cloud WAL archive (there is no xlog.db in object storage). Listings, keep and delete.
  */
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { parseBackupInfo } from '../../catalog/backup-info.js';
@@ -12,8 +12,11 @@ import { WalUsage } from '../../catalog/wal-usage.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import type { Reporter } from '../../output/reporter.js';
-import { evaluateRetention } from '../../retention/policy.js';
-import { parseCloudWalPath } from '../../wal/cloud-layout.js';
+import { evaluateRetention, walFilesToRemove } from '../../retention/policy.js';
+import { backupLockPath, tryAcquireLock } from '../../locks/index.js';
+import { mkdir } from 'node:fs/promises';
+import type { CloudCompression } from '../../wal/cloud-layout.js';
+import { cloudWalPath, parseCloudWalPath } from '../../wal/cloud-layout.js';
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import type { ServerCatalog } from './backup-catalog.js';
 
@@ -155,5 +158,84 @@ export async function cloudKeepAnnotation(
     return stored === 'full' || stored === 'standalone' ? stored : null;
   } finally {
     storage.destroy();
+  }
+}
+
+/**
+ * Deletes a cloud backup and the WAL files only it needed (Barman's rules, as for a local
+ * catalogue). backup.info goes first, so an interrupted deletion leaves unlisted objects at
+ * worst, never a listed backup with missing data; then the backup's other objects, then the WAL.
+ */
+export async function deleteCloudBackup(
+  catalog: ServerCatalog,
+  backup: CatalogBackup,
+  report: Reporter,
+): Promise<{ deleted: boolean; removedWals: string[] }> {
+  const { config } = catalog;
+  const server = config.name;
+  const base = config.basebackups_directory;
+  if (base.kind !== 's3')
+    throw new BarmanError('not-a-cloud-server', `server '${server}' has a local catalogue`);
+  if (backup.keep !== null) {
+    report.warning(
+      `Skipping delete of backup ${backup.id} for server ${server} as it has a current keep request. ` +
+        'If you really want to delete this backup please remove the keep and try again.',
+    );
+    throw new BarmanError('backup-kept', `Cannot delete backup ${backup.id} of server ${server}: it is kept`);
+  }
+  const done = catalog.backups.filter((other) => statusOf(other) === 'DONE').length;
+  if (statusOf(backup) === 'DONE' && config.minimum_redundancy >= done) {
+    report.warning(
+      `Skipping delete of backup ${backup.id} for server ${server} due to minimum redundancy requirements ` +
+        `(minimum redundancy = ${config.minimum_redundancy}, current redundancy = ${done})`,
+    );
+    throw new BarmanError('minimum-redundancy', `Cannot delete backup ${backup.id} of server ${server}`);
+  }
+  await mkdir(config.barman_lock_directory, { recursive: true });
+  const lock = tryAcquireLock(backupLockPath(config.barman_lock_directory, server, backup.id));
+  if (!lock) {
+    throw new BarmanError(
+      'backup-locked',
+      `Another process is holding the lock for backup ${backup.id} of server ${server}.`,
+    );
+  }
+  const { S3Storage } = await import('../../storage/s3/index.js');
+  const { s3SettingsFor } = await import('../../storage/s3/settings.js');
+  const storage = new S3Storage(s3SettingsFor(config, base));
+  const wals = config.wals_directory;
+  const walStorage = wals.kind === 's3' ? new S3Storage(s3SettingsFor(config, wals)) : null;
+  try {
+    report.info(`Deleting backup ${backup.id} for server ${server}`);
+    const removable = walFilesToRemove(
+      catalog.backups.map((other) => ({
+        id: other.id,
+        status: statusOf(other),
+        beginWal: other.info?.begin_wal ?? null,
+        endWal: other.info?.end_wal ?? null,
+        keep: other.keep,
+      })),
+      backup.id,
+      catalog.xlog.map((entry) => entry.name),
+      { fromRetention: false },
+    );
+    await storage.remove(`${backup.id}/backup.info`);
+    await storage.removeKeys((await storage.listObjects(backup.id)).map((object) => object.key));
+    const removedWals: string[] = [];
+    if (walStorage && removable.length > 0) {
+      const compressionOf = new Map(catalog.xlog.map((entry) => [entry.name, entry.compression]));
+      const keys = removable.map((name) =>
+        walStorage.key(cloudWalPath(name, (compressionOf.get(name) ?? null) as CloudCompression | null)),
+      );
+      await walStorage.removeKeys(keys);
+      removedWals.push(...removable);
+      report.info('Delete associated WAL segments:');
+      for (const name of removedWals) report.info(`\t${name}`);
+    }
+    report.info(`Deleted backup ${backup.id} of server ${server}`);
+    return { deleted: true, removedWals };
+  } finally {
+    storage.destroy();
+    walStorage?.destroy();
+    lock.release();
   }
 }
