@@ -621,6 +621,30 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       [],
     );
     assert.deepEqual(await storage.listObjects(`barman/main/base/${oldest.backup_id}`), []);
+
+    // Retention in cron: with REDUNDANCY 1, a newer backup makes the current one OBSOLETE.
+    const third = await runCompletely(
+      'postgres',
+      'barman-cloud-backup',
+      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '--immediate-checkpoint', ...cloudArgs],
+      { env, timeoutMs: 300_000 },
+    );
+    assert.equal(third.exitCode, 0, third.stderr);
+    const retained = join(dir, 'retention.conf');
+    writeFileSync(
+      retained,
+      readFileSync(config, 'utf8').replace('[cloudcat]\n', '[cloudcat]\nretention_policy = REDUNDANCY 1\n'),
+    );
+    chmodSync(retained, 0o644);
+    const cron = await runBarman(['-c', retained, 'cron'], { user: 'postgres', env: credentials() });
+    assert.equal(cron.exitCode, 0, cron.stderr);
+    assert.match(
+      cron.stdout,
+      new RegExp(`Enforcing retention policy: removing backup ${newest.backup_id} for server cloudcat`),
+    );
+    const remaining = await listBackups();
+    assert.equal(remaining.length, 1);
+    assert.notEqual(remaining[0]!.backup_id, newest.backup_id);
   });
 });
 

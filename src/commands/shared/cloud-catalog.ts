@@ -170,6 +170,7 @@ export async function deleteCloudBackup(
   catalog: ServerCatalog,
   backup: CatalogBackup,
   report: Reporter,
+  options: { fromRetention: boolean } = { fromRetention: false },
 ): Promise<{ deleted: boolean; removedWals: string[] }> {
   const { config } = catalog;
   const server = config.name;
@@ -216,7 +217,7 @@ export async function deleteCloudBackup(
       })),
       backup.id,
       catalog.xlog.map((entry) => entry.name),
-      { fromRetention: false },
+      options,
     );
     await storage.remove(`${backup.id}/backup.info`);
     await storage.removeKeys((await storage.listObjects(backup.id)).map((object) => object.key));
