@@ -221,7 +221,8 @@ async function missingChunks(bundleDir: string): Promise<string[]> {
   for (const file of files) {
     if (!file.endsWith('.js')) continue;
     const text = await readFile(join(bundleDir, file), 'utf8');
-    for (const match of text.matchAll(/["']\.\/([\w.-]+\.js)["']/g)) {
+    // Only import specifiers: the AWS SDK embeds a package.json listing './sso.js' and others.
+    for (const match of text.matchAll(/(?:from\s*|import\s*\(\s*)["']\.\/([\w.-]+\.js)["']/g)) {
       if (!files.has(match[1]!)) missing.add(match[1]!);
     }
   }

@@ -26,6 +26,8 @@ const debianPackages = {
     'python3-lz4': '/usr/lib/python3/dist-packages/lz4',
     'python3-snappy': '/usr/lib/python3/dist-packages/snappy',
     barman: '/usr/bin/barman',
+    'barman-cli-cloud': '/usr/bin/barman-cloud-wal-restore',
+    'python3-boto3': '/usr/lib/python3/dist-packages/boto3',
   },
   quickstart: {
     'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',

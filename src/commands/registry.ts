@@ -18,6 +18,8 @@ import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
 import { showBackup } from './show-backup/index.js';
 import { showServer } from './show-server/index.js';
 import { check } from './check/index.js';
+import { cloudWalArchive } from './cloud-wal-archive/index.js';
+import { cloudWalUpload } from './cloud-wal-upload/index.js';
 import { status } from './status/index.js';
 import { switchWal } from './switch-wal/index.js';
 import { replicationStatus } from './replication-status/index.js';
@@ -27,6 +29,8 @@ import { recover } from './recover/index.js';
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
   backup,
+  cloudWalArchive,
+  cloudWalUpload,
   cron,
   deleteCommand,
   diagnose,

@@ -79,6 +79,10 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
       );
   }
 
+  if (values.compression === 'custom' && (values.wals_directory as Location | null)?.kind === 's3') {
+    // Objects are named by their compression's extension, which a shell filter does not have.
+    error('compression', "'compression = custom' cannot be used with an s3:// 'wals_directory'");
+  }
   if (values.compression === 'custom') {
     for (const key of ['custom_compression_filter', 'custom_decompression_filter']) {
       if (!values[key]) error(key, `'compression = custom' requires '${key}'`);

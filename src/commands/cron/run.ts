@@ -13,7 +13,12 @@ import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
+import type { ServerConfig } from '../../config/index.js';
+import { spooledWals } from '../../wal/cloud-spool.js';
+import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
+import { deleteCloudBackup, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
+import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
@@ -27,6 +32,15 @@ export default defineCommandModule<Result>({
     for (const server of ctx.config.servers.values()) {
       if (server.disabled || !server.config.active) continue;
       const name = server.name;
+      if (server.config.wals_directory.kind === 's3' || hasCloudCatalog(server.config)) {
+        try {
+          result[name] = await cronCloudServer(ctx, server.config);
+        } catch (error) {
+          ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}`);
+          result[name] = { archived: 0, completed: [], deleted: [] };
+        }
+        continue;
+      }
       const layout = serverLayout(server.config);
       await mkdir(layout.lockDirectory, { recursive: true });
       const lock = tryAcquireLock(serverLockPath(layout.lockDirectory, name, 'cron'));
@@ -88,6 +102,48 @@ export default defineCommandModule<Result>({
   renderConsole: () => [],
   renderJson: (result) => result,
 });
+
+/**
+ * A server archiving WAL into object storage: no local archive to process; cron (re)starts the
+ * upload worker when `cloud-wal-archive --async` left files in the spool (a worker that died,
+ * or one that could not be started), and applies the retention policy to a cloud catalogue.
+ */
+async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promise<Result[string]> {
+  const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+  const waiting = await spooledWals(config.incoming_wals_directory);
+  if (waiting.length > 0) {
+    const pid = await startCloudUploader(config, ctx.config.configFile);
+    ctx.report.info(
+      pid === null
+        ? `Cloud WAL upload for server ${config.name} is running (${waiting.length} file(s) queued)`
+        : `Starting cloud WAL upload for server ${config.name} (${waiting.length} file(s) queued)`,
+    );
+  }
+  if (!hasCloudCatalog(config) || !config.retention_policy) return outcome;
+  await mkdir(config.barman_lock_directory, { recursive: true });
+  const lock = tryAcquireLock(serverLockPath(config.barman_lock_directory, config.name, 'cron'));
+  if (!lock) {
+    ctx.report.info(
+      `Another cron process is already running on server ${config.name}. Skipping to the next server`,
+    );
+    return { ...outcome, skipped: 'cron running' };
+  }
+  try {
+    const catalog = await loadCloudServerCatalog(config, ctx.report);
+    for (const backup of catalog.backups) {
+      if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
+      ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${config.name}`);
+      const fresh = await loadCloudServerCatalog(config, ctx.report);
+      const current = fresh.backups.find((other) => other.id === backup.id);
+      if (!current) continue;
+      await deleteCloudBackup(fresh, current, ctx.report, { fromRetention: true });
+      outcome.deleted.push(backup.id);
+    }
+  } finally {
+    lock.release();
+  }
+  return outcome;
+}
 
 /** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */
 async function completeWaitingBackups(

@@ -12,6 +12,8 @@ import { createCompressStream } from '../../wal/compression/index.js';
 import { locateWal, peekWals } from '../../wal/get-wal.js';
 import { DEFAULT_SEGMENT_SIZE, parseWalName } from '../../wal/names.js';
 import { parseWalHeader, WAL_HEADER_LENGTH } from '../../wal/wal-header.js';
+import type { ServerConfig } from '../../config/index.js';
+import type { CommandInput } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 
@@ -40,25 +42,14 @@ export default defineCommandModule<Result>({
         exit: 'badWalName',
       });
     }
-    const layout = serverLayout(server.config);
-    const custom = customWalCompression(server.config);
-
-    if (options.peek !== undefined) {
-      const count = Number(options.peek);
-      if (!Number.isInteger(count) || count < 1) throw new UsageError('--peek needs a positive number');
-      const first = await locateWal(layout, wal.name, false);
-      const segmentSize = first ? await segmentSizeOf(first.path, custom) : DEFAULT_SEGMENT_SIZE;
-      return { mode: 'lines', lines: await peekWals(layout, wal.name, count, segmentSize) };
-    }
-
-    const found = await locateWal(layout, wal.name, options.partial === true);
-    if (!found)
-      throw new BarmanError('wal-not-found', `WAL file '${wal.name}' not found in server '${serverName}'`);
     const keep = options.keepCompression === true;
     const recompress: CompressionName | null =
       options.gzip === true || options.x === true ? 'gzip' : options.bzip2 === true ? 'bzip2' : null;
-    const source = () =>
-      keep ? Promise.resolve(createReadStream(found.path)) : openDecompressed(found.path, custom);
+    const source =
+      server.config.wals_directory.kind === 's3'
+        ? await cloudWalSource(server.config, wal.name, serverName, options.peek !== undefined, keep)
+        : await localWalSource(server.config, wal.name, serverName, options, keep);
+    if (Array.isArray(source)) return { mode: 'lines', lines: source };
 
     const directory = options.outputDirectory as string | undefined;
     if (directory !== undefined) {
@@ -104,6 +95,53 @@ export default defineCommandModule<Result>({
     await new Promise<void>((resolve) => stdout.write('', () => resolve()));
   },
 });
+
+/** Opens the WAL file from the local archive; with --peek, the names that follow instead. */
+async function localWalSource(
+  config: ServerConfig,
+  walName: string,
+  serverName: string,
+  options: CommandInput['options'],
+  keep: boolean,
+): Promise<(() => Promise<Readable>) | string[]> {
+  const layout = serverLayout(config);
+  const custom = customWalCompression(config);
+  if (options.peek !== undefined) {
+    const count = Number(options.peek);
+    if (!Number.isInteger(count) || count < 1) throw new UsageError('--peek needs a positive number');
+    const first = await locateWal(layout, walName, false);
+    const segmentSize = first ? await segmentSizeOf(first.path, custom) : DEFAULT_SEGMENT_SIZE;
+    return peekWals(layout, walName, count, segmentSize);
+  }
+  const found = await locateWal(layout, walName, options.partial === true);
+  if (!found)
+    throw new BarmanError('wal-not-found', `WAL file '${walName}' not found in server '${serverName}'`);
+  return () => (keep ? Promise.resolve(createReadStream(found.path)) : openDecompressed(found.path, custom));
+}
+
+/** Opens the WAL file from the server's s3:// wals_directory (the SDK loads only here). */
+async function cloudWalSource(
+  config: ServerConfig,
+  walName: string,
+  serverName: string,
+  peek: boolean,
+  keep: boolean,
+): Promise<() => Promise<Readable>> {
+  if (peek) {
+    throw new UsageError(
+      `--peek is not supported for server '${serverName}', whose WAL archive is in object storage`,
+    );
+  }
+  const { findCloudWal, openCloudWal, openCloudWalTarget } = await import('../../wal/cloud-archive.js');
+  const { storage } = openCloudWalTarget(config);
+  const [found] = await findCloudWal(storage, walName);
+  if (!found)
+    throw new BarmanError(
+      'wal-not-found',
+      `WAL file '${walName}' not found in server '${serverName}' (${storage.location})`,
+    );
+  return () => (keep ? storage.openRead(found.path) : openCloudWal(storage, found.path, found.compression));
+}
 
 /** Segment size from a WAL file's header (decompressing as needed); the default when unreadable. */
 async function segmentSizeOf(path: string, custom: ReturnType<typeof customWalCompression>): Promise<number> {

@@ -10,7 +10,15 @@ import {
 import { serverLayout } from '../../catalog/layout.js';
 import { BarmanError, UsageError } from '../../errors/index.js';
 import { defineCommandModule } from '../definition.js';
+import { cloudKeepAnnotation, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
+
+function notDone(id: string, status: string): BarmanError {
+  return new BarmanError(
+    'keep-not-done',
+    `Cannot add keep to backup ${id} because it has status ${status}. Only backups with status DONE can be kept.`,
+  );
+}
 
 interface Result {
   server: string;
@@ -35,6 +43,15 @@ export default defineCommandModule<Result | null>({
       includeDisabled: false,
     });
     if (!server) return null;
+    if (hasCloudCatalog(server.config)) {
+      const catalog = await loadCloudServerCatalog(server.config, ctx.report);
+      const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
+      if (status) return { server: server.name, backupId: backup.id, action: 'status', keep: backup.keep };
+      if (!release && statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
+      const keep = await cloudKeepAnnotation(server.config, backup.id, release ? null : target!);
+      ctx.log.info(`keep of backup ${backup.id} of server ${server.name}: ${keep ?? 'released'}`);
+      return { server: server.name, backupId: backup.id, action: release ? 'release' : 'keep', keep };
+    }
     const layout = serverLayout(server.config);
     const backup = resolveBackup(await loadBackups(layout), server.name, input.args.backup_id as string);
     if (status)
@@ -48,12 +65,7 @@ export default defineCommandModule<Result | null>({
       await releaseKeep(layout, backup.id);
       return { server: server.name, backupId: backup.id, action: 'release', keep: null };
     }
-    if (statusOf(backup) !== 'DONE') {
-      throw new BarmanError(
-        'keep-not-done',
-        `Cannot add keep to backup ${backup.id} because it has status ${statusOf(backup)}. Only backups with status DONE can be kept.`,
-      );
-    }
+    if (statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
     await writeKeep(layout, backup.id, target!);
     ctx.log.info(`keep ${target} added to backup ${backup.id} of server ${server.name}`);
     return { server: server.name, backupId: backup.id, action: 'keep', keep: target! };

@@ -13,6 +13,7 @@ import {
   requiredWal,
   walAfter,
 } from '../shared/backup-catalog.js';
+import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface Result {
@@ -39,7 +40,9 @@ export default defineCommandModule<Result>({
       includeDisabled: false,
     });
     if (!server) throw new Error('unreachable: selectServers reported the error');
-    const catalog = await loadServerCatalog(server.config, ctx.report);
+    const catalog = hasCloudCatalog(server.config)
+      ? await loadCloudServerCatalog(server.config, ctx.report)
+      : await loadServerCatalog(server.config, ctx.report);
     return { catalog, backup: resolveBackup(catalog.backups, server.name, input.args.backup_id as string) };
   },
 

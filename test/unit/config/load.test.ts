@@ -235,6 +235,11 @@ describe('bad input disables only the server concerned, naming file, section and
       /an s3:\/\/ URL here requires 'backup_method = local-to-cloud'/,
     ],
     [
+      'custom compression with a cloud WAL archive',
+      'conninfo = host=a\nbackup_method = local-rsync\nwals_directory = s3://bucket/x/wals\ncompression = custom\ncustom_compression_filter = gzip\ncustom_decompression_filter = gzip -d',
+      /\[pg\] compression: 'compression = custom' cannot be used with an s3:\/\/ 'wals_directory'/,
+    ],
+    [
       'local-rsync with ssh_command',
       'conninfo = host=a\nbackup_method = local-rsync\nssh_command = ssh a',
       /runs on the PostgreSQL host: remove 'ssh_command'/,

@@ -50,6 +50,7 @@ import {
 } from './probe.js';
 import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
+import { runCloudWalChecks } from './cloud-checks.js';
 
 export interface ServerCheckOptions {
   log: Logger;
@@ -141,6 +142,8 @@ class CheckRun {
 
   async all(): Promise<void> {
     await this.step(() => this.walArchive());
+    if (this.config.wals_directory.kind === 's3')
+      await this.step(() => runCloudWalChecks(this.config, this.c, this.signal));
     await this.step(() => this.walQueue('incoming'));
     await this.step(() => this.walQueue('streaming'));
     await this.step(() => this.postgres());

@@ -1,0 +1,68 @@
+/**
+ * cloud-wal-upload: the worker that empties the spool of `cloud-wal-archive --async` into the
+ * s3:// wals_directory. One per server (lock); when another runs, this one exits at once.
+ */
+import { join } from 'node:path';
+import { BarmanError, UsageError } from '../../errors/index.js';
+import { openCloudWalTarget } from '../../wal/cloud-archive.js';
+import { runSpoolUploader } from '../../wal/cloud-upload-worker.js';
+import { defineCommandModule } from '../definition.js';
+import { cloudUploadLockPath } from '../shared/cloud-uploader.js';
+import { selectServers } from '../shared/select-servers.js';
+
+interface Result {
+  server: string;
+  ran: boolean;
+  uploaded: string[];
+  rejected: string[];
+}
+
+export default defineCommandModule<Result>({
+  async run(ctx, input) {
+    const serverName = input.args.server_name as string;
+    const [server] = selectServers(ctx, [serverName], {
+      allowAll: false,
+      includeInactive: true,
+      includeDisabled: false,
+    });
+    if (!server) return { server: serverName, ran: false, uploaded: [], rejected: [] };
+    if (!server.config.active) throw new BarmanError('server-inactive', `Inactive server: ${serverName}`);
+    const jobs = Number(input.options.jobs ?? 4);
+    const idleSeconds = Number(input.options.waitIdle ?? 0);
+    if (!Number.isInteger(jobs) || jobs < 1)
+      throw new UsageError(`--jobs needs a positive integer, got '${String(input.options.jobs)}'`);
+    if (!Number.isFinite(idleSeconds) || idleSeconds < 0)
+      throw new UsageError(`--wait-idle needs a number of seconds, got '${String(input.options.waitIdle)}'`);
+    const config = server.config;
+    const target = openCloudWalTarget(config);
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    try {
+      const result = await runSpoolUploader(target, {
+        spoolDirectory: config.incoming_wals_directory,
+        errorsDirectory: config.errors_directory,
+        lockPath: cloudUploadLockPath(config),
+        jobs,
+        idleMs: idleSeconds * 1000,
+        log: ctx.log.child({ server: serverName, spool: join(config.incoming_wals_directory) }),
+        signal: stop.signal,
+      });
+      if (!result.ran)
+        ctx.report.info(`Another cloud-wal-upload is already running for server ${serverName}`);
+      for (const name of result.rejected)
+        ctx.report.error(
+          `${name} differs from the copy already in ${target.storage.location}; kept in ${config.errors_directory}`,
+        );
+      return { server: serverName, ran: result.ran, uploaded: result.uploaded, rejected: result.rejected };
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      target.storage.destroy();
+    }
+  },
+  renderConsole: (result) =>
+    result.ran ? [`Uploaded ${result.uploaded.length} WAL file(s) of server ${result.server}`] : [],
+  renderJson: (result) => result,
+});

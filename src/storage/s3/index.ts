@@ -1,0 +1,627 @@
+/**
+ * The s3 driver of the Storage interface (AWS SDK v3; the only importer of @aws-sdk/*).
+ *
+ * Integrity: every upload request carries a Content-MD5 that S3 checks before it stores
+ * anything, and the ETag returned is compared with the MD5 we computed (when it is an MD5: not
+ * with aws:kms), so a write that resolves has been stored byte for byte. Large streams go up as
+ * multipart uploads with bounded memory (at most `partConcurrency + 1` parts in memory); a
+ * failed multipart upload is aborted so no orphan parts are left to pay for.
+ * Credentials come from the SDK's standard chain (environment, shared files with `aws_profile`,
+ * SSO, container and instance metadata); they are never logged or printed.
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { BarmanError } from '../../errors/index.js';
+import type { Storage, StorageEntry, StorageStat, WriteOptions } from '../index.js';
+import type { S3Settings } from './settings.js';
+
+export type { S3Settings } from './settings.js';
+
+export interface S3WriteOptions extends WriteOptions {
+  /** User metadata stored with the object (x-amz-meta-*). */
+  metadata?: Record<string, string>;
+  /** Overrides the multipart part size for this write. */
+  partSize?: number;
+}
+
+export interface S3ObjectInfo {
+  key: string;
+  /** Path relative to the storage root. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface UploadResult {
+  size: number;
+  md5: string;
+  parts: number;
+}
+
+/** S3 allows 10,000 parts; part sizes double every 1,000 parts so a stream of any size fits. */
+const PARTS_PER_SIZE_STEP = 1000;
+
+export class S3Storage implements Storage {
+  readonly location: string;
+  readonly client: S3Client;
+  readonly signal: AbortSignal | undefined;
+
+  constructor(
+    readonly settings: S3Settings,
+    options: { signal?: AbortSignal } = {},
+  ) {
+    this.location = `s3://${settings.bucket}${settings.prefix ? `/${settings.prefix}` : ''}`;
+    this.signal = options.signal;
+    // The SDK warns on every start under Node < 22 about its future releases: noise in the
+    // PostgreSQL log for each archived segment, and nothing an operator must act on today.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const config: S3ClientConfig = {
+      maxAttempts: settings.maxAttempts,
+      // Content-MD5 is our integrity check; the SDK's trailing CRC checksums need aws-chunked
+      // encoding, which some S3-compatible stores do not decode.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        connectionTimeout: settings.connectTimeoutMs,
+        requestTimeout: settings.readTimeoutMs,
+      },
+    };
+    if (settings.region) config.region = settings.region;
+    else if (!process.env.AWS_REGION && !process.env.AWS_DEFAULT_REGION && !settings.profile)
+      config.region = 'us-east-1';
+    if (settings.profile) config.profile = settings.profile;
+    if (settings.endpointUrl) {
+      config.endpoint = settings.endpointUrl;
+      config.forcePathStyle = true;
+    }
+    this.client = new S3Client(config);
+  }
+
+  /** The object key of a storage path. */
+  key(path: string): string {
+    const clean = path.replace(/^\/+|\/+$/g, '');
+    if (clean.split('/').some((part) => part === '..')) {
+      throw new Error(`path '${path}' escapes the storage root ${this.location}`);
+    }
+    if (!this.settings.prefix) return clean;
+    return clean ? `${this.settings.prefix}/${clean}` : this.settings.prefix;
+  }
+
+  private pathOf(key: string): string {
+    return this.settings.prefix ? key.slice(this.settings.prefix.length + 1) : key;
+  }
+
+  /** Runs one SDK call, turning its failures into errors an operator can act on. */
+  private async call<T>(what: string, work: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    try {
+      return await work(this.signal);
+    } catch (error) {
+      throw describeS3Error(error, what, this);
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  /** The bucket exists and these credentials may use it. */
+  async checkBucket(): Promise<void> {
+    await this.call(`access bucket '${this.settings.bucket}'`, (abortSignal) =>
+      this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }), { abortSignal }),
+    );
+  }
+
+  async stat(path: string): Promise<StorageStat | null> {
+    const key = this.key(path);
+    const head = await this.headObject(path);
+    if (head) return { size: head.size, mtimeMs: head.mtimeMs, kind: 'file' };
+    const listing = await this.call(`list ${this.location}/${path}`, (abortSignal) =>
+      this.client.send(
+        new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: `${key}/`, MaxKeys: 1 }),
+        { abortSignal },
+      ),
+    );
+    return (listing.KeyCount ?? 0) > 0 ? { size: 0, mtimeMs: 0, kind: 'directory' } : null;
+  }
+
+  /** HeadObject: size, mtime and user metadata of a file; null when it does not exist. */
+  async headObject(
+    path: string,
+  ): Promise<{ size: number; mtimeMs: number; etag: string; metadata: Record<string, string> } | null> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(path) }),
+        { abortSignal: this.signal },
+      );
+      return {
+        size: head.ContentLength ?? 0,
+        mtimeMs: head.LastModified?.getTime() ?? 0,
+        etag: (head.ETag ?? '').replace(/"/g, ''),
+        metadata: head.Metadata ?? {},
+      };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw describeS3Error(error, `read ${this.location}/${path}`, this);
+    }
+  }
+
+  async list(path: string): Promise<StorageEntry[]> {
+    const base = this.key(path);
+    const prefix = base ? `${base}/` : '';
+    const entries: StorageEntry[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list ${this.location}/${path}`, (abortSignal) =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const common of page.CommonPrefixes ?? []) {
+        const name = (common.Prefix ?? '').slice(prefix.length).replace(/\/$/, '');
+        if (name) entries.push({ name, kind: 'directory' });
+      }
+      for (const object of page.Contents ?? []) {
+        const name = (object.Key ?? '').slice(prefix.length);
+        if (name) entries.push({ name, kind: 'file' });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return entries;
+  }
+
+  /** Every object whose key starts with the key of `path` (not only under it as a directory). */
+  async listObjects(path: string, options: { asDirectory?: boolean } = {}): Promise<S3ObjectInfo[]> {
+    const base = this.key(path);
+    const prefix = options.asDirectory !== false && base ? `${base}/` : base;
+    const objects: S3ObjectInfo[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(`list ${this.location}/${path}`, (abortSignal) =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const object of page.Contents ?? []) {
+        if (!object.Key) continue;
+        objects.push({
+          key: object.Key,
+          path: this.pathOf(object.Key),
+          size: object.Size ?? 0,
+          mtimeMs: object.LastModified?.getTime() ?? 0,
+        });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const stream = await this.openRead(path);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async readHead(path: string, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    try {
+      const stream = await this.openRead(path, `bytes=0-${length - 1}`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).subarray(0, length);
+    } catch (error) {
+      // An empty object has no byte 0: S3 answers 416 to any range.
+      if ((error as { cause?: { name?: string } }).cause?.name === 'InvalidRange') return Buffer.alloc(0);
+      throw error;
+    }
+  }
+
+  async openRead(path: string, range?: string): Promise<Readable> {
+    const response = await this.call(`read ${this.location}/${path}`, (abortSignal) =>
+      this.client.send(
+        new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(path), Range: range }),
+        {
+          abortSignal,
+        },
+      ),
+    );
+    const body = response.Body;
+    if (!(body instanceof Readable)) throw new Error(`no body in the response for ${this.location}/${path}`);
+    return body;
+  }
+
+  async writeFile(
+    path: string,
+    data: Buffer | string | Readable,
+    options: S3WriteOptions = {},
+  ): Promise<void> {
+    await this.upload(path, data, options);
+  }
+
+  /**
+   * Uploads `data` as the object at `path` and resolves once S3 has stored and acknowledged
+   * every byte with matching checksums. Readable sources shorter than one part go up as one
+   * PutObject; longer ones as a multipart upload, aborted when anything fails.
+   */
+  async upload(
+    path: string,
+    data: Buffer | string | Readable,
+    options: S3WriteOptions = {},
+  ): Promise<UploadResult> {
+    const partSize = options.partSize ?? this.settings.partSize;
+    if (typeof data === 'string' || Buffer.isBuffer(data)) {
+      const body = typeof data === 'string' ? Buffer.from(data) : data;
+      return this.putObject(path, body, options.metadata);
+    }
+    const pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let multipart: MultipartUpload | undefined;
+    try {
+      for await (const chunk of data) {
+        const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        pending.push(buffer);
+        pendingBytes += buffer.length;
+        const currentPartSize = multipart ? multipart.nextPartSize() : partSize;
+        if (pendingBytes < currentPartSize) continue;
+        multipart ??= await MultipartUpload.start(this, path, partSize, options.metadata);
+        // Cut whole parts off the pending bytes; the remainder waits for more data.
+        while (pendingBytes >= multipart.nextPartSize()) {
+          const size = multipart.nextPartSize();
+          const all = Buffer.concat(pending);
+          pending.length = 0;
+          pending.push(all.subarray(size));
+          pendingBytes = all.length - size;
+          await multipart.addPart(all.subarray(0, size));
+        }
+      }
+      if (!multipart) return await this.putObject(path, Buffer.concat(pending), options.metadata);
+      if (pendingBytes > 0) await multipart.addPart(Buffer.concat(pending));
+      return await multipart.complete();
+    } catch (error) {
+      if (multipart) await multipart.abort();
+      throw error;
+    }
+  }
+
+  private async putObject(
+    path: string,
+    body: Buffer,
+    metadata?: Record<string, string>,
+  ): Promise<UploadResult> {
+    const md5 = createHash('md5').update(body).digest();
+    const response = await this.call(`upload ${this.location}/${path}`, (abortSignal) =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: this.key(path),
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: md5.toString('base64'),
+          Metadata: metadata,
+          ...this.encryption(),
+        }),
+        { abortSignal },
+      ),
+    );
+    this.verifyEtag(path, response.ETag, [md5.toString('hex')]);
+    return { size: body.length, md5: md5.toString('hex'), parts: 1 };
+  }
+
+  /** Server-side encryption parameters of uploads. */
+  encryption(): { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+    if (!this.settings.encryption) return {};
+    return {
+      ServerSideEncryption: this.settings.encryption,
+      ...(this.settings.kmsKeyId ? { SSEKMSKeyId: this.settings.kmsKeyId } : {}),
+    };
+  }
+
+  /** With aws:kms the ETag is not an MD5; otherwise it must be one of `expected`. */
+  verifyEtag(path: string, etag: string | undefined, expected: string[]): void {
+    if (this.settings.encryption === 'aws:kms') return;
+    const actual = (etag ?? '').replace(/"/g, '').toLowerCase();
+    if (!expected.includes(actual)) {
+      throw new BarmanError(
+        's3-checksum-mismatch',
+        `the checksum S3 reported for ${this.location}/${path} (${actual || 'none'}) is not the one sent (${expected[0]}): the object may be corrupt`,
+      );
+    }
+  }
+
+  appendFile(path: string): Promise<void> {
+    return Promise.reject(
+      new BarmanError(
+        's3-no-append',
+        `cannot append to ${this.location}/${path}: object storage has no append`,
+      ),
+    );
+  }
+
+  async remove(path: string): Promise<void> {
+    await this.call(`delete ${this.location}/${path}`, (abortSignal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(path) }), {
+        abortSignal,
+      }),
+    );
+  }
+
+  /** Deletes objects by key, `deleteBatchSize` per request; fails if S3 refuses any. */
+  async removeKeys(keys: readonly string[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += this.settings.deleteBatchSize) {
+      const batch = keys.slice(start, start + this.settings.deleteBatchSize);
+      const response = await this.call(`delete objects in ${this.location}`, (abortSignal) =>
+        this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.settings.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+          { abortSignal },
+        ),
+      );
+      const failed = response.Errors ?? [];
+      if (failed.length > 0) {
+        throw new BarmanError(
+          's3-delete-failed',
+          `S3 refused to delete ${failed.length} object(s) in ${this.location}, e.g. ${failed[0]?.Key ?? '?'}: ${failed[0]?.Message ?? failed[0]?.Code ?? 'no reason given'}`,
+        );
+      }
+    }
+  }
+
+  async removeTree(path: string): Promise<void> {
+    const objects = await this.listObjects(path);
+    await this.removeKeys(objects.map((object) => object.key));
+  }
+
+  /** Object stores have no directories. */
+  mkdir(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Multipart uploads in progress under `path` (orphans of killed processes, among others). */
+  async listUploads(path: string): Promise<Array<{ key: string; uploadId: string; initiatedMs: number }>> {
+    const response = await this.call(`list multipart uploads in ${this.location}/${path}`, (abortSignal) =>
+      this.client.send(
+        new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: this.key(path) }),
+        {
+          abortSignal,
+        },
+      ),
+    );
+    return (response.Uploads ?? []).map((upload) => ({
+      key: upload.Key ?? '',
+      uploadId: upload.UploadId ?? '',
+      initiatedMs: upload.Initiated?.getTime() ?? 0,
+    }));
+  }
+
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    // Not tied to this storage's signal: cleaning up must work after a timeout aborted the upload.
+    await this.client.send(
+      new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }),
+    );
+  }
+}
+
+/** One multipart upload: parts go up `partConcurrency` at a time, in order of their numbers. */
+class MultipartUpload {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly etags: string[] = [];
+  private readonly partMd5s: Buffer[] = [];
+  private readonly wholeMd5 = createHash('md5');
+  private failure: Error | undefined;
+  private size = 0;
+  private partCount = 0;
+
+  private constructor(
+    private readonly storage: S3Storage,
+    private readonly path: string,
+    private readonly key: string,
+    private readonly uploadId: string,
+    private readonly basePartSize: number,
+  ) {}
+
+  static async start(
+    storage: S3Storage,
+    path: string,
+    partSize: number,
+    metadata?: Record<string, string>,
+  ): Promise<MultipartUpload> {
+    const key = storage.key(path);
+    const response = await callS3(storage, `start the upload of ${storage.location}/${path}`, (abortSignal) =>
+      storage.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: storage.settings.bucket,
+          Key: key,
+          Metadata: metadata,
+          ...storage.encryption(),
+        }),
+        { abortSignal },
+      ),
+    );
+    if (!response.UploadId) throw new Error(`S3 returned no upload id for ${storage.location}/${path}`);
+    return new MultipartUpload(storage, path, key, response.UploadId, partSize);
+  }
+
+  nextPartSize(): number {
+    return this.basePartSize * 2 ** Math.floor(this.partCount / PARTS_PER_SIZE_STEP);
+  }
+
+  /** Queues a part; waits while `partConcurrency` parts are already in flight (bounded memory). */
+  async addPart(body: Buffer): Promise<void> {
+    this.throwIfFailed();
+    const partNumber = ++this.partCount;
+    const md5 = createHash('md5').update(body).digest();
+    this.partMd5s[partNumber - 1] = md5;
+    this.wholeMd5.update(body);
+    this.size += body.length;
+    const task = this.uploadPart(partNumber, body, md5).catch((error: unknown) => {
+      this.failure ??= error instanceof Error ? error : new Error(String(error));
+    });
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+  }
+
+  /** A method, so TypeScript does not narrow `failure` across the awaits that may set it. */
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private async uploadPart(partNumber: number, body: Buffer, md5: Buffer): Promise<void> {
+    const response = await callS3(
+      this.storage,
+      `upload part ${partNumber} of ${this.storage.location}/${this.path}`,
+      (abortSignal) =>
+        this.storage.client.send(
+          new UploadPartCommand({
+            Bucket: this.storage.settings.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            PartNumber: partNumber,
+            Body: body,
+            ContentLength: body.length,
+            ContentMD5: md5.toString('base64'),
+          }),
+          { abortSignal },
+        ),
+    );
+    this.storage.verifyEtag(`${this.path} (part ${partNumber})`, response.ETag, [md5.toString('hex')]);
+    this.etags[partNumber - 1] = (response.ETag ?? '').replace(/"/g, '');
+  }
+
+  async complete(): Promise<UploadResult> {
+    await Promise.all(this.inFlight);
+    this.throwIfFailed();
+    const response = await callS3(
+      this.storage,
+      `complete the upload of ${this.storage.location}/${this.path}`,
+      (abortSignal) =>
+        this.storage.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.storage.settings.bucket,
+            Key: this.key,
+            UploadId: this.uploadId,
+            MultipartUpload: { Parts: this.etags.map((ETag, index) => ({ ETag, PartNumber: index + 1 })) },
+          }),
+          { abortSignal },
+        ),
+    );
+    // AWS reports md5(part md5s)-N; some compatible stores the MD5 of the whole object.
+    const whole = this.wholeMd5.digest('hex');
+    const ofParts = `${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${this.partCount}`;
+    this.storage.verifyEtag(this.path, response.ETag, [ofParts, whole]);
+    const head = await this.storage.headObject(this.path);
+    if (head?.size !== this.size) {
+      throw new BarmanError(
+        's3-size-mismatch',
+        `${this.storage.location}/${this.path} holds ${head?.size ?? 'no'} bytes after the upload of ${this.size}`,
+      );
+    }
+    return { size: this.size, md5: whole, parts: this.partCount };
+  }
+
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    try {
+      await this.storage.abortUpload(this.key, this.uploadId);
+    } catch {
+      // Reported by the caller's original error; an unaborted upload is listed by `check`.
+    }
+  }
+}
+
+function callS3<T>(
+  storage: S3Storage,
+  what: string,
+  work: (abortSignal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  return work(storage.signal).catch((error: unknown) => {
+    throw describeS3Error(error, what, storage);
+  });
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+/** An SDK failure as a BarmanError saying what could not be done and the likely reason. */
+export function describeS3Error(error: unknown, what: string, storage: S3Storage): BarmanError {
+  if (error instanceof BarmanError) return error;
+  const e = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = e.$metadata?.httpStatusCode;
+  const name = e.name ?? 'Error';
+  const endpoint = storage.settings.endpointUrl ?? 'AWS S3';
+  let reason: string;
+  let hint: string | undefined;
+  let code = 's3-failed';
+  if (name === 'AbortError' || name === 'TimeoutError') {
+    code = 's3-timeout';
+    reason = 'timed out';
+    hint = `check that ${endpoint} is reachable`;
+  } else if (name === 'NoSuchBucket') {
+    code = 's3-no-bucket';
+    reason = `bucket '${storage.settings.bucket}' does not exist`;
+  } else if (
+    ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'ExpiredToken'].includes(
+      name,
+    ) ||
+    status === 403
+  ) {
+    code = 's3-access-denied';
+    // HEAD answers have no body, so the SDK cannot name the error: show the status instead.
+    reason = `access denied (${name === 'Unknown' || name === 'Forbidden' ? `HTTP ${status ?? 403}` : name})`;
+    hint = 'check the AWS credentials (environment, aws_profile) and the bucket policy';
+  } else if (name === 'CredentialsProviderError') {
+    code = 's3-no-credentials';
+    reason = 'no AWS credentials found';
+    hint =
+      'set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or aws_profile, or run where an instance role applies';
+  } else if (status === 404 && what.startsWith('access bucket')) {
+    code = 's3-no-bucket';
+    reason = `bucket '${storage.settings.bucket}' does not exist`;
+  } else if (
+    e.code &&
+    /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/.test(e.code)
+  ) {
+    code = 's3-unreachable';
+    reason = `cannot reach ${endpoint} (${e.code})`;
+  } else {
+    reason = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`;
+  }
+  return new BarmanError(code, `cannot ${what}: ${reason}`, { hint, cause: error });
+}

@@ -1,0 +1,91 @@
+/**
+ * The local spool of `cloud-wal-archive --async`: the server's incoming_wals_directory. A WAL
+ * file is acknowledged once its copy is durable here (copied to a dot-temp name, fsynced,
+ * linked under its own name, directory fsynced); the upload worker removes it only after S3 has
+ * stored a verified copy. No AWS SDK here: enqueueing must stay cheap.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
+import { fsyncDirectory } from '../storage/posix.js';
+import { compareWalNames, parseWalName } from './names.js';
+
+export type EnqueueOutcome = 'queued' | 'already-queued';
+
+export async function enqueueWal(spoolDirectory: string, file: string): Promise<EnqueueOutcome> {
+  const name = basename(file);
+  const wal = parseWalName(name);
+  if (!wal || wal.name !== name) {
+    throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
+  }
+  await mkdir(spoolDirectory, { recursive: true });
+  const target = join(spoolDirectory, name);
+  const temp = join(spoolDirectory, `.${name}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`);
+  try {
+    // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
+    await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      // link, not rename: it never replaces a file already queued under this name.
+      await link(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (await sameBytes(target, file)) return 'already-queued';
+      throw new BarmanError(
+        'wal-duplicate-differs',
+        `${name} is already queued in ${spoolDirectory} with a different content`,
+        { hint: 'PostgreSQL will retry; check whether two clusters archive into this server' },
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new BarmanError('spool-no-space', `no space left in ${spoolDirectory} to queue ${name}`);
+    }
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => {});
+  }
+  await fsyncDirectory(spoolDirectory);
+  return 'queued';
+}
+
+/** WAL files waiting in the spool, oldest first (temp files and strangers skipped). */
+export async function spooledWals(spoolDirectory: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(spoolDirectory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names.filter((name) => parseWalName(name)?.name === name).sort(compareWalNames);
+}
+
+/** Byte comparison of two uncompressed files (not compare.ts: that one loads every codec). */
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [left, right] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+  try {
+    const [leftStat, rightStat] = await Promise.all([left.stat(), right.stat()]);
+    if (leftStat.size !== rightStat.size) return false;
+    const size = 1 << 20;
+    const [leftBuffer, rightBuffer] = [Buffer.alloc(size), Buffer.alloc(size)];
+    for (let position = 0; position < leftStat.size; position += size) {
+      const [l, r] = await Promise.all([
+        left.read(leftBuffer, 0, size, position),
+        right.read(rightBuffer, 0, size, position),
+      ]);
+      if (l.bytesRead !== r.bytesRead) return false;
+      if (!leftBuffer.subarray(0, l.bytesRead).equals(rightBuffer.subarray(0, r.bytesRead))) return false;
+    }
+    return true;
+  } finally {
+    await Promise.all([left.close(), right.close()]);
+  }
+}

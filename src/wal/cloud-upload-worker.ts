@@ -1,0 +1,171 @@
+/**
+ * The upload worker of `cloud-wal-archive --async`: one process per server (it holds the
+ * server's `cloud-wal-upload` lock) uploads the spooled WAL files `jobs` at a time and removes
+ * each from the spool only after S3 has stored a verified copy. It exits after `idleMs` with an
+ * empty spool; the next enqueue (or cron) starts a new one.
+ *
+ * No lost wake-up: an enqueuer writes its file durably *before* it looks at the lock, and the
+ * worker, after releasing the lock, lists the spool once more and takes over again when a file
+ * arrived. So either the enqueuer sees the lock free and starts a worker, or the worker that held
+ * it sees the file.
+ */
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError, isBarmanError } from '../errors/index.js';
+import { tryAcquireLock } from '../locks/index.js';
+import type { HeldLock } from '../locks/index.js';
+import type { Logger } from '../log/index.js';
+import { fsyncDirectory } from '../storage/posix.js';
+import type { CloudWalTarget } from './cloud-archive.js';
+import { archiveWalToCloud } from './cloud-archive.js';
+import { spooledWals } from './cloud-spool.js';
+
+export interface SpoolUploaderOptions {
+  spoolDirectory: string;
+  errorsDirectory: string;
+  lockPath: string;
+  /** Uploads at the same time. */
+  jobs: number;
+  /** Exit after the spool stayed empty this long (0: as soon as it is empty). */
+  idleMs: number;
+  log: Logger;
+  /** Stop as soon as the current uploads end (SIGTERM). */
+  signal?: AbortSignal;
+}
+
+export interface SpoolUploaderResult {
+  /** False when another worker holds the lock. */
+  ran: boolean;
+  uploaded: string[];
+  rejected: string[];
+  failures: number;
+}
+
+const POLL_MS = 20;
+const MAX_RETRY_DELAY_MS = 30_000;
+
+export async function runSpoolUploader(
+  target: CloudWalTarget,
+  options: SpoolUploaderOptions,
+): Promise<SpoolUploaderResult> {
+  const result: SpoolUploaderResult = { ran: false, uploaded: [], rejected: [], failures: 0 };
+  await mkdir(options.spoolDirectory, { recursive: true });
+  let lock: HeldLock | null = tryAcquireLock(options.lockPath);
+  if (!lock) return result;
+  result.ran = true;
+  await removeAbandonedTemps(options.spoolDirectory, options.log);
+  const inProgress = new Set<string>();
+  const running = new Set<Promise<void>>();
+  let idleSince = Date.now();
+  let retryDelay = 0;
+  let lastFailureAt = 0;
+
+  const uploadOne = async (name: string): Promise<void> => {
+    const path = join(options.spoolDirectory, name);
+    try {
+      const outcome = await archiveWalToCloud(target, path);
+      await unlink(path);
+      result.uploaded.push(name);
+      retryDelay = 0;
+      if (outcome.replaced.length > 0)
+        options.log.warning(
+          `replaced damaged leftovers of an interrupted upload: ${outcome.replaced.join(', ')}`,
+        );
+      options.log.info(
+        outcome.status === 'uploaded'
+          ? `uploaded ${name} to ${target.storage.location}/${outcome.path}`
+          : `${name} was already archived with the same content`,
+      );
+    } catch (error) {
+      if (isBarmanError(error) && (error.code === 'wal-duplicate-differs' || error.code === 'bad-wal-name')) {
+        const moved = await moveToErrors(options, path, name);
+        result.rejected.push(name);
+        options.log.error(`${describeError(error)}; the spooled copy is kept as ${moved}`);
+        return;
+      }
+      result.failures += 1;
+      lastFailureAt = Date.now();
+      retryDelay = Math.min(MAX_RETRY_DELAY_MS, Math.max(1000, retryDelay * 2));
+      options.log.error(`cannot upload ${name} (will retry in ${retryDelay} ms): ${describeError(error)}`);
+    } finally {
+      inProgress.delete(name);
+    }
+  };
+
+  try {
+    for (;;) {
+      if (options.signal?.aborted) break;
+      const waiting = (await spooledWals(options.spoolDirectory)).filter((name) => !inProgress.has(name));
+      const backingOff = retryDelay > 0 && Date.now() - lastFailureAt < retryDelay;
+      if (waiting.length > 0 && !backingOff) {
+        idleSince = Date.now();
+        for (const name of waiting) {
+          if (running.size >= options.jobs) break;
+          inProgress.add(name);
+          const task = uploadOne(name);
+          running.add(task);
+          void task.finally(() => running.delete(task));
+        }
+      }
+      if (running.size > 0) {
+        await Promise.race([...running, delay(POLL_MS)]);
+        continue;
+      }
+      if (waiting.length === 0 && Date.now() - idleSince >= options.idleMs) {
+        lock.release();
+        lock = null;
+        // Files queued while we held the lock: their enqueuer did not start a worker.
+        if ((await spooledWals(options.spoolDirectory)).length === 0) break;
+        lock = tryAcquireLock(options.lockPath);
+        if (!lock) break;
+        idleSince = Date.now();
+        continue;
+      }
+      await delay(POLL_MS);
+    }
+    await Promise.all(running);
+  } finally {
+    await fsyncDirectory(options.spoolDirectory).catch(() => {});
+    lock?.release();
+  }
+  return result;
+}
+
+/**
+ * Dot-temp files of enqueuers that died before linking their copy (never acknowledged: the WAL
+ * is still in pg_wal and PostgreSQL retries). Removed when their process is gone.
+ */
+async function removeAbandonedTemps(spoolDirectory: string, log: Logger): Promise<void> {
+  for (const name of await readdir(spoolDirectory)) {
+    const match = /^\.[0-9A-Za-z.]+\.(\d+)-[0-9a-f]+\.tmp$/.exec(name);
+    if (!match || processExists(Number(match[1]))) continue;
+    await unlink(join(spoolDirectory, name)).catch(() => {});
+    log.info(`removed ${name}, left in the spool by an enqueuer that died`);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function moveToErrors(options: SpoolUploaderOptions, path: string, name: string): Promise<string> {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  await mkdir(options.errorsDirectory, { recursive: true });
+  const target = join(options.errorsDirectory, `${name}.${stamp}.duplicate`);
+  await rename(path, target);
+  await fsyncDirectory(options.errorsDirectory);
+  await fsyncDirectory(options.spoolDirectory);
+  return target;
+}
