@@ -4,26 +4,26 @@
  * writes the recovery settings and signal file, and disables dangerous settings. Every step is
  * announced with Barman's wording.
  */
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
-import type { CustomCompression } from '../wal/compression/index.js';
-import { openDecompressed } from '../wal/compare.js';
-import { hashDir, parseWalName } from '../wal/names.js';
+import { parseWalName } from '../wal/names.js';
 import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
-import { archiveCompression, extractTarArchive } from './tar-extract.js';
+import type { BackupArchives, WalOpener } from './sources.js';
+import { extractTarStream } from './tar-extract.js';
 
 export interface ApplyOptions {
   plan: RecoveryPlan;
   destination: RecoveryDestination;
   report: Reporter;
-  /** The server's wals/ directory. */
-  walsDirectory: string;
-  customCompression: CustomCompression | null;
+  /** Opens an archived WAL file, decompressed (local archive or object storage). */
+  openWal: WalOpener;
+  /** The backup's tar archives (tar-format backups: pg_basebackup's, or a cloud backup's). */
+  archives: BackupArchives;
   /** Local scratch space (tar extraction and WAL files for a remote destination). */
   stagingRoot: string;
   jobs: number;
@@ -88,6 +88,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   }
 
   report.info('Copying the base backup.');
+  await mkdir(options.stagingRoot, { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
   const result: ApplyResult = { modified: [], review: [], files: 0, bytes: 0, reusedFiles: 0, walFiles: 0 };
   try {
@@ -237,41 +238,45 @@ async function restoreTarBackup(
   result: ApplyResult,
 ): Promise<void> {
   const { plan, destination } = options;
-  const dataDirectory = join(plan.backupDirectory, 'data');
-  const archives = (await readdir(dataDirectory))
-    .map((name) => ({ name, parsed: archiveCompression(name) }))
-    .filter((entry) => entry.parsed !== undefined);
-  const base = archives.find((entry) => entry.parsed!.base === 'base');
-  if (!base) {
+  const archives = await options.archives.list();
+  const where = archives[0]?.location.slice(0, archives[0].location.lastIndexOf('/')) ?? plan.backupDirectory;
+  // pg_basebackup names PGDATA's archive base.tar, barman-cloud-backup data.tar.
+  const pgdataBase = archives.some((archive) => archive.base === 'base') ? 'base' : 'data';
+  if (!archives.some((archive) => archive.base === pgdataBase)) {
     throw new BarmanError(
       'backup-archive-missing',
-      `no base.tar archive in ${dataDirectory}: the backup is incomplete`,
+      `no base.tar or data.tar archive in ${where}: the backup is incomplete`,
     );
   }
   // Straight into place when local and not a delta restore; through staging otherwise.
   const direct = destination.remoteCommand === null && !plan.delta;
-  const targets = new Map<string, string>([['base', direct ? plan.destination : join(staging, 'data')]]);
+  const targets = new Map<string, string>([[pgdataBase, direct ? plan.destination : join(staging, 'data')]]);
   for (const tablespace of plan.tablespaces) {
     const oid = String(tablespace.oid);
-    if (!archives.some((entry) => entry.parsed!.base === oid)) {
+    if (!archives.some((archive) => archive.base === oid)) {
       throw new BarmanError(
         'backup-archive-missing',
-        `no archive for tablespace ${tablespace.name} (${oid}.tar*) in ${dataDirectory}`,
+        `no archive for tablespace ${tablespace.name} (${oid}.tar*) in ${where}`,
       );
     }
     targets.set(oid, direct ? tablespace.location : join(staging, oid));
   }
-  const selected = archives.filter((entry) => targets.has(entry.parsed!.base));
+  const selected = archives.filter((archive) => targets.has(archive.base));
   const total = selected.length;
   let done = 0;
-  await Promise.all(
-    selected.map(async (entry) => {
-      const stats = await extractTarArchive(
-        join(dataDirectory, entry.name),
-        entry.parsed!.compression,
-        targets.get(entry.parsed!.base)!,
+  let next = 0;
+  // Archives extract in parallel (downloads overlap for a cloud backup), `jobs` at a time.
+  const worker = async () => {
+    while (next < selected.length) {
+      options.signal?.throwIfAborted();
+      const archive = selected[next++]!;
+      const stats = await extractTarStream(
+        await options.archives.open(archive),
+        archive.location,
+        archive.compression,
+        targets.get(archive.base)!,
         {
-          ...(entry.parsed!.base === 'base'
+          ...(archive.base === pgdataBase
             ? {
                 decide: (path: string) => {
                   const top = path.split('/')[0]!;
@@ -295,8 +300,9 @@ async function restoreTarBackup(
         filesTotal: total,
         final: done === total,
       });
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, selected.length)) }, worker));
   if (direct) return;
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(
@@ -329,21 +335,7 @@ async function copyWals(options: ApplyOptions, staging: string): Promise<number>
     while (next < files.length) {
       options.signal?.throwIfAborted();
       const entry = files[next++]!;
-      const source = join(options.walsDirectory, hashDir(entry.name), entry.name);
-      const stream = await openDecompressed(source, options.customCompression).catch(
-        (error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') {
-            throw new BarmanError(
-              'wal-missing',
-              `WAL file ${entry.name} is in xlog.db but not in ${options.walsDirectory}`,
-              {
-                hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive.",
-              },
-            );
-          }
-          throw error;
-        },
-      );
+      const stream = await options.openWal(entry);
       await writeFileDurably(join(target, entry.name), stream, { mode: 0o600 });
       if (plan.wal.archiveStatus && parseWalName(entry.name)?.kind === 'segment') {
         await writeFile(join(target, 'archive_status', `${entry.name}.done`), '');

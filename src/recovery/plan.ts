@@ -69,6 +69,8 @@ export interface PlanInput {
   /** restore_command for get-wal mode (built by the caller: it knows the binary and config file). */
   getWalCommand: { command: string; comment: string } | null;
   delta: boolean;
+  /** The backup is a set of tar archives whatever backup.info says (a cloud backup). */
+  tarArchives?: boolean;
   entries: readonly XlogDbEntry[];
   histories: ReadonlyMap<number, TimelineSwitch[]>;
 }
@@ -109,7 +111,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     input.tablespaceRules,
     input.destination.replace(/\/+$/, '') || '/',
   );
-  const format = info.compression && info.compression !== 'none' ? 'tar' : 'plain';
+  const format = input.tarArchives || (info.compression && info.compression !== 'none') ? 'tar' : 'plain';
   const { targets } = input;
   checkTargetAgainstBackup(targets, {
     id: input.backup.id,

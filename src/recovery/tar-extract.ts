@@ -26,18 +26,26 @@ export interface ExtractStats {
 }
 
 const SUFFIXES: Array<[string, CompressionName | null]> = [
-  ['.tar.gz', 'gzip'],
-  ['.tar.lz4', 'lz4'],
-  ['.tar.zst', 'zstd'],
-  ['.tar', null],
+  ['.gz', 'gzip'],
+  ['.bz2', 'bzip2'],
+  ['.xz', 'xz'],
+  ['.lz4', 'lz4'],
+  ['.zst', 'zstd'],
+  ['.snappy', 'snappy'],
+  ['', null],
 ];
 
-/** The compression of a pg_basebackup archive from its name, or undefined when not an archive. */
+/**
+ * A backup archive's name: pg_basebackup's `base.tar[.gz|.lz4|.zst]` and `<oid>.tar…`, or
+ * barman-cloud-backup's `data.tar[.gz|.bz2|.snappy…]`, `<oid>.tar…` and their `_0001` parts.
+ * Undefined when the name is not an archive.
+ */
 export function archiveCompression(
   name: string,
 ): { base: string; compression: CompressionName | null } | undefined {
   for (const [suffix, compression] of SUFFIXES) {
-    if (name.endsWith(suffix)) return { base: name.slice(0, -suffix.length), compression };
+    const match = new RegExp(`^(.+?)(?:_\\d{4})?\\.tar${suffix.replace('.', '\\.')}$`).exec(name);
+    if (match) return { base: match[1]!, compression };
   }
   return undefined;
 }
@@ -48,7 +56,23 @@ export async function extractTarArchive(
   target: string,
   options: ExtractOptions = {},
 ): Promise<ExtractStats> {
-  const raw = createReadStream(archive, { highWaterMark: 1 << 20 });
+  return extractTarStream(
+    createReadStream(archive, { highWaterMark: 1 << 20 }),
+    archive,
+    compression,
+    target,
+    options,
+  );
+}
+
+/** Extracts a tar stream (read from anywhere: a file, an S3 object); `archive` names it in errors. */
+export async function extractTarStream(
+  raw: Readable,
+  archive: string,
+  compression: CompressionName | null,
+  target: string,
+  options: ExtractOptions = {},
+): Promise<ExtractStats> {
   const stream: Readable = compression ? raw.pipe(createDecompressStream(compression)) : raw;
   raw.on('error', (error) => stream.destroy(error));
   const stats: ExtractStats = { files: 0, bytes: 0 };

@@ -3,7 +3,7 @@
  * then apply it with the recovery hooks around it, and explain what was changed.
  */
 import { hostname } from 'node:os';
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { resolveBackup, statusOf } from '../../catalog/backups.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -19,20 +19,22 @@ import type { RecoveryDestination } from '../../recovery/destination.js';
 import { LocalDestination, RemoteDestination } from '../../recovery/destination.js';
 import type { RecoveryPlan } from '../../recovery/plan.js';
 import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
+import type { BackupInfo } from '../../catalog/backup-info.js';
 import { formatBackupInfo } from '../../catalog/backup-info.js';
+import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
+import { cloudArchives, cloudWals, localArchives, localWals } from '../../recovery/sources.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import { parseRecoveryTargets } from '../../recovery/targets.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
-import { openDecompressed } from '../../wal/compare.js';
 import type { TimelineSwitch } from '../../wal/history.js';
 import { parseTimelineHistory } from '../../wal/history.js';
 import { formatLsn, parseLsn, parseWalName } from '../../wal/names.js';
-import type { XlogDbEntry } from '../../wal/xlogdb.js';
-import type { CommandContext } from '../definition.js';
+import type { CommandContext, CommandInput } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface RecoverResult {
@@ -86,8 +88,9 @@ export default defineCommandModule<RecoverResult>({
     const destinationPath = input.args.destination_directory as string;
     const dryRun = options.dryRun === true;
 
+    const cloud = hasCloudCatalog(config);
     // WALs still in incoming/ or streaming/ may be the ones the target needs.
-    if (!dryRun) {
+    if (!dryRun && !cloud) {
       try {
         await runArchiveWal(config, ctx.report, ctx.log, {
           hooks: archiveHooks(HookRunner.forServer(ctx, config)),
@@ -96,7 +99,9 @@ export default defineCommandModule<RecoverResult>({
         ctx.report.warning(`archive-wal before recovery failed: ${describeError(error)}`);
       }
     }
-    const catalog = await loadServerCatalog(config, ctx.report);
+    const catalog = cloud
+      ? await loadCloudServerCatalog(config, ctx.report)
+      : await loadServerCatalog(config, ctx.report);
     const backup = chooseBackup(catalog, input.args.backup_id as string, targets);
     if (!backup.info) {
       throw new BarmanError(
@@ -104,101 +109,24 @@ export default defineCommandModule<RecoverResult>({
         `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
       );
     }
-    const histories = await readHistories(catalog, config);
-    const plan = buildRecoveryPlan({
-      server: config.name,
-      backup: { id: backup.id, directory: backup.directory, info: backup.info },
-      destination: destinationPath,
-      remoteCommand,
-      tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
-      targets,
-      getWal,
-      getWalCommand: getWal ? await getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
-      delta,
-      entries: catalog.xlog,
-      histories,
-    });
-    const externalConfigFiles = outsidePgdata(backup);
-    const startedAt = new Date();
-    const base: RecoverResult = {
-      server: config.name,
-      backupId: backup.id,
-      destination: plan.destination,
-      dryRun,
-      planLines: describePlan(plan),
-      pitr: plan.pitr,
-      getWal,
-      result: null,
-      startedAt,
-      elapsedSeconds: 0,
-      externalConfigFiles,
-    };
-    if (dryRun) return base;
-    if (plan.wal.selection.gap) {
-      ctx.report.warning(
-        `WAL file ${plan.wal.selection.gap.missing} is missing from the archive: recovery cannot replay past ${plan.wal.selection.gap.after}`,
-      );
-    }
-
-    if (plan.wal.selection.targetTimeBeyondArchive) {
-      ctx.report.warning(
-        `no archived WAL file was closed after the target time: the archive may end before it (newest: ${plan.wal.selection.lastSegment ?? 'none'}); ` +
-          "run 'barman switch-wal --force --archive' on a live server first, or PostgreSQL may stop short of the target",
-      );
-    }
-    ctx.report.info(
-      `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
-    );
-    ctx.report.info(`Destination directory: ${plan.destination}`);
-    if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
-    const destination = await openDestination(config, remoteCommand);
-    await destination.checkReachable();
-    if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
-
-    const hooks = HookRunner.forServer(ctx, config);
-    const hookEnv = () =>
-      recoveryHookEnv({
-        ...backupHookInfo(backup, catalog.backups),
-        destination: plan.destination,
-        tablespaces: Object.fromEntries(
-          plan.tablespaces.filter((t) => t.location !== t.original).map((t) => [t.name, t.location]),
-        ),
-        remoteCommand,
-        recoverOptions: hookRecoverOptions(plan, targets),
-      });
-    if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv());
-    let result: ApplyResult;
-    // Ctrl-C or a kill stops the copy cleanly: staging removed, the destination reported incomplete.
-    const interruption = new AbortController();
-    const interrupt = (signal: NodeJS.Signals) =>
-      interruption.abort(new BarmanError('interrupted', `recovery interrupted by ${signal}`));
-    process.once('SIGINT', interrupt);
-    process.once('SIGTERM', interrupt);
+    const sources = await openSources(config, catalog, backup, cloud);
     try {
-      result = await applyRecoveryPlan({
-        signal: interruption.signal,
-        plan,
-        destination,
-        report: ctx.report,
-        walsDirectory: catalog.layout.walsDirectory,
-        customCompression: customWalCompression(config),
-        stagingRoot: stagingRoot(config, options.recoveryStagingPath as string | undefined),
-        jobs: config.parallel_jobs,
-        bandwidthLimit: config.bandwidth_limit || null,
-        backupInfoText: formatBackupInfo(backup.info),
-        externalConfigFiles,
+      return await recoverWithSources(ctx, input, {
+        config,
+        catalog,
+        backup: { ...backup, info: backup.info },
+        targets,
+        remoteCommand,
+        getWal,
+        delta,
+        destinationPath,
+        dryRun,
+        sources,
+        cloud,
       });
-    } catch (error) {
-      if (hooks.has('recovery', 'post')) {
-        await hooks.run('recovery', 'post', { ...hookEnv(), BARMAN_ERROR: describeError(error) });
-      }
-      throw error;
     } finally {
-      process.off('SIGINT', interrupt);
-      process.off('SIGTERM', interrupt);
+      sources.close();
     }
-    if (hooks.has('recovery', 'post')) await hooks.run('recovery', 'post', hookEnv());
-    return { ...base, result, elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000 };
   },
 
   renderConsole(data) {
@@ -272,6 +200,169 @@ export default defineCommandModule<RecoverResult>({
   },
 });
 
+interface RecoverRequest {
+  config: ServerConfig;
+  catalog: ServerCatalog;
+  backup: CatalogBackup & { info: BackupInfo };
+  targets: RecoveryTargets;
+  remoteCommand: string | null;
+  getWal: boolean;
+  delta: boolean;
+  destinationPath: string;
+  dryRun: boolean;
+  sources: RecoverySources;
+  cloud: boolean;
+}
+
+async function recoverWithSources(
+  ctx: CommandContext,
+  input: CommandInput,
+  request: RecoverRequest,
+): Promise<RecoverResult> {
+  const { config, catalog, backup, targets, remoteCommand, getWal, delta, destinationPath, dryRun, sources } =
+    request;
+  const options = input.options;
+  const histories = await readHistories(catalog, sources.openWal);
+  const plan = buildRecoveryPlan({
+    server: config.name,
+    backup: { id: backup.id, directory: backup.directory, info: backup.info },
+    destination: destinationPath,
+    remoteCommand,
+    tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
+    targets,
+    getWal,
+    getWalCommand: getWal ? await getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
+    delta,
+    tarArchives: request.cloud,
+    entries: catalog.xlog,
+    histories,
+  });
+  const externalConfigFiles = outsidePgdata(backup);
+  const startedAt = new Date();
+  const base: RecoverResult = {
+    server: config.name,
+    backupId: backup.id,
+    destination: plan.destination,
+    dryRun,
+    planLines: describePlan(plan),
+    pitr: plan.pitr,
+    getWal,
+    result: null,
+    startedAt,
+    elapsedSeconds: 0,
+    externalConfigFiles,
+  };
+  if (dryRun) return base;
+  if (plan.wal.selection.gap) {
+    ctx.report.warning(
+      `WAL file ${plan.wal.selection.gap.missing} is missing from the archive: recovery cannot replay past ${plan.wal.selection.gap.after}`,
+    );
+  }
+
+  if (plan.wal.selection.targetTimeBeyondArchive) {
+    ctx.report.warning(
+      `no archived WAL file was closed after the target time: the archive may end before it (newest: ${plan.wal.selection.lastSegment ?? 'none'}); ` +
+        "run 'barman switch-wal --force --archive' on a live server first, or PostgreSQL may stop short of the target",
+    );
+  }
+  ctx.report.info(
+    `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
+  );
+  ctx.report.info(`Destination directory: ${plan.destination}`);
+  if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
+  const destination = await openDestination(config, remoteCommand);
+  await destination.checkReachable();
+  if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
+
+  const hooks = HookRunner.forServer(ctx, config);
+  const hookEnv = () =>
+    recoveryHookEnv({
+      ...backupHookInfo(backup, catalog.backups),
+      destination: plan.destination,
+      tablespaces: Object.fromEntries(
+        plan.tablespaces.filter((t) => t.location !== t.original).map((t) => [t.name, t.location]),
+      ),
+      remoteCommand,
+      recoverOptions: hookRecoverOptions(plan, targets),
+    });
+  if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv());
+  let result: ApplyResult;
+  // Ctrl-C or a kill stops the copy cleanly: staging removed, the destination reported incomplete.
+  const interruption = new AbortController();
+  const interrupt = (signal: NodeJS.Signals) =>
+    interruption.abort(new BarmanError('interrupted', `recovery interrupted by ${signal}`));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    result = await applyRecoveryPlan({
+      signal: interruption.signal,
+      plan,
+      destination,
+      report: ctx.report,
+      openWal: sources.openWal,
+      archives: sources.archives,
+      stagingRoot: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+      jobs: config.parallel_jobs,
+      bandwidthLimit: config.bandwidth_limit || null,
+      backupInfoText: formatBackupInfo(backup.info),
+      externalConfigFiles,
+    });
+  } catch (error) {
+    if (hooks.has('recovery', 'post')) {
+      await hooks.run('recovery', 'post', { ...hookEnv(), BARMAN_ERROR: describeError(error) });
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+  if (hooks.has('recovery', 'post')) await hooks.run('recovery', 'post', hookEnv());
+  return { ...base, result, elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000 };
+}
+
+interface RecoverySources {
+  archives: BackupArchives;
+  openWal: WalOpener;
+  close(): void;
+}
+
+/** The backup's archives and the WAL archive, local or in object storage. */
+async function openSources(
+  config: ServerConfig,
+  catalog: ServerCatalog,
+  backup: CatalogBackup,
+  cloud: boolean,
+): Promise<RecoverySources> {
+  if (!cloud) {
+    return {
+      archives: localArchives(backup.directory),
+      openWal: localWals(catalog.layout.walsDirectory, customWalCompression(config)),
+      close: () => {},
+    };
+  }
+  // The SDK loads only for cloud servers.
+  const { S3Storage } = await import('../../storage/s3/index.js');
+  const { s3SettingsFor } = await import('../../storage/s3/settings.js');
+  const base = config.basebackups_directory;
+  const wals = config.wals_directory;
+  if (base.kind !== 's3' || wals.kind !== 's3') {
+    throw new BarmanError(
+      'cloud-layout-unsupported',
+      `server '${config.name}': recovering a cloud backup needs both basebackups_directory and wals_directory in object storage`,
+    );
+  }
+  const backupStorage = new S3Storage(s3SettingsFor(config, base));
+  const walStorage = new S3Storage(s3SettingsFor(config, wals));
+  return {
+    archives: cloudArchives(backupStorage, backup.id),
+    openWal: cloudWals(walStorage),
+    close: () => {
+      backupStorage.destroy();
+      walStorage.destroy();
+    },
+  };
+}
+
 /** A backup id, name or shortcut; `auto` picks the newest backup that can reach the target. */
 function chooseBackup(catalog: ServerCatalog, reference: string, targets: RecoveryTargets): CatalogBackup {
   if (reference !== 'auto') return resolveBackup(catalog.backups, catalog.config.name, reference);
@@ -304,23 +395,20 @@ function chooseBackup(catalog: ServerCatalog, reference: string, targets: Recove
 
 async function readHistories(
   catalog: ServerCatalog,
-  config: ServerConfig,
+  openWal: WalOpener,
 ): Promise<Map<number, TimelineSwitch[]>> {
   const histories = new Map<number, TimelineSwitch[]>();
-  const custom = customWalCompression(config);
-  const historyEntries: XlogDbEntry[] = catalog.xlog.filter((entry) => entry.name.endsWith('.history'));
-  for (const entry of historyEntries) {
+  for (const entry of catalog.xlog) {
     const wal = parseWalName(entry.name);
     if (!wal || wal.kind !== 'history') continue;
-    const path = join(catalog.layout.walsDirectory, entry.name);
     try {
       const chunks: Buffer[] = [];
-      for await (const chunk of await openDecompressed(path, custom)) chunks.push(chunk as Buffer);
+      for await (const chunk of await openWal(entry)) chunks.push(chunk as Buffer);
       histories.set(wal.timeline, parseTimelineHistory(Buffer.concat(chunks).toString('utf8')));
     } catch (error) {
       throw new BarmanError(
         'history-unreadable',
-        `cannot read timeline history file ${path}: ${describeError(error)}`,
+        `cannot read timeline history file ${entry.name} of server '${catalog.config.name}': ${describeError(error)}`,
       );
     }
   }

@@ -1,0 +1,100 @@
+/**
+ * Where a recovery reads from: the tar archives of a backup and the archived WAL files, either
+ * in the local catalogue or in object storage (a backup in barman-cloud-backup's layout and a
+ * WAL archive in barman-cloud-wal-archive's). Both hand out streams, so extraction and WAL
+ * decompression are the same code whatever the source; nothing is ever read whole into memory.
+ */
+import { readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BarmanError } from '../errors/index.js';
+import type { S3Storage } from '../storage/s3/index.js';
+import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
+import { createDecompressStream } from '../wal/compression/index.js';
+import { openDecompressed } from '../wal/compare.js';
+import type { CloudCompression } from '../wal/cloud-layout.js';
+import { cloudWalPath } from '../wal/cloud-layout.js';
+import { hashDir } from '../wal/names.js';
+import type { XlogDbEntry } from '../wal/xlogdb.js';
+import { archiveCompression } from './tar-extract.js';
+
+export interface BackupArchive {
+  /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */
+  name: string;
+  /** `base` / `data` for PGDATA, a tablespace oid otherwise. */
+  base: string;
+  compression: CompressionName | null;
+  /** Where it is, for messages. */
+  location: string;
+}
+
+export interface BackupArchives {
+  list(): Promise<BackupArchive[]>;
+  open(archive: BackupArchive): Promise<Readable>;
+}
+
+/** Opens an archived WAL file, decompressed. */
+export type WalOpener = (entry: XlogDbEntry) => Promise<Readable>;
+
+/** pg_basebackup's tar archives in `<backup>/data/`. */
+export function localArchives(backupDirectory: string): BackupArchives {
+  const directory = join(backupDirectory, 'data');
+  return {
+    async list() {
+      return (await readdir(directory)).flatMap((name) => {
+        const parsed = archiveCompression(name);
+        return parsed ? [{ name, ...parsed, location: join(directory, name) }] : [];
+      });
+    },
+    open: (archive) => Promise.resolve(createReadStream(archive.location, { highWaterMark: 1 << 20 })),
+  };
+}
+
+/** The objects of a backup made by barman-cloud-backup (or local-to-cloud): `<id>/data.tar…`. */
+export function cloudArchives(storage: S3Storage, backupId: string): BackupArchives {
+  return {
+    async list() {
+      return (await storage.listObjects(backupId)).flatMap((object) => {
+        const name = object.path.slice(object.path.lastIndexOf('/') + 1);
+        if (object.path !== `${backupId}/${name}`) return []; // annotations/ and the like
+        const parsed = archiveCompression(name);
+        return parsed ? [{ name, ...parsed, location: `${storage.location}/${backupId}/${name}` }] : [];
+      });
+    },
+    open: (archive) => storage.openRead(`${backupId}/${archive.name}`),
+  };
+}
+
+/** WAL files of the local archive (wals/<hash>/<name>, compression found by magic bytes). */
+export function localWals(walsDirectory: string, custom: CustomCompression | null): WalOpener {
+  return async (entry) => {
+    const path = join(walsDirectory, hashDir(entry.name), entry.name);
+    try {
+      return await openDecompressed(path, custom);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new BarmanError(
+          'wal-missing',
+          `WAL file ${entry.name} is in xlog.db but not in ${walsDirectory}`,
+          {
+            hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive.",
+          },
+        );
+      }
+      throw error;
+    }
+  };
+}
+
+/** WAL files of a cloud archive: the object's extension says its compression. */
+export function cloudWals(storage: S3Storage): WalOpener {
+  return async (entry) => {
+    const compression = entry.compression as CloudCompression | null;
+    const raw = await storage.openRead(cloudWalPath(entry.name, compression));
+    if (!compression) return raw;
+    const decompress = createDecompressStream(compression);
+    raw.on('error', (error) => decompress.destroy(error));
+    return raw.pipe(decompress);
+  };
+}
