@@ -88,6 +88,8 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   }
 
   report.info('Copying the base backup.');
+  // WAL decompression starts now and overlaps the base copy (see decompressWals).
+  const walStaged = destination.remoteCommand !== null || plan.delta;
   await mkdir(options.stagingRoot, { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
   const result: ApplyResult = { modified: [], review: [], files: 0, bytes: 0, reusedFiles: 0, walFiles: 0 };
@@ -112,39 +114,60 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const copyAll = () => 'copy' as const;
-
-    if (plan.format === 'plain') {
-      for (const tablespace of plan.tablespaces) {
-        const stats = await destination.copyTree(
-          join(plan.backupDirectory, String(tablespace.oid)),
-          tablespace.location,
-          copyOptions(`tablespace ${tablespace.name}`, copyAll),
+    const walTarget = walStaged ? join(staging, 'wal') : join(plan.destination, plan.wal.directory);
+    const walWork = new AbortController();
+    const stopWal = () => walWork.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', stopWal);
+    // Settled into a value at once: a failure is reported after the base copy, never unhandled.
+    const walDone: Promise<{ copied: number } | { error: unknown }> =
+      plan.wal.mode === 'copy'
+        ? decompressWals(options, walTarget, walWork.signal).then(
+            (copied) => ({ copied }),
+            (error: unknown) => ({ error }),
+          )
+        : Promise.resolve({ copied: 0 });
+    try {
+      if (plan.format === 'plain') {
+        for (const tablespace of plan.tablespaces) {
+          const stats = await destination.copyTree(
+            join(plan.backupDirectory, String(tablespace.oid)),
+            tablespace.location,
+            copyOptions(`tablespace ${tablespace.name}`, copyAll),
+          );
+          addStats(result, stats);
+        }
+        addStats(
+          result,
+          await destination.copyTree(
+            join(plan.backupDirectory, 'data'),
+            plan.destination,
+            copyOptions('PGDATA', dataFilter),
+          ),
         );
-        addStats(result, stats);
+      } else {
+        await restoreTarBackup(options, staging, copyOptions, dataFilter, copyAll, result);
       }
-      addStats(
-        result,
-        await destination.copyTree(
-          join(plan.backupDirectory, 'data'),
-          plan.destination,
-          copyOptions('PGDATA', dataFilter),
-        ),
+
+      await destination.renameIfExists(
+        join(plan.destination, 'backup_manifest'),
+        join(plan.destination, `backup_manifest.${plan.backupId}`),
       );
-    } else {
-      await restoreTarBackup(options, staging, copyOptions, dataFilter, copyAll, result);
+    } catch (error) {
+      walWork.abort(error);
+      await walDone;
+      throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', stopWal);
     }
 
-    await destination.renameIfExists(
-      join(plan.destination, 'backup_manifest'),
-      join(plan.destination, `backup_manifest.${plan.backupId}`),
-    );
-
-    // Settings before WAL (announced in Barman's order): a copy interrupted from here on never
-    // archives into production.
+    // Settings before the WAL is in place (announced in Barman's order).
     await rewriteConfiguration(options, result);
     if (plan.wal.mode === 'copy') {
       report.info('Copying required WAL segments.');
-      result.walFiles = await copyWals(options, staging);
+      const outcome = await walDone;
+      if ('error' in outcome) throw outcome.error;
+      if (walStaged) await placeStagedWals(options, walTarget);
+      result.walFiles = outcome.copied;
     }
     if (plan.settings.lines.length > 0) report.info('Generating recovery configuration');
     report.info('Identify dangerous settings in destination directory.');
@@ -322,18 +345,20 @@ async function restoreTarBackup(
   await rm(join(staging, 'data'), { recursive: true, force: true });
 }
 
-/** Decompresses the selected WALs into the destination's WAL directory (via staging when remote). */
-async function copyWals(options: ApplyOptions, staging: string): Promise<number> {
-  const { plan, destination } = options;
-  const local = destination.remoteCommand === null;
-  const target = local ? join(plan.destination, plan.wal.directory) : join(staging, 'wal');
+/**
+ * Decompresses the selected WALs into the destination's WAL directory, or into staging for a
+ * remote destination (and for a delta restore, whose base copy clears the WAL directory), so
+ * that it can run while the base backup is copied: decompression is CPU, the copy I/O.
+ */
+async function decompressWals(options: ApplyOptions, target: string, signal: AbortSignal): Promise<number> {
+  const { plan } = options;
   await mkdir(join(target, 'archive_status'), { recursive: true, mode: 0o700 });
   const files = plan.wal.selection.files;
   let next = 0;
   let copied = 0;
   const worker = async () => {
     while (next < files.length) {
-      options.signal?.throwIfAborted();
+      signal.throwIfAborted();
       const entry = files[next++]!;
       const stream = await options.openWal(entry);
       await writeFileDurably(join(target, entry.name), stream, { mode: 0o600 });
@@ -344,16 +369,19 @@ async function copyWals(options: ApplyOptions, staging: string): Promise<number>
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
-  if (!local) {
-    await destination.copyTree(target, join(plan.destination, plan.wal.directory), {
-      exclude: () => 'copy',
-      jobs: options.jobs,
-      bandwidthLimit: options.bandwidthLimit,
-      delta: false,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  }
   return copied;
+}
+
+/** Moves staged WAL files into place: rsync to a remote host, a local copy for a delta restore. */
+async function placeStagedWals(options: ApplyOptions, staged: string): Promise<void> {
+  const { plan, destination } = options;
+  await destination.copyTree(staged, join(plan.destination, plan.wal.directory), {
+    exclude: () => 'copy',
+    jobs: options.jobs,
+    bandwidthLimit: options.bandwidthLimit,
+    delta: false,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }
 
 async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
