@@ -29,19 +29,10 @@
  * (BENCH_LOG_LEVEL=DEBUG for more lines); BENCH_CPU_PROF=<dir> runs barman-ts under
  * `node --cpu-prof` into <dir>; BENCH_VERBOSE=1 prints every command's output.
  */
-import { spawnSync } from 'node:child_process';
-import { chmod, lstat, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PostgresServer, SshServer } from '../test/harness/index.js';
-import {
-  createDir,
-  makeTempDir,
-  registerExitCleanup,
-  runAs,
-  startPostgres,
-  startSshd,
-  waitFor,
-} from '../test/harness/index.js';
+import { createDir, makeTempDir, startSshd, waitFor } from '../test/harness/index.js';
 import {
   assertSucceeded,
   BARMAN_34_BIN,
@@ -58,6 +49,8 @@ import {
   syncAll,
   timeRun,
 } from './common.js';
+import type { PgbenchCluster } from './pgbench-cluster.js';
+import { startPgbenchCluster } from './pgbench-cluster.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 1));
@@ -67,8 +60,6 @@ const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROF ?? null;
 const CACHE_DIR = '/var/tmp/barman-ts-bench-pg';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const TIME_BIN = '/usr/bin/time';
-const PG_SETTINGS = { shared_buffers: '256MB', max_wal_size: '1GB' };
-const RIG_MARKER = '\n# --- barman-ts test rig ---\n';
 const MAX_RSS_BYTES = 200e6;
 const RUN_TIMEOUT_MS = 1_800_000;
 
@@ -100,146 +91,6 @@ const TARGETS: Target[] = [
     max: 0.5,
   },
 ];
-
-// ---------------------------------------------------------------------------------------------
-// The cached pgbench cluster
-
-interface ClusterManifest {
-  scale: number;
-  systemIdentifier: string;
-  created: string;
-  pgbenchInitMs: number;
-}
-
-interface Cluster {
-  dataDir: string;
-  manifest: ClusterManifest;
-}
-
-async function controlData(dataDir: string): Promise<Record<string, string>> {
-  const { stdout } = await runAs('postgres', join(PG_BIN, 'pg_controldata'), [dataDir]);
-  const fields: Record<string, string> = {};
-  for (const line of stdout.split('\n')) {
-    const match = /^([^:]+):\s*(.*)$/.exec(line);
-    if (match) fields[match[1]!.trim()] = match[2]!.trim();
-  }
-  return fields;
-}
-
-/** The cached cluster when it was built for `scale` and its identity checks out, else null. */
-async function loadCluster(scale: number): Promise<{ cluster: Cluster | null; why: string }> {
-  const dataDir = join(CACHE_DIR, 'data');
-  let manifest: ClusterManifest;
-  try {
-    manifest = JSON.parse(await readFile(join(CACHE_DIR, 'manifest.json'), 'utf8')) as ClusterManifest;
-  } catch {
-    return { cluster: null, why: 'none cached' };
-  }
-  if (manifest.scale !== scale) return { cluster: null, why: `the cached one has scale ${manifest.scale}` };
-  const version = await readFile(join(dataDir, 'PG_VERSION'), 'utf8').catch(() => '');
-  if (version.trim() !== '15')
-    return { cluster: null, why: 'the cached data directory is not PostgreSQL 15' };
-  const control: Record<string, string> = await controlData(dataDir).catch(() => ({}));
-  if (control['Database system identifier'] !== manifest.systemIdentifier)
-    return { cluster: null, why: 'the cached data directory does not match its manifest' };
-  return { cluster: { dataDir, manifest }, why: '' };
-}
-
-/**
- * Removes the settings block the harness appended at the previous start (it appends one at every
- * start of an existing data directory), so that postgresql.conf does not grow run after run.
- */
-async function stripRigSettings(dataDir: string): Promise<void> {
-  const file = join(dataDir, 'postgresql.conf');
-  const text = await readFile(file, 'utf8');
-  const at = text.indexOf(RIG_MARKER);
-  if (at >= 0) await writeFile(file, text.slice(0, at));
-}
-
-async function startCluster(dataDir: string, archiveCommand: string): Promise<PostgresServer> {
-  await stripRigSettings(dataDir);
-  return startPostgres({ version: 15, existingDataDir: dataDir, archiveCommand, settings: PG_SETTINGS });
-}
-
-/** initdb + `pgbench -i -s scale` in a staging dir, stopped cleanly, then renamed to CACHE_DIR. */
-async function buildCluster(scale: number): Promise<Cluster> {
-  for (const name of await readdir('/var/tmp')) {
-    if (name.startsWith('barman-ts-bench-pg.tmp-'))
-      await rm(join('/var/tmp', name), { recursive: true, force: true });
-  }
-  const staging = `${CACHE_DIR}.tmp-${process.pid}`;
-  const unregister = registerExitCleanup(() => {
-    spawnSync('rm', ['-rf', staging]);
-  });
-  try {
-    await createDir(staging);
-    const dataDir = await createDir(join(staging, 'data'), { owner: 'postgres', mode: 0o700 });
-    await runAs('postgres', join(PG_BIN, 'initdb'), [
-      ...['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'],
-    ]);
-    // Nothing to archive while loading: WAL of the load is not part of any benchmark.
-    const pg = await startCluster(dataDir, '/bin/true');
-    let pgbenchInitMs: number;
-    try {
-      const started = Date.now();
-      await runAs(
-        'postgres',
-        join(PG_BIN, 'pgbench'),
-        ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '-i', '-s', String(scale), '-q', 'postgres'],
-        { timeoutMs: 3_600_000 },
-      );
-      pgbenchInitMs = Date.now() - started;
-      await pg.query('CHECKPOINT');
-    } finally {
-      await pg.stop();
-    }
-    const control = await controlData(dataDir);
-    const manifest: ClusterManifest = {
-      scale,
-      systemIdentifier: control['Database system identifier']!,
-      created: new Date().toISOString(),
-      pgbenchInitMs,
-    };
-    await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    syncAll();
-    await rm(CACHE_DIR, { recursive: true, force: true });
-    await rename(staging, CACHE_DIR);
-    return { dataDir: join(CACHE_DIR, 'data'), manifest };
-  } finally {
-    unregister();
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
-/** Starts the cached cluster (building it first when needed) and checks that it holds the data. */
-async function startBenchCluster(
-  archiveCommand: string,
-  log: (line: string) => void,
-): Promise<{ pg: PostgresServer; cluster: Cluster }> {
-  for (let attempt = 1; ; attempt += 1) {
-    const { cluster: cached, why } = await loadCluster(SCALE);
-    let cluster = cached;
-    if (cluster) {
-      log(`cluster: cached in ${CACHE_DIR} (pgbench -s ${SCALE}, built ${cluster.manifest.created})`);
-    } else {
-      log(`cluster: building pgbench -s ${SCALE} in ${CACHE_DIR} (${why})`);
-      cluster = await buildCluster(SCALE);
-      log(`  pgbench -i -s ${SCALE}: ${formatMs(cluster.manifest.pgbenchInitMs)}`);
-    }
-    let pg: PostgresServer | null = null;
-    try {
-      pg = await startCluster(cluster.dataDir, archiveCommand);
-      const [row] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM pgbench_branches');
-      if (Number(row!.n) !== SCALE) throw new Error(`pgbench_branches has ${row!.n} rows, not ${SCALE}`);
-      return { pg, cluster };
-    } catch (error) {
-      await pg?.stop();
-      if (attempt >= 2) throw error;
-      log(`cluster: the cached one is not usable (${(error as Error).message.split('\n')[0]}); rebuilding`);
-      await rm(CACHE_DIR, { recursive: true, force: true });
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Directories and files
@@ -581,7 +432,12 @@ async function main(): Promise<void> {
   const sshd: SshServer = await startSshd({ users: ['barman', 'postgres'] });
   let pg: PostgresServer | null = null;
   try {
-    const started = await startBenchCluster(`${archiveScript} %p %f`, console.log);
+    const started = await startPgbenchCluster({
+      cacheDir: CACHE_DIR,
+      scale: SCALE,
+      archiveCommand: `${archiveScript} %p %f`,
+      log: console.log,
+    });
     pg = started.pg;
     const payload = await treeUsage(pg.dataDir, ['pg_wal']);
     const ssh = sshd.sshCommand('barman', 'postgres');
@@ -723,7 +579,12 @@ function summarize(runs: Measured[]): Measured {
   };
 }
 
-function report(measured: Measured[], payload: TreeUsage, cluster: Cluster, implementation: string): void {
+function report(
+  measured: Measured[],
+  payload: TreeUsage,
+  cluster: PgbenchCluster,
+  implementation: string,
+): void {
   const byKey = new Map(measured.map((item) => [item.key, item]));
   const targetOf = new Map(TARGETS.map((target) => [target.subject, target]));
   const coldCache = measured.every((item) => item.coldCache);

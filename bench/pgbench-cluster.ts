@@ -1,7 +1,7 @@
 /**
  * A PostgreSQL 15 cluster holding a pgbench database (`pgbench -i -s <scale>`), built once and
  * kept in a cache directory of its own (rebuilt when its scale or identity does not match), for
- * the benchmarks that need a real ~2 GB PGDATA. The same protocol as bench/backup.ts's cluster,
+ * the benchmarks that need a real ~2 GB PGDATA (bench:backup, bench:recover),
  * parameterised by the cache directory so that concurrent benchmarks never share one cluster.
  */
 import { spawnSync } from 'node:child_process';

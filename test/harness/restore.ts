@@ -72,3 +72,26 @@ export async function waitForEndOfRecovery(server: PostgresServer, timeoutMs = 6
     { timeoutMs, intervalMs: 200 },
   );
 }
+
+/**
+ * Starts PostgreSQL on a directory `barman recover` prepared (another port) and waits until it
+ * has left recovery, so that queries see the recovered data.
+ */
+export async function startRecoveredCopy(
+  dataDir: string,
+  options: { version?: 15 | 17; user?: string; settings?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<PostgresServer> {
+  const server = await startPostgres({
+    version: options.version ?? 15,
+    existingDataDir: dataDir,
+    ...(options.user ? { user: options.user } : {}),
+    ...(options.settings ? { settings: options.settings } : {}),
+  });
+  try {
+    await waitForEndOfRecovery(server, options.timeoutMs ?? 90_000);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return server;
+}

@@ -8,7 +8,14 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
-import { makeTempDir, runAs, runBarman, runCompletely, startPostgres, waitFor } from '../harness/index.js';
+import {
+  makeTempDir,
+  runAs,
+  runBarman,
+  runCompletely,
+  startPostgres,
+  startRecoveredCopy,
+} from '../harness/index.js';
 
 describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => {
   let pg: PostgresServer;
@@ -22,13 +29,8 @@ describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => 
 
   async function startRecovered(data: string): Promise<PostgresServer> {
     await runAs(null, 'chown', ['-R', 'postgres:', data]);
-    const server = await startPostgres({ version: 15, existingDataDir: data });
+    const server = await startRecoveredCopy(data);
     started.push(server);
-    await waitFor(
-      'the recovered server to leave recovery',
-      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
     return server;
   }
 

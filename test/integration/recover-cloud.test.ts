@@ -19,6 +19,7 @@ import {
   startPostgres,
   startS3Server,
   waitFor,
+  startRecoveredCopy,
 } from '../harness/index.js';
 
 const BUCKET = 'recover-cloud';
@@ -38,13 +39,8 @@ describe('barman recover from object storage', { concurrency: 1 }, () => {
     runBarman(['-c', config, ...args], { user: 'postgres', env: credentials(), timeoutMs: 300_000 });
 
   async function startRecovered(data: string): Promise<PostgresServer> {
-    const server = await startPostgres({ version: 15, existingDataDir: data });
+    const server = await startRecoveredCopy(data);
     started.push(server);
-    await waitFor(
-      'the recovered server to leave recovery',
-      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-      { timeoutMs: 90_000, intervalMs: 200 },
-    );
     return server;
   }
 

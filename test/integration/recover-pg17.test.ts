@@ -7,7 +7,14 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
-import { BARMAN_BIN, chownTo, makeTempDir, runBarman, startPostgres, waitFor } from '../harness/index.js';
+import {
+  BARMAN_BIN,
+  chownTo,
+  makeTempDir,
+  runBarman,
+  startPostgres,
+  startRecoveredCopy,
+} from '../harness/index.js';
 
 describe('barman recover (PostgreSQL 17)', { concurrency: 1 }, () => {
   let pg: PostgresServer;
@@ -28,13 +35,8 @@ describe('barman recover (PostgreSQL 17)', { concurrency: 1 }, () => {
       ...args,
     );
     assert.equal(run.exitCode, 0, run.stderr);
-    const server = await startPostgres({ version: 17, existingDataDir: destination });
+    const server = await startRecoveredCopy(destination, { version: 17 });
     started.push(server);
-    await waitFor(
-      'the recovered server to leave recovery',
-      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
     const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM t');
     await server.stop();
     return Number(row!.n);

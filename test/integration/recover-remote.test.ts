@@ -16,7 +16,7 @@ import {
   runBarman,
   startPostgres,
   startSshd,
-  waitFor,
+  startRecoveredCopy,
 } from '../harness/index.js';
 
 describe('barman recover over ssh, tar backups, delta restore, hooks', { concurrency: 1 }, () => {
@@ -30,13 +30,8 @@ describe('barman recover over ssh, tar backups, delta restore, hooks', { concurr
   const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
 
   async function startAs(user: string, data: string): Promise<PostgresServer> {
-    const server = await startPostgres({ version: 15, existingDataDir: data, user });
+    const server = await startRecoveredCopy(data, { user });
     started.push(server);
-    await waitFor(
-      'the recovered server to leave recovery',
-      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
     return server;
   }
 

@@ -26,6 +26,7 @@ import {
   runBarman,
   startPostgres,
   waitFor,
+  startRecoveredCopy,
 } from '../harness/index.js';
 
 describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
@@ -47,13 +48,8 @@ describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
     data: string,
     settings: Record<string, string> = {},
   ): Promise<PostgresServer> {
-    const server = await startPostgres({ version: 15, existingDataDir: data, settings });
+    const server = await startRecoveredCopy(data, { settings });
     started.push(server);
-    await waitFor(
-      'the recovered server to leave recovery',
-      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
     return server;
   }
 
