@@ -163,6 +163,39 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     await server.stop();
   });
 
+  it('marks the backup FAILED when its PostgreSQL session is lost during the copy', async () => {
+    // Unlogged: a large copy (time to interrupt it) without the WAL to archive.
+    await pg.query(
+      'CREATE UNLOGGED TABLE filler AS SELECT i, repeat(md5(i::text), 8) AS t FROM generate_series(1, 1500000) AS i',
+    );
+    const running = barman('backup', 'main');
+    // The backup's session runs pg_walfile_name_offset right after pg_backup_start, then idles.
+    let terminated = false;
+    await waitFor(
+      'the backup to start',
+      async () => {
+        const rows = await pg.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query ILIKE '%pg_walfile_name_offset%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        );
+        if (rows.length === 0) return false;
+        await pg.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        terminated = true;
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
+    assert.ok(terminated);
+    const run = await running;
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.match(run.stderr, /session holding the backup was lost/);
+    const id = /in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(run.stdout)![1]!;
+    const shown = await barman('show-backup', 'main', id);
+    assert.equal(shown.exitCode, 0, shown.stderr);
+    assert.match(shown.stdout, /Status\s+: FAILED/);
+    assert.match(shown.stdout, /failure copying files/);
+    await pg.query('DROP TABLE filler');
+  });
+
   it('fails with a clear error when the object storage is unreachable', async () => {
     const closed = join(dir, 'closed.conf');
     const port = await freePort();
