@@ -163,6 +163,35 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     await server.stop();
   });
 
+  it("is restored by Debian's barman-cloud-restore when installed (compatibility)", async (t) => {
+    if (!existsSync('/usr/bin/barman-cloud-restore')) {
+      t.skip('barman-cloud-restore is not installed');
+      return;
+    }
+    const destination = join(dir, 'recovered', 'cloud-restore');
+    const restored = await runCompletely(
+      'postgres',
+      'barman-cloud-restore',
+      [
+        '--endpoint-url',
+        s3.endpoint,
+        '--tablespace',
+        `tbs1:${destination}-tbs`,
+        `s3://${BUCKET}/barman`,
+        'main',
+        backupId,
+        destination,
+      ],
+      { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' }, timeoutMs: 300_000 },
+    );
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    for (const file of ['backup_label', 'global/pg_control', 'PG_VERSION', 'pg_wal'])
+      assert.ok(existsSync(join(destination, file)), file);
+    assert.ok(
+      readFileSync(join(destination, 'backup_label'), 'utf8').includes(`Barman backup main ${backupId}`),
+    );
+  });
+
   it('marks the backup FAILED when its PostgreSQL session is lost during the copy', async () => {
     // Unlogged: a large copy (time to interrupt it) without the WAL to archive.
     await pg.query(
