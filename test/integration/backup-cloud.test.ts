@@ -7,6 +7,7 @@
  * object storage unreachable the backup fails with a clear error.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -222,7 +223,40 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     assert.equal(shown.exitCode, 0, shown.stderr);
     assert.match(shown.stdout, /Status\s+: FAILED/);
     assert.match(shown.stdout, /failure copying files/);
+  });
+
+  it('marks a killed backup FAILED at the next backup', async () => {
+    const running = barman('backup', 'main');
+    await waitFor(
+      'the backup to copy',
+      async () => {
+        const rows = await pg.query(
+          "SELECT pid FROM pg_stat_activity WHERE query ILIKE '%pg_walfile_name_offset%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        );
+        return rows.length > 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
+    // The CLI process itself (runuser's child), found by its unique arguments.
+    const line = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .find((row) => row.includes(`${BARMAN_BIN} -c ${config} backup main`) && !row.includes('runuser'));
+    assert.ok(line, 'the backup process');
+    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    const killed = await running;
+    assert.notEqual(killed.exitCode, 0);
+    const id = /in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(killed.stdout)![1]!;
+    assert.match((await barman('show-backup', 'main', id)).stdout, /Status\s+: STARTED/);
     await pg.query('DROP TABLE filler');
+    const next = await barman('backup', 'main');
+    assert.equal(next.exitCode, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      new RegExp(`backup ${id} was interrupted \\(status STARTED\\); marking it FAILED`),
+    );
+    const shown = await barman('show-backup', 'main', id);
+    assert.match(shown.stdout, /Status\s+: FAILED/);
+    assert.match(shown.stdout, /the backup process was interrupted/);
   });
 
   it('fails with a clear error when the object storage is unreachable', async () => {

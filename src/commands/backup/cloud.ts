@@ -4,11 +4,12 @@
  * layout (see executors/cloud-tar.ts), backup.info kept in memory and uploaded at each step
  * (`<id>/backup.info`: STARTED, then DONE or FAILED with the error). The backup lock is local,
  * as for every server. Like barman-cloud-backup, the backup is DONE once its files are stored:
- * its WAL is archived by cloud-wal-archive, which the backup does not wait for.
+ * its WAL is archived by cloud-wal-archive, which the backup does not wait for. A local-to-cloud
+ * backup left STARTED by a killed process is marked FAILED by the next backup.
  */
 import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../../catalog/backup-info.js';
-import { emptyBackupInfo, formatBackupInfo } from '../../catalog/backup-info.js';
+import { emptyBackupInfo, formatBackupInfo, parseBackupInfo } from '../../catalog/backup-info.js';
 import type { ServerLayout } from '../../catalog/layout.js';
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
@@ -22,10 +23,13 @@ import { acquireLock, serverLockPath } from '../../locks/index.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import * as postgres from '../../postgres/index.js';
+import type { S3Storage } from '../../storage/s3/index.js';
 import type { CompressionName } from '../../wal/compression/index.js';
 import type { CommandContext } from '../definition.js';
 import type { BackupOutcome } from './common.js';
 import { backupIdNow, preBackupCheck } from './common.js';
+
+const BACKUP_ID = /^\d{8}T\d{6}$/;
 
 const EXTENSIONS: Record<string, string> = {
   gzip: '.gz',
@@ -102,6 +106,8 @@ export async function backupToCloud(
     await storage.writeFile(`${backupId}/backup.info`, formatBackupInfo(info!));
   };
   try {
+    step = 'checking interrupted backups';
+    await markAbandoned(ctx, storage);
     step = 'connecting to the object storage';
     backupId = backupIdNow();
     while ((await storage.listObjects(backupId)).length > 0) {
@@ -226,4 +232,41 @@ export async function backupToCloud(
   }
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status: 'DONE' }));
   return { server: config.name, backupId, status: 'DONE', error: null };
+}
+
+/**
+ * local-to-cloud backups left STARTED by a process that died (we hold the backup lock, so none
+ * runs): marked FAILED, and their unfinished multipart uploads aborted. Backups of other tools
+ * (barman-cloud-backup, which takes no lock of ours) are left alone.
+ */
+async function markAbandoned(ctx: CommandContext, storage: S3Storage): Promise<void> {
+  const ids = new Set<string>();
+  for (const object of await storage.listObjects('')) {
+    const [id, file, more] = object.path.split('/');
+    if (id && BACKUP_ID.test(id) && file === 'backup.info' && more === undefined) ids.add(id);
+  }
+  for (const id of [...ids].sort()) {
+    let info: BackupInfo;
+    try {
+      info = parseBackupInfo(
+        (await storage.readFile(`${id}/backup.info`)).toString('utf8'),
+        `${storage.location}/${id}/backup.info`,
+      );
+    } catch (error) {
+      ctx.log.warning(`cannot read backup ${id}: ${describeError(error)}`);
+      continue;
+    }
+    if (info.mode !== 'local-to-cloud' || (info.status !== 'STARTED' && info.status !== 'EMPTY')) continue;
+    ctx.report.warning(`backup ${id} was interrupted (status ${info.status}); marking it FAILED`);
+    await storage.writeFile(
+      `${id}/backup.info`,
+      formatBackupInfo({ ...info, status: 'FAILED', error: 'failure: the backup process was interrupted' }),
+    );
+    try {
+      for (const upload of await storage.listUploads(`${id}/`))
+        await storage.abortUpload(upload.key, upload.uploadId);
+    } catch (error) {
+      ctx.log.warning(`cannot abort the unfinished uploads of backup ${id}: ${describeError(error)}`);
+    }
+  }
 }
