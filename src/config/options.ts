@@ -435,7 +435,8 @@ const optionTable = {
     schema: kinds.oneOf(['gzip', 'lz4', 'zstd', 'none']),
     since: '3.4',
     category: 'Compression',
-    description: 'pg_basebackup compression for `backup_method = postgres`: gzip, lz4, zstd or none.',
+    description:
+      'pg_basebackup compression for `backup_method = postgres`, or of the tar archives of `local-to-cloud`: gzip, lz4, zstd or none.',
   }),
   backup_compression_format: option({
     scope: 'global',

@@ -60,7 +60,13 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     'backup_compression_location',
     'backup_compression_workers',
   ];
-  if (method !== 'postgres') {
+  if (method === 'local-to-cloud') {
+    // The tar archives uploaded by local-to-cloud are compressed by barman-ts itself.
+    for (const key of compressionOptions.slice(1)) {
+      if (values[key] !== null && values[key] !== undefined)
+        error(key, `'${key}' requires 'backup_method = postgres'`);
+    }
+  } else if (method !== 'postgres') {
     for (const key of compressionOptions) {
       if (values[key] !== null && values[key] !== undefined)
         error(key, `'${key}' requires 'backup_method = postgres'`);

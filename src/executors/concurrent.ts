@@ -89,6 +89,7 @@ export async function concurrentBackup(
   request: BackupRequest,
   description: string,
   copy: (facts: ServerFacts, signal: AbortSignal) => Promise<Record<string, number>>,
+  storeLabel: (stop: postgres.BackupStop) => Promise<void> = (stop) => writeLabelFiles(request, stop),
 ): Promise<ExecutorOutcome> {
   request.setStep('connecting to PostgreSQL');
   const client = await postgres.PostgresClient.connect(request.config.conninfo);
@@ -137,12 +138,7 @@ export async function concurrentBackup(
       await switcher?.stop();
     }
     request.setStep('writing backup label');
-    await writeFile(join(request.backupDirectory, 'data', 'backup_label'), stop.backupLabel, { mode: 0o600 });
-    if (stop.tablespaceMap) {
-      await writeFile(join(request.backupDirectory, 'data', 'tablespace_map'), stop.tablespaceMap, {
-        mode: 0o600,
-      });
-    }
+    await storeLabel(stop);
     await request.save({
       backup_label: stop.backupLabel,
       end_xlog: stop.lsn,
@@ -161,6 +157,16 @@ export async function concurrentBackup(
   } finally {
     if (keepalive) clearInterval(keepalive);
     await client.close();
+  }
+}
+
+/** The default place of backup_label (and tablespace_map): the copy's data/ directory. */
+async function writeLabelFiles(request: BackupRequest, stop: postgres.BackupStop): Promise<void> {
+  await writeFile(join(request.backupDirectory, 'data', 'backup_label'), stop.backupLabel, { mode: 0o600 });
+  if (stop.tablespaceMap) {
+    await writeFile(join(request.backupDirectory, 'data', 'tablespace_map'), stop.tablespaceMap, {
+      mode: 0o600,
+    });
   }
 }
 

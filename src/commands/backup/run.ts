@@ -33,16 +33,9 @@ import { defineCommandModule } from '../definition.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { removeWalsBefore } from '../shared/wal-cleanup.js';
-import type { CheckResult } from '../shared/checks/results.js';
-import { isCritical } from '../shared/checks/results.js';
-import { runServerChecks } from '../shared/checks/server-checks.js';
-
-interface BackupOutcome {
-  server: string;
-  backupId: string | null;
-  status: string;
-  error: string | null;
-}
+import { backupToCloud } from './cloud.js';
+import type { BackupOutcome } from './common.js';
+import { backupIdNow, preBackupCheck } from './common.js';
 
 export default defineCommandModule<BackupOutcome[]>({
   async run(ctx, input) {
@@ -61,12 +54,6 @@ export default defineCommandModule<BackupOutcome[]>({
   exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
 });
 
-function backupIdNow(): string {
-  const now = new Date();
-  const pad = (value: number) => String(value).padStart(2, '0');
-  return `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}T${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
-}
-
 async function backupServer(
   ctx: CommandContext,
   server: ServerEntry,
@@ -74,6 +61,7 @@ async function backupServer(
   overrides: Readonly<Record<string, unknown>>,
 ): Promise<BackupOutcome> {
   const config = server.config;
+  if (config.backup_method === 'local-to-cloud') return backupToCloud(ctx, server, options);
   const layout = serverLayout(config);
   for (const directory of [
     layout.lockDirectory,
@@ -234,21 +222,6 @@ async function backupServer(
   const status = await finishWithWal(ctx, server, backupId, options, hooks, fromStandby);
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
   return { server: config.name, backupId, status, error: null };
-}
-
-/**
- * Barman's silent pre-backup check: critical failures stop the backup before anything is
- * written. Unlike Barman, `WAL archive` (an empty archive) does not block: the backup switches
- * WAL itself and stays WAITING_FOR_WALS, loudly, until its WAL arrives, so the first backup of a
- * new server needs no `switch-wal --archive` dance.
- */
-async function preBackupCheck(ctx: CommandContext, server: ServerEntry): Promise<CheckResult[]> {
-  const report = await runServerChecks(server, {
-    log: ctx.log,
-    report: new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message)),
-    timeoutSeconds: server.config.check_timeout,
-  });
-  return report.results.filter((result) => isCritical(result) && result.name !== 'WAL archive');
 }
 
 /** The server must still be the cluster the archive belongs to; the first backup records it. */

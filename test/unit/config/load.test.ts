@@ -235,6 +235,11 @@ describe('bad input disables only the server concerned, naming file, section and
       /an s3:\/\/ URL here requires 'backup_method = local-to-cloud'/,
     ],
     [
+      'a pg_basebackup compression detail with local-to-cloud',
+      'conninfo = host=a\nbackup_method = local-to-cloud\nbasebackups_directory = s3://bucket/x\nbackup_compression = gzip\nbackup_compression_format = tar',
+      /\[pg\] backup_compression_format: 'backup_compression_format' requires 'backup_method = postgres'/,
+    ],
+    [
       'custom compression with a cloud WAL archive',
       'conninfo = host=a\nbackup_method = local-rsync\nwals_directory = s3://bucket/x/wals\ncompression = custom\ncustom_compression_filter = gzip\ncustom_decompression_filter = gzip -d',
       /\[pg\] compression: 'compression = custom' cannot be used with an s3:\/\/ 'wals_directory'/,
@@ -296,9 +301,10 @@ describe('models and cloud servers', () => {
 
   it('accepts a local-to-cloud server with S3 locations and AWS options', () => {
     const pg = server(
-      `${GLOBAL}[pg]\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/barman/\nwals_directory = s3://my-bucket\nconninfo = host=localhost\naws_region = us-west-2\naws_encryption = aws:kms\naws_sse_kms_key_id = key-1\ncloud_upload_max_archive_size = 10GiB\ncompression = zstd\ncompression_level = 3\n`,
+      `${GLOBAL}[pg]\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/barman/\nwals_directory = s3://my-bucket\nconninfo = host=localhost\naws_region = us-west-2\naws_encryption = aws:kms\naws_sse_kms_key_id = key-1\ncloud_upload_max_archive_size = 10GiB\ncompression = zstd\ncompression_level = 3\nbackup_compression = lz4\n`,
     );
     assert.deepEqual(errors(pg), []);
+    assert.equal(pg.config.backup_compression, 'lz4');
     assert.deepEqual(pg.config.basebackups_directory, {
       kind: 's3',
       bucket: 'my-bucket',

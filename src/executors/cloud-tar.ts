@@ -1,0 +1,353 @@
+/**
+ * The copy of `backup_method = local-to-cloud`: PGDATA and each tablespace streamed as tar
+ * archives in barman-cloud-backup's layout (`data.tar[.ext]`, `data_0001.tar[.ext]`…,
+ * `<oid>.tar[.ext]`) to an uploader, with bounded memory (backpressure from the upload down to
+ * the file reads). An archive is split into a new part when its tar bytes (before compression,
+ * so never less than what is stored) would pass `maxSize`.
+ *
+ * Members: ustar headers, a PAX 'x' header for names over 100 bytes (or sizes over 8 GiB),
+ * directories as type '5' entries (so empty directories exist after extraction). A file's size
+ * is taken when it is opened and exactly that many bytes are written: zeros when it shrank
+ * during the copy, the first bytes only when it grew (WAL replay repairs both, as for
+ * pg_basebackup). Files that vanish before they are opened are skipped.
+ */
+import type { Dirent, Stats } from 'node:fs';
+import { once } from 'node:events';
+import type { FileHandle } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import type { CompressionName } from '../wal/compression/index.js';
+import { createCompressStream } from '../wal/compression/index.js';
+import type { ServerFacts } from './concurrent.js';
+import { pgdataFilter } from './pgdata.js';
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+
+/** Uploads `body` as the object `name` of the backup; resolves with the stored size. */
+export type ArchiveUploader = (name: string, body: Readable) => Promise<number>;
+
+export interface ArchiveOptions {
+  compression: CompressionName | null;
+  /** '' or '.gz', '.lz4', '.zst'… */
+  extension: string;
+  maxSize: number;
+  upload: ArchiveUploader;
+  signal?: AbortSignal;
+}
+
+export interface UploadedArchive {
+  name: string;
+  /** Bytes stored (compressed). */
+  size: number;
+  /** Bytes of the files in it. */
+  dataBytes: number;
+}
+
+function octal(value: number, length: number): string {
+  return `${value.toString(8).padStart(length - 1, '0')}\0`;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let length = Buffer.byteLength(body) + 1;
+  while (String(length).length + Buffer.byteLength(body) !== length) length += 1;
+  return `${length}${body}`;
+}
+
+function header(
+  name: string,
+  type: '0' | '5' | 'x',
+  size: number,
+  mode: number,
+  mtimeSeconds: number,
+  ids: { uid: number; gid: number },
+): Buffer {
+  const block = Buffer.alloc(BLOCK, 0);
+  block.write(name, 0, 100, 'utf8');
+  block.write(octal(mode & 0o7777, 8), 100, 8, 'ascii');
+  block.write(octal(ids.uid & 0o7777777, 8), 108, 8, 'ascii');
+  block.write(octal(ids.gid & 0o7777777, 8), 116, 8, 'ascii');
+  block.write(octal(size, 12), 124, 12, 'ascii');
+  block.write(octal(Math.max(0, Math.floor(mtimeSeconds)), 12), 136, 12, 'ascii');
+  block.write('        ', 148, 8, 'ascii');
+  block.write(type, 156, 1, 'ascii');
+  block.write('ustar\0', 257, 6, 'ascii');
+  block.write('00', 263, 2, 'ascii');
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  return block;
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** The header blocks of one member (a PAX header first when the name or size does not fit). */
+export function memberHeader(
+  name: string,
+  type: '0' | '5',
+  size: number,
+  info: { mode: number; mtimeMs: number; uid: number; gid: number },
+): Buffer {
+  const mtime = info.mtimeMs / 1000;
+  const records: string[] = [];
+  let shortName = name;
+  if (Buffer.byteLength(name) > 100) {
+    records.push(paxRecord('path', name));
+    shortName = Buffer.from(name)
+      .subarray(0, 100)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_');
+  }
+  let headerSize = size;
+  if (size > MAX_OCTAL_SIZE) {
+    records.push(paxRecord('size', String(size)));
+    headerSize = 0;
+  }
+  const main = header(shortName, type, headerSize, info.mode, mtime, info);
+  if (records.length === 0) return main;
+  const body = Buffer.from(records.join(''));
+  return Buffer.concat([
+    header('././@PaxHeader', 'x', body.length, 0o644, mtime, info),
+    body,
+    Buffer.alloc(padding(body.length)),
+    main,
+  ]);
+}
+
+interface Part {
+  name: string;
+  input: PassThrough;
+  bytes: number;
+  dataBytes: number;
+  done: Promise<number>;
+  failed: Promise<never>;
+}
+
+/** One archive (`data`, `<oid>`) written as one or more parts. */
+export class TarPartWriter {
+  private part: Part | null = null;
+  private index = 0;
+  readonly uploaded: UploadedArchive[] = [];
+
+  constructor(
+    private readonly base: string,
+    private readonly options: ArchiveOptions,
+  ) {}
+
+  private partName(): string {
+    const suffix = this.index === 0 ? '' : `_${String(this.index).padStart(4, '0')}`;
+    return `${this.base}${suffix}.tar${this.options.extension}`;
+  }
+
+  private open(): Part {
+    const input = new PassThrough({ highWaterMark: CHUNK });
+    let body: Readable = input;
+    if (this.options.compression) {
+      const compress = createCompressStream(this.options.compression);
+      input.on('error', (error) => compress.destroy(error));
+      body = input.pipe(compress);
+    }
+    const name = this.partName();
+    this.index += 1;
+    const done = this.options.upload(name, body);
+    const failed = done.then(
+      () => {
+        throw new Error(`the upload of ${name} ended before its archive was complete`);
+      },
+      (error: unknown) => {
+        throw error;
+      },
+    );
+    failed.catch(() => undefined);
+    done.catch(() => undefined);
+    this.part = { name, input, bytes: 0, dataBytes: 0, done, failed };
+    return this.part;
+  }
+
+  private async write(part: Part, chunk: Buffer): Promise<void> {
+    part.bytes += chunk.length;
+    if (!part.input.write(chunk)) await Promise.race([once(part.input, 'drain'), part.failed]);
+  }
+
+  /** The part to add a member of `bytes` tar bytes to: the current one, or a new one when full. */
+  private async partFor(bytes: number): Promise<Part> {
+    this.options.signal?.throwIfAborted();
+    if (this.part && this.part.bytes > 0 && this.part.bytes + bytes + 2 * BLOCK > this.options.maxSize)
+      await this.finish();
+    return this.part ?? this.open();
+  }
+
+  async addDirectory(name: string, info: Stats): Promise<void> {
+    const block = memberHeader(`${name}/`, '5', 0, info);
+    await this.write(await this.partFor(block.length), block);
+  }
+
+  async addBuffer(name: string, data: Buffer, mode = 0o600): Promise<void> {
+    const now = Date.now();
+    const block = memberHeader(name, '0', data.length, { mode, mtimeMs: now, uid: 0, gid: 0 });
+    const part = await this.partFor(block.length + data.length + padding(data.length));
+    await this.write(part, block);
+    await this.write(part, data);
+    await this.write(part, Buffer.alloc(padding(data.length)));
+    part.dataBytes += data.length;
+  }
+
+  /** Adds the file at `path` as `name`; false when it vanished before it could be opened. */
+  async addFile(path: string, name: string): Promise<boolean> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    try {
+      const info = await handle.stat();
+      const size = info.size;
+      const block = memberHeader(name, '0', size, info);
+      const part = await this.partFor(block.length + size + padding(size));
+      await this.write(part, block);
+      let remaining = size;
+      while (remaining > 0) {
+        this.options.signal?.throwIfAborted();
+        const want = Math.min(remaining, CHUNK);
+        const buffer = Buffer.allocUnsafe(want);
+        const { bytesRead } = await handle.read(buffer, 0, want, null);
+        if (bytesRead === 0) {
+          // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
+          while (remaining > 0) {
+            const zeros = Math.min(remaining, CHUNK);
+            await this.write(part, Buffer.alloc(zeros));
+            remaining -= zeros;
+          }
+          break;
+        }
+        await this.write(part, buffer.subarray(0, bytesRead));
+        remaining -= bytesRead;
+      }
+      await this.write(part, Buffer.alloc(padding(size)));
+      part.dataBytes += size;
+      return true;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Ends the current part (if any) and waits until it is stored. */
+  async finish(): Promise<void> {
+    const part = this.part;
+    if (!part) return;
+    this.part = null;
+    part.input.end(Buffer.alloc(2 * BLOCK));
+    const size = await part.done;
+    this.uploaded.push({ name: part.name, size, dataBytes: part.dataBytes });
+  }
+
+  /** Abandons the current part: its upload fails (and a multipart upload is aborted). */
+  async abort(error: Error): Promise<void> {
+    const part = this.part;
+    if (!part) return;
+    this.part = null;
+    part.input.destroy(error);
+    await part.done.catch(() => undefined);
+  }
+}
+
+async function entriesOf(directory: string): Promise<Dirent[]> {
+  try {
+    const entries = await readdir(directory, { withFileTypes: true });
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/** Adds the tree under `root` (PGDATA or a tablespace) to `writer`, with pgdata.ts's exclusions. */
+async function addTree(
+  writer: TarPartWriter,
+  root: string,
+  relative: string,
+  tablespace: boolean,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (const entry of await entriesOf(relative ? join(root, relative) : root)) {
+    signal?.throwIfAborted();
+    const name = relative ? `${relative}/${entry.name}` : entry.name;
+    const path = join(root, name);
+    // Tablespace links: each tablespace is its own archive, recover makes the links.
+    if (!tablespace && relative === 'pg_tblspc') continue;
+    let info: Stats;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    const isDirectory = info.isDirectory();
+    if (!isDirectory && !info.isFile()) continue;
+    const decision = pgdataFilter(name, isDirectory, tablespace);
+    if (decision === 'skip') continue;
+    if (isDirectory) {
+      await writer.addDirectory(name, info);
+      if (decision === 'copy') await addTree(writer, root, name, tablespace, signal);
+    } else {
+      await writer.addFile(path, name);
+    }
+  }
+}
+
+/**
+ * Uploads the tablespaces, then PGDATA with global/pg_control in its last part. The returned
+ * writer of `data` takes the backup_label part after pg_backup_stop.
+ */
+export async function uploadCluster(
+  facts: ServerFacts,
+  options: ArchiveOptions,
+): Promise<{ data: TarPartWriter; tablespaces: TarPartWriter[] }> {
+  const tablespaces: TarPartWriter[] = [];
+  for (const tablespace of facts.tablespaces) {
+    const writer = new TarPartWriter(String(tablespace.oid), options);
+    tablespaces.push(writer);
+    try {
+      await addTree(writer, tablespace.location, '', true, options.signal);
+      await writer.finish();
+    } catch (error) {
+      await writer.abort(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+  }
+  const data = new TarPartWriter('data', options);
+  try {
+    await addTree(data, facts.pgdata, '', false, options.signal);
+    if (!(await data.addFile(join(facts.pgdata, 'global', 'pg_control'), 'global/pg_control')))
+      throw new Error(`${facts.pgdata}/global/pg_control is missing`);
+    await data.finish();
+  } catch (error) {
+    await data.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+  return { data, tablespaces };
+}
+
+/** The last part of `data`: backup_label and tablespace_map, as PostgreSQL returned them. */
+export async function uploadLabel(
+  data: TarPartWriter,
+  backupLabel: string,
+  tablespaceMap: string | null,
+): Promise<void> {
+  try {
+    await data.addBuffer('backup_label', Buffer.from(backupLabel));
+    if (tablespaceMap) await data.addBuffer('tablespace_map', Buffer.from(tablespaceMap));
+    await data.finish();
+  } catch (error) {
+    await data.abort(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}

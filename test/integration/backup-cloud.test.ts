@@ -1,0 +1,276 @@
+/**
+ * backup_method = local-to-cloud (s3rver on 127.0.0.1): PostgreSQL 15 with a tablespace archives
+ * its WAL with `barman cloud-wal-archive`; `barman backup` streams gzip tar archives to the
+ * bucket, split into parts by cloud_upload_max_archive_size; list-backup shows it DONE (and so
+ * does Debian's barman-cloud-backup-list when installed); `barman recover` restores it with the
+ * WAL at the end of the archive and PostgreSQL started on the result has every row. With the
+ * object storage unreachable the backup fails with a clear error.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { PostgresServer, S3Server } from '../harness/index.js';
+import {
+  BARMAN_BIN,
+  chownTo,
+  freePort,
+  makeTempDir,
+  runBarman,
+  runCompletely,
+  startPostgres,
+  startS3Server,
+  waitFor,
+} from '../harness/index.js';
+
+const BUCKET = 'backup-cloud';
+
+describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }, () => {
+  let s3: S3Server;
+  let pg: PostgresServer;
+  let dir: string;
+  let config: string;
+  let backupId: string;
+  const started: PostgresServer[] = [];
+  const credentials = () => ({
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  });
+  const barman = (...args: string[]) =>
+    runBarman(['-c', config, ...args], { user: 'postgres', env: credentials(), timeoutMs: 300_000 });
+
+  async function switchAndWait(): Promise<void> {
+    const [row] = await pg.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
+    await waitFor(
+      `${row!.name} archived`,
+      async () => {
+        const [stat] = await pg.query<{ last: string | null }>(
+          'SELECT last_archived_wal AS last FROM pg_stat_archiver',
+        );
+        return stat?.last !== null && stat!.last >= row!.name;
+      },
+      { timeoutMs: 120_000 },
+    );
+  }
+
+  before(async () => {
+    s3 = await startS3Server({ buckets: [BUCKET] });
+    dir = await makeTempDir('backup-cloud', { owner: 'postgres' });
+    for (const sub of ['home', 'log', 'tbs', 'recovered']) {
+      mkdirSync(join(dir, sub), { recursive: true });
+      await chownTo(join(dir, sub), 'postgres');
+    }
+    config = join(dir, 'barman.conf');
+    writeFileSync(
+      config,
+      `[barman]
+barman_user = postgres
+barman_home = ${dir}/home
+log_file = ${dir}/log/barman.log
+compression = gzip
+aws_endpoint_url = ${s3.endpoint}
+aws_region = us-east-1
+parallel_jobs = 2
+
+[main]
+conninfo = host=127.0.0.1 user=postgres dbname=postgres
+backup_method = local-to-cloud
+backup_compression = gzip
+cloud_upload_max_archive_size = 8M
+immediate_checkpoint = true
+basebackups_directory = s3://${BUCKET}/barman/main/base
+wals_directory = s3://${BUCKET}/barman/main/wals
+`,
+    );
+    chmodSync(config, 0o644);
+    pg = await startPostgres({
+      version: 15,
+      archiveCommand:
+        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
+        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+    });
+    // The archive command needs the configuration before PostgreSQL starts, the backup its port.
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace('host=127.0.0.1 ', `host=127.0.0.1 port=${pg.port} `),
+    );
+    await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
+    await pg.query('CREATE TABLE items (id int PRIMARY KEY) TABLESPACE tbs1');
+    await pg.query('CREATE TABLE empty_dir_check (id int)');
+    await pg.query('INSERT INTO items SELECT generate_series(1, 1000)');
+    await switchAndWait();
+  });
+
+  after(async () => {
+    for (const server of started) await server.stop();
+    await pg?.stop();
+    await s3?.stop();
+  });
+
+  it('streams the backup to the bucket in tar parts and lists it DONE', async () => {
+    const run = await barman('backup', 'main');
+    assert.equal(run.exitCode, 0, run.stderr + run.stdout);
+    const id =
+      /Starting backup using local-to-cloud method for server main in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(
+        run.stdout,
+      );
+    assert.ok(id, run.stdout);
+    backupId = id[1]!;
+    assert.match(run.stdout, /data_0001\.tar\.gz/);
+    assert.match(run.stdout, /\d+\.tar\.gz/);
+    await pg.query('INSERT INTO items SELECT generate_series(1001, 2000)');
+    await switchAndWait();
+    const list = await barman('list-backup', 'main');
+    assert.equal(list.exitCode, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`main ${backupId} .*Size:`));
+    const shown = await barman('show-backup', 'main', backupId);
+    assert.equal(shown.exitCode, 0, shown.stderr);
+    assert.match(shown.stdout, /Status\s+: DONE/);
+    if (existsSync('/usr/bin/barman-cloud-backup-list')) {
+      const listed = await runCompletely(
+        'postgres',
+        'barman-cloud-backup-list',
+        ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'],
+        { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' }, timeoutMs: 120_000 },
+      );
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(backupId));
+    }
+  });
+
+  it('recovers the backup with the archived WAL and PostgreSQL starts with every row', async () => {
+    const destination = join(dir, 'recovered', 'end');
+    const run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.ok(existsSync(join(destination, 'pg_wal')));
+    assert.ok(existsSync(join(destination, 'backup_label')));
+    const server = await startPostgres({ version: 15, existingDataDir: destination });
+    started.push(server);
+    await waitFor(
+      'the recovered server to leave recovery',
+      async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
+    assert.equal(row!.n, '2000');
+    await server.stop();
+  });
+
+  it("is restored by Debian's barman-cloud-restore when installed (compatibility)", async (t) => {
+    if (!existsSync('/usr/bin/barman-cloud-restore')) {
+      t.skip('barman-cloud-restore is not installed');
+      return;
+    }
+    const destination = join(dir, 'recovered', 'cloud-restore');
+    const restored = await runCompletely(
+      'postgres',
+      'barman-cloud-restore',
+      [
+        '--endpoint-url',
+        s3.endpoint,
+        '--tablespace',
+        `tbs1:${destination}-tbs`,
+        `s3://${BUCKET}/barman`,
+        'main',
+        backupId,
+        destination,
+      ],
+      { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' }, timeoutMs: 300_000 },
+    );
+    assert.equal(restored.exitCode, 0, restored.stderr);
+    for (const file of ['backup_label', 'global/pg_control', 'PG_VERSION', 'pg_wal'])
+      assert.ok(existsSync(join(destination, file)), file);
+    assert.ok(
+      readFileSync(join(destination, 'backup_label'), 'utf8').includes(`Barman backup main ${backupId}`),
+    );
+  });
+
+  it('marks the backup FAILED when its PostgreSQL session is lost during the copy', async () => {
+    // Unlogged: a large copy (time to interrupt it) without the WAL to archive.
+    await pg.query(
+      'CREATE UNLOGGED TABLE filler AS SELECT i, repeat(md5(i::text), 8) AS t FROM generate_series(1, 1500000) AS i',
+    );
+    const running = barman('backup', 'main');
+    // The backup's session runs pg_walfile_name_offset right after pg_backup_start, then idles.
+    let terminated = false;
+    await waitFor(
+      'the backup to start',
+      async () => {
+        const rows = await pg.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query ILIKE '%pg_walfile_name_offset%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        );
+        if (rows.length === 0) return false;
+        await pg.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+        terminated = true;
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
+    assert.ok(terminated);
+    const run = await running;
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.match(run.stderr, /session holding the backup was lost/);
+    const id = /in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(run.stdout)![1]!;
+    const shown = await barman('show-backup', 'main', id);
+    assert.equal(shown.exitCode, 0, shown.stderr);
+    assert.match(shown.stdout, /Status\s+: FAILED/);
+    assert.match(shown.stdout, /failure copying files/);
+  });
+
+  it('marks a killed backup FAILED at the next backup', async () => {
+    const running = barman('backup', 'main');
+    await waitFor(
+      'the backup to copy',
+      async () => {
+        const rows = await pg.query(
+          "SELECT pid FROM pg_stat_activity WHERE query ILIKE '%pg_walfile_name_offset%' AND state = 'idle' AND pid <> pg_backend_pid()",
+        );
+        return rows.length > 0;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
+    // The CLI process itself (runuser's child), found by its unique arguments.
+    const line = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .find((row) => row.includes(`${BARMAN_BIN} -c ${config} backup main`) && !row.includes('runuser'));
+    assert.ok(line, 'the backup process');
+    process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    const killed = await running;
+    assert.notEqual(killed.exitCode, 0);
+    const id = /in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(killed.stdout)![1]!;
+    assert.match((await barman('show-backup', 'main', id)).stdout, /Status\s+: STARTED/);
+    await pg.query('DROP TABLE filler');
+    const next = await barman('backup', 'main');
+    assert.equal(next.exitCode, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      new RegExp(`backup ${id} was interrupted \\(status STARTED\\); marking it FAILED`),
+    );
+    const shown = await barman('show-backup', 'main', id);
+    assert.match(shown.stdout, /Status\s+: FAILED/);
+    assert.match(shown.stdout, /the backup process was interrupted/);
+  });
+
+  it('fails with a clear error when the object storage is unreachable', async () => {
+    const closed = join(dir, 'closed.conf');
+    const port = await freePort();
+    writeFileSync(closed, readFileSync(config, 'utf8').replace(s3.endpoint, `http://127.0.0.1:${port}`));
+    chmodSync(closed, 0o644);
+    const run = await runBarman(['-c', closed, 'backup', 'main'], {
+      user: 'postgres',
+      env: credentials(),
+      timeoutMs: 300_000,
+    });
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.doesNotMatch(run.stderr, /cannot connect to PostgreSQL/);
+  });
+});
