@@ -24,6 +24,7 @@ import {
 } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import { createRateLimiter } from '../util/throttle.js';
 
 export interface CopyOptions {
   /** Relative paths (from the tree root, '/'-separated) to skip; a trailing '/*' keeps the directory but not its content. */
@@ -110,7 +111,7 @@ export async function copyTree(
   }
   await walk('');
 
-  const throttle = createThrottle(options.bandwidthLimit ?? null, options.signal);
+  const throttle = createRateLimiter(options.bandwidthLimit ?? null, options.signal);
   const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
   const done = { bytes: 0, files: 0 };
   options.onProgress?.(done, total);
@@ -223,30 +224,6 @@ async function finish(target: string, source: BigIntStats): Promise<void> {
     await handle.close();
   }
   await chmod(target, Number(source.mode) & 0o7777);
-}
-
-/** A token bucket over all copies: waits so the average rate stays under `kbps` (abortable). */
-function createThrottle(kbps: number | null, signal?: AbortSignal): (bytes: number) => Promise<void> {
-  if (!kbps) return () => Promise.resolve();
-  const bytesPerMs = (kbps * 1024) / 1000;
-  let availableAt = Date.now();
-  return async (bytes) => {
-    const now = Date.now();
-    const start = Math.max(now, availableAt);
-    availableAt = start + bytes / bytesPerMs;
-    if (start > now) {
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, start - now);
-        signal?.addEventListener('abort', wake);
-      });
-      signal?.throwIfAborted();
-    }
-  };
 }
 
 /** One file, mode and mtime kept, fsynced. */

@@ -7,6 +7,7 @@
  * its WAL is archived by cloud-wal-archive, which the backup does not wait for. A local-to-cloud
  * backup left STARTED by a killed process is marked FAILED by the next backup.
  */
+import type { Readable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { emptyBackupInfo, formatBackupInfo, parseBackupInfo } from '../../catalog/backup-info.js';
@@ -21,6 +22,8 @@ import type { BackupHookInfo } from '../../hooks/index.js';
 import { backupHookEnv, HookRunner } from '../../hooks/index.js';
 import { acquireLock, serverLockPath } from '../../locks/index.js';
 import { prettySize } from '../../output/format.js';
+import type { RateLimiter } from '../../util/throttle.js';
+import { createRateLimiter, throttledStream } from '../../util/throttle.js';
 import { humanDuration } from '../../output/time.js';
 import * as postgres from '../../postgres/index.js';
 import type { S3Storage } from '../../storage/s3/index.js';
@@ -141,7 +144,7 @@ export async function backupToCloud(
         immediateCheckpoint: config.immediate_checkpoint,
         reuse: 'off',
         jobs: config.parallel_jobs,
-        bandwidthLimit: null,
+        bandwidthLimit: config.bandwidth_limit || null,
         retryTimes: 0,
         retrySleepSeconds: 0,
       },
@@ -173,6 +176,7 @@ export async function backupToCloud(
     const id = backupId;
     let writers: TarPartWriter[] = [];
     let data: TarPartWriter | null = null;
+    const limit = config.bandwidth_limit ? createRateLimiter(config.bandwidth_limit) : null;
     await concurrentBackup(
       request,
       `tar archives${compression ? ` (${compression})` : ''} to ${backupDirectory}`,
@@ -181,7 +185,9 @@ export async function backupToCloud(
           compression,
           extension: compression ? (EXTENSIONS[compression] ?? '') : '',
           maxSize: config.cloud_upload_max_archive_size,
-          upload: async (name, body) => (await storage.upload(`${id}/${name}`, body)).size,
+          // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
+          upload: async (name, body) =>
+            (await storage.upload(`${id}/${name}`, limit ? paced(body, limit) : body)).size,
           signal,
         });
         data = uploaded.data;
@@ -269,4 +275,11 @@ async function markAbandoned(ctx: CommandContext, storage: S3Storage): Promise<v
       ctx.log.warning(`cannot abort the unfinished uploads of backup ${id}: ${describeError(error)}`);
     }
   }
+}
+
+/** `body` through a pacing stage; an error of `body` fails the stage too (the upload then aborts). */
+function paced(body: Readable, limit: RateLimiter): Readable {
+  const stage = throttledStream(limit);
+  body.on('error', (error) => stage.destroy(error));
+  return body.pipe(stage);
 }

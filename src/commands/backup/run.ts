@@ -34,6 +34,7 @@ import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { removeWalsBefore } from '../shared/wal-cleanup.js';
 import { backupToCloud } from './cloud.js';
+import { withOverrides } from '../shared/overrides.js';
 import type { BackupOutcome } from './common.js';
 import { backupIdNow, preBackupCheck } from './common.js';
 
@@ -61,7 +62,8 @@ async function backupServer(
   overrides: Readonly<Record<string, unknown>>,
 ): Promise<BackupOutcome> {
   const config = server.config;
-  if (config.backup_method === 'local-to-cloud') return backupToCloud(ctx, server, options);
+  if (config.backup_method === 'local-to-cloud')
+    return backupToCloud(ctx, { ...server, config: withOverrides(config, overrides) }, options);
   const layout = serverLayout(config);
   for (const directory of [
     layout.lockDirectory,

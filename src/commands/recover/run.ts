@@ -36,6 +36,7 @@ import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
+import { withOverrides } from '../shared/overrides.js';
 
 interface RecoverResult {
   server: string;
@@ -60,7 +61,11 @@ export default defineCommandModule<RecoverResult>({
       includeDisabled: false,
     });
     if (!server) throw new BarmanError('server-disabled', `Server '${serverName}' cannot be used`);
-    const config = server.config;
+    // --jobs, --bwlimit, --retry-times, --network-compression … win over the configuration.
+    const config = withOverrides(server.config, {
+      ...input.overrides,
+      ...(input.options.retry === false ? { basebackup_retry_times: 0 } : {}),
+    });
     const options = input.options;
     const targets = parseRecoveryTargets({
       targetTime: options.targetTime as string | undefined,
