@@ -25,6 +25,7 @@ import {
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { createRateLimiter } from '../util/throttle.js';
+import { runWorkers } from '../util/workers.js';
 
 export interface CopyOptions {
   /** Relative paths (from the tree root, '/'-separated) to skip; a trailing '/*' keeps the directory but not its content. */
@@ -115,18 +116,17 @@ export async function copyTree(
   const total = { bytes: files.reduce((sum, file) => sum + file.size, 0), files: files.length };
   const done = { bytes: 0, files: 0 };
   options.onProgress?.(done, total);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      options.signal?.throwIfAborted();
-      const task = files[next++]!;
+  await runWorkers(
+    options.jobs,
+    files,
+    async (task) => {
       await copyOne(task, options, stats, throttle);
       done.bytes += task.size;
       done.files += 1;
       options.onProgress?.(done, total);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
+    },
+    options.signal,
+  );
   // Directory times last: creating their entries changed them.
   for (const directory of directories.reverse()) {
     await chmod(directory.path, directory.mode);

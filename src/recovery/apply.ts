@@ -15,6 +15,7 @@ import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
+import { runWorkers } from '../util/workers.js';
 
 export interface ApplyOptions {
   plan: RecoveryPlan;
@@ -287,12 +288,11 @@ async function restoreTarBackup(
   const selected = archives.filter((archive) => targets.has(archive.base));
   const total = selected.length;
   let done = 0;
-  let next = 0;
   // Archives extract in parallel (downloads overlap for a cloud backup), `jobs` at a time.
-  const worker = async () => {
-    while (next < selected.length) {
-      options.signal?.throwIfAborted();
-      const archive = selected[next++]!;
+  await runWorkers(
+    options.jobs,
+    selected,
+    async (archive) => {
       const stats = await extractTarStream(
         await options.archives.open(archive),
         archive.location,
@@ -323,9 +323,9 @@ async function restoreTarBackup(
         filesTotal: total,
         final: done === total,
       });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.jobs, selected.length)) }, worker));
+    },
+    options.signal,
+  );
   if (direct) return;
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(
@@ -353,22 +353,20 @@ async function restoreTarBackup(
 async function decompressWals(options: ApplyOptions, target: string, signal: AbortSignal): Promise<number> {
   const { plan } = options;
   await mkdir(join(target, 'archive_status'), { recursive: true, mode: 0o700 });
-  const files = plan.wal.selection.files;
-  let next = 0;
   let copied = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      signal.throwIfAborted();
-      const entry = files[next++]!;
+  await runWorkers(
+    options.jobs,
+    plan.wal.selection.files,
+    async (entry) => {
       const stream = await options.openWal(entry);
       await writeFileDurably(join(target, entry.name), stream, { mode: 0o600 });
       if (plan.wal.archiveStatus && parseWalName(entry.name)?.kind === 'segment') {
         await writeFile(join(target, 'archive_status', `${entry.name}.done`), '');
       }
       copied += 1;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.jobs) }, worker));
+    },
+    signal,
+  );
   return copied;
 }
 
