@@ -21,7 +21,8 @@
  * barman-cloud-backup's time, peak RSS <= 200 MB.
  *
  * BENCH_RUNS=n repeats everything in n interleaved rounds and reports medians and the largest
- * peak RSS; BENCH_VERBOSE=1 prints every command's output.
+ * peak RSS; BENCH_ONLY=barman-ts skips barman-cloud-backup (no ratios: for before/after runs of
+ * barman-ts alone); BENCH_VERBOSE=1 prints every command's output.
  */
 import { readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -49,6 +50,7 @@ import { PG15_BIN, startPgbenchCluster } from './pgbench-cluster.js';
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 1));
 const VERBOSE = process.env.BENCH_VERBOSE === '1';
+const ONLY_BARMAN_TS = process.env.BENCH_ONLY === 'barman-ts';
 const CACHE_DIR = '/var/tmp/barman-ts-bench-cloud';
 const TIME_BIN = '/usr/bin/time';
 const CLOUD_BACKUP_BIN = '/usr/bin/barman-cloud-backup';
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
       cloudBackupCase(true),
       barmanTsCase('ts-none', false),
       cloudBackupCase(false),
-    ];
+    ].filter((testCase) => !ONLY_BARMAN_TS || testCase.command !== CLOUD_BACKUP_BIN);
 
     const results = new Map<string, Measured[]>();
     for (let round = 1; round <= RUNS; round += 1) {
@@ -286,7 +288,8 @@ async function main(): Promise<void> {
       cases.map((testCase) => {
         const item = summary.get(testCase.key)!;
         const baseline = baselineOf[testCase.key];
-        const ratio = baseline ? formatRatio(totalMs(item) / totalMs(summary.get(baseline)!)) : '-';
+        const other = baseline ? summary.get(baseline) : undefined;
+        const ratio = other ? formatRatio(totalMs(item) / totalMs(other)) : '-';
         return [
           `${item.label}${item.coldCache ? '' : ' (warm cache)'}`,
           formatMs(item.ms),
@@ -305,6 +308,7 @@ async function main(): Promise<void> {
     console.log('targets (issue 6):');
     let failed = 0;
     for (const [subject, baseline] of Object.entries(baselineOf)) {
+      if (!summary.has(baseline)) continue;
       const ratio = totalMs(summary.get(subject)!) / totalMs(summary.get(baseline)!);
       const ok = ratio <= 0.5;
       if (!ok) failed += 1;
