@@ -214,31 +214,22 @@ export class TarPartWriter {
       const part = await this.partFor(block.length + size + padding(size));
       await this.write(part, block);
       let remaining = size;
-      // One read ahead: the next chunk comes off the disk while the previous one waits for
-      // the compressor/uploader to drain, instead of the compressor idling during each read.
-      const readChunk = (want: number) => handle.read(Buffer.allocUnsafe(want), 0, want, null);
-      let next = remaining > 0 ? readChunk(Math.min(remaining, CHUNK)) : null;
-      try {
-        while (next) {
-          this.options.signal?.throwIfAborted();
-          const { bytesRead, buffer } = await next;
-          next = null;
-          if (bytesRead === 0) {
-            // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
-            while (remaining > 0) {
-              const zeros = Math.min(remaining, CHUNK);
-              await this.write(part, Buffer.alloc(zeros));
-              remaining -= zeros;
-            }
-            break;
+      while (remaining > 0) {
+        this.options.signal?.throwIfAborted();
+        const want = Math.min(remaining, CHUNK);
+        const buffer = Buffer.allocUnsafe(want);
+        const { bytesRead } = await handle.read(buffer, 0, want, null);
+        if (bytesRead === 0) {
+          // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
+          while (remaining > 0) {
+            const zeros = Math.min(remaining, CHUNK);
+            await this.write(part, Buffer.alloc(zeros));
+            remaining -= zeros;
           }
-          remaining -= bytesRead;
-          if (remaining > 0) next = readChunk(Math.min(remaining, CHUNK));
-          await this.write(part, buffer.subarray(0, bytesRead));
+          break;
         }
-      } finally {
-        // The handle is closed below: never with a read still in flight.
-        if (next) await next.catch(() => undefined);
+        await this.write(part, buffer.subarray(0, bytesRead));
+        remaining -= bytesRead;
       }
       await this.write(part, Buffer.alloc(padding(size)));
       part.dataBytes += size;
