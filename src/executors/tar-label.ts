@@ -9,21 +9,15 @@ import type { Readable } from 'node:stream';
 import type { CompressionName } from '../wal/compression/index.js';
 import { createDecompressStream } from '../wal/compression/index.js';
 import { readTar } from '../wal/tar-reader.js';
-
-const COMPRESSION_BY_SUFFIX: Record<string, CompressionName | null> = {
-  '': null,
-  '.gz': 'gzip',
-  '.lz4': 'lz4',
-  '.zst': 'zstd',
-};
+import { archiveCompression } from '../recovery/tar-extract.js';
 
 /** The base archive pg_basebackup wrote in `directory` (base.tar[.gz|.lz4|.zst]). */
 export async function findBaseArchive(
   directory: string,
 ): Promise<{ path: string; compression: CompressionName | null } | null> {
   for (const name of await readdir(directory)) {
-    const match = /^base\.tar(\.gz|\.lz4|\.zst)?$/.exec(name);
-    if (match) return { path: join(directory, name), compression: COMPRESSION_BY_SUFFIX[match[1] ?? '']! };
+    const archive = archiveCompression(name);
+    if (archive?.base === 'base') return { path: join(directory, name), compression: archive.compression };
   }
   return null;
 }

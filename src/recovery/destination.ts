@@ -505,8 +505,3 @@ export async function listLocalTree(
   await walk('');
   return { files, directories };
 }
-
-/** Reads a symbolic link, or null. */
-export async function readLinkOrNull(path: string): Promise<string | null> {
-  return readlink(path).catch(() => null);
-}

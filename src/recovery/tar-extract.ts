@@ -3,7 +3,6 @@
  * streaming: decompression and writing overlap, memory stays bounded whatever the size.
  * Entries that would escape the target (absolute paths, `..`) are refused.
  */
-import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -11,6 +10,7 @@ import { BarmanError } from '../errors/index.js';
 import type { CompressionName } from '../wal/compression/index.js';
 import { createDecompressStream } from '../wal/compression/index.js';
 import { readTar } from '../wal/tar-reader.js';
+import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
 import { writeAll } from '../storage/posix.js';
 
 export interface ExtractOptions {
@@ -25,15 +25,12 @@ export interface ExtractStats {
   bytes: number;
 }
 
-const SUFFIXES: Array<[string, CompressionName | null]> = [
-  ['.gz', 'gzip'],
-  ['.bz2', 'bzip2'],
-  ['.xz', 'xz'],
-  ['.lz4', 'lz4'],
-  ['.zst', 'zstd'],
-  ['.snappy', 'snappy'],
-  ['', null],
-];
+/** Compression by file extension: the same extensions as the cloud WAL archive's objects. */
+const BY_EXTENSION = new Map<string, CompressionName>(
+  Object.entries(CLOUD_WAL_EXTENSIONS).map(([name, extension]) => [extension, name as CompressionName]),
+);
+
+const ARCHIVE_NAME = /^(.+?)(?:_\d{4})?\.tar(\.[a-z0-9]+)?$/;
 
 /**
  * A backup archive's name: pg_basebackup's `base.tar[.gz|.lz4|.zst]` and `<oid>.tar…`, or
@@ -43,26 +40,11 @@ const SUFFIXES: Array<[string, CompressionName | null]> = [
 export function archiveCompression(
   name: string,
 ): { base: string; compression: CompressionName | null } | undefined {
-  for (const [suffix, compression] of SUFFIXES) {
-    const match = new RegExp(`^(.+?)(?:_\\d{4})?\\.tar${suffix.replace('.', '\\.')}$`).exec(name);
-    if (match) return { base: match[1]!, compression };
-  }
-  return undefined;
-}
-
-export async function extractTarArchive(
-  archive: string,
-  compression: CompressionName | null,
-  target: string,
-  options: ExtractOptions = {},
-): Promise<ExtractStats> {
-  return extractTarStream(
-    createReadStream(archive, { highWaterMark: 1 << 20 }),
-    archive,
-    compression,
-    target,
-    options,
-  );
+  const match = ARCHIVE_NAME.exec(name);
+  if (!match) return undefined;
+  if (match[2] === undefined) return { base: match[1]!, compression: null };
+  const compression = BY_EXTENSION.get(match[2]);
+  return compression ? { base: match[1]!, compression } : undefined;
 }
 
 /** Extracts a tar stream (read from anywhere: a file, an S3 object); `archive` names it in errors. */

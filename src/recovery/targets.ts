@@ -2,6 +2,7 @@
  * Recovery targets: the `recover` options validated into one typed target, before anything is
  * copied. Pure: the current time zone comes in as a parameter so tests can pin it.
  */
+import { formatTimestamp } from '../catalog/backup-info.js';
 import { BarmanError, UsageError } from '../errors/index.js';
 import { formatLsn, parseLsn } from '../wal/names.js';
 
@@ -174,18 +175,8 @@ export function formatTargetTime(
   utcOffsetMinutesAt: (epochMsAsUtc: number) => number = localOffsetMinutes,
   extraMicros = 0,
 ): string {
-  const offset = utcOffsetMinutesAt(epochMs);
-  const wall = new Date(epochMs + offset * 60_000);
-  const pad = (value: number, width = 2) => String(value).padStart(width, '0');
-  const micros = wall.getUTCMilliseconds() * 1000 + extraMicros;
-  const sign = offset < 0 ? '-' : '+';
-  const absolute = Math.abs(offset);
-  return (
-    `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())} ` +
-    `${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}` +
-    (micros ? `.${pad(micros, 6)}` : '') +
-    `${sign}${pad(Math.floor(absolute / 60))}:${pad(absolute % 60)}`
-  );
+  // Python's str(datetime), as backup.info times: the catalogue's one formatter.
+  return formatTimestamp(new Date(epochMs), utcOffsetMinutesAt(epochMs), extraMicros);
 }
 
 /** Local UTC offset (minutes, east positive) at an instant. */

@@ -19,6 +19,7 @@ import {
   runAs,
   terminateProcess,
   terminateProcessSync,
+  waitFor,
 } from './tmp.js';
 
 export type PostgresVersion = 15 | 17;
@@ -239,4 +240,24 @@ function canExecute(osUser: string, binary: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Switches to a new WAL segment and waits until the server's archive_command has archived the
+ * segment it closed (pg_stat_archiver); returns that segment's name.
+ */
+export async function switchWalAndWaitArchived(server: PostgresServer, timeoutMs = 120_000): Promise<string> {
+  const [row] = await server.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
+  const name = row!.name;
+  await waitFor(
+    `${name} archived`,
+    async () => {
+      const [stat] = await server.query<{ last: string | null }>(
+        'SELECT last_archived_wal AS last FROM pg_stat_archiver',
+      );
+      return stat?.last !== null && stat!.last >= name;
+    },
+    { timeoutMs },
+  );
+  return name;
 }

@@ -22,6 +22,7 @@ import {
   startPostgres,
   startS3Server,
   waitFor,
+  switchWalAndWaitArchived,
 } from '../harness/index.js';
 
 const BUCKET = 'backup-cloud';
@@ -40,19 +41,7 @@ describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }
   const barman = (...args: string[]) =>
     runBarman(['-c', config, ...args], { user: 'postgres', env: credentials(), timeoutMs: 300_000 });
 
-  async function switchAndWait(): Promise<void> {
-    const [row] = await pg.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
-    await waitFor(
-      `${row!.name} archived`,
-      async () => {
-        const [stat] = await pg.query<{ last: string | null }>(
-          'SELECT last_archived_wal AS last FROM pg_stat_archiver',
-        );
-        return stat?.last !== null && stat!.last >= row!.name;
-      },
-      { timeoutMs: 120_000 },
-    );
-  }
+  const switchAndWait = () => switchWalAndWaitArchived(pg).then(() => undefined);
 
   before(async () => {
     s3 = await startS3Server({ buckets: [BUCKET] });

@@ -28,6 +28,7 @@ import {
   startPostgres,
   startS3Server,
   waitFor,
+  switchWalAndWaitArchived,
 } from '../harness/index.js';
 
 const MiB = 1024 * 1024;
@@ -92,18 +93,7 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
   async function switchAndWait(server: PostgresServer): Promise<string> {
     await server.query('create table if not exists filler (id int)');
     await server.query('insert into filler values (1)');
-    const [row] = await server.query<{ name: string }>('select pg_walfile_name(pg_switch_wal()) as name');
-    await waitFor(
-      `${row!.name} archived`,
-      async () => {
-        const [stat] = await server.query<{ last: string | null }>(
-          'select last_archived_wal as last from pg_stat_archiver',
-        );
-        return stat?.last !== null && stat!.last >= row!.name;
-      },
-      { timeoutMs: 180_000 },
-    );
-    return row!.name;
+    return switchWalAndWaitArchived(server, 180_000);
   }
 
   before(async () => {

@@ -18,8 +18,8 @@ import {
   runCompletely,
   startPostgres,
   startS3Server,
-  waitFor,
   startRecoveredCopy,
+  switchWalAndWaitArchived,
 } from '../harness/index.js';
 
 const BUCKET = 'recover-cloud';
@@ -44,19 +44,7 @@ describe('barman recover from object storage', { concurrency: 1 }, () => {
     return server;
   }
 
-  async function switchAndWait(): Promise<void> {
-    const [row] = await pg.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name');
-    await waitFor(
-      `${row!.name} archived`,
-      async () => {
-        const [stat] = await pg.query<{ last: string | null }>(
-          'SELECT last_archived_wal AS last FROM pg_stat_archiver',
-        );
-        return stat?.last !== null && stat!.last >= row!.name;
-      },
-      { timeoutMs: 120_000 },
-    );
-  }
+  const switchAndWait = () => switchWalAndWaitArchived(pg).then(() => undefined);
 
   before(async () => {
     s3 = await startS3Server({ buckets: [BUCKET] });

@@ -24,6 +24,8 @@ import { acquireLock, serverLockPath } from '../../locks/index.js';
 import { prettySize } from '../../output/format.js';
 import type { RateLimiter } from '../../util/throttle.js';
 import { createRateLimiter, throttledStream } from '../../util/throttle.js';
+import type { CloudCompression } from '../../wal/cloud-layout.js';
+import { CLOUD_WAL_EXTENSIONS } from '../../wal/cloud-layout.js';
 import { humanDuration } from '../../output/time.js';
 import * as postgres from '../../postgres/index.js';
 import type { S3Storage } from '../../storage/s3/index.js';
@@ -33,15 +35,6 @@ import type { BackupOutcome } from './common.js';
 import { backupIdNow, preBackupCheck } from './common.js';
 
 const BACKUP_ID = /^\d{8}T\d{6}$/;
-
-const EXTENSIONS: Record<string, string> = {
-  gzip: '.gz',
-  bzip2: '.bz2',
-  xz: '.xz',
-  lz4: '.lz4',
-  zstd: '.zst',
-  snappy: '.snappy',
-};
 
 /** Names for messages and hooks: nothing is written locally but the lock. */
 function cloudLayout(config: ServerConfig, baseUrl: string): ServerLayout {
@@ -183,7 +176,7 @@ export async function backupToCloud(
       async (facts, signal) => {
         const uploaded = await uploadCluster(facts, {
           compression,
-          extension: compression ? (EXTENSIONS[compression] ?? '') : '',
+          extension: compression ? CLOUD_WAL_EXTENSIONS[compression as CloudCompression] : '',
           maxSize: config.cloud_upload_max_archive_size,
           // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
           upload: async (name, body) =>

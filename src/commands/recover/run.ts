@@ -20,7 +20,7 @@ import { LocalDestination, RemoteDestination } from '../../recovery/destination.
 import type { RecoveryPlan } from '../../recovery/plan.js';
 import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
-import { formatBackupInfo } from '../../catalog/backup-info.js';
+import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
 import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
 import { cloudArchives, cloudWals, localArchives, localWals } from '../../recovery/sources.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
@@ -177,7 +177,7 @@ export default defineCommandModule<RecoverResult>({
     const elapsed = data.elapsedSeconds < 1 ? 'less than one second' : humanDuration(data.elapsedSeconds);
     lines.push(
       '',
-      `Recovery completed (start time: ${pythonTime(data.startedAt)}, elapsed time: ${elapsed})`,
+      `Recovery completed (start time: ${formatTimestamp(data.startedAt, -data.startedAt.getTimezoneOffset())}, elapsed time: ${elapsed})`,
       'Your PostgreSQL server has been successfully prepared for recovery!',
     );
     return lines;
@@ -505,18 +505,5 @@ function outsidePgdata(backup: CatalogBackup): string[] {
   if (!info?.pgdata) return [];
   return [info.config_file, info.hba_file, info.ident_file, ...(info.included_files ?? [])].filter(
     (file): file is string => !!file && !file.startsWith(`${info.pgdata}/`),
-  );
-}
-
-/** Python's str(datetime) with the local offset: `2026-11-21 04:58:31.472171+00:00`. */
-function pythonTime(date: Date): string {
-  const offset = -date.getTimezoneOffset();
-  const wall = new Date(date.getTime() + offset * 60_000);
-  const pad = (value: number, width = 2) => String(value).padStart(width, '0');
-  const sign = offset < 0 ? '-' : '+';
-  return (
-    `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())} ` +
-    `${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}.${pad(wall.getUTCMilliseconds(), 3)}000` +
-    `${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
   );
 }
