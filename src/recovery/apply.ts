@@ -31,8 +31,6 @@ export interface ApplyOptions {
   bandwidthLimit: number | null;
   /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
   backupInfoText: string;
-  /** Original configuration files outside PGDATA (not in the backup). */
-  externalConfigFiles: string[];
   signal?: AbortSignal;
 }
 

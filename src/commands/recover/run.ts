@@ -310,7 +310,6 @@ async function recoverWithSources(
       jobs: config.parallel_jobs,
       bandwidthLimit: config.bandwidth_limit || null,
       backupInfoText: formatBackupInfo(backup.info),
-      externalConfigFiles,
     });
   } catch (error) {
     if (hooks.has('recovery', 'post')) {
