@@ -30,10 +30,13 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // ESM builds first: the AWS SDK's dist-es tree-shakes (its CommonJS build is one 1 MB chunk).
+  mainFields: ['module', 'main'],
   target: 'node20',
   sourcemap: 'linked',
-  // Native addon, pino's worker-thread transports, and our compression worker load files at run time.
-  external: ['fs-ext', 'pino', './worker.js'],
+  // The native addon and our compression worker load files at run time. pino is bundled: only its
+  // synchronous file destination is used, never the worker-thread transports that need its files.
+  external: ['fs-ext', './worker.js'],
   define: { __BARMAN_TS_VERSION__: JSON.stringify(version) },
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

@@ -56,7 +56,8 @@ export async function openFileLogger(
   bindings: Record<string, unknown> = {},
 ): Promise<FileLogger> {
   mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-  const { pino } = await import('pino');
+  // The default export is pino itself both from node_modules and in the esbuild bundle.
+  const { default: pino } = await import('pino');
   const destination = pino.destination({ dest: file, sync: true, append: true });
   const root = pino(
     {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +19,8 @@ import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression, cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
 import type { CompressionLevel } from './compression/index.js';
-import { CompressionError, createCompressStream, createDecompressStream } from './compression/index.js';
+// The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
+import { CompressionError } from './compression/types.js';
 import { hashDir, parseWalName } from './names.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
@@ -84,7 +86,12 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
     throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
   }
   const path = cloudWalPath(name, target.compression);
-  const existing = await findCloudWal(target.storage, name);
+  // An uncompressed segment is read whole while the duplicate lookup is in flight: one buffer,
+  // no stream to reassemble, and the read overlaps the round trip.
+  const [existing, whole] = await Promise.all([
+    findCloudWal(target.storage, name),
+    target.compression ? undefined : readWholeIfSmall(file),
+  ]);
   const damaged: string[] = [];
   if (existing.length > 0) {
     const local = await contentOf(createReadStream(file));
@@ -113,6 +120,10 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
     }
   }
   let bytes = 0;
+  if (whole) {
+    bytes = (await target.storage.upload(path, whole)).size;
+    return finishUpload(target, name, path, bytes, damaged);
+  }
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
   const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
     const result = await target.storage.upload(path, Readable.from(body), {
@@ -121,15 +132,45 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
     bytes = result.size;
   };
   if (target.compression) {
+    const { createCompressStream } = await import('./compression/streams.js');
     await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
   } else {
     await pipeline(source, upload);
   }
+  return finishUpload(target, name, path, bytes, damaged);
+}
+
+async function finishUpload(
+  target: CloudWalTarget,
+  name: string,
+  path: string,
+  bytes: number,
+  damaged: string[],
+): Promise<CloudArchiveOutcome> {
   // Truncated leftovers of an interrupted upload (stores that keep partial PUTs) are replaced.
   const leftovers = damaged.filter((other) => other !== path);
   if (leftovers.length > 0)
     await target.storage.removeKeys(leftovers.map((other) => target.storage.key(other)));
   return { name, path, status: 'uploaded', bytes, replaced: damaged };
+}
+
+/** The file's bytes when it fits one request, else undefined (then it is streamed as multipart). */
+async function readWholeIfSmall(file: string): Promise<Buffer | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > WAL_SINGLE_REQUEST_LIMIT) return undefined;
+    const buffer = Buffer.allocUnsafe(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await handle.read(buffer, offset, size - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    return buffer.subarray(0, offset);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Opens an archived WAL file decompressed. */
@@ -140,6 +181,7 @@ export async function openCloudWal(
 ): Promise<Readable> {
   const raw = await storage.openRead(path);
   if (!compression) return raw;
+  const { createDecompressStream } = await import('./compression/streams.js');
   const decompress = createDecompressStream(compression);
   raw.on('error', (error) => decompress.destroy(error));
   return raw.pipe(decompress);
