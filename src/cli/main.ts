@@ -15,8 +15,8 @@ import type { ColorMode } from '../output/format.js';
 import { redactSecrets } from '../util/redact.js';
 import { barmanTsVersion } from '../util/version.js';
 import { ConsoleReporter } from './console-reporter.js';
-import type { ParsedInvocation } from './program.js';
-import { parseCommandLine } from './program.js';
+import type { ParseOutcome, ParsedInvocation } from './program.js';
+import { parseQuickCommandLine } from './quick-argv.js';
 import { switchToBarmanUser } from './run-as.js';
 
 const write = {
@@ -30,9 +30,13 @@ export async function main(
   commands: readonly CommandDefinition[] = COMMANDS,
 ): Promise<number> {
   const version = barmanTsVersion();
-  let outcome;
+  let outcome: ParseOutcome;
   try {
-    outcome = parseCommandLine(argv, commands, version, write);
+    const quick = parseQuickCommandLine(argv, commands);
+    // commander (and the whole option table) is loaded only for what the quick parser declines.
+    outcome = quick
+      ? { kind: 'run', invocation: quick }
+      : (await import('./program.js')).parseCommandLine(argv, commands, version, write);
   } catch (error) {
     write.err(`ERROR: ${describeError(error)}\n`);
     return 2;
