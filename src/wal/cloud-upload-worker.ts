@@ -29,6 +29,11 @@ export interface SpoolUploaderOptions {
   /** Exit after the spool stayed empty this long (0: as soon as it is empty). */
   idleMs: number;
   log: Logger;
+  /**
+   * Where failed attempts are reported (default: the log). A worker run by hand passes its
+   * console reporter, so an operator sees why nothing is uploaded instead of a silent retry loop.
+   */
+  onProblem?: (message: string) => void;
   /** Stop as soon as the current uploads end (SIGTERM). */
   signal?: AbortSignal;
 }
@@ -59,6 +64,7 @@ export async function runSpoolUploader(
   let idleSince = Date.now();
   let retryDelay = 0;
   let lastFailureAt = 0;
+  const problem = options.onProblem ?? ((message: string) => options.log.error(message));
 
   const uploadOne = async (name: string): Promise<void> => {
     const path = join(options.spoolDirectory, name);
@@ -80,13 +86,13 @@ export async function runSpoolUploader(
       if (isBarmanError(error) && (error.code === 'wal-duplicate-differs' || error.code === 'bad-wal-name')) {
         const moved = await moveToErrors(options, path, name);
         result.rejected.push(name);
-        options.log.error(`${describeError(error)}; the spooled copy is kept as ${moved}`);
+        problem(`${describeError(error)}; the spooled copy is kept as ${moved}`);
         return;
       }
       result.failures += 1;
       lastFailureAt = Date.now();
       retryDelay = Math.min(MAX_RETRY_DELAY_MS, Math.max(1000, retryDelay * 2));
-      options.log.error(`cannot upload ${name} (will retry in ${retryDelay} ms): ${describeError(error)}`);
+      problem(`cannot upload ${name} (will retry in ${retryDelay} ms): ${describeError(error)}`);
     } finally {
       inProgress.delete(name);
     }

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { BarmanError, UsageError } from '../../errors/index.js';
 import { openCloudWalTarget } from '../../wal/cloud-archive.js';
+import { spooledWals } from '../../wal/cloud-spool.js';
 import { runSpoolUploader } from '../../wal/cloud-upload-worker.js';
 import { defineCommandModule } from '../definition.js';
 import { cloudUploadLockPath } from '../shared/cloud-uploader.js';
@@ -48,12 +49,18 @@ export default defineCommandModule<Result>({
         idleMs: idleSeconds * 1000,
         log: ctx.log.child({ server: serverName, spool: join(config.incoming_wals_directory) }),
         signal: stop.signal,
+        onProblem: (message) => ctx.report.warning(message),
       });
       if (!result.ran)
         ctx.report.info(`Another cloud-wal-upload is already running for server ${serverName}`);
       for (const name of result.rejected)
         ctx.report.error(
           `${name} differs from the copy already in ${target.storage.location}; kept in ${config.errors_directory}`,
+        );
+      const left = result.ran ? (await spooledWals(config.incoming_wals_directory)).length : 0;
+      if (left > 0)
+        ctx.report.warning(
+          `${left} WAL file(s) are still queued in ${config.incoming_wals_directory}: the next cloud-wal-upload (or cron) uploads them`,
         );
       return { server: serverName, ran: result.ran, uploaded: result.uploaded, rejected: result.rejected };
     } finally {
