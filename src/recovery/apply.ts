@@ -6,6 +6,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
@@ -15,6 +16,8 @@ import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
+import type { RateLimiter } from '../util/throttle.js';
+import { createRateLimiter, throttledStream } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
 export interface ApplyOptions {
@@ -286,13 +289,15 @@ async function restoreTarBackup(
   const selected = archives.filter((archive) => targets.has(archive.base));
   const total = selected.length;
   let done = 0;
+  // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
+  const limiter = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null;
   // Archives extract in parallel (downloads overlap for a cloud backup), `jobs` at a time.
   await runWorkers(
     options.jobs,
     selected,
     async (archive) => {
       const stats = await extractTarStream(
-        await options.archives.open(archive),
+        paced(await options.archives.open(archive), limiter),
         archive.location,
         archive.compression,
         targets.get(archive.base)!,
@@ -433,4 +438,12 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
   }
   if (plan.settings.signal) writes.push({ path: join(plan.destination, plan.settings.signal), content: '' });
   await destination.writeFiles(writes);
+}
+
+function paced(source: Readable, limiter: RateLimiter | null): Readable {
+  if (!limiter) return source;
+  const throttled = throttledStream(limiter);
+  source.on('error', (error) => throttled.destroy(error));
+  throttled.on('close', () => source.destroy());
+  return source.pipe(throttled);
 }
