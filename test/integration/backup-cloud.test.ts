@@ -8,7 +8,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
@@ -150,6 +158,66 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
     assert.equal(row!.n, '2000');
     await server.stop();
+  });
+
+  it('recover --bwlimit paces the archive downloads (bandwidth_limit)', async () => {
+    const backupDir = join(s3.dataDir, BUCKET, 'barman', 'main', 'base', backupId);
+    const bytes = readdirSync(backupDir)
+      .filter((name) => /\.tar(\.gz)?\._S3rver_object$/.test(name))
+      .reduce((sum, name) => sum + statSync(join(backupDir, name)).size, 0);
+    // A limit that makes the downloads last about 4 s, whatever the archives weigh.
+    const limitKbps = Math.max(1, Math.floor(bytes / 1024 / 4));
+    const destination = join(dir, 'recovered', 'paced');
+    const started = Date.now();
+    const run = await barman(
+      'recover',
+      '--bwlimit',
+      String(limitKbps),
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    const elapsedMs = Date.now() - started;
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.ok(existsSync(join(destination, 'PG_VERSION')));
+    const minimumMs = (bytes / (limitKbps * 1024)) * 1000 * 0.8;
+    assert.ok(elapsedMs >= minimumMs, `${elapsedMs} ms for ${bytes} bytes at ${limitKbps} KB/s`);
+  });
+
+  it('list-files, status and check read the catalogue in the bucket', async () => {
+    const files = await barman('list-files', 'main', backupId);
+    assert.equal(files.exitCode, 0, files.stderr);
+    const lines = files.stdout.trim().split('\n');
+    const base = `s3://${BUCKET}/barman/main/base/${backupId}/`;
+    assert.ok(lines.includes(`${base}backup.info`), files.stdout);
+    assert.ok(lines.includes(`${base}data_0001.tar.gz`), files.stdout);
+    assert.ok(lines.includes(`${base}data_0002.tar.gz`), `split at 8M: ${files.stdout}`);
+    const wals = lines.filter((line) => line.includes('/wals/'));
+    assert.ok(wals.length > 0, files.stdout);
+    for (const wal of wals)
+      assert.match(
+        wal,
+        new RegExp(
+          `^s3://${BUCKET}/barman/main/wals/[0-9A-F]{16}/[0-9A-F]{24}(\\.[0-9A-F]{8}\\.backup)?\\.gz$`,
+        ),
+      );
+    const walOnly = await barman('list-files', '--target', 'wal', 'main', backupId);
+    // --target wal: every WAL file up to the next backup (here: all), the standalone set first.
+    const allWals = walOnly.stdout.trim().split('\n');
+    assert.deepEqual(allWals.slice(0, wals.length), wals);
+    assert.ok(allWals.length > wals.length, walOnly.stdout);
+
+    const status = await barman('status', 'main');
+    assert.equal(status.exitCode, 0, status.stderr);
+    assert.match(status.stdout, /No\. of available backups: 1\n/);
+    assert.match(status.stdout, new RegExp(`Last available backup: ${backupId}`));
+
+    const check = await barman('check', 'main');
+    assert.match(check.stdout, /minimum redundancy requirements: OK \(have 1 backups, expected at least 0\)/);
+    assert.match(check.stdout, /failed backups: OK \(there are 0 failed backups\)/);
+    assert.match(check.stdout, /cloud WAL archive: OK/);
   });
 
   it("is restored by Debian's barman-cloud-restore (compatibility)", async () => {

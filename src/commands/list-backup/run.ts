@@ -4,8 +4,7 @@ import { ctimeOfWallTime } from '../../output/time.js';
 import type { RetentionStatus } from '../../retention/policy.js';
 import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
-import { loadServerCatalog, requiredWal, walAfter } from '../shared/backup-catalog.js';
-import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
+import { loadAnyServerCatalog, requiredWal, walAfter } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface ListedBackup {
@@ -36,9 +35,7 @@ export default defineCommandModule<Result>({
     });
     const result: Result = { minimal: input.options.minimal === true, servers: [] };
     for (const server of servers) {
-      const catalog = hasCloudCatalog(server.config)
-        ? await loadCloudServerCatalog(server.config, ctx.report)
-        : await loadServerCatalog(server.config, ctx.report);
+      const catalog = await loadAnyServerCatalog(server.config, ctx.report);
       const backups: ListedBackup[] = [...catalog.backups].reverse().map((backup) => {
         const info = backup.info;
         const status = statusOf(backup);

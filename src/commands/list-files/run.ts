@@ -4,7 +4,10 @@ import { resolveBackup } from '../../catalog/backups.js';
 import { BarmanError } from '../../errors/index.js';
 import { hashDir } from '../../wal/names.js';
 import { defineCommandModule } from '../definition.js';
-import { loadServerCatalog, nextBackup } from '../shared/backup-catalog.js';
+import type { CloudCompression } from '../../wal/cloud-layout.js';
+import { cloudWalPath } from '../../wal/cloud-layout.js';
+import { loadAnyServerCatalog, nextBackup } from '../shared/backup-catalog.js';
+import { cloudBackupObjects, hasCloudCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 export default defineCommandModule<string[]>({
@@ -15,7 +18,8 @@ export default defineCommandModule<string[]>({
       includeDisabled: false,
     });
     if (!server) return [];
-    const catalog = await loadServerCatalog(server.config, ctx.report);
+    const catalog = await loadAnyServerCatalog(server.config, ctx.report);
+    const cloud = hasCloudCatalog(server.config);
     const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
     const info = backup.info;
     if (!info)
@@ -23,8 +27,12 @@ export default defineCommandModule<string[]>({
     const target = (input.options.target as string | undefined) ?? 'standalone';
     const files: string[] = [];
     if (target !== 'wal') {
-      if (!backup.infoFile.startsWith(backup.directory)) files.push(backup.infoFile);
-      files.push(...(await walk(backup.directory)));
+      if (cloud) {
+        files.push(...(await cloudBackupObjects(server.config, backup.id)));
+      } else {
+        if (!backup.infoFile.startsWith(backup.directory)) files.push(backup.infoFile);
+        files.push(...(await walk(backup.directory)));
+      }
     }
     if (target !== 'data' && info.begin_wal) {
       const timeline = info.begin_wal.slice(0, 8);
@@ -37,7 +45,12 @@ export default defineCommandModule<string[]>({
         if (entry.name.endsWith('.history') || !segment.startsWith(timeline) || segment < info.begin_wal)
           continue;
         if (until !== null && (target === 'standalone' ? segment > until : segment >= until)) continue;
-        files.push(join(catalog.layout.walsDirectory, hashDir(entry.name), entry.name));
+        files.push(
+          cloud
+            ? // Cloud WAL objects carry their compression in the name (barman-cloud-wal-archive's layout).
+              `${catalog.layout.walsDirectory}/${cloudWalPath(entry.name, entry.compression as CloudCompression | null)}`
+            : join(catalog.layout.walsDirectory, hashDir(entry.name), entry.name),
+        );
       }
     }
     return files;

@@ -33,8 +33,8 @@ import { formatLsn, parseLsn, parseWalName } from '../../wal/names.js';
 import type { CommandContext, CommandInput } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { loadServerCatalog } from '../shared/backup-catalog.js';
-import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
+import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
+import { hasCloudCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { withOverrides } from '../shared/overrides.js';
 
@@ -104,9 +104,7 @@ export default defineCommandModule<RecoverResult>({
         ctx.report.warning(`archive-wal before recovery failed: ${describeError(error)}`);
       }
     }
-    const catalog = cloud
-      ? await loadCloudServerCatalog(config, ctx.report)
-      : await loadServerCatalog(config, ctx.report);
+    const catalog = await loadAnyServerCatalog(config, ctx.report);
     const backup = chooseBackup(catalog, input.args.backup_id as string, targets);
     if (!backup.info) {
       throw new BarmanError(

@@ -25,6 +25,20 @@ export interface ServerCatalog {
   retention: Map<string, RetentionStatus>;
 }
 
+/**
+ * The server's catalogue wherever it lives: the local backup directory, or object storage when
+ * basebackups_directory is an s3:// URL (the SDK loads only then).
+ */
+export async function loadAnyServerCatalog(
+  config: ServerConfig,
+  report: Reporter,
+  nowMs = Date.now(),
+): Promise<ServerCatalog> {
+  if (config.basebackups_directory.kind !== 's3') return loadServerCatalog(config, report, nowMs);
+  const { loadCloudServerCatalog } = await import('./cloud-catalog.js');
+  return loadCloudServerCatalog(config, report, nowMs);
+}
+
 export async function loadServerCatalog(
   config: ServerConfig,
   report: Reporter,

@@ -130,6 +130,23 @@ export async function loadCloudServerCatalog(
   };
 }
 
+/** The s3:// URL of every object of a cloud backup (backup.info, tar archives, annotations), sorted. */
+export async function cloudBackupObjects(config: ServerConfig, backupId: string): Promise<string[]> {
+  const base = config.basebackups_directory;
+  if (base.kind !== 's3')
+    throw new BarmanError('not-a-cloud-server', `server '${config.name}' has a local catalogue`);
+  const { S3Storage } = await import('../../storage/s3/index.js');
+  const { s3SettingsFor } = await import('../../storage/s3/settings.js');
+  const storage = new S3Storage(s3SettingsFor(config, base));
+  try {
+    return (await storage.listObjects(backupId))
+      .map((object) => `${storage.location}/${object.path}`)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  } finally {
+    storage.destroy();
+  }
+}
+
 /** Sets (`full`/`standalone`), clears (null) or reads (undefined) the keep annotation of a cloud backup. */
 export async function cloudKeepAnnotation(
   config: ServerConfig,

@@ -7,13 +7,12 @@ import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import {
-  loadServerCatalog,
+  loadAnyServerCatalog,
   nextBackup,
   previousBackup,
   requiredWal,
   walAfter,
 } from '../shared/backup-catalog.js';
-import { hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface Result {
@@ -40,9 +39,7 @@ export default defineCommandModule<Result>({
       includeDisabled: false,
     });
     if (!server) throw new Error('unreachable: selectServers reported the error');
-    const catalog = hasCloudCatalog(server.config)
-      ? await loadCloudServerCatalog(server.config, ctx.report)
-      : await loadServerCatalog(server.config, ctx.report);
+    const catalog = await loadAnyServerCatalog(server.config, ctx.report);
     return { catalog, backup: resolveBackup(catalog.backups, server.name, input.args.backup_id as string) };
   },
 

@@ -9,7 +9,7 @@ import { describeError } from '../../errors/index.js';
 import { prettySize, pythonStr } from '../../output/format.js';
 import { ctimeOfWallTime } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
-import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { probePostgres } from '../shared/checks/probe.js';
 import { selectServers } from '../shared/select-servers.js';
 
@@ -91,7 +91,7 @@ export default defineCommandModule<Result>({
 
       let catalog;
       try {
-        catalog = await loadServerCatalog(config, ctx.report);
+        catalog = await loadAnyServerCatalog(config, ctx.report);
       } catch (error) {
         ctx.report.error(
           `cannot read the backup catalogue of server '${server.name}': ${describeError(error)}`,

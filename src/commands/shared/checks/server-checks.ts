@@ -30,7 +30,7 @@ import { wantedCompression } from '../../../wal/archiver.js';
 import { compressBuffer, decompressBuffer } from '../../../wal/compression/index.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
-import { loadServerCatalog, walAfter } from '../backup-catalog.js';
+import { loadAnyServerCatalog, walAfter } from '../backup-catalog.js';
 import {
   findPgTool,
   toolCompatible,
@@ -178,9 +178,11 @@ class CheckRun {
   // Lazily gathered facts
 
   private catalog(): Promise<ServerCatalog | null> {
-    this.catalogPromise ??= this.layout
-      ? loadServerCatalog(this.config, this.options.report, this.nowMs)
-      : Promise.resolve(null);
+    // A local-to-cloud server's catalogue is read from the bucket (backup.info objects, WAL listing).
+    this.catalogPromise ??=
+      this.layout || this.config.basebackups_directory.kind === 's3'
+        ? loadAnyServerCatalog(this.config, this.options.report, this.nowMs)
+        : Promise.resolve(null);
     return this.catalogPromise;
   }
 
@@ -411,7 +413,7 @@ class CheckRun {
   }
 
   private async backupValidity(): Promise<void> {
-    if (!this.layout) return;
+    if (!(await this.catalog())) return;
     this.c.start('backup maximum age');
     const last = await this.lastBackup();
     const maxAge = this.config.last_backup_maximum_age;
@@ -452,7 +454,7 @@ class CheckRun {
   }
 
   private async walValidity(): Promise<void> {
-    if (!this.layout) return;
+    if (!(await this.catalog())) return;
     this.c.start('wal maximum age');
     const catalog = (await this.catalog())!;
     const last = await this.lastBackup();
