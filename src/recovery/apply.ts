@@ -6,7 +6,6 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
@@ -16,8 +15,7 @@ import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
-import type { RateLimiter } from '../util/throttle.js';
-import { createRateLimiter, throttledStream } from '../util/throttle.js';
+import { createRateLimiter, pacedReadable } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
 export interface ApplyOptions {
@@ -297,7 +295,9 @@ async function restoreTarBackup(
     selected,
     async (archive) => {
       const stats = await extractTarStream(
-        paced(await options.archives.open(archive), limiter),
+        limiter
+          ? pacedReadable(await options.archives.open(archive), limiter)
+          : await options.archives.open(archive),
         archive.location,
         archive.compression,
         targets.get(archive.base)!,
@@ -438,12 +438,4 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
   }
   if (plan.settings.signal) writes.push({ path: join(plan.destination, plan.settings.signal), content: '' });
   await destination.writeFiles(writes);
-}
-
-function paced(source: Readable, limiter: RateLimiter | null): Readable {
-  if (!limiter) return source;
-  const throttled = throttledStream(limiter);
-  source.on('error', (error) => throttled.destroy(error));
-  throttled.on('close', () => source.destroy());
-  return source.pipe(throttled);
 }

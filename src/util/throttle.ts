@@ -2,6 +2,7 @@
  * Bandwidth limits (`bandwidth_limit`, `--bwlimit`, in KB/s): a token bucket shared by every
  * copy of one operation, and a stream stage that paces what flows through it.
  */
+import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 
 /** Waits so that the average rate stays under `kbps` (abortable); a no-op without a limit. */
@@ -40,4 +41,15 @@ export function throttledStream(limiter: RateLimiter): Transform {
       );
     },
   });
+}
+
+/**
+ * `source` read through a pacing stage: an error of the source fails the stage, and the source
+ * is released when the stage is closed early (its reader failed).
+ */
+export function pacedReadable(source: Readable, limiter: RateLimiter): Readable {
+  const stage = throttledStream(limiter);
+  source.on('error', (error) => stage.destroy(error));
+  stage.on('close', () => source.destroy());
+  return source.pipe(stage);
 }

@@ -7,7 +7,6 @@
  * its WAL is archived by cloud-wal-archive, which the backup does not wait for. A local-to-cloud
  * backup left STARTED by a killed process is marked FAILED by the next backup.
  */
-import type { Readable } from 'node:stream';
 import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { emptyBackupInfo, formatBackupInfo, parseBackupInfo } from '../../catalog/backup-info.js';
@@ -22,8 +21,7 @@ import type { BackupHookInfo } from '../../hooks/index.js';
 import { backupHookEnv, HookRunner } from '../../hooks/index.js';
 import { acquireLock, serverLockPath } from '../../locks/index.js';
 import { prettySize } from '../../output/format.js';
-import type { RateLimiter } from '../../util/throttle.js';
-import { createRateLimiter, throttledStream } from '../../util/throttle.js';
+import { createRateLimiter, pacedReadable } from '../../util/throttle.js';
 import type { CloudCompression } from '../../wal/cloud-layout.js';
 import { CLOUD_WAL_EXTENSIONS } from '../../wal/cloud-layout.js';
 import { humanDuration } from '../../output/time.js';
@@ -180,7 +178,7 @@ export async function backupToCloud(
           maxSize: config.cloud_upload_max_archive_size,
           // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
           upload: async (name, body) =>
-            (await storage.upload(`${id}/${name}`, limit ? paced(body, limit) : body)).size,
+            (await storage.upload(`${id}/${name}`, limit ? pacedReadable(body, limit) : body)).size,
           signal,
         });
         data = uploaded.data;
@@ -268,11 +266,4 @@ async function markAbandoned(ctx: CommandContext, storage: S3Storage): Promise<v
       ctx.log.warning(`cannot abort the unfinished uploads of backup ${id}: ${describeError(error)}`);
     }
   }
-}
-
-/** `body` through a pacing stage; an error of `body` fails the stage too (the upload then aborts). */
-function paced(body: Readable, limit: RateLimiter): Readable {
-  const stage = throttledStream(limit);
-  body.on('error', (error) => stage.destroy(error));
-  return body.pipe(stage);
 }

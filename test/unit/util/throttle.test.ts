@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { createRateLimiter, throttledStream } from '../../../src/util/throttle.js';
+import { createRateLimiter, pacedReadable, throttledStream } from '../../../src/util/throttle.js';
 
 describe('bandwidth limits', () => {
   test('no limit: nothing waits', async () => {
@@ -33,5 +33,25 @@ describe('bandwidth limits', () => {
     const waiting = limiter(1024 * 1024);
     setTimeout(() => controller.abort(new Error('stop')), 20);
     await assert.rejects(waiting, /stop/);
+  });
+
+  test('pacedReadable passes every byte, fails with its source and releases it when read no more', async () => {
+    const limiter = createRateLimiter(1024 * 1024);
+    const chunks: Buffer[] = [];
+    for await (const chunk of pacedReadable(Readable.from([Buffer.from('ab'), Buffer.from('cd')]), limiter))
+      chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'abcd');
+
+    const failing = new Readable({ read() {} });
+    const paced = pacedReadable(failing, limiter);
+    const failure = new Promise((_, reject) => paced.on('error', reject));
+    failing.destroy(new Error('disk gone'));
+    await assert.rejects(failure, /disk gone/);
+
+    const endless = new Readable({ read() {} });
+    const abandoned = pacedReadable(endless, limiter);
+    abandoned.destroy();
+    await new Promise((resolve) => endless.once('close', resolve));
+    assert.ok(endless.destroyed);
   });
 });
