@@ -66,9 +66,22 @@ export async function acquireLock(path: string, options: AcquireOptions = {}): P
 
 /** Takes the lock if it is free; null when another process holds it. */
 export function tryAcquireLock(path: string): HeldLock | null {
+  return tryFlock(path, 'exnb');
+}
+
+/**
+ * Takes a shared hold on the lock: any number of shared holders, but no exclusive one (a backup
+ * being recovered cannot be deleted, and the reverse). Null while another process holds it
+ * exclusively. Shared holders do not write their pid: the file's pid is the last exclusive holder's.
+ */
+export function tryAcquireSharedLock(path: string): HeldLock | null {
+  return tryFlock(path, 'shnb');
+}
+
+function tryFlock(path: string, mode: 'exnb' | 'shnb'): HeldLock | null {
   const fd = openSync(path, 'a+', 0o600);
   try {
-    flockSync(fd, 'exnb');
+    flockSync(fd, mode);
   } catch (error) {
     closeSync(fd);
     if (
@@ -78,8 +91,10 @@ export function tryAcquireLock(path: string): HeldLock | null {
       return null;
     throw error;
   }
-  ftruncateSync(fd, 0);
-  writeSync(fd, `${process.pid}\n`, 0);
+  if (mode === 'exnb') {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+  }
   let held = true;
   return {
     path,

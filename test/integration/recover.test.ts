@@ -18,6 +18,7 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
+import { tryAcquireLock } from '../../src/locks/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -575,5 +576,62 @@ path_prefix = /usr/lib/postgresql/15/bin
     assert.match(run.stdout, /^Recovery plan for server main using backup /);
     assert.match(run.stdout, /recovery_target_name = 'after_b'/);
     assert.ok(!existsSync(destination));
+  });
+
+  it('a backup being recovered cannot be deleted, and one being deleted cannot be recovered', async () => {
+    const lockFile = join(dir, 'home', `.main-${backupId}.lock`);
+    const info = readFileSync(join(dir, 'home/main/base', backupId, 'backup.info'), 'utf8');
+    const size = Number(/^size=(\d+)$/m.exec(info)![1]);
+    // Paced to last about 5 s: long enough to try a delete in the middle.
+    const limitKbps = Math.max(1, Math.floor(size / 1024 / 5));
+    const destination = newDestination();
+    const recovery = barman(
+      'recover',
+      '--bwlimit',
+      String(limitKbps),
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    const lockSeen = waitFor(
+      'the recovery to hold the backup lock',
+      () => {
+        if (!existsSync(lockFile)) return false;
+        const probe = tryAcquireLock(lockFile);
+        probe?.release();
+        return probe === null;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    // A recovery that ends (or fails) before the lock is seen fails the test with its output.
+    await Promise.race([
+      lockSeen,
+      recovery.then((run) => {
+        throw new Error(`the recovery ended first (exit ${run.exitCode}): ${run.stderr}${run.stdout}`);
+      }),
+    ]);
+    const refused = await barman('delete', 'main', backupId);
+    assert.notEqual(refused.exitCode, 0, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`Another process is holding the lock for backup ${backupId}`));
+    const recovered = await recovery;
+    assert.equal(recovered.exitCode, 0, recovered.stderr);
+    assert.ok(existsSync(join(dir, 'home/main/base', backupId, 'backup.info')), 'the backup is still there');
+
+    // The reverse: a delete (here: this process) holds the lock exclusively.
+    const held = tryAcquireLock(lockFile);
+    assert.ok(held);
+    try {
+      const other = newDestination();
+      const blocked = await barman('recover', 'main', backupId, other, '--tablespace', `tbs1:${other}-tbs`);
+      assert.notEqual(blocked.exitCode, 0);
+      assert.match(
+        blocked.stderr,
+        new RegExp(`backup ${backupId} of server main is locked by another process`),
+      );
+    } finally {
+      held.release();
+    }
   });
 });

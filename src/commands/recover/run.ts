@@ -2,6 +2,8 @@
  * recover (alias restore): validate the request, catalogue fresh WALs, build the plan (pure),
  * then apply it with the recovery hooks around it, and explain what was changed.
  */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute } from 'node:path';
 import type { CatalogBackup } from '../../catalog/backups.js';
@@ -9,6 +11,7 @@ import { resolveBackup, statusOf } from '../../catalog/backups.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError, UsageError } from '../../errors/index.js';
 import { archiveHooks, backupHookInfo, HookRunner, recoveryHookEnv } from '../../hooks/index.js';
+import { backupLockPath, tryAcquireSharedLock } from '../../locks/index.js';
 import { humanDuration } from '../../output/time.js';
 import { runProgramUnchecked } from '../../process/index.js';
 import { findProgram } from '../../process/postgres-tools.js';
@@ -112,7 +115,31 @@ export default defineCommandModule<RecoverResult>({
         `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
       );
     }
-    const sources = await openSources(config, catalog, backup, cloud);
+    // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
+    // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
+    await mkdir(config.barman_lock_directory, { recursive: true });
+    const backupLock = tryAcquireSharedLock(
+      backupLockPath(config.barman_lock_directory, config.name, backup.id),
+    );
+    if (!backupLock) {
+      throw new BarmanError(
+        'backup-locked',
+        `backup ${backup.id} of server ${config.name} is locked by another process (being deleted?)`,
+        { hint: 'try again once it is released' },
+      );
+    }
+    // Deleted between the catalogue read and the lock: say so now rather than fail half-way.
+    if (!cloud && !existsSync(backup.infoFile)) {
+      backupLock.release();
+      throw new BarmanError('backup-gone', `backup ${backup.id} of server ${config.name} was just deleted`);
+    }
+    let sources: Awaited<ReturnType<typeof openSources>>;
+    try {
+      sources = await openSources(config, catalog, backup, cloud);
+    } catch (error) {
+      backupLock.release();
+      throw error;
+    }
     try {
       return await recoverWithSources(ctx, input, {
         config,
@@ -129,6 +156,7 @@ export default defineCommandModule<RecoverResult>({
       });
     } finally {
       sources.close();
+      backupLock.release();
     }
   },
 
