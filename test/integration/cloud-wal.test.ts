@@ -155,6 +155,12 @@ backup_method = local-rsync
 wals_directory = s3://${BUCKET}/barman/profiled/wals
 aws_profile = barmants
 
+[hooked]
+conninfo = host=127.0.0.1 user=postgres dbname=postgres
+backup_method = local-rsync
+archiver = on
+pre_archive_retry_script = env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} AWS_DEFAULT_REGION=us-east-1 barman-cloud-wal-archive --endpoint-url ${s3.endpoint} --gzip s3://${BUCKET}/barman \${BARMAN_SERVER}
+
 [nobucket]
 conninfo = host=127.0.0.1 user=postgres dbname=postgres
 backup_method = local-rsync
@@ -561,6 +567,30 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(run.exitCode, 0, run.stderr);
     assert.equal(sha(readFileSync(destination)), sha(readFileSync(join(reference('main'), name))));
   });
+  it("archive-wal runs Debian's barman-cloud-wal-archive as a pre_archive_retry_script (the classic hook)", async () => {
+    const names = readdirSync(reference('main'))
+      .filter((file) => /^[0-9A-F]{24}$/.test(file))
+      .slice(0, 2);
+    const incoming = spool('hooked');
+    mkdirSync(incoming, { recursive: true });
+    for (const name of names)
+      writeFileSync(join(incoming, name), readFileSync(join(reference('main'), name)));
+    for (const path of [join(dir, 'home', 'hooked'), incoming, ...names.map((name) => join(incoming, name))])
+      await chownTo(path, 'postgres');
+    const run = await barman(['archive-wal', 'hooked']);
+    assert.equal(run.exitCode, 0, run.stderr + run.stdout);
+    for (const name of names) {
+      // Archived locally by barman-ts...
+      const fetched = await barman(['get-wal', '--output-directory', join(dir, 'files'), 'hooked', name]);
+      assert.equal(fetched.exitCode, 0, fetched.stderr);
+      // ...and uploaded by the hook, in barman-cloud-wal-archive's layout.
+      const object = `barman/hooked/wals/${name.slice(0, 16)}/${name}.gz`;
+      const chunks: Buffer[] = [];
+      for await (const chunk of await storage.openRead(object)) chunks.push(chunk as Buffer);
+      assert.equal(sha(gunzipSync(Buffer.concat(chunks))), sha(readFileSync(join(reference('main'), name))));
+    }
+  });
+
   it('delete removes a cloud backup and the WAL files only it needed, honouring keep', async () => {
     const env = { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' };
     const cloudArgs = ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'];
