@@ -11,6 +11,7 @@
  * during the copy, the first bytes only when it grew (WAL replay repairs both, as for
  * pg_basebackup). Files that vanish before they are opened are skipped.
  */
+import { createHash } from 'node:crypto';
 import type { Dirent, Stats } from 'node:fs';
 import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import type { CompressionName } from '../wal/compression/index.js';
 import { createCompressStream } from '../wal/compression/index.js';
+import type { ManifestFile } from '../catalog/backup-manifest.js';
 import type { ServerFacts } from './concurrent.js';
 import { pgdataFilter } from './pgdata.js';
 
@@ -37,6 +39,8 @@ export interface ArchiveOptions {
   maxSize: number;
   upload: ArchiveUploader;
   signal?: AbortSignal;
+  /** Collects every file written (path in the data directory, size, SHA-256) for backup_manifest. */
+  manifest?: ManifestFile[];
 }
 
 export interface UploadedArchive {
@@ -196,6 +200,17 @@ export class TarPartWriter {
     await this.write(part, data);
     await this.write(part, Buffer.alloc(padding(data.length)));
     part.dataBytes += data.length;
+    this.record(name, data.length, now, createHash('sha256').update(data).digest('hex'));
+  }
+
+  /** Tablespace members are `pg_tblspc/<oid>/…` in the manifest, as in a restored data directory. */
+  private record(name: string, size: number, mtimeMs: number, sha256: string): void {
+    this.options.manifest?.push({
+      path: this.base === 'data' ? name : `pg_tblspc/${this.base}/${name}`,
+      size,
+      mtimeMs,
+      sha256,
+    });
   }
 
   /** Adds the file at `path` as `name`; false when it vanished before it could be opened. */
@@ -213,6 +228,8 @@ export class TarPartWriter {
       const block = memberHeader(name, '0', size, info);
       const part = await this.partFor(block.length + size + padding(size));
       await this.write(part, block);
+      // The digest of exactly the bytes the archive holds (zeros included), as recovery restores them.
+      const hash = this.options.manifest ? createHash('sha256') : null;
       let remaining = size;
       while (remaining > 0) {
         this.options.signal?.throwIfAborted();
@@ -222,17 +239,21 @@ export class TarPartWriter {
         if (bytesRead === 0) {
           // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
           while (remaining > 0) {
-            const zeros = Math.min(remaining, CHUNK);
-            await this.write(part, Buffer.alloc(zeros));
-            remaining -= zeros;
+            const zeros = Buffer.alloc(Math.min(remaining, CHUNK));
+            hash?.update(zeros);
+            await this.write(part, zeros);
+            remaining -= zeros.length;
           }
           break;
         }
-        await this.write(part, buffer.subarray(0, bytesRead));
+        const chunk = buffer.subarray(0, bytesRead);
+        hash?.update(chunk);
+        await this.write(part, chunk);
         remaining -= bytesRead;
       }
       await this.write(part, Buffer.alloc(padding(size)));
       part.dataBytes += size;
+      if (hash) this.record(name, size, info.mtimeMs, hash.digest('hex'));
       return true;
     } finally {
       await handle.close();

@@ -329,7 +329,14 @@ async function restoreTarBackup(
     },
     options.signal,
   );
-  if (direct) return;
+  // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format), goes
+  // into the data directory as pg_basebackup leaves it; renamed with the backup id like Barman does.
+  const manifest = await options.archives.manifest();
+  const placeManifest = async () => {
+    if (manifest !== null)
+      await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
+  };
+  if (direct) return placeManifest();
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(
       join(staging, String(tablespace.oid)),
@@ -346,6 +353,7 @@ async function restoreTarBackup(
   );
   result.reusedFiles += stats.reused + stats.linked;
   await rm(join(staging, 'data'), { recursive: true, force: true });
+  await placeManifest();
 }
 
 /**

@@ -4,7 +4,7 @@
  * WAL archive in barman-cloud-wal-archive's). Both hand out streams, so extraction and WAL
  * decompression are the same code whatever the source; nothing is ever read whole into memory.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -32,6 +32,8 @@ export interface BackupArchive {
 export interface BackupArchives {
   list(): Promise<BackupArchive[]>;
   open(archive: BackupArchive): Promise<Readable>;
+  /** The backup's backup_manifest text, or null when it has none. */
+  manifest(): Promise<string | null>;
 }
 
 /** Opens an archived WAL file, decompressed. */
@@ -48,6 +50,14 @@ export function localArchives(backupDirectory: string): BackupArchives {
       });
     },
     open: (archive) => Promise.resolve(createReadStream(archive.location, { highWaterMark: 1 << 20 })),
+    async manifest() {
+      try {
+        return await readFile(join(directory, 'backup_manifest'), 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
   };
 }
 
@@ -63,6 +73,12 @@ export function cloudArchives(storage: S3Storage, backupId: string): BackupArchi
       });
     },
     open: (archive) => storage.openRead(`${backupId}/${archive.name}`),
+    // barman-cloud-backup writes none; local-to-cloud does.
+    async manifest() {
+      const [object] = await storage.listObjects(`${backupId}/backup_manifest`, { asDirectory: false });
+      if (object?.path !== `${backupId}/backup_manifest`) return null;
+      return (await storage.readFile(object.path)).toString('utf8');
+    },
   };
 }
 

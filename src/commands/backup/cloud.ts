@@ -9,6 +9,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../../catalog/backup-info.js';
+import type { ManifestFile } from '../../catalog/backup-manifest.js';
+import { renderBackupManifest } from '../../catalog/backup-manifest.js';
 import { emptyBackupInfo, formatBackupInfo, parseBackupInfo } from '../../catalog/backup-info.js';
 import type { ServerLayout } from '../../catalog/layout.js';
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
@@ -168,6 +170,7 @@ export async function backupToCloud(
     let writers: TarPartWriter[] = [];
     let data: TarPartWriter | null = null;
     const limit = config.bandwidth_limit ? createRateLimiter(config.bandwidth_limit) : null;
+    const manifest: ManifestFile[] = [];
     await concurrentBackup(
       request,
       `tar archives${compression ? ` (${compression})` : ''} to ${backupDirectory}`,
@@ -180,6 +183,7 @@ export async function backupToCloud(
           upload: async (name, body) =>
             (await storage.upload(`${id}/${name}`, limit ? pacedReadable(body, limit) : body)).size,
           signal,
+          manifest,
         });
         data = uploaded.data;
         writers = [...uploaded.tablespaces, uploaded.data];
@@ -189,6 +193,17 @@ export async function backupToCloud(
         request.setStep('uploading backup label');
         await uploadLabel(data!, stop.backupLabel, stop.tablespaceMap);
       },
+    );
+    step = 'uploading backup_manifest';
+    const ended: BackupInfo = info;
+    if (ended.timeline === null || !ended.begin_xlog || !ended.end_xlog)
+      throw new Error('PostgreSQL did not report the WAL range of the backup');
+    // PostgreSQL's own format: recovery places it in the data directory for pg_verifybackup.
+    await storage.writeFile(
+      `${id}/backup_manifest`,
+      renderBackupManifest(manifest, [
+        { timeline: ended.timeline, startLsn: ended.begin_xlog, endLsn: ended.end_xlog },
+      ]),
     );
     const archives = writers.flatMap((writer) => writer.uploaded);
     const size = archives.reduce((sum, archive) => sum + archive.size, 0);
