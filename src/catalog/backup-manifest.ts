@@ -52,3 +52,41 @@ export function renderBackupManifest(
 function gmtime(epochMs: number): string {
   return `${new Date(Math.floor(epochMs / 1000) * 1000).toISOString().slice(0, 19).replace('T', ' ')} GMT`;
 }
+
+export interface ManifestEntry {
+  size: number;
+  /** Hex SHA-256, or null when the manifest uses another algorithm (or none). */
+  sha256: string | null;
+}
+
+/**
+ * The files a manifest lists (PostgreSQL's version 1 or 2, ours or pg_basebackup's), by path.
+ * Non-UTF-8 names come hex-encoded as `Encoded-Path`. Throws on text that is not a manifest.
+ */
+export function parseBackupManifest(text: string, source: string): Map<string, ManifestEntry> {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source} is not a backup manifest: ${(error as Error).message}`);
+  }
+  const files = (document as { Files?: unknown } | null)?.Files;
+  if (!Array.isArray(files)) throw new Error(`${source} is not a backup manifest: no "Files" list`);
+  const entries = new Map<string, ManifestEntry>();
+  for (const file of files as Array<Record<string, unknown>>) {
+    const path =
+      typeof file.Path === 'string'
+        ? file.Path
+        : typeof file['Encoded-Path'] === 'string'
+          ? Buffer.from(file['Encoded-Path'], 'hex').toString('utf8')
+          : null;
+    if (path === null || typeof file.Size !== 'number')
+      throw new Error(`${source} has a file entry without a path or a size`);
+    const sha256 =
+      file['Checksum-Algorithm'] === 'SHA256' && typeof file.Checksum === 'string'
+        ? file.Checksum.toLowerCase()
+        : null;
+    entries.set(path, { size: file.Size, sha256 });
+  }
+  return entries;
+}

@@ -6,6 +6,7 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseBackupManifest } from '../catalog/backup-manifest.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
@@ -13,7 +14,7 @@ import { parseWalName } from '../wal/names.js';
 import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
-import type { BackupArchives, WalOpener } from './sources.js';
+import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
 import { createRateLimiter, pacedReadable } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
@@ -289,6 +290,19 @@ async function restoreTarBackup(
   let done = 0;
   // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
   const limiter = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null;
+  // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format): every
+  // restored file is checked against it while it is written, and none may be missing.
+  const manifest = await options.archives.manifest();
+  const listed = manifest === null ? null : parseBackupManifest(manifest, `${where}/backup_manifest`);
+  const restored = new Set<string>();
+  const manifestPath = (archive: BackupArchive, path: string) =>
+    archive.base === pgdataBase ? path : `pg_tblspc/${archive.base}/${path}`;
+  const decidePgdata = (path: string) => {
+    const top = path.split('/')[0]!;
+    // The content of pg_wal, log/ … is never restored.
+    if (path !== top && filter(top, true) === 'empty') return 'skip' as const;
+    return filter(path, false);
+  };
   // Archives extract in parallel (downloads overlap for a cloud backup), `jobs` at a time.
   await runWorkers(
     options.jobs,
@@ -302,13 +316,13 @@ async function restoreTarBackup(
         archive.compression,
         targets.get(archive.base)!,
         {
-          ...(archive.base === pgdataBase
+          ...(archive.base === pgdataBase ? { decide: decidePgdata } : {}),
+          ...(listed
             ? {
-                decide: (path: string) => {
-                  const top = path.split('/')[0]!;
-                  // The content of pg_wal, log/ … is never restored.
-                  if (path !== top && filter(top, true) === 'empty') return 'skip' as const;
-                  return filter(path, false);
+                expected: (path: string) => {
+                  const inManifest = manifestPath(archive, path);
+                  restored.add(inManifest);
+                  return listed.get(inManifest);
                 },
               }
             : {}),
@@ -329,9 +343,23 @@ async function restoreTarBackup(
     },
     options.signal,
   );
-  // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format), goes
-  // into the data directory as pg_basebackup leaves it; renamed with the backup id like Barman does.
-  const manifest = await options.archives.manifest();
+  if (listed) {
+    const missing = [...listed.keys()].filter(
+      (path) =>
+        !restored.has(path) &&
+        // Files of tablespaces not restored, and paths recovery never restores, are not missing.
+        (path.startsWith('pg_tblspc/') ? targets.has(path.split('/')[1]!) : decidePgdata(path) === 'copy'),
+    );
+    if (missing.length > 0) {
+      throw new BarmanError(
+        'backup-corrupt',
+        `${missing.length} file(s) of the backup manifest are in none of the archives of ${where}, the first is '${missing[0]}'`,
+        { hint: 'an archive part is missing from storage: recover another backup' },
+      );
+    }
+  }
+  // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
+  // id like Barman does.
   const placeManifest = async () => {
     if (manifest !== null)
       await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);

@@ -3,9 +3,11 @@
  * streaming: decompression and writing overlap, memory stays bounded whatever the size.
  * Entries that would escape the target (absolute paths, `..`) are refused.
  */
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { ManifestEntry } from '../catalog/backup-manifest.js';
 import { BarmanError } from '../errors/index.js';
 import type { CompressionName } from '../wal/compression/index.js';
 import { createDecompressStream } from '../wal/compression/index.js';
@@ -16,6 +18,11 @@ import { writeAll } from '../storage/posix.js';
 export interface ExtractOptions {
   /** Member path (no leading './') -> skip it, make it an empty directory, or extract it. */
   decide?: (path: string) => 'skip' | 'empty' | 'copy';
+  /**
+   * What the backup's manifest says of a file (path relative to the archive's root): its size and,
+   * when the manifest has one, its SHA-256, checked as the bytes are written. Undefined: unlisted.
+   */
+  expected?: (path: string) => ManifestEntry | undefined;
   onFile?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -101,11 +108,29 @@ export async function extractTarStream(
         case '0':
         case '7': {
           await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+          const expected = options.expected?.(normalized);
+          const hash = expected?.sha256 ? createHash('sha256') : null;
           const handle = await open(path, 'w', member.mode || 0o600);
           try {
-            await body((chunk) => writeAll(handle, chunk));
+            await body((chunk) => {
+              hash?.update(chunk);
+              return writeAll(handle, chunk);
+            });
           } finally {
             await handle.close();
+          }
+          if (expected) {
+            const digest = hash?.digest('hex') ?? null;
+            if (expected.size !== member.size || (digest !== null && digest !== expected.sha256)) {
+              throw new BarmanError(
+                'backup-corrupt',
+                `'${normalized}' in ${archive} does not match the backup manifest ` +
+                  (expected.size !== member.size
+                    ? `(${member.size} bytes, the manifest says ${expected.size})`
+                    : `(SHA-256 ${digest}, the manifest says ${expected.sha256})`),
+                { hint: 'the backup is damaged in storage: recover another backup' },
+              );
+            }
           }
           await chmod(path, member.mode || 0o600);
           await utimes(path, member.mtime, member.mtime);

@@ -14,6 +14,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -360,5 +361,24 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     assert.equal(run.exitCode, 1, run.stdout);
     assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
     assert.doesNotMatch(run.stderr, /cannot connect to PostgreSQL/);
+  });
+
+  it('recover refuses a backup with an archive part missing from the bucket (backup manifest)', async () => {
+    const backupDir = join(s3.dataDir, BUCKET, 'barman', 'main', 'base', backupId);
+    const part = 'data_0002.tar.gz';
+    for (const name of readdirSync(backupDir).filter((file) => file.startsWith(`${part}._S3rver`)))
+      rmSync(join(backupDir, name));
+    const destination = join(dir, 'recovered', 'missing-part');
+    const run = await barman(
+      'recover',
+      'main',
+      backupId,
+      destination,
+      '--tablespace',
+      `tbs1:${destination}-tbs`,
+    );
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.match(run.stderr, /file\(s\) of the backup manifest are in none of the archives of s3:\/\//);
+    assert.match(run.stderr, /The destination is incomplete/);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { renderBackupManifest } from '../../../src/catalog/backup-manifest.js';
+import { parseBackupManifest, renderBackupManifest } from '../../../src/catalog/backup-manifest.js';
 
 test('backup_manifest in PostgreSQL layout, with the checksum of everything before its line', () => {
   const text = renderBackupManifest(
@@ -32,4 +32,28 @@ test('an empty file list still has the Files array', () => {
   const text = renderBackupManifest([], [{ timeline: 3, startLsn: '1/0', endLsn: '1/10' }]);
   assert.ok(text.startsWith('{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [\n],\n"WAL-Ranges": [\n'));
   assert.deepEqual((JSON.parse(text) as { Files: unknown[] }).Files, []);
+});
+
+test('parseBackupManifest reads back what renderBackupManifest writes, and pg_basebackup CRC32C entries', () => {
+  const text = renderBackupManifest(
+    [{ path: 'base/1/1259', size: 8192, mtimeMs: 0, sha256: 'AB'.repeat(32) }],
+    [{ timeline: 1, startLsn: '0/1', endLsn: '0/2' }],
+  );
+  assert.deepEqual(
+    [...parseBackupManifest(text, 'm')],
+    [['base/1/1259', { size: 8192, sha256: 'ab'.repeat(32) }]],
+  );
+  const fromPgBasebackup =
+    '{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [\n' +
+    '{ "Path": "PG_VERSION", "Size": 3, "Last-Modified": "2026-11-21 09:08:07 GMT", "Checksum-Algorithm": "CRC32C", "Checksum": "0a1b2c3d" },\n' +
+    '{ "Encoded-Path": "6e616d65ff", "Size": 1, "Last-Modified": "2026-11-21 09:08:07 GMT" }\n' +
+    '],\n"WAL-Ranges": [\n],\n"Manifest-Checksum": "00"}\n';
+  const entries = parseBackupManifest(fromPgBasebackup, 'm');
+  assert.deepEqual(entries.get('PG_VERSION'), { size: 3, sha256: null });
+  assert.equal(entries.size, 2);
+  assert.throws(
+    () => parseBackupManifest('{"Files": 3}', 'x/backup_manifest'),
+    /x\/backup_manifest is not a backup manifest/,
+  );
+  assert.throws(() => parseBackupManifest('garbage', 'y'), /y is not a backup manifest/);
 });
