@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +18,7 @@ import type { S3Settings } from '../storage/s3/settings.js';
 import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression, cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
-import type { CompressionLevel } from './compression/index.js';
+import type { CompressionLevel, CompressionPool } from './compression/index.js';
 import { CompressionError, createCompressStream, createDecompressStream } from './compression/index.js';
 import { hashDir, parseWalName } from './names.js';
 
@@ -77,7 +78,16 @@ export async function findCloudWal(
   });
 }
 
-export async function archiveWalToCloud(target: CloudWalTarget, file: string): Promise<CloudArchiveOutcome> {
+/**
+ * With `pool` (the spool worker, uploading several files at once), a file up to 64 MiB is read
+ * whole and compressed on the pool's threads, so every core compresses while the main thread
+ * talks to S3; without, it streams (one file per process, no thread start-up to pay).
+ */
+export async function archiveWalToCloud(
+  target: CloudWalTarget,
+  file: string,
+  options: { pool?: CompressionPool } = {},
+): Promise<CloudArchiveOutcome> {
   const name = basename(file);
   const wal = parseWalName(name);
   if (!wal || wal.name !== name) {
@@ -113,17 +123,24 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
     }
   }
   let bytes = 0;
-  const source = createReadStream(file, { highWaterMark: 1 << 20 });
-  const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
-    const result = await target.storage.upload(path, Readable.from(body), {
-      partSize: Math.max(target.storage.settings.partSize, WAL_SINGLE_REQUEST_LIMIT),
-    });
-    bytes = result.size;
-  };
-  if (target.compression) {
-    await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
+  if (options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
+    const body = target.compression
+      ? (await options.pool.compressFileToBuffer(target.compression, file, { level: target.level })).data
+      : await readFile(file);
+    bytes = (await target.storage.upload(path, body)).size;
   } else {
-    await pipeline(source, upload);
+    const source = createReadStream(file, { highWaterMark: 1 << 20 });
+    const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
+      const result = await target.storage.upload(path, Readable.from(body), {
+        partSize: Math.max(target.storage.settings.partSize, WAL_SINGLE_REQUEST_LIMIT),
+      });
+      bytes = result.size;
+    };
+    if (target.compression) {
+      await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
+    } else {
+      await pipeline(source, upload);
+    }
   }
   // Truncated leftovers of an interrupted upload (stores that keep partial PUTs) are replaced.
   const leftovers = damaged.filter((other) => other !== path);
