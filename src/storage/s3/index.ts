@@ -461,8 +461,9 @@ class MultipartUpload {
   }
 
   /**
-   * Queues a part; waits while `partConcurrency` parts are already in flight (bounded memory).
-   * `done` runs once the part is stored and its buffer no longer needed.
+   * Uploads a part once fewer than `partConcurrency` are in flight, so the caller fills (and
+   * this hashes) the next part while the others upload: at most `partConcurrency + 1` part
+   * buffers. `done` runs once the part is stored and its buffer no longer needed.
    */
   async addPart(body: Buffer, done?: () => void): Promise<void> {
     this.throwIfFailed();
@@ -471,13 +472,13 @@ class MultipartUpload {
     this.partMd5s[partNumber - 1] = md5;
     this.wholeMd5.update(body);
     this.size += body.length;
+    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
+    this.throwIfFailed();
     const task = this.uploadPart(partNumber, body, md5).then(done, (error: unknown) => {
       this.failure ??= error instanceof Error ? error : new Error(String(error));
     });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
-    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
-    this.throwIfFailed();
   }
 
   /** A method, so TypeScript does not narrow `failure` across the awaits that may set it. */
