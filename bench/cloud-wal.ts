@@ -10,8 +10,9 @@
  * Targets (issue 6): sync p50 <= 0.4x Barman's; async ack p50 <= 100 ms and >= 30 segments/s.
  * BENCH_ONLY=worker runs only the worker drains; BENCH_DRAIN_ROUNDS=n repeats them (medians).
  */
-import { chmod, chown, copyFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { chmod, chown, copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { lockHolder } from '../src/locks/index.js';
 import { createDir, lookupOsUser, makeTempDir, startS3Server, waitFor } from '../test/harness/index.js';
@@ -214,7 +215,16 @@ async function main(): Promise<void> {
         );
       }
     }
-    drainRate = DRAINS.map(([server, compression, level]) => {
+    // The codec's own ceiling: gzip of the same segments on one core, in this process.
+    const sample = await Promise.all(backlog.slice(0, 8).map((name) => readFile(join(sources, name))));
+    const ceilings = [6, 1].map((gzipLevel) => {
+      const started = process.hrtime.bigint();
+      for (const segment of sample) gzipSync(segment, { level: gzipLevel });
+      const perCore = sample.length / (Number(process.hrtime.bigint() - started) / 1e9);
+      return `gzip level ${gzipLevel}: ${perCore.toFixed(1)} segments/s on one core (x${availableParallelism()} cores: ${(perCore * availableParallelism()).toFixed(1)}/s)`;
+    });
+    drainRate = `codec ceiling (gzipSync alone): ${ceilings.join('; ')}\n`;
+    drainRate += DRAINS.map(([server, compression, level]) => {
       const rate = median(rates.get(server)!);
       const target = compression === 'gzip' && level === 'medium' ? ' (target >= 30/s)' : '';
       return `worker alone (cloud-wal-upload, 4 jobs, ${compression}, compression_level ${level}): ${rate.toFixed(1)} segments/s${target}`;
