@@ -5,9 +5,14 @@
  * Compared: barman-ts `cloud-wal-archive` (synchronous; gzip and none) with Debian's
  * `barman-cloud-wal-archive` 3.4 (`-z` and none), and barman-ts `cloud-wal-archive --async`:
  * acknowledgement latency, and segments/s from the first enqueue until the spool is empty.
+ * Then the upload worker alone (`cloud-wal-upload`, 4 jobs) drains a backlog of 60 spooled
+ * segments once per WAL compression (gzip at compression_level medium and low, none, lz4, zstd).
  * Targets (issue 6): sync p50 <= 0.4x Barman's; async ack p50 <= 100 ms and >= 30 segments/s.
+ * BENCH_ONLY=worker runs only the worker drains; BENCH_DRAIN_ROUNDS=n repeats them (medians).
  */
-import { chmod, chown, copyFile, readdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { lockHolder } from '../src/locks/index.js';
 import { createDir, lookupOsUser, makeTempDir, startS3Server, waitFor } from '../test/harness/index.js';
@@ -17,6 +22,7 @@ import {
   environmentLine,
   formatMs,
   formatRatio,
+  median,
   percentile,
   printTable,
   runMain,
@@ -29,6 +35,16 @@ const SEGMENTS = Math.max(2, Number(process.env.BENCH_SEGMENTS ?? 30));
 const PG_USER = 'postgres';
 const BUCKET = 'bench';
 const DRAIN_SEGMENTS = 60;
+const ONLY_WORKER = process.env.BENCH_ONLY === 'worker';
+const DRAIN_ROUNDS = Math.max(1, Number(process.env.BENCH_DRAIN_ROUNDS ?? 1));
+/** Spools drained by the worker alone: server name, compression, compression_level. */
+const DRAINS: Array<[string, string, string]> = [
+  ['drain-gzip', 'gzip', 'medium'],
+  ['drain-gzip-low', 'gzip', 'low'],
+  ['drain-none', 'none', 'medium'],
+  ['drain-lz4', 'lz4', 'medium'],
+  ['drain-zstd', 'zstd', 'medium'],
+];
 
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`;
@@ -73,14 +89,17 @@ async function main(): Promise<void> {
       `log_file = ${logDir}/barman.log`,
       `aws_endpoint_url = ${s3.endpoint}`,
       'aws_region = us-east-1',
-      ...servers.flatMap(([name, compression]) => [
-        '',
-        `[${name}]`,
-        'conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres',
-        'backup_method = local-rsync',
-        `compression = ${compression}`,
-        `wals_directory = s3://${BUCKET}/barman/${name}/wals`,
-      ]),
+      ...[...servers.map(([name, compression]) => [name!, compression!, 'medium']), ...DRAINS].flatMap(
+        ([name, compression, level]) => [
+          '',
+          `[${name}]`,
+          'conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres',
+          'backup_method = local-rsync',
+          `compression = ${compression}`,
+          `compression_level = ${level}`,
+          `wals_directory = s3://${BUCKET}/barman/${name}/wals`,
+        ],
+      ),
     ].join('\n') + '\n',
   );
   await chmod(config, 0o644);
@@ -125,62 +144,99 @@ async function main(): Promise<void> {
   let asyncRate = '';
   let drainRate = '';
   try {
-    // The synchronous commands take turns segment by segment, so a change of machine load
-    // (other work on the two cores) weighs on each of them alike.
-    const synchronous = series.filter((item) => item.server !== 'ts-async');
-    for (const item of synchronous) await once(item, warmUp!);
-    syncAll();
-    const samples = new Map(synchronous.map((item) => [item, [] as number[]]));
-    for (const name of names) for (const item of synchronous) samples.get(item)!.push(await once(item, name));
-    for (const item of synchronous) {
-      rows.push({ label: item.label, samples: samples.get(item)! });
-      console.log(`  ${item.label}: p50 ${formatMs(percentile(samples.get(item)!, 50))}`);
+    if (!ONLY_WORKER) {
+      // The synchronous commands take turns segment by segment, so a change of machine load
+      // (other work on the two cores) weighs on each of them alike.
+      const synchronous = series.filter((item) => item.server !== 'ts-async');
+      for (const item of synchronous) await once(item, warmUp!);
+      syncAll();
+      const samples = new Map(synchronous.map((item) => [item, [] as number[]]));
+      for (const name of names)
+        for (const item of synchronous) samples.get(item)!.push(await once(item, name));
+      for (const item of synchronous) {
+        rows.push({ label: item.label, samples: samples.get(item)! });
+        console.log(`  ${item.label}: p50 ${formatMs(percentile(samples.get(item)!, 50))}`);
+      }
+      // --async: acknowledgements back to back, as a busy server produces segments; the worker
+      // uploads in the background, and the rate counts until the spool is empty.
+      const item = series.find((candidate) => candidate.server === 'ts-async')!;
+      const spool = join(home, item.server, 'incoming');
+      await once(item, warmUp!);
+      await drained(spool);
+      syncAll();
+      const acks: number[] = [];
+      const started = Date.now();
+      for (const name of names) acks.push(await once(item, name));
+      const acked = Date.now() - started;
+      await drained(spool);
+      const total = Date.now() - started;
+      asyncRate =
+        `--async: ${SEGMENTS} segments acknowledged in ${formatMs(acked)} (${(SEGMENTS / (acked / 1000)).toFixed(1)}/s), ` +
+        `all uploaded ${formatMs(total)} after the first enqueue: ${(SEGMENTS / (total / 1000)).toFixed(1)} segments/s`;
+      rows.push({ label: item.label, samples: acks });
+      console.log(`  ${item.label}: p50 ${formatMs(percentile(acks, 50))}`);
     }
-    // --async: acknowledgements back to back, as a busy server produces segments; the worker
-    // uploads in the background, and the rate counts until the spool is empty.
-    const item = series.find((candidate) => candidate.server === 'ts-async')!;
-    const spool = join(home, item.server, 'incoming');
-    await once(item, warmUp!);
-    await drained(spool);
-    syncAll();
-    const acks: number[] = [];
-    const started = Date.now();
-    for (const name of names) acks.push(await once(item, name));
-    const acked = Date.now() - started;
-    await drained(spool);
-    const total = Date.now() - started;
-    asyncRate =
-      `--async: ${SEGMENTS} segments acknowledged in ${formatMs(acked)} (${(SEGMENTS / (acked / 1000)).toFixed(1)}/s), ` +
-      `all uploaded ${formatMs(total)} after the first enqueue: ${(SEGMENTS / (total / 1000)).toFixed(1)} segments/s`;
-    rows.push({ label: item.label, samples: acks });
-    console.log(`  ${item.label}: p50 ${formatMs(percentile(acks, 50))}`);
     // Upload capacity of the worker alone: a backlog of segments spooled while S3 was away,
-    // uploaded by a foreground cloud-wal-upload once the background worker has exited.
-    const lockPath = join(home, `.${item.server}-cloud-wal-upload.lock`);
-    await waitFor('the background worker to exit', () => lockHolder(lockPath) === null, {
-      timeoutMs: 60_000,
-    });
-    const backlog = wal.names.slice(SEGMENTS + 1, SEGMENTS + 1 + DRAIN_SEGMENTS);
-    for (const name of backlog) {
-      await copyFile(join(sources, name), join(spool, name));
-      await chown(join(spool, name), postgres.uid, postgres.gid);
+    // uploaded by a foreground cloud-wal-upload (one spool per compression), after the
+    // background worker of the --async series has exited.
+    if (!ONLY_WORKER) {
+      const lockPath = join(home, '.ts-async-cloud-wal-upload.lock');
+      await waitFor('the background worker to exit', () => lockHolder(lockPath) === null, {
+        timeoutMs: 60_000,
+      });
     }
-    syncAll();
-    const drainStart = Date.now();
-    const drain = await timeRun(PG_USER, 'sh', ['-c', barman(`cloud-wal-upload ts-async`)], {
-      timeoutMs: 600_000,
+    const backlog = wal.names.slice(SEGMENTS + 1, SEGMENTS + 1 + DRAIN_SEGMENTS);
+    const rates = new Map<string, number[]>();
+    for (let round = 1; round <= DRAIN_ROUNDS; round += 1) {
+      for (const [server, compression, level] of DRAINS) {
+        const spool = await createDir(join(home, server, 'incoming'), { owner: PG_USER });
+        for (const name of backlog) {
+          await copyFile(join(sources, name), join(spool, name));
+          await chown(join(spool, name), postgres.uid, postgres.gid);
+        }
+        syncAll();
+        const load = loadavg()[0]!;
+        const drainStart = Date.now();
+        const drain = await timeRun(PG_USER, 'sh', ['-c', barman(`cloud-wal-upload ${server}`)], {
+          timeoutMs: 600_000,
+        });
+        if (drain.exitCode !== 0) throw new BenchFailure(`cloud-wal-upload failed:\n${drain.stderr}`);
+        const drainMs = Date.now() - drainStart;
+        const left = (await readdir(spool)).filter((name) => /^[0-9A-F]{24}$/.test(name));
+        if (left.length > 0)
+          throw new BenchFailure(`cloud-wal-upload left ${left.length} segments in the spool`);
+        // The next round uploads the same names again: start from an empty prefix.
+        await rm(join(s3.dataDir, BUCKET, 'barman', server), { recursive: true, force: true });
+        const rate = backlog.length / (drainMs / 1000);
+        rates.set(server, [...(rates.get(server) ?? []), rate]);
+        console.log(
+          `  worker, ${compression} (${level}): ${backlog.length} segments in ${formatMs(drainMs)}, ` +
+            `${rate.toFixed(1)}/s (load ${load.toFixed(2)})`,
+        );
+      }
+    }
+    // The codec's own ceiling: gzip of the same segments on one core, in this process.
+    const sample = await Promise.all(backlog.slice(0, 8).map((name) => readFile(join(sources, name))));
+    const ceilings = [6, 1].map((gzipLevel) => {
+      const started = process.hrtime.bigint();
+      for (const segment of sample) gzipSync(segment, { level: gzipLevel });
+      const perCore = sample.length / (Number(process.hrtime.bigint() - started) / 1e9);
+      return `gzip level ${gzipLevel}: ${perCore.toFixed(1)} segments/s on one core (x${availableParallelism()} cores: ${(perCore * availableParallelism()).toFixed(1)}/s)`;
     });
-    if (drain.exitCode !== 0) throw new BenchFailure(`cloud-wal-upload failed:\n${drain.stderr}`);
-    const drainMs = Date.now() - drainStart;
-    const left = (await readdir(spool)).filter((name) => /^[0-9A-F]{24}$/.test(name));
-    if (left.length > 0) throw new BenchFailure(`cloud-wal-upload left ${left.length} segments in the spool`);
-    drainRate =
-      `worker alone (cloud-wal-upload, 4 jobs, gzip): ${backlog.length} spooled segments uploaded in ${formatMs(drainMs)}: ` +
-      `${(backlog.length / (drainMs / 1000)).toFixed(1)} segments/s`;
+    drainRate = `codec ceiling (gzipSync alone): ${ceilings.join('; ')}\n`;
+    drainRate += DRAINS.map(([server, compression, level]) => {
+      const rate = median(rates.get(server)!);
+      const target = compression === 'gzip' && level === 'medium' ? ' (target >= 30/s)' : '';
+      return `worker alone (cloud-wal-upload, 4 jobs, ${compression}, compression_level ${level}): ${rate.toFixed(1)} segments/s${target}`;
+    }).join('\n');
   } finally {
     await s3.stop();
   }
 
+  if (ONLY_WORKER) {
+    console.log(`\n${environmentLine()}\n${barmanTs.description}\nsegments: ${wal.origin}\n${drainRate}`);
+    return;
+  }
   console.log(
     `\ncloud archive_command latency per 16 MiB segment into s3rver on 127.0.0.1, ${SEGMENTS} segments per command, ` +
       `runuser -u ${PG_USER} -- sh -c '<command>' (${environmentLine()})`,

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +18,7 @@ import type { S3Settings } from '../storage/s3/settings.js';
 import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression, cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
-import type { CompressionLevel } from './compression/index.js';
+import type { CompressionLevel, CompressionPool } from './compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
 import { CompressionError } from './compression/types.js';
 import { hashDir, parseWalName } from './names.js';
@@ -79,7 +79,16 @@ export async function findCloudWal(
   });
 }
 
-export async function archiveWalToCloud(target: CloudWalTarget, file: string): Promise<CloudArchiveOutcome> {
+/**
+ * With `pool` (the spool worker, uploading several files at once), a file up to 64 MiB is read
+ * whole and compressed on the pool's threads, so every core compresses while the main thread
+ * talks to S3; without, it streams (one file per process, no thread start-up to pay).
+ */
+export async function archiveWalToCloud(
+  target: CloudWalTarget,
+  file: string,
+  options: { pool?: CompressionPool } = {},
+): Promise<CloudArchiveOutcome> {
   const name = basename(file);
   const wal = parseWalName(name);
   if (!wal || wal.name !== name) {
@@ -122,20 +131,25 @@ export async function archiveWalToCloud(target: CloudWalTarget, file: string): P
   let bytes = 0;
   if (whole) {
     bytes = (await target.storage.upload(path, whole)).size;
-    return finishUpload(target, name, path, bytes, damaged);
-  }
-  const source = createReadStream(file, { highWaterMark: 1 << 20 });
-  const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
-    const result = await target.storage.upload(path, Readable.from(body), {
-      partSize: Math.max(target.storage.settings.partSize, WAL_SINGLE_REQUEST_LIMIT),
-    });
-    bytes = result.size;
-  };
-  if (target.compression) {
-    const { createCompressStream } = await import('./compression/streams.js');
-    await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
+  } else if (target.compression && options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
+    // The upload worker: a whole segment compressed on a pool thread, the main thread uploads.
+    const body = (await options.pool.compressFileToBuffer(target.compression, file, { level: target.level }))
+      .data;
+    bytes = (await target.storage.upload(path, body)).size;
   } else {
-    await pipeline(source, upload);
+    const source = createReadStream(file, { highWaterMark: 1 << 20 });
+    const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
+      const result = await target.storage.upload(path, Readable.from(body), {
+        partSize: Math.max(target.storage.settings.partSize, WAL_SINGLE_REQUEST_LIMIT),
+      });
+      bytes = result.size;
+    };
+    if (target.compression) {
+      const { createCompressStream } = await import('./compression/streams.js');
+      await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
+    } else {
+      await pipeline(source, upload);
+    }
   }
   return finishUpload(target, name, path, bytes, damaged);
 }

@@ -18,6 +18,7 @@ import type { Logger } from '../log/index.js';
 import { fsyncDirectory } from '../storage/posix.js';
 import type { CloudWalTarget } from './cloud-archive.js';
 import { archiveWalToCloud } from './cloud-archive.js';
+import { CompressionPool } from './compression/index.js';
 import { spooledWals } from './cloud-spool.js';
 
 export interface SpoolUploaderOptions {
@@ -59,6 +60,8 @@ export async function runSpoolUploader(
   if (!lock) return result;
   result.ran = true;
   await removeAbandonedTemps(options.spoolDirectory, options.log);
+  // Compression on every core while the main thread uploads (`jobs` files in flight).
+  const pool = new CompressionPool();
   const inProgress = new Set<string>();
   const running = new Set<Promise<void>>();
   let idleSince = Date.now();
@@ -69,7 +72,7 @@ export async function runSpoolUploader(
   const uploadOne = async (name: string): Promise<void> => {
     const path = join(options.spoolDirectory, name);
     try {
-      const outcome = await archiveWalToCloud(target, path);
+      const outcome = await archiveWalToCloud(target, path, { pool });
       await unlink(path);
       result.uploaded.push(name);
       retryDelay = 0;
@@ -131,6 +134,7 @@ export async function runSpoolUploader(
     }
     await Promise.all(running);
   } finally {
+    await pool.close();
     await fsyncDirectory(options.spoolDirectory).catch(() => {});
     lock?.release();
   }

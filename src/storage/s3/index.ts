@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BarmanError } from '../../errors/index.js';
 import type { Storage, StorageEntry, StorageStat, WriteOptions } from '../index.js';
+import { PartAssembler, partSizeAt } from './parts.js';
 import type { S3Settings } from './settings.js';
 
 export type { S3Settings } from './settings.js';
@@ -53,9 +54,6 @@ export interface UploadResult {
   md5: string;
   parts: number;
 }
-
-/** S3 allows 10,000 parts; part sizes double every 1,000 parts so a stream of any size fits. */
-const PARTS_PER_SIZE_STEP = 1000;
 
 export class S3Storage implements Storage {
   readonly location: string;
@@ -280,29 +278,23 @@ export class S3Storage implements Storage {
       const body = typeof data === 'string' ? Buffer.from(data) : data;
       return this.putObject(path, body, options.metadata);
     }
-    const pending: Buffer[] = [];
-    let pendingBytes = 0;
+    // Released part buffers are reused: the parts in flight plus the one being filled.
+    const assembler = new PartAssembler(
+      (index) => partSizeAt(partSize, index),
+      this.settings.partConcurrency + 1,
+    );
     let multipart: MultipartUpload | undefined;
     try {
       for await (const chunk of data) {
         const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-        pending.push(buffer);
-        pendingBytes += buffer.length;
-        const currentPartSize = multipart ? multipart.nextPartSize() : partSize;
-        if (pendingBytes < currentPartSize) continue;
-        multipart ??= await MultipartUpload.start(this, path, partSize, options.metadata);
-        // Cut whole parts off the pending bytes; the remainder waits for more data.
-        while (pendingBytes >= multipart.nextPartSize()) {
-          const size = multipart.nextPartSize();
-          const all = Buffer.concat(pending);
-          pending.length = 0;
-          pending.push(all.subarray(size));
-          pendingBytes = all.length - size;
-          await multipart.addPart(all.subarray(0, size));
+        for (const part of assembler.push(buffer)) {
+          multipart ??= await MultipartUpload.start(this, path, options.metadata);
+          await multipart.addPart(part, () => assembler.release(part));
         }
       }
-      if (!multipart) return await this.putObject(path, Buffer.concat(pending), options.metadata);
-      if (pendingBytes > 0) await multipart.addPart(Buffer.concat(pending));
+      const rest = assembler.rest();
+      if (!multipart) return await this.putObject(path, rest, options.metadata);
+      if (rest.length > 0) await multipart.addPart(rest);
       return await multipart.complete();
     } catch (error) {
       if (multipart) await multipart.abort();
@@ -445,13 +437,11 @@ class MultipartUpload {
     private readonly path: string,
     private readonly key: string,
     private readonly uploadId: string,
-    private readonly basePartSize: number,
   ) {}
 
   static async start(
     storage: S3Storage,
     path: string,
-    partSize: number,
     metadata?: Record<string, string>,
   ): Promise<MultipartUpload> {
     const key = storage.key(path);
@@ -467,28 +457,28 @@ class MultipartUpload {
       ),
     );
     if (!response.UploadId) throw new Error(`S3 returned no upload id for ${storage.location}/${path}`);
-    return new MultipartUpload(storage, path, key, response.UploadId, partSize);
+    return new MultipartUpload(storage, path, key, response.UploadId);
   }
 
-  nextPartSize(): number {
-    return this.basePartSize * 2 ** Math.floor(this.partCount / PARTS_PER_SIZE_STEP);
-  }
-
-  /** Queues a part; waits while `partConcurrency` parts are already in flight (bounded memory). */
-  async addPart(body: Buffer): Promise<void> {
+  /**
+   * Uploads a part once fewer than `partConcurrency` are in flight, so the caller fills (and
+   * this hashes) the next part while the others upload: at most `partConcurrency + 1` part
+   * buffers. `done` runs once the part is stored and its buffer no longer needed.
+   */
+  async addPart(body: Buffer, done?: () => void): Promise<void> {
     this.throwIfFailed();
     const partNumber = ++this.partCount;
     const md5 = createHash('md5').update(body).digest();
     this.partMd5s[partNumber - 1] = md5;
     this.wholeMd5.update(body);
     this.size += body.length;
-    const task = this.uploadPart(partNumber, body, md5).catch((error: unknown) => {
+    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+    const task = this.uploadPart(partNumber, body, md5).then(done, (error: unknown) => {
       this.failure ??= error instanceof Error ? error : new Error(String(error));
     });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
-    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
-    this.throwIfFailed();
   }
 
   /** A method, so TypeScript does not narrow `failure` across the awaits that may set it. */

@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { compressFile, decompressFile } from './files.js';
+import { compressFile, compressFileToBuffer, decompressFile } from './files.js';
 import { resolveLevel } from './levels.js';
 import { deserializeError, type WorkerReply, type WorkerTask } from './protocol.js';
 import type { CompressionName, CompressOptions, DecompressOptions, TransferSizes } from './types.js';
@@ -21,7 +21,7 @@ function workerExecArgv(): string[] {
 
 interface PendingTask {
   task: WorkerTask;
-  resolve: (sizes: TransferSizes) => void;
+  resolve: (sizes: TransferSizes, data?: ArrayBuffer) => void;
   reject: (error: Error) => void;
 }
 
@@ -60,6 +60,43 @@ export class CompressionPool {
       return Promise.reject(error instanceof Error ? error : new CompressionError(String(error)));
     }
     return this.submit('compress', name, source, destination, options.level);
+  }
+
+  /**
+   * Reads the file `source` whole and compresses it into memory on a worker thread (files of a
+   * few MiB: the whole file and its compressed copy are held at once).
+   */
+  compressFileToBuffer(
+    name: CompressionName,
+    source: string,
+    options: CompressOptions = {},
+  ): Promise<{ data: Buffer; bytesIn: number }> {
+    if (canonicalCompression(name) === 'custom') {
+      return this.closing ? Promise.reject(this.closedError()) : compressFileToBuffer(name, source, options);
+    }
+    try {
+      resolveLevel(canonicalCompression(name), options.level);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new CompressionError(String(error)));
+    }
+    if (this.closing) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const task: WorkerTask = {
+        id: this.nextId++,
+        operation: 'compress-to-buffer',
+        name,
+        source,
+        destination: '',
+        level: options.level,
+      };
+      this.queue.push({
+        task,
+        resolve: (sizes, data) =>
+          resolve({ data: data ? Buffer.from(data) : Buffer.alloc(0), bytesIn: sizes.bytesIn }),
+        reject,
+      });
+      this.dispatch();
+    });
   }
 
   /** Decompresses `source` into `destination` on a worker thread. */
@@ -142,7 +179,7 @@ export class CompressionPool {
       if (!pending || pending.task.id !== reply.id) return;
       slot.current = null;
       worker.unref();
-      if (reply.ok) pending.resolve(reply.sizes);
+      if (reply.ok) pending.resolve(reply.sizes, reply.data);
       else pending.reject(deserializeError(reply.error));
       this.dispatch();
     });

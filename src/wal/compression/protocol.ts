@@ -4,7 +4,8 @@ import { CompressionError } from './types.js';
 
 export interface WorkerTask {
   id: number;
-  operation: 'compress' | 'decompress';
+  /** 'compress-to-buffer': `source` read whole and compressed into memory (no destination). */
+  operation: 'compress' | 'decompress' | 'compress-to-buffer';
   name: CompressionName;
   source: string;
   destination: string;
@@ -19,7 +20,8 @@ export interface SerializedError {
 }
 
 export type WorkerReply =
-  { id: number; ok: true; sizes: TransferSizes } | { id: number; ok: false; error: SerializedError };
+  | { id: number; ok: true; sizes: TransferSizes; data?: ArrayBuffer }
+  | { id: number; ok: false; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {

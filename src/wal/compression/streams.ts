@@ -26,7 +26,7 @@ import type { CompressionName, CompressOptions, CustomCompression, DecompressOpt
 import { canonicalCompression, CompressionError } from './types.js';
 import { ZstdCompressStream, ZstdDecompressStream } from './zstd.js';
 
-const ZLIB_CHUNK = 1 << 16;
+export const ZLIB_CHUNK = 1 << 16;
 
 function requireCustom(custom: CustomCompression | null | undefined): CustomCompression {
   if (!custom?.compressFilter || !custom.decompressFilter) {

@@ -407,6 +407,44 @@ describe('CompressionPool', () => {
     await assert.rejects(pool.compressFile('gzip', jobs[0]!.source, join(dir, 'late')), /closed/);
   });
 
+  test(
+    'compresses whole files into memory on its threads, any file size after any other',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const pool = new CompressionPool(2);
+      // Each thread reuses its read buffer: a smaller file after a larger one must not carry
+      // the larger one's tail, and an empty file is an empty stream.
+      const sizes = [6 * MiB, MiB + 3 * PAGE, 0, 3 * MiB, 16 * MiB];
+      const names: CompressionName[] = ['gzip', 'zstd', 'lz4', 'snappy', 'xz'];
+      const jobs = sizes.flatMap((size, index) =>
+        names.map((name) => {
+          const data = walLike(size, 300 + index);
+          const source = join(dir, `whole-${index}-${name}`);
+          writeFileSync(source, data);
+          return { name, source, data };
+        }),
+      );
+      const results = await Promise.all(
+        jobs.map(({ name, source }) => pool.compressFileToBuffer(name, source, { level: 'low' })),
+      );
+      for (const [index, { name, data }] of jobs.entries()) {
+        const { data: compressed, bytesIn } = results[index]!;
+        assert.equal(bytesIn, data.length);
+        assert.equal(identifyCompression(compressed), canonicalCompression(name));
+        assert.ok((await decompressBuffer(name, compressed)).equals(data), `${name}, ${data.length} bytes`);
+      }
+      // gzip at the level asked for: level 1 and 9 differ on WAL-like data.
+      const low = await pool.compressFileToBuffer('gzip', jobs[0]!.source, { level: 1 });
+      const high = await pool.compressFileToBuffer('gzip', jobs[0]!.source, { level: 9 });
+      assert.ok(high.data.length < low.data.length);
+      await assert.rejects(pool.compressFileToBuffer('gzip', join(dir, 'missing')), { code: 'ENOENT' });
+      await pool.close();
+      await assert.rejects(pool.compressFileToBuffer('gzip', jobs[0]!.source), /closed/);
+    },
+  );
+
   test('close() waits for the tasks already submitted', { timeout: 60_000 }, async () => {
     const pool = new CompressionPool(1);
     const source = join(dir, 'wait-source');
