@@ -57,6 +57,41 @@ export interface UploadResult {
 /** S3 allows 10,000 parts; part sizes double every 1,000 parts so a stream of any size fits. */
 const PARTS_PER_SIZE_STEP = 1000;
 
+/** First retry delay of a request; it doubles at each attempt (with jitter), up to RETRY_MAX_DELAY_MS. */
+const RETRY_BASE_DELAY_MS = 500;
+const RETRY_MAX_DELAY_MS = 8000;
+
+type RetryStrategyV2 = Extract<NonNullable<S3ClientConfig['retryStrategy']>, { recordSuccess: unknown }>;
+type RetryToken = Awaited<ReturnType<RetryStrategyV2['acquireInitialRetryToken']>> & {
+  getRetryDelay(): number;
+};
+
+/**
+ * The SDK's standard strategy retries within about 0.3 s (three attempts, 100 ms base), so a
+ * network blip of a second would fail an hours-long backup. This one spreads the attempts over
+ * seconds (0.5, 1, 2, 4… s, half of it random): with the default 5 attempts a request survives
+ * an outage of about 6 s, and fails cleanly after one of about 10 s. Only errors the SDK
+ * classes as transient (resets, timeouts, 5xx) or throttling are retried; every request body
+ * is a Buffer, so a retry resends it whole.
+ */
+function backoffRetry(maxAttempts: number, baseDelayMs: number): RetryStrategyV2 {
+  const token = (count: number, delay: number): RetryToken => ({
+    getRetryCount: () => count,
+    getRetryDelay: () => delay,
+  });
+  return {
+    acquireInitialRetryToken: () => Promise.resolve(token(0, 0)),
+    refreshRetryTokenForRetry: (previous, info) => {
+      const next = previous.getRetryCount() + 1;
+      if (next >= maxAttempts || (info.errorType !== 'TRANSIENT' && info.errorType !== 'THROTTLING'))
+        return Promise.reject(new Error('no retry left'));
+      const ceiling = Math.min(RETRY_MAX_DELAY_MS, baseDelayMs * 2 ** (next - 1));
+      return Promise.resolve(token(next, ceiling / 2 + Math.random() * (ceiling / 2)));
+    },
+    recordSuccess: () => {},
+  };
+}
+
 export class S3Storage implements Storage {
   readonly location: string;
   readonly client: S3Client;
@@ -73,13 +108,17 @@ export class S3Storage implements Storage {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const config: S3ClientConfig = {
       maxAttempts: settings.maxAttempts,
+      retryStrategy: backoffRetry(settings.maxAttempts, settings.retryBaseDelayMs ?? RETRY_BASE_DELAY_MS),
       // Content-MD5 is our integrity check; the SDK's trailing CRC checksums need aws-chunked
       // encoding, which some S3-compatible stores do not decode.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
         connectionTimeout: settings.connectTimeoutMs,
-        requestTimeout: settings.readTimeoutMs,
+        // aws_read_timeout is an inactivity limit (like boto's read_timeout): a request that has
+        // sent and received nothing for that long fails and is retried. The SDK's requestTimeout
+        // would only print a warning (unless throwOnRequestTimeout) and bound whole transfers.
+        socketTimeout: settings.readTimeoutMs,
       },
     };
     if (settings.region) config.region = settings.region;
@@ -569,6 +608,9 @@ function callS3<T>(
   });
 }
 
+const NETWORK_ERROR_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/;
+
 function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
@@ -581,7 +623,7 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
     name?: string;
     code?: string;
     message?: string;
-    $metadata?: { httpStatusCode?: number };
+    $metadata?: { httpStatusCode?: number; attempts?: number };
   };
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? 'Error';
@@ -589,9 +631,20 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
   let reason: string;
   let hint: string | undefined;
   let code = 's3-failed';
-  if (name === 'AbortError' || name === 'TimeoutError') {
+  // The SDK names a reset connection a TimeoutError too: the network code says what happened.
+  const network = e.code && NETWORK_ERROR_CODES.test(e.code) ? e.code : null;
+  if (network === 'ECONNRESET' || network === 'EPIPE') {
+    code = 's3-connection-lost';
+    reason = `the connection to ${endpoint} was cut (${network})`;
+  } else if (network) {
+    code = 's3-unreachable';
+    reason = `cannot reach ${endpoint} (${network})`;
+  } else if (name === 'AbortError' || name === 'TimeoutError') {
     code = 's3-timeout';
-    reason = 'timed out';
+    reason =
+      name === 'TimeoutError'
+        ? `no answer from ${endpoint} within ${storage.settings.readTimeoutMs / 1000} s (aws_read_timeout)`
+        : 'timed out';
     hint = `check that ${endpoint} is reachable`;
   } else if (name === 'NoSuchBucket') {
     code = 's3-no-bucket';
@@ -614,14 +667,11 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
   } else if (status === 404 && what.startsWith('access bucket')) {
     code = 's3-no-bucket';
     reason = `bucket '${storage.settings.bucket}' does not exist`;
-  } else if (
-    e.code &&
-    /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/.test(e.code)
-  ) {
-    code = 's3-unreachable';
-    reason = `cannot reach ${endpoint} (${e.code})`;
   } else {
     reason = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`;
   }
+  // Retried transient failures: say so, the operator then knows it was not a single blip.
+  const attempts = e.$metadata?.attempts;
+  if (attempts !== undefined && attempts > 1 && code !== 's3-failed') reason += ` after ${attempts} attempts`;
   return new BarmanError(code, `cannot ${what}: ${reason}`, { hint, cause: error });
 }
