@@ -213,7 +213,10 @@ export async function backupToCloud(
     if (info && backupId) {
       info = { ...info, status: 'FAILED', error: `failure ${step} (${message})` };
       await saveInfo().catch((writeError: unknown) =>
-        ctx.report.warning(`cannot mark backup ${backupId} FAILED: ${describeError(writeError)}`),
+        ctx.report.warning(
+          `cannot mark backup ${backupId} FAILED: ${describeError(writeError).split('\n')[0]!}; ` +
+            `it stays STARTED until the next backup of ${config.name} marks it FAILED`,
+        ),
       );
     }
     ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);
