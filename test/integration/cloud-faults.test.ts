@@ -306,7 +306,7 @@ wals_directory = s3://${BUCKET}/async/wals
     assert.match(s3rverLog(), new RegExp(`main%2Fbase%2F${id}&uploads=`));
   });
 
-  it('cloud-wal-archive: a multipart WAL upload reset mid-body is retried; a lasting fault fails cleanly, then it succeeds', async () => {
+  it('cloud-wal-archive: a multipart WAL upload reset mid-body is retried; a lasting reset or freeze fails cleanly, aborted, then it succeeds', async () => {
     // 96 MiB of noise: WAL files over 64 MiB go up as multipart uploads (of 64 MiB parts).
     const name = '000000010000000A00000001';
     const path = join(dir, 'files', name);
@@ -331,6 +331,20 @@ wals_directory = s3://${BUCKET}/async/wals
     assertNoStack(failed.stderr);
     assert.equal(await storage.stat(key), null, 'nothing stored under the name');
     assert.ok(s3rverLog().includes(`/${key}?uploadId=`), 'a multipart upload was started');
+    assert.deepEqual(orphanUploads(), []);
+
+    // A part frozen past --timeout (2 s, before aws_read_timeout): the command gives up at the
+    // timeout, but not before the multipart upload it started is aborted.
+    const uploadsBefore = openUploads().length;
+    proxy.stallRequestsAfter(4 * MiB, 1);
+    const timedOutAt = Date.now();
+    const timedOut = await barman('cloud-wal-archive', '--timeout', '2', 'wal', path);
+    const timedOutMs = Date.now() - timedOutAt;
+    await proxy.pass();
+    assert.equal(timedOut.exitCode, 1, timedOut.stderr);
+    assert.match(timedOut.stderr, new RegExp(`${name} was not archived: no complete answer .* within 2 s`));
+    assert.ok(timedOutMs < 12_000, `took ${timedOutMs} ms`);
+    assert.equal(openUploads().length, uploadsBefore + 1, 'a multipart upload was started');
     assert.deepEqual(orphanUploads(), []);
 
     const cutsBefore = proxy.stats.cuts;
