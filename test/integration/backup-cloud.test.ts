@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
@@ -259,6 +259,12 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     const shown = await barman('show-backup', 'main', id);
     assert.match(shown.stdout, /Status\s+: FAILED/);
     assert.match(shown.stdout, /the backup process was interrupted/);
+    // Every multipart upload s3rver still holds (killed mid-upload, or failed above) was aborted:
+    // the killed one through the upload journal next to the backup lock.
+    const uploads = join(s3.dataDir, BUCKET, '._S3rver_uploads');
+    const log = readFileSync(join(s3.dataDir, '..', 's3rver.log'), 'utf8');
+    for (const upload of existsSync(uploads) ? readdirSync(uploads) : [])
+      assert.match(log, new RegExp(`uploadId=${upload}[^\\n]*AbortMultipartUpload`), upload);
   });
 
   it('--bwlimit paces the uploads (bandwidth_limit)', async () => {

@@ -69,15 +69,13 @@ describe('object storage faults and large files', { concurrency: 1 }, () => {
     const uploads = join(s3.dataDir, BUCKET, '._S3rver_uploads');
     return existsSync(uploads) ? readdirSync(uploads) : [];
   };
-  /** Uploads an outage stranded on purpose (see the 'gone for good' test). */
-  const stranded = new Set<string>();
   /** Open uploads no AbortMultipartUpload was sent for (s3rver logs the abort, answers 405). */
   const orphanUploads = (): string[] => {
     const log = s3rverLog();
     const aborted = new Set(
       [...log.matchAll(/uploadId=([0-9a-f]+)[^\n]*AbortMultipartUpload/g)].map((match) => match[1]!),
     );
-    return openUploads().filter((id) => !aborted.has(id) && !stranded.has(id));
+    return openUploads().filter((id) => !aborted.has(id));
   };
   const backupIdOf = (stdout: string): string => {
     const match =
@@ -289,10 +287,12 @@ wals_directory = s3://${BUCKET}/async/wals
     );
     assertNoStack(run.stderr + run.stdout);
     assert.match(await backupInfo('main', id), /^status=STARTED$/m);
-    // The abort could not reach S3 either: that upload is left for the next backup.
+    // The abort could not reach S3 either: that upload is left for the next backup, which finds
+    // it in the upload journal next to the backup lock.
     const left = orphanUploads();
-    assert.ok(left.length <= 1, left.join(', '));
-    for (const upload of left) stranded.add(upload);
+    assert.equal(left.length, 1, left.join(', '));
+    const journal = readFileSync(join(dir, 'home', '.main-backup.uploads'), 'utf8');
+    assert.match(journal, new RegExp(`^main/base/${id}/data\\.tar ${left[0]}$`, 'm'));
     const next = await barman('backup', 'main');
     assert.equal(next.exitCode, 0, next.stderr);
     assert.match(
@@ -301,7 +301,9 @@ wals_directory = s3://${BUCKET}/async/wals
     );
     const list = await barman('list-backup', 'main');
     assert.match(list.stdout, new RegExp(`^main ${id} - FAILED$`, 'm'));
-    // ... which asks S3 for the backup's unfinished uploads to abort them (ListMultipartUploads:
+    assert.deepEqual(orphanUploads(), [], 'the next backup aborted the stranded upload');
+    assert.equal(readFileSync(join(dir, 'home', '.main-backup.uploads'), 'utf8'), '');
+    // It also asks S3 for any other unfinished upload of that backup (ListMultipartUploads:
     // s3rver answers NotImplemented, AWS and most compatible stores list them).
     assert.match(s3rverLog(), new RegExp(`main%2Fbase%2F${id}&uploads=`));
   });

@@ -38,6 +38,14 @@ export interface S3WriteOptions extends WriteOptions {
   metadata?: Record<string, string>;
   /** Overrides the multipart part size for this write. */
   partSize?: number;
+  /** Told when a multipart upload starts, and when S3 has completed or aborted it. */
+  multipartListener?: MultipartListener;
+}
+
+/** Keeps track of multipart uploads that may need an abort later (see backup's upload journal). */
+export interface MultipartListener {
+  started(key: string, uploadId: string): Promise<void>;
+  ended(key: string, uploadId: string): Promise<void>;
 }
 
 export interface S3ObjectInfo {
@@ -329,7 +337,10 @@ export class S3Storage implements Storage {
         pendingBytes += buffer.length;
         const currentPartSize = multipart ? multipart.nextPartSize() : partSize;
         if (pendingBytes < currentPartSize) continue;
-        multipart ??= await MultipartUpload.start(this, path, partSize, options.metadata);
+        if (!multipart) {
+          multipart = await MultipartUpload.start(this, path, partSize, options.metadata);
+          await options.multipartListener?.started(multipart.key, multipart.uploadId);
+        }
         // Cut whole parts off the pending bytes; the remainder waits for more data.
         while (pendingBytes >= multipart.nextPartSize()) {
           const size = multipart.nextPartSize();
@@ -342,9 +353,12 @@ export class S3Storage implements Storage {
       }
       if (!multipart) return await this.putObject(path, Buffer.concat(pending), options.metadata);
       if (pendingBytes > 0) await multipart.addPart(Buffer.concat(pending));
-      return await multipart.complete();
+      const result = await multipart.complete();
+      await options.multipartListener?.ended(multipart.key, multipart.uploadId);
+      return result;
     } catch (error) {
-      if (multipart) await multipart.abort();
+      if (multipart && (await multipart.abort()))
+        await options.multipartListener?.ended(multipart.key, multipart.uploadId);
       throw error;
     }
   }
@@ -461,6 +475,19 @@ export class S3Storage implements Storage {
     }));
   }
 
+  /**
+   * Aborts a multipart upload; true once S3 has answered (an error status too: NoSuchUpload is
+   * an upload already gone, and s3rver answers 405), false when it could not be reached.
+   */
+  async tryAbortUpload(key: string, uploadId: string): Promise<boolean> {
+    try {
+      await this.abortUpload(key, uploadId);
+      return true;
+    } catch (error) {
+      return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+    }
+  }
+
   async abortUpload(key: string, uploadId: string): Promise<void> {
     // Not tied to this storage's signal: cleaning up must work after a timeout aborted the upload.
     await this.client.send(
@@ -482,8 +509,8 @@ class MultipartUpload {
   private constructor(
     private readonly storage: S3Storage,
     private readonly path: string,
-    private readonly key: string,
-    private readonly uploadId: string,
+    readonly key: string,
+    readonly uploadId: string,
     private readonly basePartSize: number,
   ) {}
 
@@ -588,13 +615,10 @@ class MultipartUpload {
     return { size: this.size, md5: whole, parts: this.partCount };
   }
 
-  async abort(): Promise<void> {
+  /** False when S3 could not be reached (the caller's original error reports the failure). */
+  async abort(): Promise<boolean> {
     await Promise.allSettled(this.inFlight);
-    try {
-      await this.storage.abortUpload(this.key, this.uploadId);
-    } catch {
-      // Reported by the caller's original error; an unaborted upload is listed by `check`.
-    }
+    return this.storage.tryAbortUpload(this.key, this.uploadId);
   }
 }
 
