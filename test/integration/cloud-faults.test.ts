@@ -258,7 +258,8 @@ wals_directory = s3://${BUCKET}/async/wals
   it('local-to-cloud: S3 gone for good mid-upload: a clean, bounded failure, marked FAILED by the next backup', async () => {
     await proxy.pass();
     const bytesBefore = proxy.stats.bytesUp;
-    const running = barman('backup', 'main');
+    // Paced at ~20 MB/s: the ~30 MB upload lasts long enough to be caught in the middle.
+    const running = barman('backup', '--bwlimit', '20000', 'main');
     // Down once the data upload is under way (backup.info and the WAL listing are far smaller).
     await waitFor('the upload to start', () => proxy.stats.bytesUp - bytesBefore > 6 * MiB, {
       timeoutMs: 60_000,
