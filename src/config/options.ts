@@ -807,7 +807,8 @@ const optionTable = {
     default: '60',
     since: 'barman-ts',
     category: 'Cloud (S3)',
-    description: 'Seconds before an S3 request without a response is abandoned and retried.',
+    description:
+      'Seconds an S3 request may go without sending or receiving a byte before it is abandoned and retried.',
   }),
   cloud_upload_max_archive_size: option({
     scope: 'global',

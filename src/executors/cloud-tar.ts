@@ -176,7 +176,14 @@ export class TarPartWriter {
 
   private async write(part: Part, chunk: Buffer): Promise<void> {
     part.bytes += chunk.length;
-    if (!part.input.write(chunk)) await Promise.race([once(part.input, 'drain'), part.failed]);
+    if (part.input.write(chunk)) return;
+    try {
+      await Promise.race([once(part.input, 'drain'), part.failed]);
+    } catch {
+      // An upload that gives up destroys its input (an AbortError here): report the upload's
+      // reason instead, which `failed` carries once the upload has settled (and aborted).
+      await part.failed;
+    }
   }
 
   /** The part to add a member of `bytes` tar bytes to: the current one, or a new one when full. */

@@ -93,8 +93,13 @@ export async function runSpoolUploader(
         return;
       }
       result.failures += 1;
-      lastFailureAt = Date.now();
-      retryDelay = Math.min(MAX_RETRY_DELAY_MS, Math.max(1000, retryDelay * 2));
+      const now = Date.now();
+      // Uploads that fail together (one outage) double the delay once, not once each: with
+      // four jobs the delay reached 16 s after a single round, and a worker slept through the
+      // end of a short outage for up to 30 s.
+      if (now - lastFailureAt >= retryDelay)
+        retryDelay = Math.min(MAX_RETRY_DELAY_MS, Math.max(1000, retryDelay * 2));
+      lastFailureAt = now;
       problem(`cannot upload ${name} (will retry in ${retryDelay} ms): ${describeError(error)}`);
     } finally {
       inProgress.delete(name);

@@ -6,3 +6,4 @@ export * from './tmp.js';
 export * from './barman.js';
 export * from './restore.js';
 export * from './standby.js';
+export * from './fault-proxy.js';

@@ -31,6 +31,7 @@ import {
   startPostgres,
   startS3Server,
   waitFor,
+  waitForEndOfRecovery,
   switchWalAndWaitArchived,
 } from '../harness/index.js';
 
@@ -115,7 +116,11 @@ wals_directory = s3://${BUCKET}/barman/main/wals
       );
     assert.ok(id, run.stdout);
     backupId = id[1]!;
-    assert.match(run.stdout, /data_0001\.tar\.gz/);
+    // cloud_upload_max_archive_size = 8M splits PGDATA (~30 MB of tar) into several parts.
+    const archives = /^Backup size: .* in \d+ archives \((.*)\)$/m.exec(run.stdout);
+    assert.ok(archives, run.stdout);
+    const dataParts = archives[1]!.split(', ').filter((name) => /^data(_\d{4})?\.tar\.gz$/.test(name));
+    assert.ok(dataParts.length >= 3, archives[1]);
     assert.match(run.stdout, /\d+\.tar\.gz/);
     await pg.query('INSERT INTO items SELECT generate_series(1001, 2000)');
     await switchAndWait();
@@ -265,6 +270,19 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     assert.ok(
       readFileSync(join(destination, 'backup_label'), 'utf8').includes(`Barman backup main ${backupId}`),
     );
+    // And PostgreSQL starts on what it restored from the parts, WAL fetched by get-wal.
+    execFileSync('chown', ['-R', 'postgres:', destination, `${destination}-tbs`]);
+    chmodSync(destination, 0o700); // barman-cloud-restore leaves it 0755, which PostgreSQL refuses
+    const server = await startPostgres({
+      version: 15,
+      existingDataDir: destination,
+      restoreCommand: `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ${process.execPath} ${BARMAN_BIN} -c ${config} -q get-wal main %f > %p`,
+    });
+    started.push(server);
+    await waitForEndOfRecovery(server, 90_000);
+    const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
+    assert.equal(row!.n, '2000');
+    await server.stop();
   });
 
   it('marks the backup FAILED when its PostgreSQL session is lost during the copy', async () => {
@@ -331,6 +349,12 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     const shown = await barman('show-backup', 'main', id);
     assert.match(shown.stdout, /Status\s+: FAILED/);
     assert.match(shown.stdout, /the backup process was interrupted/);
+    // Every multipart upload s3rver still holds (killed mid-upload, or failed above) was aborted:
+    // the killed one through the upload journal next to the backup lock.
+    const uploads = join(s3.dataDir, BUCKET, '._S3rver_uploads');
+    const log = readFileSync(join(s3.dataDir, '..', 's3rver.log'), 'utf8');
+    for (const upload of existsSync(uploads) ? readdirSync(uploads) : [])
+      assert.match(log, new RegExp(`uploadId=${upload}[^\\n]*AbortMultipartUpload`), upload);
   });
 
   it('--bwlimit paces the uploads (bandwidth_limit)', async () => {

@@ -245,7 +245,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(down.exitCode, 1);
     assert.match(
       down.stderr,
-      /^ERROR: cannot list .*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)$/m,
+      /^ERROR: cannot list .*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\) after 5 attempts$/m,
     );
     assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
 

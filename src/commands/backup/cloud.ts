@@ -3,11 +3,14 @@
  * tablespaces streamed as tar archives straight to object storage in barman-cloud-backup's
  * layout (see executors/cloud-tar.ts), backup.info kept in memory and uploaded at each step
  * (`<id>/backup.info`: STARTED, then DONE or FAILED with the error). The backup lock is local,
- * as for every server. Like barman-cloud-backup, the backup is DONE once its files are stored:
- * its WAL is archived by cloud-wal-archive, which the backup does not wait for. A local-to-cloud
- * backup left STARTED by a killed process is marked FAILED by the next backup.
+ * as for every server, and so is the journal of its unfinished multipart uploads. Like
+ * barman-cloud-backup, the backup is DONE once its files are stored: its WAL is archived by
+ * cloud-wal-archive, which the backup does not wait for. A local-to-cloud backup left STARTED by
+ * a killed process (or a bucket that stopped answering) is marked FAILED by the next backup,
+ * which also aborts the multipart uploads the journal lists.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { ManifestFile } from '../../catalog/backup-manifest.js';
 import { renderBackupManifest } from '../../catalog/backup-manifest.js';
@@ -28,7 +31,8 @@ import type { CloudCompression } from '../../wal/cloud-layout.js';
 import { CLOUD_WAL_EXTENSIONS } from '../../wal/cloud-layout.js';
 import { humanDuration } from '../../output/time.js';
 import * as postgres from '../../postgres/index.js';
-import type { S3Storage } from '../../storage/s3/index.js';
+import { writeFileDurably } from '../../storage/posix.js';
+import type { MultipartListener, S3Storage } from '../../storage/s3/index.js';
 import type { CompressionName } from '../../wal/compression/index.js';
 import type { CommandContext } from '../definition.js';
 import type { BackupOutcome } from './common.js';
@@ -36,7 +40,7 @@ import { backupIdNow, preBackupCheck } from './common.js';
 
 const BACKUP_ID = /^\d{8}T\d{6}$/;
 
-/** Names for messages and hooks: nothing is written locally but the lock. */
+/** Names for messages and hooks: nothing is written locally but the lock and the upload journal. */
 function cloudLayout(config: ServerConfig, baseUrl: string): ServerLayout {
   const location = (value: ServerConfig['wals_directory']) => (value.kind === 's3' ? value.url : value.path);
   return {
@@ -101,9 +105,10 @@ export async function backupToCloud(
   const saveInfo = async () => {
     await storage.writeFile(`${backupId}/backup.info`, formatBackupInfo(info!));
   };
+  const journal = new UploadJournal(join(config.barman_lock_directory, `.${config.name}-backup.uploads`));
   try {
     step = 'checking interrupted backups';
-    await markAbandoned(ctx, storage);
+    await markAbandoned(ctx, storage, journal);
     step = 'connecting to the object storage';
     backupId = backupIdNow();
     while ((await storage.listObjects(backupId)).length > 0) {
@@ -181,7 +186,11 @@ export async function backupToCloud(
           maxSize: config.cloud_upload_max_archive_size,
           // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
           upload: async (name, body) =>
-            (await storage.upload(`${id}/${name}`, limit ? pacedReadable(body, limit) : body)).size,
+            (
+              await storage.upload(`${id}/${name}`, limit ? pacedReadable(body, limit) : body, {
+                multipartListener: journal,
+              })
+            ).size,
           signal,
           manifest,
         });
@@ -226,7 +235,10 @@ export async function backupToCloud(
     if (info && backupId) {
       info = { ...info, status: 'FAILED', error: `failure ${step} (${message})` };
       await saveInfo().catch((writeError: unknown) =>
-        ctx.report.warning(`cannot mark backup ${backupId} FAILED: ${describeError(writeError)}`),
+        ctx.report.warning(
+          `cannot mark backup ${backupId} FAILED: ${describeError(writeError).split('\n')[0]!}; ` +
+            `it stays STARTED until the next backup of ${config.name} marks it FAILED`,
+        ),
       );
     }
     ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);
@@ -251,7 +263,15 @@ export async function backupToCloud(
  * runs): marked FAILED, and their unfinished multipart uploads aborted. Backups of other tools
  * (barman-cloud-backup, which takes no lock of ours) are left alone.
  */
-async function markAbandoned(ctx: CommandContext, storage: S3Storage): Promise<void> {
+async function markAbandoned(ctx: CommandContext, storage: S3Storage, journal: UploadJournal): Promise<void> {
+  // Uploads an earlier backup could not abort (S3 unreachable, or the process killed): first,
+  // as stores without ListMultipartUploads (s3rver, some others) have no other way to find them.
+  for (const { key, uploadId } of await journal.load()) {
+    if (await storage.tryAbortUpload(key, uploadId)) {
+      ctx.log.info(`aborted the unfinished multipart upload of ${key} left by an earlier backup`);
+      await journal.ended(key, uploadId);
+    }
+  }
   const ids = new Set<string>();
   for (const object of await storage.listObjects('')) {
     const [id, file, more] = object.path.split('/');
@@ -280,5 +300,53 @@ async function markAbandoned(ctx: CommandContext, storage: S3Storage): Promise<v
     } catch (error) {
       ctx.log.warning(`cannot abort the unfinished uploads of backup ${id}: ${describeError(error)}`);
     }
+  }
+}
+
+/**
+ * The multipart uploads of this server's local-to-cloud backups that S3 has not yet completed or
+ * aborted, in a small file next to the backup lock (one `key uploadId` line each), written
+ * before each upload starts and after it ends. A backup whose bucket stopped answering, or that
+ * was killed, leaves its upload here, and the next backup aborts it, so no parts stay stored
+ * (and billed) even where ListMultipartUploads is missing.
+ */
+class UploadJournal implements MultipartListener {
+  private readonly open = new Map<string, string>();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(private readonly path: string) {}
+
+  /** The uploads left by earlier backups; they stay listed until ended() is called for them. */
+  async load(): Promise<Array<{ key: string; uploadId: string }>> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    for (const line of text.split('\n')) {
+      // Upload ids have no spaces; keys might.
+      const space = line.lastIndexOf(' ');
+      if (space > 0) this.open.set(line.slice(space + 1), line.slice(0, space));
+    }
+    return [...this.open].map(([uploadId, key]) => ({ key, uploadId }));
+  }
+
+  started(key: string, uploadId: string): Promise<void> {
+    this.open.set(uploadId, key);
+    return this.save();
+  }
+
+  ended(_key: string, uploadId: string): Promise<void> {
+    this.open.delete(uploadId);
+    return this.save();
+  }
+
+  /** Saves run one after another, each writing the whole current set. */
+  private save(): Promise<void> {
+    const lines = [...this.open].map(([uploadId, key]) => `${key} ${uploadId}\n`).join('');
+    this.saving = this.saving.then(() => writeFileDurably(this.path, lines));
+    return this.saving;
   }
 }

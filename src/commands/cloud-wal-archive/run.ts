@@ -15,6 +15,11 @@ interface Result {
   lines: string[];
 }
 
+/** After --timeout, how long an interrupted multipart upload may take to be aborted. */
+const ABORT_GRACE_MS = 5000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export default defineCommandModule<Result>({
   async run(ctx, input) {
     const serverName = input.args.server_name as string;
@@ -67,8 +72,10 @@ export default defineCommandModule<Result>({
 
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        timedOut = true;
         controller.abort();
         reject(
           new BarmanError(
@@ -88,7 +95,18 @@ export default defineCommandModule<Result>({
           lines: [`Ready to archive WAL files of the server ${serverName} into ${target.storage.location}`],
         };
       }
-      const outcome = await Promise.race([archiveWalToCloud(target, file), timeout]);
+      const archiving = archiveWalToCloud(target, file);
+      archiving.catch(() => {}); // awaited below, or settled after the timeout won the race
+      let outcome: Awaited<typeof archiving>;
+      try {
+        outcome = await Promise.race([archiving, timeout]);
+      } catch (error) {
+        // The abort signal ends the requests in flight at once, but a multipart upload then
+        // needs one more request to abort it: wait a little for it, or its parts stay stored
+        // (and billed) with nothing left to clean them up.
+        if (timedOut) await Promise.race([archiving.catch(() => {}), delay(ABORT_GRACE_MS)]);
+        throw error;
+      }
       log.info(
         outcome.status === 'uploaded'
           ? `uploaded ${outcome.name} to ${target.storage.location}/${outcome.path} (${outcome.bytes} bytes)`

@@ -39,6 +39,14 @@ export interface S3WriteOptions extends WriteOptions {
   metadata?: Record<string, string>;
   /** Overrides the multipart part size for this write. */
   partSize?: number;
+  /** Told when a multipart upload starts, and when S3 has completed or aborted it. */
+  multipartListener?: MultipartListener;
+}
+
+/** Keeps track of multipart uploads that may need an abort later (see backup's upload journal). */
+export interface MultipartListener {
+  started(key: string, uploadId: string): Promise<void>;
+  ended(key: string, uploadId: string): Promise<void>;
 }
 
 export interface S3ObjectInfo {
@@ -53,6 +61,41 @@ export interface UploadResult {
   size: number;
   md5: string;
   parts: number;
+}
+
+/** First retry delay of a request; it doubles at each attempt (with jitter), up to RETRY_MAX_DELAY_MS. */
+const RETRY_BASE_DELAY_MS = 500;
+const RETRY_MAX_DELAY_MS = 8000;
+
+type RetryStrategyV2 = Extract<NonNullable<S3ClientConfig['retryStrategy']>, { recordSuccess: unknown }>;
+type RetryToken = Awaited<ReturnType<RetryStrategyV2['acquireInitialRetryToken']>> & {
+  getRetryDelay(): number;
+};
+
+/**
+ * The SDK's standard strategy retries within about 0.3 s (three attempts, 100 ms base), so a
+ * network blip of a second would fail an hours-long backup. This one spreads the attempts over
+ * seconds (0.5, 1, 2, 4… s, half of it random): with the default 5 attempts a request survives
+ * an outage of about 6 s, and fails cleanly after one of about 10 s. Only errors the SDK
+ * classes as transient (resets, timeouts, 5xx) or throttling are retried; every request body
+ * is a Buffer, so a retry resends it whole.
+ */
+function backoffRetry(maxAttempts: number, baseDelayMs: number): RetryStrategyV2 {
+  const token = (count: number, delay: number): RetryToken => ({
+    getRetryCount: () => count,
+    getRetryDelay: () => delay,
+  });
+  return {
+    acquireInitialRetryToken: () => Promise.resolve(token(0, 0)),
+    refreshRetryTokenForRetry: (previous, info) => {
+      const next = previous.getRetryCount() + 1;
+      if (next >= maxAttempts || (info.errorType !== 'TRANSIENT' && info.errorType !== 'THROTTLING'))
+        return Promise.reject(new Error('no retry left'));
+      const ceiling = Math.min(RETRY_MAX_DELAY_MS, baseDelayMs * 2 ** (next - 1));
+      return Promise.resolve(token(next, ceiling / 2 + Math.random() * (ceiling / 2)));
+    },
+    recordSuccess: () => {},
+  };
 }
 
 export class S3Storage implements Storage {
@@ -71,13 +114,17 @@ export class S3Storage implements Storage {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const config: S3ClientConfig = {
       maxAttempts: settings.maxAttempts,
+      retryStrategy: backoffRetry(settings.maxAttempts, settings.retryBaseDelayMs ?? RETRY_BASE_DELAY_MS),
       // Content-MD5 is our integrity check; the SDK's trailing CRC checksums need aws-chunked
       // encoding, which some S3-compatible stores do not decode.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       requestHandler: {
         connectionTimeout: settings.connectTimeoutMs,
-        requestTimeout: settings.readTimeoutMs,
+        // aws_read_timeout is an inactivity limit (like boto's read_timeout): a request that has
+        // sent and received nothing for that long fails and is retried. The SDK's requestTimeout
+        // would only print a warning (unless throwOnRequestTimeout) and bound whole transfers.
+        socketTimeout: settings.readTimeoutMs,
       },
     };
     if (settings.region) config.region = settings.region;
@@ -288,16 +335,22 @@ export class S3Storage implements Storage {
       for await (const chunk of data) {
         const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
         for (const part of assembler.push(buffer)) {
-          multipart ??= await MultipartUpload.start(this, path, options.metadata);
+          if (!multipart) {
+            multipart = await MultipartUpload.start(this, path, options.metadata);
+            await options.multipartListener?.started(multipart.key, multipart.uploadId);
+          }
           await multipart.addPart(part, () => assembler.release(part));
         }
       }
       const rest = assembler.rest();
       if (!multipart) return await this.putObject(path, rest, options.metadata);
       if (rest.length > 0) await multipart.addPart(rest);
-      return await multipart.complete();
+      const result = await multipart.complete();
+      await options.multipartListener?.ended(multipart.key, multipart.uploadId);
+      return result;
     } catch (error) {
-      if (multipart) await multipart.abort();
+      if (multipart && (await multipart.abort()))
+        await options.multipartListener?.ended(multipart.key, multipart.uploadId);
       throw error;
     }
   }
@@ -414,6 +467,19 @@ export class S3Storage implements Storage {
     }));
   }
 
+  /**
+   * Aborts a multipart upload; true once S3 has answered (an error status too: NoSuchUpload is
+   * an upload already gone, and s3rver answers 405), false when it could not be reached.
+   */
+  async tryAbortUpload(key: string, uploadId: string): Promise<boolean> {
+    try {
+      await this.abortUpload(key, uploadId);
+      return true;
+    } catch (error) {
+      return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined;
+    }
+  }
+
   async abortUpload(key: string, uploadId: string): Promise<void> {
     // Not tied to this storage's signal: cleaning up must work after a timeout aborted the upload.
     await this.client.send(
@@ -435,8 +501,8 @@ class MultipartUpload {
   private constructor(
     private readonly storage: S3Storage,
     private readonly path: string,
-    private readonly key: string,
-    private readonly uploadId: string,
+    readonly key: string,
+    readonly uploadId: string,
   ) {}
 
   static async start(
@@ -539,13 +605,10 @@ class MultipartUpload {
     return { size: this.size, md5: whole, parts: this.partCount };
   }
 
-  async abort(): Promise<void> {
+  /** False when S3 could not be reached (the caller's original error reports the failure). */
+  async abort(): Promise<boolean> {
     await Promise.allSettled(this.inFlight);
-    try {
-      await this.storage.abortUpload(this.key, this.uploadId);
-    } catch {
-      // Reported by the caller's original error; an unaborted upload is listed by `check`.
-    }
+    return this.storage.tryAbortUpload(this.key, this.uploadId);
   }
 }
 
@@ -559,6 +622,9 @@ function callS3<T>(
   });
 }
 
+const NETWORK_ERROR_CODES =
+  /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/;
+
 function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
@@ -571,7 +637,7 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
     name?: string;
     code?: string;
     message?: string;
-    $metadata?: { httpStatusCode?: number };
+    $metadata?: { httpStatusCode?: number; attempts?: number };
   };
   const status = e.$metadata?.httpStatusCode;
   const name = e.name ?? 'Error';
@@ -579,9 +645,20 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
   let reason: string;
   let hint: string | undefined;
   let code = 's3-failed';
-  if (name === 'AbortError' || name === 'TimeoutError') {
+  // The SDK names a reset connection a TimeoutError too: the network code says what happened.
+  const network = e.code && NETWORK_ERROR_CODES.test(e.code) ? e.code : null;
+  if (network === 'ECONNRESET' || network === 'EPIPE') {
+    code = 's3-connection-lost';
+    reason = `the connection to ${endpoint} was cut (${network})`;
+  } else if (network) {
+    code = 's3-unreachable';
+    reason = `cannot reach ${endpoint} (${network})`;
+  } else if (name === 'AbortError' || name === 'TimeoutError') {
     code = 's3-timeout';
-    reason = 'timed out';
+    reason =
+      name === 'TimeoutError'
+        ? `no answer from ${endpoint} within ${storage.settings.readTimeoutMs / 1000} s (aws_read_timeout)`
+        : 'timed out';
     hint = `check that ${endpoint} is reachable`;
   } else if (name === 'NoSuchBucket') {
     code = 's3-no-bucket';
@@ -604,14 +681,11 @@ export function describeS3Error(error: unknown, what: string, storage: S3Storage
   } else if (status === 404 && what.startsWith('access bucket')) {
     code = 's3-no-bucket';
     reason = `bucket '${storage.settings.bucket}' does not exist`;
-  } else if (
-    e.code &&
-    /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/.test(e.code)
-  ) {
-    code = 's3-unreachable';
-    reason = `cannot reach ${endpoint} (${e.code})`;
   } else {
     reason = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`;
   }
+  // Retried transient failures: say so, the operator then knows it was not a single blip.
+  const attempts = e.$metadata?.attempts;
+  if (attempts !== undefined && attempts > 1 && code !== 's3-failed') reason += ` after ${attempts} attempts`;
   return new BarmanError(code, `cannot ${what}: ${reason}`, { hint, cause: error });
 }

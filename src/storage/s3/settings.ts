@@ -20,6 +20,8 @@ export interface S3Settings {
   connectTimeoutMs: number;
   /** Attempts per request, the first included. */
   maxAttempts: number;
+  /** First delay between attempts (doubling after each); the driver's default when absent. */
+  retryBaseDelayMs?: number;
   /** Size of multipart upload parts (S3 accepts 5 MiB at least, except for the last part). */
   partSize: number;
   /** Parts uploaded at the same time by one multipart upload. */
@@ -45,7 +47,7 @@ export function s3SettingsFor(
     kmsKeyId: config.aws_sse_kms_key_id,
     readTimeoutMs: config.aws_read_timeout * 1000,
     connectTimeoutMs: 5000,
-    maxAttempts: 3,
+    maxAttempts: 5,
     partSize: Math.max(MIN_PART_SIZE, config.cloud_upload_min_chunk_size),
     partConcurrency: Math.max(1, config.parallel_jobs),
     deleteBatchSize: config.cloud_delete_batch_size,

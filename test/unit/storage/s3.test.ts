@@ -79,6 +79,25 @@ describe('S3Storage', () => {
         'set AWS_ACCESS_KEY_ID',
       ],
       [
+        // The SDK names a reset connection a TimeoutError: the code tells the truth.
+        Object.assign(new Error('read ECONNRESET'), {
+          name: 'TimeoutError',
+          code: 'ECONNRESET',
+          $metadata: { attempts: 5 },
+        }),
+        's3-connection-lost',
+        /: the connection to http:\/\/127\.0\.0\.1:9 was cut \(ECONNRESET\) after 5 attempts$/,
+        undefined,
+      ],
+      [
+        Object.assign(new Error('the request socket timed out after 2000 ms of inactivity'), {
+          name: 'TimeoutError',
+        }),
+        's3-timeout',
+        /: no answer from http:\/\/127\.0\.0\.1:9 within \d+ s \(aws_read_timeout\)$/,
+        'check that http://127.0.0.1:9 is reachable',
+      ],
+      [
         Object.assign(new Error('aborted'), { name: 'AbortError' }),
         's3-timeout',
         /timed out/,
