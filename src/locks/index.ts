@@ -79,7 +79,20 @@ export function tryAcquireSharedLock(path: string): HeldLock | null {
 }
 
 function tryFlock(path: string, mode: 'exnb' | 'shnb'): HeldLock | null {
-  const fd = openSync(path, 'a+', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(path, 'a+', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Usually a lock file left by another user (root running barman without barman_user).
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new BarmanError('lock-unwritable', `cannot open the lock file ${path} (${code})`, {
+        hint: 'run barman as barman_user, and give that user the lock files and barman_lock_directory',
+        cause: error,
+      });
+    }
+    throw error;
+  }
   try {
     flockSync(fd, mode);
   } catch (error) {

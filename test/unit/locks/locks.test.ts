@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -36,5 +37,36 @@ describe('lock files', () => {
     const exclusive = tryAcquireLock(path);
     assert.ok(exclusive);
     exclusive.release();
+  });
+
+  test('a lock file this user cannot open is a clear error, not a crash', () => {
+    const path = join(dir, '.main-cron.lock');
+    writeFileSync(path, '');
+    chmodSync(path, 0o400);
+    chmodSync(dir, 0o500);
+    try {
+      // root ignores file modes: drop to an unprivileged uid for the probe when we are root.
+      if (process.getuid?.() === 0) {
+        const probe = spawnSync(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `import { tryAcquireLock } from ${JSON.stringify(new URL('../../../src/locks/index.js', import.meta.url).href)};
+             try { tryAcquireLock(${JSON.stringify(path)}); console.log('locked'); }
+             catch (error) { console.log(error.code + ': ' + error.message); }`,
+          ],
+          { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/' },
+        );
+        assert.match(
+          probe.stdout,
+          /^lock-unwritable: cannot open the lock file .*\.main-cron\.lock \(EACCES\)/,
+        );
+      } else {
+        assert.throws(() => tryAcquireLock(path), /cannot open the lock file .* \(EACCES\)/);
+      }
+    } finally {
+      chmodSync(dir, 0o700);
+    }
   });
 });
