@@ -472,9 +472,10 @@ wals_directory = s3://${BUCKET}/async/wals
 
     const missing = await barman('backup', 'nobucket');
     assert.equal(missing.exitCode, 1, missing.stdout);
+    // The pre-backup check reads the catalogue in the bucket, and names the problem once.
     assert.match(
       missing.stderr,
-      /^DETAILS: cannot list s3:\/\/no-such-bucket\/nobucket\/base\/: bucket 'no-such-bucket' does not exist$/m,
+      /^ERROR: Impossible to start the backup: cloud backup catalogue \(cannot list s3:\/\/no-such-bucket\/nobucket\/base\/: bucket 'no-such-bucket' does not exist\)\. Run 'barman check nobucket' for details$/m,
     );
     assertNoStack(missing.stderr + missing.stdout);
   });

@@ -30,7 +30,7 @@ import { wantedCompression } from '../../../wal/archiver.js';
 import { compressBuffer, decompressBuffer } from '../../../wal/compression/index.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
-import { loadAnyServerCatalog, walAfter } from '../backup-catalog.js';
+import { loadAnyServerCatalog, loadServerCatalog, walAfter } from '../backup-catalog.js';
 import {
   findPgTool,
   toolCompatible,
@@ -178,10 +178,16 @@ class CheckRun {
   // Lazily gathered facts
 
   private catalog(): Promise<ServerCatalog | null> {
-    // A local-to-cloud server's catalogue is read from the bucket (backup.info objects, WAL listing).
-    this.catalogPromise ??=
-      this.layout || this.config.basebackups_directory.kind === 's3'
-        ? loadAnyServerCatalog(this.config, this.options.report, this.nowMs)
+    // A local-to-cloud server's catalogue is read from the bucket (backup.info objects, WAL
+    // listing): when the bucket cannot be listed, one check says why and the checks that need
+    // the catalogue are left out.
+    this.catalogPromise ??= this.layout
+      ? loadServerCatalog(this.config, this.options.report, this.nowMs)
+      : this.config.basebackups_directory.kind === 's3'
+        ? loadAnyServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
+            this.c.add('cloud backup catalogue', false, describeError(error));
+            return null;
+          })
         : Promise.resolve(null);
     return this.catalogPromise;
   }
