@@ -60,8 +60,10 @@ export async function runSpoolUploader(
   if (!lock) return result;
   result.ran = true;
   await removeAbandonedTemps(options.spoolDirectory, options.log);
-  // Compression on every core while the main thread uploads (`jobs` files in flight).
-  const pool = new CompressionPool();
+  // gzip on every core while the main thread uploads (`jobs` files in flight). Only gzip: it is
+  // one native zlib call per segment there, while the JavaScript and WebAssembly codecs left so
+  // much garbage in each thread that the worker passed 230-330 MB; they stream on the main thread.
+  const pool = target.compression === 'gzip' ? new CompressionPool() : undefined;
   const inProgress = new Set<string>();
   const running = new Set<Promise<void>>();
   let idleSince = Date.now();
@@ -72,7 +74,7 @@ export async function runSpoolUploader(
   const uploadOne = async (name: string): Promise<void> => {
     const path = join(options.spoolDirectory, name);
     try {
-      const outcome = await archiveWalToCloud(target, path, { pool });
+      const outcome = await archiveWalToCloud(target, path, pool ? { pool } : {});
       await unlink(path);
       result.uploaded.push(name);
       retryDelay = 0;
@@ -139,7 +141,7 @@ export async function runSpoolUploader(
     }
     await Promise.all(running);
   } finally {
-    await pool.close();
+    await pool?.close();
     await fsyncDirectory(options.spoolDirectory).catch(() => {});
     lock?.release();
   }
