@@ -3,7 +3,6 @@
  * same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
  * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
  */
-import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, utimes } from 'node:fs/promises';
@@ -14,11 +13,20 @@ import type { Storage, StorageEntry, StorageStat, WriteOptions } from './index.j
 /** Prefix of temp files: Barman's readers skip dotfiles and `*.tmp`, so ours are both. */
 export const TEMP_SUFFIX = '.tmp';
 
+let tempCounter = 0;
+
+/**
+ * A hex token unique to this process and call: the pid (in the name too) tells processes apart,
+ * the counter the calls of one process, the clock a reused pid. No node:crypto: importing it
+ * costs every archive_command a few milliseconds of start-up.
+ */
+export function uniqueToken(): string {
+  tempCounter += 1;
+  return `${(process.hrtime.bigint() & 0xffffffffffn).toString(16)}${tempCounter.toString(16)}`;
+}
+
 export function tempPathFor(path: string): string {
-  return join(
-    dirname(path),
-    `.${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`,
-  );
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${uniqueToken()}${TEMP_SUFFIX}`);
 }
 
 export async function fsyncDirectory(directory: string): Promise<void> {

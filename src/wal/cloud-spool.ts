@@ -4,12 +4,11 @@
  * linked under its own name, directory fsynced); the upload worker removes it only after S3 has
  * stored a verified copy. No AWS SDK here: enqueueing must stay cheap.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { fsyncDirectory } from '../storage/posix.js';
+import { fsyncDirectory, uniqueToken } from '../storage/posix.js';
 import { compareWalNames, parseWalName } from './names.js';
 
 export type EnqueueOutcome = 'queued' | 'already-queued';
@@ -22,7 +21,7 @@ export async function enqueueWal(spoolDirectory: string, file: string): Promise<
   }
   await mkdir(spoolDirectory, { recursive: true });
   const target = join(spoolDirectory, name);
-  const temp = join(spoolDirectory, `.${name}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`);
+  const temp = join(spoolDirectory, `.${name}.${process.pid}-${uniqueToken()}.tmp`);
   try {
     // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
     await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
