@@ -317,7 +317,7 @@ const optionTable = {
     since: '3.4',
     category: 'Backup',
     description:
-      'Maximum transfer rate in KB/s for backups (rsync `--bwlimit`, pg_basebackup `--max-rate`, S3 uploads); 0: none.',
+      'Maximum transfer rate in KB/s for backups (rsync `--bwlimit`, pg_basebackup `--max-rate`, S3 uploads) and recoveries (copies, S3 downloads); never WAL archiving; 0: none.',
     flag: {
       flags: '--bwlimit <kbps>',
       commands: ['backup', 'recover'],

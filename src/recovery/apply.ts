@@ -153,22 +153,23 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
         join(plan.destination, 'backup_manifest'),
         join(plan.destination, `backup_manifest.${plan.backupId}`),
       );
+
+      // Settings before the WAL is in place (announced in Barman's order).
+      await rewriteConfiguration(options, result);
+      if (plan.wal.mode === 'copy') {
+        report.info('Copying required WAL segments.');
+        const outcome = await walDone;
+        if ('error' in outcome) throw outcome.error;
+        if (walStaged) await placeStagedWals(options, walTarget);
+        result.walFiles = outcome.copied;
+      }
     } catch (error) {
+      // Nothing may still write into staging or the destination once the failure is reported.
       walWork.abort(error);
       await walDone;
       throw error;
     } finally {
       options.signal?.removeEventListener('abort', stopWal);
-    }
-
-    // Settings before the WAL is in place (announced in Barman's order).
-    await rewriteConfiguration(options, result);
-    if (plan.wal.mode === 'copy') {
-      report.info('Copying required WAL segments.');
-      const outcome = await walDone;
-      if ('error' in outcome) throw outcome.error;
-      if (walStaged) await placeStagedWals(options, walTarget);
-      result.walFiles = outcome.copied;
     }
     if (plan.settings.lines.length > 0) report.info('Generating recovery configuration');
     report.info('Identify dangerous settings in destination directory.');

@@ -11,10 +11,9 @@ import type { Readable } from 'node:stream';
 import { BarmanError } from '../errors/index.js';
 import type { S3Storage } from '../storage/s3/index.js';
 import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
-import { createDecompressStream } from '../wal/compression/index.js';
 import { openDecompressed } from '../wal/compare.js';
 import type { CloudCompression } from '../wal/cloud-layout.js';
-import { cloudWalPath } from '../wal/cloud-layout.js';
+import { cloudWalPath, openCloudWal } from '../wal/cloud-layout.js';
 import { hashDir } from '../wal/names.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import { archiveCompression } from './tar-extract.js';
@@ -107,10 +106,6 @@ export function localWals(walsDirectory: string, custom: CustomCompression | nul
 export function cloudWals(storage: S3Storage): WalOpener {
   return async (entry) => {
     const compression = entry.compression as CloudCompression | null;
-    const raw = await storage.openRead(cloudWalPath(entry.name, compression));
-    if (!compression) return raw;
-    const decompress = createDecompressStream(compression);
-    raw.on('error', (error) => decompress.destroy(error));
-    return raw.pipe(decompress);
+    return openCloudWal(storage, cloudWalPath(entry.name, compression), compression);
   };
 }

@@ -20,13 +20,45 @@ let tempCounter = 0;
  * the counter the calls of one process, the clock a reused pid. No node:crypto: importing it
  * costs every archive_command a few milliseconds of start-up.
  */
-export function uniqueToken(): string {
+function uniqueToken(): string {
   tempCounter += 1;
   return `${(process.hrtime.bigint() & 0xffffffffffn).toString(16)}${tempCounter.toString(16)}`;
 }
 
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${uniqueToken()}${TEMP_SUFFIX}`);
+}
+
+/** A read buffer a caller keeps across calls, so whole-file reads leave no garbage (see readWholeFile). */
+export interface ScratchBuffer {
+  buffer: Buffer;
+}
+
+/**
+ * The whole file at `path` in one buffer (`scratch`'s, grown when too small, or a new one);
+ * undefined when it is larger than `maxSize`. A file that shrinks while read gives what is there.
+ */
+export async function readWholeFile(
+  path: string,
+  options: { maxSize?: number; scratch?: ScratchBuffer } = {},
+): Promise<Buffer | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (options.maxSize !== undefined && size > options.maxSize) return undefined;
+    const { scratch } = options;
+    if (scratch && scratch.buffer.length < size) scratch.buffer = Buffer.allocUnsafeSlow(size);
+    const buffer = scratch ? scratch.buffer : Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function fsyncDirectory(directory: string): Promise<void> {

@@ -7,17 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
+import { readWholeFile } from '../storage/posix.js';
 import { S3Storage } from '../storage/s3/index.js';
 import type { S3Settings } from '../storage/s3/settings.js';
 import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
-import { cloudWalCompression, cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
+import { cloudWalCompression, cloudWalPath, openCloudWal, parseCloudWalPath } from './cloud-layout.js';
 import type { CompressionLevel, CompressionPool } from './compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
 import { CompressionError } from './compression/types.js';
@@ -99,7 +100,7 @@ export async function archiveWalToCloud(
   // no stream to reassemble, and the read overlaps the round trip.
   const [existing, whole] = await Promise.all([
     findCloudWal(target.storage, name),
-    target.compression ? undefined : readWholeIfSmall(file),
+    target.compression ? undefined : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
   ]);
   const damaged: string[] = [];
   if (existing.length > 0) {
@@ -166,39 +167,6 @@ async function finishUpload(
   if (leftovers.length > 0)
     await target.storage.removeKeys(leftovers.map((other) => target.storage.key(other)));
   return { name, path, status: 'uploaded', bytes, replaced: damaged };
-}
-
-/** The file's bytes when it fits one request, else undefined (then it is streamed as multipart). */
-async function readWholeIfSmall(file: string): Promise<Buffer | undefined> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size > WAL_SINGLE_REQUEST_LIMIT) return undefined;
-    const buffer = Buffer.allocUnsafe(size);
-    let offset = 0;
-    while (offset < size) {
-      const { bytesRead } = await handle.read(buffer, offset, size - offset, offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-    }
-    return buffer.subarray(0, offset);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Opens an archived WAL file decompressed. */
-export async function openCloudWal(
-  storage: S3Storage,
-  path: string,
-  compression: CloudCompression | null,
-): Promise<Readable> {
-  const raw = await storage.openRead(path);
-  if (!compression) return raw;
-  const { createDecompressStream } = await import('./compression/streams.js');
-  const decompress = createDecompressStream(compression);
-  raw.on('error', (error) => decompress.destroy(error));
-  return raw.pipe(decompress);
 }
 
 /** Digest and size of an archived WAL file's content; 'undecodable' when it does not decompress. */

@@ -1,11 +1,14 @@
 /**
  * Object names of a WAL archive in object storage, the layout of barman-cloud-wal-archive:
  * `<wals_directory>/<timeline+log, 16 hex digits>/<WAL name><extension>` (history files
- * directly in `<wals_directory>/`), the extension naming the compression. Pure, no SDK: the
- * async spool and the catalogue use it without loading the AWS SDK.
+ * directly in `<wals_directory>/`), the extension naming the compression, and opening one
+ * such object decompressed. No SDK and no codec loaded here: the async spool and the catalogue
+ * use it without loading either.
  */
+import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
+import type { S3Storage } from '../storage/s3/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
 import type { CompressionFormat } from './compression/types.js';
 import { canonicalCompression } from './compression/types.js';
@@ -88,4 +91,18 @@ export function missingSegments(names: Iterable<string>, segmentSize: number): s
     }
   }
   return missing;
+}
+
+/** Opens an archived WAL file decompressed (the codec loads only for a compressed one). */
+export async function openCloudWal(
+  storage: S3Storage,
+  path: string,
+  compression: CloudCompression | null,
+): Promise<Readable> {
+  const raw = await storage.openRead(path);
+  if (!compression) return raw;
+  const { createDecompressStream } = await import('./compression/streams.js');
+  const decompress = createDecompressStream(compression);
+  raw.on('error', (error) => decompress.destroy(error));
+  return raw.pipe(decompress);
 }

@@ -8,7 +8,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { fsyncDirectory, uniqueToken } from '../storage/posix.js';
+import { fsyncDirectory, tempPathFor } from '../storage/posix.js';
 import { compareWalNames, parseWalName } from './names.js';
 
 export type EnqueueOutcome = 'queued' | 'already-queued';
@@ -21,7 +21,7 @@ export async function enqueueWal(spoolDirectory: string, file: string): Promise<
   }
   await mkdir(spoolDirectory, { recursive: true });
   const target = join(spoolDirectory, name);
-  const temp = join(spoolDirectory, `.${name}.${process.pid}-${uniqueToken()}.tmp`);
+  const temp = tempPathFor(target);
   try {
     // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
     await copyFile(file, temp, fsConstants.COPYFILE_EXCL);

@@ -111,9 +111,18 @@ export async function runSpoolUploader(
   try {
     for (;;) {
       if (options.signal?.aborted) break;
+      // Every job busy, or backing off after a failure: wait, without listing the spool again.
+      if (running.size >= options.jobs) {
+        await Promise.race(running);
+        continue;
+      }
+      const backoffLeft = retryDelay > 0 ? lastFailureAt + retryDelay - Date.now() : 0;
+      if (backoffLeft > 0) {
+        await Promise.race([...running, delay(backoffLeft, options.signal)]);
+        continue;
+      }
       const waiting = (await spooledWals(options.spoolDirectory)).filter((name) => !inProgress.has(name));
-      const backingOff = retryDelay > 0 && Date.now() - lastFailureAt < retryDelay;
-      if (waiting.length > 0 && !backingOff) {
+      if (waiting.length > 0) {
         idleSince = Date.now();
         for (const name of waiting) {
           if (running.size >= options.jobs) break;
@@ -170,8 +179,17 @@ function processExists(pid: number): boolean {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (a SIGTERM never waits out a backoff). */
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+  });
 }
 
 async function moveToErrors(options: SpoolUploaderOptions, path: string, name: string): Promise<string> {

@@ -575,7 +575,7 @@ wals_directory = s3://${BUCKET}/async/wals
       'postgres',
       'barman-cloud-restore',
       ['--endpoint-url', s3.endpoint, `s3://${BUCKET}`, 'big', id, restored],
-      { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' }, timeoutMs: 300_000 },
+      { env: s3.env, timeoutMs: 300_000 },
     );
     assert.equal(cloudRestore.exitCode, 0, cloudRestore.stderr);
     assert.equal(await fileSha(join(restored, bigName)), digest);

@@ -483,7 +483,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
   });
 
   it("list-backup and show-backup read a backup written by Debian's barman-cloud-backup", async () => {
-    const env = { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' };
+    const env = s3.env;
     const cloudArgs = ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'];
     const made = await runCompletely(
       'postgres',
@@ -562,7 +562,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       null,
       'barman-cloud-wal-restore',
       ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main', name, destination],
-      { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' } },
+      { env: s3.env },
     );
     assert.equal(run.exitCode, 0, run.stderr);
     assert.equal(sha(readFileSync(destination)), sha(readFileSync(join(reference('main'), name))));
@@ -592,7 +592,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
   });
 
   it('delete removes a cloud backup and the WAL files only it needed, honouring keep', async () => {
-    const env = { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' };
+    const env = s3.env;
     const cloudArgs = ['--endpoint-url', s3.endpoint, `s3://${BUCKET}/barman`, 'main'];
     await switchAndWait(pg);
     const second = await runCompletely(

@@ -100,7 +100,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
         `s3://${BUCKET}/barman`,
         'main',
       ],
-      { env: { ...credentials(), AWS_DEFAULT_REGION: 'us-east-1' }, timeoutMs: 300_000 },
+      { env: s3.env, timeoutMs: 300_000 },
     );
     assert.equal(made.exitCode, 0, made.stderr);
     await pg.query('INSERT INTO items SELECT generate_series(1001, 2000)');

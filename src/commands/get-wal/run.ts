@@ -132,7 +132,8 @@ async function cloudWalSource(
       `--peek is not supported for server '${serverName}', whose WAL archive is in object storage`,
     );
   }
-  const { findCloudWal, openCloudWal, openCloudWalTarget } = await import('../../wal/cloud-archive.js');
+  const { findCloudWal, openCloudWalTarget } = await import('../../wal/cloud-archive.js');
+  const { openCloudWal } = await import('../../wal/cloud-layout.js');
   const { storage } = openCloudWalTarget(config);
   const [found] = await findCloudWal(storage, walName);
   if (!found)

@@ -147,11 +147,11 @@ export async function cloudBackupObjects(config: ServerConfig, backupId: string)
   }
 }
 
-/** Sets (`full`/`standalone`), clears (null) or reads (undefined) the keep annotation of a cloud backup. */
+/** Sets (`full`/`standalone`) or clears (null) the keep annotation of a cloud backup. */
 export async function cloudKeepAnnotation(
   config: ServerConfig,
   backupId: string,
-  target: KeepTarget | null | undefined,
+  target: KeepTarget | null,
 ): Promise<KeepTarget | null> {
   const base = config.basebackups_directory;
   if (base.kind !== 's3')
@@ -166,13 +166,8 @@ export async function cloudKeepAnnotation(
       return null;
     }
     // barman-cloud's annotation: the target word alone.
-    if (target !== undefined) {
-      await storage.writeFile(path, target);
-      return target;
-    }
-    if (!(await storage.headObject(path))) return null;
-    const stored = (await storage.readFile(path)).toString('utf8').trim();
-    return stored === 'full' || stored === 'standalone' ? stored : null;
+    await storage.writeFile(path, target);
+    return target;
   } finally {
     storage.destroy();
   }

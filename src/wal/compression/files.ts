@@ -4,10 +4,11 @@
  * temporary names, fsync and the final rename belong to the caller.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ScratchBuffer } from '../../storage/posix.js';
+import { readWholeFile } from '../../storage/posix.js';
 import { resolveLevel } from './levels.js';
 import { createCompressStream, createDecompressStream, ZLIB_CHUNK } from './streams.js';
 import type { CompressionName, CompressOptions, DecompressOptions, TransferSizes } from './types.js';
@@ -122,30 +123,6 @@ export async function decompressFile(
   return await transferFile(stream, source, destination, `${name} decompression of ${source}`);
 }
 
-/** A read buffer kept by a thread across calls (see compressFileToBuffer). */
-export interface ScratchBuffer {
-  buffer: Buffer;
-}
-
-/** The whole file at `path`, read into `scratch` (grown when too small) or a new buffer. */
-async function readWhole(path: string, scratch: ScratchBuffer | undefined): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (scratch && scratch.buffer.length < size) scratch.buffer = Buffer.allocUnsafeSlow(size);
-    const buffer = scratch ? scratch.buffer : Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const { bytesRead } = await handle.read(buffer, filled, size - filled, filled);
-      if (bytesRead === 0) break; // shrank while read: what is there
-      filled += bytesRead;
-    }
-    return buffer.subarray(0, filled);
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * Reads the file `source` whole and compresses it into memory: for files of a few MiB (WAL
  * segments) on a pool thread. gzip is one synchronous zlib call there, which costs less than
@@ -162,7 +139,8 @@ export async function compressFileToBuffer(
 ): Promise<{ data: Buffer; bytesIn: number }> {
   const what = `${name} compression of ${source}`;
   const level = resolveLevel(canonicalCompression(name), options.level);
-  const input = await readWhole(source, scratch);
+  // Always a buffer: no maxSize.
+  const input = (await readWholeFile(source, scratch ? { scratch } : {}))!;
   if (canonicalCompression(name) === 'gzip') {
     try {
       return { data: gzipSync(input, { level, chunkSize: ZLIB_CHUNK }), bytesIn: input.length };

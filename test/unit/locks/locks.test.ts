@@ -43,7 +43,8 @@ describe('lock files', () => {
     const path = join(dir, '.main-cron.lock');
     writeFileSync(path, '');
     chmodSync(path, 0o400);
-    chmodSync(dir, 0o500);
+    // Others may enter the directory: the lock file's own mode is what refuses them.
+    chmodSync(dir, 0o711);
     try {
       // root ignores file modes: drop to an unprivileged uid for the probe when we are root.
       if (process.getuid?.() === 0) {

@@ -30,7 +30,8 @@ import { wantedCompression } from '../../../wal/archiver.js';
 import { compressBuffer, decompressBuffer } from '../../../wal/compression/index.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
-import { loadAnyServerCatalog, loadServerCatalog, walAfter } from '../backup-catalog.js';
+import { loadServerCatalog, walAfter } from '../backup-catalog.js';
+import { hasCloudCatalog, loadCloudServerCatalog } from '../cloud-catalog.js';
 import {
   findPgTool,
   toolCompatible,
@@ -183,8 +184,8 @@ class CheckRun {
     // the catalogue are left out.
     this.catalogPromise ??= this.layout
       ? loadServerCatalog(this.config, this.options.report, this.nowMs)
-      : this.config.basebackups_directory.kind === 's3'
-        ? loadAnyServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
+      : hasCloudCatalog(this.config)
+        ? loadCloudServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
             this.c.add('cloud backup catalogue', false, describeError(error));
             return null;
           })
