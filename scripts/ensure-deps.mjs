@@ -3,40 +3,17 @@
 // installs npm dependencies when node_modules is missing or stale, and the Debian packages the
 // tests use (installed when running as root, otherwise named in one clear message).
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const purpose = process.argv[2] ?? 'test';
 
-/** Debian package -> a file that proves it is installed. */
-const debianPackages = {
-  test: {
-    'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',
-    'postgresql-client-15': '/usr/lib/postgresql/15/bin/pg_basebackup',
-    rsync: '/usr/bin/rsync',
-    'openssh-server': '/usr/sbin/sshd',
-    'openssh-client': '/usr/bin/ssh',
-    bzip2: '/usr/bin/bzip2',
-    'xz-utils': '/usr/bin/xz',
-    zstd: '/usr/bin/zstd',
-    lz4: '/usr/bin/lz4',
-    'python3-zstandard': '/usr/lib/python3/dist-packages/zstandard',
-    'python3-lz4': '/usr/lib/python3/dist-packages/lz4',
-    'python3-snappy': '/usr/lib/python3/dist-packages/snappy',
-    barman: '/usr/bin/barman',
-    'barman-cli-cloud': '/usr/bin/barman-cloud-wal-restore',
-    'python3-boto3': '/usr/lib/python3/dist-packages/boto3',
-  },
-  quickstart: {
-    'postgresql-15': '/usr/lib/postgresql/15/bin/postgres',
-    'postgresql-client-15': '/usr/lib/postgresql/15/bin/pg_basebackup',
-    rsync: '/usr/bin/rsync',
-    bzip2: '/usr/bin/bzip2',
-    'xz-utils': '/usr/bin/xz',
-  },
-}[purpose];
+/** Debian package -> a file that proves it is installed (the one list; the test harness reads it too). */
+const debianPackages = JSON.parse(readFileSync(join(root, 'scripts', 'debian-packages.json'), 'utf8'))[
+  purpose
+];
 
 if (!debianPackages) {
   console.error(`ensure-deps: unknown purpose '${purpose}' (expected 'test' or 'quickstart')`);

@@ -33,6 +33,7 @@ import {
   waitFor,
   waitForEndOfRecovery,
   switchWalAndWaitArchived,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 const BUCKET = 'backup-cloud';
@@ -54,6 +55,7 @@ describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }
   const switchAndWait = () => switchWalAndWaitArchived(pg).then(() => undefined);
 
   before(async () => {
+    requireDebianPackages('barman-cli-cloud', 'python3-boto3');
     s3 = await startS3Server({ buckets: [BUCKET] });
     dir = await makeTempDir('backup-cloud', { owner: 'postgres' });
     for (const sub of ['home', 'log', 'tbs', 'recovered']) {

@@ -9,7 +9,14 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
-import { makeTempDir, runBarman, runCompletely, startPostgres, waitFor } from '../harness/index.js';
+import {
+  makeTempDir,
+  runBarman,
+  runCompletely,
+  startPostgres,
+  waitFor,
+  requireDebianPackages,
+} from '../harness/index.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -41,6 +48,7 @@ describe('WAL archive interoperability with Barman 3.4', { concurrency: 1 }, () 
   const incoming = (server: string) => join(dir, 'home', server, 'incoming');
 
   before(async () => {
+    requireDebianPackages('barman');
     dir = await makeTempDir('interop');
     const source = join(dir, 'source');
     mkdirSync(source, { recursive: true });

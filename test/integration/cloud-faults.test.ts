@@ -42,6 +42,7 @@ import {
   startS3Server,
   switchWalAndWaitArchived,
   waitFor,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 const MiB = 1024 * 1024;
@@ -89,6 +90,7 @@ describe('object storage faults and large files', { concurrency: 1 }, () => {
   const assertNoStack = (output: string) => assert.doesNotMatch(output, /^\s+at .+:\d+:\d+\)?$/m);
 
   before(async () => {
+    requireDebianPackages('barman-cli-cloud', 'python3-boto3');
     s3 = await startS3Server({ buckets: [BUCKET] });
     proxy = await startFaultProxy(s3.port);
     dir = await makeTempDir('cloud-faults', { owner: 'postgres' });

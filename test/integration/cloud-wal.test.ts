@@ -29,6 +29,7 @@ import {
   startS3Server,
   waitFor,
   switchWalAndWaitArchived,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 const MiB = 1024 * 1024;
@@ -97,6 +98,7 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
   }
 
   before(async () => {
+    requireDebianPackages('barman-cli-cloud', 'python3-boto3');
     s3 = await startS3Server({ buckets: [BUCKET] });
     dir = await makeTempDir('cloud-wal', { owner: 'postgres' });
     for (const sub of ['home', 'log', 'reference-main', 'reference-async', 'files']) {

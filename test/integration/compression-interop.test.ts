@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { requireDebianPackages } from '../harness/index.js';
 import {
   compressBuffer,
   compressFile,
@@ -46,31 +47,6 @@ function hasPythonModule(module: string): boolean {
   );
 }
 
-function missingPackages(): string[] {
-  return [
-    ...Object.entries(TOOLS)
-      .filter(([program]) => !hasProgram(program))
-      .map(([, pkg]) => pkg),
-    ...Object.entries(PYTHON_MODULES)
-      .filter(([module]) => !hasPythonModule(module))
-      .map(([, pkg]) => pkg),
-  ];
-}
-
-function installMissing(): void {
-  const missing = missingPackages();
-  if (missing.length === 0 || process.getuid?.() !== 0) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (packages: string[]): boolean =>
-    spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...packages], {
-      stdio: 'ignore',
-      env,
-    }).status === 0;
-  spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', env });
-  // One unavailable package must not keep the others out.
-  if (!install(missing)) for (const pkg of missing) install([pkg]);
-}
-
 /** WAL-like data: 8 KiB pages, a quarter of them with records, the rest zeros. */
 function walLike(size: number, seed: number): Buffer {
   const buffer = Buffer.alloc(size);
@@ -103,14 +79,17 @@ function run(program: string, args: string[], input?: Buffer): Buffer {
 let dir = '';
 let source = '';
 before(() => {
-  installMissing();
+  requireDebianPackages(
+    ...Object.values(TOOLS).filter((pkg) => pkg !== 'gzip'),
+    ...Object.values(PYTHON_MODULES),
+  );
   dir = mkdtempSync(join(tmpdir(), 'barman-ts-interop-'));
   source = join(dir, '000000010000000000000042');
   writeFileSync(source, DATA);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// The interop partners are installed by .ci/run (and before() as root): missing ones fail the test.
+// The interop partners are installed by npm test's pretest (scripts/debian-packages.json).
 function requireProgram(_t: TestContext, program: string): boolean {
   assert.ok(
     hasProgram(program),

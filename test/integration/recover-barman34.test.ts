@@ -15,6 +15,7 @@ import {
   runCompletely,
   startPostgres,
   startRecoveredCopy,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => {
@@ -38,6 +39,7 @@ describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => 
     (await server.psql(['-At', '-c', 'SELECT id, note FROM items ORDER BY id'])).trim();
 
   before(async () => {
+    requireDebianPackages('barman');
     dir = await makeTempDir('recover-b34');
     chmodSync(dir, 0o755);
     config = join(dir, 'barman.conf');

@@ -20,6 +20,7 @@ import {
   startS3Server,
   startRecoveredCopy,
   switchWalAndWaitArchived,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 const BUCKET = 'recover-cloud';
@@ -47,6 +48,7 @@ describe('barman recover from object storage', { concurrency: 1 }, () => {
   const switchAndWait = () => switchWalAndWaitArchived(pg).then(() => undefined);
 
   before(async () => {
+    requireDebianPackages('barman-cli-cloud', 'python3-boto3');
     s3 = await startS3Server({ buckets: [BUCKET] });
     dir = await makeTempDir('recover-cloud', { owner: 'postgres' });
     for (const sub of ['home', 'log', 'tbs', 'recovered']) {

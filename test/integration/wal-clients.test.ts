@@ -34,6 +34,7 @@ import {
   startPostgres,
   startSshd,
   waitFor,
+  requireDebianPackages,
 } from '../harness/index.js';
 
 const REPO = dirname(dirname(BARMAN_BIN));
@@ -172,6 +173,7 @@ describe('barman-wal-archive / barman-wal-restore over ssh with barman-ts', { co
 
   before(
     async () => {
+      requireDebianPackages('barman-cli');
       dir = await makeTempDir('wal-clients');
       wrapperDir = await createDir(join(dir, 'barman-bin'));
       sshd = await startSshd({
