@@ -30,8 +30,13 @@ export default defineCommandModule<Result>({
   async run(ctx) {
     const result: Result = {};
     for (const server of ctx.config.servers.values()) {
-      if (server.disabled || !server.config.active) continue;
       const name = server.name;
+      if (server.disabled) {
+        // As Barman: check and show-server say why (configuration errors).
+        ctx.report.info(`Skipping temporarily disabled server '${name}'`);
+        continue;
+      }
+      if (!server.config.active) continue;
       if (server.config.wals_directory.kind === 's3' || hasCloudCatalog(server.config)) {
         try {
           result[name] = await cronCloudServer(ctx, server.config);
