@@ -118,7 +118,9 @@ async function main(): Promise<void> {
   const rssDir = await createDir(join(work, 'rss'), { mode: 0o777 });
   const home = await createDir(join(work, 'home'), { owner: PG_USER });
   const logDir = await createDir(join(work, 'log'), { owner: PG_USER });
-  const config = join(work, 'barman.conf');
+  // One configuration per server: both back up one cluster into one WAL archive, which two
+  // servers of one configuration may not share (their retention would delete each other's WAL).
+  const configOf = (name: string) => join(work, `${name}.conf`);
   const credentials = { ...s3.env };
   const walsDirectory = `s3://${BUCKET}/barman-ts/wal-archive/wals`;
 
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
       `basebackups_directory = s3://${BUCKET}/barman-ts/${name}/base`,
       `wals_directory = ${walsDirectory}`,
     ];
-    const lines = [
+    const global = [
       '[barman]',
       `barman_user = ${PG_USER}`,
       `barman_home = ${home}`,
@@ -146,17 +148,20 @@ async function main(): Promise<void> {
       'aws_region = us-east-1',
       'parallel_jobs = 2',
       'minimum_redundancy = 0',
-      ...server('ts-gzip', 'gzip'),
-      ...server('ts-none', 'none'),
     ];
-    await writeFile(config, `${lines.join('\n')}\n`);
-    await chmod(config, 0o644);
+    for (const [name, compression] of [
+      ['ts-gzip', 'gzip'],
+      ['ts-none', 'none'],
+    ] as const) {
+      await writeFile(configOf(name), `${[...global, ...server(name, compression)].join('\n')}\n`);
+      await chmod(configOf(name), 0o644);
+    }
   };
   // The archive_command reads the configuration from PostgreSQL's start, the backups its port.
   await writeConfig(1);
   const archiveCommand =
     `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-    `${process.execPath} ${barmanTs.bin} -c ${config} -q cloud-wal-archive ts-gzip %p`;
+    `${process.execPath} ${barmanTs.bin} -c ${configOf('ts-gzip')} -q cloud-wal-archive ts-gzip %p`;
 
   console.log(`bench:cloud-backup, pgbench scale ${SCALE}, ${RUNS} round(s)`);
   console.log(environmentLine());
@@ -192,7 +197,7 @@ async function main(): Promise<void> {
       key: name,
       label: `barman-ts backup, local-to-cloud ${compressed ? 'gzip' : 'none'} (2 jobs)`,
       command: process.execPath,
-      args: [barmanTs.bin, '-c', config, 'backup', name],
+      args: [barmanTs.bin, '-c', configOf(name), 'backup', name],
       prefix: join('barman-ts', name),
       compressed,
     });

@@ -80,6 +80,7 @@ export function configurationReference(): string {
     '- An empty value or `None` unsets an option in that section (the built-in default applies, nothing is inherited).',
     '- A section with `model = true` is a configuration model, not a server.',
     '- A problem in a server section (unknown option, invalid value, missing `conninfo`, interpolation loop, conflicting directories, a server named `all`) disables that server only: it is listed as `(WARNING: disabled)`, `show-server` prints the reasons in `msg_list`, and commands on it fail with one `ERROR:` line per problem naming the file, line, section and option. An unknown option in `[barman]` is a warning; an invalid global-only value (e.g. `barman_home`) stops every command.',
+    "- Conflicting paths: two servers may not share a directory. When a `backup_directory`, `basebackups_directory`, `wals_directory`, `incoming_wals_directory`, `streaming_wals_directory` or `errors_directory` of one server is the same as, inside or around one of another server's (compared after resolving symbolic links and `..`; s3:// locations by bucket and prefix), both servers are disabled with `Conflicting path: OPTION=PATH for server 'A' conflicts with 'OPTION2' for server 'B'` (or `is inside` / `contains`). A server may live beside another one's directories in that one's `backup_directory`. One server's own directories may not coincide either.",
     '',
   );
   return lines.join('\n');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import type { IniDocument, IniSection } from './ini-file.js';
 import { parseIni } from './ini-file.js';
+import { findPathConflicts, withProblems } from './path-conflicts.js';
 import type { ConfigProblem } from './problems.js';
 import { formatProblem } from './problems.js';
 import type { SectionSet } from './resolve.js';
@@ -122,6 +123,10 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
     const section = merged.get(name)!;
     if (isModelSection(section)) models.set(name, resolveModel(name, section, sets));
     else servers.set(name, resolveServer(name, section, sets, global));
+  }
+  // Across servers: directories two of them share disable both.
+  for (const [name, conflicts] of findPathConflicts(servers.values())) {
+    servers.set(name, withProblems(servers.get(name)!, conflicts));
   }
 
   return Object.freeze({

@@ -8,15 +8,6 @@ import type { Location } from './value-kinds.js';
 
 type Locate = (key: string) => Omit<ConfigProblem, 'severity' | 'message'>;
 
-const DIRECTORY_OPTIONS = [
-  'backup_directory',
-  'basebackups_directory',
-  'wals_directory',
-  'incoming_wals_directory',
-  'streaming_wals_directory',
-  'errors_directory',
-] as const;
-
 export function applyServerRules(values: Record<string, unknown>, locate: Locate): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const error = (key: string, message: string) =>
@@ -112,33 +103,5 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     error('create_slot', "'create_slot = auto' requires 'slot_name'");
   }
 
-  problems.push(...pathConflicts(values, locate));
-  return problems;
-}
-
-/** Two directories of one server resolving to the same path would mix WAL files with backups. */
-function pathConflicts(values: Record<string, unknown>, locate: Locate): ConfigProblem[] {
-  const seen = new Map<string, string>();
-  const problems: ConfigProblem[] = [];
-  for (const key of DIRECTORY_OPTIONS) {
-    const value = values[key];
-    const path =
-      typeof value === 'string'
-        ? value
-        : (value as Location | null)?.kind === 'posix'
-          ? (value as { path: string }).path
-          : null;
-    if (path === null) continue;
-    const other = seen.get(path);
-    if (other) {
-      problems.push({
-        severity: 'error',
-        message: `conflicting path '${path}': same as '${other}'`,
-        ...locate(key),
-      });
-    } else {
-      seen.set(path, key);
-    }
-  }
   return problems;
 }

@@ -63,6 +63,30 @@ describe('object storage faults and large files', { concurrency: 1 }, () => {
   });
   const barman = (...args: string[]) =>
     runBarman(['-c', config, ...args], { user: 'postgres', env: credentials(), timeoutMs: 300_000 });
+  /**
+   * Servers that see main's WAL archive through another endpoint or with another base prefix.
+   * In one configuration, servers sharing a WAL archive are disabled (one's retention would
+   * delete WAL the other needs), so each has a configuration of its own.
+   */
+  const VIEWS = ['big', 'archiver', 'archiver-proxied', 'nobucket'];
+  const viewConfig = (server: string) => join(dir, `${server}.conf`);
+  const barmanWith = (server: string, ...args: string[]) =>
+    runBarman(['-c', viewConfig(server), ...args], {
+      user: 'postgres',
+      env: credentials(),
+      timeoutMs: 300_000,
+    });
+  /** Moves the `views` sections of the configuration into files of their own (same [barman]). */
+  const separateViews = (views: readonly string[]) => {
+    const [global, ...sections] = readFileSync(config, 'utf8').split(/\n(?=\[)/);
+    const kept = [global!];
+    for (const section of sections) {
+      const name = /^\[([^\]]+)\]/.exec(section)![1]!;
+      if (!views.includes(name)) kept.push(section);
+      else writeFileSync(viewConfig(name), `${global}\n${section}\n`, { mode: 0o644 });
+    }
+    writeFileSync(config, `${kept.join('\n')}\n`);
+  };
   const s3rverLog = () => readFileSync(join(s3.dataDir, '..', 's3rver.log'), 'utf8');
 
   /** Multipart uploads s3rver still holds (it keeps their parts on disk until completed). */
@@ -159,6 +183,7 @@ wals_directory = s3://${BUCKET}/async/wals
 `,
     );
     chmodSync(config, 0o644);
+    separateViews(VIEWS);
     Object.assign(process.env, credentials());
     storage = new S3Storage({
       bucket: BUCKET,
@@ -180,12 +205,14 @@ wals_directory = s3://${BUCKET}/async/wals
       version: 15,
       archiveCommand:
         `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive archiver %p`,
+        `${process.execPath} ${BARMAN_BIN} -c ${viewConfig('archiver')} -q cloud-wal-archive archiver %p`,
     });
-    writeFileSync(
-      config,
-      readFileSync(config, 'utf8').replaceAll('host=127.0.0.1 ', `host=127.0.0.1 port=${pg.port} `),
-    );
+    for (const file of [config, ...VIEWS.map(viewConfig)]) {
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replaceAll('host=127.0.0.1 ', `host=127.0.0.1 port=${pg.port} `),
+      );
+    }
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, note text)');
     await pg.query('INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 100000) AS i');
     await switchWalAndWaitArchived(pg);
@@ -472,7 +499,7 @@ wals_directory = s3://${BUCKET}/async/wals
     assert.ok(!(denied.stderr + denied.stdout).includes(secret));
     assertNoStack(denied.stderr + denied.stdout);
 
-    const missing = await barman('backup', 'nobucket');
+    const missing = await barmanWith('nobucket', 'backup', 'nobucket');
     assert.equal(missing.exitCode, 1, missing.stdout);
     // The pre-backup check reads the catalogue in the bucket, and names the problem once.
     assert.match(
@@ -495,7 +522,7 @@ wals_directory = s3://${BUCKET}/async/wals
     // --timeout 3: PostgreSQL's archiver waits for each attempt.
     await pg.query(
       `ALTER SYSTEM SET archive_command = 'env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive --timeout 3 archiver-proxied %p'`,
+        `${process.execPath} ${BARMAN_BIN} -c ${viewConfig('archiver-proxied')} -q cloud-wal-archive --timeout 3 archiver-proxied %p'`,
     );
     await pg.query('SELECT pg_reload_conf()');
     try {
@@ -538,7 +565,7 @@ wals_directory = s3://${BUCKET}/async/wals
     const [source] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM items');
     let run;
     try {
-      run = await barman('backup', 'big');
+      run = await barmanWith('big', 'backup', 'big');
     } finally {
       rmSync(bigPath, { force: true });
     }
@@ -561,7 +588,7 @@ wals_directory = s3://${BUCKET}/async/wals
     assert.equal(partNumbers.size, Math.ceil(big.size / (64 * MiB)));
 
     const destination = join(dir, 'recovered', 'big');
-    const recovered = await barman('recover', 'big', id, destination);
+    const recovered = await barmanWith('big', 'recover', 'big', id, destination);
     assert.equal(recovered.exitCode, 0, recovered.stderr);
     assert.equal(await fileSha(join(destination, bigName)), digest);
     const server = await startRecoveredCopy(destination);

@@ -45,6 +45,7 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
   const hangingSockets = new Set<Socket>();
   let dir: string;
   let config: string;
+  let cloudcatConfig: string;
   let storage: S3Storage;
 
   const credentials = () => ({
@@ -53,6 +54,8 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
   });
   const barman = (args: string[], env: Record<string, string | undefined> = {}) =>
     runBarman(['-c', config, ...args], { user: 'postgres', env: { ...credentials(), ...env } });
+  const cloudcat = (args: string[]) =>
+    runBarman(['-c', cloudcatConfig, ...args], { user: 'postgres', env: credentials() });
   const reference = (server: string) => join(dir, `reference-${server}`);
   const spool = (server: string) => join(dir, 'home', server, 'incoming');
   const archiveCommand = (server: string, extra = '') =>
@@ -113,16 +116,17 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const hangingPort = (hanging.address() as { port: number }).port;
     config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
+    const globalSection = `[barman]
 barman_user = postgres
 barman_home = ${dir}/home
 log_file = ${dir}/log/barman.log
 compression = gzip
 aws_endpoint_url = ${s3.endpoint}
 aws_region = us-east-1
-
+`;
+    writeFileSync(
+      config,
+      `${globalSection}
 [main]
 conninfo = host=127.0.0.1 user=postgres dbname=postgres
 backup_method = local-rsync
@@ -145,12 +149,6 @@ backup_method = local-rsync
 wals_directory = s3://${BUCKET}/barman/hang/wals
 aws_endpoint_url = http://127.0.0.1:${hangingPort}
 
-[cloudcat]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-to-cloud
-basebackups_directory = s3://${BUCKET}/barman/main/base
-wals_directory = s3://${BUCKET}/barman/main/wals
-
 [profiled]
 conninfo = host=127.0.0.1 user=postgres dbname=postgres
 backup_method = local-rsync
@@ -170,6 +168,21 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
 `,
     );
     chmodSync(config, 0o644);
+    // cloudcat reads the catalogue of barman-cloud-backup's backups of main, with main's WAL
+    // archive: two servers of one configuration may not share it (one's retention would delete
+    // WAL the other needs), so it has a configuration of its own.
+    cloudcatConfig = join(dir, 'cloudcat.conf');
+    writeFileSync(
+      cloudcatConfig,
+      `${globalSection}
+[cloudcat]
+conninfo = host=127.0.0.1 user=postgres dbname=postgres
+backup_method = local-to-cloud
+basebackups_directory = s3://${BUCKET}/barman/main/base
+wals_directory = s3://${BUCKET}/barman/main/wals
+`,
+    );
+    chmodSync(cloudcatConfig, 0o644);
     const settings: S3Settings = {
       bucket: BUCKET,
       prefix: '',
@@ -506,7 +519,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     ).backups_list;
     assert.ok(theirs);
 
-    const list = await barman(['list-backup', 'cloudcat']);
+    const list = await cloudcat(['list-backup', 'cloudcat']);
     assert.equal(list.exitCode, 0, list.stderr);
     assert.match(
       list.stdout,
@@ -515,7 +528,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
         'm',
       ),
     );
-    const show = await barman(['-f', 'json', 'show-backup', 'cloudcat', 'latest']);
+    const show = await cloudcat(['-f', 'json', 'show-backup', 'cloudcat', 'latest']);
     assert.equal(show.exitCode, 0, show.stderr);
     const shown = JSON.parse(show.stdout) as {
       cloudcat: { backup_id: string; status: string; base_backup_information: { end_wal: string } };
@@ -525,7 +538,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.equal(shown.cloudcat.base_backup_information.end_wal, theirs.end_wal);
 
     // keep: barman-ts and barman-cloud-backup-keep read each other's annotation.
-    const keep = await barman(['keep', '--target', 'standalone', 'cloudcat', theirs.backup_id]);
+    const keep = await cloudcat(['keep', '--target', 'standalone', 'cloudcat', theirs.backup_id]);
     assert.equal(keep.exitCode, 0, keep.stderr);
     const theirStatus = await runCompletely(
       'postgres',
@@ -542,7 +555,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
       { env },
     );
     assert.equal(released.exitCode, 0, released.stderr);
-    const ourStatus = await barman(['keep', '--status', 'cloudcat', theirs.backup_id]);
+    const ourStatus = await cloudcat(['keep', '--status', 'cloudcat', theirs.backup_id]);
     assert.equal(ourStatus.stdout, 'Server cloudcat:\n\tKeep: nokeep\n');
     const setByThem = await runCompletely(
       'postgres',
@@ -552,7 +565,7 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     );
     assert.equal(setByThem.exitCode, 0, setByThem.stderr);
     assert.equal(
-      (await barman(['keep', '--status', 'cloudcat', 'latest'])).stdout,
+      (await cloudcat(['keep', '--status', 'cloudcat', 'latest'])).stdout,
       'Server cloudcat:\n\tKeep: full\n',
     );
   });
@@ -619,15 +632,15 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     assert.ok(oldest && newest);
 
     // The oldest carries the keep annotation of the previous test.
-    const refused = await barman(['delete', 'cloudcat', 'oldest']);
+    const refused = await cloudcat(['delete', 'cloudcat', 'oldest']);
     assert.equal(refused.exitCode, 1);
     assert.match(
       refused.stderr,
       new RegExp(`Cannot delete backup ${oldest.backup_id} of server cloudcat: it is kept`),
     );
-    assert.equal((await barman(['keep', '--release', 'cloudcat', oldest.backup_id])).exitCode, 0);
+    assert.equal((await cloudcat(['keep', '--release', 'cloudcat', oldest.backup_id])).exitCode, 0);
 
-    const deleted = await barman(['delete', 'cloudcat', 'oldest']);
+    const deleted = await cloudcat(['delete', 'cloudcat', 'oldest']);
     assert.equal(deleted.exitCode, 0, deleted.stderr);
     assert.match(deleted.stdout, new RegExp(`Deleting backup ${oldest.backup_id} for server cloudcat`));
     assert.deepEqual(
@@ -655,7 +668,10 @@ wals_directory = s3://no-such-bucket/barman/nobucket/wals
     const retained = join(dir, 'retention.conf');
     writeFileSync(
       retained,
-      readFileSync(config, 'utf8').replace('[cloudcat]\n', '[cloudcat]\nretention_policy = REDUNDANCY 1\n'),
+      readFileSync(cloudcatConfig, 'utf8').replace(
+        '[cloudcat]\n',
+        '[cloudcat]\nretention_policy = REDUNDANCY 1\n',
+      ),
     );
     chmodSync(retained, 0o644);
     const cron = await runBarman(['-c', retained, 'cron'], { user: 'postgres', env: credentials() });

@@ -195,8 +195,12 @@ post_recovery_script = env | grep ^BARMAN_ | sort > ${dir}/hooks/post.env
   });
 
   it('a local delta restore over a recovered copy that has run', async () => {
-    const destination = join(dir, 'home', 'local-delta');
-    const tablespace = join(dir, 'home', 'local-delta-tbs');
+    // Outside barman_home: recovery refuses to write into the catalogue.
+    const local = join(dir, 'local');
+    mkdirSync(local);
+    await chownTo(local, 'barman');
+    const destination = join(local, 'delta');
+    const tablespace = join(local, 'delta-tbs');
     let run = await barman('recover', 'main', backupId, destination, '--tablespace', `tbs1:${tablespace}`);
     assert.equal(run.exitCode, 0, run.stderr);
     await runAs(null, 'chown', ['-R', 'postgres:', destination, tablespace]);

@@ -351,7 +351,13 @@ async function finishWithWal(
     if (needed.every((name) => catalog.usage.has(name))) {
       await saveBackupInfo(backup, { ...info, status: 'DONE' });
       const first = catalog.backups.every((other) => other.id === backupId || statusOf(other) !== 'DONE');
-      if (first) {
+      const [unreadable] = catalog.unreadable;
+      if (first && unreadable) {
+        // An unreadable backup.info may be an older backup that needs that WAL.
+        ctx.report.warning(
+          `WAL files older than this backup are kept: the catalogue could not be read completely: ${unreadable.detail}`,
+        );
+      } else if (first) {
         const removed = await removeWalsBefore(catalog, info.begin_wal, hooks);
         if (removed.length > 0) {
           ctx.report.info(`This is the first backup for server ${config.name}`);

@@ -1,8 +1,9 @@
 /**
  * cron: for each active server, under its cron lock (so two crons never work on one server):
  * archive WAL, mark WAITING_FOR_WALS backups DONE once their WAL is archived, and apply the
- * retention policy. Unlike Barman 3.4, archive-wal runs in this process instead of a detached
- * child: cron finishes when the work is done, and its exit code tells whether it succeeded.
+ * retention policy (never on a catalogue it could not read completely). Unlike Barman 3.4,
+ * archive-wal runs in this process instead of a detached child: cron finishes when the work is
+ * done, and its exit code tells whether it succeeded.
  * A failure on one server is reported and the next server is processed.
  */
 import { mkdir } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import { defineCommandModule } from '../definition.js';
 import { deleteCloudBackup, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
 
@@ -30,13 +31,18 @@ export default defineCommandModule<Result>({
   async run(ctx) {
     const result: Result = {};
     for (const server of ctx.config.servers.values()) {
-      if (server.disabled || !server.config.active) continue;
       const name = server.name;
+      if (server.disabled) {
+        // As Barman: check and show-server say why (configuration errors).
+        ctx.report.info(`Skipping temporarily disabled server '${name}'`);
+        continue;
+      }
+      if (!server.config.active) continue;
       if (server.config.wals_directory.kind === 's3' || hasCloudCatalog(server.config)) {
         try {
           result[name] = await cronCloudServer(ctx, server.config);
         } catch (error) {
-          ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}`);
+          reportServerFailure(ctx, name, error);
           result[name] = { archived: 0, completed: [], deleted: [] };
         }
         continue;
@@ -79,6 +85,7 @@ export default defineCommandModule<Result>({
         // Backups that just became DONE count for the retention policy.
         if (outcome.completed.length > 0) catalog = await loadServerCatalog(server.config, ctx.report);
         if (server.config.retention_policy) {
+          requireCompleteCatalog(catalog, 'retention policy not applied');
           for (const backup of catalog.backups) {
             if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
             ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${name}`);
@@ -90,9 +97,7 @@ export default defineCommandModule<Result>({
           }
         }
       } catch (error) {
-        ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}`);
-        if (!isBarmanError(error))
-          ctx.log.error('cron failure', { server: name, stack: (error as Error).stack });
+        reportServerFailure(ctx, name, error);
       } finally {
         lock.release();
       }
@@ -130,6 +135,7 @@ async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promi
   }
   try {
     const catalog = await loadCloudServerCatalog(config, ctx.report);
+    requireCompleteCatalog(catalog, 'retention policy not applied');
     for (const backup of catalog.backups) {
       if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
       ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${config.name}`);
@@ -143,6 +149,13 @@ async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promi
     lock.release();
   }
   return outcome;
+}
+
+/** One server's failure: reported (with its hint), and cron goes on with the next server. */
+function reportServerFailure(ctx: CommandContext, name: string, error: unknown): void {
+  const hint = isBarmanError(error) && error.hint ? `\nHINT: ${error.hint}` : '';
+  ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}${hint}`);
+  if (!isBarmanError(error)) ctx.log.error('cron failure', { server: name, stack: (error as Error).stack });
 }
 
 /** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */

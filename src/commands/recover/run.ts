@@ -21,6 +21,8 @@ import { applyRecoveryPlan } from '../../recovery/apply.js';
 import type { RecoveryDestination } from '../../recovery/destination.js';
 import { LocalDestination, RemoteDestination } from '../../recovery/destination.js';
 import type { RecoveryPlan } from '../../recovery/plan.js';
+import type { CatalogueArea, RecoveryPlace } from '../../recovery/protected-paths.js';
+import { catalogueAreas, refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
 import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
@@ -95,6 +97,21 @@ export default defineCommandModule<RecoverResult>({
         : options.deltaRestore === true || config.recovery_options.includes('delta-restore');
     const destinationPath = input.args.destination_directory as string;
     const dryRun = options.dryRun === true;
+    const staging = stagingRoot(config, options.recoveryStagingPath as string | undefined);
+    // Before anything is written (archive-wal would sweep a copy made in incoming/).
+    const areas = catalogueAreas(ctx.config);
+    if (!remoteCommand) {
+      refuseCatalogueOverlap(
+        [{ path: destinationPath, what: 'recovery destination' }, ...relocations(options.tablespace)],
+        areas,
+        DESTINATION_RULE,
+      );
+    }
+    refuseCatalogueOverlap(
+      [{ path: staging.path, what: 'recovery staging directory', origin: staging.origin }],
+      areas.filter((area) => area.holdsFiles),
+      STAGING_RULE,
+    );
 
     const cloud = hasCloudCatalog(config);
     // WALs still in incoming/ or streaming/ may be the ones the target needs.
@@ -153,6 +170,8 @@ export default defineCommandModule<RecoverResult>({
         dryRun,
         sources,
         cloud,
+        stagingPath: staging.path,
+        areas,
       });
     } finally {
       sources.close();
@@ -243,7 +262,20 @@ interface RecoverRequest {
   dryRun: boolean;
   sources: RecoverySources;
   cloud: boolean;
+  stagingPath: string;
+  areas: CatalogueArea[];
 }
+
+const DESTINATION_RULE = {
+  mayContain: false,
+  hint: 'Recover into a directory outside barman_home, barman_lock_directory and the directories of every configured server.',
+};
+const STAGING_RULE = {
+  mayContain: true,
+  hint:
+    "Stage outside the backups and WAL directories (the default is the server's backup_directory): " +
+    'set --recovery-staging-path, staging_path or recovery_staging_path.',
+};
 
 async function recoverWithSources(
   ctx: CommandContext,
@@ -268,6 +300,16 @@ async function recoverWithSources(
     entries: catalog.xlog,
     histories,
   });
+  if (!remoteCommand) {
+    refuseCatalogueOverlap(
+      plan.tablespaces.map((tablespace) => ({
+        path: tablespace.location,
+        what: `tablespace '${tablespace.name}' location`,
+      })),
+      request.areas,
+      DESTINATION_RULE,
+    );
+  }
   const externalConfigFiles = outsidePgdata(backup);
   const startedAt = new Date();
   const base: RecoverResult = {
@@ -332,7 +374,7 @@ async function recoverWithSources(
       report: ctx.report,
       openWal: sources.openWal,
       archives: sources.archives,
-      stagingRoot: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+      stagingRoot: request.stagingPath,
       jobs: config.parallel_jobs,
       bandwidthLimit: config.bandwidth_limit || null,
       backupInfoText: formatBackupInfo(backup.info),
@@ -496,15 +538,28 @@ async function openDestination(
   });
 }
 
-function stagingRoot(config: ServerConfig, fromCommandLine: string | undefined): string {
-  return (
-    fromCommandLine ??
-    config.staging_path ??
-    config.recovery_staging_path ??
-    config.local_staging_path ??
-    // Not /tmp (often a small tmpfs): a tar backup may be extracted here whole.
-    config.backup_directory
-  );
+/** The locations of --tablespace NAME:LOCATION rules (the plan reports malformed ones). */
+function relocations(rules: unknown): RecoveryPlace[] {
+  return ((rules as string[] | undefined) ?? []).flatMap((rule) => {
+    const colon = rule.indexOf(':');
+    return colon > 0 && rule.length > colon + 1
+      ? [{ path: rule.slice(colon + 1), what: `tablespace '${rule.slice(0, colon)}' location` }]
+      : [];
+  });
+}
+
+/** Where tar archives and WAL files are staged, and which setting chose it. */
+function stagingRoot(
+  config: ServerConfig,
+  fromCommandLine: string | undefined,
+): { path: string; origin: string } {
+  if (fromCommandLine) return { path: fromCommandLine, origin: '--recovery-staging-path' };
+  for (const option of ['staging_path', 'recovery_staging_path', 'local_staging_path'] as const) {
+    const path = config[option];
+    if (path) return { path, origin: option };
+  }
+  // Not /tmp (often a small tmpfs): a tar backup may be extracted here whole.
+  return { path: config.backup_directory, origin: 'backup_directory' };
 }
 
 function hookRecoverOptions(plan: RecoveryPlan, targets: RecoveryTargets): Record<string, unknown> {

@@ -1,6 +1,7 @@
 /**
  * Everything listings need about one server's backups, loaded once: the backups, xlog.db, WAL
- * usage per backup, and retention statuses.
+ * usage per backup, and retention statuses. A catalogue knows what it could not read: listings
+ * show it, and nothing that deletes backups or WAL files acts on it (requireCompleteCatalog).
  */
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
@@ -10,10 +11,12 @@ import { serverLayout } from '../../catalog/layout.js';
 import { WalUsage } from '../../catalog/wal-usage.js';
 import type { WalRangeStats } from '../../catalog/wal-usage.js';
 import type { ServerConfig } from '../../config/index.js';
+import { BarmanError } from '../../errors/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { RetentionStatus } from '../../retention/policy.js';
 import { evaluateRetention } from '../../retention/policy.js';
-import type { XlogDbEntry } from '../../wal/xlogdb.js';
+import { isSegmentName } from '../../wal/names.js';
+import type { XlogDbEntry, XlogDbProblem } from '../../wal/xlogdb.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 
 export interface ServerCatalog {
@@ -23,6 +26,73 @@ export interface ServerCatalog {
   xlog: XlogDbEntry[];
   usage: WalUsage;
   retention: Map<string, RetentionStatus>;
+  /** What the loader could not read (a backup.info, an xlog.db line): the catalogue is incomplete. */
+  unreadable: UnreadablePart[];
+}
+
+export interface UnreadablePart {
+  /** The file (or object URL) and what is wrong with it. */
+  detail: string;
+  /** What the operator can do about it. */
+  fix: string;
+}
+
+/**
+ * Retention, deletions and WAL clean-up decide from the whole catalogue: a backup whose
+ * backup.info cannot be read still needs its WAL, and an xlog.db line that cannot be parsed
+ * names a WAL file a rewrite would forget. So they refuse (nothing deleted) until it is repaired.
+ */
+export function requireCompleteCatalog(catalog: ServerCatalog, refused: string): void {
+  const [first, ...more] = catalog.unreadable;
+  if (!first) return;
+  throw new BarmanError(
+    'catalog-incomplete',
+    `${refused}: the catalogue could not be read completely: ${first.detail}` +
+      (more.length > 0 ? ` (and ${more.length} more unreadable part${more.length > 1 ? 's' : ''})` : ''),
+    { hint: `Nothing is deleted while the catalogue is incomplete: ${first.fix}` },
+  );
+}
+
+/** xlog.db lines that could not be parsed, as parts of the catalogue. */
+export function unreadableXlogLines(
+  file: string,
+  problems: readonly XlogDbProblem[],
+  server: string,
+): UnreadablePart[] {
+  return problems.map((problem) => ({
+    detail: `${file} line ${problem.line}: ${problem.message}: '${problem.content}'`,
+    fix: `repair that line of ${file}, or rebuild the file from the archive with 'barman rebuild-xlogdb ${server}'`,
+  }));
+}
+
+/**
+ * The backups whose backup.info says too little to decide what WAL they need: unreadable, or
+ * DONE/WAITING_FOR_WALS without a begin and end WAL file (a truncated file parses). `fix` says
+ * what to do about one (the catalogue's own words: a directory, or objects in a bucket).
+ */
+export function backupInfoGaps(
+  backups: readonly CatalogBackup[],
+  fix: (backup: CatalogBackup) => string,
+): UnreadablePart[] {
+  return backups.flatMap((backup): UnreadablePart[] => {
+    const reason = backup.unreadable ?? missingWal(backup);
+    if (reason === null) return [];
+    return [
+      {
+        detail: reason.includes(backup.infoFile) ? reason : `${backup.infoFile}: ${reason}`,
+        fix: fix(backup),
+      },
+    ];
+  });
+}
+
+function missingWal(backup: CatalogBackup): string | null {
+  const info = backup.info;
+  if (!info || !['DONE', 'WAITING_FOR_WALS'].includes(info.status ?? '')) return null;
+  const bad = (['begin_wal', 'end_wal'] as const).filter((key) => !isSegmentName(info[key] ?? ''));
+  return bad.length === 0
+    ? null
+    : `status ${info.status} without a valid ${bad.join(' and ')} (a truncated or damaged file?)`;
 }
 
 /**
@@ -51,8 +121,15 @@ export async function loadServerCatalog(
       report.warning(`backup ${backup.id} of server ${config.name} is unreadable: ${backup.unreadable}`);
   }
   const xlogDb = await new XlogDbFile(layout.xlogDbFile).read();
-  for (const problem of xlogDb.problems) {
-    report.warning(`${layout.xlogDbFile} line ${problem.line}: ${problem.message}: '${problem.content}'`);
+  const unreadable = backupInfoGaps(
+    backups,
+    (backup) =>
+      `repair ${backup.infoFile}, or move ${backup.directory} away if that backup is lost ` +
+      `(see 'barman list-backup ${config.name}')`,
+  );
+  for (const part of unreadableXlogLines(layout.xlogDbFile, xlogDb.problems, config.name)) {
+    report.warning(part.detail);
+    unreadable.push(part);
   }
   const retention = evaluateRetention(
     backups.map((backup) => ({
@@ -65,7 +142,15 @@ export async function loadServerCatalog(
     config.minimum_redundancy,
     nowMs,
   );
-  return { config, layout, backups, xlog: xlogDb.entries, usage: new WalUsage(xlogDb.entries), retention };
+  return {
+    config,
+    layout,
+    backups,
+    xlog: xlogDb.entries,
+    usage: new WalUsage(xlogDb.entries),
+    retention,
+    unreadable,
+  };
 }
 
 /** WAL a backup needs to be consistent: begin_wal..end_wal. */

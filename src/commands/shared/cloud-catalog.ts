@@ -19,6 +19,7 @@ import type { CloudCompression } from '../../wal/cloud-layout.js';
 import { cloudWalPath, parseCloudWalPath } from '../../wal/cloud-layout.js';
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import type { ServerCatalog } from './backup-catalog.js';
+import { backupInfoGaps, requireCompleteCatalog } from './backup-catalog.js';
 
 const BACKUP_ID = /^\d{8}T\d{6}$/;
 
@@ -127,6 +128,11 @@ export async function loadCloudServerCatalog(
     xlog,
     usage: new WalUsage(xlog),
     retention,
+    unreadable: backupInfoGaps(
+      backups,
+      (backup) =>
+        `repair ${backup.infoFile}, or delete the objects of ${backup.directory}/ if that backup is lost`,
+    ),
   };
 }
 
@@ -189,6 +195,7 @@ export async function deleteCloudBackup(
   const base = config.basebackups_directory;
   if (base.kind !== 's3')
     throw new BarmanError('not-a-cloud-server', `server '${server}' has a local catalogue`);
+  requireCompleteCatalog(catalog, `backup ${backup.id} of server '${server}' not deleted`);
   if (backup.keep !== null) {
     report.warning(
       `Skipping delete of backup ${backup.id} for server ${server} as it has a current keep request. ` +

@@ -3,7 +3,8 @@
  * keep annotations and minimum_redundancy protect backups; WAL files become removable only when
  * no older backup needs them. Order of operations for crash safety: xlog.db is rewritten
  * (atomically) before the WAL files go, and backup.info before the data, so an interrupted
- * deletion leaves orphan files at worst, never a catalogue entry pointing at nothing.
+ * deletion leaves orphan files at worst, never a catalogue entry pointing at nothing. Nothing is
+ * deleted from a catalogue that could not be read completely.
  */
 import { unlink } from 'node:fs/promises';
 import type { CatalogBackup } from '../../catalog/backups.js';
@@ -16,6 +17,7 @@ import type { Reporter } from '../../output/reporter.js';
 import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
 import { walFilesToRemove } from '../../retention/policy.js';
 import type { ServerCatalog } from './backup-catalog.js';
+import { requireCompleteCatalog } from './backup-catalog.js';
 import { removeWalFiles } from './wal-cleanup.js';
 
 export interface DeleteOutcome {
@@ -32,6 +34,7 @@ export async function deleteBackup(
 ): Promise<DeleteOutcome> {
   const { config, layout } = catalog;
   const server = config.name;
+  requireCompleteCatalog(catalog, `backup ${backup.id} of server '${server}' not deleted`);
   const status = statusOf(backup);
   if (
     (status === 'STARTED' || status === 'EMPTY') &&

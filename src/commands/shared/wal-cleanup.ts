@@ -1,4 +1,7 @@
-/** Removing WAL files older than a point (the first backup): xlog.db first, then the files. */
+/**
+ * Removing WAL files (older than the first backup, or only a deleted backup needed): xlog.db
+ * first, then the files; never from a catalogue that could not be read completely.
+ */
 import { readdir, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { HookRunner } from '../../hooks/index.js';
@@ -8,6 +11,7 @@ import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import { hashDir } from '../../wal/names.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
+import { requireCompleteCatalog, unreadableXlogLines } from './backup-catalog.js';
 
 /** Removes WAL segments (and .backup/.partial files) older than `segment`; history files stay. */
 export async function removeWalsBefore(
@@ -33,6 +37,8 @@ export async function removeWalFiles(
 ): Promise<string[]> {
   if (names.length === 0) return [];
   const { layout, config } = catalog;
+  const refused = `WAL files of server '${config.name}' not removed`;
+  requireCompleteCatalog(catalog, refused);
   const doomed = new Set(names);
   const xlogDb = new XlogDbFile(layout.xlogDbFile);
   await withLock(
@@ -43,6 +49,11 @@ export async function removeWalFiles(
     },
     async () => {
       const current = await xlogDb.read();
+      // Damaged since the catalogue was read: a rewrite would drop the lines it cannot parse.
+      requireCompleteCatalog(
+        { ...catalog, unreadable: unreadableXlogLines(layout.xlogDbFile, current.problems, config.name) },
+        refused,
+      );
       await xlogDb.rewrite(
         current.entries.filter((entry) => !doomed.has(entry.name)),
         current.columns === 5 ? 5 : 4,

@@ -222,7 +222,7 @@ describe('bad input disables only the server concerned, naming file, section and
     [
       'conflicting directories',
       'conninfo = host=a\nssh_command = ssh a\nincoming_wals_directory = /srv/x\nstreaming_wals_directory = /srv/x',
-      /\[pg\] streaming_wals_directory: conflicting path '\/srv\/x': same as 'incoming_wals_directory'/,
+      /\[pg\] streaming_wals_directory: Conflicting path: streaming_wals_directory=\/srv\/x conflicts with 'incoming_wals_directory' for server 'pg'/,
     ],
     [
       'a streaming-only archiver without slot',
