@@ -11,6 +11,7 @@ import * as postgres from '../postgres/index.js';
 import { formatConnInfo, parseConnInfo } from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
+import { makeTreePrivate } from '../storage/posix.js';
 import { parseLsn } from '../wal/names.js';
 import {
   announceCopy,
@@ -122,6 +123,9 @@ export const postgresExecutor: BackupExecutor = {
         } finally {
           await switcher?.stop();
         }
+        // pg_basebackup gives its files the server's modes (0640 for a group-readable PGDATA),
+        // whatever the umask: the catalogue is barman_user's alone, partial copies included.
+        await makeTreePrivate(request.backupDirectory);
         if (failure === null) {
           progress.finish();
           break;

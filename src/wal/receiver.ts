@@ -34,6 +34,7 @@ import {
 } from '../postgres/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
 import { superviseProgram } from '../process/supervise.js';
+import { keepNewFilesPrivate } from '../storage/posix.js';
 import {
   compareWalNames,
   lsnToSegmentName,
@@ -402,13 +403,19 @@ async function runReceiver(
     synchronous: status.synchronous,
   });
   log.info('Activating WAL archiving through streaming protocol', { program: status.program, args });
-  const exit = await superviseProgram(status.program, args, {
-    onLine: (line) => log.info(`${config.name}: ${line}`),
-    forwardSignals: ['SIGINT', 'SIGTERM'],
-    forwardAs: 'SIGINT',
-    // The password goes through the environment, not the command line other users can read.
-    env: password === null ? process.env : { ...process.env, PGPASSWORD: password },
-  });
+  const privacy = await keepNewFilesPrivate(config.streaming_wals_directory);
+  let exit;
+  try {
+    exit = await superviseProgram(status.program, args, {
+      onLine: (line) => log.info(`${config.name}: ${line}`),
+      forwardSignals: ['SIGINT', 'SIGTERM'],
+      forwardAs: 'SIGINT',
+      // The password goes through the environment, not the command line other users can read.
+      env: password === null ? process.env : { ...process.env, PGPASSWORD: password },
+    });
+  } finally {
+    await privacy.stop();
+  }
   const outcome: ReceiveOutcome = {
     mode: 'receive',
     slot_created: status.slotCreated ? config.slot_name : null,

@@ -39,6 +39,8 @@ export interface PostgresOptions {
    */
   existingDataDir?: string;
   restoreCommand?: string;
+  /** initdb --allow-group-access: PGDATA 0750, files 0640 (and pg_basebackup/pg_receivewal copies too). */
+  groupAccess?: boolean;
 }
 
 export interface PostgresServer {
@@ -84,6 +86,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
 
   // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
   const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
+  if (options.groupAccess) initdbArgs.push('--allow-group-access');
   if (!options.existingDataDir) await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
   const settings: Record<string, string> = {
     listen_addresses: HOST,
