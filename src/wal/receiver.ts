@@ -25,7 +25,7 @@ import {
   dropReplicationSlot,
   identifySystem,
   PostgresClient,
-  receiverConnInfo,
+  programConnection,
   replicationSlot,
   ReplicationSlotError,
   synchronousStandbyNames,
@@ -395,9 +395,12 @@ async function runReceiver(
   truncated: string | null,
 ): Promise<ReceiveOutcome> {
   const { config, report, log } = env;
-  const { conninfo, password } = receiverConnInfo(config.streaming_conninfo, config.streaming_archiver_name);
+  // The password goes through the environment, not the command line other users can read.
+  const connection = programConnection(config.streaming_conninfo, {
+    application_name: config.streaming_archiver_name,
+  });
   const args = pgReceiveWalArguments({
-    conninfo,
+    conninfo: connection.conninfo,
     directory: config.streaming_wals_directory,
     slot: config.slot_name,
     synchronous: status.synchronous,
@@ -410,8 +413,7 @@ async function runReceiver(
       onLine: (line) => log.info(`${config.name}: ${line}`),
       forwardSignals: ['SIGINT', 'SIGTERM'],
       forwardAs: 'SIGINT',
-      // The password goes through the environment, not the command line other users can read.
-      env: password === null ? process.env : { ...process.env, PGPASSWORD: password },
+      env: connection.env,
     });
   } finally {
     await privacy.stop();
