@@ -159,8 +159,8 @@ async function copyOne(
     const previousPath = join(options.reuseFrom, task.relative);
     const previous = await stat(previousPath, { bigint: true }).catch(() => null);
     if (previous && previous.size === source.size && sameMtime(previous.mtimeNs, source.mtimeNs)) {
-      // A link shares the previous copy's mode: one more open than ours now is copied instead
-      // (never changed: nothing writes inside a stored backup).
+      // A link shares the previous copy's mode: an older backup's file open to other users is
+      // copied instead, and left as it is (nothing writes inside a stored backup).
       if (options.reuse === 'link' && !(options.privateModes && isOpenMode(Number(previous.mode)))) {
         await link(previousPath, task.target);
         stats.linked += 1;

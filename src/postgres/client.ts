@@ -8,7 +8,7 @@ import { BarmanError } from '../errors/index.js';
 import { redactSecrets } from '../util/redact.js';
 import type { ConnInfo } from './conninfo.js';
 import { parseConnInfo } from './conninfo.js';
-import { DEFAULT_SOCKET_DIRECTORY, passwordTarget, resolvePassword } from './password.js';
+import { connectionUser, DEFAULT_SOCKET_DIRECTORY, resolvePassword } from './password.js';
 
 export interface ConnectOptions {
   /** application_name unless the conninfo sets one (Barman: `barman`). */
@@ -28,7 +28,7 @@ export function clientConfig(
   return {
     host: info.get('host') ?? info.get('hostaddr') ?? process.env.PGHOST ?? DEFAULT_SOCKET_DIRECTORY,
     port: port ? Number(port) : undefined,
-    user: passwordTarget(info).user,
+    user: connectionUser(info),
     // Asked only when the server wants a password: conninfo, PGPASSWORD, then the password file.
     password: () => resolvePassword(info, { replication }),
     database: info.get('dbname'),

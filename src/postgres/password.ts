@@ -11,6 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
+import { isOpenMode } from '../util/private-files.js';
 import type { ConnInfo } from './conninfo.js';
 import { formatConnInfo, parseConnInfo } from './conninfo.js';
 
@@ -36,13 +37,18 @@ export function passwordTarget(
 ): PasswordTarget {
   const env = options.env ?? process.env;
   const host = info.get('host') || env.PGHOST || info.get('hostaddr') || '';
-  const user = info.get('user') || env.PGUSER || userInfo().username;
+  const user = connectionUser(info, env);
   return {
     host: host === '' || host === DEFAULT_SOCKET_DIRECTORY ? 'localhost' : host,
     port: info.get('port') || env.PGPORT || '5432',
     database: options.replication ? 'replication' : info.get('dbname') || env.PGDATABASE || user,
     user,
   };
+}
+
+/** The role a connection logs in as: `user`, PGUSER, or the OS user (libpq's default). */
+export function connectionUser(info: ConnInfo, env: NodeJS.ProcessEnv = process.env): string {
+  return info.get('user') || env.PGUSER || userInfo().username;
 }
 
 /** The password file libpq would read: `passfile` in the conninfo, PGPASSFILE, or ~/.pgpass. */
@@ -108,7 +114,7 @@ export async function resolvePassword(
   try {
     const stats = await stat(file);
     if (!stats.isFile()) throw noPassword(`password file "${file}" is not a plain file`);
-    if ((stats.mode & 0o077) !== 0) {
+    if (isOpenMode(stats.mode)) {
       throw noPassword(
         `password file "${file}" has group or world access; permissions should be u=rw (0600) or less`,
       );

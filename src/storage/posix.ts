@@ -53,8 +53,9 @@ export async function keepNewFilesPrivate(directory: string): Promise<{ stop(): 
     for (const name of await readdir(directory)) await tighten(name);
   };
   const pending = new Set<Promise<void>>();
-  const watcher = watch(directory, (_event, name) => {
-    if (!name) return;
+  // 'rename' is a file created, renamed or removed; 'change' (every write) is left alone.
+  const watcher = watch(directory, (event, name) => {
+    if (event !== 'rename' || !name) return;
     const work = tighten(name);
     pending.add(work);
     void work.finally(() => pending.delete(work));

@@ -23,18 +23,15 @@ export interface OpenDirectory {
  * Missing paths are skipped (the `directories` check reports them).
  */
 export async function openDirectories(paths: readonly string[]): Promise<OpenDirectory[]> {
-  const open: OpenDirectory[] = [];
+  const open = new Map<string, number>();
   for (const path of paths) {
     const real = await realpath(path).catch(() => null);
-    if (real === null) continue;
-    const mode = (await stat(real)).mode;
-    if (await reachable(real)) open.push({ path: real, mode });
+    if (real !== null && (await reachable(real))) open.set(real, (await stat(real)).mode);
   }
-  return open.filter(
-    (candidate) =>
-      !open.some((other) => other !== candidate && candidate.path.startsWith(`${other.path}/`)) &&
-      open.findIndex((other) => other.path === candidate.path) === open.indexOf(candidate),
-  );
+  const reported = [...open.keys()];
+  return reported
+    .filter((path) => !reported.some((other) => path.startsWith(`${other}/`)))
+    .map((path) => ({ path, mode: open.get(path)! }));
 }
 
 /** True unless `path` or one of its parents gives group and other users no permission at all. */
