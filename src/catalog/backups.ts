@@ -146,7 +146,7 @@ export async function readKeep(layout: ServerLayout, id: string): Promise<KeepTa
 export async function writeKeep(layout: ServerLayout, id: string, target: KeepTarget): Promise<void> {
   const { legacy, meta } = keepFiles(layout, id);
   await mkdir(join(layout.basebackupsDirectory, id, 'annotations'), { recursive: true });
-  await writeFileDurably(legacy, target, { mode: 0o644 });
+  await writeFileDurably(legacy, target);
   await unlink(meta).catch(() => {});
 }
 
@@ -159,7 +159,7 @@ export async function releaseKeep(layout: ServerLayout, id: string): Promise<voi
 
 /** Saves backup.info atomically where it was read from (base/ or meta/). */
 export async function saveBackupInfo(backup: CatalogBackup, info: BackupInfo): Promise<void> {
-  await writeFileDurably(backup.infoFile, formatBackupInfo(info), { mode: 0o644 });
+  await writeFileDurably(backup.infoFile, formatBackupInfo(info));
 }
 
 /** Removes a backup's files: data, annotations, and its meta/ entries. */

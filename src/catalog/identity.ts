@@ -29,5 +29,5 @@ export async function readIdentity(file: string): Promise<ClusterIdentity | null
 /** Barman's format: pretty JSON, 4-space indent, sorted keys, trailing newline. */
 export async function writeIdentity(file: string, identity: ClusterIdentity): Promise<void> {
   const text = `${JSON.stringify({ systemid: identity.systemid, version: identity.version }, null, 4)}\n`;
-  await writeFileDurably(file, text, { mode: 0o644 });
+  await writeFileDurably(file, text);
 }

@@ -66,7 +66,7 @@ function createOwnedDirectory(directory: string, owner: PasswdEntry): void {
   if (existsSync(directory)) return;
   try {
     // Every directory created here must belong to the user, not only the last one.
-    const first = mkdirSync(directory, { recursive: true, mode: 0o750 });
+    const first = mkdirSync(directory, { recursive: true, mode: 0o700 });
     for (let path = directory; first !== undefined; path = dirname(path)) {
       chownSync(path, owner.uid, owner.gid);
       if (path === first || path === dirname(path)) break;

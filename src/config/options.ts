@@ -188,7 +188,10 @@ const optionTable = {
     since: '3.4',
     category: 'Connection',
     secret: false,
-    description: 'libpq connection string to the PostgreSQL server (passwords are redacted in all output).',
+    description:
+      'libpq connection string to the PostgreSQL server. The password comes from `password=`, then PGPASSWORD, then the password file ' +
+      'named by `passfile=`, PGPASSFILE or `~/.pgpass` (mode 0600 or less, as libpq requires); programs barman-ts runs get it in ' +
+      'their environment, never on their command line, and it is redacted in all output.',
   }),
   streaming_conninfo: option({
     scope: 'server',
@@ -196,7 +199,8 @@ const optionTable = {
     default: '%(conninfo)s',
     since: '3.4',
     category: 'Connection',
-    description: 'Connection string for replication connections (pg_basebackup, pg_receivewal).',
+    description:
+      'Connection string for replication connections (pg_basebackup, pg_receivewal). Passwords as for `conninfo`; in a password file, these connections match the database `replication`.',
   }),
   primary_conninfo: option({
     scope: 'server',

@@ -24,6 +24,7 @@ import {
 } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
+import { isOpenMode, privateMode } from '../util/private-files.js';
 import { createRateLimiter } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
@@ -43,6 +44,11 @@ export interface CopyOptions {
   reuseExisting?: boolean;
   /** A file or directory vanishing from the source is an error (restores), not a dropped table (backups). */
   strict?: boolean;
+  /**
+   * Copies into the catalogue (backups): group and other permissions are dropped from the
+   * source's modes, so a group-readable PGDATA is kept private to barman_user.
+   */
+  privateModes?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
   /** Called once the tree is listed (nothing done yet), then after each file, with the running totals. */
@@ -98,7 +104,8 @@ export async function copyTree(
         const info = await lstat(source).catch(() => null);
         if (!info) continue;
         await mkdir(target, { recursive: true });
-        directories.push({ path: target, mode: info.mode & 0o7777, mtime: info.mtime, atime: info.atime });
+        const mode = options.privateModes ? privateMode(info.mode) : info.mode & 0o7777;
+        directories.push({ path: target, mode, mtime: info.mtime, atime: info.atime });
         if (decision === 'copy') await walk(childRelative);
       } else if (entry.isSymbolicLink()) {
         const linkTarget = await readlink(source);
@@ -152,14 +159,16 @@ async function copyOne(
     const previousPath = join(options.reuseFrom, task.relative);
     const previous = await stat(previousPath, { bigint: true }).catch(() => null);
     if (previous && previous.size === source.size && sameMtime(previous.mtimeNs, source.mtimeNs)) {
-      if (options.reuse === 'link') {
+      // A link shares the previous copy's mode: an older backup's file open to other users is
+      // copied instead, and left as it is (nothing writes inside a stored backup).
+      if (options.reuse === 'link' && !(options.privateModes && isOpenMode(Number(previous.mode)))) {
         await link(previousPath, task.target);
         stats.linked += 1;
         return;
       }
       await copyFile(previousPath, task.target);
       stats.reused += 1;
-      await finish(task.target, source);
+      await finish(task.target, source, options.privateModes);
       return;
     }
   }
@@ -169,7 +178,7 @@ async function copyOne(
     if (existing && !existing.isFile()) await rm(task.target, { recursive: true, force: true });
     else if (existing && (await sameContent(task.source, task.target, source.size))) {
       stats.reused += 1;
-      await finish(task.target, source);
+      await finish(task.target, source, options.privateModes);
       return;
     }
   }
@@ -180,7 +189,7 @@ async function copyOne(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !options.strict) return;
     throw error;
   }
-  await finish(task.target, source);
+  await finish(task.target, source, options.privateModes);
 }
 
 /** True when `target` exists with the size and the exact bytes of `source`. */
@@ -217,8 +226,8 @@ function sameMtime(a: bigint, b: bigint): boolean {
   return delta < 2000n;
 }
 
-/** Same mode and mtime as the source (what reuse compares), then fsync. */
-async function finish(target: string, source: BigIntStats): Promise<void> {
+/** Same mode (or its private part) and mtime as the source (what reuse compares), then fsync. */
+async function finish(target: string, source: BigIntStats, privateModes = false): Promise<void> {
   // Read-only: the owner may set times and fsync, and a 0400 file (server.key) stays readable.
   const handle = await open(target, 'r');
   try {
@@ -227,14 +236,19 @@ async function finish(target: string, source: BigIntStats): Promise<void> {
   } finally {
     await handle.close();
   }
-  await chmod(target, Number(source.mode) & 0o7777);
+  const mode = Number(source.mode);
+  await chmod(target, privateModes ? privateMode(mode) : mode & 0o7777);
 }
 
-/** One file, mode and mtime kept, fsynced. */
-export async function copyFileDurably(source: string, target: string): Promise<void> {
+/** One file, mode (or its private part, see CopyOptions.privateModes) and mtime kept, fsynced. */
+export async function copyFileDurably(
+  source: string,
+  target: string,
+  options: Pick<CopyOptions, 'privateModes'> = {},
+): Promise<void> {
   const info = await stat(source, { bigint: true });
   await copyFile(source, target);
-  await finish(target, info);
+  await finish(target, info, options.privateModes);
 }
 
 /** fsyncs every file and directory under `root` (files copied by another program, e.g. rsync). */

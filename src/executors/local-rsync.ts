@@ -34,6 +34,7 @@ export const localRsyncExecutor: BackupExecutor = {
           jobs,
           bandwidthLimit,
           signal,
+          privateModes: true,
         });
         progress.finish();
       };
@@ -47,7 +48,9 @@ export const localRsyncExecutor: BackupExecutor = {
       // pg_control last: it must not be older than any data file it describes.
       const data = join(request.backupDirectory, 'data');
       await mkdir(join(data, 'global'), { recursive: true });
-      await copyFileDurably(join(pgdata, 'global', 'pg_control'), join(data, 'global', 'pg_control'));
+      await copyFileDurably(join(pgdata, 'global', 'pg_control'), join(data, 'global', 'pg_control'), {
+        privateModes: true,
+      });
       return {};
     });
   },

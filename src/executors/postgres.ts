@@ -8,9 +8,9 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
-import { formatConnInfo, parseConnInfo } from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
+import { makeTreePrivate } from '../storage/posix.js';
 import { parseLsn } from '../wal/names.js';
 import {
   announceCopy,
@@ -66,10 +66,12 @@ export const postgresExecutor: BackupExecutor = {
       announceCopy(request, 'pg_basebackup', false);
       request.setStep('copying files');
       const data = join(request.backupDirectory, 'data');
-      const streaming = parseConnInfo(config.streaming_conninfo);
-      streaming.set('application_name', config.streaming_backup_name);
+      // The password goes through the environment, not the command line other users can read.
+      const connection = postgres.programConnection(config.streaming_conninfo, {
+        application_name: config.streaming_backup_name,
+      });
       const args = [
-        `--dbname=${formatConnInfo(streaming)}`,
+        `--dbname=${connection.conninfo}`,
         '-v',
         '--progress',
         '--no-password',
@@ -116,12 +118,18 @@ export const postgresExecutor: BackupExecutor = {
         );
         let failure: unknown = null;
         try {
-          await runProgram(program, args, { onLine: (line) => !followProgress(line, progress) });
+          await runProgram(program, args, {
+            env: connection.env,
+            onLine: (line) => !followProgress(line, progress),
+          });
         } catch (error) {
           failure = error;
         } finally {
           await switcher?.stop();
         }
+        // pg_basebackup gives its files the server's modes (0640 for a group-readable PGDATA),
+        // whatever the umask: the catalogue is barman_user's alone, partial copies included.
+        await makeTreePrivate(request.backupDirectory);
         if (failure === null) {
           progress.finish();
           break;

@@ -2,8 +2,9 @@
  * The only importer of pino. Log lines are JSON, one per line, written synchronously so that a
  * crash or kill never loses the line that explains it. Secrets are redacted before pino sees them.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { isOpenMode, privateMode } from '../util/private-files.js';
 import { redactSecrets, redactValue } from '../util/redact.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
@@ -41,6 +42,19 @@ export const silentLogger: Logger = {
   },
 };
 
+/**
+ * The log names hosts, users, paths and WAL files: a log file others can read (made by an older
+ * version, or a logrotate `create 0640`) is made barman_user's alone, as a new one is.
+ */
+function keepPrivate(file: string): void {
+  try {
+    const { mode } = statSync(file);
+    if (isOpenMode(mode)) chmodSync(file, privateMode(mode));
+  } catch {
+    // Not ours to change (another owner): logging goes on.
+  }
+}
+
 /** Loads pino ahead of time (e.g. before dropping privileges). */
 export async function preloadFileLogger(): Promise<void> {
   await import('pino');
@@ -55,7 +69,7 @@ export async function openFileLogger(
   level: LogLevel,
   bindings: Record<string, unknown> = {},
 ): Promise<FileLogger> {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   // The default export is pino itself both from node_modules and in the esbuild bundle.
   const { default: pino } = await import('pino');
   const destination = pino.destination({ dest: file, sync: true, append: true });
@@ -70,6 +84,7 @@ export async function openFileLogger(
   );
   // pino opens the file lazily on the first write; touch it now so errors surface here.
   destination.write('');
+  keepPrivate(file);
 
   const wrap = (instance: typeof root): Logger => {
     const emit =

@@ -8,6 +8,7 @@ import { BarmanError } from '../errors/index.js';
 import { redactSecrets } from '../util/redact.js';
 import type { ConnInfo } from './conninfo.js';
 import { parseConnInfo } from './conninfo.js';
+import { connectionUser, DEFAULT_SOCKET_DIRECTORY, resolvePassword } from './password.js';
 
 export interface ConnectOptions {
   /** application_name unless the conninfo sets one (Barman: `barman`). */
@@ -15,16 +16,23 @@ export interface ConnectOptions {
   connectTimeoutSeconds?: number;
 }
 
-export function clientConfig(info: ConnInfo, options: ConnectOptions): pg.ClientConfig {
+/** node-pg settings for a libpq connection string; `replication`: a physical replication connection. */
+export function clientConfig(
+  info: ConnInfo,
+  options: ConnectOptions & { replication?: boolean },
+): pg.ClientConfig {
   const port = info.get('port');
   const sslmode = info.get('sslmode');
   const connectTimeout = Number(info.get('connect_timeout') ?? options.connectTimeoutSeconds ?? 30);
+  const replication = options.replication === true;
   return {
-    host: info.get('host') ?? info.get('hostaddr') ?? process.env.PGHOST ?? '/var/run/postgresql',
+    host: info.get('host') ?? info.get('hostaddr') ?? process.env.PGHOST ?? DEFAULT_SOCKET_DIRECTORY,
     port: port ? Number(port) : undefined,
-    user: info.get('user'),
-    password: info.get('password'),
+    user: connectionUser(info),
+    // Asked only when the server wants a password: conninfo, PGPASSWORD, then the password file.
+    password: () => resolvePassword(info, { replication }),
     database: info.get('dbname'),
+    ...(replication ? { replication: 'true' } : {}),
     application_name: info.get('application_name') ?? options.applicationName ?? 'barman',
     options: info.get('options'),
     ssl:

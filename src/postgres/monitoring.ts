@@ -104,14 +104,13 @@ export async function identifySystem(
   conninfo: string,
   options: ConnectOptions & { signal?: AbortSignal } = {},
 ): Promise<StreamingIdentity> {
-  const config = {
-    ...clientConfig(parseConnInfo(conninfo), {
+  const client = new pg.Client(
+    clientConfig(parseConnInfo(conninfo), {
       applicationName: options.applicationName ?? 'barman_streaming',
       connectTimeoutSeconds: options.connectTimeoutSeconds,
+      replication: true,
     }),
-    replication: 'true',
-  } as pg.ClientConfig;
-  const client = new pg.Client(config);
+  );
   client.on('error', () => {});
   let version = '';
   // The server reports server_version in a ParameterStatus message at startup; SQL is not

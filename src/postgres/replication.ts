@@ -8,7 +8,7 @@
 import pg from 'pg';
 import type { PostgresClient } from './client.js';
 import { clientConfig, describe, PostgresError } from './client.js';
-import { formatConnInfo, parseConnInfo } from './conninfo.js';
+import { parseConnInfo } from './conninfo.js';
 import { show } from './server.js';
 
 /** Why a slot operation was refused, from the SQLSTATE PostgreSQL answered with. */
@@ -49,10 +49,9 @@ async function withReplicationConnection<T>(
   conninfo: string,
   work: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({
-    ...clientConfig(parseConnInfo(conninfo), { applicationName: 'barman' }),
-    replication: 'true',
-  } as pg.ClientConfig);
+  const client = new pg.Client(
+    clientConfig(parseConnInfo(conninfo), { applicationName: 'barman', replication: true }),
+  );
   client.on('error', () => {});
   try {
     await client.connect();
@@ -96,22 +95,6 @@ export async function createReplicationSlot(streamingConninfo: string, name: str
 export async function dropReplicationSlot(streamingConninfo: string, name: string): Promise<void> {
   checkSlotName(name);
   await slotCommand(streamingConninfo, `DROP_REPLICATION_SLOT ${name}`);
-}
-
-/**
- * The connection string pg_receivewal gets with `--dbname`: streaming_conninfo with
- * `application_name` set, and the password taken out (`password`), so that it can be passed in
- * the environment (PGPASSWORD) instead of the command line every local user can read.
- */
-export function receiverConnInfo(
-  streamingConninfo: string,
-  applicationName: string,
-): { conninfo: string; password: string | null } {
-  const info = parseConnInfo(streamingConninfo);
-  const password = info.get('password') ?? null;
-  info.delete('password');
-  info.set('application_name', applicationName);
-  return { conninfo: formatConnInfo(info), password };
 }
 
 /**

@@ -67,10 +67,15 @@ export interface RsyncOptions {
   extra?: string[];
 }
 
-/** rsync from the remote host (`:path`), with Barman's flags (-rLKpts --inplace). */
+/**
+ * rsync from the remote host (`:path`) into the catalogue, with Barman's flags (-rLKpts
+ * --inplace) and `--chmod=go-rwx`: the copy keeps the source's modes (what --link-dest compares)
+ * without their group and other permissions, so a group-readable PGDATA stays barman_user's alone.
+ */
 export function rsyncArguments(options: RsyncOptions): string[] {
   return [
     '-rLKpts',
+    '--chmod=go-rwx',
     '--inplace',
     '--no-inc-recursive',
     ...(options.filesFrom ? [`--files-from=${options.filesFrom}`] : []),

@@ -328,6 +328,7 @@ async function restoreTarBackup(
               }
             : {}),
           ...(options.signal ? { signal: options.signal } : {}),
+          privateModes: !direct,
         },
       );
       done += 1;

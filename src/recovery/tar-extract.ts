@@ -14,6 +14,7 @@ import { createDecompressStream } from '../wal/compression/index.js';
 import { readTar } from '../wal/tar-reader.js';
 import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
 import { writeAll } from '../storage/posix.js';
+import { privateMode } from '../util/private-files.js';
 
 export interface ExtractOptions {
   /** Member path (no leading './') -> skip it, make it an empty directory, or extract it. */
@@ -25,6 +26,11 @@ export interface ExtractOptions {
   expected?: (path: string) => ManifestEntry | undefined;
   onFile?: (bytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * Into a staging directory (barman_home by default): group and other permissions are dropped
+   * from the members' modes, as in the catalogue. A destination keeps the archive's modes.
+   */
+  privateModes?: boolean;
 }
 
 export interface ExtractStats {
@@ -67,6 +73,7 @@ export async function extractTarStream(
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const directories: Array<{ path: string; mode: number; mtime: number }> = [];
   const links: string[] = [];
+  const modeOf = (mode: number) => (options.privateModes ? privateMode(mode) : mode);
   await mkdir(target, { recursive: true, mode: 0o700 });
   try {
     await readTar(stream, async (member, body) => {
@@ -97,7 +104,7 @@ export async function extractTarStream(
       switch (member.type) {
         case '5':
           await mkdir(path, { recursive: true, mode: 0o700 });
-          directories.push({ path, mode: member.mode || 0o700, mtime: member.mtime });
+          directories.push({ path, mode: modeOf(member.mode || 0o700), mtime: member.mtime });
           return;
         case '2':
           await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -110,7 +117,7 @@ export async function extractTarStream(
           await mkdir(dirname(path), { recursive: true, mode: 0o700 });
           const expected = options.expected?.(normalized);
           const hash = expected?.sha256 ? createHash('sha256') : null;
-          const handle = await open(path, 'w', member.mode || 0o600);
+          const handle = await open(path, 'w', modeOf(member.mode || 0o600));
           try {
             await body((chunk) => {
               hash?.update(chunk);
@@ -132,7 +139,7 @@ export async function extractTarStream(
               );
             }
           }
-          await chmod(path, member.mode || 0o600);
+          await chmod(path, modeOf(member.mode || 0o600));
           await utimes(path, member.mtime, member.mtime);
           stats.files += 1;
           stats.bytes += member.size;

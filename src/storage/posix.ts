@@ -3,15 +3,75 @@
  * same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
  * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { isOpenMode, privateMode } from '../util/private-files.js';
 import type { Storage, StorageEntry, StorageStat, WriteOptions } from './index.js';
 
 /** Prefix of temp files: Barman's readers skip dotfiles and `*.tmp`, so ours are both. */
 export const TEMP_SUFFIX = '.tmp';
+
+/**
+ * Removes group and other permissions from `path` and everything below it (links excepted: a
+ * link's own mode means nothing): for trees another program wrote with its source's modes.
+ */
+export async function makeTreePrivate(path: string): Promise<void> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  if (isOpenMode(info.mode)) await chmod(path, privateMode(info.mode));
+  if (info.isDirectory()) for (const name of await readdir(path)) await makeTreePrivate(join(path, name));
+}
+
+/**
+ * While a program that gives its files modes of its own runs (pg_receivewal writes 0640 files
+ * for a group-readable PGDATA, whatever the umask), removes group and other permissions from
+ * every file that appears in `directory` (inotify, through fs.watch), and from what is there
+ * when it starts and when it stops. `directory` itself is expected private already, so the
+ * moment between a file's creation and its chmod exposes nothing.
+ */
+export async function keepNewFilesPrivate(directory: string): Promise<{ stop(): Promise<void> }> {
+  const tighten = (name: string) =>
+    makeTreePrivate(join(directory, name)).catch(() => {
+      // Renamed or removed meanwhile (a finished .partial): its new name has an event of its own.
+    });
+  const sweep = async () => {
+    for (const name of await readdir(directory)) await tighten(name);
+  };
+  const pending = new Set<Promise<void>>();
+  // 'rename' is a file created, renamed or removed; 'change' (every write) is left alone.
+  const watcher = watch(directory, (event, name) => {
+    if (event !== 'rename' || !name) return;
+    const work = tighten(name);
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  });
+  watcher.on('error', () => {
+    // The directory went away: nothing left to watch.
+  });
+  await sweep();
+  return {
+    async stop() {
+      watcher.close();
+      await Promise.all(pending);
+      await sweep().catch(() => {});
+    },
+  };
+}
 
 let tempCounter = 0;
 

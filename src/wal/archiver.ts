@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
-import { fsyncDirectory } from '../storage/posix.js';
+import { fsyncDirectory, makeTreePrivate } from '../storage/posix.js';
 import { filesHaveSameContent } from './compare.js';
 import type { CompressionName, CompressionPool } from './compression/index.js';
 import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
@@ -387,15 +387,22 @@ async function prepare(
         custom: customWalCompression(env.config),
       });
       compression = wanted;
-    } else {
+    } else if (sourceStat.uid === BigInt(process.getuid?.() ?? -1)) {
       await link(candidate.path, temp).catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
         await copyFile(candidate.path, temp);
       });
+    } else {
+      // Another user's file (an archive_command writing into incoming/ as itself): a copy, so
+      // that the archived file is barman_user's and its mode barman_user's to set.
+      await copyFile(candidate.path, temp);
     }
     // The source was written by archive_command or pg_receivewal, which may not have synced it.
     const handle = await open(temp, 'r+');
     try {
+      // Copies and links keep the source's mode (pg_receivewal writes 0640 for a group-readable
+      // PGDATA, rsync -a a 0644 copy's): archived WAL is barman_user's alone.
+      await handle.chmod(0o600);
       await handle.sync();
     } finally {
       await handle.close();
@@ -486,13 +493,26 @@ async function moveToErrors(
   for (let attempt = 1; await lstat(target).catch(() => null); attempt += 1) {
     target = join(env.paths.errorsDirectory, `${name}.${stamp}-${attempt}.${suffix}`);
   }
-  try {
-    await rename(path, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+  const info = await lstat(path);
+  // Another user's file is copied, so that what errors/ keeps is barman_user's.
+  const renamed =
+    info.isFile() && info.uid !== process.getuid?.()
+      ? false
+      : await rename(path, target).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'EXDEV') throw error;
+            return false;
+          },
+        );
+  if (!renamed) {
     await copyFile(path, target);
     await unlink(path);
   }
+  // Kept as private as the archive, whatever mode it arrived with (rsync -a of a 0644 copy).
+  await makeTreePrivate(target).catch((error: unknown) =>
+    env.log.warning(`cannot make ${target} private to barman_user`, { error: String(error) }),
+  );
   await fsyncDirectory(env.paths.errorsDirectory);
   await fsyncDirectory(dirname(path));
   return target;

@@ -27,6 +27,8 @@ export async function enqueueWal(spoolDirectory: string, file: string): Promise<
     await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
     const handle = await open(temp, 'r+');
     try {
+      // copyFile keeps the source's mode: the spool, like the archive, is barman_user's alone.
+      await handle.chmod(0o600);
       await handle.sync();
     } finally {
       await handle.close();

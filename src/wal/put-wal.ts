@@ -147,6 +147,8 @@ export async function putWalFromFile(
     await copyFile(path, temp, fsConstants.COPYFILE_EXCL);
     const handle = await open(temp, 'r+');
     try {
+      // copyFile keeps the source's mode (a 0640 pg_wal, a 0644 copy): the archive's is 0600.
+      await handle.chmod(0o600);
       await handle.sync();
     } finally {
       await handle.close();

@@ -25,7 +25,7 @@ import {
   dropReplicationSlot,
   identifySystem,
   PostgresClient,
-  receiverConnInfo,
+  programConnection,
   replicationSlot,
   ReplicationSlotError,
   synchronousStandbyNames,
@@ -34,6 +34,7 @@ import {
 } from '../postgres/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
 import { superviseProgram } from '../process/supervise.js';
+import { keepNewFilesPrivate } from '../storage/posix.js';
 import {
   compareWalNames,
   lsnToSegmentName,
@@ -394,21 +395,29 @@ async function runReceiver(
   truncated: string | null,
 ): Promise<ReceiveOutcome> {
   const { config, report, log } = env;
-  const { conninfo, password } = receiverConnInfo(config.streaming_conninfo, config.streaming_archiver_name);
+  // The password goes through the environment, not the command line other users can read.
+  const connection = programConnection(config.streaming_conninfo, {
+    application_name: config.streaming_archiver_name,
+  });
   const args = pgReceiveWalArguments({
-    conninfo,
+    conninfo: connection.conninfo,
     directory: config.streaming_wals_directory,
     slot: config.slot_name,
     synchronous: status.synchronous,
   });
   log.info('Activating WAL archiving through streaming protocol', { program: status.program, args });
-  const exit = await superviseProgram(status.program, args, {
-    onLine: (line) => log.info(`${config.name}: ${line}`),
-    forwardSignals: ['SIGINT', 'SIGTERM'],
-    forwardAs: 'SIGINT',
-    // The password goes through the environment, not the command line other users can read.
-    env: password === null ? process.env : { ...process.env, PGPASSWORD: password },
-  });
+  const privacy = await keepNewFilesPrivate(config.streaming_wals_directory);
+  let exit;
+  try {
+    exit = await superviseProgram(status.program, args, {
+      onLine: (line) => log.info(`${config.name}: ${line}`),
+      forwardSignals: ['SIGINT', 'SIGTERM'],
+      forwardAs: 'SIGINT',
+      env: connection.env,
+    });
+  } finally {
+    await privacy.stop();
+  }
   const outcome: ReceiveOutcome = {
     mode: 'receive',
     slot_created: status.slotCreated ? config.slot_name : null,

@@ -35,9 +35,7 @@ export class XlogDbFile {
 
   /** Replaces the whole file atomically (delete, rebuild). The caller holds the xlogdb lock. */
   async rewrite(entries: readonly XlogDbEntry[], columns: 4 | 5 = 4): Promise<void> {
-    await writeFileDurably(this.file, entries.map((entry) => formatXlogDbLine(entry, columns)).join(''), {
-      mode: 0o644,
-    });
+    await writeFileDurably(this.file, entries.map((entry) => formatXlogDbLine(entry, columns)).join(''));
   }
 }
 

@@ -39,6 +39,13 @@ export interface PostgresOptions {
    */
   existingDataDir?: string;
   restoreCommand?: string;
+  /** initdb --allow-group-access: PGDATA 0750, files 0640 (and pg_basebackup/pg_receivewal copies too). */
+  groupAccess?: boolean;
+  /**
+   * The superuser's password: TCP connections (replication included) then authenticate with
+   * scram-sha-256 instead of trust; the Unix socket stays trust. query() and psql() use it.
+   */
+  password?: string;
 }
 
 export interface PostgresServer {
@@ -53,8 +60,10 @@ export interface PostgresServer {
   readonly osUser: string;
   /** postgresql://postgres@127.0.0.1:PORT/postgres */
   readonly connectionString: string;
-  /** libpq key=value form, as Barman's `conninfo` setting expects. */
+  /** libpq key=value form, as Barman's `conninfo` setting expects (never with the password). */
   readonly conninfo: string;
+  /** The superuser's password (`password` option), or null with trust authentication. */
+  readonly password: string | null;
   /** Runs one statement on a fresh connection and returns its rows. */
   query<Row extends pg.QueryResultRow = Record<string, unknown>>(
     sql: string,
@@ -83,8 +92,17 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   const pgCtl = join(binDir, 'pg_ctl');
 
   // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
-  const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
+  const hostAuth = options.password === undefined ? 'trust' : 'scram-sha-256';
+  const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
+  initdbArgs.push('--auth-local=trust', `--auth-host=${hostAuth}`);
+  if (options.groupAccess) initdbArgs.push('--allow-group-access');
+  if (options.password !== undefined) {
+    const passwordFile = join(baseDir, 'initdb-password');
+    await writeFile(passwordFile, `${options.password}\n`, { mode: 0o644 });
+    initdbArgs.push(`--pwfile=${passwordFile}`);
+  }
   if (!options.existingDataDir) await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
+  if (options.password !== undefined) await rm(join(baseDir, 'initdb-password'));
   const settings: Record<string, string> = {
     listen_addresses: HOST,
     port: String(port),
@@ -105,7 +123,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   );
   // initdb -A trust already allows local replication; keep it explicit, tests depend on it.
   if (!options.existingDataDir)
-    await appendFile(join(dataDir, 'pg_hba.conf'), `\nhost replication all ${HOST}/32 trust\n`);
+    await appendFile(join(dataDir, 'pg_hba.conf'), `\nhost replication all ${HOST}/32 ${hostAuth}\n`);
 
   // Registered before the start so that a half-started cluster is not left behind either.
   const unregister = registerExitCleanup(() => {
@@ -144,8 +162,15 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     osUser,
     connectionString: `postgresql://${SUPERUSER}@${HOST}:${port}/postgres`,
     conninfo: `host=${HOST} port=${port} user=${SUPERUSER} dbname=postgres`,
+    password: options.password ?? null,
     async query<Row extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<Row[]> {
-      const client = new pg.Client({ host: HOST, port, user: SUPERUSER, database: 'postgres' });
+      const client = new pg.Client({
+        host: HOST,
+        port,
+        user: SUPERUSER,
+        database: 'postgres',
+        ...(options.password === undefined ? {} : { password: options.password }),
+      });
       await client.connect();
       try {
         return (await client.query<Row>(sql, params)).rows;
@@ -155,7 +180,9 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     },
     async psql(args: readonly string[]): Promise<string> {
       const connection = ['-h', HOST, '-p', String(port), '-U', SUPERUSER, '-d', 'postgres'];
-      const { stdout } = await runAs(osUser, PSQL, ['-X', '-v', 'ON_ERROR_STOP=1', ...connection, ...args]);
+      const { stdout } = await runAs(osUser, PSQL, ['-X', '-v', 'ON_ERROR_STOP=1', ...connection, ...args], {
+        ...(options.password === undefined ? {} : { env: { PGPASSWORD: options.password } }),
+      });
       return stdout;
     },
     stop() {

@@ -19,6 +19,11 @@ export async function restoreAndStart(options: {
   version?: 15 | 17;
   /** More settings, e.g. a recovery target. */
   settings?: Record<string, string>;
+  /**
+   * restore_command; default: `barman get-wal` run by the cluster's OS user, which must then be
+   * barman_user (the catalogue is private to it), e.g. over ssh as the barman user.
+   */
+  restoreCommand?: string;
 }): Promise<PostgresServer> {
   const osUser = options.osUser ?? 'postgres';
   const target = await makeTempDir('restore', { owner: osUser });
@@ -59,7 +64,9 @@ export async function restoreAndStart(options: {
   return startPostgres({
     version: options.version ?? 15,
     existingDataDir: data,
-    restoreCommand: `${process.execPath} ${BARMAN_BIN} -c ${options.config} -q get-wal ${options.server} %f > %p`,
+    restoreCommand:
+      options.restoreCommand ??
+      `${process.execPath} ${BARMAN_BIN} -c ${options.config} -q get-wal ${options.server} %f > %p`,
     settings: { recovery_target_timeline: 'latest', ...options.settings },
   });
 }

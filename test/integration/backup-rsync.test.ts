@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, SshServer } from '../harness/index.js';
 import {
+  BARMAN_BIN,
   chownTo,
   ensureOsUser,
   makeTempDir,
@@ -131,23 +132,17 @@ archiver = on
       readFileSync(join(dir, 'home/main/base', two!, 'backup.info'), 'utf8'),
       /^mode=rsync-concurrent$/m,
     );
-    // restore_command runs as postgres: a read-only view of the same catalogue for that user.
-    const restoreConfig = join(dir, 'restore.conf');
-    writeFileSync(
-      restoreConfig,
-      readFileSync(config, 'utf8')
-        .replace('barman_user = barman', 'barman_user = postgres')
-        .replace(/log_file = .*\n/, ''),
-    );
-    chmodSync(restoreConfig, 0o644);
+    // restore_command runs as postgres; the catalogue is barman's alone: get-wal over ssh as barman.
+    const restoreCommand = `${sshd.sshCommand('postgres', 'barman')} ${process.execPath} ${BARMAN_BIN} -c ${config} -q get-wal main %f > %p`;
     for (const [id, rows] of [
       [one!, '30000'],
       [two!, '31000'],
     ] as const) {
       const copy = await restoreAndStart({
         backupDirectory: join(dir, 'home/main/base', id),
-        config: restoreConfig,
+        config,
         server: 'main',
+        restoreCommand,
       });
       restored.push(copy);
       const [count] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM accounts');
@@ -189,16 +184,15 @@ describe('backup_method = rsync against PostgreSQL 17 (embedded)', { concurrency
     await ensureOsUser('barman');
     dir = await makeTempDir('backup-rsync-pg17', { owner: 'barman' });
     config = join(dir, 'barman.conf');
-    for (const sub of ['home', 'home/pg17', 'home/pg17/incoming', 'tbs'])
-      mkdirSync(join(dir, sub), { recursive: true });
-    for (const sub of ['home', 'home/pg17', 'home/pg17/incoming']) await chownTo(join(dir, sub), 'barman');
-    chmodSync(join(dir, 'home/pg17/incoming'), 0o777);
+    for (const sub of ['home', 'tbs']) mkdirSync(join(dir, sub), { recursive: true });
+    await chownTo(join(dir, 'home'), 'barman');
     await chownTo(join(dir, 'tbs'), 'postgres');
+    // The server's directories are barman's alone (check creates them): WAL arrives over ssh, as barman.
     const incoming = join(dir, 'home/pg17/incoming');
     sshd = await startSshd({ users: ['barman', 'postgres'] });
     pg = await startPostgres({
       version: 17,
-      archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
+      archiveCommand: `${sshd.sshCommand('postgres', 'barman')} 'test ! -f ${incoming}/%f && cat > ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f' < %p`,
       // PostgreSQL 17's WAL summaries (for incremental backups) live in pg_wal/summaries.
       settings: { summarize_wal: 'on' },
     });
@@ -233,6 +227,7 @@ archiver = on
   });
 
   it('backs up over ssh; the copy and its WAL restore with the PostgreSQL 17 binaries', async () => {
+    await barman('check', 'pg17'); // creates the server's directories
     // A first WAL file in the archive, as an operator does before the first backup.
     const first = await barman('switch-wal', '--force', '--archive', '--archive-timeout', '60', 'pg17');
     assert.equal(first.exitCode, 0, first.stderr);
@@ -250,19 +245,13 @@ archiver = on
     await pg.query("INSERT INTO t SELECT g, 'after' FROM generate_series(30001, 31000) g");
     const switched = await barman('switch-wal', '--archive', '--archive-timeout', '60', 'pg17');
     assert.equal(switched.exitCode, 0, switched.stderr);
-    // restore_command runs as postgres: a read-only view of the same catalogue for that user.
-    const restoreConfig = join(dir, 'restore.conf');
-    writeFileSync(
-      restoreConfig,
-      readFileSync(config, 'utf8')
-        .replace('barman_user = barman', 'barman_user = postgres')
-        .replace(/log_file = .*\n/, ''),
-    );
-    chmodSync(restoreConfig, 0o644);
+    // restore_command runs as postgres; the catalogue is barman's alone: get-wal over ssh as barman.
+    const restoreCommand = `${sshd.sshCommand('postgres', 'barman')} ${process.execPath} ${BARMAN_BIN} -c ${config} -q get-wal pg17 %f > %p`;
     const copy = await restoreAndStart({
       backupDirectory: join(dir, 'home/pg17/base', id),
-      config: restoreConfig,
+      config,
       server: 'pg17',
+      restoreCommand,
       version: 17,
     });
     restored.push(copy);

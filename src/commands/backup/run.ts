@@ -117,10 +117,10 @@ async function backupServer(
       backup_name: typeof options.name === 'string' ? options.name : null,
       systemid: (await readIdentity(layout.identityFile))?.systemid ?? null,
     });
-    await writeFileDurably(infoFile, formatBackupInfo(info), { mode: 0o644 });
+    await writeFileDurably(infoFile, formatBackupInfo(info));
     const save = async (fields: Partial<BackupInfo>) => {
       info = { ...info!, ...fields };
-      await writeFileDurably(infoFile, formatBackupInfo(info), { mode: 0o644 });
+      await writeFileDurably(infoFile, formatBackupInfo(info));
     };
     const previous = [...backups].reverse().find((other) => statusOf(other) === 'DONE');
     const reuse = (overrides.reuse_backup ?? config.reuse_backup ?? 'off') as 'off' | 'copy' | 'link';
@@ -196,10 +196,9 @@ async function backupServer(
       if (full) await removePartialCopy(ctx, directory);
       const message = describeError(error).split('\n')[0]!;
       const failed: BackupInfo = { ...info, status: 'FAILED', error: `failure ${step} (${message})` };
-      await writeFileDurably(join(directory, 'backup.info'), formatBackupInfo(failed), {
-        mode: 0o644,
-      }).catch((writeError: unknown) =>
-        ctx.report.warning(`cannot mark backup ${backupId} FAILED: ${describeError(writeError)}`),
+      await writeFileDurably(join(directory, 'backup.info'), formatBackupInfo(failed)).catch(
+        (writeError: unknown) =>
+          ctx.report.warning(`cannot mark backup ${backupId} FAILED: ${describeError(writeError)}`),
       );
     }
     ctx.report.error(`Backup failed ${step}.\nDETAILS: ${describeError(error)}`);

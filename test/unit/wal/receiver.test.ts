@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSynchronousStandbyNames, receiverConnInfo } from '../../../src/postgres/replication.js';
+import { parseSynchronousStandbyNames } from '../../../src/postgres/replication.js';
+import { programConnection } from '../../../src/postgres/password.js';
 import { pgReceiveWalArguments, resetPlan } from '../../../src/wal/receiver.js';
 
 const S = (n: number) => `00000001000000000000000${n.toString(16).toUpperCase()}`;
@@ -41,12 +42,11 @@ test('synchronous_standby_names as Barman reads it: the list in parentheses, or 
 });
 
 test('pg_receivewal gets the connection string without its password, with the archiver name', () => {
-  const { conninfo, password } = receiverConnInfo(
-    "host=pg user=streaming_barman password='se cret'",
-    'barman_receive_wal',
-  );
+  const { conninfo, env } = programConnection("host=pg user=streaming_barman password='se cret'", {
+    application_name: 'barman_receive_wal',
+  });
   assert.equal(conninfo, 'host=pg user=streaming_barman application_name=barman_receive_wal');
-  assert.equal(password, 'se cret');
+  assert.equal(env.PGPASSWORD, 'se cret');
   assert.deepEqual(
     pgReceiveWalArguments({ conninfo, directory: '/b/pg/streaming', slot: 'barman', synchronous: true }),
     [

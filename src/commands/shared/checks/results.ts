@@ -31,6 +31,8 @@ export const NON_CRITICAL_CHECKS: ReadonlySet<string> = new Set([
   'incoming WALs directory',
   'streaming WALs directory',
   'wal maximum age',
+  // barman-ts: a leak to fix, not a reason to stop taking backups.
+  'directory permissions',
 ]);
 
 /** True when a failed check must stop a backup. */

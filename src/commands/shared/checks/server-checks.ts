@@ -52,6 +52,7 @@ import {
 import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
 import { runCloudWalChecks } from './cloud-checks.js';
+import { DIRECTORY_PERMISSIONS_CHECK, describeOpenDirectories, openDirectories } from './permissions.js';
 
 export interface ServerCheckOptions {
   log: Logger;
@@ -149,6 +150,7 @@ class CheckRun {
     await this.step(() => this.walQueue('streaming'));
     await this.step(() => this.postgres());
     await this.step(() => this.directories());
+    await this.step(() => this.directoryPermissions());
     await this.step(() => this.retentionPolicy());
     await this.step(() => this.backupValidity());
     await this.step(() => this.walValidity());
@@ -377,12 +379,10 @@ class CheckRun {
   // ------------------------------------------------------------------------------------------
   // Catalogue
 
-  /** Creates the server's directories when missing, as Barman's check does. */
-  private async directories(): Promise<void> {
-    this.c.start('directories');
-    if (this.entry.disabled) return;
+  /** The server's local directories (object-storage ones left out). */
+  private serverDirectories(): string[] {
     const config = this.config;
-    const directories = [
+    return [
       config.backup_directory,
       config.basebackups_directory.kind === 'posix' ? config.basebackups_directory.path : null,
       config.wals_directory.kind === 'posix' ? config.wals_directory.path : null,
@@ -390,9 +390,14 @@ class CheckRun {
       config.streaming_wals_directory,
       config.errors_directory,
       config.xlogdb_directory,
-    ];
-    for (const directory of directories) {
-      if (!directory) continue;
+    ].filter((directory): directory is string => directory !== null);
+  }
+
+  /** Creates the server's directories when missing, as Barman's check does. */
+  private async directories(): Promise<void> {
+    this.c.start('directories');
+    if (this.entry.disabled) return;
+    for (const directory of this.serverDirectories()) {
       try {
         await mkdir(directory, { recursive: true });
         if (!(await stat(directory)).isDirectory())
@@ -407,6 +412,14 @@ class CheckRun {
       }
     }
     this.c.add('directories', true);
+  }
+
+  /** barman-ts: a server directory other users can reach fails (shown only then, see permissions.ts). */
+  private async directoryPermissions(): Promise<void> {
+    this.c.start(DIRECTORY_PERMISSIONS_CHECK);
+    if (this.entry.disabled) return;
+    const open = await openDirectories(this.serverDirectories());
+    if (open.length > 0) this.c.add(DIRECTORY_PERMISSIONS_CHECK, false, describeOpenDirectories(open));
   }
 
   private retentionPolicy(): Promise<void> {
