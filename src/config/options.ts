@@ -27,10 +27,24 @@ function option<
 }
 
 const ignored = (reason: string): OptionSupport => ({ level: 'ignored', reason });
-const SNAPSHOTS = ignored('snapshot backups are not supported by barman-ts');
-const PASSIVE = ignored('passive nodes (sync from another Barman) are not supported by barman-ts yet');
-const MODELS = ignored('configuration models are read but not applied by barman-ts yet');
-const GPG = ignored('gpg encryption is not supported by barman-ts yet');
+const notSupported = (
+  reason: string,
+  effectiveWhen?: Extract<OptionSupport, { level: 'not-supported' }>['effectiveWhen'],
+): OptionSupport => ({ level: 'not-supported', reason, ...(effectiveWhen ? { effectiveWhen } : {}) });
+const SNAPSHOTS = notSupported('snapshot backups are not supported by barman-ts', {
+  holds: (values) => values.backup_method === 'snapshot',
+  text: 'backup_method = snapshot',
+});
+const PASSIVE_TEXT =
+  'passive nodes (a server copying its backups and WAL from another Barman over primary_ssh_command) are not supported by barman-ts';
+const PASSIVE = notSupported(PASSIVE_TEXT);
+const MODELS: OptionSupport = {
+  level: 'not-supported',
+  reason: 'configuration models are never applied: barman-ts has no config-switch',
+  refusal:
+    "Model sections are read and checked, never applied. A server for which Barman's config-switch activated a model (`.active-model.auto` in its backup_directory) is disabled.",
+};
+const GPG = notSupported('gpg encryption of backups and WAL is not supported by barman-ts yet');
 
 const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
   option({
@@ -98,7 +112,7 @@ const optionTable = {
     since: '3.10',
     category: 'Not supported by barman-ts',
     description: 'Queue file of `config-update`.',
-    support: ignored('config-update is not supported by barman-ts'),
+    support: ignored('config-update is not supported by barman-ts, and cron does not read this queue'),
   }),
   active: option({
     scope: 'server',
@@ -145,9 +159,13 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.4',
-    category: 'Recovery',
+    category: 'Not supported by barman-ts',
     description:
-      'Pass `-c <config>` to barman commands run on other hosts (e.g. in a `--get-wal` restore_command).',
+      'Barman passes `-c <config>` to the `barman sync-info` a passive node runs on its primary over `primary_ssh_command`; that is its only use. barman-ts always writes `-c <config>` into the restore_command of `recover --get-wal` (both `barman get-wal` and `barman-wal-restore`), whatever this option says.',
+    support: notSupported(PASSIVE_TEXT, {
+      holds: (values) => values.primary_ssh_command !== null && values.primary_ssh_command !== undefined,
+      text: 'primary_ssh_command is set (a passive node)',
+    }),
   }),
 
   // ---------------------------------------------------------------- Logging
@@ -419,8 +437,9 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.7',
-    category: 'Backup',
+    category: 'Not supported by barman-ts',
     description: 'Write a PostgreSQL `backup_manifest` for rsync backups.',
+    support: notSupported('backup_manifest generation for rsync backups is not supported by barman-ts yet'),
   }),
   streaming_backup_name: option({
     scope: 'global',
@@ -743,7 +762,11 @@ const optionTable = {
     default: 'local',
     since: '3.15',
     category: 'Recovery',
-    description: 'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`).',
+    description:
+      'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`). barman-ts always stages on its own host: only `local` is accepted.',
+    support: notSupported(
+      'staging on the recovery host (staging_location = remote) is not supported by barman-ts: compressed backups are staged in staging_path on the barman-ts host',
+    ),
   }),
   combine_mode: option({
     scope: 'global',
@@ -752,7 +775,9 @@ const optionTable = {
     since: '3.16',
     category: 'Not supported by barman-ts',
     description: 'pg_combinebackup mode for block-level incremental backups.',
-    support: ignored('block-level incremental backups are not supported by barman-ts yet'),
+    support: notSupported(
+      'block-level incremental backups (pg_combinebackup) are not supported by barman-ts yet',
+    ),
   }),
   worm_mode: option({
     scope: 'global',
@@ -761,7 +786,9 @@ const optionTable = {
     since: '3.13.2',
     category: 'Not supported by barman-ts',
     description: 'Write-once storage mode.',
-    support: ignored('worm_mode is not supported by barman-ts yet'),
+    support: notSupported(
+      'worm_mode (write-once storage for backups and WAL) is not supported by barman-ts yet',
+    ),
   }),
 
   // ---------------------------------------------------------------- Cloud (S3)
