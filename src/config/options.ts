@@ -103,7 +103,8 @@ const optionTable = {
     default: 'true',
     since: '3.10',
     category: 'General',
-    description: '`cron` removes unused lock files from the lock directory at the end of each run.',
+    description:
+      '`cron` removes the lock files (`.*.lock`) of `barman_lock_directory` that no process holds at the end of each run; a lock in use is never removed.',
   }),
   config_changes_queue: option({
     scope: 'global-only',

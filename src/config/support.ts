@@ -36,12 +36,15 @@ export function unsupportedOptionProblems(
       });
       continue;
     }
+    const off = option.default === undefined ? null : option.default;
+    const fix =
+      where.section === 'barman'
+        ? `Remove '${option.key}' from [barman] (this server inherits it)` +
+          (off === null ? '' : ` or set '${option.key} = ${off}' in this server's section`)
+        : `Remove '${option.key}'${off === null ? '' : ` or set it to '${off}'`}`;
     problems.push({
       severity: 'error',
-      message:
-        `not supported: ${support.reason}. ` +
-        `Remove '${option.key}'${option.default === undefined ? '' : ` (or set it to '${option.default}')`}` +
-        `${where.section === 'barman' ? ' in [barman], where this server inherits it from,' : ''} to use this server with barman-ts`,
+      message: `not supported: ${support.reason}. ${fix} to use this server with barman-ts`,
       ...where,
     });
   }
