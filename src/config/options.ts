@@ -348,7 +348,8 @@ const optionTable = {
     schema: kinds.tablespaceBandwidth(),
     since: '3.4',
     category: 'Backup',
-    description: 'Per-tablespace limits for rsync methods: `name:kbps name2:kbps`.',
+    description:
+      'Per-tablespace bandwidth limits in KB/s, `name:kbps name2:kbps` (space-separated; tablespace names as in PostgreSQL): the copy of each named tablespace uses its own limit instead of `bandwidth_limit`, in backups (rsync, local-rsync) and recoveries of their backups. Refused with `backup_method = postgres` and `local-to-cloud`.',
   }),
   network_compression: option({
     scope: 'global',
@@ -383,7 +384,13 @@ const optionTable = {
     default: '10',
     since: '3.5',
     category: 'Backup',
-    description: 'Maximum copy workers started per `parallel_jobs_start_batch_period`.',
+    description:
+      'Maximum copy workers (rsync processes over SSH, local copy loops) started within any `parallel_jobs_start_batch_period`, for backups and recoveries; the others wait, so that many `parallel_jobs` do not open their SSH connections at once.',
+    flag: {
+      flags: '--jobs-start-batch-size <n>',
+      commands: ['backup', 'recover'],
+      description: 'maximum copy workers started per batch period',
+    },
   }),
   parallel_jobs_start_batch_period: option({
     scope: 'global',
@@ -391,7 +398,13 @@ const optionTable = {
     default: '1',
     since: '3.5',
     category: 'Backup',
-    description: 'Seconds over which `parallel_jobs_start_batch_size` workers may start.',
+    description:
+      'Seconds of the window in which at most `parallel_jobs_start_batch_size` copy workers start.',
+    flag: {
+      flags: '--jobs-start-batch-period <seconds>',
+      commands: ['backup', 'recover'],
+      description: 'seconds of the window in which a batch of copy workers starts',
+    },
   }),
   immediate_checkpoint: option({
     scope: 'global',

@@ -25,6 +25,7 @@ import {
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { createRateLimiter } from '../util/throttle.js';
+import type { StartLimiter } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
 export interface CopyOptions {
@@ -45,6 +46,8 @@ export interface CopyOptions {
   strict?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
+  /** parallel_jobs_start_batch_*: each copy worker waits its turn to start. */
+  startLimiter?: StartLimiter;
   /** Called once the tree is listed (nothing done yet), then after each file, with the running totals. */
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
@@ -126,6 +129,7 @@ export async function copyTree(
       options.onProgress?.(done, total);
     },
     options.signal,
+    options.startLimiter,
   );
   // Directory times last: creating their entries changed them.
   for (const directory of directories.reverse()) {

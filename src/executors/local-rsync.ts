@@ -12,13 +12,15 @@ import { copyFileDurably, copyTree } from './copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
 import { CopyProgress, treeLabel } from './progress.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
+import { bandwidthFor, createStartLimiter } from '../util/throttle.js';
 
 export const localRsyncExecutor: BackupExecutor = {
   mode: 'rsync-concurrent',
   copyDescription: 'local copy',
   async run(request: BackupRequest) {
     return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
-      const { reuse, jobs, bandwidthLimit } = request.options;
+      const { reuse, jobs, bandwidthLimit, tablespaceBandwidthLimit } = request.options;
+      const startLimiter = createStartLimiter(request.options.startBatch, signal);
       const copy = async (
         source: string,
         into: string,
@@ -32,7 +34,8 @@ export const localRsyncExecutor: BackupExecutor = {
           reuseFrom: request.previous ? join(request.previous.directory, into) : null,
           reuse,
           jobs,
-          bandwidthLimit,
+          bandwidthLimit: bandwidthFor(bandwidthLimit, tablespaceBandwidthLimit, tablespace?.name ?? null),
+          startLimiter,
           signal,
         });
         progress.finish();

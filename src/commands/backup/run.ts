@@ -141,6 +141,12 @@ async function backupServer(
         reuse,
         jobs: (overrides.parallel_jobs ?? config.parallel_jobs) as number,
         bandwidthLimit: (overrides.bandwidth_limit ?? config.bandwidth_limit) as number | null,
+        tablespaceBandwidthLimit: config.tablespace_bandwidth_limit,
+        startBatch: {
+          size: (overrides.parallel_jobs_start_batch_size ?? config.parallel_jobs_start_batch_size) as number,
+          periodSeconds: (overrides.parallel_jobs_start_batch_period ??
+            config.parallel_jobs_start_batch_period) as number,
+        },
         retryTimes:
           options.retry === false
             ? 0

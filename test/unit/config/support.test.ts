@@ -59,7 +59,10 @@ describe('options barman-ts does not implement disable the server', () => {
       { section: problem!.section, option: problem!.option, line: problem!.line },
       { section: 'barman', option: 'encryption', line: 4 },
     );
-    assert.match(formatProblem(problem!), /Remove 'encryption' from \[barman\] \(this server inherits it\) or set 'encryption = none' in this server's section/);
+    assert.match(
+      formatProblem(problem!),
+      /Remove 'encryption' from \[barman\] \(this server inherits it\) or set 'encryption = none' in this server's section/,
+    );
     assert.equal(config.servers.get('plain')!.disabled, false, 'a server turning it off is fine');
   });
 
