@@ -371,7 +371,8 @@ const optionTable = {
     default: '1',
     since: '3.4',
     category: 'Backup',
-    description: 'Parallel copy workers for backup and recovery.',
+    description:
+      'Parallel copy workers for backup and recovery: rsync processes (rsync), copy loops (local-rsync, local recovery), concurrent S3 part uploads (local-to-cloud). pg_basebackup (`backup_method = postgres`) copies over one connection and does not use it.',
     flag: {
       flags: '-j, --jobs <n>',
       commands: ['backup', 'recover'],
@@ -385,7 +386,7 @@ const optionTable = {
     since: '3.5',
     category: 'Backup',
     description:
-      'Maximum copy workers (rsync processes over SSH, local copy loops) started within any `parallel_jobs_start_batch_period`, for backups and recoveries; the others wait, so that many `parallel_jobs` do not open their SSH connections at once.',
+      'Maximum copy workers (rsync processes over SSH, local copy loops) started within any `parallel_jobs_start_batch_period`, for backups and recoveries; the others wait, so that many `parallel_jobs` do not open their SSH connections at once. Not used by `postgres` and `local-to-cloud` backups, which start no copy workers.',
     flag: {
       flags: '--jobs-start-batch-size <n>',
       commands: ['backup', 'recover'],

@@ -98,6 +98,31 @@ worm_mode = off
   });
 });
 
+describe('backup flags a method cannot honour', () => {
+  it('--reuse-backup link is refused with backup_method = postgres, before anything is written', async () => {
+    const dir = await makeTempDir('options-flags');
+    const config = writeConfig(
+      join(dir, 'barman.conf'),
+      `[barman]
+barman_user = ${USER}
+barman_home = ${dir}/home
+
+[pg]
+conninfo = host=127.0.0.1 port=1 dbname=postgres
+backup_method = postgres
+archiver = on
+`,
+    );
+    const run = await runBarman(['-c', config, 'backup', '--reuse-backup', 'link', 'pg']);
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /^ERROR: --reuse-backup link is not supported with backup_method = postgres: only rsync and local-rsync/m,
+    );
+    assert.equal(existsSync(join(dir, 'home/pg/base')), false, 'nothing written');
+  });
+});
+
 describe('lock_directory_cleanup: cron removes unused lock files, never one held', () => {
   let dir: string;
   const holders: ChildProcess[] = [];
