@@ -239,14 +239,16 @@ const optionTable = {
     schema: kinds.conninfo(),
     since: '3.10',
     category: 'Connection',
-    description: 'Connection used for WAL archiving checks when backing up a standby.',
+    description:
+      'Connection for the WAL side of a server whose WAL comes from elsewhere than its backups (e.g. streamed from a standby): receive-wal (replication slot, wal_level, system identifier), its checks (`... (WAL streaming)`) and `replication-status --source wal-host`. Default: `wal_streaming_conninfo`, else `conninfo`.',
   }),
   wal_streaming_conninfo: option({
     scope: 'server',
     schema: kinds.conninfo(),
     since: '3.10',
     category: 'Connection',
-    description: 'Replication connection used for WAL streaming when backing up a standby.',
+    description:
+      'Replication connection of WAL streaming when it differs from `streaming_conninfo`: receive-wal (pg_receivewal, slot creation and removal) and its checks use it; backups keep `streaming_conninfo`. Default: `streaming_conninfo`.',
   }),
   ssh_command: option({
     scope: 'server',

@@ -127,9 +127,9 @@ describe('lock_directory_cleanup: cron removes unused lock files, never one held
   let dir: string;
   const holders: ChildProcess[] = [];
 
-  /** flock(1) holding `path` until killed: a lock in use by another process. */
+  /** flock(1) holding `path` until killed (--no-fork: the holder is that very process). */
   async function holdLock(path: string, mode: '-x' | '-s'): Promise<void> {
-    const child = spawn('flock', [mode, path, 'sleep', '600'], { stdio: 'ignore' });
+    const child = spawn('flock', ['--no-fork', mode, path, 'sleep', '600'], { stdio: 'ignore' });
     holders.push(child);
     const unregister = registerExitCleanup(() => child.kill('SIGKILL'));
     child.on('exit', unregister);
