@@ -28,6 +28,8 @@ interface Copier {
   /** rsync ≥ 3.1 reports progress (--info=progress2); older ones copy silently. */
   reportsProgress: boolean;
   writeBack: EarlyFsync;
+  /** An exclusive backup: backup_label and tablespace_map are copied from PGDATA. */
+  keepLabelFiles: boolean;
   /** parallel_jobs_start_batch_*: every rsync process of the backup waits its turn to start. */
   startLimiter: StartLimiter;
   signal: AbortSignal | undefined;
@@ -59,25 +61,31 @@ export const rsyncExecutor: BackupExecutor = {
       program,
       reportsProgress: await rsyncReportsProgress(program),
       writeBack: new EarlyFsync(),
+      keepLabelFiles: false,
       startLimiter: createStartLimiter(request.options.startBatch),
       signal: undefined,
     };
-    return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
-      copier.signal = signal;
-      for (const tablespace of tablespaces) {
-        await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), tablespace);
-      }
-      await copyRemoteTree(copier, pgdata, 'data', null);
-      // pg_control last, as PostgreSQL's own base backups do.
-      await rsync(copier, {
-        source: `${pgdata}/global/pg_control`,
-        destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
-      });
-      // rsync does not fsync: make every copied file durable before the backup can be DONE.
-      await copier.writeBack.drain();
-      await fsyncTree(request.backupDirectory, request.options.jobs);
-      return {};
-    });
+    return concurrentBackup(
+      request,
+      this.copyDescription,
+      async ({ pgdata, tablespaces, exclusive }, signal) => {
+        copier.signal = signal;
+        copier.keepLabelFiles = exclusive;
+        for (const tablespace of tablespaces) {
+          await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), tablespace);
+        }
+        await copyRemoteTree(copier, pgdata, 'data', null);
+        // pg_control last, as PostgreSQL's own base backups do.
+        await rsync(copier, {
+          source: `${pgdata}/global/pg_control`,
+          destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
+        });
+        // rsync does not fsync: make every copied file durable before the backup can be DONE.
+        await copier.writeBack.drain();
+        await fsyncTree(request.backupDirectory, request.options.jobs);
+        return {};
+      },
+    );
   },
 };
 
@@ -124,7 +132,7 @@ async function copyRemoteTree(
   const files: RemoteEntry[] = [];
   for (const entry of entries.sort((a, b) => (a.path < b.path ? -1 : 1))) {
     if (skippedDirectories.some((directory) => entry.path.startsWith(`${directory}/`))) continue;
-    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace !== null);
+    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace !== null, copier.keepLabelFiles);
     if (decision === 'skip') {
       if (entry.type === 'd') skippedDirectories.push(entry.path);
       continue;

@@ -668,7 +668,7 @@ class CheckRun {
         this.c.add(
           'exclusive backup supported',
           false,
-          `exclusive backups not supported on PostgreSQL ${pg.majorVersion}`,
+          `exclusive backups not supported on PostgreSQL ${pg.majorVersion}: set backup_options = concurrent_backup`,
         );
       return;
     }
