@@ -429,7 +429,8 @@ const optionTable = {
     default: '0',
     since: '3.4',
     category: 'Backup',
-    description: 'Retries of a failed backup copy.',
+    description:
+      'Retries of a failed copy: each rsync process (rsync backups, remote recoveries) and pg_basebackup. Local copies (local-rsync, local recovery) fail at once, and object storage transfers (local-to-cloud) retry each request instead.',
     flag: {
       flags: '--retry-times <n>',
       commands: ['backup', 'recover'],
@@ -442,7 +443,7 @@ const optionTable = {
     default: '30',
     since: '3.4',
     category: 'Backup',
-    description: 'Seconds between copy retries.',
+    description: 'Seconds between copy retries (`basebackup_retry_times`).',
     flag: {
       flags: '--retry-sleep <seconds>',
       commands: ['backup', 'recover'],
