@@ -16,7 +16,7 @@ import {
   abortOnSignals,
   copiedLabel,
   refuseExclusive,
-  startExclusive,
+  refuseRunningExclusive,
 } from './exclusive.js';
 import { startPrimaryWalSwitcher, switchWalOnPrimary } from './standby.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -123,10 +123,12 @@ export async function concurrentBackup(
     request.setStep('issuing start backup command');
     const label = `Barman backup ${request.config.name} ${request.backupId}`;
     const fast = request.options.immediateCheckpoint;
-    const start = exclusive
-      ? await startExclusive(client, label, fast)
-      : await postgres.startBackup(client, label, fast);
+    if (exclusive) await refuseRunningExclusive(client);
+    // From here a failure may leave an exclusive backup running (abandonExclusive checks).
     exclusiveRunning = exclusive;
+    const start = exclusive
+      ? await postgres.startExclusiveBackup(client, label, fast)
+      : await postgres.startBackup(client, label, fast);
     await request.save({
       status: 'STARTED',
       begin_xlog: start.lsn,

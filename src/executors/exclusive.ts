@@ -30,12 +30,8 @@ export function refuseExclusive(client: postgres.PostgresClient, standby: boolea
   }
 }
 
-/** pg_start_backup(label, fast, true), with a clear error when another exclusive backup runs. */
-export async function startExclusive(
-  client: postgres.PostgresClient,
-  label: string,
-  fast: boolean,
-): Promise<postgres.BackupStart> {
+/** Another tool's exclusive backup (or one an earlier run could not stop) is never joined. */
+export async function refuseRunningExclusive(client: postgres.PostgresClient): Promise<void> {
   if (await postgres.exclusiveBackupInProgress(client)) {
     throw new BarmanError(
       'exclusive-backup-running',
@@ -43,7 +39,6 @@ export async function startExclusive(
         `another tool started it, or an earlier backup could not stop it. ${HINT_STOP}`,
     );
   }
-  return postgres.startExclusiveBackup(client, label, fast);
 }
 
 /**
@@ -54,7 +49,8 @@ export async function abandonExclusive(request: BackupRequest): Promise<void> {
   try {
     const client = await postgres.PostgresClient.connect(request.config.conninfo);
     try {
-      if (await postgres.exclusiveBackupInProgress(client)) await postgres.stopExclusiveBackup(client);
+      if (!(await postgres.exclusiveBackupInProgress(client))) return;
+      await postgres.stopExclusiveBackup(client);
     } finally {
       await client.close();
     }
