@@ -314,7 +314,7 @@ const optionTable = {
     since: '3.4',
     category: 'Backup',
     description:
-      'Comma-separated: `concurrent_backup` (default), `exclusive_backup` (PostgreSQL < 15 only, deprecated), ' +
+      'Comma-separated: `concurrent_backup` (default), `exclusive_backup` (deprecated; rsync and local-rsync on PostgreSQL 9.6 to 14: backup_label and tablespace_map stay in PGDATA while the backup runs and are copied with it; refused on PostgreSQL 15+ and on a standby), ' +
       '`external_configuration` (do not warn about configuration files outside PGDATA).',
   }),
   reuse_backup: option({
