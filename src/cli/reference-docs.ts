@@ -16,6 +16,12 @@ const SCOPE_TEXT: Record<OptionSpec['scope'], string> = {
   server: 'server',
 };
 
+const SUPPORT_TEXT: Record<OptionSpec['support']['level'], string> = {
+  full: 'supported',
+  'not-supported': '**not supported**',
+  ignored: 'ignored',
+};
+
 const CATEGORY_ORDER: readonly OptionCategory[] = [
   'General',
   'Logging',
@@ -44,7 +50,10 @@ export function configurationReference(): string {
     "barman-ts reads Barman's INI configuration. Scope: `[barman]` = only in the global section; " +
       '`[barman] or server` = set globally (inherited by every server) or per server; `server` = only in a server section. ' +
       'Precedence: built-in default < `[barman]` < `[server]` < command-line flag. ' +
-      'Defaults may refer to other options with `%(name)s`. See [configuration.md#rules](#rules) for how values are read.',
+      'Defaults may refer to other options with `%(name)s`. See [configuration.md#rules](#rules) for how values are read. ' +
+      'The barman-ts column says what barman-ts does with each option: _supported_ (it works as described), ' +
+      '_not supported_ (a feature barman-ts does not implement: a server where it is set is disabled, never silently run without it), ' +
+      'or _ignored_ (a global option of Barman machinery barman-ts does not have: accepted with a warning).',
     '',
   ];
   for (const category of CATEGORY_ORDER) {
@@ -53,8 +62,8 @@ export function configurationReference(): string {
     lines.push(
       `## ${category}`,
       '',
-      '| option | scope | default | since | description |',
-      '|---|---|---|---|---|',
+      '| option | scope | default | since | barman-ts | description |',
+      '|---|---|---|---|---|---|',
     );
     for (const option of options) {
       const notes = [option.description];
@@ -63,10 +72,18 @@ export function configurationReference(): string {
         notes.push(
           `Command-line override: \`${option.flag.flags}\` (${option.flag.commands.join(', ').replace('*', 'all commands')}).`,
         );
-      if (option.support.level === 'ignored')
-        notes.push(`_Accepted, ignored with a warning: ${option.support.reason}._`);
+      const support = option.support;
+      if (support.level === 'ignored') notes.push(`_Accepted, ignored with a warning: ${support.reason}._`);
+      if (support.level === 'not-supported')
+        notes.push(
+          support.effectiveWhen
+            ? `_Not supported: ${support.reason}. Barman uses it only when ${support.effectiveWhen.text}; elsewhere a value is accepted with a warning that it has no effect._`
+            : support.refusal
+              ? `_Not supported: ${support.reason}. ${support.refusal}_`
+              : `_Not supported: ${support.reason}. A server where it is set${option.default === undefined ? '' : ` to anything but \`${option.default}\``} (in its section or in [barman]) is disabled and \`check\` shows it FAILED._`,
+        );
       lines.push(
-        `| \`${option.key}\` | ${SCOPE_TEXT[option.scope]} | ${option.default === undefined ? '-' : `\`${cell(option.default) || '(empty)'}\``} | ${option.since} | ${cell(notes.join(' '))} |`,
+        `| \`${option.key}\` | ${SCOPE_TEXT[option.scope]} | ${option.default === undefined ? '-' : `\`${cell(option.default) || '(empty)'}\``} | ${option.since} | ${SUPPORT_TEXT[support.level]} | ${cell(notes.join(' '))} |`,
       );
     }
     lines.push('');
@@ -79,6 +96,7 @@ export function configurationReference(): string {
     '- Inline comments (`parallel_jobs = 2 ; two workers`) are accepted on numeric, boolean and choice options only; text options (conninfo, shell commands) keep every character.',
     '- An empty value or `None` unsets an option in that section (the built-in default applies, nothing is inherited).',
     '- A section with `model = true` is a configuration model, not a server.',
+    "- An option of a feature barman-ts does not implement (_not supported_ above: gpg encryption, worm_mode, passive nodes, snapshots, block-level incremental backups, backup manifests, remote staging), set to anything but its default in a server section or inherited from `[barman]`, disables the server with a message naming the file, section and option; so do `reuse_backup` and `tablespace_bandwidth_limit` with `backup_method = postgres` or `local-to-cloud`, and a configuration model activated by Barman's `config-switch` (`.active-model.auto` in the server's `backup_directory`).",
     '- A problem in a server section (unknown option, invalid value, missing `conninfo`, interpolation loop, conflicting directories, a server named `all`) disables that server only: it is listed as `(WARNING: disabled)`, `show-server` prints the reasons in `msg_list`, and commands on it fail with one `ERROR:` line per problem naming the file, line, section and option. An unknown option in `[barman]` is a warning; an invalid global-only value (e.g. `barman_home`) stops every command.',
     "- Conflicting paths: two servers may not share a directory. When a `backup_directory`, `basebackups_directory`, `wals_directory`, `incoming_wals_directory`, `streaming_wals_directory` or `errors_directory` of one server is the same as, inside or around one of another server's (compared after resolving symbolic links and `..`; s3:// locations by bucket and prefix), both servers are disabled with `Conflicting path: OPTION=PATH for server 'A' conflicts with 'OPTION2' for server 'B'` (or `is inside` / `contains`). A server may live beside another one's directories in that one's `backup_directory`. One server's own directories may not coincide either.",
     '',

@@ -8,10 +8,27 @@ import type * as z from 'zod/mini';
  */
 export type OptionScope = 'global-only' | 'global' | 'server';
 
-/** How much barman-ts does with an option today. */
+/** How much barman-ts does with an option today (docs/configuration.md shows it). */
 export type OptionSupport =
   | { level: 'full' }
-  /** Accepted (so Barman configurations load) but has no effect yet; setting it prints a warning. */
+  /**
+   * A feature barman-ts does not implement: a server where the option is set (in its section or
+   * inherited from [barman]) to anything but its default is disabled, naming file, section,
+   * option and `reason`; `check` shows it FAILED. With `effectiveWhen`, the option only does
+   * something in Barman under that condition (e.g. `backup_method = snapshot`, itself refused);
+   * elsewhere a value set is accepted with a warning that it has no effect.
+   */
+  | {
+      level: 'not-supported';
+      reason: string;
+      effectiveWhen?: { holds: (values: Readonly<Record<string, unknown>>) => boolean; text: string };
+      /** What disables a server, for the docs when the generic sentence does not fit. */
+      refusal?: string;
+    }
+  /**
+   * A global-only option of a feature whose command barman-ts does not have (`config-update`),
+   * or of Barman's own machinery (its text log format): accepted with a warning.
+   */
   | { level: 'ignored'; reason: string };
 
 /** A command-line flag that overrides the option for one run (precedence: defaults < [barman] < [server] < CLI). */

@@ -27,10 +27,24 @@ function option<
 }
 
 const ignored = (reason: string): OptionSupport => ({ level: 'ignored', reason });
-const SNAPSHOTS = ignored('snapshot backups are not supported by barman-ts');
-const PASSIVE = ignored('passive nodes (sync from another Barman) are not supported by barman-ts yet');
-const MODELS = ignored('configuration models are read but not applied by barman-ts yet');
-const GPG = ignored('gpg encryption is not supported by barman-ts yet');
+const notSupported = (
+  reason: string,
+  effectiveWhen?: Extract<OptionSupport, { level: 'not-supported' }>['effectiveWhen'],
+): OptionSupport => ({ level: 'not-supported', reason, ...(effectiveWhen ? { effectiveWhen } : {}) });
+const SNAPSHOTS = notSupported('snapshot backups are not supported by barman-ts', {
+  holds: (values) => values.backup_method === 'snapshot',
+  text: 'backup_method = snapshot',
+});
+const PASSIVE_TEXT =
+  'passive nodes (a server copying its backups and WAL from another Barman over primary_ssh_command) are not supported by barman-ts';
+const PASSIVE = notSupported(PASSIVE_TEXT);
+const MODELS: OptionSupport = {
+  level: 'not-supported',
+  reason: 'configuration models are never applied: barman-ts has no config-switch',
+  refusal:
+    "Model sections are read and checked, never applied. A server for which Barman's config-switch activated a model (`.active-model.auto` in its backup_directory) is disabled.",
+};
+const GPG = notSupported('gpg encryption of backups and WAL is not supported by barman-ts yet');
 
 const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
   option({
@@ -89,7 +103,8 @@ const optionTable = {
     default: 'true',
     since: '3.10',
     category: 'General',
-    description: '`cron` removes unused lock files from the lock directory at the end of each run.',
+    description:
+      '`cron` removes the lock files (`.*.lock`) of `barman_lock_directory` that no process holds at the end of each run; a lock in use is never removed.',
   }),
   config_changes_queue: option({
     scope: 'global-only',
@@ -98,7 +113,7 @@ const optionTable = {
     since: '3.10',
     category: 'Not supported by barman-ts',
     description: 'Queue file of `config-update`.',
-    support: ignored('config-update is not supported by barman-ts'),
+    support: ignored('config-update is not supported by barman-ts, and cron does not read this queue'),
   }),
   active: option({
     scope: 'server',
@@ -145,9 +160,13 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.4',
-    category: 'Recovery',
+    category: 'Not supported by barman-ts',
     description:
-      'Pass `-c <config>` to barman commands run on other hosts (e.g. in a `--get-wal` restore_command).',
+      'Barman passes `-c <config>` to the `barman sync-info` a passive node runs on its primary over `primary_ssh_command`; that is its only use. barman-ts always writes `-c <config>` into the restore_command of `recover --get-wal` (both `barman get-wal` and `barman-wal-restore`), whatever this option says.',
+    support: notSupported(PASSIVE_TEXT, {
+      holds: (values) => values.primary_ssh_command !== null && values.primary_ssh_command !== undefined,
+      text: 'primary_ssh_command is set (a passive node)',
+    }),
   }),
 
   // ---------------------------------------------------------------- Logging
@@ -224,14 +243,16 @@ const optionTable = {
     schema: kinds.conninfo(),
     since: '3.10',
     category: 'Connection',
-    description: 'Connection used for WAL archiving checks when backing up a standby.',
+    description:
+      'Connection for the WAL side of a server whose WAL comes from elsewhere than its backups (e.g. streamed from a standby): receive-wal (replication slot, wal_level, system identifier), its checks (`... (WAL streaming)`) and `replication-status --source wal-host`. Default: `wal_streaming_conninfo`, else `conninfo`.',
   }),
   wal_streaming_conninfo: option({
     scope: 'server',
     schema: kinds.conninfo(),
     since: '3.10',
     category: 'Connection',
-    description: 'Replication connection used for WAL streaming when backing up a standby.',
+    description:
+      'Replication connection of WAL streaming when it differs from `streaming_conninfo`: receive-wal (pg_receivewal, slot creation and removal) and its checks use it; backups keep `streaming_conninfo`. Default: `streaming_conninfo`.',
   }),
   ssh_command: option({
     scope: 'server',
@@ -297,7 +318,7 @@ const optionTable = {
     since: '3.4',
     category: 'Backup',
     description:
-      'Comma-separated: `concurrent_backup` (default), `exclusive_backup` (PostgreSQL < 15 only, deprecated), ' +
+      'Comma-separated: `concurrent_backup` (default), `exclusive_backup` (deprecated; rsync and local-rsync on PostgreSQL 9.6 to 14: backup_label and tablespace_map stay in PGDATA while the backup runs and are copied with it; refused on PostgreSQL 15+ and on a standby), ' +
       '`external_configuration` (do not warn about configuration files outside PGDATA).',
   }),
   reuse_backup: option({
@@ -333,7 +354,8 @@ const optionTable = {
     schema: kinds.tablespaceBandwidth(),
     since: '3.4',
     category: 'Backup',
-    description: 'Per-tablespace limits for rsync methods: `name:kbps name2:kbps`.',
+    description:
+      'Per-tablespace bandwidth limits in KB/s, `name:kbps name2:kbps` (space-separated; tablespace names as in PostgreSQL): the copy of each named tablespace uses its own limit instead of `bandwidth_limit`, in backups (rsync, local-rsync) and recoveries of their backups. Refused with `backup_method = postgres` and `local-to-cloud`.',
   }),
   network_compression: option({
     scope: 'global',
@@ -355,7 +377,8 @@ const optionTable = {
     default: '1',
     since: '3.4',
     category: 'Backup',
-    description: 'Parallel copy workers for backup and recovery.',
+    description:
+      'Parallel copy workers for backup and recovery: rsync processes (rsync), copy loops (local-rsync, local recovery), concurrent S3 part uploads (local-to-cloud). pg_basebackup (`backup_method = postgres`) copies over one connection and does not use it.',
     flag: {
       flags: '-j, --jobs <n>',
       commands: ['backup', 'recover'],
@@ -368,7 +391,13 @@ const optionTable = {
     default: '10',
     since: '3.5',
     category: 'Backup',
-    description: 'Maximum copy workers started per `parallel_jobs_start_batch_period`.',
+    description:
+      'Maximum copy workers (rsync processes over SSH, local copy loops) started within any `parallel_jobs_start_batch_period`, for backups and recoveries; the others wait, so that many `parallel_jobs` do not open their SSH connections at once. Not used by `postgres` and `local-to-cloud` backups, which start no copy workers.',
+    flag: {
+      flags: '--jobs-start-batch-size <n>',
+      commands: ['backup', 'recover'],
+      description: 'maximum copy workers started per batch period',
+    },
   }),
   parallel_jobs_start_batch_period: option({
     scope: 'global',
@@ -376,7 +405,13 @@ const optionTable = {
     default: '1',
     since: '3.5',
     category: 'Backup',
-    description: 'Seconds over which `parallel_jobs_start_batch_size` workers may start.',
+    description:
+      'Seconds of the window in which at most `parallel_jobs_start_batch_size` copy workers start.',
+    flag: {
+      flags: '--jobs-start-batch-period <seconds>',
+      commands: ['backup', 'recover'],
+      description: 'seconds of the window in which a batch of copy workers starts',
+    },
   }),
   immediate_checkpoint: option({
     scope: 'global',
@@ -398,7 +433,8 @@ const optionTable = {
     default: '0',
     since: '3.4',
     category: 'Backup',
-    description: 'Retries of a failed backup copy.',
+    description:
+      'Retries of a failed copy: each rsync process (rsync backups, remote recoveries) and pg_basebackup. Local copies (local-rsync, local recovery) fail at once, and object storage transfers (local-to-cloud) retry each request instead.',
     flag: {
       flags: '--retry-times <n>',
       commands: ['backup', 'recover'],
@@ -411,7 +447,7 @@ const optionTable = {
     default: '30',
     since: '3.4',
     category: 'Backup',
-    description: 'Seconds between copy retries.',
+    description: 'Seconds between copy retries (`basebackup_retry_times`).',
     flag: {
       flags: '--retry-sleep <seconds>',
       commands: ['backup', 'recover'],
@@ -423,8 +459,9 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.7',
-    category: 'Backup',
+    category: 'Not supported by barman-ts',
     description: 'Write a PostgreSQL `backup_manifest` for rsync backups.',
+    support: notSupported('backup_manifest generation for rsync backups is not supported by barman-ts yet'),
   }),
   streaming_backup_name: option({
     scope: 'global',
@@ -747,7 +784,11 @@ const optionTable = {
     default: 'local',
     since: '3.15',
     category: 'Recovery',
-    description: 'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`).',
+    description:
+      'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`). barman-ts always stages on its own host: only `local` is accepted.',
+    support: notSupported(
+      'staging on the recovery host (staging_location = remote) is not supported by barman-ts: compressed backups are staged in staging_path on the barman-ts host',
+    ),
   }),
   combine_mode: option({
     scope: 'global',
@@ -756,7 +797,9 @@ const optionTable = {
     since: '3.16',
     category: 'Not supported by barman-ts',
     description: 'pg_combinebackup mode for block-level incremental backups.',
-    support: ignored('block-level incremental backups are not supported by barman-ts yet'),
+    support: notSupported(
+      'block-level incremental backups (pg_combinebackup) are not supported by barman-ts yet',
+    ),
   }),
   worm_mode: option({
     scope: 'global',
@@ -765,7 +808,9 @@ const optionTable = {
     since: '3.13.2',
     category: 'Not supported by barman-ts',
     description: 'Write-once storage mode.',
-    support: ignored('worm_mode is not supported by barman-ts yet'),
+    support: notSupported(
+      'worm_mode (write-once storage for backups and WAL) is not supported by barman-ts yet',
+    ),
   }),
 
   // ---------------------------------------------------------------- Cloud (S3)

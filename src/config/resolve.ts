@@ -9,6 +9,7 @@ import type { OptionSpec } from './option-spec.js';
 import { findOption, OPTION_LIST } from './options.js';
 import type { ConfigProblem } from './problems.js';
 import { applyServerRules } from './rules.js';
+import { activeModelProblem, methodOptionProblems, unsupportedOptionProblems } from './support.js';
 import type { GlobalConfig, ModelEntry, ServerConfig, ServerEntry, ValueSource } from './types.js';
 
 export interface SectionSet {
@@ -210,6 +211,7 @@ export function resolveGlobal(sets: SectionSet): {
         ...at,
       });
     }
+    // A `not-supported` global option set here disables each server inheriting it (support.ts).
   }
   return { global: Object.freeze(global) as GlobalConfig, raw, problems };
 }
@@ -243,12 +245,6 @@ export function resolveServer(
         message: `'${key}' is a global option: set it in the [barman] section; ignored here`,
         ...at,
       });
-    } else if (option.support.level === 'ignored') {
-      problems.push({
-        severity: 'warning',
-        message: `not supported: ${option.support.reason}; ignored`,
-        ...at,
-      });
     }
   }
 
@@ -260,7 +256,12 @@ export function resolveServer(
   values.barman_home = global.barman_home;
   values.barman_lock_directory = global.barman_lock_directory;
   problems.push(...resolver.problems);
-  problems.push(...applyServerRules(values, (key) => resolver.locate(key)));
+  const locate = (key: string) => resolver.locate(key);
+  problems.push(...applyServerRules(values, locate));
+  problems.push(...methodOptionProblems(values, locate));
+  problems.push(...unsupportedOptionProblems(values, locate));
+  const activeModel = activeModelProblem(values.backup_directory, locate);
+  if (activeModel) problems.push(activeModel);
 
   return Object.freeze({
     name,

@@ -11,6 +11,13 @@ import { timestampFromDate } from '../catalog/backup-info.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { ServerTime } from '../postgres/index.js';
 import * as postgres from '../postgres/index.js';
+import {
+  abandonExclusive,
+  abortOnSignals,
+  copiedLabel,
+  refuseExclusive,
+  refuseRunningExclusive,
+} from './exclusive.js';
 import { startPrimaryWalSwitcher, switchWalOnPrimary } from './standby.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
 
@@ -24,6 +31,8 @@ export interface ServerFacts {
   tablespaces: Tablespace[];
   version: number;
   segmentSize: number;
+  /** An exclusive backup: the copy takes backup_label and tablespace_map from PGDATA. */
+  exclusive: boolean;
 }
 
 /** Reads what the backup needs to know before copying, and records it in backup.info. */
@@ -59,7 +68,8 @@ export async function describeServer(
       }
     }
   }
-  return { pgdata, tablespaces, version: client.serverVersion, segmentSize };
+  const exclusive = request.config.backup_options.includes('exclusive_backup');
+  return { pgdata, tablespaces, version: client.serverVersion, segmentSize, exclusive };
 }
 
 /** "Starting backup copy via <how> for <id>[ (N jobs)]", printed once the backup has started. */
@@ -84,6 +94,7 @@ export function warnStandbyWithoutPrimary(request: BackupRequest): void {
  * backup lives in this session: when the session is lost (PostgreSQL stopped, backend
  * terminated) the copy is abandoned at once. On a standby, WAL is switched on the primary
  * while the stop waits and after it (see standby.ts); no restore point is created there.
+ * With backup_options = exclusive_backup, the exclusive protocol instead (see exclusive.ts).
  */
 export async function concurrentBackup(
   request: BackupRequest,
@@ -101,13 +112,23 @@ export async function concurrentBackup(
         )
       : null;
   const primaryConninfo = request.config.primary_conninfo;
+  const exclusive = request.config.backup_options.includes('exclusive_backup');
+  // An exclusive backup outlives this session: whatever fails once it started must stop it.
+  let exclusiveRunning = false;
   try {
     const standby = await postgres.isInRecovery(client);
+    if (exclusive) refuseExclusive(client, standby, request.config.name);
     if (standby && !primaryConninfo) warnStandbyWithoutPrimary(request);
     const facts = await describeServer(client, request);
     request.setStep('issuing start backup command');
     const label = `Barman backup ${request.config.name} ${request.backupId}`;
-    const start = await postgres.startBackup(client, label, request.options.immediateCheckpoint);
+    const fast = request.options.immediateCheckpoint;
+    if (exclusive) await refuseRunningExclusive(client);
+    // From here a failure may leave an exclusive backup running (abandonExclusive checks).
+    exclusiveRunning = exclusive;
+    const start = exclusive
+      ? await postgres.startExclusiveBackup(client, label, fast)
+      : await postgres.startBackup(client, label, fast);
     await request.save({
       status: 'STARTED',
       begin_xlog: start.lsn,
@@ -122,7 +143,18 @@ export async function concurrentBackup(
     announceCopy(request, description);
     request.setStep('copying files');
     const copyStarted = Date.now();
-    const timings = await copyWhileConnected(client, (signal) => copy(facts, signal));
+    let timings: Record<string, number>;
+    if (exclusive) {
+      const interrupt = new AbortController();
+      const stopListening = abortOnSignals(interrupt);
+      try {
+        timings = await copyWhileConnected(client, (signal) => copy(facts, signal), interrupt.signal);
+      } finally {
+        stopListening();
+      }
+    } else {
+      timings = await copyWhileConnected(client, (signal) => copy(facts, signal));
+    }
     const copySeconds = (Date.now() - copyStarted) / 1000;
     request.report.info(`Copy done (time: ${humanSeconds(copySeconds)})`);
 
@@ -131,14 +163,21 @@ export async function concurrentBackup(
     const switcher = standby && primaryConninfo ? startPrimaryWalSwitcher(request, primaryConninfo) : null;
     let stop: postgres.BackupStop;
     try {
-      // On a primary barman-ts switches WAL itself right after the stop; a standby's stop waits
-      // while the primary is made to switch (its WAL arrives only then).
-      stop = await postgres.stopBackup(client, standby);
+      if (exclusive) {
+        // The label was copied with PGDATA; it must be there before the backup can end well.
+        const stopped = await postgres.stopExclusiveBackup(client);
+        exclusiveRunning = false;
+        stop = { ...stopped, backupLabel: await copiedLabel(request, label), tablespaceMap: null };
+      } else {
+        // On a primary barman-ts switches WAL itself right after the stop; a standby's stop waits
+        // while the primary is made to switch (its WAL arrives only then).
+        stop = await postgres.stopBackup(client, standby);
+      }
     } finally {
       await switcher?.stop();
     }
     request.setStep('writing backup label');
-    await storeLabel(stop);
+    if (!exclusive) await storeLabel(stop);
     await request.save({
       backup_label: stop.backupLabel,
       end_xlog: stop.lsn,
@@ -154,6 +193,9 @@ export async function concurrentBackup(
     });
     await finishOnServer(request, client, standby);
     return { fromStandby: standby };
+  } catch (error) {
+    if (exclusiveRunning) await abandonExclusive(request);
+    throw error;
   } finally {
     if (keepalive) clearInterval(keepalive);
     await client.close();
@@ -193,10 +235,14 @@ export async function finishOnServer(
   });
 }
 
-/** Runs the copy, abandoning it (abort signal, then an error) when the backup's session is lost. */
+/**
+ * Runs the copy, abandoning it (abort signal, then an error) when the backup's session is lost
+ * or `interrupt` aborts (then with its reason).
+ */
 async function copyWhileConnected<T>(
   client: postgres.PostgresClient,
   copy: (signal: AbortSignal) => Promise<T>,
+  interrupt?: AbortSignal,
 ): Promise<T> {
   const abort = new AbortController();
   const copying = copy(abort.signal);
@@ -204,13 +250,23 @@ async function copyWhileConnected<T>(
     abort.abort(error);
     return error;
   });
+  const interrupted = new Promise<{ interrupted: unknown }>((resolve) => {
+    const stop = () => {
+      abort.abort(interrupt!.reason);
+      resolve({ interrupted: interrupt!.reason });
+    };
+    if (interrupt?.aborted) stop();
+    else interrupt?.addEventListener('abort', stop, { once: true });
+  });
   const outcome = await Promise.race([
     copying.then((value) => ({ value })),
     lost.then((error) => ({ error })),
+    interrupted,
   ]);
   if ('value' in outcome) return outcome.value;
   // Let the copy notice the abort and settle before reporting (no writes after we return).
   await copying.catch(() => undefined);
+  if ('interrupted' in outcome) throw outcome.interrupted;
   throw new BarmanError(
     'backup-session-lost',
     `the PostgreSQL session holding the backup was lost during the copy (${outcome.error.message}): ` +

@@ -26,6 +26,7 @@ import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { isOpenMode, privateMode } from '../util/private-files.js';
 import { createRateLimiter } from '../util/throttle.js';
+import type { StartLimiter } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
 export interface CopyOptions {
@@ -51,6 +52,8 @@ export interface CopyOptions {
   privateModes?: boolean;
   /** Stops the copy (between files) with the signal's reason. */
   signal?: AbortSignal;
+  /** parallel_jobs_start_batch_*: each copy worker waits its turn to start. */
+  startLimiter?: StartLimiter;
   /** Called once the tree is listed (nothing done yet), then after each file, with the running totals. */
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
 }
@@ -133,6 +136,7 @@ export async function copyTree(
       options.onProgress?.(done, total);
     },
     options.signal,
+    options.startLimiter,
   );
   // Directory times last: creating their entries changed them.
   for (const directory of directories.reverse()) {

@@ -7,13 +7,15 @@ import { rsyncExecutor } from './rsync.js';
 import type { BackupExecutor } from './types.js';
 
 export function executorFor(config: ServerConfig): BackupExecutor {
+  // backup.info's mode says which protocol the file-copy methods used (Barman's names).
+  const exclusive = config.backup_options.includes('exclusive_backup');
   switch (config.backup_method) {
     case 'local-rsync':
-      return localRsyncExecutor;
+      return exclusive ? { ...localRsyncExecutor, mode: 'rsync-exclusive' } : localRsyncExecutor;
     case 'postgres':
       return postgresExecutor;
     case 'rsync':
-      return rsyncExecutor;
+      return exclusive ? { ...rsyncExecutor, mode: 'rsync-exclusive' } : rsyncExecutor;
     default:
       throw new BarmanError(
         'backup-method-unsupported',

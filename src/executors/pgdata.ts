@@ -30,11 +30,19 @@ const SKIPPED_NAMES = new Set([
   'tablespace_map',
 ]);
 
-/** Decision for a path relative to PGDATA (or to a tablespace when `tablespace` is true). */
+/** backup_label and tablespace_map: in PGDATA during an exclusive backup, which copies them. */
+const LABEL_FILES = new Set(['backup_label', 'tablespace_map']);
+
+/**
+ * Decision for a path relative to PGDATA (or to a tablespace when `tablespace` is true).
+ * `keepLabelFiles`: an exclusive backup's copy takes the backup_label and tablespace_map that
+ * PostgreSQL wrote into PGDATA (a concurrent backup gets them from pg_backup_stop instead).
+ */
 export function pgdataFilter(
   relative: string,
   isDirectory: boolean,
   tablespace = false,
+  keepLabelFiles = false,
 ): 'skip' | 'empty' | 'copy' {
   const name = relative.slice(relative.lastIndexOf('/') + 1);
   if (name.startsWith('pgsql_tmp')) return 'skip';
@@ -42,7 +50,7 @@ export function pgdataFilter(
   if (tablespace) return 'copy';
   if (!relative.includes('/')) {
     if (isDirectory && EMPTY_DIRECTORIES.has(name)) return 'empty';
-    if (!isDirectory && SKIPPED_NAMES.has(name)) return 'skip';
+    if (!isDirectory && SKIPPED_NAMES.has(name) && !(keepLabelFiles && LABEL_FILES.has(name))) return 'skip';
   } else if (!isDirectory && (name === 'pg_internal.init' || name === 'postmaster.pid')) {
     return 'skip';
   }

@@ -14,6 +14,8 @@ import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
 import { fsyncFile, fsyncTree } from './copy-tree.js';
+import { bandwidthFor, createStartLimiter } from '../util/throttle.js';
+import type { StartLimiter } from '../util/throttle.js';
 import { pgdataFilter } from './pgdata.js';
 import { CopyProgress, treeLabel } from './progress.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
@@ -26,6 +28,10 @@ interface Copier {
   /** rsync ≥ 3.1 reports progress (--info=progress2); older ones copy silently. */
   reportsProgress: boolean;
   writeBack: EarlyFsync;
+  /** An exclusive backup: backup_label and tablespace_map are copied from PGDATA. */
+  keepLabelFiles: boolean;
+  /** parallel_jobs_start_batch_*: every rsync process of the backup waits its turn to start. */
+  startLimiter: StartLimiter;
   signal: AbortSignal | undefined;
 }
 
@@ -55,24 +61,31 @@ export const rsyncExecutor: BackupExecutor = {
       program,
       reportsProgress: await rsyncReportsProgress(program),
       writeBack: new EarlyFsync(),
+      keepLabelFiles: false,
+      startLimiter: createStartLimiter(request.options.startBatch),
       signal: undefined,
     };
-    return concurrentBackup(request, this.copyDescription, async ({ pgdata, tablespaces }, signal) => {
-      copier.signal = signal;
-      for (const tablespace of tablespaces) {
-        await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), tablespace);
-      }
-      await copyRemoteTree(copier, pgdata, 'data', null);
-      // pg_control last, as PostgreSQL's own base backups do.
-      await rsync(copier, {
-        source: `${pgdata}/global/pg_control`,
-        destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
-      });
-      // rsync does not fsync: make every copied file durable before the backup can be DONE.
-      await copier.writeBack.drain();
-      await fsyncTree(request.backupDirectory, request.options.jobs);
-      return {};
-    });
+    return concurrentBackup(
+      request,
+      this.copyDescription,
+      async ({ pgdata, tablespaces, exclusive }, signal) => {
+        copier.signal = signal;
+        copier.keepLabelFiles = exclusive;
+        for (const tablespace of tablespaces) {
+          await copyRemoteTree(copier, tablespace.location, String(tablespace.oid), tablespace);
+        }
+        await copyRemoteTree(copier, pgdata, 'data', null);
+        // pg_control last, as PostgreSQL's own base backups do.
+        await rsync(copier, {
+          source: `${pgdata}/global/pg_control`,
+          destination: join(request.backupDirectory, 'data', 'global', 'pg_control'),
+        });
+        // rsync does not fsync: make every copied file durable before the backup can be DONE.
+        await copier.writeBack.drain();
+        await fsyncTree(request.backupDirectory, request.options.jobs);
+        return {};
+      },
+    );
   },
 };
 
@@ -119,7 +132,7 @@ async function copyRemoteTree(
   const files: RemoteEntry[] = [];
   for (const entry of entries.sort((a, b) => (a.path < b.path ? -1 : 1))) {
     if (skippedDirectories.some((directory) => entry.path.startsWith(`${directory}/`))) continue;
-    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace !== null);
+    const decision = pgdataFilter(entry.path, entry.type === 'd', tablespace !== null, copier.keepLabelFiles);
     if (decision === 'skip') {
       if (entry.type === 'd') skippedDirectories.push(entry.path);
       continue;
@@ -145,6 +158,8 @@ async function copyRemoteTree(
     lightest.paths.push(file.path);
   }
   const previous = request.previous ? join(request.previous.directory, into) : null;
+  const { bandwidthLimit, tablespaceBandwidthLimit } = request.options;
+  const limit = bandwidthFor(bandwidthLimit, tablespaceBandwidthLimit, tablespace?.name ?? null);
   const progress = new CopyProgress(request.report, treeLabel(tablespace), {
     bytes: files.reduce((sum, file) => sum + file.size, 0),
     files: files.length,
@@ -170,6 +185,7 @@ async function copyRemoteTree(
               source: `${root}/`,
               destination: `${destination}/`,
               filesFrom: listFile,
+              bandwidthLimit: limit,
               ...(previous && request.options.reuse === 'link' ? { linkDest: previous } : {}),
               ...(previous && request.options.reuse === 'copy' ? { copyDest: previous } : {}),
             },
@@ -274,7 +290,15 @@ class EarlyFsync {
 
 async function rsync(
   copier: Copier,
-  options: { source: string; destination: string; filesFrom?: string; linkDest?: string; copyDest?: string },
+  options: {
+    source: string;
+    destination: string;
+    filesFrom?: string;
+    linkDest?: string;
+    copyDest?: string;
+    /** KB/s for this process (a tablespace's own limit); default: bandwidth_limit. */
+    bandwidthLimit?: number | null;
+  },
   meter?: RsyncMeter,
 ): Promise<void> {
   const { request, signal } = copier;
@@ -282,10 +306,12 @@ async function rsync(
   const args = rsyncArguments({
     sshCommand: copier.sshCommand,
     ...options,
-    bandwidthLimit: request.options.bandwidthLimit,
+    bandwidthLimit:
+      options.bandwidthLimit === undefined ? request.options.bandwidthLimit : options.bandwidthLimit,
     compress: request.config.network_compression,
     ...(measured ? { extra: RSYNC_PROGRESS_FLAGS } : {}),
   });
+  await copier.startLimiter();
   for (let attempt = 0; ; attempt += 1) {
     signal?.throwIfAborted();
     try {

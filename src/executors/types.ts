@@ -23,6 +23,10 @@ export interface BackupRequest {
     reuse: 'off' | 'copy' | 'link';
     jobs: number;
     bandwidthLimit: number | null;
+    /** tablespace_bandwidth_limit: KB/s by tablespace name, instead of bandwidthLimit for that tablespace. */
+    tablespaceBandwidthLimit: Readonly<Record<string, number>> | null;
+    /** parallel_jobs_start_batch_size / _period: at most `size` copy workers start per `periodSeconds`. */
+    startBatch: { size: number; periodSeconds: number };
     retryTimes: number;
     retrySleepSeconds: number;
   };

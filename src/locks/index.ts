@@ -5,7 +5,17 @@
  * and Barman and barman-ts exclude each other on a shared catalogue. The only importer of fs-ext.
  */
 import { flockSync } from 'fs-ext';
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 
@@ -79,6 +89,19 @@ export function tryAcquireSharedLock(path: string): HeldLock | null {
 }
 
 function tryFlock(path: string, mode: 'exnb' | 'shnb'): HeldLock | null {
+  // A lock file removed while we were locking it (lock_directory_cleanup, delete) is no lock:
+  // whoever opens the path next gets a new file. Retry on the file the path names now.
+  for (;;) {
+    const fd = lockFile(path, mode);
+    if (fd === null) return null;
+    if (namesFile(path, fd)) return holding(path, fd, mode);
+    flockSync(fd, 'un');
+    closeSync(fd);
+  }
+}
+
+/** A locked descriptor of `path`, or null when the lock is busy. */
+function lockFile(path: string, mode: 'exnb' | 'shnb'): number | null {
   let fd: number;
   try {
     fd = openSync(path, 'a+', 0o600);
@@ -104,6 +127,21 @@ function tryFlock(path: string, mode: 'exnb' | 'shnb'): HeldLock | null {
       return null;
     throw error;
   }
+  return fd;
+}
+
+/** True while `path` is still the file open as `fd` (not unlinked or replaced). */
+function namesFile(path: string, fd: number): boolean {
+  const open = fstatSync(fd);
+  try {
+    const named = statSync(path);
+    return named.ino === open.ino && named.dev === open.dev;
+  } catch {
+    return false;
+  }
+}
+
+function holding(path: string, fd: number, mode: 'exnb' | 'shnb'): HeldLock {
   if (mode === 'exnb') {
     ftruncateSync(fd, 0);
     writeSync(fd, `${process.pid}\n`, 0);
@@ -121,6 +159,48 @@ function tryFlock(path: string, mode: 'exnb' | 'shnb'): HeldLock | null {
       }
     },
   };
+}
+
+/**
+ * lock_directory_cleanup: removes the lock files (`.*.lock`) of `directory` that nobody holds,
+ * each while holding its lock, so a lock in use is never removed; returns the removed paths.
+ */
+export function removeUnusedLockFiles(directory: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((entry) => entry.startsWith('.') && entry.endsWith('.lock')).sort()) {
+    const path = join(directory, name);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      continue; // gone meanwhile, or not ours to open
+    }
+    try {
+      flockSync(fd, 'exnb');
+    } catch {
+      closeSync(fd);
+      continue; // held: in use
+    }
+    try {
+      // Still the file we locked (another cleanup may have replaced it): then nobody holds it.
+      if (namesFile(path, fd)) {
+        unlinkSync(path);
+        removed.push(path);
+      }
+    } catch {
+      // removed by someone else meanwhile
+    } finally {
+      flockSync(fd, 'un');
+      closeSync(fd);
+    }
+  }
+  return removed;
 }
 
 /** Pid of the process holding `path`, or null when the lock is free (or the file is missing). */

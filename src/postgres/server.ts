@@ -297,6 +297,60 @@ export async function stopBackup(client: PostgresClient, waitForArchive = true):
 }
 
 /**
+ * Starts an exclusive backup (backup_options = exclusive_backup; PostgreSQL 9.6 to 14 only, on a
+ * primary): PostgreSQL writes backup_label (and tablespace_map) into PGDATA, where the copy
+ * picks them up, and the backup outlives this session until stopExclusiveBackup.
+ */
+export async function startExclusiveBackup(
+  client: PostgresClient,
+  label: string,
+  fast: boolean,
+): Promise<BackupStart> {
+  const [row] = await client.query<{ lsn: string; timeline: number; now_us: string; now_tz: number }>(
+    `SELECT location::text AS lsn, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, ${NOW_COLUMNS} FROM pg_start_backup($1, $2, true) AS location`,
+    [label, fast],
+  );
+  const file = await walFileOf(client, row!.lsn);
+  return {
+    lsn: row!.lsn,
+    timeline: row!.timeline,
+    time: serverTime(row!),
+    fileName: file.fileName,
+    offset: file.offset,
+  };
+}
+
+/**
+ * Ends the exclusive backup in progress (from any session); PostgreSQL removes backup_label
+ * from PGDATA. From 10 on without waiting for the WAL to be archived (barman-ts waits in its
+ * own archive, as for concurrent backups); 9.6's pg_stop_backup() always waits.
+ */
+export async function stopExclusiveBackup(
+  client: PostgresClient,
+): Promise<Omit<BackupStop, 'backupLabel' | 'tablespaceMap'>> {
+  const [row] = await client.query<{ lsn: string; now_us: string; now_tz: number }>(
+    v10(client)
+      ? `SELECT r.lsn::text AS lsn, ${NOW_COLUMNS} FROM pg_stop_backup(true, false) AS r`
+      : `SELECT r::text AS lsn, ${NOW_COLUMNS} FROM pg_stop_backup() AS r`,
+  );
+  const file = await walFileOf(client, row!.lsn);
+  return {
+    lsn: row!.lsn,
+    timeline: await currentTimeline(client),
+    fileName: file.fileName,
+    offset: file.offset,
+    time: serverTime(row!),
+  };
+}
+
+/** An exclusive backup is in progress (pg_is_in_backup(), PostgreSQL before 15). */
+export async function exclusiveBackupInProgress(client: PostgresClient): Promise<boolean> {
+  if (v15(client)) return false;
+  const [row] = await client.query<{ running: boolean }>('SELECT pg_is_in_backup() AS running');
+  return row!.running;
+}
+
+/**
  * The phases of the base backups running on this server (pg_stat_progress_basebackup), or null
  * before PostgreSQL 13, which cannot tell.
  */

@@ -16,7 +16,8 @@ import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
-import { createRateLimiter, pacedReadable } from '../util/throttle.js';
+import { bandwidthFor, createRateLimiter, createStartLimiter, pacedReadable } from '../util/throttle.js';
+import type { StartLimiter } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
 export interface ApplyOptions {
@@ -31,6 +32,10 @@ export interface ApplyOptions {
   stagingRoot: string;
   jobs: number;
   bandwidthLimit: number | null;
+  /** tablespace_bandwidth_limit: KB/s by tablespace name, instead of bandwidthLimit for that tablespace. */
+  tablespaceBandwidthLimit?: Readonly<Record<string, number>> | null;
+  /** parallel_jobs_start_batch_size / _period (default: no pacing). */
+  startBatch?: { size: number; periodSeconds: number };
   /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
   backupInfoText: string;
   signal?: AbortSignal;
@@ -97,10 +102,22 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   try {
     // Delta mode clears stale WAL too (pg_wal, barman_wal): only the tablespace links stay.
     const protectLinks = (relative: string) => relative.startsWith('pg_tblspc/');
-    const copyOptions = (label: string, exclude: TreeCopyOptions['exclude']): TreeCopyOptions => ({
+    const startLimiter = options.startBatch
+      ? createStartLimiter(options.startBatch, options.signal)
+      : undefined;
+    const copyOptions = (
+      label: string,
+      exclude: TreeCopyOptions['exclude'],
+      tablespace: string | null = null,
+    ): TreeCopyOptions => ({
       exclude,
       jobs: options.jobs,
-      bandwidthLimit: options.bandwidthLimit,
+      bandwidthLimit: bandwidthFor(
+        options.bandwidthLimit,
+        options.tablespaceBandwidthLimit ?? null,
+        tablespace,
+      ),
+      ...(startLimiter ? { startLimiter } : {}),
       delta: plan.delta,
       protect: protectLinks,
       onProgress: (done, total) =>
@@ -133,7 +150,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
           const stats = await destination.copyTree(
             join(plan.backupDirectory, String(tablespace.oid)),
             tablespace.location,
-            copyOptions(`tablespace ${tablespace.name}`, copyAll),
+            copyOptions(`tablespace ${tablespace.name}`, copyAll, tablespace.name),
           );
           addStats(result, stats);
         }
@@ -160,7 +177,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
         report.info('Copying required WAL segments.');
         const outcome = await walDone;
         if ('error' in outcome) throw outcome.error;
-        if (walStaged) await placeStagedWals(options, walTarget);
+        if (walStaged) await placeStagedWals(options, walTarget, startLimiter);
         result.walFiles = outcome.copied;
       }
     } catch (error) {
@@ -412,13 +429,18 @@ async function decompressWals(options: ApplyOptions, target: string, signal: Abo
 }
 
 /** Moves staged WAL files into place: rsync to a remote host, a local copy for a delta restore. */
-async function placeStagedWals(options: ApplyOptions, staged: string): Promise<void> {
+async function placeStagedWals(
+  options: ApplyOptions,
+  staged: string,
+  startLimiter: StartLimiter | undefined,
+): Promise<void> {
   const { plan, destination } = options;
   await destination.copyTree(staged, join(plan.destination, plan.wal.directory), {
     exclude: () => 'copy',
     jobs: options.jobs,
     bandwidthLimit: options.bandwidthLimit,
     delta: false,
+    ...(startLimiter ? { startLimiter } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -27,6 +27,7 @@ import { copyTree } from '../executors/copy-tree.js';
 import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../executors/rsync.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
+import type { StartLimiter } from '../util/throttle.js';
 
 export type DirectoryState = (
   | { kind: 'missing' }
@@ -50,6 +51,8 @@ export interface TreeCopyOptions {
   protect?: (relative: string) => boolean;
   onProgress?: (done: { bytes: number; files: number }, total: { bytes: number; files: number }) => void;
   signal?: AbortSignal;
+  /** parallel_jobs_start_batch_*: each copy worker (rsync process, copy loop) waits its turn. */
+  startLimiter?: StartLimiter;
 }
 
 export interface RecoveryDestination {
@@ -109,6 +112,7 @@ export class LocalDestination implements RecoveryDestination {
       bandwidthLimit: options.bandwidthLimit,
       reuseExisting: options.delta,
       strict: true,
+      ...(options.startLimiter ? { startLimiter: options.startLimiter } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -320,6 +324,7 @@ export class RemoteDestination implements RecoveryDestination {
       // Directories first, in one process: parallel rsyncs then never race to create them.
       const directoryList = join(staging, 'directories');
       await writeFile(directoryList, `${['.', ...tree.directories].join('\n')}\n`);
+      await options.startLimiter?.();
       await this.rsyncList(source, path, directoryList, { directoriesOnly: true, checksum: false });
       const jobs = Math.max(1, options.jobs);
       const lists = Array.from({ length: jobs }, () => ({ bytes: 0, paths: [] as string[] }));
@@ -348,6 +353,7 @@ export class RemoteDestination implements RecoveryDestination {
             await writeFile(listFile, `${list.paths.join('\n')}\n`);
             const meter = (await measured) ? new RsyncMeter(report) : null;
             if (meter) meters.push(meter);
+            await options.startLimiter?.();
             await this.rsyncList(source, path, listFile, {
               directoriesOnly: false,
               checksum: options.delta,

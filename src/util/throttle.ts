@@ -1,6 +1,7 @@
 /**
  * Bandwidth limits (`bandwidth_limit`, `--bwlimit`, in KB/s): a token bucket shared by every
- * copy of one operation, and a stream stage that paces what flows through it.
+ * copy of one operation, and a stream stage that paces what flows through it; and the pace at
+ * which parallel copy workers start (`parallel_jobs_start_batch_*`).
  */
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -16,18 +17,59 @@ export function createRateLimiter(kbps: number | null, signal?: AbortSignal): Ra
     const now = Date.now();
     const start = Math.max(now, availableAt);
     availableAt = start + bytes / bytesPerMs;
-    if (start > now) {
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, start - now);
-        signal?.addEventListener('abort', wake);
-      });
-      signal?.throwIfAborted();
-    }
+    if (start > now) await pause(start - now, signal);
+  };
+}
+
+/** tablespace_bandwidth_limit: a named tablespace's own limit, else the overall one (KB/s; null: none). */
+export function bandwidthFor(
+  overall: number | null,
+  perTablespace: Readonly<Record<string, number>> | null,
+  tablespace: string | null,
+): number | null {
+  const own = tablespace === null ? undefined : perTablespace?.[tablespace];
+  return (own ?? overall) || null;
+}
+
+/** Waits `ms`, or less when `signal` aborts (then throws its reason). */
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    signal?.addEventListener('abort', wake);
+  });
+  signal?.throwIfAborted();
+}
+
+/** Resolves when the next copy worker (an rsync process, a copy loop) may start. */
+export type StartLimiter = () => Promise<void>;
+
+/**
+ * parallel_jobs_start_batch_size / _period: at most `size` workers start within any
+ * `periodSeconds` window (a sliding window, as Barman's), so that many parallel jobs do not
+ * open their SSH connections all at once (sshd's MaxStartups). Callers queue in order.
+ */
+export function createStartLimiter(
+  batch: { size: number; periodSeconds: number },
+  signal?: AbortSignal,
+): StartLimiter {
+  const periodMs = batch.periodSeconds * 1000;
+  const starts: number[] = [];
+  let queue: Promise<void> = Promise.resolve();
+  return () => {
+    const turn = queue.then(async () => {
+      const windowStart = Date.now() - periodMs;
+      while (starts.length > 0 && starts[0]! <= windowStart) starts.shift();
+      if (starts.length >= batch.size) await pause(starts[0]! - windowStart, signal);
+      starts.push(Date.now());
+    });
+    queue = turn.catch(() => undefined);
+    return turn;
   };
 }
 

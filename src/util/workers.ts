@@ -8,10 +8,19 @@ export async function runWorkers<T>(
   tasks: readonly T[],
   work: (task: T) => Promise<void>,
   signal?: AbortSignal,
+  /** Awaited by each worker before it starts (parallel_jobs_start_batch_*). */
+  beforeStart?: () => Promise<void>,
 ): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | null = null;
   const worker = async () => {
+    if (beforeStart) {
+      try {
+        await beforeStart();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
     while (failure === null && next < tasks.length) {
       const task = tasks[next++]!;
       try {

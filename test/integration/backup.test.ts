@@ -52,8 +52,7 @@ compression = gzip
 description = "${method} test"
 conninfo = ${pg.conninfo}
 backup_method = ${method}
-reuse_backup = link
-parallel_jobs = 2
+${method === 'postgres' ? '' : 'reuse_backup = link\n'}parallel_jobs = 2
 immediate_checkpoint = on
 archiver = on
 path_prefix = /usr/lib/postgresql/15/bin

@@ -1,5 +1,5 @@
 // Proves the PostgreSQL part of the test rig: a Debian PG15 cluster that archives WAL through
-// its archive_command, an embedded PG17 cluster, and that stop() really shuts both down.
+// its archive_command, embedded PG17 and PG14 clusters, and that stop() really shuts them down.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -104,6 +104,28 @@ describe('rig: PostgreSQL 17 (embedded binaries)', () => {
     await server.stop();
     assert.equal(await canConnect(server.port), false);
     assert.equal(existsSync(server.dataDir), false);
+  });
+});
+
+describe('rig: PostgreSQL 14 (embedded binaries, for servers before 15)', () => {
+  let server: PostgresServer;
+
+  before(
+    async () => {
+      server = await startPostgres({ version: 14 });
+    },
+    { timeout: 60_000 },
+  );
+  after(() => server?.stop());
+
+  it('runs PostgreSQL 14 with the rig settings, as the postgres OS user', { timeout: 10_000 }, async () => {
+    const [row] = await server.query<{ server_version: string }>('show server_version');
+    assert.match(row?.server_version ?? '', /^14\./);
+    const [walLevel] = await server.query<{ wal_level: string }>('show wal_level');
+    assert.equal(walLevel?.wal_level, 'replica');
+    assert.equal(server.osUser, 'postgres');
+    await server.stop();
+    assert.equal(await canConnect(server.port), false);
   });
 });
 

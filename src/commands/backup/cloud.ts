@@ -143,6 +143,11 @@ export async function backupToCloud(
         reuse: 'off',
         jobs: config.parallel_jobs,
         bandwidthLimit: config.bandwidth_limit || null,
+        tablespaceBandwidthLimit: null,
+        startBatch: {
+          size: config.parallel_jobs_start_batch_size,
+          periodSeconds: config.parallel_jobs_start_batch_period,
+        },
         retryTimes: 0,
         retrySleepSeconds: 0,
       },

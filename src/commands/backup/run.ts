@@ -62,6 +62,8 @@ async function backupServer(
   overrides: Readonly<Record<string, unknown>>,
 ): Promise<BackupOutcome> {
   const config = server.config;
+  const refused = refuseCopyFlags(ctx, config.backup_method, overrides);
+  if (refused) return { server: config.name, backupId: null, status: 'FAILED', error: refused };
   if (config.backup_method === 'local-to-cloud')
     return backupToCloud(ctx, { ...server, config: withOverrides(config, overrides) }, options);
   const layout = serverLayout(config);
@@ -141,6 +143,12 @@ async function backupServer(
         reuse,
         jobs: (overrides.parallel_jobs ?? config.parallel_jobs) as number,
         bandwidthLimit: (overrides.bandwidth_limit ?? config.bandwidth_limit) as number | null,
+        tablespaceBandwidthLimit: config.tablespace_bandwidth_limit,
+        startBatch: {
+          size: (overrides.parallel_jobs_start_batch_size ?? config.parallel_jobs_start_batch_size) as number,
+          periodSeconds: (overrides.parallel_jobs_start_batch_period ??
+            config.parallel_jobs_start_batch_period) as number,
+        },
         retryTimes:
           options.retry === false
             ? 0
@@ -223,6 +231,37 @@ async function backupServer(
   const status = await finishWithWal(ctx, server, backupId, options, hooks, fromStandby);
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
   return { server: config.name, backupId, status, error: null };
+}
+
+/**
+ * Command-line flags a method cannot honour: pg_basebackup and local-to-cloud copy no file by
+ * file, so `--reuse-backup copy|link` is refused (as `reuse_backup` is in the configuration);
+ * pg_basebackup streams over one connection, so `--jobs` has no effect there.
+ */
+function refuseCopyFlags(
+  ctx: CommandContext,
+  method: string,
+  overrides: Readonly<Record<string, unknown>>,
+): string | null {
+  if (method !== 'postgres' && method !== 'local-to-cloud') return null;
+  if (overrides.reuse_backup === 'copy' || overrides.reuse_backup === 'link') {
+    const message = `--reuse-backup ${String(overrides.reuse_backup)} is not supported with backup_method = ${method}: only rsync and local-rsync backups reuse the files of the previous one`;
+    ctx.report.error(message);
+    return message;
+  }
+  if (method === 'postgres') {
+    for (const [key, flag] of [
+      ['parallel_jobs', '--jobs'],
+      ['parallel_jobs_start_batch_size', '--jobs-start-batch-size'],
+      ['parallel_jobs_start_batch_period', '--jobs-start-batch-period'],
+    ] as const) {
+      if (overrides[key] !== undefined)
+        ctx.report.warning(
+          `${flag} has no effect with backup_method = postgres: pg_basebackup copies over one connection`,
+        );
+    }
+  }
+  return null;
 }
 
 /** The server must still be the cluster the archive belongs to; the first backup records it. */

@@ -4,14 +4,15 @@
  * retention policy (never on a catalogue it could not read completely). Unlike Barman 3.4,
  * archive-wal runs in this process instead of a detached child: cron finishes when the work is
  * done, and its exit code tells whether it succeeded.
- * A failure on one server is reported and the next server is processed.
+ * A failure on one server is reported and the next server is processed. At the end, unused lock
+ * files are removed (lock_directory_cleanup).
  */
 import { mkdir } from 'node:fs/promises';
 import { saveBackupInfo, statusOf } from '../../catalog/backups.js';
 import { serverLayout } from '../../catalog/layout.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
-import { LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { LockBusyError, removeUnusedLockFiles, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -102,6 +103,7 @@ export default defineCommandModule<Result>({
         lock.release();
       }
     }
+    if (ctx.config.global.lock_directory_cleanup) cleanLockDirectory(ctx);
     return result;
   },
   renderConsole: () => [],
@@ -156,6 +158,20 @@ function reportServerFailure(ctx: CommandContext, name: string, error: unknown):
   const hint = isBarmanError(error) && error.hint ? `\nHINT: ${error.hint}` : '';
   ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}${hint}`);
   if (!isBarmanError(error)) ctx.log.error('cron failure', { server: name, stack: (error as Error).stack });
+}
+
+/**
+ * lock_directory_cleanup (Barman 3.10+): at the end of cron, lock files nobody holds are
+ * removed from barman_lock_directory; a lock in use (a running backup, receive-wal) stays.
+ */
+function cleanLockDirectory(ctx: CommandContext): void {
+  const directory = ctx.config.global.barman_lock_directory;
+  ctx.log.info(`Cleaning up lock files directory ${directory}`);
+  try {
+    for (const path of removeUnusedLockFiles(directory)) ctx.log.debug(`removed unused lock file ${path}`);
+  } catch (error) {
+    ctx.report.warning(`cannot clean up the lock files directory ${directory}: ${describeError(error)}`);
+  }
 }
 
 /** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */

@@ -8,6 +8,7 @@ import type { ReceiveOutcome, ResetOutcome } from '../../wal/receiver.js';
 import { createSlot, dropSlot, receiveWal, stopReceiver } from '../../wal/receiver.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
+import { walStreamingConfig } from '../shared/wal-connections.js';
 
 /** How long `--stop` waits for the process to end after SIGINT. */
 export const STOP_WAIT_MS = 30_000;
@@ -47,7 +48,12 @@ export default defineCommandModule<Result>({
       includeDisabled: false,
     });
     if (!server) return null;
-    const config = server.config;
+    // wal_streaming_conninfo / wal_conninfo, when set, replace streaming_conninfo / conninfo here.
+    const config = walStreamingConfig(server.config);
+    if (config !== server.config)
+      ctx.log.info(
+        'WAL streaming uses wal_streaming_conninfo / wal_conninfo instead of streaming_conninfo / conninfo',
+      );
     const env = { config, report: ctx.report, log: ctx.log.child({ server: server.name }) };
     switch (action) {
       case 'stop': {

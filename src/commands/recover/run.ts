@@ -377,6 +377,11 @@ async function recoverWithSources(
       stagingRoot: request.stagingPath,
       jobs: config.parallel_jobs,
       bandwidthLimit: config.bandwidth_limit || null,
+      tablespaceBandwidthLimit: config.tablespace_bandwidth_limit,
+      startBatch: {
+        size: config.parallel_jobs_start_batch_size,
+        periodSeconds: config.parallel_jobs_start_batch_period,
+      },
       backupInfoText: formatBackupInfo(backup.info),
     });
   } catch (error) {

@@ -17,6 +17,7 @@ import { parseLsn } from '../../wal/names.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
+import { walStreamingConfig } from '../shared/wal-connections.js';
 
 interface ServerReplication {
   name: string;
@@ -97,7 +98,7 @@ async function replicationOf(
   source: string,
 ): Promise<ServerReplication | null> {
   const conninfo =
-    source === 'wal-host' ? (server.config.wal_conninfo ?? server.config.conninfo) : server.config.conninfo;
+    source === 'wal-host' ? walStreamingConfig(server.config).conninfo : server.config.conninfo;
   let client: PostgresClient;
   try {
     client = await PostgresClient.connect(conninfo);

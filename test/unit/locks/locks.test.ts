@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { lockHolder, tryAcquireLock, tryAcquireSharedLock } from '../../../src/locks/index.js';
+import {
+  lockHolder,
+  removeUnusedLockFiles,
+  tryAcquireLock,
+  tryAcquireSharedLock,
+} from '../../../src/locks/index.js';
 
 // flock() locks belong to open file descriptions, so two opens in one process conflict like two
 // processes would.
@@ -69,5 +74,34 @@ describe('lock files', () => {
     } finally {
       chmodSync(dir, 0o700);
     }
+  });
+
+  test('removeUnusedLockFiles removes free lock files only, never a held one', () => {
+    const locks = join(dir, 'cleanup');
+    mkdirSync(locks);
+    const held = tryAcquireLock(join(locks, '.main-backup.lock'))!;
+    const shared = tryAcquireSharedLock(join(locks, '.main-20260101T000000.lock'))!;
+    tryAcquireLock(join(locks, '.main-cron.lock'))!.release();
+    writeFileSync(join(locks, '.other-archive-wal.lock'), '1\n');
+    writeFileSync(join(locks, 'main.conf'), '');
+    assert.deepEqual(removeUnusedLockFiles(locks), [
+      join(locks, '.main-cron.lock'),
+      join(locks, '.other-archive-wal.lock'),
+    ]);
+    assert.deepEqual(readdirSync(locks).sort(), [
+      '.main-20260101T000000.lock',
+      '.main-backup.lock',
+      'main.conf',
+    ]);
+    assert.equal(lockHolder(join(locks, '.main-backup.lock')), process.pid);
+    held.release();
+    shared.release();
+    assert.equal(removeUnusedLockFiles(locks).length, 2);
+    assert.deepEqual(removeUnusedLockFiles(join(dir, 'missing')), []);
+    // A lock taken after the cleanup works on a new file.
+    const again = tryAcquireLock(join(locks, '.main-backup.lock'));
+    assert.ok(again);
+    assert.equal(tryAcquireLock(join(locks, '.main-backup.lock')), null);
+    again.release();
   });
 });

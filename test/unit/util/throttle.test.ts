@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { createRateLimiter, pacedReadable, throttledStream } from '../../../src/util/throttle.js';
+import {
+  bandwidthFor,
+  createRateLimiter,
+  createStartLimiter,
+  pacedReadable,
+  throttledStream,
+} from '../../../src/util/throttle.js';
+import { runWorkers } from '../../../src/util/workers.js';
 
 describe('bandwidth limits', () => {
   test('no limit: nothing waits', async () => {
@@ -53,5 +60,59 @@ describe('bandwidth limits', () => {
     abandoned.destroy();
     await new Promise((resolve) => endless.once('close', resolve));
     assert.ok(endless.destroyed);
+  });
+});
+
+describe('parallel_jobs_start_batch_*: the pace at which copy workers start', () => {
+  test('at most `size` starts in any window of `periodSeconds`, in order', async () => {
+    const limiter = createStartLimiter({ size: 2, periodSeconds: 0.3 });
+    const t0 = Date.now();
+    const starts = await Promise.all(Array.from({ length: 5 }, () => limiter().then(() => Date.now() - t0)));
+    assert.deepEqual(
+      [...starts].sort((a, b) => a - b),
+      starts,
+      'in call order',
+    );
+    assert.ok(starts[1]! < 100, `the first batch starts at once: ${starts.join(', ')}`);
+    assert.ok(
+      starts[2]! >= 290 && starts[3]! >= 290,
+      `the second batch after one period: ${starts.join(', ')}`,
+    );
+    assert.ok(starts[4]! >= 590, `the third after two: ${starts.join(', ')}`);
+    for (let index = 2; index < starts.length; index += 1)
+      assert.ok(starts[index]! - starts[index - 2]! >= 290, 'never more than 2 per 0.3 s');
+  });
+
+  test('runWorkers starts its workers through the limiter; an abort ends the wait', async () => {
+    const limiter = createStartLimiter({ size: 1, periodSeconds: 0.2 });
+    const started: number[] = [];
+    const t0 = Date.now();
+    await runWorkers(
+      3,
+      [1, 2, 3],
+      async () => {
+        started.push(Date.now() - t0);
+        await new Promise((resolve) => setTimeout(resolve, 450));
+      },
+      undefined,
+      limiter,
+    );
+    assert.equal(started.length, 3);
+    assert.ok(started[1]! >= 190 && started[2]! >= 390, started.join(', '));
+    const abort = new AbortController();
+    const slow = createStartLimiter({ size: 1, periodSeconds: 60 }, abort.signal);
+    await slow();
+    const waiting = slow();
+    abort.abort(new Error('stop'));
+    await assert.rejects(waiting, /stop/);
+  });
+
+  test('bandwidthFor: a named tablespace has its own limit, the others the overall one', () => {
+    assert.equal(bandwidthFor(100, { tbs1: 10 }, 'tbs1'), 10);
+    assert.equal(bandwidthFor(100, { tbs1: 10 }, 'tbs2'), 100);
+    assert.equal(bandwidthFor(100, { tbs1: 10 }, null), 100);
+    assert.equal(bandwidthFor(null, { tbs1: 10 }, 'tbs1'), 10);
+    assert.equal(bandwidthFor(0, null, 'tbs1'), null);
+    assert.equal(bandwidthFor(100, { tbs1: 0 }, 'tbs1'), null, '0: no limit for that tablespace');
   });
 });

@@ -4,7 +4,8 @@
  * and meant for the pre-backup check (critical results only, see isCritical).
  *
  * Order: WAL archive and queues; PostgreSQL (connection, privileges, streaming, wal_level,
- * replication slot, standby); directories; retention policy; backup age and size; WAL age and
+ * replication slot, standby); with wal_streaming_conninfo / wal_conninfo, the same checks on those
+ * connections (`... (WAL streaming)`, see wal-streaming-checks.ts); directories; retention policy; backup age and size; WAL age and
  * size; compression; failed backups; minimum redundancy; the backup method's checks (ssh or local
  * PGDATA, backup strategy, pg_basebackup); configuration; systemid coherence; the streaming then
  * the file archiver; archiver errors.
@@ -14,7 +15,6 @@ import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogBackup } from '../../../catalog/backups.js';
 import { statusOf } from '../../../catalog/backups.js';
-import { readIdentity } from '../../../catalog/identity.js';
 import type { ServerLayout } from '../../../catalog/layout.js';
 import { serverLayout } from '../../../catalog/layout.js';
 import type { ServerConfig, ServerEntry } from '../../../config/index.js';
@@ -53,6 +53,8 @@ import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
 import { runCloudWalChecks } from './cloud-checks.js';
 import { DIRECTORY_PERMISSIONS_CHECK, describeOpenDirectories, openDirectories } from './permissions.js';
+import { identityCheck, replicationSlotCheck, runWalStreamingChecks } from './wal-streaming-checks.js';
+import { hasWalConnections } from '../wal-connections.js';
 
 export interface ServerCheckOptions {
   log: Logger;
@@ -149,6 +151,10 @@ class CheckRun {
     await this.step(() => this.walQueue('incoming'));
     await this.step(() => this.walQueue('streaming'));
     await this.step(() => this.postgres());
+    if (hasWalConnections(this.config))
+      await this.step(() =>
+        runWalStreamingChecks(this.config, this.c, { log: this.log, signal: this.signal }),
+      );
     await this.step(() => this.directories());
     await this.step(() => this.directoryPermissions());
     await this.step(() => this.retentionPolicy());
@@ -307,44 +313,15 @@ class CheckRun {
       else this.c.add('wal_level', false, "please set it to a higher level than 'minimal'");
     }
 
-    if (this.config.slot_name) this.replicationSlot(pg, this.config.slot_name);
+    // With WAL connections of its own, the slot is checked there (runWalStreamingChecks).
+    if (this.config.slot_name && !hasWalConnections(this.config))
+      replicationSlotCheck(this.c, this.config, pg);
     if (this.config.primary_conninfo) {
       const primary = await probePrimary(this.config.primary_conninfo, {
         log: this.log,
         signal: this.signal,
       });
       this.standby(pg, primary);
-    }
-  }
-
-  private replicationSlot(pg: PostgresProbe, slotName: string): void {
-    this.c.start('replication slot');
-    const slot = pg.slot;
-    if (this.config.streaming_archiver) {
-      if (slot === null) {
-        this.c.add(
-          'replication slot',
-          false,
-          `replication slot '${slotName}' doesn't exist. Please execute 'barman receive-wal --create-slot ${this.config.name}'`,
-        );
-      } else if (slot.restart_lsn === null) {
-        this.c.add(
-          'replication slot',
-          false,
-          `slot '${slotName}' not initialised: is 'receive-wal' running?`,
-        );
-      } else if (!slot.active) {
-        this.c.add('replication slot', false, `slot '${slotName}' not active: is 'receive-wal' running?`);
-      } else {
-        this.c.add('replication slot', true);
-      }
-    } else if (slot !== null && slot.restart_lsn !== null) {
-      // Not a failure: a slot nobody consumes retains WAL on the server.
-      this.c.add(
-        'replication slot',
-        true,
-        `WARNING: slot '${slotName}' is ${slot.active ? 'active' : 'initialised'} but not required by the current config`,
-      );
     }
   }
 
@@ -704,7 +681,7 @@ class CheckRun {
         this.c.add(
           'exclusive backup supported',
           false,
-          `exclusive backups not supported on PostgreSQL ${pg.majorVersion}`,
+          `exclusive backups not supported on PostgreSQL ${pg.majorVersion}: set backup_options = concurrent_backup`,
         );
       return;
     }
@@ -729,32 +706,7 @@ class CheckRun {
   }
 
   private async identity(): Promise<void> {
-    this.c.start('systemid coherence');
-    const streaming = (await this.streaming())?.identity?.systemid ?? null;
-    const postgres = (await this.pg()).systemid;
-    if (streaming && postgres && streaming !== postgres) {
-      this.c.add(
-        'systemid coherence',
-        false,
-        'is the streaming DSN targeting the same server of the PostgreSQL connection string?',
-      );
-      return;
-    }
-    const live = streaming ?? postgres;
-    if (!live) {
-      this.c.add('systemid coherence', true, 'no system Id available');
-      return;
-    }
-    const file = join(this.config.backup_directory, 'identity.json');
-    const stored = await readIdentity(file);
-    if (stored === null) this.c.add('systemid coherence', true, 'no system Id stored on disk');
-    else if (stored.systemid !== live)
-      this.c.add(
-        'systemid coherence',
-        false,
-        `the system Id of the connected PostgreSQL server changed, stored in "${file}"`,
-      );
-    else this.c.add('systemid coherence', true);
+    await identityCheck(this.c, this.config, await this.streaming(), await this.pg());
   }
 
   private async streamingArchiver(): Promise<void> {

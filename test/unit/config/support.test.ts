@@ -1,0 +1,251 @@
+/**
+ * Every option is honoured or refused: an option of a feature barman-ts does not implement
+ * disables the server that sets it (or inherits it), naming file, section and option; values
+ * meaning "off" are harmless; Barman 3.4 configurations keep loading.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { ServerEntry } from '../../../src/config/index.js';
+import { formatProblem, loadConfig, OPTION_LIST, OPTIONS } from '../../../src/config/index.js';
+import { configurationReference } from '../../../src/cli/reference-docs.js';
+import { writeConfigFiles } from '../../helpers/config-files.js';
+
+const GLOBAL = '[barman]\nbarman_home = /var/lib/barman\nbarman_user = barman\n';
+const RSYNC = 'conninfo = host=a\nssh_command = ssh a\narchiver = on\n';
+
+function load(text: string) {
+  const dir = writeConfigFiles({ 'barman.conf': text });
+  return { dir, config: loadConfig({ configFile: join(dir, 'barman.conf') }) };
+}
+
+const errors = (entry: ServerEntry) =>
+  entry.problems.filter((p) => p.severity === 'error').map(formatProblem);
+const warnings = (entry: ServerEntry) =>
+  entry.problems.filter((p) => p.severity === 'warning').map(formatProblem);
+
+describe('options barman-ts does not implement disable the server', () => {
+  const refused: Array<[string, RegExp]> = [
+    ['encryption = gpg', /\[pg\] encryption: not supported: gpg encryption/],
+    ['encryption_key_id = ABCD', /\[pg\] encryption_key_id: not supported: gpg encryption/],
+    ['encryption_passphrase_command = cat /x', /\[pg\] encryption_passphrase_command: not supported/],
+    ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
+    ['primary_ssh_command = ssh barman@other', /\[pg\] primary_ssh_command: not supported: passive nodes/],
+    ['autogenerate_manifest = true', /\[pg\] autogenerate_manifest: not supported: backup_manifest/],
+    ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
+    ['combine_mode = link', /\[pg\] combine_mode: not supported: block-level incremental/],
+  ];
+  for (const [line, expected] of refused) {
+    it(`${line} in a server section`, () => {
+      const { config } = load(`${GLOBAL}[pg]\n${RSYNC}${line}\n[good]\n${RSYNC}`);
+      const pg = config.servers.get('pg')!;
+      assert.equal(pg.disabled, true);
+      const text = errors(pg).join('\n');
+      assert.match(text, expected);
+      assert.match(text, /barman\.conf, line 8\)/, 'names the file and line');
+      assert.match(text, /to use this server with barman-ts/, 'says what to do');
+      assert.equal(config.servers.get('good')!.disabled, false);
+    });
+  }
+
+  it('an option inherited from [barman] disables every server inheriting it, naming [barman]', () => {
+    const { config } = load(`${GLOBAL}encryption = gpg\n[pg]\n${RSYNC}[plain]\n${RSYNC}encryption = none\n`);
+    assert.deepEqual(config.problems, [], 'no warning of its own: the servers say it');
+    const pg = config.servers.get('pg')!;
+    assert.equal(pg.disabled, true);
+    const [problem] = pg.problems.filter((p) => p.severity === 'error');
+    assert.deepEqual(
+      { section: problem!.section, option: problem!.option, line: problem!.line },
+      { section: 'barman', option: 'encryption', line: 4 },
+    );
+    assert.match(
+      formatProblem(problem!),
+      /Remove 'encryption' from \[barman\] \(this server inherits it\) or set 'encryption = none' in this server's section/,
+    );
+    assert.equal(config.servers.get('plain')!.disabled, false, 'a server turning it off is fine');
+  });
+
+  it('values meaning off are accepted silently', () => {
+    const { config } = load(
+      `${GLOBAL}[pg]\n${RSYNC}encryption = none\nworm_mode = off\nautogenerate_manifest = false\nstaging_location = local\ncombine_mode = copy\nmodel = false\nencryption_key_id =\nprimary_ssh_command = None\n`,
+    );
+    const pg = config.servers.get('pg')!;
+    assert.deepEqual(pg.problems, []);
+    assert.equal(pg.disabled, false);
+  });
+
+  it('snapshot options without backup_method = snapshot: a warning that they have no effect', () => {
+    const { config } = load(
+      `${GLOBAL}snapshot_provider = gcp\ngcp_project = p\n[pg]\n${RSYNC}snapshot_instance = vm\nsnapshot_disks = d1,d2\n[snap]\nconninfo = host=a\nssh_command = ssh a\nbackup_method = snapshot\nsnapshot_instance = vm\n`,
+    );
+    const pg = config.servers.get('pg')!;
+    assert.equal(pg.disabled, false);
+    const text = warnings(pg).join('\n');
+    for (const key of ['snapshot_provider', 'gcp_project', 'snapshot_instance', 'snapshot_disks'])
+      assert.match(
+        text,
+        new RegExp(`${key}: has no effect: Barman uses it only when backup_method = snapshot`),
+      );
+    const snap = config.servers.get('snap')!;
+    assert.equal(snap.disabled, true);
+    assert.match(errors(snap).join('\n'), /\[snap\] snapshot_instance: not supported: snapshot backups/);
+  });
+
+  it('forward_config_path only matters for passive nodes: a warning, unless primary_ssh_command is set', () => {
+    const { config } = load(
+      `${GLOBAL}forward_config_path = true\n[pg]\n${RSYNC}[passive]\n${RSYNC}primary_ssh_command = ssh other\n`,
+    );
+    const pg = config.servers.get('pg')!;
+    assert.equal(pg.disabled, false);
+    assert.match(
+      warnings(pg).join('\n'),
+      /\[barman\] forward_config_path: has no effect: .*primary_ssh_command/,
+    );
+    const passive = config.servers.get('passive')!;
+    assert.match(errors(passive).join('\n'), /\[barman\] forward_config_path: not supported: passive nodes/);
+  });
+
+  it('global-only options of missing commands stay warnings in [barman]', () => {
+    const { config } = load(
+      `${GLOBAL}log_format = %%(asctime)s\nconfig_changes_queue = /tmp/q\n[pg]\n${RSYNC}`,
+    );
+    assert.deepEqual(
+      config.problems.map((p) => [p.severity, p.option]),
+      [
+        ['warning', 'log_format'],
+        ['warning', 'config_changes_queue'],
+      ],
+    );
+    assert.equal(config.servers.get('pg')!.disabled, false);
+  });
+
+  it('reuse_backup and tablespace_bandwidth_limit are refused with postgres and local-to-cloud', () => {
+    const { config } = load(
+      `${GLOBAL}reuse_backup = link\n[pg]\nconninfo = host=a\nbackup_method = postgres\n` +
+        `[cloud]\nconninfo = host=a\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/x\nreuse_backup = off\ntablespace_bandwidth_limit = tbs:100\n` +
+        `[rs]\n${RSYNC}tablespace_bandwidth_limit = tbs:100\n`,
+    );
+    assert.match(
+      errors(config.servers.get('pg')!).join('\n'),
+      /\[barman\] reuse_backup: 'reuse_backup = link' is not supported with 'backup_method = postgres'/,
+    );
+    assert.deepEqual(
+      errors(config.servers.get('cloud')!).map((line) => line.replace(/ \(.*$/, '')),
+      [
+        "[cloud] tablespace_bandwidth_limit: 'tablespace_bandwidth_limit' is not supported with 'backup_method = local-to-cloud'",
+      ],
+    );
+    assert.equal(config.servers.get('rs')!.disabled, false);
+  });
+
+  it("a model activated by Barman's config-switch disables the server", () => {
+    const { dir } = load(`${GLOBAL}`);
+    const home = join(dir, 'home');
+    mkdirSync(join(home, 'pg'), { recursive: true });
+    writeFileSync(join(home, 'pg/.active-model.auto'), 'pg_fast\n');
+    const text = `[barman]\nbarman_home = ${home}\n[pg]\n${RSYNC}[other]\n${RSYNC}[pg_fast]\nmodel = true\ncluster = pg\n`;
+    writeFileSync(join(dir, 'barman.conf'), text);
+    const config = loadConfig({ configFile: join(dir, 'barman.conf') });
+    assert.match(
+      errors(config.servers.get('pg')!).join('\n'),
+      /configuration model 'pg_fast' is active for this server \(.*pg\/\.active-model\.auto/,
+    );
+    assert.equal(config.servers.get('other')!.disabled, false);
+  });
+
+  it('a Barman 3.4 configuration using only 3.4 features keeps loading', () => {
+    const { config } = load(`[barman]
+barman_home = /var/lib/barman
+barman_user = barman
+log_file = /var/log/barman/barman.log
+log_level = INFO
+compression = gzip
+reuse_backup = link
+backup_options = concurrent_backup
+minimum_redundancy = 1
+retention_policy = RECOVERY WINDOW OF 4 WEEKS
+immediate_checkpoint = true
+network_compression = false
+parallel_jobs = 2
+bandwidth_limit = 4000
+tablespace_bandwidth_limit = tbs1:1000 tbs2:2000
+basebackup_retry_times = 3
+basebackup_retry_sleep = 30
+check_timeout = 60
+last_backup_maximum_age = 1 WEEKS
+
+[pg]
+description = "Main PostgreSQL Database"
+ssh_command = ssh postgres@pg
+conninfo = host=pg user=barman dbname=postgres
+backup_method = rsync
+archiver = on
+streaming_archiver = on
+slot_name = barman
+streaming_conninfo = host=pg user=streaming_barman
+path_prefix = /usr/lib/postgresql/15/bin
+recovery_options = get-wal
+pre_backup_script = /bin/true
+
+[streaming]
+conninfo = host=pg2 user=barman dbname=postgres
+backup_method = postgres
+reuse_backup = off
+tablespace_bandwidth_limit =
+streaming_archiver = on
+slot_name = barman
+create_slot = auto
+backup_compression = gzip
+`);
+    for (const entry of config.servers.values()) assert.deepEqual(errors(entry), [], entry.name);
+    assert.deepEqual(config.problems, []);
+  });
+});
+
+describe('the option table records what barman-ts does with each option', () => {
+  it('only global-only options may be merely ignored; every other unimplemented one refuses', () => {
+    for (const option of OPTION_LIST) {
+      if (option.support.level === 'ignored') assert.equal(option.scope, 'global-only', option.key);
+    }
+  });
+
+  it('the options the issue found unread are implemented or refused', () => {
+    const level = (key: keyof typeof OPTIONS) => OPTIONS[key].support.level;
+    for (const key of [
+      'lock_directory_cleanup',
+      'wal_streaming_conninfo',
+      'wal_conninfo',
+      'tablespace_bandwidth_limit',
+      'parallel_jobs_start_batch_size',
+      'parallel_jobs_start_batch_period',
+    ] as const)
+      assert.equal(level(key), 'full', key);
+    for (const key of [
+      'autogenerate_manifest',
+      'staging_location',
+      'forward_config_path',
+      'encryption',
+      'worm_mode',
+      'model',
+      'primary_ssh_command',
+      'combine_mode',
+      'snapshot_provider',
+    ] as const)
+      assert.equal(level(key), 'not-supported', key);
+  });
+
+  it('docs/configuration.md shows the status of every option', () => {
+    const docs = configurationReference();
+    for (const option of OPTION_LIST) {
+      const row = docs.split('\n').find((line) => line.startsWith(`| \`${option.key}\` |`));
+      assert.ok(row, option.key);
+      const status = row.split(' | ')[4];
+      assert.equal(
+        status,
+        { full: 'supported', 'not-supported': '**not supported**', ignored: 'ignored' }[option.support.level],
+        option.key,
+      );
+    }
+  });
+});
