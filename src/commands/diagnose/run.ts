@@ -72,7 +72,7 @@ export default defineCommandModule<DiagnoseResult>({
   },
 
   renderJson(data) {
-    return data;
+    return { ...data };
   },
 });
 
