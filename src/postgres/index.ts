@@ -10,3 +10,4 @@ export { formatConnInfo, parseConnInfo } from './conninfo.js';
 export * from './server.js';
 export * from './monitoring.js';
 export * from './replication.js';
+export * from './status.js';
