@@ -40,7 +40,7 @@ export default defineCommandModule<Shown[]>({
 
   renderConsole(shown) {
     return shown.flatMap(({ server, live }) => [
-      `Server ${server.name}:${flagOf(server) ? ` ${flagOf(server)}` : ''}`,
+      `Server ${server.name}${flagOf(server) ? ` ${flagOf(server)}` : ''}:`,
       ...serverConfigConsole(server, live),
     ]);
   },
