@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { OsUser } from '../harness/index.js';
 import { ensureOsUser, isRoot, makeTempDir, runBarman } from '../harness/index.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../../barman.conf.example', import.meta.url));
+const example = (name: string) => fileURLToPath(new URL(`../../../${name}`, import.meta.url));
 
 function writeConfig(dir: string, text: string): string {
   const file = join(dir, 'barman.conf');
@@ -129,23 +129,48 @@ archiver = on
     assert.doesNotMatch(run.stdout, /hunter2/);
   });
 
-  it('runs the shipped barman.conf.example cleanly', async () => {
-    // The example's barman_user is 'barman' and its log_file under /var/log: run it as that user
-    // with the log redirected, which is how a packaged install runs it.
-    const text = readFileSync(EXAMPLE, 'utf8').replace(
-      '/var/log/barman/barman.log',
-      `${dir}/example-log/barman.log`,
-    );
-    const example = join(dir, 'example.conf');
-    writeFileSync(example, text);
-    chmodSync(example, 0o644);
-    for (const args of [['list-server'], ['show-server', 'all'], ['-f', 'json', 'show-server', 'all']]) {
-      const run = await runBarman(['-c', example, ...args]);
-      assert.equal(run.exitCode, 0, run.stderr);
-      assert.equal(run.stderr, '', `${args.join(' ')} wrote to stderr`);
-      if (args[0] === '-f') assert.ok(Object.keys(JSON.parse(run.stdout) as object).length === 4);
-    }
-  });
+  for (const [name, servers] of [
+    ['barman.conf.example', ['pg-rsync', 'pg-stream']],
+    ['barman-local.conf.example', ['pg-cloud', 'pg-local']],
+  ] as const) {
+    it(`runs the shipped ${name} cleanly, every server enabled`, async () => {
+      // Its barman_user ('barman' or 'postgres') and its log_file under /var/log: run it as that
+      // user with the log redirected, which is how a packaged install runs it.
+      const text = readFileSync(example(name), 'utf8').replace(
+        '/var/log/barman/barman.log',
+        `${dir}/example-log-${name}/barman.log`,
+      );
+      const copy = join(dir, name);
+      writeFileSync(copy, text);
+      chmodSync(copy, 0o644);
+      const listed = await runBarman(['-c', copy, 'list-server']);
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.equal(listed.stderr, '');
+      assert.deepEqual(
+        listed.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => line.split(' - ')[0]),
+        servers,
+      );
+      assert.doesNotMatch(listed.stdout, /\((inactive|WARNING: disabled)\)/);
+      for (const args of [
+        ['show-server', 'all'],
+        ['-f', 'json', 'show-server', 'all'],
+      ]) {
+        const run = await runBarman(['-c', copy, ...args]);
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.equal(run.stderr, '', `${args.join(' ')} wrote to stderr`);
+        if (args[0] !== '-f') continue;
+        const shown = JSON.parse(run.stdout) as Record<string, { disabled: boolean; msg_list: string[] }>;
+        assert.deepEqual(Object.keys(shown), servers);
+        for (const server of servers) {
+          assert.equal(shown[server]!.disabled, false, server);
+          assert.deepEqual(shown[server]!.msg_list, [], server);
+        }
+      }
+    });
+  }
 
   it('writes large outputs to a pipe completely before exiting', async () => {
     const many = join(dir, 'many.conf');
