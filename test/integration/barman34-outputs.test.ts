@@ -301,6 +301,42 @@ active = false
     assert.equal(rebuild.ours, rebuild.theirs);
   });
 
+  it("diagnose: Barman 3.4's layout, remote status, backups and WAL per timeline", async () => {
+    const { theirs, ours } = await both('diagnose');
+    const expected = JSON.parse(theirs) as { global: Json; servers: Record<string, Record<string, Json>> };
+    const actual = JSON.parse(ours) as typeof expected;
+    for (const key of ['barman_home', 'barman_user', 'compression', 'errors_list', 'log_file']) {
+      assert.deepEqual((actual.global.config as Json)[key], (expected.global.config as Json)[key], key);
+    }
+    for (const key of Object.keys(expected.global.system_info as Json).filter((key) => key !== 'python_ver'))
+      assert.ok(key in (actual.global.system_info as Json), `system_info.${key}`);
+    assert.deepEqual(Object.keys(actual.servers), Object.keys(expected.servers));
+    for (const [name, server] of Object.entries(expected.servers)) {
+      const mine = actual.servers[name]!;
+      assert.deepEqual(Object.keys(mine).sort(), Object.keys(server).sort(), name);
+      for (const [key, value] of Object.entries(server.status!)) {
+        const label = `${name}.status.${key}: ${JSON.stringify(mine.status![key])} vs ${JSON.stringify(value)}`;
+        if (MOVING.has(key)) assert.equal(kind(mine.status![key]), kind(value), label);
+        else assert.deepEqual(mine.status![key], value, label);
+      }
+      assert.deepEqual(Object.keys(mine.backups!), Object.keys(server.backups!), name);
+      for (const [id, backup] of Object.entries(server.backups as Record<string, Json>)) {
+        assert.deepEqual((mine.backups as Record<string, Json>)[id], backup, `${name} ${id}`);
+      }
+      // The file's mtime: Barman stats the file, barman-ts reads xlog.db (the same, to the microsecond).
+      const wals = (document: Json) => document.last_archived_wal_per_timeline as Record<string, Json>;
+      assert.deepEqual(Object.keys(wals(mine.wals!)), Object.keys(wals(server.wals!)));
+      for (const [timeline, wal] of Object.entries(wals(server.wals!))) {
+        const { time, ...rest } = wals(mine.wals!)[timeline]!;
+        assert.deepEqual({ ...rest, time: wal.time }, wal, `${name} ${timeline}`);
+        assert.ok(
+          Math.abs(Number(time) - Number(wal.time)) < 1e-3,
+          `${name} ${timeline}: ${String(time)} vs ${String(wal.time)}`,
+        );
+      }
+    }
+  });
+
   it('recover keeps postgresql.conf.origin and postgresql.auto.conf.origin as Barman 3.4 does', async () => {
     const id = backups[1]!;
     for (const [label, extra] of [

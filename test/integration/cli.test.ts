@@ -119,13 +119,23 @@ archiver = on
     assert.equal(run.exitCode, 0, run.stderr);
     const data = JSON.parse(run.stdout) as {
       global: { system_info: Record<string, unknown>; config: Record<string, unknown> };
-      servers: Record<string, { config: Record<string, unknown>; problems: string[] }>;
+      servers: Record<string, Record<string, Record<string, unknown>>>;
     };
     assert.match(String(data.global.system_info.barman_ver), /^\d+\.\d+\.\d+$/);
     assert.match(String(data.global.system_info.rsync_ver), /rsync/);
+    assert.match(
+      String(data.global.system_info.timestamp),
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[.\d]*[+-]\d\d:\d\d$/,
+    );
     assert.equal(data.global.config.barman_home, `${dir}/home`);
+    assert.deepEqual(data.global.config.errors_list, []);
+    // Barman 3.4's layout: per server its configuration, remote status, backups and WAL.
     assert.deepEqual(Object.keys(data.servers), ['broken', 'main', 'off']);
-    assert.equal(data.servers.broken!.problems.length > 0, true);
+    for (const server of Object.values(data.servers))
+      assert.deepEqual(Object.keys(server).sort(), ['backups', 'config', 'status', 'wals']);
+    assert.equal(data.servers.broken!.config!.disabled, true);
+    assert.equal((data.servers.broken!.config!.msg_list as string[]).length > 0, true);
+    assert.equal(data.servers.main!.status!.server_txt_version, null, 'PostgreSQL does not answer');
     assert.doesNotMatch(run.stdout, /hunter2/);
   });
 

@@ -3,6 +3,9 @@
  * configuration: what the PostgreSQL connection, the streaming connection, each WAL archiver and
  * the backup executor report, key for key and in the value types Barman's JSON shows. A component
  * that cannot answer leaves its keys null (a failed connection says why in `connection_error`).
+ * Barman encodes a few values differently in the two commands (`encoding`): show-server prints
+ * numerics as Python Decimals, the slot as a Record and times as str(datetime); diagnose writes
+ * floats, the slot as a list and ISO 8601 times.
  */
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
@@ -36,6 +39,8 @@ export type RemoteStatus = Record<string, unknown>;
 export interface RemoteStatusOptions {
   log: Logger;
   signal?: AbortSignal;
+  /** Default 'show'. */
+  encoding?: 'show' | 'diagnose';
 }
 
 /** Every remote status key of the server (values as Barman's show-server JSON has them). */
@@ -138,7 +143,7 @@ async function postgresStatus(
     values.current_lsn = position?.lsn ?? null;
     values.current_xlog = position?.fileName ?? null;
     const size = await ask('cluster size', () => clusterSizeText(client));
-    values.current_size = size === null ? null : pythonDecimal(size);
+    values.current_size = numeric(size, options);
     values.archive_timeout = await ask('archive_timeout', () => integerSetting(client, 'archive_timeout'));
     values.checkpoint_timeout = await ask('checkpoint_timeout', () =>
       integerSetting(client, 'checkpoint_timeout'),
@@ -152,7 +157,11 @@ async function postgresStatus(
     values.replication_slot_support = true;
     if (slotName) {
       const slot = await ask('replication slot', () => replicationSlot(client, slotName));
-      values.replication_slot = slot ? slotRecord(slot) : null;
+      values.replication_slot = !slot
+        ? null
+        : options.encoding === 'diagnose'
+          ? [slot.slot_name, slot.active, slot.restart_lsn]
+          : slotRecord(slot);
     }
     const standbyNames = await show(client, 'synchronous_standby_names');
     values.synchronous_standby_names =
@@ -165,11 +174,13 @@ async function postgresStatus(
     };
     const row = await ask('pg_stat_archiver', () => archiverRow(client));
     if (row) {
+      const time = (text: string | null) =>
+        text !== null && options.encoding === 'diagnose' ? text.replace(' ', 'T') : text;
       Object.assign(archiver, row, {
-        current_archived_wals_per_second:
-          row.current_archived_wals_per_second === null
-            ? null
-            : pythonDecimal(row.current_archived_wals_per_second),
+        last_archived_time: time(row.last_archived_time),
+        last_failed_time: time(row.last_failed_time),
+        stats_reset: time(row.stats_reset),
+        current_archived_wals_per_second: numeric(row.current_archived_wals_per_second, options),
       });
     }
     return { values, archiver };
@@ -177,6 +188,12 @@ async function postgresStatus(
     options.signal?.removeEventListener('abort', abort);
     await client.close();
   }
+}
+
+/** A PostgreSQL numeric: show-server prints Python's Decimal, diagnose a float. */
+function numeric(text: string | null, options: RemoteStatusOptions): string | number | null {
+  if (text === null) return null;
+  return options.encoding === 'diagnose' ? Number(text) : pythonDecimal(text);
 }
 
 /** Barman prints the slot as the repr of its query row. */
