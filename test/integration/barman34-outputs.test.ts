@@ -363,4 +363,16 @@ active = false
     const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
     assert.equal(row!.n, '3000', 'the rows of the second backup');
   });
+
+  it('show-server redacts a password in the live values (Barman 3.4 prints it)', async () => {
+    const command = `PGPASSWORD=hunter2 true && ${(await pg.query<{ c: string }>('SHOW archive_command'))[0]!.c}`;
+    await pg.query(`ALTER SYSTEM SET archive_command = '${command.replaceAll("'", "''")}'`);
+    await pg.query('SELECT pg_reload_conf()');
+    const { theirs, ours } = await both('show-server', 'pgr');
+    assert.match(theirs, /archive_command: PGPASSWORD=hunter2 true/);
+    assert.match(ours, /archive_command: PGPASSWORD=\*\*\* true/);
+    const json = await both('-f', 'json', 'show-server', 'pgr');
+    assert.match(json.ours, /"archive_command": "PGPASSWORD=\*\*\* true/);
+    assert.doesNotMatch(ours + json.ours, /hunter2/);
+  });
 });

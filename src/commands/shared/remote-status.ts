@@ -22,6 +22,7 @@ import {
   integerSetting,
   isInRecovery,
   isSuperuser,
+  majorVersion,
   PostgresClient,
   replicationSlot,
   serverVersionWord,
@@ -236,13 +237,7 @@ async function streamingStatus(
 /** Barman's version rule for a PostgreSQL tool against the server's major version. */
 function compatibility(tool: PgTool, serverVersion: number | null): boolean | null {
   if (!tool.majorVersion || serverVersion === null) return null;
-  return toolCompatible(majorOf(serverVersion), tool.majorVersion);
-}
-
-function majorOf(serverVersion: number): string {
-  return serverVersion >= 100000
-    ? String(Math.floor(serverVersion / 10000))
-    : `${Math.floor(serverVersion / 10000)}.${Math.floor(serverVersion / 100) % 100}`;
+  return toolCompatible(majorVersion(serverVersion), tool.majorVersion);
 }
 
 async function basebackupStatus(searchPath: string, serverVersion: number | null): Promise<RemoteStatus> {
