@@ -23,7 +23,9 @@
 #        catalog/<srv>/identity.json, catalog/<srv>/wals/xlog.db, one gzip .backup history file,
 #        catalog/find.txt (the listing of barman_home, data/ and tablespace contents pruned),
 #        outputs/*.txt|*.json (stdout of list-server, show-server, list-backup, show-backup, check,
-#        console and JSON form; outputs/INDEX.tsv has each command and exit code),
+#        status, keep --status, list-files --target wal, get-wal --peek/--test, replication-status,
+#        console and JSON form; outputs/INDEX.tsv has each command and exit code, outputs/BARMAN_HOME
+#        the barman_home the paths in them start with),
 #        backups.tsv (server, backup id, role) and README.md (versions, date).
 #   6. Stops everything it started (receive-wal via `barman receive-wal --stop`, the cluster) and
 #      deletes $WORKDIR unless KEEP_WORKDIR=1.
@@ -308,6 +310,30 @@ done
 capture "show-backup-pgr-$PGR_DONE" bm show-backup pgr "$PGR_DONE"
 capture "show-backup-pgr-$PGR_DONE.json" bm -f json show-backup pgr "$PGR_DONE"
 capture show-backup-pg-by-name bm show-backup pg monthly-2026-11
+# -f json of the other catalogue commands (messages under _INFO/_ERROR), and of the live ones
+capture list-server-minimal.json bm -f json list-server --minimal
+capture show-server-nosuch.json bm -f json show-server nosuch
+capture show-backup-pg-unknown.json bm -f json show-backup pg 20200101T000000
+for id in "$PG_DONE" "$PG_NAMED"; do
+  capture "keep-status-pg-$id" bm keep --status pg "$id"
+  capture "keep-status-pg-$id.json" bm -f json keep --status pg "$id"
+done
+capture "keep-status-pgr-$PGR_DONE.json" bm -f json keep --status pgr "$PGR_DONE"
+for id in "$PG_DONE" "$PG_NAMED"; do
+  capture "list-files-wal-pg-$id" bm list-files --target wal pg "$id"
+  capture "list-files-wal-pg-$id.json" bm -f json list-files --target wal pg "$id"
+done
+capture "list-files-wal-pgr-$PGR_DONE.json" bm -f json list-files --target wal pgr "$PGR_DONE"
+FIRST_WAL=$(head -1 "$BH/pg/wals/xlog.db" | cut -f1)
+capture get-wal-peek-pg bm get-wal --peek 3 pg "$FIRST_WAL"
+capture get-wal-peek-pg.json bm -f json get-wal --peek 3 pg "$FIRST_WAL"
+capture get-wal-peek-pg-none.json bm -f json get-wal --peek 3 pg 0000000100000000000000F0
+capture get-wal-test-pg.json bm -f json get-wal --test pg "$FIRST_WAL"
+capture get-wal-bad-name.json bm -f json get-wal pg notawal
+capture status-pgr.json bm -f json status pgr
+capture check-pgr.json bm -f json check pgr
+capture replication-status-pg.json bm -f json replication-status pg
+printf '%s\n' "$BH" >"$FIXDIR/outputs/BARMAN_HOME"
 
 stop_receive_wal
 stop_cluster
@@ -370,8 +396,11 @@ Contents:
 * \`catalog/find.txt\`: \`find\` listing of barman_home (type, mode, size, path); the contents of
   \`data/\` and tablespace directories are pruned.
 * \`outputs/\`: exact stdout (and \`.stderr.txt\` when not empty) of \`list-server\`, \`show-server\`,
-  \`list-backup\`, \`show-backup\` and \`check\`: console as \`*.txt\`, \`-f json\` as \`*.json\` (Barman
-  prints no final newline after JSON); \`outputs/INDEX.tsv\` lists each file, exit code and command.
+  \`list-backup\`, \`show-backup\`, \`check\`, \`status\`, \`keep --status\`, \`list-files --target wal\`,
+  \`get-wal --peek\`/\`--test\` and \`replication-status\`: console as \`*.txt\`, \`-f json\` as \`*.json\`
+  (Barman prints no final newline after JSON; its messages are the \`_INFO\`/\`_ERROR\` lists);
+  \`outputs/INDEX.tsv\` lists each file, exit code and command; \`outputs/BARMAN_HOME\` holds the
+  barman_home the paths in them start with.
 * \`handmade/\`: hand-written backup.info files (a 3.17-style file with the six later keys, bad
   files for reader errors). Not produced by Barman; see \`handmade/README.md\`.
 

@@ -1,5 +1,6 @@
 import type { Logger } from '../log/index.js';
 import { paint, prettySize } from '../output/format.js';
+import type { JsonMessageLevel, JsonMessages } from '../output/json.js';
 import type { ProgressUpdate, Reporter } from '../output/reporter.js';
 import { redactSecrets } from '../util/redact.js';
 
@@ -7,8 +8,12 @@ export interface ConsoleReporterOptions {
   quiet: boolean;
   debug: boolean;
   color: boolean;
-  /** In JSON mode stdout carries only the JSON document, so info lines go to stderr. */
-  infoToStderr: boolean;
+  /**
+   * `-f json`: stdout carries only the JSON document, so messages are collected for it (Barman's
+   * `_INFO`, `_WARNING`, `_ERROR`, `_DEBUG` lists); warnings and errors still go to stderr too,
+   * progress lines only there.
+   */
+  json: boolean;
   log: () => Logger;
 }
 
@@ -50,6 +55,7 @@ function shortDuration(seconds: number): string {
 /** Barman's console conventions: info on stdout, `WARNING:`/`ERROR:`/`DEBUG:` on stderr, all logged. */
 export class ConsoleReporter implements Reporter {
   private errors = 0;
+  private readonly collected: JsonMessages = {};
 
   constructor(private readonly options: ConsoleReporterOptions) {}
 
@@ -57,16 +63,27 @@ export class ConsoleReporter implements Reporter {
     return this.errors;
   }
 
+  /** The messages of a `-f json` run, for the JSON document. */
+  get jsonMessages(): JsonMessages {
+    return this.collected;
+  }
+
+  private collect(level: JsonMessageLevel, text: string): void {
+    (this.collected[level] ??= []).push(text);
+  }
+
   info(message: string): void {
     const text = redactSecrets(message);
     this.options.log().info(text);
     if (this.options.quiet) return;
-    (this.options.infoToStderr ? process.stderr : process.stdout).write(`${text}\n`);
+    if (this.options.json) this.collect('_INFO', text);
+    else process.stdout.write(`${text}\n`);
   }
 
   warning(message: string): void {
     const text = redactSecrets(message);
     this.options.log().warning(text);
+    if (this.options.json) this.collect('_WARNING', text);
     process.stderr.write(`${paint('WARNING', 'yellow', this.options.color)}: ${text}\n`);
   }
 
@@ -74,6 +91,7 @@ export class ConsoleReporter implements Reporter {
     this.errors += 1;
     const text = redactSecrets(message);
     this.options.log().error(text);
+    if (this.options.json) this.collect('_ERROR', text);
     process.stderr.write(`${paint('ERROR', 'red', this.options.color)}: ${text}\n`);
   }
 
@@ -109,7 +127,7 @@ export class ConsoleReporter implements Reporter {
       state.printed = now;
       this.options.log().info(text);
       if (!this.options.quiet && !terminal) {
-        (this.options.infoToStderr ? process.stderr : process.stdout).write(`${text}\n`);
+        (this.options.json ? process.stderr : process.stdout).write(`${text}\n`);
       }
     }
   }
@@ -117,6 +135,8 @@ export class ConsoleReporter implements Reporter {
   debug(message: string): void {
     const text = redactSecrets(message);
     this.options.log().debug(text);
-    if (this.options.debug) process.stderr.write(`DEBUG: ${text}\n`);
+    if (!this.options.debug) return;
+    if (this.options.json) this.collect('_DEBUG', text);
+    process.stderr.write(`DEBUG: ${text}\n`);
   }
 }

@@ -12,6 +12,7 @@ import { describeError, isBarmanError } from '../errors/index.js';
 import type { FileLogger, Logger, LogLevel } from '../log/index.js';
 import { openFileLogger, preloadFileLogger, silentLogger } from '../log/index.js';
 import type { ColorMode } from '../output/format.js';
+import { jsonDocument, pythonJson } from '../output/json.js';
 import { redactSecrets } from '../util/redact.js';
 import { barmanTsVersion } from '../util/version.js';
 import { ConsoleReporter } from './console-reporter.js';
@@ -55,7 +56,7 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
     quiet: globals.quiet === true,
     debug: globals.debug === true,
     color,
-    infoToStderr: format === 'json',
+    json: format === 'json',
     log: () => logger,
   });
 
@@ -80,22 +81,29 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
       version,
     };
     const data = await module.run(ctx, invocation);
-    if (module.writeRaw && report.errorCount === 0) {
-      await module.writeRaw(data, process.stdout);
+    if (module.writeRaw && report.errorCount === 0 && (await module.writeRaw(data, process.stdout))) {
       return module.exitCode?.(data) ?? 0;
     }
-    const rendered =
-      format === 'json'
-        ? [JSON.stringify(module.renderJson(data), null, definition.alwaysJson ? 4 : undefined)]
-        : module.renderConsole(data, { color });
-    if (rendered.length > 0) write.out(`${redactSecrets(rendered.join('\n'))}\n`);
+    if (format === 'json') {
+      writeJson(jsonDocument(module.renderJson(data), report.jsonMessages), definition);
+    } else {
+      const rendered = module.renderConsole(data, { color });
+      if (rendered.length > 0) write.out(`${redactSecrets(rendered.join('\n'))}\n`);
+    }
     const exitCode = module.exitCode?.(data) ?? 0;
     return Math.max(exitCode, report.errorCount > 0 ? 1 : 0);
   } catch (error) {
-    return reportFailure(error, report, logger, fileLogger, globals.debug === true);
+    const exitCode = reportFailure(error, report, logger, fileLogger, globals.debug === true);
+    // As Barman: the run's JSON document still comes out, its `_ERROR` saying why.
+    if (format === 'json') writeJson(jsonDocument(null, report.jsonMessages), definition);
+    return exitCode;
   } finally {
     fileLogger?.flush();
   }
+}
+
+function writeJson(document: Record<string, unknown>, definition: CommandDefinition): void {
+  write.out(`${redactSecrets(pythonJson(document, definition.alwaysJson ? 4 : undefined))}\n`);
 }
 
 async function openLog(

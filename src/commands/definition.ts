@@ -51,13 +51,16 @@ export interface CommandModule<T> {
   run(ctx: CommandContext, input: CommandInput): Promise<T>;
   /** Console lines for stdout. */
   renderConsole(data: T, style: RenderStyle): string[];
-  /** The JSON document for `-f json`. */
-  renderJson(data: T): unknown;
+  /**
+   * The result's keys in the `-f json` document (null: none); the CLI adds the messages the run
+   * reported (`_INFO`, `_WARNING`, `_ERROR`), as Barman does.
+   */
+  renderJson(data: T): Readonly<Record<string, unknown>> | null;
   /**
    * Binary data for stdout (e.g. a WAL file from get-wal), written after the result is computed
-   * and instead of the rendered lines when present.
+   * and instead of the rendered output; resolves false when this result has none to write.
    */
-  writeRaw?(data: T, stdout: NodeJS.WritableStream): Promise<void>;
+  writeRaw?(data: T, stdout: NodeJS.WritableStream): Promise<boolean>;
   /** Exit code for a result (default 0; any reported ERROR makes it at least 1). */
   exitCode?(data: T): number;
 }

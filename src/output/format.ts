@@ -47,6 +47,27 @@ function quotePython(text: string): string {
   return `${quote}${escaped}${quote}`;
 }
 
+/**
+ * Python's str() of a Decimal made from PostgreSQL's numeric text (`0.00000000000000000000` ->
+ * `0E-20`, `23232201` -> `23232201`), as Barman prints numerics. Other text is returned as is.
+ */
+export function pythonDecimal(text: string): string {
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!match || (match[2] === '' && !match[3])) return text;
+  const sign = match[1] === '-' ? '-' : '';
+  const fraction = match[3] ?? '';
+  const digits = `${match[2]}${fraction}`.replace(/^0+(?=\d)/, '');
+  const exponent = -fraction.length;
+  const leftDigits = exponent + digits.length;
+  const dotPlace = exponent <= 0 && leftDigits > -6 ? leftDigits : 1;
+  let body: string;
+  if (dotPlace <= 0) body = `0.${'0'.repeat(-dotPlace)}${digits}`;
+  else if (dotPlace >= digits.length) body = `${digits}${'0'.repeat(dotPlace - digits.length)}`;
+  else body = `${digits.slice(0, dotPlace)}.${digits.slice(dotPlace)}`;
+  const shift = leftDigits - dotPlace;
+  return `${sign}${body}${shift === 0 ? '' : `E${shift > 0 ? '+' : ''}${shift}`}`;
+}
+
 export type ColorMode = 'auto' | 'always' | 'never';
 
 const ANSI = { green: 32, red: 31, yellow: 33 } as const;

@@ -11,3 +11,4 @@ export { programConnection } from './password.js';
 export * from './server.js';
 export * from './monitoring.js';
 export * from './replication.js';
+export * from './status.js';

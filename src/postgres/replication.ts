@@ -102,12 +102,18 @@ export async function dropReplicationSlot(streamingConninfo: string, name: strin
  * parentheses of `FIRST 2 (a, b)` / `ANY 1 (a, b)`, or the whole value; quotes removed.
  */
 export function parseSynchronousStandbyNames(value: string | null): string[] {
-  if (!value || !value.trim()) return [];
-  const inner = /\((.*)\)/s.exec(value);
-  return (inner ? inner[1]! : value)
-    .split(',')
-    .map((name) => name.trim().replace(/^"(.*)"$/s, '$1'))
-    .filter((name) => name.length > 0);
+  if (!value) return [];
+  return splitSynchronousStandbyNames(value).filter((name) => name.length > 0);
+}
+
+/**
+ * Barman's own list, empty names kept (an unset value is `['']`, as show-server prints it): the
+ * text after the first `(` up to the last `)`, split at commas, trimmed, double quotes removed.
+ */
+export function splitSynchronousStandbyNames(value: string): string[] {
+  const close = value.lastIndexOf(')');
+  const inner = value.slice(value.indexOf('(') + 1, close < 0 ? value.length : close);
+  return inner.split(',').map((name) => name.trim().replace(/^"+|"+$/g, ''));
 }
 
 export async function synchronousStandbyNames(client: PostgresClient): Promise<string[]> {

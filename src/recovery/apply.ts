@@ -456,14 +456,17 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
   let archiveCommandSeen = false;
   for (const [index, name] of names.entries()) {
     const path = join(plan.destination, name);
-    const original = originals[index];
-    if (original === null || original === undefined) continue;
+    // From PostgreSQL 12 the recovery settings go to postgresql.auto.conf: Barman creates it
+    // (empty) when the backup has none, so that it has an original too.
+    const original =
+      originals[index] ?? (name === 'postgresql.auto.conf' && plan.version >= 120000 ? '' : null);
+    if (original === null) continue;
     const edited = disableDangerousSettings(original);
     if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
     for (const line of edited.modified) result.modified.push(`${name} line ${line.line}: ${line.text}`);
     for (const line of edited.review) result.review.push(`${name} line ${line.line}: ${line.text}`);
-    if (edited.changed)
-      writes.push({ path: `${path}.origin`, content: original }, { path, content: edited.content });
+    // As Barman, the file as the backup has it is always kept beside the one recovery writes.
+    writes.push({ path: `${path}.origin`, content: original }, { path, content: edited.content });
     contents.set(name, edited.content);
   }
   const settingsPath = join(plan.destination, plan.settings.file);

@@ -158,7 +158,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     assert.ok(existsSync(join(destination, 'backup_label')));
     // PostgreSQL's own tool checks every restored file against the backup's manifest (sizes and
     // SHA-256), tablespace included; -n: the WAL is checked by starting the server below. Ignored:
-    // what recovery changes on purpose (archive_command disabled, the saved original, the
+    // what recovery changes on purpose (archive_command disabled, the saved originals, the
     // tablespace_map replaced by the relocated links) and its own files.
     const manifest = `backup_manifest.${backupId}`;
     const ignored = [
@@ -166,6 +166,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
       '.barman-recover.info',
       'postgresql.conf',
       'postgresql.conf.origin',
+      'postgresql.auto.conf.origin',
       'tablespace_map',
     ];
     const verified = await runCompletely('postgres', '/usr/lib/postgresql/15/bin/pg_verifybackup', [

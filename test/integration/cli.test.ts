@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { OsUser } from '../harness/index.js';
 import { ensureOsUser, isRoot, makeTempDir, runBarman } from '../harness/index.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../../barman.conf.example', import.meta.url));
+const example = (name: string) => fileURLToPath(new URL(`../../../${name}`, import.meta.url));
 
 function writeConfig(dir: string, text: string): string {
   const file = join(dir, 'barman.conf');
@@ -73,12 +73,13 @@ archiver = on
     );
     const minimal = await runBarman(['-c', config, 'list-servers', '--minimal']);
     assert.equal(minimal.stdout, 'broken\nmain\noff\n');
+    // Barman 3.4's document, the flags appended to the description; the same with --minimal.
+    const expected =
+      '{"broken": {"description": "broken one (WARNING: disabled)"}, "main": {"description": "Main cluster"}, "off": {"description": " (inactive)"}}\n';
     const json = await runBarman(['-c', config, '-f', 'json', 'list-server']);
-    assert.deepEqual(JSON.parse(json.stdout), {
-      broken: { description: 'broken one', active: true, disabled: true },
-      main: { description: 'Main cluster', active: true, disabled: false },
-      off: { description: null, active: false, disabled: false },
-    });
+    assert.equal(json.stdout, expected);
+    const minimalJson = await runBarman(['-c', config, '-f', 'json', 'list-server', '--minimal']);
+    assert.equal(minimalJson.stdout, expected);
   });
 
   it('shows every resolved option with derived paths, passwords redacted', async () => {
@@ -118,33 +119,68 @@ archiver = on
     assert.equal(run.exitCode, 0, run.stderr);
     const data = JSON.parse(run.stdout) as {
       global: { system_info: Record<string, unknown>; config: Record<string, unknown> };
-      servers: Record<string, { config: Record<string, unknown>; problems: string[] }>;
+      servers: Record<string, Record<string, Record<string, unknown>>>;
     };
     assert.match(String(data.global.system_info.barman_ver), /^\d+\.\d+\.\d+$/);
     assert.match(String(data.global.system_info.rsync_ver), /rsync/);
+    assert.match(
+      String(data.global.system_info.timestamp),
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[.\d]*[+-]\d\d:\d\d$/,
+    );
     assert.equal(data.global.config.barman_home, `${dir}/home`);
+    assert.deepEqual(data.global.config.errors_list, []);
+    // Barman 3.4's layout: per server its configuration, remote status, backups and WAL.
     assert.deepEqual(Object.keys(data.servers), ['broken', 'main', 'off']);
-    assert.equal(data.servers.broken!.problems.length > 0, true);
+    for (const server of Object.values(data.servers))
+      assert.deepEqual(Object.keys(server).sort(), ['backups', 'config', 'status', 'wals']);
+    assert.equal(data.servers.broken!.config!.disabled, true);
+    assert.equal((data.servers.broken!.config!.msg_list as string[]).length > 0, true);
+    assert.equal(data.servers.main!.status!.server_txt_version, null, 'PostgreSQL does not answer');
     assert.doesNotMatch(run.stdout, /hunter2/);
   });
 
-  it('runs the shipped barman.conf.example cleanly', async () => {
-    // The example's barman_user is 'barman' and its log_file under /var/log: run it as that user
-    // with the log redirected, which is how a packaged install runs it.
-    const text = readFileSync(EXAMPLE, 'utf8').replace(
-      '/var/log/barman/barman.log',
-      `${dir}/example-log/barman.log`,
-    );
-    const example = join(dir, 'example.conf');
-    writeFileSync(example, text);
-    chmodSync(example, 0o644);
-    for (const args of [['list-server'], ['show-server', 'all'], ['-f', 'json', 'show-server', 'all']]) {
-      const run = await runBarman(['-c', example, ...args]);
-      assert.equal(run.exitCode, 0, run.stderr);
-      assert.equal(run.stderr, '', `${args.join(' ')} wrote to stderr`);
-      if (args[0] === '-f') assert.ok(Object.keys(JSON.parse(run.stdout) as object).length === 4);
-    }
-  });
+  for (const [name, servers] of [
+    ['barman.conf.example', ['pg-rsync', 'pg-stream']],
+    ['barman-local.conf.example', ['pg-cloud', 'pg-local']],
+  ] as const) {
+    it(`runs the shipped ${name} cleanly, every server enabled`, async () => {
+      // Its barman_user ('barman' or 'postgres') and its log_file under /var/log: run it as that
+      // user with the log redirected, which is how a packaged install runs it.
+      const text = readFileSync(example(name), 'utf8').replace(
+        '/var/log/barman/barman.log',
+        `${dir}/example-log-${name}/barman.log`,
+      );
+      const copy = join(dir, name);
+      writeFileSync(copy, text);
+      chmodSync(copy, 0o644);
+      const listed = await runBarman(['-c', copy, 'list-server']);
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.equal(listed.stderr, '');
+      assert.deepEqual(
+        listed.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => line.split(' - ')[0]),
+        servers,
+      );
+      assert.doesNotMatch(listed.stdout, /\((inactive|WARNING: disabled)\)/);
+      for (const args of [
+        ['show-server', 'all'],
+        ['-f', 'json', 'show-server', 'all'],
+      ]) {
+        const run = await runBarman(['-c', copy, ...args]);
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.equal(run.stderr, '', `${args.join(' ')} wrote to stderr`);
+        if (args[0] !== '-f') continue;
+        const shown = JSON.parse(run.stdout) as Record<string, { disabled: boolean; msg_list: string[] }>;
+        assert.deepEqual(Object.keys(shown), servers);
+        for (const server of servers) {
+          assert.equal(shown[server]!.disabled, false, server);
+          assert.deepEqual(shown[server]!.msg_list, [], server);
+        }
+      }
+    });
+  }
 
   it('writes large outputs to a pipe completely before exiting', async () => {
     const many = join(dir, 'many.conf');

@@ -268,9 +268,13 @@ archiver = on
     await pg.query('INSERT INTO t VALUES (2)');
     const json = await runBarman(['-c', config, '-f', 'json', 'switch-wal', 'main']);
     assert.equal(json.exitCode, 0, json.stderr);
-    const data = JSON.parse(json.stdout) as Record<string, { closed_wal: string; standby: boolean }>;
-    assert.match(data.main!.closed_wal, walName);
-    assert.equal(data.main!.standby, false);
-    assert.match(json.stderr, /has been closed on server 'main'/, 'messages go to stderr in JSON mode');
+    // Barman 3.4's document: the messages only, under _INFO.
+    const data = JSON.parse(json.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(data), ['_INFO']);
+    assert.match(
+      (data._INFO as string[])[0]!,
+      /^The WAL file 0{7}1[0-9A-F]{16} has been closed on server 'main'$/,
+    );
+    assert.equal(json.stderr, '');
   });
 });

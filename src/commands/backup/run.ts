@@ -51,7 +51,7 @@ export default defineCommandModule<BackupOutcome[]>({
     return outcomes;
   },
   renderConsole: () => [],
-  renderJson: (outcomes) => outcomes,
+  renderJson: (outcomes) => Object.fromEntries(outcomes.map((outcome) => [outcome.server, outcome])),
   exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
 });
 

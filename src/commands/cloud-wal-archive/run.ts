@@ -119,5 +119,5 @@ export default defineCommandModule<Result>({
     }
   },
   renderConsole: (result) => result.lines,
-  renderJson: (result) => result,
+  renderJson: (result) => (result.lines.length > 0 ? { _INFO: result.lines } : null),
 });

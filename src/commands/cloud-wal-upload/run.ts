@@ -71,5 +71,5 @@ export default defineCommandModule<Result>({
   },
   renderConsole: (result) =>
     result.ran ? [`Uploaded ${result.uploaded.length} WAL file(s) of server ${result.server}`] : [],
-  renderJson: (result) => result,
+  renderJson: (result) => ({ ...result }),
 });

@@ -107,7 +107,8 @@ export default defineCommandModule<Result>({
     return result;
   },
   renderConsole: () => [],
-  renderJson: (result) => result,
+  // Barman 3.4's document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
+  renderJson: () => null,
 });
 
 /**

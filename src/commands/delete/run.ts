@@ -28,5 +28,6 @@ export default defineCommandModule<DeleteOutcome | null>({
     });
   },
   renderConsole: () => [],
-  renderJson: (outcome) => outcome,
+  // Barman 3.4's document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
+  renderJson: () => null,
 });

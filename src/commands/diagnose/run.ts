@@ -1,19 +1,38 @@
+/**
+ * diagnose: one JSON document for support requests, in Barman 3.4's layout — global
+ * configuration (with errors_list) and system information; per server its configuration, remote
+ * status, backups and newest WAL per timeline — plus barman-ts's configuration files and models.
+ * Secrets are redacted.
+ */
 import { readFileSync } from 'node:fs';
 import { arch, hostname, release, userInfo } from 'node:os';
+import { formatTimestamp } from '../../catalog/backup-info.js';
+import type { ServerEntry } from '../../config/index.js';
 import { formatProblem } from '../../config/index.js';
+import { describeError } from '../../errors/index.js';
 import { programVersion } from '../../process/index.js';
 import { redactValue } from '../../util/redact.js';
+import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
+import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { serverConfigJson } from '../shared/config-display.js';
+import { remoteStatus } from '../shared/remote-status.js';
+import { backupsJson, lastWalPerTimeline } from './catalog-json.js';
+
+interface ServerDiagnosis {
+  backups: Record<string, Record<string, unknown>>;
+  config: Record<string, unknown>;
+  status: Record<string, unknown>;
+  wals: { last_archived_wal_per_timeline: Record<string, Record<string, unknown>> };
+}
 
 interface DiagnoseResult {
   global: {
     config: Record<string, unknown>;
     config_files: readonly string[];
-    errors_list: string[];
     system_info: Record<string, unknown>;
   };
-  servers: Record<string, { config: Record<string, unknown>; disabled: boolean; problems: string[] }>;
+  servers: Record<string, ServerDiagnosis>;
   models: Record<string, { cluster: string | null; options: Record<string, unknown>; problems: string[] }>;
 }
 
@@ -25,35 +44,29 @@ export default defineCommandModule<DiagnoseResult>({
       programVersion('pg_basebackup'),
     ]);
     const config = ctx.config;
+    const servers: Record<string, ServerDiagnosis> = {};
+    for (const server of [...config.servers.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
+      servers[server.name] = await diagnoseServer(ctx, server);
     return {
       global: {
-        config: redactValue({ ...config.globalRaw }),
+        config: redactValue({ ...config.globalRaw, errors_list: config.problems.map(formatProblem) }),
         config_files: config.files,
-        errors_list: config.problems.map(formatProblem),
         system_info: {
           barman_ver: ctx.version,
           implementation: 'barman-ts',
           node_ver: process.version,
           kernel_ver: `${release()} ${arch()}`,
-          distribution: osReleaseName(),
+          release: osReleaseName(),
           hostname: hostname(),
           user: userInfo().username,
           rsync_ver: rsync,
           ssh_ver: ssh,
           pg_basebackup_ver: pgBasebackup,
-          timestamp: new Date().toISOString(),
+          // Barman: now in the local time zone, ISO 8601.
+          timestamp: formatTimestamp(new Date(), -new Date().getTimezoneOffset()).replace(' ', 'T'),
         },
       },
-      servers: Object.fromEntries(
-        [...config.servers.values()].map((server) => [
-          server.name,
-          {
-            config: serverConfigJson(server),
-            disabled: server.disabled,
-            problems: server.problems.map(formatProblem),
-          },
-        ]),
-      ),
+      servers,
       models: Object.fromEntries(
         [...config.models.values()].map((model) => [
           model.name,
@@ -72,9 +85,28 @@ export default defineCommandModule<DiagnoseResult>({
   },
 
   renderJson(data) {
-    return data;
+    return { ...data };
   },
 });
+
+async function diagnoseServer(ctx: CommandContext, server: ServerEntry): Promise<ServerDiagnosis> {
+  const log = ctx.log.child({ server: server.name });
+  const diagnosis: ServerDiagnosis = {
+    backups: {},
+    config: serverConfigJson(server),
+    status: redactValue(await remoteStatus(server.config, { log, encoding: 'diagnose' })),
+    wals: { last_archived_wal_per_timeline: {} },
+  };
+  try {
+    const catalog = await loadAnyServerCatalog(server.config, ctx.report);
+    diagnosis.backups = redactValue(backupsJson(catalog));
+    diagnosis.wals.last_archived_wal_per_timeline = lastWalPerTimeline(catalog);
+  } catch (error) {
+    // A support document still comes out; the reason is in it.
+    (diagnosis as unknown as Record<string, unknown>).catalog_error = describeError(error);
+  }
+  return diagnosis;
+}
 
 function osReleaseName(): string | null {
   try {

@@ -79,13 +79,12 @@ export default defineCommandModule<Result>({
   },
 
   renderConsole: (result) => (result.mode === 'lines' ? result.lines : []),
-  renderJson: (result) => (result.mode === 'lines' ? result.lines : null),
+  // Barman 3.4 prints `--peek`'s names and `--test`'s line under `_INFO`.
+  renderJson: (result) =>
+    result.mode === 'lines' && result.lines.length > 0 ? { _INFO: result.lines } : null,
 
   async writeRaw(result, stdout) {
-    if (result.mode === 'lines') {
-      if (result.lines.length > 0) stdout.write(`${result.lines.join('\n')}\n`);
-      return;
-    }
+    if (result.mode === 'lines') return false;
     const source = await result.open();
     const stream = result.recompress ? source.pipe(createCompressStream(result.recompress, {})) : source;
     for await (const chunk of stream) {
@@ -93,6 +92,7 @@ export default defineCommandModule<Result>({
     }
     // stdout may be a pipe (restore_command): the process must not exit before it is flushed.
     await new Promise<void>((resolve) => stdout.write('', () => resolve()));
+    return true;
   },
 });
 

@@ -72,6 +72,9 @@ export default defineCommandModule<Result | null>({
   },
   renderConsole: (result) =>
     result?.action === 'status' ? [`Server ${result.server}:`, `\tKeep: ${result.keep ?? 'nokeep'}`] : [],
+  // Barman 3.4's documents: `--status` as a status row, nothing for --target and --release.
   renderJson: (result) =>
-    result ? { [result.server]: { backup_id: result.backupId, keep_status: result.keep ?? 'nokeep' } } : null,
+    result?.action === 'status'
+      ? { [result.server]: { keep_status: { description: 'Keep', message: result.keep ?? 'nokeep' } } }
+      : null,
 });

@@ -104,7 +104,8 @@ export default defineCommandModule<Result>({
                     size: prettySize(backup.size_bytes ?? 0),
                     size_bytes: backup.size_bytes,
                     status: backup.status,
-                    tablespaces: backup.tablespaces,
+                    // Barman 3.4 writes an empty list for a backup without tablespaces.
+                    tablespaces: backup.tablespaces ?? [],
                     wal_size: prettySize(backup.wal_size_bytes ?? 0),
                     wal_size_bytes: backup.wal_size_bytes,
                   },

@@ -1,11 +1,27 @@
+/**
+ * list-files: the files of a backup, as Barman 3.4 lists them. `data`: every file of the backup
+ * directory (a directory's files, sorted, before its sub-directories); `standalone`: those plus
+ * the WAL segments from begin_wal to end_wal (whether archived or not); `wal`: the archived WAL
+ * from begin_wal to the next backup's end_wal, with every history file; `full`: data and wal.
+ * `-f json` puts the list under `_INFO`, as Barman does.
+ */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BackupInfo } from '../../catalog/backup-info.js';
 import { resolveBackup } from '../../catalog/backups.js';
 import { BarmanError } from '../../errors/index.js';
-import { hashDir } from '../../wal/names.js';
-import { defineCommandModule } from '../definition.js';
 import type { CloudCompression } from '../../wal/cloud-layout.js';
 import { cloudWalPath } from '../../wal/cloud-layout.js';
+import {
+  DEFAULT_SEGMENT_SIZE,
+  hashDir,
+  isSegmentName,
+  parseWalName,
+  segmentsBetween,
+} from '../../wal/names.js';
+import type { XlogDbEntry } from '../../wal/xlogdb.js';
+import { defineCommandModule } from '../definition.js';
+import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadAnyServerCatalog, nextBackup } from '../shared/backup-catalog.js';
 import { cloudBackupObjects, hasCloudCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
@@ -25,6 +41,11 @@ export default defineCommandModule<string[]>({
     if (!info)
       throw new BarmanError('backup-unreadable', `backup ${backup.id} is unreadable: ${backup.unreadable}`);
     const target = (input.options.target as string | undefined) ?? 'standalone';
+    const walPath = (name: string, entry?: XlogDbEntry) =>
+      cloud
+        ? // Cloud WAL objects carry their compression in the name (barman-cloud-wal-archive's layout).
+          `${catalog.layout.walsDirectory}/${cloudWalPath(name, (entry?.compression ?? null) as CloudCompression | null)}`
+        : join(catalog.layout.walsDirectory, hashDir(name), name);
     const files: string[] = [];
     if (target !== 'wal') {
       if (cloud) {
@@ -34,41 +55,52 @@ export default defineCommandModule<string[]>({
         files.push(...(await walk(backup.directory)));
       }
     }
-    if (target !== 'data' && info.begin_wal) {
-      const timeline = info.begin_wal.slice(0, 8);
-      const until =
-        target === 'standalone' ? info.end_wal : (nextBackup(catalog, backup)?.info?.begin_wal ?? null);
-      for (const entry of [...catalog.xlog].sort((a, b) =>
-        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-      )) {
-        const segment = entry.name.slice(0, 24);
-        if (entry.name.endsWith('.history') || !segment.startsWith(timeline) || segment < info.begin_wal)
-          continue;
-        if (until !== null && (target === 'standalone' ? segment > until : segment >= until)) continue;
-        files.push(
-          cloud
-            ? // Cloud WAL objects carry their compression in the name (barman-cloud-wal-archive's layout).
-              `${catalog.layout.walsDirectory}/${cloudWalPath(entry.name, entry.compression as CloudCompression | null)}`
-            : join(catalog.layout.walsDirectory, hashDir(entry.name), entry.name),
-        );
-      }
+    if (target === 'standalone' && info.begin_wal && info.end_wal) {
+      const archived = new Map(catalog.xlog.map((entry) => [entry.name, entry]));
+      for (const name of segmentsBetween(info.begin_wal, info.end_wal, segmentSize(info)))
+        files.push(walPath(name, archived.get(name)));
+    }
+    if ((target === 'wal' || target === 'full') && info.begin_wal) {
+      const nextEnd = nextBackup(catalog, backup)?.info?.end_wal ?? null;
+      for (const entry of walUntil(catalog, info.begin_wal, nextEnd)) files.push(walPath(entry.name, entry));
     }
     return files;
   },
   renderConsole: (files) => files,
-  renderJson: (files) => files,
+  renderJson: (files) => (files.length > 0 ? { _INFO: files } : null),
 });
 
-/** Every regular file under `directory`, depth first, names sorted. */
+function segmentSize(info: BackupInfo): number {
+  return info.xlog_segment_size || DEFAULT_SEGMENT_SIZE;
+}
+
+/**
+ * xlog.db entries in file order from `begin` on the backup's timeline, up to `nextEnd` (the next
+ * backup's end_wal) included; every history file met on the way (Barman's rule).
+ */
+function walUntil(catalog: ServerCatalog, begin: string, nextEnd: string | null): XlogDbEntry[] {
+  const timeline = parseWalName(begin)?.timeline ?? 0;
+  const entries: XlogDbEntry[] = [];
+  for (const entry of catalog.xlog) {
+    const wal = parseWalName(entry.name);
+    if (wal?.kind === 'history') {
+      entries.push(entry);
+      continue;
+    }
+    if (entry.name < begin || !wal || wal.timeline > timeline || !isSegmentName(entry.name)) continue;
+    if (nextEnd !== null && entry.name > nextEnd) break;
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** Every regular file under `directory`: its files (names sorted), then each sub-directory's. */
 async function walk(directory: string): Promise<string[]> {
   const entries = (await readdir(directory, { withFileTypes: true })).sort((a, b) =>
-    a.name < b.name ? -1 : 1,
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) files.push(...(await walk(path)));
-    else if (entry.isFile()) files.push(path);
-  }
+  const files = entries.filter((entry) => entry.isFile()).map((entry) => join(directory, entry.name));
+  for (const entry of entries.filter((candidate) => candidate.isDirectory()))
+    files.push(...(await walk(join(directory, entry.name))));
   return files;
 }

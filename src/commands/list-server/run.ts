@@ -26,21 +26,21 @@ export default defineCommandModule<ListServerResult>({
   renderConsole({ minimal, servers }) {
     if (minimal) return servers.map((server) => server.name);
     return servers.map((server) => {
-      // Barman's layout: flags are appended to the description with a leading space.
-      let description = server.description ?? '';
-      if (!server.active) description += ' (inactive)';
-      if (server.disabled) description += ' (WARNING: disabled)';
+      const description = describe(server);
       return description ? `${server.name} - ${description}` : server.name;
     });
   },
 
-  renderJson({ minimal, servers }) {
-    if (minimal) return servers.map((server) => server.name);
-    return Object.fromEntries(
-      servers.map((server) => [
-        server.name,
-        { description: server.description, active: server.active, disabled: server.disabled },
-      ]),
-    );
+  // Barman 3.4's document, --minimal or not: `{"<server>": {"description": "<text and flags>"}}`.
+  renderJson({ servers }) {
+    return Object.fromEntries(servers.map((server) => [server.name, { description: describe(server) }]));
   },
 });
+
+/** Barman's layout: flags are appended to the description with a leading space. */
+function describe(server: ListedServer): string {
+  let description = server.description ?? '';
+  if (!server.active) description += ' (inactive)';
+  if (server.disabled) description += ' (WARNING: disabled)';
+  return description;
+}

@@ -34,5 +34,6 @@ export default defineCommandModule<Result>({
     return { lines: [], accepted: outcome.accepted };
   },
   renderConsole: (result) => result.lines,
-  renderJson: (result) => result,
+  // Barman 3.4 prints only the messages (`--test`'s line) under `_INFO`.
+  renderJson: (result) => (result.lines.length > 0 ? { _INFO: result.lines } : null),
 });

@@ -30,15 +30,33 @@ export function derivedValues(server: ServerEntry): Record<string, unknown> {
   };
 }
 
-/** Every option and derived value as JSON-friendly data, sorted by key. */
-export function serverConfigJson(server: ServerEntry): Record<string, unknown> {
+/**
+ * Every option and derived value as JSON-friendly data, sorted by key; `live` adds what PostgreSQL
+ * reports (the remote status), whose null values never hide an option's (Barman's rule).
+ */
+export function serverConfigJson(
+  server: ServerEntry,
+  live: Record<string, unknown> = {},
+): Record<string, unknown> {
   const config = server.config as unknown as Record<string, unknown>;
   const values: Record<string, unknown> = { ...derivedValues(server) };
   for (const [key, value] of Object.entries(config)) values[key] = jsonValue(key, value);
+  for (const [key, value] of Object.entries(live)) {
+    if (value !== null || !(key in values)) values[key] = value;
+  }
   return redactValue(sortKeys(values));
 }
 
+/** JSON values as Barman 3.4 writes them: objects it has no JSON form for as their str(). */
 function jsonValue(key: string, value: unknown): unknown {
+  switch (key) {
+    case 'backup_options':
+      return `BackupOptions(${setRepr(value as string[] | null)})`;
+    case 'recovery_options':
+      return `RecoveryOptions(${setRepr(value as string[] | null)})`;
+    case 'wal_retention_policy':
+      return typeof value === 'string' ? value.toUpperCase() : null;
+  }
   if (value === null || value === undefined) return null;
   if (LOCATION_KEYS.has(key)) return formatLocation(value as Location);
   if (key === 'retention_policy') return formatRetentionPolicy(value as RetentionPolicy);
@@ -47,22 +65,9 @@ function jsonValue(key: string, value: unknown): unknown {
 }
 
 /** `show-server` console lines for one server: `\tkey: value`, sorted. */
-export function serverConfigConsole(server: ServerEntry): string[] {
-  const json = serverConfigJson(server);
-  return Object.entries(json).map(([key, value]) => `\t${key}: ${redactSecrets(consoleValue(key, value))}`);
-}
-
-function consoleValue(key: string, value: unknown): string {
-  switch (key) {
-    case 'backup_options':
-      return `BackupOptions(${setRepr(value as string[])})`;
-    case 'recovery_options':
-      return `RecoveryOptions(${setRepr(value as string[])})`;
-    case 'wal_retention_policy':
-      return String(value).toUpperCase();
-    default:
-      return pythonStr(value);
-  }
+export function serverConfigConsole(server: ServerEntry, live: Record<string, unknown> = {}): string[] {
+  const json = serverConfigJson(server, live);
+  return Object.entries(json).map(([key, value]) => `\t${key}: ${redactSecrets(pythonStr(value))}`);
 }
 
 function setRepr(words: readonly string[] | null): string {

@@ -212,7 +212,8 @@ export default defineCommandModule<Result>({
         pgdata_directory: info.pgdata,
         postgresql_version: info.version,
         status: info.status,
-        tablespaces: info.tablespaces?.map(({ location, name, oid }) => ({ location, name, oid })) ?? null,
+        // Barman 3.4 writes an empty list for a backup without tablespaces.
+        tablespaces: info.tablespaces?.map(({ location, name, oid }) => ({ location, name, oid })) ?? [],
         wal_information: {
           compression_ratio: percent(afterRatio),
           disk_usage: prettySize(after.bytes),

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { main } from '../../../src/cli/main.js';
 import type { CommandDefinition } from '../../../src/commands/definition.js';
 import { defineCommandModule } from '../../../src/commands/definition.js';
+import { BarmanError } from '../../../src/errors/index.js';
 import { writeConfigFiles } from '../../helpers/config-files.js';
 
 /** Runs main() in-process with stdout/stderr captured. */
@@ -75,4 +76,45 @@ test('without a log file, the message says how to get the stack trace', async ()
   );
   const debug = await capture(['-d', '-c', join(dir, 'barman.conf'), 'crash'], [crashing]);
   assert.match(debug.stderr, /TypeError: .*\n\s+at /);
+});
+
+const talking: CommandDefinition = {
+  name: 'talk',
+  summary: 'reports messages and a result',
+  usesConfig: true,
+  load: () =>
+    Promise.resolve(
+      defineCommandModule<{ fail: boolean }>({
+        run: (ctx, input) => {
+          ctx.report.info('first line');
+          ctx.report.warning('careful');
+          if (input.args.mode === 'fail') return Promise.reject(new BarmanError('test', 'it went wrong'));
+          return Promise.resolve({ fail: false });
+        },
+        renderConsole: () => ['result line'],
+        renderJson: () => ({ srv: { value: 1 } }),
+      }),
+    ),
+  arguments: [{ name: 'mode', description: 'ok or fail', required: true }],
+};
+
+test('-f json: one document on stdout with the result and the messages, as Barman prints it', async () => {
+  const dir = writeConfigFiles({
+    'barman.conf': `[barman]\nbarman_user = ${userInfo().username}\nbarman_home = @DIR@/home\n`,
+  });
+  const ok = await capture(['-c', join(dir, 'barman.conf'), '-f', 'json', 'talk', 'ok'], [talking]);
+  assert.equal(ok.exitCode, 0);
+  assert.equal(ok.stdout, '{"_INFO": ["first line"], "_WARNING": ["careful"], "srv": {"value": 1}}\n');
+  assert.equal(ok.stderr, 'WARNING: careful\n', 'warnings and errors also reach stderr; info lines do not');
+
+  const failed = await capture(['-c', join(dir, 'barman.conf'), '-f', 'json', 'talk', 'fail'], [talking]);
+  assert.equal(failed.exitCode, 1);
+  assert.equal(
+    failed.stdout,
+    '{"_ERROR": ["it went wrong"], "_INFO": ["first line"], "_WARNING": ["careful"]}\n',
+  );
+  assert.equal(failed.stderr, 'WARNING: careful\nERROR: it went wrong\n');
+
+  const console = await capture(['-c', join(dir, 'barman.conf'), 'talk', 'ok'], [talking]);
+  assert.equal(console.stdout, 'first line\nresult line\n');
 });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSynchronousStandbyNames } from '../../../src/postgres/replication.js';
+import {
+  parseSynchronousStandbyNames,
+  splitSynchronousStandbyNames,
+} from '../../../src/postgres/replication.js';
 import { programConnection } from '../../../src/postgres/password.js';
 import { pgReceiveWalArguments, resetPlan } from '../../../src/wal/receiver.js';
 
@@ -39,6 +42,14 @@ test('synchronous_standby_names as Barman reads it: the list in parentheses, or 
     'barman_receive_wal',
   ]);
   assert.deepEqual(parseSynchronousStandbyNames('ANY 1 ("s 1", s2)'), ['s 1', 's2']);
+});
+
+test("show-server's synchronous_standby_names: Barman 3.4's list, empty names kept", () => {
+  // Each expectation is what Barman 3.4's get_synchronous_standby_names returns for the value.
+  assert.deepEqual(splitSynchronousStandbyNames(''), ['']);
+  assert.deepEqual(splitSynchronousStandbyNames('*'), ['*']);
+  assert.deepEqual(splitSynchronousStandbyNames('FIRST 2 (a, "b c", d)'), ['a', 'b c', 'd']);
+  assert.deepEqual(splitSynchronousStandbyNames('a,b'), ['a', 'b']);
 });
 
 test('pg_receivewal gets the connection string without its password, with the archiver name', () => {
