@@ -555,7 +555,7 @@ archiver = on
 
   it(
     'PostgreSQL recovers a base backup with barman-ts barman-wal-restore -p 4 as restore_command',
-    { timeout: 90_000 },
+    { timeout: 240_000 },
     async () => {
       const archived = await barmanTs('archive-wal', 'main');
       assert.equal(archived.exitCode, 0, archived.stderr);
@@ -606,9 +606,11 @@ archiver = on
             '-c',
             sql,
           ]);
+        // Every segment is one ssh session and one barman start: slow when both cores are busy.
         await waitFor(
           'the recovered cluster to be promoted',
           async () => (await psql('select pg_is_in_recovery()')).stdout.trim() === 'f',
+          { timeoutMs: 150_000 },
         );
         assert.equal((await psql('select count(*) from t')).stdout.trim(), String(rowsInserted), log());
         const last = segments.at(-1)!;
