@@ -49,10 +49,15 @@ export async function runArchiveWal(
         log.info(`recorded the cluster identity of server ${config.name}: system identifier ${systemid}`);
       },
       catalogued: new Set(current.entries.map((entry) => entry.name)),
-      commitToCatalogue: (entries, publish) =>
+      commitToCatalogue: ({ published, ifMissing }, publish) =>
         withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
           await publish();
-          await xlogDb.append(entries, columns);
+          let missing = ifMissing;
+          if (missing.length > 0) {
+            const present = new Set((await xlogDb.read()).entries.map((entry) => entry.name));
+            missing = missing.filter((entry) => !present.has(entry.name));
+          }
+          await xlogDb.append([...published, ...missing], columns);
         }),
       hooks: options.hooks,
     });
