@@ -1,11 +1,22 @@
-/** Removing WAL files older than a point (the first backup): xlog.db first, then the files. */
-import { readdir, rmdir, unlink } from 'node:fs/promises';
+/**
+ * Removing WAL files from the archive (deletions, the first backup's clean-up), so that a kill at
+ * any point leaves a catalogue the next run completes. One removal at a time per server (the
+ * `wal-removal` lock); each first writes its list of files to a journal beside its lock, then
+ * drops them from xlog.db, then deletes the files, then the journal. A removal killed on the way
+ * leaves the journal; the next removal, `cron` and `rebuild-xlogdb` finish it, so xlog.db and the
+ * files agree again (no orphan file that nothing would ever delete).
+ */
+import { readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { ServerLayout } from '../../catalog/layout.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { withWalDeleteHooks } from '../../hooks/index.js';
-import { serverLockPath, withLock } from '../../locks/index.js';
+import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
+import type { Reporter } from '../../output/reporter.js';
+import { fsyncDirectory, writeFileDurably } from '../../storage/posix.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import { hashDir } from '../../wal/names.js';
+import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
 
@@ -23,8 +34,8 @@ export async function removeWalsBefore(
 }
 
 /**
- * Drops `names` from xlog.db (atomic rewrite under the xlogdb lock), then deletes the files,
- * each inside its pre/post wal_delete hook scripts when configured.
+ * Drops `names` from xlog.db, then deletes the files, each inside its pre/post wal_delete hook
+ * scripts when configured; under the server's wal-removal lock, journalled (see above).
  */
 export async function removeWalFiles(
   catalog: ServerCatalog,
@@ -32,34 +43,133 @@ export async function removeWalFiles(
   hooks?: HookRunner,
 ): Promise<string[]> {
   if (names.length === 0) return [];
-  const { layout, config } = catalog;
-  const doomed = new Set(names);
+  const { layout } = catalog;
+  const lock = await acquireLock(removalLockPath(layout), {
+    waitMs: XLOGDB_LOCK_WAIT_MS,
+    busyMessage: `WAL files of server ${layout.server} are being removed by another process`,
+  });
+  try {
+    await finishJournal(layout);
+    const journal = journalPath(layout);
+    await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
+    await dropFromXlogDb(layout, new Set(names));
+    // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
+    const entries = hooks?.has('wal_delete')
+      ? new Map(catalog.xlog.map((entry) => [entry.name, entry]))
+      : null;
+    await deleteWalFiles(layout, names, entries ? { hooks, entries } : null);
+    await unlink(journal);
+    await fsyncDirectory(dirname(journal));
+    return [...names];
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Finishes a WAL removal that a killed process left half done, if no removal is running (cron).
+ * Resolves with the names it removed (none when there was nothing to finish).
+ */
+export async function finishInterruptedWalRemoval(layout: ServerLayout, report: Reporter): Promise<string[]> {
+  const lock = tryAcquireLock(removalLockPath(layout));
+  if (!lock) return [];
+  try {
+    return await finishAndReport(layout, report);
+  } finally {
+    lock.release();
+  }
+}
+
+/** rebuild-xlogdb: waits for a running removal, finishes an interrupted one, then runs `work`. */
+export async function withoutWalRemoval<T>(
+  layout: ServerLayout,
+  report: Reporter,
+  work: () => Promise<T>,
+): Promise<T> {
+  const lock = await acquireLock(removalLockPath(layout), {
+    waitMs: XLOGDB_LOCK_WAIT_MS,
+    busyMessage: `WAL files of server ${layout.server} are being removed by another process`,
+  });
+  try {
+    await finishAndReport(layout, report);
+    return await work();
+  } finally {
+    lock.release();
+  }
+}
+
+async function finishAndReport(layout: ServerLayout, report: Reporter): Promise<string[]> {
+  const names = await finishJournal(layout);
+  if (names.length > 0)
+    report.info(`Finished an interrupted removal of ${names.length} WAL file(s) of server ${layout.server}`);
+  return names;
+}
+
+function removalLockPath(layout: ServerLayout): string {
+  return serverLockPath(layout.lockDirectory, layout.server, 'wal-removal');
+}
+
+/** `.<server>-wal-removal.journal`, beside the lock: the files a removal in progress deletes. */
+function journalPath(layout: ServerLayout): string {
+  return join(layout.lockDirectory, `.${layout.server}-wal-removal.journal`);
+}
+
+/** Completes the journalled removal, if any (the caller holds the wal-removal lock). */
+async function finishJournal(layout: ServerLayout): Promise<string[]> {
+  const journal = journalPath(layout);
+  let text: string;
+  try {
+    text = await readFile(journal, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  // A journal torn by a crash before its rename cannot exist (it is written atomically); an
+  // unexpected line is skipped rather than trusted as a path.
+  const names = text
+    .split('\n')
+    .filter((name) => /^[0-9A-F]{24}(\.[0-9A-F]{8}\.backup|\.partial)?$/.test(name));
+  await dropFromXlogDb(layout, new Set(names));
+  await deleteWalFiles(layout, names, null);
+  await unlink(journal);
+  await fsyncDirectory(dirname(journal));
+  return names;
+}
+
+/** Rewrites xlog.db without `doomed` (atomically, under the xlogdb lock). */
+async function dropFromXlogDb(layout: ServerLayout, doomed: ReadonlySet<string>): Promise<void> {
   const xlogDb = new XlogDbFile(layout.xlogDbFile);
   await withLock(
-    serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
+    serverLockPath(layout.lockDirectory, layout.server, 'xlogdb'),
     {
       waitMs: XLOGDB_LOCK_WAIT_MS,
-      busyMessage: `xlog.db of server ${config.name} is locked by another process`,
+      busyMessage: `xlog.db of server ${layout.server} is locked by another process`,
     },
     async () => {
       const current = await xlogDb.read();
+      if (!current.entries.some((entry) => doomed.has(entry.name))) return;
       await xlogDb.rewrite(
         current.entries.filter((entry) => !doomed.has(entry.name)),
         current.columns === 5 ? 5 : 4,
       );
     },
   );
+}
+
+async function deleteWalFiles(
+  layout: ServerLayout,
+  names: readonly string[],
+  withHooks: { hooks: HookRunner | undefined; entries: Map<string, XlogDbEntry> } | null,
+): Promise<void> {
   const directories = new Set<string>();
-  // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
-  const entries = hooks?.has('wal_delete') ? new Map(catalog.xlog.map((entry) => [entry.name, entry])) : null;
   for (const name of names) {
     const path = join(layout.walsDirectory, hashDir(name), name);
     const remove = () =>
       unlink(path).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
-    const entry = entries?.get(name);
-    if (entries) {
+    if (withHooks) {
+      const entry = withHooks.entries.get(name);
       const file = {
         segment: name,
         file: path,
@@ -67,7 +177,7 @@ export async function removeWalFiles(
         timestamp: entry?.mtime ?? 0,
         compression: entry?.compression ?? null,
       };
-      await withWalDeleteHooks(hooks, file, remove);
+      await withWalDeleteHooks(withHooks.hooks, file, remove);
     } else {
       await remove();
     }
@@ -76,5 +186,4 @@ export async function removeWalFiles(
   for (const directory of directories) {
     if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
   }
-  return [...names];
 }
