@@ -7,3 +7,4 @@ export * from './barman.js';
 export * from './restore.js';
 export * from './standby.js';
 export * from './fault-proxy.js';
+export * from './chaos.js';

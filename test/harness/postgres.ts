@@ -39,6 +39,8 @@ export interface PostgresOptions {
    */
   existingDataDir?: string;
   restoreCommand?: string;
+  /** More initdb arguments for a new cluster, e.g. `--wal-segsize=1`. */
+  initdbArgs?: readonly string[];
 }
 
 export interface PostgresServer {
@@ -83,7 +85,10 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   const pgCtl = join(binDir, 'pg_ctl');
 
   // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
-  const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
+  const initdbArgs = [
+    ...['-D', dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-k'],
+    ...(options.initdbArgs ?? []),
+  ];
   if (!options.existingDataDir) await runAs(osUser, join(binDir, 'initdb'), initdbArgs);
   const settings: Record<string, string> = {
     listen_addresses: HOST,
