@@ -35,6 +35,7 @@ import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { removeLeftoverBackups } from '../shared/delete-backup.js';
 import { selectServers } from '../shared/select-servers.js';
 import { removeWalsBefore } from '../shared/wal-cleanup.js';
+import { isFirstBackup } from '../../retention/policy.js';
 import { backupToCloud } from './cloud.js';
 import { withOverrides } from '../shared/overrides.js';
 import type { BackupOutcome } from './common.js';
@@ -369,8 +370,8 @@ async function finishWithWal(
         );
         return 'FAILED';
       }
-      const first = catalog.backups.every((other) => other.id === backupId || statusOf(other) !== 'DONE');
-      if (first) {
+      const views = catalog.backups.map((other) => ({ id: other.id, status: statusOf(other) }));
+      if (isFirstBackup(views, backupId)) {
         const removed = await removeWalsBefore(catalog, info.begin_wal, hooks);
         if (removed.length > 0) {
           ctx.report.info(`This is the first backup for server ${config.name}`);
