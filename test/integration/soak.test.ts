@@ -34,7 +34,7 @@ import {
 } from '../harness/index.js';
 import { readDatabaseState, startDatabaseLoad } from './soak/load.js';
 import { Chaos } from './soak/chaos.js';
-import { archiveProblems, backupStatuses, xlogDbLines } from './soak/archive.js';
+import { archiveProblems, backupStatuses, homeProblems, xlogDbLines } from './soak/archive.js';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
 const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -209,23 +209,32 @@ retention_policy = REDUNDANCY 3
         `${server}: ${done.length} DONE of ${statuses.size} backups, ${before.length} xlog.db lines`,
       );
     }
+    problems.push(...homeProblems(home));
     if (problems.length > 0) failWith(`${problems.length} problem(s):\n${problems.join('\n')}`);
 
     // --- every DONE backup recovers to the end of the archive: the final state of the database.
-    for (const server of SERVERS) {
-      const done = [...backupStatuses(join(home, server))].filter(([, s]) => s === 'DONE').map(([id]) => id);
-      for (const id of done) {
-        const destination = join(dir, 'recovered', `${server}-${id}`);
-        await expectOk('recover', server, id, destination);
-        const copy = await startRecoveredCopy(destination, { timeoutMs: 300_000 });
-        recovered.push(copy);
-        const copyState = await readDatabaseState(copy);
-        events.add(`${server} ${id} recovered: ${JSON.stringify(copyState)}`);
-        assert.deepEqual(copyState, state, `${server} ${id} recovers to the final state of the database`);
-        await copy.stop();
-        rmSync(destination, { recursive: true, force: true });
-      }
-    }
+    const toRecover = SERVERS.flatMap((server) =>
+      [...backupStatuses(join(home, server))].filter(([, s]) => s === 'DONE').map(([id]) => ({ server, id })),
+    );
+    const recoverOne = async ({ server, id }: { server: string; id: string }) => {
+      const destination = join(dir, 'recovered', `${server}-${id}`);
+      await expectOk('recover', server, id, destination);
+      const copy = await startRecoveredCopy(destination, { timeoutMs: 300_000 });
+      recovered.push(copy);
+      const copyState = await readDatabaseState(copy);
+      events.add(`${server} ${id} recovered: ${JSON.stringify(copyState)}`);
+      assert.deepEqual(copyState, state, `${server} ${id} recovers to the final state of the database`);
+      await copy.stop();
+      rmSync(destination, { recursive: true, force: true });
+    };
+    // Two at a time: each is mostly I/O and waiting for PostgreSQL.
+    const lanes = [toRecover.filter((_, i) => i % 2 === 0), toRecover.filter((_, i) => i % 2 === 1)];
+    const outcomes = await Promise.allSettled(
+      lanes.map(async (lane) => {
+        for (const backup of lane) await recoverOne(backup);
+      }),
+    );
+    for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
   });
 
   /** One key of a backup.info (the file was read by backupStatuses just before). */

@@ -79,6 +79,16 @@ export function archiveProblems(serverDir: string): string[] {
   for (const id of list(join(serverDir, 'base'))) {
     if (!existsSync(join(serverDir, 'base', id, 'backup.info')))
       problems.push(`base/${id} has no backup.info`);
+    for (const name of list(join(serverDir, 'base', id)))
+      if (name.startsWith('.')) problems.push(`unexpected base/${id}/${name}`);
   }
+  for (const name of list(serverDir)) if (name.startsWith('.')) problems.push(`unexpected ${name}`);
   return problems;
+}
+
+/** Temp files and unfinished journals in barman_home itself (the lock directory). */
+export function homeProblems(home: string): string[] {
+  return list(home)
+    .filter((name) => name.endsWith('.tmp') || name.endsWith('.journal'))
+    .map((name) => `${name} left in barman_home`);
 }

@@ -83,6 +83,8 @@ export class Chaos {
   private readonly durations = new Map<Action, { total: number; count: number }>();
   private readonly counts = new Map<string, number>();
   private readonly midCopy = new Map<string, Set<string>>();
+  /** Running commands of ours: pid -> how to kill it. */
+  private readonly live = new Map<number, () => void>();
   private sequence = 0;
 
   constructor(private readonly options: ChaosOptions) {}
@@ -103,8 +105,17 @@ export class Chaos {
   }
 
   /** Waits for every command still running. */
-  async settle(): Promise<void> {
-    while (this.running.size > 0) await Promise.all([...this.running]);
+  /**
+   * Waits for the commands still running, up to `graceMs`; then kills the rest, as any other kill
+   * (a backup then still copying counts as killed mid-copy), so that the soak's length is bounded.
+   */
+  async settle(graceMs = 20_000): Promise<void> {
+    const deadline = sleep(graceMs).then(() => 'late' as const);
+    while (this.running.size > 0) {
+      if ((await Promise.race([Promise.all([...this.running]), deadline])) !== 'late') continue;
+      for (const stop of this.live.values()) stop();
+      await Promise.all([...this.running]);
+    }
   }
 
   /** Backups whose process was killed while their backup.info still said STARTED. */
@@ -216,11 +227,16 @@ export class Chaos {
     const { child, exited } = startBarman(['-c', config, ...args]);
     const disarm = aimed ? trigger.arm(() => (killed = killNow(child.pid!))) : () => {};
     const killer = killAfter === null ? null : setTimeout(() => (killed = killNow(child.pid!)), killAfter);
+    this.live.set(child.pid!, () => {
+      events.add(`kill -9 ${label}: the soak is over`);
+      killed = killNow(child.pid!);
+    });
     const watchdog = setTimeout(() => {
       this.anomaly(`${label}: still running after ${HUNG_MS / 1000} s: killed`);
       killNow(child.pid!);
     }, HUNG_MS);
     const run = await exited;
+    this.live.delete(child.pid!);
     disarm();
     clearTimeout(watchdog);
     if (killer) clearTimeout(killer);
@@ -242,15 +258,22 @@ export class Chaos {
     this.checkOutput(run, label, action);
   }
 
-  /** A kill 0-30 ms after the server's xlog.db is written (appended, or replaced by a rewrite). */
+  /**
+   * A kill 0-30 ms after the server's xlog.db is written (appended, or replaced by a rewrite), or
+   * the moment a rewrite's temp copy appears.
+   */
   private xlogDbTrigger(server: string): KillTrigger {
-    const delay = this.options.random.int(0, 30);
-    const wals = join(this.options.home, server, 'wals');
+    const { random, home } = this.options;
+    const temp = random.chance(0.25);
+    const delay = temp ? 0 : random.int(0, 30);
+    const wals = join(home, server, 'wals');
     return {
-      description: `${delay} ms after a write of ${server}'s xlog.db`,
+      description: temp
+        ? `as a temp copy of ${server}'s xlog.db appears`
+        : `${delay} ms after a write of ${server}'s xlog.db`,
       arm: (kill) => {
         const watcher = watchQuietly(wals, (name) => {
-          if (name !== 'xlog.db') return;
+          if (temp ? !name.startsWith('.xlog.db.') : name !== 'xlog.db') return;
           watcher?.close();
           setTimeout(kill, delay);
         });
