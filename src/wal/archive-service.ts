@@ -37,6 +37,8 @@ export async function runArchiveWal(
     const current = await xlogDb.read();
     const columns = current.columns === 5 ? 5 : 4;
     const identity = await readIdentity(layout.identityFile);
+    // Once per run, under the lock: what a rewrite of xlog.db killed halfway left.
+    let tempsRemoved = false;
     return await archiveWal({
       config,
       paths: layout,
@@ -51,6 +53,8 @@ export async function runArchiveWal(
       catalogued: new Set(current.entries.map((entry) => entry.name)),
       commitToCatalogue: ({ published, ifMissing }, publish) =>
         withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
+          if (!tempsRemoved) await xlogDb.removeAbandonedTemps();
+          tempsRemoved = true;
           await publish();
           let missing = ifMissing;
           if (missing.length > 0) {

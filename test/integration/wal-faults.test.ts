@@ -23,6 +23,7 @@ import {
   truncateSync,
   unlinkSync,
   utimesSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -590,6 +591,32 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
     const run = await runBarman(['-c', config, 'archive-wal', server]);
     assert.equal(run.exitCode, 0, run.stderr);
     await assertFullyArchived(config, server, [segments[0]!]);
+  });
+
+  it('a rewrite of xlog.db killed before its rename: the next archive-wal removes the temp copy', async (t) => {
+    const server = 'torn';
+    const config = writeConfig(join(dir, 'torn.conf'), { [server]: { compression: 'gzip' } });
+    const paths = pathsOf(server);
+    deliver(paths.incoming, segments.slice(0, 3));
+    await archiveToCompletion(config, server);
+    const temps = () => list(paths.wals).filter((name) => name.startsWith('.xlog.db.'));
+    // rebuild-xlogdb killed the moment its temp copy of xlog.db appears (inotify: no polling delay).
+    let attempts = 0;
+    while (temps().length === 0 && attempts < 20) {
+      attempts += 1;
+      const run = startBarman(['-c', config, 'rebuild-xlogdb', server]);
+      const watcher = watch(paths.wals, (_event, name) => {
+        if (typeof name === 'string' && name.startsWith('.xlog.db.')) run.child.kill('SIGKILL');
+      });
+      await run.exited;
+      watcher.close();
+    }
+    t.diagnostic(`${attempts} rebuild-xlogdb runs to leave a temp copy behind`);
+    assert.equal(temps().length, 1, 'a killed rewrite left its temp copy');
+    deliver(paths.incoming, segments.slice(3, 4));
+    await archiveToCompletion(config, server);
+    assert.deepEqual(temps(), [], 'archive-wal removed it, under the xlogdb lock');
+    await assertFullyArchived(config, server, segments.slice(0, 4));
   });
 
   describe(

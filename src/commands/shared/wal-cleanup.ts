@@ -13,7 +13,7 @@ import type { HookRunner } from '../../hooks/index.js';
 import { withWalDeleteHooks } from '../../hooks/index.js';
 import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
-import { fsyncDirectory, writeFileDurably } from '../../storage/posix.js';
+import { fsyncDirectory, removeTempCopies, writeFileDurably } from '../../storage/posix.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import { hashDir } from '../../wal/names.js';
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
@@ -51,6 +51,7 @@ export async function removeWalFiles(
   try {
     await finishJournal(layout);
     const journal = journalPath(layout);
+    await removeTempCopies(journal);
     await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
     await dropFromXlogDb(layout, new Set(names));
     // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
