@@ -53,8 +53,9 @@ const FIRST_GUESS_MS: Partial<Record<Action, number>> = { backup: 8000, cron: 20
 const EXPECTED_ERRORS: Partial<Record<Action, RegExp[]>> = {
   backup: [
     /^ERROR: Another backup process is running$/,
-    // A killed receive-wal fails the pre-backup checks until cron restarts it (Barman's too).
-    /^ERROR: Impossible to start the backup: (replication slot \(slot '\S+' not (active|initialised): is 'receive-wal' running\?\), )?receive-wal running \(See the Barman log file for more details\)\. Run 'barman check \S+' for details$/,
+    // A killed receive-wal fails the pre-backup checks until cron has restarted it and its
+    // pg_receivewal holds the slot again (Barman's too).
+    /^ERROR: Impossible to start the backup: (replication slot \(slot '\S+' not (active|initialised): is 'receive-wal' running\?\)(, )?)?(receive-wal running \(See the Barman log file for more details\))?\. Run 'barman check \S+' for details$/,
     // A backup waiting for its WAL may be deleted meanwhile.
     /^ERROR: backup \S+ of server \S+ was deleted (while it waited for its WAL files|or is being deleted: it cannot become DONE)$/,
   ],

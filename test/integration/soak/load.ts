@@ -41,7 +41,7 @@ export async function startDatabaseLoad(
     join(binDir, 'pgbench'),
     [
       ...['-h', server.host, '-p', String(server.port), '-U', 'postgres'],
-      ...['-n', '-c', '2', '-j', '1', '-R', '40', '-T', '86400', 'postgres'],
+      ...['-n', '-c', '2', '-j', '1', '-R', '25', '-T', '86400', 'postgres'],
     ],
     { env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] },
   );
