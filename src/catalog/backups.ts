@@ -4,9 +4,10 @@
  * that cannot be read is listed as unreadable with the reason; it never breaks a listing.
  */
 import { mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { writeFileDurably } from '../storage/posix.js';
+import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
+import { fsyncDirectory, writeFileDurably } from '../storage/posix.js';
 import type { BackupInfo } from './backup-info.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
 import type { ServerLayout } from './layout.js';
@@ -162,10 +163,60 @@ export async function saveBackupInfo(backup: CatalogBackup, info: BackupInfo): P
   await writeFileDurably(backup.infoFile, formatBackupInfo(info));
 }
 
-/** Removes a backup's files: data, annotations, and its meta/ entries. */
+/**
+ * Rewrites a backup's backup.info with `change` applied to what the file holds now, unless a
+ * deletion holds the backup's lock or the backup is gone (a deletion removes backup.info first).
+ * Status changes made outside the backup's own run — cron, a backup waiting for its WAL, the next
+ * backup failing an interrupted one — go through here, so a deleted backup never comes back.
+ * Resolves with what was saved, or null when nothing was (`change` may decline with null).
+ */
+export async function updateBackupInfo(
+  layout: ServerLayout,
+  backup: CatalogBackup,
+  change: (info: BackupInfo) => BackupInfo | null,
+): Promise<BackupInfo | null> {
+  // Shared: a recovery holds it shared too; a deletion holds it exclusively.
+  const lock = tryAcquireSharedLock(backupLockPath(layout.lockDirectory, layout.server, backup.id));
+  if (!lock) return null;
+  try {
+    let text: string;
+    try {
+      text = await readFile(backup.infoFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    const next = change(parseBackupInfo(text, backup.infoFile));
+    if (next) await saveBackupInfo(backup, next);
+    return next;
+  } finally {
+    lock.release();
+  }
+}
+
+/** Removes backup.info, durably: from then on the backup is not in the catalogue. */
+export async function unlistBackup(backup: CatalogBackup): Promise<void> {
+  await unlink(backup.infoFile).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  await fsyncDirectory(dirname(backup.infoFile));
+}
+
+/** Removes a backup's files: backup.info (if still there), data, annotations, meta/ entries. */
 export async function removeBackupFiles(layout: ServerLayout, backup: CatalogBackup): Promise<void> {
   // backup.info goes first: a crash halfway leaves a directory without it, which listings ignore.
-  await unlink(backup.infoFile).catch(() => {});
+  await unlistBackup(backup);
   await rm(join(layout.metaDirectory, `${backup.id}-keep`), { force: true });
   await rm(backup.directory, { recursive: true, force: true });
+}
+
+/**
+ * Ids of the base/<id> directories with no backup.info (in base/ nor meta/): what a backup
+ * killed before writing one, or a deletion killed after removing it, leaves behind.
+ */
+export async function leftoverBackupDirectories(layout: ServerLayout): Promise<string[]> {
+  const listed = new Set((await loadBackups(layout)).map((backup) => backup.id));
+  return (await listNames(layout.basebackupsDirectory))
+    .filter((name) => BACKUP_ID.test(name) && !listed.has(name))
+    .sort();
 }

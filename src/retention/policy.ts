@@ -85,8 +85,17 @@ export interface WalBackupView {
 }
 
 /** Backups that a deletion keeps: DONE, or still to complete (WAITING_FOR_WALS). */
-function available(backup: WalBackupView): boolean {
+function available(backup: { status: string }): boolean {
   return backup.status === 'DONE' || backup.status === 'WAITING_FOR_WALS';
+}
+
+/**
+ * Whether a backup that just became DONE is the server's first (Barman's rule), which may remove
+ * the WAL archived before it: no older backup is DONE or still WAITING_FOR_WALS (one killed while
+ * it waited, whose WAL cron has yet to see, needs that WAL).
+ */
+export function isFirstBackup(backups: readonly { id: string; status: string }[], id: string): boolean {
+  return !backups.some((backup) => backup.id < id && available(backup));
 }
 
 /**

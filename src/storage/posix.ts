@@ -89,6 +89,19 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${uniqueToken()}${TEMP_SUFFIX}`);
 }
 
+/**
+ * Removes the temp copies of `path` (see tempPathFor) that a writeFileDurably killed before its
+ * rename left. Only for a caller that excludes every other writer of `path` (holds its lock).
+ */
+export async function removeTempCopies(path: string): Promise<void> {
+  const directory = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && name.endsWith(TEMP_SUFFIX))
+      await unlink(join(directory, name)).catch(() => {});
+  }
+}
+
 /** A read buffer a caller keeps across calls, so whole-file reads leave no garbage (see readWholeFile). */
 export interface ScratchBuffer {
   buffer: Buffer;

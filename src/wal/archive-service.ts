@@ -37,6 +37,8 @@ export async function runArchiveWal(
     const current = await xlogDb.read();
     const columns = current.columns === 5 ? 5 : 4;
     const identity = await readIdentity(layout.identityFile);
+    // Once per run, under the lock: what a rewrite of xlog.db killed halfway left.
+    let tempsRemoved = false;
     return await archiveWal({
       config,
       paths: layout,
@@ -49,10 +51,17 @@ export async function runArchiveWal(
         log.info(`recorded the cluster identity of server ${config.name}: system identifier ${systemid}`);
       },
       catalogued: new Set(current.entries.map((entry) => entry.name)),
-      commitToCatalogue: (entries, publish) =>
+      commitToCatalogue: ({ published, ifMissing }, publish) =>
         withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
+          if (!tempsRemoved) await xlogDb.removeAbandonedTemps();
+          tempsRemoved = true;
           await publish();
-          await xlogDb.append(entries, columns);
+          let missing = ifMissing;
+          if (missing.length > 0) {
+            const present = new Set((await xlogDb.read()).entries.map((entry) => entry.name));
+            missing = missing.filter((entry) => !present.has(entry.name));
+          }
+          await xlogDb.append([...published, ...missing], columns);
         }),
       hooks: options.hooks,
     });

@@ -42,14 +42,22 @@ export interface ArchiverEnvironment {
   systemIdentifier: string | null;
   /** Called with the first verified header when the identity was unknown. */
   onIdentityLearned(systemid: string, majorVersion: string | null): Promise<void>;
-  /** Names already in xlog.db (to complete lines a crash left out). */
-  catalogued: ReadonlySet<string>;
-  /** Appends lines to xlog.db durably, under the xlogdb lock. */
   /**
-   * Under the xlogdb lock: runs `publish` (the renames into wals/), then appends the lines
-   * durably. Holding the lock across both keeps rebuild-xlogdb from cataloguing a file twice.
+   * Names known to be in xlog.db (read at the start; the archiver adds the lines it appends), so
+   * that a file already archived — a retry, the same segment from streaming/ and incoming/, a run
+   * killed before its xlog.db append — gets a line only when it has none.
    */
-  commitToCatalogue(entries: readonly XlogDbEntry[], publish: () => Promise<void>): Promise<void>;
+  catalogued: Set<string>;
+  /**
+   * Under the xlogdb lock: runs `publish` (the renames into wals/), then appends durably the lines
+   * of `lines.published` and those of `lines.ifMissing` that xlog.db does not hold at that moment
+   * (another process, rebuild-xlogdb, may have added them since `catalogued` was read). Holding
+   * the lock across both keeps rebuild-xlogdb from cataloguing a file twice.
+   */
+  commitToCatalogue(
+    lines: { published: readonly XlogDbEntry[]; ifMissing: readonly XlogDbEntry[] },
+    publish: () => Promise<void>,
+  ): Promise<void>;
   /** pre/post_archive hook scripts; absent when none is configured (files are then archived in chunks). */
   hooks?: ArchiveHooks;
 }
@@ -346,17 +354,19 @@ async function prepare(
   const destination = destinationOf(env, candidate);
   const sourceStat = await stat(candidate.path, { bigint: true });
   const mtime = Number(sourceStat.mtimeNs) / 1e9;
-  const existing = await lstat(destination).catch(() => null);
+  const existing = await lstat(destination, { bigint: true }).catch(() => null);
   if (existing) {
     if (await filesHaveSameContent(candidate.path, destination, customWalCompression(env.config))) {
       const compression = await detectCompression(destination, env.config);
-      return {
-        candidate,
-        kind: 'duplicate',
-        temp: null,
-        destination,
-        entry: { name: candidate.name, size: existing.size, mtime, compression, encryption: null },
+      // The stored file's size and mtime, as for a new file and as rebuild-xlogdb reads them.
+      const entry: XlogDbEntry = {
+        name: candidate.name,
+        size: Number(existing.size),
+        mtime: Number(existing.mtimeNs) / 1e9,
+        compression,
+        encryption: null,
       };
+      return { candidate, kind: 'duplicate', temp: null, destination, entry };
     }
     await reject(
       env,
@@ -433,10 +443,11 @@ async function commit(
   outcome: ArchiveOutcome,
 ): Promise<void> {
   if (prepared.length === 0) return;
-  const lines = prepared
-    .filter((item) => item.kind === 'new' || !env.catalogued.has(item.entry.name))
+  const published = prepared.filter((item) => item.kind === 'new').map((item) => item.entry);
+  const ifMissing = prepared
+    .filter((item) => item.kind === 'duplicate' && !env.catalogued.has(item.entry.name))
     .map((item) => item.entry);
-  await env.commitToCatalogue(lines, async () => {
+  await env.commitToCatalogue({ published, ifMissing }, async () => {
     const directories = new Set<string>();
     for (const item of prepared) {
       if (item.kind !== 'new') continue;
@@ -445,6 +456,7 @@ async function commit(
     }
     for (const directory of directories) await fsyncDirectory(directory);
   });
+  for (const entry of [...published, ...ifMissing]) env.catalogued.add(entry.name);
   // Only now may the sources go: their archived copies and catalogue lines are durable.
   const sourceDirectories = new Set<string>();
   for (const item of prepared) {

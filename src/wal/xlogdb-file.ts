@@ -1,6 +1,6 @@
 /** Reading, appending and rewriting a server's xlog.db file, durably and under its lock. */
 import { open, readFile } from 'node:fs/promises';
-import { appendFileDurably, writeFileDurably } from '../storage/posix.js';
+import { appendFileDurably, removeTempCopies, writeFileDurably } from '../storage/posix.js';
 import type { ParsedXlogDb, XlogDbEntry } from './xlogdb.js';
 import { formatXlogDbLine, parseXlogDb } from './xlogdb.js';
 
@@ -35,7 +35,13 @@ export class XlogDbFile {
 
   /** Replaces the whole file atomically (delete, rebuild). The caller holds the xlogdb lock. */
   async rewrite(entries: readonly XlogDbEntry[], columns: 4 | 5 = 4): Promise<void> {
+    await this.removeAbandonedTemps();
     await writeFileDurably(this.file, entries.map((entry) => formatXlogDbLine(entry, columns)).join(''));
+  }
+
+  /** Removes what a rewrite killed before its rename left. The caller holds the xlogdb lock. */
+  async removeAbandonedTemps(): Promise<void> {
+    await removeTempCopies(this.file);
   }
 }
 

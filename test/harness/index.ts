@@ -8,3 +8,4 @@ export * from './restore.js';
 export * from './standby.js';
 export * from './fault-proxy.js';
 export * from './tools.js';
+export * from './chaos.js';

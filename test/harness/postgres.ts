@@ -48,6 +48,8 @@ export interface PostgresOptions {
    * scram-sha-256 instead of trust; the Unix socket stays trust. query() and psql() use it.
    */
   password?: string;
+  /** More initdb arguments for a new cluster, e.g. `--wal-segsize=1`. */
+  initdbArgs?: readonly string[];
 }
 
 export interface PostgresServer {
@@ -96,7 +98,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   // The database superuser is `postgres` even when the OS user is someone else (tests not run as root).
   const hostAuth = options.password === undefined ? 'trust' : 'scram-sha-256';
   const initdbArgs = ['-D', dataDir, '-U', SUPERUSER, '-E', 'UTF8', '--locale=C.UTF-8', '-k'];
-  initdbArgs.push('--auth-local=trust', `--auth-host=${hostAuth}`);
+  initdbArgs.push('--auth-local=trust', `--auth-host=${hostAuth}`, ...(options.initdbArgs ?? []));
   if (options.groupAccess) initdbArgs.push('--allow-group-access');
   if (options.password !== undefined) {
     const passwordFile = join(baseDir, 'initdb-password');

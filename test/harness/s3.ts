@@ -10,6 +10,7 @@ import {
   fileTail,
   freePort,
   isProcessAlive,
+  processStartTime,
   makeTempDir,
   registerExitCleanup,
   terminateProcess,
@@ -71,9 +72,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     const reason = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw new Error(`s3rver did not start: ${reason.message}`, { cause: reason });
   }
-  const unregister = registerExitCleanup(() => terminateProcessSync(pid, 'SIGTERM'));
+  const startTime = processStartTime(pid);
+  const unregister = registerExitCleanup(() => terminateProcessSync(pid, 'SIGTERM', 5_000, startTime));
   const stopServer = async (): Promise<void> => {
-    await terminateProcess(pid, 'SIGTERM');
+    await terminateProcess(pid, 'SIGTERM', 5_000, startTime);
     unregister();
     await rm(dir, { recursive: true, force: true });
   };

@@ -15,6 +15,7 @@ import {
   makeTempDir,
   registerExitCleanup,
   runAs,
+  processStartTime,
   terminateProcess,
   terminateProcessSync,
   waitFor,
@@ -109,20 +110,28 @@ export async function startSshd(options: SshdOptions): Promise<SshServer> {
       return null;
     }
   };
-  const unregister = registerExitCleanup(() => {
+  // The daemon's pid and start time, once its pid file is there: a pid file left by a daemon that
+  // died names a pid that may be another process's by then.
+  let daemon: { pid: number; startTime: string | null } | null = null;
+  const daemonOnce = () => {
     const pid = daemonPid();
-    if (pid !== null) terminateProcessSync(pid, 'SIGTERM');
+    if (daemon === null && pid !== null) daemon = { pid, startTime: processStartTime(pid) };
+    return daemon;
+  };
+  const unregister = registerExitCleanup(() => {
+    const known = daemonOnce();
+    if (known) terminateProcessSync(known.pid, 'SIGTERM', 5_000, known.startTime);
   });
   const stopDaemon = async (): Promise<void> => {
-    const pid = daemonPid();
-    if (pid !== null) await terminateProcess(pid, 'SIGTERM');
+    const known = daemonOnce();
+    if (known) await terminateProcess(known.pid, 'SIGTERM', 5_000, known.startTime);
     unregister();
     await rm(dir, { recursive: true, force: true });
   };
 
   try {
     await runAs(null, SSHD, ['-f', configFile, '-E', logFile]); // daemonizes; pid file written once listening
-    await waitFor('sshd pid file', () => daemonPid() !== null, { timeoutMs: 10_000 });
+    await waitFor('sshd pid file', () => daemonOnce() !== null, { timeoutMs: 10_000 });
     await waitFor(`sshd on port ${port}`, () => canConnect(port), { timeoutMs: 10_000 });
   } catch (error) {
     const logTail = fileTail(logFile);

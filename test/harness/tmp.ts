@@ -321,24 +321,55 @@ export function processCwd(pid: number): string | null {
   }
 }
 
-/** Sends `signal`, waits up to `graceMs` for the process to die, then SIGKILLs it. */
-export async function terminateProcess(pid: number, signal: NodeJS.Signals, graceMs = 5_000): Promise<void> {
-  if (!sendSignal(pid, signal)) return;
+/**
+ * When `pid` started (clock ticks after boot, from /proc/<pid>/stat), or null when there is no
+ * such process. With the pid it names one process for good: pids are reused (pid_max is 32768
+ * here, and the suite starts processes by the thousand), so a server that died on its own must
+ * not have its old pid signalled — that could stop another test's PostgreSQL.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the fields after the command name (which may hold spaces) start at field 3.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends `signal`, waits up to `graceMs` for the process to die, then SIGKILLs it. With
+ * `startTime` (processStartTime when it was started), a process by that pid that started at
+ * another time is someone else's, and is left alone.
+ */
+export async function terminateProcess(
+  pid: number,
+  signal: NodeJS.Signals,
+  graceMs = 5_000,
+  startTime?: string | null,
+): Promise<void> {
+  if (!sendSignal(pid, signal, startTime)) return;
   const deadline = Date.now() + graceMs;
   while (isProcessAlive(pid) && Date.now() < deadline) await sleep(50);
-  if (sendSignal(pid, 'SIGKILL')) await waitFor(`pid ${pid} to die`, () => !isProcessAlive(pid));
+  if (sendSignal(pid, 'SIGKILL', startTime)) await waitFor(`pid ${pid} to die`, () => !isProcessAlive(pid));
 }
 
 /** terminateProcess for exit cleanups, which must not return before the work is done. */
-export function terminateProcessSync(pid: number, signal: NodeJS.Signals, graceMs = 5_000): void {
-  if (!sendSignal(pid, signal)) return;
+export function terminateProcessSync(
+  pid: number,
+  signal: NodeJS.Signals,
+  graceMs = 5_000,
+  startTime?: string | null,
+): void {
+  if (!sendSignal(pid, signal, startTime)) return;
   const deadline = Date.now() + graceMs;
   while (isProcessAlive(pid) && Date.now() < deadline) sleepSync(50);
-  sendSignal(pid, 'SIGKILL');
+  sendSignal(pid, 'SIGKILL', startTime);
 }
 
-function sendSignal(pid: number, signal: NodeJS.Signals): boolean {
+function sendSignal(pid: number, signal: NodeJS.Signals, startTime?: string | null): boolean {
   if (!isProcessAlive(pid)) return false;
+  if (startTime !== undefined && processStartTime(pid) !== startTime) return false;
   try {
     process.kill(pid, signal);
     return true;

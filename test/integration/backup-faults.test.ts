@@ -238,10 +238,23 @@ path_prefix = ${PG15_BIN}
       }
     }
     t.diagnostic(`kill points: ${outcomes.join('; ')}`);
+    // What a deletion killed after removing backup.info leaves (the kills above may leave one too).
+    const leftover = join(baseOf('main'), '20000101T000000');
+    execFileSync('mkdir', ['-p', join(leftover, 'data', 'base')]);
+    writeFileSync(join(leftover, 'data', 'PG_VERSION'), '15\n');
+    execFileSync('chown', ['-R', 'postgres:', leftover]);
     const next = await barman('backup', '--wait', 'main');
     assert.equal(next.exitCode, 0, `${outcomes.join('\n')}\n${next.stderr}`);
+    assert.match(
+      next.stderr,
+      new RegExp(
+        `^WARNING: removing ${leftover}: left without backup.info by an interrupted backup or deletion$`,
+        'm',
+      ),
+    );
+    assert.ok(!existsSync(leftover), 'the next backup removes a directory left without backup.info');
     for (const id of backupIds('main').filter((other) => !before.has(other))) {
-      if (!existsSync(join(baseOf('main'), id, 'backup.info'))) continue;
+      assert.ok(existsSync(join(baseOf('main'), id, 'backup.info')), `${id} has a backup.info or is gone`);
       assert.match(infoOf('main', id).status!, /^(FAILED|DONE)$/, `${id} after the next backup`);
     }
     assert.equal(infoOf('main', backupIds('main').at(-1)!).status, 'DONE');

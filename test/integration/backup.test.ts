@@ -221,6 +221,41 @@ path_prefix = /usr/lib/postgresql/15/bin
       );
     });
 
+    it('a first DONE backup keeps the WAL an older backup still WAITING_FOR_WALS needs', async () => {
+      const infoOf = (id: string) => readFileSync(join(dir, 'home/main/base', id, 'backup.info'), 'utf8');
+      const field = (info: string, key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(info)![1]!;
+      // No backup left: the next DONE one is the "first backup", which removes older WAL.
+      const template = backupIds()
+        .map(infoOf)
+        .find((info) => /^status=(DONE|WAITING_FOR_WALS)$/m.test(info))!;
+      for (const id of backupIds().reverse()) {
+        const deleted = await barman('delete', 'main', id);
+        assert.equal(deleted.exitCode, 0, deleted.stderr);
+      }
+      // A backup killed while it waited for its WAL, which has been archived since.
+      const waiting = '20000101T000000';
+      mkdirSync(join(dir, 'home/main/base', waiting));
+      writeFileSync(
+        join(dir, 'home/main/base', waiting, 'backup.info'),
+        template.replace(/^status=.*$/m, 'status=WAITING_FOR_WALS'),
+      );
+      await chownTo(join(dir, 'home/main/base', waiting), 'postgres');
+      const [begin, end] = [field(template, 'begin_wal'), field(template, 'end_wal')];
+      const xlogNames = () =>
+        readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8')
+          .split('\n')
+          .map((line) => line.split('\t')[0]!);
+      assert.ok(xlogNames().includes(begin) && xlogNames().includes(end));
+
+      const run = await barman('backup', '--wait', 'main');
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.doesNotMatch(run.stdout, /This is the first backup/);
+      assert.ok(xlogNames().includes(begin) && xlogNames().includes(end), 'its WAL is still archived');
+      const cron = await barman('cron');
+      assert.equal(cron.exitCode, 0, cron.stderr);
+      assert.match(cron.stdout, new RegExp(`Backup ${waiting} of server main is now DONE`));
+    });
+
     if (method === 'postgres') {
       it('marks a backup FAILED with the reason when pg_basebackup fails, and the next backup succeeds', async () => {
         // A pg_basebackup that reports the right version but fails to copy (Barman's own fixture trick).

@@ -3,11 +3,12 @@
  * catalogue written by Debian's Barman 3.4 (test/fixtures/barman-3.4).
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, runBarman } from '../harness/index.js';
+import { tryAcquireLock } from '../../src/locks/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
 const ROLES = readFileSync(join(FIXTURES, 'backups.tsv'), 'utf8')
@@ -112,6 +113,68 @@ slot_name = barman_fixtures
     assert.equal(listing.stdout, `${NAMED}\n${FAILED}\n`);
   });
 
+  it('a delete killed while it removes WAL: the backup is no longer listed, and cron finishes the removal', async () => {
+    assert.equal((await barman('keep', 'pg', KEPT, '--release')).exitCode, 0);
+    const walPath = (name: string | undefined) => join(dir, 'home/pg/wals', name!.slice(0, 16), name!);
+    // The fixture has xlog.db only: give it its files, and an xlog.db that describes them.
+    for (const name of xlogNames()) {
+      mkdirSync(dirname(walPath(name)), { recursive: true });
+      writeFileSync(walPath(name), `WAL ${name}`);
+    }
+    assert.equal((await barman('rebuild-xlogdb', 'pg')).exitCode, 0);
+    const before = xlogNames();
+    // The hook kills barman right after xlog.db was rewritten, before the first file goes.
+    writeConfig('pre_wal_delete_script = kill -9 $PPID');
+    const killed = await barman('delete', 'pg', 'oldest');
+    assert.equal(killed.signal, 'SIGKILL', killed.stderr);
+    const listing = await barman('list-backup', '--minimal', 'pg');
+    assert.equal(listing.stdout, `${NAMED}\n${FAILED}\n`, 'a backup whose WAL is going is not listed');
+    const removed = before.filter((name) => !xlogNames().includes(name));
+    assert.ok(removed.length > 0, 'the WAL files only that backup needed are out of xlog.db');
+    assert.ok(
+      removed.every((name) => existsSync(walPath(name))),
+      'and still on disk',
+    );
+
+    writeConfig();
+    const cron = await barman('cron');
+    assert.equal(cron.exitCode, 0, cron.stderr);
+    assert.match(
+      cron.stdout,
+      new RegExp(`^Finished an interrupted removal of ${removed.length} WAL file\\(s\\) of server pg$`, 'm'),
+    );
+    assert.ok(
+      removed.every((name) => !existsSync(walPath(name))),
+      'cron deleted the files',
+    );
+    const catalogued = readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8');
+    const rebuild = await barman('rebuild-xlogdb', 'pg');
+    assert.equal(rebuild.exitCode, 0, rebuild.stderr);
+    const sorted = (text: string) => text.trim().split('\n').sort();
+    assert.deepEqual(sorted(catalogued), sorted(readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')));
+    assert.ok(!existsSync(join(dir, 'home/.pg-wal-removal.journal')));
+  });
+
+  it('cron leaves a WAITING_FOR_WALS backup alone while a deletion holds its lock', async () => {
+    const waitingFile = join(dir, 'home/pg/base', NAMED, 'backup.info');
+    writeFileSync(
+      waitingFile,
+      readFileSync(waitingFile, 'utf8').replace('status=DONE', 'status=WAITING_FOR_WALS'),
+    );
+    const deletion = tryAcquireLock(join(dir, 'home', `.pg-${NAMED}.lock`))!;
+    try {
+      const run = await barman('cron');
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.doesNotMatch(run.stdout, /is now DONE/);
+      assert.match(readFileSync(waitingFile, 'utf8'), /^status=WAITING_FOR_WALS$/m);
+    } finally {
+      deletion.release();
+    }
+    const run = await barman('cron');
+    assert.match(run.stdout, new RegExp(`Backup ${NAMED} of server pg is now DONE`));
+    assert.match(readFileSync(waitingFile, 'utf8'), /^status=DONE$/m);
+  });
+
   it('list-files lists the data files and the WAL files a backup needs', async () => {
     const standalone = (await barman('list-files', 'pg', KEPT)).stdout.trim().split('\n');
     assert.ok(standalone.includes(join(dir, 'home/pg/base', KEPT, 'backup.info')));
@@ -150,7 +213,6 @@ slot_name = barman_fixtures
 
   it('reads the Barman 3.13+ layout: meta/<id>-backup.info, meta/<id>-keep, <server>-xlog.db with 5 columns', async () => {
     const home = join(dir, 'home317');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(home, 'pg/meta'), { recursive: true });
     mkdirSync(join(home, 'pg/wals'), { recursive: true });
     mkdirSync(join(home, 'pg/base/20261121T050131/data'), { recursive: true });

@@ -23,12 +23,14 @@ import {
   truncateSync,
   unlinkSync,
   utimesSync,
+  watch,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BARMAN_BIN,
   createDir,
   currentUserName,
   isRoot,
@@ -522,6 +524,99 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
     timings.push(
       `put-wal feeding: ${archiveRuns} archive-wal runs (${busy} busy), ${Date.now() - started} ms`,
     );
+  });
+
+  it('a segment that arrives through streaming/ and incoming/ in one run gets one xlog.db line', async () => {
+    const server = 'both';
+    const config = writeConfig(join(dir, 'both.conf'), {
+      [server]: { compression: 'gzip', streaming_archiver: 'on' },
+    });
+    const paths = pathsOf(server);
+    const chosen = segments.slice(0, 3);
+    const streaming = join(home, server, 'streaming');
+    deliver(streaming, chosen);
+    // pg_receivewal's current file: with it there, every complete segment is archivable.
+    writeFileSync(join(streaming, `${segments[3]!.name}.partial`), '');
+    deliver(paths.incoming, chosen);
+    const run = await runBarman(['-c', config, 'archive-wal', server]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    await assertFullyArchived(config, server, chosen);
+    assert.deepEqual(list(streaming), [`${segments[3]!.name}.partial`]);
+  });
+
+  /** The state a kill -9 leaves between the rename into wals/ and the xlog.db append. */
+  async function archivedButNotCatalogued(server: string, config: string, segment: Segment) {
+    const paths = pathsOf(server);
+    deliver(paths.incoming, [segment]);
+    // A source mtime with nanoseconds, as the kernel gives: utimes() keeps only microseconds.
+    execFileSync('touch', ['-d', '@1795000000.123456789', join(paths.incoming, segment.name)]);
+    const source = join(dir, `${server}-source`);
+    execFileSync('ln', [join(paths.incoming, segment.name), source]);
+    const run = await runBarman(['-c', config, 'archive-wal', server]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    writeFileSync(paths.xlogDb, '');
+    execFileSync('ln', [source, join(paths.incoming, segment.name)]);
+    unlinkSync(source);
+  }
+
+  it('a file archived but not catalogued by a killed run gets the line rebuild-xlogdb would write', async () => {
+    const server = 'relined';
+    const config = writeConfig(join(dir, 'relined.conf'), { [server]: { compression: 'gzip' } });
+    const paths = pathsOf(server);
+    await archivedButNotCatalogued(server, config, segments[0]!);
+    const run = await runBarman(['-c', config, 'archive-wal', server]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    await assertFullyArchived(config, server, [segments[0]!]);
+    const completed = readXlogDb(paths).text;
+    const rebuild = await runBarman(['-c', config, 'rebuild-xlogdb', server]);
+    assert.equal(rebuild.exitCode, 0, rebuild.stderr);
+    assert.equal(
+      completed,
+      readXlogDb(paths).text,
+      'xlog.db equals what rebuild-xlogdb makes of the archive',
+    );
+  });
+
+  it('rebuild-xlogdb while archive-wal runs: no file catalogued twice', async () => {
+    const server = 'rebuilding';
+    const configFile = join(dir, 'rebuilding.conf');
+    // The pre-archive hook runs rebuild-xlogdb after archive-wal has read xlog.db.
+    const config = writeConfig(configFile, {
+      [server]: {
+        compression: 'gzip',
+        pre_archive_script: `${process.execPath} ${BARMAN_BIN} -c ${configFile} -q rebuild-xlogdb ${server}`,
+      },
+    });
+    await archivedButNotCatalogued(server, config, segments[0]!);
+    const run = await runBarman(['-c', config, 'archive-wal', server]);
+    assert.equal(run.exitCode, 0, run.stderr);
+    await assertFullyArchived(config, server, [segments[0]!]);
+  });
+
+  it('a rewrite of xlog.db killed before its rename: the next archive-wal removes the temp copy', async (t) => {
+    const server = 'torn';
+    const config = writeConfig(join(dir, 'torn.conf'), { [server]: { compression: 'gzip' } });
+    const paths = pathsOf(server);
+    deliver(paths.incoming, segments.slice(0, 3));
+    await archiveToCompletion(config, server);
+    const temps = () => list(paths.wals).filter((name) => name.startsWith('.xlog.db.'));
+    // rebuild-xlogdb killed the moment its temp copy of xlog.db appears (inotify: no polling delay).
+    let attempts = 0;
+    while (temps().length === 0 && attempts < 20) {
+      attempts += 1;
+      const run = startBarman(['-c', config, 'rebuild-xlogdb', server]);
+      const watcher = watch(paths.wals, (_event, name) => {
+        if (typeof name === 'string' && name.startsWith('.xlog.db.')) run.child.kill('SIGKILL');
+      });
+      await run.exited;
+      watcher.close();
+    }
+    t.diagnostic(`${attempts} rebuild-xlogdb runs to leave a temp copy behind`);
+    assert.equal(temps().length, 1, 'a killed rewrite left its temp copy');
+    deliver(paths.incoming, segments.slice(3, 4));
+    await archiveToCompletion(config, server);
+    assert.deepEqual(temps(), [], 'archive-wal removed it, under the xlogdb lock');
+    await assertFullyArchived(config, server, segments.slice(0, 4));
   });
 
   describe(

@@ -9,9 +9,10 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { emptyBackupInfo, formatBackupInfo } from '../../catalog/backup-info.js';
-import { loadBackups, saveBackupInfo, statusOf } from '../../catalog/backups.js';
+import { loadBackups, statusOf, updateBackupInfo } from '../../catalog/backups.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { readIdentity, writeIdentity } from '../../catalog/identity.js';
+import type { ServerLayout } from '../../catalog/layout.js';
 import { serverLayout } from '../../catalog/layout.js';
 import type { ServerEntry } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
@@ -31,8 +32,10 @@ import { segmentsBetween } from '../../wal/names.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
+import { removeLeftoverBackups } from '../shared/delete-backup.js';
 import { selectServers } from '../shared/select-servers.js';
 import { removeWalsBefore } from '../shared/wal-cleanup.js';
+import { isFirstBackup } from '../../retention/policy.js';
 import { backupToCloud } from './cloud.js';
 import { withOverrides } from '../shared/overrides.js';
 import type { BackupOutcome } from './common.js';
@@ -101,7 +104,8 @@ async function backupServer(
     const executor = executorFor(config);
     await checkIdentity(config.conninfo, layout.identityFile);
     const backups = await loadBackups(layout);
-    await markAbandoned(ctx, backups);
+    await markAbandoned(ctx, layout, backups);
+    await removeLeftoverBackups(layout, ctx.report);
     backupId = backupIdNow();
     // A directory without backup.info (a backup killed as it began) is not in the catalogue.
     while (
@@ -287,24 +291,24 @@ async function checkIdentity(conninfo: string, identityFile: string): Promise<vo
 }
 
 /** Backups left STARTED by a process that died: no backup runs (we hold the lock), so they failed. */
-async function markAbandoned(ctx: CommandContext, backups: CatalogBackup[]): Promise<void> {
+async function markAbandoned(
+  ctx: CommandContext,
+  layout: ServerLayout,
+  backups: CatalogBackup[],
+): Promise<void> {
   for (const backup of backups) {
-    if (statusOf(backup) === 'STARTED' || statusOf(backup) === 'EMPTY') {
-      ctx.report.warning(
-        `backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`,
-      );
-      if (backup.info) {
-        const info: BackupInfo = {
-          ...backup.info,
-          status: 'FAILED',
-          error: 'failure: the backup process was interrupted',
-        };
-        await saveBackupInfo(backup, info).catch((error: unknown) =>
-          ctx.report.warning(`cannot mark backup ${backup.id} FAILED: ${describeError(error)}`),
-        );
-        backup.info = info;
-      }
-    }
+    if (statusOf(backup) !== 'STARTED' && statusOf(backup) !== 'EMPTY') continue;
+    const failed = await updateBackupInfo(layout, backup, (info) =>
+      info.status === 'STARTED' || info.status === 'EMPTY'
+        ? { ...info, status: 'FAILED', error: 'failure: the backup process was interrupted' }
+        : null,
+    ).catch((error: unknown) => {
+      ctx.report.warning(`cannot mark backup ${backup.id} FAILED: ${describeError(error)}`);
+      return null;
+    });
+    if (!failed) continue;
+    ctx.report.warning(`backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`);
+    backup.info = failed;
   }
 }
 
@@ -381,14 +385,31 @@ async function finishWithWal(
     const catalog = await loadServerCatalog(config, quiet(ctx));
     const backup = catalog.backups.find((other) => other.id === backupId);
     const info = backup?.info;
-    if (!backup || !info?.begin_wal || !info.end_wal) {
+    if (!backup) {
+      ctx.report.error(
+        `backup ${backupId} of server ${config.name} was deleted while it waited for its WAL files`,
+      );
+      return 'FAILED';
+    }
+    if (!info?.begin_wal || !info.end_wal) {
       ctx.report.error(`backup ${backupId} has no begin or end WAL file: it cannot become DONE`);
       return 'FAILED';
     }
     const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
     if (needed.every((name) => catalog.usage.has(name))) {
-      await saveBackupInfo(backup, { ...info, status: 'DONE' });
-      const first = catalog.backups.every((other) => other.id === backupId || statusOf(other) !== 'DONE');
+      const done = await updateBackupInfo(catalog.layout, backup, (current) =>
+        current.status === 'WAITING_FOR_WALS' || current.status === 'DONE'
+          ? { ...current, status: 'DONE' }
+          : null,
+      );
+      if (!done) {
+        ctx.report.error(
+          `backup ${backupId} of server ${config.name} was deleted or is being deleted: it cannot become DONE`,
+        );
+        return 'FAILED';
+      }
+      const views = catalog.backups.map((other) => ({ id: other.id, status: statusOf(other) }));
+      const first = isFirstBackup(views, backupId);
       const [unreadable] = catalog.unreadable;
       if (first && unreadable) {
         // An unreadable backup.info may be an older backup that needs that WAL.

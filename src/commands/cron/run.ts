@@ -8,7 +8,7 @@
  * files are removed (lock_directory_cleanup).
  */
 import { mkdir } from 'node:fs/promises';
-import { saveBackupInfo, statusOf } from '../../catalog/backups.js';
+import { statusOf, updateBackupInfo } from '../../catalog/backups.js';
 import { serverLayout } from '../../catalog/layout.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
@@ -24,6 +24,7 @@ import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
+import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
 
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
@@ -79,6 +80,7 @@ export default defineCommandModule<Result>({
         }
         // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
         await superviseReceiveWal(ctx, server.config);
+        await finishInterruptedWalRemoval(layout, ctx.report);
         let catalog = await loadServerCatalog(server.config, ctx.report);
         outcome.completed = await completeWaitingBackups(catalog, (id) =>
           ctx.report.info(`Backup ${id} of server ${name} is now DONE: all its WAL files are archived`),
@@ -186,7 +188,10 @@ async function completeWaitingBackups(
     if (statusOf(backup) !== 'WAITING_FOR_WALS' || !info?.begin_wal || !info.end_wal) continue;
     const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
     if (!needed.every((name) => catalog.usage.has(name))) continue;
-    await saveBackupInfo(backup, { ...info, status: 'DONE' });
+    const saved = await updateBackupInfo(catalog.layout, backup, (current) =>
+      current.status === 'WAITING_FOR_WALS' ? { ...current, status: 'DONE' } : null,
+    );
+    if (!saved) continue;
     announce(backup.id);
     completed.push(backup.id);
   }

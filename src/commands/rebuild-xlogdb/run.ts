@@ -7,6 +7,7 @@ import { scanWalArchive } from '../../wal/rebuild.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
+import { withoutWalRemoval } from '../shared/wal-cleanup.js';
 
 type Result = Record<string, { history: number; backupLabels: number; walFiles: number; skipped: string[] }>;
 
@@ -22,20 +23,23 @@ export default defineCommandModule<Result>({
       const layout = serverLayout(server.config);
       ctx.report.info(`Rebuilding xlogdb for server ${server.name}`);
       await mkdir(layout.lockDirectory, { recursive: true });
-      const scan = await withLock(
-        serverLockPath(layout.lockDirectory, server.name, 'xlogdb'),
-        {
-          waitMs: XLOGDB_LOCK_WAIT_MS,
-          busyMessage: `xlog.db of server ${server.name} is locked by another process`,
-        },
-        async () => {
-          const xlogDb = new XlogDbFile(layout.xlogDbFile);
-          const columns = (await xlogDb.read()).columns === 5 ? 5 : 4;
-          const found = await scanWalArchive(layout.walsDirectory, customWalCompression(server.config));
-          await mkdir(layout.walsDirectory, { recursive: true });
-          await xlogDb.rewrite(found.entries, columns);
-          return found;
-        },
+      // A WAL removal at work or interrupted is finished first: its files must not come back.
+      const scan = await withoutWalRemoval(layout, ctx.report, () =>
+        withLock(
+          serverLockPath(layout.lockDirectory, server.name, 'xlogdb'),
+          {
+            waitMs: XLOGDB_LOCK_WAIT_MS,
+            busyMessage: `xlog.db of server ${server.name} is locked by another process`,
+          },
+          async () => {
+            const xlogDb = new XlogDbFile(layout.xlogDbFile);
+            const columns = (await xlogDb.read()).columns === 5 ? 5 : 4;
+            const found = await scanWalArchive(layout.walsDirectory, customWalCompression(server.config));
+            await mkdir(layout.walsDirectory, { recursive: true });
+            await xlogDb.rewrite(found.entries, columns);
+            return found;
+          },
+        ),
       );
       for (const skipped of scan.skipped)
         ctx.report.warning(`skipped unexpected file in the WAL archive: ${skipped}`);

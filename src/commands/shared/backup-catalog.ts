@@ -43,7 +43,12 @@ export interface UnreadablePart {
  * names a WAL file a rewrite would forget. So they refuse (nothing deleted) until it is repaired.
  */
 export function requireCompleteCatalog(catalog: ServerCatalog, refused: string): void {
-  const [first, ...more] = catalog.unreadable;
+  requireCompleteParts(catalog.unreadable, refused);
+}
+
+/** requireCompleteCatalog for parts found unreadable by the caller (a file read again under its lock). */
+export function requireCompleteParts(unreadable: readonly UnreadablePart[], refused: string): void {
+  const [first, ...more] = unreadable;
   if (!first) return;
   throw new BarmanError(
     'catalog-incomplete',

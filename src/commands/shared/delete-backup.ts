@@ -1,15 +1,23 @@
 /**
  * Deleting a backup (the `delete` command and retention in `cron`), following Barman's rules:
  * keep annotations and minimum_redundancy protect backups; WAL files become removable only when
- * no older backup needs them. Order of operations for crash safety: xlog.db is rewritten
- * (atomically) before the WAL files go, and backup.info before the data, so an interrupted
- * deletion leaves orphan files at worst, never a catalogue entry pointing at nothing. Nothing is
- * deleted from a catalogue that could not be read completely.
+ * no older backup needs them. Order of operations for crash safety: backup.info goes first, so
+ * a deletion killed on the way never leaves a backup listed whose WAL or data is gone; then the
+ * WAL (journalled, see wal-cleanup.ts: the next run finishes it); then the data. The directory a
+ * killed deletion leaves without backup.info is removed by the next backup.
+ * Nothing is deleted from a catalogue that could not be read completely.
  */
-import { unlink } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CatalogBackup } from '../../catalog/backups.js';
-import { removeBackupFiles, statusOf } from '../../catalog/backups.js';
-import { BarmanError } from '../../errors/index.js';
+import {
+  leftoverBackupDirectories,
+  removeBackupFiles,
+  statusOf,
+  unlistBackup,
+} from '../../catalog/backups.js';
+import type { ServerLayout } from '../../catalog/layout.js';
+import { BarmanError, describeError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
 import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
@@ -87,6 +95,7 @@ export async function deleteBackup(
       catalog.xlog.map((entry) => entry.name),
       options,
     );
+    await unlistBackup(backup);
     const removedWals = await removeWalFiles(catalog, removable, hooks);
     if (removedWals.length > 0) {
       report.info('Delete associated WAL segments:');
@@ -103,4 +112,31 @@ export async function deleteBackup(
     lock.release();
     await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
   }
+}
+
+/**
+ * Removes the base/<id> directories that have no backup.info (a backup killed before it wrote
+ * one, a deletion killed after it removed it). The caller holds the server's backup lock, so no
+ * backup is being created; a directory whose backup lock is held (a deletion at work) stays.
+ */
+export async function removeLeftoverBackups(layout: ServerLayout, report: Reporter): Promise<string[]> {
+  const removed: string[] = [];
+  for (const id of await leftoverBackupDirectories(layout)) {
+    const lockPath = backupLockPath(layout.lockDirectory, layout.server, id);
+    const lock = tryAcquireLock(lockPath);
+    if (!lock) continue;
+    try {
+      const directory = join(layout.basebackupsDirectory, id);
+      report.warning(`removing ${directory}: left without backup.info by an interrupted backup or deletion`);
+      // Garbage collection must not fail the command that does it.
+      await rm(directory, { recursive: true, force: true }).then(
+        () => removed.push(id),
+        (error: unknown) => report.warning(`cannot remove ${directory}: ${describeError(error)}`),
+      );
+    } finally {
+      lock.release();
+      await unlink(lockPath).catch(() => {});
+    }
+  }
+  return removed;
 }

@@ -1,17 +1,27 @@
 /**
- * Removing WAL files (older than the first backup, or only a deleted backup needed): xlog.db
- * first, then the files; never from a catalogue that could not be read completely.
+ * Removing WAL files from the archive (deletions, the first backup's clean-up), so that a kill at
+ * any point leaves a catalogue the next run completes. One removal at a time per server (the
+ * `wal-removal` lock); each first writes its list of files to a journal beside its lock, then
+ * drops them from xlog.db, then deletes the files, then the journal. A removal killed on the way
+ * leaves the journal; the next removal, `cron` and `rebuild-xlogdb` finish it, so xlog.db and the
+ * files agree again (no orphan file that nothing would ever delete). Nothing is removed from a
+ * catalogue that could not be read completely; finishing a journal only completes a removal
+ * decided on a complete one.
  */
-import { readdir, rmdir, unlink } from 'node:fs/promises';
+import { readdir, readFile, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { ServerLayout } from '../../catalog/layout.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { withWalDeleteHooks } from '../../hooks/index.js';
-import { serverLockPath, withLock } from '../../locks/index.js';
+import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
+import type { Reporter } from '../../output/reporter.js';
+import { fsyncDirectory, removeTempCopies, writeFileDurably } from '../../storage/posix.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import { hashDir } from '../../wal/names.js';
+import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
-import { requireCompleteCatalog, unreadableXlogLines } from './backup-catalog.js';
+import { requireCompleteCatalog, requireCompleteParts, unreadableXlogLines } from './backup-catalog.js';
 
 /** Removes WAL segments (and .backup/.partial files) older than `segment`; history files stay. */
 export async function removeWalsBefore(
@@ -27,8 +37,8 @@ export async function removeWalsBefore(
 }
 
 /**
- * Drops `names` from xlog.db (atomic rewrite under the xlogdb lock), then deletes the files,
- * each inside its pre/post wal_delete hook scripts when configured.
+ * Drops `names` from xlog.db, then deletes the files, each inside its pre/post wal_delete hook
+ * scripts when configured; under the server's wal-removal lock, journalled (see above).
  */
 export async function removeWalFiles(
   catalog: ServerCatalog,
@@ -36,41 +46,157 @@ export async function removeWalFiles(
   hooks?: HookRunner,
 ): Promise<string[]> {
   if (names.length === 0) return [];
-  const { layout, config } = catalog;
-  const refused = `WAL files of server '${config.name}' not removed`;
+  const { layout } = catalog;
+  const refused = `WAL files of server '${layout.server}' not removed`;
   requireCompleteCatalog(catalog, refused);
-  const doomed = new Set(names);
+  const lock = await acquireLock(removalLockPath(layout), {
+    waitMs: XLOGDB_LOCK_WAIT_MS,
+    busyMessage: `WAL files of server ${layout.server} are being removed by another process`,
+  });
+  try {
+    await finishJournal(layout, true);
+    const journal = journalPath(layout);
+    await removeTempCopies(journal);
+    await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
+    await dropFromXlogDb(layout, new Set(names), refused);
+    // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
+    const entries = hooks?.has('wal_delete')
+      ? new Map(catalog.xlog.map((entry) => [entry.name, entry]))
+      : null;
+    await deleteWalFiles(layout, names, entries ? { hooks, entries } : null);
+    await unlink(journal);
+    await fsyncDirectory(dirname(journal));
+    return [...names];
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Finishes a WAL removal that a killed process left half done, if no removal is running (cron).
+ * Resolves with the names it removed (none when there was nothing to finish).
+ */
+export async function finishInterruptedWalRemoval(layout: ServerLayout, report: Reporter): Promise<string[]> {
+  const lock = tryAcquireLock(removalLockPath(layout));
+  if (!lock) return [];
+  try {
+    return await finishAndReport(layout, report, true);
+  } finally {
+    lock.release();
+  }
+}
+
+/** rebuild-xlogdb: waits for a running removal, finishes an interrupted one, then runs `work`. */
+export async function withoutWalRemoval<T>(
+  layout: ServerLayout,
+  report: Reporter,
+  work: () => Promise<T>,
+): Promise<T> {
+  const lock = await acquireLock(removalLockPath(layout), {
+    waitMs: XLOGDB_LOCK_WAIT_MS,
+    busyMessage: `WAL files of server ${layout.server} are being removed by another process`,
+  });
+  try {
+    // The rebuild rewrites xlog.db from the files: only the files of the journal go first.
+    await finishAndReport(layout, report, false);
+    return await work();
+  } finally {
+    lock.release();
+  }
+}
+
+async function finishAndReport(
+  layout: ServerLayout,
+  report: Reporter,
+  updateXlogDb: boolean,
+): Promise<string[]> {
+  const names = await finishJournal(layout, updateXlogDb);
+  if (names.length > 0)
+    report.info(`Finished an interrupted removal of ${names.length} WAL file(s) of server ${layout.server}`);
+  return names;
+}
+
+function removalLockPath(layout: ServerLayout): string {
+  return serverLockPath(layout.lockDirectory, layout.server, 'wal-removal');
+}
+
+/** `.<server>-wal-removal.journal`, beside the lock: the files a removal in progress deletes. */
+function journalPath(layout: ServerLayout): string {
+  return join(layout.lockDirectory, `.${layout.server}-wal-removal.journal`);
+}
+
+/**
+ * Completes the journalled removal, if any (the caller holds the wal-removal lock). With
+ * `updateXlogDb` false (rebuild-xlogdb, which rewrites xlog.db next) only the files go, so a
+ * damaged xlog.db never blocks the rebuild that repairs it.
+ */
+async function finishJournal(layout: ServerLayout, updateXlogDb: boolean): Promise<string[]> {
+  const journal = journalPath(layout);
+  let text: string;
+  try {
+    text = await readFile(journal, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  // A journal torn by a crash before its rename cannot exist (it is written atomically); an
+  // unexpected line is skipped rather than trusted as a path.
+  const names = text
+    .split('\n')
+    .filter((name) => /^[0-9A-F]{24}(\.[0-9A-F]{8}\.backup|\.partial)?$/.test(name));
+  if (updateXlogDb) {
+    await dropFromXlogDb(
+      layout,
+      new Set(names),
+      `an interrupted removal of WAL files of server '${layout.server}' not finished`,
+    );
+  }
+  await deleteWalFiles(layout, names, null);
+  await unlink(journal);
+  await fsyncDirectory(dirname(journal));
+  return names;
+}
+
+/** Rewrites xlog.db without `doomed` (atomically, under the xlogdb lock). */
+async function dropFromXlogDb(
+  layout: ServerLayout,
+  doomed: ReadonlySet<string>,
+  refused: string,
+): Promise<void> {
   const xlogDb = new XlogDbFile(layout.xlogDbFile);
   await withLock(
-    serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
+    serverLockPath(layout.lockDirectory, layout.server, 'xlogdb'),
     {
       waitMs: XLOGDB_LOCK_WAIT_MS,
-      busyMessage: `xlog.db of server ${config.name} is locked by another process`,
+      busyMessage: `xlog.db of server ${layout.server} is locked by another process`,
     },
     async () => {
       const current = await xlogDb.read();
       // Damaged since the catalogue was read: a rewrite would drop the lines it cannot parse.
-      requireCompleteCatalog(
-        { ...catalog, unreadable: unreadableXlogLines(layout.xlogDbFile, current.problems, config.name) },
-        refused,
-      );
+      requireCompleteParts(unreadableXlogLines(layout.xlogDbFile, current.problems, layout.server), refused);
+      if (!current.entries.some((entry) => doomed.has(entry.name))) return;
       await xlogDb.rewrite(
         current.entries.filter((entry) => !doomed.has(entry.name)),
         current.columns === 5 ? 5 : 4,
       );
     },
   );
+}
+
+async function deleteWalFiles(
+  layout: ServerLayout,
+  names: readonly string[],
+  withHooks: { hooks: HookRunner | undefined; entries: Map<string, XlogDbEntry> } | null,
+): Promise<void> {
   const directories = new Set<string>();
-  // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
-  const entries = hooks?.has('wal_delete') ? new Map(catalog.xlog.map((entry) => [entry.name, entry])) : null;
   for (const name of names) {
     const path = join(layout.walsDirectory, hashDir(name), name);
     const remove = () =>
       unlink(path).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
-    const entry = entries?.get(name);
-    if (entries) {
+    if (withHooks) {
+      const entry = withHooks.entries.get(name);
       const file = {
         segment: name,
         file: path,
@@ -78,7 +204,7 @@ export async function removeWalFiles(
         timestamp: entry?.mtime ?? 0,
         compression: entry?.compression ?? null,
       };
-      await withWalDeleteHooks(hooks, file, remove);
+      await withWalDeleteHooks(withHooks.hooks, file, remove);
     } else {
       await remove();
     }
@@ -87,5 +213,4 @@ export async function removeWalFiles(
   for (const directory of directories) {
     if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
   }
-  return [...names];
 }

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RetentionInput, WalBackupView } from '../../../src/retention/policy.js';
-import { evaluateRetention, retentionLabel, walFilesToRemove } from '../../../src/retention/policy.js';
+import {
+  evaluateRetention,
+  isFirstBackup,
+  retentionLabel,
+  walFilesToRemove,
+} from '../../../src/retention/policy.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
@@ -164,5 +169,23 @@ describe('WAL removal on delete', () => {
       '000000010000000000000004',
     ]);
     assert.deepEqual(walFilesToRemove(backups, 'b1', wals, { fromRetention: false }), []);
+  });
+});
+
+describe('isFirstBackup', () => {
+  const view = (id: string, status: string) => ({ id, status });
+
+  it('is first when no older backup is DONE or WAITING_FOR_WALS', () => {
+    assert.equal(isFirstBackup([view('b1', 'FAILED'), view('b2', 'DONE')], 'b2'), true);
+    assert.equal(
+      isFirstBackup([view('b2', 'DONE'), view('b3', 'DONE')], 'b2'),
+      true,
+      'newer ones do not count',
+    );
+  });
+
+  it('is not first after an older DONE backup, nor after one still waiting for its WAL', () => {
+    assert.equal(isFirstBackup([view('b1', 'DONE'), view('b2', 'DONE')], 'b2'), false);
+    assert.equal(isFirstBackup([view('b1', 'WAITING_FOR_WALS'), view('b2', 'DONE')], 'b2'), false);
   });
 });
