@@ -308,25 +308,34 @@ describe(
   () => {
     let dir: string;
     let config: string;
-    // The fixture's backups: A (begin WAL 04), then B and C, made here to need 06 and 08.
-    const A = '20261121T062401';
-    const B = '20261121T062405';
-    const C = '20261121T062406';
+    // The fixture's backups, oldest first: A (DONE, kept), a FAILED one, C (DONE). B is made here
+    // between them from C's backup.info, and C is moved two segments on, so that A, B and C need
+    // three different WAL ranges.
+    const [A, FAILED, C] = readdirSync(join(FIXTURES, 'base')).sort() as [string, string, string];
+    const B = `${C.slice(0, -2)}${String(Number(C.slice(-2)) - 1).padStart(2, '0')}`;
+    assert.ok(FAILED < B && B < C, `fixture ids ${FAILED} < ${B} < ${C}`);
+    const beginWal = (id: string) =>
+      /^begin_wal=(\w+)$/m.exec(readFileSync(join(FIXTURES, 'base', id, 'backup.info'), 'utf8'))![1]!;
+    const shift = (wal: string, by: number) =>
+      wal.slice(0, 16) + (parseInt(wal.slice(16), 16) + by).toString(16).toUpperCase().padStart(8, '0');
+    const A_WAL = beginWal(A);
+    const C_WAL = beginWal(C);
+    const MOVED_C_WAL = shift(C_WAL, 2);
     const barman = (...args: string[]) => runBarman(['-c', config, ...args]);
 
     /** A Barman 3.4 catalogue with three DONE backups and a WAL file behind every xlog.db line. */
     function makeCatalogue(root: string): void {
       cpSync(FIXTURES, root, { recursive: true });
       rmSync(join(root, 'base', A, 'annotations'), { recursive: true });
-      rmSync(join(root, 'base/20261121T062404'), { recursive: true });
+      rmSync(join(root, 'base', FAILED), { recursive: true });
       const info = readFileSync(join(root, 'base', C, 'backup.info'), 'utf8');
       mkdirSync(join(root, 'base', B));
       writeFileSync(join(root, 'base', B, 'backup.info'), info);
+      const cLsn = `0/${C_WAL.slice(-1)}000028`;
+      assert.ok(info.includes(cLsn), `C's begin_xlog is ${cLsn}`);
       writeFileSync(
         join(root, 'base', C, 'backup.info'),
-        info
-          .replaceAll('000000010000000000000006', '000000010000000000000008')
-          .replace('0/6000028', '0/8000028'),
+        info.replaceAll(C_WAL, MOVED_C_WAL).replace(cLsn, `0/${MOVED_C_WAL.slice(-1)}000028`),
       );
       mkdirSync(join(root, 'wals/0000000100000000'));
       for (const sub of ['incoming', 'streaming', 'errors']) mkdirSync(join(root, sub));
@@ -379,8 +388,8 @@ archiver = on
         new RegExp(`Enforcing retention policy: removing backup ${A} for server tidy`),
       );
       assert.deepEqual(readdirSync(join(dir, 'home/tidy/base')), [C]);
-      assert.ok(existsSync(join(dir, 'home/tidy/wals/0000000100000000/000000010000000000000008')));
-      assert.ok(!existsSync(join(dir, 'home/tidy/wals/0000000100000000/000000010000000000000004')));
+      assert.ok(existsSync(join(dir, 'home/tidy/wals/0000000100000000', MOVED_C_WAL)));
+      assert.ok(!existsSync(join(dir, 'home/tidy/wals/0000000100000000', A_WAL)));
     });
 
     it('delete refuses while any backup.info is unreadable, even one it would not touch', async () => {
