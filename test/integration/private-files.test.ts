@@ -269,7 +269,7 @@ aws_endpoint_url = http://127.0.0.1:${closedPort}
       assert.match(
         run.stdout,
         new RegExp(
-          `^\\tdirectory permissions: FAILED \\(${home}/main is open to other users \\(mode 0755\\).*chmod -R go-rwx ${home}/main`,
+          `^\\tdirectory permissions: FAILED \\(${home}/main/wals is open to other users \\(mode 0755\\).*chmod -R go-rwx ${home}/main/wals`,
           'm',
         ),
       );

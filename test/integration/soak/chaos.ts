@@ -155,7 +155,7 @@ export class Chaos {
     const server = random.pick(servers);
     switch (action) {
       case 'kill-put-wal':
-        return this.killExternal('put-wal', ['put-wal'], random.int(0, 150));
+        return this.killExternal('put-wal', ['put-wal', this.options.config], random.int(0, 150));
       case 'kill-receive-wal':
         return this.killExternal('receive-wal', ['receive-wal', this.options.config], random.int(0, 500));
       case 'cron':
@@ -190,7 +190,10 @@ export class Chaos {
     }
   }
 
-  /** Kills one process of ours whose argv has `parts` (waiting up to 5 s for one to appear). */
+  /**
+   * Kills one process whose argv has `parts` (waiting up to 5 s for one to appear). `parts` name
+   * this soak's config file: other test files run beside it, with their own put-wal processes.
+   */
   private async killExternal(what: string, parts: string[], delayMs: number): Promise<void> {
     for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(20)) {
       const found = findProcesses(BARMAN_BIN, ...parts);

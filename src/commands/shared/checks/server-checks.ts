@@ -370,6 +370,19 @@ class CheckRun {
     ].filter((directory): directory is string => directory !== null);
   }
 
+  /**
+   * The directories holding copies of the database, for `directory permissions`. Left out:
+   * backup_directory, a container (its data lives in the directories below, each checked with
+   * its parents), and incoming_wals_directory, the drop box a local archive_command running as
+   * postgres has to write into (archive-wal moves each file out of it, 0600).
+   */
+  private dataDirectories(): string[] {
+    const { backup_directory, incoming_wals_directory } = this.config;
+    return this.serverDirectories().filter(
+      (directory) => directory !== backup_directory && directory !== incoming_wals_directory,
+    );
+  }
+
   /** Creates the server's directories when missing, as Barman's check does. */
   private async directories(): Promise<void> {
     this.c.start('directories');
@@ -395,7 +408,7 @@ class CheckRun {
   private async directoryPermissions(): Promise<void> {
     this.c.start(DIRECTORY_PERMISSIONS_CHECK);
     if (this.entry.disabled) return;
-    const open = await openDirectories(this.serverDirectories());
+    const open = await openDirectories(this.dataDirectories());
     if (open.length > 0) this.c.add(DIRECTORY_PERMISSIONS_CHECK, false, describeOpenDirectories(open));
   }
 
