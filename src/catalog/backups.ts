@@ -5,9 +5,11 @@
  */
 import { mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import { naming } from '../errors/system.js';
 import { writeFileDurably } from '../storage/posix.js';
 import type { BackupInfo } from './backup-info.js';
+import { BACKUP_ID } from './backup-reference.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
 import type { ServerLayout } from './layout.js';
 
@@ -25,7 +27,6 @@ export interface CatalogBackup {
   keep: KeepTarget | null;
 }
 
-const BACKUP_ID = /^\d{8}T\d{6}$/;
 const META_INFO = /^(\d{8}T\d{6})-backup\.info$/;
 
 export async function loadBackups(layout: ServerLayout): Promise<CatalogBackup[]> {
@@ -44,12 +45,12 @@ export async function loadBackups(layout: ServerLayout): Promise<CatalogBackup[]
       let info: BackupInfo | null = null;
       let unreadable: string | null = null;
       try {
-        info = parseBackupInfo(await readFile(infoFile, 'utf8'), infoFile);
+        info = parseBackupInfo(await naming(infoFile, readFile(infoFile, 'utf8')), infoFile);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         // A backup directory without backup.info is a backup Barman has just started creating.
         if (code === 'ENOENT') return null;
-        unreadable = error instanceof Error ? error.message : String(error);
+        unreadable = describeError(error);
       }
       return {
         id,
@@ -132,7 +133,7 @@ export async function readKeep(layout: ServerLayout, id: string): Promise<KeepTa
   const { legacy, meta } = keepFiles(layout, id);
   for (const file of [meta, legacy]) {
     try {
-      const value = (await readFile(file, 'utf8')).trim();
+      const value = (await naming(file, readFile(file, 'utf8'))).trim();
       // Barman treats any value other than `standalone` as a full keep.
       return value === 'standalone' ? 'standalone' : 'full';
     } catch (error) {

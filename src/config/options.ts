@@ -208,7 +208,7 @@ const optionTable = {
   }),
   primary_checkpoint_timeout: option({
     scope: 'server',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '0',
     since: '3.8',
     category: 'Connection',
@@ -248,7 +248,7 @@ const optionTable = {
   }),
   keepalive_interval: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '60',
     since: '3.11',
     category: 'Connection',
@@ -263,7 +263,7 @@ const optionTable = {
   }),
   check_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '30',
     since: '3.4',
     category: 'Retention and checks',
@@ -368,7 +368,7 @@ const optionTable = {
   }),
   parallel_jobs_start_batch_period: option({
     scope: 'global',
-    schema: kinds.int({ min: 1 }),
+    schema: kinds.int({ min: 1, max: kinds.MAX_SECONDS, unit: 'seconds' }),
     default: '1',
     since: '3.5',
     category: 'Backup',
@@ -403,7 +403,7 @@ const optionTable = {
   }),
   basebackup_retry_sleep: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '30',
     since: '3.4',
     category: 'Backup',
@@ -803,7 +803,7 @@ const optionTable = {
   }),
   aws_read_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 1 }),
+    schema: kinds.int({ min: 1, max: kinds.MAX_SECONDS, unit: 'seconds' }),
     default: '60',
     since: 'barman-ts',
     category: 'Cloud (S3)',
@@ -965,7 +965,7 @@ const optionTable = {
   }),
   aws_await_snapshots_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '3600',
     since: '3.11',
     category: 'Not supported by barman-ts',

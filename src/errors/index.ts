@@ -59,8 +59,14 @@ export function isBarmanError(error: unknown): error is BarmanError {
   return error instanceof BarmanError;
 }
 
-/** The message of anything thrown, for places that must not crash while reporting. */
+/**
+ * The message of anything thrown, for places that must not crash while reporting. A failed
+ * system call whose message lacks its path (reads and writes on an open file) gets the path
+ * recorded on it (see withPath in ./system.ts).
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const path = (error as { path?: unknown }).path;
+  if (typeof path === 'string' && !error.message.includes(path)) return `${error.message} '${path}'`;
+  return error.message;
 }
