@@ -3,6 +3,7 @@
  * code — the backup, where PGDATA and each tablespace go, the WAL files and the directory they
  * go to, the settings and signal file to write. `apply.ts` carries it out; `--dry-run` prints it.
  */
+import { posix } from 'node:path';
 import type { BackupInfo } from '../catalog/backup-info.js';
 import { BarmanError, UsageError } from '../errors/index.js';
 import type { TimelineSwitch } from '../wal/history.js';
@@ -106,11 +107,8 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
       `--target-action ${input.targets.action} needs PostgreSQL 9.5 or later (backup ${input.backup.id} is from ${version})`,
     );
   }
-  const tablespaces = planTablespaces(
-    info,
-    input.tablespaceRules,
-    input.destination.replace(/\/+$/, '') || '/',
-  );
+  const destination = cleanPath(input.destination);
+  const tablespaces = planTablespaces(info, input.tablespaceRules, destination);
   const format = input.tarArchives || (info.compression && info.compression !== 'none') ? 'tar' : 'plain';
   const { targets } = input;
   checkTargetAgainstBackup(targets, {
@@ -169,7 +167,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     backupDirectory: input.backup.directory,
     format,
     version,
-    destination: input.destination.replace(/\/+$/, '') || '/',
+    destination,
     remoteCommand: input.remoteCommand,
     tablespaces,
     pitr,
@@ -200,6 +198,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   };
 }
 
+/** An absolute path without `.`, `..`, doubled or trailing slashes: paths are compared as text. */
+function cleanPath(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, '$1');
+}
+
 function planTablespaces(
   info: BackupInfo,
   rules: readonly string[],
@@ -226,7 +229,7 @@ function planTablespaces(
       throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
     }
     if (relocations.has(name)) throw new UsageError(`tablespace '${name}' is relocated twice`);
-    relocations.set(name, location.replace(/\/+$/, '') || '/');
+    relocations.set(name, cleanPath(location));
   }
   const planned = known.map((tablespace) => ({
     oid: tablespace.oid,

@@ -25,7 +25,13 @@ import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
 import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
-import { cloudArchives, cloudWals, localArchives, localWals } from '../../recovery/sources.js';
+import {
+  checkLocalSources,
+  cloudArchives,
+  cloudWals,
+  localArchives,
+  localWals,
+} from '../../recovery/sources.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import { parseRecoveryTargets } from '../../recovery/targets.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
@@ -301,6 +307,7 @@ async function recoverWithSources(
   );
   ctx.report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
+  if (!request.cloud) await checkLocalSources(plan, catalog.layout.walsDirectory);
   const destination = await openDestination(config, remoteCommand);
   await destination.checkReachable();
   if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
