@@ -138,6 +138,11 @@ export function parseCommandLine(
       return { kind: 'exit', exitCode: 2 };
     }
     if (error instanceof CommanderError) {
+      // Options but no command: commander prints the help as an error.
+      if (error.code === 'commander.help' && error.exitCode !== 0) {
+        write.err('ERROR: a command is required\n');
+        return { kind: 'exit', exitCode: 2 };
+      }
       const printedOnly = ['commander.version', 'commander.helpDisplayed', 'commander.help'].includes(
         error.code,
       );

@@ -64,15 +64,15 @@ export function findConfigFile(options: LoadOptions = {}): string {
 export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   const configFile = findConfigFile(options);
   const main = readIniFile(configFile);
-  if (
-    main.problems.length > 0 ||
-    [...main.sections.values()].some((s) => s.problems.length > 0 && s.name === 'barman')
-  ) {
-    const first = main.problems[0] ?? main.sections.get('barman')!.problems[0]!;
-    throw new BarmanError('config-syntax', `Cannot parse the configuration: ${formatProblem(first)}`);
+  const syntaxError = [...main.problems, ...(main.sections.get('barman')?.problems ?? [])].find(
+    (problem) => problem.severity === 'error',
+  );
+  if (syntaxError) {
+    throw new BarmanError('config-syntax', `Cannot parse the configuration: ${formatProblem(syntaxError)}`);
   }
   const documents: IniDocument[] = [main];
-  const problems: ConfigProblem[] = [];
+  // The reader's warnings about the whole file (an option set twice).
+  const problems: ConfigProblem[] = [...main.problems];
 
   const mainGlobal = main.sections.get('barman');
   const includeDir = mainGlobal?.entries.get('configuration_files_directory');
@@ -113,7 +113,7 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   if (fatal) {
     throw new BarmanError('config-invalid', formatProblem(fatal), {
       hint:
-        fatal.option === 'barman_home'
+        fatal.option === 'barman_home' && fatal.message.includes('is not set')
           ? 'Every configuration needs barman_home in its [barman] section.'
           : undefined,
     });

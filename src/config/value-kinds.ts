@@ -172,11 +172,22 @@ export function formatLocation(location: Location): string {
   return location.kind === 'posix' ? location.path : location.url;
 }
 
+/** A path or URL with a line break comes from an indented line below it (a continuation line). */
+function controlCharacterProblem(value: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\u0000-\u001f\u007f]/.test(value)) return null;
+  return `must not contain a line break or control character, got ${JSON.stringify(value)} (an indented line continues the value above it)`;
+}
+
 export const location = (options: { allowS3: boolean }) =>
   fromString((raw, ctx): Location => {
     const value = raw.trim();
     if (value === '') return fail(ctx, 'must not be empty');
+    const control = controlCharacterProblem(value);
+    if (control) return fail(ctx, control);
     const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
+    if (!s3 && value.startsWith('s3://'))
+      return fail(ctx, `'${raw}' names no bucket: use s3://BUCKET/PREFIX`);
     if (s3) {
       if (!options.allowS3) return fail(ctx, `object-store URLs are not allowed here, got '${raw}'`);
       const bucket = s3[1]!;
@@ -194,6 +205,8 @@ export const location = (options: { allowS3: boolean }) =>
 export const absolutePath = () =>
   fromString((raw, ctx) => {
     const value = raw.trim();
+    const control = controlCharacterProblem(value);
+    if (control) return fail(ctx, control);
     if (!value.startsWith('/')) return fail(ctx, `must be an absolute path, got '${raw}'`);
     return value.replace(/(.)\/+$/, '$1');
   });

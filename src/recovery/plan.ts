@@ -76,31 +76,47 @@ export interface PlanInput {
   histories: ReadonlyMap<number, TimelineSwitch[]>;
 }
 
-export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
-  const { info } = input.backup;
+/** What recovery needs from backup.info. */
+type RecoverableInfo = BackupInfo & { begin_wal: string; end_wal: string; timeline: number; version: number };
+
+/**
+ * Refuses a backup that cannot be recovered (its status) or a destination that cannot be one,
+ * from what the command line and backup.info say: callers check this before locking anything.
+ */
+export function checkRecoveryRequest(
+  server: string,
+  backupId: string,
+  info: BackupInfo,
+  destination: string,
+): asserts info is RecoverableInfo {
   const status = info.status;
   if (status !== 'DONE' && status !== 'WAITING_FOR_WALS') {
     throw new BarmanError(
       'backup-not-recoverable',
-      `Cannot recover from backup '${input.backup.id}' of server '${input.server}': backup status is not DONE (${status})`,
+      `Cannot recover from backup '${backupId}' of server '${server}': backup status is not DONE (${status})`,
       { hint: "Pick a DONE backup from 'barman list-backup'." },
     );
   }
-  if (input.destination.includes(':')) {
+  if (destination.includes(':')) {
     throw new UsageError(
       "The destination directory parameter cannot contain the ':' character",
       'To recover to another host, use --remote-ssh-command.',
     );
   }
-  if (!input.destination.startsWith('/')) {
-    throw new UsageError(`the destination directory must be an absolute path: '${input.destination}'`);
+  if (!destination.startsWith('/')) {
+    throw new UsageError(`the destination directory must be an absolute path: '${destination}'`);
   }
   if (!info.begin_wal || !info.end_wal || !info.timeline || !info.version) {
     throw new BarmanError(
       'backup-incomplete',
-      `backup '${input.backup.id}' has no begin/end WAL, timeline or version in its backup.info`,
+      `backup '${backupId}' has no begin/end WAL, timeline or version in its backup.info`,
     );
   }
+}
+
+export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
+  const { info } = input.backup;
+  checkRecoveryRequest(input.server, input.backup.id, info, input.destination);
   const version = info.version;
   if (input.targets.action !== null && input.targets.action !== 'pause' && version < 90500) {
     throw new UsageError(

@@ -1,5 +1,5 @@
 /** Runs archive-wal for one server: locks, identity, xlog.db and the compression pool wired together. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { readIdentity, writeIdentity } from '../catalog/identity.js';
@@ -62,6 +62,24 @@ export async function runArchiveWal(
     await pool.close();
     archiveLock.release();
   }
+}
+
+/**
+ * Whether incoming/ or streaming/ (those enabled) may hold something for archive-wal: false only
+ * when each exists and is empty. Commands that archive on the side (recover) skip the run, its
+ * lock file and its directories then, so that a refused request leaves barman_home untouched.
+ */
+export async function walWaiting(config: ServerConfig): Promise<boolean> {
+  const layout = serverLayout(config);
+  const sources = [
+    ...(config.archiver ? [layout.incomingDirectory] : []),
+    ...(config.streaming_archiver ? [layout.streamingDirectory] : []),
+  ];
+  for (const directory of sources) {
+    const names = await readdir(directory).catch(() => null);
+    if (names === null || names.length > 0) return true;
+  }
+  return false;
 }
 
 const STORAGE_ERRORS: Record<string, string> = {

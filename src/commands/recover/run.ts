@@ -21,7 +21,7 @@ import { applyRecoveryPlan } from '../../recovery/apply.js';
 import type { RecoveryDestination } from '../../recovery/destination.js';
 import { LocalDestination, RemoteDestination } from '../../recovery/destination.js';
 import type { RecoveryPlan } from '../../recovery/plan.js';
-import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
+import { buildRecoveryPlan, checkRecoveryRequest, describePlan } from '../../recovery/plan.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
 import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
@@ -34,7 +34,7 @@ import {
 } from '../../recovery/sources.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import { parseRecoveryTargets } from '../../recovery/targets.js';
-import { runArchiveWal } from '../../wal/archive-service.js';
+import { runArchiveWal, walWaiting } from '../../wal/archive-service.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
 import type { TimelineSwitch } from '../../wal/history.js';
 import { parseTimelineHistory } from '../../wal/history.js';
@@ -104,7 +104,7 @@ export default defineCommandModule<RecoverResult>({
 
     const cloud = hasCloudCatalog(config);
     // WALs still in incoming/ or streaming/ may be the ones the target needs.
-    if (!dryRun && !cloud) {
+    if (!dryRun && !cloud && (await walWaiting(config))) {
       try {
         await runArchiveWal(config, ctx.report, ctx.log, {
           hooks: archiveHooks(HookRunner.forServer(ctx, config)),
@@ -121,6 +121,8 @@ export default defineCommandModule<RecoverResult>({
         `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
       );
     }
+    // Refused requests stop here, before any lock file or directory is created.
+    checkRecoveryRequest(config.name, backup.id, backup.info, destinationPath);
     // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
     // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
     await mkdir(config.barman_lock_directory, { recursive: true });
