@@ -3,10 +3,11 @@
  * meta/ (3.13.2+, which wins), the keep annotations, and backup id resolution. A backup.info
  * that cannot be read is listed as unreadable with the reason; it never breaks a listing.
  */
-import { mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
-import { naming } from '../errors/system.js';
+import { fromSystemError, isSystemError, naming } from '../errors/system.js';
 import { writeFileDurably } from '../storage/posix.js';
 import type { BackupInfo } from './backup-info.js';
 import { BACKUP_ID } from './backup-reference.js';
@@ -164,7 +165,22 @@ export async function saveBackupInfo(backup: CatalogBackup, info: BackupInfo): P
 }
 
 /** Removes a backup's files: data, annotations, and its meta/ entries. */
+/**
+ * Throws (naming the directory) when the backup's directory cannot be removed, e.g. base/ is
+ * read-only: checked before a deletion removes anything, WAL files included, since a backup left
+ * without its backup.info would vanish from every listing and one left without its WAL is useless.
+ */
+export async function checkBackupRemovable(backup: CatalogBackup): Promise<void> {
+  for (const directory of [dirname(backup.directory), backup.directory]) {
+    await access(directory, constants.W_OK | constants.X_OK).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw isSystemError(error) ? fromSystemError(error, `cannot delete backup ${backup.id}`) : error;
+    });
+  }
+}
+
 export async function removeBackupFiles(layout: ServerLayout, backup: CatalogBackup): Promise<void> {
+  await checkBackupRemovable(backup);
   // backup.info goes first: a crash halfway leaves a directory without it, which listings ignore.
   await unlink(backup.infoFile).catch(() => {});
   await rm(join(layout.metaDirectory, `${backup.id}-keep`), { force: true });

@@ -7,6 +7,7 @@ import { serverLayout } from '../catalog/layout.js';
 import { acquireLock, serverLockPath, withLock } from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { BarmanError } from '../errors/index.js';
+import { isSystemError, systemErrorHint, systemErrorMessage } from '../errors/system.js';
 import type { ArchiveHooks, ArchiveOutcome } from './archiver.js';
 import { archiveWal } from './archiver.js';
 import { CompressionPool } from './compression/index.js';
@@ -82,25 +83,13 @@ export async function walWaiting(config: ServerConfig): Promise<boolean> {
   return false;
 }
 
-const STORAGE_ERRORS: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  EIO: 'input/output error',
-};
-
 /** File-system failures are operator problems, not internal errors: say which and where. */
 function asStorageError(error: unknown, server: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (!code || !(code in STORAGE_ERRORS) || error instanceof BarmanError) return error;
-  const path = (error as NodeJS.ErrnoException).path;
-  const dest = (error as NodeJS.ErrnoException & { dest?: string }).dest;
+  if (error instanceof BarmanError || !isSystemError(error)) return error;
+  const hint = systemErrorHint(error);
   return new BarmanError(
     'archive-storage',
-    `WAL archiving of server ${server} stopped: ${STORAGE_ERRORS[code]} (${code}) writing ${dest ?? path ?? 'a file'}; ` +
-      'files not yet archived stay where they are',
-    { cause: error },
+    `WAL archiving of server ${server} stopped: ${systemErrorMessage(error)}; files not yet archived stay where they are`,
+    { ...(hint ? { hint } : {}), cause: error },
   );
 }

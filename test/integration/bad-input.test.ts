@@ -91,13 +91,25 @@ function check(badCase: BadInputCase, world: World, run: CompletedRun, changes: 
   assert.equal(run.timedOut, false, `timed out\n${shown}`);
   assert.equal(run.exitCode, badCase.exit, `exit code\n${shown}`);
   assert.doesNotMatch(run.stdout + run.stderr, CRASH, `a crash reached the operator\n${shown}`);
-  if (badCase.exit !== 0) assert.match(run.stderr, /^ERROR: \S/m, `no ERROR: line\n${shown}`);
-  for (const expected of badCase.stderr) {
-    if (typeof expected === 'string') {
-      const text = fill(expected, world);
-      assert.ok(run.stderr.includes(text), `stderr does not say ${JSON.stringify(text)}\n${shown}`);
-    } else assert.match(run.stderr, expected, `stderr\n${shown}`);
-  }
+  if (badCase.exit !== 0 && !badCase.stdout)
+    assert.match(run.stderr, /^ERROR: \S/m, `no ERROR: line\n${shown}`);
+  expectOutput('stderr', run.stderr, badCase.stderr, world, shown);
+  expectOutput('stdout', run.stdout, badCase.stdout ?? [], world, shown);
   const problems = unexpectedChanges(changes, badCase.changes ?? []);
   assert.deepEqual(problems, [], `the tree changed\n${changes.join('\n')}\n${shown}`);
+}
+
+function expectOutput(
+  stream: string,
+  output: string,
+  expected: ReadonlyArray<string | RegExp>,
+  world: World,
+  shown: string,
+): void {
+  for (const wanted of expected) {
+    if (typeof wanted === 'string') {
+      const text = fill(wanted, world);
+      assert.ok(output.includes(text), `${stream} does not say ${JSON.stringify(text)}\n${shown}`);
+    } else assert.match(output, wanted, `${stream}\n${shown}`);
+  }
 }

@@ -7,7 +7,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import type { CatalogBackup } from '../../catalog/backups.js';
-import { removeBackupFiles, statusOf } from '../../catalog/backups.js';
+import { checkBackupRemovable, removeBackupFiles, statusOf } from '../../catalog/backups.js';
 import { BarmanError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
@@ -67,6 +67,7 @@ export async function deleteBackup(
     }
 
     const started = Date.now();
+    await checkBackupRemovable(backup);
     // Previous/next as they are before the deletion, for the post scripts too.
     const { hooks } = options;
     const hookEnv = hooks?.has('delete') ? backupHookEnv(backupHookInfo(backup, catalog.backups)) : null;

@@ -1,6 +1,7 @@
 /** Every table of the bad-input suite (bad-input.test.ts runs them). Add a table here. */
+import { catalogTable } from './catalog.js';
 import { cliTable } from './cli.js';
 import { configTable } from './config.js';
 import type { CaseTable } from './world.js';
 
-export const TABLES: readonly CaseTable[] = [cliTable, configTable];
+export const TABLES: readonly CaseTable[] = [cliTable, configTable, catalogTable];

@@ -88,6 +88,11 @@ export interface BadInputCase {
    * the offending file, option or value: at least one is required.
    */
   stderr: ReadonlyArray<string | RegExp>;
+  /**
+   * What stdout must say, for commands that report on stdout (check's FAILED lines): with these,
+   * the case need not print an ERROR: line.
+   */
+  stdout?: ReadonlyArray<string | RegExp>;
   /** What the command is meant to change (see Change); default: nothing. */
   changes?: readonly Change[];
   /** Checks of its own after the run. */
