@@ -92,7 +92,7 @@ function check(badCase: BadInputCase, world: World, run: CompletedRun, changes: 
   assert.equal(run.exitCode, badCase.exit, `exit code\n${shown}`);
   assert.doesNotMatch(run.stdout + run.stderr, CRASH, `a crash reached the operator\n${shown}`);
   if (badCase.exit !== 0 && !badCase.stdout)
-    assert.match(run.stderr, /^ERROR: \S/m, `no ERROR: line\n${shown}`);
+    assert.match(run.stderr, /^ERROR: \s*\S/m, `no ERROR: line\n${shown}`);
   expectOutput('stderr', run.stderr, badCase.stderr, world, shown);
   expectOutput('stdout', run.stdout, badCase.stdout ?? [], world, shown);
   const problems = unexpectedChanges(changes, badCase.changes ?? []);

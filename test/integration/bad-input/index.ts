@@ -2,6 +2,7 @@
 import { catalogTable } from './catalog.js';
 import { cliTable } from './cli.js';
 import { configTable } from './config.js';
+import { walTable } from './wal.js';
 import type { CaseTable } from './world.js';
 
-export const TABLES: readonly CaseTable[] = [cliTable, configTable, catalogTable];
+export const TABLES: readonly CaseTable[] = [cliTable, configTable, catalogTable, walTable];

@@ -212,7 +212,8 @@ export async function buildTemplate(): Promise<string> {
       writeFileSync(join(backup, path), content);
     }
   }
-  mkdirSync(join(home, 'pgr', 'incoming'), { recursive: true });
+  for (const directory of ['incoming', 'streaming', 'errors'])
+    mkdirSync(join(home, 'pgr', directory), { recursive: true });
   return template;
 }
 
