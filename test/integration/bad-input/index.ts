@@ -2,7 +2,8 @@
 import { catalogTable } from './catalog.js';
 import { cliTable } from './cli.js';
 import { configTable } from './config.js';
+import { recoverTable } from './recover.js';
 import { walTable } from './wal.js';
 import type { CaseTable } from './world.js';
 
-export const TABLES: readonly CaseTable[] = [cliTable, configTable, catalogTable, walTable];
+export const TABLES: readonly CaseTable[] = [cliTable, configTable, catalogTable, walTable, recoverTable];
