@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { CompletedRun } from '../harness/index.js';
 import { makeTempDir, runBarman } from '../harness/index.js';
 import { TABLES } from './bad-input/index.js';
@@ -42,7 +42,13 @@ before(async () => {
 
 for (const table of TABLES) {
   describe(`bad input: ${table.title}`, { concurrency: table.serial ? 1 : CONCURRENCY }, () => {
-    for (const badCase of table.cases) it(badCase.name, () => runCase(badCase));
+    let values: Record<string, string> = {};
+    let teardown: (() => Promise<void>) | undefined;
+    if (table.setup) {
+      before(async () => ({ values, teardown } = await table.setup!()));
+      after(() => teardown?.());
+    }
+    for (const badCase of table.cases) it(badCase.name, () => runCase(badCase, values));
   });
 }
 
@@ -57,9 +63,9 @@ describe('bad-input tables', () => {
   });
 });
 
-async function runCase(badCase: BadInputCase): Promise<void> {
+async function runCase(badCase: BadInputCase, values: Record<string, string>): Promise<void> {
   counter += 1;
-  const world = makeWorld(template, parent, String(counter), user, badCase.config);
+  const world = makeWorld(template, parent, String(counter), user, badCase.config, values);
   let passed = false;
   try {
     await badCase.setup?.(world);

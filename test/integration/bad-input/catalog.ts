@@ -13,7 +13,7 @@ const HANDMADE = fileURLToPath(new URL('../../../../test/fixtures/barman-3.4/han
 const NAMED = BACKUPS.named;
 const infoOf = (world: World, id = NAMED) => join(world.pg, 'base', id, 'backup.info');
 /** Lock files barman-ts creates as Barman does (and leaves, as Barman does). */
-export const LOCK_FILES: Change = /^[+~]home\/\.pgr?-[\w-]+\.lock$/;
+export const LOCK_FILES: Change = /^[+~]home\/\.[\w.-]+-[\w-]+\.lock$/;
 
 /** Replaces a file by a directory of the same name. */
 function directoryInstead(path: string): void {

@@ -3,6 +3,7 @@ import { catalogTable } from './catalog.js';
 import { cliTable } from './cli.js';
 import { concurrencyTable } from './concurrency.js';
 import { configTable } from './config.js';
+import { postgresTable } from './postgres.js';
 import { recoverTable } from './recover.js';
 import { walTable } from './wal.js';
 import type { CaseTable } from './world.js';
@@ -14,4 +15,5 @@ export const TABLES: readonly CaseTable[] = [
   walTable,
   recoverTable,
   concurrencyTable,
+  postgresTable,
 ];

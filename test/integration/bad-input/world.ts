@@ -52,6 +52,8 @@ export interface World {
   dest: string;
   /** The OS user barman-ts runs as (barman_user). */
   user: string;
+  /** More `{name}` placeholders, from the table's setup (e.g. `{conninfo}` of its PostgreSQL). */
+  values: Readonly<Record<string, string>>;
 }
 
 /** Lines added to barman.conf sections, or a whole replacement. */
@@ -105,6 +107,8 @@ export interface CaseTable {
   cases: readonly BadInputCase[];
   /** Cases that must not run at the same time as others (e.g. they share a lock). */
   serial?: boolean;
+  /** Starts what the cases share (a PostgreSQL); `values` fill `{name}` placeholders. */
+  setup?: () => Promise<{ values: Record<string, string>; teardown: () => Promise<void> }>;
 }
 
 export function walName(timeline: number, segment: number, log = 0): string {
@@ -172,7 +176,8 @@ export function fill(text: string, world: World): string {
     .replaceAll('{pg}', world.pg)
     .replaceAll('{dest}', world.dest)
     .replaceAll('{config}', world.config)
-    .replaceAll('{user}', world.user);
+    .replaceAll('{user}', world.user)
+    .replace(/\{(\w+)\}/g, (placeholder, name: string) => world.values[name] ?? placeholder);
 }
 
 /** The OS user barman-ts runs as: `barman` when the tests run as root. */
@@ -224,6 +229,7 @@ export function makeWorld(
   name: string,
   user: string,
   change?: ConfigChange,
+  values: Readonly<Record<string, string>> = {},
 ): World {
   const root = join(parent, name);
   execFileSync('cp', ['-a', template, root]);
@@ -235,6 +241,7 @@ export function makeWorld(
     config: join(root, 'barman.conf'),
     dest: join(root, 'dest'),
     user,
+    values,
   };
   // The fixture's tablespace lived in /tmp/barman-fixtures: recoveries go to the world instead.
   for (const server of ['pg', 'pgr']) {
