@@ -36,3 +36,12 @@ export function checkWholeNumber(digits: string, range: IntRange = {}): number |
 
 /** Seconds given on the command line or in the configuration, in a timer Node can arm. */
 export const SECONDS: IntRange = { min: 0, max: MAX_SECONDS, unit: 'seconds' };
+
+/** A TCP port. */
+export const PORT_RANGE: IntRange = { min: 1, max: 65_535 };
+
+/** `argument NAME: why` when `text` is not a whole number in `range`, null when it is. */
+export function numberProblem(name: string, text: string, range: IntRange): string | null {
+  const checked = checkWholeNumber(text.trim(), range);
+  return typeof checked === 'string' ? `argument ${name}: ${checked}` : null;
+}

@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CompletedRun } from '../harness/index.js';
-import { makeTempDir, runBarman } from '../harness/index.js';
+import { BARMAN_BIN, makeTempDir, runBarman, runCompletely } from '../harness/index.js';
 import { TABLES } from './bad-input/index.js';
 import type { BadInputCase, World } from './bad-input/world.js';
 import {
@@ -74,11 +75,20 @@ async function runCase(badCase: BadInputCase, values: Record<string, string>): P
     let run: CompletedRun;
     try {
       const args = badCase.args.map((arg) => fill(arg, world));
-      run = await runBarman(badCase.noConfigFlag ? args : ['-c', world.config, ...args], {
+      const options = {
         ...(badCase.stdin !== undefined ? { input: badCase.stdin } : {}),
         env: { ...badCase.env },
         timeoutMs: 90_000,
-      });
+      };
+      run =
+        badCase.program && badCase.program !== 'barman'
+          ? await runCompletely(
+              null,
+              process.execPath,
+              [join(dirname(BARMAN_BIN), `${badCase.program}.js`), ...args],
+              options,
+            )
+          : await runBarman(badCase.noConfigFlag ? args : ['-c', world.config, ...args], options);
     } finally {
       await stop?.();
     }

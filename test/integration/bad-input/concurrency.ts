@@ -48,6 +48,9 @@ export function holdingLock(
   };
 }
 
+/** cron would start receive-wal in the background for pg: a process outliving the case. */
+const NO_RECEIVE_WAL = { pg: 'streaming_archiver = off\narchiver = on' };
+
 export const concurrencyTable: CaseTable = {
   title: 'concurrent commands (locks held)',
   cases: [
@@ -109,6 +112,7 @@ export const concurrencyTable: CaseTable = {
     {
       name: 'cron while another cron works on a server (that server is skipped)',
       during: holdingLock('.pg-cron.lock'),
+      config: NO_RECEIVE_WAL,
       args: ['cron'],
       exit: 0,
       stderr: [],
@@ -119,6 +123,7 @@ export const concurrencyTable: CaseTable = {
     {
       name: 'cron while archive-wal works on a server (its archiving is skipped)',
       during: holdingLock('.pg-archive-wal.lock'),
+      config: NO_RECEIVE_WAL,
       args: ['cron'],
       exit: 0,
       stderr: [],

@@ -1,6 +1,7 @@
 /** Every table of the bad-input suite (bad-input.test.ts runs them). Add a table here. */
 import { catalogTable } from './catalog.js';
 import { cliTable } from './cli.js';
+import { clientsTable } from './clients.js';
 import { concurrencyTable } from './concurrency.js';
 import { configTable } from './config.js';
 import { postgresTable } from './postgres.js';
@@ -16,4 +17,5 @@ export const TABLES: readonly CaseTable[] = [
   recoverTable,
   concurrencyTable,
   postgresTable,
+  clientsTable,
 ];

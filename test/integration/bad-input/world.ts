@@ -83,6 +83,8 @@ export interface BadInputCase {
   stdin?: string | Buffer;
   /** No `-c <config>` before the arguments (the case gives its own, or none). */
   noConfigFlag?: boolean;
+  /** The program run: barman (default) or one of the archive_command/restore_command clients. */
+  program?: 'barman' | 'barman-wal-archive' | 'barman-wal-restore';
   env?: Record<string, string | undefined>;
   exit: number;
   /**
