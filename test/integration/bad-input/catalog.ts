@@ -3,7 +3,7 @@
  * identity.json, keep annotations, the base/ and wals/ directories and lock files, each damaged
  * and read by the commands that use it. Reading never changes them; a damaged file is named.
  */
-import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BadInputCase, CaseTable, Change, World } from './world.js';
@@ -72,6 +72,62 @@ const badInfo: BadInputCase[] = BAD_INFOS.flatMap(({ file, says }) => {
       args: ['keep', '--target', 'standalone', 'pg', NAMED],
       exit: 1,
       stderr: [`ERROR: Cannot add keep to backup ${NAMED} because it has status UNREADABLE`],
+    },
+  ];
+});
+
+/** One value of backup.info replaced: WAL names and positions are checked when it is read. */
+const BAD_VALUES: ReadonlyArray<{ key: string; value: string; says: string }> = [
+  { key: 'begin_wal', value: 'GARBAGE', says: 'bad value for begin_wal: invalid WAL segment name "GARBAGE"' },
+  {
+    key: 'end_wal',
+    value: '00000000000000000000000A',
+    says: 'bad value for end_wal: invalid WAL segment name "00000000000000000000000A"',
+  },
+  {
+    key: 'begin_wal',
+    value: 'FFFFFFFFFFFFFFFFFFFFFFFF',
+    says: 'bad value for begin_wal: invalid WAL segment FFFFFFFFFFFFFFFFFFFFFFFF for a 16 MiB segment size',
+  },
+  { key: 'end_xlog', value: 'zz', says: 'bad value for end_xlog: invalid LSN "zz"' },
+  { key: 'begin_xlog', value: '0/1/2', says: 'bad value for begin_xlog: invalid LSN "0/1/2"' },
+  { key: 'timeline', value: '0', says: 'bad value for timeline: invalid timeline 0 (expected 1 or more)' },
+  {
+    key: 'xlog_segment_size',
+    value: '3',
+    says: 'bad value for xlog_segment_size: invalid WAL segment size 3',
+  },
+  { key: 'status', value: 'PERFECT', says: 'bad value for status: unknown status "PERFECT"' },
+  { key: 'version', value: '15.0', says: 'bad value for version: invalid integer "15.0"' },
+  {
+    key: 'size',
+    value: '99999999999999999999',
+    says: 'bad value for size: integer 99999999999999999999 is out of range',
+  },
+];
+const badValues: BadInputCase[] = BAD_VALUES.flatMap(({ key, value, says }) => {
+  const setup = (world: World) => {
+    const file = infoOf(world);
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`),
+    );
+  };
+  const where = `{pg}/base/${NAMED}/backup.info, line `;
+  return [
+    {
+      name: `recover of a backup whose ${key} is ${value}`,
+      setup,
+      args: ['recover', 'pg', NAMED, '{dest}', '--tablespace', 'tbs1:{root}/tbs'],
+      exit: 1,
+      stderr: [`ERROR: backup '${NAMED}' has an unreadable backup.info: ${where}`, says],
+    },
+    {
+      name: `list-files --target full of a backup whose ${key} is ${value}`,
+      setup,
+      args: ['list-files', '--target', 'full', 'pg', NAMED],
+      exit: 1,
+      stderr: [`ERROR: backup ${NAMED} is unreadable: ${where}`, says],
     },
   ];
 });
@@ -162,13 +218,45 @@ const badXlogDb: BadInputCase[] = [
 
 const damagedXlogDb: BadInputCase[] = [
   {
+    name: 'list-backup with an xlog.db line that names no WAL file (a warning)',
+    setup: (world) => writeFileSync(xlogDb(world), 'ZZZZ\t16458\t1795242241.8\tgzip\n', { flag: 'a' }),
+    args: ['list-backup', 'pg'],
+    exit: 0,
+    stderr: ["WARNING: {pg}/wals/xlog.db line 9: 'ZZZZ' is not a WAL file name"],
+  },
+  {
+    name: 'recover with an xlog.db line of a segment the segment size cannot have',
+    setup: (world) => {
+      writeFileSync(xlogDb(world), '000000010000000000000FFF\t16458\t1795242300.1\tgzip\n', { flag: 'a' });
+      // Stops the recovery once it is planned: the plan is what read the line.
+      mkdirSync(join(world.root, 'ro'), { mode: 0o555 });
+    },
+    args: ['recover', 'pg', NAMED, '{root}/ro/dest', '--tablespace', 'tbs1:{root}/tbs'],
+    exit: 1,
+    stderr: ["ERROR: cannot create the directory '{root}/ro/dest': permission denied (EACCES)"],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover with a timeline history file that does not parse',
+    setup: (world) => {
+      writeFileSync(join(world.pg, 'wals', '00000002.history'), 'garbage history\n');
+      writeFileSync(xlogDb(world), '00000002.history\t16\t1795242300.1\tNone\n', { flag: 'a' });
+    },
+    args: ['recover', 'pg', NAMED, '{dest}', '--tablespace', 'tbs1:{root}/tbs', '--target-tli', 'latest'],
+    exit: 1,
+    stderr: [
+      'ERROR: cannot read timeline history file 00000002.history of server \'pg\': invalid timeline history line 1 "garbage history"',
+    ],
+    changes: [LOCK_FILES],
+  },
+  {
     name: 'list-backup with garbage lines in xlog.db (a warning, listed from the rest)',
-    setup: (world) => writeFileSync(xlogDb(world), 'garbage\nx\ty\tz\n', { flag: 'a' }),
+    setup: (world) => writeFileSync(xlogDb(world), 'garbage\n000000010000000000000010\ty\tz\n', { flag: 'a' }),
     args: ['list-backup', 'pg'],
     exit: 0,
     stderr: [
       "WARNING: {pg}/wals/xlog.db line 9: expected 3 to 5 fields, found 1: 'garbage'",
-      "line 10: size or time is not a number: 'x\ty\tz'",
+      "line 10: size or time is not a number: '000000010000000000000010\ty\tz'",
     ],
   },
   {
@@ -387,6 +475,7 @@ export const catalogTable: CaseTable = {
   title: 'catalogue files',
   cases: [
     ...badInfo,
+    ...badValues,
     ...unreadableInfo,
     ...badXlogDb,
     ...damagedXlogDb,
