@@ -138,6 +138,23 @@ export async function checkLocalSources(plan: RecoveryPlan, walsDirectory: strin
       );
     }
   }
+  if (plan.format === 'tar') {
+    // pg_basebackup's tar format: base.tar* and one <oid>.tar* per tablespace.
+    const directory = join(plan.backupDirectory, 'data');
+    const bases = new Set((await readdir(directory)).flatMap((name) => archiveCompression(name)?.base ?? []));
+    const missing = ['base', ...plan.tablespaces.map((t) => String(t.oid))].filter(
+      (base) => !bases.has(base),
+    );
+    if (missing.length > 0) {
+      throw new BarmanError(
+        'backup-incomplete',
+        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: no ${missing.map((base) => `${base}.tar*`).join(', ')} archive in ${directory}`,
+        {
+          hint: 'the backup directory has lost files: recover another backup (barman list-backup), and delete this one',
+        },
+      );
+    }
+  }
   if (plan.wal.mode !== 'copy') return;
   const missing: string[] = [];
   for (const entry of plan.wal.selection.files) {

@@ -251,7 +251,8 @@ const damagedXlogDb: BadInputCase[] = [
   },
   {
     name: 'list-backup with garbage lines in xlog.db (a warning, listed from the rest)',
-    setup: (world) => writeFileSync(xlogDb(world), 'garbage\n000000010000000000000010\ty\tz\n', { flag: 'a' }),
+    setup: (world) =>
+      writeFileSync(xlogDb(world), 'garbage\n000000010000000000000010\ty\tz\n', { flag: 'a' }),
     args: ['list-backup', 'pg'],
     exit: 0,
     stderr: [

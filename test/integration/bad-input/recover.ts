@@ -4,7 +4,7 @@
  * backups that lost files. A refused recovery creates nothing: no destination, no tablespace
  * directory, no staging directory. (Destinations inside barman_home are another suite's.)
  */
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { LOCK_FILES } from './catalog.js';
@@ -373,7 +373,55 @@ const sources: BadInputCase[] = [
   },
 ];
 
+/** The backup becomes a tar-format one (pg_basebackup -Ft -z): its data/ holds `files`. */
+function tarBackup(files: Record<string, Buffer>) {
+  return (world: World) => {
+    const backup = join(world.pg, 'base', ID);
+    const info = join(backup, 'backup.info');
+    writeFileSync(info, readFileSync(info, 'utf8').replace(/^compression=.*$/m, 'compression=gzip'));
+    rmSync(join(backup, 'data'), { recursive: true });
+    rmSync(join(backup, '16384'), { recursive: true });
+    mkdirSync(join(backup, 'data'));
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(backup, 'data', name), content);
+  };
+}
+const DAMAGED_GZIP = Buffer.concat([gzipSync(Buffer.alloc(100_000, 7)).subarray(0, 300)]);
+
+const tar: BadInputCase[] = [
+  {
+    name: 'a tar-format backup without its base.tar.gz',
+    setup: tarBackup({ '16384.tar.gz': DAMAGED_GZIP }),
+    args: recover('{dest}'),
+    exit: 1,
+    stderr: [
+      `ERROR: backup ${ID} of server pg cannot be recovered: no base.tar* archive in {pg}/base/${ID}/data`,
+    ],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'a tar-format backup without its tablespace archive',
+    setup: tarBackup({ 'base.tar.gz': DAMAGED_GZIP }),
+    args: recover('{dest}'),
+    exit: 1,
+    stderr: [
+      `ERROR: backup ${ID} of server pg cannot be recovered: no 16384.tar* archive in {pg}/base/${ID}/data`,
+    ],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'a tar-format backup whose archives are damaged (the destination is left incomplete)',
+    setup: tarBackup({ 'base.tar.gz': DAMAGED_GZIP, '16384.tar.gz': DAMAGED_GZIP }),
+    args: recover('{dest}'),
+    exit: 1,
+    stderr: [
+      /ERROR: recovery of backup \d{8}T\d{6} into \S+ failed: cannot extract \S+\/data\/(base|16384)\.tar\.gz \(gzip\): \S/,
+      'HINT: The destination is incomplete',
+    ],
+    changes: [LOCK_FILES, /^\+dest(\/.*)?$/, /^\+tbs(\/.*)?$/],
+  },
+];
+
 export const recoverTable: CaseTable = {
   title: 'recovery',
-  cases: [...destinations, ...tablespaces, ...targets, ...sources],
+  cases: [...destinations, ...tablespaces, ...targets, ...sources, ...tar],
 };
