@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { LOCK_FILES } from './catalog.js';
 import type { BadInputCase, CaseTable, World } from './world.js';
-import { BACKUPS, walSegment } from './world.js';
+import { BACKUPS, fullFileSystem, walSegment } from './world.js';
 
 const ID = BACKUPS.named;
 /** The backup's tablespace goes next to the destination unless a case says otherwise. */
@@ -421,7 +421,38 @@ const tar: BadInputCase[] = [
   },
 ];
 
+/** The full-disk cases unmount their tmpfs once the run is checked. */
+const unmounts = new Map<string, () => void>();
+const onFullDisk = (world: World) => void unmounts.set(world.root, fullFileSystem(world));
+const unmountFullDisk = (world: World) => unmounts.get(world.root)?.();
+
+const fullDisk: BadInputCase[] = [
+  {
+    name: 'a destination on a full file system (the destination is left incomplete)',
+    setup: onFullDisk,
+    args: ['recover', 'pg', ID, '{root}/full/dest', '--tablespace', 'tbs1:{root}/full/tbs'],
+    exit: 1,
+    stderr: [
+      `ERROR: recovery of backup ${ID} into {root}/full/dest failed: ENOSPC: no space left on device`,
+      "'{root}/full/",
+    ],
+    changes: [LOCK_FILES, /^\+full\/(dest|tbs)(\/.*)?$/],
+    after: unmountFullDisk,
+  },
+  {
+    name: 'get-wal into a full file system (exit 3)',
+    setup: onFullDisk,
+    args: ['get-wal', '-o', '{root}/full', 'pg', '000000010000000000000006'],
+    exit: 3,
+    stderr: [
+      "ERROR: cannot write '{root}/full/000000010000000000000006': no space left on device (ENOSPC)",
+      "HINT: free space on the file system holding '{root}/full/000000010000000000000006'",
+    ],
+    after: unmountFullDisk,
+  },
+];
+
 export const recoverTable: CaseTable = {
   title: 'recovery',
-  cases: [...destinations, ...tablespaces, ...targets, ...sources, ...tar],
+  cases: [...destinations, ...tablespaces, ...targets, ...sources, ...tar, ...fullDisk],
 };

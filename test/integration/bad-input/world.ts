@@ -22,7 +22,13 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { CompletedRun } from '../../harness/index.js';
-import { ensureOsUser, isRoot, currentUserName, makeTempDir } from '../../harness/index.js';
+import {
+  currentUserName,
+  ensureOsUser,
+  isRoot,
+  makeTempDir,
+  registerExitCleanup,
+} from '../../harness/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/barman-3.4/catalog', import.meta.url));
 
@@ -314,4 +320,28 @@ export function unexpectedChanges(observed: readonly string[], expected: readonl
   for (const wanted of expected)
     if (!matched.has(wanted)) problems.push(`expected change ${String(wanted)} did not happen`);
   return problems;
+}
+
+/**
+ * Mounts a 1 MiB tmpfs at `<root>/<name>`, filled up, for the full-disk cases (needs root);
+ * returns the unmount, also registered to run at exit should the case fail.
+ */
+export function fullFileSystem(world: World, name = 'full'): () => void {
+  const mount = join(world.root, name);
+  mkdirSync(mount);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0777', 'tmpfs', mount]);
+  const unmount = () => {
+    try {
+      execFileSync('umount', [mount]);
+    } catch {
+      /* not mounted any more */
+    }
+  };
+  registerExitCleanup(unmount);
+  try {
+    writeFileSync(join(mount, 'filler'), Buffer.alloc(2 << 20));
+  } catch {
+    /* full, as wanted */
+  }
+  return unmount;
 }
