@@ -60,7 +60,10 @@ describe('bad-input tables', () => {
     assert.equal(new Set(names).size, names.length, 'duplicate case names');
     for (const table of TABLES)
       for (const badCase of table.cases)
-        assert.ok(badCase.stderr.length > 0, `${badCase.name}: no expected message`);
+        assert.ok(
+          badCase.stderr.length + (badCase.stdout?.length ?? 0) > 0,
+          `${badCase.name}: no expected message`,
+        );
   });
 });
 
