@@ -34,7 +34,8 @@ export function findConfigFile(options: LoadOptions = {}): string {
     const problem = notAFile(options.configFile);
     if (problem) {
       throw new BarmanError('config-not-found', `Configuration file '${options.configFile}' ${problem}`, {
-        hint: 'pass the path of the barman.conf file with -c',
+        // Barman prints the line alone for a missing file; a directory gets a word more.
+        ...(problem.includes('directory') ? { hint: 'pass the path of the barman.conf file with -c' } : {}),
       });
     }
     return options.configFile;
@@ -46,7 +47,9 @@ export function findConfigFile(options: LoadOptions = {}): string {
       throw new BarmanError(
         'config-not-found',
         `Configuration file '${fromEnv}' (from BARMAN_CONFIG_FILE) ${problem}`,
-        { hint: 'set BARMAN_CONFIG_FILE to the path of the barman.conf file, or pass -c' },
+        problem.includes('directory')
+          ? { hint: 'set BARMAN_CONFIG_FILE to the path of the barman.conf file, or pass -c' }
+          : {},
       );
     }
     return fromEnv;

@@ -61,12 +61,14 @@ export function isBarmanError(error: unknown): error is BarmanError {
 
 /**
  * The message of anything thrown, for places that must not crash while reporting. A failed
- * system call whose message lacks its path (reads and writes on an open file) gets the path
- * recorded on it (see withPath in ./system.ts).
+ * system call whose message lacks its path (reads and writes on an open file do) ends with the
+ * path recorded on it afterwards (withPath in ./system.ts).
  */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const path = (error as { path?: unknown }).path;
-  if (typeof path === 'string' && !error.message.includes(path)) return `${error.message} '${path}'`;
+  const { code, path } = error as { code?: unknown; path?: unknown };
+  const systemError = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+  if (systemError && typeof path === 'string' && !error.message.includes(path))
+    return `${error.message} '${path}'`;
   return error.message;
 }

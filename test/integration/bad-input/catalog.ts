@@ -435,6 +435,23 @@ const directories: BadInputCase[] = [
   },
 ];
 
+directories.push(
+  {
+    name: 'list-files when a directory of the backup cannot be read',
+    setup: (world) => chmodSync(join(world.pg, 'base', NAMED, 'data', 'global'), 0o000),
+    args: ['list-files', 'pg', NAMED],
+    exit: 1,
+    stderr: [`ERROR: cannot list the directory '{pg}/base/${NAMED}/data/global': permission denied (EACCES)`],
+  },
+  {
+    name: 'list-backup when a backup directory cannot be entered',
+    setup: (world) => chmodSync(join(world.pg, 'base', NAMED), 0o000),
+    args: ['list-backup', 'pg'],
+    exit: 1,
+    stderr: [`'{pg}/base/${NAMED}/`, 'permission denied (EACCES)'],
+  },
+);
+
 const locks: BadInputCase[] = [
   {
     name: 'archive-wal when barman_lock_directory is read-only',

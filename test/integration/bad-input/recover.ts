@@ -409,6 +409,18 @@ const tar: BadInputCase[] = [
     changes: [LOCK_FILES],
   },
   {
+    name: 'a tar-format backup whose backup_manifest is not one',
+    setup: tarBackup({
+      'base.tar.gz': DAMAGED_GZIP,
+      '16384.tar.gz': DAMAGED_GZIP,
+      backup_manifest: Buffer.from('{"PostgreSQL-Backup-Manifest-Version": 1, "Files": '),
+    }),
+    args: recover('{dest}'),
+    exit: 1,
+    stderr: [`{pg}/base/${ID}/data/backup_manifest is not a backup manifest`],
+    changes: [LOCK_FILES, /^\+dest(\/.*)?$/, /^\+tbs(\/.*)?$/],
+  },
+  {
     name: 'a tar-format backup whose archives are damaged (the destination is left incomplete)',
     setup: tarBackup({ 'base.tar.gz': DAMAGED_GZIP, '16384.tar.gz': DAMAGED_GZIP }),
     args: recover('{dest}'),
