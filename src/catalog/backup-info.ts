@@ -12,7 +12,8 @@
  * later-version keys are written when set or when they were present in the parsed text, and
  * timestamps keep their original text.
  */
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import { parseLsn, segmentNumber, segmentsPerLog } from '../wal/names.js';
 import {
   formatPythonLiteral,
   parsePythonLiteral,
@@ -176,15 +177,27 @@ export const BACKUP_INFO_KEYS: readonly BackupInfoKey[] = [
 ].sort();
 
 type FieldKind =
-  'string' | 'int' | 'time' | 'status' | 'label' | 'dict' | 'stringList' | 'tablespaces' | 'ids';
+  | 'string'
+  | 'int'
+  | 'time'
+  | 'status'
+  | 'label'
+  | 'dict'
+  | 'stringList'
+  | 'tablespaces'
+  | 'ids'
+  | 'wal'
+  | 'lsn'
+  | 'timeline'
+  | 'segmentSize';
 
 const FIELD_KINDS: { readonly [K in BackupInfoKey]: FieldKind } = {
   backup_label: 'label',
   backup_name: 'string',
   begin_offset: 'int',
   begin_time: 'time',
-  begin_wal: 'string',
-  begin_xlog: 'string',
+  begin_wal: 'wal',
+  begin_xlog: 'lsn',
   children_backup_ids: 'ids',
   cluster_size: 'int',
   compression: 'string',
@@ -195,8 +208,8 @@ const FIELD_KINDS: { readonly [K in BackupInfoKey]: FieldKind } = {
   encryption: 'string',
   end_offset: 'int',
   end_time: 'time',
-  end_wal: 'string',
-  end_xlog: 'string',
+  end_wal: 'wal',
+  end_xlog: 'lsn',
   error: 'string',
   hba_file: 'string',
   ident_file: 'string',
@@ -211,9 +224,9 @@ const FIELD_KINDS: { readonly [K in BackupInfoKey]: FieldKind } = {
   summarize_wal: 'string',
   systemid: 'string',
   tablespaces: 'tablespaces',
-  timeline: 'int',
+  timeline: 'timeline',
   version: 'int',
-  xlog_segment_size: 'int',
+  xlog_segment_size: 'segmentSize',
 };
 
 export const DEFAULT_XLOG_SEGMENT_SIZE = 16777216;
@@ -318,6 +331,7 @@ export function parseBackupInfo(text: string, file: string): BackupInfo {
   const info = emptyBackupInfo('');
   info.server_name = null;
   const laterKeys = new Set<LaterVersionKey>();
+  const lineOf = new Map<BackupInfoKey, number>();
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   let keyLines = 0;
@@ -344,6 +358,7 @@ export function parseBackupInfo(text: string, file: string): BackupInfo {
       );
     }
     keyLines++;
+    lineOf.set(key, lineNo);
     if (isLaterKey(key)) laterKeys.add(key);
     try {
       setField(info, key, value === 'None' ? null : loadValue(key, value));
@@ -361,6 +376,15 @@ export function parseBackupInfo(text: string, file: string): BackupInfo {
         ? 'empty file (no key=value line)'
         : 'no key=value line (only blank lines and comments)';
     throw new BackupInfoError(file, Math.max(1, lines.length), reason);
+  }
+  for (const key of ['begin_wal', 'end_wal'] as const) {
+    const name = info[key];
+    if (name === null) continue;
+    try {
+      segmentNumber(name, info.xlog_segment_size);
+    } catch (error) {
+      throw new BackupInfoError(file, lineOf.get(key) ?? 1, `bad value for ${key}: ${describeError(error)}`);
+    }
   }
   info.laterKeysPresent = LATER_VERSION_KEYS.filter((key) => laterKeys.has(key));
   return info;
@@ -415,6 +439,34 @@ function loadValue(key: BackupInfoKey, value: string): unknown {
       return loadTablespaces(value);
     case 'ids':
       return value === '' ? null : value.split(',');
+    // WAL names and positions are checked here: everything computed from them later (WAL
+    // ranges, recovery targets) would otherwise fail far from this file and its line.
+    case 'wal':
+      if (!/^[0-9A-F]{24}$/i.test(value) || /^0{8}/.test(value))
+        throw new ValueError(`invalid WAL segment name ${JSON.stringify(value)}`);
+      return value;
+    case 'lsn':
+      try {
+        parseLsn(value);
+      } catch (error) {
+        throw new ValueError(describeError(error));
+      }
+      return value;
+    case 'timeline': {
+      const timeline = loadInt(value);
+      if (timeline < 1 || timeline > 0xffffffff)
+        throw new ValueError(`invalid timeline ${value} (expected 1 or more)`);
+      return timeline;
+    }
+    case 'segmentSize': {
+      const size = loadInt(value);
+      try {
+        segmentsPerLog(size);
+      } catch (error) {
+        throw new ValueError(describeError(error));
+      }
+      return size;
+    }
   }
 }
 
@@ -504,10 +556,14 @@ function dumpValue(key: BackupInfoKey, value: unknown): string {
   switch (FIELD_KINDS[key]) {
     case 'string':
     case 'status':
+    case 'wal':
+    case 'lsn':
       if (typeof value !== 'string') throw new TypeError(`backup.info ${key} must be a string`);
       if (/[\r\n]/.test(value)) throw new TypeError(`backup.info ${key} must not contain a line break`);
       return value;
     case 'int':
+    case 'timeline':
+    case 'segmentSize':
       if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
         throw new TypeError(
           `backup.info ${key} must be an integer, got ${typeof value === 'number' ? value : typeof value}`,

@@ -6,6 +6,7 @@
  * checks a recovered copy before its first start.
  */
 import { createHash } from 'node:crypto';
+import { BarmanError } from '../errors/index.js';
 
 export interface ManifestFile {
   /** Relative to the data directory; tablespace files under `pg_tblspc/<oid>/`. */
@@ -68,10 +69,10 @@ export function parseBackupManifest(text: string, source: string): Map<string, M
   try {
     document = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${source} is not a backup manifest: ${(error as Error).message}`);
+    throw manifestError(`${source} is not a backup manifest: ${(error as Error).message}`);
   }
   const files = (document as { Files?: unknown } | null)?.Files;
-  if (!Array.isArray(files)) throw new Error(`${source} is not a backup manifest: no "Files" list`);
+  if (!Array.isArray(files)) throw manifestError(`${source} is not a backup manifest: no "Files" list`);
   const entries = new Map<string, ManifestEntry>();
   for (const file of files as Array<Record<string, unknown>>) {
     const path =
@@ -81,7 +82,7 @@ export function parseBackupManifest(text: string, source: string): Map<string, M
           ? Buffer.from(file['Encoded-Path'], 'hex').toString('utf8')
           : null;
     if (path === null || typeof file.Size !== 'number')
-      throw new Error(`${source} has a file entry without a path or a size`);
+      throw manifestError(`${source} has a file entry without a path or a size`);
     const sha256 =
       file['Checksum-Algorithm'] === 'SHA256' && typeof file.Checksum === 'string'
         ? file.Checksum.toLowerCase()
@@ -89,4 +90,10 @@ export function parseBackupManifest(text: string, source: string): Map<string, M
     entries.set(path, { size: file.Size, sha256 });
   }
   return entries;
+}
+
+function manifestError(message: string): BarmanError {
+  return new BarmanError('manifest-invalid', message, {
+    hint: 'the backup_manifest is damaged: the backup cannot be checked against it; recover another backup',
+  });
 }

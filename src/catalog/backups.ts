@@ -3,12 +3,15 @@
  * meta/ (3.13.2+, which wins), the keep annotations, and backup id resolution. A backup.info
  * that cannot be read is listed as unreadable with the reason; it never breaks a listing.
  */
-import { mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import { fromSystemError, isSystemError, naming } from '../errors/system.js';
 import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
 import { fsyncDirectory, writeFileDurably } from '../storage/posix.js';
 import type { BackupInfo } from './backup-info.js';
+import { BACKUP_ID } from './backup-reference.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
 import type { ServerLayout } from './layout.js';
 
@@ -26,7 +29,6 @@ export interface CatalogBackup {
   keep: KeepTarget | null;
 }
 
-const BACKUP_ID = /^\d{8}T\d{6}$/;
 const META_INFO = /^(\d{8}T\d{6})-backup\.info$/;
 
 export async function loadBackups(layout: ServerLayout): Promise<CatalogBackup[]> {
@@ -45,12 +47,12 @@ export async function loadBackups(layout: ServerLayout): Promise<CatalogBackup[]
       let info: BackupInfo | null = null;
       let unreadable: string | null = null;
       try {
-        info = parseBackupInfo(await readFile(infoFile, 'utf8'), infoFile);
+        info = parseBackupInfo(await naming(infoFile, readFile(infoFile, 'utf8')), infoFile);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         // A backup directory without backup.info is a backup Barman has just started creating.
         if (code === 'ENOENT') return null;
-        unreadable = error instanceof Error ? error.message : String(error);
+        unreadable = describeError(error);
       }
       return {
         id,
@@ -133,7 +135,7 @@ export async function readKeep(layout: ServerLayout, id: string): Promise<KeepTa
   const { legacy, meta } = keepFiles(layout, id);
   for (const file of [meta, legacy]) {
     try {
-      const value = (await readFile(file, 'utf8')).trim();
+      const value = (await naming(file, readFile(file, 'utf8'))).trim();
       // Barman treats any value other than `standalone` as a full keep.
       return value === 'standalone' ? 'standalone' : 'full';
     } catch (error) {
@@ -202,8 +204,23 @@ export async function unlistBackup(backup: CatalogBackup): Promise<void> {
   await fsyncDirectory(dirname(backup.infoFile));
 }
 
+/**
+ * Throws (naming the directory) when the backup's directory cannot be removed, e.g. base/ is
+ * read-only: checked before a deletion removes anything, WAL files included, since a backup left
+ * without its backup.info would vanish from every listing and one left without its WAL is useless.
+ */
+export async function checkBackupRemovable(backup: CatalogBackup): Promise<void> {
+  for (const directory of [dirname(backup.directory), backup.directory]) {
+    await access(directory, constants.W_OK | constants.X_OK).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw isSystemError(error) ? fromSystemError(error, `cannot delete backup ${backup.id}`) : error;
+    });
+  }
+}
+
 /** Removes a backup's files: backup.info (if still there), data, annotations, meta/ entries. */
 export async function removeBackupFiles(layout: ServerLayout, backup: CatalogBackup): Promise<void> {
+  await checkBackupRemovable(backup);
   // backup.info goes first: a crash halfway leaves a directory without it, which listings ignore.
   await unlistBackup(backup);
   await rm(join(layout.metaDirectory, `${backup.id}-keep`), { force: true });

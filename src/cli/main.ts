@@ -9,6 +9,7 @@ import { COMMANDS } from '../commands/registry.js';
 import type { BarmanConfig } from '../config/index.js';
 import { formatProblem, loadConfig } from '../config/index.js';
 import { describeError, isBarmanError } from '../errors/index.js';
+import { fromSystemError, isSystemError } from '../errors/system.js';
 import type { FileLogger, Logger, LogLevel } from '../log/index.js';
 import { openFileLogger, preloadFileLogger, silentLogger } from '../log/index.js';
 import type { ColorMode } from '../output/format.js';
@@ -16,6 +17,7 @@ import { jsonDocument, pythonJson } from '../output/json.js';
 import { redactSecrets } from '../util/redact.js';
 import { barmanTsVersion } from '../util/version.js';
 import { ConsoleReporter } from './console-reporter.js';
+import { checkOptionValues } from './option-values.js';
 import type { ParseOutcome, ParsedInvocation } from './program.js';
 import { parseQuickCommandLine } from './quick-argv.js';
 import { switchToBarmanUser } from './run-as.js';
@@ -43,6 +45,12 @@ export async function main(
     return 2;
   }
   if (outcome.kind === 'exit') return outcome.exitCode;
+  try {
+    checkOptionValues(outcome.invocation.definition, outcome.invocation.options);
+  } catch (error) {
+    write.err(`ERROR: ${describeError(error)}\n`);
+    return 2;
+  }
   return execute(outcome.invocation, version);
 }
 
@@ -126,12 +134,19 @@ async function openLog(
 }
 
 function reportFailure(
-  error: unknown,
+  thrown: unknown,
   report: ConsoleReporter,
   logger: Logger,
   fileLogger: FileLogger | undefined,
   debug: boolean,
 ): number {
+  // A failed system call (permissions, a full disk, a file where a directory belongs) is the
+  // machine's doing, not a bug: an ERROR naming the path and the fix, the stack only in the log.
+  const error = isSystemError(thrown) ? fromSystemError(thrown) : thrown;
+  if (error !== thrown) {
+    logger.debug('system error', { stack: (thrown as Error).stack ?? describeError(thrown) });
+    if (debug) write.err(`${redactSecrets((thrown as Error).stack ?? '')}\n`);
+  }
   if (isBarmanError(error)) {
     report.error(error.message);
     if (error.hint) write.err(`HINT: ${redactSecrets(error.hint)}\n`);

@@ -58,7 +58,7 @@ export function parseCommandLine(
       '-v, --version',
       'show the version and exit',
     )
-    .helpCommand('help [command]', 'show help for a command')
+    .helpCommand(false)
     .exitOverride()
     .configureOutput({
       writeOut: write.out,
@@ -109,6 +109,21 @@ export function parseCommandLine(
     });
   }
 
+  // Our own help command: commander's prints the general help, exit 0, for an unknown command.
+  program
+    .command('help [command]')
+    .description('show help for a command')
+    .action((name: string | undefined) => {
+      if (name === undefined) return program.outputHelp();
+      const command = program.commands.find(
+        (candidate) => candidate.name() === name || candidate.aliases().includes(name),
+      );
+      if (!command) {
+        throw new UsageError(`unknown command '${name}'`, "run 'barman help' for the list of commands");
+      }
+      command.outputHelp();
+    });
+
   if (argv.length === 0) {
     write.err(program.helpInformation());
     write.err('ERROR: a command is required\n');
@@ -119,9 +134,15 @@ export function parseCommandLine(
   } catch (error) {
     if (error instanceof UsageError) {
       write.err(`ERROR: ${error.message}\n`);
+      if (error.hint) write.err(`HINT: ${error.hint}\n`);
       return { kind: 'exit', exitCode: 2 };
     }
     if (error instanceof CommanderError) {
+      // Options but no command: commander prints the help as an error.
+      if (error.code === 'commander.help' && error.exitCode !== 0) {
+        write.err('ERROR: a command is required\n');
+        return { kind: 'exit', exitCode: 2 };
+      }
       const printedOnly = ['commander.version', 'commander.helpDisplayed', 'commander.help'].includes(
         error.code,
       );
@@ -163,9 +184,8 @@ function collectOverrides(
             : JSON.stringify(value);
     const parsed = option.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new UsageError(
-        `${flag.flags.split(' ')[0]}: ${parsed.error.issues[0]?.message ?? 'invalid value'}`,
-      );
+      const name = /--[a-z0-9-]+/.exec(flag.flags)?.[0] ?? flag.flags;
+      throw new UsageError(`argument ${name}: ${parsed.error.issues[0]?.message ?? 'invalid value'}`);
     }
     overrides[option.key] = parsed.data;
   }

@@ -95,6 +95,11 @@ function flagTable(options: readonly CommandOption[]): Map<string, FlagShape> | 
   return table;
 }
 
+/** The attribute (`outputDirectory`) under which a command option's value arrives. */
+export function optionAttribute(flags: string): string | undefined {
+  return flagShape(flags)?.attribute;
+}
+
 /** `-o, --output-directory <dir>` -> outputDirectory with a value; `-x` -> x without. */
 function flagShape(flags: string): FlagShape | undefined {
   const match = /^(?:-([a-zA-Z]))?(?:,?\s*--([a-z0-9][a-z0-9-]*))?(?:\s+<[^>]+>)?$/.exec(flags);

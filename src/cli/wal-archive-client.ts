@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
 import { barmanTsVersion } from '../util/version.js';
+import { numberProblem, PORT_RANGE } from '../util/whole-number.js';
 import { TAR_END, tarHeader, tarPadding } from '../wal/tar-writer.js';
 
 interface Options {
@@ -44,6 +45,8 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
   }
   const [host, server, walPath] = program.args as [string, string, string];
   const options = program.opts<Options>();
+  const badPort = options.port === undefined ? null : numberProblem('--port', options.port, PORT_RANGE);
+  if (badPort) return fail(badPort);
   if (!options.test && !walPath) return fail('a WAL path is required');
 
   const remote = [
@@ -86,7 +89,7 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
   } catch (error) {
     child.stdin.destroy();
     const code = await child.exit.catch(() => 255);
-    if (code === 255) return fail(`ssh to ${host} failed`, 3);
+    if (code === 255) return fail(`connection problem with ssh to ${options.user}@${host}`, 3);
     // The remote put-wal stopped reading (e.g. unknown server): its exit code tells why.
     if (code !== 0) return code;
     return fail(`sending ${walPath} failed: ${(error as Error).message}`);

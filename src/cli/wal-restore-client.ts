@@ -12,7 +12,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
+import { isSystemError, systemErrorMessage } from '../errors/system.js';
 import { barmanTsVersion } from '../util/version.js';
+import { numberProblem, PORT_RANGE, SECONDS } from '../util/whole-number.js';
 
 interface Options {
   user: string;
@@ -56,6 +58,11 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
   }
   const [host, server, walName, walDest] = program.args as [string, string, string, string];
   const options = program.opts<Options>();
+  const badNumber =
+    (options.port === undefined ? null : numberProblem('--port', options.port, PORT_RANGE)) ??
+    numberProblem('--sleep', options.sleep, SECONDS) ??
+    numberProblem('--parallel', options.parallel, { min: 0, max: 1000 });
+  if (badNumber) return fail(badNumber);
   const remote = (args: string[]) => [
     '-q',
     '-T',
@@ -101,6 +108,13 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     } catch (error) {
       await rm(temp, { force: true });
       const code = await child.exit.catch(() => 255);
+      // The destination cannot be written: Barman's client exits 3 for WAL_DEST.
+      if (isSystemError(error) && error.path === temp) {
+        process.stderr.write(
+          `ERROR: ${systemErrorMessage({ ...error, message: error.message, path: destination })}\n`,
+        );
+        return 3;
+      }
       return code !== 0 ? code : fail(`receiving ${name} failed: ${(error as Error).message}`);
     }
     const code = await child.exit.catch(() => 255);
@@ -133,7 +147,10 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     }
   }
   await mkdir(dirname(walDest), { recursive: true }).catch(() => {});
-  const code = mapExit(await fetch(walName, walDest));
+  const fetched = await fetch(walName, walDest);
+  if (fetched === 255)
+    process.stderr.write(`ERROR: Connection problem with ssh to ${options.user}@${host}\n`);
+  const code = mapExit(fetched);
   await prefetching;
   if (code !== 0 && Number(options.sleep) > 0)
     await new Promise((resolve) => setTimeout(resolve, Number(options.sleep) * 1000));

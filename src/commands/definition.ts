@@ -6,6 +6,7 @@
 import type { BarmanConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
+import type { IntRange } from '../util/whole-number.js';
 
 export interface CommandArgument {
   name: string;
@@ -22,6 +23,10 @@ export interface CommandOption {
   defaultValue?: string | boolean;
   /** May be given several times: the values arrive as an array. */
   repeatable?: boolean;
+  /** A whole number in this range: the command receives a number (checked before it runs). */
+  integer?: IntRange;
+  /** Why a value is refused (a usage error before the command runs), or null when it is fine. */
+  check?: (value: string) => string | null;
 }
 
 export interface CommandInput {

@@ -27,7 +27,10 @@ export interface IniDocument {
   file: string;
   /** Sections in first-seen order; a repeated section name is merged (later keys win). */
   sections: Map<string, IniSection>;
-  /** Problems outside any section (e.g. an option before the first `[section]`). */
+  /**
+   * Problems outside any section (e.g. an option before the first `[section]`), and warnings
+   * about the file as a whole (an option set twice), which every command prints.
+   */
   problems: ConfigProblem[];
 }
 
@@ -90,6 +93,18 @@ export function parseIni(text: string, file: string): IniDocument {
       return;
     }
     const entry: IniEntry = { key, value: option[2]!.trim(), file, line };
+    const earlier = section.entries.get(key);
+    if (earlier && earlier.file === file) {
+      // As ConfigParser(strict=False), the later value wins: say so rather than drop one silently.
+      document.problems.push({
+        severity: 'warning',
+        message: `'${key}' is set twice (lines ${earlier.line} and ${line}): the value of line ${line} is used`,
+        file,
+        line,
+        section: section.name,
+        option: key,
+      });
+    }
     section.entries.set(key, entry);
     current = { entry, indent };
   });

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
 import type { IniDocument, IniSection } from './ini-file.js';
 import { parseIni } from './ini-file.js';
 import { findPathConflicts, withProblems } from './path-conflicts.js';
@@ -32,17 +32,25 @@ export function defaultConfigCandidates(home = homedir()): string[] {
 export function findConfigFile(options: LoadOptions = {}): string {
   const env = options.env ?? process.env;
   if (options.configFile !== undefined) {
-    if (!isFile(options.configFile)) {
-      throw new BarmanError('config-not-found', `Configuration file '${options.configFile}' does not exist`);
+    const problem = notAFile(options.configFile);
+    if (problem) {
+      throw new BarmanError('config-not-found', `Configuration file '${options.configFile}' ${problem}`, {
+        // Barman prints the line alone for a missing file; a directory gets a word more.
+        ...(problem.includes('directory') ? { hint: 'pass the path of the barman.conf file with -c' } : {}),
+      });
     }
     return options.configFile;
   }
   const fromEnv = env.BARMAN_CONFIG_FILE;
   if (fromEnv) {
-    if (!isFile(fromEnv)) {
+    const problem = notAFile(fromEnv);
+    if (problem) {
       throw new BarmanError(
         'config-not-found',
-        `Configuration file '${fromEnv}' (from BARMAN_CONFIG_FILE) does not exist`,
+        `Configuration file '${fromEnv}' (from BARMAN_CONFIG_FILE) ${problem}`,
+        problem.includes('directory')
+          ? { hint: 'set BARMAN_CONFIG_FILE to the path of the barman.conf file, or pass -c' }
+          : {},
       );
     }
     return fromEnv;
@@ -60,15 +68,15 @@ export function findConfigFile(options: LoadOptions = {}): string {
 export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   const configFile = findConfigFile(options);
   const main = readIniFile(configFile);
-  if (
-    main.problems.length > 0 ||
-    [...main.sections.values()].some((s) => s.problems.length > 0 && s.name === 'barman')
-  ) {
-    const first = main.problems[0] ?? main.sections.get('barman')!.problems[0]!;
-    throw new BarmanError('config-syntax', `Cannot parse the configuration: ${formatProblem(first)}`);
+  const syntaxError = [...main.problems, ...(main.sections.get('barman')?.problems ?? [])].find(
+    (problem) => problem.severity === 'error',
+  );
+  if (syntaxError) {
+    throw new BarmanError('config-syntax', `Cannot parse the configuration: ${formatProblem(syntaxError)}`);
   }
   const documents: IniDocument[] = [main];
-  const problems: ConfigProblem[] = [];
+  // The reader's warnings about the whole file (an option set twice).
+  const problems: ConfigProblem[] = [...main.problems];
 
   const mainGlobal = main.sections.get('barman');
   const includeDir = mainGlobal?.entries.get('configuration_files_directory');
@@ -109,7 +117,7 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   if (fatal) {
     throw new BarmanError('config-invalid', formatProblem(fatal), {
       hint:
-        fatal.option === 'barman_home'
+        fatal.option === 'barman_home' && fatal.message.includes('is not set')
           ? 'Every configuration needs barman_home in its [barman] section.'
           : undefined,
     });
@@ -147,7 +155,13 @@ function readIniFile(file: string): IniDocument {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
-      code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such file' : String(code ?? error);
+      code === 'EACCES'
+        ? 'permission denied'
+        : code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : String(code ?? describeError(error));
     throw new BarmanError('config-unreadable', `Cannot read configuration file '${file}': ${reason}`, {
       cause: error,
     });
@@ -174,11 +188,23 @@ function listConfFiles(
     });
     return [];
   }
-  return names
+  const files = names
     .filter((name) => name.endsWith('.conf'))
     .sort()
-    .map((name) => join(directory, name))
-    .filter(isFile);
+    .map((name) => join(directory, name));
+  for (const file of files) {
+    const problem = notAFile(file);
+    if (problem)
+      problems.push({
+        severity: 'warning',
+        message: `'${file}' ${problem}; it is not read`,
+        file: entry.file,
+        line: entry.line,
+        section: 'barman',
+        option: 'configuration_files_directory',
+      });
+  }
+  return files.filter(isFile);
 }
 
 function mergeDocuments(documents: IniDocument[]): Map<string, IniSection> {
@@ -199,6 +225,22 @@ function mergeDocuments(documents: IniDocument[]): Map<string, IniSection> {
     }
   }
   return merged;
+}
+
+/** Why `path` cannot be read as a configuration file, or null when it is a file. */
+function notAFile(path: string): string | null {
+  if (path === '') return 'is an empty path';
+  try {
+    const stat = statSync(path);
+    if (stat.isFile()) return null;
+    return stat.isDirectory() ? 'is a directory, not a file' : 'is not a regular file';
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'does not exist';
+    if (code === 'ENOTDIR') return 'does not exist (a part of its path is a file)';
+    if (code === 'EACCES') return 'cannot be reached: permission denied on a directory of its path';
+    return `cannot be read (${code ?? describeError(error)})`;
+  }
 }
 
 function isFile(path: string): boolean {

@@ -231,7 +231,7 @@ const optionTable = {
   }),
   primary_checkpoint_timeout: option({
     scope: 'server',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '0',
     since: '3.8',
     category: 'Connection',
@@ -273,7 +273,7 @@ const optionTable = {
   }),
   keepalive_interval: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '60',
     since: '3.11',
     category: 'Connection',
@@ -288,7 +288,7 @@ const optionTable = {
   }),
   check_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '30',
     since: '3.4',
     category: 'Retention and checks',
@@ -401,7 +401,7 @@ const optionTable = {
   }),
   parallel_jobs_start_batch_period: option({
     scope: 'global',
-    schema: kinds.int({ min: 1 }),
+    schema: kinds.int({ min: 1, max: kinds.MAX_SECONDS, unit: 'seconds' }),
     default: '1',
     since: '3.5',
     category: 'Backup',
@@ -443,7 +443,7 @@ const optionTable = {
   }),
   basebackup_retry_sleep: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '30',
     since: '3.4',
     category: 'Backup',
@@ -852,7 +852,7 @@ const optionTable = {
   }),
   aws_read_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 1 }),
+    schema: kinds.int({ min: 1, max: kinds.MAX_SECONDS, unit: 'seconds' }),
     default: '60',
     since: 'barman-ts',
     category: 'Cloud (S3)',
@@ -1014,7 +1014,7 @@ const optionTable = {
   }),
   aws_await_snapshots_timeout: option({
     scope: 'global',
-    schema: kinds.int({ min: 0 }),
+    schema: kinds.seconds(),
     default: '3600',
     since: '3.11',
     category: 'Not supported by barman-ts',

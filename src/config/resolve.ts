@@ -301,12 +301,17 @@ export function resolveModel(name: string, section: IniSection, sets: SectionSet
   return Object.freeze({ name, cluster, options: Object.freeze(options), problems: Object.freeze(problems) });
 }
 
-/** Server names become directory and lock file names: keep them to a safe alphabet. */
+/** Server names become directory and lock file names: keep them to a safe alphabet and length. */
+const MAX_SERVER_NAME = 200;
+
 function checkServerName(name: string): string | undefined {
   if (name === 'all')
     return "'all' is a reserved word and cannot be used as a server name; rename the section";
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..'))
     return `invalid server name '${name}': use letters, digits, '_', '-' and '.'`;
+  // A file name holds 255 bytes; the longest one made from a server name is its lock files'.
+  if (name.length > MAX_SERVER_NAME)
+    return `server name '${name.slice(0, 20)}…' is too long (${name.length} characters, at most ${MAX_SERVER_NAME}): it names directories and lock files; rename the section`;
   return undefined;
 }
 

@@ -4,6 +4,10 @@
  * what was expected. Error messages are shown to operators as-is.
  */
 import * as z from 'zod/mini';
+import type { IntRange } from '../util/whole-number.js';
+import { checkWholeNumber, SECONDS } from '../util/whole-number.js';
+
+export { MAX_SECONDS } from '../util/whole-number.js';
 
 type Ctx = z.core.ParsePayload<unknown>;
 
@@ -33,17 +37,16 @@ export const bool = () =>
     return fail(ctx, `expected a boolean (on/off, true/false, yes/no, 1/0), got '${raw}'`);
   });
 
-export const int = (options: { min?: number; max?: number } = {}) =>
+export const int = (range: IntRange = {}) =>
   fromString((raw, ctx) => {
     const text = withoutInlineComment(raw);
     if (!/^[+-]?\d+$/.test(text)) return fail(ctx, `expected an integer, got '${raw}'`);
-    const value = Number.parseInt(text, 10);
-    if (options.min !== undefined && value < options.min)
-      return fail(ctx, `must be at least ${options.min}, got ${value}`);
-    if (options.max !== undefined && value > options.max)
-      return fail(ctx, `must be at most ${options.max}, got ${value}`);
-    return value;
+    const value = checkWholeNumber(text, range);
+    return typeof value === 'string' ? fail(ctx, value) : value;
   });
+
+/** A number of seconds, 0 or more, that a timer can wait for. */
+export const seconds = () => int(SECONDS);
 
 export const text = () => z.string();
 
@@ -74,6 +77,11 @@ export const wordSet = <const T extends readonly string[]>(choices: T) =>
     return [...new Set(words)].sort();
   });
 
+const UNIT_SECONDS = { hour: 3600, day: 86_400, week: 7 * 86_400, month: 31 * 86_400 } as const;
+
+/** Intervals and recovery windows: up to 100 years (a date computed from them stays valid). */
+const MAX_INTERVAL_SECONDS = 100 * 12 * UNIT_SECONDS.month;
+
 export type RetentionPolicy =
   | { kind: 'redundancy'; copies: number }
   | { kind: 'recovery-window'; count: number; unit: 'day' | 'week' | 'month' };
@@ -88,15 +96,16 @@ export const retentionPolicy = () =>
     const value = withoutInlineComment(raw);
     const redundancy = /^redundancy\s+(\d+)$/i.exec(value);
     if (redundancy) {
-      const copies = Number(redundancy[1]);
-      if (copies < 1) return fail(ctx, `REDUNDANCY must be at least 1, got '${raw}'`);
+      const copies = checkWholeNumber(redundancy[1]!, { min: 1 });
+      if (typeof copies === 'string') return fail(ctx, `REDUNDANCY ${copies}`);
       return { kind: 'redundancy', copies };
     }
     const window = /^recovery\s+window\s+of\s+(\d+)\s+(day|week|month)s?$/i.exec(value);
     if (window) {
-      const count = Number(window[1]);
-      if (count < 1) return fail(ctx, `the recovery window must be at least 1, got '${raw}'`);
-      return { kind: 'recovery-window', count, unit: window[2]!.toLowerCase() as 'day' | 'week' | 'month' };
+      const unit = window[2]!.toLowerCase() as 'day' | 'week' | 'month';
+      const count = checkWholeNumber(window[1]!, { min: 1, max: MAX_INTERVAL_SECONDS / UNIT_SECONDS[unit] });
+      if (typeof count === 'string') return fail(ctx, `the recovery window ${count} ${unit}s`);
+      return { kind: 'recovery-window', count, unit };
     }
     return fail(ctx, `expected 'REDUNDANCY <n>' or 'RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS', got '${raw}'`);
   });
@@ -108,14 +117,13 @@ export interface Interval {
   seconds: number;
 }
 
-const UNIT_SECONDS = { hour: 3600, day: 86_400, week: 7 * 86_400, month: 31 * 86_400 } as const;
-
 export const interval = () =>
   fromString((raw, ctx): Interval => {
     const match = /^\s*(\d+)\s+(day|month|week|hour)s?\s*$/i.exec(withoutInlineComment(raw));
     if (!match) return fail(ctx, `expected '<n> HOURS|DAYS|WEEKS|MONTHS', got '${raw}'`);
-    const count = Number(match[1]);
     const unit = match[2]!.toLowerCase() as Interval['unit'];
+    const count = checkWholeNumber(match[1]!, { min: 0, max: MAX_INTERVAL_SECONDS / UNIT_SECONDS[unit] });
+    if (typeof count === 'string') return fail(ctx, `${count} ${unit}s`);
     return { count, unit, seconds: count * UNIT_SECONDS[unit] };
   });
 
@@ -140,7 +148,9 @@ export const size = () =>
   fromString((raw, ctx): number => {
     const match = /^(\d+)\s*([kmgt]i?)?b?$/i.exec(withoutInlineComment(raw));
     if (!match) return fail(ctx, `expected a size such as 1024, 10 MiB, 100G, got '${raw}'`);
-    return Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
+    const bytes = Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
+    if (!Number.isSafeInteger(bytes)) return fail(ctx, `must be at most 8 PiB, got '${raw}'`);
+    return bytes;
   });
 
 export const slotName = () =>
@@ -162,11 +172,22 @@ export function formatLocation(location: Location): string {
   return location.kind === 'posix' ? location.path : location.url;
 }
 
+/** A path or URL with a line break comes from an indented line below it (a continuation line). */
+function controlCharacterProblem(value: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\u0000-\u001f\u007f]/.test(value)) return null;
+  return `must not contain a line break or control character, got ${JSON.stringify(value)} (an indented line continues the value above it)`;
+}
+
 export const location = (options: { allowS3: boolean }) =>
   fromString((raw, ctx): Location => {
     const value = raw.trim();
     if (value === '') return fail(ctx, 'must not be empty');
+    const control = controlCharacterProblem(value);
+    if (control) return fail(ctx, control);
     const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(value);
+    if (!s3 && value.startsWith('s3://'))
+      return fail(ctx, `'${raw}' names no bucket: use s3://BUCKET/PREFIX`);
     if (s3) {
       if (!options.allowS3) return fail(ctx, `object-store URLs are not allowed here, got '${raw}'`);
       const bucket = s3[1]!;
@@ -184,6 +205,8 @@ export const location = (options: { allowS3: boolean }) =>
 export const absolutePath = () =>
   fromString((raw, ctx) => {
     const value = raw.trim();
+    const control = controlCharacterProblem(value);
+    if (control) return fail(ctx, control);
     if (!value.startsWith('/')) return fail(ctx, `must be an absolute path, got '${raw}'`);
     return value.replace(/(.)\/+$/, '$1');
   });
@@ -195,7 +218,9 @@ export const tablespaceBandwidth = () =>
     for (const rule of raw.split(/[\s,]+/).filter(Boolean)) {
       const match = /^([^:]+):(\d+)$/.exec(rule);
       if (!match) return fail(ctx, `invalid rule '${rule}': expected <tablespace>:<kbps>`);
-      rules[match[1]!] = Number(match[2]);
+      const kbps = checkWholeNumber(match[2]!, { min: 0 });
+      if (typeof kbps === 'string') return fail(ctx, `invalid rule '${rule}': the rate ${kbps}`);
+      rules[match[1]!] = kbps;
     }
     return rules;
   });
@@ -214,8 +239,9 @@ export const compressionLevel = () =>
   fromString((raw, ctx): 'low' | 'medium' | 'high' | number => {
     const value = withoutInlineComment(raw).toLowerCase();
     if (value === 'low' || value === 'medium' || value === 'high') return value;
-    if (/^-?\d+$/.test(value)) return Number(value);
-    return fail(ctx, `expected low, medium, high or an integer, got '${raw}'`);
+    if (!/^-?\d+$/.test(value)) return fail(ctx, `expected low, medium, high or an integer, got '${raw}'`);
+    const level = checkWholeNumber(value);
+    return typeof level === 'string' ? fail(ctx, level) : level;
   });
 
 /** libpq conninfo in key=value form; Barman parses it as space-separated pairs. */

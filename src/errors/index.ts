@@ -59,8 +59,16 @@ export function isBarmanError(error: unknown): error is BarmanError {
   return error instanceof BarmanError;
 }
 
-/** The message of anything thrown, for places that must not crash while reporting. */
+/**
+ * The message of anything thrown, for places that must not crash while reporting. A failed
+ * system call whose message lacks its path (reads and writes on an open file do) ends with the
+ * path recorded on it afterwards (withPath in ./system.ts).
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const { code, path } = error as { code?: unknown; path?: unknown };
+  const systemError = typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
+  if (systemError && typeof path === 'string' && !error.message.includes(path))
+    return `${error.message} '${path}'`;
+  return error.message;
 }

@@ -76,19 +76,26 @@ function dataFilter(relative: string, _isDirectory: boolean): 'skip' | 'empty' |
 export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyResult> {
   const { plan, destination, report } = options;
   await checkDestination(options);
-
-  await destination.createLayout(
-    [
-      plan.destination,
-      join(plan.destination, plan.version < 100000 ? 'pg_xlog' : 'pg_wal'),
-      ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
-      ...plan.tablespaces.map((tablespace) => tablespace.location),
-    ],
-    plan.tablespaces.map((tablespace) => ({
-      target: tablespace.location,
-      path: join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
-    })),
-  );
+  // Staging first: a staging path that cannot be used must not leave a half-made destination.
+  await mkdir(options.stagingRoot, { recursive: true, mode: 0o700 });
+  const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
+  try {
+    await destination.createLayout(
+      [
+        plan.destination,
+        join(plan.destination, plan.version < 100000 ? 'pg_xlog' : 'pg_wal'),
+        ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
+        ...plan.tablespaces.map((tablespace) => tablespace.location),
+      ],
+      plan.tablespaces.map((tablespace) => ({
+        target: tablespace.location,
+        path: join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
+      })),
+    );
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
   for (const tablespace of plan.tablespaces) {
     report.info(`\t${tablespace.oid}, ${tablespace.name}, ${tablespace.location}`);
   }
@@ -96,8 +103,6 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
   report.info('Copying the base backup.');
   // WAL decompression starts now and overlaps the base copy (see decompressWals).
   const walStaged = destination.remoteCommand !== null || plan.delta;
-  await mkdir(options.stagingRoot, { recursive: true, mode: 0o700 });
-  const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
   const result: ApplyResult = { modified: [], review: [], files: 0, bytes: 0, reusedFiles: 0, walFiles: 0 };
   try {
     // Delta mode clears stale WAL too (pg_wal, barman_wal): only the tablespace links stay.

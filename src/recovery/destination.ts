@@ -94,13 +94,22 @@ export class LocalDestination implements RecoveryDestination {
     directories: readonly string[],
     links: ReadonlyArray<{ target: string; path: string }>,
   ): Promise<void> {
-    for (const directory of directories) {
-      await mkdir(directory, { recursive: true, mode: 0o700 });
-      await chmod(directory, 0o700); // PostgreSQL refuses a data directory open to others
-    }
-    for (const link of links) {
-      await rm(link.path, { recursive: true, force: true });
-      await symlink(link.target, link.path);
+    // What this call creates goes again when a later step fails (a tablespace location that
+    // cannot be created): a refused recovery leaves no empty destination behind.
+    const created: string[] = [];
+    try {
+      for (const directory of directories) {
+        const first = await mkdir(directory, { recursive: true, mode: 0o700 });
+        if (first !== undefined) created.push(first);
+        await chmod(directory, 0o700); // PostgreSQL refuses a data directory open to others
+      }
+      for (const link of links) {
+        await rm(link.path, { recursive: true, force: true });
+        await symlink(link.target, link.path);
+      }
+    } catch (error) {
+      for (const directory of created.reverse()) await rm(directory, { recursive: true, force: true });
+      throw error;
     }
   }
 

@@ -3,6 +3,7 @@
  * code — the backup, where PGDATA and each tablespace go, the WAL files and the directory they
  * go to, the settings and signal file to write. `apply.ts` carries it out; `--dry-run` prints it.
  */
+import { posix } from 'node:path';
 import type { BackupInfo } from '../catalog/backup-info.js';
 import { BarmanError, UsageError } from '../errors/index.js';
 import type { TimelineSwitch } from '../wal/history.js';
@@ -75,42 +76,55 @@ export interface PlanInput {
   histories: ReadonlyMap<number, TimelineSwitch[]>;
 }
 
-export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
-  const { info } = input.backup;
+/** What recovery needs from backup.info. */
+type RecoverableInfo = BackupInfo & { begin_wal: string; end_wal: string; timeline: number; version: number };
+
+/**
+ * Refuses a backup that cannot be recovered (its status) or a destination that cannot be one,
+ * from what the command line and backup.info say: callers check this before locking anything.
+ */
+export function checkRecoveryRequest(
+  server: string,
+  backupId: string,
+  info: BackupInfo,
+  destination: string,
+): asserts info is RecoverableInfo {
   const status = info.status;
   if (status !== 'DONE' && status !== 'WAITING_FOR_WALS') {
     throw new BarmanError(
       'backup-not-recoverable',
-      `Cannot recover from backup '${input.backup.id}' of server '${input.server}': backup status is not DONE (${status})`,
+      `Cannot recover from backup '${backupId}' of server '${server}': backup status is not DONE (${status})`,
       { hint: "Pick a DONE backup from 'barman list-backup'." },
     );
   }
-  if (input.destination.includes(':')) {
+  if (destination.includes(':')) {
     throw new UsageError(
       "The destination directory parameter cannot contain the ':' character",
       'To recover to another host, use --remote-ssh-command.',
     );
   }
-  if (!input.destination.startsWith('/')) {
-    throw new UsageError(`the destination directory must be an absolute path: '${input.destination}'`);
+  if (!destination.startsWith('/')) {
+    throw new UsageError(`the destination directory must be an absolute path: '${destination}'`);
   }
   if (!info.begin_wal || !info.end_wal || !info.timeline || !info.version) {
     throw new BarmanError(
       'backup-incomplete',
-      `backup '${input.backup.id}' has no begin/end WAL, timeline or version in its backup.info`,
+      `backup '${backupId}' has no begin/end WAL, timeline or version in its backup.info`,
     );
   }
+}
+
+export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
+  const { info } = input.backup;
+  checkRecoveryRequest(input.server, input.backup.id, info, input.destination);
   const version = info.version;
   if (input.targets.action !== null && input.targets.action !== 'pause' && version < 90500) {
     throw new UsageError(
       `--target-action ${input.targets.action} needs PostgreSQL 9.5 or later (backup ${input.backup.id} is from ${version})`,
     );
   }
-  const tablespaces = planTablespaces(
-    info,
-    input.tablespaceRules,
-    input.destination.replace(/\/+$/, '') || '/',
-  );
+  const destination = cleanPath(input.destination);
+  const tablespaces = planTablespaces(info, input.tablespaceRules, destination);
   const format = input.tarArchives || (info.compression && info.compression !== 'none') ? 'tar' : 'plain';
   const { targets } = input;
   checkTargetAgainstBackup(targets, {
@@ -169,7 +183,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     backupDirectory: input.backup.directory,
     format,
     version,
-    destination: input.destination.replace(/\/+$/, '') || '/',
+    destination,
     remoteCommand: input.remoteCommand,
     tablespaces,
     pitr,
@@ -200,6 +214,11 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   };
 }
 
+/** An absolute path without `.`, `..`, doubled or trailing slashes: paths are compared as text. */
+function cleanPath(path: string): string {
+  return posix.normalize(path).replace(/(.)\/+$/, '$1');
+}
+
 function planTablespaces(
   info: BackupInfo,
   rules: readonly string[],
@@ -226,7 +245,7 @@ function planTablespaces(
       throw new UsageError(`tablespace location for '${name}' must be an absolute path: '${location}'`);
     }
     if (relocations.has(name)) throw new UsageError(`tablespace '${name}' is relocated twice`);
-    relocations.set(name, location.replace(/\/+$/, '') || '/');
+    relocations.set(name, cleanPath(location));
   }
   const planned = known.map((tablespace) => ({
     oid: tablespace.oid,

@@ -4,11 +4,11 @@
  * WAL archive in barman-cloud-wal-archive's). Both hand out streams, so extraction and WAL
  * decompression are the same code whatever the source; nothing is ever read whole into memory.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
 import type { S3Storage } from '../storage/s3/index.js';
 import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
 import { openDecompressed } from '../wal/compare.js';
@@ -16,6 +16,7 @@ import type { CloudCompression } from '../wal/cloud-layout.js';
 import { cloudWalPath, openCloudWal } from '../wal/cloud-layout.js';
 import { hashDir } from '../wal/names.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
+import type { RecoveryPlan } from './plan.js';
 import { archiveCompression } from './tar-extract.js';
 
 export interface BackupArchive {
@@ -108,4 +109,68 @@ export function cloudWals(storage: S3Storage): WalOpener {
     const compression = entry.compression as CloudCompression | null;
     return openCloudWal(storage, cloudWalPath(entry.name, compression), compression);
   };
+}
+
+/**
+ * Checks, before anything is written to the destination, that a local backup still has what the
+ * plan copies: its data directory (or tar archives), its tablespace directories and every WAL
+ * file selected. A catalogue that lost files is refused up front instead of leaving a
+ * half-recovered destination behind.
+ */
+export async function checkLocalSources(plan: RecoveryPlan, walsDirectory: string): Promise<void> {
+  const required =
+    plan.format === 'plain'
+      ? [
+          join(plan.backupDirectory, 'data'),
+          ...plan.tablespaces.map((t) => join(plan.backupDirectory, String(t.oid))),
+        ]
+      : [join(plan.backupDirectory, 'data')];
+  for (const directory of required) {
+    const found = await stat(directory).catch((error: unknown) => error as NodeJS.ErrnoException);
+    if (found instanceof Error || !found.isDirectory()) {
+      const why = found instanceof Error ? describeError(found) : 'it is not a directory';
+      throw new BarmanError(
+        'backup-incomplete',
+        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${directory} is missing (${why})`,
+        {
+          hint: 'the backup directory has lost files: recover another backup (barman list-backup), and delete this one',
+        },
+      );
+    }
+  }
+  if (plan.format === 'tar') {
+    // pg_basebackup's tar format: base.tar* and one <oid>.tar* per tablespace.
+    const directory = join(plan.backupDirectory, 'data');
+    const bases = new Set((await readdir(directory)).flatMap((name) => archiveCompression(name)?.base ?? []));
+    const missing = ['base', ...plan.tablespaces.map((t) => String(t.oid))].filter(
+      (base) => !bases.has(base),
+    );
+    if (missing.length > 0) {
+      throw new BarmanError(
+        'backup-incomplete',
+        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: no ${missing.map((base) => `${base}.tar*`).join(', ')} archive in ${directory}`,
+        {
+          hint: 'the backup directory has lost files: recover another backup (barman list-backup), and delete this one',
+        },
+      );
+    }
+  }
+  if (plan.wal.mode !== 'copy') return;
+  const missing: string[] = [];
+  for (const entry of plan.wal.selection.files) {
+    const path = join(walsDirectory, hashDir(entry.name), entry.name);
+    const found = await stat(path).catch(() => null);
+    if (!found?.isFile()) missing.push(entry.name);
+  }
+  if (missing.length > 0) {
+    const shown =
+      missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
+    throw new BarmanError(
+      'wal-missing',
+      `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in xlog.db but not in ${walsDirectory}`,
+      {
+        hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive, then recover again (to a target the archive reaches).",
+      },
+    );
+  }
 }

@@ -8,9 +8,10 @@ import { chmod, mkdir, open, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ManifestEntry } from '../catalog/backup-manifest.js';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import { isSystemError } from '../errors/system.js';
 import type { CompressionName } from '../wal/compression/index.js';
-import { createDecompressStream } from '../wal/compression/index.js';
+import { CompressionError, createDecompressStream } from '../wal/compression/index.js';
 import { readTar } from '../wal/tar-reader.js';
 import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
 import { writeAll } from '../storage/posix.js';
@@ -154,6 +155,8 @@ export async function extractTarStream(
           );
       }
     });
+  } catch (error) {
+    throw damagedArchive(error, archive, compression);
   } finally {
     raw.destroy();
     stream.destroy();
@@ -163,4 +166,18 @@ export async function extractTarStream(
     await utimes(directory.path, directory.mtime, directory.mtime);
   }
   return stats;
+}
+
+/**
+ * A decompression or tar format failure names the archive: "unexpected end of file" alone does
+ * not say which of a backup's archives is damaged. File and refusal errors pass as they are.
+ */
+function damagedArchive(error: unknown, archive: string, compression: CompressionName | null): unknown {
+  if (error instanceof BarmanError && !(error instanceof CompressionError)) return error;
+  if (isSystemError(error) || (error as Error | null)?.name === 'AbortError') return error;
+  return new BarmanError(
+    'backup-archive-damaged',
+    `cannot extract ${archive}${compression ? ` (${compression})` : ''}: ${describeError(error)}`,
+    { hint: 'the backup archive is damaged (truncated or corrupt): recover another backup', cause: error },
+  );
 }

@@ -16,6 +16,7 @@ import {
   parseWalName,
   segmentNameFromNumber,
   segmentNumber,
+  segmentsPerLog,
 } from '../wal/names.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import { BarmanError } from '../errors/index.js';
@@ -150,11 +151,14 @@ export function selectRecoveryWals(options: {
   const path = timelinePath(targetTimeline, backup, histories);
   const onPath = new Set(path.map((step) => step.timeline));
 
+  const perLog = segmentsPerLog(size);
   const byName = new Map<string, XlogDbEntry>();
   const lastSegnoByTimeline = new Map<number, bigint>();
   for (const entry of options.entries) {
     const wal = parseWalName(entry.name);
     if (!wal || wal.kind !== 'segment' || !onPath.has(wal.timeline)) continue;
+    // A segment id this segment size cannot have (a damaged xlog.db line) is no file of the cluster.
+    if (wal.segment >= perLog) continue;
     byName.set(wal.name, entry);
     const segno = segmentNumber(wal.name, size);
     if (segno > (lastSegnoByTimeline.get(wal.timeline) ?? -1n)) lastSegnoByTimeline.set(wal.timeline, segno);

@@ -21,6 +21,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isOpenMode, privateMode } from '../util/private-files.js';
+import { isSystemError, withPath } from '../errors/system.js';
 import type { Storage, StorageEntry, StorageStat, WriteOptions } from './index.js';
 
 /** Prefix of temp files: Barman's readers skip dotfiles and `*.tmp`, so ours are both. */
@@ -129,6 +130,8 @@ export async function readWholeFile(
       filled += bytesRead;
     }
     return buffer.subarray(0, filled);
+  } catch (error) {
+    throw withPath(error, path);
   } finally {
     await handle.close();
   }
@@ -138,6 +141,8 @@ export async function fsyncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
     await handle.sync();
+  } catch (error) {
+    throw withPath(error, directory);
   } finally {
     await handle.close();
   }
@@ -150,7 +155,11 @@ export async function writeFileDurably(
   options: WriteOptions = {},
 ): Promise<void> {
   const temp = tempPathFor(path);
-  let handle: FileHandle | undefined = await open(temp, 'wx', options.mode ?? 0o600);
+  let handle: FileHandle | undefined = await open(temp, 'wx', options.mode ?? 0o600).catch(
+    (error: unknown) => {
+      throw namingTarget(error, temp, path);
+    },
+  );
   try {
     if (typeof data === 'string' || Buffer.isBuffer(data)) {
       await handle.writeFile(data);
@@ -166,9 +175,18 @@ export async function writeFileDurably(
   } catch (error) {
     await handle?.close().catch(() => {});
     await unlink(temp).catch(() => {});
-    throw error;
+    throw namingTarget(error, temp, path);
   }
   await fsyncDirectory(dirname(path));
+}
+
+/** The target names the file for the operator, not the temp file written beside it. */
+function namingTarget(error: unknown, temp: string, path: string): unknown {
+  if (isSystemError(error) && error.path === temp) {
+    error.path = path;
+    delete error.dest;
+  }
+  return withPath(error, path);
 }
 
 /**
@@ -200,7 +218,7 @@ export async function appendFileDurably(path: string, data: Buffer | string): Pr
       await handle.sync();
     } catch (error) {
       await handle.truncate(size).catch(() => {});
-      throw error;
+      throw withPath(error, path);
     }
   } finally {
     await handle.close();
@@ -259,6 +277,8 @@ export class PosixStorage implements Storage {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await handle.read(buffer, 0, length, 0);
       return buffer.subarray(0, bytesRead);
+    } catch (error) {
+      throw withPath(error, this.full(path));
     } finally {
       await handle.close();
     }

@@ -1,5 +1,5 @@
 /** Runs archive-wal for one server: locks, identity, xlog.db and the compression pool wired together. */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { readIdentity, writeIdentity } from '../catalog/identity.js';
@@ -7,6 +7,7 @@ import { serverLayout } from '../catalog/layout.js';
 import { acquireLock, serverLockPath, withLock } from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { BarmanError } from '../errors/index.js';
+import { isSystemError, systemErrorHint, systemErrorMessage } from '../errors/system.js';
 import type { ArchiveHooks, ArchiveOutcome } from './archiver.js';
 import { archiveWal } from './archiver.js';
 import { CompressionPool } from './compression/index.js';
@@ -73,25 +74,31 @@ export async function runArchiveWal(
   }
 }
 
-const STORAGE_ERRORS: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  EIO: 'input/output error',
-};
+/**
+ * Whether incoming/ or streaming/ (those enabled) may hold something for archive-wal: false only
+ * when each exists and is empty. Commands that archive on the side (recover) skip the run, its
+ * lock file and its directories then, so that a refused request leaves barman_home untouched.
+ */
+export async function walWaiting(config: ServerConfig): Promise<boolean> {
+  const layout = serverLayout(config);
+  const sources = [
+    ...(config.archiver ? [layout.incomingDirectory] : []),
+    ...(config.streaming_archiver ? [layout.streamingDirectory] : []),
+  ];
+  for (const directory of sources) {
+    const names = await readdir(directory).catch(() => null);
+    if (names === null || names.length > 0) return true;
+  }
+  return false;
+}
 
 /** File-system failures are operator problems, not internal errors: say which and where. */
 function asStorageError(error: unknown, server: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (!code || !(code in STORAGE_ERRORS) || error instanceof BarmanError) return error;
-  const path = (error as NodeJS.ErrnoException).path;
-  const dest = (error as NodeJS.ErrnoException & { dest?: string }).dest;
+  if (error instanceof BarmanError || !isSystemError(error)) return error;
+  const hint = systemErrorHint(error);
   return new BarmanError(
     'archive-storage',
-    `WAL archiving of server ${server} stopped: ${STORAGE_ERRORS[code]} (${code}) writing ${dest ?? path ?? 'a file'}; ` +
-      'files not yet archived stay where they are',
-    { cause: error },
+    `WAL archiving of server ${server} stopped: ${systemErrorMessage(error)}; files not yet archived stay where they are`,
+    { ...(hint ? { hint } : {}), cause: error },
   );
 }

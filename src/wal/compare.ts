@@ -1,25 +1,65 @@
 /** Byte comparison of two WAL files whatever their compression (duplicate detection). */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { BarmanError, describeError } from '../errors/index.js';
+import { isSystemError, withPath } from '../errors/system.js';
 import type { CustomCompression } from './compression/index.js';
-import { createDecompressStream, identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import {
+  CompressionError,
+  createDecompressStream,
+  identifyCompression,
+  MAGIC_HEADER_LENGTH,
+} from './compression/index.js';
 
+/**
+ * The archived WAL file at `path`, decompressed whatever its compression. A file that does not
+ * decompress (truncated, damaged) fails the stream with an error naming it: the message must
+ * say which of thousands of archived files is bad, not just "unexpected end of file".
+ */
 export async function openDecompressed(path: string, custom: CustomCompression | null): Promise<Readable> {
   const handle = await open(path, 'r');
-  let compression;
+  let compression: ReturnType<typeof identifyCompression>;
   try {
     const head = Buffer.alloc(MAGIC_HEADER_LENGTH);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     compression = identifyCompression(head.subarray(0, bytesRead), custom);
+  } catch (error) {
+    throw withPath(error, path);
   } finally {
     await handle.close();
   }
   const raw = createReadStream(path);
   if (compression === null) return raw;
-  const decompress = createDecompressStream(compression, { custom });
+  const format = compression;
+  const decompress = createDecompressStream(format, { custom });
   raw.on('error', (error) => decompress.destroy(error));
-  return raw.pipe(decompress);
+  const decompressed = raw.pipe(decompress);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of decompressed) yield chunk as Buffer;
+    } catch (error) {
+      throw corruptWal(error, path, format);
+    } finally {
+      raw.destroy();
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}
+
+function corruptWal(error: unknown, path: string, compression: string): unknown {
+  // Reading the file failed (not its data), or the reader gave up: not a damaged file.
+  if (isSystemError(error)) return withPath(error, path);
+  if ((error as Error | null)?.name === 'AbortError') return error;
+  if (error instanceof BarmanError && !(error instanceof CompressionError)) return error;
+  return new BarmanError(
+    'wal-corrupt',
+    `cannot decompress the archived WAL file ${path} (${compression}): ${describeError(error)}`,
+    {
+      hint: `the file is damaged (truncated or corrupt); replace it with an intact copy, or move it away and run 'barman rebuild-xlogdb'`,
+      cause: error,
+    },
+  );
 }
 
 export async function filesHaveSameContent(

@@ -9,8 +9,15 @@ export interface LocatedWal {
   where: 'archive' | 'incoming' | 'streaming';
 }
 
+/** Whether `path` is a file; a path that cannot be looked at (EACCES) is an error, not "absent". */
 async function isFile(path: string): Promise<boolean> {
-  return (await lstat(path).catch(() => null))?.isFile() ?? false;
+  try {
+    return (await lstat(path)).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw error;
+  }
 }
 
 /**

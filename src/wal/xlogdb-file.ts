@@ -1,5 +1,6 @@
 /** Reading, appending and rewriting a server's xlog.db file, durably and under its lock. */
 import { open, readFile } from 'node:fs/promises';
+import { naming } from '../errors/system.js';
 import { appendFileDurably, removeTempCopies, writeFileDurably } from '../storage/posix.js';
 import type { ParsedXlogDb, XlogDbEntry } from './xlogdb.js';
 import { formatXlogDbLine, parseXlogDb } from './xlogdb.js';
@@ -10,7 +11,7 @@ export class XlogDbFile {
   async read(): Promise<ParsedXlogDb> {
     let text: string;
     try {
-      text = await readFile(this.file, 'utf8');
+      text = await naming(this.file, readFile(this.file, 'utf8'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT')
         return { entries: [], problems: [], columns: null };
@@ -57,7 +58,7 @@ async function endsWithoutNewline(file: string): Promise<boolean> {
     const { size } = await handle.stat();
     if (size === 0) return false;
     const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
+    await naming(file, handle.read(last, 0, 1, size - 1));
     return last[0] !== 0x0a;
   } finally {
     await handle.close();

@@ -3,6 +3,7 @@
  * `name size mtime compression[ encryption]`, appended in archival order. The reader is
  * tolerant (3, 4 or 5 fields; bad lines are reported with their line number, never fatal).
  */
+import { parseWalName } from './names.js';
 
 export interface XlogDbEntry {
   name: string;
@@ -79,6 +80,10 @@ export function parseXlogDb(text: string): ParsedXlogDb {
       string?,
       string?,
     ];
+    if (!parseWalName(name)) {
+      problems.push({ line: lineNumber, content, message: `'${name}' is not a WAL file name` });
+      continue;
+    }
     const size = Number(sizeText);
     const mtime = Number(mtimeText);
     if (

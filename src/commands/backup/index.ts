@@ -1,3 +1,5 @@
+import { backupNameProblem } from '../../catalog/backup-reference.js';
+import { SECONDS } from '../../util/whole-number.js';
 import type { CommandDefinition } from '../definition.js';
 
 export const backup: CommandDefinition = {
@@ -7,11 +9,16 @@ export const backup: CommandDefinition = {
     { name: 'server_name', description: "server name(s), or 'all'", required: true, variadic: true },
   ],
   options: [
-    { flags: '--name <name>', description: 'a name for the backup, usable instead of its id' },
+    {
+      flags: '--name <name>',
+      description: 'a name for the backup, usable instead of its id',
+      check: backupNameProblem,
+    },
     { flags: '-w, --wait', description: 'wait until the WAL files the backup needs are archived' },
     {
       flags: '--wait-timeout <seconds>',
       description: 'with --wait: give up after this many seconds (default: no limit)',
+      integer: SECONDS,
     },
     { flags: '--no-retry', description: 'do not retry a failed copy (same as --retry-times 0)' },
   ],

@@ -1,3 +1,4 @@
+import { SECONDS } from '../../util/whole-number.js';
 import type { CommandDefinition } from '../definition.js';
 
 export const cloudWalArchive: CommandDefinition = {
@@ -18,6 +19,7 @@ export const cloudWalArchive: CommandDefinition = {
       flags: '--timeout <seconds>',
       description: 'give up (exit 1, PostgreSQL retries) when the upload has not completed by then',
       defaultValue: '60',
+      integer: { ...SECONDS, min: 1 },
     },
     { flags: '-t, --test', description: 'check that the bucket is reachable and exit' },
   ],

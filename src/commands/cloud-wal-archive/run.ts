@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { BarmanError, UsageError } from '../../errors/index.js';
+import { BarmanError } from '../../errors/index.js';
 import { defineCommandModule } from '../definition.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import { selectServers } from '../shared/select-servers.js';
@@ -39,11 +39,8 @@ export default defineCommandModule<Result>({
         { hint: 'set wals_directory = s3://BUCKET/PREFIX/SERVER/wals, or use put-wal for a local archive' },
       );
     }
+    // A whole number of seconds, at least 1, checked by the CLI.
     const timeoutSeconds = Number(input.options.timeout ?? 60);
-    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
-      throw new UsageError(
-        `--timeout needs a positive number of seconds, got '${String(input.options.timeout)}'`,
-      );
     const log = ctx.log.child({ server: serverName });
     if (input.options.test !== true) {
       try {

@@ -3,7 +3,7 @@
  * s3:// wals_directory. One per server (lock); when another runs, this one exits at once.
  */
 import { join } from 'node:path';
-import { BarmanError, UsageError } from '../../errors/index.js';
+import { BarmanError } from '../../errors/index.js';
 import { openCloudWalTarget } from '../../wal/cloud-archive.js';
 import { spooledWals } from '../../wal/cloud-spool.js';
 import { runSpoolUploader } from '../../wal/cloud-upload-worker.js';
@@ -28,12 +28,9 @@ export default defineCommandModule<Result>({
     });
     if (!server) return { server: serverName, ran: false, uploaded: [], rejected: [] };
     if (!server.config.active) throw new BarmanError('server-inactive', `Inactive server: ${serverName}`);
+    // Whole numbers in range, checked by the CLI.
     const jobs = Number(input.options.jobs ?? 4);
     const idleSeconds = Number(input.options.waitIdle ?? 0);
-    if (!Number.isInteger(jobs) || jobs < 1)
-      throw new UsageError(`--jobs needs a positive integer, got '${String(input.options.jobs)}'`);
-    if (!Number.isFinite(idleSeconds) || idleSeconds < 0)
-      throw new UsageError(`--wait-idle needs a number of seconds, got '${String(input.options.waitIdle)}'`);
     const config = server.config;
     const target = openCloudWalTarget(config);
     const stop = new AbortController();

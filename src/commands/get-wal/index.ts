@@ -21,6 +21,7 @@ export const getWal: CommandDefinition = {
     {
       flags: '-p, --peek <n>',
       description: 'print the names of up to N available WAL files starting from this one',
+      integer: { min: 1 },
     },
     { flags: '-t, --test', description: 'test the connection only (used by barman-wal-restore)' },
   ],

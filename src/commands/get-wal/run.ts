@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { once } from 'node:events';
 import { serverLayout } from '../../catalog/layout.js';
 import { BarmanError, UsageError } from '../../errors/index.js';
+import { isSystemError, systemErrorHint, systemErrorMessage } from '../../errors/system.js';
 import { writeFileDurably } from '../../storage/posix.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
 import { openDecompressed } from '../../wal/compare.js';
@@ -56,19 +58,16 @@ export default defineCommandModule<Result>({
       const target = join(directory, wal.name);
       ctx.report.info(`Sending WAL '${wal.name}' for server '${serverName}' into '${target}' file`);
       try {
-        const stream = await source();
-        await writeFileDurably(
-          target,
-          recompress ? stream.pipe(createCompressStream(recompress, {})) : stream,
-          {
-            mode: 0o600,
-          },
-        );
+        await writeFileDurably(target, recompressed(await source(), recompress), { mode: 0o600 });
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EACCES' || code === 'ENOENT' || code === 'ENOTDIR' || code === 'EROFS') {
-          throw new BarmanError('output-unwritable', `cannot write '${target}': ${code}`, {
+        // The output directory cannot take the file: Barman's exit code 3. A damaged archived
+        // file (or a failed read of it) is reported as it is, exit 1.
+        if (isSystemError(error) && error.path === target) {
+          const hint = systemErrorHint(error);
+          throw new BarmanError('output-unwritable', systemErrorMessage(error), {
             exit: 'badWalName',
+            ...(hint ? { hint } : {}),
+            cause: error,
           });
         }
         throw error;
@@ -85,8 +84,7 @@ export default defineCommandModule<Result>({
 
   async writeRaw(result, stdout) {
     if (result.mode === 'lines') return false;
-    const source = await result.open();
-    const stream = result.recompress ? source.pipe(createCompressStream(result.recompress, {})) : source;
+    const stream = recompressed(await result.open(), result.recompress);
     for await (const chunk of stream) {
       if (!stdout.write(chunk as Buffer)) await once(stdout, 'drain');
     }
@@ -95,6 +93,12 @@ export default defineCommandModule<Result>({
     return true;
   },
 });
+
+/** The WAL stream compressed with `compression` (--gzip, --bzip2); a failure of either side ends it. */
+function recompressed(source: Readable, compression: CompressionName | null): Readable {
+  if (!compression) return source;
+  return pipeline(source, createCompressStream(compression, {}), () => {});
+}
 
 /** Opens the WAL file from the local archive; with --peek, the names that follow instead. */
 async function localWalSource(
@@ -107,8 +111,7 @@ async function localWalSource(
   const layout = serverLayout(config);
   const custom = customWalCompression(config);
   if (options.peek !== undefined) {
-    const count = Number(options.peek);
-    if (!Number.isInteger(count) || count < 1) throw new UsageError('--peek needs a positive number');
+    const count = Number(options.peek); // at least 1, checked by the CLI
     const first = await locateWal(layout, walName, false);
     const segmentSize = first ? await segmentSizeOf(first.path, custom) : DEFAULT_SEGMENT_SIZE;
     return peekWals(layout, walName, count, segmentSize);

@@ -23,14 +23,20 @@ import { LocalDestination, RemoteDestination } from '../../recovery/destination.
 import type { RecoveryPlan } from '../../recovery/plan.js';
 import type { CatalogueArea, RecoveryPlace } from '../../recovery/protected-paths.js';
 import { catalogueAreas, refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
-import { buildRecoveryPlan, describePlan } from '../../recovery/plan.js';
+import { buildRecoveryPlan, checkRecoveryRequest, describePlan } from '../../recovery/plan.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
 import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
-import { cloudArchives, cloudWals, localArchives, localWals } from '../../recovery/sources.js';
+import {
+  checkLocalSources,
+  cloudArchives,
+  cloudWals,
+  localArchives,
+  localWals,
+} from '../../recovery/sources.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import { parseRecoveryTargets } from '../../recovery/targets.js';
-import { runArchiveWal } from '../../wal/archive-service.js';
+import { runArchiveWal, walWaiting } from '../../wal/archive-service.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
 import type { TimelineSwitch } from '../../wal/history.js';
 import { parseTimelineHistory } from '../../wal/history.js';
@@ -101,8 +107,13 @@ export default defineCommandModule<RecoverResult>({
     // Before anything is written (archive-wal would sweep a copy made in incoming/).
     const areas = catalogueAreas(ctx.config);
     if (!remoteCommand) {
+      // A relative path or '/' itself is refused later as a usage error (exit 2), as Barman does.
+      const places = [
+        { path: destinationPath, what: 'recovery destination' },
+        ...relocations(options.tablespace),
+      ];
       refuseCatalogueOverlap(
-        [{ path: destinationPath, what: 'recovery destination' }, ...relocations(options.tablespace)],
+        places.filter((place) => place.path.startsWith('/') && place.path !== '/'),
         areas,
         DESTINATION_RULE,
       );
@@ -115,7 +126,7 @@ export default defineCommandModule<RecoverResult>({
 
     const cloud = hasCloudCatalog(config);
     // WALs still in incoming/ or streaming/ may be the ones the target needs.
-    if (!dryRun && !cloud) {
+    if (!dryRun && !cloud && (await walWaiting(config))) {
       try {
         await runArchiveWal(config, ctx.report, ctx.log, {
           hooks: archiveHooks(HookRunner.forServer(ctx, config)),
@@ -132,6 +143,8 @@ export default defineCommandModule<RecoverResult>({
         `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
       );
     }
+    // Refused requests stop here, before any lock file or directory is created.
+    checkRecoveryRequest(config.name, backup.id, backup.info, destinationPath);
     // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
     // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
     await mkdir(config.barman_lock_directory, { recursive: true });
@@ -343,6 +356,7 @@ async function recoverWithSources(
   );
   ctx.report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
+  if (!request.cloud) await checkLocalSources(plan, catalog.layout.walsDirectory);
   const destination = await openDestination(config, remoteCommand);
   await destination.checkReachable();
   if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());

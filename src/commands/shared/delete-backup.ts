@@ -11,6 +11,7 @@ import { rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import {
+  checkBackupRemovable,
   leftoverBackupDirectories,
   removeBackupFiles,
   statusOf,
@@ -78,6 +79,7 @@ export async function deleteBackup(
     }
 
     const started = Date.now();
+    await checkBackupRemovable(backup);
     // Previous/next as they are before the deletion, for the post scripts too.
     const { hooks } = options;
     const hookEnv = hooks?.has('delete') ? backupHookEnv(backupHookInfo(backup, catalog.backups)) : null;

@@ -15,10 +15,11 @@ import {
 } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
-interface Result {
+/** Null when the server could not be selected (the error is already reported). */
+type Result = {
   catalog: ServerCatalog;
   backup: CatalogBackup;
-}
+} | null;
 
 const row = (label: string, value: string | number | null | undefined) =>
   `  ${label.padEnd(23)}: ${value ?? 'None'}`;
@@ -38,12 +39,14 @@ export default defineCommandModule<Result>({
       includeInactive: true,
       includeDisabled: false,
     });
-    if (!server) throw new Error('unreachable: selectServers reported the error');
+    if (!server) return null;
     const catalog = await loadAnyServerCatalog(server.config, ctx.report);
     return { catalog, backup: resolveBackup(catalog.backups, server.name, input.args.backup_id as string) };
   },
 
-  renderConsole({ catalog, backup }) {
+  renderConsole(result) {
+    if (!result) return [];
+    const { catalog, backup } = result;
     const info = backup.info;
     const lines = [`Backup ${backup.id}:`];
     if (!info)
@@ -145,7 +148,9 @@ export default defineCommandModule<Result>({
     return lines;
   },
 
-  renderJson({ catalog, backup }) {
+  renderJson(result) {
+    if (!result) return {};
+    const { catalog, backup } = result;
     const info = backup.info;
     const server = catalog.config.name;
     if (!info) return { [server]: { backup_id: backup.id, status: 'UNREADABLE', error: backup.unreadable } };

@@ -1,3 +1,4 @@
+import { SECONDS } from '../../util/whole-number.js';
 import type { CommandDefinition } from '../definition.js';
 
 export const switchWal: CommandDefinition = {
@@ -18,6 +19,7 @@ export const switchWal: CommandDefinition = {
       flags: '--archive-timeout <seconds>',
       description: 'seconds to wait with --archive (0: no limit)',
       defaultValue: '30',
+      integer: SECONDS,
     },
   ],
   usesConfig: true,

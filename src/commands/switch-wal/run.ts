@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerLayout } from '../../catalog/layout.js';
 import { serverLayout } from '../../catalog/layout.js';
 import type { ServerEntry } from '../../config/index.js';
-import { describeError, UsageError } from '../../errors/index.js';
+import { describeError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { LockBusyError } from '../../locks/index.js';
 import {
@@ -44,12 +44,8 @@ const POLL_MS = 100;
 
 export default defineCommandModule<Result>({
   async run(ctx, input) {
-    const option = input.options.archiveTimeout;
-    const timeoutText = typeof option === 'string' ? option : '30';
-    if (!/^\d+$/.test(timeoutText)) {
-      throw new UsageError(`--archive-timeout: expected a number of seconds, got '${timeoutText}'`);
-    }
-    const archiveTimeout = Number(timeoutText);
+    // A number of seconds, checked by the CLI (integer: SECONDS).
+    const archiveTimeout = Number(input.options.archiveTimeout ?? 30);
     const servers = selectServers(ctx, input.args.server_name as string[], {
       allowAll: true,
       includeInactive: false,
