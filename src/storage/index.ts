@@ -1,8 +1,9 @@
 /**
  * The Storage interface: how the catalogue and the WAL archive reach their files, so the same
- * code serves a local directory and (later) an S3 bucket. Paths are relative to the storage
- * root, '/'-separated. Writes are durable when they return: nothing is acknowledged before it
- * would survive a crash.
+ * code serves a local directory and an S3 bucket. One Storage per location (`storageFor`).
+ * Paths are relative to the storage root, '/'-separated. Writes are durable when they return:
+ * nothing is acknowledged before it would survive a crash. What a driver cannot do is said by
+ * `features`, never discovered by a failure halfway.
  */
 import type { Readable } from 'node:stream';
 
@@ -17,6 +18,26 @@ export interface StorageStat {
   kind: 'file' | 'directory' | 'other';
 }
 
+/** A file below a path, from `listTree`. */
+export interface StorageObject {
+  /** Relative to the storage root. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** What a driver can do beyond the common operations. */
+export interface StorageFeatures {
+  /** `rename` is atomic (posix). Object stores copy then delete: `move` works on both. */
+  atomicRename: boolean;
+  /** `link` makes hard links (reuse_backup = link). */
+  hardLink: boolean;
+  /** `localPath` names a local file that local programs (rsync, tar, pg_combinebackup) can use. */
+  localFiles: boolean;
+  /** `appendFile` appends in place (xlog.db); object stores have no append. */
+  append: boolean;
+}
+
 export interface WriteOptions {
   /** File mode for new files (posix only). */
   mode?: number;
@@ -27,9 +48,12 @@ export interface WriteOptions {
 export interface Storage {
   /** Where this storage lives, for messages: a directory or an s3:// URL. */
   readonly location: string;
+  readonly features: StorageFeatures;
   stat(path: string): Promise<StorageStat | null>;
   /** Entries of a directory (prefix for object stores); [] when it does not exist. */
   list(path: string): Promise<StorageEntry[]>;
+  /** Every file below `path`, at any depth, sorted by path; [] when there is none. */
+  listTree(path: string): Promise<StorageObject[]>;
   readFile(path: string): Promise<Buffer>;
   /** Reads `length` bytes from the start (magic-number sniffing, WAL headers). */
   readHead(path: string, length: number): Promise<Buffer>;
@@ -38,7 +62,12 @@ export interface Storage {
   writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void>;
   /** Appends and syncs (catalogue files such as xlog.db). */
   appendFile(path: string, data: Buffer | string): Promise<void>;
+  /** Removes a file; a missing one is not an error. */
   remove(path: string): Promise<void>;
+  /** A durable copy of a file under another name (server-side on object stores). */
+  copy(from: string, to: string): Promise<void>;
+  /** Renames where the driver can (atomic), else copies then removes the source. */
+  move(from: string, to: string): Promise<void>;
   /** Atomic rename within this storage (durable: both directories are synced). */
   rename?(from: string, to: string): Promise<void>;
   /** Hard link (posix): the new name is durable when this resolves. */
@@ -48,6 +77,9 @@ export interface Storage {
   localPath?(path: string): string;
   removeTree(path: string): Promise<void>;
   mkdir(path: string): Promise<void>;
+  /** Releases connections (S3); the storage is not used afterwards. */
+  close(): void;
 }
 
 export { PosixStorage } from './posix.js';
+export { storageFor } from './for-location.js';

@@ -3,6 +3,7 @@
  * same directory, fsync it, rename it over the target, fsync the directory. A crash at any point
  * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
  */
+import { once } from 'node:events';
 import { createReadStream, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
@@ -22,7 +23,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isOpenMode, privateMode } from '../util/private-files.js';
 import { isSystemError, withPath } from '../errors/system.js';
-import type { Storage, StorageEntry, StorageStat, WriteOptions } from './index.js';
+import type {
+  Storage,
+  StorageEntry,
+  StorageFeatures,
+  StorageObject,
+  StorageStat,
+  WriteOptions,
+} from './index.js';
 
 /** Prefix of temp files: Barman's readers skip dotfiles and `*.tmp`, so ours are both. */
 export const TEMP_SUFFIX = '.tmp';
@@ -227,6 +235,7 @@ export async function appendFileDurably(path: string, data: Buffer | string): Pr
 
 export class PosixStorage implements Storage {
   readonly location: string;
+  readonly features: StorageFeatures = { atomicRename: true, hardLink: true, localFiles: true, append: true };
 
   constructor(root: string) {
     this.location = resolve(root);
@@ -267,7 +276,23 @@ export class PosixStorage implements Storage {
     }
   }
 
-  readFile(path: string): Promise<Buffer> {
+  async listTree(path: string): Promise<StorageObject[]> {
+    const found: StorageObject[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      for (const entry of await this.list(relative)) {
+        const child = relative ? `${relative}/${entry.name}` : entry.name;
+        if (entry.kind === 'directory') await walk(child);
+        else if (entry.kind === 'file') {
+          const info = await this.stat(child);
+          if (info) found.push({ path: child, size: info.size, mtimeMs: info.mtimeMs });
+        }
+      }
+    };
+    await walk(path.replace(/^\/+|\/+$/g, ''));
+    return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async readFile(path: string): Promise<Buffer> {
     return readFile(this.full(path));
   }
 
@@ -284,8 +309,12 @@ export class PosixStorage implements Storage {
     }
   }
 
-  openRead(path: string): Promise<Readable> {
-    return Promise.resolve(createReadStream(this.full(path)));
+  async openRead(path: string): Promise<Readable> {
+    const full = this.full(path);
+    // Opened before resolving: a missing file rejects here, not on the first read.
+    const stream = createReadStream(full);
+    await once(stream, 'open');
+    return stream;
   }
 
   async writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void> {
@@ -312,6 +341,17 @@ export class PosixStorage implements Storage {
     await rm(this.full(path), { recursive: true, force: true });
   }
 
+  async copy(from: string, to: string): Promise<void> {
+    const info = await lstat(this.full(from));
+    await this.writeFile(to, createReadStream(this.full(from)), { mode: info.mode & 0o7777 });
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await this.rename(from, to);
+  }
+
+  close(): void {}
+
   async rename(from: string, to: string): Promise<void> {
     const [source, target] = [this.full(from), this.full(to)];
     await mkdir(dirname(target), { recursive: true });
@@ -327,8 +367,8 @@ export class PosixStorage implements Storage {
     await fsyncDirectory(dirname(target));
   }
 
-  syncDir(path: string): Promise<void> {
-    return fsyncDirectory(this.full(path));
+  async syncDir(path: string): Promise<void> {
+    await fsyncDirectory(this.full(path));
   }
 
   localPath(path: string): string {

@@ -12,6 +12,7 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -28,7 +29,14 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BarmanError } from '../../errors/index.js';
-import type { Storage, StorageEntry, StorageStat, WriteOptions } from '../index.js';
+import type {
+  Storage,
+  StorageEntry,
+  StorageFeatures,
+  StorageObject,
+  StorageStat,
+  WriteOptions,
+} from '../index.js';
 import { PartAssembler, partSizeAt } from './parts.js';
 import type { S3Settings } from './settings.js';
 
@@ -98,8 +106,17 @@ function backoffRetry(maxAttempts: number, baseDelayMs: number): RetryStrategyV2
   };
 }
 
+/** The largest object one CopyObject request copies. */
+const MAX_COPY_OBJECT_SIZE = 5 * 1024 ** 3;
+
 export class S3Storage implements Storage {
   readonly location: string;
+  readonly features: StorageFeatures = {
+    atomicRename: false,
+    hardLink: false,
+    localFiles: false,
+    append: false,
+  };
   readonly client: S3Client;
   readonly signal: AbortSignal | undefined;
 
@@ -265,6 +282,13 @@ export class S3Storage implements Storage {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects;
+  }
+
+  async listTree(path: string): Promise<StorageObject[]> {
+    const objects = await this.listObjects(path.replace(/^\/+|\/+$/g, ''));
+    return objects
+      .map(({ path: objectPath, size, mtimeMs }) => ({ path: objectPath, size, mtimeMs }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -443,6 +467,39 @@ export class S3Storage implements Storage {
   async removeTree(path: string): Promise<void> {
     const objects = await this.listObjects(path);
     await this.removeKeys(objects.map((object) => object.key));
+  }
+
+  /**
+   * A server-side copy; S3 stores the whole object or nothing. CopyObject takes at most 5 GiB:
+   * a larger object goes through this process as a (multipart, checksummed) upload.
+   */
+  async copy(from: string, to: string): Promise<void> {
+    const source = await this.stat(from);
+    if (source && source.size > MAX_COPY_OBJECT_SIZE) {
+      await this.upload(to, await this.openRead(from));
+      return;
+    }
+    await this.call(`copy ${this.location}/${from} to ${to}`, (abortSignal) =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: this.key(to),
+          CopySource: `${this.settings.bucket}/${this.key(from).split('/').map(encodeURIComponent).join('/')}`,
+          ...this.encryption(),
+        }),
+        { abortSignal },
+      ),
+    );
+  }
+
+  /** Copy, then delete: a crash in between leaves both names, never neither. */
+  async move(from: string, to: string): Promise<void> {
+    await this.copy(from, to);
+    await this.remove(from);
+  }
+
+  close(): void {
+    this.destroy();
   }
 
   /** Object stores have no directories. */

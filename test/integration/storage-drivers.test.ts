@@ -1,0 +1,172 @@
+/**
+ * One set of test bodies for every Storage driver: a local directory (posix) and an S3 bucket
+ * (s3rver), both reached through `storageFor` from a server's configured location. What the
+ * catalogue relies on — atomic durable writes, listings, reads, copies and moves, removal,
+ * paths that cannot escape the root, and `features` that say what a driver cannot do — must
+ * hold on both, so code above Storage is written once.
+ */
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { Location, ServerConfig } from '../../src/config/index.js';
+import type { Storage } from '../../src/storage/index.js';
+import { storageFor } from '../../src/storage/index.js';
+import type { S3Server } from '../harness/index.js';
+import { makeTempDir, startS3Server } from '../harness/index.js';
+
+const BUCKET = 'drivers';
+
+/** The server options the drivers read (storageFor reads only these). */
+function serverConfig(s3: S3Server | null): ServerConfig {
+  return {
+    aws_region: 'us-east-1',
+    aws_profile: null,
+    aws_endpoint_url: s3?.endpoint ?? null,
+    aws_encryption: null,
+    aws_sse_kms_key_id: null,
+    aws_read_timeout: 30,
+    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
+    parallel_jobs: 2,
+    cloud_delete_batch_size: 1000,
+  } as unknown as ServerConfig;
+}
+
+const drivers: Array<{ name: string; open(): Promise<{ storage: Storage; stop(): Promise<void> }> }> = [
+  {
+    name: 'posix',
+    async open() {
+      const dir = await makeTempDir('storage-posix');
+      const location: Location = { kind: 'posix', path: join(dir, 'root') };
+      return { storage: await storageFor(serverConfig(null), location), stop: async () => {} };
+    },
+  },
+  {
+    name: 's3',
+    async open() {
+      const s3 = await startS3Server({ buckets: [BUCKET] });
+      Object.assign(process.env, s3.env);
+      const location: Location = {
+        kind: 's3',
+        bucket: BUCKET,
+        prefix: 'some/prefix',
+        url: `s3://${BUCKET}/some/prefix`,
+      };
+      const storage = await storageFor(serverConfig(s3), location, { s3: { maxAttempts: 2 } });
+      return {
+        storage,
+        stop: async () => {
+          storage.close();
+          await s3.stop();
+        },
+      };
+    },
+  },
+];
+
+for (const driver of drivers) {
+  describe(`storage driver: ${driver.name}`, { concurrency: 1 }, () => {
+    let storage: Storage;
+    let stop: () => Promise<void>;
+    before(
+      async () => {
+        const opened = await driver.open();
+        storage = opened.storage;
+        stop = () => opened.stop();
+      },
+      { timeout: 60_000 },
+    );
+    after(() => stop?.());
+
+    it('writes atomically and reads back whole files, heads and streams', async () => {
+      await storage.writeFile('base/20261205T000000/backup.info', 'status=DONE\n');
+      assert.equal((await storage.readFile('base/20261205T000000/backup.info')).toString(), 'status=DONE\n');
+      assert.equal((await storage.readHead('base/20261205T000000/backup.info', 6)).toString(), 'status');
+      const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+      await storage.writeFile('wals/0000000100000000/000000010000000000000001', Readable.from([big]));
+      const chunks: Buffer[] = [];
+      for await (const chunk of await storage.openRead('wals/0000000100000000/000000010000000000000001'))
+        chunks.push(chunk as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(big));
+      const info = await storage.stat('wals/0000000100000000/000000010000000000000001');
+      assert.equal(info?.size, big.length);
+      assert.equal(info?.kind, 'file');
+    });
+
+    it('replaces a file whole: a failed stream leaves the old content', async () => {
+      await storage.writeFile('base/x/backup.info', 'old\n');
+      const failing = new Readable({
+        read() {
+          this.push(Buffer.alloc(1024, 1));
+          this.destroy(new Error('source failed'));
+        },
+      });
+      await assert.rejects(storage.writeFile('base/x/backup.info', failing), /source failed/);
+      assert.equal((await storage.readFile('base/x/backup.info')).toString(), 'old\n');
+      const names = (await storage.list('base/x')).map((entry) => entry.name);
+      assert.deepEqual(names, ['backup.info'], 'no temp file or partial object is visible');
+    });
+
+    it('lists one level, or every file below a path, sorted', async () => {
+      await storage.writeFile('base/y/data/a', 'a');
+      await storage.writeFile('base/y/data/sub/b', 'bb');
+      const level = await storage.list('base/y');
+      assert.deepEqual(level, [{ name: 'data', kind: 'directory' }]);
+      const tree = await storage.listTree('base/y');
+      assert.deepEqual(
+        tree.map(({ path, size }) => ({ path, size })),
+        [
+          { path: 'base/y/data/a', size: 1 },
+          { path: 'base/y/data/sub/b', size: 2 },
+        ],
+      );
+      assert.deepEqual(await storage.list('nosuch'), []);
+      assert.deepEqual(await storage.listTree('nosuch'), []);
+      assert.equal(await storage.stat('nosuch/file'), null);
+    });
+
+    it('copies and moves files', async () => {
+      await storage.writeFile('incoming/000000010000000000000002', 'wal two');
+      await storage.copy('incoming/000000010000000000000002', 'copy/000000010000000000000002');
+      await storage.move(
+        'incoming/000000010000000000000002',
+        'wals/0000000100000000/000000010000000000000002',
+      );
+      assert.equal(await storage.stat('incoming/000000010000000000000002'), null);
+      for (const path of ['copy/000000010000000000000002', 'wals/0000000100000000/000000010000000000000002'])
+        assert.equal((await storage.readFile(path)).toString(), 'wal two');
+    });
+
+    it('removes files and trees; removing what is gone is no error', async () => {
+      await storage.remove('copy/000000010000000000000002');
+      await storage.remove('copy/000000010000000000000002');
+      await storage.removeTree('base/y');
+      assert.deepEqual(await storage.listTree('base/y'), []);
+      await storage.removeTree('base/y');
+    });
+
+    it('refuses paths that leave the root', async () => {
+      await assert.rejects(storage.writeFile('../outside', 'x'), /escapes the storage root/);
+      await assert.rejects(storage.readFile('base/../../outside'), /escapes the storage root/);
+    });
+
+    it('says what it cannot do in features, and does what it says', async () => {
+      const { features } = storage;
+      assert.equal(typeof storage.link === 'function', features.hardLink);
+      assert.equal(typeof storage.localPath === 'function', features.localFiles);
+      if (features.append) {
+        await storage.appendFile('wals/xlog.db', 'line 1\n');
+        await storage.appendFile('wals/xlog.db', 'line 2\n');
+        assert.equal((await storage.readFile('wals/xlog.db')).toString(), 'line 1\nline 2\n');
+      } else {
+        await assert.rejects(storage.appendFile('wals/xlog.db', 'line\n'), /no append/);
+      }
+      if (features.localFiles) {
+        const path = storage.localPath!('base/20261205T000000/backup.info');
+        // Everything written under barman_home is private to barman_user.
+        assert.equal(statSync(path).mode & 0o777, 0o600);
+      }
+    });
+  });
+}
