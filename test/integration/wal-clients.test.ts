@@ -259,7 +259,7 @@ archiver = on
 
   it(
     'barman-ts barman-wal-archive as archive_command delivers segments into incoming/',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       // The remote `barman` is barman-ts (the wrapper), not Debian's /usr/bin/barman.
       const remote = await runAs('postgres', 'ssh', [
@@ -288,7 +288,7 @@ archiver = on
 
   it(
     '-t checks the connection; the stream is a tar with SHA256SUMS, or MD5SUMS with --md5',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const test = await asPostgres(TS_ARCHIVE, [...connection(), '-t', 'main', 'DUMMY']);
       assert.equal(test.exitCode, 0, test.stderr);
@@ -314,7 +314,7 @@ archiver = on
 
   it(
     'a wrong server name fails, and PostgreSQL keeps the segment until it is archived',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const before = readdirSync(incoming()).sort();
       const direct = await asPostgres(TS_ARCHIVE, [...connection(), 'nosuch', join(reference, segments[0]!)]);
@@ -343,7 +343,7 @@ archiver = on
 
   it(
     "Barman 3.4's barman-wal-archive (PAX tar, MD5SUMS) delivers to barman-ts put-wal",
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       setArchiveClient(PY_ARCHIVE, { shim: captureShim });
       const name = await archiveSegment();
@@ -381,7 +381,7 @@ archiver = on
 
   it(
     'barman-ts barman-wal-restore: a segment, -z, -t, a missing WAL, and -p with a spool dir',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const archived = await barmanTs('archive-wal', 'main');
       assert.equal(archived.exitCode, 0, archived.stderr);
@@ -446,7 +446,7 @@ archiver = on
 
   it(
     'barman-ts barman-wal-restore serves the spool across filesystems (spool on /dev/shm)',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async (t) => {
       if (!existsSync('/dev/shm') || statSync('/dev/shm').dev === statSync(work).dev) {
         t.skip('no second filesystem at /dev/shm');
@@ -492,7 +492,7 @@ archiver = on
 
   it(
     "Barman 3.4's barman-wal-restore fetches from barman-ts get-wal, with -z and -p 2",
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const [s0, , , , , s5, s6] = segments as [string, string, string, string, string, string, string];
 
@@ -648,7 +648,7 @@ archiver = on
 
   it(
     'with sshd stopped: barman-wal-archive exits 3, barman-wal-restore 2 (both implementations)',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       await sshd.stop();
       const wal = join(reference, segments[0]!);
