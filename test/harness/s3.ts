@@ -61,7 +61,20 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const logFd = openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    [S3RVER_BIN, '--directory', dataDir, '--address', '127.0.0.1', '--port', String(port), ...buckets],
+    // s3rver encrypts its ListObjects continuation tokens with DES, which Node's OpenSSL 3 only
+    // has in its legacy provider: without it, a listing longer than a page (or a stat of a
+    // "directory") answers HTTP 500. Real S3 has no such limit.
+    [
+      '--openssl-legacy-provider',
+      S3RVER_BIN,
+      '--directory',
+      dataDir,
+      '--address',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      ...buckets,
+    ],
     { stdio: ['ignore', logFd, logFd], env: childEnv() },
   );
   closeSync(logFd);

@@ -121,6 +121,9 @@ for (const driver of drivers) {
           { path: 'base/y/data/sub/b', size: 2 },
         ],
       );
+      // A "directory" of an object store is a prefix with objects below it (MaxKeys 1: the
+      // listing is truncated, which s3rver answers with a continuation token).
+      assert.equal((await storage.stat('base/y'))?.kind, 'directory');
       assert.deepEqual(await storage.list('nosuch'), []);
       assert.deepEqual(await storage.listTree('nosuch'), []);
       assert.equal(await storage.stat('nosuch/file'), null);
