@@ -16,14 +16,13 @@ import { BarmanError, describeError } from '../errors/index.js';
 import { createRateLimiter, pacedReadable } from '../util/throttle.js';
 import type { CloudCompression } from '../wal/cloud-layout.js';
 import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
-import type { CompressionName } from '../wal/compression/index.js';
-import type { ArchiveUploader, TarPartWriter } from './cloud-tar.js';
+import type { ArchiveOptions, ArchiveUploader, TarPartWriter } from './cloud-tar.js';
 import { uploadCluster, uploadLabel } from './cloud-tar.js';
 import { concurrentBackup } from './concurrent.js';
 import type { BackupExecutor, BackupRequest, InterruptedScope } from './types.js';
 import { multipartUploadsOf, uploadJournalOf } from './upload-journal.js';
 
-function compressionOf(config: ServerConfig): CompressionName | null {
+function compressionOf(config: ServerConfig): ArchiveOptions['compression'] {
   return config.backup_compression && config.backup_compression !== 'none' ? config.backup_compression : null;
 }
 
