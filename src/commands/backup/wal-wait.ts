@@ -13,8 +13,9 @@ import { loadServerCatalog } from '../shared/backup-catalog.js';
 import { removeWalBeforeFirstBackup } from './retention.js';
 
 /**
- * Phase 5 of a backup, WAL wait: archives WAL, then DONE when every WAL file from begin_wal to end_wal is archived (waiting
- * for it with --wait), then the retention phase (retention.ts). A backup of a standby with primary_conninfo and
+ * Phase 5 of a backup, WAL wait (without the backup lock): archives WAL, then DONE when every
+ * WAL file from begin_wal to end_wal is archived (waiting for it with --wait), then the
+ * retention phase (retention.ts). A backup of a standby with primary_conninfo and
  * primary_checkpoint_timeout waits that long for its last WAL file, then forces a CHECKPOINT
  * and a WAL switch on the primary, and waits that long again.
  */
