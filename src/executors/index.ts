@@ -2,6 +2,7 @@
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
 import { localRsyncExecutor } from './local-rsync.js';
+import { localToCloudExecutor } from './local-to-cloud.js';
 import { postgresExecutor } from './postgres.js';
 import { rsyncExecutor } from './rsync.js';
 import type { BackupExecutor } from './types.js';
@@ -12,6 +13,8 @@ export function executorFor(config: ServerConfig): BackupExecutor {
   switch (config.backup_method) {
     case 'local-rsync':
       return exclusive ? { ...localRsyncExecutor, mode: 'rsync-exclusive' } : localRsyncExecutor;
+    case 'local-to-cloud':
+      return localToCloudExecutor;
     case 'postgres':
       return postgresExecutor;
     case 'rsync':
@@ -24,5 +27,5 @@ export function executorFor(config: ServerConfig): BackupExecutor {
   }
 }
 
-export type { BackupExecutor, BackupRequest, ExecutorOutcome } from './types.js';
+export type { BackupExecutor, BackupRequest, ExecutorOutcome, InterruptedScope } from './types.js';
 export { forceCheckpointOnPrimary } from './standby.js';

@@ -1,19 +1,22 @@
 /**
- * The BackupExecutor contract: one per backup_method. An executor copies PGDATA (and
- * tablespaces) between the start and the stop of a PostgreSQL backup and fills the backup.info
- * fields it knows; the `backup` command owns the lifecycle (locks, status, sizes, WAL).
+ * The BackupExecutor contract: one per backup_method, chosen by executorFor. An executor runs
+ * the start, copy and stop phases of a backup (PGDATA and tablespaces copied between the start
+ * and the stop of a PostgreSQL backup) and fills the backup.info fields it knows; the `backup`
+ * command's script (commands/backup/) owns the rest of the lifecycle: checks, lock, status,
+ * sizes, hooks, WAL.
  */
 import type { BackupInfo } from '../catalog/backup-info.js';
-import type { ServerLayout } from '../catalog/layout.js';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
+import type { Storage } from '../storage/index.js';
 
 export interface BackupRequest {
   config: ServerConfig;
-  layout: ServerLayout;
+  /** The basebackups_directory the backup is written to (`<id>/…` in it). */
+  storage: Storage;
   backupId: string;
-  /** base/<id> */
+  /** base/<id>, or the backup's s3:// location. */
   backupDirectory: string;
   /** The previous DONE backup, for reuse_backup (link/copy). */
   previous: { id: string; directory: string; beginTimeMs: number | null } | null;
@@ -41,6 +44,18 @@ export interface BackupRequest {
 export interface ExecutorOutcome {
   /** Taken from a standby (conninfo in recovery): its last WAL comes from the primary. */
   fromStandby: boolean;
+  /**
+   * The archives the executor stored and their total size, when it knows them (object stores,
+   * where nothing can be measured afterwards); otherwise the backup's directory is measured.
+   */
+  stored?: { size: number; archives: string[] };
+}
+
+/** What an executor may tidy up for backups of its method left STARTED by a process that died. */
+export interface InterruptedScope {
+  config: ServerConfig;
+  storage: Storage;
+  log: Logger;
 }
 
 export interface BackupExecutor {
@@ -48,5 +63,14 @@ export interface BackupExecutor {
   readonly mode: string;
   /** "Starting backup copy via <how> for <id>". */
   readonly copyDescription: string;
+  /**
+   * Like barman-cloud-backup: DONE once its files are stored, without waiting for its WAL files
+   * (archived by cloud-wal-archive, not by this server's archive-wal).
+   */
+  readonly doneWithoutWal?: boolean;
+  /** backup.info fields known before the backup starts (its compression). */
+  initialInfo?(config: ServerConfig): Partial<BackupInfo>;
   run(request: BackupRequest): Promise<ExecutorOutcome>;
+  /** After the lifecycle marked interrupted backups of this method FAILED (ids, maybe none). */
+  cleanUpInterrupted?(scope: InterruptedScope, ids: readonly string[]): Promise<void>;
 }

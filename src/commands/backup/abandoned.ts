@@ -1,0 +1,50 @@
+/**
+ * Backups left STARTED (or EMPTY) by a process that died: no backup runs (the caller holds the
+ * server's backup lock), so they failed. Marked FAILED through the catalogue, which re-reads each
+ * under its lock so a backup being deleted is left alone; then the executor tidies up what its
+ * method leaves behind (a local-to-cloud backup's unfinished multipart uploads).
+ */
+import type { BackupLocation } from '../../catalog/backup-location.js';
+import type { CatalogBackup } from '../../catalog/backups.js';
+import { statusOf } from '../../catalog/backups.js';
+import type { ServerConfig } from '../../config/index.js';
+import { describeError } from '../../errors/index.js';
+import type { BackupExecutor } from '../../executors/index.js';
+import type { CommandContext } from '../definition.js';
+
+const UNFINISHED = new Set(['STARTED', 'EMPTY']);
+
+export async function markAbandoned(
+  ctx: CommandContext,
+  config: ServerConfig,
+  location: BackupLocation,
+  executor: BackupExecutor,
+  backups: CatalogBackup[],
+): Promise<void> {
+  const failedIds: string[] = [];
+  for (const backup of backups) {
+    if (!backup.info) {
+      ctx.log.warning(`cannot read backup ${backup.id}: ${backup.unreadable}`);
+      continue;
+    }
+    if (!UNFINISHED.has(statusOf(backup))) continue;
+    // Where other tools write backups without our locks (barman-cloud-backup in a bucket), one
+    // of theirs left STARTED may still be running: only this method's own backups are failed.
+    if (location.sharedWithoutLocks && backup.info.mode !== executor.mode) continue;
+    const failed = await location
+      .updateBackupInfo(backup, (info) =>
+        UNFINISHED.has(info.status)
+          ? { ...info, status: 'FAILED', error: 'failure: the backup process was interrupted' }
+          : null,
+      )
+      .catch((error: unknown) => {
+        ctx.report.warning(`cannot mark backup ${backup.id} FAILED: ${describeError(error)}`);
+        return null;
+      });
+    if (!failed) continue;
+    ctx.report.warning(`backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`);
+    backup.info = failed;
+    failedIds.push(backup.id);
+  }
+  await executor.cleanUpInterrupted?.({ config, storage: location.storage, log: ctx.log }, failedIds);
+}

@@ -1,0 +1,141 @@
+/**
+ * Phase 4 of a backup, finish: once the executor's copy is stored, its size and next status in
+ * backup.info (WAITING_FOR_WALS, or DONE for a method that does not wait for its WAL), and the
+ * closing messages. Or, when any phase failed, backup.info FAILED with the step and the reason.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupInfo } from '../../catalog/backup-info.js';
+import type { ServerConfig } from '../../config/index.js';
+import { describeError } from '../../errors/index.js';
+import type { BackupExecutor, ExecutorOutcome } from '../../executors/index.js';
+import { prettySize } from '../../output/format.js';
+import { humanDuration } from '../../output/time.js';
+import type { CommandContext } from '../definition.js';
+import type { BackupRun } from './start.js';
+
+export async function finishBackup(
+  ctx: CommandContext,
+  config: ServerConfig,
+  executor: BackupExecutor,
+  run: BackupRun,
+  outcome: ExecutorOutcome,
+  startedMs: number,
+): Promise<void> {
+  const status = executor.doneWithoutWal ? 'DONE' : 'WAITING_FOR_WALS';
+  if (outcome.stored) {
+    const { size, archives } = outcome.stored;
+    run.step = 'uploading backup.info';
+    await run.save({ size, deduplicated_size: size, status });
+    ctx.report.info(
+      `Backup size: ${prettySize(size)} in ${archives.length} archive${archives.length === 1 ? '' : 's'} ` +
+        `(${archives.join(', ')})`,
+    );
+  } else {
+    run.step = 'calculating backup size';
+    const { size, deduplicated } = await measure(run);
+    await run.save({ size, deduplicated_size: deduplicated, status });
+    ctx.report.info(
+      config.reuse_backup === 'link' && config.backup_method !== 'postgres'
+        ? `Backup size: ${prettySize(size)}. Actual size on disk: ${prettySize(deduplicated)} (-${(size > 0 ? (1 - deduplicated / size) * 100 : 0).toFixed(2)}% deduplication ratio).`
+        : `Backup size: ${prettySize(size)}`,
+    );
+  }
+  const final: BackupInfo = run.info!;
+  ctx.report.info(
+    `Backup end at LSN: ${final.end_xlog} (${final.end_wal}, ${(final.end_offset ?? 0).toString(16).toUpperCase().padStart(8, '0')})`,
+  );
+  ctx.report.info(
+    `Backup completed (start time: ${new Date(startedMs).toISOString().replace('T', ' ').replace('Z', '')}, elapsed time: ${humanDuration((Date.now() - startedMs) / 1000)})`,
+  );
+}
+
+/**
+ * A failed backup: backup.info FAILED with `failure <step> (<reason>)`, when it was written. A
+ * full disk also removes the partial copy: it is useless and takes the room every later run
+ * needs (backup.info, archive-wal, the next backup).
+ */
+export async function failBackup(
+  ctx: CommandContext,
+  config: ServerConfig,
+  run: BackupRun,
+  error: unknown,
+): Promise<void> {
+  const full = isNoSpace(error);
+  const { backupId, info, location } = run;
+  if (info && backupId) {
+    if (full) await removePartialCopy(ctx, run);
+    const message = describeError(error).split('\n')[0]!;
+    const failed: BackupInfo = { ...info, status: 'FAILED', error: `failure ${run.step} (${message})` };
+    await location
+      .writeBackupInfo(backupId, failed)
+      .catch((writeError: unknown) =>
+        ctx.report.warning(
+          `cannot mark backup ${backupId} FAILED: ${describeError(writeError).split('\n')[0]!}; ` +
+            `it stays STARTED until the next backup of ${config.name} marks it FAILED`,
+        ),
+      );
+  }
+  ctx.report.error(`Backup failed ${run.step}.\nDETAILS: ${describeError(error)}`);
+  if (full && backupId) {
+    ctx.report.error(
+      `No space left on the device of ${location.directory}: ` +
+        `the partial copy of backup ${backupId} was removed (its backup.info is kept, FAILED)`,
+    );
+  }
+}
+
+function isNoSpace(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (
+      (cause as NodeJS.ErrnoException).code === 'ENOSPC' ||
+      (cause as NodeJS.ErrnoException).code === 'EDQUOT'
+    )
+      return true;
+    if (/no space left on device|disk quota exceeded/i.test(cause.message)) return true;
+  }
+  return false;
+}
+
+/** Everything of a failed backup but its backup.info. */
+async function removePartialCopy(ctx: CommandContext, run: BackupRun): Promise<void> {
+  const { storage } = run.location;
+  const id = run.backupId!;
+  for (const entry of await storage.list(id).catch(() => [])) {
+    if (entry.name === 'backup.info') continue;
+    const path = `${id}/${entry.name}`;
+    await (entry.kind === 'directory' ? storage.removeTree(path) : storage.remove(path)).catch(
+      (error: unknown) =>
+        ctx.log.warning(`cannot remove ${run.location.directoryOf(path)}: ${describeError(error)}`),
+    );
+  }
+}
+
+/**
+ * size = every file; deduplicated = files not hard-linked to another backup (a local
+ * directory's link counts; an object store has no links).
+ */
+async function measure(run: BackupRun): Promise<{ size: number; deduplicated: number }> {
+  const { storage } = run.location;
+  const id = run.backupId!;
+  const local = storage.localPath?.(id);
+  if (!local) {
+    const size = (await storage.listTree(id)).reduce((sum, object) => sum + object.size, 0);
+    return { size, deduplicated: size };
+  }
+  let size = 0;
+  let deduplicated = 0;
+  const walk = async (path: string): Promise<void> => {
+    for (const entry of await readdir(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) await walk(child);
+      else if (entry.isFile()) {
+        const info = await stat(child);
+        size += info.size;
+        if (info.nlink === 1) deduplicated += info.size;
+      }
+    }
+  };
+  await walk(local);
+  return { size, deduplicated };
+}

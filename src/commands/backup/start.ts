@@ -1,0 +1,114 @@
+/**
+ * Phase 2 of a backup, start (under the server's backup lock): the cluster must still be the
+ * one the archive belongs to, interrupted backups are marked FAILED and their leftovers removed,
+ * a new backup id is chosen and its backup.info written (EMPTY). From then on a failure is
+ * recorded in that backup.info.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { BackupInfo } from '../../catalog/backup-info.js';
+import { emptyBackupInfo } from '../../catalog/backup-info.js';
+import type { BackupLocation } from '../../catalog/backup-location.js';
+import type { CatalogBackup } from '../../catalog/backups.js';
+import { statusOf } from '../../catalog/backups.js';
+import { readIdentity, writeIdentity } from '../../catalog/identity.js';
+import type { ServerConfig } from '../../config/index.js';
+import { BarmanError } from '../../errors/index.js';
+import type { BackupExecutor } from '../../executors/index.js';
+import * as postgres from '../../postgres/index.js';
+import type { CommandContext } from '../definition.js';
+import { removeLeftoverBackups } from '../shared/delete-backup.js';
+import { markAbandoned } from './abandoned.js';
+import { backupIdNow } from './common.js';
+
+/** A backup being taken: its id and backup.info once written, and the step it is at. */
+export class BackupRun {
+  /** For the `failure <step> (...)` message of a failed backup. */
+  step = 'starting backup';
+  backupId: string | null = null;
+  /** Null until backup.info is written: a failure before that records nothing. */
+  info: BackupInfo | null = null;
+
+  constructor(readonly location: BackupLocation) {}
+
+  /** Saves backup.info with these fields merged in. */
+  async save(fields: Partial<BackupInfo>): Promise<void> {
+    this.info = { ...this.info!, ...fields };
+    await this.location.writeBackupInfo(this.backupId!, this.info);
+  }
+}
+
+/** The directories a server's backups and their lock need (Barman's layout, or just the lock's). */
+export async function prepareDirectories(location: BackupLocation): Promise<void> {
+  const layout = location.layout;
+  const directories = layout
+    ? [
+        layout.lockDirectory,
+        layout.basebackupsDirectory,
+        layout.walsDirectory,
+        layout.incomingDirectory,
+        layout.errorsDirectory,
+        layout.streamingDirectory,
+      ]
+    : [location.lockDirectory];
+  for (const directory of directories) await mkdir(directory, { recursive: true });
+}
+
+/** Starts `run`: resolves with the previous DONE backup, if any. */
+export async function startBackup(
+  ctx: CommandContext,
+  config: ServerConfig,
+  executor: BackupExecutor,
+  run: BackupRun,
+  name: string | null,
+): Promise<CatalogBackup | undefined> {
+  const location = run.location;
+  const systemid = await checkIdentity(config.conninfo, location);
+  const backups = await location.loadBackups();
+  await markAbandoned(ctx, config, location, executor, backups);
+  if (location.layout) await removeLeftoverBackups(location.layout, ctx.report);
+  let backupId = backupIdNow();
+  // A directory without backup.info (a backup killed as it began) is not in the catalogue.
+  while (backups.some((other) => other.id === backupId) || !(await location.isFree(backupId))) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    backupId = backupIdNow();
+  }
+  await location.storage.mkdir(backupId);
+  const info = emptyBackupInfo(config.name, {
+    mode: executor.mode,
+    backup_name: name,
+    systemid,
+    ...executor.initialInfo?.(config),
+  });
+  await location.writeBackupInfo(backupId, info);
+  run.backupId = backupId;
+  run.info = info;
+  return [...backups].reverse().find((other) => statusOf(other) === 'DONE');
+}
+
+/**
+ * The server must still be the cluster the archive belongs to; the first backup records it
+ * (identity.json, in Barman's layout: barman-cloud's has none). Resolves with its system id.
+ */
+async function checkIdentity(conninfo: string, location: BackupLocation): Promise<string> {
+  const client = await postgres.PostgresClient.connect(conninfo);
+  try {
+    const systemid = await postgres.systemIdentifier(client);
+    const identityFile = location.layout?.identityFile;
+    if (!identityFile) return systemid;
+    const known = await readIdentity(identityFile);
+    if (!known) {
+      await writeIdentity(identityFile, { systemid, version: client.majorVersion });
+    } else if (known.systemid !== systemid) {
+      throw new BarmanError(
+        'systemid-mismatch',
+        `the PostgreSQL server has system identifier ${systemid}, but this server's archive belongs to ${known.systemid} (${identityFile})`,
+        {
+          hint: 'conninfo points to another cluster, or the cluster was re-created: use a new server name for it.',
+        },
+      );
+    }
+    return systemid;
+  } finally {
+    await client.close();
+  }
+}
