@@ -24,9 +24,9 @@ export interface ApplyOptions {
   plan: RecoveryPlan;
   destination: RecoveryDestination;
   report: Reporter;
-  /** Opens an archived WAL file, decompressed (local archive or object storage). */
+  /** Opens an archived WAL file, decompressed. */
   openWal: WalOpener;
-  /** The backup's tar archives (tar-format backups: pg_basebackup's, or a cloud backup's). */
+  /** The backup's files: its tar archives, or its plain copies as local directories. */
   archives: BackupArchives;
   /** Local scratch space (tar extraction and WAL files for a remote destination). */
   stagingRoot: string;
@@ -153,7 +153,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       if (plan.format === 'plain') {
         for (const tablespace of plan.tablespaces) {
           const stats = await destination.copyTree(
-            join(plan.backupDirectory, String(tablespace.oid)),
+            options.archives.plainCopy(String(tablespace.oid)),
             tablespace.location,
             copyOptions(`tablespace ${tablespace.name}`, copyAll, tablespace.name),
           );
@@ -162,7 +162,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
         addStats(
           result,
           await destination.copyTree(
-            join(plan.backupDirectory, 'data'),
+            options.archives.plainCopy('data'),
             plan.destination,
             copyOptions('PGDATA', dataFilter),
           ),

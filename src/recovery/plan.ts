@@ -28,7 +28,7 @@ export interface PlannedTablespace {
 export interface RecoveryPlan {
   server: string;
   backupId: string;
-  /** base/<id>: holds data/ and <oid>/ (plain) or data/*.tar* (tar). */
+  /** Where the backup is, for messages: a directory or an s3:// URL. */
   backupDirectory: string;
   format: 'plain' | 'tar';
   version: number;
@@ -70,7 +70,7 @@ export interface PlanInput {
   /** restore_command for get-wal mode (built by the caller: it knows the binary and config file). */
   getWalCommand: { command: string; comment: string } | null;
   delta: boolean;
-  /** The backup is a set of tar archives whatever backup.info says (a cloud backup). */
+  /** The backup is a set of tar archives whatever backup.info says (its layout has no plain copies). */
   tarArchives?: boolean;
   entries: readonly XlogDbEntry[];
   histories: ReadonlyMap<number, TimelineSwitch[]>;

@@ -1,23 +1,22 @@
 /**
- * Where a recovery reads from: the tar archives of a backup and the archived WAL files, either
- * in the local catalogue or in object storage (a backup in barman-cloud-backup's layout and a
- * WAL archive in barman-cloud-wal-archive's). Both hand out streams, so extraction and WAL
- * decompression are the same code whatever the source; nothing is ever read whole into memory.
+ * Where a recovery reads from: a backup's files and the archived WAL files, through the Storage
+ * of basebackups_directory and of wals_directory, whatever the driver (a directory or a bucket)
+ * and whichever layout (layout.ts) holds them. Everything is handed out as streams, so tar
+ * extraction and WAL decompression are the same code for every source; nothing is read whole.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BarmanError, describeError } from '../errors/index.js';
-import type { S3Storage } from '../storage/s3/index.js';
+import type { ServerConfig } from '../config/index.js';
+import { BarmanError } from '../errors/index.js';
+import { isSystemError } from '../errors/system.js';
+import type { Storage } from '../storage/index.js';
+import { storageFor } from '../storage/index.js';
 import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
-import { openDecompressed } from '../wal/compare.js';
-import type { CloudCompression } from '../wal/cloud-layout.js';
-import { cloudWalPath, openCloudWal } from '../wal/cloud-layout.js';
-import { hashDir } from '../wal/names.js';
+import { customWalCompression } from '../wal/custom-compression.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
-import type { RecoveryPlan } from './plan.js';
+import type { BackupLayout, WalLayout } from './layout.js';
+import { backupLayoutFor, walLayoutFor } from './layout.js';
 import { archiveCompression } from './tar-extract.js';
+import { openArchivedWal } from './wal-reader.js';
 
 export interface BackupArchive {
   /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */
@@ -30,71 +29,82 @@ export interface BackupArchive {
 }
 
 export interface BackupArchives {
+  /** Where the backup is, for messages: a directory or an s3:// URL. */
+  readonly location: string;
+  /** The base name of the PGDATA archive in this layout (`base` or `data`). */
+  readonly pgdataArchive: string;
   list(): Promise<BackupArchive[]>;
   open(archive: BackupArchive): Promise<Readable>;
   /** The backup's backup_manifest text, or null when it has none. */
   manifest(): Promise<string | null>;
+  /**
+   * A plain backup's copy of PGDATA (`data`) or of a tablespace (its oid) as a local directory,
+   * for the programs that copy it (rsync, the native tree copy); refused where there is none.
+   */
+  plainCopy(part: string): string;
 }
 
 /** Opens an archived WAL file, decompressed. */
 export type WalOpener = (entry: XlogDbEntry) => Promise<Readable>;
 
-/** pg_basebackup's tar archives in `<backup>/data/`. */
-export function localArchives(backupDirectory: string): BackupArchives {
-  const directory = join(backupDirectory, 'data');
+/** `location/path`, naming a file of a storage in messages. */
+export function placeOf(storage: Storage, path: string): string {
+  return path ? `${storage.location}/${path}` : storage.location;
+}
+
+/** The files of backup `backupId` in `storage` (the basebackups_directory), laid out as `layout`. */
+export function archives(storage: Storage, layout: BackupLayout, backupId: string): BackupArchives {
+  const directory = layout.archiveDirectory(backupId);
   return {
+    location: placeOf(storage, backupId),
+    pgdataArchive: layout.pgdataArchive,
     async list() {
-      return (await readdir(directory)).flatMap((name) => {
-        const parsed = archiveCompression(name);
-        return parsed ? [{ name, ...parsed, location: join(directory, name) }] : [];
+      return (await storage.list(directory)).flatMap((entry) => {
+        if (entry.kind === 'directory') return []; // annotations/ and the like
+        const parsed = archiveCompression(entry.name);
+        return parsed
+          ? [{ name: entry.name, ...parsed, location: placeOf(storage, `${directory}/${entry.name}`) }]
+          : [];
       });
     },
-    open: (archive) => Promise.resolve(createReadStream(archive.location, { highWaterMark: 1 << 20 })),
+    open: (archive) => storage.openRead(`${directory}/${archive.name}`),
+    // pg_basebackup and local-to-cloud write one; barman-cloud-backup does not.
     async manifest() {
-      try {
-        return await readFile(join(directory, 'backup_manifest'), 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw error;
+      const path = `${directory}/backup_manifest`;
+      if ((await storage.stat(path))?.kind !== 'file') return null;
+      return (await storage.readFile(path)).toString('utf8');
+    },
+    plainCopy(part) {
+      const path = layout.plainDirectory(backupId, part);
+      if (path === null || !storage.features.localFiles || !storage.localPath) {
+        throw new BarmanError(
+          'backup-not-local',
+          `backup ${backupId} in ${storage.location} is a plain copy that local programs cannot read: recovering it needs its files in a local directory`,
+        );
       }
+      return storage.localPath(path);
     },
   };
 }
 
-/** The objects of a backup made by barman-cloud-backup (or local-to-cloud): `<id>/data.tar…`. */
-export function cloudArchives(storage: S3Storage, backupId: string): BackupArchives {
-  return {
-    async list() {
-      return (await storage.listObjects(backupId)).flatMap((object) => {
-        const name = object.path.slice(object.path.lastIndexOf('/') + 1);
-        if (object.path !== `${backupId}/${name}`) return []; // annotations/ and the like
-        const parsed = archiveCompression(name);
-        return parsed ? [{ name, ...parsed, location: `${storage.location}/${backupId}/${name}` }] : [];
-      });
-    },
-    open: (archive) => storage.openRead(`${backupId}/${archive.name}`),
-    // barman-cloud-backup writes none; local-to-cloud does.
-    async manifest() {
-      const [object] = await storage.listObjects(`${backupId}/backup_manifest`, { asDirectory: false });
-      if (object?.path !== `${backupId}/backup_manifest`) return null;
-      return (await storage.readFile(object.path)).toString('utf8');
-    },
-  };
-}
-
-/** WAL files of the local archive (wals/<hash>/<name>, compression found by magic bytes). */
-export function localWals(walsDirectory: string, custom: CustomCompression | null): WalOpener {
+/** The WAL files of the archive in `storage` (the wals_directory), laid out as `layout`, decompressed. */
+export function walOpener(storage: Storage, layout: WalLayout, custom: CustomCompression | null): WalOpener {
   return async (entry) => {
-    const path = join(walsDirectory, hashDir(entry.name), entry.name);
+    const path = layout.path(entry);
     try {
-      return await openDecompressed(path, custom);
+      return await openArchivedWal(storage, path, {
+        compression: layout.compressionInName
+          ? ((entry.compression as CompressionName | null) ?? null)
+          : 'sniff',
+        custom,
+      });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (layout.index !== null && isSystemError(error) && error.code === 'ENOENT') {
         throw new BarmanError(
           'wal-missing',
-          `WAL file ${entry.name} is in xlog.db but not in ${walsDirectory}`,
+          `WAL file ${entry.name} is in ${layout.index} but not in ${storage.location}`,
           {
-            hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive.",
+            hint: `Run 'barman rebuild-xlogdb' to make ${layout.index} match the archive.`,
           },
         );
       }
@@ -103,74 +113,48 @@ export function localWals(walsDirectory: string, custom: CustomCompression | nul
   };
 }
 
-/** WAL files of a cloud archive: the object's extension says its compression. */
-export function cloudWals(storage: S3Storage): WalOpener {
-  return async (entry) => {
-    const compression = entry.compression as CloudCompression | null;
-    return openCloudWal(storage, cloudWalPath(entry.name, compression), compression);
-  };
+/** The Storage of a server's backups and of its WAL archive, and how each is laid out. */
+export interface RecoverySources {
+  backups: Storage;
+  backupLayout: BackupLayout;
+  wals: Storage;
+  walLayout: WalLayout;
+  archives: BackupArchives;
+  openWal: WalOpener;
+  close(): void;
 }
 
-/**
- * Checks, before anything is written to the destination, that a local backup still has what the
- * plan copies: its data directory (or tar archives), its tablespace directories and every WAL
- * file selected. A catalogue that lost files is refused up front instead of leaving a
- * half-recovered destination behind.
- */
-export async function checkLocalSources(plan: RecoveryPlan, walsDirectory: string): Promise<void> {
-  const required =
-    plan.format === 'plain'
-      ? [
-          join(plan.backupDirectory, 'data'),
-          ...plan.tablespaces.map((t) => join(plan.backupDirectory, String(t.oid))),
-        ]
-      : [join(plan.backupDirectory, 'data')];
-  for (const directory of required) {
-    const found = await stat(directory).catch((error: unknown) => error as NodeJS.ErrnoException);
-    if (found instanceof Error || !found.isDirectory()) {
-      const why = found instanceof Error ? describeError(found) : 'it is not a directory';
-      throw new BarmanError(
-        'backup-incomplete',
-        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${directory} is missing (${why})`,
-        {
-          hint: 'the backup directory has lost files: recover another backup (barman list-backup), and delete this one',
-        },
-      );
-    }
-  }
-  if (plan.format === 'tar') {
-    // pg_basebackup's tar format: base.tar* and one <oid>.tar* per tablespace.
-    const directory = join(plan.backupDirectory, 'data');
-    const bases = new Set((await readdir(directory)).flatMap((name) => archiveCompression(name)?.base ?? []));
-    const missing = ['base', ...plan.tablespaces.map((t) => String(t.oid))].filter(
-      (base) => !bases.has(base),
-    );
-    if (missing.length > 0) {
-      throw new BarmanError(
-        'backup-incomplete',
-        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: no ${missing.map((base) => `${base}.tar*`).join(', ')} archive in ${directory}`,
-        {
-          hint: 'the backup directory has lost files: recover another backup (barman list-backup), and delete this one',
-        },
-      );
-    }
-  }
-  if (plan.wal.mode !== 'copy') return;
-  const missing: string[] = [];
-  for (const entry of plan.wal.selection.files) {
-    const path = join(walsDirectory, hashDir(entry.name), entry.name);
-    const found = await stat(path).catch(() => null);
-    if (!found?.isFile()) missing.push(entry.name);
-  }
-  if (missing.length > 0) {
-    const shown =
-      missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
+export async function openSources(config: ServerConfig, backupId: string): Promise<RecoverySources> {
+  const base = config.basebackups_directory;
+  const walsLocation = config.wals_directory;
+  // A barman-cloud backup's WAL comes from a listing of barman-cloud's WAL archive (there is no
+  // xlog.db beside it): the catalogue has no WAL list for it in a local archive.
+  if (base.kind === 's3' && walsLocation.kind !== 's3') {
     throw new BarmanError(
-      'wal-missing',
-      `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in xlog.db but not in ${walsDirectory}`,
-      {
-        hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive, then recover again (to a target the archive reaches).",
-      },
+      'cloud-layout-unsupported',
+      `server '${config.name}': recovering a cloud backup needs both basebackups_directory and wals_directory in object storage`,
     );
   }
+  const backupLayout = backupLayoutFor(base);
+  const walLayout = walLayoutFor(walsLocation);
+  const backups = await storageFor(config, base);
+  let wals: Storage;
+  try {
+    wals = await storageFor(config, walsLocation);
+  } catch (error) {
+    backups.close();
+    throw error;
+  }
+  return {
+    backups,
+    backupLayout,
+    wals,
+    walLayout,
+    archives: archives(backups, backupLayout, backupId),
+    openWal: walOpener(wals, walLayout, customWalCompression(config)),
+    close: () => {
+      backups.close();
+      wals.close();
+    },
+  };
 }

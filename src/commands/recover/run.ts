@@ -1,51 +1,30 @@
 /**
- * recover (alias restore): validate the request, catalogue fresh WALs, build the plan (pure),
- * then apply it with the recovery hooks around it, and explain what was changed.
+ * recover (alias restore): turns the options into a recovery request, wires the hooks, the
+ * catalogue and the restore_command of --get-wal to it (recovery/recover.ts does the rest),
+ * and explains what was changed.
  */
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, isAbsolute } from 'node:path';
-import type { CatalogBackup } from '../../catalog/backups.js';
-import { resolveBackup, statusOf } from '../../catalog/backups.js';
+import { formatTimestamp } from '../../catalog/backup-info.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError, UsageError } from '../../errors/index.js';
 import { archiveHooks, backupHookInfo, HookRunner, recoveryHookEnv } from '../../hooks/index.js';
-import { backupLockPath, tryAcquireSharedLock } from '../../locks/index.js';
 import { humanDuration } from '../../output/time.js';
 import { runProgramUnchecked } from '../../process/index.js';
-import { findProgram } from '../../process/postgres-tools.js';
 import { shellQuote } from '../../process/spawn.js';
 import type { ApplyResult } from '../../recovery/apply.js';
-import { applyRecoveryPlan } from '../../recovery/apply.js';
-import type { RecoveryDestination } from '../../recovery/destination.js';
-import { LocalDestination, RemoteDestination } from '../../recovery/destination.js';
 import type { RecoveryPlan } from '../../recovery/plan.js';
-import type { CatalogueArea, RecoveryPlace } from '../../recovery/protected-paths.js';
-import { catalogueAreas, refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
-import { buildRecoveryPlan, checkRecoveryRequest, describePlan } from '../../recovery/plan.js';
-import type { BackupInfo } from '../../catalog/backup-info.js';
-import { formatBackupInfo, formatTimestamp } from '../../catalog/backup-info.js';
-import type { BackupArchives, WalOpener } from '../../recovery/sources.js';
-import {
-  checkLocalSources,
-  cloudArchives,
-  cloudWals,
-  localArchives,
-  localWals,
-} from '../../recovery/sources.js';
+import { describePlan } from '../../recovery/plan.js';
+import { catalogueAreas } from '../../recovery/protected-paths.js';
+import type { RecoveryEvent } from '../../recovery/recover.js';
+import { recover } from '../../recovery/recover.js';
+import { stagingRoot } from '../../recovery/request.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import { parseRecoveryTargets } from '../../recovery/targets.js';
-import { runArchiveWal, walWaiting } from '../../wal/archive-service.js';
-import { customWalCompression } from '../../wal/custom-compression.js';
-import type { TimelineSwitch } from '../../wal/history.js';
-import { parseTimelineHistory } from '../../wal/history.js';
-import { formatLsn, parseLsn, parseWalName } from '../../wal/names.js';
-import type { CommandContext, CommandInput } from '../definition.js';
+import { formatLsn } from '../../wal/names.js';
+import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
-import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
-import { hasCloudCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { withOverrides } from '../shared/overrides.js';
 
@@ -101,95 +80,64 @@ export default defineCommandModule<RecoverResult>({
       options.deltaRestore === false
         ? false
         : options.deltaRestore === true || config.recovery_options.includes('delta-restore');
-    const destinationPath = input.args.destination_directory as string;
-    const dryRun = options.dryRun === true;
-    const staging = stagingRoot(config, options.recoveryStagingPath as string | undefined);
-    // Before anything is written (archive-wal would sweep a copy made in incoming/).
-    const areas = catalogueAreas(ctx.config);
-    if (!remoteCommand) {
-      // A relative path or '/' itself is refused later as a usage error (exit 2), as Barman does.
-      const places = [
-        { path: destinationPath, what: 'recovery destination' },
-        ...relocations(options.tablespace),
-      ];
-      refuseCatalogueOverlap(
-        places.filter((place) => place.path.startsWith('/') && place.path !== '/'),
-        areas,
-        DESTINATION_RULE,
-      );
-    }
-    refuseCatalogueOverlap(
-      [{ path: staging.path, what: 'recovery staging directory', origin: staging.origin }],
-      areas.filter((area) => area.holdsFiles),
-      STAGING_RULE,
-    );
-
-    const cloud = hasCloudCatalog(config);
-    // WALs still in incoming/ or streaming/ may be the ones the target needs.
-    if (!dryRun && !cloud && (await walWaiting(config))) {
-      try {
-        await runArchiveWal(config, ctx.report, ctx.log, {
-          hooks: archiveHooks(HookRunner.forServer(ctx, config)),
-        });
-      } catch (error) {
-        ctx.report.warning(`archive-wal before recovery failed: ${describeError(error)}`);
-      }
-    }
-    const catalog = await loadAnyServerCatalog(config, ctx.report);
-    const backup = chooseBackup(catalog, input.args.backup_id as string, targets);
-    if (!backup.info) {
-      throw new BarmanError(
-        'backup-unreadable',
-        `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
-      );
-    }
-    // Refused requests stop here, before any lock file or directory is created.
-    checkRecoveryRequest(config.name, backup.id, backup.info, destinationPath);
-    // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
-    // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
-    await mkdir(config.barman_lock_directory, { recursive: true });
-    const backupLock = tryAcquireSharedLock(
-      backupLockPath(config.barman_lock_directory, config.name, backup.id),
-    );
-    if (!backupLock) {
-      throw new BarmanError(
-        'backup-locked',
-        `backup ${backup.id} of server ${config.name} is locked by another process (being deleted?)`,
-        { hint: 'try again once it is released' },
-      );
-    }
-    // Deleted between the catalogue read and the lock: say so now rather than fail half-way.
-    if (!cloud && !existsSync(backup.infoFile)) {
-      backupLock.release();
-      throw new BarmanError('backup-gone', `backup ${backup.id} of server ${config.name} was just deleted`);
-    }
-    let sources: Awaited<ReturnType<typeof openSources>>;
-    try {
-      sources = await openSources(config, catalog, backup, cloud);
-    } catch (error) {
-      backupLock.release();
-      throw error;
-    }
-    try {
-      return await recoverWithSources(ctx, input, {
-        config,
-        catalog,
-        backup: { ...backup, info: backup.info },
-        targets,
+    const hooks = HookRunner.forServer(ctx, config);
+    const hookEnv = (event: RecoveryEvent) =>
+      recoveryHookEnv({
+        ...backupHookInfo(event.backup, event.backups),
+        destination: event.plan.destination,
+        tablespaces: Object.fromEntries(
+          event.plan.tablespaces.filter((t) => t.location !== t.original).map((t) => [t.name, t.location]),
+        ),
         remoteCommand,
+        recoverOptions: hookRecoverOptions(event.plan, targets),
+      });
+    const outcome = await recover(
+      {
+        config,
+        backupReference: input.args.backup_id as string,
+        destination: input.args.destination_directory as string,
+        remoteCommand,
+        tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
+        targets,
         getWal,
         delta,
-        destinationPath,
-        dryRun,
-        sources,
-        cloud,
-        stagingPath: staging.path,
-        areas,
-      });
-    } finally {
-      sources.close();
-      backupLock.release();
-    }
+        dryRun: options.dryRun === true,
+        staging: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+        areas: catalogueAreas(ctx.config),
+      },
+      {
+        report: ctx.report,
+        log: ctx.log,
+        loadCatalog: () => loadAnyServerCatalog(config, ctx.report),
+        archiveHooks: archiveHooks(hooks),
+        getWalCommand: () => getWalRestoreCommand(ctx, config, remoteCommand, targets),
+        async preRecovery(event) {
+          if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv(event));
+        },
+        async postRecovery(event, error) {
+          if (!hooks.has('recovery', 'post')) return;
+          await hooks.run(
+            'recovery',
+            'post',
+            error === null ? hookEnv(event) : { ...hookEnv(event), BARMAN_ERROR: describeError(error) },
+          );
+        },
+      },
+    );
+    const { plan } = outcome;
+    return {
+      server: config.name,
+      backupId: outcome.backupId,
+      destination: plan.destination,
+      dryRun: options.dryRun === true,
+      planLines: describePlan(plan),
+      pitr: plan.pitr,
+      getWal,
+      result: outcome.result,
+      startedAt: outcome.startedAt,
+      elapsedSeconds: outcome.elapsedSeconds,
+      externalConfigFiles: outcome.externalConfigFiles,
+    };
   },
 
   renderConsole(data) {
@@ -263,249 +211,6 @@ export default defineCommandModule<RecoverResult>({
   },
 });
 
-interface RecoverRequest {
-  config: ServerConfig;
-  catalog: ServerCatalog;
-  backup: CatalogBackup & { info: BackupInfo };
-  targets: RecoveryTargets;
-  remoteCommand: string | null;
-  getWal: boolean;
-  delta: boolean;
-  destinationPath: string;
-  dryRun: boolean;
-  sources: RecoverySources;
-  cloud: boolean;
-  stagingPath: string;
-  areas: CatalogueArea[];
-}
-
-const DESTINATION_RULE = {
-  mayContain: false,
-  hint: 'Recover into a directory outside barman_home, barman_lock_directory and the directories of every configured server.',
-};
-const STAGING_RULE = {
-  mayContain: true,
-  hint:
-    "Stage outside the backups and WAL directories (the default is the server's backup_directory): " +
-    'set --recovery-staging-path, staging_path or recovery_staging_path.',
-};
-
-async function recoverWithSources(
-  ctx: CommandContext,
-  input: CommandInput,
-  request: RecoverRequest,
-): Promise<RecoverResult> {
-  const { config, catalog, backup, targets, remoteCommand, getWal, delta, destinationPath, dryRun, sources } =
-    request;
-  const options = input.options;
-  const histories = await readHistories(catalog, sources.openWal);
-  const plan = buildRecoveryPlan({
-    server: config.name,
-    backup: { id: backup.id, directory: backup.directory, info: backup.info },
-    destination: destinationPath,
-    remoteCommand,
-    tablespaceRules: (options.tablespace as string[] | undefined) ?? [],
-    targets,
-    getWal,
-    getWalCommand: getWal ? await getWalRestoreCommand(ctx, config, remoteCommand, targets) : null,
-    delta,
-    tarArchives: request.cloud,
-    entries: catalog.xlog,
-    histories,
-  });
-  if (!remoteCommand) {
-    refuseCatalogueOverlap(
-      plan.tablespaces.map((tablespace) => ({
-        path: tablespace.location,
-        what: `tablespace '${tablespace.name}' location`,
-      })),
-      request.areas,
-      DESTINATION_RULE,
-    );
-  }
-  const externalConfigFiles = outsidePgdata(backup);
-  const startedAt = new Date();
-  const base: RecoverResult = {
-    server: config.name,
-    backupId: backup.id,
-    destination: plan.destination,
-    dryRun,
-    planLines: describePlan(plan),
-    pitr: plan.pitr,
-    getWal,
-    result: null,
-    startedAt,
-    elapsedSeconds: 0,
-    externalConfigFiles,
-  };
-  if (dryRun) return base;
-  if (plan.wal.selection.gap) {
-    ctx.report.warning(
-      `WAL file ${plan.wal.selection.gap.missing} is missing from the archive: recovery cannot replay past ${plan.wal.selection.gap.after}`,
-    );
-  }
-
-  if (plan.wal.selection.targetTimeBeyondArchive) {
-    ctx.report.warning(
-      `no archived WAL file was closed after the target time: the archive may end before it (newest: ${plan.wal.selection.lastSegment ?? 'none'}); ` +
-        "run 'barman switch-wal --force --archive' on a live server first, or PostgreSQL may stop short of the target",
-    );
-  }
-  ctx.report.info(
-    `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
-  );
-  ctx.report.info(`Destination directory: ${plan.destination}`);
-  if (remoteCommand) ctx.report.info(`Remote command: ${remoteCommand}`);
-  if (!request.cloud) await checkLocalSources(plan, catalog.layout.walsDirectory);
-  const destination = await openDestination(config, remoteCommand);
-  await destination.checkReachable();
-  if (plan.pitr) ctx.report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
-
-  const hooks = HookRunner.forServer(ctx, config);
-  const hookEnv = () =>
-    recoveryHookEnv({
-      ...backupHookInfo(backup, catalog.backups),
-      destination: plan.destination,
-      tablespaces: Object.fromEntries(
-        plan.tablespaces.filter((t) => t.location !== t.original).map((t) => [t.name, t.location]),
-      ),
-      remoteCommand,
-      recoverOptions: hookRecoverOptions(plan, targets),
-    });
-  if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv());
-  let result: ApplyResult;
-  // Ctrl-C or a kill stops the copy cleanly: staging removed, the destination reported incomplete.
-  const interruption = new AbortController();
-  const interrupt = (signal: NodeJS.Signals) =>
-    interruption.abort(new BarmanError('interrupted', `recovery interrupted by ${signal}`));
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  try {
-    result = await applyRecoveryPlan({
-      signal: interruption.signal,
-      plan,
-      destination,
-      report: ctx.report,
-      openWal: sources.openWal,
-      archives: sources.archives,
-      stagingRoot: request.stagingPath,
-      jobs: config.parallel_jobs,
-      bandwidthLimit: config.bandwidth_limit || null,
-      tablespaceBandwidthLimit: config.tablespace_bandwidth_limit,
-      startBatch: {
-        size: config.parallel_jobs_start_batch_size,
-        periodSeconds: config.parallel_jobs_start_batch_period,
-      },
-      backupInfoText: formatBackupInfo(backup.info),
-    });
-  } catch (error) {
-    if (hooks.has('recovery', 'post')) {
-      await hooks.run('recovery', 'post', { ...hookEnv(), BARMAN_ERROR: describeError(error) });
-    }
-    throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-  }
-  if (hooks.has('recovery', 'post')) await hooks.run('recovery', 'post', hookEnv());
-  return { ...base, result, elapsedSeconds: (Date.now() - startedAt.getTime()) / 1000 };
-}
-
-interface RecoverySources {
-  archives: BackupArchives;
-  openWal: WalOpener;
-  close(): void;
-}
-
-/** The backup's archives and the WAL archive, local or in object storage. */
-async function openSources(
-  config: ServerConfig,
-  catalog: ServerCatalog,
-  backup: CatalogBackup,
-  cloud: boolean,
-): Promise<RecoverySources> {
-  if (!cloud) {
-    return {
-      archives: localArchives(backup.directory),
-      openWal: localWals(catalog.layout.walsDirectory, customWalCompression(config)),
-      close: () => {},
-    };
-  }
-  // The SDK loads only for cloud servers.
-  const { S3Storage } = await import('../../storage/s3/index.js');
-  const { s3SettingsFor } = await import('../../storage/s3/settings.js');
-  const base = config.basebackups_directory;
-  const wals = config.wals_directory;
-  if (base.kind !== 's3' || wals.kind !== 's3') {
-    throw new BarmanError(
-      'cloud-layout-unsupported',
-      `server '${config.name}': recovering a cloud backup needs both basebackups_directory and wals_directory in object storage`,
-    );
-  }
-  const backupStorage = new S3Storage(s3SettingsFor(config, base));
-  const walStorage = new S3Storage(s3SettingsFor(config, wals));
-  return {
-    archives: cloudArchives(backupStorage, backup.id),
-    openWal: cloudWals(walStorage),
-    close: () => {
-      backupStorage.destroy();
-      walStorage.destroy();
-    },
-  };
-}
-
-/** A backup id, name or shortcut; `auto` picks the newest backup that can reach the target. */
-function chooseBackup(catalog: ServerCatalog, reference: string, targets: RecoveryTargets): CatalogBackup {
-  if (reference !== 'auto') return resolveBackup(catalog.backups, catalog.config.name, reference);
-  const usable = catalog.backups.filter((backup) => ['DONE', 'WAITING_FOR_WALS'].includes(statusOf(backup)));
-  const { target } = targets;
-  if (target.kind === 'xid' || target.kind === 'name') {
-    throw new UsageError(
-      `backup id 'auto' cannot choose a backup for a --target-${target.kind}: the catalogue does not know which backups precede it`,
-      'Give the backup id (see list-backup), or use --target-time / --target-lsn.',
-    );
-  }
-  const candidates = usable.filter((backup) => {
-    if (target.kind === 'time') return (backup.info?.end_time?.epochMs ?? Infinity) <= target.epochMs;
-    if (target.kind === 'lsn')
-      return backup.info?.end_xlog ? parseLsn(backup.info.end_xlog) <= target.lsn : false;
-    return true;
-  });
-  const chosen = candidates.at(-1);
-  if (!chosen) {
-    throw new BarmanError(
-      'backup-unknown',
-      `no backup of server '${catalog.config.name}' ends before the recovery target`,
-      {
-        hint: "See 'barman list-backup'.",
-      },
-    );
-  }
-  return chosen;
-}
-
-async function readHistories(
-  catalog: ServerCatalog,
-  openWal: WalOpener,
-): Promise<Map<number, TimelineSwitch[]>> {
-  const histories = new Map<number, TimelineSwitch[]>();
-  for (const entry of catalog.xlog) {
-    const wal = parseWalName(entry.name);
-    if (!wal || wal.kind !== 'history') continue;
-    try {
-      const chunks: Buffer[] = [];
-      for await (const chunk of await openWal(entry)) chunks.push(chunk as Buffer);
-      histories.set(wal.timeline, parseTimelineHistory(Buffer.concat(chunks).toString('utf8')));
-    } catch (error) {
-      throw new BarmanError(
-        'history-unreadable',
-        `cannot read timeline history file ${entry.name} of server '${catalog.config.name}': ${describeError(error)}`,
-      );
-    }
-  }
-  return histories;
-}
-
 /** restore_command for --get-wal: `barman get-wal` locally, barman-wal-restore from another host. */
 async function getWalRestoreCommand(
   ctx: CommandContext,
@@ -537,50 +242,6 @@ function barmanCommand(): string[] {
   return isAbsolute(script) ? [process.execPath, script] : ['barman'];
 }
 
-async function openDestination(
-  config: ServerConfig,
-  remoteCommand: string | null,
-): Promise<RecoveryDestination> {
-  if (!remoteCommand) return new LocalDestination();
-  const rsync = await findProgram('rsync', config.path_prefix);
-  if (!rsync) {
-    throw new BarmanError(
-      'rsync-missing',
-      'rsync not found in path_prefix or PATH: it is needed for a remote recovery',
-    );
-  }
-  return new RemoteDestination(remoteCommand, {
-    program: rsync,
-    compress: config.network_compression,
-    retryTimes: config.basebackup_retry_times,
-    retrySleepSeconds: config.basebackup_retry_sleep,
-  });
-}
-
-/** The locations of --tablespace NAME:LOCATION rules (the plan reports malformed ones). */
-function relocations(rules: unknown): RecoveryPlace[] {
-  return ((rules as string[] | undefined) ?? []).flatMap((rule) => {
-    const colon = rule.indexOf(':');
-    return colon > 0 && rule.length > colon + 1
-      ? [{ path: rule.slice(colon + 1), what: `tablespace '${rule.slice(0, colon)}' location` }]
-      : [];
-  });
-}
-
-/** Where tar archives and WAL files are staged, and which setting chose it. */
-function stagingRoot(
-  config: ServerConfig,
-  fromCommandLine: string | undefined,
-): { path: string; origin: string } {
-  if (fromCommandLine) return { path: fromCommandLine, origin: '--recovery-staging-path' };
-  for (const option of ['staging_path', 'recovery_staging_path', 'local_staging_path'] as const) {
-    const path = config[option];
-    if (path) return { path, origin: option };
-  }
-  // Not /tmp (often a small tmpfs): a tar backup may be extracted here whole.
-  return { path: config.backup_directory, origin: 'backup_directory' };
-}
-
 function hookRecoverOptions(plan: RecoveryPlan, targets: RecoveryTargets): Record<string, unknown> {
   const { target } = targets;
   return {
@@ -596,13 +257,4 @@ function hookRecoverOptions(plan: RecoveryPlan, targets: RecoveryTargets): Recor
     get_wal: plan.wal.mode === 'get-wal',
     delta_restore: plan.delta,
   };
-}
-
-/** Config files recorded in backup.info that lie outside PGDATA (not part of the backup). */
-function outsidePgdata(backup: CatalogBackup): string[] {
-  const info = backup.info;
-  if (!info?.pgdata) return [];
-  return [info.config_file, info.hba_file, info.ident_file, ...(info.included_files ?? [])].filter(
-    (file): file is string => !!file && !file.startsWith(`${info.pgdata}/`),
-  );
 }

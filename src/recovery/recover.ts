@@ -1,0 +1,258 @@
+/**
+ * A whole recovery, whatever holds the backup and the WAL (a directory or a bucket): refuse
+ * places in the catalogue, catalogue fresh WALs, choose the backup and hold its lock, open its
+ * sources, plan (pure), check the sources, then apply the plan on the destination between the
+ * recovery hooks. The command turns options into a RecoveryRequest and renders the outcome.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { BackupInfo } from '../catalog/backup-info.js';
+import { formatBackupInfo } from '../catalog/backup-info.js';
+import type { CatalogBackup } from '../catalog/backups.js';
+import type { ServerConfig } from '../config/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
+import type { Reporter } from '../output/reporter.js';
+import { findProgram } from '../process/postgres-tools.js';
+import { runArchiveWal, walWaiting } from '../wal/archive-service.js';
+import type { ArchiveHooks } from '../wal/archiver.js';
+import type { XlogDbEntry } from '../wal/xlogdb.js';
+import type { ApplyResult } from './apply.js';
+import { applyRecoveryPlan } from './apply.js';
+import type { RecoveryDestination } from './destination.js';
+import { LocalDestination, RemoteDestination } from './destination.js';
+import type { RecoveryPlan } from './plan.js';
+import { buildRecoveryPlan, checkRecoveryRequest } from './plan.js';
+import type { CatalogueArea } from './protected-paths.js';
+import {
+  chooseBackup,
+  outsidePgdata,
+  readHistories,
+  refuseCataloguePlaces,
+  refuseCatalogueTablespaces,
+} from './request.js';
+import { checkSources, entryKind } from './source-checks.js';
+import type { RecoverySources } from './sources.js';
+import { openSources } from './sources.js';
+import type { RecoveryTargets } from './targets.js';
+
+export interface RecoveryRequest {
+  /** The server's configuration, command-line overrides applied. */
+  config: ServerConfig;
+  /** A backup id, name or shortcut, or `auto`. */
+  backupReference: string;
+  destination: string;
+  remoteCommand: string | null;
+  /** --tablespace NAME:LOCATION rules. */
+  tablespaceRules: readonly string[];
+  targets: RecoveryTargets;
+  getWal: boolean;
+  delta: boolean;
+  dryRun: boolean;
+  staging: { path: string; origin: string };
+  /** Where no recovery may write: barman_home, the lock directory, every server's directories. */
+  areas: CatalogueArea[];
+}
+
+/** What a recovery needs of the server's catalogue. */
+export interface RecoveryCatalog {
+  backups: CatalogBackup[];
+  xlog: XlogDbEntry[];
+}
+
+/** What the hooks are told about a recovery. */
+export interface RecoveryEvent {
+  backup: CatalogBackup;
+  backups: readonly CatalogBackup[];
+  plan: RecoveryPlan;
+}
+
+export interface RecoveryDeps {
+  report: Reporter;
+  log: Logger;
+  /** The server's catalogue, read once waiting WAL files are archived. */
+  loadCatalog(): Promise<RecoveryCatalog>;
+  /** archive-wal's hooks, for the WAL files archived before the recovery. */
+  archiveHooks: ArchiveHooks | undefined;
+  /** restore_command (and its comment) for --get-wal. */
+  getWalCommand(): Promise<{ command: string; comment: string }>;
+  /** pre_recovery scripts; post_recovery scripts, told the error when the recovery failed. */
+  preRecovery(event: RecoveryEvent): Promise<void>;
+  postRecovery(event: RecoveryEvent, error: unknown): Promise<void>;
+}
+
+export interface RecoveryOutcome {
+  backupId: string;
+  plan: RecoveryPlan;
+  /** null for --dry-run. */
+  result: ApplyResult | null;
+  startedAt: Date;
+  elapsedSeconds: number;
+  /** Configuration files outside PGDATA the backup does not hold. */
+  externalConfigFiles: string[];
+}
+
+export async function recover(request: RecoveryRequest, deps: RecoveryDeps): Promise<RecoveryOutcome> {
+  const { config } = request;
+  refuseCataloguePlaces(request, request.areas);
+  // WALs still in incoming/ or streaming/ may be the ones the target needs. archive-wal only
+  // archives into a local catalogue yet.
+  const localCatalogue =
+    config.basebackups_directory.kind === 'posix' && config.wals_directory.kind === 'posix';
+  if (!request.dryRun && localCatalogue && (await walWaiting(config))) {
+    try {
+      await runArchiveWal(config, deps.report, deps.log, { hooks: deps.archiveHooks });
+    } catch (error) {
+      deps.report.warning(`archive-wal before recovery failed: ${describeError(error)}`);
+    }
+  }
+  const catalog = await deps.loadCatalog();
+  const backup = chooseBackup(catalog.backups, config.name, request.backupReference, request.targets);
+  if (!backup.info) {
+    throw new BarmanError(
+      'backup-unreadable',
+      `backup '${backup.id}' has an unreadable backup.info: ${backup.unreadable}`,
+    );
+  }
+  // Refused requests stop here, before any lock file or directory is created.
+  checkRecoveryRequest(config.name, backup.id, backup.info, request.destination);
+  // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
+  // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
+  await mkdir(config.barman_lock_directory, { recursive: true });
+  const backupLock = tryAcquireSharedLock(
+    backupLockPath(config.barman_lock_directory, config.name, backup.id),
+  );
+  if (!backupLock) {
+    throw new BarmanError(
+      'backup-locked',
+      `backup ${backup.id} of server ${config.name} is locked by another process (being deleted?)`,
+      { hint: 'try again once it is released' },
+    );
+  }
+  let sources: RecoverySources | undefined;
+  try {
+    sources = await openSources(config, backup.id);
+    // Deleted between the catalogue read and the lock: say so now rather than fail half-way.
+    if ((await entryKind(sources.backups, backup.id)) === null) {
+      throw new BarmanError('backup-gone', `backup ${backup.id} of server ${config.name} was just deleted`);
+    }
+    return await recoverFrom(request, deps, catalog, { ...backup, info: backup.info }, sources);
+  } finally {
+    sources?.close();
+    backupLock.release();
+  }
+}
+
+async function recoverFrom(
+  request: RecoveryRequest,
+  deps: RecoveryDeps,
+  catalog: RecoveryCatalog,
+  backup: CatalogBackup & { info: BackupInfo },
+  sources: RecoverySources,
+): Promise<RecoveryOutcome> {
+  const { config, remoteCommand } = request;
+  const { report } = deps;
+  const histories = await readHistories(config.name, catalog.xlog, sources.openWal);
+  const plan = buildRecoveryPlan({
+    server: config.name,
+    backup: { id: backup.id, directory: sources.archives.location, info: backup.info },
+    destination: request.destination,
+    remoteCommand,
+    tablespaceRules: request.tablespaceRules,
+    targets: request.targets,
+    getWal: request.getWal,
+    getWalCommand: request.getWal ? await deps.getWalCommand() : null,
+    delta: request.delta,
+    tarArchives: sources.backupLayout.plainDirectory(backup.id, 'data') === null,
+    entries: catalog.xlog,
+    histories,
+  });
+  if (!remoteCommand) refuseCatalogueTablespaces(plan.tablespaces, request.areas);
+  const outcome: RecoveryOutcome = {
+    backupId: backup.id,
+    plan,
+    result: null,
+    startedAt: new Date(),
+    elapsedSeconds: 0,
+    externalConfigFiles: outsidePgdata(backup),
+  };
+  if (request.dryRun) return outcome;
+  const { selection } = plan.wal;
+  if (selection.gap) {
+    report.warning(
+      `WAL file ${selection.gap.missing} is missing from the archive: recovery cannot replay past ${selection.gap.after}`,
+    );
+  }
+  if (selection.targetTimeBeyondArchive) {
+    report.warning(
+      `no archived WAL file was closed after the target time: the archive may end before it (newest: ${selection.lastSegment ?? 'none'}); ` +
+        "run 'barman switch-wal --force --archive' on a live server first, or PostgreSQL may stop short of the target",
+    );
+  }
+  report.info(
+    `Starting ${remoteCommand ? 'remote' : 'local'} restore for server ${config.name} using backup ${backup.id}`,
+  );
+  report.info(`Destination directory: ${plan.destination}`);
+  if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
+  await checkSources(plan, sources);
+  const destination = await openDestination(config, remoteCommand);
+  await destination.checkReachable();
+  if (plan.pitr) report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
+
+  const event: RecoveryEvent = { backup, backups: catalog.backups, plan };
+  await deps.preRecovery(event);
+  // Ctrl-C or a kill stops the copy cleanly: staging removed, the destination reported incomplete.
+  const interruption = new AbortController();
+  const interrupt = (signal: NodeJS.Signals) =>
+    interruption.abort(new BarmanError('interrupted', `recovery interrupted by ${signal}`));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let result: ApplyResult;
+  try {
+    result = await applyRecoveryPlan({
+      signal: interruption.signal,
+      plan,
+      destination,
+      report,
+      openWal: sources.openWal,
+      archives: sources.archives,
+      stagingRoot: request.staging.path,
+      jobs: config.parallel_jobs,
+      bandwidthLimit: config.bandwidth_limit || null,
+      tablespaceBandwidthLimit: config.tablespace_bandwidth_limit,
+      startBatch: {
+        size: config.parallel_jobs_start_batch_size,
+        periodSeconds: config.parallel_jobs_start_batch_period,
+      },
+      backupInfoText: formatBackupInfo(backup.info),
+    });
+  } catch (error) {
+    await deps.postRecovery(event, error);
+    throw error;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+  await deps.postRecovery(event, null);
+  return { ...outcome, result, elapsedSeconds: (Date.now() - outcome.startedAt.getTime()) / 1000 };
+}
+
+async function openDestination(
+  config: ServerConfig,
+  remoteCommand: string | null,
+): Promise<RecoveryDestination> {
+  if (!remoteCommand) return new LocalDestination();
+  const rsync = await findProgram('rsync', config.path_prefix);
+  if (!rsync) {
+    throw new BarmanError(
+      'rsync-missing',
+      'rsync not found in path_prefix or PATH: it is needed for a remote recovery',
+    );
+  }
+  return new RemoteDestination(remoteCommand, {
+    program: rsync,
+    compress: config.network_compression,
+    retryTimes: config.basebackup_retry_times,
+    retrySleepSeconds: config.basebackup_retry_sleep,
+  });
+}

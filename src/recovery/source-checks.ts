@@ -1,0 +1,80 @@
+/**
+ * Checks, before anything is written to the destination, that the backup still has what the
+ * plan copies — its PGDATA and tablespace copies, or its tar archives — and, where an index
+ * (xlog.db) lists the WAL archive, that every WAL file selected is there. A catalogue that lost
+ * files is refused up front instead of leaving a half-recovered destination behind.
+ */
+import { BarmanError } from '../errors/index.js';
+import type { Storage, StorageEntry } from '../storage/index.js';
+import type { RecoveryPlan } from './plan.js';
+import type { RecoverySources } from './sources.js';
+import { placeOf } from './sources.js';
+
+const LOST_FILES_HINT =
+  'the backup directory has lost files: recover another backup (barman list-backup), and delete this one';
+
+export async function checkSources(plan: RecoveryPlan, sources: RecoverySources): Promise<void> {
+  const { backups, backupLayout } = sources;
+  // The plan makes every backup of a layout without plain copies a tar one.
+  const required =
+    plan.format === 'plain'
+      ? ['data', ...plan.tablespaces.map((t) => String(t.oid))].map((part) =>
+          backupLayout.plainDirectory(plan.backupId, part)!,
+        )
+      : [backupLayout.archiveDirectory(plan.backupId)];
+  for (const path of required) {
+    const found = await entryKind(backups, path);
+    if (found !== 'directory') {
+      const why = found ? 'it is not a directory' : 'no such file or directory';
+      throw new BarmanError(
+        'backup-incomplete',
+        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${placeOf(backups, path)} is missing (${why})`,
+        { hint: LOST_FILES_HINT },
+      );
+    }
+  }
+  if (plan.format === 'tar') {
+    // One archive for PGDATA and one per tablespace (plus their parts, in barman-cloud's layout).
+    const directory = backupLayout.archiveDirectory(plan.backupId);
+    const bases = new Set((await sources.archives.list()).map((archive) => archive.base));
+    const missing = [backupLayout.pgdataArchive, ...plan.tablespaces.map((t) => String(t.oid))].filter(
+      (base) => !bases.has(base),
+    );
+    if (missing.length > 0) {
+      throw new BarmanError(
+        'backup-incomplete',
+        `backup ${plan.backupId} of server ${plan.server} cannot be recovered: no ${missing.map((base) => `${base}.tar*`).join(', ')} archive in ${placeOf(backups, directory)}`,
+        { hint: LOST_FILES_HINT },
+      );
+    }
+  }
+  const { wals, walLayout } = sources;
+  if (plan.wal.mode !== 'copy' || walLayout.index === null) return;
+  const missing: string[] = [];
+  for (const entry of plan.wal.selection.files) {
+    const found = await wals.stat(walLayout.path(entry));
+    if (found?.kind !== 'file') missing.push(entry.name);
+  }
+  if (missing.length > 0) {
+    const shown =
+      missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
+    throw new BarmanError(
+      'wal-missing',
+      `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in ${walLayout.index} but not in ${wals.location}`,
+      {
+        hint: `Run 'barman rebuild-xlogdb' to make ${walLayout.index} match the archive, then recover again (to a target the archive reaches).`,
+      },
+    );
+  }
+}
+
+/**
+ * The kind of the entry at `path`, from a listing of its parent (null when there is none): one
+ * request on object stores, where a directory is only a prefix (a stat of one lists it).
+ */
+export async function entryKind(storage: Storage, path: string): Promise<StorageEntry['kind'] | null> {
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  const entries = await storage.list(slash < 0 ? '' : path.slice(0, slash));
+  return entries.find((entry) => entry.name === name)?.kind ?? null;
+}
