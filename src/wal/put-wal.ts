@@ -12,8 +12,7 @@ import type { Readable } from 'node:stream';
 import { fsyncDirectory, writeAll } from '../storage/posix.js';
 import { BarmanError } from '../errors/index.js';
 import type { CustomCompression } from './compression/index.js';
-import { localWalArchive } from './archive.js';
-import { parseWalName } from './names.js';
+import { hashDir, parseWalName } from './names.js';
 import { readTar, TarFormatError } from './tar-reader.js';
 
 export interface PutWalPaths {
@@ -182,11 +181,10 @@ async function publish(
   custom: CustomCompression | null,
 ): Promise<PutWalOutcome> {
   const accepted: string[] = [];
-  const archive = localWalArchive(paths.walsDirectory, custom);
   for (const [index, file] of received.entries()) {
     const target = join(paths.incomingDirectory, file.name);
-    const [archivedCopy] = await archive.find(file.name);
-    if (!archivedCopy) {
+    const archived = join(paths.walsDirectory, hashDir(file.name), file.name);
+    if (!(await exists(archived))) {
       // link() fails if the name exists: a concurrent put-wal can never be silently replaced.
       try {
         await link(file.temp, target);
@@ -197,7 +195,7 @@ async function publish(
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    const existing = (await exists(target)) ? target : archive.storage.localPath!(archive.pathOf(file.name));
+    const existing = (await exists(target)) ? target : archived;
     // Loaded only here: the compression codecs are not needed on the common path.
     const { filesHaveSameContent } = await import('./compare.js');
     if (await filesHaveSameContent(file.temp, existing, custom)) {

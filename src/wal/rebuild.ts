@@ -50,6 +50,8 @@ export async function scanWalArchive(archive: WalArchive): Promise<RebuildResult
         encryption: null,
       });
     }
+    // By WAL name, as in a hash directory: an extension must not move a segment after its label.
+    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } else {
     await scanBarmanLayout(archive.storage, archive.custom, result, add);
   }
