@@ -15,6 +15,8 @@ export interface StorageEntry {
 export interface StorageStat {
   size: number;
   mtimeMs: number;
+  /** The mtime in nanoseconds where the file system keeps it (posix): catalogue lines record it exactly. */
+  mtimeNs?: bigint;
   kind: 'file' | 'directory' | 'other';
 }
 
@@ -43,6 +45,11 @@ export interface WriteOptions {
   mode?: number;
   /** Modification time to set on the written file (posix only). */
   mtimeMs?: number;
+  /**
+   * Object stores: the smallest part of a multipart upload for this write (a WAL segment goes up
+   * in one request up to this size); the driver's own part size when larger. Ignored by posix.
+   */
+  minPartSize?: number;
 }
 
 export interface Storage {
@@ -54,6 +61,12 @@ export interface Storage {
   list(path: string): Promise<StorageEntry[]>;
   /** Every file below `path`, at any depth, sorted by path; [] when there is none. */
   listTree(path: string): Promise<StorageObject[]>;
+  /**
+   * The files of the directory of `prefix` whose name starts with its last part (`wals/00/0001`
+   * finds `wals/00/0001.gz` and `wals/00/0001.00000028.backup`), sorted by path; [] when none.
+   * One request on object stores, where a WAL file's name is only known up to its extension.
+   */
+  listPrefix(prefix: string): Promise<StorageObject[]>;
   readFile(path: string): Promise<Buffer>;
   /** Reads `length` bytes from the start (magic-number sniffing, WAL headers). */
   readHead(path: string, length: number): Promise<Buffer>;
@@ -64,6 +77,14 @@ export interface Storage {
   appendFile(path: string, data: Buffer | string): Promise<void>;
   /** Removes a file; a missing one is not an error. */
   remove(path: string): Promise<void>;
+  /** Removes files (batched on object stores); missing ones are not an error. */
+  removeMany(paths: readonly string[]): Promise<void>;
+  /**
+   * Fails with the reason when the location cannot be used: an object store's bucket that does
+   * not exist or refuses these credentials; a directory (or, before it exists, its nearest
+   * parent) that this user cannot write.
+   */
+  checkAccess(): Promise<void>;
   /** A durable copy of a file under another name (server-side on object stores). */
   copy(from: string, to: string): Promise<void>;
   /** Renames where the driver can (atomic), else copies then removes the source. */
@@ -73,6 +94,8 @@ export interface Storage {
   /** Hard link (posix): the new name is durable when this resolves. */
   link?(from: string, to: string): Promise<void>;
   syncDir?(path: string): Promise<void>;
+  /** Removes a directory if it is empty (posix; object stores have no directories): false when not. */
+  removeEmptyDirectory?(path: string): Promise<boolean>;
   /** The local file system path of `path`, for stores that have one. */
   localPath?(path: string): string;
   removeTree(path: string): Promise<void>;
@@ -83,3 +106,4 @@ export interface Storage {
 
 export { PosixStorage } from './posix.js';
 export { storageFor } from './for-location.js';
+export type { StorageOptions } from './for-location.js';

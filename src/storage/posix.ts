@@ -4,9 +4,10 @@
  * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
  */
 import { once } from 'node:events';
-import { createReadStream, watch } from 'node:fs';
+import { constants as fsConstants, createReadStream, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
+  access,
   chmod,
   link,
   lstat,
@@ -16,6 +17,7 @@ import {
   readFile,
   rename,
   rm,
+  rmdir,
   unlink,
   utimes,
 } from 'node:fs/promises';
@@ -251,10 +253,11 @@ export class PosixStorage implements Storage {
 
   async stat(path: string): Promise<StorageStat | null> {
     try {
-      const stat = await lstat(this.full(path));
+      const stat = await lstat(this.full(path), { bigint: true });
       return {
-        size: stat.size,
-        mtimeMs: stat.mtimeMs,
+        size: Number(stat.size),
+        mtimeMs: Number(stat.mtimeNs) / 1e6,
+        mtimeNs: stat.mtimeNs,
         kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other',
       };
     } catch (error) {
@@ -289,6 +292,21 @@ export class PosixStorage implements Storage {
       }
     };
     await walk(path.replace(/^\/+|\/+$/g, ''));
+    return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async listPrefix(prefix: string): Promise<StorageObject[]> {
+    const clean = prefix.replace(/^\/+/, '');
+    const slash = clean.lastIndexOf('/');
+    const directory = slash < 0 ? '' : clean.slice(0, slash);
+    const start = clean.slice(slash + 1);
+    const found: StorageObject[] = [];
+    for (const entry of await this.list(directory)) {
+      if (entry.kind !== 'file' || !entry.name.startsWith(start)) continue;
+      const path = directory ? `${directory}/${entry.name}` : entry.name;
+      const info = await this.stat(path);
+      if (info) found.push({ path, size: info.size, mtimeMs: info.mtimeMs });
+    }
     return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
@@ -337,6 +355,20 @@ export class PosixStorage implements Storage {
     }
   }
 
+  async removeMany(paths: readonly string[]): Promise<void> {
+    for (const path of paths) await this.remove(path);
+  }
+
+  async checkAccess(): Promise<void> {
+    // The nearest existing directory: a location not created yet is made by its first write.
+    let directory = this.location;
+    while (!(await lstat(directory).catch(() => null)) && directory !== dirname(directory))
+      directory = dirname(directory);
+    await access(directory, fsConstants.W_OK).catch((error: unknown) => {
+      throw withPath(error, directory);
+    });
+  }
+
   async removeTree(path: string): Promise<void> {
     await rm(this.full(path), { recursive: true, force: true });
   }
@@ -365,6 +397,18 @@ export class PosixStorage implements Storage {
     await mkdir(dirname(target), { recursive: true });
     await link(this.full(from), target);
     await fsyncDirectory(dirname(target));
+  }
+
+  async removeEmptyDirectory(path: string): Promise<boolean> {
+    try {
+      await rmdir(this.full(path));
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+      if (code === 'ENOENT') return true;
+      throw withPath(error, this.full(path));
+    }
   }
 
   async syncDir(path: string): Promise<void> {

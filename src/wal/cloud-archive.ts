@@ -12,23 +12,24 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ServerConfig } from '../config/index.js';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, isBarmanError } from '../errors/index.js';
+import type { StorageOptions } from '../storage/index.js';
 import { readWholeFile } from '../storage/posix.js';
-import { S3Storage } from '../storage/s3/index.js';
-import type { S3Settings } from '../storage/s3/settings.js';
-import { s3SettingsFor } from '../storage/s3/settings.js';
+import type { ArchivedWal, WalArchive } from './archive.js';
+import { openWalArchive } from './archive.js';
 import type { CloudCompression } from './cloud-layout.js';
-import { cloudWalCompression, cloudWalPath, openCloudWal, parseCloudWalPath } from './cloud-layout.js';
+import { cloudWalCompression } from './cloud-layout.js';
 import type { CompressionLevel, CompressionPool } from './compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
 import { CompressionError } from './compression/types.js';
-import { hashDir, parseWalName } from './names.js';
+import { parseWalName } from './names.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
 const WAL_SINGLE_REQUEST_LIMIT = 64 * 1024 * 1024;
 
 export interface CloudWalTarget {
-  storage: S3Storage;
+  /** The server's WAL archive, in barman-cloud's layout. */
+  archive: WalArchive;
   compression: CloudCompression | null;
   level: CompressionLevel;
 }
@@ -44,40 +45,19 @@ export interface CloudArchiveOutcome {
 }
 
 /** The server's WAL archive in object storage; fails unless wals_directory is an s3:// URL. */
-export function openCloudWalTarget(
+export async function openCloudWalTarget(
   config: ServerConfig,
-  options: { signal?: AbortSignal; settings?: Partial<S3Settings> } = {},
-): CloudWalTarget {
-  const wals = config.wals_directory;
-  if (wals.kind !== 's3') {
+  options: StorageOptions = {},
+): Promise<CloudWalTarget> {
+  if (config.wals_directory.kind !== 's3') {
     throw new BarmanError(
       'not-a-cloud-server',
       `server '${config.name}': 'wals_directory' is not an s3:// URL, so there is no cloud WAL archive`,
       { hint: 'set wals_directory = s3://BUCKET/PREFIX/SERVER/wals' },
     );
   }
-  return {
-    storage: new S3Storage(s3SettingsFor(config, wals, options.settings), { signal: options.signal }),
-    compression: cloudWalCompression(config),
-    level: config.compression_level,
-  };
-}
-
-/** Objects already holding `walName`, whatever their compression. */
-export async function findCloudWal(
-  storage: S3Storage,
-  walName: string,
-): Promise<Array<{ path: string; compression: CloudCompression | null; size: number }>> {
-  const directory = hashDir(walName);
-  const objects = await storage.listObjects(directory ? `${directory}/${walName}` : walName, {
-    asDirectory: false,
-  });
-  return objects.flatMap((object) => {
-    const parsed = parseCloudWalPath(object.path);
-    return parsed?.name === walName
-      ? [{ path: object.path, compression: parsed.compression, size: object.size }]
-      : [];
-  });
+  const compression = cloudWalCompression(config);
+  return { archive: await openWalArchive(config, options), compression, level: config.compression_level };
 }
 
 /**
@@ -95,18 +75,19 @@ export async function archiveWalToCloud(
   if (!wal || wal.name !== name) {
     throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
   }
-  const path = cloudWalPath(name, target.compression);
+  const path = target.archive.pathOf(name, target.compression);
   // An uncompressed segment is read whole while the duplicate lookup is in flight: one buffer,
   // no stream to reassemble, and the read overlaps the round trip.
+  const { archive } = target;
   const [existing, whole] = await Promise.all([
-    findCloudWal(target.storage, name),
+    archive.find(name),
     target.compression ? undefined : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
   ]);
   const damaged: string[] = [];
   if (existing.length > 0) {
     const local = await contentOf(createReadStream(file));
     for (const object of existing) {
-      const remote = await cloudWalContent(target.storage, object.path, object.compression);
+      const remote = await cloudWalContent(archive, object);
       if (remote === 'undecodable') {
         damaged.push(object.path);
       } else if (remote.sha256 === local.sha256) {
@@ -122,7 +103,7 @@ export async function archiveWalToCloud(
     if (damaged.length < existing.length) {
       throw new BarmanError(
         'wal-duplicate-differs',
-        `${name} is already archived in ${target.storage.location} with a different content`,
+        `${name} is already archived in ${archive.location} with a different content`,
         {
           hint: 'PostgreSQL will retry; check whether two clusters archive into the same wals_directory',
         },
@@ -131,19 +112,26 @@ export async function archiveWalToCloud(
   }
   let bytes = 0;
   if (whole) {
-    bytes = (await target.storage.upload(path, whole)).size;
+    await archive.storage.writeFile(path, whole);
+    bytes = whole.length;
   } else if (target.compression && options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
     // The upload worker: a whole segment compressed on a pool thread, the main thread uploads.
     const body = (await options.pool.compressFileToBuffer(target.compression, file, { level: target.level }))
       .data;
-    bytes = (await target.storage.upload(path, body)).size;
+    await archive.storage.writeFile(path, body);
+    bytes = body.length;
   } else {
     const source = createReadStream(file, { highWaterMark: 1 << 20 });
     const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
-      const result = await target.storage.upload(path, Readable.from(body), {
-        partSize: Math.max(target.storage.settings.partSize, WAL_SINGLE_REQUEST_LIMIT),
+      async function* counted(): AsyncGenerator<Buffer> {
+        for await (const chunk of body) {
+          bytes += chunk.length;
+          yield chunk;
+        }
+      }
+      await archive.storage.writeFile(path, Readable.from(counted()), {
+        minPartSize: WAL_SINGLE_REQUEST_LIMIT,
       });
-      bytes = result.size;
     };
     if (target.compression) {
       const { createCompressStream } = await import('./compression/streams.js');
@@ -164,22 +152,24 @@ async function finishUpload(
 ): Promise<CloudArchiveOutcome> {
   // Truncated leftovers of an interrupted upload (stores that keep partial PUTs) are replaced.
   const leftovers = damaged.filter((other) => other !== path);
-  if (leftovers.length > 0)
-    await target.storage.removeKeys(leftovers.map((other) => target.storage.key(other)));
+  if (leftovers.length > 0) await target.archive.storage.removeMany(leftovers);
   return { name, path, status: 'uploaded', bytes, replaced: damaged };
 }
 
 /** Digest and size of an archived WAL file's content; 'undecodable' when it does not decompress. */
 async function cloudWalContent(
-  storage: S3Storage,
-  path: string,
-  compression: CloudCompression | null,
+  archive: WalArchive,
+  file: ArchivedWal,
 ): Promise<{ sha256: string; size: number } | 'undecodable'> {
   try {
-    return await contentOf(await openCloudWal(storage, path, compression));
+    return await contentOf(await archive.open(file));
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (error instanceof CompressionError || (typeof code === 'string' && code.startsWith('Z_')))
+    if (
+      error instanceof CompressionError ||
+      (isBarmanError(error) && error.code === 'wal-corrupt') ||
+      (typeof code === 'string' && code.startsWith('Z_'))
+    )
       return 'undecodable';
     throw error;
   }

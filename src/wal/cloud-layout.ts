@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
-import type { S3Storage } from '../storage/s3/index.js';
+import type { Storage } from '../storage/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
 import type { CompressionFormat } from './compression/types.js';
 import { canonicalCompression } from './compression/types.js';
@@ -95,7 +95,7 @@ export function missingSegments(names: Iterable<string>, segmentSize: number): s
 
 /** Opens an archived WAL file decompressed (the codec loads only for a compressed one). */
 export async function openCloudWal(
-  storage: S3Storage,
+  storage: Storage,
   path: string,
   compression: CloudCompression | null,
 ): Promise<Readable> {

@@ -84,7 +84,7 @@ export async function runSpoolUploader(
         );
       options.log.info(
         outcome.status === 'uploaded'
-          ? `uploaded ${name} to ${target.storage.location}/${outcome.path}`
+          ? `uploaded ${name} to ${target.archive.location}/${outcome.path}`
           : `${name} was already archived with the same content`,
       );
     } catch (error) {

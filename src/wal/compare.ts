@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import { isSystemError, withPath } from '../errors/system.js';
-import type { CustomCompression } from './compression/index.js';
+import type { CompressionName, CustomCompression } from './compression/index.js';
 import {
   CompressionError,
   createDecompressStream,
@@ -31,7 +31,19 @@ export async function openDecompressed(path: string, custom: CustomCompression |
   }
   const raw = createReadStream(path);
   if (compression === null) return raw;
-  const format = compression;
+  return decompressedStream(raw, compression, custom, path);
+}
+
+/**
+ * `raw` (an archived WAL file's bytes, compressed with `format`) decompressed; a failure to
+ * decompress ends the stream with an error naming `where`.
+ */
+export function decompressedStream(
+  raw: Readable,
+  format: CompressionName,
+  custom: CustomCompression | null,
+  where: string,
+): Readable {
   const decompress = createDecompressStream(format, { custom });
   raw.on('error', (error) => decompress.destroy(error));
   const decompressed = raw.pipe(decompress);
@@ -39,7 +51,7 @@ export async function openDecompressed(path: string, custom: CustomCompression |
     try {
       for await (const chunk of decompressed) yield chunk as Buffer;
     } catch (error) {
-      throw corruptWal(error, path, format);
+      throw corruptWal(error, where, format);
     } finally {
       raw.destroy();
     }

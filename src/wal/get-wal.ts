@@ -1,55 +1,100 @@
-/** Finding and reading WAL files for get-wal and recovery, in Barman's search order. */
-import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { ServerLayout } from '../catalog/layout.js';
-import { hashDir, nextSegmentName, parseWalName } from './names.js';
+/** Finding and reading WAL files for get-wal, in Barman's search order, on either archive layout. */
+import type { Readable } from 'node:stream';
+import type { ServerConfig } from '../config/index.js';
+import type { StorageOptions } from '../storage/index.js';
+import { storageFor } from '../storage/index.js';
+import type { ArchivedWal } from './archive.js';
+import { openWalArchive, WalArchive } from './archive.js';
+import { nextSegmentName, parseWalName } from './names.js';
 
-export interface LocatedWal {
-  path: string;
-  where: 'archive' | 'incoming' | 'streaming';
+/** The archive and the local directories holding files not archived yet (incoming/, streaming/). */
+export interface WalSources {
+  archive: WalArchive;
+  incoming: WalArchive;
+  streaming: WalArchive;
+  close(): void;
 }
 
-/** Whether `path` is a file; a path that cannot be looked at (EACCES) is an error, not "absent". */
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isFile();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+export interface LocatedWal {
+  where: 'archive' | 'incoming' | 'streaming';
+  /** The archive (or staging directory) holding it. */
+  holder: WalArchive;
+  file: ArchivedWal;
+}
+
+/** A server's WAL archive with its incoming/ and streaming/ directories (always local). */
+export async function openWalSources(
+  config: ServerConfig,
+  options: StorageOptions = {},
+): Promise<WalSources> {
+  const archive = await openWalArchive(config, options);
+  // Staging directories are flat: a WalArchive over them finds `<name>` at their root.
+  const staging = async (path: string) =>
+    new WalArchive(await storageFor(config, { kind: 'posix', path }), 'barman', archive.custom);
+  const [incoming, streaming] = await Promise.all([
+    staging(config.incoming_wals_directory),
+    staging(config.streaming_wals_directory),
+  ]);
+  return { archive, incoming, streaming, close: () => archive.close() };
+}
+
+/** `name` directly in a flat staging directory; a path that cannot be looked at (EACCES) is an error. */
+async function inStaging(holder: WalArchive, name: string): Promise<ArchivedWal | null> {
+  const info = await holder.storage.stat(name).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOTDIR') return null;
     throw error;
-  }
+  });
+  return info?.kind === 'file' ? { name, path: name, size: info.size } : null;
 }
 
 /**
- * wals/ first, then incoming/ and streaming/ (not yet archived); with `partial`, the `.partial`
- * files pg_receivewal is writing; then wals/ once more in case the archiver moved it meanwhile.
+ * The archive first, then incoming/ and streaming/ (not yet archived); with `partial`, the
+ * `.partial` files pg_receivewal is writing; then the archive once more in case the archiver
+ * moved it meanwhile.
  */
 export async function locateWal(
-  layout: ServerLayout,
+  sources: WalSources,
   name: string,
   partial: boolean,
 ): Promise<LocatedWal | null> {
-  const archived = join(layout.walsDirectory, hashDir(name), name);
-  const candidates: LocatedWal[] = [
-    { path: archived, where: 'archive' },
-    { path: join(layout.incomingDirectory, name), where: 'incoming' },
-    { path: join(layout.streamingDirectory, name), where: 'streaming' },
+  const archived = async (fileName: string): Promise<LocatedWal | null> => {
+    const [file] = await sources.archive.find(fileName);
+    return file ? { where: 'archive', holder: sources.archive, file } : null;
+  };
+  const staged =
+    (where: 'incoming' | 'streaming', fileName: string) => async (): Promise<LocatedWal | null> => {
+      const holder = sources[where];
+      const file = await inStaging(holder, fileName);
+      return file ? { where, holder, file } : null;
+    };
+  const steps: Array<() => Promise<LocatedWal | null>> = [
+    () => archived(name),
+    staged('incoming', name),
+    staged('streaming', name),
   ];
   if (partial && parseWalName(name)?.kind === 'segment') {
-    candidates.push(
-      { path: join(layout.streamingDirectory, `${name}.partial`), where: 'streaming' },
-      { path: join(layout.walsDirectory, hashDir(name), `${name}.partial`), where: 'archive' },
-      { path: join(layout.incomingDirectory, `${name}.partial`), where: 'incoming' },
+    steps.push(
+      staged('streaming', `${name}.partial`),
+      () => archived(`${name}.partial`),
+      staged('incoming', `${name}.partial`),
     );
   }
-  candidates.push({ path: archived, where: 'archive' });
-  for (const candidate of candidates) if (await isFile(candidate.path)) return candidate;
+  steps.push(() => archived(name));
+  for (const step of steps) {
+    const found = await step();
+    if (found) return found;
+  }
   return null;
+}
+
+/** Opens a located file, decompressed unless `raw`. */
+export function openLocated(found: LocatedWal, options: { raw?: boolean } = {}): Promise<Readable> {
+  return found.holder.open(found.file, options);
 }
 
 /** Up to `count` consecutive segment names starting at `name` that are available (never partials). */
 export async function peekWals(
-  layout: ServerLayout,
+  sources: WalSources,
   name: string,
   count: number,
   segmentSize: number,
@@ -57,7 +102,7 @@ export async function peekWals(
   const found: string[] = [];
   let current = name;
   while (found.length < count) {
-    if (!(await locateWal(layout, current, false))) break;
+    if (!(await locateWal(sources, current, false))) break;
     found.push(current);
     if (parseWalName(current)?.kind !== 'segment') break;
     current = nextSegmentName(current, segmentSize);

@@ -1,84 +1,105 @@
 /**
- * rebuild-xlogdb: regenerates xlog.db from the files in the WAL archive, as Barman does:
- * segments and `.backup` files of every hash directory (sorted), `.history` files of the
- * archive root; compression detected by magic bytes; size and mtime from the file system.
+ * The index of a WAL archive from its files, as Barman's rebuild-xlogdb makes it: segments and
+ * `.backup` files of every hash directory (sorted), `.history` files of the archive root; in
+ * Barman's layout compression is detected by magic bytes and size and mtime come from the file
+ * system, in barman-cloud's from the object listing (the extension names the compression).
  * `.partial` and temp files are skipped and reported.
  */
-import { lstat, open, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Storage } from '../storage/index.js';
+import type { RebuildResult, WalArchive } from './archive.js';
+import { parseCloudWalPath } from './cloud-layout.js';
 import type { CustomCompression } from './compression/index.js';
 import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
 import { parseWalName } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';
 
-export interface RebuildResult {
-  entries: XlogDbEntry[];
-  counts: { history: number; backupLabels: number; walFiles: number };
-  skipped: string[];
-}
+export type { RebuildResult } from './archive.js';
 
-export async function scanWalArchive(
-  walsDirectory: string,
-  custom: CustomCompression | null,
-): Promise<RebuildResult> {
+export async function scanWalArchive(archive: WalArchive): Promise<RebuildResult> {
   const result: RebuildResult = {
     entries: [],
     counts: { history: 0, backupLabels: 0, walFiles: 0 },
     skipped: [],
   };
-  const top = await readdir(walsDirectory, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
   const history: XlogDbEntry[] = [];
   const files: XlogDbEntry[] = [];
-  for (const entry of top.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const path = join(walsDirectory, entry.name);
-    if (entry.isDirectory() && /^[0-9A-F]{16}$/.test(entry.name)) {
-      for (const name of (await readdir(path)).sort()) {
-        const wal = parseWalName(name);
-        if (!wal || (wal.kind !== 'segment' && wal.kind !== 'backup') || wal.name !== name) {
-          result.skipped.push(join(entry.name, name));
-          continue;
-        }
-        const file = await describe(join(path, name), name, custom);
-        if (!file) continue;
-        files.push(file);
-        if (wal.kind === 'backup') result.counts.backupLabels += 1;
-        else result.counts.walFiles += 1;
-      }
-    } else if (entry.isFile() && parseWalName(entry.name)?.kind === 'history') {
-      const file = await describe(path, entry.name, custom);
-      if (file) {
-        history.push(file);
-        result.counts.history += 1;
-      }
+  const add = (entry: XlogDbEntry) => {
+    const kind = parseWalName(entry.name)?.kind;
+    if (kind === 'history') {
+      history.push(entry);
+      result.counts.history += 1;
+    } else {
+      files.push(entry);
+      if (kind === 'backup') result.counts.backupLabels += 1;
+      else result.counts.walFiles += 1;
     }
+  };
+  if (archive.layout === 'barman-cloud') {
+    for (const object of await archive.storage.listTree('')) {
+      const parsed = parseCloudWalPath(object.path);
+      const kind = parsed ? parseWalName(parsed.name)?.kind : undefined;
+      if (!parsed || kind === 'partial') {
+        result.skipped.push(object.path);
+        continue;
+      }
+      add({
+        name: parsed.name,
+        size: object.size,
+        mtime: object.mtimeMs / 1000,
+        compression: parsed.compression,
+        encryption: null,
+      });
+    }
+    // By WAL name, as in a hash directory: an extension must not move a segment after its label.
+    files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } else {
+    await scanBarmanLayout(archive.storage, archive.custom, result, add);
   }
   // Barman lists history files first, then the hash directories' files in name order.
   result.entries = [...history, ...files];
   return result;
 }
 
+async function scanBarmanLayout(
+  storage: Storage,
+  custom: CustomCompression | null,
+  result: RebuildResult,
+  add: (entry: XlogDbEntry) => void,
+): Promise<void> {
+  const top = await storage.list('');
+  for (const entry of top.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.kind === 'directory' && /^[0-9A-F]{16}$/.test(entry.name)) {
+      const names = (await storage.list(entry.name)).map((child) => child.name).sort();
+      for (const name of names) {
+        const wal = parseWalName(name);
+        if (!wal || (wal.kind !== 'segment' && wal.kind !== 'backup') || wal.name !== name) {
+          result.skipped.push(`${entry.name}/${name}`);
+          continue;
+        }
+        const file = await describe(storage, `${entry.name}/${name}`, name, custom);
+        if (file) add(file);
+      }
+    } else if (entry.kind === 'file' && parseWalName(entry.name)?.kind === 'history') {
+      const file = await describe(storage, entry.name, entry.name, custom);
+      if (file) add(file);
+    }
+  }
+}
+
 async function describe(
+  storage: Storage,
   path: string,
   name: string,
   custom: CustomCompression | null,
 ): Promise<XlogDbEntry | null> {
-  const info = await lstat(path, { bigint: true });
-  if (!info.isFile()) return null;
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(MAGIC_HEADER_LENGTH);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return {
-      name,
-      size: Number(info.size),
-      mtime: Number(info.mtimeNs) / 1e9,
-      compression: identifyCompression(head.subarray(0, bytesRead), custom),
-      encryption: null,
-    };
-  } finally {
-    await handle.close();
-  }
+  const info = await storage.stat(path);
+  if (info?.kind !== 'file') return null;
+  return {
+    name,
+    size: info.size,
+    // Python's st_mtime, from the nanoseconds where the file system has them.
+    mtime: info.mtimeNs !== undefined ? Number(info.mtimeNs) / 1e9 : info.mtimeMs / 1000,
+    compression: identifyCompression(await storage.readHead(path, MAGIC_HEADER_LENGTH), custom),
+    encryption: null,
+  };
 }

@@ -465,6 +465,19 @@ wals_directory = s3://${BUCKET}/barman/main/wals
       missing.stderr,
       /ERROR: WAL file '0000000100000000000000FE' not found in server 'main' \(s3:\/\/backups\/barman\/main\/wals\)/,
     );
+    // The one WAL archive module serves --peek and rebuild-xlogdb on this layout too.
+    const segments = readdirSync(reference('main'))
+      .filter((file) => /^[0-9A-F]{24}$/.test(file))
+      .sort();
+    const peek = await barman(['get-wal', '--peek', '2', 'main', segments[0]!]);
+    assert.equal(peek.exitCode, 0, peek.stderr);
+    assert.deepEqual(peek.stdout.trim().split('\n'), segments.slice(0, 2));
+    const rebuild = await barman(['rebuild-xlogdb', 'main']);
+    assert.equal(rebuild.exitCode, 0, rebuild.stderr);
+    assert.match(
+      rebuild.stdout,
+      /Done rebuilding xlogdb for server main \(history: \d+, backup_labels: \d+, wal_file: [1-9]\d*\)/,
+    );
   });
 
   it('check reports the bucket reachable and writable, and holes in the archive', async () => {

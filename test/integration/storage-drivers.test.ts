@@ -129,6 +129,46 @@ for (const driver of drivers) {
       assert.equal(await storage.stat('nosuch/file'), null);
     });
 
+    it('lists the files of a directory by name prefix, not deeper ones', async () => {
+      const hash = 'px/0000000100000000';
+      await storage.writeFile(`${hash}/000000010000000000000003.gz`, 'three');
+      await storage.writeFile(`${hash}/000000010000000000000003.00000028.backup`, 'label');
+      await storage.writeFile(`${hash}/000000010000000000000004`, 'four');
+      await storage.writeFile(`${hash}/000000010000000000000003x/deeper`, 'no');
+      assert.deepEqual(
+        (await storage.listPrefix(`${hash}/000000010000000000000003`)).map(({ path, size }) => ({
+          path,
+          size,
+        })),
+        [
+          { path: `${hash}/000000010000000000000003.00000028.backup`, size: 5 },
+          { path: `${hash}/000000010000000000000003.gz`, size: 5 },
+        ],
+      );
+      assert.deepEqual(await storage.listPrefix('px/nosuch/0000'), []);
+      await storage.removeMany([`${hash}/000000010000000000000003.gz`, `${hash}/000000010000000000000004`]);
+      await storage.removeMany([`${hash}/000000010000000000000004`]);
+      assert.deepEqual(
+        (await storage.listPrefix(`${hash}/0000`)).map(({ path }) => path),
+        [`${hash}/000000010000000000000003.00000028.backup`],
+      );
+      await storage.removeTree('px');
+    });
+
+    it('checks that its location can be used', async () => {
+      await storage.checkAccess();
+    });
+
+    it('removes only empty directories, where it has directories', async (t) => {
+      if (!storage.removeEmptyDirectory) return t.skip('object stores have no directories');
+      await storage.writeFile('dirs/full/file', 'x');
+      assert.equal(await storage.removeEmptyDirectory('dirs/full'), false);
+      assert.equal((await storage.readFile('dirs/full/file')).toString(), 'x');
+      await storage.remove('dirs/full/file');
+      assert.equal(await storage.removeEmptyDirectory('dirs/full'), true);
+      assert.equal(await storage.stat('dirs/full'), null);
+    });
+
     it('copies and moves files', async () => {
       await storage.writeFile('incoming/000000010000000000000002', 'wal two');
       await storage.copy('incoming/000000010000000000000002', 'copy/000000010000000000000002');

@@ -84,12 +84,12 @@ export default defineCommandModule<Result>({
       }, timeoutSeconds * 1000);
     });
     const { archiveWalToCloud, openCloudWalTarget } = await import('../../wal/cloud-archive.js');
-    const target = openCloudWalTarget(config, { signal: controller.signal });
+    const target = await openCloudWalTarget(config, { signal: controller.signal });
     try {
       if (input.options.test === true) {
-        await Promise.race([target.storage.checkBucket(), timeout]);
+        await Promise.race([target.archive.storage.checkAccess(), timeout]);
         return {
-          lines: [`Ready to archive WAL files of the server ${serverName} into ${target.storage.location}`],
+          lines: [`Ready to archive WAL files of the server ${serverName} into ${target.archive.location}`],
         };
       }
       const archiving = archiveWalToCloud(target, file);
@@ -106,13 +106,13 @@ export default defineCommandModule<Result>({
       }
       log.info(
         outcome.status === 'uploaded'
-          ? `uploaded ${outcome.name} to ${target.storage.location}/${outcome.path} (${outcome.bytes} bytes)`
+          ? `uploaded ${outcome.name} to ${target.archive.location}/${outcome.path} (${outcome.bytes} bytes)`
           : `${outcome.name} is already archived with the same content`,
       );
       return { lines: [] };
     } finally {
       clearTimeout(timer);
-      target.storage.destroy();
+      target.archive.close();
     }
   },
   renderConsole: (result) => result.lines,

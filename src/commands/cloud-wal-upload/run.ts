@@ -32,7 +32,7 @@ export default defineCommandModule<Result>({
     const jobs = Number(input.options.jobs ?? 4);
     const idleSeconds = Number(input.options.waitIdle ?? 0);
     const config = server.config;
-    const target = openCloudWalTarget(config);
+    const target = await openCloudWalTarget(config);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGTERM', onSignal);
@@ -52,7 +52,7 @@ export default defineCommandModule<Result>({
         ctx.report.info(`Another cloud-wal-upload is already running for server ${serverName}`);
       for (const name of result.rejected)
         ctx.report.error(
-          `${name} differs from the copy already in ${target.storage.location}; kept in ${config.errors_directory}`,
+          `${name} differs from the copy already in ${target.archive.location}; kept in ${config.errors_directory}`,
         );
       const left = result.ran ? (await spooledWals(config.incoming_wals_directory)).length : 0;
       if (left > 0)
@@ -63,7 +63,7 @@ export default defineCommandModule<Result>({
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      target.storage.destroy();
+      target.archive.close();
     }
   },
   renderConsole: (result) =>

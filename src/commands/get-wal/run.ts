@@ -1,17 +1,14 @@
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { once } from 'node:events';
-import { serverLayout } from '../../catalog/layout.js';
-import { BarmanError, UsageError } from '../../errors/index.js';
+import { BarmanError } from '../../errors/index.js';
 import { isSystemError, systemErrorHint, systemErrorMessage } from '../../errors/system.js';
 import { writeFileDurably } from '../../storage/posix.js';
-import { customWalCompression } from '../../wal/custom-compression.js';
-import { openDecompressed } from '../../wal/compare.js';
 import type { CompressionName } from '../../wal/compression/index.js';
 import { createCompressStream } from '../../wal/compression/index.js';
-import { locateWal, peekWals } from '../../wal/get-wal.js';
+import type { LocatedWal } from '../../wal/get-wal.js';
+import { locateWal, openLocated, openWalSources, peekWals } from '../../wal/get-wal.js';
 import { DEFAULT_SEGMENT_SIZE, parseWalName } from '../../wal/names.js';
 import { parseWalHeader, WAL_HEADER_LENGTH } from '../../wal/wal-header.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -47,10 +44,7 @@ export default defineCommandModule<Result>({
     const keep = options.keepCompression === true;
     const recompress: CompressionName | null =
       options.gzip === true || options.x === true ? 'gzip' : options.bzip2 === true ? 'bzip2' : null;
-    const source =
-      server.config.wals_directory.kind === 's3'
-        ? await cloudWalSource(server.config, wal.name, serverName, options.peek !== undefined, keep)
-        : await localWalSource(server.config, wal.name, serverName, options, keep);
+    const source = await walSource(server.config, wal.name, serverName, options, keep);
     if (Array.isArray(source)) return { mode: 'lines', lines: source };
 
     const directory = options.outputDirectory as string | undefined;
@@ -100,56 +94,45 @@ function recompressed(source: Readable, compression: CompressionName | null): Re
   return pipeline(source, createCompressStream(compression, {}), () => {});
 }
 
-/** Opens the WAL file from the local archive; with --peek, the names that follow instead. */
-async function localWalSource(
+/** Opens the WAL file from the server's archive (or incoming/, streaming/); with --peek, the names that follow. */
+async function walSource(
   config: ServerConfig,
   walName: string,
   serverName: string,
   options: CommandInput['options'],
   keep: boolean,
 ): Promise<(() => Promise<Readable>) | string[]> {
-  const layout = serverLayout(config);
-  const custom = customWalCompression(config);
-  if (options.peek !== undefined) {
-    const count = Number(options.peek); // at least 1, checked by the CLI
-    const first = await locateWal(layout, walName, false);
-    const segmentSize = first ? await segmentSizeOf(first.path, custom) : DEFAULT_SEGMENT_SIZE;
-    return peekWals(layout, walName, count, segmentSize);
+  const sources = await openWalSources(config);
+  let keepOpen = false;
+  try {
+    if (options.peek !== undefined) {
+      const count = Number(options.peek); // at least 1, checked by the CLI
+      const first = await locateWal(sources, walName, false);
+      const segmentSize = first ? await segmentSizeOf(first) : DEFAULT_SEGMENT_SIZE;
+      return await peekWals(sources, walName, count, segmentSize);
+    }
+    const found = await locateWal(sources, walName, options.partial === true);
+    if (!found) {
+      const where = sources.archive.layout === 'barman-cloud' ? ` (${sources.archive.location})` : '';
+      throw new BarmanError(
+        'wal-not-found',
+        `WAL file '${walName}' not found in server '${serverName}'${where}`,
+      );
+    }
+    keepOpen = true;
+    return async () => {
+      const stream = await openLocated(found, { raw: keep });
+      stream.once('close', () => sources.close());
+      return stream;
+    };
+  } finally {
+    if (!keepOpen) sources.close();
   }
-  const found = await locateWal(layout, walName, options.partial === true);
-  if (!found)
-    throw new BarmanError('wal-not-found', `WAL file '${walName}' not found in server '${serverName}'`);
-  return () => (keep ? Promise.resolve(createReadStream(found.path)) : openDecompressed(found.path, custom));
-}
-
-/** Opens the WAL file from the server's s3:// wals_directory (the SDK loads only here). */
-async function cloudWalSource(
-  config: ServerConfig,
-  walName: string,
-  serverName: string,
-  peek: boolean,
-  keep: boolean,
-): Promise<() => Promise<Readable>> {
-  if (peek) {
-    throw new UsageError(
-      `--peek is not supported for server '${serverName}', whose WAL archive is in object storage`,
-    );
-  }
-  const { findCloudWal, openCloudWalTarget } = await import('../../wal/cloud-archive.js');
-  const { openCloudWal } = await import('../../wal/cloud-layout.js');
-  const { storage } = openCloudWalTarget(config);
-  const [found] = await findCloudWal(storage, walName);
-  if (!found)
-    throw new BarmanError(
-      'wal-not-found',
-      `WAL file '${walName}' not found in server '${serverName}' (${storage.location})`,
-    );
-  return () => (keep ? storage.openRead(found.path) : openCloudWal(storage, found.path, found.compression));
 }
 
 /** Segment size from a WAL file's header (decompressing as needed); the default when unreadable. */
-async function segmentSizeOf(path: string, custom: ReturnType<typeof customWalCompression>): Promise<number> {
-  const stream = await openDecompressed(path, custom);
+async function segmentSizeOf(found: LocatedWal): Promise<number> {
+  const stream = await openLocated(found);
   try {
     for await (const chunk of stream) {
       const header = parseWalHeader((chunk as Buffer).subarray(0, WAL_HEADER_LENGTH));

@@ -1,9 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { serverLayout } from '../../catalog/layout.js';
+import type { ServerConfig } from '../../config/index.js';
 import { serverLockPath, withLock } from '../../locks/index.js';
-import { customWalCompression } from '../../wal/custom-compression.js';
+import type { Reporter } from '../../output/reporter.js';
+import type { RebuildResult, WalArchive } from '../../wal/archive.js';
+import { openWalArchive } from '../../wal/archive.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
-import { scanWalArchive } from '../../wal/rebuild.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
@@ -20,27 +22,18 @@ export default defineCommandModule<Result>({
     });
     const result: Result = {};
     for (const server of servers) {
-      const layout = serverLayout(server.config);
       ctx.report.info(`Rebuilding xlogdb for server ${server.name}`);
-      await mkdir(layout.lockDirectory, { recursive: true });
-      // A WAL removal at work or interrupted is finished first: its files must not come back.
-      const scan = await withoutWalRemoval(layout, ctx.report, () =>
-        withLock(
-          serverLockPath(layout.lockDirectory, server.name, 'xlogdb'),
-          {
-            waitMs: XLOGDB_LOCK_WAIT_MS,
-            busyMessage: `xlog.db of server ${server.name} is locked by another process`,
-          },
-          async () => {
-            const xlogDb = new XlogDbFile(layout.xlogDbFile);
-            const columns = (await xlogDb.read()).columns === 5 ? 5 : 4;
-            const found = await scanWalArchive(layout.walsDirectory, customWalCompression(server.config));
-            await mkdir(layout.walsDirectory, { recursive: true });
-            await xlogDb.rewrite(found.entries, columns);
-            return found;
-          },
-        ),
-      );
+      const archive = await openWalArchive(server.config);
+      let scan: RebuildResult;
+      try {
+        // barman-cloud's layout has no xlog.db: the listing is the index, nothing to rewrite.
+        scan =
+          archive.layout === 'barman'
+            ? await rebuildXlogDb(server.config, archive, ctx.report)
+            : await archive.scan();
+      } finally {
+        archive.close();
+      }
       for (const skipped of scan.skipped)
         ctx.report.warning(`skipped unexpected file in the WAL archive: ${skipped}`);
       ctx.report.info(
@@ -55,3 +48,31 @@ export default defineCommandModule<Result>({
   // Barman 3.4's document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
   renderJson: () => null,
 });
+
+/** Barman's layout: xlog.db rewritten from the archive, under its lock, after any removal at work. */
+async function rebuildXlogDb(
+  config: ServerConfig,
+  archive: WalArchive,
+  report: Reporter,
+): Promise<RebuildResult> {
+  const layout = serverLayout(config);
+  await mkdir(layout.lockDirectory, { recursive: true });
+  // A WAL removal at work or interrupted is finished first: its files must not come back.
+  return withoutWalRemoval(layout, report, () =>
+    withLock(
+      serverLockPath(layout.lockDirectory, config.name, 'xlogdb'),
+      {
+        waitMs: XLOGDB_LOCK_WAIT_MS,
+        busyMessage: `xlog.db of server ${config.name} is locked by another process`,
+      },
+      async () => {
+        const xlogDb = new XlogDbFile(layout.xlogDbFile);
+        const columns = (await xlogDb.read()).columns === 5 ? 5 : 4;
+        const found = await archive.scan();
+        await archive.storage.mkdir('');
+        await xlogDb.rewrite(found.entries, columns);
+        return found;
+      },
+    ),
+  );
+}

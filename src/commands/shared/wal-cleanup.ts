@@ -8,7 +8,7 @@
  * catalogue that could not be read completely; finishing a journal only completes a removal
  * decided on a complete one.
  */
-import { readdir, readFile, rmdir, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ServerLayout } from '../../catalog/layout.js';
 import type { HookRunner } from '../../hooks/index.js';
@@ -17,7 +17,7 @@ import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../loc
 import type { Reporter } from '../../output/reporter.js';
 import { fsyncDirectory, removeTempCopies, writeFileDurably } from '../../storage/posix.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
-import { hashDir } from '../../wal/names.js';
+import { localWalArchive } from '../../wal/archive.js';
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
@@ -188,29 +188,18 @@ async function deleteWalFiles(
   names: readonly string[],
   withHooks: { hooks: HookRunner | undefined; entries: Map<string, XlogDbEntry> } | null,
 ): Promise<void> {
-  const directories = new Set<string>();
-  for (const name of names) {
-    const path = join(layout.walsDirectory, hashDir(name), name);
-    const remove = () =>
-      unlink(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-    if (withHooks) {
-      const entry = withHooks.entries.get(name);
-      const file = {
-        segment: name,
-        file: path,
-        size: entry?.size ?? 0,
-        timestamp: entry?.mtime ?? 0,
-        compression: entry?.compression ?? null,
-      };
-      await withWalDeleteHooks(withHooks.hooks, file, remove);
-    } else {
-      await remove();
-    }
-    directories.add(dirname(path));
-  }
-  for (const directory of directories) {
-    if ((await readdir(directory).catch(() => ['?'])).length === 0) await rmdir(directory).catch(() => {});
-  }
+  const archive = localWalArchive(layout.walsDirectory);
+  const files = names.map((name) => ({ name }));
+  if (!withHooks) return archive.remove(files);
+  await archive.remove(files, async ({ name, path }, remove) => {
+    const entry = withHooks.entries.get(name);
+    const file = {
+      segment: name,
+      file: path,
+      size: entry?.size ?? 0,
+      timestamp: entry?.mtime ?? 0,
+      compression: entry?.compression ?? null,
+    };
+    await withWalDeleteHooks(withHooks.hooks, file, remove);
+  });
 }

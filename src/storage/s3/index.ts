@@ -45,7 +45,7 @@ export type { S3Settings } from './settings.js';
 export interface S3WriteOptions extends WriteOptions {
   /** User metadata stored with the object (x-amz-meta-*). */
   metadata?: Record<string, string>;
-  /** Overrides the multipart part size for this write. */
+  /** Overrides the multipart part size for this write (minPartSize is a floor instead). */
   partSize?: number;
   /** Told when a multipart upload starts, and when S3 has completed or aborted it. */
   multipartListener?: MultipartListener;
@@ -291,6 +291,16 @@ export class S3Storage implements Storage {
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  async listPrefix(prefix: string): Promise<StorageObject[]> {
+    const clean = prefix.replace(/^\/+/, '');
+    const directory = clean.slice(0, clean.lastIndexOf('/') + 1);
+    const objects = await this.listObjects(clean, { asDirectory: false });
+    return objects
+      .filter(({ path }) => path.startsWith(directory) && !path.slice(directory.length).includes('/'))
+      .map(({ path, size, mtimeMs }) => ({ path, size, mtimeMs }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
   async readFile(path: string): Promise<Buffer> {
     const stream = await this.openRead(path);
     const chunks: Buffer[] = [];
@@ -344,7 +354,7 @@ export class S3Storage implements Storage {
     data: Buffer | string | Readable,
     options: S3WriteOptions = {},
   ): Promise<UploadResult> {
-    const partSize = options.partSize ?? this.settings.partSize;
+    const partSize = options.partSize ?? Math.max(this.settings.partSize, options.minPartSize ?? 0);
     if (typeof data === 'string' || Buffer.isBuffer(data)) {
       const body = typeof data === 'string' ? Buffer.from(data) : data;
       return this.putObject(path, body, options.metadata);
@@ -439,6 +449,14 @@ export class S3Storage implements Storage {
         abortSignal,
       }),
     );
+  }
+
+  async removeMany(paths: readonly string[]): Promise<void> {
+    await this.removeKeys(paths.map((path) => this.key(path)));
+  }
+
+  async checkAccess(): Promise<void> {
+    await this.checkBucket();
   }
 
   /** Deletes objects by key, `deleteBatchSize` per request; fails if S3 refuses any. */

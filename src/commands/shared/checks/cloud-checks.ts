@@ -17,11 +17,12 @@ export async function runCloudWalChecks(
 ): Promise<void> {
   // Loaded here: the AWS SDK is only for servers that use it.
   const { openCloudWalTarget } = await import('../../../wal/cloud-archive.js');
-  const { storage } = openCloudWalTarget(config, { signal });
+  const { archive } = await openCloudWalTarget(config, { signal });
+  const { storage } = archive;
   try {
     c.start('cloud WAL archive');
     try {
-      await storage.checkBucket();
+      await storage.checkAccess();
       const probe = `.barman-ts-check-${process.pid}`;
       await storage.writeFile(probe, `barman-ts check of server ${config.name}\n`);
       await storage.remove(probe);
@@ -32,7 +33,7 @@ export async function runCloudWalChecks(
     c.add('cloud WAL archive', true, `${storage.location} is reachable and writable`);
 
     c.start('cloud WAL continuity');
-    const names = (await storage.listObjects('')).flatMap((object) => {
+    const names = (await storage.listTree('')).flatMap((object) => {
       const parsed = parseCloudWalPath(object.path);
       return parsed ? [parsed.name] : [];
     });
@@ -47,6 +48,6 @@ export async function runCloudWalChecks(
       c.add('cloud WAL continuity', true, names.length === 0 ? 'no WAL archived yet' : null);
     }
   } finally {
-    storage.destroy();
+    archive.close();
   }
 }
