@@ -48,21 +48,21 @@ export async function checkSources(plan: RecoveryPlan, sources: RecoverySources)
       );
     }
   }
-  const { wals, walLayout } = sources;
-  if (plan.wal.mode !== 'copy' || walLayout.index === null) return;
+  // barman-cloud's listing is its index: only xlog.db can name a file the archive lacks.
+  const { wals } = sources;
+  if (plan.wal.mode !== 'copy' || wals.layout !== 'barman') return;
   const missing: string[] = [];
   for (const entry of plan.wal.selection.files) {
-    const found = await wals.stat(walLayout.path(entry));
-    if (found?.kind !== 'file') missing.push(entry.name);
+    if ((await wals.find(entry.name)).length === 0) missing.push(entry.name);
   }
   if (missing.length > 0) {
     const shown =
       missing.slice(0, 3).join(', ') + (missing.length > 3 ? ` and ${missing.length - 3} more` : '');
     throw new BarmanError(
       'wal-missing',
-      `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in ${walLayout.index} but not in ${wals.location}`,
+      `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in xlog.db but not in ${wals.location}`,
       {
-        hint: `Run 'barman rebuild-xlogdb' to make ${walLayout.index} match the archive, then recover again (to a target the archive reaches).`,
+        hint: `Run 'barman rebuild-xlogdb' to make xlog.db match the archive, then recover again (to a target the archive reaches).`,
       },
     );
   }

@@ -10,13 +10,13 @@ import { BarmanError } from '../errors/index.js';
 import { isSystemError } from '../errors/system.js';
 import type { Storage } from '../storage/index.js';
 import { storageFor } from '../storage/index.js';
-import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
-import { customWalCompression } from '../wal/custom-compression.js';
+import type { WalArchive } from '../wal/archive.js';
+import { openWalArchive } from '../wal/archive.js';
+import type { CompressionName } from '../wal/compression/index.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
-import type { BackupLayout, WalLayout } from './layout.js';
-import { backupLayoutFor, walLayoutFor } from './layout.js';
+import type { BackupLayout } from './layout.js';
+import { backupLayoutFor } from './layout.js';
 import { archiveCompression } from './tar-extract.js';
-import { openArchivedWal } from './wal-reader.js';
 
 export interface BackupArchive {
   /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */
@@ -87,25 +87,20 @@ export function archives(storage: Storage, layout: BackupLayout, backupId: strin
   };
 }
 
-/** The WAL files of the archive in `storage` (the wals_directory), laid out as `layout`, decompressed. */
-export function walOpener(storage: Storage, layout: WalLayout, custom: CustomCompression | null): WalOpener {
+/**
+ * The WAL files of the server's archive, decompressed (wal/archive.ts reads both layouts). A
+ * file xlog.db lists but the archive lacks is named with the fix.
+ */
+export function walOpener(archive: WalArchive): WalOpener {
   return async (entry) => {
-    const path = layout.path(entry);
     try {
-      return await openArchivedWal(storage, path, {
-        compression: layout.compressionInName
-          ? ((entry.compression as CompressionName | null) ?? null)
-          : 'sniff',
-        custom,
-      });
+      return await archive.openEntry(entry);
     } catch (error) {
-      if (layout.index !== null && isSystemError(error) && error.code === 'ENOENT') {
+      if (archive.layout === 'barman' && isSystemError(error) && error.code === 'ENOENT') {
         throw new BarmanError(
           'wal-missing',
-          `WAL file ${entry.name} is in ${layout.index} but not in ${storage.location}`,
-          {
-            hint: `Run 'barman rebuild-xlogdb' to make ${layout.index} match the archive.`,
-          },
+          `WAL file ${entry.name} is in xlog.db but not in ${archive.location}`,
+          { hint: "Run 'barman rebuild-xlogdb' to make xlog.db match the archive." },
         );
       }
       throw error;
@@ -117,8 +112,7 @@ export function walOpener(storage: Storage, layout: WalLayout, custom: CustomCom
 export interface RecoverySources {
   backups: Storage;
   backupLayout: BackupLayout;
-  wals: Storage;
-  walLayout: WalLayout;
+  wals: WalArchive;
   archives: BackupArchives;
   openWal: WalOpener;
   close(): void;
@@ -136,11 +130,10 @@ export async function openSources(config: ServerConfig, backupId: string): Promi
     );
   }
   const backupLayout = backupLayoutFor(base);
-  const walLayout = walLayoutFor(walsLocation);
   const backups = await storageFor(config, base);
-  let wals: Storage;
+  let wals: WalArchive;
   try {
-    wals = await storageFor(config, walsLocation);
+    wals = await openWalArchive(config);
   } catch (error) {
     backups.close();
     throw error;
@@ -149,9 +142,8 @@ export async function openSources(config: ServerConfig, backupId: string): Promi
     backups,
     backupLayout,
     wals,
-    walLayout,
     archives: archives(backups, backupLayout, backupId),
-    openWal: walOpener(wals, walLayout, customWalCompression(config)),
+    openWal: walOpener(wals),
     close: () => {
       backups.close();
       wals.close();

@@ -5,10 +5,8 @@
  * such object decompressed. No SDK and no codec loaded here: the async spool and the catalogue
  * use it without loading either.
  */
-import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
-import type { Storage } from '../storage/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
 import type { CompressionFormat } from './compression/types.js';
 import { canonicalCompression } from './compression/types.js';
@@ -91,18 +89,4 @@ export function missingSegments(names: Iterable<string>, segmentSize: number): s
     }
   }
   return missing;
-}
-
-/** Opens an archived WAL file decompressed (the codec loads only for a compressed one). */
-export async function openCloudWal(
-  storage: Storage,
-  path: string,
-  compression: CloudCompression | null,
-): Promise<Readable> {
-  const raw = await storage.openRead(path);
-  if (!compression) return raw;
-  const { createDecompressStream } = await import('./compression/streams.js');
-  const decompress = createDecompressStream(compression);
-  raw.on('error', (error) => decompress.destroy(error));
-  return raw.pipe(decompress);
 }

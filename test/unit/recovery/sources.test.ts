@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { BarmanError } from '../../../src/errors/index.js';
-import { backupLayoutFor, walLayoutFor } from '../../../src/recovery/layout.js';
+import { backupLayoutFor } from '../../../src/recovery/layout.js';
 import { archives, walOpener } from '../../../src/recovery/sources.js';
 import type { Storage } from '../../../src/storage/index.js';
 import { PosixStorage } from '../../../src/storage/index.js';
+import { WalArchive } from '../../../src/wal/archive.js';
 import type { XlogDbEntry } from '../../../src/wal/xlogdb.js';
 
 const ID = '20261121T050131';
@@ -105,7 +106,7 @@ describe('archives() reads both layouts', () => {
 describe('one WAL opener for both layouts', () => {
   test("Barman's: wals/<hash>/<name>, compression by magic bytes, xlog.db says what is missing", async () => {
     const storage = tree('barman-wals', { [`0000000100000000/${WAL}`]: gzipSync(SEGMENT) });
-    const open = walOpener(storage, walLayoutFor(POSIX), null);
+    const open = walOpener(new WalArchive(storage, 'barman', null));
     // xlog.db's compression column is not trusted: the bytes say gzip.
     assert.deepEqual(await text(await open(entry(null))), SEGMENT);
     rmSync(join(storage.location, '0000000100000000', WAL));
@@ -117,7 +118,7 @@ describe('one WAL opener for both layouts', () => {
 
   test("barman-cloud's: <hash>/<name>.<ext>, compression by the extension", async () => {
     const storage = tree('cloud-wals', { [`0000000100000000/${WAL}.gz`]: gzipSync(SEGMENT) });
-    const open = walOpener(storage, walLayoutFor(S3), null);
+    const open = walOpener(new WalArchive(storage, 'barman-cloud', null));
     assert.deepEqual(await text(await open(entry('gzip'))), SEGMENT);
   });
 
@@ -128,10 +129,10 @@ describe('one WAL opener for both layouts', () => {
       [`0000000100000000/${WAL}.gz`]: damaged,
     });
     for (const [layout, compression, name] of [
-      [walLayoutFor(POSIX), null, WAL],
-      [walLayoutFor(S3), 'gzip', `${WAL}.gz`],
+      ['barman', null, WAL],
+      ['barman-cloud', 'gzip', `${WAL}.gz`],
     ] as const) {
-      await assert.rejects(text(await walOpener(storage, layout, null)(entry(compression))), {
+      await assert.rejects(text(await walOpener(new WalArchive(storage, layout, null))(entry(compression))), {
         code: 'wal-corrupt',
         message: new RegExp(
           `^cannot decompress the archived WAL file ${storage.location}/0000000100000000/${name} \\(gzip\\)`,
