@@ -64,6 +64,8 @@ export interface Storage {
   appendFile(path: string, data: Buffer | string): Promise<void>;
   /** Removes a file; a missing one is not an error. */
   remove(path: string): Promise<void>;
+  /** Removes files (a missing one is not an error): in batches where the store deletes in batches. */
+  removeFiles(paths: readonly string[]): Promise<void>;
   /** A durable copy of a file under another name (server-side on object stores). */
   copy(from: string, to: string): Promise<void>;
   /** Renames where the driver can (atomic), else copies then removes the source. */
@@ -77,6 +79,12 @@ export interface Storage {
   localPath?(path: string): string;
   removeTree(path: string): Promise<void>;
   mkdir(path: string): Promise<void>;
+  /**
+   * Rejects when this process may not add or remove entries of directory `path` (a read-only
+   * base/), so a deletion can refuse before it removes anything; a missing directory is fine.
+   * Object stores resolve: their permissions are known only by trying.
+   */
+  checkWritable(path: string): Promise<void>;
   /** Releases connections (S3); the storage is not used afterwards. */
   close(): void;
 }

@@ -4,9 +4,10 @@
  * leaves either the old file or the new one (plus, at worst, a temp file that readers ignore).
  */
 import { once } from 'node:events';
-import { createReadStream, watch } from 'node:fs';
+import { constants, createReadStream, watch } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
+  access,
   chmod,
   link,
   lstat,
@@ -337,6 +338,10 @@ export class PosixStorage implements Storage {
     }
   }
 
+  async removeFiles(paths: readonly string[]): Promise<void> {
+    for (const path of paths) await this.remove(path);
+  }
+
   async removeTree(path: string): Promise<void> {
     await rm(this.full(path), { recursive: true, force: true });
   }
@@ -377,5 +382,13 @@ export class PosixStorage implements Storage {
 
   async mkdir(path: string): Promise<void> {
     await mkdir(this.full(path), { recursive: true });
+  }
+
+  async checkWritable(path: string): Promise<void> {
+    try {
+      await access(this.full(path), constants.W_OK | constants.X_OK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }

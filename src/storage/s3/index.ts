@@ -464,6 +464,11 @@ export class S3Storage implements Storage {
     }
   }
 
+  /** DeleteObjects, `cloud_delete_batch_size` keys a request. */
+  async removeFiles(paths: readonly string[]): Promise<void> {
+    await this.removeKeys(paths.map((path) => this.key(path)));
+  }
+
   async removeTree(path: string): Promise<void> {
     const objects = await this.listObjects(path);
     await this.removeKeys(objects.map((object) => object.key));
@@ -504,6 +509,11 @@ export class S3Storage implements Storage {
 
   /** Object stores have no directories. */
   mkdir(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** S3 says whether a deletion is allowed only when asked to delete. */
+  checkWritable(): Promise<void> {
     return Promise.resolve();
   }
 
