@@ -95,9 +95,11 @@ slot_name = barman_fixtures
     return {
       config,
       base: await storageFor(storageConfig(null), location),
-      walNames: async () =>
-        parseXlogDb(readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')).entries.map(
-          (entry) => entry.name,
+      walNames: () =>
+        Promise.resolve(
+          parseXlogDb(readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')).entries.map(
+            (entry) => entry.name,
+          ),
         ),
     };
   },
