@@ -1,78 +1,100 @@
 /**
- * The backup catalogue of one server: every backup.info under base/ (Barman 3.4 layout) and
- * meta/ (3.13.2+, which wins), the keep annotations, and backup id resolution. A backup.info
- * that cannot be read is listed as unreadable with the reason; it never breaks a listing.
+ * The backup catalogue of one server, on any Storage: every backup.info (Barman's layout:
+ * base/<id>/ and meta/ of 3.13.2+, which wins; barman-cloud's: `<base>/<id>/`), the keep
+ * annotations, backup id resolution, and the changes a backup's entry goes through (status
+ * updates, keep, deletion). A backup.info that cannot be read is listed as unreadable with the
+ * reason; it never breaks a listing.
  */
-import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile, rm, rmdir, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import { fromSystemError, isSystemError, naming } from '../errors/system.js';
 import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
-import { fsyncDirectory, writeFileDurably } from '../storage/posix.js';
+import type { Storage } from '../storage/index.js';
 import type { BackupInfo } from './backup-info.js';
-import { BACKUP_ID } from './backup-reference.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
-import type { ServerLayout } from './layout.js';
+import { BACKUP_ID } from './backup-reference.js';
+import type { BackupStore, StoreOrLayout } from './store.js';
+import { displayPath, readIfExists, storeOf } from './store.js';
 
 export type KeepTarget = 'full' | 'standalone';
 
 export interface CatalogBackup {
   id: string;
-  /** The backup.info file read (or to write). */
+  /** The backup.info file read (or to write): a path, or an s3:// URL. */
   infoFile: string;
-  /** base/<id>: the backup's data directory. */
+  /** The backup's data directory (base/<id>), or its prefix in a bucket. */
   directory: string;
   /** Null when the backup.info could not be read; `error` says why. */
   info: BackupInfo | null;
   unreadable: string | null;
   keep: KeepTarget | null;
+  /** The backup.info is meta/<id>-backup.info (Barman 3.13.2+), not base/<id>/backup.info. */
+  inMeta?: boolean;
 }
 
 const META_INFO = /^(\d{8}T\d{6})-backup\.info$/;
 
-export async function loadBackups(layout: ServerLayout): Promise<CatalogBackup[]> {
-  const files = new Map<string, string>();
-  for (const name of await listNames(layout.basebackupsDirectory)) {
-    if (BACKUP_ID.test(name)) files.set(name, join(layout.basebackupsDirectory, name, 'backup.info'));
+/** Where a backup's backup.info is kept. */
+function infoFileOf(store: BackupStore, id: string, inMeta: boolean): { storage: Storage; path: string } {
+  return inMeta && store.home
+    ? { storage: store.home, path: `meta/${id}-backup.info` }
+    : { storage: store.base, path: `${id}/backup.info` };
+}
+
+/**
+ * The ids that have a backup.info, and the paths of an object layout (listed in one go: reading
+ * each candidate would cost requests per backup). Barman's layout is listed by directory.
+ */
+async function listCandidates(
+  store: BackupStore,
+): Promise<{ ids: Map<string, boolean>; objects: Set<string> | null }> {
+  const ids = new Map<string, boolean>();
+  if (store.layout === 'barman-cloud') {
+    const objects = new Set((await store.base.listTree('')).map((object) => object.path));
+    for (const path of objects) {
+      const [id, file, ...rest] = path.split('/');
+      if (id && BACKUP_ID.test(id) && file === 'backup.info' && rest.length === 0) ids.set(id, false);
+    }
+    return { ids, objects };
   }
-  for (const name of await listNames(layout.metaDirectory)) {
-    const match = META_INFO.exec(name);
-    if (match) files.set(match[1]!, join(layout.metaDirectory, name));
+  for (const entry of await store.base.list('')) if (BACKUP_ID.test(entry.name)) ids.set(entry.name, false);
+  for (const entry of store.home ? await store.home.list('meta') : []) {
+    const match = META_INFO.exec(entry.name);
+    if (match) ids.set(match[1]!, true);
   }
-  const ids = [...files.keys()].sort();
+  return { ids, objects: null };
+}
+
+export async function loadBackups(where: StoreOrLayout): Promise<CatalogBackup[]> {
+  const store = storeOf(where);
+  const { ids, objects } = await listCandidates(store);
+  const sorted = [...ids.keys()].sort();
   return Promise.all(
-    ids.map(async (id) => {
-      const infoFile = files.get(id)!;
+    sorted.map(async (id) => {
+      const inMeta = ids.get(id)!;
+      const { storage, path } = infoFileOf(store, id, inMeta);
+      const infoFile = displayPath(storage, path);
       let info: BackupInfo | null = null;
       let unreadable: string | null = null;
       try {
-        info = parseBackupInfo(await naming(infoFile, readFile(infoFile, 'utf8')), infoFile);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const data = await naming(infoFile, readIfExists(storage, path));
         // A backup directory without backup.info is a backup Barman has just started creating.
-        if (code === 'ENOENT') return null;
+        if (data === null) return null;
+        info = parseBackupInfo(data.toString('utf8'), infoFile);
+      } catch (error) {
         unreadable = describeError(error);
       }
-      return {
+      const backup: CatalogBackup = {
         id,
         infoFile,
-        directory: join(layout.basebackupsDirectory, id),
+        directory: displayPath(store.base, id),
         info,
         unreadable,
-        keep: await readKeep(layout, id),
+        keep: await readKeepFrom(store, id, objects),
       };
+      if (inMeta) backup.inMeta = true;
+      return backup;
     }),
   ).then((backups) => backups.filter((backup): backup is CatalogBackup => backup !== null));
-}
-
-async function listNames(directory: string): Promise<string[]> {
-  try {
-    return await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
 }
 
 export function statusOf(backup: CatalogBackup): string {
@@ -124,45 +146,61 @@ export function resolveBackup(
 
 // ------------------------------------------------------------------ keep annotations
 
-function keepFiles(layout: ServerLayout, id: string): { legacy: string; meta: string } {
-  return {
-    legacy: join(layout.basebackupsDirectory, id, 'annotations', 'keep'),
-    meta: join(layout.metaDirectory, `${id}-keep`),
-  };
+/** Where a keep annotation may be: meta/<id>-keep (read first), then <id>/annotations/keep. */
+function keepFiles(store: BackupStore, id: string): Array<{ storage: Storage; path: string }> {
+  return [
+    ...(store.home ? [{ storage: store.home, path: `meta/${id}-keep` }] : []),
+    { storage: store.base, path: `${id}/annotations/keep` },
+  ];
 }
 
-export async function readKeep(layout: ServerLayout, id: string): Promise<KeepTarget | null> {
-  const { legacy, meta } = keepFiles(layout, id);
-  for (const file of [meta, legacy]) {
-    try {
-      const value = (await naming(file, readFile(file, 'utf8'))).trim();
-      // Barman treats any value other than `standalone` as a full keep.
-      return value === 'standalone' ? 'standalone' : 'full';
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+/** `objects`: the listed paths of an object layout, so absent annotations cost no request. */
+async function readKeepFrom(
+  store: BackupStore,
+  id: string,
+  objects: Set<string> | null,
+): Promise<KeepTarget | null> {
+  for (const { storage, path } of keepFiles(store, id)) {
+    if (objects && storage === store.base && !objects.has(path)) continue;
+    const data = await naming(displayPath(storage, path), readIfExists(storage, path));
+    if (data === null) continue;
+    // Barman (and barman-cloud) treat any value other than `standalone` as a full keep.
+    return data.toString('utf8').trim() === 'standalone' ? 'standalone' : 'full';
   }
   return null;
 }
 
-/** Writes the keep annotation where Barman 3.4 does (base/<id>/annotations/keep, no newline). */
-export async function writeKeep(layout: ServerLayout, id: string, target: KeepTarget): Promise<void> {
-  const { legacy, meta } = keepFiles(layout, id);
-  await mkdir(join(layout.basebackupsDirectory, id, 'annotations'), { recursive: true });
-  await writeFileDurably(legacy, target);
-  await unlink(meta).catch(() => {});
+export async function readKeep(where: StoreOrLayout, id: string): Promise<KeepTarget | null> {
+  return readKeepFrom(storeOf(where), id, null);
 }
 
-export async function releaseKeep(layout: ServerLayout, id: string): Promise<void> {
-  const { legacy, meta } = keepFiles(layout, id);
-  await unlink(legacy).catch(() => {});
-  await unlink(meta).catch(() => {});
-  await rmdir(join(layout.basebackupsDirectory, id, 'annotations')).catch(() => {});
+/**
+ * Writes the keep annotation where Barman 3.4 and barman-cloud-backup-keep do
+ * (`<id>/annotations/keep`, the target word without a newline); a meta/ one goes.
+ */
+export async function writeKeep(where: StoreOrLayout, id: string, target: KeepTarget): Promise<void> {
+  const store = storeOf(where);
+  await store.base.writeFile(`${id}/annotations/keep`, target);
+  await store.home?.remove(`meta/${id}-keep`);
+}
+
+export async function releaseKeep(where: StoreOrLayout, id: string): Promise<void> {
+  const store = storeOf(where);
+  await store.base.remove(`${id}/annotations/keep`);
+  await store.home?.remove(`meta/${id}-keep`);
+  // An empty annotations/ directory goes too (object stores have no directories to leave).
+  if (store.base.features.localFiles && (await store.base.list(`${id}/annotations`)).length === 0)
+    await store.base.removeTree(`${id}/annotations`);
 }
 
 /** Saves backup.info atomically where it was read from (base/ or meta/). */
-export async function saveBackupInfo(backup: CatalogBackup, info: BackupInfo): Promise<void> {
-  await writeFileDurably(backup.infoFile, formatBackupInfo(info));
+export async function saveBackupInfo(
+  where: StoreOrLayout,
+  backup: CatalogBackup,
+  info: BackupInfo,
+): Promise<void> {
+  const { storage, path } = infoFileOf(storeOf(where), backup.id, backup.inMeta === true);
+  await storage.writeFile(path, formatBackupInfo(info));
 }
 
 /**
@@ -173,23 +211,20 @@ export async function saveBackupInfo(backup: CatalogBackup, info: BackupInfo): P
  * Resolves with what was saved, or null when nothing was (`change` may decline with null).
  */
 export async function updateBackupInfo(
-  layout: ServerLayout,
+  where: StoreOrLayout,
   backup: CatalogBackup,
   change: (info: BackupInfo) => BackupInfo | null,
 ): Promise<BackupInfo | null> {
+  const store = storeOf(where);
   // Shared: a recovery holds it shared too; a deletion holds it exclusively.
-  const lock = tryAcquireSharedLock(backupLockPath(layout.lockDirectory, layout.server, backup.id));
+  const lock = tryAcquireSharedLock(backupLockPath(store.lockDirectory, store.server, backup.id));
   if (!lock) return null;
   try {
-    let text: string;
-    try {
-      text = await readFile(backup.infoFile, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-    const next = change(parseBackupInfo(text, backup.infoFile));
-    if (next) await saveBackupInfo(backup, next);
+    const { storage, path } = infoFileOf(store, backup.id, backup.inMeta === true);
+    const data = await readIfExists(storage, path);
+    if (data === null) return null;
+    const next = change(parseBackupInfo(data.toString('utf8'), backup.infoFile));
+    if (next) await storage.writeFile(path, formatBackupInfo(next));
     return next;
   } finally {
     lock.release();
@@ -197,11 +232,10 @@ export async function updateBackupInfo(
 }
 
 /** Removes backup.info, durably: from then on the backup is not in the catalogue. */
-export async function unlistBackup(backup: CatalogBackup): Promise<void> {
-  await unlink(backup.infoFile).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') throw error;
-  });
-  await fsyncDirectory(dirname(backup.infoFile));
+export async function unlistBackup(where: StoreOrLayout, backup: CatalogBackup): Promise<void> {
+  const { storage, path } = infoFileOf(storeOf(where), backup.id, backup.inMeta === true);
+  await storage.remove(path);
+  await storage.syncDir?.(path.slice(0, path.lastIndexOf('/')));
 }
 
 /**
@@ -209,31 +243,66 @@ export async function unlistBackup(backup: CatalogBackup): Promise<void> {
  * read-only: checked before a deletion removes anything, WAL files included, since a backup left
  * without its backup.info would vanish from every listing and one left without its WAL is useless.
  */
-export async function checkBackupRemovable(backup: CatalogBackup): Promise<void> {
-  for (const directory of [dirname(backup.directory), backup.directory]) {
-    await access(directory, constants.W_OK | constants.X_OK).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+export async function checkBackupRemovable(where: StoreOrLayout, backup: CatalogBackup): Promise<void> {
+  const { base } = storeOf(where);
+  for (const directory of ['', backup.id]) {
+    await base.checkWritable(directory).catch((error: unknown) => {
       throw isSystemError(error) ? fromSystemError(error, `cannot delete backup ${backup.id}`) : error;
     });
   }
 }
 
 /** Removes a backup's files: backup.info (if still there), data, annotations, meta/ entries. */
-export async function removeBackupFiles(layout: ServerLayout, backup: CatalogBackup): Promise<void> {
-  await checkBackupRemovable(backup);
+export async function removeBackupFiles(where: StoreOrLayout, backup: CatalogBackup): Promise<void> {
+  const store = storeOf(where);
+  await checkBackupRemovable(store, backup);
   // backup.info goes first: a crash halfway leaves a directory without it, which listings ignore.
-  await unlistBackup(backup);
-  await rm(join(layout.metaDirectory, `${backup.id}-keep`), { force: true });
-  await rm(backup.directory, { recursive: true, force: true });
+  await unlistBackup(store, backup);
+  await store.home?.remove(`meta/${backup.id}-keep`);
+  await store.base.removeTree(backup.id);
 }
 
 /**
  * Ids of the base/<id> directories with no backup.info (in base/ nor meta/): what a backup
  * killed before writing one, or a deletion killed after removing it, leaves behind.
  */
-export async function leftoverBackupDirectories(layout: ServerLayout): Promise<string[]> {
-  const listed = new Set((await loadBackups(layout)).map((backup) => backup.id));
-  return (await listNames(layout.basebackupsDirectory))
+export async function leftoverBackupDirectories(where: StoreOrLayout): Promise<string[]> {
+  const store = storeOf(where);
+  const listed = new Set((await loadBackups(store)).map((backup) => backup.id));
+  return (await store.base.list(''))
+    .map((entry) => entry.name)
     .filter((name) => BACKUP_ID.test(name) && !listed.has(name))
     .sort();
+}
+
+/** A path of a backup's data, relative to its storage, as the operator knows it (list-files). */
+export interface BackupFile {
+  path: string;
+  display: string;
+}
+
+/**
+ * Every file of a backup: the files of each directory (names sorted) before its sub-directories,
+ * as Barman's list-files shows them; the meta/ backup.info first when that is the one in use.
+ */
+export async function backupFiles(where: StoreOrLayout, backup: CatalogBackup): Promise<string[]> {
+  const store = storeOf(where);
+  const files = (await store.base.listTree(backup.id)).map((object) => object.path);
+  const depthFirst = files.sort((a, b) => compareFilesFirst(a, b));
+  const shown = depthFirst.map((path) => displayPath(store.base, path));
+  return backup.inMeta ? [backup.infoFile, ...shown] : shown;
+}
+
+/** Orders paths as a walk that lists a directory's files before descending into its directories. */
+function compareFilesFirst(a: string, b: string): number {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let i = 0; ; i++) {
+    const [x, y] = [left[i]!, right[i]!];
+    const xFile = i === left.length - 1;
+    const yFile = i === right.length - 1;
+    if (x === y && !xFile && !yFile) continue;
+    if (xFile !== yFile) return xFile ? -1 : 1;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
 }

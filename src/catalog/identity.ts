@@ -3,25 +3,33 @@
  * major version). Barman writes it before the first backup; barman-ts also writes it from the
  * first WAL file archived, so strangers can be rejected from the start.
  */
-import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import { naming } from '../errors/system.js';
-import { writeFileDurably } from '../storage/posix.js';
+import type { Storage } from '../storage/index.js';
+import { PosixStorage } from '../storage/index.js';
+import { displayPath, readIfExists } from './store.js';
 
 export interface ClusterIdentity {
   systemid: string;
   version: string | null;
 }
 
-export async function readIdentity(file: string): Promise<ClusterIdentity | null> {
-  let text: string;
-  try {
-    text = await naming(file, readFile(file, 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  const systemid = systemIdOf(text);
+/** identity.json on a storage, or the path of a local one. */
+export type IdentityFile = string | { storage: Storage; path: string };
+
+function located(where: IdentityFile): { storage: Storage; path: string } {
+  return typeof where === 'string'
+    ? { storage: new PosixStorage(dirname(where)), path: basename(where) }
+    : where;
+}
+
+export async function readIdentity(where: IdentityFile): Promise<ClusterIdentity | null> {
+  const { storage, path } = located(where);
+  const file = displayPath(storage, path);
+  const data = await naming(file, readIfExists(storage, path));
+  if (data === null) return null;
+  const systemid = systemIdOf(data.toString('utf8'));
   if (systemid === null) {
     throw new BarmanError(
       'identity-invalid',
@@ -49,7 +57,8 @@ function systemIdOf(text: string): ClusterIdentity | null {
 }
 
 /** Barman's format: pretty JSON, 4-space indent, sorted keys, trailing newline. */
-export async function writeIdentity(file: string, identity: ClusterIdentity): Promise<void> {
+export async function writeIdentity(where: IdentityFile, identity: ClusterIdentity): Promise<void> {
+  const { storage, path } = located(where);
   const text = `${JSON.stringify({ systemid: identity.systemid, version: identity.version }, null, 4)}\n`;
-  await writeFileDurably(file, text);
+  await storage.writeFile(path, text);
 }

@@ -1,7 +1,9 @@
 /**
- * Where a server's catalogue lives (Barman's layout): backup_directory with base/, wals/,
+ * Where a server's catalogue lives. Barman's layout: backup_directory with base/, wals/,
  * incoming/, streaming/, errors/, identity.json; xlog.db in wals/ (3.4) or
  * `<xlogdb_directory>/<server>-xlog.db` (3.13+); lock files in barman_lock_directory.
+ * barman-cloud's layout (an s3:// basebackups_directory): `<base>/<id>/backup.info`,
+ * `<base>/<id>/annotations/keep` and the backups' data objects; no meta/, no xlog.db.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,39 @@ export interface ServerLayout {
   xlogDbFile: string;
   /** `meta/` directory of Barman 3.13.2+ (backup.info and annotations), read when present. */
   metaDirectory: string;
+}
+
+/** Barman's posix layout, or barman-cloud's object layout: chosen by basebackups_directory. */
+export type CatalogLayoutKind = 'barman' | 'barman-cloud';
+
+export function catalogLayoutKind(config: ServerConfig): CatalogLayoutKind {
+  return config.basebackups_directory.kind === 's3' ? 'barman-cloud' : 'barman';
+}
+
+/**
+ * The layout of a server's catalogue wherever it lives: an s3:// directory is named by its URL
+ * (messages only: the catalogue reaches it through Storage), and an object WAL archive has no
+ * xlog.db (its listing is the WAL index).
+ */
+export function catalogLayout(config: ServerConfig): ServerLayout {
+  const { basebackups_directory: base, wals_directory: wals } = config;
+  if (base.kind === 'posix' && wals.kind === 'posix') return serverLayout(config);
+  const name = (location: ServerConfig['wals_directory']) =>
+    location.kind === 's3' ? location.url : location.path;
+  const posixWals = wals.kind === 'posix' ? serverLayout({ ...config, basebackups_directory: wals }) : null;
+  return {
+    server: config.name,
+    backupDirectory: config.backup_directory,
+    basebackupsDirectory: name(base),
+    walsDirectory: name(wals),
+    incomingDirectory: config.incoming_wals_directory,
+    streamingDirectory: config.streaming_wals_directory,
+    errorsDirectory: config.errors_directory,
+    lockDirectory: config.barman_lock_directory,
+    identityFile: join(config.backup_directory, 'identity.json'),
+    xlogDbFile: posixWals?.xlogDbFile ?? `${name(wals)} (listing)`,
+    metaDirectory: join(config.backup_directory, 'meta'),
+  };
 }
 
 export function serverLayout(config: ServerConfig): ServerLayout {

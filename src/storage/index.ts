@@ -100,6 +100,12 @@ export interface Storage {
   localPath?(path: string): string;
   removeTree(path: string): Promise<void>;
   mkdir(path: string): Promise<void>;
+  /**
+   * Rejects when this process may not add or remove entries of directory `path` (a read-only
+   * base/), so a deletion can refuse before it removes anything; a missing directory is fine.
+   * Object stores resolve: their permissions are known only by trying.
+   */
+  checkWritable(path: string): Promise<void>;
   /** Releases connections (S3); the storage is not used afterwards. */
   close(): void;
 }

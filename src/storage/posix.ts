@@ -422,4 +422,12 @@ export class PosixStorage implements Storage {
   async mkdir(path: string): Promise<void> {
     await mkdir(this.full(path), { recursive: true });
   }
+
+  async checkWritable(path: string): Promise<void> {
+    try {
+      await access(this.full(path), fsConstants.W_OK | fsConstants.X_OK);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
 }

@@ -189,6 +189,39 @@ for (const driver of drivers) {
       await storage.removeTree('base/y');
     });
 
+    it('removes several files at once, missing ones included', async () => {
+      await storage.writeFile('wals/0000000100000000/000000010000000000000001', 'one');
+      await storage.writeFile('wals/0000000100000000/000000010000000000000002', 'two');
+      await storage.writeFile('wals/00000002.history', 'history');
+      await storage.removeMany([
+        'wals/0000000100000000/000000010000000000000001',
+        'wals/0000000100000000/000000010000000000000002',
+        'wals/0000000100000000/000000010000000000000003',
+      ]);
+      assert.deepEqual(
+        (await storage.listTree('wals')).map((object) => object.path),
+        ['wals/00000002.history'],
+      );
+      await storage.removeMany([]);
+      await storage.removeTree('wals');
+    });
+
+    it('checks that a directory can be changed before a deletion starts', async () => {
+      await storage.writeFile('base/w/backup.info', 'status=DONE\n');
+      await storage.checkWritable('base');
+      await storage.checkWritable('base/w');
+      // A directory that does not exist (yet) is no reason to refuse.
+      await storage.checkWritable('base/none');
+      if (storage.features.localFiles) {
+        // Below a file: the system call fails, and says so (as a read-only directory would).
+        await assert.rejects(storage.checkWritable('base/w/backup.info/x'), { code: 'ENOTDIR' });
+      } else {
+        // Object stores answer only when asked to delete.
+        await storage.checkWritable('base/w/backup.info/x');
+      }
+      await storage.removeTree('base/w');
+    });
+
     it('refuses paths that leave the root', async () => {
       await assert.rejects(storage.writeFile('../outside', 'x'), /escapes the storage root/);
       await assert.rejects(storage.readFile('base/../../outside'), /escapes the storage root/);

@@ -19,10 +19,9 @@ import type { ServerConfig } from '../../config/index.js';
 import { spooledWals } from '../../wal/cloud-spool.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
-import { deleteCloudBackup, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
+import { hasCloudCatalog, loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
@@ -87,18 +86,7 @@ export default defineCommandModule<Result>({
         );
         // Backups that just became DONE count for the retention policy.
         if (outcome.completed.length > 0) catalog = await loadServerCatalog(server.config, ctx.report);
-        if (server.config.retention_policy) {
-          requireCompleteCatalog(catalog, 'retention policy not applied');
-          for (const backup of catalog.backups) {
-            if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
-            ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${name}`);
-            const fresh = await loadServerCatalog(server.config, ctx.report);
-            const current = fresh.backups.find((other) => other.id === backup.id);
-            if (!current) continue;
-            await deleteBackup(fresh, current, ctx.report, { fromRetention: true, hooks });
-            outcome.deleted.push(backup.id);
-          }
-        }
+        if (server.config.retention_policy) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
       } catch (error) {
         reportServerFailure(ctx, name, error);
       } finally {
@@ -139,21 +127,36 @@ async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promi
     return { ...outcome, skipped: 'cron running' };
   }
   try {
-    const catalog = await loadCloudServerCatalog(config, ctx.report);
-    requireCompleteCatalog(catalog, 'retention policy not applied');
-    for (const backup of catalog.backups) {
-      if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
-      ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${config.name}`);
-      const fresh = await loadCloudServerCatalog(config, ctx.report);
-      const current = fresh.backups.find((other) => other.id === backup.id);
-      if (!current) continue;
-      await deleteCloudBackup(fresh, current, ctx.report, { fromRetention: true });
-      outcome.deleted.push(backup.id);
-    }
+    const catalog = await loadServerCatalog(config, ctx.report);
+    outcome.deleted = await enforceRetention(ctx, catalog, HookRunner.forServer(ctx, config));
   } finally {
     lock.release();
   }
   return outcome;
+}
+
+/**
+ * Deletes the backups the retention policy made OBSOLETE (never from a catalogue that could not
+ * be read completely), each decided again on a freshly loaded catalogue. Resolves with their ids.
+ */
+async function enforceRetention(
+  ctx: CommandContext,
+  catalog: ServerCatalog,
+  hooks: HookRunner,
+): Promise<string[]> {
+  const { config } = catalog;
+  requireCompleteCatalog(catalog, 'retention policy not applied');
+  const deleted: string[] = [];
+  for (const backup of catalog.backups) {
+    if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
+    ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${config.name}`);
+    const fresh = await loadServerCatalog(config, ctx.report);
+    const current = fresh.backups.find((other) => other.id === backup.id);
+    if (!current) continue;
+    await deleteBackup(fresh, current, ctx.report, { fromRetention: true, hooks });
+    deleted.push(backup.id);
+  }
+  return deleted;
 }
 
 /** One server's failure: reported (with its hint), and cron goes on with the next server. */

@@ -4,7 +4,6 @@ import { defineCommandModule } from '../definition.js';
 import { loadServerCatalog } from '../shared/backup-catalog.js';
 import type { DeleteOutcome } from '../shared/delete-backup.js';
 import { deleteBackup } from '../shared/delete-backup.js';
-import { deleteCloudBackup, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 export default defineCommandModule<DeleteOutcome | null>({
@@ -15,11 +14,6 @@ export default defineCommandModule<DeleteOutcome | null>({
       includeDisabled: false,
     });
     if (!server) return null;
-    if (hasCloudCatalog(server.config)) {
-      const catalog = await loadCloudServerCatalog(server.config, ctx.report);
-      const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
-      return deleteCloudBackup(catalog, backup, ctx.report);
-    }
     const catalog = await loadServerCatalog(server.config, ctx.report);
     const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
     return deleteBackup(catalog, backup, ctx.report, {

@@ -1,16 +1,8 @@
 import type { KeepTarget } from '../../catalog/backups.js';
-import {
-  loadBackups,
-  readKeep,
-  releaseKeep,
-  resolveBackup,
-  statusOf,
-  writeKeep,
-} from '../../catalog/backups.js';
-import { serverLayout } from '../../catalog/layout.js';
+import { loadBackups, releaseKeep, resolveBackup, statusOf, writeKeep } from '../../catalog/backups.js';
+import { withBackupStore } from '../../catalog/store.js';
 import { BarmanError, UsageError } from '../../errors/index.js';
 import { defineCommandModule } from '../definition.js';
-import { cloudKeepAnnotation, hasCloudCatalog, loadCloudServerCatalog } from '../shared/cloud-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 function notDone(id: string, status: string): BarmanError {
@@ -43,32 +35,19 @@ export default defineCommandModule<Result | null>({
       includeDisabled: false,
     });
     if (!server) return null;
-    if (hasCloudCatalog(server.config)) {
-      const catalog = await loadCloudServerCatalog(server.config, ctx.report);
-      const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
+    const backupId = input.args.backup_id as string;
+    return withBackupStore(server.config, async (store): Promise<Result> => {
+      const backup = resolveBackup(await loadBackups(store), server.name, backupId);
       if (status) return { server: server.name, backupId: backup.id, action: 'status', keep: backup.keep };
-      if (!release && statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
-      const keep = await cloudKeepAnnotation(server.config, backup.id, release ? null : target!);
-      ctx.log.info(`keep of backup ${backup.id} of server ${server.name}: ${keep ?? 'released'}`);
-      return { server: server.name, backupId: backup.id, action: release ? 'release' : 'keep', keep };
-    }
-    const layout = serverLayout(server.config);
-    const backup = resolveBackup(await loadBackups(layout), server.name, input.args.backup_id as string);
-    if (status)
-      return {
-        server: server.name,
-        backupId: backup.id,
-        action: 'status',
-        keep: await readKeep(layout, backup.id),
-      };
-    if (release) {
-      await releaseKeep(layout, backup.id);
-      return { server: server.name, backupId: backup.id, action: 'release', keep: null };
-    }
-    if (statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
-    await writeKeep(layout, backup.id, target!);
-    ctx.log.info(`keep ${target} added to backup ${backup.id} of server ${server.name}`);
-    return { server: server.name, backupId: backup.id, action: 'keep', keep: target! };
+      if (release) {
+        await releaseKeep(store, backup.id);
+        return { server: server.name, backupId: backup.id, action: 'release', keep: null };
+      }
+      if (statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
+      await writeKeep(store, backup.id, target!);
+      ctx.log.info(`keep ${target} added to backup ${backup.id} of server ${server.name}`);
+      return { server: server.name, backupId: backup.id, action: 'keep', keep: target! };
+    });
   },
   renderConsole: (result) =>
     result?.action === 'status' ? [`Server ${result.server}:`, `\tKeep: ${result.keep ?? 'nokeep'}`] : [],

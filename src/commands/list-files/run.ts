@@ -5,10 +5,10 @@
  * from begin_wal to the next backup's end_wal, with every history file; `full`: data and wal.
  * `-f json` puts the list under `_INFO`, as Barman does.
  */
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupInfo } from '../../catalog/backup-info.js';
-import { resolveBackup } from '../../catalog/backups.js';
+import { backupFiles, resolveBackup } from '../../catalog/backups.js';
+import { withBackupStore } from '../../catalog/store.js';
 import { BarmanError } from '../../errors/index.js';
 import type { CloudCompression } from '../../wal/cloud-layout.js';
 import { cloudWalPath } from '../../wal/cloud-layout.js';
@@ -22,8 +22,7 @@ import {
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { loadAnyServerCatalog, nextBackup } from '../shared/backup-catalog.js';
-import { cloudBackupObjects, hasCloudCatalog } from '../shared/cloud-catalog.js';
+import { loadServerCatalog, nextBackup } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 export default defineCommandModule<string[]>({
@@ -34,27 +33,21 @@ export default defineCommandModule<string[]>({
       includeDisabled: false,
     });
     if (!server) return [];
-    const catalog = await loadAnyServerCatalog(server.config, ctx.report);
-    const cloud = hasCloudCatalog(server.config);
+    const catalog = await loadServerCatalog(server.config, ctx.report);
     const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
     const info = backup.info;
     if (!info)
       throw new BarmanError('backup-unreadable', `backup ${backup.id} is unreadable: ${backup.unreadable}`);
     const target = (input.options.target as string | undefined) ?? 'standalone';
+    // The WAL archive's layout: a directory (hash directories) or barman-cloud's objects.
     const walPath = (name: string, entry?: XlogDbEntry) =>
-      cloud
+      server.config.wals_directory.kind === 's3'
         ? // Cloud WAL objects carry their compression in the name (barman-cloud-wal-archive's layout).
           `${catalog.layout.walsDirectory}/${cloudWalPath(name, (entry?.compression ?? null) as CloudCompression | null)}`
         : join(catalog.layout.walsDirectory, hashDir(name), name);
     const files: string[] = [];
-    if (target !== 'wal') {
-      if (cloud) {
-        files.push(...(await cloudBackupObjects(server.config, backup.id)));
-      } else {
-        if (!backup.infoFile.startsWith(backup.directory)) files.push(backup.infoFile);
-        files.push(...(await walk(backup.directory)));
-      }
-    }
+    if (target !== 'wal')
+      files.push(...(await withBackupStore(server.config, (store) => backupFiles(store, backup))));
     if (target === 'standalone' && info.begin_wal && info.end_wal) {
       const archived = new Map(catalog.xlog.map((entry) => [entry.name, entry]));
       for (const name of segmentsBetween(info.begin_wal, info.end_wal, segmentSize(info)))
@@ -92,15 +85,4 @@ function walUntil(catalog: ServerCatalog, begin: string, nextEnd: string | null)
     entries.push(entry);
   }
   return entries;
-}
-
-/** Every regular file under `directory`: its files (names sorted), then each sub-directory's. */
-async function walk(directory: string): Promise<string[]> {
-  const entries = (await readdir(directory, { withFileTypes: true })).sort((a, b) =>
-    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  );
-  const files = entries.filter((entry) => entry.isFile()).map((entry) => join(directory, entry.name));
-  for (const entry of entries.filter((candidate) => candidate.isDirectory()))
-    files.push(...(await walk(join(directory, entry.name))));
-  return files;
 }

@@ -1,13 +1,17 @@
 /**
- * Everything listings need about one server's backups, loaded once: the backups, xlog.db, WAL
- * usage per backup, and retention statuses. A catalogue knows what it could not read: listings
- * show it, and nothing that deletes backups or WAL files acts on it (requireCompleteCatalog).
+ * Everything listings need about one server's backups, loaded once: the backups, the WAL index
+ * (xlog.db, or the listing of an object WAL archive), WAL usage per backup, and retention
+ * statuses; in Barman's posix layout or barman-cloud's object layout alike (catalog/store.ts).
+ * A catalogue knows what it could not read: listings show it, and nothing that deletes backups
+ * or WAL files acts on it (requireCompleteCatalog).
  */
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { loadBackups, statusOf } from '../../catalog/backups.js';
-import type { ServerLayout } from '../../catalog/layout.js';
-import { serverLayout } from '../../catalog/layout.js';
+import type { CatalogLayoutKind, ServerLayout } from '../../catalog/layout.js';
+import { catalogLayout, catalogLayoutKind } from '../../catalog/layout.js';
+import { withBackupStore } from '../../catalog/store.js';
+import { readWalIndex } from '../../catalog/wal-index.js';
 import { WalUsage } from '../../catalog/wal-usage.js';
 import type { WalRangeStats } from '../../catalog/wal-usage.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -17,10 +21,12 @@ import type { RetentionStatus } from '../../retention/policy.js';
 import { evaluateRetention } from '../../retention/policy.js';
 import { isSegmentName } from '../../wal/names.js';
 import type { XlogDbEntry, XlogDbProblem } from '../../wal/xlogdb.js';
-import { XlogDbFile } from '../../wal/xlogdb-file.js';
 
 export interface ServerCatalog {
   config: ServerConfig;
+  /** Barman's posix layout or barman-cloud's object layout (chosen by basebackups_directory). */
+  kind: CatalogLayoutKind;
+  /** The catalogue's directories (s3:// ones by their URL, for messages). */
   layout: ServerLayout;
   backups: CatalogBackup[];
   xlog: XlogDbEntry[];
@@ -100,39 +106,38 @@ function missingWal(backup: CatalogBackup): string | null {
     : `status ${info.status} without a valid ${bad.join(' and ')} (a truncated or damaged file?)`;
 }
 
+/** Whether a server's backups are in barman-cloud's object layout (an s3:// basebackups_directory). */
+export function hasCloudCatalog(config: ServerConfig): boolean {
+  return catalogLayoutKind(config) === 'barman-cloud';
+}
+
+/** loadServerCatalog: one loader serves both layouts (the name is kept for its callers). */
+export const loadAnyServerCatalog = loadServerCatalog;
+
 /**
  * The server's catalogue wherever it lives: the local backup directory, or object storage when
  * basebackups_directory is an s3:// URL (the SDK loads only then).
  */
-export async function loadAnyServerCatalog(
-  config: ServerConfig,
-  report: Reporter,
-  nowMs = Date.now(),
-): Promise<ServerCatalog> {
-  if (config.basebackups_directory.kind !== 's3') return loadServerCatalog(config, report, nowMs);
-  const { loadCloudServerCatalog } = await import('./cloud-catalog.js');
-  return loadCloudServerCatalog(config, report, nowMs);
-}
-
 export async function loadServerCatalog(
   config: ServerConfig,
   report: Reporter,
   nowMs = Date.now(),
 ): Promise<ServerCatalog> {
-  const layout = serverLayout(config);
-  const backups = await loadBackups(layout);
+  const kind = catalogLayoutKind(config);
+  const layout = catalogLayout(config);
+  const backups = await withBackupStore(config, loadBackups);
   for (const backup of backups) {
     if (backup.unreadable)
       report.warning(`backup ${backup.id} of server ${config.name} is unreadable: ${backup.unreadable}`);
   }
-  const xlogDb = await new XlogDbFile(layout.xlogDbFile).read();
-  const unreadable = backupInfoGaps(
-    backups,
-    (backup) =>
-      `repair ${backup.infoFile}, or move ${backup.directory} away if that backup is lost ` +
-      `(see 'barman list-backup ${config.name}')`,
+  const walIndex = await readWalIndex(config, layout);
+  const unreadable = backupInfoGaps(backups, (backup) =>
+    kind === 'barman-cloud'
+      ? `repair ${backup.infoFile}, or delete the objects of ${backup.directory}/ if that backup is lost`
+      : `repair ${backup.infoFile}, or move ${backup.directory} away if that backup is lost ` +
+        `(see 'barman list-backup ${config.name}')`,
   );
-  for (const part of unreadableXlogLines(layout.xlogDbFile, xlogDb.problems, config.name)) {
+  for (const part of unreadableXlogLines(layout.xlogDbFile, walIndex.problems, config.name)) {
     report.warning(part.detail);
     unreadable.push(part);
   }
@@ -149,10 +154,11 @@ export async function loadServerCatalog(
   );
   return {
     config,
+    kind,
     layout,
     backups,
-    xlog: xlogDb.entries,
-    usage: new WalUsage(xlogDb.entries),
+    xlog: walIndex.entries,
+    usage: new WalUsage(walIndex.entries),
     retention,
     unreadable,
   };

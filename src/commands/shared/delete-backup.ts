@@ -1,5 +1,6 @@
 /**
- * Deleting a backup (the `delete` command and retention in `cron`), following Barman's rules:
+ * Deleting a backup (the `delete` command and retention in `cron`), in Barman's posix layout or
+ * barman-cloud's object layout alike (catalog/store.ts), following Barman's rules:
  * keep annotations and minimum_redundancy protect backups; WAL files become removable only when
  * no older backup needs them. Order of operations for crash safety: backup.info goes first, so
  * a deletion killed on the way never leaves a backup listed whose WAL or data is gone; then the
@@ -7,8 +8,7 @@
  * killed deletion leaves without backup.info is removed by the next backup.
  * Nothing is deleted from a catalogue that could not be read completely.
  */
-import { rm, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, unlink } from 'node:fs/promises';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import {
   checkBackupRemovable,
@@ -18,6 +18,11 @@ import {
   unlistBackup,
 } from '../../catalog/backups.js';
 import type { ServerLayout } from '../../catalog/layout.js';
+import type { BackupStore } from '../../catalog/store.js';
+import { displayPath, posixBackupStore, withBackupStore } from '../../catalog/store.js';
+import { storageFor } from '../../storage/index.js';
+import type { CloudCompression } from '../../wal/cloud-layout.js';
+import { cloudWalPath } from '../../wal/cloud-layout.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
@@ -51,6 +56,7 @@ export async function deleteBackup(
   ) {
     throw new BarmanError('backup-running', `Cannot delete a running backup (${server} ${backup.id})`);
   }
+  await mkdir(layout.lockDirectory, { recursive: true });
   const lock = tryAcquireLock(backupLockPath(layout.lockDirectory, server, backup.id));
   if (!lock) {
     throw new BarmanError(
@@ -77,39 +83,43 @@ export async function deleteBackup(
       );
       throw new BarmanError('minimum-redundancy', `Cannot delete backup ${backup.id} of server ${server}`);
     }
-
-    const started = Date.now();
-    await checkBackupRemovable(backup);
-    // Previous/next as they are before the deletion, for the post scripts too.
-    const { hooks } = options;
-    const hookEnv = hooks?.has('delete') ? backupHookEnv(backupHookInfo(backup, catalog.backups)) : null;
-    if (hooks && hookEnv) await hooks.run('delete', 'pre', hookEnv);
-    report.info(`Deleting backup ${backup.id} for server ${server}`);
-    const removable = walFilesToRemove(
-      catalog.backups.map((other) => ({
-        id: other.id,
-        status: statusOf(other),
-        beginWal: other.info?.begin_wal ?? null,
-        endWal: other.info?.end_wal ?? null,
-        keep: other.keep,
-      })),
-      backup.id,
-      catalog.xlog.map((entry) => entry.name),
-      options,
-    );
-    await unlistBackup(backup);
-    const removedWals = await removeWalFiles(catalog, removable, hooks);
-    if (removedWals.length > 0) {
-      report.info('Delete associated WAL segments:');
-      for (const name of removedWals) report.info(`\t${name}`);
-    }
-    await removeBackupFiles(layout, backup);
-    report.info(
-      `Deleted backup ${backup.id} (start time: ${ctimeOfWallTime(started, -new Date(started).getTimezoneOffset())}, ` +
-        `elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
-    );
-    if (hooks && hookEnv) await hooks.run('delete', 'post', hookEnv);
-    return { deleted: true, removedWals };
+    return await withBackupStore(config, async (store) => {
+      const started = Date.now();
+      await checkBackupRemovable(store, backup);
+      // Previous/next as they are before the deletion, for the post scripts too.
+      const { hooks } = options;
+      const hookEnv = hooks?.has('delete') ? backupHookEnv(backupHookInfo(backup, catalog.backups)) : null;
+      if (hooks && hookEnv) await hooks.run('delete', 'pre', hookEnv);
+      report.info(`Deleting backup ${backup.id} for server ${server}`);
+      const removable = walFilesToRemove(
+        catalog.backups.map((other) => ({
+          id: other.id,
+          status: statusOf(other),
+          beginWal: other.info?.begin_wal ?? null,
+          endWal: other.info?.end_wal ?? null,
+          keep: other.keep,
+        })),
+        backup.id,
+        catalog.xlog.map((entry) => entry.name),
+        options,
+      );
+      await unlistBackup(store, backup);
+      const removedWals =
+        config.wals_directory.kind === 'posix'
+          ? await removeWalFiles(catalog, removable, hooks)
+          : await removeObjectWalFiles(catalog, removable);
+      if (removedWals.length > 0) {
+        report.info('Delete associated WAL segments:');
+        for (const name of removedWals) report.info(`\t${name}`);
+      }
+      await removeBackupFiles(store, backup);
+      report.info(
+        `Deleted backup ${backup.id} (start time: ${ctimeOfWallTime(started, -new Date(started).getTimezoneOffset())}, ` +
+          `elapsed time: ${humanDuration((Date.now() - started) / 1000)})`,
+      );
+      if (hooks && hookEnv) await hooks.run('delete', 'post', hookEnv);
+      return { deleted: true, removedWals };
+    });
   } finally {
     lock.release();
     await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
@@ -117,21 +127,46 @@ export async function deleteBackup(
 }
 
 /**
+ * Removes WAL files from a WAL archive in object storage (barman-cloud's layout: no xlog.db,
+ * no journal to keep: the listing is the index, and an object left by a killed deletion is
+ * one the next deletion finds again). wal-cleanup.ts serves posix archives only so far.
+ */
+async function removeObjectWalFiles(catalog: ServerCatalog, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { config } = catalog;
+  requireCompleteCatalog(catalog, `WAL files of server '${config.name}' not removed`);
+  const compressionOf = new Map(catalog.xlog.map((entry) => [entry.name, entry.compression]));
+  const storage = await storageFor(config, config.wals_directory);
+  try {
+    await storage.removeMany(
+      names.map((name) => cloudWalPath(name, (compressionOf.get(name) ?? null) as CloudCompression | null)),
+    );
+  } finally {
+    storage.close();
+  }
+  return [...names];
+}
+
+/**
  * Removes the base/<id> directories that have no backup.info (a backup killed before it wrote
  * one, a deletion killed after it removed it). The caller holds the server's backup lock, so no
  * backup is being created; a directory whose backup lock is held (a deletion at work) stays.
  */
-export async function removeLeftoverBackups(layout: ServerLayout, report: Reporter): Promise<string[]> {
+export async function removeLeftoverBackups(
+  where: BackupStore | ServerLayout,
+  report: Reporter,
+): Promise<string[]> {
+  const store = 'base' in where ? where : posixBackupStore(where);
   const removed: string[] = [];
-  for (const id of await leftoverBackupDirectories(layout)) {
-    const lockPath = backupLockPath(layout.lockDirectory, layout.server, id);
+  for (const id of await leftoverBackupDirectories(store)) {
+    const lockPath = backupLockPath(store.lockDirectory, store.server, id);
     const lock = tryAcquireLock(lockPath);
     if (!lock) continue;
     try {
-      const directory = join(layout.basebackupsDirectory, id);
+      const directory = displayPath(store.base, id);
       report.warning(`removing ${directory}: left without backup.info by an interrupted backup or deletion`);
       // Garbage collection must not fail the command that does it.
-      await rm(directory, { recursive: true, force: true }).then(
+      await store.base.removeTree(id).then(
         () => removed.push(id),
         (error: unknown) => report.warning(`cannot remove ${directory}: ${describeError(error)}`),
       );

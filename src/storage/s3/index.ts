@@ -451,6 +451,7 @@ export class S3Storage implements Storage {
     );
   }
 
+  /** DeleteObjects, `cloud_delete_batch_size` keys a request. */
   async removeMany(paths: readonly string[]): Promise<void> {
     await this.removeKeys(paths.map((path) => this.key(path)));
   }
@@ -522,6 +523,11 @@ export class S3Storage implements Storage {
 
   /** Object stores have no directories. */
   mkdir(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** S3 says whether a deletion is allowed only when asked to delete. */
+  checkWritable(): Promise<void> {
     return Promise.resolve();
   }
 

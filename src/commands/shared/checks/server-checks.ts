@@ -30,8 +30,7 @@ import { wantedCompression } from '../../../wal/archiver.js';
 import { compressBuffer, decompressBuffer } from '../../../wal/compression/index.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
-import { loadServerCatalog, walAfter } from '../backup-catalog.js';
-import { hasCloudCatalog, loadCloudServerCatalog } from '../cloud-catalog.js';
+import { hasCloudCatalog, loadServerCatalog, walAfter } from '../backup-catalog.js';
 import {
   findPgTool,
   toolCompatible,
@@ -193,7 +192,7 @@ class CheckRun {
     this.catalogPromise ??= this.layout
       ? loadServerCatalog(this.config, this.options.report, this.nowMs)
       : hasCloudCatalog(this.config)
-        ? loadCloudServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
+        ? loadServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
             this.c.add('cloud backup catalogue', false, describeError(error));
             return null;
           })

@@ -1,0 +1,262 @@
+/**
+ * One set of catalogue test bodies run twice (issue 12 step 6): on Barman's posix layout (a
+ * directory) and on barman-cloud's object layout (s3rver), each holding the catalogue Debian's
+ * Barman 3.4 wrote (test/fixtures/barman-3.4, server pg): its backup.info files and keep
+ * annotation, and its WAL archive (xlog.db and files; WAL objects of the same sizes in the
+ * bucket). list-backup, show-backup, keep, delete and the refusal to delete from an incomplete
+ * catalogue must behave the same on both, Barman 3.4's outputs included.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Location, ServerConfig } from '../../src/config/index.js';
+import type { Storage } from '../../src/storage/index.js';
+import { storageFor } from '../../src/storage/index.js';
+import { cloudWalPath } from '../../src/wal/cloud-layout.js';
+import { parseXlogDb } from '../../src/wal/xlogdb.js';
+import type { S3Server } from '../harness/index.js';
+import { makeTempDir, runBarman, startS3Server } from '../harness/index.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
+const CATALOG = join(FIXTURES, 'catalog/pg');
+const ROLES = readFileSync(join(FIXTURES, 'backups.tsv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((line) => line.split('\t') as [string, string, string]);
+const id = (role: string) => ROLES.find(([server, , name]) => server === 'pg' && name.startsWith(role))![1];
+const KEPT = id('done-tablespace-keep-standalone');
+const FAILED = id('failed');
+const NAMED = id('done-named');
+const IDS = [KEPT, FAILED, NAMED];
+const XLOG = parseXlogDb(readFileSync(join(CATALOG, 'wals/xlog.db'), 'utf8')).entries;
+const BUCKET = 'catalogue';
+
+/** The server options storageFor reads. */
+function storageConfig(s3: S3Server | null): ServerConfig {
+  return {
+    aws_region: 'us-east-1',
+    aws_profile: null,
+    aws_endpoint_url: s3?.endpoint ?? null,
+    aws_encryption: null,
+    aws_sse_kms_key_id: null,
+    aws_read_timeout: 30,
+    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
+    parallel_jobs: 2,
+    cloud_delete_batch_size: 1000,
+  } as unknown as ServerConfig;
+}
+
+/** A catalogue of server pg, in one layout, and how the test bodies look into it. */
+interface World {
+  config: string;
+  /** basebackups_directory of pg. */
+  base: Storage;
+  /** Names of the archived WAL files (xlog.db, or the objects in the bucket). */
+  walNames(): Promise<string[]>;
+}
+
+interface Layout {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  create(): Promise<World>;
+}
+
+const globalSection = (dir: string, extra = '') => `[barman]
+barman_user = ${process.env.USER ?? 'root'}
+barman_home = ${dir}/home
+log_file = ${dir}/barman.log
+compression = gzip
+retention_policy = REDUNDANCY 3
+${extra}`;
+
+const posix: Layout = {
+  name: "Barman's posix layout",
+  start: async () => {},
+  stop: async () => {},
+  async create() {
+    const dir = await makeTempDir('catalog-shared');
+    cpSync(CATALOG, join(dir, 'home/pg'), { recursive: true });
+    const config = join(dir, 'barman.conf');
+    writeFileSync(
+      config,
+      `${globalSection(dir)}
+[pg]
+conninfo = host=/tmp user=postgres dbname=postgres
+backup_method = postgres
+streaming_archiver = on
+slot_name = barman_fixtures
+`,
+    );
+    const location: Location = { kind: 'posix', path: join(dir, 'home/pg/base') };
+    return {
+      config,
+      base: await storageFor(storageConfig(null), location),
+      walNames: () =>
+        Promise.resolve(
+          parseXlogDb(readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')).entries.map(
+            (entry) => entry.name,
+          ),
+        ),
+    };
+  },
+};
+
+let s3: S3Server | null = null;
+let bucketRun = 0;
+const opened: Storage[] = [];
+
+const objects: Layout = {
+  name: "barman-cloud's object layout",
+  async start() {
+    s3 = await startS3Server({ buckets: [BUCKET] });
+    Object.assign(process.env, s3.env);
+  },
+  async stop() {
+    for (const storage of opened.splice(0)) storage.close();
+    await s3?.stop();
+  },
+  async create() {
+    const dir = await makeTempDir('catalog-shared-s3');
+    // A prefix per test: each starts from the fixture.
+    bucketRun += 1;
+    const prefix = `run${bucketRun}/pg`;
+    const location = (path: string): Location & { kind: 's3' } => ({
+      kind: 's3',
+      bucket: BUCKET,
+      prefix: `${prefix}/${path}`,
+      url: `s3://${BUCKET}/${prefix}/${path}`,
+    });
+    const base = await storageFor(storageConfig(s3), location('base'));
+    const wals = await storageFor(storageConfig(s3), location('wals'));
+    opened.push(base, wals);
+    for (const backupId of IDS) {
+      const from = join(CATALOG, 'base', backupId);
+      await base.writeFile(`${backupId}/backup.info`, readFileSync(join(from, 'backup.info')));
+      await base.writeFile(`${backupId}/data.tar`, 'data');
+      if (backupId === KEPT)
+        await base.writeFile(`${backupId}/annotations/keep`, readFileSync(join(from, 'annotations/keep')));
+    }
+    // The same names and sizes as xlog.db: the listing is the object layout's WAL index.
+    for (const entry of XLOG)
+      await wals.writeFile(cloudWalPath(entry.name, 'gzip'), Buffer.alloc(entry.size, entry.name.length));
+    const config = join(dir, 'barman.conf');
+    writeFileSync(
+      config,
+      `${globalSection(dir, `aws_endpoint_url = ${s3!.endpoint}\naws_region = us-east-1\n`)}
+[pg]
+conninfo = host=/tmp user=postgres dbname=postgres
+backup_method = local-to-cloud
+basebackups_directory = ${location('base').url}
+wals_directory = ${location('wals').url}
+`,
+    );
+    return {
+      config,
+      base,
+      walNames: async () =>
+        (await wals.listTree(''))
+          .map(
+            (object) => /([0-9A-F]{24}(\.[0-9A-F]{8}\.backup)?)\.gz$/.exec(object.path)?.[1] ?? object.path,
+          )
+          .sort(),
+    };
+  },
+};
+
+const exists = async (storage: Storage, path: string) => (await storage.stat(path)) !== null;
+const barmanOutput = (name: string) => readFileSync(join(FIXTURES, 'outputs', name), 'utf8');
+
+for (const layout of [posix, objects]) {
+  describe(`the catalogue on ${layout.name}`, { concurrency: 1 }, () => {
+    let world: World;
+    const barman = (...args: string[]) => runBarman(['-c', world.config, ...args]);
+
+    before(() => layout.start(), { timeout: 60_000 });
+    after(() => layout.stop());
+    beforeEach(async () => {
+      world = await layout.create();
+    });
+
+    it('list-backup prints what Barman 3.4 printed for this catalogue', async () => {
+      const run = await barman('list-backup', 'pg');
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(run.stdout, barmanOutput('list-backup-pg.txt'));
+    });
+
+    it('show-backup prints what Barman 3.4 printed (WAL rate aside: it comes from file times)', async () => {
+      const withoutRate = (text: string) => text.replace(/^ {4}WAL rate .*\n/m, '');
+      for (const backupId of [NAMED, KEPT, FAILED]) {
+        const run = await barman('show-backup', 'pg', backupId);
+        assert.equal(run.exitCode, 0, run.stderr);
+        assert.equal(withoutRate(run.stdout), withoutRate(barmanOutput(`show-backup-pg-${backupId}.txt`)));
+      }
+    });
+
+    it('keep --status, --target and --release write the annotation where Barman does', async () => {
+      assert.equal((await barman('keep', 'pg', KEPT, '--status')).stdout, 'Server pg:\n\tKeep: standalone\n');
+      assert.equal((await barman('keep', 'pg', NAMED, '--status')).stdout, 'Server pg:\n\tKeep: nokeep\n');
+      assert.equal((await barman('keep', 'pg', NAMED, '--target', 'full')).exitCode, 0);
+      assert.equal((await world.base.readFile(`${NAMED}/annotations/keep`)).toString(), 'full');
+      assert.equal((await barman('keep', 'pg', NAMED, '--status')).stdout, 'Server pg:\n\tKeep: full\n');
+      assert.equal((await barman('keep', 'pg', KEPT, '--release')).exitCode, 0);
+      assert.ok(!(await exists(world.base, `${KEPT}/annotations/keep`)));
+      const failed = await barman('keep', 'pg', FAILED, '--target', 'full');
+      assert.equal(failed.exitCode, 1);
+      assert.match(failed.stderr, /Only backups with status DONE can be kept/);
+    });
+
+    it('delete refuses a kept backup, then deletes it with the WAL only it needed', async () => {
+      const kept = await barman('delete', 'pg', KEPT);
+      assert.equal(kept.exitCode, 1);
+      assert.match(kept.stderr, /as it has a current keep request/);
+      assert.ok(await exists(world.base, `${KEPT}/backup.info`));
+
+      assert.equal((await barman('keep', 'pg', KEPT, '--release')).exitCode, 0);
+      const before = await world.walNames();
+      const run = await barman('delete', 'pg', 'oldest');
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.match(
+        run.stdout,
+        new RegExp(
+          `^Deleting backup ${KEPT} for server pg\\nDelete associated WAL segments:\\n(\\t0{7}1\\w{16}\\n)+Deleted backup ${KEPT} \\(start time: .+, elapsed time: .+\\)\\n$`,
+        ),
+      );
+      const removed = [...run.stdout.matchAll(/^\t(\w{24})$/gm)].map((match) => match[1]!);
+      const nextBegin = /^begin_wal=(\w+)$/m.exec(
+        (await world.base.readFile(`${NAMED}/backup.info`)).toString(),
+      )![1]!;
+      assert.ok(removed.length > 0 && removed.every((name) => name < nextBegin), run.stdout);
+      assert.deepEqual(
+        await world.walNames(),
+        before.filter((name) => !removed.includes(name)),
+      );
+      assert.deepEqual(await world.base.listTree(KEPT), [], 'nothing of the backup is left');
+      const listed = await barman('list-backup', 'pg');
+      assert.doesNotMatch(listed.stdout, new RegExp(KEPT));
+      assert.match(listed.stdout, new RegExp(`^pg ${NAMED} `, 'm'));
+    });
+
+    it('refuses to delete anything while a backup.info cannot be read, and still lists it', async () => {
+      await world.base.writeFile(`${FAILED}/backup.info`, 'status=DONE\nbegin_wal=\n');
+      const before = await world.walNames();
+      const run = await barman('delete', 'pg', FAILED);
+      assert.equal(run.exitCode, 1);
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `ERROR: backup ${FAILED} of server 'pg' not deleted: the catalogue could not be read completely: .*${FAILED}/backup.info`,
+        ),
+      );
+      assert.match(run.stderr, /HINT: Nothing is deleted while the catalogue is incomplete: repair /);
+      assert.ok(await exists(world.base, `${FAILED}/backup.info`));
+      assert.deepEqual(await world.walNames(), before);
+      const listed = await barman('list-backup', 'pg');
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^pg ${FAILED} `, 'm'));
+    });
+  });
+}
