@@ -12,7 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
 import { barmanTsVersion } from '../util/version.js';
 import { numberProblem, PORT_RANGE } from '../util/whole-number.js';
-import { TAR_END, tarHeader, tarPadding } from '../wal/tar-writer.js';
+import { TAR_END, tarHeader, tarPadding } from '../transfer/tar-writer.js';
 
 interface Options {
   user: string;

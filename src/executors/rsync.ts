@@ -13,7 +13,7 @@ import { CommandFailedError, programVersion, runProgram } from '../process/index
 import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
-import { fsyncFile, fsyncTree } from './copy-tree.js';
+import { fsyncFile, fsyncTree } from '../transfer/copy-tree.js';
 import { bandwidthFor, createStartLimiter } from '../util/throttle.js';
 import type { StartLimiter } from '../util/throttle.js';
 import { pgdataFilter } from './pgdata.js';

@@ -22,8 +22,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import type { CopyStats } from '../executors/copy-tree.js';
-import { copyTree } from '../executors/copy-tree.js';
+import type { CopyStats } from '../transfer/copy-tree.js';
+import { copyTree } from '../transfer/copy-tree.js';
 import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../executors/rsync.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';

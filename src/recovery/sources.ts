@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { S3Storage } from '../storage/s3/index.js';
-import type { CompressionName, CustomCompression } from '../wal/compression/index.js';
+import type { CompressionName, CustomCompression } from '../transfer/compression/index.js';
 import { openDecompressed } from '../wal/compare.js';
 import type { CloudCompression } from '../wal/cloud-layout.js';
 import { cloudWalPath, openCloudWal } from '../wal/cloud-layout.js';

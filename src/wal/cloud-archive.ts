@@ -19,9 +19,9 @@ import type { S3Settings } from '../storage/s3/settings.js';
 import { s3SettingsFor } from '../storage/s3/settings.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression, cloudWalPath, openCloudWal, parseCloudWalPath } from './cloud-layout.js';
-import type { CompressionLevel, CompressionPool } from './compression/index.js';
+import type { CompressionLevel, CompressionPool } from '../transfer/compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
-import { CompressionError } from './compression/types.js';
+import { CompressionError } from '../transfer/compression/types.js';
 import { hashDir, parseWalName } from './names.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
@@ -146,7 +146,7 @@ export async function archiveWalToCloud(
       bytes = result.size;
     };
     if (target.compression) {
-      const { createCompressStream } = await import('./compression/streams.js');
+      const { createCompressStream } = await import('../transfer/compression/streams.js');
       await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
     } else {
       await pipeline(source, upload);

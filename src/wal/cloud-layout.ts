@@ -10,8 +10,8 @@ import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
 import type { S3Storage } from '../storage/s3/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
-import type { CompressionFormat } from './compression/types.js';
-import { canonicalCompression } from './compression/types.js';
+import type { CompressionFormat } from '../transfer/compression/types.js';
+import { canonicalCompression } from '../transfer/compression/types.js';
 import { hashDir, parseWalName, segmentsBetween } from './names.js';
 
 /** barman-cloud's extensions (3.4 knows .gz, .bz2 and .snappy; later releases the others). */
@@ -101,7 +101,7 @@ export async function openCloudWal(
 ): Promise<Readable> {
   const raw = await storage.openRead(path);
   if (!compression) return raw;
-  const { createDecompressStream } = await import('./compression/streams.js');
+  const { createDecompressStream } = await import('../transfer/compression/streams.js');
   const decompress = createDecompressStream(compression);
   raw.on('error', (error) => decompress.destroy(error));
   return raw.pipe(decompress);

@@ -6,8 +6,8 @@
  */
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CustomCompression } from './compression/index.js';
-import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import type { CustomCompression } from '../transfer/compression/index.js';
+import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 import { parseWalName } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';
 

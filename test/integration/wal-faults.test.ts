@@ -42,7 +42,7 @@ import {
   waitFor,
 } from '../harness/index.js';
 import type { RunningBarman } from '../harness/index.js';
-import { TAR_END, tarHeader, tarPadding } from '../../src/wal/tar-writer.js';
+import { TAR_END, tarHeader, tarPadding } from '../../src/transfer/tar-writer.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
 const PAGE = 4096;

@@ -25,6 +25,7 @@ const RANK: Record<string, number> = {
   process: 5,
   ssh: 5,
   locks: 5,
+  transfer: 6,
   storage: 6,
   errors: 7,
   log: 7,

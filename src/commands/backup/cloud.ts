@@ -33,7 +33,7 @@ import { humanDuration } from '../../output/time.js';
 import * as postgres from '../../postgres/index.js';
 import { writeFileDurably } from '../../storage/posix.js';
 import type { MultipartListener, S3Storage } from '../../storage/s3/index.js';
-import type { CompressionName } from '../../wal/compression/index.js';
+import type { CompressionName } from '../../transfer/compression/index.js';
 import type { CommandContext } from '../definition.js';
 import type { BackupOutcome } from './common.js';
 import { backupIdNow, preBackupCheck } from './common.js';

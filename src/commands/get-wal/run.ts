@@ -9,8 +9,8 @@ import { isSystemError, systemErrorHint, systemErrorMessage } from '../../errors
 import { writeFileDurably } from '../../storage/posix.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
 import { openDecompressed } from '../../wal/compare.js';
-import type { CompressionName } from '../../wal/compression/index.js';
-import { createCompressStream } from '../../wal/compression/index.js';
+import type { CompressionName } from '../../transfer/compression/index.js';
+import { createCompressStream } from '../../transfer/compression/index.js';
 import { locateWal, peekWals } from '../../wal/get-wal.js';
 import { DEFAULT_SEGMENT_SIZE, parseWalName } from '../../wal/names.js';
 import { parseWalHeader, WAL_HEADER_LENGTH } from '../../wal/wal-header.js';

@@ -27,7 +27,7 @@ import type { Reporter } from '../../../output/reporter.js';
 import { humanDuration } from '../../../output/time.js';
 import { runProgramUnchecked } from '../../../process/index.js';
 import { wantedCompression } from '../../../wal/archiver.js';
-import { compressBuffer, decompressBuffer } from '../../../wal/compression/index.js';
+import { compressBuffer, decompressBuffer } from '../../../transfer/compression/index.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { ServerCatalog } from '../backup-catalog.js';
 import { loadServerCatalog, walAfter } from '../backup-catalog.js';
