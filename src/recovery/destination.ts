@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import type { CopyStats } from '../transfer/copy-tree.js';
 import { copyTree } from '../transfer/copy-tree.js';
-import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../executors/rsync.js';
+import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../process/rsync-progress.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
 import type { StartLimiter } from '../util/throttle.js';

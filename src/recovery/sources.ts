@@ -17,7 +17,7 @@ import { cloudWalPath, openCloudWal } from '../wal/cloud-layout.js';
 import { hashDir } from '../wal/names.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { RecoveryPlan } from './plan.js';
-import { archiveCompression } from './tar-extract.js';
+import { archiveCompression } from '../transfer/tar-archives.js';
 
 export interface BackupArchive {
   /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */
