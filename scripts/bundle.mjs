@@ -23,7 +23,7 @@ const result = await build({
     'barman-wal-archive': 'dist/src/cli/entry-wal-archive.js',
     'barman-wal-restore': 'dist/src/cli/entry-wal-restore.js',
     // Loaded by CompressionPool as new URL('./worker.js', import.meta.url), next to the chunks.
-    worker: 'dist/src/wal/compression/worker.js',
+    worker: 'dist/src/transfer/compression/worker.js',
   },
   outdir: building,
   bundle: true,

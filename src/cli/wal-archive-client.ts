@@ -12,7 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
 import { barmanTsVersion } from '../util/version.js';
 import { numberProblem, PORT_RANGE } from '../util/whole-number.js';
-import { TAR_END, tarHeader, tarPadding } from '../wal/tar-writer.js';
+import { TAR_END, tarMemberHeader, tarPadding } from '../transfer/tar-writer.js';
 
 interface Options {
   user: string;
@@ -110,7 +110,7 @@ async function sendWal(
   const hash = createHash(md5 ? 'md5' : 'sha256');
   const write = (data: Buffer) =>
     new Promise<void>((resolve, reject) => stdin.write(data, (error) => (error ? reject(error) : resolve())));
-  await write(tarHeader(name, size, mtime));
+  await write(tarMemberHeader(name, '0', size, { mode: 0o600, mtimeSeconds: mtime }));
   let sent = 0;
   for await (const chunk of createReadStream(walPath, { highWaterMark: 1 << 20 })) {
     const buffer = chunk as Buffer;
@@ -121,7 +121,9 @@ async function sendWal(
   if (sent !== size) throw new Error(`${walPath} changed size while being sent`);
   await write(tarPadding(size));
   const sums = Buffer.from(`${hash.digest('hex')} *${name}\n`);
-  await write(tarHeader(md5 ? 'MD5SUMS' : 'SHA256SUMS', sums.length, mtime));
+  await write(
+    tarMemberHeader(md5 ? 'MD5SUMS' : 'SHA256SUMS', '0', sums.length, { mode: 0o600, mtimeSeconds: mtime }),
+  );
   await write(sums);
   await write(tarPadding(sums.length));
   await write(TAR_END);

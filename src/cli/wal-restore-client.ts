@@ -158,7 +158,7 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
 }
 
 async function decompressor(name: 'gzip' | 'bzip2') {
-  const { createDecompressStream } = await import('../wal/compression/index.js');
+  const { createDecompressStream } = await import('../transfer/compression/index.js');
   return createDecompressStream(name, {});
 }
 

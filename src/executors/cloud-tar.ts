@@ -5,8 +5,8 @@
  * the file reads). An archive is split into a new part when its tar bytes (before compression,
  * so never less than what is stored) would pass `maxSize`.
  *
- * Members: ustar headers, a PAX 'x' header for names over 100 bytes (or sizes over 8 GiB),
- * directories as type '5' entries (so empty directories exist after extraction). A file's size
+ * Members (transfer/tar-writer.ts): ustar headers, a PAX 'x' header for names over 100 bytes
+ * (or sizes over 8 GiB), directories as type '5' entries (so empty directories exist after extraction). A file's size
  * is taken when it is opened and exactly that many bytes are written: zeros when it shrank
  * during the copy, the first bytes only when it grew (WAL replay repairs both, as for
  * pg_basebackup). Files that vanish before they are opened are skipped.
@@ -19,15 +19,15 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import type { CompressionName } from '../wal/compression/index.js';
-import { createCompressStream } from '../wal/compression/index.js';
+import type { CompressionName } from '../transfer/compression/index.js';
+import { createCompressStream } from '../transfer/compression/index.js';
 import type { ManifestFile } from '../catalog/backup-manifest.js';
 import type { ServerFacts } from './concurrent.js';
 import { pgdataFilter } from './pgdata.js';
+import type { TarMemberInfo } from '../transfer/tar-writer.js';
+import { TAR_BLOCK as BLOCK, tarMemberHeader, tarPaddingLength as padding } from '../transfer/tar-writer.js';
 
-const BLOCK = 512;
 const CHUNK = 1 << 20;
-const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 
 /** Uploads `body` as the object `name` of the backup; resolves with the stored size. */
 export type ArchiveUploader = (name: string, body: Readable) => Promise<number>;
@@ -51,77 +51,9 @@ export interface UploadedArchive {
   dataBytes: number;
 }
 
-function octal(value: number, length: number): string {
-  return `${value.toString(8).padStart(length - 1, '0')}\0`;
-}
-
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  let length = Buffer.byteLength(body) + 1;
-  while (String(length).length + Buffer.byteLength(body) !== length) length += 1;
-  return `${length}${body}`;
-}
-
-function header(
-  name: string,
-  type: '0' | '5' | 'x',
-  size: number,
-  mode: number,
-  mtimeSeconds: number,
-  ids: { uid: number; gid: number },
-): Buffer {
-  const block = Buffer.alloc(BLOCK, 0);
-  block.write(name, 0, 100, 'utf8');
-  block.write(octal(mode & 0o7777, 8), 100, 8, 'ascii');
-  block.write(octal(ids.uid & 0o7777777, 8), 108, 8, 'ascii');
-  block.write(octal(ids.gid & 0o7777777, 8), 116, 8, 'ascii');
-  block.write(octal(size, 12), 124, 12, 'ascii');
-  block.write(octal(Math.max(0, Math.floor(mtimeSeconds)), 12), 136, 12, 'ascii');
-  block.write('        ', 148, 8, 'ascii');
-  block.write(type, 156, 1, 'ascii');
-  block.write('ustar\0', 257, 6, 'ascii');
-  block.write('00', 263, 2, 'ascii');
-  let sum = 0;
-  for (const byte of block) sum += byte;
-  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return block;
-}
-
-function padding(size: number): number {
-  return (BLOCK - (size % BLOCK)) % BLOCK;
-}
-
-/** The header blocks of one member (a PAX header first when the name or size does not fit). */
-export function memberHeader(
-  name: string,
-  type: '0' | '5',
-  size: number,
-  info: { mode: number; mtimeMs: number; uid: number; gid: number },
-): Buffer {
-  const mtime = info.mtimeMs / 1000;
-  const records: string[] = [];
-  let shortName = name;
-  if (Buffer.byteLength(name) > 100) {
-    records.push(paxRecord('path', name));
-    shortName = Buffer.from(name)
-      .subarray(0, 100)
-      .toString('latin1')
-      .replace(/[^\x20-\x7e]/g, '_');
-  }
-  let headerSize = size;
-  if (size > MAX_OCTAL_SIZE) {
-    records.push(paxRecord('size', String(size)));
-    headerSize = 0;
-  }
-  const main = header(shortName, type, headerSize, info.mode, mtime, info);
-  if (records.length === 0) return main;
-  const body = Buffer.from(records.join(''));
-  return Buffer.concat([
-    header('././@PaxHeader', 'x', body.length, 0o644, mtime, info),
-    body,
-    Buffer.alloc(padding(body.length)),
-    main,
-  ]);
+/** Header info of a member from its stat. */
+function memberInfo(info: { mode: number; mtimeMs: number; uid: number; gid: number }): TarMemberInfo {
+  return { mode: info.mode, mtimeSeconds: info.mtimeMs / 1000, uid: info.uid, gid: info.gid };
 }
 
 interface Part {
@@ -195,13 +127,13 @@ export class TarPartWriter {
   }
 
   async addDirectory(name: string, info: Stats): Promise<void> {
-    const block = memberHeader(`${name}/`, '5', 0, info);
+    const block = tarMemberHeader(`${name}/`, '5', 0, memberInfo(info));
     await this.write(await this.partFor(block.length), block);
   }
 
   async addBuffer(name: string, data: Buffer, mode = 0o600): Promise<void> {
     const now = Date.now();
-    const block = memberHeader(name, '0', data.length, { mode, mtimeMs: now, uid: 0, gid: 0 });
+    const block = tarMemberHeader(name, '0', data.length, { mode, mtimeSeconds: now / 1000 });
     const part = await this.partFor(block.length + data.length + padding(data.length));
     await this.write(part, block);
     await this.write(part, data);
@@ -232,7 +164,7 @@ export class TarPartWriter {
     try {
       const info = await handle.stat();
       const size = info.size;
-      const block = memberHeader(name, '0', size, info);
+      const block = tarMemberHeader(name, '0', size, memberInfo(info));
       const part = await this.partFor(block.length + size + padding(size));
       await this.write(part, block);
       // The digest of exactly the bytes the archive holds (zeros included), as recovery restores them.

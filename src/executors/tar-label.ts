@@ -6,10 +6,10 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { CompressionName } from '../wal/compression/index.js';
-import { createDecompressStream } from '../wal/compression/index.js';
-import { readTar } from '../wal/tar-reader.js';
-import { archiveCompression } from '../recovery/tar-extract.js';
+import type { CompressionName } from '../transfer/compression/index.js';
+import { createDecompressStream } from '../transfer/compression/index.js';
+import { readTar } from '../transfer/tar-reader.js';
+import { archiveCompression } from '../transfer/tar-archives.js';
 
 /** The base archive pg_basebackup wrote in `directory` (base.tar[.gz|.lz4|.zst]). */
 export async function findBaseArchive(

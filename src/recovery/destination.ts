@@ -22,9 +22,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import type { CopyStats } from '../executors/copy-tree.js';
-import { copyTree } from '../executors/copy-tree.js';
-import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../executors/rsync.js';
+import type { CopyStats } from '../transfer/copy-tree.js';
+import { copyTree } from '../transfer/copy-tree.js';
+import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../process/rsync-progress.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
 import type { StartLimiter } from '../util/throttle.js';

@@ -12,11 +12,11 @@ import type { Storage } from '../storage/index.js';
 import { storageFor } from '../storage/index.js';
 import type { WalArchive } from '../wal/archive.js';
 import { openWalArchive } from '../wal/archive.js';
-import type { CompressionName } from '../wal/compression/index.js';
+import type { CompressionName } from '../transfer/compression/index.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { BackupLayout } from './layout.js';
 import { backupLayoutFor } from './layout.js';
-import { archiveCompression } from './tar-extract.js';
+import { archiveCompression } from '../transfer/tar-archives.js';
 
 export interface BackupArchive {
   /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */

@@ -10,10 +10,9 @@ import type { Readable } from 'node:stream';
 import type { ManifestEntry } from '../catalog/backup-manifest.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import { isSystemError } from '../errors/system.js';
-import type { CompressionName } from '../wal/compression/index.js';
-import { CompressionError, createDecompressStream } from '../wal/compression/index.js';
-import { readTar } from '../wal/tar-reader.js';
-import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
+import type { CompressionName } from '../transfer/compression/index.js';
+import { CompressionError, createDecompressStream } from '../transfer/compression/index.js';
+import { readTar } from '../transfer/tar-reader.js';
 import { writeAll } from '../storage/posix.js';
 import { privateMode } from '../util/private-files.js';
 
@@ -37,28 +36,6 @@ export interface ExtractOptions {
 export interface ExtractStats {
   files: number;
   bytes: number;
-}
-
-/** Compression by file extension: the same extensions as the cloud WAL archive's objects. */
-const BY_EXTENSION = new Map<string, CompressionName>(
-  Object.entries(CLOUD_WAL_EXTENSIONS).map(([name, extension]) => [extension, name as CompressionName]),
-);
-
-const ARCHIVE_NAME = /^(.+?)(?:_\d{4})?\.tar(\.[a-z0-9]+)?$/;
-
-/**
- * A backup archive's name: pg_basebackup's `base.tar[.gz|.lz4|.zst]` and `<oid>.tar…`, or
- * barman-cloud-backup's `data.tar[.gz|.bz2|.snappy…]`, `<oid>.tar…` and their `_0001` parts.
- * Undefined when the name is not an archive.
- */
-export function archiveCompression(
-  name: string,
-): { base: string; compression: CompressionName | null } | undefined {
-  const match = ARCHIVE_NAME.exec(name);
-  if (!match) return undefined;
-  if (match[2] === undefined) return { base: match[1]!, compression: null };
-  const compression = BY_EXTENSION.get(match[2]);
-  return compression ? { base: match[1]!, compression } : undefined;
 }
 
 /** Extracts a tar stream (read from anywhere: a file, an S3 object); `archive` names it in errors. */

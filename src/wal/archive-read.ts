@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { ArchivedWal, WalArchive } from './archive.js';
 import { decompressedStream } from './compare.js';
-import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 
 export async function openArchivedWal(
   archive: WalArchive,

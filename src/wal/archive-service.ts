@@ -10,7 +10,7 @@ import { BarmanError } from '../errors/index.js';
 import { isSystemError, systemErrorHint, systemErrorMessage } from '../errors/system.js';
 import type { ArchiveHooks, ArchiveOutcome } from './archiver.js';
 import { archiveWal } from './archiver.js';
-import { CompressionPool } from './compression/index.js';
+import { CompressionPool } from '../transfer/compression/index.js';
 import { XlogDbFile } from './xlogdb-file.js';
 
 /** How long a writer waits for another process holding xlog.db (rebuild, delete). */

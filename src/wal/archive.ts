@@ -13,7 +13,7 @@ import type { Storage, StorageOptions } from '../storage/index.js';
 import { PosixStorage, storageFor } from '../storage/index.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
-import type { CustomCompression } from './compression/types.js';
+import type { CustomCompression } from '../transfer/compression/types.js';
 import { customWalCompression } from './custom-compression.js';
 import { hashDir, parseWalName } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';

@@ -19,9 +19,9 @@ import type { ArchivedWal, WalArchive } from './archive.js';
 import { openWalArchive } from './archive.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalCompression } from './cloud-layout.js';
-import type { CompressionLevel, CompressionPool } from './compression/index.js';
+import type { CompressionLevel, CompressionPool } from '../transfer/compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
-import { CompressionError } from './compression/types.js';
+import { CompressionError } from '../transfer/compression/types.js';
 import { parseWalName } from './names.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
@@ -134,7 +134,7 @@ export async function archiveWalToCloud(
       });
     };
     if (target.compression) {
-      const { createCompressStream } = await import('./compression/streams.js');
+      const { createCompressStream } = await import('../transfer/compression/streams.js');
       await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
     } else {
       await pipeline(source, upload);

@@ -8,8 +8,8 @@
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
-import type { CompressionFormat } from './compression/types.js';
-import { canonicalCompression } from './compression/types.js';
+import type { CompressionFormat } from '../transfer/compression/types.js';
+import { canonicalCompression } from '../transfer/compression/types.js';
 import { hashDir, parseWalName, segmentsBetween } from './names.js';
 
 /** barman-cloud's extensions (3.4 knows .gz, .bz2 and .snappy; later releases the others). */

@@ -18,7 +18,7 @@ import type { Logger } from '../log/index.js';
 import { fsyncDirectory } from '../storage/posix.js';
 import type { CloudWalTarget } from './cloud-archive.js';
 import { archiveWalToCloud } from './cloud-archive.js';
-import { CompressionPool } from './compression/index.js';
+import { CompressionPool } from '../transfer/compression/index.js';
 import { spooledWals } from './cloud-spool.js';
 
 export interface SpoolUploaderOptions {

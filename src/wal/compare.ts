@@ -4,13 +4,13 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import { isSystemError, withPath } from '../errors/system.js';
-import type { CompressionName, CustomCompression } from './compression/index.js';
+import type { CompressionName, CustomCompression } from '../transfer/compression/index.js';
 import {
   CompressionError,
   createDecompressStream,
   identifyCompression,
   MAGIC_HEADER_LENGTH,
-} from './compression/index.js';
+} from '../transfer/compression/index.js';
 
 /**
  * The archived WAL file at `path`, decompressed whatever its compression. A file that does not

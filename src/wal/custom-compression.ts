@@ -1,6 +1,6 @@
 /** A server's custom compression filters (compression = custom), kept light for the put-wal path. */
 import type { ServerConfig } from '../config/index.js';
-import type { CustomCompression } from './compression/index.js';
+import type { CustomCompression } from '../transfer/compression/index.js';
 
 export function customWalCompression(config: ServerConfig): CustomCompression | null {
   if (

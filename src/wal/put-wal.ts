@@ -11,9 +11,9 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDirectory, writeAll } from '../storage/posix.js';
 import { BarmanError } from '../errors/index.js';
-import type { CustomCompression } from './compression/index.js';
+import type { CustomCompression } from '../transfer/compression/index.js';
 import { hashDir, parseWalName } from './names.js';
-import { readTar, TarFormatError } from './tar-reader.js';
+import { readTar, TarFormatError } from '../transfer/tar-reader.js';
 
 export interface PutWalPaths {
   incomingDirectory: string;

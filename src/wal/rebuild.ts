@@ -8,8 +8,8 @@
 import type { Storage } from '../storage/index.js';
 import type { RebuildResult, WalArchive } from './archive.js';
 import { parseCloudWalPath } from './cloud-layout.js';
-import type { CustomCompression } from './compression/index.js';
-import { identifyCompression, MAGIC_HEADER_LENGTH } from './compression/index.js';
+import type { CustomCompression } from '../transfer/compression/index.js';
+import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 import { parseWalName } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';
 

@@ -18,7 +18,7 @@ import {
   decompressFile,
   identifyCompression,
   type CompressionName,
-} from '../../src/wal/compression/index.js';
+} from '../../src/transfer/compression/index.js';
 
 const MiB = 1024 * 1024;
 const PYTHON = '/usr/bin/python3';

@@ -42,7 +42,7 @@ import {
   waitFor,
 } from '../harness/index.js';
 import type { RunningBarman } from '../harness/index.js';
-import { TAR_END, tarHeader, tarPadding } from '../../src/wal/tar-writer.js';
+import { TAR_END, tarMemberHeader, tarPadding } from '../../src/transfer/tar-writer.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
 const PAGE = 4096;
@@ -779,10 +779,10 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
         // What barman-wal-archive sends: the file, then its SHA256SUMS.
         const sums = Buffer.from(`${segment.sha} *${segment.name}\n`);
         const stream = Buffer.concat([
-          tarHeader(segment.name, content.length, 1_700_000_000),
+          tarMemberHeader(segment.name, '0', content.length, { mode: 0o600, mtimeSeconds: 1_700_000_000 }),
           content,
           tarPadding(content.length),
-          tarHeader('SHA256SUMS', sums.length, 1_700_000_000),
+          tarMemberHeader('SHA256SUMS', '0', sums.length, { mode: 0o600, mtimeSeconds: 1_700_000_000 }),
           sums,
           tarPadding(sums.length),
           TAR_END,

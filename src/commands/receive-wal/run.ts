@@ -1,11 +1,11 @@
 /**
- * receive-wal SERVER: streams WAL with pg_receivewal until stopped (see src/wal/receiver.ts);
+ * receive-wal SERVER: streams WAL with pg_receivewal until stopped (see receiver.ts);
  * `--stop`, `--reset`, `--create-slot` and `--drop-slot` do one thing and return. Streaming is
  * refused on an inactive server; the other actions work on one (as in Barman).
  */
 import { BarmanError, UsageError } from '../../errors/index.js';
-import type { ReceiveOutcome, ResetOutcome } from '../../wal/receiver.js';
-import { createSlot, dropSlot, receiveWal, stopReceiver } from '../../wal/receiver.js';
+import type { ReceiveOutcome, ResetOutcome } from './receiver.js';
+import { createSlot, dropSlot, receiveWal, stopReceiver } from './receiver.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 import { walStreamingConfig } from '../shared/wal-connections.js';

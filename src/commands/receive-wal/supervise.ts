@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { spawnDetached } from '../../process/supervise.js';
-import { receiverPid, stopReceiver } from '../../wal/receiver.js';
+import { receiverPid, stopReceiver } from './receiver.js';
 import type { CommandContext } from '../definition.js';
 
 /** How long cron waits for a receive-wal it stops (streaming_archiver turned off). */

@@ -11,7 +11,7 @@ import { loadBackups, statusOf } from '../../catalog/backups.js';
 import type { CatalogLayoutKind, ServerLayout } from '../../catalog/layout.js';
 import { catalogLayout, catalogLayoutKind } from '../../catalog/layout.js';
 import { withBackupStore } from '../../catalog/store.js';
-import { readWalIndex } from '../../catalog/wal-index.js';
+import { readWalIndex } from '../../wal/wal-index.js';
 import { WalUsage } from '../../catalog/wal-usage.js';
 import type { WalRangeStats } from '../../catalog/wal-usage.js';
 import type { ServerConfig } from '../../config/index.js';

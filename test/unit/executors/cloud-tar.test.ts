@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { TarPartWriter } from '../../../src/executors/cloud-tar.js';
-import { createDecompressStream } from '../../../src/wal/compression/index.js';
-import { readTar } from '../../../src/wal/tar-reader.js';
+import { createDecompressStream } from '../../../src/transfer/compression/index.js';
+import { readTar } from '../../../src/transfer/tar-reader.js';
 
 async function collect(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

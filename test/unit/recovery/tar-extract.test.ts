@@ -5,17 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { memberHeader } from '../../../src/executors/cloud-tar.js';
+import { tarMemberHeader } from '../../../src/transfer/tar-writer.js';
 import { extractTarStream } from '../../../src/recovery/tar-extract.js';
 
-const info = { mode: 0o600, mtimeMs: Date.UTC(2026, 0, 1), uid: 0, gid: 0 };
+const info = { mode: 0o600, mtimeSeconds: Date.UTC(2026, 0, 1) / 1000 };
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 function tarOf(files: Record<string, Buffer>): Buffer {
   const blocks: Buffer[] = [];
   for (const [name, data] of Object.entries(files)) {
     blocks.push(
-      memberHeader(name, '0', data.length, info),
+      tarMemberHeader(name, '0', data.length, info),
       data,
       Buffer.alloc((512 - (data.length % 512)) % 512),
     );

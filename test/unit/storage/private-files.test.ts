@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { openDirectories } from '../../../src/commands/shared/checks/permissions.js';
-import { copyTree } from '../../../src/executors/copy-tree.js';
+import { copyTree } from '../../../src/transfer/copy-tree.js';
 import { keepNewFilesPrivate, makeTreePrivate } from '../../../src/storage/posix.js';
 
 const root = mkdtempSync(join(tmpdir(), 'barman-ts-private-'));

@@ -14,12 +14,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerConfig } from '../config/index.js';
-import { BarmanError, describeError } from '../errors/index.js';
-import { lockHolder, serverLockPath, tryAcquireLock } from '../locks/index.js';
-import type { Logger } from '../log/index.js';
-import type { Reporter } from '../output/reporter.js';
-import type { ReplicationSlot } from '../postgres/index.js';
+import type { ServerConfig } from '../../config/index.js';
+import { BarmanError, describeError } from '../../errors/index.js';
+import { lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import type { Logger } from '../../log/index.js';
+import type { Reporter } from '../../output/reporter.js';
+import type { ReplicationSlot } from '../../postgres/index.js';
 import {
   createReplicationSlot,
   dropReplicationSlot,
@@ -31,10 +31,10 @@ import {
   synchronousStandbyNames,
   versionNumber,
   walSegmentSize,
-} from '../postgres/index.js';
-import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
-import { superviseProgram } from '../process/supervise.js';
-import { keepNewFilesPrivate } from '../storage/posix.js';
+} from '../../postgres/index.js';
+import { findProgram, postgresToolVersion } from '../../process/postgres-tools.js';
+import { superviseProgram } from '../../process/supervise.js';
+import { keepNewFilesPrivate } from '../../storage/posix.js';
 import {
   compareWalNames,
   lsnToSegmentName,
@@ -43,7 +43,7 @@ import {
   parseWalName,
   partialFileName,
   previousSegmentName,
-} from './names.js';
+} from '../../wal/names.js';
 
 export interface ReceiverEnvironment {
   config: ServerConfig;

@@ -11,6 +11,19 @@ export type CompressionName =
 /** The format family of a registry name: what is actually on disk. */
 export type CompressionFormat = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'lz4' | 'snappy' | 'custom';
 
+/**
+ * The file extension of each format, barman-cloud's (3.4 knows .gz, .bz2 and .snappy; later
+ * releases the others): cloud WAL objects and backup tar archives are named with them.
+ */
+export const COMPRESSION_EXTENSIONS: Readonly<Record<Exclude<CompressionFormat, 'custom'>, string>> = {
+  gzip: '.gz',
+  bzip2: '.bz2',
+  xz: '.xz',
+  zstd: '.zst',
+  lz4: '.lz4',
+  snappy: '.snappy',
+};
+
 export const COMPRESSION_NAMES: readonly CompressionName[] = [
   'gzip',
   'pigz',

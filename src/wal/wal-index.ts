@@ -5,10 +5,10 @@
  */
 import type { ServerConfig } from '../config/index.js';
 import { storageFor } from '../storage/index.js';
-import { parseCloudWalPath } from '../wal/cloud-layout.js';
-import type { XlogDbEntry, XlogDbProblem } from '../wal/xlogdb.js';
-import { XlogDbFile } from '../wal/xlogdb-file.js';
-import type { ServerLayout } from './layout.js';
+import { parseCloudWalPath } from './cloud-layout.js';
+import type { XlogDbEntry, XlogDbProblem } from './xlogdb.js';
+import { XlogDbFile } from './xlogdb-file.js';
+import type { ServerLayout } from '../catalog/layout.js';
 
 export interface WalIndex {
   /** Sorted by name for a listing; in file order for xlog.db. */

@@ -5,7 +5,7 @@ import {
   splitSynchronousStandbyNames,
 } from '../../../src/postgres/replication.js';
 import { programConnection } from '../../../src/postgres/password.js';
-import { pgReceiveWalArguments, resetPlan } from '../../../src/wal/receiver.js';
+import { pgReceiveWalArguments, resetPlan } from '../../../src/commands/receive-wal/receiver.js';
 
 const S = (n: number) => `00000001000000000000000${n.toString(16).toUpperCase()}`;
 

@@ -30,7 +30,7 @@ import {
   type CompressionLevel,
   type CompressionName,
   type CustomCompression,
-} from '../../../src/wal/compression/index.js';
+} from '../../../src/transfer/compression/index.js';
 
 const MiB = 1024 * 1024;
 const PAGE = 8192;

@@ -1,0 +1,126 @@
+/**
+ * What the checks of one server share: its configuration and layout, the collector results go
+ * to, the abort signal of check_timeout, and facts gathered once, lazily (the catalogue, the
+ * PostgreSQL and streaming probes). Each module's checks (*-checks.ts) take it.
+ */
+import type { CatalogBackup } from '../../../catalog/backups.js';
+import { statusOf } from '../../../catalog/backups.js';
+import type { ServerLayout } from '../../../catalog/layout.js';
+import { serverLayout } from '../../../catalog/layout.js';
+import type { ServerConfig, ServerEntry } from '../../../config/index.js';
+import { describeError } from '../../../errors/index.js';
+import type { Logger } from '../../../log/index.js';
+import type { Reporter } from '../../../output/reporter.js';
+import type { PgTool } from '../../../process/postgres-tools.js';
+import { toolCompatible, toolSearchPath } from '../../../process/postgres-tools.js';
+import type { ServerCatalog } from '../backup-catalog.js';
+import { hasCloudCatalog, loadServerCatalog } from '../backup-catalog.js';
+import type { PostgresProbe, StreamingProbe } from './probe.js';
+import {
+  majorVersion,
+  probePostgres,
+  probeStreaming,
+  usesStreamingConnection,
+  versionText,
+} from './probe.js';
+import type { CheckCollector } from './results.js';
+
+export interface ServerCheckOptions {
+  log: Logger;
+  /** Receives warnings about an unreadable catalogue (backup.info, xlog.db lines). */
+  report: Reporter;
+  /** Seconds for the whole check of the server; 0 = no limit. */
+  timeoutSeconds: number;
+  nowMs?: number;
+}
+
+const DONE_STATUSES = new Set(['DONE', 'WAITING_FOR_WALS']);
+
+export class CheckContext {
+  readonly config: ServerConfig;
+  readonly layout: ServerLayout | null;
+  readonly nowMs: number;
+  readonly searchPath: string;
+  private catalogPromise: Promise<ServerCatalog | null> | undefined;
+  private pgPromise: Promise<PostgresProbe> | undefined;
+  private streamingPromise: Promise<StreamingProbe | null> | undefined;
+
+  constructor(
+    readonly entry: ServerEntry,
+    readonly c: CheckCollector,
+    readonly signal: AbortSignal,
+    readonly log: Logger,
+    private readonly options: ServerCheckOptions,
+  ) {
+    this.config = entry.config;
+    this.nowMs = options.nowMs ?? Date.now();
+    this.searchPath = toolSearchPath(entry.config.path_prefix);
+    let layout: ServerLayout | null = null;
+    try {
+      layout = serverLayout(entry.config);
+    } catch (error) {
+      // Object-storage catalogues (local-to-cloud): the local catalogue checks do not apply.
+      log.debug(`no local catalogue: ${describeError(error)}`);
+    }
+    this.layout = layout;
+  }
+
+  catalog(): Promise<ServerCatalog | null> {
+    // A local-to-cloud server's catalogue is read from the bucket (backup.info objects, WAL
+    // listing): when the bucket cannot be listed, one check says why and the checks that need
+    // the catalogue are left out.
+    this.catalogPromise ??= this.layout
+      ? loadServerCatalog(this.config, this.options.report, this.nowMs)
+      : hasCloudCatalog(this.config)
+        ? loadServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
+            this.c.add('cloud backup catalogue', false, describeError(error));
+            return null;
+          })
+        : Promise.resolve(null);
+    return this.catalogPromise;
+  }
+
+  pg(): Promise<PostgresProbe> {
+    this.pgPromise ??= probePostgres(this.config, { log: this.log, signal: this.signal });
+    return this.pgPromise;
+  }
+
+  streaming(): Promise<StreamingProbe | null> {
+    this.streamingPromise ??= usesStreamingConnection(this.config)
+      ? probeStreaming(this.config, { log: this.log, signal: this.signal })
+      : Promise.resolve(null);
+    return this.streamingPromise;
+  }
+
+  /** The server version as the replication connection reports it, else the normal connection's. */
+  async serverVersion(): Promise<number | null> {
+    const streaming = await this.streaming();
+    return streaming?.identity?.serverVersion || (await this.pg()).serverVersion;
+  }
+
+  async lastBackup(): Promise<CatalogBackup | null> {
+    const catalog = await this.catalog();
+    return catalog?.backups.filter((backup) => DONE_STATUSES.has(statusOf(backup))).at(-1) ?? null;
+  }
+
+  toolCompatibility(check: string, program: string, tool: PgTool | null, server: number | null): void {
+    const ok = Boolean(
+      tool?.majorVersion && server && toolCompatible(majorVersion(server), tool.majorVersion),
+    );
+    this.c.add(
+      check,
+      ok,
+      ok
+        ? null
+        : `PostgreSQL version: ${server ? versionText(server) : 'Unknown'}, ${program} version: ${tool?.fullVersion ?? 'Unknown'}`,
+    );
+  }
+}
+
+/** C's strerror() text of a Node error: `EACCES: permission denied, mkdir '/x'` -> `Permission denied`. */
+export function strerror(error: unknown): string {
+  const message = describeError(error)
+    .replace(/^E[A-Z]+: /, '')
+    .replace(/, \w+ '.*'$/, '');
+  return message.charAt(0).toUpperCase() + message.slice(1);
+}
