@@ -9,18 +9,11 @@ import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
 // types.js, not the compression index: this module must stay light (no codecs loaded).
 import type { CompressionFormat } from '../transfer/compression/types.js';
-import { canonicalCompression } from '../transfer/compression/types.js';
+import { canonicalCompression, COMPRESSION_EXTENSIONS } from '../transfer/compression/types.js';
 import { hashDir, parseWalName, segmentsBetween } from './names.js';
 
-/** barman-cloud's extensions (3.4 knows .gz, .bz2 and .snappy; later releases the others). */
-export const CLOUD_WAL_EXTENSIONS: Readonly<Record<Exclude<CompressionFormat, 'custom'>, string>> = {
-  gzip: '.gz',
-  bzip2: '.bz2',
-  xz: '.xz',
-  zstd: '.zst',
-  lz4: '.lz4',
-  snappy: '.snappy',
-};
+/** barman-cloud's WAL object extensions: the codecs' (transfer/compression/types.ts). */
+export const CLOUD_WAL_EXTENSIONS = COMPRESSION_EXTENSIONS;
 
 export type CloudCompression = Exclude<CompressionFormat, 'custom'>;
 

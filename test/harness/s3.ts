@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import type { ServerConfig } from '../../src/config/index.js';
 import {
   canConnect,
   childEnv,
@@ -138,4 +139,22 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       return (stopping ??= stopServer());
     },
   };
+}
+
+/**
+ * The server options `storageFor` reads, for tests that open a Storage directly: the S3 driver
+ * pointed at `s3` (or none, for a directory).
+ */
+export function storageTestConfig(s3: S3Server | null): ServerConfig {
+  return {
+    aws_region: 'us-east-1',
+    aws_profile: null,
+    aws_endpoint_url: s3?.endpoint ?? null,
+    aws_encryption: null,
+    aws_sse_kms_key_id: null,
+    aws_read_timeout: 30,
+    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
+    parallel_jobs: 2,
+    cloud_delete_batch_size: 1000,
+  } as unknown as ServerConfig;
 }

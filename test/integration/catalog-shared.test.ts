@@ -11,13 +11,13 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Location, ServerConfig } from '../../src/config/index.js';
+import type { Location } from '../../src/config/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { storageFor } from '../../src/storage/index.js';
 import { cloudWalPath } from '../../src/wal/cloud-layout.js';
 import { parseXlogDb } from '../../src/wal/xlogdb.js';
 import type { S3Server } from '../harness/index.js';
-import { makeTempDir, runBarman, startS3Server } from '../harness/index.js';
+import { makeTempDir, runBarman, startS3Server, storageTestConfig } from '../harness/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
 const CATALOG = join(FIXTURES, 'catalog/pg');
@@ -33,21 +33,6 @@ const NAMED = id('done-named');
 const IDS = [KEPT, FAILED, NAMED];
 const XLOG = parseXlogDb(readFileSync(join(CATALOG, 'wals/xlog.db'), 'utf8')).entries;
 const BUCKET = 'catalogue';
-
-/** The server options storageFor reads. */
-function storageConfig(s3: S3Server | null): ServerConfig {
-  return {
-    aws_region: 'us-east-1',
-    aws_profile: null,
-    aws_endpoint_url: s3?.endpoint ?? null,
-    aws_encryption: null,
-    aws_sse_kms_key_id: null,
-    aws_read_timeout: 30,
-    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
-    parallel_jobs: 2,
-    cloud_delete_batch_size: 1000,
-  } as unknown as ServerConfig;
-}
 
 /** A catalogue of server pg, in one layout, and how the test bodies look into it. */
 interface World {
@@ -94,7 +79,7 @@ slot_name = barman_fixtures
     const location: Location = { kind: 'posix', path: join(dir, 'home/pg/base') };
     return {
       config,
-      base: await storageFor(storageConfig(null), location),
+      base: await storageFor(storageTestConfig(null), location),
       walNames: () =>
         Promise.resolve(
           parseXlogDb(readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')).entries.map(
@@ -130,8 +115,8 @@ const objects: Layout = {
       prefix: `${prefix}/${path}`,
       url: `s3://${BUCKET}/${prefix}/${path}`,
     });
-    const base = await storageFor(storageConfig(s3), location('base'));
-    const wals = await storageFor(storageConfig(s3), location('wals'));
+    const base = await storageFor(storageTestConfig(s3), location('base'));
+    const wals = await storageFor(storageTestConfig(s3), location('wals'));
     opened.push(base, wals);
     for (const backupId of IDS) {
       const from = join(CATALOG, 'base', backupId);

@@ -10,28 +10,12 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { Location, ServerConfig } from '../../src/config/index.js';
+import type { Location } from '../../src/config/index.js';
 import type { Storage } from '../../src/storage/index.js';
 import { storageFor } from '../../src/storage/index.js';
-import type { S3Server } from '../harness/index.js';
-import { makeTempDir, startS3Server } from '../harness/index.js';
+import { makeTempDir, startS3Server, storageTestConfig } from '../harness/index.js';
 
 const BUCKET = 'drivers';
-
-/** The server options the drivers read (storageFor reads only these). */
-function serverConfig(s3: S3Server | null): ServerConfig {
-  return {
-    aws_region: 'us-east-1',
-    aws_profile: null,
-    aws_endpoint_url: s3?.endpoint ?? null,
-    aws_encryption: null,
-    aws_sse_kms_key_id: null,
-    aws_read_timeout: 30,
-    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
-    parallel_jobs: 2,
-    cloud_delete_batch_size: 1000,
-  } as unknown as ServerConfig;
-}
 
 const drivers: Array<{ name: string; open(): Promise<{ storage: Storage; stop(): Promise<void> }> }> = [
   {
@@ -39,7 +23,7 @@ const drivers: Array<{ name: string; open(): Promise<{ storage: Storage; stop():
     async open() {
       const dir = await makeTempDir('storage-posix');
       const location: Location = { kind: 'posix', path: join(dir, 'root') };
-      return { storage: await storageFor(serverConfig(null), location), stop: async () => {} };
+      return { storage: await storageFor(storageTestConfig(null), location), stop: async () => {} };
     },
   },
   {
@@ -53,7 +37,7 @@ const drivers: Array<{ name: string; open(): Promise<{ storage: Storage; stop():
         prefix: 'some/prefix',
         url: `s3://${BUCKET}/some/prefix`,
       };
-      const storage = await storageFor(serverConfig(s3), location, { s3: { maxAttempts: 2 } });
+      const storage = await storageFor(storageTestConfig(s3), location, { s3: { maxAttempts: 2 } });
       return {
         storage,
         stop: async () => {

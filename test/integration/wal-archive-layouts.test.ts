@@ -7,28 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import type { Location, ServerConfig } from '../../src/config/index.js';
+import type { Location } from '../../src/config/index.js';
 import { storageFor } from '../../src/storage/index.js';
 import { WalArchive } from '../../src/wal/archive.js';
 import type { WalLayout } from '../../src/wal/archive.js';
-import type { S3Server } from '../harness/index.js';
-import { makeTempDir, startS3Server } from '../harness/index.js';
+import { makeTempDir, startS3Server, storageTestConfig } from '../harness/index.js';
 
 const BUCKET = 'walarchive';
-
-function serverConfig(s3: S3Server | null): ServerConfig {
-  return {
-    aws_region: 'us-east-1',
-    aws_profile: null,
-    aws_endpoint_url: s3?.endpoint ?? null,
-    aws_encryption: null,
-    aws_sse_kms_key_id: null,
-    aws_read_timeout: 30,
-    cloud_upload_min_chunk_size: 5 * 1024 * 1024,
-    parallel_jobs: 2,
-    cloud_delete_batch_size: 1000,
-  } as unknown as ServerConfig;
-}
 
 const layouts: Array<{ layout: WalLayout; open(): Promise<{ archive: WalArchive; stop(): Promise<void> }> }> =
   [
@@ -37,7 +22,7 @@ const layouts: Array<{ layout: WalLayout; open(): Promise<{ archive: WalArchive;
       async open() {
         const location: Location = { kind: 'posix', path: join(await makeTempDir('wal-layout'), 'wals') };
         return {
-          archive: new WalArchive(await storageFor(serverConfig(null), location), 'barman', null),
+          archive: new WalArchive(await storageFor(storageTestConfig(null), location), 'barman', null),
           stop: async () => {},
         };
       },
@@ -54,7 +39,7 @@ const layouts: Array<{ layout: WalLayout; open(): Promise<{ archive: WalArchive;
           url: `s3://${BUCKET}/pg/main/wals`,
         };
         const archive = new WalArchive(
-          await storageFor(serverConfig(s3), location, { s3: { maxAttempts: 2 } }),
+          await storageFor(storageTestConfig(s3), location, { s3: { maxAttempts: 2 } }),
           'barman-cloud',
           null,
         );
