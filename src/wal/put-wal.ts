@@ -184,22 +184,7 @@ async function publish(
   for (const [index, file] of received.entries()) {
     const target = join(paths.incomingDirectory, file.name);
     const archived = join(paths.walsDirectory, hashDir(file.name), file.name);
-    if (!(await exists(archived))) {
-      // link() fails if the name exists: a concurrent put-wal can never be silently replaced.
-      try {
-        await link(file.temp, target);
-        await unlink(file.temp);
-        accepted.push(file.name);
-        continue;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-    const existing = (await exists(target)) ? target : archived;
-    // Loaded only here: the compression codecs are not needed on the common path.
-    const { filesHaveSameContent } = await import('./compare.js');
-    if (await filesHaveSameContent(file.temp, existing, custom)) {
-      await unlink(file.temp);
+    if (await deliverOrMatch(file, target, archived, custom)) {
       accepted.push(file.name);
       continue;
     }
@@ -222,6 +207,43 @@ async function publish(
   }
   await fsyncDirectory(paths.incomingDirectory);
   return { accepted };
+}
+
+/**
+ * Links the received file to its name in incoming/, or, when that name is taken (waiting in
+ * incoming/ or archived), compares it with the copy there: true when delivered or identical.
+ * archive-wal may move the waiting copy into the archive between the look and the comparison:
+ * then the copy is looked for again.
+ */
+async function deliverOrMatch(
+  file: Received,
+  target: string,
+  archived: string,
+  custom: CustomCompression | null,
+): Promise<boolean> {
+  for (let attempt = 1; ; attempt += 1) {
+    if (!(await exists(archived))) {
+      // link() fails if the name exists: a concurrent put-wal can never be silently replaced.
+      try {
+        await link(file.temp, target);
+        await unlink(file.temp);
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+    const existing = (await exists(target)) ? target : archived;
+    // Loaded only here: the compression codecs are not needed on the common path.
+    const { filesHaveSameContent } = await import('./compare.js');
+    try {
+      if (!(await filesHaveSameContent(file.temp, existing, custom))) return false;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 10) continue;
+      throw error;
+    }
+    await unlink(file.temp);
+    return true;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
