@@ -9,3 +9,4 @@ export * from './standby.js';
 export * from './fault-proxy.js';
 export * from './tools.js';
 export * from './chaos.js';
+export * from './fixtures.js';

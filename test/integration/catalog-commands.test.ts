@@ -7,16 +7,11 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, runBarman } from '../harness/index.js';
+import { fixtureBackupId, makeTempDir, runBarman } from '../harness/index.js';
 import { tryAcquireLock } from '../../src/locks/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
-const ROLES = readFileSync(join(FIXTURES, 'backups.tsv'), 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((line) => line.split('\t') as [string, string, string]);
-const id = (role: string) => ROLES.find(([server, , name]) => server === 'pg' && name.startsWith(role))![1];
+const id = (role: string) => fixtureBackupId('pg', role);
 const KEPT = id('done-tablespace-keep-standalone');
 const FAILED = id('failed');
 const NAMED = id('done-named');

@@ -17,16 +17,17 @@ import { storageFor } from '../../src/storage/index.js';
 import { cloudWalPath } from '../../src/wal/cloud-layout.js';
 import { parseXlogDb } from '../../src/wal/xlogdb.js';
 import type { S3Server } from '../harness/index.js';
-import { makeTempDir, runBarman, startS3Server, storageTestConfig } from '../harness/index.js';
+import {
+  fixtureBackupId,
+  makeTempDir,
+  runBarman,
+  startS3Server,
+  storageTestConfig,
+} from '../harness/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
 const CATALOG = join(FIXTURES, 'catalog/pg');
-const ROLES = readFileSync(join(FIXTURES, 'backups.tsv'), 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((line) => line.split('\t') as [string, string, string]);
-const id = (role: string) => ROLES.find(([server, , name]) => server === 'pg' && name.startsWith(role))![1];
+const id = (role: string) => fixtureBackupId('pg', role);
 const KEPT = id('done-tablespace-keep-standalone');
 const FAILED = id('failed');
 const NAMED = id('done-named');

@@ -25,6 +25,7 @@ import type { CompletedRun } from '../../harness/index.js';
 import {
   currentUserName,
   ensureOsUser,
+  fixtureBackupId,
   isRoot,
   makeTempDir,
   registerExitCleanup,
@@ -38,18 +39,10 @@ export const SYSTEM_ID = BigInt(
 );
 export const SEGMENT_SIZE = 16 << 20;
 /** Backups of server pg in the fixture, by their role in backups.tsv (regenerating it changes the ids). */
-const fixtureRole = (role: string): string => {
-  const line = readFileSync(join(FIXTURE, '../backups.tsv'), 'utf8')
-    .split('\n')
-    .map((row) => row.split('\t'))
-    .find(([server, , name]) => server === 'pg' && name === role);
-  if (!line) throw new Error(`test/fixtures/barman-3.4/backups.tsv: no pg backup with role ${role}`);
-  return line[1]!;
-};
 export const BACKUPS = {
-  keptStandalone: fixtureRole('done-tablespace-keep-standalone'),
-  failed: fixtureRole('failed'),
-  named: fixtureRole('done-named'),
+  keptStandalone: fixtureBackupId('pg', 'done-tablespace-keep-standalone'),
+  failed: fixtureBackupId('pg', 'failed'),
+  named: fixtureBackupId('pg', 'done-named'),
 };
 /** The WAL segments archived (gzip) for server pg: the names in the fixture's xlog.db. */
 export const ARCHIVED_WALS = readFileSync(join(FIXTURE, 'pg/wals/xlog.db'), 'utf8')
