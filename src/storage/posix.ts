@@ -158,6 +158,21 @@ export async function fsyncDirectory(directory: string): Promise<void> {
   }
 }
 
+/**
+ * Makes a file just copied or linked from someone else's (pg_wal, pg_receivewal, an archive_command
+ * running as postgres) barman_user's alone and durable: copies and links keep the source's mode
+ * (0640 for a group-readable PGDATA, 0644 after rsync -a), and the writer may not have synced it.
+ */
+export async function makeFilePrivateAndDurable(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.chmod(0o600);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Writes `data` to `path` atomically and durably (temp + fsync + rename + fsync dir). */
 export async function writeFileDurably(
   path: string,

@@ -8,7 +8,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { fsyncDirectory, tempPathFor } from '../storage/posix.js';
+import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/posix.js';
 import { compareWalNames, parseWalName } from './names.js';
 
 export type EnqueueOutcome = 'queued' | 'already-queued';
@@ -25,14 +25,7 @@ export async function enqueueWal(spoolDirectory: string, file: string): Promise<
   try {
     // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
     await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
-    const handle = await open(temp, 'r+');
-    try {
-      // copyFile keeps the source's mode: the spool, like the archive, is barman_user's alone.
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await makeFilePrivateAndDurable(temp);
     try {
       // link, not rename: it never replaces a file already queued under this name.
       await link(temp, target);

@@ -9,7 +9,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fsyncDirectory, writeAll } from '../storage/posix.js';
+import { fsyncDirectory, makeFilePrivateAndDurable, writeAll } from '../storage/posix.js';
 import { BarmanError } from '../errors/index.js';
 import type { CustomCompression } from '../transfer/compression/index.js';
 import { hashDir, parseWalName } from './names.js';
@@ -145,14 +145,7 @@ export async function putWalFromFile(
   try {
     // copy_file_range in the kernel: no checksum needed, the bytes never leave this host.
     await copyFile(path, temp, fsConstants.COPYFILE_EXCL);
-    const handle = await open(temp, 'r+');
-    try {
-      // copyFile keeps the source's mode (a 0640 pg_wal, a 0644 copy): the archive's is 0600.
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await makeFilePrivateAndDurable(temp);
   } catch (error) {
     await unlink(temp).catch(() => {});
     const code = (error as NodeJS.ErrnoException).code;
