@@ -23,10 +23,6 @@ export const fsExceptions = [
     path: 'src/commands/shared/delete-backup.ts',
     reason: 'creates the lock directory, removes a deleted backup lock file',
   },
-  {
-    path: 'src/commands/shared/cloud-uploader.ts',
-    reason: 'creates the lock directory before the upload lock',
-  },
   { path: 'src/commands/rebuild-xlogdb/run.ts', reason: 'creates the lock directory before the xlogdb lock' },
 
   // Process and tool plumbing.
@@ -147,11 +143,6 @@ export const fsExceptions = [
   {
     path: 'src/commands/shared/wal-cleanup.ts',
     reason: 'the journal of a WAL removal in progress',
-    pending: true,
-  },
-  {
-    path: 'src/commands/switch-wal/run.ts',
-    reason: 'waits for the switched segment in the local archive',
     pending: true,
   },
   {
