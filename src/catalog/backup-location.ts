@@ -6,11 +6,10 @@
  * re-reading one under its lock are the only places the layouts still differ here (until the
  * whole catalogue works on any Storage).
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
-import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
+import { backupLockPath, ensureLockDirectory, tryAcquireSharedLock } from '../locks/index.js';
 import type { Storage } from '../storage/index.js';
 import { storageFor } from '../storage/index.js';
 import type { BackupInfo } from './backup-info.js';
@@ -90,7 +89,7 @@ export async function openBackupLocation(config: ServerConfig): Promise<BackupLo
     sharedWithoutLocks: true,
     loadBackups: () => loadStoredBackups(storage, location),
     updateBackupInfo: async (backup, change) => {
-      await mkdir(config.barman_lock_directory, { recursive: true });
+      await ensureLockDirectory(config.barman_lock_directory);
       const lock = tryAcquireSharedLock(backupLockPath(config.barman_lock_directory, config.name, backup.id));
       if (!lock) return null;
       try {

@@ -16,6 +16,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 
@@ -25,6 +26,11 @@ export type LockTask =
 
 export function serverLockPath(lockDirectory: string, server: string, task: string): string {
   return join(lockDirectory, `.${server}-${task}.lock`);
+}
+
+/** Creates the lock directory (and its parents) if missing, before a lock is taken in it. */
+export async function ensureLockDirectory(directory: string): Promise<void> {
+  await mkdir(directory, { recursive: true });
 }
 
 /** Lock file of one backup (delete, check-backup): `.<server>-<backup id>.lock`. */

@@ -4,14 +4,13 @@
  * sources, plan (pure), check the sources, then apply the plan on the destination between the
  * recovery hooks. The command turns options into a RecoveryRequest and renders the outcome.
  */
-import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../catalog/backup-info.js';
 import { formatBackupInfo } from '../catalog/backup-info.js';
 import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
+import { backupLockPath, ensureLockDirectory, tryAcquireSharedLock } from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { findProgram } from '../process/postgres-tools.js';
 import { runArchiveWal, walWaiting } from '../wal/archive-service.js';
@@ -118,7 +117,7 @@ export async function recover(request: RecoveryRequest, deps: RecoveryDeps): Pro
   checkRecoveryRequest(config.name, backup.id, backup.info, request.destination);
   // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
   // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
-  await mkdir(config.barman_lock_directory, { recursive: true });
+  await ensureLockDirectory(config.barman_lock_directory);
   const backupLock = tryAcquireSharedLock(
     backupLockPath(config.barman_lock_directory, config.name, backup.id),
   );

@@ -7,12 +7,17 @@
  * A failure on one server is reported and the next server is processed. At the end, unused lock
  * files are removed (lock_directory_cleanup).
  */
-import { mkdir } from 'node:fs/promises';
 import { statusOf, updateBackupInfo } from '../../catalog/backups.js';
 import { serverLayout } from '../../catalog/layout.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
-import { LockBusyError, removeUnusedLockFiles, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import {
+  ensureLockDirectory,
+  LockBusyError,
+  removeUnusedLockFiles,
+  serverLockPath,
+  tryAcquireLock,
+} from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -49,7 +54,7 @@ export default defineCommandModule<Result>({
         continue;
       }
       const layout = serverLayout(server.config);
-      await mkdir(layout.lockDirectory, { recursive: true });
+      await ensureLockDirectory(layout.lockDirectory);
       const lock = tryAcquireLock(serverLockPath(layout.lockDirectory, name, 'cron'));
       if (!lock) {
         ctx.report.info(
@@ -118,7 +123,7 @@ async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promi
     );
   }
   if (!hasCloudCatalog(config) || !config.retention_policy) return outcome;
-  await mkdir(config.barman_lock_directory, { recursive: true });
+  await ensureLockDirectory(config.barman_lock_directory);
   const lock = tryAcquireLock(serverLockPath(config.barman_lock_directory, config.name, 'cron'));
   if (!lock) {
     ctx.report.info(

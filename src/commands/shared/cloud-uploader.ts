@@ -3,10 +3,9 @@
  * --async, cron). Cheap on purpose: no AWS SDK, one flock probe and, when no worker runs, one
  * detached `barman cloud-wal-upload` process.
  */
-import { mkdir } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import type { ServerConfig } from '../../config/index.js';
-import { serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { spawnDetached } from '../../process/supervise.js';
 
 export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
@@ -23,7 +22,7 @@ export function cloudUploadLockPath(config: ServerConfig): string {
 
 /** Starts a worker unless one holds the lock; returns its pid, or null when one is running. */
 export async function startCloudUploader(config: ServerConfig, configFile: string): Promise<number | null> {
-  await mkdir(config.barman_lock_directory, { recursive: true });
+  await ensureLockDirectory(config.barman_lock_directory);
   const probe = tryAcquireLock(cloudUploadLockPath(config));
   if (!probe) return null;
   probe.release();

@@ -3,8 +3,6 @@
  * server has something to switch), then with --archive run archive-wal in this process until the
  * closed WAL file is in the archive or --archive-timeout seconds have passed.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerLayout } from '../../catalog/layout.js';
 import { serverLayout } from '../../catalog/layout.js';
@@ -21,8 +19,9 @@ import {
   PostgresClient,
   switchWal,
 } from '../../postgres/index.js';
+import { localWalArchive } from '../../wal/archive.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
-import { hashDir, isSegmentName } from '../../wal/names.js';
+import { isSegmentName } from '../../wal/names.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
@@ -139,7 +138,7 @@ async function waitForWal(
   const log = ctx.log.child({ server: name });
   const hooks = archiveHooks(HookRunner.forServer(ctx, server.config));
   const deadline = timeoutSeconds ? Date.now() + timeoutSeconds * 1000 : Infinity;
-  const target = wal ? join(layout.walsDirectory, hashDir(wal), wal) : null;
+  const archive = localWalArchive(layout.walsDirectory);
   while (Date.now() < deadline) {
     try {
       await runArchiveWal(server.config, ctx.report, log, { hooks });
@@ -147,7 +146,8 @@ async function waitForWal(
       if (!(error instanceof LockBusyError)) throw error;
       log.debug('archive-wal is running in another process; waiting for it');
     }
-    if (target ? existsSync(target) : (await latestPerTimeline(layout)) !== initial) return true;
+    if (wal ? (await archive.find(wal)).length > 0 : (await latestPerTimeline(layout)) !== initial)
+      return true;
     await sleep(POLL_MS);
   }
   if (wal) ctx.report.error(`The WAL file ${wal} has not been received in ${timeoutSeconds} seconds`);

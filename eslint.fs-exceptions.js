@@ -1,0 +1,164 @@
+// The files of src/ outside src/storage/ that may import node:fs, one entry per file, each with
+// its reason (see "Storage is the only way to backup and WAL files" in docs/architecture.md).
+// Backup and WAL data go through Storage (storageFor(config, location)); the file system is
+// fine for configuration, locks, logs, PGDATA and the recovery destination, process plumbing
+// and the work directories of local programs. `pending` marks a file that still reads or writes
+// backup or WAL data directly and is to be converted. eslint.config.js turns this list into the
+// lint rule; test/unit/fs-exceptions.test.ts checks every entry is real (the file exists,
+// imports node:fs) and gives a reason, so the list cannot rot.
+
+/** @type {{ path: string, reason: string, pending?: boolean }[]} */
+export const fsExceptions = [
+  // Configuration loading.
+  { path: 'src/config/load.ts', reason: 'reads barman.conf and its configuration_files_directory' },
+  {
+    path: 'src/config/support.ts',
+    reason: "reads a server's active config-switch model file (configuration state)",
+  },
+
+  // Locks and logs.
+  { path: 'src/locks/index.ts', reason: 'lock files: open, flock, pid, cleanup of unused lock files' },
+  { path: 'src/log/index.ts', reason: 'creates the log file directory and keeps the log file private' },
+  {
+    path: 'src/commands/shared/delete-backup.ts',
+    reason: 'creates the lock directory, removes a deleted backup lock file',
+  },
+  { path: 'src/commands/rebuild-xlogdb/run.ts', reason: 'creates the lock directory before the xlogdb lock' },
+
+  // Process and tool plumbing.
+  { path: 'src/cli/run-as.ts', reason: 'creates barman_home for barman_user and reads /etc/passwd' },
+  { path: 'src/commands/diagnose/run.ts', reason: 'reads /etc/os-release for the diagnose report' },
+  {
+    path: 'src/commands/receive-wal/supervise.ts',
+    reason: 'finds bin/barman.js of this installation to respawn',
+  },
+  { path: 'src/postgres/password.ts', reason: 'reads the PostgreSQL password file (passfile, ~/.pgpass)' },
+  { path: 'src/process/postgres-tools.ts', reason: 'finds the PostgreSQL client programs (access X_OK)' },
+  {
+    path: 'src/util/paths.ts',
+    reason: 'resolves configured local paths the way the kernel sees them (checks)',
+  },
+  { path: 'src/util/version.ts', reason: "reads this package's package.json for --version" },
+  {
+    path: 'src/commands/shared/checks/permissions.ts',
+    reason: 'check: modes and owners of the local files under barman_home (privacy)',
+  },
+
+  // PGDATA and PostgreSQL's own files, read by executors and on the database host.
+  { path: 'src/executors/exclusive.ts', reason: 'reads backup_label from PGDATA (exclusive backup)' },
+  { path: 'src/executors/cloud-tar.ts', reason: 'walks and reads PGDATA to stream it as tar to the bucket' },
+  {
+    path: 'src/commands/shared/checks/backup-method-checks.ts',
+    reason: 'check: PGDATA is a readable directory (rsync/local methods)',
+  },
+  { path: 'src/cli/wal-archive-client.ts', reason: "barman-wal-archive: reads PostgreSQL's segment %p" },
+  {
+    path: 'src/cli/wal-restore-client.ts',
+    reason: "barman-wal-restore: writes the fetched segment to PostgreSQL's %p and its spool",
+  },
+  {
+    path: 'src/commands/cloud-wal-archive/run.ts',
+    reason: "barman-cloud-wal-archive: checks PostgreSQL's %p is readable",
+  },
+
+  // Work directories of local programs (rsync, pg_basebackup, pg_receivewal) and spools.
+  { path: 'src/executors/rsync.ts', reason: "rsync's destination directory and its tablespace symlinks" },
+  {
+    path: 'src/executors/local-rsync.ts',
+    reason: "the local copy's destination directory (global/ for pg_control)",
+  },
+  {
+    path: 'src/executors/concurrent.ts',
+    reason:
+      "writes backup_label and tablespace_map into the copy rsync just filled (the executor's work dir)",
+  },
+  {
+    path: 'src/executors/postgres.ts',
+    reason: "pg_basebackup's target directory and the backup_label it wrote there",
+  },
+  { path: 'src/executors/tar-label.ts', reason: "reads backup_label from pg_basebackup's tar output" },
+  { path: 'src/executors/upload-journal.ts', reason: 'reads the local journal of open multipart uploads' },
+  {
+    path: 'src/commands/receive-wal/receiver.ts',
+    reason: "pg_receivewal's streaming directory (.partial segments, its status files)",
+  },
+  { path: 'src/wal/cloud-spool.ts', reason: 'the local spool of barman-cloud-wal-archive --parallel' },
+  {
+    path: 'src/wal/cloud-upload-worker.ts',
+    reason: 'the local spool and errors directory of the cloud WAL uploader',
+  },
+  { path: 'src/wal/cloud-archive.ts', reason: 'reads the local source segment it uploads (incoming/ or %p)' },
+  {
+    path: 'src/wal/put-wal.ts',
+    reason: 'the archive_command fast path: writes incoming/ with link/rename and fsync, no Storage load',
+  },
+
+  // Shared lower layer: machinery on local paths its callers chose.
+  {
+    path: 'src/transfer/compression/files.ts',
+    reason: 'compresses and decompresses local files for its callers',
+  },
+  {
+    path: 'src/transfer/copy-tree.ts',
+    reason: 'parallel local tree copy (copy_file_range, hard links) for local-rsync and recovery',
+  },
+
+  // The recovery destination.
+  {
+    path: 'src/recovery/apply.ts',
+    reason: 'writes the recovery destination (configuration, staging directory)',
+  },
+  {
+    path: 'src/recovery/destination.ts',
+    reason: 'prepares and checks the recovery destination and tablespaces',
+  },
+  { path: 'src/recovery/tar-extract.ts', reason: 'extracts tar archives into the recovery destination' },
+
+  // Backup and WAL data still reached through node:fs: to be converted to Storage.
+  {
+    path: 'src/catalog/layout.ts',
+    reason: 'serverLayout() is synchronous and looks whether the 3.13+ xlog.db exists',
+    pending: true,
+  },
+  {
+    path: 'src/commands/backup/start.ts',
+    reason: "creates the server's directories of Barman's layout (base/, wals/, incoming/, ...)",
+    pending: true,
+  },
+  {
+    path: 'src/commands/backup/finish.ts',
+    reason: "measures a local backup's size with hard-link counts (Storage has no link count)",
+    pending: true,
+  },
+  {
+    path: 'src/commands/shared/checks/catalog-checks.ts',
+    reason: "check: creates and stats the server's directories of Barman's layout",
+    pending: true,
+  },
+  {
+    path: 'src/commands/shared/checks/wal-archive-checks.ts',
+    reason: 'check: stats xlog.db, lists incoming/, streaming/ and errors/',
+    pending: true,
+  },
+  {
+    path: 'src/commands/shared/wal-cleanup.ts',
+    reason: 'the journal of a WAL removal in progress',
+    pending: true,
+  },
+  {
+    path: 'src/wal/archiver.ts',
+    reason: 'moves incoming/ and streaming/ segments into the local archive',
+    pending: true,
+  },
+  {
+    path: 'src/wal/archive-service.ts',
+    reason: 'lists incoming/ and creates the lock directory',
+    pending: true,
+  },
+  {
+    path: 'src/wal/compare.ts',
+    reason: 'compares an archived segment with a new one by local path',
+    pending: true,
+  },
+  { path: 'src/wal/xlogdb-file.ts', reason: 'reads and appends xlog.db (the WAL index)', pending: true },
+];
