@@ -170,6 +170,13 @@ async function prepareInObjectStore(
   candidate: Candidate,
   outcome: ArchiveOutcome,
 ): Promise<Prepared | null> {
+  const delivered = await detectCompression(candidate.path, env.config);
+  if (delivered !== null) {
+    // Its object would be named by the configured compression, not by the one it arrived in.
+    const reason = `compressed before delivery (${delivered}): an object archive stores only files it compresses itself`;
+    await reject(env, candidate, 'error', reason, outcome);
+    return null;
+  }
   const { archiveWalToCloud } = await import('./cloud-archive.js');
   const target = {
     archive: env.archive,
