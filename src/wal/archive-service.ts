@@ -1,77 +1,124 @@
-/** Runs archive-wal for one server: locks, identity, xlog.db and the compression pool wired together. */
+/**
+ * Runs archive-wal for one server: locks, identity, the WAL archive (with its xlog.db in a
+ * directory; an object archive has none, its listing is the index) and the compression pool
+ * wired together.
+ */
 import { mkdir, readdir } from 'node:fs/promises';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { readIdentity, writeIdentity } from '../catalog/identity.js';
-import { serverLayout } from '../catalog/layout.js';
-import { acquireLock, serverLockPath, withLock } from '../locks/index.js';
+import { catalogLayout, serverLayout } from '../catalog/layout.js';
+import type { HeldLock } from '../locks/index.js';
+import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { BarmanError } from '../errors/index.js';
 import { isSystemError, systemErrorHint, systemErrorMessage } from '../errors/system.js';
-import type { ArchiveHooks, ArchiveOutcome } from './archiver.js';
+import type { WalArchive } from './archive.js';
+import { openWalArchive } from './archive.js';
+import type { ArchiveHooks, ArchiveOutcome, ArchiverEnvironment, WalSource } from './archiver.js';
 import { archiveWal } from './archiver.js';
 import { CompressionPool } from '../transfer/compression/index.js';
+import { CLOUD_UPLOAD_LOCK_TASK } from './cloud-spool.js';
 import { XlogDbFile } from './xlogdb-file.js';
 
 /** How long a writer waits for another process holding xlog.db (rebuild, delete). */
 export const XLOGDB_LOCK_WAIT_MS = 60_000;
 
-/** `options.hooks`: the server's pre/post_archive scripts (src/hooks archiveHooks), when configured. */
+/**
+ * `options.hooks`: the server's pre/post_archive scripts (src/hooks archiveHooks), when
+ * configured; `options.sources`: only these sources (cron leaves an object archive's incoming/,
+ * the spool of cloud-wal-archive --async, to the upload worker it starts).
+ */
 export async function runArchiveWal(
   config: ServerConfig,
   report: Reporter,
   log: Logger,
-  options: { hooks?: ArchiveHooks } = {},
+  options: { hooks?: ArchiveHooks; sources?: readonly WalSource[] } = {},
 ): Promise<ArchiveOutcome> {
-  const layout = serverLayout(config);
+  const layout = catalogLayout(config);
   await mkdir(layout.lockDirectory, { recursive: true });
   const archiveLock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'archive-wal'), {
     busyMessage: `Another archive-wal process is already running on server ${config.name}`,
   });
   const pool = new CompressionPool();
+  let archive: WalArchive | null = null;
+  let uploadLock: HeldLock | null = null;
   try {
-    for (const directory of [layout.walsDirectory, layout.incomingDirectory, layout.errorsDirectory]) {
+    const local = config.wals_directory.kind === 'posix';
+    for (const directory of [
+      ...(local ? [layout.walsDirectory] : []),
+      layout.incomingDirectory,
+      layout.errorsDirectory,
+    ]) {
       await mkdir(directory, { recursive: true });
     }
-    const xlogDb = new XlogDbFile(layout.xlogDbFile);
-    const xlogLock = serverLockPath(layout.lockDirectory, config.name, 'xlogdb');
-    const current = await xlogDb.read();
-    const columns = current.columns === 5 ? 5 : 4;
+    archive = await openWalArchive(config);
+    let sources = options.sources;
+    if (!local && config.archiver && (sources?.includes('incoming') ?? true)) {
+      // incoming/ is also the spool of cloud-wal-archive --async: one process at a time uploads it.
+      uploadLock = tryAcquireLock(serverLockPath(layout.lockDirectory, config.name, CLOUD_UPLOAD_LOCK_TASK));
+      if (!uploadLock) {
+        log.info('the cloud WAL upload worker is uploading incoming/: archiving streaming/ only');
+        sources = ['streaming'];
+      }
+    }
     const identity = await readIdentity(layout.identityFile);
-    // Once per run, under the lock: what a rewrite of xlog.db killed halfway left.
-    let tempsRemoved = false;
-    return await archiveWal({
+    const common = {
       config,
+      archive,
       paths: layout,
+      ...(sources ? { sources } : {}),
       report,
       log,
       pool,
       systemIdentifier: identity?.systemid ?? null,
-      async onIdentityLearned(systemid, majorVersion) {
+      async onIdentityLearned(systemid: string, majorVersion: string | null) {
         await writeIdentity(layout.identityFile, { systemid, version: majorVersion });
         log.info(`recorded the cluster identity of server ${config.name}: system identifier ${systemid}`);
       },
-      catalogued: new Set(current.entries.map((entry) => entry.name)),
-      commitToCatalogue: ({ published, ifMissing }, publish) =>
-        withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
-          if (!tempsRemoved) await xlogDb.removeAbandonedTemps();
-          tempsRemoved = true;
-          await publish();
-          let missing = ifMissing;
-          if (missing.length > 0) {
-            const present = new Set((await xlogDb.read()).entries.map((entry) => entry.name));
-            missing = missing.filter((entry) => !present.has(entry.name));
-          }
-          await xlogDb.append([...published, ...missing], columns);
-        }),
       hooks: options.hooks,
-    });
+    };
+    return await archiveWal(
+      local
+        ? { ...common, ...(await xlogDbCatalogue(config)) }
+        : { ...common, catalogued: new Set<string>(), commitToCatalogue: (_lines, publish) => publish() },
+    );
   } catch (error) {
     throw asStorageError(error, config.name);
   } finally {
+    archive?.close();
+    uploadLock?.release();
     await pool.close();
     archiveLock.release();
   }
+}
+
+/** A directory archive's catalogue: xlog.db, appended under its lock after each publication. */
+async function xlogDbCatalogue(
+  config: ServerConfig,
+): Promise<Pick<ArchiverEnvironment, 'catalogued' | 'commitToCatalogue'>> {
+  const layout = serverLayout(config);
+  const xlogDb = new XlogDbFile(layout.xlogDbFile);
+  const xlogLock = serverLockPath(layout.lockDirectory, config.name, 'xlogdb');
+  const current = await xlogDb.read();
+  const columns = current.columns === 5 ? 5 : 4;
+  // Once per run, under the lock: what a rewrite of xlog.db killed halfway left.
+  let tempsRemoved = false;
+  return {
+    catalogued: new Set(current.entries.map((entry) => entry.name)),
+    commitToCatalogue: ({ published, ifMissing }, publish) =>
+      withLock(xlogLock, { waitMs: XLOGDB_LOCK_WAIT_MS }, async () => {
+        if (!tempsRemoved) await xlogDb.removeAbandonedTemps();
+        tempsRemoved = true;
+        await publish();
+        let missing = ifMissing;
+        if (missing.length > 0) {
+          const present = new Set((await xlogDb.read()).entries.map((entry) => entry.name));
+          missing = missing.filter((entry) => !present.has(entry.name));
+        }
+        await xlogDb.append([...published, ...missing], columns);
+      }),
+  };
 }
 
 /**
@@ -80,7 +127,7 @@ export async function runArchiveWal(
  * lock file and its directories then, so that a refused request leaves barman_home untouched.
  */
 export async function walWaiting(config: ServerConfig): Promise<boolean> {
-  const layout = serverLayout(config);
+  const layout = catalogLayout(config);
   const sources = [
     ...(config.archiver ? [layout.incomingDirectory] : []),
     ...(config.streaming_archiver ? [layout.streamingDirectory] : []),

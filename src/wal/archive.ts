@@ -4,7 +4,8 @@
  * the index, see xlogdb-file.ts) and barman-cloud's on an object store (`<hash>/<name><ext>`,
  * the extension naming the compression, no xlog.db: the listing is the index). Finding, opening,
  * listing, rebuilding the index and removing files go through here; storing is the archiver's
- * (a directory: archiver.ts, with its batched xlog.db commits) or store.ts (an object store).
+ * (archive-store.ts: a directory with its batched xlog.db commits, or an object store through
+ * cloud-archive.ts).
  * No codec and no AWS SDK is loaded by this module itself.
  */
 import type { Readable } from 'node:stream';

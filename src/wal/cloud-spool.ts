@@ -11,6 +11,9 @@ import { BarmanError } from '../errors/index.js';
 import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/posix.js';
 import { compareWalNames, parseWalName } from './names.js';
 
+/** The lock task of the spool's upload worker (one worker per server uploads the spool). */
+export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
+
 export type EnqueueOutcome = 'queued' | 'already-queued';
 
 export async function enqueueWal(spoolDirectory: string, file: string): Promise<EnqueueOutcome> {

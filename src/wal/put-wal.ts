@@ -17,7 +17,12 @@ import { readTar, TarFormatError } from '../transfer/tar-reader.js';
 
 export interface PutWalPaths {
   incomingDirectory: string;
-  walsDirectory: string;
+  /**
+   * The archive's directory, where a retry finds its file already archived; null for an object
+   * archive (s3://), which put-wal does not reach (no AWS SDK on the archive_command path):
+   * archive-wal compares a retry with the stored copy there.
+   */
+  walsDirectory: string | null;
   errorsDirectory: string;
 }
 
@@ -176,7 +181,8 @@ async function publish(
   const accepted: string[] = [];
   for (const [index, file] of received.entries()) {
     const target = join(paths.incomingDirectory, file.name);
-    const archived = join(paths.walsDirectory, hashDir(file.name), file.name);
+    const archived =
+      paths.walsDirectory === null ? null : join(paths.walsDirectory, hashDir(file.name), file.name);
     if (await deliverOrMatch(file, target, archived, custom)) {
       accepted.push(file.name);
       continue;
@@ -211,11 +217,11 @@ async function publish(
 async function deliverOrMatch(
   file: Received,
   target: string,
-  archived: string,
+  archived: string | null,
   custom: CustomCompression | null,
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt += 1) {
-    if (!(await exists(archived))) {
+    if (archived === null || !(await exists(archived))) {
       // link() fails if the name exists: a concurrent put-wal can never be silently replaced.
       try {
         await link(file.temp, target);
@@ -225,7 +231,7 @@ async function deliverOrMatch(
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
     }
-    const existing = (await exists(target)) ? target : archived;
+    const existing = archived === null || (await exists(target)) ? target : archived;
     // Loaded only here: the compression codecs are not needed on the common path.
     const { filesHaveSameContent } = await import('./compare.js');
     try {

@@ -107,12 +107,33 @@ export default defineCommandModule<Result>({
 });
 
 /**
- * A server archiving WAL into object storage: no local archive to process; cron (re)starts the
- * upload worker when `cloud-wal-archive --async` left files in the spool (a worker that died,
- * or one that could not be started), and applies the retention policy to a cloud catalogue.
+ * A server archiving WAL into object storage: receive-wal's files in streaming/ are archived
+ * into it (and receive-wal supervised) as for a local archive; cron (re)starts the upload worker
+ * when incoming/, the spool of `cloud-wal-archive --async` and put-wal's delivery, holds files
+ * (a worker that died, or one that could not be started), and applies the retention policy to
+ * a cloud catalogue.
  */
 async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promise<Result[string]> {
   const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+  if (config.wals_directory.kind === 's3' && config.streaming_archiver) {
+    // receive-wal's files are archived here; incoming/ is the upload worker's (started below).
+    ctx.report.info(`Starting WAL archiving for server ${config.name}`);
+    try {
+      const hooks = archiveHooks(HookRunner.forServer(ctx, config));
+      outcome.archived = (
+        await runArchiveWal(config, ctx.report, ctx.log.child({ server: config.name }), {
+          hooks,
+          sources: ['streaming'],
+        })
+      ).archived.length;
+    } catch (error) {
+      if (!(error instanceof LockBusyError)) throw error;
+      ctx.report.info(
+        `Another archive-wal process is already running on server ${config.name}. Skipping to the next server`,
+      );
+    }
+    await superviseReceiveWal(ctx, config);
+  }
   const waiting = await spooledWals(config.incoming_wals_directory);
   if (waiting.length > 0) {
     const pid = await startCloudUploader(config, ctx.config.configFile);

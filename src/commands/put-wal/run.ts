@@ -1,4 +1,4 @@
-import { serverLayout } from '../../catalog/layout.js';
+import { catalogLayout } from '../../catalog/layout.js';
 import { BarmanError } from '../../errors/index.js';
 import { customWalCompression } from '../../wal/custom-compression.js';
 import { putWalFromFile, putWalFromTar } from '../../wal/put-wal.js';
@@ -23,7 +23,10 @@ export default defineCommandModule<Result>({
     if (input.options.test === true) {
       return { lines: [`Ready to accept WAL files for the server ${serverName}`], accepted: [] };
     }
-    const layout = serverLayout(server.config);
+    const layout = {
+      ...catalogLayout(server.config),
+      ...(server.config.wals_directory.kind === 's3' ? { walsDirectory: null } : {}),
+    };
     const custom = customWalCompression(server.config);
     const file = input.options.file as string | undefined;
     const outcome =

@@ -7,8 +7,9 @@ import { setPriority } from 'node:os';
 import type { ServerConfig } from '../../config/index.js';
 import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { spawnDetached } from '../../process/supervise.js';
+import { CLOUD_UPLOAD_LOCK_TASK } from '../../wal/cloud-spool.js';
 
-export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
+export { CLOUD_UPLOAD_LOCK_TASK };
 
 /** Niceness of the background worker. */
 const WORKER_NICENESS = 10;

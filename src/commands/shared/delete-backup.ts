@@ -20,9 +20,6 @@ import {
 import type { ServerLayout } from '../../catalog/layout.js';
 import type { BackupStore } from '../../catalog/store.js';
 import { displayPath, posixBackupStore, withBackupStore } from '../../catalog/store.js';
-import { storageFor } from '../../storage/index.js';
-import type { CloudCompression } from '../../wal/cloud-layout.js';
-import { cloudWalPath } from '../../wal/cloud-layout.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
@@ -104,10 +101,7 @@ export async function deleteBackup(
         options,
       );
       await unlistBackup(store, backup);
-      const removedWals =
-        config.wals_directory.kind === 'posix'
-          ? await removeWalFiles(catalog, removable, hooks)
-          : await removeObjectWalFiles(catalog, removable);
+      const removedWals = await removeWalFiles(catalog, removable, hooks);
       if (removedWals.length > 0) {
         report.info('Delete associated WAL segments:');
         for (const name of removedWals) report.info(`\t${name}`);
@@ -124,27 +118,6 @@ export async function deleteBackup(
     lock.release();
     await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
   }
-}
-
-/**
- * Removes WAL files from a WAL archive in object storage (barman-cloud's layout: no xlog.db,
- * no journal to keep: the listing is the index, and an object left by a killed deletion is
- * one the next deletion finds again). wal-cleanup.ts serves posix archives only so far.
- */
-async function removeObjectWalFiles(catalog: ServerCatalog, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const { config } = catalog;
-  requireCompleteCatalog(catalog, `WAL files of server '${config.name}' not removed`);
-  const compressionOf = new Map(catalog.xlog.map((entry) => [entry.name, entry.compression]));
-  const storage = await storageFor(config, config.wals_directory);
-  try {
-    await storage.removeMany(
-      names.map((name) => cloudWalPath(name, (compressionOf.get(name) ?? null) as CloudCompression | null)),
-    );
-  } finally {
-    storage.close();
-  }
-  return [...names];
 }
 
 /**

@@ -17,7 +17,8 @@ import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../loc
 import type { Reporter } from '../../output/reporter.js';
 import { fsyncDirectory, removeTempCopies, writeFileDurably } from '../../storage/posix.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
-import { localWalArchive } from '../../wal/archive.js';
+import type { WalArchive } from '../../wal/archive.js';
+import { localWalArchive, openWalArchive } from '../../wal/archive.js';
 import type { XlogDbEntry } from '../../wal/xlogdb.js';
 import { XlogDbFile } from '../../wal/xlogdb-file.js';
 import type { ServerCatalog } from './backup-catalog.js';
@@ -38,7 +39,9 @@ export async function removeWalsBefore(
 
 /**
  * Drops `names` from xlog.db, then deletes the files, each inside its pre/post wal_delete hook
- * scripts when configured; under the server's wal-removal lock, journalled (see above).
+ * scripts when configured; under the server's wal-removal lock, journalled (see above). An
+ * object archive (barman-cloud's layout) has no xlog.db and needs no journal: its listing is
+ * the index, so a file a killed removal left is one the next removal finds again.
  */
 export async function removeWalFiles(
   catalog: ServerCatalog,
@@ -46,28 +49,34 @@ export async function removeWalFiles(
   hooks?: HookRunner,
 ): Promise<string[]> {
   if (names.length === 0) return [];
-  const { layout } = catalog;
+  const { layout, config } = catalog;
   const refused = `WAL files of server '${layout.server}' not removed`;
   requireCompleteCatalog(catalog, refused);
   const lock = await acquireLock(removalLockPath(layout), {
     waitMs: XLOGDB_LOCK_WAIT_MS,
     busyMessage: `WAL files of server ${layout.server} are being removed by another process`,
   });
+  const archive = await openWalArchive(config);
   try {
-    await finishJournal(layout, true);
     const journal = journalPath(layout);
-    await removeTempCopies(journal);
-    await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
-    await dropFromXlogDb(layout, new Set(names), refused);
-    // xlog.db lines of the files, for the wal_delete hook scripts (BARMAN_SIZE, ...).
-    const entries = hooks?.has('wal_delete')
-      ? new Map(catalog.xlog.map((entry) => [entry.name, entry]))
-      : null;
-    await deleteWalFiles(layout, names, entries ? { hooks, entries } : null);
-    await unlink(journal);
-    await fsyncDirectory(dirname(journal));
+    const indexed = archive.layout === 'barman';
+    if (indexed) {
+      await finishJournal(layout, true);
+      await removeTempCopies(journal);
+      await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
+      await dropFromXlogDb(layout, new Set(names), refused);
+    }
+    // The index's lines of the files: their compression (an object's name) and, for the
+    // wal_delete hook scripts, BARMAN_SIZE and the rest.
+    const entries = new Map(catalog.xlog.map((entry) => [entry.name, entry]));
+    await deleteWalFiles(archive, names, entries, hooks?.has('wal_delete') ? hooks : null);
+    if (indexed) {
+      await unlink(journal);
+      await fsyncDirectory(dirname(journal));
+    }
     return [...names];
   } finally {
+    archive.close();
     lock.release();
   }
 }
@@ -151,7 +160,7 @@ async function finishJournal(layout: ServerLayout, updateXlogDb: boolean): Promi
       `an interrupted removal of WAL files of server '${layout.server}' not finished`,
     );
   }
-  await deleteWalFiles(layout, names, null);
+  await deleteWalFiles(localWalArchive(layout.walsDirectory), names, new Map(), null);
   await unlink(journal);
   await fsyncDirectory(dirname(journal));
   return names;
@@ -184,15 +193,18 @@ async function dropFromXlogDb(
 }
 
 async function deleteWalFiles(
-  layout: ServerLayout,
+  archive: WalArchive,
   names: readonly string[],
-  withHooks: { hooks: HookRunner | undefined; entries: Map<string, XlogDbEntry> } | null,
+  entries: ReadonlyMap<string, XlogDbEntry>,
+  hooks: HookRunner | null,
 ): Promise<void> {
-  const archive = localWalArchive(layout.walsDirectory);
-  const files = names.map((name) => ({ name }));
-  if (!withHooks) return archive.remove(files);
+  // Barman's layout finds a file by its name; barman-cloud's by its name and compression.
+  const files = names.map((name) =>
+    archive.layout === 'barman' ? { name } : { name, compression: entries.get(name)?.compression },
+  );
+  if (!hooks) return archive.remove(files);
   await archive.remove(files, async ({ name, path }, remove) => {
-    const entry = withHooks.entries.get(name);
+    const entry = entries.get(name);
     const file = {
       segment: name,
       file: path,
@@ -200,6 +212,6 @@ async function deleteWalFiles(
       timestamp: entry?.mtime ?? 0,
       compression: entry?.compression ?? null,
     };
-    await withWalDeleteHooks(withHooks.hooks, file, remove);
+    await withWalDeleteHooks(hooks, file, remove);
   });
 }

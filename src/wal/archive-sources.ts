@@ -1,0 +1,161 @@
+/**
+ * Where archive-wal takes its files from and where it puts the ones it refuses: the sources
+ * (incoming/, streaming/) read in name order with pg_receivewal's rules, errors/ for rejected
+ * files, and the put-wal temp files a dead writer left. Local directories on every archive.
+ */
+import { copyFile, lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fsyncDirectory, makeTreePrivate } from '../storage/posix.js';
+import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
+import { parseWalName } from './names.js';
+
+/** Sorted WAL files of one source, applying Barman's streaming rules and the batch size. */
+export async function collectBatch(
+  env: ArchiverEnvironment,
+  source: WalSource,
+  outcome: ArchiveOutcome,
+): Promise<Candidate[]> {
+  const directory = source === 'streaming' ? env.paths.streamingDirectory : env.paths.incomingDirectory;
+  let names: string[];
+  try {
+    names = (await readdir(directory)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const candidates: Candidate[] = [];
+  const unknown: string[] = [];
+  for (const name of names) {
+    // Temp files of archive_command and put-wal (dotfiles, *.tmp) are still being written.
+    if (name.startsWith('.') || name.endsWith('.tmp')) continue;
+    const path = join(directory, name);
+    const wal = parseWalName(name);
+    const info = await lstat(path).catch(() => null);
+    if (!info) continue;
+    if (!wal || !info.isFile()) {
+      unknown.push(name);
+      continue;
+    }
+    candidates.push({ name, wal, path, source });
+  }
+  if (unknown.length > 0) {
+    env.report.warning(
+      `Some unknown objects have been found while processing xlog segments for ${env.config.name}. ` +
+        'Objects moved to errors directory:',
+    );
+    for (const name of unknown) {
+      const movedTo = await moveToErrors(env, join(directory, name), name, 'unknown');
+      env.report.warning(`\t${name}`);
+      outcome.rejected.push({ name, reason: 'not a WAL file', movedTo });
+    }
+  }
+  let batch = source === 'streaming' ? streamingBatch(candidates) : candidates;
+  const limit =
+    source === 'streaming' ? env.config.streaming_archiver_batch_size : env.config.archiver_batch_size;
+  if (limit > 0) batch = batch.slice(0, limit);
+  return batch;
+}
+
+/**
+ * pg_receivewal keeps writing its newest file: `.partial` files are archived only when a newer
+ * one exists, and without any `.partial` the newest complete segment stays (it resumes from it).
+ */
+function streamingBatch(candidates: Candidate[]): Candidate[] {
+  const partials = candidates.filter((candidate) => candidate.wal.kind === 'partial');
+  const others = candidates.filter((candidate) => candidate.wal.kind !== 'partial');
+  if (partials.length === 0) {
+    const segments = others.filter((candidate) => candidate.wal.kind === 'segment');
+    const newest = segments.at(-1);
+    return others.filter((candidate) => candidate !== newest);
+  }
+  return [...others, ...partials.slice(0, -1)].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+}
+
+export async function reject(
+  env: ArchiverEnvironment,
+  candidate: Candidate,
+  suffix: 'error' | 'duplicate' | 'unknown',
+  reason: string,
+  outcome: ArchiveOutcome | null,
+): Promise<void> {
+  const movedTo = await moveToErrors(env, candidate.path, candidate.name, suffix);
+  if (suffix !== 'duplicate') {
+    env.report.error(`\t${candidate.name} rejected: ${reason}. File moved to ${movedTo}`);
+  }
+  outcome?.rejected.push({ name: candidate.name, reason, movedTo });
+}
+
+/** `errors/<name>.<UTC stamp>.<suffix>`, as Barman names rejected files. */
+async function moveToErrors(
+  env: ArchiverEnvironment,
+  path: string,
+  name: string,
+  suffix: string,
+): Promise<string> {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  await mkdir(env.paths.errorsDirectory, { recursive: true });
+  let target = join(env.paths.errorsDirectory, `${name}.${stamp}.${suffix}`);
+  for (let attempt = 1; await lstat(target).catch(() => null); attempt += 1) {
+    target = join(env.paths.errorsDirectory, `${name}.${stamp}-${attempt}.${suffix}`);
+  }
+  const info = await lstat(path);
+  // Another user's file is copied, so that what errors/ keeps is barman_user's.
+  const renamed =
+    info.isFile() && info.uid !== process.getuid?.()
+      ? false
+      : await rename(path, target).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => {
+            if (error.code !== 'EXDEV') throw error;
+            return false;
+          },
+        );
+  if (!renamed) {
+    await copyFile(path, target);
+    await unlink(path);
+  }
+  // Kept as private as the archive, whatever mode it arrived with (rsync -a of a 0644 copy).
+  await makeTreePrivate(target).catch((error: unknown) =>
+    env.log.warning(`cannot make ${target} private to barman_user`, { error: String(error) }),
+  );
+  await fsyncDirectory(env.paths.errorsDirectory);
+  await fsyncDirectory(dirname(path));
+  return target;
+}
+
+/** How long a put-wal temp file must have been left untouched, its writer gone, to be removed. */
+export const STALE_PUT_WAL_TEMP_MS = 30 * 60_000;
+
+/**
+ * Removes from incoming/ the temp files of put-wal runs that died (`.<pid>-<hex>-<name>.tmp`,
+ * see put-wal.ts): only when no process has that pid any more and the file has not changed for
+ * STALE_PUT_WAL_TEMP_MS. Anything else, a live writer's file included, stays.
+ */
+export async function cleanStalePutWalTemps(env: ArchiverEnvironment): Promise<void> {
+  const directory = env.paths.incomingDirectory;
+  for (const name of await readdir(directory).catch(() => [] as string[])) {
+    const match = /^\.(\d+)-[0-9a-f]+-.+\.tmp$/.exec(name);
+    if (!match) continue;
+    const path = join(directory, name);
+    const info = await lstat(path).catch(() => null);
+    if (!info?.isFile() || Date.now() - info.mtimeMs < STALE_PUT_WAL_TEMP_MS) continue;
+    if (processExists(Number(match[1]))) continue;
+    await unlink(path).catch(() => {});
+    env.log.info(`removed ${path}, left by a put-wal that did not finish`);
+  }
+}
+
+function processExists(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
