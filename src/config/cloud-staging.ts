@@ -31,7 +31,7 @@ export function stagingLimitProblem(maxBytes: number, partSize: number): string 
   return (
     `the cloud staging limit (cloud_staging_max_size, or --cloud-staging-max-size) of ${prettySize(maxBytes)} ` +
     `is smaller than one upload part (${prettySize(partSize)}, cloud_upload_min_chunk_size and at least 5 MiB): ` +
-    `set it to ${prettySize(partSize)} or more (a few parts lets the backup run ahead of the uploads)`
+    `set it to ${prettySize(partSize)} or more (a few parts let the backup run ahead of the uploads)`
   );
 }
 
