@@ -1,3 +1,10 @@
+export {
+  CLOUD_STAGING_OPTIONS,
+  cloudStagingOf,
+  S3_MIN_PART_SIZE,
+  stagingLimitProblem,
+  uploadPartSize,
+} from './cloud-staging.js';
 export { defaultConfigCandidates, findConfigFile, loadConfig } from './load.js';
 export type { LoadOptions } from './load.js';
 export { OPTIONS, OPTION_LIST, findOption, optionFlagsFor } from './options.js';

@@ -875,6 +875,40 @@ const optionTable = {
     category: 'Cloud (S3)',
     description: 'Minimum multipart upload part size (S3 requires at least 5 MiB).',
   }),
+  cloud_staging_directory: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    default: '%(backup_directory)s/cloud-staging',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description:
+      'Local directory where a backup streamed to an s3:// `basebackups_directory` stages its upload parts ' +
+      '(one private file each, removed once the bucket has it; created 0700 when missing). Used by ' +
+      '`backup_method = postgres`, and by `local-to-cloud` only when this or `cloud_staging_max_size` is set. ' +
+      "Files a killed backup left are removed by the next one. Barman's default is /tmp/barman/cloud-staging; " +
+      "barman-ts keeps it under the server's private directory. Several servers may share one directory.",
+    flag: {
+      flags: '--cloud-staging-directory <dir>',
+      commands: ['backup'],
+      description: 'local directory staging the upload parts of a backup to s3://',
+    },
+  }),
+  cloud_staging_max_size: option({
+    scope: 'global',
+    schema: kinds.size(),
+    default: '30G',
+    since: 'barman-ts',
+    category: 'Cloud (S3)',
+    description:
+      'Most bytes a backup to s3:// stages in `cloud_staging_directory` at once: the stream from PostgreSQL ' +
+      'waits while one more part would pass it. At least one upload part (`cloud_upload_min_chunk_size`, 5 MiB ' +
+      'or more); a few parts let the backup run ahead of slow uploads.',
+    flag: {
+      flags: '--cloud-staging-max-size <size>',
+      commands: ['backup'],
+      description: 'most bytes staged on disk at once by a backup to s3:// (e.g. 2G)',
+    },
+  }),
   cloud_delete_batch_size: option({
     scope: 'global',
     schema: kinds.int({ min: 1, max: 1000 }),

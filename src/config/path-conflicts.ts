@@ -4,7 +4,9 @@
  * move or delete the other's WAL files; a server whose own directories coincide mixes WAL files
  * with backups. Paths are compared physically (`..`, trailing slashes and symbolic links
  * resolved); s3:// locations by bucket and prefix (the endpoint is not compared: two names for
- * one store are common, and a false alarm costs less than a shared archive).
+ * one store are common, and a false alarm costs less than a shared archive). A
+ * cloud_staging_directory may be shared by servers but must not be, or be inside, a catalogue
+ * directory, where its staged upload parts would be taken for WAL files or backups.
  */
 import { isSameOrInside, physicalPath } from '../util/paths.js';
 import type { ConfigProblem } from './problems.js';
@@ -24,7 +26,7 @@ type DirectoryOption = (typeof DIRECTORY_OPTIONS)[number];
 
 interface Place {
   server: ServerEntry;
-  option: DirectoryOption;
+  option: DirectoryOption | 'cloud_staging_directory';
   /** As configured (an s3:// URL normalised). */
   written: string;
   /** What is compared: the physical path, or `s3://bucket/prefix`. */
@@ -33,7 +35,8 @@ interface Place {
 
 /** Problems to add, by server name (every server involved in a conflict gets its own). */
 export function findPathConflicts(servers: Iterable<ServerEntry>): Map<string, ConfigProblem[]> {
-  const places = [...servers].flatMap((server) => placesOf(server));
+  const entries = [...servers];
+  const places = entries.flatMap((server) => placesOf(server));
   const found = new Map<string, ConfigProblem[]>();
   const add = (place: Place, message: string) => {
     const list = found.get(place.server.name) ?? [];
@@ -72,6 +75,24 @@ export function findPathConflicts(servers: Iterable<ServerEntry>): Map<string, C
       );
     }
   }
+  for (const staging of entries.map((server) => stagingPlaceOf(server))) {
+    for (const place of places) {
+      // Several servers may share a staging directory (file names carry the pid); a
+      // backup_directory only contains the other directories.
+      if (place.option === 'backup_directory' || place.compared.startsWith('s3://')) continue;
+      if (!isSameOrInside(staging.compared, place.compared)) continue;
+      const what = staging.compared === place.compared ? 'is' : 'is inside';
+      add(
+        staging,
+        `${conflict(staging)} ${what} '${place.option}' (${place.written}) of server '${place.server.name}': its staged upload parts would be taken for catalogue files`,
+      );
+      if (place.server !== staging.server)
+        add(
+          place,
+          `${conflict(place)} holds 'cloud_staging_directory' (${staging.written}) of server '${staging.server.name}'`,
+        );
+    }
+  }
   return found;
 }
 
@@ -83,6 +104,12 @@ export function withProblems(entry: ServerEntry, problems: readonly ConfigProble
     disabled: all.some((problem) => problem.severity === 'error'),
     problems: Object.freeze(all),
   });
+}
+
+/** Staging directories are compared with the catalogue's directories, not with each other. */
+function stagingPlaceOf(server: ServerEntry): Place {
+  const written = server.config.cloud_staging_directory;
+  return { server, option: 'cloud_staging_directory', written, compared: physicalPath(written) };
 }
 
 function placesOf(server: ServerEntry): Place[] {

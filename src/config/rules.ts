@@ -3,6 +3,7 @@
  * Errors disable the server; warnings are shown. May adjust `values` the way Barman does
  * (e.g. turning `archiver` on when no archiver is enabled).
  */
+import { CLOUD_STAGING_OPTIONS, stagingLimitProblem, uploadPartSize } from './cloud-staging.js';
 import type { ConfigProblem } from './problems.js';
 import type { Location } from './value-kinds.js';
 
@@ -87,6 +88,24 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
   }
   if (values.aws_sse_kms_key_id && values.aws_encryption !== 'aws:kms') {
     error('aws_sse_kms_key_id', "'aws_sse_kms_key_id' requires 'aws_encryption = aws:kms'");
+  }
+
+  if (basebackups?.kind === 's3') {
+    const tooSmall = stagingLimitProblem(
+      values.cloud_staging_max_size as number,
+      uploadPartSize(values.cloud_upload_min_chunk_size as number),
+    );
+    if (tooSmall) error('cloud_staging_max_size', tooSmall);
+  } else {
+    // Set for this server (not inherited from [barman], where it may serve other servers).
+    for (const key of CLOUD_STAGING_OPTIONS) {
+      const where = locate(key);
+      if (where.file !== undefined && where.section === values.name)
+        warning(
+          key,
+          `has no effect: only backups to an s3:// 'basebackups_directory' stage their uploads (this server's is local)`,
+        );
+    }
   }
 
   if (values.archiver !== true && values.streaming_archiver !== true) {

@@ -48,7 +48,12 @@ export const localToCloudExecutor: BackupExecutor = {
     const upload: ArchiveUploader = async (name, body) => {
       const paced: Readable = limit ? pacedReadable(body, limit) : body;
       if (multipart)
-        return (await multipart.upload(`${id}/${name}`, paced, { multipartListener: journal })).size;
+        return (
+          await multipart.upload(`${id}/${name}`, paced, {
+            multipartListener: journal,
+            staging: request.options.cloudStaging,
+          })
+        ).size;
       await storage.writeFile(`${id}/${name}`, paced);
       return (await storage.stat(`${id}/${name}`))?.size ?? 0;
     };

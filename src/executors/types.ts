@@ -9,7 +9,7 @@ import type { BackupInfo } from '../catalog/backup-info.js';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
-import type { Storage } from '../storage/index.js';
+import type { CloudStaging, Storage } from '../storage/index.js';
 
 export interface BackupRequest {
   config: ServerConfig;
@@ -32,6 +32,14 @@ export interface BackupRequest {
     startBatch: { size: number; periodSeconds: number };
     retryTimes: number;
     retrySleepSeconds: number;
+    /**
+     * Bounded local staging for the uploads of a backup to an s3:// basebackups_directory
+     * (cloud_staging_directory / cloud_staging_max_size, or the --cloud-staging-* flags): give
+     * it to each upload (`staging` of WriteOptions / MultipartUploads.upload). Null when the
+     * backup does not stage: a local basebackups_directory, or local-to-cloud without either
+     * option set (see config/cloud-staging.ts).
+     */
+    cloudStaging: CloudStaging | null;
   };
   report: Reporter;
   log: Logger;

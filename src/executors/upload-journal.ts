@@ -9,17 +9,20 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
-import type { Storage } from '../storage/index.js';
+import type { CloudStaging, Storage } from '../storage/index.js';
 import { writeFileDurably } from '../storage/posix.js';
 import type { MultipartListener } from '../storage/s3/index.js';
 
 /** The S3 driver's multipart-upload methods (S3Storage has them; PosixStorage has none). */
 export interface MultipartUploads {
-  /** Like writeFile, telling `multipartListener` when a multipart upload starts and ends; the stored size. */
+  /**
+   * Like writeFile, telling `multipartListener` when a multipart upload starts and ends; the
+   * stored size. With `staging`, the parts go through bounded local files (WriteOptions.staging).
+   */
   upload(
     path: string,
     data: Readable,
-    options: { multipartListener?: MultipartListener },
+    options: { multipartListener?: MultipartListener; staging?: CloudStaging | null },
   ): Promise<{ size: number }>;
   /** Unfinished uploads under `path` (ListMultipartUploads; not every store has it). */
   listUploads(path: string): Promise<Array<{ key: string; uploadId: string }>>;

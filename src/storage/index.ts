@@ -50,6 +50,21 @@ export interface WriteOptions {
    * in one request up to this size); the driver's own part size when larger. Ignored by posix.
    */
   minPartSize?: number;
+  /**
+   * Object stores: bounded local staging of a streamed upload. Each part is written to a private
+   * file in `directory` and uploaded from it, and the stream waits while one more part would put
+   * more than `maxBytes` on disk (see s3/staging.ts). Ignored by posix: its writes already go to
+   * local files, in their final place, so staging would only copy every byte twice.
+   */
+  staging?: CloudStaging | null;
+}
+
+/** Where and how much a streamed upload to an object store may stage locally. */
+export interface CloudStaging {
+  /** A local directory (created 0700 when missing). */
+  directory: string;
+  /** The staged bytes of this process in `directory` never exceed this; at least one part. */
+  maxBytes: number;
 }
 
 export interface Storage {

@@ -409,4 +409,76 @@ wals_directory = s3://${BUCKET}/barman/main/wals
     assert.match(run.stderr, /file\(s\) of the backup manifest are in none of the archives of s3:\/\//);
     assert.match(run.stderr, /The destination is incomplete/);
   });
+
+  it('stages its uploads when asked: never more than --cloud-staging-max-size (less than the database) on disk, then recovered', async () => {
+    const original = readFileSync(config, 'utf8');
+    // Plain tar in one archive per tablespace: the 5 MiB parts of PGDATA go through staging.
+    writeFileSync(
+      config,
+      original
+        .replace('backup_compression = gzip\n', '')
+        .replace('cloud_upload_max_archive_size = 8M\n', 'cloud_staging_max_size = 1G\n'),
+    );
+    try {
+      const check = await barman('check', 'main');
+      assert.match(
+        check.stdout,
+        new RegExp(`cloud staging directory: OK \\(${dir}/home/main/cloud-staging, at most 953\\.7 MiB\\)`),
+      );
+      const limit = 12_000_000;
+      const [size] = await pg.query<{ bytes: string }>(
+        'SELECT sum(pg_database_size(oid))::text AS bytes FROM pg_database',
+      );
+      assert.ok(Number(size!.bytes) > limit, `the database (${size!.bytes} bytes) is larger than the limit`);
+      const [before] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM items');
+      const staging = join(dir, 'staging');
+      let peak = 0;
+      const sample = () => {
+        if (!existsSync(staging)) return;
+        let bytes = 0;
+        for (const name of readdirSync(staging))
+          bytes += statSync(join(staging, name), { throwIfNoEntry: false })?.size ?? 0;
+        peak = Math.max(peak, bytes);
+      };
+      const timer = setInterval(sample, 5);
+      const run = await barman(
+        'backup',
+        '--cloud-staging-directory',
+        staging,
+        '--cloud-staging-max-size',
+        String(limit),
+        'main',
+      ).finally(() => clearInterval(timer));
+      assert.equal(run.exitCode, 0, run.stderr + run.stdout);
+      assert.ok(peak > 0, 'parts were staged on disk');
+      assert.ok(peak <= limit, `${peak} bytes staged at once, above the limit`);
+      assert.deepEqual(readdirSync(staging), [], 'no staged file is left');
+      assert.equal(statSync(staging).mode & 0o777, 0o700);
+      const id = /in s3:\/\/\S+\/(\d{8}T\d{6})/.exec(run.stdout)![1]!;
+      await pg.query('INSERT INTO items SELECT generate_series(100001, 100500)');
+      await switchAndWait();
+      const destination = join(dir, 'recovered', 'staged');
+      const recovered = await barman(
+        'recover',
+        'main',
+        id,
+        destination,
+        '--tablespace',
+        `tbs1:${destination}-tbs`,
+      );
+      assert.equal(recovered.exitCode, 0, recovered.stderr);
+      const server = await startPostgres({ version: 15, existingDataDir: destination });
+      started.push(server);
+      await waitFor(
+        'the recovered server to leave recovery',
+        async () => !(await server.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+        { timeoutMs: 90_000, intervalMs: 200 },
+      );
+      const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
+      assert.equal(Number(row!.n), Number(before!.n) + 500);
+      await server.stop();
+    } finally {
+      writeFileSync(config, original);
+    }
+  });
 });

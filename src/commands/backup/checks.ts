@@ -1,8 +1,9 @@
 /**
  * Phase 1 of a backup, checks: what refuses a backup before anything is written — command-line
- * flags the method cannot honour, and Barman's silent pre-backup check.
+ * flags the method or the location cannot honour, and Barman's silent pre-backup check.
  */
-import type { ServerEntry } from '../../config/index.js';
+import type { ServerConfig, ServerEntry } from '../../config/index.js';
+import { CLOUD_STAGING_OPTIONS, stagingLimitProblem, uploadPartSize } from '../../config/index.js';
 import { InfoRedirectingReporter } from '../../output/reporter.js';
 import type { CommandContext } from '../definition.js';
 import type { CheckResult } from '../shared/checks/results.js';
@@ -38,6 +39,34 @@ export function refuseCopyFlags(
     }
   }
   return null;
+}
+
+/**
+ * The `--cloud-staging-*` flags: without effect (a warning) when the server's
+ * basebackups_directory is local; a `--cloud-staging-max-size` smaller than one upload part is
+ * refused before anything starts. The refusal, or null.
+ */
+export function refuseStagingFlags(
+  ctx: CommandContext,
+  config: ServerConfig,
+  overrides: Readonly<Record<string, unknown>>,
+): string | null {
+  const given = CLOUD_STAGING_OPTIONS.filter((key) => overrides[key] !== undefined);
+  if (given.length === 0) return null;
+  if (config.basebackups_directory.kind !== 's3') {
+    for (const key of given)
+      ctx.report.warning(
+        `--${key.replaceAll('_', '-')} has no effect: only backups to an s3:// basebackups_directory stage their uploads (server ${config.name})`,
+      );
+    return null;
+  }
+  const problem = stagingLimitProblem(
+    config.cloud_staging_max_size,
+    uploadPartSize(config.cloud_upload_min_chunk_size),
+  );
+  if (!problem) return null;
+  ctx.report.error(problem);
+  return problem;
 }
 
 /**

@@ -13,17 +13,19 @@ import type { BackupLocation } from '../../catalog/backup-location.js';
 import { openBackupLocation } from '../../catalog/backup-location.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
+import { cloudStagingOf } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import type { BackupExecutor, BackupRequest, ExecutorOutcome } from '../../executors/index.js';
 import { executorFor } from '../../executors/index.js';
 import type { BackupHookInfo } from '../../hooks/index.js';
 import { backupHookEnv, HookRunner } from '../../hooks/index.js';
 import { acquireLock, serverLockPath } from '../../locks/index.js';
+import type { CloudStaging } from '../../storage/index.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
-import { passesPreBackupCheck, refuseCopyFlags } from './checks.js';
+import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
 import { BackupRun, prepareDirectories, startBackup } from './start.js';
@@ -53,8 +55,10 @@ async function backupServer(
   overrides: Readonly<Record<string, unknown>>,
 ): Promise<BackupOutcome> {
   const config = withOverrides(server.config, overrides);
-  const refused = refuseCopyFlags(ctx, config.backup_method, overrides);
+  const refused =
+    refuseCopyFlags(ctx, config.backup_method, overrides) ?? refuseStagingFlags(ctx, config, overrides);
   if (refused) return { server: config.name, backupId: null, status: 'FAILED', error: refused };
+  const staging = cloudStagingOf(config, server.sources, overrides);
   const location = await openBackupLocation(config);
   try {
     await prepareDirectories(location);
@@ -89,7 +93,7 @@ async function backupServer(
         };
         run.step = 'running the pre_backup scripts';
         await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
-        outcome = await executor.run(backupRequest(ctx, config, location, run, options, previous));
+        outcome = await executor.run(backupRequest(ctx, config, location, run, options, previous, staging));
         await finishBackup(ctx, config, executor, run, outcome, started);
       } catch (error) {
         await failBackup(ctx, config, run, error);
@@ -124,6 +128,7 @@ function backupRequest(
   run: BackupRun,
   options: Readonly<Record<string, unknown>>,
   previous: CatalogBackup | undefined,
+  cloudStaging: CloudStaging | null,
 ): BackupRequest {
   const backupId = run.backupId!;
   return {
@@ -150,6 +155,7 @@ function backupRequest(
       },
       retryTimes: options.retry === false ? 0 : config.basebackup_retry_times,
       retrySleepSeconds: config.basebackup_retry_sleep,
+      cloudStaging,
     },
     report: ctx.report,
     log: ctx.log.child({ server: config.name, backup: backupId }),

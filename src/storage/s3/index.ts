@@ -4,8 +4,10 @@
  * Integrity: every upload request carries a Content-MD5 that S3 checks before it stores
  * anything, and the ETag returned is compared with the MD5 we computed (when it is an MD5: not
  * with aws:kms), so a write that resolves has been stored byte for byte. Large streams go up as
- * multipart uploads with bounded memory (at most `partConcurrency + 1` parts in memory); a
- * failed multipart upload is aborted so no orphan parts are left to pay for.
+ * multipart uploads with bounded memory (at most `partConcurrency + 1` parts in memory), or
+ * with bounded local staging (WriteOptions.staging, staging.ts: parts in files, at most
+ * `partConcurrency` in memory); a failed multipart upload is aborted so no orphan parts are left
+ * to pay for.
  * Credentials come from the SDK's standard chain (environment, shared files with `aws_profile`,
  * SSO, container and instance metadata); they are never logged or printed.
  */
@@ -30,6 +32,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BarmanError } from '../../errors/index.js';
 import type {
+  CloudStaging,
   Storage,
   StorageEntry,
   StorageFeatures,
@@ -39,6 +42,8 @@ import type {
 } from '../index.js';
 import { PartAssembler, partSizeAt } from './parts.js';
 import type { S3Settings } from './settings.js';
+import type { StagedPart } from './staging.js';
+import { StagingArea } from './staging.js';
 
 export type { S3Settings } from './settings.js';
 
@@ -359,6 +364,7 @@ export class S3Storage implements Storage {
       const body = typeof data === 'string' ? Buffer.from(data) : data;
       return this.putObject(path, body, options.metadata);
     }
+    if (options.staging) return this.uploadStaged(path, data, options, options.staging, partSize);
     // Released part buffers are reused: the parts in flight plus the one being filled.
     const assembler = new PartAssembler(
       (index) => partSizeAt(partSize, index),
@@ -386,6 +392,77 @@ export class S3Storage implements Storage {
       if (multipart && (await multipart.abort()))
         await options.multipartListener?.ended(multipart.key, multipart.uploadId);
       throw error;
+    }
+  }
+
+  /**
+   * `upload` through bounded local staging (staging.ts): the stream is cut into part files as
+   * it arrives; each is sent once fewer than partConcurrency parts are in flight, while the
+   * stream goes on into the next ones as long as they fit under the staging limit. A stream
+   * shorter than one part goes up as one PutObject. Every staged file is gone when this settles.
+   */
+  private async uploadStaged(
+    path: string,
+    data: Readable,
+    options: S3WriteOptions,
+    staging: CloudStaging,
+    partSize: number,
+  ): Promise<UploadResult> {
+    const area = await StagingArea.open(staging, partSizeAt(partSize, 0), this.settings.partConcurrency);
+    const whole = createHash('md5');
+    const notYet = new Promise<never>(() => {});
+    let multipart: MultipartUpload | undefined;
+    let part: StagedPart | null = null;
+    let parts = 0;
+    const send = (staged: StagedPart) =>
+      multipart!.queueStagedPart(staged.md5!, staged.size, async (partNumber, md5) => {
+        const body = await area.read(staged);
+        await multipart!.uploadPart(partNumber, body, md5);
+        await area.remove(staged, body);
+      });
+    try {
+      for await (const chunk of data) {
+        const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+        whole.update(buffer);
+        for (let offset = 0; offset < buffer.length;) {
+          if (!part) {
+            multipart?.throwIfFailed();
+            part = await area.create(partSizeAt(partSize, parts), multipart?.failed ?? notYet);
+          }
+          const take = Math.min(part.room, buffer.length - offset);
+          await area.write(part, buffer.subarray(offset, offset + take));
+          offset += take;
+          if (part.room > 0) continue;
+          const full: StagedPart = part;
+          part = null;
+          parts += 1;
+          await full.close();
+          if (!multipart) {
+            multipart = await MultipartUpload.start(this, path, options.metadata);
+            await options.multipartListener?.started(multipart.key, multipart.uploadId);
+          }
+          send(full);
+        }
+      }
+      if (!multipart) {
+        const rest: StagedPart | null = part;
+        if (rest) await rest.close();
+        return await this.putObject(path, rest ? await area.read(rest) : Buffer.alloc(0), options.metadata);
+      }
+      if (part) {
+        await part.close();
+        send(part);
+        part = null;
+      }
+      const result = await multipart.complete(whole.digest('hex'));
+      await options.multipartListener?.ended(multipart.key, multipart.uploadId);
+      return result;
+    } catch (error) {
+      if (multipart && (await multipart.abort()))
+        await options.multipartListener?.ended(multipart.key, multipart.uploadId);
+      throw error;
+    } finally {
+      await area.close();
     }
   }
 
@@ -578,13 +655,22 @@ class MultipartUpload {
   private failure: Error | undefined;
   private size = 0;
   private partCount = 0;
+  /** Staged parts waiting for a free upload slot, in order (never rejects). */
+  private queue: Promise<void> = Promise.resolve();
+  private reject: (error: Error) => void = () => {};
+  /** Rejects with the first failed part: a caller waiting on something else stops then. */
+  readonly failed = new Promise<never>((_, reject) => {
+    this.reject = reject;
+  });
 
   private constructor(
     private readonly storage: S3Storage,
     private readonly path: string,
     readonly key: string,
     readonly uploadId: string,
-  ) {}
+  ) {
+    this.failed.catch(() => undefined);
+  }
 
   static async start(
     storage: S3Storage,
@@ -614,26 +700,54 @@ class MultipartUpload {
    */
   async addPart(body: Buffer, done?: () => void): Promise<void> {
     this.throwIfFailed();
-    const partNumber = ++this.partCount;
     const md5 = createHash('md5').update(body).digest();
-    this.partMd5s[partNumber - 1] = md5;
+    const partNumber = this.numberPart(md5, body.length);
     this.wholeMd5.update(body);
-    this.size += body.length;
-    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
+    await this.freeSlot();
     this.throwIfFailed();
-    const task = this.uploadPart(partNumber, body, md5).then(done, (error: unknown) => {
+    this.launch(() => this.uploadPart(partNumber, body, md5).then(done));
+  }
+
+  /**
+   * Queues a staged part of `size` bytes (its MD5 computed as it was staged) without making
+   * the caller wait: `send` runs once fewer than `partConcurrency` parts are in flight, and is
+   * not run after a failure. The caller gives complete() the MD5 of the whole stream.
+   */
+  queueStagedPart(md5: Buffer, size: number, send: (partNumber: number, md5: Buffer) => Promise<void>): void {
+    const partNumber = this.numberPart(md5, size);
+    this.queue = this.queue.then(async () => {
+      await this.freeSlot();
+      if (this.failure === undefined) this.launch(() => send(partNumber, md5));
+    });
+  }
+
+  private numberPart(md5: Buffer, size: number): number {
+    const partNumber = ++this.partCount;
+    this.partMd5s[partNumber - 1] = md5;
+    this.size += size;
+    return partNumber;
+  }
+
+  private async freeSlot(): Promise<void> {
+    while (this.inFlight.size >= this.storage.settings.partConcurrency) await Promise.race(this.inFlight);
+  }
+
+  /** Runs an upload in the background; its failure fails the whole upload. */
+  private launch(upload: () => Promise<void>): void {
+    const task = upload().catch((error: unknown) => {
       this.failure ??= error instanceof Error ? error : new Error(String(error));
+      this.reject(this.failure);
     });
     this.inFlight.add(task);
     void task.finally(() => this.inFlight.delete(task));
   }
 
   /** A method, so TypeScript does not narrow `failure` across the awaits that may set it. */
-  private throwIfFailed(): void {
+  throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private async uploadPart(partNumber: number, body: Buffer, md5: Buffer): Promise<void> {
+  async uploadPart(partNumber: number, body: Buffer, md5: Buffer): Promise<void> {
     const response = await callS3(
       this.storage,
       `upload part ${partNumber} of ${this.storage.location}/${this.path}`,
@@ -655,7 +769,9 @@ class MultipartUpload {
     this.etags[partNumber - 1] = (response.ETag ?? '').replace(/"/g, '');
   }
 
-  async complete(): Promise<UploadResult> {
+  /** `whole`: the MD5 of the whole stream, when the parts were not given to addPart. */
+  async complete(whole?: string): Promise<UploadResult> {
+    await this.queue;
     await Promise.all(this.inFlight);
     this.throwIfFailed();
     const response = await callS3(
@@ -673,7 +789,7 @@ class MultipartUpload {
         ),
     );
     // AWS reports md5(part md5s)-N; some compatible stores the MD5 of the whole object.
-    const whole = this.wholeMd5.digest('hex');
+    whole ??= this.wholeMd5.digest('hex');
     const ofParts = `${createHash('md5').update(Buffer.concat(this.partMd5s)).digest('hex')}-${this.partCount}`;
     this.storage.verifyEtag(this.path, response.ETag, [ofParts, whole]);
     const head = await this.storage.headObject(this.path);
@@ -688,6 +804,9 @@ class MultipartUpload {
 
   /** False when S3 could not be reached (the caller's original error reports the failure). */
   async abort(): Promise<boolean> {
+    // Parts still queued are not sent.
+    this.failure ??= new Error('the upload was abandoned');
+    await this.queue;
     await Promise.allSettled(this.inFlight);
     return this.storage.tryAbortUpload(this.key, this.uploadId);
   }

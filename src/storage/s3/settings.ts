@@ -4,6 +4,7 @@
  * the AWS SDK.
  */
 import type { ServerConfig } from '../../config/index.js';
+import { uploadPartSize } from '../../config/index.js';
 import type { Location } from '../../config/index.js';
 
 export interface S3Settings {
@@ -29,8 +30,6 @@ export interface S3Settings {
   deleteBatchSize: number;
 }
 
-export const MIN_PART_SIZE = 5 * 1024 * 1024;
-
 /** The settings of `location` (an s3:// location of `config`). */
 export function s3SettingsFor(
   config: ServerConfig,
@@ -48,7 +47,7 @@ export function s3SettingsFor(
     readTimeoutMs: config.aws_read_timeout * 1000,
     connectTimeoutMs: 5000,
     maxAttempts: 5,
-    partSize: Math.max(MIN_PART_SIZE, config.cloud_upload_min_chunk_size),
+    partSize: uploadPartSize(config.cloud_upload_min_chunk_size),
     partConcurrency: Math.max(1, config.parallel_jobs),
     deleteBatchSize: config.cloud_delete_batch_size,
     ...overrides,

@@ -172,6 +172,14 @@ const badNumbers: BadInputCase[] = [
     says: 'argument --jobs: must be at most 2147483647, got 99999999999999999999999',
   },
   { args: ['backup', '--bwlimit', '-1', 'pg'], says: 'argument --bwlimit: must be at least 0, got -1' },
+  {
+    args: ['backup', '--cloud-staging-max-size', 'huge', 'pg'],
+    says: "argument --cloud-staging-max-size: expected a size such as 1024, 10 MiB, 100G, got 'huge'",
+  },
+  {
+    args: ['backup', '--cloud-staging-directory', 'staging', 'pg'],
+    says: "argument --cloud-staging-directory: must be an absolute path, got 'staging'",
+  },
   { args: ['backup', '--bwlimit', '1e9', 'pg'], says: "argument --bwlimit: expected an integer, got '1e9'" },
   {
     args: ['backup', '--retry-times', '-1', 'pg'],

@@ -43,6 +43,8 @@ const SERVER_VALUES: ReadonlyArray<[option: string, value: string, says: string]
     "must be at most 8 PiB, got '99999999999999999999T'",
   ],
   ['cloud_upload_min_chunk_size', 'lots', "expected a size such as 1024, 10 MiB, 100G, got 'lots'"],
+  ['cloud_staging_max_size', 'plenty', "expected a size such as 1024, 10 MiB, 100G, got 'plenty'"],
+  ['cloud_staging_directory', 'staging', "must be an absolute path, got 'staging'"],
   ['last_backup_minimum_size', '99999999999 Ti', "must be at most 8 PiB, got '99999999999 Ti'"],
   ['last_backup_minimum_size', '-1 GiB', "expected a size such as 1024, 10 MiB, 100G, got '-1 GiB'"],
   ['last_backup_maximum_age', '1 fortnight', "expected '<n> HOURS|DAYS|WEEKS|MONTHS', got '1 fortnight'"],
@@ -414,7 +416,35 @@ const file: BadInputCase[] = [
   },
 ];
 
+/** A server backing up to s3:// (nothing is asked of the bucket before these refusals). */
+const CLOUD_SERVER =
+  '[cloud]\nconninfo = host=/nonexistent dbname=postgres connect_timeout=2\nbackup_method = local-to-cloud\n' +
+  'basebackups_directory = s3://bad-input/cloud/base\nwals_directory = s3://bad-input/cloud/wals\n';
+
+/** Bounded local staging of backups to object storage: a limit must hold one upload part. */
+const staging: BadInputCase[] = [
+  {
+    name: 'cloud_staging_max_size smaller than one upload part',
+    config: { more: `${CLOUD_SERVER}cloud_staging_max_size = 1M\n` },
+    args: ['backup', 'cloud'],
+    exit: 1,
+    stderr: [
+      'ERROR: [cloud] cloud_staging_max_size: the cloud staging limit (cloud_staging_max_size, or --cloud-staging-max-size) of 976.6 KiB is smaller than one upload part (5.0 MiB',
+      "ERROR: Server 'cloud' is disabled by configuration errors",
+    ],
+  },
+  {
+    name: '--cloud-staging-max-size smaller than one upload part',
+    config: { more: CLOUD_SERVER },
+    args: ['backup', '--cloud-staging-max-size', '4MiB', 'cloud'],
+    exit: 1,
+    stderr: [
+      'ERROR: the cloud staging limit (cloud_staging_max_size, or --cloud-staging-max-size) of 4.0 MiB is smaller than one upload part (5.0 MiB',
+    ],
+  },
+];
+
 export const configTable: CaseTable = {
   title: 'configuration',
-  cases: [...file, ...serverValues, ...disabledEverywhere],
+  cases: [...file, ...serverValues, ...disabledEverywhere, ...staging],
 };

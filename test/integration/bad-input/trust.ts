@@ -82,6 +82,13 @@ const sharing: BadInputCase[] = [
     stderr: [CONFLICT, 'errors_directory'],
   },
   {
+    name: "a cloud_staging_directory inside another server's incoming directory",
+    config: { pgr: 'cloud_staging_directory = {pg}/incoming/staging' },
+    args: ['archive-wal', 'pg'],
+    exit: 1,
+    stderr: [CONFLICT, 'cloud_staging_directory'],
+  },
+  {
     name: 'the same backup_directory written with a trailing slash and ..',
     config: { pgr: 'backup_directory = {home}/x/../pg/' },
     args: ['list-backup', 'pg'],

@@ -5,7 +5,8 @@
  *
  * Order: WAL archive and queues; PostgreSQL (connection, privileges, streaming, wal_level,
  * replication slot, standby); with wal_streaming_conninfo / wal_conninfo, the same checks on those
- * connections (`... (WAL streaming)`, see wal-streaming-checks.ts); directories; retention policy; backup age and size; WAL age and
+ * connections (`... (WAL streaming)`, see wal-streaming-checks.ts); directories (and the cloud
+ * staging directory of backups to object storage); retention policy; backup age and size; WAL age and
  * size; compression; failed backups; minimum redundancy; the backup method's checks (ssh or local
  * PGDATA, backup strategy, pg_basebackup); configuration; systemid coherence; the streaming then
  * the file archiver; archiver errors.
@@ -13,7 +14,7 @@
  * Each module contributes its checks from a file of its own (context.ts holds what they share):
  * wal-archive-checks.ts, postgres-checks.ts, wal-streaming-checks.ts, catalog-checks.ts,
  * retention-checks.ts, backup-method-checks.ts (one list per backup_method), receive-wal-checks.ts,
- * cloud-checks.ts. SERVER_CHECKS below is the order.
+ * cloud-checks.ts, cloud-staging-checks.ts. SERVER_CHECKS below is the order.
  */
 import type { ServerEntry } from '../../../config/index.js';
 import { describeError } from '../../../errors/index.js';
@@ -28,6 +29,7 @@ import {
   walValidityChecks,
 } from './catalog-checks.js';
 import { runCloudWalChecks } from './cloud-checks.js';
+import { cloudStagingCheck, usesCloudStaging } from './cloud-staging-checks.js';
 import type { ServerCheckOptions } from './context.js';
 import { CheckContext } from './context.js';
 import { postgresChecks } from './postgres-checks.js';
@@ -117,6 +119,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   },
   { run: directoriesCheck },
   { run: directoryPermissionsCheck },
+  { run: cloudStagingCheck, when: usesCloudStaging },
   { run: retentionPolicyCheck },
   { run: backupValidityChecks },
   { run: walValidityChecks },
