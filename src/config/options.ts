@@ -308,7 +308,8 @@ const optionTable = {
     since: '3.4',
     category: 'Backup',
     description:
-      '`rsync` (over `ssh_command`), `local-rsync` (on the PostgreSQL host), `postgres` (pg_basebackup), ' +
+      '`rsync` (over `ssh_command`), `local-rsync` (on the PostgreSQL host), `postgres` (pg_basebackup; ' +
+      'to an s3:// `basebackups_directory`, streamed to S3 over the replication protocol, PostgreSQL 15+), ' +
       '`local-to-cloud` (PGDATA straight to S3; barman-ts). `snapshot` is not supported by barman-ts.',
   }),
   backup_options: option({
@@ -477,7 +478,7 @@ const optionTable = {
     since: '3.4',
     category: 'Compression',
     description:
-      'pg_basebackup compression for `backup_method = postgres`, or of the tar archives of `local-to-cloud`: gzip, lz4, zstd or none.',
+      'pg_basebackup compression for `backup_method = postgres`, or of the tar archives uploaded by `local-to-cloud` and by `postgres` to an s3:// `basebackups_directory`: gzip, lz4, zstd or none.',
   }),
   backup_compression_format: option({
     scope: 'global',
@@ -643,7 +644,7 @@ const optionTable = {
     since: '3.4',
     category: 'Directories',
     description:
-      'Where base backups are stored; an `s3://bucket/prefix` URL for `backup_method = local-to-cloud`.',
+      'Where base backups are stored; an `s3://bucket/prefix` URL for `backup_method = local-to-cloud` or `postgres` (barman-cloud layout).',
   }),
   wals_directory: option({
     scope: 'server',
@@ -865,7 +866,8 @@ const optionTable = {
     default: '100G',
     since: 'barman-ts',
     category: 'Cloud (S3)',
-    description: 'A local-to-cloud backup tar archive is split when it reaches this size.',
+    description:
+      'A backup tar archive uploaded to S3 (`local-to-cloud`, `postgres`) is split when it reaches this size.',
   }),
   cloud_upload_min_chunk_size: option({
     scope: 'global',

@@ -30,8 +30,12 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
   if (method === 'local-to-cloud' && basebackups?.kind !== 's3') {
     error('basebackups_directory', "'backup_method = local-to-cloud' needs an s3://bucket/prefix URL here");
   }
-  if (method !== 'local-to-cloud' && basebackups?.kind === 's3') {
-    error('basebackups_directory', "an s3:// URL here requires 'backup_method = local-to-cloud'");
+  const toCloud = basebackups?.kind === 's3';
+  if (toCloud && method !== 'local-to-cloud' && method !== 'postgres') {
+    error(
+      'basebackups_directory',
+      "an s3:// URL here requires 'backup_method = local-to-cloud' or 'backup_method = postgres'",
+    );
   }
 
   if (backupOptions.includes('exclusive_backup') && backupOptions.includes('concurrent_backup')) {
@@ -57,6 +61,17 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     for (const key of compressionOptions.slice(1)) {
       if (values[key] !== null && values[key] !== undefined)
         error(key, `'${key}' requires 'backup_method = postgres'`);
+    }
+  } else if (method === 'postgres' && toCloud) {
+    // Streamed to object storage, PostgreSQL's tar archives are compressed by barman-ts as they
+    // are uploaded (barman-cloud-backup's layout): no plain format, no server-side compression.
+    for (const key of compressionOptions.slice(1)) {
+      if (values[key] !== null && values[key] !== undefined)
+        error(
+          key,
+          `'${key}' cannot be used with 'backup_method = postgres' and an s3:// 'basebackups_directory': ` +
+            "the backup is stored as tar archives compressed with 'backup_compression'",
+        );
     }
   } else if (method !== 'postgres') {
     for (const key of compressionOptions) {

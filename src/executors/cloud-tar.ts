@@ -126,20 +126,50 @@ export class TarPartWriter {
     return this.part ?? this.open();
   }
 
-  async addDirectory(name: string, info: Stats): Promise<void> {
-    const block = tarMemberHeader(`${name}/`, '5', 0, memberInfo(info));
+  async addDirectory(name: string, info: TarMemberInfo): Promise<void> {
+    const block = tarMemberHeader(`${name}/`, '5', 0, info);
+    await this.write(await this.partFor(block.length), block);
+  }
+
+  /** A symbolic link (type '2'), as a restored data directory has it. */
+  async addSymlink(name: string, target: string, info: TarMemberInfo): Promise<void> {
+    const block = tarMemberHeader(name, '2', 0, { ...info, linkname: target });
     await this.write(await this.partFor(block.length), block);
   }
 
   async addBuffer(name: string, data: Buffer, mode = 0o600): Promise<void> {
-    const now = Date.now();
-    const block = tarMemberHeader(name, '0', data.length, { mode, mtimeSeconds: now / 1000 });
-    const part = await this.partFor(block.length + data.length + padding(data.length));
+    await this.addMember(name, data.length, { mode, mtimeSeconds: Date.now() / 1000 }, (write) =>
+      write(data),
+    );
+  }
+
+  /**
+   * Adds a regular file of exactly `size` bytes, which `source` hands to `write` (a file on
+   * disk, or a member of an archive PostgreSQL streams); the member and its padding stay in one part.
+   */
+  async addMember(
+    name: string,
+    size: number,
+    info: TarMemberInfo,
+    source: (write: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  ): Promise<void> {
+    const block = tarMemberHeader(name, '0', size, info);
+    const part = await this.partFor(block.length + size + padding(size));
     await this.write(part, block);
-    await this.write(part, data);
-    await this.write(part, Buffer.alloc(padding(data.length)));
-    part.dataBytes += data.length;
-    this.record(name, data.length, now, createHash('sha256').update(data).digest('hex'));
+    // The digest of exactly the bytes the archive holds (zeros included), as recovery restores them.
+    const hash = this.options.manifest ? createHash('sha256') : null;
+    let written = 0;
+    await source(async (chunk) => {
+      this.options.signal?.throwIfAborted();
+      written += chunk.length;
+      if (written > size) throw new Error(`${name} has more than the ${size} bytes announced`);
+      hash?.update(chunk);
+      await this.write(part, chunk);
+    });
+    if (written !== size) throw new Error(`${name} has ${written} bytes instead of the ${size} announced`);
+    await this.write(part, Buffer.alloc(padding(size)));
+    part.dataBytes += size;
+    if (hash) this.record(name, size, info.mtimeSeconds * 1000, hash.digest('hex'));
   }
 
   /** Tablespace members are `pg_tblspc/<oid>/…` in the manifest, as in a restored data directory. */
@@ -163,36 +193,26 @@ export class TarPartWriter {
     }
     try {
       const info = await handle.stat();
-      const size = info.size;
-      const block = tarMemberHeader(name, '0', size, memberInfo(info));
-      const part = await this.partFor(block.length + size + padding(size));
-      await this.write(part, block);
-      // The digest of exactly the bytes the archive holds (zeros included), as recovery restores them.
-      const hash = this.options.manifest ? createHash('sha256') : null;
-      let remaining = size;
-      while (remaining > 0) {
-        this.options.signal?.throwIfAborted();
-        const want = Math.min(remaining, CHUNK);
-        const buffer = Buffer.allocUnsafe(want);
-        const { bytesRead } = await handle.read(buffer, 0, want, null);
-        if (bytesRead === 0) {
-          // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
-          while (remaining > 0) {
-            const zeros = Buffer.alloc(Math.min(remaining, CHUNK));
-            hash?.update(zeros);
-            await this.write(part, zeros);
-            remaining -= zeros.length;
+      await this.addMember(name, info.size, memberInfo(info), async (write) => {
+        let remaining = info.size;
+        while (remaining > 0) {
+          const want = Math.min(remaining, CHUNK);
+          const buffer = Buffer.allocUnsafe(want);
+          const { bytesRead } = await handle.read(buffer, 0, want, null);
+          if (bytesRead === 0) {
+            // Shrank (truncated by PostgreSQL) during the copy: zeros, WAL replay fixes it.
+            while (remaining > 0) {
+              const zeros = Buffer.alloc(Math.min(remaining, CHUNK));
+              await write(zeros);
+              remaining -= zeros.length;
+            }
+            break;
           }
-          break;
+          // Grew during the copy: its first bytes only.
+          await write(buffer.subarray(0, bytesRead));
+          remaining -= bytesRead;
         }
-        const chunk = buffer.subarray(0, bytesRead);
-        hash?.update(chunk);
-        await this.write(part, chunk);
-        remaining -= bytesRead;
-      }
-      await this.write(part, Buffer.alloc(padding(size)));
-      part.dataBytes += size;
-      if (hash) this.record(name, size, info.mtimeMs, hash.digest('hex'));
+      });
       return true;
     } finally {
       await handle.close();
@@ -255,7 +275,7 @@ async function addTree(
     const decision = pgdataFilter(name, isDirectory, tablespace);
     if (decision === 'skip') continue;
     if (isDirectory) {
-      await writer.addDirectory(name, info);
+      await writer.addDirectory(name, memberInfo(info));
       if (decision === 'copy') await addTree(writer, root, name, tablespace, signal);
     } else {
       await writer.addFile(path, name);

@@ -7,30 +7,21 @@
  * uploads go through the journal of upload-journal.ts, so the next backup aborts what a killed
  * one left.
  */
-import type { Readable } from 'node:stream';
 import type { BackupInfo } from '../catalog/backup-info.js';
 import type { ManifestFile } from '../catalog/backup-manifest.js';
 import { renderBackupManifest } from '../catalog/backup-manifest.js';
-import type { ServerConfig } from '../config/index.js';
-import { BarmanError, describeError } from '../errors/index.js';
-import { createRateLimiter, pacedReadable } from '../util/throttle.js';
-import type { CloudCompression } from '../wal/cloud-layout.js';
-import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
-import type { ArchiveOptions, ArchiveUploader, TarPartWriter } from './cloud-tar.js';
+import { BarmanError } from '../errors/index.js';
+import type { TarPartWriter } from './cloud-tar.js';
 import { uploadCluster, uploadLabel } from './cloud-tar.js';
+import { abortUnfinishedUploads, cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
 import { concurrentBackup } from './concurrent.js';
-import type { BackupExecutor, BackupRequest, InterruptedScope } from './types.js';
-import { multipartUploadsOf, uploadJournalOf } from './upload-journal.js';
-
-function compressionOf(config: ServerConfig): ArchiveOptions['compression'] {
-  return config.backup_compression && config.backup_compression !== 'none' ? config.backup_compression : null;
-}
+import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const localToCloudExecutor: BackupExecutor = {
   mode: 'local-to-cloud',
   copyDescription: 'tar archives',
   doneWithoutWal: true,
-  initialInfo: (config) => ({ compression: compressionOf(config) }),
+  initialInfo: (config) => ({ compression: cloudBackupCompression(config) }),
 
   async run(request: BackupRequest) {
     const { config, storage, backupId: id } = request;
@@ -40,23 +31,7 @@ export const localToCloudExecutor: BackupExecutor = {
         `'backup_method = local-to-cloud' needs an s3:// basebackups_directory (server ${config.name})`,
       );
     }
-    const compression = compressionOf(config);
-    const journal = uploadJournalOf(config);
-    const multipart = multipartUploadsOf(storage);
-    // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
-    const limit = request.options.bandwidthLimit ? createRateLimiter(request.options.bandwidthLimit) : null;
-    const upload: ArchiveUploader = async (name, body) => {
-      const paced: Readable = limit ? pacedReadable(body, limit) : body;
-      if (multipart)
-        return (
-          await multipart.upload(`${id}/${name}`, paced, {
-            multipartListener: journal,
-            staging: request.options.cloudStaging,
-          })
-        ).size;
-      await storage.writeFile(`${id}/${name}`, paced);
-      return (await storage.stat(`${id}/${name}`))?.size ?? 0;
-    };
+    const compression = cloudBackupCompression(config);
     let writers: TarPartWriter[] = [];
     let data: TarPartWriter | null = null;
     const manifest: ManifestFile[] = [];
@@ -72,14 +47,7 @@ export const localToCloudExecutor: BackupExecutor = {
       },
       `${this.copyDescription}${compression ? ` (${compression})` : ''} to ${request.backupDirectory}`,
       async (facts, signal) => {
-        const uploaded = await uploadCluster(facts, {
-          compression,
-          extension: compression ? CLOUD_WAL_EXTENSIONS[compression as CloudCompression] : '',
-          maxSize: config.cloud_upload_max_archive_size,
-          upload,
-          signal,
-          manifest,
-        });
+        const uploaded = await uploadCluster(facts, { ...cloudArchiveOptions(request, signal), manifest });
         data = uploaded.data;
         writers = [...uploaded.tablespaces, uploaded.data];
         return {};
@@ -109,28 +77,5 @@ export const localToCloudExecutor: BackupExecutor = {
     };
   },
 
-  /**
-   * Aborts the multipart uploads earlier backups could not (the journal: stores without
-   * ListMultipartUploads, such as s3rver, have no other way to find them), then any the store
-   * lists under the interrupted backups.
-   */
-  async cleanUpInterrupted({ config, storage, log }: InterruptedScope, ids: readonly string[]) {
-    const multipart = multipartUploadsOf(storage);
-    if (!multipart) return;
-    const journal = uploadJournalOf(config);
-    for (const { key, uploadId } of await journal.load()) {
-      if (await multipart.tryAbortUpload(key, uploadId)) {
-        log.info(`aborted the unfinished multipart upload of ${key} left by an earlier backup`);
-        await journal.ended(key, uploadId);
-      }
-    }
-    for (const id of ids) {
-      try {
-        for (const upload of await multipart.listUploads(`${id}/`))
-          await multipart.abortUpload(upload.key, upload.uploadId);
-      } catch (error) {
-        log.warning(`cannot abort the unfinished uploads of backup ${id}: ${describeError(error)}`);
-      }
-    }
-  },
+  cleanUpInterrupted: abortUnfinishedUploads,
 };

@@ -2,7 +2,8 @@
  * backup_method = postgres: pg_basebackup over the replication protocol (no SSH), plain format
  * into base/<id>/data with tablespaces mapped to base/<id>/<oid>, or tar format compressed with
  * gzip/lz4/zstd. begin_* fields come from the backup_label pg_basebackup wrote, end_* from the
- * server's WAL position after the copy.
+ * server's WAL position after the copy. To an object store (an s3:// basebackups_directory), the
+ * backup streams through barman-ts's own BASE_BACKUP client instead (postgres-cloud.ts).
  */
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,15 +20,21 @@ import {
   finishOnServer,
   warnStandbyWithoutPrimary,
 } from './concurrent.js';
+import { abortUnfinishedUploads } from './cloud-upload.js';
+import { streamBackupToObjectStore } from './postgres-cloud.js';
 import { CopyProgress } from './progress.js';
 import { startPrimaryWalSwitcher } from './standby.js';
-import { findBaseArchive, readTarMember } from './tar-label.js';
+import type { BackupLabel } from './tar-label.js';
+import { findBaseArchive, parseBackupLabel, readTarMember } from './tar-label.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const postgresExecutor: BackupExecutor = {
   mode: 'postgres',
   copyDescription: 'pg_basebackup',
+  // Uploads a backup to object storage left open (nothing to do for a local one).
+  cleanUpInterrupted: abortUnfinishedUploads,
   async run(request: BackupRequest) {
+    if (!request.storage.features.localFiles) return streamBackupToObjectStore(request);
     const { config } = request;
     request.setStep('initialising postgres backup_method');
     const program = await findProgram('pg_basebackup', config.path_prefix);
@@ -220,9 +227,7 @@ function isTarFormat(request: BackupRequest): boolean {
 }
 
 /** START WAL LOCATION / START TIMELINE from the backup_label pg_basebackup wrote (plain or in base.tar). */
-async function readBackupLabel(
-  data: string,
-): Promise<{ text: string; lsn: string; file: string; timeline: number }> {
+async function readBackupLabel(data: string): Promise<BackupLabel> {
   let text: string | null;
   try {
     text = await readFile(join(data, 'backup_label'), 'utf8');
@@ -236,14 +241,5 @@ async function readBackupLabel(
       );
     }
   }
-  const location = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)$/m.exec(text);
-  const timeline = /^START TIMELINE: (\d+)$/m.exec(text);
-  if (!location)
-    throw new BarmanError('backup-label-invalid', `no START WAL LOCATION in ${join(data, 'backup_label')}`);
-  return {
-    text,
-    lsn: location[1]!,
-    file: location[2]!,
-    timeline: timeline ? Number(timeline[1]) : Number.parseInt(location[2]!.slice(0, 8), 16),
-  };
+  return parseBackupLabel(text, join(data, 'backup_label'));
 }

@@ -1,10 +1,12 @@
 /**
  * Reading one member (backup_label) out of a pg_basebackup tar archive, possibly compressed
- * (base.tar.gz, .lz4, .zst), streaming: the archive is never extracted to disk.
+ * (base.tar.gz, .lz4, .zst), streaming: the archive is never extracted to disk; and what a
+ * backup_label says.
  */
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BarmanError } from '../errors/index.js';
 import type { Readable } from 'node:stream';
 import type { CompressionName } from '../transfer/compression/index.js';
 import { createDecompressStream } from '../transfer/compression/index.js';
@@ -52,4 +54,24 @@ export async function readTarMember(
     stream.destroy();
   }
   return found;
+}
+
+export interface BackupLabel {
+  text: string;
+  lsn: string;
+  file: string;
+  timeline: number;
+}
+
+/** START WAL LOCATION / START TIMELINE of a backup_label (`where`, for the error, names it). */
+export function parseBackupLabel(text: string, where: string): BackupLabel {
+  const location = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)$/m.exec(text);
+  const timeline = /^START TIMELINE: (\d+)$/m.exec(text);
+  if (!location) throw new BarmanError('backup-label-invalid', `no START WAL LOCATION in ${where}`);
+  return {
+    text,
+    lsn: location[1]!,
+    file: location[2]!,
+    timeline: timeline ? Number(timeline[1]) : Number.parseInt(location[2]!.slice(0, 8), 16),
+  };
 }

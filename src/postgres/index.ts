@@ -12,3 +12,17 @@ export * from './server.js';
 export * from './monitoring.js';
 export * from './replication.js';
 export * from './status.js';
+export {
+  BASE_BACKUP_MIN_VERSION,
+  BaseBackupError,
+  baseBackupCommand,
+  takeBaseBackup,
+} from './base-backup.js';
+export type {
+  BackupArchiveStream,
+  BaseBackupConsumer,
+  BaseBackupEnd,
+  BaseBackupOptions,
+  BaseBackupStart,
+  ReplicationSession,
+} from './base-backup.js';

@@ -16,6 +16,8 @@ export interface TarMemberInfo {
   mtimeSeconds: number;
   uid?: number;
   gid?: number;
+  /** The target of a symbolic link (type '2'). */
+  linkname?: string;
 }
 
 function octal(value: number, length: number): string {
@@ -29,7 +31,7 @@ function paxRecord(key: string, value: string): string {
   return `${length}${body}`;
 }
 
-function ustarHeader(name: string, type: '0' | '5' | 'x', size: number, info: TarMemberInfo): Buffer {
+function ustarHeader(name: string, type: '0' | '2' | '5' | 'x', size: number, info: TarMemberInfo): Buffer {
   const block = Buffer.alloc(TAR_BLOCK, 0);
   block.write(name, 0, 100, 'utf8');
   block.write(octal(info.mode & 0o7777, 8), 100, 8, 'ascii');
@@ -39,6 +41,7 @@ function ustarHeader(name: string, type: '0' | '5' | 'x', size: number, info: Ta
   block.write(octal(Math.max(0, Math.floor(info.mtimeSeconds)), 12), 136, 12, 'ascii');
   block.write('        ', 148, 8, 'ascii');
   block.write(type, 156, 1, 'ascii');
+  if (info.linkname) block.write(info.linkname, 157, 100, 'utf8');
   block.write('ustar\0', 257, 6, 'ascii');
   block.write('00', 263, 2, 'ascii');
   let sum = 0;
@@ -56,10 +59,26 @@ export function tarPadding(size: number): Buffer {
   return Buffer.alloc(tarPaddingLength(size), 0);
 }
 
-/** The header blocks of one member: a regular file ('0') or a directory ('5', name ending in '/'). */
-export function tarMemberHeader(name: string, type: '0' | '5', size: number, info: TarMemberInfo): Buffer {
+/**
+ * The header blocks of one member: a regular file ('0'), a directory ('5', name ending in '/')
+ * or a symbolic link ('2', its target in `info.linkname`).
+ */
+export function tarMemberHeader(
+  name: string,
+  type: '0' | '2' | '5',
+  size: number,
+  info: TarMemberInfo,
+): Buffer {
   const records: string[] = [];
   let shortName = name;
+  let linkname = info.linkname;
+  if (linkname && Buffer.byteLength(linkname) > 100) {
+    records.push(paxRecord('linkpath', linkname));
+    linkname = Buffer.from(linkname)
+      .subarray(0, 100)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '_');
+  }
   if (Buffer.byteLength(name) > 100) {
     records.push(paxRecord('path', name));
     shortName = Buffer.from(name)
@@ -72,11 +91,11 @@ export function tarMemberHeader(name: string, type: '0' | '5', size: number, inf
     records.push(paxRecord('size', String(size)));
     headerSize = 0;
   }
-  const main = ustarHeader(shortName, type, headerSize, info);
+  const main = ustarHeader(shortName, type, headerSize, { ...info, linkname });
   if (records.length === 0) return main;
   const body = Buffer.from(records.join(''));
   return Buffer.concat([
-    ustarHeader('././@PaxHeader', 'x', body.length, { ...info, mode: 0o644 }),
+    ustarHeader('././@PaxHeader', 'x', body.length, { ...info, mode: 0o644, linkname: undefined }),
     body,
     tarPadding(body.length),
     main,

@@ -1,4 +1,5 @@
 import { updateBackupInfo } from '../../catalog/backups.js';
+import { withBackupStore } from '../../catalog/store.js';
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { forceCheckpointOnPrimary } from '../../executors/index.js';
@@ -55,10 +56,13 @@ export async function waitForWal(
     }
     const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
     if (needed.every((name) => catalog.usage.has(name))) {
-      const done = await updateBackupInfo(catalog.layout, backup, (current) =>
-        current.status === 'WAITING_FOR_WALS' || current.status === 'DONE'
-          ? { ...current, status: 'DONE' }
-          : null,
+      // Through the catalogue's store: backup.info may be an object (an s3:// basebackups_directory).
+      const done = await withBackupStore(config, (store) =>
+        updateBackupInfo(store, backup, (current) =>
+          current.status === 'WAITING_FOR_WALS' || current.status === 'DONE'
+            ? { ...current, status: 'DONE' }
+            : null,
+        ),
       );
       if (!done) {
         ctx.report.error(
@@ -66,7 +70,10 @@ export async function waitForWal(
         );
         return 'FAILED';
       }
-      await removeWalBeforeFirstBackup(ctx, catalog, backupId, info.begin_wal, hooks);
+      // An object WAL archive keeps what precedes the first backup, as barman-cloud does;
+      // retention and deletions trim it.
+      if (config.wals_directory.kind === 'posix')
+        await removeWalBeforeFirstBackup(ctx, catalog, backupId, info.begin_wal, hooks);
       return 'DONE';
     }
     if (checkpointAt !== null && Date.now() >= checkpointAt && primaryConninfo) {

@@ -139,6 +139,28 @@ describe('options barman-ts does not implement disable the server', () => {
     assert.equal(config.servers.get('rs')!.disabled, false);
   });
 
+  it('backup_method = postgres takes an s3:// basebackups_directory, without the options it cannot honour', () => {
+    const { config } = load(
+      `${GLOBAL}[pg]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/x\nbackup_compression = zstd\n` +
+        `[plain]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/y\n` +
+        `backup_compression = gzip\nbackup_compression_format = plain\nbackup_compression_location = server\n` +
+        `[rs]\n${RSYNC}basebackups_directory = s3://my-bucket/z\n`,
+    );
+    assert.deepEqual(errors(config.servers.get('pg')!), []);
+    assert.equal(config.servers.get('pg')!.disabled, false);
+    assert.deepEqual(
+      errors(config.servers.get('plain')!).map((line) => line.replace(/ \(.*$/, '')),
+      ['backup_compression_format', 'backup_compression_location'].map(
+        (key) =>
+          `[plain] ${key}: '${key}' cannot be used with 'backup_method = postgres' and an s3:// 'basebackups_directory': the backup is stored as tar archives compressed with 'backup_compression'`,
+      ),
+    );
+    assert.match(
+      errors(config.servers.get('rs')!).join('\n'),
+      /\[rs\] basebackups_directory: an s3:\/\/ URL here requires 'backup_method = local-to-cloud' or 'backup_method = postgres'/,
+    );
+  });
+
   it("a model activated by Barman's config-switch disables the server", () => {
     const { dir } = load(`${GLOBAL}`);
     const home = join(dir, 'home');

@@ -1,5 +1,6 @@
 /**
- * The checks each backup method contributes, in Barman's order: pg_basebackup for `postgres`;
+ * The checks each backup method contributes, in Barman's order: pg_basebackup for `postgres`
+ * (the server's version instead, for a backup streamed to object storage);
  * ssh and the backup strategy for `rsync`; local PGDATA access and the backup strategy for
  * `local-rsync` and `local-to-cloud`.
  */
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { statusOf } from '../../../catalog/backups.js';
 import type { ServerConfig } from '../../../config/index.js';
 import { describeError } from '../../../errors/index.js';
+import { BASE_BACKUP_MIN_VERSION } from '../../../postgres/index.js';
 import { runProgramUnchecked } from '../../../process/index.js';
 import { compareVersions, findPgTool } from '../../../process/postgres-tools.js';
 import type { CheckContext } from './context.js';
@@ -20,6 +22,10 @@ type Check = (ctx: CheckContext) => Promise<void>;
 const NOT_EMPTY_STATUSES = new Set(['STARTED', 'WAITING_FOR_WALS', 'DONE', 'SYNCING', 'FAILED']);
 
 async function pgBasebackup(ctx: CheckContext): Promise<void> {
+  if (ctx.config.basebackups_directory.kind === 's3') {
+    await baseBackupProtocol(ctx);
+    return;
+  }
   ctx.c.start('pg_basebackup');
   const tool = await findPgTool(['pg_basebackup'], ctx.searchPath, ctx.signal);
   ctx.c.add('pg_basebackup', tool !== null);
@@ -37,6 +43,23 @@ async function pgBasebackup(ctx: CheckContext): Promise<void> {
   else if ((pg.tablespaces ?? []).length > 0)
     ctx.c.add('pg_basebackup supports tablespaces mapping', false, hint);
   else ctx.c.add('pg_basebackup supports tablespaces mapping', true, hint);
+}
+
+/**
+ * backup_method = postgres to an s3:// basebackups_directory: barman-ts's own BASE_BACKUP client
+ * (no pg_basebackup), which speaks PostgreSQL 15's protocol.
+ */
+async function baseBackupProtocol(ctx: CheckContext): Promise<void> {
+  const pg = await ctx.pg();
+  if (pg.serverVersion === null) return; // reported by the PostgreSQL check
+  ctx.c.start('streaming backup to object storage');
+  if (pg.serverVersion >= BASE_BACKUP_MIN_VERSION) ctx.c.add('streaming backup to object storage', true);
+  else
+    ctx.c.add(
+      'streaming backup to object storage',
+      false,
+      `PostgreSQL ${pg.majorVersion} is older than ${majorVersion(BASE_BACKUP_MIN_VERSION)}: backups to an s3:// basebackups_directory need PostgreSQL 15 or newer`,
+    );
 }
 
 /** `ssh_command` is shell (Barman runs it through the shell): run it with `true` as the remote command. */

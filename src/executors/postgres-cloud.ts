@@ -1,0 +1,231 @@
+/**
+ * backup_method = postgres with an s3:// basebackups_directory: barman-ts's own BASE_BACKUP
+ * client (postgres/base-backup.ts) streams PostgreSQL's tar archives straight into the bucket in
+ * barman-cloud-backup's layout, exactly as local-to-cloud stores its backups — `<id>/data.tar[.ext]`
+ * (and parts `data_0001.tar`…, cloud_upload_max_archive_size), `<id>/<oid>.tar[.ext]`, then the
+ * server's own `<id>/backup_manifest` — so listing, retention, deletion and recovery read it
+ * like any other. Nothing is kept locally: each member goes from the socket to the upload, and a
+ * slow upload pauses the socket. Like pg_basebackup backups it waits for its WAL (WAITING_FOR_WALS).
+ */
+import type { Readable } from 'node:stream';
+import { BarmanError, describeError } from '../errors/index.js';
+import * as postgres from '../postgres/index.js';
+import { readTar } from '../transfer/tar-reader.js';
+import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
+import { TarPartWriter } from './cloud-tar.js';
+import type { UploadedArchive } from './cloud-tar.js';
+import { cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
+import {
+  announceCopy,
+  backupTimestamp,
+  describeServer,
+  finishOnServer,
+  warnStandbyWithoutPrimary,
+} from './concurrent.js';
+import { CopyProgress } from './progress.js';
+import type { BackupLabel } from './tar-label.js';
+import { parseBackupLabel } from './tar-label.js';
+import type { BackupRequest, ExecutorOutcome } from './types.js';
+
+export async function streamBackupToObjectStore(request: BackupRequest): Promise<ExecutorOutcome> {
+  const { config } = request;
+  request.setStep('connecting to PostgreSQL');
+  const client = await postgres.PostgresClient.connect(config.conninfo);
+  try {
+    if (client.serverVersion < postgres.BASE_BACKUP_MIN_VERSION) {
+      throw new BarmanError(
+        'base-backup-unsupported',
+        `server ${config.name}: PostgreSQL ${client.versionText} cannot stream a backup to ${request.backupDirectory}: ` +
+          `barman-ts takes backups to object storage with the BASE_BACKUP protocol of PostgreSQL 15 and newer`,
+        {
+          hint: 'Use a local basebackups_directory (pg_basebackup) or backup_method = local-to-cloud for this server.',
+        },
+      );
+    }
+    // This session waits through the whole copy: idle_session_timeout must not end it.
+    await client.query('SET idle_session_timeout TO 0');
+    const standby = await postgres.isInRecovery(client);
+    if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
+    const facts = await describeServer(client, request);
+    const compression = cloudBackupCompression(config);
+    const start = await postgres.walPosition(client);
+    await request.save({
+      status: 'STARTED',
+      begin_time: backupTimestamp(start.time),
+      timeline: start.timeline,
+      compression,
+    });
+    announceCopy(
+      request,
+      `BASE_BACKUP (tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
+      false,
+    );
+    const copyStarted = Date.now();
+    const copy = await copyWithRetries(request);
+    const copySeconds = (Date.now() - copyStarted) / 1000;
+    request.report.info(
+      `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+    );
+    request.report.info('Finalising the backup.');
+    const endLsn = parseLsn(copy.end.lsn);
+    const end = await postgres.walPosition(client);
+    await request.save({
+      backup_label: copy.label.text,
+      begin_xlog: copy.label.lsn,
+      begin_wal: copy.label.file,
+      begin_offset: lsnSegmentOffset(parseLsn(copy.label.lsn), facts.segmentSize),
+      timeline: copy.label.timeline,
+      end_xlog: copy.end.lsn,
+      end_wal: lsnToSegmentName(endLsn, copy.end.timeline, facts.segmentSize),
+      end_offset: lsnSegmentOffset(endLsn, facts.segmentSize),
+      end_time: backupTimestamp(end.time),
+      copy_stats: new Map<string, number>([
+        ['copy_time', copySeconds],
+        ['total_time', copySeconds],
+      ]),
+    });
+    await finishOnServer(request, client, standby);
+    return {
+      fromStandby: standby,
+      stored: {
+        size: copy.archives.reduce((sum, archive) => sum + archive.size, 0),
+        archives: copy.archives.map((archive) => archive.name),
+      },
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+interface StreamedCopy {
+  label: BackupLabel;
+  end: postgres.BaseBackupEnd;
+  archives: UploadedArchive[];
+}
+
+/** basebackup_retry_times: a failed copy is removed (all but backup.info) and taken again. */
+async function copyWithRetries(request: BackupRequest): Promise<StreamedCopy> {
+  for (let attempt = 0; ; attempt += 1) {
+    request.setStep('copying files');
+    try {
+      return await streamCopy(request);
+    } catch (error) {
+      if (attempt >= request.options.retryTimes) {
+        throw new BarmanError(
+          'copy-failed',
+          `data transfer failure to ${request.backupDirectory}\nBASE_BACKUP error:\n${describeError(error)}`,
+        );
+      }
+      request.report.warning(
+        `BASE_BACKUP failed (${describeError(error)}); retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
+      );
+      await removeCopy(request);
+      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+    }
+  }
+}
+
+async function removeCopy(request: BackupRequest): Promise<void> {
+  const { storage, backupId: id } = request;
+  for (const object of await storage.listTree(id)) {
+    if (object.path === `${id}/backup.info`) continue;
+    await storage.remove(object.path);
+  }
+}
+
+/** One BASE_BACKUP, its archives uploaded as they arrive. */
+async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
+  const { config, storage, backupId: id } = request;
+  const archives: UploadedArchive[] = [];
+  let label: BackupLabel | null = null;
+  let progress: CopyProgress | null = null;
+  let total = 0;
+  // One set of upload options (one bandwidth limit, one multipart journal) for every archive.
+  const archiveOptions = cloudArchiveOptions(request);
+  const { end } = await postgres.takeBaseBackup(
+    config.streaming_conninfo,
+    config.streaming_backup_name,
+    {
+      label: `Barman backup ${config.name} ${id}`,
+      fastCheckpoint: request.options.immediateCheckpoint,
+      // bandwidth_limit paces the uploads too (cloudArchiveOptions): the server sends no faster.
+      maxRateKbps: request.options.bandwidthLimit,
+      manifest: true,
+    },
+    {
+      started: (start) => {
+        total = start.estimatedBytes;
+        const count = start.tablespaces.length;
+        progress = new CopyProgress(
+          request.report,
+          count > 0 ? `PGDATA and ${count} tablespace${count === 1 ? '' : 's'}` : 'PGDATA',
+          { bytes: 0 },
+        );
+        request.report.info(`Backup start at LSN: ${start.lsn}`);
+      },
+      progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
+      archive: async ({ name, body }) => {
+        const base = /^(base|\d+)\.tar$/.exec(name)?.[1];
+        if (!base) throw new Error(`unexpected archive '${name}' in the backup stream`);
+        request.setStep(`uploading ${base === 'base' ? 'PGDATA' : `tablespace ${base}`}`);
+        const writer = new TarPartWriter(base === 'base' ? 'data' : base, archiveOptions);
+        try {
+          const text = await copyArchive(body, writer);
+          await writer.finish();
+          if (base === 'base') {
+            if (text === null) throw new Error('the server sent no backup_label in base.tar');
+            label = parseBackupLabel(text, `backup_label of backup ${id}`);
+          }
+        } catch (error) {
+          body.destroy();
+          await writer.abort(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
+        archives.push(...writer.uploaded);
+      },
+      // PostgreSQL's own manifest, for pg_verifybackup after recovery.
+      manifest: async (body) => {
+        request.setStep('uploading backup_manifest');
+        await storage.writeFile(`${id}/backup_manifest`, body);
+      },
+    },
+  );
+  (progress as CopyProgress | null)?.finish();
+  if (!label) throw new Error('the server sent no base.tar');
+  return { label, end, archives };
+}
+
+/**
+ * Copies one of the server's tar archives member by member into `writer`; the text of its
+ * backup_label (base.tar has it), or null. The links in pg_tblspc are not kept: each tablespace
+ * is its own archive and recovery makes the links, as for every backup in this layout.
+ */
+async function copyArchive(body: Readable, writer: TarPartWriter): Promise<string | null> {
+  let label: string | null = null;
+  await readTar(body, async (member, read) => {
+    const name = member.name.replace(/^\.\//, '').replace(/\/+$/, '');
+    const info = { mode: member.mode, mtimeSeconds: member.mtime };
+    switch (member.type) {
+      case '5':
+        await writer.addDirectory(name, info);
+        return;
+      case '2':
+        if (!/^pg_tblspc\/[^/]+$/.test(name)) await writer.addSymlink(name, member.linkname, info);
+        return;
+      case '0': {
+        const chunks: Buffer[] | null = name === 'backup_label' ? [] : null;
+        await writer.addMember(name, member.size, info, (write) =>
+          read(async (chunk) => {
+            chunks?.push(chunk);
+            await write(chunk);
+          }),
+        );
+        if (chunks) label = Buffer.concat(chunks).toString('utf8');
+        return;
+      }
+      default:
+        throw new Error(`unexpected tar member '${name}' of type '${member.type}' in the backup stream`);
+    }
+  });
+  return label;
+}
