@@ -10,3 +10,4 @@ export * from './fault-proxy.js';
 export * from './tools.js';
 export * from './chaos.js';
 export * from './fixtures.js';
+export * from './config.js';

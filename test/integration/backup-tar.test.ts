@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -17,6 +17,7 @@ import {
   runBarman,
   startPostgres,
   startRecoveredCopy,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const EXTRACT: Record<string, string[]> = { gzip: ['-z'], lz4: ['-I', 'lz4'], zstd: ['--zstd'] };
@@ -38,13 +39,23 @@ describe('postgres method, tar format, compressed', { concurrency: 1 }, () => {
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${dir}/gzip.conf -q put-wal main --file %p`,
     });
     for (const compression of Object.keys(EXTRACT)) {
-      writeFileSync(
-        join(dir, `${compression}.conf`),
-        `[barman]\nbarman_user = postgres\nbarman_home = ${dir}/home\ncompression = gzip\n\n[main]\nconninfo = ${pg.conninfo}\n` +
-          `backup_method = postgres\nbackup_compression = ${compression}\nbackup_compression_format = tar\n` +
-          'immediate_checkpoint = on\narchiver = on\npath_prefix = /usr/lib/postgresql/15/bin\n',
-      );
-      chmodSync(join(dir, `${compression}.conf`), 0o644);
+      writeBarmanConfig({
+        dir,
+        file: `${compression}.conf`,
+        mode: 0o644,
+        global: { barman_user: 'postgres', log_file: null, compression: 'gzip' },
+        servers: {
+          main: {
+            conninfo: pg.conninfo,
+            backup_method: 'postgres',
+            backup_compression: compression,
+            backup_compression_format: 'tar',
+            immediate_checkpoint: 'on',
+            archiver: 'on',
+            path_prefix: '/usr/lib/postgresql/15/bin',
+          },
+        },
+      });
     }
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE t (id int) TABLESPACE tbs1');

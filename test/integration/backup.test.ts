@@ -18,6 +18,7 @@ import {
   runBarman,
   startPostgres,
   sumTrees,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 for (const method of ['local-rsync', 'postgres'] as const) {
@@ -40,25 +41,23 @@ for (const method of ['local-rsync', 'postgres'] as const) {
         version: 15,
         archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
       });
-      writeFileSync(
-        config,
-        `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-description = "${method} test"
-conninfo = ${pg.conninfo}
-backup_method = ${method}
-${method === 'postgres' ? '' : 'reuse_backup = link\n'}parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-path_prefix = /usr/lib/postgresql/15/bin
-`,
-      );
-      chmodSync(config, 0o644);
+      writeBarmanConfig({
+        dir,
+        mode: 0o644,
+        global: { barman_user: 'postgres', compression: 'gzip' },
+        servers: {
+          main: {
+            description: `"${method} test"`,
+            conninfo: pg.conninfo,
+            backup_method: method,
+            reuse_backup: method === 'postgres' ? null : 'link',
+            parallel_jobs: 2,
+            immediate_checkpoint: 'on',
+            archiver: 'on',
+            path_prefix: '/usr/lib/postgresql/15/bin',
+          },
+        },
+      });
       await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
       await pg.query('CREATE TABLE accounts (id int, note text) TABLESPACE tbs1');
       await pg.query("INSERT INTO accounts SELECT g, 'before backup' FROM generate_series(1, 20000) g");

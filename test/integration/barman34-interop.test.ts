@@ -5,17 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
 import {
   makeTempDir,
+  requireDebianPackages,
   runBarman,
   runCompletely,
   startPostgres,
   waitFor,
-  requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -60,17 +61,21 @@ describe('WAL archive interoperability with Barman 3.4', { concurrency: 1 }, () 
       ['b34_gzip', 'gzip'],
       ['b34_bzip2', 'bzip2'],
     ];
-    writeFileSync(
-      config,
-      `[barman]\nbarman_user = root\nbarman_home = ${dir}/home\nlog_file = ${dir}/barman.log\n\n` +
-        servers
-          .map(
-            ([name, compression]) =>
-              `[${name}]\nconninfo = host=127.0.0.1 user=postgres dbname=postgres\nssh_command = ssh postgres@127.0.0.1\n` +
-              `archiver = on\ncompression = ${compression}\n`,
-          )
-          .join('\n'),
-    );
+    writeBarmanConfig({
+      dir,
+      global: { barman_user: 'root', log_file: `${dir}/barman.log` },
+      servers: Object.fromEntries(
+        servers.map(([name, compression]) => [
+          name!,
+          {
+            conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+            ssh_command: 'ssh postgres@127.0.0.1',
+            archiver: 'on',
+            compression: compression!,
+          },
+        ]),
+      ),
+    });
     pg = await startPostgres({ version: 15, archiveCommand: `cp %p ${source}/%f` });
     await pg.query('create table t (id int)');
     for (let i = 0; i < 3; i += 1) {

@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makeTempDir, runBarman } from '../harness/index.js';
+import { makeTempDir, runBarman, writeBarmanConfig } from '../harness/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
 /** Barman's barman_home when it printed the outputs: list-files' paths start with the test's own. */
@@ -39,30 +39,26 @@ describe('catalogue written by Barman 3.4', () => {
         writeFileSync(file, '');
       }
     }
-    config = join(dir, 'barman.conf');
     // The servers as the generating script configured them (see the fixture README).
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = ${process.env.USER ?? 'root'}
-barman_home = ${dir}/home
-compression = gzip
-retention_policy = REDUNDANCY 3
-
-[pg]
-description = "fixtures: postgres method + streaming archiver"
-conninfo = host=/tmp user=postgres dbname=postgres
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_fixtures
-
-[pgr]
-description = "fixtures: local-rsync + archive_command"
-conninfo = host=/tmp user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-`,
-    );
+    config = writeBarmanConfig({
+      dir,
+      global: { compression: 'gzip', retention_policy: 'REDUNDANCY 3' },
+      servers: {
+        pg: {
+          description: '"fixtures: postgres method + streaming archiver"',
+          conninfo: 'host=/tmp user=postgres dbname=postgres',
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman_fixtures',
+        },
+        pgr: {
+          description: '"fixtures: local-rsync + archive_command"',
+          conninfo: 'host=/tmp user=postgres dbname=postgres',
+          backup_method: 'local-rsync',
+          archiver: 'on',
+        },
+      },
+    });
   });
 
   const barman = async (...args: string[]) => {

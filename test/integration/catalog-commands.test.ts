@@ -7,7 +7,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { fixtureBackupId, makeTempDir, runBarman } from '../harness/index.js';
+import type { IniSection } from '../harness/index.js';
+import { fixtureBackupId, makeTempDir, runBarman, writeBarmanConfig } from '../harness/index.js';
 import { tryAcquireLock } from '../../src/locks/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
@@ -20,21 +21,19 @@ describe('catalogue commands on a Barman 3.4 catalogue', { concurrency: 1 }, () 
   let dir: string;
   let config: string;
 
-  const writeConfig = (extra = '') =>
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = ${process.env.USER ?? 'root'}
-barman_home = ${dir}/home
-compression = gzip
-${extra}
-[pg]
-conninfo = host=/tmp user=postgres dbname=postgres
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_fixtures
-`,
-    );
+  const writeConfig = (extra: IniSection = {}) =>
+    writeBarmanConfig({
+      dir,
+      global: { compression: 'gzip', ...extra },
+      servers: {
+        pg: {
+          conninfo: 'host=/tmp user=postgres dbname=postgres',
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman_fixtures',
+        },
+      },
+    });
   const barman = (...args: string[]) => runBarman(['-c', config, ...args]);
   const xlogNames = () =>
     readFileSync(join(dir, 'home/pg/wals/xlog.db'), 'utf8')
@@ -45,8 +44,7 @@ slot_name = barman_fixtures
   beforeEach(async () => {
     dir = await makeTempDir('catalog-commands');
     cpSync(join(FIXTURES, 'catalog'), join(dir, 'home'), { recursive: true });
-    config = join(dir, 'barman.conf');
-    writeConfig();
+    config = writeConfig();
   });
 
   it('keep --status, --release and --target, and refuses to keep a FAILED backup', async () => {
@@ -72,7 +70,7 @@ slot_name = barman_fixtures
       new RegExp(`WARNING: Skipping delete of backup ${KEPT} for server pg as it has a current keep request`),
     );
     assert.ok(existsSync(join(dir, 'home/pg/base', KEPT, 'backup.info')));
-    writeConfig('minimum_redundancy = 2');
+    writeConfig({ minimum_redundancy: 2 });
     const protectedBackup = await barman('delete', 'pg', NAMED);
     assert.equal(protectedBackup.exitCode, 1);
     assert.match(
@@ -119,7 +117,7 @@ slot_name = barman_fixtures
     assert.equal((await barman('rebuild-xlogdb', 'pg')).exitCode, 0);
     const before = xlogNames();
     // The hook kills barman right after xlog.db was rewritten, before the first file goes.
-    writeConfig('pre_wal_delete_script = kill -9 $PPID');
+    writeConfig({ pre_wal_delete_script: 'kill -9 $PPID' });
     const killed = await barman('delete', 'pg', 'oldest');
     assert.equal(killed.signal, 'SIGKILL', killed.stderr);
     const listing = await barman('list-backup', '--minimal', 'pg');
@@ -182,7 +180,7 @@ slot_name = barman_fixtures
   });
 
   it('cron applies the retention policy and completes WAITING_FOR_WALS backups', async () => {
-    writeConfig('retention_policy = REDUNDANCY 1');
+    writeConfig({ retention_policy: 'REDUNDANCY 1' });
     assert.equal((await barman('keep', 'pg', KEPT, '--release')).exitCode, 0);
     const waitingFile = join(dir, 'home/pg/base', NAMED, 'backup.info');
     writeFileSync(

@@ -8,16 +8,11 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { OsUser } from '../harness/index.js';
-import { ensureOsUser, isRoot, makeTempDir, runBarman } from '../harness/index.js';
+import { ensureOsUser, isRoot, makeTempDir, runBarman, writeBarmanConfig } from '../harness/index.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../../../${name}`, import.meta.url));
 
-function writeConfig(dir: string, text: string): string {
-  const file = join(dir, 'barman.conf');
-  writeFileSync(file, text);
-  chmodSync(file, 0o644);
-  return file;
-}
+const USER = isRoot() ? 'root' : process.env.USER!;
 
 describe('barman CLI', () => {
   let dir: string;
@@ -27,34 +22,27 @@ describe('barman CLI', () => {
   before(async () => {
     barmanUser = await ensureOsUser('barman');
     dir = await makeTempDir('cli');
-    config = writeConfig(
+    config = writeBarmanConfig({
       dir,
-      `[barman]
-barman_user = ${isRoot() ? 'root' : process.env.USER}
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-log_level = DEBUG
-
-[main]
-description = "Main cluster"
-conninfo = host=pg user=barman password=hunter2 dbname=postgres
-ssh_command = ssh postgres@pg
-archiver = on
-
-[broken]
-description = broken one
-conninfo = host=pg
-ssh_command = ssh postgres@pg
-parallel_jobs = many
-archiver = on
-
-[off]
-conninfo = host=pg
-ssh_command = ssh postgres@pg
-active = false
-archiver = on
-`,
-    );
+      mode: 0o644,
+      global: { barman_user: USER, log_level: 'DEBUG' },
+      servers: {
+        main: {
+          description: '"Main cluster"',
+          conninfo: 'host=pg user=barman password=hunter2 dbname=postgres',
+          ssh_command: 'ssh postgres@pg',
+          archiver: 'on',
+        },
+        broken: {
+          description: 'broken one',
+          conninfo: 'host=pg',
+          ssh_command: 'ssh postgres@pg',
+          parallel_jobs: 'many',
+          archiver: 'on',
+        },
+        off: { conninfo: 'host=pg', ssh_command: 'ssh postgres@pg', active: false, archiver: 'on' },
+      },
+    });
   });
 
   it('prints the version', async () => {
@@ -183,16 +171,23 @@ archiver = on
   }
 
   it('writes large outputs to a pipe completely before exiting', async () => {
-    const many = join(dir, 'many.conf');
-    const servers = Array.from(
-      { length: 150 },
-      (_, i) =>
-        `[srv${i}]\nconninfo = host=pg${i} user=barman dbname=postgres\nssh_command = ssh postgres@pg${i}\narchiver = on\n`,
+    const servers = Object.fromEntries(
+      Array.from({ length: 150 }, (_, i) => [
+        `srv${i}`,
+        {
+          conninfo: `host=pg${i} user=barman dbname=postgres`,
+          ssh_command: `ssh postgres@pg${i}`,
+          archiver: 'on',
+        },
+      ]),
     );
-    writeFileSync(
-      many,
-      `[barman]\nbarman_user = ${isRoot() ? 'root' : process.env.USER}\nbarman_home = ${dir}/home\n\n${servers.join('\n')}`,
-    );
+    const many = writeBarmanConfig({
+      dir,
+      file: 'many.conf',
+      mode: 0o644,
+      global: { barman_user: USER, log_file: null },
+      servers,
+    });
     const run = await runBarman(['-c', many, '-f', 'json', 'show-server', 'all']);
     assert.equal(run.exitCode, 0, run.stderr);
     assert.ok(run.stdout.length > 256 * 1024, `output is large (${run.stdout.length} bytes)`);
@@ -232,8 +227,11 @@ archiver = on
     });
 
     it('reports a configuration without barman_home without a stack trace', async () => {
-      const file = join(dir, 'nohome.conf');
-      writeFileSync(file, '[barman]\nlog_level = INFO\n');
+      const file = writeBarmanConfig({
+        dir,
+        file: 'nohome.conf',
+        global: { barman_user: null, barman_home: null, log_file: null, log_level: 'INFO' },
+      });
       const run = await runBarman(['-c', file, 'list-server']);
       assert.equal(run.exitCode, 1);
       assert.match(run.stderr, /^ERROR: \[barman\] barman_home: required option 'barman_home' is not set/);
@@ -255,10 +253,11 @@ archiver = on
   describe('run-as user (the test suite runs as root)', () => {
     it('switches from root to barman_user before any work, creating the log directory for it', async () => {
       const home = await makeTempDir('runas', { owner: 'barman' });
-      const file = writeConfig(
-        home,
-        `[barman]\nbarman_user = barman\nbarman_home = ${home}/home\nlog_file = ${home}/log/sub/barman.log\n`,
-      );
+      const file = writeBarmanConfig({
+        dir: home,
+        mode: 0o644,
+        global: { barman_user: 'barman', log_file: `${home}/log/sub/barman.log` },
+      });
       const run = await runBarman(['-c', file, 'diagnose']);
       assert.equal(run.exitCode, 0, run.stderr);
       assert.equal(run.stderr, '');
@@ -271,29 +270,33 @@ archiver = on
     });
 
     it('stops with a clear error for an unknown barman_user', async () => {
-      const file = writeConfig(
-        await makeTempDir('runas'),
-        '[barman]\nbarman_user = no_such_user_x\nbarman_home = /tmp/x\n',
-      );
+      const file = writeBarmanConfig({
+        dir: await makeTempDir('runas'),
+        mode: 0o644,
+        global: { barman_user: 'no_such_user_x', barman_home: '/tmp/x', log_file: null },
+      });
       const run = await runBarman(['-c', file, 'list-server']);
       assert.equal(run.exitCode, 1);
       assert.match(run.stderr, /^ERROR: the configured user 'no_such_user_x' does not exist\nHINT: /);
     });
 
     it('refuses to run as another non-root user', async () => {
-      const file = writeConfig(
-        await makeTempDir('runas'),
-        '[barman]\nbarman_user = postgres\nbarman_home = /tmp/x\n',
-      );
+      const file = writeBarmanConfig({
+        dir: await makeTempDir('runas'),
+        mode: 0o644,
+        global: { barman_user: 'postgres', barman_home: '/tmp/x', log_file: null },
+      });
       const run = await runBarman(['-c', file, 'list-server'], { user: 'barman' });
       assert.equal(run.exitCode, 1);
       assert.match(run.stderr, /^ERROR: please run barman as 'postgres' user \(running as 'barman'\)/);
     });
 
     it('reports a configuration file it cannot read', async () => {
-      const secret = join(await makeTempDir('runas'), 'secret.conf');
-      writeFileSync(secret, '[barman]\nbarman_home = /tmp/x\n');
-      chmodSync(secret, 0o600);
+      const secret = writeBarmanConfig({
+        dir: await makeTempDir('runas'),
+        file: 'secret.conf',
+        global: { barman_user: null, barman_home: '/tmp/x', log_file: null },
+      });
       const run = await runBarman(['-c', secret, 'list-server'], { user: 'barman' });
       assert.equal(run.exitCode, 1);
       assert.equal(run.stderr, `ERROR: Cannot read configuration file '${secret}': permission denied\n`);

@@ -19,11 +19,11 @@ import { fileURLToPath } from 'node:url';
 import type { PostgresServer } from '../harness/index.js';
 import {
   chownTo,
-  currentUserName,
   makeTempDir,
   runBarman,
   startPostgres,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', import.meta.url));
@@ -80,23 +80,18 @@ describe('archive hook scripts around archive-wal of real WAL segments', { concu
   const incoming = () => join(home(), 'main/incoming');
   const barman = (...args: string[]) => runBarman(['-c', config, ...args]);
   const writeConfig = (hooks: Record<string, string>) =>
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = ${currentUserName()}
-barman_home = ${home()}
-log_file = ${dir}/barman.log
-compression = gzip
-
-[main]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-${Object.entries(hooks)
-  .map(([key, value]) => `${key} = ${value}`)
-  .join('\n')}
-`,
-    );
+    writeBarmanConfig({
+      dir,
+      global: { log_file: `${dir}/barman.log`, compression: 'gzip' },
+      servers: {
+        main: {
+          conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+          backup_method: 'local-rsync',
+          archiver: 'on',
+          ...hooks,
+        },
+      },
+    });
   const deliver = (...names: string[]) => {
     mkdirSync(incoming(), { recursive: true });
     for (const name of names) copyFileSync(join(staging, name), join(incoming(), name));
@@ -272,24 +267,18 @@ describe('delete and wal_delete hook scripts on a Barman 3.4 catalogue', { concu
   let recorder: ReturnType<typeof writeRecorder>;
   const barman = (...args: string[]) => runBarman(['-c', config, ...args]);
   const writeConfig = (hooks: Record<string, string>) =>
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = ${currentUserName()}
-barman_home = ${dir}/home
-log_file = ${dir}/barman.log
-compression = gzip
-${Object.entries(hooks)
-  .map(([key, value]) => `${key} = ${value}`)
-  .join('\n')}
-
-[pg]
-conninfo = host=/tmp user=postgres dbname=postgres
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_fixtures
-`,
-    );
+    writeBarmanConfig({
+      dir,
+      global: { log_file: `${dir}/barman.log`, compression: 'gzip', ...hooks },
+      servers: {
+        pg: {
+          conninfo: 'host=/tmp user=postgres dbname=postgres',
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman_fixtures',
+        },
+      },
+    });
 
   beforeEach(async () => {
     dir = await makeTempDir('hooks-delete');

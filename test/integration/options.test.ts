@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -17,15 +17,11 @@ import {
   registerExitCleanup,
   runBarman,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
+import type { IniSection } from '../harness/index.js';
 
 const USER = isRoot() ? 'root' : currentUserName();
-
-function writeConfig(file: string, text: string): string {
-  writeFileSync(file, text);
-  chmodSync(file, 0o644);
-  return file;
-}
 
 describe('options of unimplemented features disable their server', () => {
   let dir: string;
@@ -34,27 +30,27 @@ describe('options of unimplemented features disable their server', () => {
 
   before(async () => {
     dir = await makeTempDir('options-refused');
-    config = writeConfig(
-      join(dir, 'barman.conf'),
-      `[barman]
-barman_user = ${USER}
-barman_home = ${dir}/home
-worm_mode = on
-
-[pg]
-conninfo = host=127.0.0.1 port=1 dbname=postgres
-ssh_command = ssh postgres@pg
-archiver = on
-encryption = gpg
-encryption_key_id = DBA
-
-[plain]
-conninfo = host=127.0.0.1 port=1 dbname=postgres
-ssh_command = ssh postgres@pg
-archiver = on
-worm_mode = off
-`,
-    );
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      // No log_file: the line numbers below count from this text.
+      global: { barman_user: USER, log_file: null, worm_mode: 'on' },
+      servers: {
+        pg: {
+          conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
+          ssh_command: 'ssh postgres@pg',
+          archiver: 'on',
+          encryption: 'gpg',
+          encryption_key_id: 'DBA',
+        },
+        plain: {
+          conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
+          ssh_command: 'ssh postgres@pg',
+          archiver: 'on',
+          worm_mode: 'off',
+        },
+      },
+    });
   });
 
   it('check shows configuration FAILED naming file, section and option', async () => {
@@ -101,18 +97,14 @@ worm_mode = off
 describe('backup flags a method cannot honour', () => {
   it('--reuse-backup link is refused with backup_method = postgres, before anything is written', async () => {
     const dir = await makeTempDir('options-flags');
-    const config = writeConfig(
-      join(dir, 'barman.conf'),
-      `[barman]
-barman_user = ${USER}
-barman_home = ${dir}/home
-
-[pg]
-conninfo = host=127.0.0.1 port=1 dbname=postgres
-backup_method = postgres
-archiver = on
-`,
-    );
+    const config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: USER, log_file: null },
+      servers: {
+        pg: { conninfo: 'host=127.0.0.1 port=1 dbname=postgres', backup_method: 'postgres', archiver: 'on' },
+      },
+    });
     const run = await runBarman(['-c', config, 'backup', '--reuse-backup', 'link', 'pg']);
     assert.equal(run.exitCode, 1);
     assert.match(
@@ -149,23 +141,22 @@ describe('lock_directory_cleanup: cron removes unused lock files, never one held
     for (const child of holders) child.kill('SIGKILL');
   });
 
-  const setUp = (name: string, cleanup: string) => {
+  const setUp = (name: string, cleanup: IniSection) => {
     const home = join(dir, name);
     const locks = join(home, 'locks');
     mkdirSync(locks, { recursive: true });
-    const config = writeConfig(
-      join(home, 'barman.conf'),
-      `[barman]
-barman_user = ${USER}
-barman_home = ${home}
-barman_lock_directory = ${locks}
-${cleanup}
-[pg]
-conninfo = host=127.0.0.1 port=1 dbname=postgres
-ssh_command = ssh postgres@pg
-archiver = on
-`,
-    );
+    const config = writeBarmanConfig({
+      dir: home,
+      mode: 0o644,
+      global: { barman_user: USER, barman_home: home, barman_lock_directory: locks, ...cleanup },
+      servers: {
+        pg: {
+          conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
+          ssh_command: 'ssh postgres@pg',
+          archiver: 'on',
+        },
+      },
+    });
     for (const file of [
       '.pg-backup.lock',
       '.pg-receive-wal.lock',
@@ -179,7 +170,7 @@ archiver = on
   };
 
   it('removes the free ones at the end of cron, keeps held ones (exclusive and shared) held', async () => {
-    const { config, locks } = setUp('on', '');
+    const { config, locks } = setUp('on', {});
     await holdLock(join(locks, '.pg-backup.lock'), '-x');
     await holdLock(join(locks, '.pg-20250101T000000.lock'), '-s');
     const cron = await runBarman(['-c', config, 'cron']);
@@ -191,7 +182,7 @@ archiver = on
   });
 
   it('lock_directory_cleanup = false leaves every lock file', async () => {
-    const { config, locks } = setUp('off', 'lock_directory_cleanup = false\n');
+    const { config, locks } = setUp('off', { lock_directory_cleanup: false });
     const before = readdirSync(locks).sort();
     const cron = await runBarman(['-c', config, 'cron']);
     assert.equal(cron.exitCode, 0, cron.stderr);

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CompletedRun, PostgresServer } from '../harness/index.js';
+import type { CompletedRun, IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   childEnv,
@@ -25,6 +25,7 @@ import {
   startPostgres,
   terminateProcess,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
@@ -118,26 +119,24 @@ describe('passwords: never in argv, and given the ways libpq takes them', { conc
       await chownTo(file, 'barman');
     }
     const base = `host=127.0.0.1 port=${pg.port} user=postgres dbname=postgres`;
-    const server = (name: string, conninfo: string) => `
-[${name}]
-conninfo = ${conninfo}
-streaming_conninfo = ${conninfo}
-backup_method = postgres
-streaming_archiver = on
-slot_name = ${name}
-create_slot = auto
-`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = barman
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-path_prefix = ${PG15_BIN}
-immediate_checkpoint = on
-${server('inline', `${base} password=${password}`)}${server('passfile', `${base} passfile=${passfile}`)}${server('envfile', base)}`,
-    );
-    chmodSync(config, 0o644);
+    const server = (name: string, conninfo: string): IniSection => ({
+      conninfo,
+      streaming_conninfo: conninfo,
+      backup_method: 'postgres',
+      streaming_archiver: 'on',
+      slot_name: name,
+      create_slot: 'auto',
+    });
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'barman', path_prefix: PG15_BIN, immediate_checkpoint: 'on' },
+      servers: {
+        inline: server('inline', `${base} password=${password}`),
+        passfile: server('passfile', `${base} passfile=${passfile}`),
+        envfile: server('envfile', base),
+      },
+    });
     await pg.query('CREATE TABLE t (id int)');
   });
 

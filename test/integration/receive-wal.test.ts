@@ -8,15 +8,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -33,6 +25,7 @@ import {
   terminateProcess,
   terminateProcessSync,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 /** Pids of live processes (other than this one) whose command line mentions `text`. */
@@ -136,62 +129,65 @@ describe('receive-wal with a real PostgreSQL 15', { concurrency: 1 }, () => {
     pg = await startPostgres({ version: 15 });
     await pg.query('create table t (id int)');
     const deadPort = await freePort();
-    const global = `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-`;
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `${global}
-[pg]
-description = "streaming"
-conninfo = ${pg.conninfo}
-streaming_conninfo = host=127.0.0.1 port=${pg.port} user=postgres
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman
-
-[inactive]
-active = false
-conninfo = ${pg.conninfo}
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_inactive
-
-[down]
-conninfo = host=127.0.0.1 port=${deadPort} user=postgres dbname=postgres connect_timeout=5
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_down
-
-[oldtool]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-streaming_archiver = on
-path_prefix = ${dir}/oldbin
-`,
-    );
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres' },
+      servers: {
+        pg: {
+          description: '"streaming"',
+          conninfo: pg.conninfo,
+          streaming_conninfo: `host=127.0.0.1 port=${pg.port} user=postgres`,
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman',
+        },
+        inactive: {
+          active: false,
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman_inactive',
+        },
+        down: {
+          conninfo: `host=127.0.0.1 port=${deadPort} user=postgres dbname=postgres connect_timeout=5`,
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman_down',
+        },
+        oldtool: {
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          archiver: 'on',
+          streaming_archiver: 'on',
+          path_prefix: `${dir}/oldbin`,
+        },
+      },
+    });
     // A pg_receivewal older than the server.
     mkdirSync(join(dir, 'oldbin'));
     writeFileSync(join(dir, 'oldbin/pg_receivewal'), '#!/bin/sh\necho "pg_receivewal (PostgreSQL) 14.1"\n', {
       mode: 0o755,
     });
-    cronConfig = join(dir, 'cron.conf');
-    const cronServer = (streamingOn: boolean) => `${global}
-[auto]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-streaming_archiver = ${streamingOn ? 'on' : 'off'}
-slot_name = auto
-create_slot = auto
-`;
-    writeFileSync(cronConfig, cronServer(true));
-    for (const file of [config, cronConfig]) chmodSync(file, 0o644);
-    setCronStreaming = (on) => writeFileSync(cronConfig, cronServer(on));
+    const writeCronConfig = (streamingOn: boolean) =>
+      writeBarmanConfig({
+        dir,
+        file: 'cron.conf',
+        mode: 0o644,
+        global: { barman_user: 'postgres' },
+        servers: {
+          auto: {
+            conninfo: pg.conninfo,
+            backup_method: 'postgres',
+            archiver: 'on',
+            streaming_archiver: streamingOn ? 'on' : 'off',
+            slot_name: 'auto',
+            create_slot: 'auto',
+          },
+        },
+      });
+    cronConfig = writeCronConfig(true);
+    setCronStreaming = (on) => void writeCronConfig(on);
   });
   let setCronStreaming: (on: boolean) => void = () => undefined;
 

@@ -4,18 +4,19 @@
  * backup taken by barman-ts (local-rsync). Both results are started and compared with pg_dumpall.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
 import {
   makeTempDir,
+  requireDebianPackages,
   runAs,
   runBarman,
   runCompletely,
   startPostgres,
   startRecoveredCopy,
-  requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => {
@@ -52,14 +53,22 @@ describe('recovery interoperability with Barman 3.4', { concurrency: 1 }, () => 
     const copyTo = (server: string) =>
       `cp %p ${dir}/home/${server}/incoming/.%f.tmp && mv ${dir}/home/${server}/incoming/.%f.tmp ${dir}/home/${server}/incoming/%f`;
     pg = await startPostgres({ version: 15, archiveCommand: `${copyTo('b34')} && ${copyTo('ts')}` });
-    const common = `conninfo = ${pg.conninfo}\nstreaming_conninfo = ${pg.conninfo}\narchiver = on\nimmediate_checkpoint = on\npath_prefix = /usr/lib/postgresql/15/bin\n`;
-    writeFileSync(
-      config,
-      `[barman]\nbarman_user = root\nbarman_home = ${dir}/home\nlog_file = ${dir}/barman.log\ncompression = gzip\n\n` +
-        `[b34]\n${common}backup_method = postgres\n\n` +
-        `[ts]\n${common}backup_method = local-rsync\n`,
-    );
-    chmodSync(config, 0o644);
+    const common = {
+      conninfo: pg.conninfo,
+      streaming_conninfo: pg.conninfo,
+      archiver: 'on',
+      immediate_checkpoint: 'on',
+      path_prefix: '/usr/lib/postgresql/15/bin',
+    };
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'root', log_file: `${dir}/barman.log`, compression: 'gzip' },
+      servers: {
+        b34: { ...common, backup_method: 'postgres' },
+        ts: { ...common, backup_method: 'local-rsync' },
+      },
+    });
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, note text)');
     await pg.query('INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 5000) g');
     const switched = await barmanTs('switch-wal', '--force', '--archive', 'all');

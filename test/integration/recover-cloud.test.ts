@@ -6,7 +6,7 @@
  * on each result and the rows are counted.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
@@ -14,13 +14,14 @@ import {
   BARMAN_BIN,
   chownTo,
   makeTempDir,
+  requireDebianPackages,
   runBarman,
   runCompletely,
   startPostgres,
-  startS3Server,
   startRecoveredCopy,
+  startS3Server,
   switchWalAndWaitArchived,
-  requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const BUCKET = 'recover-cloud';
@@ -55,26 +56,25 @@ describe('barman recover from object storage', { concurrency: 1 }, () => {
       mkdirSync(join(dir, sub), { recursive: true });
       await chownTo(join(dir, sub), 'postgres');
     }
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-parallel_jobs = 2
-
-[main]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-to-cloud
-basebackups_directory = s3://${BUCKET}/barman/main/base
-wals_directory = s3://${BUCKET}/barman/main/wals
-`,
-    );
-    chmodSync(config, 0o644);
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: {
+        barman_user: 'postgres',
+        compression: 'gzip',
+        aws_endpoint_url: s3.endpoint,
+        aws_region: 'us-east-1',
+        parallel_jobs: 2,
+      },
+      servers: {
+        main: {
+          conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+          backup_method: 'local-to-cloud',
+          basebackups_directory: `s3://${BUCKET}/barman/main/base`,
+          wals_directory: `s3://${BUCKET}/barman/main/wals`,
+        },
+      },
+    });
     pg = await startPostgres({
       version: 15,
       archiveCommand:

@@ -3,7 +3,7 @@
  * recovered to a named restore point and to the end of the archive, started on 17.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -14,6 +14,7 @@ import {
   runBarman,
   startPostgres,
   startRecoveredCopy,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('barman recover (PostgreSQL 17)', { concurrency: 1 }, () => {
@@ -53,12 +54,20 @@ describe('barman recover (PostgreSQL 17)', { concurrency: 1 }, () => {
       version: 17,
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
     });
-    writeFileSync(
-      config,
-      `[barman]\nbarman_user = postgres\nbarman_home = ${dir}/home\ncompression = gzip\n\n[main]\nconninfo = ${pg.conninfo}\n` +
-        'backup_method = local-rsync\nparallel_jobs = 2\nimmediate_checkpoint = on\narchiver = on\n',
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres', log_file: null, compression: 'gzip' },
+      servers: {
+        main: {
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          parallel_jobs: 2,
+          immediate_checkpoint: 'on',
+          archiver: 'on',
+        },
+      },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE t (id int) TABLESPACE tbs1');
     await pg.query('INSERT INTO t SELECT generate_series(1, 1000)');

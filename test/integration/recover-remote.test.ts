@@ -15,8 +15,9 @@ import {
   runAs,
   runBarman,
   startPostgres,
-  startSshd,
   startRecoveredCopy,
+  startSshd,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('barman recover over ssh, tar backups, delta restore, hooks', { concurrency: 1 }, () => {
@@ -57,28 +58,25 @@ describe('barman recover over ssh, tar backups, delta restore, hooks', { concurr
       version: 15,
       archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = barman
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-backup_compression = gzip
-backup_compression_format = tar
-immediate_checkpoint = on
-archiver = on
-parallel_jobs = 2
-path_prefix = /usr/lib/postgresql/15/bin
-pre_recovery_script = env | grep ^BARMAN_ | sort > ${dir}/hooks/pre.env
-post_recovery_script = env | grep ^BARMAN_ | sort > ${dir}/hooks/post.env
-`,
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'barman', compression: 'gzip' },
+      servers: {
+        main: {
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          backup_compression: 'gzip',
+          backup_compression_format: 'tar',
+          immediate_checkpoint: 'on',
+          archiver: 'on',
+          parallel_jobs: 2,
+          path_prefix: '/usr/lib/postgresql/15/bin',
+          pre_recovery_script: `env | grep ^BARMAN_ | sort > ${dir}/hooks/pre.env`,
+          post_recovery_script: `env | grep ^BARMAN_ | sort > ${dir}/hooks/post.env`,
+        },
+      },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE t (id int) TABLESPACE tbs1');
     await pg.query('INSERT INTO t SELECT generate_series(1, 1000)');

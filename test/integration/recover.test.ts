@@ -26,8 +26,9 @@ import {
   runAs,
   runBarman,
   startPostgres,
-  waitFor,
   startRecoveredCopy,
+  waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
@@ -87,25 +88,22 @@ describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
       version: 15,
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-description = "recovery tests"
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-path_prefix = /usr/lib/postgresql/15/bin
-`,
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres', compression: 'gzip' },
+      servers: {
+        main: {
+          description: '"recovery tests"',
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          parallel_jobs: 2,
+          immediate_checkpoint: 'on',
+          archiver: 'on',
+          path_prefix: '/usr/lib/postgresql/15/bin',
+        },
+      },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, batch text) TABLESPACE tbs1');
     await pg.query("INSERT INTO items SELECT g, 'A' FROM generate_series(1, 1000) g");

@@ -5,10 +5,10 @@
  * missing privileges and an unreachable server.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer } from '../harness/index.js';
+import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -19,6 +19,7 @@ import {
   runBarman,
   startPostgres,
   terminateProcessSync,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('switch-wal', { concurrency: 1 }, () => {
@@ -49,58 +50,28 @@ describe('switch-wal', { concurrency: 1 }, () => {
     await pg.query('CREATE ROLE monitor LOGIN');
     await pg.query('CREATE TABLE t (id int)');
     const standbyPort = await startStandby();
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-
-[main]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-
-[pg17]
-conninfo = ${pg17.conninfo}
-backup_method = postgres
-archiver = on
-
-[standby]
-conninfo = host=127.0.0.1 port=${standbyPort} user=postgres dbname=postgres
-backup_method = postgres
-archiver = on
-
-[standby-primary]
-conninfo = host=127.0.0.1 port=${standbyPort} user=postgres dbname=postgres
-primary_conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-
-[standby-stranger]
-conninfo = host=127.0.0.1 port=${standbyPort} user=postgres dbname=postgres
-primary_conninfo = ${pg17.conninfo}
-backup_method = postgres
-archiver = on
-
-[lowpriv]
-conninfo = host=127.0.0.1 port=${pg.port} user=monitor dbname=postgres
-backup_method = postgres
-archiver = on
-
-[down]
-conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres
-backup_method = postgres
-archiver = on
-
-[off]
-active = false
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-`,
-    );
-    chmodSync(config, 0o644);
+    const standbyConninfo = `host=127.0.0.1 port=${standbyPort} user=postgres dbname=postgres`;
+    const server = (conninfo: string, more: IniSection = {}) => ({
+      conninfo,
+      ...more,
+      backup_method: 'postgres',
+      archiver: 'on',
+    });
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres' },
+      servers: {
+        main: server(pg.conninfo),
+        pg17: server(pg17.conninfo),
+        standby: server(standbyConninfo),
+        'standby-primary': server(standbyConninfo, { primary_conninfo: pg.conninfo }),
+        'standby-stranger': server(standbyConninfo, { primary_conninfo: pg17.conninfo }),
+        lowpriv: server(`host=127.0.0.1 port=${pg.port} user=monitor dbname=postgres`),
+        down: server('host=127.0.0.1 port=1 user=postgres dbname=postgres'),
+        off: { active: false, ...server(pg.conninfo) },
+      },
+    });
   });
 
   after(async () => {

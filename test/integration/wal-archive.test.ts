@@ -5,11 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
-import { BARMAN_BIN, chownTo, makeTempDir, runBarman, startPostgres, waitFor } from '../harness/index.js';
+import {
+  BARMAN_BIN,
+  chownTo,
+  makeTempDir,
+  runBarman,
+  startPostgres,
+  waitFor,
+  writeBarmanConfig,
+} from '../harness/index.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -40,23 +48,19 @@ describe('WAL archiving with a real PostgreSQL 15', { concurrency: 1 }, () => {
     dir = await makeTempDir('wal-archive', { owner: 'postgres' });
     home = join(dir, 'home');
     reference = join(dir, 'reference');
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-description = "archive test"
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-`,
-    );
-    chmodSync(config, 0o644);
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres', compression: 'gzip' },
+      servers: {
+        main: {
+          description: '"archive test"',
+          conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+          backup_method: 'local-rsync',
+          archiver: 'on',
+        },
+      },
+    });
     for (const sub of ['home', 'reference']) await chownTo(join(dir, sub), 'postgres').catch(() => undefined);
     const { mkdirSync } = await import('node:fs');
     mkdirSync(reference, { recursive: true });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
@@ -19,6 +19,7 @@ import {
   runBarman,
   startPostgres,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('wal_streaming_conninfo and wal_conninfo', { concurrency: 1 }, () => {
@@ -35,24 +36,21 @@ describe('wal_streaming_conninfo and wal_conninfo', { concurrency: 1 }, () => {
     pg = await startPostgres({ version: 15 });
     await pg.query('CREATE ROLE walstreamer LOGIN REPLICATION');
     await pg.query('CREATE TABLE t (id int)');
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[pg]
-conninfo = ${pg.conninfo}
-streaming_conninfo = host=127.0.0.1 port=${pg.port} user=postgres
-wal_streaming_conninfo = host=127.0.0.1 port=${pg.port} user=walstreamer dbname=postgres
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman
-`,
-    );
-    chmodSync(config, 0o644);
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres' },
+      servers: {
+        pg: {
+          conninfo: pg.conninfo,
+          streaming_conninfo: `host=127.0.0.1 port=${pg.port} user=postgres`,
+          wal_streaming_conninfo: `host=127.0.0.1 port=${pg.port} user=walstreamer dbname=postgres`,
+          backup_method: 'postgres',
+          streaming_archiver: 'on',
+          slot_name: 'barman',
+        },
+      },
+    });
   });
 
   after(async () => {
