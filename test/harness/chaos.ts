@@ -3,7 +3,7 @@
  * a timestamped event log, the processes running a given command line (found in /proc), and
  * output checks for the signs of a crash.
  */
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 
 /** mulberry32: small, fast and good enough to pick actions; the same seed gives the same picks. */
 export class SeededRandom {
@@ -122,4 +122,21 @@ export function crashSign(output: string): string | null {
     if (match) return match[0].trim();
   }
   return null;
+}
+
+/**
+ * Whether some process holds a flock on `path`, seen in /proc/locks without taking the lock:
+ * a probe that takes it, even for a moment, can make the process under test find it held.
+ */
+export function isFileLocked(path: string): boolean {
+  let inode: bigint;
+  try {
+    inode = statSync(path, { bigint: true }).ino;
+  } catch {
+    return false;
+  }
+  // "1: FLOCK  ADVISORY  READ  1234 08:01:5678 0 EOF": major:minor:inode in the sixth field.
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => line.split(/\s+/)[5]?.split(':')[2] === String(inode));
 }

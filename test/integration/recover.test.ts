@@ -22,6 +22,7 @@ import { tryAcquireLock } from '../../src/locks/index.js';
 import {
   BARMAN_BIN,
   chownTo,
+  isFileLocked,
   makeTempDir,
   runAs,
   runBarman,
@@ -593,16 +594,10 @@ describe('barman recover (local, PostgreSQL 15)', { concurrency: 1 }, () => {
       '--tablespace',
       `tbs1:${destination}-tbs`,
     );
-    const lockSeen = waitFor(
-      'the recovery to hold the backup lock',
-      () => {
-        if (!existsSync(lockFile)) return false;
-        const probe = tryAcquireLock(lockFile);
-        probe?.release();
-        return probe === null;
-      },
-      { timeoutMs: 30_000, intervalMs: 50 },
-    );
+    const lockSeen = waitFor('the recovery to hold the backup lock', () => isFileLocked(lockFile), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
     // A recovery that ends (or fails) before the lock is seen fails the test with its output.
     await Promise.race([
       lockSeen,
