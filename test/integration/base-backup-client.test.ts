@@ -31,8 +31,9 @@ describe('BASE_BACKUP client', { concurrency: 1 }, () => {
         'test',
         { ...options, extraOptions: ['NO_SUCH_OPTION 1'] },
         {
-          archive: async ({ body }) => {
+          archive: ({ body }) => {
             body.resume();
+            return Promise.resolve();
           },
         },
       ),
