@@ -21,6 +21,7 @@ import {
   startRecoveredCopy,
   startS3Server,
   switchWalAndWaitArchived,
+  waitFor,
   writeBarmanConfig,
 } from '../harness/index.js';
 
@@ -170,9 +171,15 @@ describe(
       await new Promise((resolve) => setTimeout(resolve, 1200));
       await pg.query("INSERT INTO items SELECT i, 'after the target' FROM generate_series(1501, 2500) i");
       await switchWalAndWaitArchived(pg);
-      // cron uploads what archive_command left in incoming/.
+      // cron has what archive_command left in incoming/ uploaded (its upload worker, in the background).
       const cron = await barman('cron');
       assert.equal(cron.exitCode, 0, cron.stdout + cron.stderr);
+      const incoming = join(dir, 'home', 'main', 'incoming');
+      await waitFor(
+        'incoming/ uploaded',
+        () => readdirSync(incoming).filter((name) => /^[0-9A-F]{24}$/.test(name)).length === 0,
+        { timeoutMs: 120_000 },
+      );
       const destination = join(dir, 'recovered', 'pitr');
       const run = await barman(
         'recover',

@@ -7,8 +7,9 @@
  * A failure on one server is reported and the next server is processed. At the end, unused lock
  * files are removed (lock_directory_cleanup).
  */
-import { statusOf, updateBackupInfo } from '../../catalog/backups.js';
-import { serverLayout } from '../../catalog/layout.js';
+import { loadBackups, statusOf, updateBackupInfo } from '../../catalog/backups.js';
+import { catalogLayout } from '../../catalog/layout.js';
+import { withBackupStore } from '../../catalog/store.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import {
@@ -26,7 +27,7 @@ import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { hasCloudCatalog, loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
+import { loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
@@ -44,58 +45,11 @@ export default defineCommandModule<Result>({
         continue;
       }
       if (!server.config.active) continue;
-      if (server.config.wals_directory.kind === 's3' || hasCloudCatalog(server.config)) {
-        try {
-          result[name] = await cronCloudServer(ctx, server.config);
-        } catch (error) {
-          reportServerFailure(ctx, name, error);
-          result[name] = { archived: 0, completed: [], deleted: [] };
-        }
-        continue;
-      }
-      const layout = serverLayout(server.config);
-      await ensureLockDirectory(layout.lockDirectory);
-      const lock = tryAcquireLock(serverLockPath(layout.lockDirectory, name, 'cron'));
-      if (!lock) {
-        ctx.report.info(
-          `Another cron process is already running on server ${name}. Skipping to the next server`,
-        );
-        result[name] = { archived: 0, completed: [], deleted: [], skipped: 'cron running' };
-        continue;
-      }
-      const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
-      const hooks = HookRunner.forServer(ctx, server.config);
-      result[name] = outcome;
       try {
-        if (server.config.archiver || server.config.streaming_archiver) {
-          ctx.report.info(`Starting WAL archiving for server ${name}`);
-          try {
-            outcome.archived = (
-              await runArchiveWal(server.config, ctx.report, ctx.log.child({ server: name }), {
-                hooks: archiveHooks(hooks),
-              })
-            ).archived.length;
-          } catch (error) {
-            if (!(error instanceof LockBusyError)) throw error;
-            ctx.report.info(
-              `Another archive-wal process is already running on server ${name}. Skipping to the next server`,
-            );
-          }
-        }
-        // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
-        await superviseReceiveWal(ctx, server.config);
-        await finishInterruptedWalRemoval(layout, ctx.report);
-        let catalog = await loadServerCatalog(server.config, ctx.report);
-        outcome.completed = await completeWaitingBackups(catalog, (id) =>
-          ctx.report.info(`Backup ${id} of server ${name} is now DONE: all its WAL files are archived`),
-        );
-        // Backups that just became DONE count for the retention policy.
-        if (outcome.completed.length > 0) catalog = await loadServerCatalog(server.config, ctx.report);
-        if (server.config.retention_policy) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
+        result[name] = await cronServer(ctx, server.config);
       } catch (error) {
         reportServerFailure(ctx, name, error);
-      } finally {
-        lock.release();
+        result[name] = { archived: 0, completed: [], deleted: [] };
       }
     }
     if (ctx.config.global.lock_directory_cleanup) cleanLockDirectory(ctx);
@@ -107,54 +61,67 @@ export default defineCommandModule<Result>({
 });
 
 /**
- * A server archiving WAL into object storage: receive-wal's files in streaming/ are archived
- * into it (and receive-wal supervised) as for a local archive; cron (re)starts the upload worker
- * when incoming/, the spool of `cloud-wal-archive --async` and put-wal's delivery, holds files
- * (a worker that died, or one that could not be started), and applies the retention policy to
- * a cloud catalogue.
+ * One server, wherever its catalogue and WAL archive are (a directory or an s3:// location),
+ * under its cron lock. An object WAL archive's incoming/ is also the spool of
+ * `cloud-wal-archive --async`: its upload worker (re)started here when files wait there owns it,
+ * and archive-wal takes streaming/ (receive-wal's files) only.
  */
-async function cronCloudServer(ctx: CommandContext, config: ServerConfig): Promise<Result[string]> {
-  const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
-  if (config.wals_directory.kind === 's3' && config.streaming_archiver) {
-    // receive-wal's files are archived here; incoming/ is the upload worker's (started below).
-    ctx.report.info(`Starting WAL archiving for server ${config.name}`);
-    try {
-      const hooks = archiveHooks(HookRunner.forServer(ctx, config));
-      outcome.archived = (
-        await runArchiveWal(config, ctx.report, ctx.log.child({ server: config.name }), {
-          hooks,
-          sources: ['streaming'],
-        })
-      ).archived.length;
-    } catch (error) {
-      if (!(error instanceof LockBusyError)) throw error;
-      ctx.report.info(
-        `Another archive-wal process is already running on server ${config.name}. Skipping to the next server`,
-      );
-    }
-    await superviseReceiveWal(ctx, config);
-  }
-  const waiting = await spooledWals(config.incoming_wals_directory);
-  if (waiting.length > 0) {
-    const pid = await startCloudUploader(config, ctx.config.configFile);
-    ctx.report.info(
-      pid === null
-        ? `Cloud WAL upload for server ${config.name} is running (${waiting.length} file(s) queued)`
-        : `Starting cloud WAL upload for server ${config.name} (${waiting.length} file(s) queued)`,
-    );
-  }
-  if (!hasCloudCatalog(config) || !config.retention_policy) return outcome;
+async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Result[string]> {
+  const name = config.name;
   await ensureLockDirectory(config.barman_lock_directory);
-  const lock = tryAcquireLock(serverLockPath(config.barman_lock_directory, config.name, 'cron'));
+  const lock = tryAcquireLock(serverLockPath(config.barman_lock_directory, name, 'cron'));
   if (!lock) {
-    ctx.report.info(
-      `Another cron process is already running on server ${config.name}. Skipping to the next server`,
-    );
-    return { ...outcome, skipped: 'cron running' };
+    ctx.report.info(`Another cron process is already running on server ${name}. Skipping to the next server`);
+    return { archived: 0, completed: [], deleted: [], skipped: 'cron running' };
   }
+  const outcome: Result[string] = { archived: 0, completed: [], deleted: [] };
+  const objectWals = config.wals_directory.kind === 's3';
+  const hooks = HookRunner.forServer(ctx, config);
   try {
-    const catalog = await loadServerCatalog(config, ctx.report);
-    outcome.deleted = await enforceRetention(ctx, catalog, HookRunner.forServer(ctx, config));
+    if (objectWals ? config.streaming_archiver : config.archiver || config.streaming_archiver) {
+      ctx.report.info(`Starting WAL archiving for server ${name}`);
+      try {
+        outcome.archived = (
+          await runArchiveWal(config, ctx.report, ctx.log.child({ server: name }), {
+            hooks: archiveHooks(hooks),
+            ...(objectWals ? { sources: ['streaming' as const] } : {}),
+          })
+        ).archived.length;
+      } catch (error) {
+        if (!(error instanceof LockBusyError)) throw error;
+        ctx.report.info(
+          `Another archive-wal process is already running on server ${name}. Skipping to the next server`,
+        );
+      }
+    }
+    // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
+    await superviseReceiveWal(ctx, config);
+    if (objectWals) {
+      const waiting = await spooledWals(config.incoming_wals_directory);
+      if (waiting.length > 0) {
+        const pid = await startCloudUploader(config, ctx.config.configFile);
+        ctx.report.info(
+          pid === null
+            ? `Cloud WAL upload for server ${name} is running (${waiting.length} file(s) queued)`
+            : `Starting cloud WAL upload for server ${name} (${waiting.length} file(s) queued)`,
+        );
+      }
+    } else {
+      // The journal of a WAL removal exists only in Barman's layout (xlog.db).
+      await finishInterruptedWalRemoval(catalogLayout(config), ctx.report);
+    }
+    // The whole catalogue (with the WAL index: an object archive's listing) only when there is
+    // something to do with it: a cloud-wal-archive server whose bucket is down must not hold cron.
+    const backups = await withBackupStore(config, loadBackups);
+    if (!config.retention_policy && !backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS'))
+      return outcome;
+    let catalog = await loadServerCatalog(config, ctx.report);
+    outcome.completed = await completeWaitingBackups(catalog, (id) =>
+      ctx.report.info(`Backup ${id} of server ${name} is now DONE: all its WAL files are archived`),
+    );
+    // Backups that just became DONE count for the retention policy.
+    if (outcome.completed.length > 0) catalog = await loadServerCatalog(config, ctx.report);
+    if (config.retention_policy) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
   } finally {
     lock.release();
   }
@@ -217,8 +184,11 @@ async function completeWaitingBackups(
     if (statusOf(backup) !== 'WAITING_FOR_WALS' || !info?.begin_wal || !info.end_wal) continue;
     const needed = segmentsBetween(info.begin_wal, info.end_wal, info.xlog_segment_size);
     if (!needed.every((name) => catalog.usage.has(name))) continue;
-    const saved = await updateBackupInfo(catalog.layout, backup, (current) =>
-      current.status === 'WAITING_FOR_WALS' ? { ...current, status: 'DONE' } : null,
+    // Through the catalogue's store: backup.info may be an object (an s3:// basebackups_directory).
+    const saved = await withBackupStore(catalog.config, (store) =>
+      updateBackupInfo(store, backup, (current) =>
+        current.status === 'WAITING_FOR_WALS' ? { ...current, status: 'DONE' } : null,
+      ),
     );
     if (!saved) continue;
     announce(backup.id);
