@@ -73,6 +73,12 @@ export interface PlanInput {
   /** The backup is a set of tar archives whatever backup.info says (its layout has no plain copies). */
   tarArchives?: boolean;
   entries: readonly XlogDbEntry[];
+  /**
+   * The entries' times are when each segment was closed (xlog.db: archive-wal keeps the source's
+   * mtime). An object listing's are upload times, later by however long the upload waited, so a
+   * time target cannot cut the WAL copied by them.
+   */
+  walTimesAreCloseTimes: boolean;
   histories: ReadonlyMap<number, TimelineSwitch[]>;
 }
 
@@ -136,6 +142,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
 
   const selection = selectRecoveryWals({
     entries: input.entries,
+    walTimesAreCloseTimes: input.walTimesAreCloseTimes,
     backup: {
       id: input.backup.id,
       timeline: info.timeline,

@@ -164,6 +164,7 @@ async function recoverFrom(
     delta: request.delta,
     tarArchives: sources.backupLayout.plainDirectory(backup.id, 'data') === null,
     entries: catalog.xlog,
+    walTimesAreCloseTimes: config.wals_directory.kind === 'posix',
     histories,
   });
   if (!remoteCommand) refuseCatalogueTablespaces(plan.tablespaces, request.areas);

@@ -140,6 +140,8 @@ export function timelinePath(
  */
 export function selectRecoveryWals(options: {
   entries: readonly XlogDbEntry[];
+  /** False when the entries' times are not when the segments were closed (see PlanInput). */
+  walTimesAreCloseTimes?: boolean;
   backup: BackupWalFacts;
   histories: ReadonlyMap<number, TimelineSwitch[]>;
   timeline: TimelineRequest | null;
@@ -208,7 +210,13 @@ export function selectRecoveryWals(options: {
       files.push(entry);
       lastSegment = name;
       // A time target: past the backup's end, the first segment closed after the target holds it.
-      if (target.kind === 'time' && segno > endSegno && entry.mtime * 1000 > target.epochMs) stop = true;
+      if (
+        target.kind === 'time' &&
+        options.walTimesAreCloseTimes !== false &&
+        segno > endSegno &&
+        entry.mtime * 1000 > target.epochMs
+      )
+        stop = true;
     }
     if (stop) break;
   }

@@ -91,6 +91,7 @@ function input(over: Partial<PlanInput> = {}, infoFields: Partial<BackupInfo> = 
     getWalCommand: null,
     delta: false,
     entries: ENTRIES,
+    walTimesAreCloseTimes: true,
     histories: new Map(),
     ...over,
   };

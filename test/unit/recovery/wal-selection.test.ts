@@ -461,6 +461,26 @@ describe('selectRecoveryWals: one timeline', () => {
       ]);
     });
 
+    test('upload times (an object listing) do not cut the WAL copied for a time target', () => {
+      // Segment 4 was uploaded late (its object is newer than the target): every segment is copied.
+      const entries = xlog([w(1, 3), 1], [w(1, 4), 1], [w(1, 5), 1], [w(1, 6), 900], [w(1, 7), 901]);
+      const selection = selectRecoveryWals({
+        entries,
+        walTimesAreCloseTimes: false,
+        backup: B1,
+        histories: NO_HISTORY,
+        timeline: null,
+        target: { kind: 'time', epochMs: 2_000, text: '' },
+      });
+      assert.deepEqual(names(selection.files), [w(1, 3), w(1, 4), w(1, 5), w(1, 6), w(1, 7)]);
+      assert.deepEqual(names(select(entries, { kind: 'time', epochMs: 2_000, text: '' }).files), [
+        w(1, 3),
+        w(1, 4),
+        w(1, 5),
+        w(1, 6),
+      ]);
+    });
+
     test('a gap before the target time is reported, not an error', () => {
       const entries = xlog([w(1, 3), 1], [w(1, 4), 1], [w(1, 5), 1], [w(1, 6), 2], [w(1, 8), 3]);
       const selection = select(entries, { kind: 'time', epochMs: 2_500, text: '' });
