@@ -75,7 +75,7 @@ export function findPathConflicts(servers: Iterable<ServerEntry>): Map<string, C
       );
     }
   }
-  for (const staging of entries.map((server) => stagingPlaceOf(server))) {
+  for (const staging of entries.flatMap((server) => stagingPlaceOf(server))) {
     for (const place of places) {
       // Several servers may share a staging directory (file names carry the pid); a
       // backup_directory only contains the other directories.
@@ -107,9 +107,11 @@ export function withProblems(entry: ServerEntry, problems: readonly ConfigProble
 }
 
 /** Staging directories are compared with the catalogue's directories, not with each other. */
-function stagingPlaceOf(server: ServerEntry): Place {
-  const written = server.config.cloud_staging_directory;
-  return { server, option: 'cloud_staging_directory', written, compared: physicalPath(written) };
+/** None when the server has no staging directory (its default follows a backup_directory that was refused). */
+function stagingPlaceOf(server: ServerEntry): Place[] {
+  const written = server.config.cloud_staging_directory as string | null;
+  if (written === null) return [];
+  return [{ server, option: 'cloud_staging_directory', written, compared: physicalPath(written) }];
 }
 
 function placesOf(server: ServerEntry): Place[] {
