@@ -10,10 +10,10 @@
  * the reason), never a partial DONE one.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FaultProxy, PostgresServer, S3Server } from '../harness/index.js';
+import type { FaultProxy, IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -24,6 +24,7 @@ import {
   startRecoveredCopy,
   startS3Server,
   switchWalAndWaitArchived,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const BUCKET = 'postgres-to-cloud';
@@ -42,18 +43,26 @@ describe('barman backup with backup_method = postgres to s3://', { concurrency: 
       env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
       timeoutMs: 300_000,
     });
-  const server = (name: string, conninfo: string, extra = '') => `
-[${name}]
-conninfo = ${conninfo}
-streaming_conninfo = ${conninfo}
-backup_method = postgres
-backup_compression = gzip
-cloud_upload_max_archive_size = 4M
-immediate_checkpoint = true
-archiver = on
-basebackups_directory = s3://${BUCKET}/barman/${name}/base
-wals_directory = s3://${BUCKET}/barman/${name}/wals
-${extra}`;
+  const server = (name: string, conninfo: string, extra: IniSection = {}): IniSection => ({
+    conninfo,
+    streaming_conninfo: conninfo,
+    backup_method: 'postgres',
+    backup_compression: 'gzip',
+    cloud_upload_max_archive_size: '4M',
+    immediate_checkpoint: true,
+    archiver: true,
+    basebackups_directory: `s3://${BUCKET}/barman/${name}/base`,
+    wals_directory: `s3://${BUCKET}/barman/${name}/wals`,
+    ...extra,
+  });
+  /** barman.conf with these server sections (archive_command, run as postgres, reads it). */
+  const writeConfig = (servers: Record<string, IniSection>, global: IniSection = { compression: 'gzip' }) =>
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres', aws_endpoint_url: s3.endpoint, aws_region: 'us-east-1', ...global },
+      servers,
+    });
 
   before(async () => {
     s3 = await startS3Server({ buckets: [BUCKET] });
@@ -69,18 +78,7 @@ ${extra}`;
         `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
         `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-${server('main', pg.conninfo)}`,
-    );
-    chmodSync(config, 0o644);
+    writeConfig({ main: server('main', pg.conninfo) });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, filler text) TABLESPACE tbs1');
     // Incompressible rows, so that the archives need several parts.
@@ -166,18 +164,14 @@ ${server('main', pg.conninfo)}`,
   it('fails the backup, never DONE, when the replication connection is cut during the copy', async () => {
     proxy = await startFaultProxy(pg.port);
     const proxied = `host=127.0.0.1 port=${proxy.port} user=postgres dbname=postgres`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-${server('main', pg.conninfo)}
-${server('cut', pg.conninfo, `streaming_conninfo = ${proxied}\nbandwidth_limit = 512\nbasebackup_retry_times = 0\n`).replace(`streaming_conninfo = ${pg.conninfo}\n`, '')}`,
-    );
+    writeConfig({
+      main: server('main', pg.conninfo),
+      cut: server('cut', pg.conninfo, {
+        streaming_conninfo: proxied,
+        bandwidth_limit: 512,
+        basebackup_retry_times: 0,
+      }),
+    });
     const running = barman('backup', 'cut');
     await new Promise((resolve) => setTimeout(resolve, 4000));
     proxy.cutAll();
@@ -191,16 +185,7 @@ ${server('cut', pg.conninfo, `streaming_conninfo = ${proxied}\nbandwidth_limit =
 
   it('refuses a PostgreSQL older than 15 with a clear error', async () => {
     pg14 = await startPostgres({ version: 14 });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-${server('old', pg14.conninfo)}`,
-    );
+    writeConfig({ old: server('old', pg14.conninfo) }, {});
     const check = await barman('check', 'old');
     assert.match(check.stdout, /streaming backup to object storage: FAILED \(PostgreSQL 14 is older than 15/);
     const run = await barman('backup', 'old');
