@@ -28,6 +28,7 @@ import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../proce
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { runRemote, rsyncPushArguments } from '../process/remote.js';
 import type { StartLimiter } from '../util/throttle.js';
+import { isProcessAlive } from '../util/process-alive.js';
 
 export type DirectoryState = (
   | { kind: 'missing' }
@@ -155,7 +156,7 @@ async function inspectLocal(path: string): Promise<DirectoryState> {
   if (!info) return { kind: 'missing', ...link };
   if (!info.isDirectory()) return { kind: 'not-directory', ...link };
   const pid = await readPid(join(path, 'postmaster.pid'));
-  if (pid !== null && processAlive(pid)) return { kind: 'running', pid, ...link };
+  if (pid !== null && isProcessAlive(pid)) return { kind: 'running', pid, ...link };
   const entries = (await readdir(path)).filter((name) => !IGNORABLE.has(name));
   return entries.length === 0
     ? { kind: 'empty', ...link }
@@ -166,16 +167,6 @@ async function readPid(file: string): Promise<number | null> {
   const text = await readFile(file, 'utf8').catch(() => null);
   const pid = Number(text?.split('\n')[0]?.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user (the cluster's owner).
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Delta mode: removes destination files and links the source does not have. */

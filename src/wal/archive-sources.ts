@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fsyncDirectory, makeTreePrivate } from '../storage/posix.js';
 import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
 import { parseWalName } from './names.js';
+import { isProcessAlive } from '../util/process-alive.js';
 
 /** Sorted WAL files of one source, applying Barman's streaming rules and the batch size. */
 export async function collectBatch(
@@ -144,18 +145,8 @@ export async function cleanStalePutWalTemps(env: ArchiverEnvironment): Promise<v
     const path = join(directory, name);
     const info = await lstat(path).catch(() => null);
     if (!info?.isFile() || Date.now() - info.mtimeMs < STALE_PUT_WAL_TEMP_MS) continue;
-    if (processExists(Number(match[1]))) continue;
+    if (isProcessAlive(Number(match[1]))) continue;
     await unlink(path).catch(() => {});
     env.log.info(`removed ${path}, left by a put-wal that did not finish`);
-  }
-}
-
-function processExists(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

@@ -20,6 +20,7 @@ import type { CloudWalTarget } from './cloud-archive.js';
 import { archiveWalToCloud } from './cloud-archive.js';
 import { CompressionPool } from '../transfer/compression/index.js';
 import { spooledWals } from './cloud-spool.js';
+import { isProcessAlive } from '../util/process-alive.js';
 
 export interface SpoolUploaderOptions {
   spoolDirectory: string;
@@ -164,18 +165,9 @@ export async function runSpoolUploader(
 async function removeAbandonedTemps(spoolDirectory: string, log: Logger): Promise<void> {
   for (const name of await readdir(spoolDirectory)) {
     const match = /^\.[0-9A-Za-z.]+\.(\d+)-[0-9a-f]+\.tmp$/.exec(name);
-    if (!match || processExists(Number(match[1]))) continue;
+    if (!match || isProcessAlive(Number(match[1]))) continue;
     await unlink(join(spoolDirectory, name)).catch(() => {});
     log.info(`removed ${name}, left in the spool by an enqueuer that died`);
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

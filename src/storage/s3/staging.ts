@@ -23,6 +23,7 @@ import { BarmanError } from '../../errors/index.js';
 import { fromSystemError, isSystemError, withPath } from '../../errors/system.js';
 import { prettySize } from '../../output/format.js';
 import type { CloudStaging } from '../index.js';
+import { isProcessAlive } from '../../util/process-alive.js';
 
 const STAGED_NAME = /^barman-ts-staged-(\d+)-\d+$/;
 let sequence = 0;
@@ -215,18 +216,9 @@ export class StagingArea {
 async function removeLeftovers(directory: string): Promise<void> {
   for (const name of await readdir(directory)) {
     const pid = Number(STAGED_NAME.exec(name)?.[1] ?? 0);
-    if (pid === 0 || pid === process.pid || isRunning(pid)) continue;
+    if (pid === 0 || pid === process.pid || isProcessAlive(pid)) continue;
     // Best effort: another upload may remove it first, or it belongs to another user.
     await unlink(join(directory, name)).catch(() => undefined);
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
