@@ -60,8 +60,10 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
   const color = useColor(globals.color ?? globals.colour ?? 'auto');
   let logger: Logger = silentLogger;
   let fileLogger: FileLogger | undefined;
+  // get-wal's segment (writeRaw) is data, not output: -q never holds it back.
+  const quiet = globals.quiet === true;
   const report = new ConsoleReporter({
-    quiet: globals.quiet === true,
+    quiet,
     debug: globals.debug === true,
     color,
     json: format === 'json',
@@ -92,7 +94,9 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
     if (module.writeRaw && report.errorCount === 0 && (await module.writeRaw(data, process.stdout))) {
       return module.exitCode?.(data) ?? 0;
     }
-    if (format === 'json') {
+    if (quiet) {
+      // As Barman's -q: no result on stdout, console or JSON; the exit code and stderr tell.
+    } else if (format === 'json') {
       writeJson(jsonDocument(module.renderJson(data), report.jsonMessages), definition);
     } else {
       const rendered = module.renderConsole(data, { color });
@@ -103,7 +107,7 @@ async function execute(invocation: ParsedInvocation, version: string): Promise<n
   } catch (error) {
     const exitCode = reportFailure(error, report, logger, fileLogger, globals.debug === true);
     // As Barman: the run's JSON document still comes out, its `_ERROR` saying why.
-    if (format === 'json') writeJson(jsonDocument(null, report.jsonMessages), definition);
+    if (format === 'json' && !quiet) writeJson(jsonDocument(null, report.jsonMessages), definition);
     return exitCode;
   } finally {
     fileLogger?.flush();

@@ -46,7 +46,10 @@ export function parseCommandLine(
       '-c, --config <file>',
       'configuration file (default: $BARMAN_CONFIG_FILE, ~/.barman.conf, /etc/barman.conf, /etc/barman/barman.conf)',
     )
-    .option('-q, --quiet', 'be quiet: only warnings and errors')
+    .option(
+      '-q, --quiet',
+      'be quiet: no output, only warnings and errors on stderr (get-wal still writes the segment)',
+    )
     .option('-d, --debug', 'print debug messages on stderr')
     .addOption(
       new Option('-f, --format <format>', 'output format').choices(['console', 'json']).default('console'),

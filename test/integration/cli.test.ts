@@ -70,6 +70,18 @@ describe('barman CLI', () => {
     assert.equal(minimalJson.stdout, expected);
   });
 
+  it('-q prints no result, console or JSON, as Barman 3.4; errors still reach stderr and the exit code', async () => {
+    for (const format of ['console', 'json']) {
+      const run = await runBarman(['-c', config, '-q', '-f', format, 'list-server']);
+      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(run.stdout, '', format);
+      const failed = await runBarman(['-c', config, '-q', '-f', format, 'show-backup', 'main', 'nope']);
+      assert.notEqual(failed.exitCode, 0, format);
+      assert.equal(failed.stdout, '', format);
+      assert.match(failed.stderr, /ERROR: .*nope/, format);
+    }
+  });
+
   it('shows every resolved option with derived paths, passwords redacted', async () => {
     const run = await runBarman(['-c', config, 'show-server', 'main']);
     assert.equal(run.exitCode, 0, run.stderr);
