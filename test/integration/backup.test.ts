@@ -287,5 +287,70 @@ for (const method of ['local-rsync', 'postgres'] as const) {
         assert.equal(next.exitCode, 0, next.stderr);
       });
     }
+
+    it("-f json: the document is the new backup's backup.info as Barman 3.4 prints it (to_dict)", async () => {
+      const run = await barman('-f', 'json', 'backup', '--wait', 'main');
+      assert.equal(run.exitCode, 0, run.stderr);
+      const document = JSON.parse(run.stdout) as Record<string, unknown>;
+      const id = backupIds().at(-1)!;
+      // Barman 3.4's BackupInfo.to_dict keys, the messages, nothing else.
+      const keys = Object.keys(document).filter((key) => !key.startsWith('_'));
+      assert.deepEqual(keys.sort(), [...BARMAN_34_INFO_KEYS, 'backup_id'].sort());
+      assert.ok(Array.isArray(document._INFO) && document._INFO.length > 0, 'the messages are kept');
+      assert.equal(document.backup_id, id);
+      assert.equal(document.status, 'DONE');
+      assert.equal(document.server_name, 'main');
+      assert.equal(document.mode, method === 'postgres' ? 'postgres' : 'rsync-concurrent');
+      // Barman's JSON encoder writes times with ctime().
+      assert.match(
+        String(document.begin_time),
+        /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+      );
+      assert.equal(typeof document.size, 'number');
+      const tablespaces = document.tablespaces as unknown[][];
+      assert.deepEqual(
+        tablespaces.map((t) => t[0]),
+        ['tbs1'],
+      );
+      const info = readFileSync(join(dir, 'home/main/base', id, 'backup.info'), 'utf8');
+      assert.equal(document.begin_wal, /^begin_wal=(.*)$/m.exec(info)![1]);
+
+      // The unreachable server's configuration (written above): refused before any backup exists.
+      const refused = await runBarman(['-c', join(dir, 'broken.conf'), '-f', 'json', 'backup', 'main']);
+      assert.equal(refused.exitCode, 1);
+      const failed = JSON.parse(refused.stdout) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(failed), ['_ERROR'], 'a refused backup has no backup.info to show');
+      assert.match(String((failed._ERROR as string[])[0]), /Impossible to start the backup/);
+    });
   });
 }
+
+const BARMAN_34_INFO_KEYS = [
+  'backup_label',
+  'begin_offset',
+  'begin_time',
+  'begin_wal',
+  'begin_xlog',
+  'compression',
+  'config_file',
+  'copy_stats',
+  'deduplicated_size',
+  'end_offset',
+  'end_time',
+  'end_wal',
+  'end_xlog',
+  'error',
+  'hba_file',
+  'ident_file',
+  'included_files',
+  'mode',
+  'pgdata',
+  'server_name',
+  'size',
+  'status',
+  'systemid',
+  'tablespaces',
+  'timeline',
+  'version',
+  'xlog_segment_size',
+];

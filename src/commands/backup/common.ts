@@ -1,9 +1,13 @@
+import type { BackupInfo } from '../../catalog/backup-info.js';
+
 /** What the phases of a backup share. */
 export interface BackupOutcome {
   server: string;
   backupId: string | null;
   status: string;
   error: string | null;
+  /** The backup.info the run left (for `-f json`), once read back. */
+  info?: BackupInfo | null;
 }
 
 /** A backup id from the local time: YYYYMMDDTHHMMSS. */

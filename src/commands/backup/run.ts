@@ -11,6 +11,8 @@
  */
 import type { BackupLocation } from '../../catalog/backup-location.js';
 import { openBackupLocation } from '../../catalog/backup-location.js';
+import type { BackupInfo } from '../../catalog/backup-info.js';
+import { parseBackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
 import { cloudStagingOf } from '../../config/index.js';
@@ -23,6 +25,7 @@ import { acquireLock, serverLockPath } from '../../locks/index.js';
 import type { CloudStaging } from '../../storage/index.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
+import { backupInfoJson } from '../shared/backup-info-json.js';
 import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
@@ -44,7 +47,16 @@ export default defineCommandModule<BackupOutcome[]>({
     return outcomes;
   },
   renderConsole: () => [],
-  renderJson: (outcomes) => Object.fromEntries(outcomes.map((outcome) => [outcome.server, outcome])),
+  // Barman 3.4's document is the backup's backup.info (to_dict); with several servers, one per server.
+  renderJson: (outcomes) => {
+    const stored = outcomes.flatMap((outcome) =>
+      outcome.backupId && outcome.info
+        ? [[outcome.server, backupInfoJson(outcome.backupId, outcome.info, 'ctime')] as const]
+        : [],
+    );
+    if (outcomes.length === 1) return stored[0]?.[1] ?? null;
+    return Object.fromEntries(stored);
+  },
   exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
 });
 
@@ -57,67 +69,89 @@ async function backupServer(
   const config = withOverrides(server.config, overrides);
   const refused =
     refuseCopyFlags(ctx, config.backup_method, overrides) ?? refuseStagingFlags(ctx, config, overrides);
-  if (refused) return { server: config.name, backupId: null, status: 'FAILED', error: refused };
+  if (refused) return { server: config.name, backupId: null, status: 'FAILED', error: refused, info: null };
   const staging = cloudStagingOf(config, server.sources, overrides);
   const location = await openBackupLocation(config);
   try {
-    await prepareDirectories(location);
-    const lock = await acquireLock(serverLockPath(location.lockDirectory, config.name, 'backup'), {
-      busyMessage: 'Another backup process is running',
-    });
-    const hooks = HookRunner.forServer(ctx, config);
-    const run = new BackupRun(location);
-    let executor: BackupExecutor;
-    let hookInfo: BackupHookInfo | null = null;
-    let outcome: ExecutorOutcome;
-    try {
-      if (!(await passesPreBackupCheck(ctx, { ...server, config })))
-        return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
-      try {
-        executor = executorFor(config);
-        const name = typeof options.name === 'string' ? options.name : null;
-        const previous = await startBackup(ctx, config, executor, run, name);
-        const directory = location.directoryOf(run.backupId!);
-        const started = Date.now();
-        ctx.report.info(
-          `Starting backup using ${executor.mode} method for server ${config.name} in ${directory}`,
-        );
-        hookInfo = {
-          backupId: run.backupId!,
-          backupDir: directory,
-          backupInfoPath: `${directory}/backup.info`,
-          status: 'EMPTY',
-          previousId: previous?.id ?? null,
-          nextId: null,
-          error: null,
-        };
-        run.step = 'running the pre_backup scripts';
-        await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
-        outcome = await executor.run(backupRequest(ctx, config, location, run, options, previous, staging));
-        await finishBackup(ctx, config, executor, run, outcome, started);
-      } catch (error) {
-        await failBackup(ctx, config, run, error);
-        if (hookInfo) {
-          await hooks.run(
-            'backup',
-            'post',
-            backupHookEnv({ ...hookInfo, status: 'FAILED', error: describeError(error) }),
-          );
-        }
-        return { server: config.name, backupId: run.backupId, status: 'FAILED', error: describeError(error) };
-      }
-    } finally {
-      lock.release();
-    }
-    // Without the backup lock: the WAL may take long to arrive.
-    const status = executor.doneWithoutWal
-      ? 'DONE'
-      : await waitForWal(ctx, config, run.backupId!, options, hooks, outcome.fromStandby);
-    await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
-    return { server: config.name, backupId: run.backupId, status, error: null };
+    const outcome = await backupAt(ctx, server, config, location, options, staging);
+    return { ...outcome, info: outcome.backupId ? await storedInfo(location, outcome.backupId) : null };
   } finally {
     location.close();
   }
+}
+
+/** The backup.info a run left, for the JSON document; null when it cannot be read back. */
+async function storedInfo(location: BackupLocation, id: string): Promise<BackupInfo | null> {
+  const file = `${location.directoryOf(id)}/backup.info`;
+  try {
+    return parseBackupInfo((await location.storage.readFile(`${id}/backup.info`)).toString('utf8'), file);
+  } catch {
+    return null;
+  }
+}
+
+async function backupAt(
+  ctx: CommandContext,
+  server: ServerEntry,
+  config: ServerConfig,
+  location: BackupLocation,
+  options: Readonly<Record<string, unknown>>,
+  staging: CloudStaging | null,
+): Promise<BackupOutcome> {
+  await prepareDirectories(location);
+  const lock = await acquireLock(serverLockPath(location.lockDirectory, config.name, 'backup'), {
+    busyMessage: 'Another backup process is running',
+  });
+  const hooks = HookRunner.forServer(ctx, config);
+  const run = new BackupRun(location);
+  let executor: BackupExecutor;
+  let hookInfo: BackupHookInfo | null = null;
+  let outcome: ExecutorOutcome;
+  try {
+    if (!(await passesPreBackupCheck(ctx, { ...server, config })))
+      return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
+    try {
+      executor = executorFor(config);
+      const name = typeof options.name === 'string' ? options.name : null;
+      const previous = await startBackup(ctx, config, executor, run, name);
+      const directory = location.directoryOf(run.backupId!);
+      const started = Date.now();
+      ctx.report.info(
+        `Starting backup using ${executor.mode} method for server ${config.name} in ${directory}`,
+      );
+      hookInfo = {
+        backupId: run.backupId!,
+        backupDir: directory,
+        backupInfoPath: `${directory}/backup.info`,
+        status: 'EMPTY',
+        previousId: previous?.id ?? null,
+        nextId: null,
+        error: null,
+      };
+      run.step = 'running the pre_backup scripts';
+      await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
+      outcome = await executor.run(backupRequest(ctx, config, location, run, options, previous, staging));
+      await finishBackup(ctx, config, executor, run, outcome, started);
+    } catch (error) {
+      await failBackup(ctx, config, run, error);
+      if (hookInfo) {
+        await hooks.run(
+          'backup',
+          'post',
+          backupHookEnv({ ...hookInfo, status: 'FAILED', error: describeError(error) }),
+        );
+      }
+      return { server: config.name, backupId: run.backupId, status: 'FAILED', error: describeError(error) };
+    }
+  } finally {
+    lock.release();
+  }
+  // Without the backup lock: the WAL may take long to arrive.
+  const status = executor.doneWithoutWal
+    ? 'DONE'
+    : await waitForWal(ctx, config, run.backupId!, options, hooks, outcome.fromStandby);
+  await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
+  return { server: config.name, backupId: run.backupId, status, error: null };
 }
 
 /** What the executor gets: the backup, where it goes, and the effective options. */

@@ -17,7 +17,7 @@ import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { serverConfigJson } from '../shared/config-display.js';
 import { remoteStatus } from '../shared/remote-status.js';
-import { backupsJson, lastWalPerTimeline } from './catalog-json.js';
+import { backupsJson, lastWalPerTimeline } from '../shared/backup-info-json.js';
 
 interface ServerDiagnosis {
   backups: Record<string, Record<string, unknown>>;

@@ -1,14 +1,17 @@
 /**
- * The catalogue parts of Barman 3.4's diagnose document: every readable backup.info as a JSON
- * object (Barman's BackupInfo.to_dict, times in ISO 8601 at the local offset, tablespaces as
- * `[name, oid, location]` lists) and the last WAL segment archived on each timeline.
+ * backup.info as Barman 3.4's JSON documents show it (BackupInfo.to_dict: the file's keys plus
+ * backup_id, tablespaces as `[name, oid, location]` lists, copy_stats and included_files as data,
+ * backup_label as its Python literal), for `diagnose` (times in ISO 8601 at the local offset) and
+ * `backup -f json` (times as ctime(), Barman's encoder there); and the last WAL segment archived
+ * on each timeline, for diagnose.
  */
 import type { BackupInfo, BackupTimestamp } from '../../catalog/backup-info.js';
 import { BACKUP_INFO_KEYS, formatTimestamp, LATER_VERSION_KEYS } from '../../catalog/backup-info.js';
 import type { PythonValue } from '../../catalog/python-literal.js';
 import { formatPythonLiteral, PythonTuple } from '../../catalog/python-literal.js';
 import { hashDir, isSegmentName } from '../../wal/names.js';
-import type { ServerCatalog } from '../shared/backup-catalog.js';
+import { ctimeOfWallTime } from '../../output/time.js';
+import type { ServerCatalog } from './backup-catalog.js';
 
 /** Keys Barman leaves out of the document while they are None. */
 const HIDDEN_WHEN_NULL = new Set(['backup_name', 'snapshots_info']);
@@ -17,12 +20,19 @@ const LATER_KEYS = new Set<string>(LATER_VERSION_KEYS);
 export function backupsJson(catalog: ServerCatalog): Record<string, Record<string, unknown>> {
   const backups: Record<string, Record<string, unknown>> = {};
   for (const backup of catalog.backups) {
-    if (backup.info) backups[backup.id] = backupInfoJson(backup.id, backup.info);
+    if (backup.info) backups[backup.id] = backupInfoJson(backup.id, backup.info, 'iso');
   }
   return backups;
 }
 
-function backupInfoJson(id: string, info: BackupInfo): Record<string, unknown> {
+/** How a document writes begin_time and end_time: diagnose's ISO 8601 or backup's ctime(). */
+export type BackupTimeStyle = 'iso' | 'ctime';
+
+export function backupInfoJson(
+  id: string,
+  info: BackupInfo,
+  times: BackupTimeStyle,
+): Record<string, unknown> {
   // Keys of later Barman versions appear only when the file has them.
   const present = new Set<string>(info.laterKeysPresent ?? []);
   const json: Record<string, unknown> = { backup_id: id };
@@ -30,12 +40,12 @@ function backupInfoJson(id: string, info: BackupInfo): Record<string, unknown> {
     const value = info[key as keyof BackupInfo];
     const absent = value === null || value === undefined;
     if (absent && (HIDDEN_WHEN_NULL.has(key) || (LATER_KEYS.has(key) && !present.has(key)))) continue;
-    json[key] = jsonValue(key, value);
+    json[key] = jsonValue(key, value, times);
   }
   return json;
 }
 
-function jsonValue(key: string, value: unknown): unknown {
+function jsonValue(key: string, value: unknown, times: BackupTimeStyle): unknown {
   if (value === null || value === undefined) return null;
   switch (key) {
     case 'backup_label':
@@ -43,7 +53,9 @@ function jsonValue(key: string, value: unknown): unknown {
       return formatPythonLiteral(value as string);
     case 'begin_time':
     case 'end_time':
-      return isoLocal(value as BackupTimestamp);
+      return times === 'iso'
+        ? isoLocal(value as BackupTimestamp)
+        : ctimeOfWallTime((value as BackupTimestamp).epochMs, (value as BackupTimestamp).utcOffsetMinutes);
     case 'tablespaces':
       return (value as Array<{ name: string; oid: number; location: string }>).map((t) => [
         t.name,
