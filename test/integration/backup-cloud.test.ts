@@ -8,19 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer, S3Server } from '../harness/index.js';
+import type { IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -34,6 +25,7 @@ import {
   waitForEndOfRecovery,
   switchWalAndWaitArchived,
   requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const BUCKET = 'backup-cloud';
@@ -53,6 +45,35 @@ describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }
     runBarman(['-c', config, ...args], { user: 'postgres', env: credentials(), timeoutMs: 300_000 });
 
   const switchAndWait = () => switchWalAndWaitArchived(pg).then(() => undefined);
+  /**
+   * barman.conf (archive_command, run as postgres, reads it); `main` overrides options of [main].
+   * The archive command needs the file before PostgreSQL starts, the backup its port.
+   */
+  const writeConfig = (main: IniSection = {}, at: { port?: number; file?: string; endpoint?: string } = {}) =>
+    writeBarmanConfig({
+      dir,
+      file: at.file,
+      mode: 0o644,
+      global: {
+        barman_user: 'postgres',
+        compression: 'gzip',
+        aws_endpoint_url: at.endpoint ?? s3.endpoint,
+        aws_region: 'us-east-1',
+        parallel_jobs: 2,
+      },
+      servers: {
+        main: {
+          conninfo: `host=127.0.0.1${at.port === undefined ? '' : ` port=${at.port}`} user=postgres dbname=postgres`,
+          backup_method: 'local-to-cloud',
+          backup_compression: 'gzip',
+          cloud_upload_max_archive_size: '8M',
+          immediate_checkpoint: true,
+          basebackups_directory: `s3://${BUCKET}/barman/main/base`,
+          wals_directory: `s3://${BUCKET}/barman/main/wals`,
+          ...main,
+        },
+      },
+    });
 
   before(async () => {
     requireDebianPackages('barman-cli-cloud', 'python3-boto3');
@@ -62,29 +83,7 @@ describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }
       mkdirSync(join(dir, sub), { recursive: true });
       await chownTo(join(dir, sub), 'postgres');
     }
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-parallel_jobs = 2
-
-[main]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-to-cloud
-backup_compression = gzip
-cloud_upload_max_archive_size = 8M
-immediate_checkpoint = true
-basebackups_directory = s3://${BUCKET}/barman/main/base
-wals_directory = s3://${BUCKET}/barman/main/wals
-`,
-    );
-    chmodSync(config, 0o644);
+    config = writeConfig();
     pg = await startPostgres({
       version: 15,
       archiveCommand:
@@ -92,10 +91,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
         `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
     });
     // The archive command needs the configuration before PostgreSQL starts, the backup its port.
-    writeFileSync(
-      config,
-      readFileSync(config, 'utf8').replace('host=127.0.0.1 ', `host=127.0.0.1 port=${pg.port} `),
-    );
+    writeConfig({}, { port: pg.port });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY) TABLESPACE tbs1');
     await pg.query('CREATE TABLE empty_dir_check (id int)');
@@ -379,8 +375,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
   it('fails with a clear error when the object storage is unreachable', async () => {
     const closed = join(dir, 'closed.conf');
     const port = await freePort();
-    writeFileSync(closed, readFileSync(config, 'utf8').replace(s3.endpoint, `http://127.0.0.1:${port}`));
-    chmodSync(closed, 0o644);
+    writeConfig({}, { port: pg.port, file: closed, endpoint: `http://127.0.0.1:${port}` });
     const run = await runBarman(['-c', closed, 'backup', 'main'], {
       user: 'postgres',
       env: credentials(),
@@ -411,13 +406,10 @@ wals_directory = s3://${BUCKET}/barman/main/wals
   });
 
   it('stages its uploads when asked: never more than --cloud-staging-max-size (less than the database) on disk, then recovered', async () => {
-    const original = readFileSync(config, 'utf8');
     // Plain tar in one archive per tablespace: the 5 MiB parts of PGDATA go through staging.
-    writeFileSync(
-      config,
-      original
-        .replace('backup_compression = gzip\n', '')
-        .replace('cloud_upload_max_archive_size = 8M\n', 'cloud_staging_max_size = 1G\n'),
+    writeConfig(
+      { backup_compression: null, cloud_upload_max_archive_size: null, cloud_staging_max_size: '1G' },
+      { port: pg.port },
     );
     try {
       const check = await barman('check', 'main');
@@ -478,7 +470,7 @@ wals_directory = s3://${BUCKET}/barman/main/wals
       assert.equal(Number(row!.n), Number(before!.n) + 500);
       await server.stop();
     } finally {
-      writeFileSync(config, original);
+      writeConfig({}, { port: pg.port });
     }
   });
 });

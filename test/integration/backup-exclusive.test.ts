@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer, SshServer } from '../harness/index.js';
+import type { IniSection, PostgresServer, SshServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -29,6 +29,7 @@ import {
   startRecoveredCopy,
   startSshd,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
@@ -52,6 +53,33 @@ describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (
   const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
   const base = (server: string) => join(dir, 'home', server, 'base');
   const backupIds = (server: string) => (existsSync(base(server)) ? readdirSync(base(server)).sort() : []);
+  /** The three servers (archive_command, run as postgres, reads the file); `local` adds to [local]. */
+  const writeConfig = (file: string, local: IniSection = {}) => {
+    const server = (options: IniSection): IniSection => ({
+      conninfo: pg.conninfo,
+      backup_options: 'exclusive_backup',
+      immediate_checkpoint: true,
+      archiver: true,
+      path_prefix: PG15_BIN,
+      ...options,
+    });
+    const sshCommand = sshd.sshCommand('postgres', 'postgres');
+    writeBarmanConfig({
+      dir,
+      file,
+      mode: 0o644,
+      global: { barman_user: 'postgres' },
+      servers: {
+        local: server({ backup_method: 'local-rsync', ...local }),
+        remote: server({ backup_method: 'rsync', ssh_command: sshCommand }),
+        broken: server({
+          backup_method: 'rsync',
+          ssh_command: sshCommand,
+          path_prefix: `${dir}/fakebin:${PG15_BIN}`,
+        }),
+      },
+    });
+  };
   const inBackup = async () => (await pg.query<{ b: boolean }>('SELECT pg_is_in_backup() AS b'))[0]!.b;
 
   before(async () => {
@@ -72,26 +100,7 @@ describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (
       '#!/bin/sh\ncase "$*" in *--files-from*) echo "rsync: connection unexpectedly closed" >&2; exit 12;; esac\nexec /usr/bin/rsync "$@"\n',
     );
     chmodSync(join(dir, 'fakebin/rsync'), 0o755);
-    const server = (name: string, lines: string) => `
-[${name}]
-conninfo = ${pg.conninfo}
-backup_options = exclusive_backup
-immediate_checkpoint = on
-archiver = on
-path_prefix = ${PG15_BIN}
-${lines}`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-${server('local', 'backup_method = local-rsync\n')}${server('remote', `backup_method = rsync\nssh_command = ${sshd.sshCommand('postgres', 'postgres')}\n`)}${server(
-        'broken',
-        `backup_method = rsync\nssh_command = ${sshd.sshCommand('postgres', 'postgres')}\npath_prefix = ${dir}/fakebin:${PG15_BIN}\n`,
-      )}`,
-    );
-    chmodSync(config, 0o644);
+    writeConfig(config);
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE accounts (id int) TABLESPACE tbs1');
     await pg.query('CREATE TABLE notes (id int, note text)');
@@ -164,11 +173,7 @@ ${server('local', 'backup_method = local-rsync\n')}${server('remote', `backup_me
 
   it('SIGINT during the copy stops the exclusive backup', async () => {
     const slow = join(dir, 'slow.conf');
-    writeFileSync(
-      slow,
-      readFileSync(config, 'utf8').replace('[local]\n', '[local]\nbandwidth_limit = 1000\n'),
-    );
-    chmodSync(slow, 0o644);
+    writeConfig(slow, { bandwidth_limit: 1000 });
     const known = new Set(backupIds('local'));
     const running = startBarman(['-c', slow, 'backup', 'local']);
     await waitFor('the exclusive backup to be copying', async () => {
@@ -205,21 +210,20 @@ ${server('local', 'backup_method = local-rsync\n')}${server('remote', `backup_me
   it('PostgreSQL 15: refused before the backup starts, and check says why', async () => {
     pg15 = await startPostgres({ version: 15 });
     const conf = join(dir, 'pg15.conf');
-    writeFileSync(
-      conf,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home15
-log_file = ${dir}/log/barman15.log
-
-[pg15]
-conninfo = ${pg15.conninfo}
-backup_method = local-rsync
-backup_options = exclusive_backup
-archiver = on
-`,
-    );
-    chmodSync(conf, 0o644);
+    writeBarmanConfig({
+      dir,
+      file: conf,
+      mode: 0o644,
+      global: { barman_user: 'postgres', barman_home: `${dir}/home15`, log_file: `${dir}/log/barman15.log` },
+      servers: {
+        pg15: {
+          conninfo: pg15.conninfo,
+          backup_method: 'local-rsync',
+          backup_options: 'exclusive_backup',
+          archiver: true,
+        },
+      },
+    });
     const check = await runBarman(['-c', conf, 'check', 'pg15']);
     assert.equal(check.exitCode, 1);
     assert.match(

@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer, RunningBarman } from '../harness/index.js';
+import type { IniSection, PostgresServer, RunningBarman } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -31,6 +31,7 @@ import {
   startBarman,
   startPostgres,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
@@ -66,29 +67,38 @@ describe('backup faults', { concurrency: 1, skip: !isRoot() && 'needs root (moun
   let pg: PostgresServer;
   let dir: string;
   let config: string;
-  let baseConfig: string;
   const baseOf = (server: string, home = join(dir, 'home')) => join(home, server, 'base');
   const backupIds = (server: string, home?: string) =>
     existsSync(baseOf(server, home)) ? readdirSync(baseOf(server, home)).sort() : [];
   const infoOf = (server: string, id: string, home?: string) =>
     readInfo(join(baseOf(server, home), id, 'backup.info'));
   const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 150_000 });
-  /** A configuration file: the base one with the `key = value` lines of `extra` set in [main]. */
-  const variant = (name: string, extra: string): string => {
-    const path = join(dir, `${name}.conf`);
-    let text = baseConfig;
-    for (const line of extra.split('\n').filter(Boolean)) {
-      const key = line.slice(0, line.indexOf('=')).trim();
-      const existing = new RegExp(`^${key} = .*$`, 'm');
-      text = existing.test(text) ? text.replace(existing, line) : `${text}${line}\n`;
-    }
-    writeFileSync(path, text);
-    chmodSync(path, 0o644);
-    return path;
-  };
+  /**
+   * A configuration file (archive_command, run as postgres, reads it): [main] with `main` set
+   * over its options, `global` over [barman]'s.
+   */
+  const writeConfig = (file: string, main: IniSection = {}, global: IniSection = {}): string =>
+    writeBarmanConfig({
+      dir,
+      file,
+      mode: 0o644,
+      global: { barman_user: 'postgres', ...global },
+      servers: {
+        main: {
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          reuse_backup: 'link',
+          parallel_jobs: 2,
+          immediate_checkpoint: true,
+          archiver: true,
+          path_prefix: PG15_BIN,
+          ...main,
+        },
+      },
+    });
   /** Starts a bandwidth-limited backup and resolves once it is copying (STARTED, data arriving). */
-  const startSlowBackup = async (extra = ''): Promise<{ run: RunningBarman; id: string }> => {
-    const slow = variant('slow', `bandwidth_limit = 30000\nreuse_backup = off\n${extra}`);
+  const startSlowBackup = async (): Promise<{ run: RunningBarman; id: string }> => {
+    const slow = writeConfig('slow.conf', { bandwidth_limit: 30000, reuse_backup: 'off' });
     const known = new Set(backupIds('main'));
     const run = startBarman(['-c', slow, 'backup', 'main']);
     let id = '';
@@ -113,22 +123,7 @@ describe('backup faults', { concurrency: 1, skip: !isRoot() && 'needs root (moun
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
       settings: { max_wal_size: '1GB' },
     });
-    baseConfig = `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[main]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-reuse_backup = link
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-path_prefix = ${PG15_BIN}
-`;
-    writeFileSync(config, baseConfig);
-    chmodSync(config, 0o644);
+    writeConfig(config);
     await runAs('postgres', join(PG15_BIN, 'pgbench'), [
       ...['-i', '-q', '-s', '10', '-h', pg.host, '-p', String(pg.port), '-U', 'postgres', 'postgres'],
     ]);
@@ -142,7 +137,7 @@ path_prefix = ${PG15_BIN}
   });
 
   it('a pre_backup_retry_script exiting 63 aborts the backup with a clear message', async () => {
-    const stopper = variant('stopper', 'pre_backup_retry_script = exit 63');
+    const stopper = writeConfig('stopper.conf', { pre_backup_retry_script: 'exit 63' });
     const before = backupIds('main');
     const run = await runBarman(['-c', stopper, 'backup', 'main']);
     assert.equal(run.exitCode, 1);
@@ -162,7 +157,7 @@ path_prefix = ${PG15_BIN}
   });
 
   it('a failing post_backup_script is only a warning: the backup is DONE', async () => {
-    const failing = variant('post', 'post_backup_script = echo "post hook broke" >&2; exit 5');
+    const failing = writeConfig('post.conf', { post_backup_script: 'echo "post hook broke" >&2; exit 5' });
     const run = await runBarman(['-c', failing, 'backup', '--wait', 'main'], { timeoutMs: 150_000 });
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(run.stderr, /^WARNING: post_backup_script .*(5|post hook broke)/m);
@@ -217,7 +212,7 @@ path_prefix = ${PG15_BIN}
 
   it('kill -9 at many early points: list-backup and show-backup always work, the next backup cleans up', async (t) => {
     const before = new Set(backupIds('main'));
-    const slow = variant('slow', 'bandwidth_limit = 30000\nreuse_backup = off');
+    const slow = writeConfig('slow.conf', { bandwidth_limit: 30000, reuse_backup: 'off' });
     const outcomes: string[] = [];
     for (const delay of [100, 250, 400, 550, 700, 900]) {
       const run = startBarman(['-c', slow, 'backup', 'main']);
@@ -297,14 +292,11 @@ path_prefix = ${PG15_BIN}
     const fakeSsh = join(dir, 'fake-ssh');
     writeFileSync(fakeSsh, '#!/bin/sh\nexec /bin/sh -c "$1"\n');
     chmodSync(fakeSsh, 0o755);
-    const rsyncConfig = join(dir, 'rsync.conf');
-    writeFileSync(
-      rsyncConfig,
-      baseConfig
-        .replace('backup_method = local-rsync', `backup_method = rsync\nssh_command = ${fakeSsh}`)
-        .replace(`path_prefix = ${PG15_BIN}\n`, ''),
-    );
-    chmodSync(rsyncConfig, 0o644);
+    const rsyncConfig = writeConfig('rsync.conf', {
+      backup_method: 'rsync',
+      ssh_command: fakeSsh,
+      path_prefix: null,
+    });
     const before = backupIds('main');
     const run = await runBarman(['-c', rsyncConfig, 'backup', 'main'], { env: { PATH: bin } });
     assert.equal(run.exitCode, 1, run.stdout);
@@ -331,9 +323,7 @@ path_prefix = ${PG15_BIN}
         execFileSync('umount', [mount]);
       };
       await chownTo(mount, 'postgres');
-      fullConfig = join(dir, 'full.conf');
-      writeFileSync(fullConfig, baseConfig.replace(`barman_home = ${dir}/home`, `barman_home = ${mount}`));
-      chmodSync(fullConfig, 0o644);
+      fullConfig = writeConfig('full.conf', {}, { barman_home: mount });
     });
 
     after(() => unmount?.());

@@ -4,10 +4,10 @@
  * unchanged files (--link-dest); both restore and start. A refused ssh fails the backup clearly.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer, SshServer } from '../harness/index.js';
+import type { IniSection, PostgresServer, SshServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -20,7 +20,36 @@ import {
   startSshd,
   sumTrees,
   waitForEndOfRecovery,
+  writeBarmanConfig,
 } from '../harness/index.js';
+
+/** barman.conf with one rsync server, run as OS user barman (the file is 0644 for it). */
+function writeRsyncConfig(spec: {
+  dir: string;
+  server: string;
+  conninfo: string;
+  sshCommand: string;
+  file?: string;
+  global?: IniSection;
+}): string {
+  return writeBarmanConfig({
+    dir: spec.dir,
+    file: spec.file,
+    mode: 0o644,
+    global: { barman_user: 'barman', ...spec.global },
+    servers: {
+      [spec.server]: {
+        conninfo: spec.conninfo,
+        ssh_command: spec.sshCommand,
+        backup_method: 'rsync',
+        reuse_backup: 'link',
+        parallel_jobs: 2,
+        immediate_checkpoint: true,
+        archiver: true,
+      },
+    },
+  });
+}
 
 describe('backup_method = rsync over a real sshd', { concurrency: 1 }, () => {
   let pg: PostgresServer;
@@ -48,25 +77,13 @@ describe('backup_method = rsync over a real sshd', { concurrency: 1 }, () => {
       version: 15,
       archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = barman
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-conninfo = ${pg.conninfo}
-ssh_command = ${sshd.sshCommand('barman', 'postgres')}
-backup_method = rsync
-reuse_backup = link
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-`,
-    );
-    chmodSync(config, 0o644);
+    writeRsyncConfig({
+      dir,
+      server: 'main',
+      conninfo: pg.conninfo,
+      sshCommand: sshd.sshCommand('barman', 'postgres'),
+      global: { compression: 'gzip' },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE accounts (id int) TABLESPACE tbs1');
     await pg.query('INSERT INTO accounts SELECT generate_series(1, 30000)');
@@ -151,15 +168,14 @@ archiver = on
   });
 
   it('refuses to start when ssh is refused, writing nothing', async () => {
-    const broken = join(dir, 'broken.conf');
-    writeFileSync(
-      broken,
-      readFileSync(config, 'utf8').replace(
-        /ssh_command = .*/,
-        `ssh_command = ssh -o BatchMode=yes -o ConnectTimeout=3 -p 1 postgres@127.0.0.1`,
-      ),
-    );
-    chmodSync(broken, 0o644);
+    const broken = writeRsyncConfig({
+      dir,
+      file: 'broken.conf',
+      server: 'main',
+      conninfo: pg.conninfo,
+      sshCommand: 'ssh -o BatchMode=yes -o ConnectTimeout=3 -p 1 postgres@127.0.0.1',
+      global: { compression: 'gzip' },
+    });
     const run = await runBarman(['-c', broken, 'backup', 'main']);
     assert.equal(run.exitCode, 1);
     // The pre-backup check stops it before anything is written.
@@ -196,24 +212,12 @@ describe('backup_method = rsync against PostgreSQL 17 (embedded)', { concurrency
       // PostgreSQL 17's WAL summaries (for incremental backups) live in pg_wal/summaries.
       settings: { summarize_wal: 'on' },
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = barman
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[pg17]
-conninfo = ${pg.conninfo}
-ssh_command = ${sshd.sshCommand('barman', 'postgres')}
-backup_method = rsync
-reuse_backup = link
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-`,
-    );
-    chmodSync(config, 0o644);
+    writeRsyncConfig({
+      dir,
+      server: 'pg17',
+      conninfo: pg.conninfo,
+      sshCommand: sshd.sshCommand('barman', 'postgres'),
+    });
     await pg.query(`CREATE TABLESPACE tbs17 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE moved (id int) TABLESPACE tbs17');
     await pg.query('INSERT INTO moved SELECT generate_series(1, 20000)');

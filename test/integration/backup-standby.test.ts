@@ -10,10 +10,10 @@
  * pg_basebackup 15 cannot back up 17.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer } from '../harness/index.js';
+import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -25,6 +25,7 @@ import {
   waitFor,
   waitForEndOfRecovery,
   waitForReplay,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
@@ -74,6 +75,28 @@ describe('backups of a streaming standby', { concurrency: 1 }, () => {
   const backupIds = (server: string) => readdirSync(baseOf(server)).sort();
   const pauseFlag = () => join(dir, 'pause-archiving');
   let rows = 0;
+  /** Both servers back up the standby (archive_command, run as postgres, reads the file). */
+  const writeConfig = (file: string, standbyOptions: IniSection = {}) => {
+    const server = (method: string, options: IniSection = {}): IniSection => ({
+      conninfo: standby.conninfo,
+      primary_conninfo: primary.conninfo,
+      backup_method: method,
+      immediate_checkpoint: true,
+      archiver: true,
+      path_prefix: PG15_BIN,
+      ...options,
+    });
+    return writeBarmanConfig({
+      dir,
+      file,
+      mode: 0o644,
+      global: { barman_user: 'postgres', compression: 'gzip' },
+      servers: {
+        standby: server('local-rsync', { reuse_backup: 'link', parallel_jobs: 2, ...standbyOptions }),
+        'standby-pg': server('postgres'),
+      },
+    });
+  };
 
   before(async () => {
     dir = await makeTempDir('backup-standby', { owner: 'postgres' });
@@ -94,27 +117,7 @@ describe('backups of a streaming standby', { concurrency: 1 }, () => {
     standby = await startStandby(primary, {
       settings: { archive_mode: 'always', archive_command: '/bin/true' },
     });
-    const server = (name: string, method: string, extra = '') => `[${name}]
-conninfo = ${standby.conninfo}
-primary_conninfo = ${primary.conninfo}
-backup_method = ${method}
-immediate_checkpoint = on
-archiver = on
-path_prefix = ${PG15_BIN}
-${extra}`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-${server('standby', 'local-rsync', 'reuse_backup = link\nparallel_jobs = 2\n')}
-${server('standby-pg', 'postgres')}
-`,
-    );
-    chmodSync(config, 0o644);
+    writeConfig(config);
   });
 
   after(async () => {
@@ -188,15 +191,7 @@ ${server('standby-pg', 'postgres')}
   });
 
   it('primary_checkpoint_timeout: a CHECKPOINT is forced on the primary when the last WAL file does not arrive', async () => {
-    const timeoutConfig = join(dir, 'checkpoint.conf');
-    writeFileSync(
-      timeoutConfig,
-      readFileSync(config, 'utf8').replace(
-        'reuse_backup = link',
-        'reuse_backup = link\nprimary_checkpoint_timeout = 3',
-      ),
-    );
-    chmodSync(timeoutConfig, 0o644);
+    const timeoutConfig = writeConfig('checkpoint.conf', { primary_checkpoint_timeout: 3 });
     const checkpoints = async () =>
       Number(
         (await primary.query<{ n: string }>('SELECT checkpoints_req::text AS n FROM pg_stat_bgwriter'))[0]!.n,
@@ -259,29 +254,27 @@ describe('PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
       version: 17,
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal pg17 --file %p`,
     });
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[pg17]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-reuse_backup = link
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on
-
-[pg17-basebackup]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-path_prefix = ${PG15_BIN}
-`,
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres' },
+      servers: {
+        pg17: {
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          reuse_backup: 'link',
+          parallel_jobs: 2,
+          immediate_checkpoint: true,
+          archiver: true,
+        },
+        'pg17-basebackup': {
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          archiver: true,
+          path_prefix: PG15_BIN,
+        },
+      },
+    });
     await pg.query('CREATE TABLE t (id int, note text)');
     await pg.query("INSERT INTO t SELECT g, 'pg17' FROM generate_series(1, 30000) g");
   });

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import type { PostgresServer, SshServer } from '../harness/index.js';
+import type { IniSection, PostgresServer, SshServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   childEnv,
@@ -26,6 +26,7 @@ import {
   startPostgres,
   startSshd,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
@@ -125,33 +126,30 @@ describe('backups while pgbench writes restore to a consistent state', { concurr
       archiveCommand: Object.values(SERVERS).map(putWal).join(' && '),
       settings: { max_wal_size: '256MB' },
     });
-    const common = `conninfo = ${source.conninfo}
-parallel_jobs = 2
-immediate_checkpoint = on
-archiver = on`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[${SERVERS['local-rsync']}]
-${common}
-backup_method = local-rsync
-
-[${SERVERS.rsync}]
-${common}
-backup_method = rsync
-ssh_command = ${sshd.sshCommand('postgres', 'postgres')}
-
-[${SERVERS.postgres}]
-${common}
-backup_method = postgres
-path_prefix = /usr/lib/postgresql/15/bin
-`,
-    );
-    chmodSync(config, 0o644);
+    const common: IniSection = {
+      conninfo: source.conninfo,
+      parallel_jobs: 2,
+      immediate_checkpoint: true,
+      archiver: true,
+    };
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: { barman_user: 'postgres' },
+      servers: {
+        [SERVERS['local-rsync']]: { ...common, backup_method: 'local-rsync' },
+        [SERVERS.rsync]: {
+          ...common,
+          backup_method: 'rsync',
+          ssh_command: sshd.sshCommand('postgres', 'postgres'),
+        },
+        [SERVERS.postgres]: {
+          ...common,
+          backup_method: 'postgres',
+          path_prefix: '/usr/lib/postgresql/15/bin',
+        },
+      },
+    });
     await source.query(`CREATE TABLESPACE load LOCATION '${dir}/tbs'`);
     await source.query('CREATE TABLE ticks (id bigint PRIMARY KEY)');
     await runAs(

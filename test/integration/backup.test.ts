@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer } from '../harness/index.js';
+import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -29,20 +29,11 @@ for (const method of ['local-rsync', 'postgres'] as const) {
     const restored: PostgresServer[] = [];
     const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 180_000 });
     const backupIds = () => readdirSync(join(dir, 'home/main/base')).sort();
-
-    before(async () => {
-      dir = await makeTempDir(`backup-${method}`, { owner: 'postgres' });
-      config = join(dir, 'barman.conf');
-      mkdirSync(join(dir, 'home'));
-      mkdirSync(join(dir, 'tbs'));
-      await chownTo(join(dir, 'home'), 'postgres');
-      await chownTo(join(dir, 'tbs'), 'postgres');
-      pg = await startPostgres({
-        version: 15,
-        archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
-      });
+    /** A configuration (archive_command, run as postgres, reads it); `main` over [main]'s options. */
+    const writeConfig = (file: string, main: IniSection = {}) =>
       writeBarmanConfig({
         dir,
+        file,
         mode: 0o644,
         global: { barman_user: 'postgres', compression: 'gzip' },
         servers: {
@@ -55,9 +46,23 @@ for (const method of ['local-rsync', 'postgres'] as const) {
             immediate_checkpoint: 'on',
             archiver: 'on',
             path_prefix: '/usr/lib/postgresql/15/bin',
+            ...main,
           },
         },
       });
+
+    before(async () => {
+      dir = await makeTempDir(`backup-${method}`, { owner: 'postgres' });
+      config = join(dir, 'barman.conf');
+      mkdirSync(join(dir, 'home'));
+      mkdirSync(join(dir, 'tbs'));
+      await chownTo(join(dir, 'home'), 'postgres');
+      await chownTo(join(dir, 'tbs'), 'postgres');
+      pg = await startPostgres({
+        version: 15,
+        archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+      });
+      writeConfig(config);
       await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
       await pg.query('CREATE TABLE accounts (id int, note text) TABLESPACE tbs1');
       await pg.query("INSERT INTO accounts SELECT g, 'before backup' FROM generate_series(1, 20000) g");
@@ -203,15 +208,9 @@ for (const method of ['local-rsync', 'postgres'] as const) {
     });
 
     it('marks a backup FAILED with the reason when PostgreSQL is unreachable', async () => {
-      const broken = join(dir, 'broken.conf');
-      writeFileSync(
-        broken,
-        readFileSync(config, 'utf8').replace(
-          /conninfo = .*/,
-          'conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=2',
-        ),
-      );
-      chmodSync(broken, 0o644);
+      const broken = writeConfig('broken.conf', {
+        conninfo: 'host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=2',
+      });
       const run = await runBarman(['-c', broken, 'backup', 'main']);
       assert.equal(run.exitCode, 1);
       assert.match(
@@ -265,12 +264,7 @@ for (const method of ['local-rsync', 'postgres'] as const) {
           '#!/bin/sh\nif [ "$1" = "--version" ]; then exec /usr/lib/postgresql/15/bin/pg_basebackup --version; fi\necho "pg_basebackup: error: simulated failure" >&2\nexit 1\n',
         );
         chmodSync(join(fake, 'pg_basebackup'), 0o755);
-        const broken = join(dir, 'fake.conf');
-        writeFileSync(
-          broken,
-          readFileSync(config, 'utf8').replace(/path_prefix = .*/, `path_prefix = ${fake}`),
-        );
-        chmodSync(broken, 0o644);
+        const broken = writeConfig('fake.conf', { path_prefix: fake });
         const run = await runBarman(['-c', broken, 'backup', 'main']);
         assert.equal(run.exitCode, 1);
         assert.match(

@@ -6,10 +6,10 @@
  * console and JSON, and the configuration files a recovery leaves (`*.origin`).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer } from '../harness/index.js';
+import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   makeTempDir,
   runAs,
@@ -17,6 +17,7 @@ import {
   runCompletely,
   startPostgres,
   startRecoveredCopy,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 type Json = Record<string, unknown>;
@@ -74,44 +75,38 @@ describe('outputs compared with Debian Barman 3.4 on the same catalogue', { conc
       version: 15,
       archiveCommand: `cp %p ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
     });
-    config = join(dir, 'barman.conf');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = root
-barman_home = ${dir}/home
-log_file = ${dir}/barman.log
-compression = gzip
-path_prefix = /usr/lib/postgresql/15/bin
-minimum_redundancy = 0
-retention_policy = REDUNDANCY 3
-
-[pg]
-description = "postgres method, streaming"
-conninfo = ${pg.conninfo}
-streaming_conninfo = ${pg.conninfo}
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman_outputs
-last_backup_maximum_age = 1 day
-
-[pgr]
-description = "local-rsync, archive_command"
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-backup_options = concurrent_backup
-archiver = on
-immediate_checkpoint = on
-
-[off]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-backup_options = concurrent_backup
-archiver = on
-active = false
-`,
-    );
-    chmodSync(config, 0o644);
+    const rsyncServer: IniSection = {
+      conninfo: pg.conninfo,
+      backup_method: 'local-rsync',
+      backup_options: 'concurrent_backup',
+      archiver: true,
+    };
+    // Barman 3.4 reads this file too.
+    config = writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: {
+        barman_user: 'root',
+        log_file: `${dir}/barman.log`,
+        compression: 'gzip',
+        path_prefix: '/usr/lib/postgresql/15/bin',
+        minimum_redundancy: 0,
+        retention_policy: 'REDUNDANCY 3',
+      },
+      servers: {
+        pg: {
+          description: '"postgres method, streaming"',
+          conninfo: pg.conninfo,
+          streaming_conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          streaming_archiver: true,
+          slot_name: 'barman_outputs',
+          last_backup_maximum_age: '1 day',
+        },
+        pgr: { description: '"local-rsync, archive_command"', ...rsyncServer, immediate_checkpoint: true },
+        off: { ...rsyncServer, active: false },
+      },
+    });
     await runAs(null, '/usr/bin/barman', ['-c', config, 'receive-wal', '--create-slot', 'pg']);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, note text)');
     await pg.query('INSERT INTO items SELECT g, md5(g::text) FROM generate_series(1, 2000) g');

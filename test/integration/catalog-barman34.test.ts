@@ -15,6 +15,29 @@ const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/barman-3.4/', imp
 /** Barman's barman_home when it printed the outputs: list-files' paths start with the test's own. */
 const FIXTURE_HOME = readFileSync(join(FIXTURES, 'outputs', 'BARMAN_HOME'), 'utf8').trim();
 
+/** The servers as the generating script configured them (see the fixture README), in `dir`. */
+function writeFixtureConfig(dir: string): string {
+  return writeBarmanConfig({
+    dir,
+    global: { compression: 'gzip', retention_policy: 'REDUNDANCY 3' },
+    servers: {
+      pg: {
+        description: '"fixtures: postgres method + streaming archiver"',
+        conninfo: 'host=/tmp user=postgres dbname=postgres',
+        backup_method: 'postgres',
+        streaming_archiver: 'on',
+        slot_name: 'barman_fixtures',
+      },
+      pgr: {
+        description: '"fixtures: local-rsync + archive_command"',
+        conninfo: 'host=/tmp user=postgres dbname=postgres',
+        backup_method: 'local-rsync',
+        archiver: 'on',
+      },
+    },
+  });
+}
+
 describe('catalogue written by Barman 3.4', () => {
   let config: string;
   let home: string;
@@ -39,26 +62,7 @@ describe('catalogue written by Barman 3.4', () => {
         writeFileSync(file, '');
       }
     }
-    // The servers as the generating script configured them (see the fixture README).
-    config = writeBarmanConfig({
-      dir,
-      global: { compression: 'gzip', retention_policy: 'REDUNDANCY 3' },
-      servers: {
-        pg: {
-          description: '"fixtures: postgres method + streaming archiver"',
-          conninfo: 'host=/tmp user=postgres dbname=postgres',
-          backup_method: 'postgres',
-          streaming_archiver: 'on',
-          slot_name: 'barman_fixtures',
-        },
-        pgr: {
-          description: '"fixtures: local-rsync + archive_command"',
-          conninfo: 'host=/tmp user=postgres dbname=postgres',
-          backup_method: 'local-rsync',
-          archiver: 'on',
-        },
-      },
-    });
+    config = writeFixtureConfig(dir);
   });
 
   const barman = async (...args: string[]) => {
@@ -138,11 +142,7 @@ describe('catalogue written by Barman 3.4', () => {
     const [newest, oldest] = [ids[0]!, ids.at(-1)!];
     const broken = join(dir, `home/pg/base/${newest}/backup.info`);
     writeFileSync(broken, readFileSync(broken, 'utf8').replace('status=DONE', 'status DONE'));
-    const brokenConfig = join(dir, 'barman.conf');
-    writeFileSync(
-      brokenConfig,
-      readFileSync(config, 'utf8').replace(/barman_home = .*/, `barman_home = ${dir}/home`),
-    );
+    const brokenConfig = writeFixtureConfig(dir);
     const run = await runBarman(['-c', brokenConfig, 'list-backup', 'pg']);
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`^pg ${newest} - UNREADABLE \\(.*backup\\.info.*line \\d+`, 'm'));

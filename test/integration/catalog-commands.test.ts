@@ -218,10 +218,7 @@ describe('catalogue commands on a Barman 3.4 catalogue', { concurrency: 1 }, () 
       join(home, 'pg/wals/pg-xlog.db'),
       '00000001000000000000001C\t16463\t1795237094.0380127\tgzip\tNone\n00000001000000000000001D\t16998\t1795237331.5940237\tgzip\tNone\n',
     );
-    writeFileSync(
-      config,
-      readFileSync(config, 'utf8').replace(`barman_home = ${dir}/home`, `barman_home = ${home}`),
-    );
+    writeConfig({ barman_home: home });
     const run = await barman('list-backup', 'pg');
     assert.equal(run.exitCode, 0, run.stderr);
     assert.match(

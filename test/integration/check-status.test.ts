@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, SshServer } from '../harness/index.js';
@@ -22,6 +22,7 @@ import {
   startPostgres,
   startSshd,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 describe('check, status and replication-status', { concurrency: 1 }, () => {
@@ -68,77 +69,61 @@ describe('check, status and replication-status', { concurrency: 1 }, () => {
     await pg.query('CREATE ROLE monitor LOGIN');
     const [row] = await pg.query<{ v: string }>("select current_setting('server_version') as v");
     pg15Version = /^\d+\.\d+/.exec(row!.v)![0];
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-description = "PG15 pg_basebackup"
-conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-
-[minimal]
-conninfo = ${minimal.conninfo}
-backup_method = local-rsync
-archiver = on
-
-[sshok]
-conninfo = ${pg.conninfo}
-ssh_command = ${sshd.sshCommand('postgres', 'postgres')}
-archiver = on
-
-[sshfail]
-conninfo = ${pg.conninfo}
-ssh_command = ssh -o BatchMode=yes -p 1 postgres@127.0.0.1
-archiver = on
-
-[slow]
-conninfo = ${pg.conninfo}
-ssh_command = exec sleep 10;
-archiver = on
-check_timeout = 2
-
-[nobasebackup]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-path_prefix = ${dir}/empty-bin
-archiver = on
-
-[pg17]
-conninfo = ${pg17.conninfo}
-backup_method = postgres
-archiver = on
-
-[streamer]
-conninfo = ${pg.conninfo}
-backup_method = postgres
-streaming_archiver = on
-slot_name = barman
-
-[lowpriv]
-conninfo = host=127.0.0.1 port=${pg.port} user=monitor dbname=postgres
-backup_method = local-rsync
-archiver = on
-
-[off]
-active = false
-conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-
-[broken]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-archiver = on
-parallel_jobs = many
-`,
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: { barman_user: 'postgres', barman_home: home, compression: 'gzip' },
+      servers: {
+        main: {
+          description: '"PG15 pg_basebackup"',
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          archiver: true,
+        },
+        minimal: { conninfo: minimal.conninfo, backup_method: 'local-rsync', archiver: true },
+        sshok: {
+          conninfo: pg.conninfo,
+          ssh_command: sshd.sshCommand('postgres', 'postgres'),
+          archiver: true,
+        },
+        sshfail: {
+          conninfo: pg.conninfo,
+          ssh_command: 'ssh -o BatchMode=yes -p 1 postgres@127.0.0.1',
+          archiver: true,
+        },
+        slow: { conninfo: pg.conninfo, ssh_command: 'exec sleep 10;', archiver: true, check_timeout: 2 },
+        nobasebackup: {
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          path_prefix: `${dir}/empty-bin`,
+          archiver: true,
+        },
+        pg17: { conninfo: pg17.conninfo, backup_method: 'postgres', archiver: true },
+        streamer: {
+          conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          streaming_archiver: true,
+          slot_name: 'barman',
+        },
+        lowpriv: {
+          conninfo: `host=127.0.0.1 port=${pg.port} user=monitor dbname=postgres`,
+          backup_method: 'local-rsync',
+          archiver: true,
+        },
+        off: {
+          active: false,
+          conninfo: 'host=127.0.0.1 port=1 user=postgres dbname=postgres',
+          backup_method: 'local-rsync',
+          archiver: true,
+        },
+        broken: {
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          archiver: true,
+          parallel_jobs: 'many',
+        },
+      },
+    });
   });
 
   after(async () => {

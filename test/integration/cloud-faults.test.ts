@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { S3Storage } from '../../src/storage/s3/index.js';
 import { acquireLock } from '../../src/locks/index.js';
-import type { FaultProxy, PostgresServer, S3Server } from '../harness/index.js';
+import type { FaultProxy, IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -43,6 +43,7 @@ import {
   switchWalAndWaitArchived,
   waitFor,
   requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const MiB = 1024 * 1024;
@@ -76,16 +77,62 @@ describe('object storage faults and large files', { concurrency: 1 }, () => {
       env: credentials(),
       timeoutMs: 300_000,
     });
-  /** Moves the `views` sections of the configuration into files of their own (same [barman]). */
-  const separateViews = (views: readonly string[]) => {
-    const [global, ...sections] = readFileSync(config, 'utf8').split(/\n(?=\[)/);
-    const kept = [global!];
-    for (const section of sections) {
-      const name = /^\[([^\]]+)\]/.exec(section)![1]!;
-      if (!views.includes(name)) kept.push(section);
-      else writeFileSync(viewConfig(name), `${global}\n${section}\n`, { mode: 0o644 });
-    }
-    writeFileSync(config, `${kept.join('\n')}\n`);
+  /**
+   * barman.conf, and each view's section in a file of its own with the same [barman] (run as
+   * postgres, the files are 0644). The conninfo names PostgreSQL's port once it runs.
+   */
+  const writeConfigs = (port?: number) => {
+    const conninfo = `host=127.0.0.1${port === undefined ? '' : ` port=${port}`} user=postgres dbname=postgres`;
+    const cloudBackups = (base: string): IniSection => ({
+      conninfo,
+      backup_method: 'local-to-cloud',
+      immediate_checkpoint: true,
+      basebackups_directory: `s3://${BUCKET}/${base}/base`,
+      wals_directory: `s3://${BUCKET}/main/wals`,
+    });
+    const walsOnly = (wals: string, options: IniSection = {}): IniSection => ({
+      conninfo,
+      backup_method: 'local-rsync',
+      wals_directory: `s3://${BUCKET}/${wals}`,
+      ...options,
+    });
+    const servers: Record<string, IniSection> = {
+      main: { ...cloudBackups('main'), backup_compression: 'none' },
+      big: {
+        ...cloudBackups('big'),
+        // the 1 GiB file: no proxy in the way, several tar parts, multipart parts of 64 MiB
+        aws_endpoint_url: s3.endpoint,
+        // s3rver sends nothing while it joins the parts of a 1 GiB object
+        aws_read_timeout: 60,
+        backup_compression: 'none',
+        cloud_upload_max_archive_size: '256Mi',
+        cloud_upload_min_chunk_size: '64Mi',
+      },
+      archiver: walsOnly('main/wals', { aws_endpoint_url: s3.endpoint, compression: 'gzip' }),
+      'archiver-proxied': walsOnly('main/wals', { compression: 'gzip' }),
+      nobucket: { ...cloudBackups('nobucket'), basebackups_directory: 's3://no-such-bucket/nobucket/base' },
+      wal: walsOnly('wal/wals'),
+      async: walsOnly('async/wals'),
+    };
+    const write = (file: string, names: readonly string[]) =>
+      writeBarmanConfig({
+        dir,
+        file,
+        mode: 0o644,
+        global: {
+          barman_user: 'postgres',
+          aws_endpoint_url: proxy.endpoint,
+          aws_region: 'us-east-1',
+          parallel_jobs: 2,
+          aws_read_timeout: 3, // a black hole must not stall anything for long
+        },
+        servers: Object.fromEntries(names.map((name) => [name, servers[name]!])),
+      });
+    write(
+      config,
+      Object.keys(servers).filter((name) => !VIEWS.includes(name)),
+    );
+    for (const view of VIEWS) write(viewConfig(view), [view]);
   };
   const s3rverLog = () => readFileSync(join(s3.dataDir, '..', 's3rver.log'), 'utf8');
 
@@ -123,67 +170,7 @@ describe('object storage faults and large files', { concurrency: 1 }, () => {
       await chownTo(join(dir, sub), 'postgres');
     }
     config = join(dir, 'barman.conf');
-    const common = (base: string) => `conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-to-cloud
-immediate_checkpoint = true
-basebackups_directory = s3://${BUCKET}/${base}/base
-wals_directory = s3://${BUCKET}/main/wals`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-aws_endpoint_url = ${proxy.endpoint}
-aws_region = us-east-1
-parallel_jobs = 2
-; a black hole must not stall anything for long
-aws_read_timeout = 3
-
-[main]
-${common('main')}
-backup_compression = none
-
-[big]
-${common('big')}
-; the 1 GiB file: no proxy in the way, several tar parts, multipart parts of 64 MiB
-aws_endpoint_url = ${s3.endpoint}
-; s3rver sends nothing while it joins the parts of a 1 GiB object
-aws_read_timeout = 60
-backup_compression = none
-cloud_upload_max_archive_size = 256Mi
-cloud_upload_min_chunk_size = 64Mi
-
-[archiver]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/main/wals
-aws_endpoint_url = ${s3.endpoint}
-compression = gzip
-
-[archiver-proxied]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/main/wals
-compression = gzip
-
-[nobucket]
-${common('nobucket')}
-basebackups_directory = s3://no-such-bucket/nobucket/base
-
-[wal]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/wal/wals
-
-[async]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/async/wals
-`,
-    );
-    chmodSync(config, 0o644);
-    separateViews(VIEWS);
+    writeConfigs();
     Object.assign(process.env, credentials());
     storage = new S3Storage({
       bucket: BUCKET,
@@ -207,12 +194,7 @@ wals_directory = s3://${BUCKET}/async/wals
         `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
         `${process.execPath} ${BARMAN_BIN} -c ${viewConfig('archiver')} -q cloud-wal-archive archiver %p`,
     });
-    for (const file of [config, ...VIEWS.map(viewConfig)]) {
-      writeFileSync(
-        file,
-        readFileSync(file, 'utf8').replaceAll('host=127.0.0.1 ', `host=127.0.0.1 port=${pg.port} `),
-      );
-    }
+    writeConfigs(pg.port);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY, note text)');
     await pg.query('INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 100000) AS i');
     await switchWalAndWaitArchived(pg);

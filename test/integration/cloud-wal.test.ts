@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { S3Storage } from '../../src/storage/s3/index.js';
 import type { S3Settings } from '../../src/storage/s3/settings.js';
 import { acquireLock } from '../../src/locks/index.js';
-import type { PostgresServer, S3Server } from '../harness/index.js';
+import type { IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -30,6 +30,7 @@ import {
   waitFor,
   switchWalAndWaitArchived,
   requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const MiB = 1024 * 1024;
@@ -100,6 +101,29 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
     return switchWalAndWaitArchived(server, 180_000);
   }
 
+  /** A configuration with these servers (run as postgres, the file is 0644). */
+  const writeCloudConfig = (file: string, servers: Record<string, IniSection>) =>
+    writeBarmanConfig({
+      dir,
+      file,
+      mode: 0o644,
+      global: {
+        barman_user: 'postgres',
+        compression: 'gzip',
+        aws_endpoint_url: s3.endpoint,
+        aws_region: 'us-east-1',
+      },
+      servers,
+    });
+  /** The server reading barman-cloud-backup's catalogue of main. */
+  const cloudcatServer = (options: IniSection = {}): IniSection => ({
+    conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+    backup_method: 'local-to-cloud',
+    basebackups_directory: `s3://${BUCKET}/barman/main/base`,
+    wals_directory: `s3://${BUCKET}/barman/main/wals`,
+    ...options,
+  });
+
   before(async () => {
     requireDebianPackages('barman-cli-cloud', 'python3-boto3');
     s3 = await startS3Server({ buckets: [BUCKET] });
@@ -115,74 +139,30 @@ describe('cloud-wal-archive with s3rver and PostgreSQL 15', { concurrency: 1 }, 
     });
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const hangingPort = (hanging.address() as { port: number }).port;
-    config = join(dir, 'barman.conf');
-    const globalSection = `[barman]
-barman_user = postgres
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-compression = gzip
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-`;
-    writeFileSync(
-      config,
-      `${globalSection}
-[main]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/barman/main/wals
-
-[async]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/barman/async/wals
-
-[down]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/barman/down/wals
-aws_endpoint_url = http://127.0.0.1:${closedPort}
-
-[hang]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/barman/hang/wals
-aws_endpoint_url = http://127.0.0.1:${hangingPort}
-
-[profiled]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://${BUCKET}/barman/profiled/wals
-aws_profile = barmants
-
-[hooked]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-pre_archive_retry_script = env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} AWS_DEFAULT_REGION=us-east-1 barman-cloud-wal-archive --endpoint-url ${s3.endpoint} --gzip s3://${BUCKET}/barman \${BARMAN_SERVER}
-
-[nobucket]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-rsync
-wals_directory = s3://no-such-bucket/barman/nobucket/wals
-`,
-    );
-    chmodSync(config, 0o644);
+    const server = (wals: string, options: IniSection = {}): IniSection => ({
+      conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+      backup_method: 'local-rsync',
+      wals_directory: `s3://${BUCKET}/barman/${wals}/wals`,
+      ...options,
+    });
+    config = writeCloudConfig('barman.conf', {
+      main: server('main'),
+      async: server('async'),
+      down: server('down', { aws_endpoint_url: `http://127.0.0.1:${closedPort}` }),
+      hang: server('hang', { aws_endpoint_url: `http://127.0.0.1:${hangingPort}` }),
+      profiled: server('profiled', { aws_profile: 'barmants' }),
+      hooked: {
+        conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+        backup_method: 'local-rsync',
+        archiver: true,
+        pre_archive_retry_script: `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} AWS_DEFAULT_REGION=us-east-1 barman-cloud-wal-archive --endpoint-url ${s3.endpoint} --gzip s3://${BUCKET}/barman \${BARMAN_SERVER}`,
+      },
+      nobucket: { ...server('nobucket'), wals_directory: 's3://no-such-bucket/barman/nobucket/wals' },
+    });
     // cloudcat reads the catalogue of barman-cloud-backup's backups of main, with main's WAL
     // archive: two servers of one configuration may not share it (one's retention would delete
     // WAL the other needs), so it has a configuration of its own.
-    cloudcatConfig = join(dir, 'cloudcat.conf');
-    writeFileSync(
-      cloudcatConfig,
-      `${globalSection}
-[cloudcat]
-conninfo = host=127.0.0.1 user=postgres dbname=postgres
-backup_method = local-to-cloud
-basebackups_directory = s3://${BUCKET}/barman/main/base
-wals_directory = s3://${BUCKET}/barman/main/wals
-`,
-    );
-    chmodSync(cloudcatConfig, 0o644);
+    cloudcatConfig = writeCloudConfig('cloudcat.conf', { cloudcat: cloudcatServer() });
     const settings: S3Settings = {
       bucket: BUCKET,
       prefix: '',
@@ -678,15 +658,9 @@ wals_directory = s3://${BUCKET}/barman/main/wals
       { env, timeoutMs: 300_000 },
     );
     assert.equal(third.exitCode, 0, third.stderr);
-    const retained = join(dir, 'retention.conf');
-    writeFileSync(
-      retained,
-      readFileSync(cloudcatConfig, 'utf8').replace(
-        '[cloudcat]\n',
-        '[cloudcat]\nretention_policy = REDUNDANCY 1\n',
-      ),
-    );
-    chmodSync(retained, 0o644);
+    const retained = writeCloudConfig('retention.conf', {
+      cloudcat: cloudcatServer({ retention_policy: 'REDUNDANCY 1' }),
+    });
     const cron = await runBarman(['-c', retained, 'cron'], { user: 'postgres', env: credentials() });
     assert.equal(cron.exitCode, 0, cron.stderr);
     assert.match(

@@ -19,6 +19,7 @@ import {
   startPostgres,
   startSshd,
   sumTrees,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const TABLESPACE_KBPS = 512;
@@ -105,25 +106,23 @@ exit $rc
         version: 15,
         archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
       });
-      writeFileSync(
-        config,
-        `[barman]
-barman_user = barman
-barman_home = ${dir}/home
-log_file = ${dir}/log/barman.log
-
-[main]
-conninfo = ${pg.conninfo}
-ssh_command = ${sshd.sshCommand('barman', 'postgres')}
-backup_method = rsync
-path_prefix = ${dir}/bin
-parallel_jobs = 1
-tablespace_bandwidth_limit = tbs1:${TABLESPACE_KBPS}
-immediate_checkpoint = on
-archiver = on
-`,
-      );
-      chmodSync(config, 0o644);
+      writeBarmanConfig({
+        dir,
+        mode: 0o644, // read by barman_user barman
+        global: { barman_user: 'barman' },
+        servers: {
+          main: {
+            conninfo: pg.conninfo,
+            ssh_command: sshd.sshCommand('barman', 'postgres'),
+            backup_method: 'rsync',
+            path_prefix: `${dir}/bin`,
+            parallel_jobs: 1,
+            tablespace_bandwidth_limit: `tbs1:${TABLESPACE_KBPS}`,
+            immediate_checkpoint: true,
+            archiver: true,
+          },
+        },
+      });
       await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
       // Six relation files of about 750 KiB each: about 4.5 MiB, 9 s at 512 KB/s.
       for (let table = 1; table <= 6; table += 1) {

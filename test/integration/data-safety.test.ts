@@ -21,7 +21,7 @@ import {
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { PostgresServer, S3Server } from '../harness/index.js';
+import type { IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -29,6 +29,7 @@ import {
   runBarman,
   startPostgres,
   startS3Server,
+  writeBarmanConfig,
 } from '../harness/index.js';
 import { S3Storage } from '../../src/storage/s3/index.js';
 
@@ -82,28 +83,29 @@ describe('recovery never writes into the catalogue', { concurrency: 1 }, () => {
     const putWal = (server: string) =>
       `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal ${server} --file %p`;
     pg = await startPostgres({ version: 15, archiveCommand: `${putWal('main')} && ${putWal('fresh')}` });
-    const server = (name: string, extra = '') => `
-[${name}]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-immediate_checkpoint = on
-archiver = on
-path_prefix = /usr/lib/postgresql/15/bin
-${extra}`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-barman_lock_directory = ${dir}/locks
-log_file = ${dir}/log/barman.log
-compression = gzip
-${server('main')}${server('fresh')}${server(
-        'elsewhere',
-        `backup_directory = ${dir}/elsewhere\nwals_directory = ${dir}/elsewhere-wals\n`,
-      )}`,
-      { mode: 0o644 },
-    );
+    const server = (options: IniSection = {}): IniSection => ({
+      conninfo: pg.conninfo,
+      backup_method: 'local-rsync',
+      immediate_checkpoint: true,
+      archiver: true,
+      path_prefix: '/usr/lib/postgresql/15/bin',
+      ...options,
+    });
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: {
+        barman_user: 'postgres',
+        barman_home: home,
+        barman_lock_directory: `${dir}/locks`,
+        compression: 'gzip',
+      },
+      servers: {
+        main: server(),
+        fresh: server(),
+        elsewhere: server({ backup_directory: `${dir}/elsewhere`, wals_directory: `${dir}/elsewhere-wals` }),
+      },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE items TABLESPACE tbs1 AS SELECT g AS id FROM generate_series(1, 1000) g');
     let run = await barman('switch-wal', '--force', '--archive', 'main');
@@ -347,25 +349,16 @@ describe(
       dir = await makeTempDir('data-safety-retention');
       makeCatalogue(join(dir, 'home/pg'));
       makeCatalogue(join(dir, 'home/tidy'));
-      config = join(dir, 'barman.conf');
-      writeFileSync(
-        config,
-        `[barman]
-barman_user = ${process.env.USER ?? 'root'}
-barman_home = ${dir}/home
-retention_policy = REDUNDANCY 1
-
-[pg]
-conninfo = host=/nonexistent user=postgres dbname=postgres
-backup_method = postgres
-archiver = on
-
-[tidy]
-conninfo = host=/nonexistent user=postgres dbname=postgres
-backup_method = postgres
-archiver = on
-`,
-      );
+      const server: IniSection = {
+        conninfo: 'host=/nonexistent user=postgres dbname=postgres',
+        backup_method: 'postgres',
+        archiver: true,
+      };
+      config = writeBarmanConfig({
+        dir,
+        global: { log_file: null, retention_policy: 'REDUNDANCY 1' },
+        servers: { pg: server, tidy: server },
+      });
     });
 
     it('cron skips the server whose backup.info is unreadable, deletes nothing there, and carries on with the others', async () => {
@@ -464,22 +457,23 @@ archiver = on
         }
         for (const name of readdirSync(join(local, 'wals/0000000100000000')))
           await storage.writeFile(`pg/wals/0000000100000000/${name}.gz`, 'gzip');
-        writeFileSync(
-          config,
-          `[barman]
-barman_user = ${process.env.USER ?? 'root'}
-barman_home = ${dir}/home
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-retention_policy = REDUNDANCY 1
-
-[cloudpg]
-conninfo = host=/nonexistent user=postgres dbname=postgres
-backup_method = local-to-cloud
-basebackups_directory = s3://${BUCKET}/pg/base
-wals_directory = s3://${BUCKET}/pg/wals
-`,
-        );
+        writeBarmanConfig({
+          dir,
+          global: {
+            log_file: null,
+            aws_endpoint_url: s3.endpoint,
+            aws_region: 'us-east-1',
+            retention_policy: 'REDUNDANCY 1',
+          },
+          servers: {
+            cloudpg: {
+              conninfo: 'host=/nonexistent user=postgres dbname=postgres',
+              backup_method: 'local-to-cloud',
+              basebackups_directory: `s3://${BUCKET}/pg/base`,
+              wals_directory: `s3://${BUCKET}/pg/wals`,
+            },
+          },
+        });
         const objects = async () => (await storage.listObjects('')).map((object) => object.path).sort();
         const before = await objects();
         const cron = await barman('cron');
@@ -501,21 +495,15 @@ describe('servers sharing a directory are disabled ("Conflicting path")', { conc
   let dir: string;
   let config: string;
   const barman = (...args: string[]) => runBarman(['-c', config, ...args]);
-  const writeConfig = (servers: string) =>
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = ${process.env.USER ?? 'root'}
-barman_home = ${dir}/home
-${servers}`,
-    );
-  const server = (name: string, extra = '') => `
-[${name}]
-description = ${name}
-conninfo = host=/nonexistent user=postgres dbname=postgres
-backup_method = postgres
-archiver = on
-${extra}`;
+  const writeConfig = (servers: Record<string, IniSection>, global: IniSection = {}) =>
+    writeBarmanConfig({ dir, global: { log_file: null, ...global }, servers });
+  const server = (name: string, options: IniSection = {}): IniSection => ({
+    description: name,
+    conninfo: 'host=/nonexistent user=postgres dbname=postgres',
+    backup_method: 'postgres',
+    archiver: true,
+    ...options,
+  });
 
   beforeEach(async () => {
     dir = await makeTempDir('data-safety-conflicts');
@@ -525,11 +513,11 @@ ${extra}`;
 
   it('two servers with one backup_directory: both disabled, the others untouched; list-server, show-server, check, list-backup and cron say so', async () => {
     const shared = join(dir, 'home/shared');
-    writeConfig(
-      server('alpha', `backup_directory = ${shared}`) +
-        server('beta', `backup_directory = ${shared}`) +
-        server('gamma'),
-    );
+    writeConfig({
+      alpha: server('alpha', { backup_directory: shared }),
+      beta: server('beta', { backup_directory: shared }),
+      gamma: server('gamma'),
+    });
     const listed = await barman('list-server');
     assert.equal(
       listed.stdout,
@@ -570,39 +558,44 @@ ${extra}`;
     const alpha = join(dir, 'home/alpha');
     mkdirSync(join(alpha, 'wals'), { recursive: true });
     symlinkSync(alpha, join(dir, 'alpha-link'));
-    const cases: Array<{ beta: string; option: string; collides: RegExp }> = [
+    const cases: Array<{ option: string; path: string; collides: RegExp }> = [
       {
-        beta: `incoming_wals_directory = ${alpha}/wals`,
         option: 'incoming_wals_directory',
+        path: `${alpha}/wals`,
         collides: /conflicts with 'wals_directory' for server 'alpha'/,
       },
       {
-        beta: `wals_directory = ${alpha}/wals/beta`,
         option: 'wals_directory',
+        path: `${alpha}/wals/beta`,
         collides: new RegExp(`is inside 'wals_directory' \\(${alpha}/wals\\) of server 'alpha'`),
       },
       {
-        beta: `errors_directory = ${dir}/home/./alpha/../alpha/wals/`,
         option: 'errors_directory',
+        path: `${dir}/home/./alpha/../alpha/wals/`,
         collides: new RegExp(
           `\\(symlink to: ${alpha}/wals\\) for server 'beta' conflicts with 'wals_directory'`,
         ),
       },
       {
-        beta: `backup_directory = ${dir}/alpha-link`,
         option: 'backup_directory',
+        path: `${dir}/alpha-link`,
         collides: new RegExp(
           `\\(symlink to: ${alpha}\\) for server 'beta' conflicts with 'backup_directory'`,
         ),
       },
       {
-        beta: `basebackups_directory = ${alpha}`,
         option: 'basebackups_directory',
+        path: alpha,
         collides: /conflicts with 'backup_directory' for server 'alpha'/,
       },
     ];
-    for (const { beta, option, collides } of cases) {
-      writeConfig(server('alpha') + server('beta', beta) + server('gamma'));
+    for (const { option, path, collides } of cases) {
+      const beta = `${option} = ${path}`;
+      writeConfig({
+        alpha: server('alpha'),
+        beta: server('beta', { [option]: path }),
+        gamma: server('gamma'),
+      });
       const run = await barman('-f', 'json', 'show-server', 'beta', 'gamma', 'alpha');
       const shown = JSON.parse(run.stdout) as Record<string, { disabled: boolean; msg_list: string[] }>;
       assert.equal(shown.beta!.disabled, true, beta);
@@ -622,24 +615,23 @@ ${extra}`;
     }
     // A server's own directories may nest (the defaults do), and a server may live inside
     // another one's backup_directory, beside its base/ and wals/.
-    writeConfig(server('alpha') + server('beta', `backup_directory = ${alpha}/beta`));
+    writeConfig({ alpha: server('alpha'), beta: server('beta', { backup_directory: `${alpha}/beta` }) });
     const fine = await barman('list-server');
     assert.equal(fine.stdout, 'alpha - alpha\nbeta - beta\n');
   });
 
   it('s3:// locations: same bucket and overlapping prefixes conflict, other buckets and sibling prefixes do not', async () => {
     const cloud = (name: string, base: string, wals: string) =>
-      server(name, `basebackups_directory = ${base}\nwals_directory = ${wals}`).replace(
-        'backup_method = postgres',
-        'backup_method = local-to-cloud',
-      );
+      server(name, { backup_method: 'local-to-cloud', basebackups_directory: base, wals_directory: wals });
     writeConfig(
-      'aws_region = us-east-1\n' +
-        cloud('alpha', 's3://bucket/barman/alpha/base', 's3://bucket/barman/alpha/wals') +
-        cloud('beta', 's3://bucket/barman/beta/base', 's3://bucket/barman/alpha/wals/') +
-        cloud('gamma', 's3://bucket/barman/gamma/base', 's3://bucket/barman/gamma/wals') +
-        cloud('delta', 's3://other/barman/alpha/base', 's3://other/barman/alpha/wals') +
-        cloud('omega', 's3://bucket/barman/gamma/base-2', 's3://bucket/barman/gamma/base/inner'),
+      {
+        alpha: cloud('alpha', 's3://bucket/barman/alpha/base', 's3://bucket/barman/alpha/wals'),
+        beta: cloud('beta', 's3://bucket/barman/beta/base', 's3://bucket/barman/alpha/wals/'),
+        gamma: cloud('gamma', 's3://bucket/barman/gamma/base', 's3://bucket/barman/gamma/wals'),
+        delta: cloud('delta', 's3://other/barman/alpha/base', 's3://other/barman/alpha/wals'),
+        omega: cloud('omega', 's3://bucket/barman/gamma/base-2', 's3://bucket/barman/gamma/base/inner'),
+      },
+      { aws_region: 'us-east-1' },
     );
     const run = await barman('-f', 'json', 'show-server', 'all');
     const shown = JSON.parse(run.stdout) as Record<string, { disabled: boolean; msg_list: string[] }>;

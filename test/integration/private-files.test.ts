@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, SshServer } from '../harness/index.js';
 import {
+  writeBarmanConfig,
   BARMAN_BIN,
   chownTo,
   freePort,
@@ -92,48 +93,49 @@ describe('files barman-ts writes are private to barman_user', { concurrency: 1 }
         `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file ${outbox}/%f && rm -f ${outbox}/%f`,
     });
     const closedPort = await freePort();
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-barman_lock_directory = ${locks}
-log_file = ${dir}/log/barman.log
-compression = gzip
-path_prefix = ${PG15_BIN}
-immediate_checkpoint = on
-aws_region = us-east-1
-
-[main]
-conninfo = ${pg.conninfo}
-streaming_conninfo = ${pg.conninfo}
-backup_method = local-rsync
-reuse_backup = link
-archiver = on
-streaming_archiver = on
-slot_name = barman_private
-create_slot = auto
-
-[remote]
-conninfo = ${pg.conninfo}
-ssh_command = ${sshd.sshCommand('postgres', 'postgres')}
-backup_method = rsync
-archiver = on
-
-[stream]
-conninfo = ${pg.conninfo}
-streaming_conninfo = ${pg.conninfo}
-backup_method = postgres
-archiver = on
-
-[cloud]
-conninfo = ${pg.conninfo}
-backup_method = local-rsync
-wals_directory = s3://bucket/cloud/wals
-aws_endpoint_url = http://127.0.0.1:${closedPort}
-`,
-    );
-    chmodSync(config, 0o644);
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: {
+        barman_user: 'postgres',
+        barman_home: home,
+        barman_lock_directory: locks,
+        compression: 'gzip',
+        path_prefix: PG15_BIN,
+        immediate_checkpoint: true,
+        aws_region: 'us-east-1',
+      },
+      servers: {
+        main: {
+          conninfo: pg.conninfo,
+          streaming_conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          reuse_backup: 'link',
+          archiver: true,
+          streaming_archiver: true,
+          slot_name: 'barman_private',
+          create_slot: 'auto',
+        },
+        remote: {
+          conninfo: pg.conninfo,
+          ssh_command: sshd.sshCommand('postgres', 'postgres'),
+          backup_method: 'rsync',
+          archiver: true,
+        },
+        stream: {
+          conninfo: pg.conninfo,
+          streaming_conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          archiver: true,
+        },
+        cloud: {
+          conninfo: pg.conninfo,
+          backup_method: 'local-rsync',
+          wals_directory: 's3://bucket/cloud/wals',
+          aws_endpoint_url: `http://127.0.0.1:${closedPort}`,
+        },
+      },
+    });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${tablespace}'`);
     await pg.query('CREATE TABLE accounts (id int) TABLESPACE tbs1');
     await pg.query('INSERT INTO accounts SELECT generate_series(1, 10000)');

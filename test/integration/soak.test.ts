@@ -15,11 +15,11 @@
  * recovers — PostgreSQL started on it — to the final state of the database.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { after, before, describe, it } from 'node:test';
-import type { PostgresServer } from '../harness/index.js';
+import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -32,6 +32,7 @@ import {
   startPostgres,
   startRecoveredCopy,
   switchWalAndWaitArchived,
+  writeBarmanConfig,
 } from '../harness/index.js';
 import { readDatabaseState, startDatabaseLoad } from './soak/load.js';
 import { Chaos } from './soak/chaos.js';
@@ -71,39 +72,39 @@ describe(`kill -9 / concurrency soak (${SOAK_SECONDS} s, seed ${SEED})`, { concu
       archiveCommand: `${SERVERS.map(putWal).join(' && ')} && echo %f >> ${dir}/acked.log`,
       settings: { max_wal_size: '64MB', min_wal_size: '16MB' },
     });
-    const common = `conninfo = ${source.conninfo}
-immediate_checkpoint = on
-archiver = on
-minimum_redundancy = 1
-path_prefix = ${PG_BIN}`;
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-log_level = INFO
-
-[soak_local]
-description = "local-rsync under the soak"
-${common}
-backup_method = local-rsync
-reuse_backup = link
-parallel_jobs = 2
-compression = gzip
-retention_policy = REDUNDANCY 2
-
-[soak_pg]
-description = "postgres method and WAL streaming under the soak"
-${common}
-backup_method = postgres
-streaming_conninfo = ${source.conninfo}
-streaming_archiver = on
-slot_name = barman_soak
-create_slot = auto
-retention_policy = REDUNDANCY 3
-`,
-    );
+    const common: IniSection = {
+      conninfo: source.conninfo,
+      immediate_checkpoint: true,
+      archiver: true,
+      minimum_redundancy: 1,
+      path_prefix: PG_BIN,
+    };
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: { barman_user: 'postgres', barman_home: home, log_level: 'INFO' },
+      servers: {
+        soak_local: {
+          description: '"local-rsync under the soak"',
+          ...common,
+          backup_method: 'local-rsync',
+          reuse_backup: 'link',
+          parallel_jobs: 2,
+          compression: 'gzip',
+          retention_policy: 'REDUNDANCY 2',
+        },
+        soak_pg: {
+          description: '"postgres method and WAL streaming under the soak"',
+          ...common,
+          backup_method: 'postgres',
+          streaming_conninfo: source.conninfo,
+          streaming_archiver: true,
+          slot_name: 'barman_soak',
+          create_slot: 'auto',
+          retention_policy: 'REDUNDANCY 3',
+        },
+      },
+    });
     await source.query('CREATE TABLE soak_ticks (id bigint PRIMARY KEY)');
     await source.query('CREATE TABLE soak_marker (note text)');
     // The slot first, as an operator would: backups check it.

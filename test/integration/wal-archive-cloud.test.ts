@@ -23,6 +23,7 @@ import {
   startS3Server,
   storageTestConfig,
   waitFor,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const BUCKET = 'cloudwal';
@@ -80,27 +81,28 @@ describe('archive-wal into an s3:// wals_directory (backup_method = postgres)', 
       archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal --file %p ${SERVER}`,
     });
     await pg.query('create table t (id int)');
-    writeFileSync(
-      config,
-      `[barman]
-barman_user = postgres
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-aws_endpoint_url = ${s3.endpoint}
-aws_region = us-east-1
-
-[${SERVER}]
-conninfo = ${pg.conninfo}
-streaming_conninfo = host=127.0.0.1 port=${pg.port} user=postgres
-backup_method = postgres
-archiver = on
-streaming_archiver = on
-slot_name = barman
-compression = gzip
-wals_directory = s3://${BUCKET}/pg/${SERVER}/wals
-`,
-      { mode: 0o644 },
-    );
+    writeBarmanConfig({
+      dir,
+      mode: 0o644, // archive_command, run as postgres, reads it
+      global: {
+        barman_user: 'postgres',
+        barman_home: home,
+        aws_endpoint_url: s3.endpoint,
+        aws_region: 'us-east-1',
+      },
+      servers: {
+        [SERVER]: {
+          conninfo: pg.conninfo,
+          streaming_conninfo: `host=127.0.0.1 port=${pg.port} user=postgres`,
+          backup_method: 'postgres',
+          archiver: true,
+          streaming_archiver: true,
+          slot_name: 'barman',
+          compression: 'gzip',
+          wals_directory: `s3://${BUCKET}/pg/${SERVER}/wals`,
+        },
+      },
+    });
     const location: Location = {
       kind: 's3',
       bucket: BUCKET,

@@ -35,6 +35,7 @@ import {
   startSshd,
   waitFor,
   requireDebianPackages,
+  writeBarmanConfig,
 } from '../harness/index.js';
 
 const REPO = dirname(dirname(BARMAN_BIN));
@@ -184,23 +185,19 @@ describe('barman-wal-archive / barman-wal-restore over ssh with barman-ts', { co
       await createDir(join(dir, 'log'), { owner: 'barman' });
       reference = await createDir(join(dir, 'reference'), { owner: 'postgres' });
       work = await createDir(join(dir, 'work'), { owner: 'postgres' });
-      config = join(dir, 'barman.conf');
-      writeFileSync(
-        config,
-        `[barman]
-barman_user = barman
-barman_home = ${home}
-log_file = ${dir}/log/barman.log
-compression = gzip
-
-[main]
-description = "WAL clients over ssh"
-conninfo = host=127.0.0.1 port=1 user=postgres dbname=postgres
-backup_method = local-rsync
-archiver = on
-`,
-        { mode: 0o644 },
-      );
+      config = writeBarmanConfig({
+        dir,
+        mode: 0o644, // read by barman_user barman
+        global: { barman_user: 'barman', barman_home: home, compression: 'gzip' },
+        servers: {
+          main: {
+            description: '"WAL clients over ssh"',
+            conninfo: 'host=127.0.0.1 port=1 user=postgres dbname=postgres',
+            backup_method: 'local-rsync',
+            archiver: true,
+          },
+        },
+      });
       // The remote `barman`: barman-ts, with this configuration unless -c says otherwise.
       writeFileSync(
         join(wrapperDir, 'barman'),

@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BARMAN_BIN,
   createDir,
-  currentUserName,
+  writeBarmanConfig,
   isRoot,
   makeTempDir,
   registerExitCleanup,
@@ -41,7 +41,7 @@ import {
   startPostgres,
   waitFor,
 } from '../harness/index.js';
-import type { RunningBarman } from '../harness/index.js';
+import type { IniSection, RunningBarman } from '../harness/index.js';
 import { TAR_END, tarMemberHeader, tarPadding } from '../../src/transfer/tar-writer.js';
 
 const SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -133,25 +133,23 @@ describe('WAL archive faults: kill -9, concurrency, full disk', { concurrency: 1
   });
 
   /** A config file with `servers` (name -> extra options) and barman_home `barmanHome`. */
-  function writeConfig(
-    file: string,
-    servers: Record<string, Record<string, string>>,
-    barmanHome = home,
-  ): string {
-    const sections = Object.entries(servers).map(
-      ([name, options]) =>
-        `[${name}]\ndescription = "${name}"\nconninfo = host=127.0.0.1 user=postgres dbname=postgres\n` +
-        `backup_method = local-rsync\narchiver = on\n` +
-        Object.entries(options)
-          .map(([key, value]) => `${key} = ${value}\n`)
-          .join(''),
-    );
-    writeFileSync(
+  function writeConfig(file: string, servers: Record<string, IniSection>, barmanHome = home): string {
+    const sections = Object.entries(servers).map(([name, options]): [string, IniSection] => [
+      name,
+      {
+        description: `"${name}"`,
+        conninfo: 'host=127.0.0.1 user=postgres dbname=postgres',
+        backup_method: 'local-rsync',
+        archiver: true,
+        ...options,
+      },
+    ]);
+    return writeBarmanConfig({
+      dir,
       file,
-      `[barman]\nbarman_user = ${currentUserName()}\nbarman_home = ${barmanHome}\n` +
-        `log_file = ${dir}/log/barman.log\nlog_level = INFO\ncompression = gzip\n\n${sections.join('\n')}`,
-    );
-    return file;
+      global: { barman_home: barmanHome, log_level: 'INFO', compression: 'gzip' },
+      servers: Object.fromEntries(sections),
+    });
   }
 
   /** Copies segments into a directory, as archive_command would have delivered them. */
