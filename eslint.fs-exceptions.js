@@ -48,8 +48,8 @@ export const fsExceptions = [
   { path: 'src/executors/exclusive.ts', reason: 'reads backup_label from PGDATA (exclusive backup)' },
   { path: 'src/executors/cloud-tar.ts', reason: 'walks and reads PGDATA to stream it as tar to the bucket' },
   {
-    path: 'src/commands/shared/checks/backup-method-checks.ts',
-    reason: 'check: PGDATA is a readable directory (rsync/local methods)',
+    path: 'src/executors/file-copy-checks.ts',
+    reason: 'check: PGDATA is a readable directory (local-rsync, local-to-cloud)',
   },
   { path: 'src/cli/wal-archive-client.ts', reason: "barman-wal-archive: reads PostgreSQL's segment %p" },
   {

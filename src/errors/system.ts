@@ -5,7 +5,7 @@
  * sentence naming the path and what to do about it.
  */
 import { userInfo } from 'node:os';
-import { BarmanError } from './index.js';
+import { BarmanError, describeError } from './index.js';
 
 /** Node's error for a failed system call. */
 export interface SystemError extends Error {
@@ -167,4 +167,12 @@ export async function naming<T>(path: string, work: Promise<T> | (() => Promise<
   } catch (error) {
     throw withPath(error, path);
   }
+}
+
+/** C's strerror() text of a Node error: `EACCES: permission denied, mkdir '/x'` -> `Permission denied`. */
+export function strerror(error: unknown): string {
+  const message = describeError(error)
+    .replace(/^E[A-Z]+: /, '')
+    .replace(/, \w+ '.*'$/, '');
+  return message.charAt(0).toUpperCase() + message.slice(1);
 }

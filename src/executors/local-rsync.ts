@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Tablespace } from '../catalog/backup-info.js';
 import { concurrentBackup } from './concurrent.js';
+import { backupStrategyChecks, localPgdataCheck } from './file-copy-checks.js';
 import type { CopyOptions } from '../transfer/copy-tree.js';
 import { copyFileDurably, copyTree } from '../transfer/copy-tree.js';
 import { pgdataFilter } from './pgdata.js';
@@ -16,6 +17,8 @@ import { bandwidthFor, createStartLimiter } from '../util/throttle.js';
 
 export const localRsyncExecutor: BackupExecutor = {
   mode: 'rsync-concurrent',
+  exclusiveMode: 'rsync-exclusive',
+  checks: [localPgdataCheck, backupStrategyChecks],
   copyDescription: 'local copy',
   async run(request: BackupRequest) {
     return concurrentBackup(

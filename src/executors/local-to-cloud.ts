@@ -15,10 +15,12 @@ import type { TarPartWriter } from './cloud-tar.js';
 import { uploadCluster, uploadLabel } from './cloud-tar.js';
 import { abortUnfinishedUploads, cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
 import { concurrentBackup } from './concurrent.js';
+import { backupStrategyChecks, localPgdataCheck } from './file-copy-checks.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const localToCloudExecutor: BackupExecutor = {
   mode: 'local-to-cloud',
+  checks: [localPgdataCheck, backupStrategyChecks],
   copyDescription: 'tar archives',
   doneWithoutWal: true,
   initialInfo: (config) => ({ compression: cloudBackupCompression(config) }),

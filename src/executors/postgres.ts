@@ -21,6 +21,7 @@ import {
   warnStandbyWithoutPrimary,
 } from './concurrent.js';
 import { abortUnfinishedUploads } from './cloud-upload.js';
+import { pgBasebackupChecks } from './postgres-checks.js';
 import { streamBackupToObjectStore } from './postgres-cloud.js';
 import { CopyProgress } from './progress.js';
 import { startPrimaryWalSwitcher } from './standby.js';
@@ -30,6 +31,7 @@ import type { BackupExecutor, BackupRequest } from './types.js';
 
 export const postgresExecutor: BackupExecutor = {
   mode: 'postgres',
+  checks: [pgBasebackupChecks],
   copyDescription: 'pg_basebackup',
   // Uploads a backup to object storage left open (nothing to do for a local one).
   cleanUpInterrupted: abortUnfinishedUploads,

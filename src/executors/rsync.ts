@@ -14,6 +14,8 @@ import { RSYNC_PROGRESS_FLAGS, RsyncMeter, rsyncReportsProgress } from '../proce
 import { findProgram } from '../process/postgres-tools.js';
 import { runRemote, rsyncArguments } from '../process/remote.js';
 import { concurrentBackup } from './concurrent.js';
+import { backupStrategyChecks } from './file-copy-checks.js';
+import { sshCheck } from './ssh-checks.js';
 import { fsyncFile, fsyncTree } from '../transfer/copy-tree.js';
 import { bandwidthFor, createStartLimiter } from '../util/throttle.js';
 import type { StartLimiter } from '../util/throttle.js';
@@ -45,6 +47,8 @@ interface RemoteEntry {
 
 export const rsyncExecutor: BackupExecutor = {
   mode: 'rsync-concurrent',
+  exclusiveMode: 'rsync-exclusive',
+  checks: [sshCheck, backupStrategyChecks],
   copyDescription: 'rsync/SSH',
   async run(request: BackupRequest) {
     const sshCommand = request.config.ssh_command!;

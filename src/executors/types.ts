@@ -3,12 +3,16 @@
  * the start, copy and stop phases of a backup (PGDATA and tablespaces copied between the start
  * and the stop of a PostgreSQL backup) and fills the backup.info fields it knows; the `backup`
  * command's script (commands/backup/) owns the rest of the lifecycle: checks, lock, status,
- * sizes, hooks, WAL.
+ * sizes, hooks, WAL. It also brings its method's checks, which `barman check` runs in Barman's
+ * place for them.
  */
 import type { BackupInfo } from '../catalog/backup-info.js';
+import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
+import type { PostgresProbe } from '../postgres/probe.js';
+import type { PgTool } from '../process/postgres-tools.js';
 import type { CloudStaging, Storage } from '../storage/index.js';
 
 export interface BackupRequest {
@@ -66,9 +70,39 @@ export interface InterruptedScope {
   log: Logger;
 }
 
+/**
+ * What an executor's checks see of `barman check` (commands/shared/checks/context.ts is the
+ * implementation): results go to `c` under Barman's names, facts are probed once and shared.
+ */
+export interface ExecutorCheckContext {
+  readonly config: ServerConfig;
+  readonly c: {
+    /** Names the check about to run (the one a check timeout reports). */
+    start(name: string): void;
+    add(name: string, ok: boolean, hint?: string | null): void;
+  };
+  /** path_prefix then PATH, where PostgreSQL's client programs are looked for. */
+  readonly searchPath: string;
+  /** Aborted when check_timeout expires. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  pg(): Promise<PostgresProbe>;
+  /** The replication connection's server version, else the normal connection's. */
+  serverVersion(): Promise<number | null>;
+  catalog(): Promise<{ readonly backups: readonly CatalogBackup[] } | null>;
+  /** Adds `check`: is `tool` (`program`) compatible with a server of version `server`? */
+  toolCompatibility(check: string, program: string, tool: PgTool | null, server: number | null): void;
+}
+
+export type ExecutorCheck = (ctx: ExecutorCheckContext) => Promise<void>;
+
 export interface BackupExecutor {
   /** backup.info `mode`, and the name in "Starting backup using <mode> method". */
   readonly mode: string;
+  /** backup.info `mode` with backup_options = exclusive_backup, for the methods that offer it. */
+  readonly exclusiveMode?: string;
+  /** The method's checks, run in this order by `barman check` (and the pre-backup check). */
+  readonly checks: readonly ExecutorCheck[];
   /** "Starting backup copy via <how> for <id>". */
   readonly copyDescription: string;
   /**

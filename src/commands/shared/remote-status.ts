@@ -33,7 +33,7 @@ import {
 } from '../../postgres/index.js';
 import type { PgTool } from '../../process/postgres-tools.js';
 import { compareVersions, findPgTool, toolCompatible, toolSearchPath } from '../../process/postgres-tools.js';
-import { MINIMAL_VERSION, usesStreamingConnection } from './checks/probe.js';
+import { MINIMAL_VERSION, usesStreamingConnection } from '../../postgres/probe.js';
 
 export type RemoteStatus = Record<string, unknown>;
 

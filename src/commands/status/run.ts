@@ -10,7 +10,7 @@ import { prettySize, pythonStr } from '../../output/format.js';
 import { ctimeOfWallTime } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
-import { probePostgres } from '../shared/checks/probe.js';
+import { probePostgres } from '../../postgres/probe.js';
 import { selectServers } from '../shared/select-servers.js';
 
 export interface StatusRow {

@@ -9,20 +9,16 @@ import type { ServerLayout } from '../../../catalog/layout.js';
 import { serverLayout } from '../../../catalog/layout.js';
 import type { ServerConfig, ServerEntry } from '../../../config/index.js';
 import { describeError } from '../../../errors/index.js';
+import type { ExecutorCheckContext } from '../../../executors/index.js';
 import type { Logger } from '../../../log/index.js';
 import type { Reporter } from '../../../output/reporter.js';
 import type { PgTool } from '../../../process/postgres-tools.js';
 import { toolCompatible, toolSearchPath } from '../../../process/postgres-tools.js';
 import type { ServerCatalog } from '../backup-catalog.js';
 import { hasCloudCatalog, loadServerCatalog } from '../backup-catalog.js';
-import type { PostgresProbe, StreamingProbe } from './probe.js';
-import {
-  majorVersion,
-  probePostgres,
-  probeStreaming,
-  usesStreamingConnection,
-  versionText,
-} from './probe.js';
+import type { PostgresProbe, StreamingProbe } from '../../../postgres/probe.js';
+import { majorVersion, versionText } from '../../../postgres/index.js';
+import { probePostgres, probeStreaming, usesStreamingConnection } from '../../../postgres/probe.js';
 import type { CheckCollector } from './results.js';
 
 export interface ServerCheckOptions {
@@ -36,7 +32,7 @@ export interface ServerCheckOptions {
 
 const DONE_STATUSES = new Set(['DONE', 'WAITING_FOR_WALS']);
 
-export class CheckContext {
+export class CheckContext implements ExecutorCheckContext {
   readonly config: ServerConfig;
   readonly layout: ServerLayout | null;
   readonly nowMs: number;
@@ -117,10 +113,5 @@ export class CheckContext {
   }
 }
 
-/** C's strerror() text of a Node error: `EACCES: permission denied, mkdir '/x'` -> `Permission denied`. */
-export function strerror(error: unknown): string {
-  const message = describeError(error)
-    .replace(/^E[A-Z]+: /, '')
-    .replace(/, \w+ '.*'$/, '');
-  return message.charAt(0).toUpperCase() + message.slice(1);
-}
+// Kept here for the check modules that import it from the context.
+export { strerror } from '../../../errors/system.js';

@@ -4,8 +4,9 @@
  * and its primary.
  */
 import type { CheckContext } from './context.js';
-import type { PostgresProbe, PrimaryProbe } from './probe.js';
-import { MINIMAL_VERSION, probePrimary, usesStreamingConnection, versionText } from './probe.js';
+import { versionText } from '../../../postgres/index.js';
+import type { PostgresProbe, PrimaryProbe } from '../../../postgres/probe.js';
+import { MINIMAL_VERSION, probePrimary, usesStreamingConnection } from '../../../postgres/probe.js';
 import { replicationSlotCheck } from './wal-streaming-checks.js';
 import { hasWalConnections } from '../wal-connections.js';
 

@@ -13,12 +13,13 @@
  *
  * Each module contributes its checks from a file of its own (context.ts holds what they share):
  * wal-archive-checks.ts, postgres-checks.ts, wal-streaming-checks.ts, catalog-checks.ts,
- * retention-checks.ts, backup-method-checks.ts (one list per backup_method), receive-wal-checks.ts,
- * cloud-checks.ts, cloud-staging-checks.ts. SERVER_CHECKS below is the order.
+ * retention-checks.ts, receive-wal-checks.ts, cloud-checks.ts, cloud-staging-checks.ts; the backup
+ * method's checks come from its executor (executors/index.ts, backupMethodChecks). SERVER_CHECKS
+ * below is the order.
  */
 import type { ServerEntry } from '../../../config/index.js';
 import { describeError } from '../../../errors/index.js';
-import { backupMethodChecks } from './backup-method-checks.js';
+import { backupMethodChecks } from '../../../executors/index.js';
 import {
   backupValidityChecks,
   configurationCheck,
@@ -130,7 +131,11 @@ const SERVER_CHECKS: readonly CheckStep[] = [
       await minimumRedundancyCheck(ctx);
     },
   },
-  { run: backupMethodChecks },
+  {
+    run: async (ctx) => {
+      for (const check of backupMethodChecks(ctx.config)) await check(ctx);
+    },
+  },
   { run: configurationCheck },
   { run: identityChecks },
   { run: streamingArchiverChecks, when: (ctx) => ctx.config.streaming_archiver },

@@ -9,8 +9,8 @@ import { readIdentity } from '../../../catalog/identity.js';
 import type { ServerConfig } from '../../../config/index.js';
 import type { Logger } from '../../../log/index.js';
 import { walStreamingConfig } from '../wal-connections.js';
-import type { PostgresProbe, StreamingProbe } from './probe.js';
-import { probePostgres, probeStreaming } from './probe.js';
+import type { PostgresProbe, StreamingProbe } from '../../../postgres/probe.js';
+import { probePostgres, probeStreaming } from '../../../postgres/probe.js';
 import type { CheckCollector } from './results.js';
 
 const SUFFIX = ' (WAL streaming)';

@@ -3,15 +3,10 @@
  * every value is null when PostgreSQL could not say (no connection, no privilege), so callers
  * decide which lines to print, as Barman does with its "remote status".
  */
-import type { ServerConfig } from '../../../config/index.js';
-import { describeError } from '../../../errors/index.js';
-import type { Logger } from '../../../log/index.js';
-import type {
-  ArchiverStatus,
-  ReplicationSlot,
-  StreamingIdentity,
-  TablespaceInfo,
-} from '../../../postgres/index.js';
+import type { ServerConfig } from '../config/index.js';
+import { describeError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import type { ArchiverStatus, ReplicationSlot, StreamingIdentity, TablespaceInfo } from './index.js';
 import {
   archiverStatus,
   clusterSize,
@@ -25,7 +20,7 @@ import {
   show,
   systemIdentifier,
   tablespaces,
-} from '../../../postgres/index.js';
+} from './index.js';
 
 /** Barman's minimal supported server version. */
 export const MINIMAL_VERSION = 90600;
@@ -77,8 +72,6 @@ const EMPTY: Omit<PostgresProbe, 'error'> = {
   archiveCommand: null,
   archiver: null,
 };
-
-export { majorVersion, versionText } from '../../../postgres/index.js';
 
 export async function probePostgres(config: ServerConfig, options: ProbeOptions): Promise<PostgresProbe> {
   if (!config.conninfo) {

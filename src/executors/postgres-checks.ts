@@ -1,0 +1,45 @@
+/**
+ * backup_method = postgres's checks: pg_basebackup (found, compatible with the server, able to
+ * map tablespaces) or, to an s3:// basebackups_directory, barman-ts's own BASE_BACKUP client
+ * (postgres-cloud.ts), which speaks PostgreSQL 15's protocol.
+ */
+import { BASE_BACKUP_MIN_VERSION, majorVersion } from '../postgres/index.js';
+import { compareVersions, findPgTool } from '../process/postgres-tools.js';
+import type { ExecutorCheckContext } from './types.js';
+
+export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<void> {
+  if (ctx.config.basebackups_directory.kind === 's3') {
+    await baseBackupProtocolCheck(ctx);
+    return;
+  }
+  ctx.c.start('pg_basebackup');
+  const tool = await findPgTool(['pg_basebackup'], ctx.searchPath, ctx.signal);
+  ctx.c.add('pg_basebackup', tool !== null);
+
+  ctx.c.start('pg_basebackup compatible');
+  const version = await ctx.serverVersion();
+  ctx.toolCompatibility('pg_basebackup compatible', 'pg_basebackup', tool, version);
+
+  const pg = await ctx.pg();
+  if (pg.serverVersion === null) return; // reported by the PostgreSQL check
+  ctx.c.start('pg_basebackup supports tablespaces mapping');
+  const mapping = tool?.majorVersion ? compareVersions(tool.majorVersion, '9.4') >= 0 : false;
+  const hint = 'pg_basebackup 9.4 or higher is required for tablespaces support';
+  if (mapping) ctx.c.add('pg_basebackup supports tablespaces mapping', true);
+  else if ((pg.tablespaces ?? []).length > 0)
+    ctx.c.add('pg_basebackup supports tablespaces mapping', false, hint);
+  else ctx.c.add('pg_basebackup supports tablespaces mapping', true, hint);
+}
+
+async function baseBackupProtocolCheck(ctx: ExecutorCheckContext): Promise<void> {
+  const pg = await ctx.pg();
+  if (pg.serverVersion === null) return; // reported by the PostgreSQL check
+  ctx.c.start('streaming backup to object storage');
+  if (pg.serverVersion >= BASE_BACKUP_MIN_VERSION) ctx.c.add('streaming backup to object storage', true);
+  else
+    ctx.c.add(
+      'streaming backup to object storage',
+      false,
+      `PostgreSQL ${pg.majorVersion} is older than ${majorVersion(BASE_BACKUP_MIN_VERSION)}: backups to an s3:// basebackups_directory need PostgreSQL 15 or newer`,
+    );
+}
