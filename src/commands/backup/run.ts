@@ -61,7 +61,7 @@ async function backupServer(
   const staging = cloudStagingOf(config, server.sources, overrides);
   const location = await openBackupLocation(config);
   try {
-    await prepareDirectories(location);
+    await prepareDirectories(config, location);
     const lock = await acquireLock(serverLockPath(location.lockDirectory, config.name, 'backup'), {
       busyMessage: 'Another backup process is running',
     });
