@@ -116,31 +116,6 @@ export const fsExceptions = [
 
   // Backup and WAL data still reached through node:fs: to be converted to Storage.
   {
-    path: 'src/catalog/layout.ts',
-    reason: 'serverLayout() is synchronous and looks whether the 3.13+ xlog.db exists',
-    pending: true,
-  },
-  {
-    path: 'src/commands/backup/start.ts',
-    reason: "creates the server's directories of Barman's layout (base/, wals/, incoming/, ...)",
-    pending: true,
-  },
-  {
-    path: 'src/commands/backup/finish.ts',
-    reason: "measures a local backup's size with hard-link counts (Storage has no link count)",
-    pending: true,
-  },
-  {
-    path: 'src/commands/shared/checks/catalog-checks.ts',
-    reason: "check: creates and stats the server's directories of Barman's layout",
-    pending: true,
-  },
-  {
-    path: 'src/commands/shared/checks/wal-archive-checks.ts',
-    reason: 'check: stats xlog.db, lists incoming/, streaming/ and errors/',
-    pending: true,
-  },
-  {
     path: 'src/commands/shared/wal-cleanup.ts',
     reason: 'the journal of a WAL removal in progress',
     pending: true,

@@ -18,12 +18,15 @@ import { BACKUP_ID } from './backup-reference.js';
 import type { CatalogBackup } from './backups.js';
 import { loadBackups, updateBackupInfo } from './backups.js';
 import type { ServerLayout } from './layout.js';
-import { serverLayout } from './layout.js';
+import { catalogLayout } from './layout.js';
 
 export interface BackupLocation {
   /** The basebackups_directory. */
   readonly storage: Storage;
-  /** Barman's local layout (xlog.db, identity.json, incoming/…); null for an object store. */
+  /**
+   * Barman's local layout (identity.json, incoming/…; its WAL archive may be an s3:// one); null
+   * for backups in an object store.
+   */
   readonly layout: ServerLayout | null;
   readonly server: string;
   readonly lockDirectory: string;
@@ -72,7 +75,8 @@ export async function openBackupLocation(config: ServerConfig): Promise<BackupLo
     close: () => storage.close(),
   };
   if (base.kind === 'posix') {
-    const layout = serverLayout(config);
+    // Barman's layout, whatever holds the WAL archive (a local one, or an s3:// wals_directory).
+    const layout = await catalogLayout(config);
     return {
       ...common,
       layout,

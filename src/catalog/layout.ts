@@ -5,10 +5,10 @@
  * barman-cloud's layout (an s3:// basebackups_directory): `<base>/<id>/backup.info`,
  * `<base>/<id>/annotations/keep` and the backups' data objects; no meta/, no xlog.db.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError } from '../errors/index.js';
+import { PosixStorage } from '../storage/index.js';
 
 export interface ServerLayout {
   server: string;
@@ -38,12 +38,13 @@ export function catalogLayoutKind(config: ServerConfig): CatalogLayoutKind {
  * (messages only: the catalogue reaches it through Storage), and an object WAL archive has no
  * xlog.db (its listing is the WAL index).
  */
-export function catalogLayout(config: ServerConfig): ServerLayout {
+export async function catalogLayout(config: ServerConfig): Promise<ServerLayout> {
   const { basebackups_directory: base, wals_directory: wals } = config;
   if (base.kind === 'posix' && wals.kind === 'posix') return serverLayout(config);
   const name = (location: ServerConfig['wals_directory']) =>
     location.kind === 's3' ? location.url : location.path;
-  const posixWals = wals.kind === 'posix' ? serverLayout({ ...config, basebackups_directory: wals }) : null;
+  const posixWals =
+    wals.kind === 'posix' ? await serverLayout({ ...config, basebackups_directory: wals }) : null;
   return {
     server: config.name,
     backupDirectory: config.backup_directory,
@@ -59,7 +60,7 @@ export function catalogLayout(config: ServerConfig): ServerLayout {
   };
 }
 
-export function serverLayout(config: ServerConfig): ServerLayout {
+export async function serverLayout(config: ServerConfig): Promise<ServerLayout> {
   const wals = config.wals_directory;
   const base = config.basebackups_directory;
   if (wals.kind !== 'posix' || base.kind !== 'posix') {
@@ -68,8 +69,13 @@ export function serverLayout(config: ServerConfig): ServerLayout {
       `server '${config.name}' keeps its catalogue in object storage; this command supports local directories only`,
     );
   }
-  const newStyle = join(config.xlogdb_directory ?? wals.path, `${config.name}-xlog.db`);
-  const oldStyle = join(wals.path, 'xlog.db');
+  const newName = `${config.name}-xlog.db`;
+  const newStyle = join(config.xlogdb_directory ?? wals.path, newName);
+  // Barman 3.13+ without xlogdb_directory renames wals/xlog.db to this name: whichever is there.
+  const newStyleInUse =
+    config.xlogdb_directory !== null ||
+    // Not visible (a wals/ this user cannot search): the 3.4 name, whose reading then says why.
+    (await new PosixStorage(wals.path).stat(newName).catch(() => null)) !== null;
   return {
     server: config.name,
     backupDirectory: config.backup_directory,
@@ -80,7 +86,7 @@ export function serverLayout(config: ServerConfig): ServerLayout {
     errorsDirectory: config.errors_directory,
     lockDirectory: config.barman_lock_directory,
     identityFile: join(config.backup_directory, 'identity.json'),
-    xlogDbFile: config.xlogdb_directory !== null || existsSync(newStyle) ? newStyle : oldStyle,
+    xlogDbFile: newStyleInUse ? newStyle : join(wals.path, 'xlog.db'),
     metaDirectory: join(config.backup_directory, 'meta'),
   };
 }

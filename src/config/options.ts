@@ -644,7 +644,7 @@ const optionTable = {
     since: '3.4',
     category: 'Directories',
     description:
-      'Where base backups are stored; an `s3://bucket/prefix` URL for `backup_method = local-to-cloud` or `postgres` (barman-cloud layout).',
+      'Where base backups are stored; an `s3://bucket/prefix` URL for `backup_method = local-to-cloud` or `postgres` (barman-cloud layout), which needs an s3:// `wals_directory` too (otherwise the server is disabled).',
   }),
   wals_directory: option({
     scope: 'server',
@@ -654,7 +654,7 @@ const optionTable = {
     since: '3.4',
     category: 'Directories',
     description:
-      'The WAL archive; an `s3://bucket/prefix` URL for `local-to-cloud` servers and `cloud-wal-archive`.',
+      'The WAL archive; an `s3://bucket/prefix` URL for `local-to-cloud` servers, `cloud-wal-archive` and any server with an s3:// `basebackups_directory` (required there). A server with local backups may keep its WAL in object storage.',
   }),
   incoming_wals_directory: option({
     scope: 'server',

@@ -38,6 +38,16 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     );
   }
 
+  // barman-cloud's layout has no xlog.db: a backup in object storage finds its WAL by listing
+  // the object WAL archive (recovery, retention, WAITING_FOR_WALS), never in a local one.
+  if (toCloud && (values.wals_directory as Location | null)?.kind !== 's3') {
+    error(
+      'wals_directory',
+      "an s3:// 'basebackups_directory' needs an s3://bucket/prefix URL here too: " +
+        'backups in object storage are kept with a WAL archive in object storage',
+    );
+  }
+
   if (backupOptions.includes('exclusive_backup') && backupOptions.includes('concurrent_backup')) {
     error('backup_options', "'exclusive_backup' and 'concurrent_backup' cannot be used together");
   } else if (backupOptions.includes('exclusive_backup') && method !== 'rsync' && method !== 'local-rsync') {

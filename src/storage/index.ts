@@ -18,6 +18,8 @@ export interface StorageStat {
   /** The mtime in nanoseconds where the file system keeps it (posix): catalogue lines record it exactly. */
   mtimeNs?: bigint;
   kind: 'file' | 'directory' | 'other';
+  /** How many names the file has (hard links): given by drivers with `features.hardLink`. */
+  links?: number;
 }
 
 /** A file below a path, from `listTree`. */
@@ -26,6 +28,8 @@ export interface StorageObject {
   path: string;
   size: number;
   mtimeMs: number;
+  /** As StorageStat's: how many names the file has, from drivers with `features.hardLink`. */
+  links?: number;
 }
 
 /** What a driver can do beyond the common operations. */

@@ -18,6 +18,7 @@ import {
   rename,
   rm,
   rmdir,
+  stat as fsStat,
   unlink,
   utimes,
 } from 'node:fs/promises';
@@ -268,12 +269,16 @@ export class PosixStorage implements Storage {
 
   async stat(path: string): Promise<StorageStat | null> {
     try {
-      const stat = await lstat(this.full(path), { bigint: true });
+      const full = this.full(path);
+      // The root is the configured location, which may be a symbolic link the operator made to
+      // put it elsewhere; links below it are entries of their own.
+      const stat = await (full === this.location ? fsStat : lstat)(full, { bigint: true });
       return {
         size: Number(stat.size),
         mtimeMs: Number(stat.mtimeNs) / 1e6,
         mtimeNs: stat.mtimeNs,
         kind: stat.isFile() ? 'file' : stat.isDirectory() ? 'directory' : 'other',
+        links: Number(stat.nlink),
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -302,7 +307,7 @@ export class PosixStorage implements Storage {
         if (entry.kind === 'directory') await walk(child);
         else if (entry.kind === 'file') {
           const info = await this.stat(child);
-          if (info) found.push({ path: child, size: info.size, mtimeMs: info.mtimeMs });
+          if (info) found.push({ path: child, size: info.size, mtimeMs: info.mtimeMs, links: info.links });
         }
       }
     };

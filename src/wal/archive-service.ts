@@ -35,7 +35,7 @@ export async function runArchiveWal(
   log: Logger,
   options: { hooks?: ArchiveHooks; sources?: readonly WalSource[] } = {},
 ): Promise<ArchiveOutcome> {
-  const layout = catalogLayout(config);
+  const layout = await catalogLayout(config);
   await mkdir(layout.lockDirectory, { recursive: true });
   const archiveLock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'archive-wal'), {
     busyMessage: `Another archive-wal process is already running on server ${config.name}`,
@@ -97,7 +97,7 @@ export async function runArchiveWal(
 async function xlogDbCatalogue(
   config: ServerConfig,
 ): Promise<Pick<ArchiverEnvironment, 'catalogued' | 'commitToCatalogue'>> {
-  const layout = serverLayout(config);
+  const layout = await serverLayout(config);
   const xlogDb = new XlogDbFile(layout.xlogDbFile);
   const xlogLock = serverLockPath(layout.lockDirectory, config.name, 'xlogdb');
   const current = await xlogDb.read();
@@ -127,7 +127,7 @@ async function xlogDbCatalogue(
  * lock file and its directories then, so that a refused request leaves barman_home untouched.
  */
 export async function walWaiting(config: ServerConfig): Promise<boolean> {
-  const layout = catalogLayout(config);
+  const layout = await catalogLayout(config);
   const sources = [
     ...(config.archiver ? [layout.incomingDirectory] : []),
     ...(config.streaming_archiver ? [layout.streamingDirectory] : []),

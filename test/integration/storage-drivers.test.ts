@@ -165,6 +165,27 @@ for (const driver of drivers) {
         assert.equal((await storage.readFile(path)).toString(), 'wal two');
     });
 
+    it('counts the names of a file where it has hard links (a backup measures its own bytes)', async () => {
+      await storage.writeFile('links/base/a', 'aaaa');
+      await storage.writeFile('links/base/b', 'bb');
+      if (storage.features.hardLink) {
+        await storage.link!('links/base/a', 'links/other/a');
+        assert.equal((await storage.stat('links/base/a'))?.links, 2);
+        assert.deepEqual(
+          (await storage.listTree('links/base')).map(({ path, links }) => ({ path, links })),
+          [
+            { path: 'links/base/a', links: 2 },
+            { path: 'links/base/b', links: 1 },
+          ],
+        );
+      } else {
+        assert.ok(!('link' in storage), 'no hard links: no link()');
+        assert.equal((await storage.stat('links/base/a'))?.links, undefined);
+        assert.ok((await storage.listTree('links/base')).every((object) => object.links === undefined));
+      }
+      await storage.removeTree('links');
+    });
+
     it('removes files and trees; removing what is gone is no error', async () => {
       await storage.remove('copy/000000010000000000000002');
       await storage.remove('copy/000000010000000000000002');

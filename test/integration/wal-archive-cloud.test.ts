@@ -255,4 +255,33 @@ describe('archive-wal into an s3:// wals_directory (backup_method = postgres)', 
     assert.ok(archiveLines.length >= 3, run.stdout);
     for (const line of archiveLines) assert.match(line, /: OK/, run.stdout);
   });
+
+  it('switch-wal --archive waits until the closed segment is in the bucket', async () => {
+    await pg.query('insert into t select generate_series(1, 1000)');
+    const run = await barman('switch-wal', '--archive', '--archive-timeout', '60', SERVER);
+    const output = run.stdout + run.stderr;
+    assert.equal(run.exitCode, 0, output);
+    const closed = /The WAL file ([0-9A-F]{24}) has been closed/.exec(output)?.[1];
+    assert.ok(closed, output);
+    assert.match(output, new RegExp(`Waiting for the WAL file ${closed}`));
+    assert.equal((await archive.find(closed)).length, 1, `${closed} is in the bucket`);
+  });
+
+  it('a backup to the local basebackups_directory completes with its WAL in the bucket', async () => {
+    const run = await barman('backup', '--wait', '--wait-timeout', '120', SERVER);
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    const list = await barman('-f', 'json', 'list-backup', SERVER);
+    assert.equal(list.exitCode, 0, list.stderr);
+    const backups = (JSON.parse(list.stdout) as Record<string, Array<{ backup_id: string; status: string }>>)[
+      SERVER
+    ]!;
+    assert.equal(backups.length, 1, list.stdout);
+    assert.equal(backups[0]!.status, 'DONE', list.stdout);
+    const info = readFileSync(join(home, SERVER, 'base', backups[0]!.backup_id, 'backup.info'), 'utf8');
+    const endWal = /^end_wal=([0-9A-F]{24})$/m.exec(info)?.[1];
+    assert.ok(endWal, info);
+    assert.equal((await archive.find(endWal)).length, 1, `its last WAL file ${endWal} is in the bucket`);
+    assert.ok(existsSync(join(home, SERVER, 'base')), 'the backup is local');
+    assert.ok(!existsSync(join(home, SERVER, 'wals')), 'no local wals/ directory');
+  });
 });

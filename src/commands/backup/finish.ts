@@ -3,8 +3,6 @@
  * backup.info (WAITING_FOR_WALS, or DONE for a method that does not wait for its WAL), and the
  * closing messages. Or, when any phase failed, backup.info FAILED with the step and the reason.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
@@ -112,30 +110,15 @@ async function removePartialCopy(ctx: CommandContext, run: BackupRun): Promise<v
 }
 
 /**
- * size = every file; deduplicated = files not hard-linked to another backup (a local
- * directory's link counts; an object store has no links).
+ * size = every file; deduplicated = files not hard-linked to another backup (reuse_backup =
+ * link: a file with one name is this backup's alone; a store without hard links has none).
  */
 async function measure(run: BackupRun): Promise<{ size: number; deduplicated: number }> {
-  const { storage } = run.location;
-  const id = run.backupId!;
-  const local = storage.localPath?.(id);
-  if (!local) {
-    const size = (await storage.listTree(id)).reduce((sum, object) => sum + object.size, 0);
-    return { size, deduplicated: size };
-  }
   let size = 0;
   let deduplicated = 0;
-  const walk = async (path: string): Promise<void> => {
-    for (const entry of await readdir(path, { withFileTypes: true })) {
-      const child = join(path, entry.name);
-      if (entry.isDirectory()) await walk(child);
-      else if (entry.isFile()) {
-        const info = await stat(child);
-        size += info.size;
-        if (info.nlink === 1) deduplicated += info.size;
-      }
-    }
-  };
-  await walk(local);
+  for (const file of await run.location.storage.listTree(run.backupId!)) {
+    size += file.size;
+    if ((file.links ?? 1) === 1) deduplicated += file.size;
+  }
   return { size, deduplicated };
 }

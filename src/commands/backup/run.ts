@@ -98,7 +98,7 @@ async function backupAt(
   options: Readonly<Record<string, unknown>>,
   staging: CloudStaging | null,
 ): Promise<BackupOutcome> {
-  await prepareDirectories(location);
+  await prepareDirectories(config, location);
   const lock = await acquireLock(serverLockPath(location.lockDirectory, config.name, 'backup'), {
     busyMessage: 'Another backup process is running',
   });

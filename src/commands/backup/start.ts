@@ -4,7 +4,6 @@
  * a new backup id is chosen and its backup.info written (EMPTY). From then on a failure is
  * recorded in that backup.info.
  */
-import { mkdir } from 'node:fs/promises';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import { emptyBackupInfo } from '../../catalog/backup-info.js';
 import type { BackupLocation } from '../../catalog/backup-location.js';
@@ -14,7 +13,9 @@ import { readIdentity, writeIdentity } from '../../catalog/identity.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
 import type { BackupExecutor } from '../../executors/index.js';
+import { ensureLockDirectory } from '../../locks/index.js';
 import * as postgres from '../../postgres/index.js';
+import { PosixStorage } from '../../storage/index.js';
 import type { CommandContext } from '../definition.js';
 import { removeLeftoverBackups } from '../shared/delete-backup.js';
 import { markAbandoned } from './abandoned.js';
@@ -37,20 +38,25 @@ export class BackupRun {
   }
 }
 
-/** The directories a server's backups and their lock need (Barman's layout, or just the lock's). */
-export async function prepareDirectories(location: BackupLocation): Promise<void> {
+/**
+ * The directories a server's backups and their lock need: the lock's, and in Barman's layout
+ * the archive's (base/, wals/) and the local drop boxes archive-wal reads (incoming/, errors/,
+ * streaming/).
+ */
+export async function prepareDirectories(config: ServerConfig, location: BackupLocation): Promise<void> {
+  await ensureLockDirectory(location.lockDirectory);
   const layout = location.layout;
-  const directories = layout
-    ? [
-        layout.lockDirectory,
-        layout.basebackupsDirectory,
-        layout.walsDirectory,
-        layout.incomingDirectory,
-        layout.errorsDirectory,
-        layout.streamingDirectory,
-      ]
-    : [location.lockDirectory];
-  for (const directory of directories) await mkdir(directory, { recursive: true });
+  if (!layout) return;
+  await location.storage.mkdir('');
+  // An s3:// WAL archive has no directory to create.
+  const wals = config.wals_directory.kind === 'posix' ? [config.wals_directory.path] : [];
+  for (const directory of [
+    ...wals,
+    layout.incomingDirectory,
+    layout.errorsDirectory,
+    layout.streamingDirectory,
+  ])
+    await new PosixStorage(directory).mkdir('');
 }
 
 /** Starts `run`: resolves with the previous DONE backup, if any. */

@@ -108,7 +108,7 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
       }
     } else {
       // The journal of a WAL removal exists only in Barman's layout (xlog.db).
-      await finishInterruptedWalRemoval(catalogLayout(config), ctx.report);
+      await finishInterruptedWalRemoval(await catalogLayout(config), ctx.report);
     }
     // The whole catalogue (with the WAL index: an object archive's listing) only when there is
     // something to do with it: a cloud-wal-archive server whose bucket is down must not hold cron.

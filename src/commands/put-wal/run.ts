@@ -24,7 +24,7 @@ export default defineCommandModule<Result>({
       return { lines: [`Ready to accept WAL files for the server ${serverName}`], accepted: [] };
     }
     const layout = {
-      ...catalogLayout(server.config),
+      ...(await catalogLayout(server.config)),
       ...(server.config.wals_directory.kind === 's3' ? { walsDirectory: null } : {}),
     };
     const custom = customWalCompression(server.config);

@@ -55,7 +55,7 @@ async function rebuildXlogDb(
   archive: WalArchive,
   report: Reporter,
 ): Promise<RebuildResult> {
-  const layout = serverLayout(config);
+  const layout = await serverLayout(config);
   await mkdir(layout.lockDirectory, { recursive: true });
   // A WAL removal at work or interrupted is finished first: its files must not come back.
   return withoutWalRemoval(layout, report, () =>

@@ -124,7 +124,7 @@ export async function loadServerCatalog(
   nowMs = Date.now(),
 ): Promise<ServerCatalog> {
   const kind = catalogLayoutKind(config);
-  const layout = catalogLayout(config);
+  const layout = await catalogLayout(config);
   const backups = await withBackupStore(config, loadBackups);
   for (const backup of backups) {
     if (backup.unreadable)

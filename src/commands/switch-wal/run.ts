@@ -4,9 +4,8 @@
  * closed WAL file is in the archive or --archive-timeout seconds have passed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerLayout } from '../../catalog/layout.js';
-import { serverLayout } from '../../catalog/layout.js';
-import type { ServerEntry } from '../../config/index.js';
+import { catalogLayout } from '../../catalog/layout.js';
+import type { ServerConfig, ServerEntry } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { LockBusyError } from '../../locks/index.js';
@@ -19,10 +18,11 @@ import {
   PostgresClient,
   switchWal,
 } from '../../postgres/index.js';
-import { localWalArchive } from '../../wal/archive.js';
+import type { WalArchive } from '../../wal/archive.js';
+import { openWalArchive } from '../../wal/archive.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { isSegmentName } from '../../wal/names.js';
-import { XlogDbFile } from '../../wal/xlogdb-file.js';
+import { readWalIndex } from '../../wal/wal-index.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
@@ -119,9 +119,9 @@ async function switchOne(ctx: CommandContext, server: ServerEntry, force: boolea
 }
 
 /**
- * Runs archive-wal until `wal` is archived (or, when no WAL was closed, until any new WAL file is
- * archived on any timeline). A concurrent archive-wal (cron) holding the lock is fine: its work
- * is what we wait for.
+ * Runs archive-wal until `wal` is in the server's WAL archive, wherever it lives (or, when no WAL
+ * was closed, until any new WAL file is archived on any timeline). A concurrent archive-wal
+ * (cron, the cloud upload worker) holding the lock is fine: its work is what we wait for.
  */
 async function waitForWal(
   ctx: CommandContext,
@@ -130,34 +130,45 @@ async function waitForWal(
   timeoutSeconds: number,
 ): Promise<boolean> {
   const name = server.name;
-  const layout = serverLayout(server.config);
   const max = timeoutSeconds ? ` (max: ${timeoutSeconds} seconds)` : '';
-  const initial = wal ? null : await latestPerTimeline(layout);
-  if (wal) ctx.report.info(`Waiting for the WAL file ${wal} from server '${name}'${max}`);
-  else ctx.report.info(`Waiting for a WAL file from server '${name}' to be archived${max}`);
-  const log = ctx.log.child({ server: name });
-  const hooks = archiveHooks(HookRunner.forServer(ctx, server.config));
-  const deadline = timeoutSeconds ? Date.now() + timeoutSeconds * 1000 : Infinity;
-  const archive = localWalArchive(layout.walsDirectory);
-  while (Date.now() < deadline) {
-    try {
-      await runArchiveWal(server.config, ctx.report, log, { hooks });
-    } catch (error) {
-      if (!(error instanceof LockBusyError)) throw error;
-      log.debug('archive-wal is running in another process; waiting for it');
+  const archive = await openWalArchive(server.config);
+  try {
+    const initial = wal ? null : await latestPerTimeline(server.config);
+    if (wal) ctx.report.info(`Waiting for the WAL file ${wal} from server '${name}'${max}`);
+    else ctx.report.info(`Waiting for a WAL file from server '${name}' to be archived${max}`);
+    const log = ctx.log.child({ server: name });
+    const hooks = archiveHooks(HookRunner.forServer(ctx, server.config));
+    const deadline = timeoutSeconds ? Date.now() + timeoutSeconds * 1000 : Infinity;
+    while (Date.now() < deadline) {
+      try {
+        await runArchiveWal(server.config, ctx.report, log, { hooks });
+      } catch (error) {
+        if (!(error instanceof LockBusyError)) throw error;
+        log.debug('archive-wal is running in another process; waiting for it');
+      }
+      if (await arrived(archive, server.config, wal, initial)) return true;
+      await sleep(POLL_MS);
     }
-    if (wal ? (await archive.find(wal)).length > 0 : (await latestPerTimeline(layout)) !== initial)
-      return true;
-    await sleep(POLL_MS);
+  } finally {
+    archive.close();
   }
   if (wal) ctx.report.error(`The WAL file ${wal} has not been received in ${timeoutSeconds} seconds`);
   else ctx.report.info(`A WAL file has not been received in ${timeoutSeconds} seconds`);
   return false;
 }
 
-/** The newest archived WAL segment of each timeline, as one comparable string. */
-async function latestPerTimeline(layout: ServerLayout): Promise<string> {
-  const { entries } = await new XlogDbFile(layout.xlogDbFile).read();
+async function arrived(
+  archive: WalArchive,
+  config: ServerConfig,
+  wal: string | null,
+  initial: string | null,
+): Promise<boolean> {
+  return wal ? (await archive.find(wal)).length > 0 : (await latestPerTimeline(config)) !== initial;
+}
+
+/** The newest archived WAL segment of each timeline (the WAL index), as one comparable string. */
+async function latestPerTimeline(config: ServerConfig): Promise<string> {
+  const { entries } = await readWalIndex(config, await catalogLayout(config));
   const latest = new Map<string, string>();
   for (const { name } of entries) {
     if (!isSegmentName(name)) continue;

@@ -444,7 +444,26 @@ const staging: BadInputCase[] = [
   },
 ];
 
+/** Backups in object storage with a WAL archive on local disk: refused before any command runs. */
+const locations: BadInputCase[] = [
+  {
+    name: 'an s3:// basebackups_directory beside a local wals_directory',
+    config: {
+      more: CLOUD_SERVER.replace(
+        'wals_directory = s3://bad-input/cloud/wals\n',
+        'wals_directory = {root}/cloud-wals\n',
+      ),
+    },
+    args: ['backup', 'cloud'],
+    exit: 1,
+    stderr: [
+      "ERROR: [cloud] wals_directory: an s3:// 'basebackups_directory' needs an s3://bucket/prefix URL here too",
+      "ERROR: Server 'cloud' is disabled by configuration errors",
+    ],
+  },
+];
+
 export const configTable: CaseTable = {
   title: 'configuration',
-  cases: [...file, ...serverValues, ...disabledEverywhere, ...staging],
+  cases: [...file, ...serverValues, ...disabledEverywhere, ...staging, ...locations],
 };

@@ -123,7 +123,7 @@ describe('options barman-ts does not implement disable the server', () => {
   it('reuse_backup and tablespace_bandwidth_limit are refused with postgres and local-to-cloud', () => {
     const { config } = load(
       `${GLOBAL}reuse_backup = link\n[pg]\nconninfo = host=a\nbackup_method = postgres\n` +
-        `[cloud]\nconninfo = host=a\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/x\nreuse_backup = off\ntablespace_bandwidth_limit = tbs:100\n` +
+        `[cloud]\nconninfo = host=a\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/x\nwals_directory = s3://my-bucket/xw\nreuse_backup = off\ntablespace_bandwidth_limit = tbs:100\n` +
         `[rs]\n${RSYNC}tablespace_bandwidth_limit = tbs:100\n`,
     );
     assert.match(
@@ -139,10 +139,32 @@ describe('options barman-ts does not implement disable the server', () => {
     assert.equal(config.servers.get('rs')!.disabled, false);
   });
 
+  it('an s3:// basebackups_directory needs an s3:// wals_directory; local backups may keep WAL in a bucket', () => {
+    const { config } = load(
+      `${GLOBAL}[pg]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/x\n` +
+        `[cloud]\nconninfo = host=a\nbackup_method = local-to-cloud\nbasebackups_directory = s3://my-bucket/c\nwals_directory = /srv/wals\n` +
+        `[walsonly]\nconninfo = host=a\nbackup_method = postgres\nwals_directory = s3://my-bucket/w\n`,
+    );
+    for (const name of ['pg', 'cloud']) {
+      const server = config.servers.get(name)!;
+      assert.equal(server.disabled, true, name);
+      const problem = server.problems.find((p) => p.option === 'wals_directory')!;
+      assert.equal(problem.severity, 'error');
+      assert.equal(problem.section, name);
+      assert.match(
+        problem.message,
+        /an s3:\/\/ 'basebackups_directory' needs an s3:\/\/bucket\/prefix URL here too/,
+      );
+    }
+    // Set in the file: the problem names it (and its line).
+    assert.ok(config.servers.get('cloud')!.problems.find((p) => p.option === 'wals_directory')!.file);
+    assert.deepEqual(errors(config.servers.get('walsonly')!), []);
+  });
+
   it('backup_method = postgres takes an s3:// basebackups_directory, without the options it cannot honour', () => {
     const { config } = load(
-      `${GLOBAL}[pg]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/x\nbackup_compression = zstd\n` +
-        `[plain]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/y\n` +
+      `${GLOBAL}[pg]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/x\nwals_directory = s3://my-bucket/xw\nbackup_compression = zstd\n` +
+        `[plain]\nconninfo = host=a\nbackup_method = postgres\nbasebackups_directory = s3://my-bucket/y\nwals_directory = s3://my-bucket/yw\n` +
         `backup_compression = gzip\nbackup_compression_format = plain\nbackup_compression_location = server\n` +
         `[rs]\n${RSYNC}basebackups_directory = s3://my-bucket/z\n`,
     );

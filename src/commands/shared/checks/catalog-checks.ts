@@ -3,12 +3,12 @@
  * permissions, the age and size of the last backup and of its WAL, failed backups, the
  * configuration and the system identifier it was made with.
  */
-import { mkdir, stat } from 'node:fs/promises';
 import { statusOf } from '../../../catalog/backups.js';
 import { formatProblem } from '../../../config/index.js';
 import { lockHolder, serverLockPath } from '../../../locks/index.js';
 import { prettySize } from '../../../output/format.js';
 import { humanDuration } from '../../../output/time.js';
+import { PosixStorage } from '../../../storage/index.js';
 import { walAfter } from '../backup-catalog.js';
 import type { CheckContext } from './context.js';
 import { strerror } from './context.js';
@@ -48,8 +48,9 @@ export async function directoriesCheck(ctx: CheckContext): Promise<void> {
   if (ctx.entry.disabled) return;
   for (const directory of serverDirectories(ctx)) {
     try {
-      await mkdir(directory, { recursive: true });
-      if (!(await stat(directory)).isDirectory())
+      const storage = new PosixStorage(directory);
+      await storage.mkdir('');
+      if ((await storage.stat(''))?.kind !== 'directory')
         throw Object.assign(new Error('Not a directory'), { path: directory });
     } catch (error) {
       ctx.c.add(

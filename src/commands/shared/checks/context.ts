@@ -34,9 +34,9 @@ const DONE_STATUSES = new Set(['DONE', 'WAITING_FOR_WALS']);
 
 export class CheckContext implements ExecutorCheckContext {
   readonly config: ServerConfig;
-  readonly layout: ServerLayout | null;
   readonly nowMs: number;
   readonly searchPath: string;
+  private layoutPromise: Promise<ServerLayout | null> | undefined;
   private catalogPromise: Promise<ServerCatalog | null> | undefined;
   private pgPromise: Promise<PostgresProbe> | undefined;
   private streamingPromise: Promise<StreamingProbe | null> | undefined;
@@ -51,28 +51,32 @@ export class CheckContext implements ExecutorCheckContext {
     this.config = entry.config;
     this.nowMs = options.nowMs ?? Date.now();
     this.searchPath = toolSearchPath(entry.config.path_prefix);
-    let layout: ServerLayout | null = null;
-    try {
-      layout = serverLayout(entry.config);
-    } catch (error) {
+  }
+
+  /** Barman's local layout (xlog.db), or null for a catalogue in object storage. */
+  layout(): Promise<ServerLayout | null> {
+    this.layoutPromise ??= serverLayout(this.config).catch((error: unknown) => {
       // Object-storage catalogues (local-to-cloud): the local catalogue checks do not apply.
-      log.debug(`no local catalogue: ${describeError(error)}`);
-    }
-    this.layout = layout;
+      this.log.debug(`no local catalogue: ${describeError(error)}`);
+      return null;
+    });
+    return this.layoutPromise;
   }
 
   catalog(): Promise<ServerCatalog | null> {
     // A local-to-cloud server's catalogue is read from the bucket (backup.info objects, WAL
     // listing): when the bucket cannot be listed, one check says why and the checks that need
     // the catalogue are left out.
-    this.catalogPromise ??= this.layout
-      ? loadServerCatalog(this.config, this.options.report, this.nowMs)
-      : hasCloudCatalog(this.config)
-        ? loadServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
-            this.c.add('cloud backup catalogue', false, describeError(error));
-            return null;
-          })
-        : Promise.resolve(null);
+    this.catalogPromise ??= this.layout().then((layout) =>
+      layout
+        ? loadServerCatalog(this.config, this.options.report, this.nowMs)
+        : hasCloudCatalog(this.config)
+          ? loadServerCatalog(this.config, this.options.report, this.nowMs).catch((error: unknown) => {
+              this.c.add('cloud backup catalogue', false, describeError(error));
+              return null;
+            })
+          : null,
+    );
     return this.catalogPromise;
   }
 

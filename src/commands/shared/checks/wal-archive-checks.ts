@@ -3,22 +3,23 @@
  * the compression settings, PostgreSQL's file archiving (archive_mode, archive_command,
  * continuous archiving) and the archiver's errors/ directory.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { statusOf } from '../../../catalog/backups.js';
 import { describeError } from '../../../errors/index.js';
+import { PosixStorage } from '../../../storage/index.js';
 import { compressBuffer, decompressBuffer } from '../../../transfer/compression/index.js';
 import { wantedCompression } from '../../../wal/archiver.js';
 import { customWalCompression } from '../../../wal/custom-compression.js';
 import type { CheckContext } from './context.js';
 
 export async function walArchiveCheck(ctx: CheckContext): Promise<void> {
-  if (!ctx.layout) return;
+  const layout = await ctx.layout();
+  if (!layout) return;
   ctx.c.start('WAL archive');
-  const size = await stat(ctx.layout.xlogDbFile).then(
-    (info) => info.size,
-    () => 0,
-  );
-  if (size > 0) return;
+  const xlogDb = await new PosixStorage(dirname(layout.xlogDbFile))
+    .stat(basename(layout.xlogDbFile))
+    .catch(() => null);
+  if ((xlogDb?.size ?? 0) > 0) return;
   const catalog = await ctx.catalog();
   if (catalog?.backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS')) return;
   ctx.c.add('WAL archive', false, 'please make sure WAL shipping is setup');
@@ -29,12 +30,7 @@ export async function walQueueCheck(ctx: CheckContext, kind: 'incoming' | 'strea
     kind === 'incoming' ? ctx.config.incoming_wals_directory : ctx.config.streaming_wals_directory;
   const archiver = kind === 'incoming' ? 'archiver' : 'streaming_archiver';
   const enabled = kind === 'incoming' ? ctx.config.archiver : ctx.config.streaming_archiver;
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch {
-    names = [];
-  }
+  const names = await dropBoxNames(directory);
   // Like a shell glob: hidden files and temp files do not count.
   let count = names.filter((name) => !name.startsWith('.') && !name.endsWith('.tmp')).length;
   // pg_receivewal always keeps its current .partial file there.
@@ -52,6 +48,12 @@ export async function walQueueCheck(ctx: CheckContext, kind: 'incoming' | 'strea
   if (count > max) {
     ctx.c.add(`${kind} WALs directory`, false, `there are too many WALs in queue: ${count}, max ${max}`);
   }
+}
+
+/** The names in a local drop box (incoming/, streaming/, errors/); none when it cannot be listed. */
+async function dropBoxNames(directory: string): Promise<string[]> {
+  const entries = await new PosixStorage(directory).list('').catch(() => []);
+  return entries.map((entry) => entry.name);
 }
 
 /** The configured WAL compression really works: a sample goes through it and back. */
@@ -103,12 +105,7 @@ export async function fileArchiverChecks(ctx: CheckContext): Promise<void> {
 
 export async function archiverErrorsCheck(ctx: CheckContext): Promise<void> {
   ctx.c.start('archiver errors');
-  let names: string[] = [];
-  try {
-    names = await readdir(ctx.config.errors_directory);
-  } catch {
-    names = [];
-  }
+  const names = await dropBoxNames(ctx.config.errors_directory);
   ctx.c.add('archiver errors', names.length === 0, summariseErrorFiles(names));
 }
 
