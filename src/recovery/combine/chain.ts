@@ -6,6 +6,7 @@
  */
 import { BarmanError } from '../../errors/index.js';
 import type { Storage } from '../../storage/index.js';
+import { formatLsn, parseLsn } from '../../wal/names.js';
 
 /** One backup of the chain, as a plain data directory read through Storage. */
 export interface ChainBackup {
@@ -44,13 +45,13 @@ export function chainError(message: string, hint?: string): BarmanError {
   });
 }
 
-function parseLsn(text: string): bigint | null {
-  const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
-  return match ? (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`) : null;
-}
-
-export function formatLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+/** An LSN of a backup_label, null when it is not one. */
+function lsnOf(text: string): bigint | null {
+  try {
+    return parseLsn(text.trim());
+  } catch {
+    return null;
+  }
 }
 
 async function readText(backup: ChainBackup, file: string): Promise<string> {
@@ -68,7 +69,7 @@ function labelField(label: string, key: string): string | null {
 async function load(backup: ChainBackup): Promise<LoadedBackup> {
   const label = await readText(backup, 'backup_label');
   const bad = (what: string) => chainError(`backup ${backup.name}: its backup_label ${what}`);
-  const start = parseLsn((labelField(label, 'START WAL LOCATION') ?? '').split(' ')[0] ?? '');
+  const start = lsnOf((labelField(label, 'START WAL LOCATION') ?? '').split(' ')[0] ?? '');
   const startTimeline = Number(labelField(label, 'START TIMELINE'));
   if (start === null || !Number.isInteger(startTimeline) || startTimeline < 1)
     throw bad('has no valid START WAL LOCATION and START TIMELINE');
@@ -76,7 +77,7 @@ async function load(backup: ChainBackup): Promise<LoadedBackup> {
   const fromTliText = labelField(label, 'INCREMENTAL FROM TLI');
   let incrementalFrom: LoadedBackup['incrementalFrom'] = null;
   if (fromLsnText !== null || fromTliText !== null) {
-    const lsn = parseLsn(fromLsnText ?? '');
+    const lsn = lsnOf(fromLsnText ?? '');
     const timeline = Number(fromTliText);
     if (lsn === null || !Number.isInteger(timeline) || timeline < 1)
       throw bad('has an invalid INCREMENTAL FROM LSN / TLI');

@@ -9,7 +9,7 @@
 import { renderBackupManifest, type ManifestFile } from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import { runWorkers } from '../../util/workers.js';
-import { planBlocks, type BlockPlan } from './block-plan.js';
+import { planBlocks, type BlockPlan, type SegmentVersion } from './block-plan.js';
 import { combinedLabel, joinPath, loadChain, type ChainBackup, type LoadedBackup } from './chain.js';
 import { BLOCK_SIZE } from './incremental-file.js';
 import {
@@ -19,7 +19,7 @@ import {
   makeLink,
   removeCreated,
   requireEmptyOrMissing,
-  syncDirectories,
+  syncPaths,
 } from './output.js';
 import { PositionedReader } from './positioned-reader.js';
 import {
@@ -55,6 +55,8 @@ export interface CombineResult {
 /** Blocks read from one source at once: bounded memory per job. */
 const RUN_BLOCKS = 128;
 const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
+/** fsyncs at once at the end: the device sees them together. */
+const SYNC_JOBS = 16;
 
 export async function combineChain(request: CombineRequest): Promise<CombineResult> {
   const mode = request.mode ?? 'copy';
@@ -113,7 +115,7 @@ async function writeResult(
     const output = await OutputFile.create(localPath(file.path));
     try {
       if (file.kind === 'copy') await copyWhole(newest, file.path, output);
-      else await reconstruct(chain, scan, file.path, output);
+      else await reconstruct(chain, scan, file.path, file.versions, output);
       const sha256 = await output.finish();
       bytes += output.size;
       // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
@@ -142,8 +144,9 @@ async function writeResult(
   );
   await manifestFile.finish();
 
+  const written = [...scan.files.map((file) => localPath(file.path)), label.path, manifestFile.path];
   const directories = [...scan.directories.map(localPath), request.destination, ...outputs.values()];
-  await syncDirectories(directories);
+  await syncPaths(written, directories, SYNC_JOBS);
   const reconstructed = scan.files.filter((file) => file.kind === 'reconstruct').length;
   return { files: scan.files.length + 2, reconstructed, bytes };
 }
@@ -157,9 +160,10 @@ async function reconstruct(
   chain: readonly LoadedBackup[],
   scan: CombineScan,
   path: string,
+  scanned: SegmentVersion[] | null,
   output: OutputFile,
 ): Promise<void> {
-  const versions = await segmentVersions(chain, scan.contents, path);
+  const versions = scanned ?? (await segmentVersions(chain, scan.contents, path));
   const plan = planBlocks(versions);
   if (plan.copyFrom !== null) return copyWhole(chain[plan.copyFrom]!, path, output);
   const readers = new Map<number, PositionedReader>();

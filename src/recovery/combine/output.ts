@@ -1,12 +1,14 @@
 /**
  * The combined data directory on the local disk (the recovery destination): files created
- * exclusively with PostgreSQL's modes, their SHA-256 and size counted as the bytes go out, each
- * synced before it counts as written; directories and tablespace links synced at the end.
+ * exclusively with PostgreSQL's modes, their SHA-256 and size counted as the bytes go out; every
+ * file and directory is synced once all are written (`syncPaths`), as pg_combinebackup does: a
+ * sync right after each file made the writes small and serial.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
+import { runWorkers } from '../../util/workers.js';
 import { withPath } from '../../errors/system.js';
 
 export const FILE_MODE = 0o600;
@@ -40,11 +42,10 @@ export class OutputFile {
     if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
   }
 
-  /** Syncs and closes; the hex SHA-256 of everything written. */
+  /** Writes what is gathered and closes (syncPaths syncs it later); the hex SHA-256 of everything written. */
   async finish(): Promise<string> {
     try {
       await this.flush();
-      await this.handle.sync();
     } catch (error) {
       throw withPath(error, this.path);
     } finally {
@@ -81,18 +82,26 @@ export async function makeLink(target: string, path: string): Promise<void> {
   });
 }
 
-/** fsync of directories, so that the names of the files synced above survive a crash too. */
-export async function syncDirectories(paths: Iterable<string>): Promise<void> {
-  for (const path of paths) {
+/** fsync of files, then of directories (so that the names survive a crash too), `jobs` at a time. */
+export async function syncPaths(
+  files: readonly string[],
+  directories: readonly string[],
+  jobs: number,
+): Promise<void> {
+  const sync = async (path: string): Promise<void> => {
     const handle = await open(path, 'r').catch((error: unknown) => {
       throw withPath(error, path);
     });
     try {
-      await handle.sync();
+      await handle.sync().catch((error: unknown) => {
+        throw withPath(error, path);
+      });
     } finally {
       await handle.close();
     }
-  }
+  };
+  await runWorkers(jobs, files, sync);
+  await runWorkers(jobs, directories, sync);
 }
 
 /** A destination root of the combine, and whether it was there (empty) before. */
