@@ -22,6 +22,7 @@ if (!debianPackages) {
 
 ensureNodeModules();
 ensureDebianPackages(debianPackages);
+if (purpose === 'test') ensureDebian13Root();
 
 function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
@@ -47,6 +48,26 @@ function ensureDebianPackages(packages) {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-q'], { env });
   run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
+}
+
+/**
+ * The Debian 13 root with PostgreSQL 17's client tools (pg_basebackup 17, pg_combinebackup,
+ * pg_verifybackup), Barman 3.13 and pgBackRest, which Debian 12 lacks: built once (about a
+ * minute, debootstrap and Debian's apt) by scripts/debian13-root.sh, under the lock the test
+ * harness takes too (test/harness/debian13.ts).
+ */
+function ensureDebian13Root() {
+  const rootDir = process.env.DEBIAN13_ROOT ?? '/var/cache/debian13-root';
+  if (existsSync(join(rootDir, 'usr/lib/postgresql/17/bin/pg_combinebackup'))) return;
+  const script = join(root, 'scripts', 'debian13-root.sh');
+  if (process.getuid?.() !== 0) {
+    console.error(
+      `ensure-deps: no Debian 13 root at ${rootDir}\nBuild it as root: bash ${script} create ${rootDir}`,
+    );
+    process.exit(1);
+  }
+  console.log(`ensure-deps: building the Debian 13 root at ${rootDir} (about a minute)`);
+  run('flock', [`${rootDir}.lock`, 'bash', script, 'create', rootDir]);
 }
 
 function run(command, args, options) {

@@ -28,6 +28,8 @@ export interface ManifestWalRange {
 export function renderBackupManifest(
   files: readonly ManifestFile[],
   walRanges: readonly ManifestWalRange[],
+  /** With the system identifier (decimal text: it exceeds a JS number), PostgreSQL 17's version 2. */
+  options: { systemIdentifier?: string } = {},
 ): string {
   const fileLines = files.map(
     (file) =>
@@ -39,7 +41,10 @@ export function renderBackupManifest(
       `{ "Timeline": ${range.timeline}, "Start-LSN": "${range.startLsn}", "End-LSN": "${range.endLsn}" }`,
   );
   const body =
-    '{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [' +
+    (options.systemIdentifier === undefined
+      ? '{ "PostgreSQL-Backup-Manifest-Version": 1,\n'
+      : `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${options.systemIdentifier},\n`) +
+    '"Files": [' +
     (fileLines.length > 0 ? `\n${fileLines.join(',\n')}` : '') +
     '\n],\n"WAL-Ranges": [\n' +
     rangeLines.join(',\n') +

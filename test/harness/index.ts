@@ -11,3 +11,4 @@ export * from './tools.js';
 export * from './chaos.js';
 export * from './fixtures.js';
 export * from './config.js';
+export * from './debian13.js';

@@ -1,0 +1,216 @@
+/**
+ * `npm run bench:combine`: the native combine (recovery/combine/) against PostgreSQL 17's
+ * pg_combinebackup (Debian 13 root) on one chain: a pgbench database (`pgbench -i -s
+ * ${BENCH_SCALE:-20}`) on PostgreSQL 17 with `summarize_wal = on`, a full backup, then
+ * ${BENCH_INCREMENTALS:-3} incremental backups, each after `pgbench -t ${BENCH_TRANSACTIONS:-2000}`
+ * (pg_basebackup 17, plain, WAL streamed). Timed with a cold cache, each under
+ * `/usr/bin/time -f %M` (peak RSS), each followed by a timed `sync` (both tools fsync already):
+ *
+ * - native combine of the chain (4 files at once) into a fresh directory;
+ * - pg_combinebackup of the chain (`--copy`, its default) into a fresh directory;
+ * - pg_combinebackup + `cp -a` of its result: Barman's way (combine into staging, then copy);
+ * - `cp -a` of the full backup alone: what recovering one full backup of the data costs.
+ *
+ * Issue 13's targets: the native combine faster than pg_combinebackup + copy, within 1.2x of
+ * the full backup's copy, peak RSS <= 200 MB. The two results are compared file by file
+ * (backup_manifest aside) so that the figures are for the same work. Issue 13 measures at scale
+ * 130 (BENCH_SCALE=130), which takes long on this rig. BENCH_RUNS=n repeats each in n rounds
+ * and reports medians.
+ *
+ * With `--run JSON` this file is the child that combines (so its RSS is measured alone).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { combineChain } from '../src/recovery/combine/combine.js';
+import { PosixStorage } from '../src/storage/index.js';
+import {
+  PG17_TOOLS,
+  DEBIAN13_ROOT,
+  DEBIAN13_SCRIPT,
+  ensureDebian13Root,
+  makeTempDir,
+  runInDebian13,
+  startPostgres,
+} from '../test/harness/index.js';
+import {
+  BenchFailure,
+  assertSucceeded,
+  directoryUsage,
+  dropCaches,
+  environmentLine,
+  formatBytes,
+  formatMs,
+  formatRatio,
+  median,
+  printTable,
+  runMain,
+  syncAll,
+  timeRun,
+} from './common.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const SCALE = Number(process.env.BENCH_SCALE ?? 20);
+const INCREMENTALS = Number(process.env.BENCH_INCREMENTALS ?? 3);
+const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+
+interface ChildRequest {
+  chain: string;
+  names: string[];
+  destination: string;
+}
+
+async function child(request: ChildRequest): Promise<void> {
+  await combineChain({
+    backups: request.names.map((name) => ({
+      name,
+      storage: new PosixStorage(request.chain),
+      dataDirectory: `${name}/data`,
+      tablespaces: new Map(),
+    })),
+    destination: request.destination,
+    tablespaceDestinations: new Map(),
+  });
+}
+
+/** Relative path → SHA-256 of every file below `root` (links as `link`). */
+function hashes(root: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+    const path = join(root, entry);
+    const info = lstatSync(path);
+    if (info.isSymbolicLink()) found.set(entry, 'link');
+    else if (info.isFile()) found.set(entry, createHash('sha256').update(readFileSync(path)).digest('hex'));
+  }
+  found.delete('backup_manifest');
+  return found;
+}
+
+interface Measure {
+  ms: number[];
+  rssKb: number[];
+}
+
+async function measure(label: string, command: string, args: string[], results: Map<string, Measure>) {
+  dropCaches();
+  const run = await timeRun(null, '/usr/bin/time', ['-f', 'RSS %M', command, ...args], {
+    timeoutMs: 3_600_000,
+  });
+  assertSucceeded(run, label);
+  const start = process.hrtime.bigint();
+  syncAll();
+  const ms = run.ms + Number(process.hrtime.bigint() - start) / 1e6;
+  const rss = Number(/RSS (\d+)/.exec(run.stderr)?.[1] ?? NaN);
+  const entry = results.get(label) ?? { ms: [], rssKb: [] };
+  entry.ms.push(ms);
+  entry.rssKb.push(rss);
+  results.set(label, entry);
+}
+
+async function buildChain(chain: string, names: readonly string[]): Promise<void> {
+  rmSync(chain, { recursive: true, force: true });
+  mkdirSync(chain, { recursive: true });
+  const pg = await startPostgres({ version: 17, settings: { summarize_wal: 'on', max_wal_size: '4GB' } });
+  const pgbench = (args: string[]) =>
+    runInDebian13(
+      join(PG17_TOOLS, 'pgbench'),
+      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args],
+      {
+        timeoutMs: 3_600_000,
+      },
+    );
+  console.log(
+    `pgbench -i -s ${SCALE}, then ${INCREMENTALS} incrementals after ${TRANSACTIONS} transactions each`,
+  );
+  await pgbench(['-i', '-q', '-s', String(SCALE), 'postgres']);
+  for (const [index, name] of names.entries()) {
+    if (index > 0) await pgbench(['-n', '-t', String(TRANSACTIONS), 'postgres']);
+    const args = [
+      '-d',
+      pg.connectionString,
+      '-D',
+      join(chain, name, 'data'),
+      '-Fp',
+      '-X',
+      'stream',
+      '-c',
+      'fast',
+    ];
+    if (index > 0) args.push(`--incremental=${join(chain, names[index - 1]!, 'data', 'backup_manifest')}`);
+    await runInDebian13(join(PG17_TOOLS, 'pg_basebackup'), args, { timeoutMs: 3_600_000 });
+  }
+  await pg.stop();
+}
+
+async function main(): Promise<void> {
+  await ensureDebian13Root();
+  const dir = await makeTempDir('bench-combine');
+  const names = ['full', ...Array.from({ length: INCREMENTALS }, (_, i) => `incr${i + 1}`)];
+  // BENCH_CHAIN_DIR keeps the chain between runs (built there when it is not complete).
+  const chain = process.env.BENCH_CHAIN_DIR ?? join(dir, 'chain');
+  if (!existsSync(join(chain, names[names.length - 1]!, 'data', 'backup_manifest')))
+    await buildChain(chain, names);
+  for (const name of names) {
+    const usage = await directoryUsage(join(chain, name, 'data'));
+    console.log(`  ${name}: ${formatBytes(usage.bytes)} in ${usage.files} files`);
+  }
+
+  const results = new Map<string, Measure>();
+  const native = join(dir, 'native');
+  const reference = join(dir, 'reference');
+  const copied = join(dir, 'copied');
+  const fullCopy = join(dir, 'full-copy');
+  for (let round = 0; round < RUNS; round++) {
+    for (const path of [native, reference, copied, fullCopy]) rmSync(path, { recursive: true, force: true });
+    const request: ChildRequest = { chain, names, destination: native };
+    await measure('native combine', process.execPath, [SELF, '--run', JSON.stringify(request)], results);
+    const pgCombine = [
+      'bash',
+      DEBIAN13_SCRIPT,
+      'run',
+      DEBIAN13_ROOT,
+      '--',
+      join(PG17_TOOLS, 'pg_combinebackup'),
+    ];
+    await measure(
+      'pg_combinebackup',
+      pgCombine[0]!,
+      [...pgCombine.slice(1), ...names.map((name) => join(chain, name, 'data')), '-o', reference],
+      results,
+    );
+    await measure('cp -a of its result', 'cp', ['-a', reference, copied], results);
+    await measure('cp -a of the full backup', 'cp', ['-a', join(chain, 'full', 'data'), fullCopy], results);
+  }
+
+  const ours = hashes(native);
+  const theirs = hashes(reference);
+  const differing = [...new Set([...ours.keys(), ...theirs.keys()])].filter(
+    (path) => ours.get(path) !== theirs.get(path),
+  );
+  if (differing.length > 0)
+    throw new BenchFailure(`the two results differ: ${differing.slice(0, 10).join(', ')}`);
+
+  const time = (label: string) => median(results.get(label)!.ms);
+  const combinePlusCopy = time('pg_combinebackup') + time('cp -a of its result');
+  const rows = [...results].map(([label, entry]) => [
+    label,
+    formatMs(median(entry.ms)),
+    `${(Math.max(...entry.rssKb) / 1024).toFixed(0)} MB`,
+  ]);
+  rows.push(['pg_combinebackup + cp -a', formatMs(combinePlusCopy), '-']);
+  console.log(`\n${environmentLine()}; scale ${SCALE}, ${RUNS} run(s), cold cache, times include a sync`);
+  printTable(['<step', 'time', 'peak RSS'], rows);
+  console.log(
+    `\nnative / (pg_combinebackup + cp -a): ${formatRatio(time('native combine') / combinePlusCopy)} (target < 1)` +
+      `\nnative / pg_combinebackup: ${formatRatio(time('native combine') / time('pg_combinebackup'))}` +
+      `\nnative / cp -a of the full backup: ${formatRatio(time('native combine') / time('cp -a of the full backup'))} (target <= 1.2)`,
+  );
+}
+
+if (process.argv[2] === '--run') {
+  runMain(() => child(JSON.parse(process.argv[3]!) as ChildRequest));
+} else {
+  runMain(main);
+}

@@ -1,0 +1,138 @@
+/**
+ * The combined data directory on the local disk (the recovery destination): files created
+ * exclusively with PostgreSQL's modes, their SHA-256 and size counted as the bytes go out; every
+ * file and directory is synced once all are written (`syncPaths`), as pg_combinebackup does: a
+ * sync right after each file made the writes small and serial.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BarmanError } from '../../errors/index.js';
+import { runWorkers } from '../../util/workers.js';
+import { withPath } from '../../errors/system.js';
+
+export const FILE_MODE = 0o600;
+export const DIRECTORY_MODE = 0o700;
+/** Writes are gathered to this size: fewer system calls than one per block. */
+const WRITE_BATCH_BYTES = 1 << 20;
+
+export class OutputFile {
+  private readonly hash: Hash = createHash('sha256');
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  size = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly path: string,
+  ) {}
+
+  static async create(path: string): Promise<OutputFile> {
+    const handle = await open(path, 'wx', FILE_MODE).catch((error: unknown) => {
+      throw withPath(error, path);
+    });
+    return new OutputFile(handle, path);
+  }
+
+  async write(data: Buffer): Promise<void> {
+    this.hash.update(data);
+    this.size += data.length;
+    this.batch.push(data);
+    this.batchBytes += data.length;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  /** Writes what is gathered and closes (syncPaths syncs it later); the hex SHA-256 of everything written. */
+  async finish(): Promise<string> {
+    try {
+      await this.flush();
+    } catch (error) {
+      throw withPath(error, this.path);
+    } finally {
+      await this.handle.close();
+    }
+    return this.hash.digest('hex');
+  }
+
+  /** Closes without syncing (after a failure elsewhere). */
+  async abandon(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batchBytes === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.handle.writev(batch).catch((error: unknown) => {
+      throw withPath(error, this.path);
+    });
+  }
+}
+
+export async function makeDirectory(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: DIRECTORY_MODE }).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+}
+
+export async function makeLink(target: string, path: string): Promise<void> {
+  await symlink(target, path).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+}
+
+/** fsync of files, then of directories (so that the names survive a crash too), `jobs` at a time. */
+export async function syncPaths(
+  files: readonly string[],
+  directories: readonly string[],
+  jobs: number,
+): Promise<void> {
+  const sync = async (path: string): Promise<void> => {
+    const handle = await open(path, 'r').catch((error: unknown) => {
+      throw withPath(error, path);
+    });
+    try {
+      await handle.sync().catch((error: unknown) => {
+        throw withPath(error, path);
+      });
+    } finally {
+      await handle.close();
+    }
+  };
+  await runWorkers(jobs, files, sync);
+  await runWorkers(jobs, directories, sync);
+}
+
+/** A destination root of the combine, and whether it was there (empty) before. */
+export interface CreatedRoot {
+  path: string;
+  existed: boolean;
+}
+
+/** True when `path` is an empty directory, false when missing; refuses anything else. */
+export async function requireEmptyOrMissing(path: string): Promise<boolean> {
+  try {
+    const entries = await readdir(path);
+    if (entries.length > 0)
+      throw new BarmanError('combine-destination', `destination ${path} is not empty`, {
+        hint: 'combine into a new or empty directory',
+      });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw withPath(error, path);
+  }
+}
+
+/** After a failure: what the combine wrote goes, roots that existed stay (empty). */
+export async function removeCreated(roots: readonly CreatedRoot[]): Promise<void> {
+  for (const root of roots) {
+    if (!root.existed) {
+      await rm(root.path, { recursive: true, force: true });
+      continue;
+    }
+    const entries = await readdir(root.path).catch(() => [] as string[]);
+    for (const entry of entries) await rm(join(root.path, entry), { recursive: true, force: true });
+  }
+}

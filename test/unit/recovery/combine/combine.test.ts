@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { combineChain } from '../../../../src/recovery/combine/combine.js';
+import { block, incrementalFile, writeBackup, type FakeBackup } from './fixtures.js';
+
+const root = mkdtempSync(join(tmpdir(), 'combine-unit-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let count = 0;
+
+/** Writes the chain in a directory of its own and combines it into `<dir>/out`. */
+function combine(backups: FakeBackup[]) {
+  const dir = join(root, String(count++));
+  const chain = backups.map((backup) => writeBackup(dir, backup));
+  const destination = join(dir, 'out');
+  return {
+    destination,
+    run: () => combineChain({ backups: chain, destination, tablespaceDestinations: new Map() }),
+  };
+}
+
+const FULL: FakeBackup = {
+  name: 'full',
+  start: '0/2000028',
+  files: {
+    'base/5/16384': Buffer.concat([block(0xa0), block(0xa1), block(0xa2), block(0xa3)]),
+    'base/5/16390': Buffer.concat([block(0xd0), block(0xd1)]),
+    'base/5/16395': Buffer.concat([block(0xe0), block(0xe1)]),
+    PG_VERSION: '17\n',
+    'postgresql.conf': 'old\n',
+  },
+};
+const INCR1: FakeBackup = {
+  name: 'incr1',
+  start: '0/4000028',
+  from: '0/2000028',
+  files: {
+    'base/5/INCREMENTAL.16384': incrementalFile(4, [[1, block(0xb1)]]),
+    'base/5/INCREMENTAL.16395': incrementalFile(2, []),
+    'base/5/16400': block(0xc0),
+    PG_VERSION: '17\n',
+    'postgresql.conf': 'new\n',
+  },
+};
+const INCR2: FakeBackup = {
+  name: 'incr2',
+  start: '0/6000028',
+  from: '0/4000028',
+  files: {
+    // truncated to 3 blocks, then extended with block 5 (block 4 never written: zeros)
+    'base/5/INCREMENTAL.16384': incrementalFile(3, [
+      [5, block(0xc5)],
+      [0, block(0xc0)],
+    ]),
+    'base/5/INCREMENTAL.16395': incrementalFile(2, []),
+    'base/5/INCREMENTAL.16400': incrementalFile(1, []),
+    'pg_wal/000000010000000000000006': Buffer.alloc(1024, 7),
+    PG_VERSION: '17\n',
+    'postgresql.conf': 'new\n',
+  },
+};
+
+describe('combineChain on synthetic backups', () => {
+  test('rebuilds every relation from the chain, copies the rest from the newest backup', async () => {
+    const { destination, run } = combine([FULL, INCR1, INCR2]);
+    const result = await run();
+    assert.equal(result.reconstructed, 3);
+    const file = (path: string) => readFileSync(join(destination, path));
+    assert.deepEqual(
+      file('base/5/16384'),
+      Buffer.concat([block(0xc0), block(0xb1), block(0xa2), block(0), block(0), block(0xc5)]),
+    );
+    assert.deepEqual(file('base/5/16395'), FULL.files['base/5/16395']); // unchanged: copied whole
+    assert.deepEqual(file('base/5/16400'), block(0xc0)); // created in incr1
+    assert.equal(existsSync(join(destination, 'base/5/16390')), false); // dropped before incr1
+    assert.equal(file('postgresql.conf').toString(), 'new\n');
+    assert.doesNotMatch(file('backup_label').toString(), /INCREMENTAL FROM/);
+    assert.match(file('backup_label').toString(), /START WAL LOCATION: 0\/6000028/);
+
+    const manifestText = file('backup_manifest').toString();
+    assert.match(
+      manifestText,
+      /^\{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": 7351234567890123456,/,
+    );
+    const manifest = JSON.parse(manifestText) as {
+      Files: Array<{ Path: string; Size: number; Checksum: string }>;
+      'WAL-Ranges': Array<{ 'Start-LSN': string }>;
+    };
+    const paths = manifest.Files.map((entry) => entry.Path);
+    assert.ok(!paths.some((path) => path.startsWith('pg_wal/')), 'WAL is not listed in a manifest');
+    for (const entry of manifest.Files) {
+      const bytes = file(entry.Path);
+      assert.equal(entry.Size, bytes.length, entry.Path);
+      assert.equal(entry.Checksum, createHash('sha256').update(bytes).digest('hex'), entry.Path);
+    }
+    assert.ok(
+      paths.includes('base/5/16384') && paths.includes('backup_label') && paths.includes('global/pg_control'),
+    );
+    assert.equal(manifest['WAL-Ranges'][0]!['Start-LSN'], '0/6000028');
+    const body = manifestText.slice(0, manifestText.indexOf('"Manifest-Checksum"'));
+    assert.match(
+      manifestText,
+      new RegExp(`"Manifest-Checksum": "${createHash('sha256').update(body).digest('hex')}"`),
+    );
+  });
+
+  const refused: Array<[string, FakeBackup[], RegExp]> = [
+    [
+      'a chain with a backup left out',
+      [FULL, INCR2],
+      /backup incr2 is based on the backup that started at 0\/4000028 on timeline 1, but its parent full started at 0\/2000028/,
+    ],
+    [
+      'a parent of another system',
+      [FULL, { ...INCR1, system: '42' }, INCR2],
+      /backup incr1 belongs to system 42, its parent full to 7351234567890123456/,
+    ],
+    [
+      'an incremental first',
+      [INCR1, INCR2],
+      /backup incr1 is incremental, but a chain starts with a full backup/,
+    ],
+    [
+      'a full backup in the middle',
+      [FULL, { ...FULL, name: 'again' }],
+      /backup again is a full backup, but follows full/,
+    ],
+    [
+      'an older backup missing a block source',
+      [
+        FULL,
+        { ...INCR1, files: { ...INCR1.files, 'base/5/INCREMENTAL.16395': undefined as unknown as Buffer } },
+        INCR2,
+      ],
+      /backup incr1 has neither base\/5\/16395 nor base\/5\/INCREMENTAL.16395, which incr2's base\/5\/INCREMENTAL.16395 needs/,
+    ],
+    [
+      'a corrupt INCREMENTAL header in an older backup',
+      [
+        FULL,
+        { ...INCR1, files: { ...INCR1.files, 'base/5/INCREMENTAL.16384': Buffer.from('garbage!garbage!') } },
+        INCR2,
+      ],
+      /incremental file incr1: base\/5\/INCREMENTAL.16384 is damaged: magic number/,
+    ],
+  ];
+  for (const [what, backups, message] of refused)
+    test(`refuses ${what} before writing anything`, async () => {
+      const cleaned = backups.map((backup) => ({
+        ...backup,
+        files: Object.fromEntries(
+          Object.entries(backup.files).filter(([, content]) => content !== undefined),
+        ),
+      }));
+      const { destination, run } = combine(cleaned);
+      await assert.rejects(run(), message);
+      assert.equal(existsSync(destination), false);
+    });
+
+  test('refuses a destination that is not empty, and leaves it alone', async () => {
+    const { destination, run } = combine([FULL, INCR1]);
+    mkdirSync(destination);
+    writeFileSync(join(destination, 'keep'), 'mine');
+    await assert.rejects(run(), /destination .*out is not empty/);
+    assert.equal(readFileSync(join(destination, 'keep'), 'utf8'), 'mine');
+  });
+});
