@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { BARMAN_34_KEYS } from '../../src/catalog/backup-info.js';
 import type { IniSection, PostgresServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
@@ -289,7 +290,7 @@ for (const method of ['local-rsync', 'postgres'] as const) {
       const id = backupIds().at(-1)!;
       // Barman 3.4's BackupInfo.to_dict keys, the messages, nothing else.
       const keys = Object.keys(document).filter((key) => !key.startsWith('_'));
-      assert.deepEqual(keys.sort(), [...BARMAN_34_INFO_KEYS, 'backup_id'].sort());
+      assert.deepEqual(keys.sort(), [...BARMAN_34_KEYS, 'backup_id'].sort());
       assert.ok(Array.isArray(document._INFO) && document._INFO.length > 0, 'the messages are kept');
       assert.equal(document.backup_id, id);
       assert.equal(document.status, 'DONE');
@@ -318,33 +319,3 @@ for (const method of ['local-rsync', 'postgres'] as const) {
     });
   });
 }
-
-const BARMAN_34_INFO_KEYS = [
-  'backup_label',
-  'begin_offset',
-  'begin_time',
-  'begin_wal',
-  'begin_xlog',
-  'compression',
-  'config_file',
-  'copy_stats',
-  'deduplicated_size',
-  'end_offset',
-  'end_time',
-  'end_wal',
-  'end_xlog',
-  'error',
-  'hba_file',
-  'ident_file',
-  'included_files',
-  'mode',
-  'pgdata',
-  'server_name',
-  'size',
-  'status',
-  'systemid',
-  'tablespaces',
-  'timeline',
-  'version',
-  'xlog_segment_size',
-];
