@@ -29,8 +29,8 @@ export const fsExceptions = [
   { path: 'src/cli/run-as.ts', reason: 'creates barman_home for barman_user and reads /etc/passwd' },
   { path: 'src/commands/diagnose/run.ts', reason: 'reads /etc/os-release for the diagnose report' },
   {
-    path: 'src/commands/receive-wal/supervise.ts',
-    reason: 'finds bin/barman.js of this installation to respawn',
+    path: 'src/process/cli-entry.ts',
+    reason: 'finds bin/barman.js of this installation to start itself (receive-wal, daemon runs)',
   },
   { path: 'src/postgres/password.ts', reason: 'reads the PostgreSQL password file (passfile, ~/.pgpass)' },
   { path: 'src/process/postgres-tools.ts', reason: 'finds the PostgreSQL client programs (access X_OK)' },

@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import type { CommandContext, CommandDefinition, CommandModule } from '../commands/definition.js';
-import { COMMANDS } from '../commands/registry.js';
+import { ALL_COMMANDS } from './all-commands.js';
 import type { BarmanConfig } from '../config/index.js';
 import { formatProblem, loadConfig } from '../config/index.js';
 import { describeError, isBarmanError } from '../errors/index.js';
@@ -30,7 +30,7 @@ const write = {
 /** Runs the barman CLI; `commands` defaults to the registry (tests pass their own). */
 export async function main(
   argv: readonly string[],
-  commands: readonly CommandDefinition[] = COMMANDS,
+  commands: readonly CommandDefinition[] = ALL_COMMANDS,
 ): Promise<number> {
   const version = barmanTsVersion();
   let outcome: ParseOutcome;

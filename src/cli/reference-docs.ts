@@ -3,7 +3,7 @@
  * code table, so that docs/ can never drift from the code (a test compares them).
  */
 import type { CommandDefinition } from '../commands/definition.js';
-import { COMMANDS } from '../commands/registry.js';
+import { ALL_COMMANDS } from './all-commands.js';
 import type { OptionCategory, OptionSpec } from '../config/index.js';
 import { OPTION_LIST, optionFlagsFor } from '../config/index.js';
 import { EXIT_CODES } from '../errors/index.js';
@@ -31,6 +31,7 @@ const CATEGORY_ORDER: readonly OptionCategory[] = [
   'WAL archiving',
   'Directories',
   'Retention and checks',
+  'Scheduling',
   'Recovery',
   'Cloud (S3)',
   'Hooks',
@@ -104,7 +105,7 @@ export function configurationReference(): string {
   return lines.join('\n');
 }
 
-export function commandsReference(commands: readonly CommandDefinition[] = COMMANDS): string {
+export function commandsReference(commands: readonly CommandDefinition[] = ALL_COMMANDS): string {
   const lines = [
     '# Commands',
     '',

@@ -71,6 +71,7 @@ export type OptionCategory =
   | 'Compression'
   | 'Directories'
   | 'Retention and checks'
+  | 'Scheduling'
   | 'Recovery'
   | 'Cloud (S3)'
   | 'Hooks'

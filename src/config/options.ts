@@ -814,6 +814,34 @@ const optionTable = {
     ),
   }),
 
+  // ---------------------------------------------------------------- Scheduling
+  backup_schedule: option({
+    scope: 'global',
+    schema: kinds.cronExpression(),
+    since: 'barman-ts',
+    category: 'Scheduling',
+    description:
+      '`barman daemon` runs `barman backup SERVER` on this cron schedule (5 fields, or 6 with seconds first: `30 2 * * *` is every day at 02:30, local time). A backup still running when the next one is due is not overlapped: the due run is skipped and logged. `barman cron` and crontab users are not affected.',
+  }),
+  backup_schedule_jitter: option({
+    scope: 'global',
+    schema: kinds.seconds(),
+    default: '0',
+    since: 'barman-ts',
+    category: 'Scheduling',
+    description:
+      'Each scheduled backup starts after a random delay of up to this many seconds, so that servers sharing a schedule (a fleet) do not start at the same second.',
+  }),
+  daemon_cron_schedule: option({
+    scope: 'global-only',
+    schema: kinds.cronExpression(),
+    default: '* * * * *',
+    since: 'barman-ts',
+    category: 'Scheduling',
+    description:
+      'How often `barman daemon` runs the work of `barman cron` (WAL archiving, completing backups, retention, receive-wal supervision); every minute by default, as the crontab line Barman documents.',
+  }),
+
   // ---------------------------------------------------------------- Cloud (S3)
   aws_region: option({
     scope: 'global',

@@ -48,6 +48,52 @@ export const int = (range: IntRange = {}) =>
 /** A number of seconds, 0 or more, that a timer can wait for. */
 export const seconds = () => int(SECONDS);
 
+/** The ranges of a cron expression's fields, seconds first (day of week: 0 and 7 are Sunday). */
+const CRON_FIELDS = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12 },
+  { name: 'day of week', min: 0, max: 7 },
+] as const;
+
+/**
+ * A cron expression for the daemon's schedules: 5 fields (minute … day of week) or 6 (seconds
+ * first). Checked here cheaply, without the scheduler's library (every command loads the
+ * configuration, archive_command too): the number of fields, their characters, every number
+ * within its field's range and no step of 0. `barman daemon` validates every field again with
+ * node-cron (names, L, W, #) before it schedules anything.
+ */
+export const cronExpression = () =>
+  fromString((raw, ctx) => {
+    const fields = withoutInlineComment(raw)
+      .split(/\s+/)
+      .filter((field) => field !== '');
+    if (fields.length !== 5 && fields.length !== 6)
+      return fail(ctx, `expected a cron expression of 5 or 6 fields, got '${raw}'`);
+    const specs = CRON_FIELDS.slice(6 - fields.length);
+    for (const [index, field] of fields.entries()) {
+      const spec = specs[index]!;
+      if (!/^[0-9A-Za-z*?,/#-]+$/.test(field))
+        return fail(ctx, `'${field}' is not a cron ${spec.name} field`);
+      if (/\/0+(?:,|$)/.test(field)) return fail(ctx, `'${field}': a step of 0 in the ${spec.name} field`);
+      for (const part of field.split(',')) {
+        const [range] = part.split('/');
+        for (const number of range!.match(/\d+/g) ?? []) {
+          const value = Number(number);
+          if (range!.includes('#') && !range!.startsWith(number)) continue;
+          if (value < spec.min || value > spec.max)
+            return fail(
+              ctx,
+              `${number} is out of range for the ${spec.name} (${spec.min}-${spec.max}) in '${raw}'`,
+            );
+        }
+      }
+    }
+    return fields.join(' ');
+  });
+
 export const text = () => z.string();
 
 export const nonEmptyText = () =>

@@ -5,11 +5,14 @@
  * method leaves behind (a local-to-cloud backup's unfinished multipart uploads).
  */
 import type { BackupLocation } from '../../catalog/backup-location.js';
+import { openBackupLocation } from '../../catalog/backup-location.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { statusOf } from '../../catalog/backups.js';
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import type { BackupExecutor } from '../../executors/index.js';
+import { executorFor } from '../../executors/index.js';
+import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import type { CommandContext } from '../definition.js';
 
 const UNFINISHED = new Set(['STARTED', 'EMPTY']);
@@ -47,4 +50,25 @@ export async function markAbandoned(
     failedIds.push(backup.id);
   }
   await executor.cleanUpInterrupted?.({ config, storage: location.storage, log: ctx.log }, failedIds);
+}
+
+/**
+ * Marks FAILED, at once, the backup a stopped `barman backup` of this server left unfinished (the
+ * daemon stopping its runs on SIGTERM), as the next backup would: under the backup lock, so a
+ * backup another process is running is left alone.
+ */
+export async function failInterruptedBackups(ctx: CommandContext, config: ServerConfig): Promise<void> {
+  const location = await openBackupLocation(config);
+  try {
+    await ensureLockDirectory(location.lockDirectory);
+    const lock = tryAcquireLock(serverLockPath(location.lockDirectory, config.name, 'backup'));
+    if (!lock) return;
+    try {
+      await markAbandoned(ctx, config, location, executorFor(config), await location.loadBackups());
+    } finally {
+      lock.release();
+    }
+  } finally {
+    location.close();
+  }
 }

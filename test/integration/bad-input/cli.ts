@@ -14,6 +14,7 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'cloud-wal-archive', args: ['pg', '/dev/null'] },
   { name: 'cloud-wal-upload', args: ['pg'] },
   { name: 'cron', args: [] },
+  { name: 'daemon', args: [] },
   { name: 'delete', args: ['pg', BACKUPS.failed] },
   { name: 'diagnose', args: [] },
   { name: 'get-wal', args: ['pg', '000000010000000000000004'] },

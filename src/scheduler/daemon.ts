@@ -1,0 +1,195 @@
+/**
+ * `barman daemon`: runs the work of `barman cron` and each server's scheduled backups until
+ * stopped. One daemon per barman_lock_directory (a lock file). Each run is a child process
+ * (runs.ts); a run still going when its next time comes is not overlapped (the time is skipped
+ * and logged); a failing run is logged and the schedule goes on. SIGHUP reloads the
+ * configuration (an invalid one is refused and the running one kept); SIGTERM or SIGINT stops
+ * scheduling, passes SIGTERM on to the runs, waits for them, marks FAILED the backups they left
+ * unfinished, and returns.
+ */
+import { join } from 'node:path';
+import type { ScheduledTask } from 'node-cron';
+import { createTask } from 'node-cron';
+import type { BarmanConfig } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
+import { BarmanError, describeError } from '../errors/index.js';
+import { ensureLockDirectory, lockHolder, tryAcquireLock } from '../locks/index.js';
+import type { CommandContext } from '../commands/definition.js';
+import { failInterruptedBackups } from '../commands/backup/abandoned.js';
+import type { ScheduledJob, SchedulePlan } from './plan.js';
+import { schedulePlan } from './plan.js';
+import type { RunOutcome } from './runs.js';
+import { RunGroup } from './runs.js';
+
+export interface DaemonSummary {
+  runs: number;
+  failedRuns: number;
+  skippedRuns: number;
+  reloads: number;
+}
+
+/** The lock that keeps a second daemon from running on the same barman_lock_directory. */
+export function daemonLockPath(config: BarmanConfig): string {
+  return join(config.global.barman_lock_directory, '.daemon.lock');
+}
+
+export async function runDaemon(ctx: CommandContext): Promise<DaemonSummary> {
+  await ensureLockDirectory(ctx.config.global.barman_lock_directory);
+  const lockPath = daemonLockPath(ctx.config);
+  const lock = tryAcquireLock(lockPath);
+  if (!lock) {
+    const pid = lockHolder(lockPath);
+    throw new BarmanError('daemon-running', `another barman daemon is running${pid ? ` (pid ${pid})` : ''}`, {
+      hint: `stop it first, or send it SIGHUP to reload the configuration (lock file ${lockPath})`,
+    });
+  }
+  try {
+    return await new Daemon(ctx).run();
+  } finally {
+    lock.release();
+  }
+}
+
+class Daemon {
+  private config: BarmanConfig;
+  private tasks: ScheduledTask[] = [];
+  private readonly runs: RunGroup;
+  private readonly summary: DaemonSummary = { runs: 0, failedRuns: 0, skippedRuns: 0, reloads: 0 };
+  private readonly interrupted = new Set<string>();
+  private stopping = false;
+  /** node-cron's own messages (a run missed while the process was stalled) go to the log. */
+  private readonly cronLogger = {
+    info: (message: string) => this.ctx.log.info(`daemon: ${message}`),
+    warn: (message: string) => this.ctx.log.warning(`daemon: ${message}`),
+    error: (message: string | Error) => this.ctx.log.error(`daemon: ${String(message)}`),
+    debug: (message: string | Error) => this.ctx.log.debug(`daemon: ${String(message)}`),
+  };
+
+  constructor(private readonly ctx: CommandContext) {
+    this.config = ctx.config;
+    this.runs = new RunGroup(ctx.config.configFile, {
+      started: (job, pid) => ctx.log.info(`daemon: ${job.name} started`, { pid }),
+      // A run logs its own messages to log_file; its stderr also holds what it could not log
+      // (a crash, a hook script's output), which the daemon keeps.
+      line: (job, line, stream) =>
+        stream === 'stderr'
+          ? ctx.log.warning(`daemon: ${job.name}: ${line}`)
+          : ctx.log.debug(`daemon: ${job.name}: ${line}`),
+    });
+  }
+
+  async run(): Promise<DaemonSummary> {
+    const plan = schedulePlan(this.config);
+    if (plan.problems.length > 0) {
+      for (const problem of plan.problems) this.ctx.report.error(problem);
+      throw new BarmanError('config-invalid', 'barman daemon cannot start: a schedule is invalid', {
+        hint: 'fix the options named above (barman check shows them too), then start the daemon again',
+      });
+    }
+    this.schedule(plan);
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    const onHangUp = () => void this.reload();
+    process.on('SIGHUP', onHangUp);
+    try {
+      const signal = await stopped;
+      this.ctx.report.info(`barman daemon: ${signal} received, stopping (${this.runs.size} run(s) going)`);
+      await this.stop();
+    } finally {
+      process.off('SIGHUP', onHangUp);
+    }
+    return this.summary;
+  }
+
+  private schedule(plan: SchedulePlan): void {
+    for (const job of plan.jobs) {
+      const task = createTask(job.schedule, () => this.execute(job), {
+        name: job.name,
+        noOverlap: true,
+        maxRandomDelay: job.jitterSeconds * 1000,
+        logger: this.cronLogger,
+      });
+      task.on('execution:overlap', () => {
+        this.summary.skippedRuns += 1;
+        this.ctx.report.warning(`barman daemon: ${job.name} is still running: this scheduled run is skipped`);
+      });
+      void task.start();
+      this.tasks.push(task);
+    }
+    const names = plan.jobs.map((job) => `${job.name} (${job.schedule})`).join(', ');
+    this.ctx.report.info(`barman daemon: scheduled ${names}`);
+  }
+
+  private async execute(job: ScheduledJob): Promise<void> {
+    if (this.stopping) return;
+    this.ctx.report.info(`barman daemon: starting ${job.name}`);
+    const outcome = await this.runs.run(job);
+    this.summary.runs += 1;
+    this.record(outcome);
+  }
+
+  private record(outcome: RunOutcome): void {
+    const { job, code, signal, seconds } = outcome;
+    const took = `${seconds.toFixed(1)} s`;
+    if (code === 0) {
+      this.ctx.report.info(`barman daemon: ${job.name} finished in ${took}`);
+      return;
+    }
+    this.summary.failedRuns += 1;
+    if (signal && job.server && job.kind === 'backup') this.interrupted.add(job.server);
+    this.ctx.report.warning(
+      `barman daemon: ${job.name} ${signal ? `was ended by ${signal}` : `failed with exit code ${code}`} after ${took} (see the log for its output)`,
+    );
+  }
+
+  /** SIGHUP: a configuration that loads and whose schedules are valid replaces the running one. */
+  private async reload(): Promise<void> {
+    if (this.stopping) return;
+    let config: BarmanConfig;
+    let plan: SchedulePlan;
+    try {
+      config = loadConfig({ configFile: this.config.configFile });
+      plan = schedulePlan(config);
+    } catch (error) {
+      this.ctx.report.warning(
+        `barman daemon: SIGHUP: the configuration was not reloaded: ${describeError(error)}`,
+      );
+      return;
+    }
+    if (plan.problems.length > 0) {
+      for (const problem of plan.problems)
+        this.ctx.report.warning(`barman daemon: SIGHUP: the configuration was not reloaded: ${problem}`);
+      return;
+    }
+    await this.clearTasks();
+    this.config = config;
+    this.summary.reloads += 1;
+    this.ctx.report.info(`barman daemon: configuration reloaded from ${config.configFile}`);
+    this.schedule(plan);
+  }
+
+  private async clearTasks(): Promise<void> {
+    const tasks = this.tasks;
+    this.tasks = [];
+    for (const task of tasks) await task.destroy();
+  }
+
+  private async stop(): Promise<void> {
+    this.stopping = true;
+    await this.clearTasks();
+    this.runs.signal('SIGTERM');
+    for (const outcome of await this.runs.drain()) this.record(outcome);
+    for (const server of this.interrupted) {
+      const entry = this.config.servers.get(server);
+      if (!entry) continue;
+      await failInterruptedBackups(this.ctx, entry.config).catch((error: unknown) =>
+        this.ctx.report.warning(
+          `barman daemon: cannot check the backups of ${server}: ${describeError(error)}`,
+        ),
+      );
+    }
+    this.ctx.report.info('barman daemon: stopped');
+  }
+}

@@ -1,0 +1,10 @@
+/** daemon: see daemon.ts. Its messages are its output; it returns when stopped. */
+import { defineCommandModule } from '../commands/definition.js';
+import type { DaemonSummary } from './daemon.js';
+import { runDaemon } from './daemon.js';
+
+export default defineCommandModule<DaemonSummary>({
+  run: (ctx) => runDaemon(ctx),
+  renderConsole: () => [],
+  renderJson: (summary) => ({ ...summary }),
+});
