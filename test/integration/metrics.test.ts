@@ -3,19 +3,20 @@
  * pg_basebackup backup), a local-to-cloud backup of the same cluster in s3rver (`cloud`), and a
  * copy of Barman 3.4's catalogue (`old34`, hours old) whose PostgreSQL accepts connections and
  * never answers. The output passes `promtool check metrics`; a real Prometheus scrapes it from a
- * small HTTP endpoint of the test (one `barman metrics` run per scrape), the series appear in
+ * `/metrics` endpoint (commands/shared/metrics/http.ts, one `barman metrics` run per scrape), the series appear in
  * its API, an overdue-backup query and alert name `old34` alone, and the alert rules of
  * docs/metrics.md load and evaluate.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo, Server as TcpServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { MetricsEndpoint } from '../../src/commands/shared/metrics/http.js';
+import { serveMetrics } from '../../src/commands/shared/metrics/http.js';
+import { silentLogger } from '../../src/log/index.js';
 import type { PostgresServer, PrometheusServer, S3Server } from '../harness/index.js';
 import {
   BARMAN34_FIXTURE,
@@ -50,7 +51,7 @@ describe('barman metrics with PostgreSQL, s3rver and Prometheus', { concurrency:
   let pg: PostgresServer;
   let s3: S3Server;
   let prometheus: PrometheusServer | undefined;
-  let http: HttpServer | undefined;
+  let endpoint: MetricsEndpoint | undefined;
   let silent: TcpServer;
   const sockets: Socket[] = [];
   let dir: string;
@@ -123,7 +124,7 @@ describe('barman metrics with PostgreSQL, s3rver and Prometheus', { concurrency:
 
   after(async () => {
     await prometheus?.stop();
-    await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));
+    await endpoint?.close();
     for (const socket of sockets) socket.destroy();
     silent?.close();
     await pg?.stop();
@@ -218,22 +219,22 @@ describe('barman metrics with PostgreSQL, s3rver and Prometheus', { concurrency:
       '        expr: barman_last_backup_age_seconds > 3600',
     ].join('\n');
 
+    // The endpoint the scheduler will serve, here answering each scrape with one CLI run.
     let scrapes = 0;
-    http = createServer((request, response) => {
-      scrapes += 1;
-      barman('metrics', '--no-postgres').then(
-        (run) => {
-          response.writeHead(run.exitCode === 0 ? 200 : 500, { 'content-type': 'text/plain; version=0.0.4' });
-          response.end(run.stdout);
-        },
-        (error: unknown) => {
-          response.writeHead(500);
-          response.end(String(error));
-        },
-      );
+    endpoint = await serveMetrics({
+      port: 0,
+      log: silentLogger,
+      collect: async () => {
+        scrapes += 1;
+        const run = await barman('metrics', '--no-postgres');
+        if (run.exitCode !== 0) throw new Error(`barman metrics exited ${run.exitCode}: ${run.stderr}`);
+        return run.stdout;
+      },
     });
-    await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
-    const target = `127.0.0.1:${(http.address() as AddressInfo).port}`;
+    const target = `127.0.0.1:${endpoint.port}`;
+    assert.equal(endpoint.host, '127.0.0.1');
+    assert.equal((await fetch(`http://${target}/`)).status, 404);
+    assert.equal((await fetch(`http://${target}/metrics`, { method: 'POST' })).status, 405);
     prometheus = await startPrometheus({ targets: [target], ruleFiles: [docRules[1]!, testRules] });
     const p = prometheus;
 
@@ -271,6 +272,8 @@ describe('barman metrics with PostgreSQL, s3rver and Prometheus', { concurrency:
       assert.ok(documented.rules.length >= 5);
       for (const rule of documented.rules) assert.equal(rule.health, 'ok', `${rule.name} evaluates`);
       assert.ok(scrapes >= 1);
+      const [up] = await p.query('up{job="barman"}');
+      assert.equal(up!.value[1], '1');
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- prometheus log ---\n${p.logTail()}`, {
         cause: error,

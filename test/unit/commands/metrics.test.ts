@@ -17,6 +17,8 @@ import { catalogFacts } from '../../../src/commands/shared/metrics/catalog-facts
 import type { MetricsSnapshot } from '../../../src/commands/shared/metrics/collect.js';
 import { MetricsExposition } from '../../../src/commands/shared/metrics/exposition.js';
 import { queueFacts } from '../../../src/commands/shared/metrics/live-facts.js';
+import { serveMetrics } from '../../../src/commands/shared/metrics/http.js';
+import { silentLogger } from '../../../src/log/index.js';
 import type { Reporter } from '../../../src/output/reporter.js';
 import { BARMAN34_FIXTURE, fixtureBackupId } from '../../harness/fixtures.js';
 import { writeConfigFiles } from '../../helpers/config-files.js';
@@ -254,6 +256,47 @@ describe('the exposition', () => {
       'barman_check_ok{server="pg",check="wal_level"} 0',
     ]);
     assert.match(text, /^# TYPE barman_postgres_archived_wals_total counter$/m);
+  });
+});
+
+describe('the /metrics endpoint', () => {
+  it('shares one collection between concurrent scrapes and answers a failed one with 500 and its reason', async () => {
+    let calls = 0;
+    let fail = false;
+    let release: () => void = () => undefined;
+    const endpoint = await serveMetrics({
+      port: 0,
+      log: silentLogger,
+      collect: async () => {
+        calls += 1;
+        await new Promise<void>((resolve) => (release = resolve));
+        if (fail) throw new Error('catalogue gone');
+        return 'barman_up 1\n';
+      },
+    });
+    try {
+      const url = `http://127.0.0.1:${endpoint.port}/metrics`;
+      const scrapes = [fetch(url), fetch(url)];
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      release();
+      const responses = await Promise.all(scrapes);
+      assert.equal(calls, 1);
+      for (const response of responses) {
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+        assert.equal(await response.text(), 'barman_up 1\n');
+      }
+      fail = true;
+      const failed = fetch(url);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+      const response = await failed;
+      assert.equal(response.status, 500);
+      assert.equal(await response.text(), 'catalogue gone\n');
+      assert.equal(calls, 2);
+    } finally {
+      await endpoint.close();
+    }
   });
 });
 
