@@ -87,7 +87,11 @@ async function collectServer(
     options.postgresTimeoutSeconds !== null && config.conninfo && config.archiver
       ? probeArchiver(config, options.postgresTimeoutSeconds)
       : Promise.resolve(null);
-  const checks = options.checkResults?.(entry) ?? Promise.resolve(null);
+  // Settled here: it runs while the catalogue is read, and must never be an unhandled rejection.
+  const checks = (options.checkResults?.(entry) ?? Promise.resolve(null)).catch((error: unknown) => {
+    options.report.warning(`no check results for server '${entry.name}': ${describeError(error)}`);
+    return null;
+  });
 
   try {
     snapshot.catalog = catalogFacts(await loadServerCatalog(config, options.report, nowMs), nowMs);
