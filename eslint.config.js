@@ -19,6 +19,7 @@ const libraryOwners = [
   { names: ['commander'], folder: 'src/cli' },
   { names: ['zod'], folder: 'src/config' },
   { names: ['fs-ext'], folder: 'src/locks' },
+  { names: ['prom-client'], folder: 'src/commands/shared/metrics' },
 ];
 
 /**

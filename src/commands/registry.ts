@@ -13,6 +13,7 @@ import { diagnose } from './diagnose/index.js';
 import { getWal } from './get-wal/index.js';
 import { listBackup } from './list-backup/index.js';
 import { listServer } from './list-server/index.js';
+import { metrics } from './metrics/index.js';
 import { putWal } from './put-wal/index.js';
 import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
 import { showBackup } from './show-backup/index.js';
@@ -39,6 +40,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   listBackup,
   listFiles,
   listServer,
+  metrics,
   putWal,
   rebuildXlogdb,
   showBackup,

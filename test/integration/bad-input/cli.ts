@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'list-backup', args: ['pg'] },
   { name: 'list-files', args: ['pg', BACKUPS.named] },
   { name: 'list-server', args: [] },
+  { name: 'metrics', args: ['pg'] },
   { name: 'put-wal', args: ['pg'] },
   { name: 'rebuild-xlogdb', args: ['pg'] },
   { name: 'receive-wal', args: ['pg'] },
@@ -40,14 +41,15 @@ const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
   stderr: ["ERROR: unknown option '--no-such-option'"],
 }));
 
-const missingArgument: BadInputCase[] = COMMANDS.filter(({ args }) => args.length > 0).map(
-  ({ name, args }) => ({
-    name: `${name} without its last argument`,
-    args: [name, ...args.slice(0, -1)],
-    exit: 2,
-    stderr: [/ERROR: missing required argument '\w+'/],
-  }),
-);
+// metrics takes any number of servers (none: all of them).
+const missingArgument: BadInputCase[] = COMMANDS.filter(
+  ({ name, args }) => args.length > 0 && name !== 'metrics',
+).map(({ name, args }) => ({
+  name: `${name} without its last argument`,
+  args: [name, ...args.slice(0, -1)],
+  exit: 2,
+  stderr: [/ERROR: missing required argument '\w+'/],
+}));
 
 const extraArgument: BadInputCase[] = COMMANDS.filter(
   ({ name }) =>
@@ -55,6 +57,7 @@ const extraArgument: BadInputCase[] = COMMANDS.filter(
       'backup',
       'check',
       'list-backup',
+      'metrics',
       'rebuild-xlogdb',
       'show-server',
       'status',
@@ -231,6 +234,18 @@ const badNumbers: BadInputCase[] = [
     says: 'argument --archive-timeout: must be at most 2147483 seconds',
   },
   { args: ['cloud-wal-upload', '--jobs', '0', 'pg'], says: 'argument --jobs: must be at least 1, got 0' },
+  {
+    args: ['metrics', '--postgres-timeout', '0', 'pg'],
+    says: 'argument --postgres-timeout: must be at least 1 seconds, got 0',
+  },
+  {
+    args: ['metrics', '--postgres-timeout', '301', 'pg'],
+    says: 'argument --postgres-timeout: must be at most 300 seconds, got 301',
+  },
+  {
+    args: ['metrics', '--postgres-timeout', 'soon', 'pg'],
+    says: "argument --postgres-timeout: expected an integer, got 'soon'",
+  },
   {
     args: ['cloud-wal-upload', '--jobs', '100000', 'pg'],
     says: 'argument --jobs: must be at most 1000, got 100000',
