@@ -832,6 +832,15 @@ const optionTable = {
     description:
       'Each scheduled backup starts after a random delay of up to this many seconds, so that servers sharing a schedule (a fleet) do not start at the same second.',
   }),
+  daemon_metrics_address: option({
+    scope: 'global-only',
+    schema: kinds.listenAddress(),
+    default: '127.0.0.1:9780',
+    since: 'barman-ts',
+    category: 'Scheduling',
+    description:
+      '`barman daemon` serves the metrics of `barman metrics` (and its own) at `http://HOST:PORT/metrics` for Prometheus; `off` serves nothing. The metrics name servers and paths: listen beyond 127.0.0.1 only on a trusted network.',
+  }),
   daemon_cron_schedule: option({
     scope: 'global-only',
     schema: kinds.cronExpression(),

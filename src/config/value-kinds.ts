@@ -291,6 +291,23 @@ export const compressionLevel = () =>
   });
 
 /** libpq conninfo in key=value form; Barman parses it as space-separated pairs. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** `HOST:PORT` (`[v6]:PORT` for IPv6) to listen on, or `off` (null). */
+export const listenAddress = () =>
+  fromString((raw, ctx): ListenAddress | null => {
+    const text = withoutInlineComment(raw);
+    if (['off', 'none', 'false', 'no'].includes(text.toLowerCase())) return null;
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
+    if (!match) return fail(ctx, `expected HOST:PORT (e.g. 127.0.0.1:9780) or off, got '${raw}'`);
+    const port = Number(match[3]);
+    if (port < 1 || port > 65_535) return fail(ctx, `the port must be 1-65535, got ${port}`);
+    return { host: match[1] ?? match[2]!, port };
+  });
+
 export const conninfo = () =>
   fromString((raw, ctx) => {
     const value = raw.trim();

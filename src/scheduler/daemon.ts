@@ -20,6 +20,8 @@ import type { ScheduledJob, SchedulePlan } from './plan.js';
 import { schedulePlan } from './plan.js';
 import type { RunOutcome } from './runs.js';
 import { RunGroup } from './runs.js';
+import type { MetricsEndpoint } from '../commands/shared/metrics/http.js';
+import { DaemonStats, startMetricsEndpoint } from './health.js';
 
 export interface DaemonSummary {
   runs: number;
@@ -52,7 +54,9 @@ export async function runDaemon(ctx: CommandContext): Promise<DaemonSummary> {
 
 class Daemon {
   private config: BarmanConfig;
-  private tasks: ScheduledTask[] = [];
+  private tasks: Array<{ job: ScheduledJob; task: ScheduledTask }> = [];
+  private readonly stats = new DaemonStats();
+  private endpoint: MetricsEndpoint | null = null;
   private readonly runs: RunGroup;
   private readonly summary: DaemonSummary = { runs: 0, failedRuns: 0, skippedRuns: 0, reloads: 0 };
   private readonly interrupted = new Set<string>();
@@ -86,6 +90,16 @@ class Daemon {
         hint: 'fix the options named above (barman check shows them too), then start the daemon again',
       });
     }
+    this.endpoint = await startMetricsEndpoint(
+      this.config,
+      { config: () => this.config, health: () => this.stats.snapshot(this.nextRuns()) },
+      this.ctx.log,
+      this.ctx.version,
+    );
+    if (this.endpoint)
+      this.ctx.report.info(
+        `barman daemon: metrics at http://${this.endpoint.host}:${this.endpoint.port}/metrics`,
+      );
     this.schedule(plan);
     const stopped = new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -113,10 +127,11 @@ class Daemon {
       });
       task.on('execution:overlap', () => {
         this.summary.skippedRuns += 1;
+        this.stats.skipped(job.name);
         this.ctx.report.warning(`barman daemon: ${job.name} is still running: this scheduled run is skipped`);
       });
       void task.start();
-      this.tasks.push(task);
+      this.tasks.push({ job, task });
     }
     const names = plan.jobs.map((job) => `${job.name} (${job.schedule})`).join(', ');
     this.ctx.report.info(`barman daemon: scheduled ${names}`);
@@ -125,12 +140,14 @@ class Daemon {
   private async execute(job: ScheduledJob): Promise<void> {
     if (this.stopping) return;
     this.ctx.report.info(`barman daemon: starting ${job.name}`);
+    this.stats.started(job.name);
     const outcome = await this.runs.run(job);
     this.summary.runs += 1;
     this.record(outcome);
   }
 
   private record(outcome: RunOutcome): void {
+    this.stats.ended(outcome);
     const { job, code, signal, seconds } = outcome;
     const took = `${seconds.toFixed(1)} s`;
     if (code === 0) {
@@ -163,17 +180,27 @@ class Daemon {
         this.ctx.report.warning(`barman daemon: SIGHUP: the configuration was not reloaded: ${problem}`);
       return;
     }
+    if (formatAddress(config) !== formatAddress(this.config))
+      this.ctx.report.warning(
+        'barman daemon: SIGHUP: daemon_metrics_address changes take effect when the daemon restarts',
+      );
     await this.clearTasks();
     this.config = config;
     this.summary.reloads += 1;
+    this.stats.reloads += 1;
     this.ctx.report.info(`barman daemon: configuration reloaded from ${config.configFile}`);
     this.schedule(plan);
+  }
+
+  /** When each scheduled job is due next. */
+  private nextRuns(): Map<string, Date | null> {
+    return new Map(this.tasks.map(({ job, task }) => [job.name, task.getNextRun()]));
   }
 
   private async clearTasks(): Promise<void> {
     const tasks = this.tasks;
     this.tasks = [];
-    for (const task of tasks) await task.destroy();
+    for (const { task } of tasks) await task.destroy();
   }
 
   private async stop(): Promise<void> {
@@ -190,6 +217,12 @@ class Daemon {
         ),
       );
     }
+    await this.endpoint?.close();
     this.ctx.report.info('barman daemon: stopped');
   }
+}
+
+function formatAddress(config: BarmanConfig): string {
+  const address = config.global.daemon_metrics_address;
+  return address ? `${address.host}:${address.port}` : 'off';
 }

@@ -16,6 +16,7 @@ import type { IniSection, PostgresServer, RunningBarman } from '../harness/index
 import {
   BARMAN_BIN,
   createDir,
+  freePort,
   isRoot,
   makeTempDir,
   runAs,
@@ -57,6 +58,7 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
   let dir: string;
   let config: string;
   let daemon: RunningDaemon | undefined;
+  let metricsPort: number;
   const baseOf = (server: string) => join(dir, 'home', server, 'base');
   const backupIds = (server: string) =>
     existsSync(baseOf(server)) ? readdirSync(baseOf(server)).sort() : [];
@@ -78,7 +80,12 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
     writeBarmanConfig({
       dir,
       mode: 0o644,
-      global: { barman_user: 'postgres', daemon_cron_schedule: '*/2 * * * * *', ...global },
+      global: {
+        barman_user: 'postgres',
+        daemon_cron_schedule: '*/2 * * * * *',
+        daemon_metrics_address: `127.0.0.1:${metricsPort}`,
+        ...global,
+      },
       servers,
     });
   const logLines = () =>
@@ -94,6 +101,7 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
 
   before(async () => {
     dir = await makeTempDir('daemon', { owner: 'postgres' });
+    metricsPort = await freePort();
     config = join(dir, 'barman.conf');
     for (const sub of ['home', 'log']) await createDir(join(dir, sub), { owner: 'postgres' });
     pg = await startPostgres({
@@ -156,6 +164,20 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
     );
     assert.doesNotMatch(running.output, /Another backup process is running/);
     assert.match(running.output, /backup broken failed with exit code 1 after/);
+    // /metrics: the catalogue's metrics and the daemon's own, skipped and failed runs included.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const value = (series: string) => {
+      const line = metrics.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+      return line === undefined ? NaN : Number(line.slice(series.length + 1));
+    };
+    assert.ok(value('barman_daemon_runs_total{job="backup main",result="skipped"}') >= 1, metrics);
+    assert.ok(value('barman_daemon_runs_total{job="backup broken",result="failure"}') >= 1, metrics);
+    assert.equal(value('barman_daemon_reloads_total'), 1, metrics);
+    assert.ok(value('barman_last_backup_timestamp_seconds{server="main"}') > 0, metrics);
+    assert.ok(
+      value('barman_daemon_next_run_timestamp_seconds{job="cron"}') * 1000 > Date.now() - 1000,
+      metrics,
+    );
     // No two backups of main ran at the same time.
     const spans = backupIds('main')
       .map((id) => infoOf('main', id))

@@ -100,3 +100,18 @@ describe('the daemon plan', () => {
     );
   });
 });
+
+describe('daemon_metrics_address', () => {
+  it('is 127.0.0.1:9780 by default, HOST:PORT or off, and refused naming the option otherwise', () => {
+    assert.deepEqual(load(GLOBAL).global.daemon_metrics_address, { host: '127.0.0.1', port: 9780 });
+    assert.deepEqual(load(`${GLOBAL}daemon_metrics_address = [::1]:9100\n`).global.daemon_metrics_address, {
+      host: '::1',
+      port: 9100,
+    });
+    assert.equal(load(`${GLOBAL}daemon_metrics_address = off\n`).global.daemon_metrics_address, null);
+    assert.throws(() => load(`${GLOBAL}daemon_metrics_address = everywhere\n`), {
+      message:
+        /^\[barman\] daemon_metrics_address: expected HOST:PORT \(e\.g\. 127\.0\.0\.1:9780\) or off, got 'everywhere'/,
+    });
+  });
+});

@@ -35,8 +35,23 @@ export interface ServerSnapshot {
   checks: readonly CheckResult[] | null;
 }
 
+/** What `barman daemon` tells of itself when it serves /metrics. */
+export interface DaemonHealth {
+  startedSeconds: number;
+  reloads: number;
+  jobs: Array<{
+    job: string;
+    runs: { success: number; failure: number; skipped: number };
+    running: boolean;
+    last: { endSeconds: number; durationSeconds: number; success: boolean } | null;
+    nextSeconds: number | null;
+  }>;
+}
+
 export interface MetricsSnapshot {
   servers: ServerSnapshot[];
+  /** Set by the daemon serving /metrics; absent for `barman metrics`. */
+  daemon?: DaemonHealth;
   /** When the collection started, ms since the epoch (ages are measured from it). */
   nowMs: number;
   durationSeconds: number;

@@ -6,7 +6,7 @@
  * A value the catalogue does not have (no backup yet, no connection) is left out, never faked.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { MetricsSnapshot, ServerSnapshot } from './collect.js';
+import type { DaemonHealth, MetricsSnapshot, ServerSnapshot } from './collect.js';
 import { BACKUP_STATUS_LABELS, RECENT_WAL_WINDOW_SECONDS } from './catalog-facts.js';
 
 type Labels = Record<string, string>;
@@ -126,6 +126,40 @@ export const METRICS = {
     help: "Result of each of barman check's checks: 1 passed, 0 failed (only with --checks)",
     labels: ['server', 'check'],
   },
+  barman_daemon_start_time_seconds: {
+    help: 'When the barman daemon serving these metrics started',
+    labels: [],
+  },
+  barman_daemon_reloads_total: {
+    help: 'Configuration reloads (SIGHUP) of the barman daemon',
+    labels: [],
+    counter: true,
+  },
+  barman_daemon_runs_total: {
+    help: "Runs of each of the daemon's jobs by result (success, failure, skipped: still running when due)",
+    labels: ['job', 'result'],
+    counter: true,
+  },
+  barman_daemon_job_running: {
+    help: "Whether one of the daemon's jobs is running now",
+    labels: ['job'],
+  },
+  barman_daemon_last_run_timestamp_seconds: {
+    help: "When the last run of one of the daemon's jobs ended",
+    labels: ['job'],
+  },
+  barman_daemon_last_run_duration_seconds: {
+    help: "How long the last run of one of the daemon's jobs took",
+    labels: ['job'],
+  },
+  barman_daemon_last_run_success: {
+    help: "Whether the last run of one of the daemon's jobs succeeded (exit code 0)",
+    labels: ['job'],
+  },
+  barman_daemon_next_run_timestamp_seconds: {
+    help: "When one of the daemon's jobs is due next",
+    labels: ['job'],
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export type MetricName = keyof typeof METRICS;
@@ -144,6 +178,21 @@ export class MetricsExposition {
     this.set('barman_metrics_scrape_duration_seconds', {}, snapshot.durationSeconds);
     this.set('barman_metrics_collection_timestamp_seconds', {}, snapshot.nowMs / 1000);
     for (const server of snapshot.servers) this.addServer(server, snapshot.nowMs / 1000);
+    if (snapshot.daemon) this.addDaemon(snapshot.daemon);
+  }
+
+  private addDaemon(daemon: DaemonHealth): void {
+    this.set('barman_daemon_start_time_seconds', {}, daemon.startedSeconds);
+    this.set('barman_daemon_reloads_total', {}, daemon.reloads);
+    for (const { job, runs, running, last, nextSeconds } of daemon.jobs) {
+      for (const [result, count] of Object.entries(runs))
+        this.set('barman_daemon_runs_total', { job, result }, count);
+      this.set('barman_daemon_job_running', { job }, running);
+      this.set('barman_daemon_last_run_timestamp_seconds', { job }, last?.endSeconds);
+      this.set('barman_daemon_last_run_duration_seconds', { job }, last?.durationSeconds);
+      this.set('barman_daemon_last_run_success', { job }, last?.success);
+      this.set('barman_daemon_next_run_timestamp_seconds', { job }, nextSeconds);
+    }
   }
 
   text(): Promise<string> {
