@@ -9,10 +9,7 @@ import { BarmanError, describeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { MemoryReporter } from '../output/reporter.js';
 import type { DaemonHealth } from '../commands/shared/metrics/collect.js';
-import { collectMetrics } from '../commands/shared/metrics/collect.js';
-import { MetricsExposition } from '../commands/shared/metrics/exposition.js';
 import type { MetricsEndpoint } from '../commands/shared/metrics/http.js';
-import { serveMetrics } from '../commands/shared/metrics/http.js';
 import type { RunOutcome } from './runs.js';
 
 /** Seconds a scrape waits for each server's pg_stat_archiver. */
@@ -88,6 +85,12 @@ export async function startMetricsEndpoint(
 ): Promise<MetricsEndpoint | null> {
   const address = config.global.daemon_metrics_address;
   if (!address) return null;
+  // Loaded only when served: prom-client and the collectors stay out of a daemon that does not.
+  const [{ collectMetrics }, { MetricsExposition }, { serveMetrics }] = await Promise.all([
+    import('../commands/shared/metrics/collect.js'),
+    import('../commands/shared/metrics/exposition.js'),
+    import('../commands/shared/metrics/http.js'),
+  ]);
   const collect = async () => {
     const report = new MemoryReporter();
     const current = source.config();

@@ -15,6 +15,8 @@ interface MetricSpec {
   help: string;
   labels: readonly string[];
   counter?: boolean;
+  /** Only in the daemon's /metrics (prom-client would print an unlabelled one as 0 everywhere). */
+  daemon?: boolean;
 }
 
 const S = ['server'] as const;
@@ -129,36 +131,44 @@ export const METRICS = {
   barman_daemon_start_time_seconds: {
     help: 'When the barman daemon serving these metrics started',
     labels: [],
+    daemon: true,
   },
   barman_daemon_reloads_total: {
     help: 'Configuration reloads (SIGHUP) of the barman daemon',
     labels: [],
     counter: true,
+    daemon: true,
   },
   barman_daemon_runs_total: {
     help: "Runs of each of the daemon's jobs by result (success, failure, skipped: still running when due)",
     labels: ['job', 'result'],
     counter: true,
+    daemon: true,
   },
   barman_daemon_job_running: {
     help: "Whether one of the daemon's jobs is running now",
     labels: ['job'],
+    daemon: true,
   },
   barman_daemon_last_run_timestamp_seconds: {
     help: "When the last run of one of the daemon's jobs ended",
     labels: ['job'],
+    daemon: true,
   },
   barman_daemon_last_run_duration_seconds: {
     help: "How long the last run of one of the daemon's jobs took",
     labels: ['job'],
+    daemon: true,
   },
   barman_daemon_last_run_success: {
     help: "Whether the last run of one of the daemon's jobs succeeded (exit code 0)",
     labels: ['job'],
+    daemon: true,
   },
   barman_daemon_next_run_timestamp_seconds: {
     help: "When one of the daemon's jobs is due next",
     labels: ['job'],
+    daemon: true,
   },
 } as const satisfies Record<string, MetricSpec>;
 
@@ -171,6 +181,7 @@ export class MetricsExposition {
 
   constructor(snapshot: MetricsSnapshot, version: string) {
     for (const [name, spec] of Object.entries(METRICS) as Array<[MetricName, MetricSpec]>) {
+      if (spec.daemon && !snapshot.daemon) continue;
       const options = { name, help: spec.help, labelNames: [...spec.labels], registers: [this.registry] };
       this.gauges.set(name, spec.counter ? new Counter(options) : new Gauge(options));
     }
