@@ -2,12 +2,11 @@
 // its reason (see "Storage is the only way to backup and WAL files" in docs/architecture.md).
 // Backup and WAL data go through Storage (storageFor(config, location)); the file system is
 // fine for configuration, locks, logs, PGDATA and the recovery destination, process plumbing
-// and the work directories of local programs. `pending` marks a file that still reads or writes
-// backup or WAL data directly and is to be converted. eslint.config.js turns this list into the
+// and the work directories of local programs. eslint.config.js turns this list into the
 // lint rule; test/unit/fs-exceptions.test.ts checks every entry is real (the file exists,
 // imports node:fs) and gives a reason, so the list cannot rot.
 
-/** @type {{ path: string, reason: string, pending?: boolean }[]} */
+/** @type {{ path: string, reason: string }[]} */
 export const fsExceptions = [
   // Configuration loading.
   { path: 'src/config/load.ts', reason: 'reads barman.conf and its configuration_files_directory' },
@@ -42,6 +41,10 @@ export const fsExceptions = [
   {
     path: 'src/commands/shared/checks/permissions.ts',
     reason: 'check: modes and owners of the local files under barman_home (privacy)',
+  },
+  {
+    path: 'src/commands/shared/checks/cloud-staging-checks.ts',
+    reason: 'check: the local cloud staging directory exists or can be created, writable and private',
   },
 
   // PGDATA and PostgreSQL's own files, read by executors and on the database host.
@@ -119,40 +122,10 @@ export const fsExceptions = [
       'writes the data directory a native combine of an incremental chain produces (the recovery destination)',
   },
 
-  // Backup and WAL data still reached through node:fs: to be converted to Storage.
-  {
-    path: 'src/commands/shared/wal-cleanup.ts',
-    reason: 'the journal of a WAL removal in progress',
-    pending: true,
-  },
+  // archive-wal's local drop boxes (the archive itself is reached through Storage).
   {
     path: 'src/wal/archive-sources.ts',
     reason:
-      "archive-wal's sources: the local incoming/ and streaming/ drop boxes and errors/ (never the archive)",
+      "archive-wal's sources: the local incoming/ and streaming/ drop boxes (headers, owners, removal once archived) and errors/ (never the archive)",
   },
-  {
-    path: 'src/wal/archive-store.ts',
-    reason: "archive-wal's posix fast path: hard link or compressed temp copy beside its wals/ destination",
-    pending: true,
-  },
-  {
-    path: 'src/commands/shared/checks/cloud-staging-checks.ts',
-    reason: 'check: the local cloud staging directory exists or can be created, writable and private',
-  },
-  {
-    path: 'src/wal/archiver.ts',
-    reason: 'moves incoming/ and streaming/ segments into the local archive',
-    pending: true,
-  },
-  {
-    path: 'src/wal/archive-service.ts',
-    reason: 'lists incoming/ and creates the lock directory',
-    pending: true,
-  },
-  {
-    path: 'src/wal/compare.ts',
-    reason: 'compares an archived segment with a new one by local path',
-    pending: true,
-  },
-  { path: 'src/wal/xlogdb-file.ts', reason: 'reads and appends xlog.db (the WAL index)', pending: true },
 ];

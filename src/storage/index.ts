@@ -40,9 +40,33 @@ export interface StorageFeatures {
   hardLink: boolean;
   /** `localPath` names a local file that local programs (rsync, tar, pg_combinebackup) can use. */
   localFiles: boolean;
-  /** `appendFile` appends in place (xlog.db); object stores have no append. */
+  /** `appendLines` appends in place (xlog.db); object stores have no append. */
   append: boolean;
+  /**
+   * `stage` and `commitStaged` exist (posix): a WAL file is staged beside its destination from a
+   * local file (hard link, copy, or a compressed copy a caller writes) and many are published
+   * together, one directory sync per directory. Object stores upload each file whole instead.
+   */
+  stagedCommit: boolean;
 }
+
+/** A file `stage` prepared beside its destination, published by `commitStaged`. */
+export interface StagedFile {
+  /** The destination, relative to the storage root. */
+  readonly path: string;
+  /** The staged file's size and mtime: what the destination has once committed. */
+  readonly size: number;
+  readonly mtimeNs: bigint;
+}
+
+/** Where a staged file's bytes come from: all local files, which `stage` never changes. */
+export type StageSource =
+  /** A hard link to the local file (same file system), a copy where a link is refused. */
+  | { link: string }
+  /** A copy of the local file: a file of another user, which barman_user must own. */
+  | { copy: string }
+  /** The caller writes the staged file at the local path given (a compressed copy). */
+  | { write: (localPath: string) => Promise<unknown> };
 
 export interface WriteOptions {
   /** File mode for new files (posix only). */
@@ -92,8 +116,29 @@ export interface Storage {
   openRead(path: string): Promise<Readable>;
   /** Atomic and durable: readers see the old content or the whole new content, never a part. */
   writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void>;
-  /** Appends and syncs (catalogue files such as xlog.db). */
-  appendFile(path: string, data: Buffer | string): Promise<void>;
+  /**
+   * Appends text lines and syncs (xlog.db, `features.append`). They start on a fresh line: a
+   * last line a crash left without its newline is not glued to the first one. A failed append
+   * leaves the file as it was (no torn line for the next append to follow).
+   */
+  appendLines(path: string, lines: string): Promise<void>;
+  /**
+   * Removes what writes killed before they finished left in `directory` (posix: the temp files
+   * beside their targets), those of the file `name` only when given. The caller excludes every
+   * other writer there (holds its lock). Object stores resolve: an object appears whole or not.
+   */
+  removeInterruptedWrites(directory: string, name?: string): Promise<void>;
+  /**
+   * `features.stagedCommit`: prepares `path` from a local file, private to barman_user (0600)
+   * and synced, under a temp name readers ignore; invisible until `commitStaged`. `mtimeMs`
+   * sets the staged file's mtime. A failure leaves nothing behind.
+   */
+  stage?(path: string, source: StageSource, options?: { mtimeMs?: number }): Promise<StagedFile>;
+  /**
+   * Publishes staged files under their names (atomic renames), then syncs each directory once:
+   * they are durable when this resolves. What a kill leaves staged, `removeInterruptedWrites` removes.
+   */
+  commitStaged?(files: readonly StagedFile[]): Promise<void>;
   /** Removes a file; a missing one is not an error. */
   remove(path: string): Promise<void>;
   /** Removes files (batched on object stores); missing ones are not an error. */

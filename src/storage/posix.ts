@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import {
   access,
   chmod,
+  copyFile,
   link,
   lstat,
   mkdir,
@@ -27,6 +28,8 @@ import type { Readable } from 'node:stream';
 import { isOpenMode, privateMode } from '../util/private-files.js';
 import { isSystemError, withPath } from '../errors/system.js';
 import type {
+  StagedFile,
+  StageSource,
   Storage,
   StorageEntry,
   StorageFeatures,
@@ -101,16 +104,27 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}-${uniqueToken()}${TEMP_SUFFIX}`);
 }
 
+const TEMP_TAIL = /^\d+-[0-9a-f]+\.tmp$/;
+
 /**
- * Removes the temp copies of `path` (see tempPathFor) that a writeFileDurably killed before its
- * rename left. Only for a caller that excludes every other writer of `path` (holds its lock).
+ * Removes from `directory` the temp files (see tempPathFor) that writes killed before their
+ * rename left: those of the file `name` only when given, else every one. Only for a caller that
+ * excludes every other writer there (holds its lock).
  */
-export async function removeTempCopies(path: string): Promise<void> {
-  const directory = dirname(path);
-  const prefix = `.${basename(path)}.`;
-  for (const name of await readdir(directory).catch(() => [] as string[])) {
-    if (name.startsWith(prefix) && name.endsWith(TEMP_SUFFIX))
-      await unlink(join(directory, name)).catch(() => {});
+export async function removeTempFiles(directory: string, name?: string): Promise<void> {
+  for (const entry of await readdir(directory).catch(() => [] as string[])) {
+    if (!entry.startsWith('.')) continue;
+    let rest: string;
+    if (name === undefined) {
+      // `.<name>.<pid>-<token>.tmp`: the token after the last dot but one.
+      const match = /^\..+\.(\d+-[0-9a-f]+\.tmp)$/.exec(entry);
+      if (!match) continue;
+      rest = match[1]!;
+    } else {
+      if (!entry.startsWith(`.${name}.`)) continue;
+      rest = entry.slice(name.length + 2);
+    }
+    if (TEMP_TAIL.test(rest)) await unlink(join(directory, entry)).catch(() => {});
   }
 }
 
@@ -231,16 +245,25 @@ export async function writeAll(handle: FileHandle, data: Buffer): Promise<void> 
 }
 
 /**
- * Appends and fsyncs: the line is on disk when the promise resolves. When the append fails
- * (e.g. the disk is full after part of the data), the file is cut back to its previous size so
- * that no torn line is left for the next append to be glued to.
+ * Appends text lines and fsyncs: they are on disk when the promise resolves. They start on a
+ * fresh line (a line a power cut left without its newline is not glued to them). When the append
+ * fails (e.g. the disk is full after part of the data), the file is cut back to its previous size
+ * so that no torn line is left for the next append to follow.
  */
-export async function appendFileDurably(path: string, data: Buffer | string): Promise<void> {
-  const handle = await open(path, 'a', 0o600);
+export async function appendLinesDurably(path: string, lines: string): Promise<void> {
+  const handle = await open(path, 'a+', 0o600).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
   try {
     const { size } = await handle.stat();
     try {
-      await writeAll(handle, typeof data === 'string' ? Buffer.from(data) : data);
+      let separator = '';
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await handle.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) separator = '\n';
+      }
+      await writeAll(handle, Buffer.from(separator + lines));
       await handle.sync();
     } catch (error) {
       await handle.truncate(size).catch(() => {});
@@ -251,9 +274,25 @@ export async function appendFileDurably(path: string, data: Buffer | string): Pr
   }
 }
 
+/** A file staged by PosixStorage.stage: its temp name beside the destination. */
+class PosixStagedFile implements StagedFile {
+  constructor(
+    readonly path: string,
+    readonly temp: string,
+    readonly size: number,
+    readonly mtimeNs: bigint,
+  ) {}
+}
+
 export class PosixStorage implements Storage {
   readonly location: string;
-  readonly features: StorageFeatures = { atomicRename: true, hardLink: true, localFiles: true, append: true };
+  readonly features: StorageFeatures = {
+    atomicRename: true,
+    hardLink: true,
+    localFiles: true,
+    append: true,
+    stagedCommit: true,
+  };
 
   constructor(root: string) {
     this.location = resolve(root);
@@ -361,10 +400,55 @@ export class PosixStorage implements Storage {
     await writeFileDurably(full, data, options);
   }
 
-  async appendFile(path: string, data: Buffer | string): Promise<void> {
+  async appendLines(path: string, lines: string): Promise<void> {
     const full = this.full(path);
     await mkdir(dirname(full), { recursive: true });
-    await appendFileDurably(full, data);
+    await appendLinesDurably(full, lines);
+  }
+
+  async removeInterruptedWrites(directory: string, name?: string): Promise<void> {
+    await removeTempFiles(this.full(directory), name);
+  }
+
+  /**
+   * The archive-wal fast path: the temp file is a hard link when it can be (no byte copied),
+   * made barman_user's (0600: links and copies keep the source's mode, 0640 from pg_receivewal
+   * for a group-readable PGDATA) and synced (the source's writer may not have synced it).
+   */
+  async stage(path: string, source: StageSource, options: { mtimeMs?: number } = {}): Promise<StagedFile> {
+    const full = this.full(path);
+    await mkdir(dirname(full), { recursive: true });
+    const temp = tempPathFor(full);
+    try {
+      if ('write' in source) await source.write(temp);
+      else if ('link' in source) {
+        await link(source.link, temp).catch(async (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
+          await copyFile(source.link, temp);
+        });
+      } else await copyFile(source.copy, temp);
+      await makeFilePrivateAndDurable(temp);
+      if (options.mtimeMs !== undefined) await utimes(temp, new Date(), options.mtimeMs / 1000);
+      const stored = await fsStat(temp, { bigint: true });
+      return new PosixStagedFile(path, temp, Number(stored.size), stored.mtimeNs);
+    } catch (error) {
+      // A partial copy must not hold on to space (a full disk) until the next run cleans it.
+      await unlink(temp).catch(() => {});
+      throw namingTarget(error, temp, full);
+    }
+  }
+
+  async commitStaged(files: readonly StagedFile[]): Promise<void> {
+    const directories = new Set<string>();
+    for (const file of files) {
+      if (!(file instanceof PosixStagedFile)) throw new Error(`${file.path} was not staged by this storage`);
+      const target = this.full(file.path);
+      await rename(file.temp, target).catch((error: unknown) => {
+        throw namingTarget(error, file.temp, target);
+      });
+      directories.add(dirname(target));
+    }
+    for (const directory of directories) await fsyncDirectory(directory);
   }
 
   async remove(path: string): Promise<void> {

@@ -3,13 +3,18 @@
  * directory; an object archive has none, its listing is the index) and the compression pool
  * wired together.
  */
-import { mkdir, readdir } from 'node:fs/promises';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { readIdentity, writeIdentity } from '../catalog/identity.js';
 import { catalogLayout, serverLayout } from '../catalog/layout.js';
 import type { HeldLock } from '../locks/index.js';
-import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../locks/index.js';
+import {
+  acquireLock,
+  ensureLockDirectory,
+  serverLockPath,
+  tryAcquireLock,
+  withLock,
+} from '../locks/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { BarmanError } from '../errors/index.js';
 import { isSystemError, systemErrorHint, systemErrorMessage } from '../errors/system.js';
@@ -17,6 +22,7 @@ import type { WalArchive } from './archive.js';
 import { openWalArchive } from './archive.js';
 import type { ArchiveHooks, ArchiveOutcome, ArchiverEnvironment, WalSource } from './archiver.js';
 import { archiveWal } from './archiver.js';
+import { createSourceDirectories, sourcesWaiting } from './archive-sources.js';
 import { CompressionPool } from '../transfer/compression/index.js';
 import { CLOUD_UPLOAD_LOCK_TASK } from './cloud-spool.js';
 import { XlogDbFile } from './xlogdb-file.js';
@@ -36,7 +42,7 @@ export async function runArchiveWal(
   options: { hooks?: ArchiveHooks; sources?: readonly WalSource[] } = {},
 ): Promise<ArchiveOutcome> {
   const layout = await catalogLayout(config);
-  await mkdir(layout.lockDirectory, { recursive: true });
+  await ensureLockDirectory(layout.lockDirectory);
   const archiveLock = await acquireLock(serverLockPath(layout.lockDirectory, config.name, 'archive-wal'), {
     busyMessage: `Another archive-wal process is already running on server ${config.name}`,
   });
@@ -45,14 +51,10 @@ export async function runArchiveWal(
   let uploadLock: HeldLock | null = null;
   try {
     const local = config.wals_directory.kind === 'posix';
-    for (const directory of [
-      ...(local ? [layout.walsDirectory] : []),
-      layout.incomingDirectory,
-      layout.errorsDirectory,
-    ]) {
-      await mkdir(directory, { recursive: true });
-    }
+    await createSourceDirectories([layout.incomingDirectory, layout.errorsDirectory]);
     archive = await openWalArchive(config);
+    // A directory archive's root (object stores have no directories).
+    await archive.storage.mkdir('');
     let sources = options.sources;
     if (!local && config.archiver && (sources?.includes('incoming') ?? true)) {
       // incoming/ is also the spool of cloud-wal-archive --async: one process at a time uploads it.
@@ -98,7 +100,7 @@ async function xlogDbCatalogue(
   config: ServerConfig,
 ): Promise<Pick<ArchiverEnvironment, 'catalogued' | 'commitToCatalogue'>> {
   const layout = await serverLayout(config);
-  const xlogDb = new XlogDbFile(layout.xlogDbFile);
+  const xlogDb = XlogDbFile.at(layout.xlogDbFile);
   const xlogLock = serverLockPath(layout.lockDirectory, config.name, 'xlogdb');
   const current = await xlogDb.read();
   const columns = current.columns === 5 ? 5 : 4;
@@ -132,11 +134,7 @@ export async function walWaiting(config: ServerConfig): Promise<boolean> {
     ...(config.archiver ? [layout.incomingDirectory] : []),
     ...(config.streaming_archiver ? [layout.streamingDirectory] : []),
   ];
-  for (const directory of sources) {
-    const names = await readdir(directory).catch(() => null);
-    if (names === null || names.length > 0) return true;
-  }
-  return false;
+  return sourcesWaiting(sources);
 }
 
 /** File-system failures are operator problems, not internal errors: say which and where. */

@@ -1,9 +1,11 @@
 /**
  * Where archive-wal takes its files from and where it puts the ones it refuses: the sources
- * (incoming/, streaming/) read in name order with pg_receivewal's rules, errors/ for rejected
- * files, and the put-wal temp files a dead writer left. Local directories on every archive.
+ * (incoming/, streaming/) read in name order with pg_receivewal's rules, their files' headers
+ * and owners, their removal once archived, errors/ for rejected files, and the put-wal temp
+ * files a dead writer left. Local directories on every archive; the archive itself is reached
+ * through its Storage (archive-store.ts), never from here.
  */
-import { copyFile, lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncDirectory, makeTreePrivate } from '../storage/posix.js';
 import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
@@ -72,6 +74,67 @@ function streamingBatch(candidates: Candidate[]): Candidate[] {
   return [...others, ...partials.slice(0, -1)].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
+}
+
+/** Creates the local drop boxes archive-wal fills (incoming/) and uses (errors/), when missing. */
+export async function createSourceDirectories(directories: readonly string[]): Promise<void> {
+  for (const directory of directories) await mkdir(directory, { recursive: true });
+}
+
+/** Whether any of `directories` may hold something: false only when each exists and is empty. */
+export async function sourcesWaiting(directories: readonly string[]): Promise<boolean> {
+  for (const directory of directories) {
+    const names = await readdir(directory).catch(() => null);
+    if (names === null || names.length > 0) return true;
+  }
+  return false;
+}
+
+/** What the archive keeps of a source file: its size, its mtime, whether barman_user owns it. */
+export interface SourceStat {
+  size: number;
+  mtimeNs: bigint;
+  /** barman_user's own file: a hard link may stand for it (else a copy is made, barman_user's). */
+  ownedByUs: boolean;
+}
+
+export async function statSource(candidate: Candidate): Promise<SourceStat> {
+  const info = await stat(candidate.path, { bigint: true });
+  return {
+    size: Number(info.size),
+    mtimeNs: info.mtimeNs,
+    ownedByUs: info.uid === BigInt(process.getuid?.() ?? -1),
+  };
+}
+
+/** The first `length` bytes of a source file (fewer when shorter) and its size: one open. */
+export async function readSourceHead(
+  candidate: Candidate,
+  length: number,
+): Promise<{ head: Buffer; size: number }> {
+  const handle = await open(candidate.path, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(head, 0, length, 0);
+    return { head: head.subarray(0, bytesRead), size: (await handle.stat()).size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Removes sources whose archived copies (and catalogue lines) are durable, then syncs each of
+ * their directories once: only then is a segment acknowledged. One already gone is fine.
+ */
+export async function acknowledgeSources(candidates: readonly Candidate[]): Promise<void> {
+  const directories = new Set<string>();
+  for (const candidate of candidates) {
+    await unlink(candidate.path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    directories.add(dirname(candidate.path));
+  }
+  for (const directory of directories) await fsyncDirectory(directory);
 }
 
 export async function reject(

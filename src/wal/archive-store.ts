@@ -1,20 +1,18 @@
 /**
- * Storing a WAL file into the server's archive, in the layout of its location. A directory
- * (Barman's layout) keeps the fast path: a hard link (or a compressed copy) written as a temp
- * file beside its destination and synced, renamed into place in batches by the archiver's
- * commit. An object store (barman-cloud's layout) gets the file through cloud-archive.ts, the
- * one upload of cloud-wal-archive: compressed as configured, verified, identical copies
- * recognised; it is durable when `prepare` resolves, so the commit has nothing to rename.
+ * Storing a WAL file into the server's archive, in the layout of its location, through its
+ * Storage. A directory (Barman's layout) keeps the fast path of a storage with
+ * `features.stagedCommit`: each file staged beside its destination (a hard link, or a compressed
+ * copy), synced, and published in batches by the archiver's commit (Storage.commitStaged). An
+ * object store (barman-cloud's layout) gets the file through cloud-archive.ts, the one upload of
+ * cloud-wal-archive: compressed as configured, verified, identical copies recognised; it is
+ * durable when `prepare` resolves, so the commit has nothing to publish.
  */
-import { randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, readdir, stat, unlink, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { ServerConfig } from '../config/index.js';
 import { isBarmanError } from '../errors/index.js';
-import { filesHaveSameContent } from './compare.js';
+import type { Storage } from '../storage/index.js';
+import type { WalFile } from './compare.js';
+import { compressionOf, filesHaveSameContent, localWalFile, whereIs } from './compare.js';
 import type { CompressionName } from '../transfer/compression/index.js';
-import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 import type {
   ArchiveHookFile,
   ArchiveOutcome,
@@ -22,10 +20,9 @@ import type {
   Candidate,
   Prepared,
 } from './archiver-types.js';
-import { reject } from './archive-sources.js';
+import { reject, statSource } from './archive-sources.js';
 import { cloudWalCompression } from './cloud-layout.js';
 import { customWalCompression } from './custom-compression.js';
-import { hashDir } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';
 
 /** Prepares one file: its stored copy, or null when it was refused (moved to errors/). */
@@ -41,8 +38,7 @@ export async function prepare(
 
 /** Where a file goes, for the hook scripts: a local path, or the object's URL. */
 export function destinationOf(env: ArchiverEnvironment, candidate: Candidate): string {
-  if (env.archive.layout === 'barman')
-    return join(env.paths.walsDirectory, hashDir(candidate.name), candidate.name);
+  if (env.archive.layout === 'barman') return whereIs(storedFile(env, candidate));
   return `${env.archive.location}/${env.archive.pathOf(candidate.name, objectCompression(env))}`;
 }
 
@@ -53,13 +49,15 @@ export async function storedHookFile(
 ): Promise<ArchiveHookFile> {
   const destination = destinationOf(env, candidate);
   if (env.archive.layout === 'barman') {
-    const stored = await stat(destination, { bigint: true });
+    const file = storedFile(env, candidate);
+    const stored = await file.storage.stat(file.path);
+    if (!stored) throw new Error(`${destination} is missing right after it was archived`);
     return {
       segment: candidate.name,
       path: destination,
-      size: Number(stored.size),
-      mtime: Number(stored.mtimeNs) / 1e9,
-      compression: await detectCompression(destination, env.config),
+      size: stored.size,
+      mtime: mtimeSeconds(stored),
+      compression: await compressionOf(file, env.archive.custom),
     };
   }
   const [found] = await env.archive.find(candidate.name);
@@ -78,86 +76,81 @@ function objectCompression(env: ArchiverEnvironment) {
   return cloudWalCompression(env.config);
 }
 
+/** `candidate`'s place in the archive (Barman's layout). */
+function storedFile(env: ArchiverEnvironment, candidate: Candidate): WalFile {
+  return { storage: env.archive.storage, path: env.archive.pathOf(candidate.name) };
+}
+
+/** A stored file's mtime in seconds, to the nanosecond where the storage keeps it (xlog.db's). */
+function mtimeSeconds(info: { mtimeMs: number; mtimeNs?: bigint }): number {
+  return info.mtimeNs !== undefined ? Number(info.mtimeNs) / 1e9 : info.mtimeMs / 1000;
+}
+
+/** The staging operations of a storage that has them (`features.stagedCommit`). */
+export function stagingOf(storage: Storage): Required<Pick<Storage, 'stage' | 'commitStaged'>> {
+  if (!storage.features.stagedCommit || !storage.stage || !storage.commitStaged)
+    throw new Error(`the storage of ${storage.location} cannot stage files (no features.stagedCommit)`);
+  return {
+    stage: (path, source, options) => storage.stage!(path, source, options),
+    commitStaged: (files) => storage.commitStaged!(files),
+  };
+}
+
 async function prepareInDirectory(
   env: ArchiverEnvironment,
   candidate: Candidate,
   outcome: ArchiveOutcome,
 ): Promise<Prepared | null> {
-  const destination = join(env.paths.walsDirectory, hashDir(candidate.name), candidate.name);
-  const sourceStat = await stat(candidate.path, { bigint: true });
-  const mtime = Number(sourceStat.mtimeNs) / 1e9;
-  const existing = await lstat(destination, { bigint: true }).catch(() => null);
+  const stored = storedFile(env, candidate);
+  const source = localWalFile(candidate.path);
+  const custom = env.archive.custom;
+  const existing = await stored.storage.stat(stored.path).catch(() => null);
   if (existing) {
-    if (await filesHaveSameContent(candidate.path, destination, customWalCompression(env.config))) {
-      const compression = await detectCompression(destination, env.config);
+    if (await filesHaveSameContent(source, stored, custom)) {
       // The stored file's size and mtime, as for a new file and as rebuild-xlogdb reads them.
       const entry: XlogDbEntry = {
         name: candidate.name,
-        size: Number(existing.size),
-        mtime: Number(existing.mtimeNs) / 1e9,
-        compression,
+        size: existing.size,
+        mtime: mtimeSeconds(existing),
+        compression: await compressionOf(stored, custom),
         encryption: null,
       };
-      return { candidate, kind: 'duplicate', temp: null, destination, entry };
+      return { candidate, kind: 'duplicate', staged: null, entry };
     }
     await rejectDuplicate(env, candidate, outcome);
     return null;
   }
 
-  await mkdir(dirname(destination), { recursive: true });
-  const temp = join(
-    dirname(destination),
-    `.${candidate.name}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`,
-  );
+  const { stage } = stagingOf(stored.storage);
+  const sourceStat = await statSource(candidate);
   const wanted = wantedCompression(env.config);
-  const already = await detectCompression(candidate.path, env.config);
-  let compression: string | null = already;
-  let stored: BigIntStats;
-  try {
-    if (wanted !== null && already === null) {
-      await env.pool.compressFile(wanted, candidate.path, temp, {
-        level: env.config.compression_level,
-        custom: customWalCompression(env.config),
-      });
-      compression = wanted;
-    } else if (sourceStat.uid === BigInt(process.getuid?.() ?? -1)) {
-      await link(candidate.path, temp).catch(async (error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EXDEV' && error.code !== 'EPERM') throw error;
-        await copyFile(candidate.path, temp);
-      });
-    } else {
-      // Another user's file (an archive_command writing into incoming/ as itself): a copy, so
-      // that the archived file is barman_user's and its mode barman_user's to set.
-      await copyFile(candidate.path, temp);
-    }
-    // The source was written by archive_command or pg_receivewal, which may not have synced it.
-    const handle = await open(temp, 'r+');
-    try {
-      // Copies and links keep the source's mode (pg_receivewal writes 0640 for a group-readable
-      // PGDATA, rsync -a a 0644 copy's): archived WAL is barman_user's alone.
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    // The archived file keeps the source's mtime (as Barman's copystat does); xlog.db records the
-    // stored file's own mtime so that a rebuild from the archive gives the same line.
-    if (compression !== already) await utimes(temp, new Date(), mtime);
-    stored = await stat(temp, { bigint: true });
-  } catch (error) {
-    // A partial copy must not hold on to space (a full disk) until the next run cleans it.
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-  const size = Number(stored.size);
-  const storedMtime = Number(stored.mtimeNs) / 1e9;
-  return {
-    candidate,
-    kind: 'new',
-    temp,
-    destination,
-    entry: { name: candidate.name, size, mtime: storedMtime, compression, encryption: null },
+  const already = await compressionOf(source, custom);
+  const staged =
+    wanted !== null && already === null
+      ? await stage(
+          stored.path,
+          {
+            write: (temp) =>
+              env.pool.compressFile(wanted, candidate.path, temp, {
+                level: env.config.compression_level,
+                custom: customWalCompression(env.config),
+              }),
+          },
+          // The archived file keeps the source's mtime (as Barman's copystat does).
+          { mtimeMs: Number(sourceStat.mtimeNs) / 1e6 },
+        )
+      : // Another user's file (an archive_command writing into incoming/ as itself) is copied, so
+        // that the archived file is barman_user's and its mode barman_user's to set.
+        await stage(stored.path, sourceStat.ownedByUs ? { link: candidate.path } : { copy: candidate.path });
+  // xlog.db records the stored file's own mtime so that a rebuild from the archive gives the same line.
+  const entry: XlogDbEntry = {
+    name: candidate.name,
+    size: staged.size,
+    mtime: Number(staged.mtimeNs) / 1e9,
+    compression: wanted !== null && already === null ? wanted : already,
+    encryption: null,
   };
+  return { candidate, kind: 'new', staged, entry };
 }
 
 /**
@@ -170,7 +163,7 @@ async function prepareInObjectStore(
   candidate: Candidate,
   outcome: ArchiveOutcome,
 ): Promise<Prepared | null> {
-  const delivered = await detectCompression(candidate.path, env.config);
+  const delivered = await compressionOf(localWalFile(candidate.path), env.archive.custom);
   if (delivered !== null) {
     // Its object would be named by the configured compression, not by the one it arrived in.
     const reason = `compressed before delivery (${delivered}): an object archive stores only files it compresses itself`;
@@ -193,7 +186,7 @@ async function prepareInObjectStore(
       encryption: null,
     };
     const kind = stored.status === 'uploaded' ? 'new' : 'duplicate';
-    return { candidate, kind, temp: null, destination: stored.path, entry };
+    return { candidate, kind, staged: null, entry };
   } catch (error) {
     if (!isBarmanError(error) || error.code !== 'wal-duplicate-differs') throw error;
     await rejectDuplicate(env, candidate, outcome);
@@ -218,30 +211,17 @@ async function rejectDuplicate(
   );
 }
 
-/** Removes temp files a killed archive-wal left in wals/ (only ours: `.<name>.<pid>-<hex>.tmp`). */
-export async function cleanTempFiles(walsDirectory: string): Promise<void> {
-  const directories = await readdir(walsDirectory, { withFileTypes: true }).catch(() => []);
-  for (const entry of directories) {
-    if (!entry.isDirectory()) continue;
-    const directory = join(walsDirectory, entry.name);
-    for (const name of await readdir(directory).catch(() => [] as string[])) {
-      if (/^\..+\.\d+-[0-9a-f]+\.tmp$/.test(name)) await unlink(join(directory, name)).catch(() => {});
-    }
+/**
+ * Removes what a killed archive-wal staged in the hash directories and never committed (the
+ * caller holds the archive-wal lock: nothing else stages there).
+ */
+export async function removeInterruptedStaging(storage: Storage): Promise<void> {
+  for (const entry of await storage.list('')) {
+    if (entry.kind === 'directory') await storage.removeInterruptedWrites(entry.name);
   }
 }
 
 export function wantedCompression(config: ServerConfig): CompressionName | null {
   const name = config.compression;
   return name === null || name === 'none' ? null : name;
-}
-
-export async function detectCompression(path: string, config: ServerConfig): Promise<CompressionName | null> {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(MAGIC_HEADER_LENGTH);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return identifyCompression(head.subarray(0, bytesRead), customWalCompression(config));
-  } finally {
-    await handle.close();
-  }
 }

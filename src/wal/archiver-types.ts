@@ -2,6 +2,7 @@
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
+import type { StagedFile } from '../storage/index.js';
 import type { CompressionPool } from '../transfer/compression/index.js';
 import type { WalArchive } from './archive.js';
 import type { WalName } from './names.js';
@@ -90,13 +91,11 @@ export interface Candidate {
   source: WalSource;
 }
 
-/** A file ready to be published: stored (object archive) or in a temp file (directory). */
+/** A file ready to be published: stored (object archive) or staged (directory). */
 export interface Prepared {
   candidate: Candidate;
   kind: 'new' | 'duplicate';
-  /** Temp file to rename to `destination` (new files of a directory archive only). */
-  temp: string | null;
-  /** A local path (directory archive) or the object's path in the archive. */
-  destination: string;
+  /** Staged beside its destination, for the commit to publish (new files of a directory archive only). */
+  staged: StagedFile | null;
   entry: XlogDbEntry;
 }

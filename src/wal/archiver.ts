@@ -4,15 +4,14 @@
  * layout, with xlog.db, or an object store in barman-cloud's layout.
  *
  * Safety: a source file is deleted only after its archived copy is durable: in a directory,
- * fsynced, renamed into place, its directory fsynced, and its xlog.db line appended and fsynced;
- * in an object store, acknowledged with a verified checksum. A directory's copy is first written
- * as a temp file (a hard link when no compression is needed), so a crash at any point leaves
- * the source in place; the next run recognises an identical archived copy (completing its
- * xlog.db line if missing) and only then removes the source.
+ * staged and synced, published (renamed into place, its directory synced: Storage.commitStaged),
+ * and its xlog.db line appended and synced; in an object store, acknowledged with a verified
+ * checksum. A directory's copy is staged under a temp name (a hard link when no compression is
+ * needed), so a crash at any point leaves the source in place; the next run removes what was
+ * staged and not published, recognises an identical archived copy (completing its xlog.db line
+ * if missing) and only then removes the source.
  */
-import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDirectory } from '../storage/posix.js';
 import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 import type {
   ArchiveHookFile,
@@ -23,14 +22,22 @@ import type {
   Prepared,
   WalSource,
 } from './archiver-types.js';
-import { cleanStalePutWalTemps, collectBatch, reject } from './archive-sources.js';
 import {
-  cleanTempFiles,
+  acknowledgeSources,
+  cleanStalePutWalTemps,
+  collectBatch,
+  readSourceHead,
+  reject,
+  statSource,
+} from './archive-sources.js';
+import {
   destinationOf,
-  detectCompression,
   prepare,
+  removeInterruptedStaging,
+  stagingOf,
   storedHookFile,
 } from './archive-store.js';
+import { compressionOf, localWalFile } from './compare.js';
 import { segmentStartLsn } from './names.js';
 import { parseWalHeader, WAL_HEADER_LENGTH } from './wal-header.js';
 
@@ -42,13 +49,13 @@ export type {
   WalSource,
 } from './archiver-types.js';
 export { STALE_PUT_WAL_TEMP_MS } from './archive-sources.js';
-export { detectCompression, wantedCompression } from './archive-store.js';
+export { wantedCompression } from './archive-store.js';
 
 const COMMIT_CHUNK = 32;
 
 export async function archiveWal(env: ArchiverEnvironment): Promise<ArchiveOutcome> {
   const outcome: ArchiveOutcome = { archived: [], duplicates: [], rejected: [] };
-  if (env.archive.layout === 'barman') await cleanTempFiles(env.paths.walsDirectory);
+  if (env.archive.layout === 'barman') await removeInterruptedStaging(env.archive.storage);
   const sources: WalSource[] = [];
   if (env.config.streaming_archiver) sources.push('streaming');
   if (env.config.archiver) sources.push('incoming');
@@ -131,13 +138,13 @@ async function archiveWithHooks(
   outcome: ArchiveOutcome,
   archive: () => Promise<void>,
 ): Promise<boolean> {
-  const sourceStat = await stat(candidate.path, { bigint: true });
+  const sourceStat = await statSource(candidate);
   const source: ArchiveHookFile = {
     segment: candidate.name,
     path: candidate.path,
-    size: Number(sourceStat.size),
+    size: sourceStat.size,
     mtime: Number(sourceStat.mtimeNs) / 1e9,
-    compression: await detectCompression(candidate.path, env.config),
+    compression: await compressionOf(localWalFile(candidate.path), env.archive.custom),
   };
   const destination = destinationOf(env, candidate);
   const stop = await hooks.before(source);
@@ -177,17 +184,7 @@ async function verify(candidate: Candidate, systemIdentifier: string | null): Pr
   if (candidate.wal.kind !== 'segment' && candidate.wal.kind !== 'partial') {
     return { ok: true, systemid: null, majorVersion: null };
   }
-  const handle = await open(candidate.path, 'r');
-  let head: Buffer;
-  let size: number;
-  try {
-    head = Buffer.alloc(Math.max(WAL_HEADER_LENGTH, MAGIC_HEADER_LENGTH));
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    head = head.subarray(0, bytesRead);
-    size = (await handle.stat()).size;
-  } finally {
-    await handle.close();
-  }
+  const { head, size } = await readSourceHead(candidate, Math.max(WAL_HEADER_LENGTH, MAGIC_HEADER_LENGTH));
   // A file compressed before delivery (e.g. by barman-wal-archive) is checked when it is read back.
   if (identifyCompression(head) !== null) return { ok: true, systemid: null, majorVersion: null };
   const header = parseWalHeader(head);
@@ -217,24 +214,15 @@ async function commit(
   const ifMissing = prepared
     .filter((item) => item.kind === 'duplicate' && !env.catalogued.has(item.entry.name))
     .map((item) => item.entry);
+  // An object archive's files are stored already (`staged` null): nothing to publish.
+  const staged = prepared.flatMap((item) => (item.kind === 'new' && item.staged ? [item.staged] : []));
   await env.commitToCatalogue({ published, ifMissing }, async () => {
-    const directories = new Set<string>();
-    for (const item of prepared) {
-      // An object archive's files are stored already (`temp` null): nothing to rename.
-      if (item.kind !== 'new' || item.temp === null) continue;
-      await rename(item.temp, item.destination);
-      directories.add(dirname(item.destination));
-    }
-    for (const directory of directories) await fsyncDirectory(directory);
+    if (staged.length > 0) await stagingOf(env.archive.storage).commitStaged(staged);
   });
   for (const entry of [...published, ...ifMissing]) env.catalogued.add(entry.name);
   // Only now may the sources go: their archived copies and catalogue lines are durable.
-  const sourceDirectories = new Set<string>();
+  await acknowledgeSources(prepared.map((item) => item.candidate));
   for (const item of prepared) {
-    await unlink(item.candidate.path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    sourceDirectories.add(dirname(item.candidate.path));
     if (item.kind === 'new') {
       outcome.archived.push(item.candidate.name);
       env.report.info(`\t${item.candidate.name}`);
@@ -243,5 +231,4 @@ async function commit(
       env.log.info(`dropped ${item.candidate.name}: an identical copy is already archived`);
     }
   }
-  for (const directory of sourceDirectories) await fsyncDirectory(directory);
 }

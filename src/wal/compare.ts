@@ -1,9 +1,10 @@
 /** Byte comparison of two WAL files whatever their compression (duplicate detection). */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import { isSystemError, withPath } from '../errors/system.js';
+import type { Storage } from '../storage/index.js';
+import { PosixStorage } from '../storage/index.js';
 import type { CompressionName, CustomCompression } from '../transfer/compression/index.js';
 import {
   CompressionError,
@@ -12,26 +13,46 @@ import {
   MAGIC_HEADER_LENGTH,
 } from '../transfer/compression/index.js';
 
+/** A WAL file on a Storage: in the archive, or a local file (incoming/, put-wal's temp file). */
+export interface WalFile {
+  storage: Storage;
+  /** Relative to the storage's root. */
+  path: string;
+}
+
+/** A local file as a WalFile (a PosixStorage of its directory). */
+export function localWalFile(path: string): WalFile {
+  return { storage: new PosixStorage(dirname(path)), path: basename(path) };
+}
+
+/** Where `file` is, for messages: its local path, or its URL. */
+export function whereIs({ storage, path }: WalFile): string {
+  return storage.localPath ? storage.localPath(path) : `${storage.location}/${path}`;
+}
+
+/** The compression of `file`, told by its first bytes (Barman's layout names none). */
+export async function compressionOf(
+  file: WalFile,
+  custom: CustomCompression | null,
+): Promise<CompressionName | null> {
+  return identifyCompression(await file.storage.readHead(file.path, MAGIC_HEADER_LENGTH), custom);
+}
+
 /**
- * The archived WAL file at `path`, decompressed whatever its compression. A file that does not
- * decompress (truncated, damaged) fails the stream with an error naming it: the message must
- * say which of thousands of archived files is bad, not just "unexpected end of file".
+ * `file` decompressed, whatever its compression (`known` when its name says it: barman-cloud's
+ * layout; else its first bytes tell). A file that does not decompress (truncated, damaged) fails
+ * the stream with an error naming it: the message must say which of thousands of archived files
+ * is bad, not just "unexpected end of file".
  */
-export async function openDecompressed(path: string, custom: CustomCompression | null): Promise<Readable> {
-  const handle = await open(path, 'r');
-  let compression: ReturnType<typeof identifyCompression>;
-  try {
-    const head = Buffer.alloc(MAGIC_HEADER_LENGTH);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    compression = identifyCompression(head.subarray(0, bytesRead), custom);
-  } catch (error) {
-    throw withPath(error, path);
-  } finally {
-    await handle.close();
-  }
-  const raw = createReadStream(path);
+export async function openDecompressed(
+  file: WalFile,
+  custom: CustomCompression | null,
+  known?: CompressionName | null,
+): Promise<Readable> {
+  const compression = known !== undefined ? known : await compressionOf(file, custom);
+  const raw = await file.storage.openRead(file.path);
   if (compression === null) return raw;
-  return decompressedStream(raw, compression, custom, path);
+  return decompressedStream(raw, compression, custom, whereIs(file));
 }
 
 /**
@@ -75,8 +96,8 @@ function corruptWal(error: unknown, path: string, compression: string): unknown 
 }
 
 export async function filesHaveSameContent(
-  a: string,
-  b: string,
+  a: WalFile,
+  b: WalFile,
   custom: CustomCompression | null,
 ): Promise<boolean> {
   const [left, right] = await Promise.all([openDecompressed(a, custom), openDecompressed(b, custom)]);

@@ -233,9 +233,10 @@ async function deliverOrMatch(
     }
     const existing = archived === null || (await exists(target)) ? target : archived;
     // Loaded only here: the compression codecs are not needed on the common path.
-    const { filesHaveSameContent } = await import('./compare.js');
+    const { filesHaveSameContent, localWalFile } = await import('./compare.js');
     try {
-      if (!(await filesHaveSameContent(file.temp, existing, custom))) return false;
+      if (!(await filesHaveSameContent(localWalFile(file.temp), localWalFile(existing), custom)))
+        return false;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 10) continue;
       throw error;

@@ -18,7 +18,7 @@ export interface WalIndex {
 }
 
 export async function readWalIndex(config: ServerConfig, layout: ServerLayout): Promise<WalIndex> {
-  if (config.wals_directory.kind === 'posix') return new XlogDbFile(layout.xlogDbFile).read();
+  if (config.wals_directory.kind === 'posix') return XlogDbFile.at(layout.xlogDbFile).read();
   const storage = await storageFor(config, config.wals_directory);
   try {
     const entries = (await storage.listTree(''))

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -227,6 +228,54 @@ for (const driver of drivers) {
       await storage.removeTree('base/w');
     });
 
+    it('stages local files unseen, publishes them together, and removes what killed writes left', async () => {
+      const directory = 'wals/0000000200000000';
+      if (!storage.features.stagedCommit) {
+        // An object appears whole or not at all: nothing to remove, and nothing is refused.
+        await storage.removeInterruptedWrites(directory);
+        return;
+      }
+      const local = await makeTempDir('storage-stage');
+      const source = join(local, 'segment');
+      await writeFile(source, 'wal bytes', { mode: 0o644 });
+      const name = (n: number) => `${directory}/00000002000000000000000${n}`;
+      const linked = await storage.stage!(name(1), { link: source });
+      const copied = await storage.stage!(name(2), { copy: source });
+      const written = await storage.stage!(
+        name(3),
+        { write: (path) => writeFile(path, 'compressed bytes', { mode: 0o644 }) },
+        { mtimeMs: 1_700_000_000_000 },
+      );
+      assert.equal(written.size, 'compressed bytes'.length);
+      assert.equal(written.mtimeNs / 1_000_000n, 1_700_000_000_000n);
+      // Unseen until committed: their temp names are dotfiles, which every reader skips.
+      for (const file of [linked, copied, written]) assert.equal(await storage.stat(file.path), null);
+      await storage.commitStaged!([linked, copied, written]);
+      assert.equal((await storage.readFile(name(1))).toString(), 'wal bytes');
+      assert.equal((await storage.readFile(name(2))).toString(), 'wal bytes');
+      assert.equal((await storage.readFile(name(3))).toString(), 'compressed bytes');
+      assert.equal((await storage.stat(name(1)))?.links, 2, 'a hard link to the source');
+      assert.equal((await storage.stat(name(2)))?.links, 1, 'a copy');
+      for (const n of [1, 2, 3]) assert.equal(statSync(storage.localPath!(name(n))).mode & 0o777, 0o600);
+      assert.equal(Number((await storage.stat(name(3)))!.mtimeNs! / 1_000_000n), 1_700_000_000_000);
+
+      // Writes killed before their commit: one file's leftovers go, then every file's.
+      await storage.stage!(name(4), { copy: source });
+      await storage.stage!(name(5), { copy: source });
+      const leftovers = async () =>
+        (await readdir(storage.localPath!(directory))).filter((entry) => entry.startsWith('.')).length;
+      assert.equal(await leftovers(), 2);
+      await storage.removeInterruptedWrites(directory, '000000020000000000000004');
+      assert.equal(await leftovers(), 1);
+      await storage.removeInterruptedWrites(directory);
+      assert.equal(await leftovers(), 0);
+      assert.deepEqual(
+        (await storage.list(directory)).map((entry) => entry.name).sort(),
+        [1, 2, 3].map((n) => `00000002000000000000000${n}`),
+      );
+      await storage.removeTree(directory);
+    });
+
     it('refuses paths that leave the root', async () => {
       await assert.rejects(storage.writeFile('../outside', 'x'), /escapes the storage root/);
       await assert.rejects(storage.readFile('base/../../outside'), /escapes the storage root/);
@@ -236,12 +285,16 @@ for (const driver of drivers) {
       const { features } = storage;
       assert.equal(typeof storage.link === 'function', features.hardLink);
       assert.equal(typeof storage.localPath === 'function', features.localFiles);
+      assert.equal(typeof storage.stage === 'function', features.stagedCommit);
+      assert.equal(typeof storage.commitStaged === 'function', features.stagedCommit);
       if (features.append) {
-        await storage.appendFile('wals/xlog.db', 'line 1\n');
-        await storage.appendFile('wals/xlog.db', 'line 2\n');
-        assert.equal((await storage.readFile('wals/xlog.db')).toString(), 'line 1\nline 2\n');
+        await storage.appendLines('wals/xlog.db', 'line 1\n');
+        // A last line a crash left without its newline: the next lines start on a fresh one.
+        await storage.appendLines('wals/xlog.db', 'torn');
+        await storage.appendLines('wals/xlog.db', 'line 2\n');
+        assert.equal((await storage.readFile('wals/xlog.db')).toString(), 'line 1\ntorn\nline 2\n');
       } else {
-        await assert.rejects(storage.appendFile('wals/xlog.db', 'line\n'), /no append/);
+        await assert.rejects(storage.appendLines('wals/xlog.db', 'line\n'), /no append/);
       }
       if (features.localFiles) {
         const path = storage.localPath!('base/20261205T000000/backup.info');

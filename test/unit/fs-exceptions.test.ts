@@ -12,7 +12,6 @@ import { test } from 'node:test';
 interface FsException {
   path: string;
   reason: string;
-  pending?: boolean;
 }
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
@@ -40,13 +39,12 @@ test('every exception names an existing file of src/ outside src/storage/ that i
   const exceptions = await loadExceptions();
   assert.ok(exceptions.length > 0);
   const seen = new Set<string>();
-  for (const { path, reason, pending } of exceptions) {
+  for (const { path, reason } of exceptions) {
     assert.ok(!seen.has(path), `${path} is listed twice`);
     seen.add(path);
     assert.match(path, /^src\/.+\.ts$/, `${path}: one entry per file of src/`);
     assert.ok(outsideStorage(path), `${path}: src/storage/ needs no exception`);
     assert.ok(typeof reason === 'string' && reason.trim().length >= 15, `${path}: give the reason`);
-    assert.ok(pending === undefined || typeof pending === 'boolean', `${path}: pending is true or absent`);
     assert.ok(existsSync(join(repoRoot, path)), `${path} does not exist: remove its entry`);
     assert.ok(importsFs(path), `${path} no longer imports node:fs: remove its entry`);
   }

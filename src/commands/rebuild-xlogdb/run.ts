@@ -66,7 +66,7 @@ async function rebuildXlogDb(
         busyMessage: `xlog.db of server ${config.name} is locked by another process`,
       },
       async () => {
-        const xlogDb = new XlogDbFile(layout.xlogDbFile);
+        const xlogDb = XlogDbFile.at(layout.xlogDbFile);
         const columns = (await xlogDb.read()).columns === 5 ? 5 : 4;
         const found = await archive.scan();
         await archive.storage.mkdir('');

@@ -8,14 +8,12 @@
  * catalogue that could not be read completely; finishing a journal only completes a removal
  * decided on a complete one.
  */
-import { readFile, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type { ServerLayout } from '../../catalog/layout.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { withWalDeleteHooks } from '../../hooks/index.js';
 import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
-import { fsyncDirectory, removeTempCopies, writeFileDurably } from '../../storage/posix.js';
+import { PosixStorage } from '../../storage/index.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import type { WalArchive } from '../../wal/archive.js';
 import { localWalArchive, openWalArchive } from '../../wal/archive.js';
@@ -58,22 +56,19 @@ export async function removeWalFiles(
   });
   const archive = await openWalArchive(config);
   try {
-    const journal = journalPath(layout);
+    const journal = removalJournal(layout);
     const indexed = archive.layout === 'barman';
     if (indexed) {
       await finishJournal(layout, true);
-      await removeTempCopies(journal);
-      await writeFileDurably(journal, names.map((name) => `${name}\n`).join(''));
+      await journal.storage.removeInterruptedWrites('', journal.name);
+      await journal.storage.writeFile(journal.name, names.map((name) => `${name}\n`).join(''));
       await dropFromXlogDb(layout, new Set(names), refused);
     }
     // The index's lines of the files: their compression (an object's name) and, for the
     // wal_delete hook scripts, BARMAN_SIZE and the rest.
     const entries = new Map(catalog.xlog.map((entry) => [entry.name, entry]));
     await deleteWalFiles(archive, names, entries, hooks?.has('wal_delete') ? hooks : null);
-    if (indexed) {
-      await unlink(journal);
-      await fsyncDirectory(dirname(journal));
-    }
+    if (indexed) await removeJournal(journal);
     return [...names];
   } finally {
     archive.close();
@@ -129,9 +124,17 @@ function removalLockPath(layout: ServerLayout): string {
   return serverLockPath(layout.lockDirectory, layout.server, 'wal-removal');
 }
 
-/** `.<server>-wal-removal.journal`, beside the lock: the files a removal in progress deletes. */
-function journalPath(layout: ServerLayout): string {
-  return join(layout.lockDirectory, `.${layout.server}-wal-removal.journal`);
+/**
+ * `.<server>-wal-removal.journal`, beside the lock (local, as the locks are): the files a
+ * removal in progress deletes.
+ */
+function removalJournal(layout: ServerLayout): { storage: PosixStorage; name: string } {
+  return { storage: new PosixStorage(layout.lockDirectory), name: `.${layout.server}-wal-removal.journal` };
+}
+
+async function removeJournal({ storage, name }: { storage: PosixStorage; name: string }): Promise<void> {
+  await storage.remove(name);
+  await storage.syncDir('');
 }
 
 /**
@@ -140,10 +143,10 @@ function journalPath(layout: ServerLayout): string {
  * damaged xlog.db never blocks the rebuild that repairs it.
  */
 async function finishJournal(layout: ServerLayout, updateXlogDb: boolean): Promise<string[]> {
-  const journal = journalPath(layout);
+  const journal = removalJournal(layout);
   let text: string;
   try {
-    text = await readFile(journal, 'utf8');
+    text = (await journal.storage.readFile(journal.name)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
@@ -161,8 +164,7 @@ async function finishJournal(layout: ServerLayout, updateXlogDb: boolean): Promi
     );
   }
   await deleteWalFiles(localWalArchive(layout.walsDirectory), names, new Map(), null);
-  await unlink(journal);
-  await fsyncDirectory(dirname(journal));
+  await removeJournal(journal);
   return names;
 }
 
@@ -172,7 +174,7 @@ async function dropFromXlogDb(
   doomed: ReadonlySet<string>,
   refused: string,
 ): Promise<void> {
-  const xlogDb = new XlogDbFile(layout.xlogDbFile);
+  const xlogDb = XlogDbFile.at(layout.xlogDbFile);
   await withLock(
     serverLockPath(layout.lockDirectory, layout.server, 'xlogdb'),
     {

@@ -121,6 +121,7 @@ export class S3Storage implements Storage {
     hardLink: false,
     localFiles: false,
     append: false,
+    stagedCommit: false,
   };
   readonly client: S3Client;
   readonly signal: AbortSignal | undefined;
@@ -511,7 +512,12 @@ export class S3Storage implements Storage {
     }
   }
 
-  appendFile(path: string): Promise<void> {
+  /** An object appears whole or not at all: a killed write leaves no temp file to remove. */
+  removeInterruptedWrites(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  appendLines(path: string): Promise<void> {
     return Promise.reject(
       new BarmanError(
         's3-no-append',
