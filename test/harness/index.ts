@@ -12,3 +12,4 @@ export * from './chaos.js';
 export * from './fixtures.js';
 export * from './config.js';
 export * from './debian13.js';
+export * from './incremental-chains.js';

@@ -8,6 +8,7 @@
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { loadBackups, statusOf } from '../../catalog/backups.js';
+import { BackupChains } from '../../catalog/chain.js';
 import type { CatalogLayoutKind, ServerLayout } from '../../catalog/layout.js';
 import { catalogLayout, catalogLayoutKind } from '../../catalog/layout.js';
 import { withBackupStore } from '../../catalog/store.js';
@@ -32,6 +33,8 @@ export interface ServerCatalog {
   xlog: XlogDbEntry[];
   usage: WalUsage;
   retention: Map<string, RetentionStatus>;
+  /** Block-level incremental chains: parents, children, roots (catalog/chain.ts). */
+  chains: BackupChains;
   /** What the loader could not read (a backup.info, an xlog.db line): the catalogue is incomplete. */
   unreadable: UnreadablePart[];
 }
@@ -141,12 +144,15 @@ export async function loadServerCatalog(
     report.warning(part.detail);
     unreadable.push(part);
   }
+  const chains = new BackupChains(backups);
   const retention = evaluateRetention(
     backups.map((backup) => ({
       id: backup.id,
       status: statusOf(backup),
       endTimeMs: backup.info?.end_time?.epochMs ?? null,
       keep: backup.keep,
+      incremental: (backup.info?.parent_backup_id ?? null) !== null,
+      descendants: chains.descendantsOf(backup.id),
     })),
     config.retention_policy,
     config.minimum_redundancy,
@@ -160,6 +166,7 @@ export async function loadServerCatalog(
     xlog: walIndex.entries,
     usage: new WalUsage(walIndex.entries),
     retention,
+    chains,
     unreadable,
   };
 }
