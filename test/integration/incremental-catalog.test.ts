@@ -330,3 +330,86 @@ for (const layout of [
     }
   });
 }
+
+describe(
+  "incremental chains in Barman's posix layout: crashes, orphans, Barman 3.4",
+  { concurrency: 1 },
+  () => {
+    before(() => ensureDebian13Root(), { timeout: 900_000 });
+
+    it('a deletion killed between a child and its parent leaves a catalogue both tools understand', async () => {
+      // Killed right after C is gone, before B's children_backup_ids is rewritten.
+      const kill = `[ "$BARMAN_BACKUP_ID" = "${C}" ] && kill -9 $PPID; true`;
+      const world = await posixWorld({ post_delete_script: kill });
+      const killed = await barmanTs(world.config, 'delete', 'pg', A);
+      assert.equal(killed.signal, 'SIGKILL', killed.stdout + killed.stderr);
+      const catalogue = await world.catalogue();
+      assert.equal(catalogue[C], undefined, 'C is gone');
+      assert.deepEqual(catalogue[B], [C], 'B still names it');
+
+      const listed = await barmanTs(world.config, 'list-backup', 'pg');
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.equal(
+        listed.stdout.trimEnd(),
+        (await barman313(world.config, 'list-backup', 'pg')).stdout.trimEnd(),
+      );
+      const again = await barmanTs(world.config, 'delete', 'pg', A);
+      assert.equal(again.exitCode, 0, again.stderr);
+      assert.deepEqual(
+        [...again.stdout.matchAll(/^Deleted backup (\w+)/gm)].map((match) => match[1]),
+        [B, D, A],
+      );
+      assert.deepEqual(Object.keys(await world.catalogue()), [E, F, G, H]);
+    });
+
+    it('an incremental backup whose parent is missing: listed with a warning, never deleted by retention', async () => {
+      const world = await posixWorld({ retention_policy: 'REDUNDANCY 1' });
+      await world.base.removeTree(F); // by hand: G loses its parent
+      // Barman 3.13 cannot list such a catalogue under a retention policy.
+      const reference = await barman313(world.config, 'list-backup', 'pg');
+      assert.notEqual(reference.exitCode, 0);
+      assert.match(reference.stdout + reference.stderr, new RegExp(`EXCEPTION: '${G}'`));
+
+      const listed = await barmanTs(world.config, 'list-backup', 'pg');
+      assert.equal(listed.exitCode, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^pg ${G} - I - .* - WAL Size: 0 B$`, 'm'), 'no retention mark');
+      assert.match(
+        listed.stderr,
+        new RegExp(
+          `WARNING: backup ${G} of server pg is incremental, but its parent backup ${F} is not in the catalogue`,
+        ),
+      );
+      const cron = await barmanTs(world.config, 'cron');
+      assert.equal(cron.exitCode, 0, cron.stderr);
+      assert.doesNotMatch(cron.stdout, new RegExp(`removing backup ${G}`));
+      assert.ok(G in (await world.catalogue()), 'still there');
+      const deleted = await barmanTs(world.config, 'delete', 'pg', G);
+      assert.equal(deleted.exitCode, 0, deleted.stderr);
+      assert.ok(!(G in (await world.catalogue())), 'gone when the operator asks');
+    });
+
+    it('Barman 3.4 cannot read a catalogue holding chains, and reads it again once they are gone', async () => {
+      const world = await posixWorld();
+      const barman34 = (...args: string[]) =>
+        runCompletely(null, '/usr/bin/barman', ['-c', world.config, ...args]);
+      for (const args of [['list-backup', 'pg'], ['show-backup', 'pg', E], ['delete', 'pg', E], ['cron']]) {
+        const refused = await barman34(...args);
+        assert.equal(refused.exitCode, 1, args.join(' '));
+        assert.match(refused.stdout + refused.stderr, /EXCEPTION: /, args.join(' '));
+      }
+      assert.deepEqual(
+        Object.keys(await world.catalogue()),
+        [E, A, B, C, D, F, G, H],
+        'Barman 3.4 deleted nothing',
+      );
+
+      // Every backup.info with Barman 3.11+ keys goes: what is left is Barman 3.4's, listed alike.
+      for (const id of [A, F, H])
+        assert.equal((await barmanTs(world.config, 'delete', 'pg', id)).exitCode, 0, id);
+      const reference = await barman34('list-backup', 'pg');
+      assert.equal(reference.exitCode, 0, reference.stderr);
+      const listed = await barmanTs(world.config, 'list-backup', 'pg');
+      assert.equal(listed.stdout, reference.stdout, 'no backup type letters: the layout of Barman 3.4');
+    });
+  },
+);

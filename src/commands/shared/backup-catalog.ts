@@ -145,6 +145,16 @@ export async function loadServerCatalog(
     unreadable.push(part);
   }
   const chains = new BackupChains(backups);
+  for (const backup of backups) {
+    const parent = chains.missingParentOf(backup.id);
+    if (parent === null) continue;
+    // Barman 3.13 stops with a KeyError on such a catalogue; barman-ts lists it and says why.
+    report.warning(
+      `backup ${backup.id} of server ${config.name} is incremental, but its parent backup ${parent} ` +
+        'is not in the catalogue: it cannot be recovered, and retention policies leave it alone ' +
+        `(bring ${parent} back, or remove it with 'barman delete ${config.name} ${backup.id}')`,
+    );
+  }
   const retention = evaluateRetention(
     backups.map((backup) => ({
       id: backup.id,
