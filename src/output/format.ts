@@ -7,11 +7,23 @@ export function prettySize(bytes: number): string {
   let value = bytes;
   for (const unit of SIZE_UNITS) {
     if (Math.abs(value) < 1024 || unit === SIZE_UNITS.at(-1)) {
-      return unit === 'B' ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${unit}`;
+      return unit === 'B' ? `${Math.trunc(value)} B` : `${oneDecimal(value)} ${unit}`;
     }
     value /= 1024;
   }
   return `${bytes} B`;
+}
+
+/**
+ * Python's `'%.1f'`: like toFixed(1), except that a value exactly halfway between two tenths
+ * (x.25 or x.75: the only halves a double holds exactly) goes to the even tenth, where toFixed
+ * goes up (781.25 KiB is `781.2 KiB` in Barman).
+ */
+function oneDecimal(value: number): string {
+  const halfway = Number.isInteger(value * 4) && !Number.isInteger(value * 2);
+  if (!halfway) return value.toFixed(1);
+  const low = Math.floor(value * 10);
+  return ((low % 2 === 0 ? low : low + 1) / 10).toFixed(1);
 }
 
 /**

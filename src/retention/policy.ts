@@ -16,6 +16,10 @@ export interface RetentionInput {
   /** End of the backup, ms since the epoch (null when unknown). */
   endTimeMs: number | null;
   keep: KeepTarget | null;
+  /** A block-level incremental backup: it takes the status of the root of its chain. */
+  incremental: boolean;
+  /** The backups built on this one (catalog/chain.ts), which share its fate. */
+  descendants: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -33,8 +37,14 @@ function keepStatus(keep: KeepTarget | null): RetentionStatus | null {
 }
 
 /**
- * Status of every backup under `policy`. Only DONE backups get a status; keep-annotated backups
- * count toward REDUNDANCY (as in Barman). The backup that opens a recovery window stays VALID.
+ * Status of every backup under `policy`, as Barman 3.11+ decides it. Only DONE backups that are
+ * not incremental are counted and get a status of their own; keep-annotated backups count
+ * toward REDUNDANCY. The backup that opens a recovery window stays VALID. A chain lives and
+ * dies with its root: every descendant takes the root's status, except that a kept root's
+ * incremental backups are VALID — or OBSOLETE once a root kept `standalone` falls outside the
+ * policy (a standalone keep needs none of them). An incremental backup whose parent is not in
+ * the catalogue gets no status (`-`): nothing decides it, so retention never deletes it
+ * (Barman 3.13 stops with a KeyError on such a catalogue).
  */
 export function evaluateRetention(
   backups: readonly RetentionInput[],
@@ -46,28 +56,43 @@ export function evaluateRetention(
   const newestFirst = [...backups].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   for (const backup of newestFirst) result.set(backup.id, '-');
   if (policy === null) return result;
-  const done = newestFirst.filter((backup) => backup.status === 'DONE');
-
-  if (policy.kind === 'redundancy') {
-    const copies = Math.max(policy.copies, minimumRedundancy);
-    done.forEach((backup, index) => {
-      result.set(backup.id, keepStatus(backup.keep) ?? (index < copies ? 'VALID' : 'OBSOLETE'));
-    });
-    return result;
-  }
-
-  const point = pointOfRecoverability(policy, nowMs)!;
+  const copies = policy.kind === 'redundancy' ? Math.max(policy.copies, minimumRedundancy) : 0;
+  const point = pointOfRecoverability(policy, nowMs);
+  let counted = 0;
   let windowOpened = false;
-  done.forEach((backup, index) => {
+  for (const backup of newestFirst) {
+    if (backup.incremental) continue;
     const kept = keepStatus(backup.keep);
-    if (!windowOpened) {
-      // Every backup inside the window, and the first one before it (needed to reach its start).
-      if (backup.endTimeMs !== null && backup.endTimeMs < point) windowOpened = true;
-      result.set(backup.id, kept ?? 'VALID');
-      return;
+    let status: RetentionStatus = '-';
+    if (backup.status === 'DONE') {
+      if (point === null) {
+        status = kept ?? (counted < copies ? 'VALID' : 'OBSOLETE');
+        counted++;
+      } else if (!windowOpened) {
+        // Every backup inside the window, and the first one before it (needed to reach its start).
+        status = kept ?? 'VALID';
+        counted++;
+        if (backup.endTimeMs !== null && backup.endTimeMs < point) windowOpened = true;
+      } else if (counted < minimumRedundancy) {
+        status = kept ?? 'POTENTIALLY_OBSOLETE';
+        counted++;
+      } else {
+        status = kept ?? 'OBSOLETE';
+      }
     }
-    result.set(backup.id, kept ?? (index < minimumRedundancy ? 'POTENTIALLY_OBSOLETE' : 'OBSOLETE'));
-  });
+    result.set(backup.id, status);
+    if (backup.descendants.length === 0) continue;
+    const outside = point === null ? counted > copies : windowOpened;
+    const inherited =
+      status === 'KEEP:STANDALONE'
+        ? outside
+          ? 'OBSOLETE'
+          : 'VALID'
+        : status === 'KEEP:FULL'
+          ? 'VALID'
+          : status;
+    for (const id of backup.descendants) result.set(id, inherited);
+  }
   return result;
 }
 
@@ -99,11 +124,29 @@ export function isFirstBackup(backups: readonly { id: string; status: string }[]
 }
 
 /**
- * WAL files that become useless when `deletedId` is deleted (Barman's rules): WAL is removed
- * only when no older available backup remains (older keep:standalone backups do not count when
- * the deletion comes from retention, but their own WAL range stays). Everything older than the
- * begin WAL of the next available backup goes — or, with no newer backup, everything older than
- * the deleted backup's own begin WAL. History files are always kept.
+ * Whether deleting `deletedId` cleans up WAL at all (Barman's rule, which then announces the
+ * clean-up even when no file goes): no older available backup remains — older keep:standalone
+ * backups do not count when the deletion comes from retention, but their own WAL range stays
+ * (`protectedRanges`).
+ */
+export function walCleanup(
+  backups: readonly WalBackupView[],
+  deletedId: string,
+  options: { fromRetention: boolean },
+): { applies: boolean; protectedRanges: Array<[string, string]> } {
+  const protectedRanges: Array<[string, string]> = [];
+  for (const backup of backups.filter((other) => other.id < deletedId && available(other))) {
+    if (!(options.fromRetention && backup.keep === 'standalone' && backup.beginWal && backup.endWal))
+      return { applies: false, protectedRanges: [] };
+    protectedRanges.push([backup.beginWal, backup.endWal]);
+  }
+  return { applies: backups.some((backup) => backup.id === deletedId), protectedRanges };
+}
+
+/**
+ * WAL files that become useless when `deletedId` is deleted (Barman's rules, see walCleanup).
+ * Everything older than the begin WAL of the next available backup goes — or, with no newer
+ * backup, everything older than the deleted backup's own begin WAL. History files are always kept.
  */
 export function walFilesToRemove(
   backups: readonly WalBackupView[],
@@ -113,16 +156,8 @@ export function walFilesToRemove(
 ): string[] {
   const sorted = [...backups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const deleted = sorted.find((backup) => backup.id === deletedId);
-  if (!deleted) return [];
-  const older = sorted.filter((backup) => backup.id < deletedId && available(backup));
-  const protectedRanges: Array<[string, string]> = [];
-  for (const backup of older) {
-    if (options.fromRetention && backup.keep === 'standalone' && backup.beginWal && backup.endWal) {
-      protectedRanges.push([backup.beginWal, backup.endWal]);
-    } else {
-      return [];
-    }
-  }
+  const { applies, protectedRanges } = walCleanup(sorted, deletedId, options);
+  if (!deleted || !applies) return [];
   const next = sorted.find((backup) => backup.id > deletedId && available(backup) && backup.beginWal);
   const until = next?.beginWal ?? deleted.beginWal;
   if (!until) return [];

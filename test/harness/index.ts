@@ -13,3 +13,4 @@ export * from './fixtures.js';
 export * from './config.js';
 export * from './debian13.js';
 export * from './prometheus.js';
+export * from './incremental-chains.js';

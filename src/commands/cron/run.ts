@@ -130,7 +130,9 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
 
 /**
  * Deletes the backups the retention policy made OBSOLETE (never from a catalogue that could not
- * be read completely), each decided again on a freshly loaded catalogue. Resolves with their ids.
+ * be read completely), each decided again on a freshly loaded catalogue. An obsolete backup goes
+ * with its incremental descendants (obsolete too: they share their root's status), deepest
+ * first. Resolves with their ids.
  */
 async function enforceRetention(
   ctx: CommandContext,
@@ -142,12 +144,16 @@ async function enforceRetention(
   const deleted: string[] = [];
   for (const backup of catalog.backups) {
     if (catalog.retention.get(backup.id) !== 'OBSOLETE') continue;
-    ctx.report.info(`Enforcing retention policy: removing backup ${backup.id} for server ${config.name}`);
     const fresh = await loadServerCatalog(config, ctx.report);
     const current = fresh.backups.find((other) => other.id === backup.id);
-    if (!current) continue;
-    await deleteBackup(fresh, current, ctx.report, { fromRetention: true, hooks });
-    deleted.push(backup.id);
+    if (!current || fresh.retention.get(backup.id) !== 'OBSOLETE') continue;
+    const outcome = await deleteBackup(fresh, current, ctx.report, {
+      fromRetention: true,
+      hooks,
+      announce: (id) =>
+        ctx.report.info(`Enforcing retention policy: removing backup ${id} for server ${config.name}`),
+    });
+    deleted.push(...outcome.deletedIds);
   }
   return deleted;
 }

@@ -3,7 +3,7 @@ import type { CommandDefinition } from '../definition.js';
 export const deleteCommand: CommandDefinition = {
   name: 'delete',
   summary:
-    'Delete a backup and the WAL files only it needed (refused for kept backups and below minimum_redundancy)',
+    'Delete a backup with the incremental backups built on it, and the WAL files only they needed (refused for kept backups and below minimum_redundancy)',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     {

@@ -3,7 +3,7 @@ import type { CommandDefinition } from '../definition.js';
 export const keep: CommandDefinition = {
   name: 'keep',
   summary:
-    'Keep a backup forever, whatever the retention policy (--target full|standalone), show (--status) or --release it',
+    'Keep a full backup forever, whatever the retention policy (--target full|standalone; incremental backups are refused), show (--status) or --release it',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     { name: 'backup_id', description: 'backup id, backup name, or latest/last/oldest/first', required: true },

@@ -12,6 +12,15 @@ function notDone(id: string, status: string): BarmanError {
   );
 }
 
+function notFull(id: string): BarmanError {
+  return new BarmanError(
+    'keep-incremental',
+    `Unable to execute the keep command on backup ${id}: is an incremental backup.\n` +
+      'Only full backups are eligible for the use of the keep command.',
+    { hint: 'keep the root of its chain instead (see "Root Backup" in barman show-backup)' },
+  );
+}
+
 interface Result {
   server: string;
   backupId: string;
@@ -44,6 +53,8 @@ export default defineCommandModule<Result | null>({
         return { server: server.name, backupId: backup.id, action: 'release', keep: null };
       }
       if (statusOf(backup) !== 'DONE') throw notDone(backup.id, statusOf(backup));
+      // A kept incremental backup is useless without its parents, which retention may remove.
+      if (backup.info?.parent_backup_id) throw notFull(backup.id);
       await writeKeep(store, backup.id, target!);
       ctx.log.info(`keep ${target} added to backup ${backup.id} of server ${server.name}`);
       return { server: server.name, backupId: backup.id, action: 'keep', keep: target! };

@@ -1,4 +1,6 @@
 import { statusOf } from '../../catalog/backups.js';
+import type { BackupType } from '../../catalog/chain.js';
+import { backupType } from '../../catalog/chain.js';
 import { prettySize } from '../../output/format.js';
 import { ctimeOfWallTime } from '../../output/time.js';
 import type { RetentionStatus } from '../../retention/policy.js';
@@ -19,6 +21,8 @@ interface ListedBackup {
   tablespaces: Array<{ location: string; name: string }> | null;
   retention_status: RetentionStatus;
   unreadable: string | null;
+  /** Set when the server's catalogue holds incremental chains: listed as Barman 3.11+ does. */
+  backup_type: BackupType | null;
 }
 
 interface Result {
@@ -36,6 +40,8 @@ export default defineCommandModule<Result>({
     const result: Result = { minimal: input.options.minimal === true, servers: [] };
     for (const server of servers) {
       const catalog = await loadAnyServerCatalog(server.config, ctx.report);
+      // Barman 3.4 cannot read a catalogue with chains at all; such a server is listed as 3.13 does.
+      const typed = catalog.chains.holdsChains;
       const backups: ListedBackup[] = [...catalog.backups].reverse().map((backup) => {
         const info = backup.info;
         const status = statusOf(backup);
@@ -53,6 +59,7 @@ export default defineCommandModule<Result>({
           tablespaces: info?.tablespaces?.map(({ name, location }) => ({ location, name })) ?? null,
           retention_status: catalog.config.retention_policy ? (catalog.retention.get(backup.id) ?? '-') : '-',
           unreadable: backup.unreadable,
+          backup_type: typed && info ? backupType(info) : null,
         };
       });
       result.servers.push({ name: server.name, backups });
@@ -64,12 +71,14 @@ export default defineCommandModule<Result>({
     return servers.flatMap(({ backups }) =>
       backups.map((backup) => {
         if (minimal) return backup.backup_id;
-        const id = `${backup.server} ${backup.backup_id}${backup.backup_name ? ` '${backup.backup_name}'` : ''}`;
+        const type = backup.backup_type ? ` - ${backup.backup_type[0]!.toUpperCase()}` : '';
+        const id = `${backup.server} ${backup.backup_id}${backup.backup_name ? ` '${backup.backup_name}'` : ''}${type}`;
         if (backup.end_time === null) {
           return `${id} - ${backup.unreadable ? `UNREADABLE (${backup.unreadable})` : backup.status}`;
         }
         let line = `${id} - ${backup.end_time} - Size: ${prettySize(backup.size_bytes ?? 0)} - WAL Size: ${prettySize(backup.wal_size_bytes ?? 0)}`;
-        if (backup.tablespaces?.length) {
+        // Barman 3.11+ no longer lists tablespaces.
+        if (backup.tablespaces?.length && !backup.backup_type) {
           line += ` (tablespaces: ${backup.tablespaces.map((t) => `${t.name}:${t.location}`).join(', ')})`;
         }
         if (backup.status === 'WAITING_FOR_WALS') line += ' - WAITING_FOR_WALS';
@@ -91,12 +100,14 @@ export default defineCommandModule<Result>({
               backup.end_time === null
                 ? {
                     backup_id: backup.backup_id,
+                    ...(backup.backup_type ? { backup_type: backup.backup_type } : {}),
                     status: backup.status,
                     ...(backup.unreadable ? { error: backup.unreadable } : {}),
                   }
                 : {
                     backup_id: backup.backup_id,
                     ...(backup.backup_name ? { backup_name: backup.backup_name } : {}),
+                    ...(backup.backup_type ? { backup_type: backup.backup_type } : {}),
                     end_time: backup.end_time,
                     end_time_timestamp: backup.end_time_timestamp,
                     retention_status:
@@ -104,8 +115,8 @@ export default defineCommandModule<Result>({
                     size: prettySize(backup.size_bytes ?? 0),
                     size_bytes: backup.size_bytes,
                     status: backup.status,
-                    // Barman 3.4 writes an empty list for a backup without tablespaces.
-                    tablespaces: backup.tablespaces ?? [],
+                    // Barman 3.4 writes an empty list for a backup without tablespaces; 3.11+ none.
+                    ...(backup.backup_type ? {} : { tablespaces: backup.tablespaces ?? [] }),
                     wal_size: prettySize(backup.wal_size_bytes ?? 0),
                     wal_size_bytes: backup.wal_size_bytes,
                   },

@@ -8,6 +8,7 @@
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { loadBackups, statusOf } from '../../catalog/backups.js';
+import { BackupChains } from '../../catalog/chain.js';
 import type { CatalogLayoutKind, ServerLayout } from '../../catalog/layout.js';
 import { catalogLayout, catalogLayoutKind } from '../../catalog/layout.js';
 import { withBackupStore } from '../../catalog/store.js';
@@ -32,6 +33,8 @@ export interface ServerCatalog {
   xlog: XlogDbEntry[];
   usage: WalUsage;
   retention: Map<string, RetentionStatus>;
+  /** Block-level incremental chains: parents, children, roots (catalog/chain.ts). */
+  chains: BackupChains;
   /** What the loader could not read (a backup.info, an xlog.db line): the catalogue is incomplete. */
   unreadable: UnreadablePart[];
 }
@@ -141,12 +144,25 @@ export async function loadServerCatalog(
     report.warning(part.detail);
     unreadable.push(part);
   }
+  const chains = new BackupChains(backups);
+  for (const backup of backups) {
+    const parent = chains.missingParentOf(backup.id);
+    if (parent === null) continue;
+    // Barman 3.13 stops with a KeyError on such a catalogue; barman-ts lists it and says why.
+    report.warning(
+      `backup ${backup.id} of server ${config.name} is incremental, but its parent backup ${parent} ` +
+        'is not in the catalogue: it cannot be recovered, and retention policies leave it alone ' +
+        `(bring ${parent} back, or remove it with 'barman delete ${config.name} ${backup.id}')`,
+    );
+  }
   const retention = evaluateRetention(
     backups.map((backup) => ({
       id: backup.id,
       status: statusOf(backup),
       endTimeMs: backup.info?.end_time?.epochMs ?? null,
       keep: backup.keep,
+      incremental: (backup.info?.parent_backup_id ?? null) !== null,
+      descendants: chains.descendantsOf(backup.id),
     })),
     config.retention_policy,
     config.minimum_redundancy,
@@ -160,6 +176,7 @@ export async function loadServerCatalog(
     xlog: walIndex.entries,
     usage: new WalUsage(walIndex.entries),
     retention,
+    chains,
     unreadable,
   };
 }

@@ -3,7 +3,8 @@ import type { CommandDefinition } from '../definition.js';
 export const showBackup: CommandDefinition = {
   name: 'show-backup',
   aliases: ['show-backups'],
-  summary: 'Show the details of a backup (id, name, or latest, oldest, last-failed)',
+  summary:
+    'Show the details of a backup (id, name, or latest, oldest, last-failed); in a catalogue with incremental chains, also its type, root, parent, children and the resources it saved',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     {

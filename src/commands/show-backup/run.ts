@@ -14,23 +14,13 @@ import {
   walAfter,
 } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
+import { copyStat, nested, percent, renderChainConsole, renderChainJson, row } from './chain-layout.js';
 
 /** Null when the server could not be selected (the error is already reported). */
 type Result = {
   catalog: ServerCatalog;
   backup: CatalogBackup;
 } | null;
-
-const row = (label: string, value: string | number | null | undefined) =>
-  `  ${label.padEnd(23)}: ${value ?? 'None'}`;
-const nested = (label: string, value: string | number | null | undefined) =>
-  `    ${label.padEnd(21)}: ${value ?? 'None'}`;
-const percent = (ratio: number) => `${(ratio * 100).toFixed(2)}%`;
-
-function copyStat(info: BackupInfo, key: string): number | null {
-  const value = info.copy_stats?.get(key);
-  return typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : null;
-}
 
 export default defineCommandModule<Result>({
   async run(ctx, input) {
@@ -56,6 +46,8 @@ export default defineCommandModule<Result>({
         row('Status', 'UNREADABLE'),
         row('Error', backup.unreadable),
       ];
+    // A catalogue with incremental chains is one only Barman 3.11+ reads: shown as 3.13 does.
+    if (catalog.chains.holdsChains) return renderChainConsole(catalog, backup, info);
     if (info.backup_name) lines.push(row('Backup Name', info.backup_name));
     lines.push(
       row('Server Name', info.server_name ?? catalog.config.name),
@@ -154,6 +146,7 @@ export default defineCommandModule<Result>({
     const info = backup.info;
     const server = catalog.config.name;
     if (!info) return { [server]: { backup_id: backup.id, status: 'UNREADABLE', error: backup.unreadable } };
+    if (catalog.chains.holdsChains) return renderChainJson(catalog, backup, info);
     const status = statusOf(backup);
     if (status !== 'DONE' && status !== 'WAITING_FOR_WALS') {
       return { [server]: { backup_id: backup.id, error: info.error, status: info.status } };

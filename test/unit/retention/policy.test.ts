@@ -5,6 +5,7 @@ import {
   evaluateRetention,
   isFirstBackup,
   retentionLabel,
+  walCleanup,
   walFilesToRemove,
 } from '../../../src/retention/policy.js';
 
@@ -12,7 +13,15 @@ const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 21, 12, 0, 0);
 
 function backup(id: string, daysAgo: number, extra: Partial<RetentionInput> = {}): RetentionInput {
-  return { id, status: 'DONE', endTimeMs: NOW - daysAgo * DAY, keep: null, ...extra };
+  return {
+    id,
+    status: 'DONE',
+    endTimeMs: NOW - daysAgo * DAY,
+    keep: null,
+    incremental: false,
+    descendants: [],
+    ...extra,
+  };
 }
 
 function statuses(map: Map<string, string>): Record<string, string> {
@@ -187,5 +196,96 @@ describe('isFirstBackup', () => {
   it('is not first after an older DONE backup, nor after one still waiting for its WAL', () => {
     assert.equal(isFirstBackup([view('b1', 'DONE'), view('b2', 'DONE')], 'b2'), false);
     assert.equal(isFirstBackup([view('b1', 'WAITING_FOR_WALS'), view('b2', 'DONE')], 'b2'), false);
+  });
+});
+
+describe('incremental chains (Barman 3.11+)', () => {
+  // c1 ← c2 ← c3, then a full c4 alone, then c5 ← c6 (ids in time order): only full backups count.
+  const chainOf = (extra: Partial<Record<string, Partial<RetentionInput>>> = {}) => [
+    backup('c1', 40, { descendants: ['c3', 'c2'], ...extra.c1 }),
+    backup('c2', 39, { incremental: true, descendants: ['c3'] }),
+    backup('c3', 38, { incremental: true }),
+    backup('c4', 30, { ...extra.c4 }),
+    backup('c5', 20, { descendants: ['c6'], ...extra.c5 }),
+    backup('c6', 19, { incremental: true }),
+  ];
+
+  it('REDUNDANCY counts full backups only; a chain takes its root status', () => {
+    const result = evaluateRetention(chainOf(), { kind: 'redundancy', copies: 2 }, 0, NOW);
+    assert.deepEqual(statuses(result), {
+      c4: 'VALID',
+      c2: 'OBSOLETE',
+      c3: 'OBSOLETE',
+      c6: 'VALID',
+      c1: 'OBSOLETE',
+      c5: 'VALID',
+    });
+  });
+
+  it('a root kept full keeps its chain VALID; kept standalone, its chain goes once outside', () => {
+    const full = evaluateRetention(
+      chainOf({ c1: { keep: 'full' } }),
+      { kind: 'redundancy', copies: 1 },
+      0,
+      NOW,
+    );
+    assert.deepEqual([full.get('c1'), full.get('c2'), full.get('c3')], ['KEEP:FULL', 'VALID', 'VALID']);
+    const alone = evaluateRetention(
+      chainOf({ c1: { keep: 'standalone' }, c5: { keep: 'standalone' } }),
+      { kind: 'redundancy', copies: 1 },
+      0,
+      NOW,
+    );
+    assert.deepEqual(
+      [alone.get('c1'), alone.get('c2'), alone.get('c3')],
+      ['KEEP:STANDALONE', 'OBSOLETE', 'OBSOLETE'],
+    );
+    assert.deepEqual([alone.get('c5'), alone.get('c6')], ['KEEP:STANDALONE', 'VALID'], 'inside the policy');
+  });
+
+  it('RECOVERY WINDOW: the chain of the backup opening the window stays VALID', () => {
+    const result = evaluateRetention(chainOf(), { kind: 'recovery-window', count: 25, unit: 'day' }, 0, NOW);
+    assert.deepEqual(statuses(result), {
+      c4: 'VALID',
+      c2: 'OBSOLETE',
+      c3: 'OBSOLETE',
+      c6: 'VALID',
+      c1: 'OBSOLETE',
+      c5: 'VALID',
+    });
+  });
+
+  it('an incremental backup whose parent is missing gets no status, so retention never deletes it', () => {
+    const result = evaluateRetention(
+      [backup('c0', 50, { incremental: true }), backup('c9', 10)],
+      { kind: 'redundancy', copies: 1 },
+      0,
+      NOW,
+    );
+    assert.equal(result.get('c0'), '-');
+  });
+});
+
+describe('walCleanup', () => {
+  const view = (id: string, keep: 'standalone' | null = null) => ({
+    id,
+    status: 'DONE',
+    beginWal: `00000001000000000000000${id.at(-1)}`,
+    endWal: `00000001000000000000000${id.at(-1)}`,
+    keep,
+  });
+
+  it('applies (and is announced) when no older backup remains, even with no file to remove', () => {
+    assert.equal(walCleanup([view('b1'), view('b2')], 'b1', { fromRetention: false }).applies, true);
+    assert.deepEqual(walFilesToRemove([view('b1'), view('b2')], 'b1', [], { fromRetention: false }), []);
+    assert.equal(walCleanup([view('b1'), view('b2')], 'b2', { fromRetention: false }).applies, false);
+  });
+
+  it('older standalone backups let retention clean up around their own WAL', () => {
+    const cleanup = walCleanup([view('b1', 'standalone'), view('b2')], 'b2', { fromRetention: true });
+    assert.deepEqual(cleanup, {
+      applies: true,
+      protectedRanges: [['000000010000000000000001', '000000010000000000000001']],
+    });
   });
 });
