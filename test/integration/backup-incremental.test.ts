@@ -164,11 +164,6 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
     assert.ok((incremental.cluster_size ?? 0) > 20_000_000, `cluster_size ${incremental.cluster_size}`);
     assert.match(infoText(id), /^children_backup_ids=None$/m);
     assert.deepEqual(info(ids[0]!).children_backup_ids, [id]);
-    // Only changed blocks: far smaller than the full backup.
-    assert.ok(
-      (incremental.size ?? Infinity) < (info(ids[0]!).size ?? 0) / 2,
-      `incremental ${incremental.size} bytes, full ${info(ids[0]!).size} bytes`,
-    );
     const data = join(base, id, 'data');
     assert.ok(
       readdirSync(join(data, 'base'), { recursive: true }).some((name) => /INCREMENTAL\./.test(String(name))),
@@ -201,6 +196,11 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
     ids.push(id);
     assert.equal(info(id).parent_backup_id, ids[1]);
     assert.deepEqual(info(ids[1]!).children_backup_ids, [id]);
+    // Only the blocks changed since its parent: far smaller than the full backup.
+    assert.ok(
+      (info(id).size ?? Infinity) < (info(ids[0]!).size ?? 0) / 4,
+      `incremental ${info(id).size} bytes, full ${info(ids[0]!).size} bytes`,
+    );
     await verify(id);
     await sql(
       'INSERT INTO t_new SELECT generate_series(501, 600); UPDATE big SET v = v + 2 WHERE id % 50 = 0',
