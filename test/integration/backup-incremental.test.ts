@@ -297,4 +297,34 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
       ),
     );
   });
+
+  it("Barman 3.13 (Debian 13 root) lists barman-ts's chain and shows an incremental's parent", async () => {
+    // Inside the root, the host's postgres uid is named barman: Barman 3.13 drops to it.
+    const logs = join(dir, 'log313');
+    mkdirSync(logs);
+    await chownTo(logs, 'postgres');
+    const config313 = writeBarmanConfig({
+      dir,
+      file: 'barman313.conf',
+      mode: 0o644,
+      global: { barman_user: 'barman', log_file: join(logs, 'barman.log') },
+      servers: {
+        main: {
+          conninfo: pg.conninfo,
+          streaming_conninfo: pg.conninfo,
+          backup_method: 'postgres',
+          archiver: 'on',
+        },
+      },
+    });
+    const list = await runInDebian13('/usr/bin/barman', ['-c', config313, 'list-backups', 'main'], {
+      timeoutMs: 120_000,
+    });
+    for (const id of ids) assert.match(list.stdout, new RegExp(`^main ${id} `, 'm'), list.stdout);
+    const show = await runInDebian13('/usr/bin/barman', ['-c', config313, 'show-backup', 'main', ids[2]!], {
+      timeoutMs: 120_000,
+    });
+    assert.match(show.stdout, /incremental/i, show.stdout);
+    assert.match(show.stdout, new RegExp(`Parent Backup\\s*:\\s*${ids[1]}`), show.stdout);
+  });
 });
