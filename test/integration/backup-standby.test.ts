@@ -317,5 +317,19 @@ describe('PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
     const info = readInfo(join(dir, 'home/pg17-basebackup/base', id!, 'backup.info'));
     assert.equal(info.status, 'WAITING_FOR_WALS');
     assert.ok(existsSync(join(dir, 'home/pg17-basebackup/base', id!, 'data', 'backup_manifest')));
+    // PostgreSQL 17 starts on it, replaying the WAL the other server of this cluster archived.
+    const [expected] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t');
+    const switched = await barman('switch-wal', '--archive', '--archive-timeout', '60', 'pg17');
+    assert.equal(switched.exitCode, 0, switched.stderr);
+    const copy = await restoreAndStart({
+      backupDirectory: join(dir, 'home/pg17-basebackup/base', id!),
+      config,
+      server: 'pg17',
+      version: 17,
+    });
+    restored.push(copy);
+    await waitForEndOfRecovery(copy);
+    const [count] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM t');
+    assert.equal(count!.n, expected!.n);
   });
 });
