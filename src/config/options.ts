@@ -219,7 +219,7 @@ const optionTable = {
     since: '3.4',
     category: 'Connection',
     description:
-      'Connection string for replication connections (pg_basebackup, pg_receivewal). Passwords as for `conninfo`; in a password file, these connections match the database `replication`.',
+      "Connection string for replication connections (pg_basebackup, barman-ts's BASE_BACKUP client, pg_receivewal). Passwords as for `conninfo`; in a password file, these connections match the database `replication`.",
   }),
   primary_conninfo: option({
     scope: 'server',
@@ -308,7 +308,8 @@ const optionTable = {
     since: '3.4',
     category: 'Backup',
     description:
-      '`rsync` (over `ssh_command`), `local-rsync` (on the PostgreSQL host), `postgres` (pg_basebackup; ' +
+      '`rsync` (over `ssh_command`), `local-rsync` (on the PostgreSQL host), `postgres` (pg_basebackup, or ' +
+      "barman-ts's own BASE_BACKUP client on PostgreSQL 15+ when pg_basebackup is missing or older than the server, and for every `backup --incremental` (PostgreSQL 17+); " +
       'to an s3:// `basebackups_directory`, streamed to S3 over the replication protocol, PostgreSQL 15+), ' +
       '`local-to-cloud` (PGDATA straight to S3; barman-ts). `snapshot` is not supported by barman-ts.',
   }),
@@ -470,7 +471,7 @@ const optionTable = {
     default: 'barman_streaming_backup',
     since: '3.4',
     category: 'Backup',
-    description: 'application_name of pg_basebackup.',
+    description: "application_name of pg_basebackup (and of barman-ts's BASE_BACKUP client).",
   }),
   backup_compression: option({
     scope: 'global',
@@ -478,7 +479,7 @@ const optionTable = {
     since: '3.4',
     category: 'Compression',
     description:
-      'pg_basebackup compression for `backup_method = postgres`, or of the tar archives uploaded by `local-to-cloud` and by `postgres` to an s3:// `basebackups_directory`: gzip, lz4, zstd or none.',
+      'pg_basebackup compression for `backup_method = postgres` (such backups are taken by pg_basebackup, never by the native client; `backup --incremental` refuses it, as Barman does), or of the tar archives uploaded by `local-to-cloud` and by `postgres` to an s3:// `basebackups_directory`: gzip, lz4, zstd or none.',
   }),
   backup_compression_format: option({
     scope: 'global',

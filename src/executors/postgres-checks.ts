@@ -1,10 +1,12 @@
 /**
  * backup_method = postgres's checks: pg_basebackup (found, compatible with the server, able to
- * map tablespaces) or, to an s3:// basebackups_directory, barman-ts's own BASE_BACKUP client
- * (postgres-cloud.ts), which speaks PostgreSQL 15's protocol.
+ * map tablespaces) unless barman-ts's own BASE_BACKUP client takes the server's backups
+ * (postgres-native.ts: a server newer than pg_basebackup, or no pg_basebackup, on PostgreSQL 15+)
+ * or, to an s3:// basebackups_directory, that client (postgres-cloud.ts).
  */
 import { BASE_BACKUP_MIN_VERSION, majorVersion } from '../postgres/index.js';
 import { compareVersions, findPgTool } from '../process/postgres-tools.js';
+import { baseBackupClient } from './postgres-native.js';
 import type { ExecutorCheckContext } from './types.js';
 
 export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<void> {
@@ -14,10 +16,22 @@ export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<voi
   }
   ctx.c.start('pg_basebackup');
   const tool = await findPgTool(['pg_basebackup'], ctx.searchPath, ctx.signal);
+  const version = await ctx.serverVersion();
+  const toolMajor = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : null;
+  if (
+    version !== null &&
+    baseBackupClient(ctx.config.backup_compression, version, toolMajor, false) === 'native'
+  ) {
+    // barman-ts's own BASE_BACKUP client takes these backups: pg_basebackup is not needed.
+    const hint = `not used: barman-ts takes PostgreSQL ${majorVersion(version)}'s backups with its own BASE_BACKUP client`;
+    ctx.c.add('pg_basebackup', true, tool ? null : hint);
+    ctx.c.start('pg_basebackup compatible');
+    ctx.c.add('pg_basebackup compatible', true, hint);
+    return;
+  }
   ctx.c.add('pg_basebackup', tool !== null);
 
   ctx.c.start('pg_basebackup compatible');
-  const version = await ctx.serverVersion();
   ctx.toolCompatibility('pg_basebackup compatible', 'pg_basebackup', tool, version);
 
   const pg = await ctx.pg();

@@ -2,8 +2,10 @@
  * backup_method = postgres: pg_basebackup over the replication protocol (no SSH), plain format
  * into base/<id>/data with tablespaces mapped to base/<id>/<oid>, or tar format compressed with
  * gzip/lz4/zstd. begin_* fields come from the backup_label pg_basebackup wrote, end_* from the
- * server's WAL position after the copy. To an object store (an s3:// basebackups_directory), the
- * backup streams through barman-ts's own BASE_BACKUP client instead (postgres-cloud.ts).
+ * server's WAL position after the copy. barman-ts's own BASE_BACKUP client writes the same plain
+ * layout instead for incremental backups and where pg_basebackup cannot serve the server
+ * (postgres-native.ts, baseBackupClient). To an object store (an s3:// basebackups_directory),
+ * the backup streams as tar archives through that client (postgres-cloud.ts).
  */
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import {
 } from './concurrent.js';
 import { abortUnfinishedUploads } from './cloud-upload.js';
 import { pgBasebackupChecks } from './postgres-checks.js';
+import { baseBackupClient, nativePlainBackup } from './postgres-native.js';
 import { streamBackupToObjectStore } from './postgres-cloud.js';
 import { CopyProgress } from './progress.js';
 import { startPrimaryWalSwitcher } from './standby.js';
@@ -40,18 +43,25 @@ export const postgresExecutor: BackupExecutor = {
     const { config } = request;
     request.setStep('initialising postgres backup_method');
     const program = await findProgram('pg_basebackup', config.path_prefix);
-    if (!program) {
-      throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
-        hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
-      });
-    }
     const client = await postgres.PostgresClient.connect(config.conninfo);
     try {
       // This session waits through the whole copy: idle_session_timeout must not end it.
       if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
-      const tool = await postgresToolVersion(program);
+      const tool = program ? await postgresToolVersion(program) : null;
       const serverMajor = Math.floor(client.serverVersion / 10000);
-      if (!tool || tool.major < serverMajor) {
+      const native =
+        baseBackupClient(
+          config.backup_compression,
+          client.serverVersion,
+          tool?.major ?? null,
+          request.incremental !== undefined && request.incremental !== null,
+        ) === 'native';
+      if (!native && !program) {
+        throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
+          hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
+        });
+      }
+      if (!native && (!tool || tool.major < serverMajor)) {
         throw new BarmanError(
           'pg-basebackup-incompatible',
           `${program} ${tool?.text ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
@@ -62,6 +72,7 @@ export const postgresExecutor: BackupExecutor = {
       const standby = await postgres.isInRecovery(client);
       if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
+      if (native) return await nativePlainBackup(request, client, facts, standby);
       const start = await postgres.walPosition(client);
       await request.save({
         status: 'STARTED',
@@ -127,7 +138,7 @@ export const postgresExecutor: BackupExecutor = {
         );
         let failure: unknown = null;
         try {
-          await runProgram(program, args, {
+          await runProgram(program!, args, {
             env: connection.env,
             onLine: (line) => !followProgress(line, progress),
           });

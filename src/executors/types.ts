@@ -22,6 +22,11 @@ export interface BackupRequest {
   backupId: string;
   /** base/<id>, or the backup's s3:// location. */
   backupDirectory: string;
+  /**
+   * `backup --incremental`: the parent backup (checked by commands/backup/incremental.ts) and its
+   * backup_manifest's path in `storage`, for UPLOAD_MANIFEST.
+   */
+  incremental?: { parentId: string; manifest: string } | null;
   /** The previous DONE backup, for reuse_backup (link/copy). */
   previous: { id: string; directory: string; beginTimeMs: number | null } | null;
   /** Effective options after CLI overrides. */

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { clientConfig, describe, PostgresError } from './client.js';
 import { parseConnInfo } from './conninfo.js';
+import { UploadManifestCommand } from './upload-manifest.js';
 
 /** The first major version whose BASE_BACKUP takes parenthesised options and sends the 'n'/'d' stream. */
 export const BASE_BACKUP_MIN_VERSION = 150000;
@@ -24,6 +25,11 @@ export interface BaseBackupOptions {
   maxRateKbps: number | null;
   /** MANIFEST 'yes' with SHA256 checksums; the manifest then reaches `BaseBackupConsumer.manifest`. */
   manifest: boolean;
+  /**
+   * TABLESPACE_MAP: base.tar holds a tablespace_map (what tar-format backups need); false for a
+   * plain data directory, where pg_tblspc keeps its links, as pg_basebackup -Fp asks.
+   */
+  tablespaceMap?: boolean;
   /** Options placed after the others, as written (issue 13: `INCREMENTAL` after UPLOAD_MANIFEST). */
   extraOptions?: readonly string[];
   /** Runs on the connection before BASE_BACKUP (issue 13: UPLOAD_MANIFEST of the parent backup). */
@@ -33,6 +39,8 @@ export interface BaseBackupOptions {
 /** What a `prepare` step may do on the replication connection. */
 export interface ReplicationSession {
   query(text: string): Promise<Array<Array<string | null>>>;
+  /** UPLOAD_MANIFEST with `manifest` (a backup_manifest) as its COPY data. */
+  uploadManifest(manifest: Readable): Promise<void>;
 }
 
 export interface BaseBackupStart {
@@ -82,7 +90,7 @@ function quote(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
 
-/** The BASE_BACKUP command of `options` (PROGRESS and TABLESPACE_MAP always, WAIT false). */
+/** The BASE_BACKUP command of `options` (PROGRESS always, TABLESPACE_MAP unless told not to, WAIT false). */
 export function baseBackupCommand(options: BaseBackupOptions): string {
   const parts = [
     `LABEL ${quote(options.label)}`,
@@ -90,7 +98,7 @@ export function baseBackupCommand(options: BaseBackupOptions): string {
     `CHECKPOINT ${options.fastCheckpoint ? "'fast'" : "'spread'"}`,
     // WAL archiving is checked by the backup's WAL wait, not by the server.
     'WAIT false',
-    'TABLESPACE_MAP',
+    ...(options.tablespaceMap === false ? [] : ['TABLESPACE_MAP']),
     ...(options.maxRateKbps ? [`MAX_RATE ${Math.min(Math.max(options.maxRateKbps, 32), 1048576)}`] : []),
     ...(options.manifest ? ["MANIFEST 'yes'", "MANIFEST_CHECKSUMS 'SHA256'"] : ["MANIFEST 'no'"]),
     ...(options.extraOptions ?? []),
@@ -127,6 +135,11 @@ export async function takeBaseBackup(
       await options.prepare({
         query: async (text) =>
           (await client.query({ text, rowMode: 'array' })).rows as Array<Array<string | null>>,
+        uploadManifest: async (manifest) => {
+          const command = new UploadManifestCommand(manifest);
+          client.query(command);
+          await command.done;
+        },
       });
     }
     const command = new BaseBackupCommand(baseBackupCommand(options), consumer);

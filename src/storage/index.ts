@@ -158,6 +158,11 @@ export interface Storage {
   /** Hard link (posix): the new name is durable when this resolves. */
   link?(from: string, to: string): Promise<void>;
   syncDir?(path: string): Promise<void>;
+  /**
+   * A symbolic link at `path` to `target` (posix; object stores have none): a plain backup's
+   * pg_tblspc/<oid>, as pg_basebackup -Fp leaves it.
+   */
+  symlink?(target: string, path: string): Promise<void>;
   /** Removes a directory if it is empty (posix; object stores have no directories): false when not. */
   removeEmptyDirectory?(path: string): Promise<boolean>;
   /** The local file system path of `path`, for stores that have one. */

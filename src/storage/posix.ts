@@ -20,6 +20,7 @@ import {
   rm,
   rmdir,
   stat as fsStat,
+  symlink,
   unlink,
   utimes,
 } from 'node:fs/promises';
@@ -501,6 +502,13 @@ export class PosixStorage implements Storage {
     await mkdir(dirname(target), { recursive: true });
     await link(this.full(from), target);
     await fsyncDirectory(dirname(target));
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    const full = this.full(path);
+    await mkdir(dirname(full), { recursive: true });
+    await symlink(target, full);
+    await fsyncDirectory(dirname(full));
   }
 
   async removeEmptyDirectory(path: string): Promise<boolean> {

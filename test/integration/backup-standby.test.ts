@@ -10,7 +10,7 @@
  * pg_basebackup 15 cannot back up 17.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IniSection, PostgresServer } from '../harness/index.js';
@@ -308,13 +308,28 @@ describe('PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
     assert.equal(count!.n, '31000');
   });
 
-  it('the postgres method with pg_basebackup 15 stops at the pre-backup check, clearly', async () => {
+  it('the postgres method with pg_basebackup 15 (too old for 17) backs up with the native BASE_BACKUP client', async () => {
+    // Its WAL is archived for the other server: the backup stays WAITING_FOR_WALS.
     const run = await barman('backup', 'pg17-basebackup');
-    assert.equal(run.exitCode, 1);
-    assert.match(
-      run.stderr,
-      /^ERROR: Impossible to start the backup: pg_basebackup compatible \(PostgreSQL version: 17\.\d+, pg_basebackup version: 15\.\d+\)\. Run 'barman check pg17-basebackup' for details\n$/,
-    );
-    assert.deepEqual(readdirSync(join(dir, 'home/pg17-basebackup/base')), [], 'no backup directory');
+    assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /Starting backup copy via BASE_BACKUP \(plain\)/);
+    const [id] = readdirSync(join(dir, 'home/pg17-basebackup/base'));
+    const info = readInfo(join(dir, 'home/pg17-basebackup/base', id!, 'backup.info'));
+    assert.equal(info.status, 'WAITING_FOR_WALS');
+    assert.ok(existsSync(join(dir, 'home/pg17-basebackup/base', id!, 'data', 'backup_manifest')));
+    // PostgreSQL 17 starts on it, replaying the WAL the other server of this cluster archived.
+    const [expected] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM t');
+    const switched = await barman('switch-wal', '--archive', '--archive-timeout', '60', 'pg17');
+    assert.equal(switched.exitCode, 0, switched.stderr);
+    const copy = await restoreAndStart({
+      backupDirectory: join(dir, 'home/pg17-basebackup/base', id!),
+      config,
+      server: 'pg17',
+      version: 17,
+    });
+    restored.push(copy);
+    await waitForEndOfRecovery(copy);
+    const [count] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM t');
+    assert.equal(count!.n, expected!.n);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Backups left STARTED (or EMPTY) by a process that died: no backup runs (the caller holds the
  * server's backup lock), so they failed. Marked FAILED through the catalogue, which re-reads each
- * under its lock so a backup being deleted is left alone; then the executor tidies up what its
+ * under its lock so a backup being deleted is left alone (an interrupted incremental stays in its
+ * parent's children_backup_ids, as a failed one does); then the executor tidies up what its
  * method leaves behind (a local-to-cloud backup's unfinished multipart uploads).
  */
 import type { BackupLocation } from '../../catalog/backup-location.js';
@@ -14,6 +15,7 @@ import type { BackupExecutor } from '../../executors/index.js';
 import { executorFor } from '../../executors/index.js';
 import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import type { CommandContext } from '../definition.js';
+import { linkToParent } from './incremental.js';
 
 const UNFINISHED = new Set(['STARTED', 'EMPTY']);
 
@@ -48,6 +50,15 @@ export async function markAbandoned(
     ctx.report.warning(`backup ${backup.id} was interrupted (status ${statusOf(backup)}); marking it FAILED`);
     backup.info = failed;
     failedIds.push(backup.id);
+    // Killed between its backup.info and its parent's update: its parent lists it from now on.
+    const parent = backups.find((other) => other.id === failed.parent_backup_id);
+    if (parent) {
+      await linkToParent(location, parent, backup.id).catch((error: unknown) =>
+        ctx.report.warning(
+          `cannot record backup ${backup.id} as a child of ${parent.id}: ${describeError(error)}`,
+        ),
+      );
+    }
   }
   await executor.cleanUpInterrupted?.({ config, storage: location.storage, log: ctx.log }, failedIds);
 }

@@ -14,6 +14,11 @@ export const backup: CommandDefinition = {
       description: 'a name for the backup, usable instead of its id',
       check: backupNameProblem,
     },
+    {
+      flags: '--incremental <backup_id>',
+      description:
+        "take a block-level incremental backup (PostgreSQL 17+, backup_method = postgres) on this parent: a backup id or name, 'last-full'/'latest-full' (the newest full backup) or another shortcut",
+    },
     { flags: '-w, --wait', description: 'wait until the WAL files the backup needs are archived' },
     {
       flags: '--wait-timeout <seconds>',

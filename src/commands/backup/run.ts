@@ -1,6 +1,6 @@
 /**
  * backup: one script of named phases for every backup_method, each in its own file —
- * checks (checks.ts) → start (start.ts: identity, interrupted backups, a new backup.info) → the
+ * checks (checks.ts; incremental.ts for --incremental) → start (start.ts: identity, interrupted backups, a new backup.info) → the
  * executor's start, copy and stop (executors/, chosen by executorFor) → finish (finish.ts: size,
  * status) → WAL wait (wal-wait.ts) → retention (retention.ts). Status goes EMPTY -> STARTED ->
  * WAITING_FOR_WALS -> DONE (a local-to-cloud backup is DONE once stored, as barman-cloud-backup's),
@@ -31,6 +31,8 @@ import { selectServers } from '../shared/select-servers.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
+import type { IncrementalParent } from './incremental.js';
+import { checkIncremental, INCREMENTAL_INFO_KEYS, linkToParent } from './incremental.js';
 import { BackupRun, prepareDirectories, startBackup } from './start.js';
 import { waitForWal } from './wal-wait.js';
 
@@ -108,12 +110,31 @@ async function backupAt(
   let hookInfo: BackupHookInfo | null = null;
   let outcome: ExecutorOutcome;
   try {
+    let parent: IncrementalParent | null = null;
+    if (typeof options.incremental === 'string') {
+      // Like Barman: validated before the pre-backup check, nothing written when refused.
+      try {
+        parent = await checkIncremental(config, location, options.incremental);
+      } catch (error) {
+        const message = `failed to start backup: ${describeError(error)}`;
+        ctx.report.error(message);
+        return { server: config.name, backupId: null, status: 'FAILED', error: message };
+      }
+    }
     if (!(await passesPreBackupCheck(ctx, { ...server, config })))
       return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
     try {
       executor = executorFor(config);
       const name = typeof options.name === 'string' ? options.name : null;
-      const previous = await startBackup(ctx, config, executor, run, name);
+      const previous = await startBackup(
+        ctx,
+        config,
+        executor,
+        run,
+        name,
+        parent ? { parent_backup_id: parent.backup.id, laterKeysPresent: [...INCREMENTAL_INFO_KEYS] } : {},
+      );
+      if (parent) await linkToParent(location, parent.backup, run.backupId!);
       const directory = location.directoryOf(run.backupId!);
       const started = Date.now();
       ctx.report.info(
@@ -130,7 +151,10 @@ async function backupAt(
       };
       run.step = 'running the pre_backup scripts';
       await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
-      outcome = await executor.run(backupRequest(ctx, config, location, run, options, previous, staging));
+      outcome = await executor.run({
+        ...backupRequest(ctx, config, location, run, options, previous, staging),
+        incremental: parent ? { parentId: parent.backup.id, manifest: parent.manifest } : null,
+      });
       await finishBackup(ctx, config, executor, run, outcome, started);
     } catch (error) {
       await failBackup(ctx, config, run, error);

@@ -66,6 +66,8 @@ export async function startBackup(
   executor: BackupExecutor,
   run: BackupRun,
   name: string | null,
+  /** Fields of the new backup.info known from the command line (an incremental's parent). */
+  initial: Partial<BackupInfo> = {},
 ): Promise<CatalogBackup | undefined> {
   const location = run.location;
   const systemid = await checkIdentity(config.conninfo, location);
@@ -84,6 +86,7 @@ export async function startBackup(
     backup_name: name,
     systemid,
     ...executor.initialInfo?.(config),
+    ...initial,
   });
   await location.writeBackupInfo(backupId, info);
   run.backupId = backupId;

@@ -1,0 +1,199 @@
+/**
+ * backup_method = postgres to a basebackups_directory in Barman's layout, without pg_basebackup:
+ * barman-ts's BASE_BACKUP client (postgres/base-backup.ts) asks for what pg_basebackup -Fp asks
+ * (no tablespace_map, a manifest with SHA-256 checksums) and writes what pg_basebackup -Fp
+ * writes, as Barman 3.11+ stores it: `<id>/data/…` (backup_label, the server's backup_manifest
+ * in `data/backup_manifest`, where Barman 3.11+ looks for a parent's manifest), each tablespace
+ * in `<id>/<oid>/` and `data/pg_tblspc/<oid>` linking to it. Every file goes through Storage as
+ * it arrives (plain-extract.ts). An incremental backup (PostgreSQL 17+) first sends its parent's
+ * backup_manifest (UPLOAD_MANIFEST) and asks for BASE_BACKUP (INCREMENTAL); its backup.info gets
+ * what Barman 3.11+ writes for one (parent_backup_id, summarize_wal, data_checksums, cluster_size).
+ * When this client is used instead of pg_basebackup: see baseBackupClient().
+ */
+import { BarmanError, describeError } from '../errors/index.js';
+import * as postgres from '../postgres/index.js';
+import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
+import type { ServerFacts } from './concurrent.js';
+import { announceCopy, backupTimestamp, finishOnServer } from './concurrent.js';
+import { extractArchive } from './plain-extract.js';
+import { CopyProgress } from './progress.js';
+import type { BackupLabel } from './tar-label.js';
+import { parseBackupLabel } from './tar-label.js';
+import type { BackupRequest, ExecutorOutcome } from './types.js';
+
+/**
+ * Who takes a `postgres` backup to a local directory: barman-ts's own client for every
+ * incremental backup and whenever pg_basebackup cannot (missing, or older than the server:
+ * Debian 12's 15 refuses PostgreSQL 16+), on PostgreSQL 15 and newer; pg_basebackup otherwise —
+ * older servers, and backup_compression (pg_basebackup's tar files or its decompression of
+ * server-side compression, which this client does not do). `toolMajor`: pg_basebackup's major
+ * version, null when it is missing.
+ */
+export function baseBackupClient(
+  compression: string | null,
+  serverVersion: number,
+  toolMajor: number | null,
+  incremental: boolean,
+): 'native' | 'pg_basebackup' {
+  if (incremental) return 'native';
+  if (serverVersion < postgres.BASE_BACKUP_MIN_VERSION) return 'pg_basebackup';
+  if (compression && compression !== 'none') return 'pg_basebackup';
+  if (toolMajor === null || toolMajor < Math.floor(serverVersion / 10000)) return 'native';
+  return 'pg_basebackup';
+}
+
+/** The copy and stop of a native backup, once describeServer has filled backup.info. */
+export async function nativePlainBackup(
+  request: BackupRequest,
+  client: postgres.PostgresClient,
+  facts: ServerFacts,
+  standby: boolean,
+): Promise<ExecutorOutcome> {
+  if (request.incremental) {
+    // What Barman 3.11+ records for an incremental (a full backup keeps Barman 3.4's keys only).
+    await request.save({
+      data_checksums: await postgres.setting(client, 'data_checksums'),
+      summarize_wal: await postgres.setting(client, 'summarize_wal'),
+      cluster_size: await postgres.clusterSize(client),
+    });
+  }
+  const start = await postgres.walPosition(client);
+  await request.save({
+    status: 'STARTED',
+    begin_time: backupTimestamp(start.time),
+    timeline: start.timeline,
+  });
+  announceCopy(
+    request,
+    request.incremental
+      ? `BASE_BACKUP (INCREMENTAL, parent ${request.incremental.parentId})`
+      : 'BASE_BACKUP (plain)',
+    false,
+  );
+  const copyStarted = Date.now();
+  const copy = await copyWithRetries(request);
+  const copySeconds = (Date.now() - copyStarted) / 1000;
+  request.report.info(
+    `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+  );
+  request.report.info('Finalising the backup.');
+  const endLsn = parseLsn(copy.end.lsn);
+  const end = await postgres.walPosition(client);
+  await request.save({
+    backup_label: copy.label.text,
+    begin_xlog: copy.label.lsn,
+    begin_wal: copy.label.file,
+    begin_offset: lsnSegmentOffset(parseLsn(copy.label.lsn), facts.segmentSize),
+    timeline: copy.label.timeline,
+    end_xlog: copy.end.lsn,
+    end_wal: lsnToSegmentName(endLsn, copy.end.timeline, facts.segmentSize),
+    end_offset: lsnSegmentOffset(endLsn, facts.segmentSize),
+    end_time: backupTimestamp(end.time),
+    copy_stats: new Map<string, number>([
+      ['copy_time', copySeconds],
+      ['total_time', copySeconds],
+    ]),
+  });
+  await finishOnServer(request, client, standby);
+  return { fromStandby: standby };
+}
+
+interface PlainCopy {
+  label: BackupLabel;
+  end: postgres.BaseBackupEnd;
+}
+
+/** basebackup_retry_times: a failed copy is removed (all but backup.info) and taken again. */
+async function copyWithRetries(request: BackupRequest): Promise<PlainCopy> {
+  for (let attempt = 0; ; attempt += 1) {
+    request.setStep('copying files');
+    try {
+      return await copyOnce(request);
+    } catch (error) {
+      if (attempt >= request.options.retryTimes) {
+        throw new BarmanError(
+          'copy-failed',
+          `data transfer failure on directory '${request.backupDirectory}/data'\nBASE_BACKUP error:\n${describeError(error)}`,
+        );
+      }
+      request.report.warning(
+        `BASE_BACKUP failed (${describeError(error)}); retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
+      );
+      await removeCopy(request);
+      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+    }
+  }
+}
+
+async function removeCopy(request: BackupRequest): Promise<void> {
+  const { storage, backupId: id } = request;
+  for (const entry of await storage.list(id)) {
+    if (entry.name === 'backup.info') continue;
+    const path = `${id}/${entry.name}`;
+    await (entry.kind === 'directory' ? storage.removeTree(path) : storage.remove(path));
+  }
+}
+
+async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
+  const { config, storage, backupId: id, incremental } = request;
+  let label: BackupLabel | null = null;
+  let progress: CopyProgress | null = null;
+  let total = 0;
+  // pg_tblspc/<oid> links to the tablespace's copy, as pg_basebackup's --tablespace-mapping does.
+  const tablespaceLink = (oid: number) => storage.localPath?.(`${id}/${oid}`) ?? null;
+  const { end } = await postgres.takeBaseBackup(
+    config.streaming_conninfo,
+    config.streaming_backup_name,
+    {
+      label: `Barman backup ${config.name} ${id}`,
+      fastCheckpoint: request.options.immediateCheckpoint,
+      maxRateKbps: request.options.bandwidthLimit,
+      manifest: true,
+      tablespaceMap: false,
+      ...(incremental
+        ? {
+            extraOptions: ['INCREMENTAL'],
+            prepare: async (session) => {
+              request.setStep(`sending the backup_manifest of backup ${incremental.parentId}`);
+              await session.uploadManifest(await storage.openRead(incremental.manifest));
+              request.setStep('copying files');
+            },
+          }
+        : {}),
+    },
+    {
+      started: (start) => {
+        total = start.estimatedBytes;
+        const count = start.tablespaces.length;
+        progress = new CopyProgress(
+          request.report,
+          count > 0 ? `PGDATA and ${count} tablespace${count === 1 ? '' : 's'}` : 'PGDATA',
+          { bytes: 0 },
+        );
+        request.report.info(`Backup start at LSN: ${start.lsn}`);
+      },
+      progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
+      archive: async ({ name, body }) => {
+        const base = /^(base|\d+)\.tar$/.exec(name)?.[1];
+        if (!base) throw new Error(`unexpected archive '${name}' in the backup stream`);
+        request.setStep(`copying ${base === 'base' ? 'PGDATA' : `tablespace ${base}`}`);
+        const extracted = await extractArchive(body, storage, {
+          root: base === 'base' ? `${id}/data` : `${id}/${base}`,
+          tablespaceLink,
+        });
+        if (base === 'base') {
+          if (extracted.label === null) throw new Error('the server sent no backup_label in base.tar');
+          label = parseBackupLabel(extracted.label, `backup_label of backup ${id}`);
+        }
+      },
+      // Where pg_basebackup -Fp leaves it, and where Barman 3.11+ reads a parent's manifest.
+      manifest: async (body) => {
+        request.setStep('writing backup_manifest');
+        await storage.writeFile(`${id}/data/backup_manifest`, body, { mode: 0o600 });
+      },
+    },
+  );
+  (progress as CopyProgress | null)?.finish();
+  if (!label) throw new Error('the server sent no base.tar');
+  return { label, end };
+}
