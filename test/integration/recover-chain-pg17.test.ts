@@ -20,18 +20,20 @@ import {
   type BackupInfo,
 } from '../../src/catalog/backup-info.js';
 import { lsnToSegmentName, parseLsn } from '../../src/wal/names.js';
-import type { PostgresServer } from '../harness/index.js';
+import type { PostgresServer, SshServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   PG17_TOOLS,
   chownTo,
   ensureDebian13Root,
+  ensureOsUser,
   makeTempDir,
   runAs,
   runBarman,
   runInDebian13,
   startPostgres,
   startRecoveredCopy,
+  startSshd,
   writeBarmanConfig,
 } from '../harness/index.js';
 
@@ -48,6 +50,7 @@ const IDS = ['20260101T000001', '20260101T000002', '20260101T000003', '20260101T
 
 describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency: 1 }, () => {
   let pg: PostgresServer;
+  let sshd: SshServer;
   let dir: string;
   let config: string;
   let base: string;
@@ -151,12 +154,14 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
 
   before(async () => {
     await ensureDebian13Root();
+    await ensureOsUser('pgrestore');
     dir = await makeTempDir('recover-chain', { owner: 'postgres' });
     config = join(dir, 'barman.conf');
-    for (const sub of ['home', 'home/main', 'home/main/base', 'recovered', 'ts']) {
+    for (const sub of ['home', 'home/main', 'home/main/base', 'recovered', 'ts', 'remote']) {
       mkdirSync(join(dir, sub), { recursive: true });
-      await chownTo(join(dir, sub), 'postgres');
+      await chownTo(join(dir, sub), sub === 'remote' ? 'pgrestore' : 'postgres');
     }
+    sshd = await startSshd({ users: ['postgres', 'pgrestore'] });
     base = join(dir, 'home/main/base');
     tablespaceSource = join(dir, 'ts');
     pg = await startPostgres({
@@ -216,6 +221,7 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
   after(async () => {
     for (const server of started) await server.stop();
     await pg?.stop();
+    await sshd?.stop();
   });
 
   it('the catalogue holds a real chain: INCREMENTAL files, parents and children', async () => {
@@ -283,9 +289,62 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
     assert.equal(link.exitCode, 1, link.stdout);
     assert.match(link.stderr, /combine_mode = link cannot be used for a local recovery/);
     assert.equal(existsSync(linked), false);
+    // This rig's ext4 cannot clone: refused by name (on the first file), never copied instead.
+    const cloned = join(dir, 'recovered', 'clone');
+    const clone = await barman(
+      'recover',
+      'main',
+      IDS[3]!,
+      cloned,
+      '--tablespace',
+      `ts1:${cloned}-ts`,
+      '--combine-mode',
+      'clone',
+    );
+    assert.equal(clone.exitCode, 1, clone.stdout);
+    assert.match(
+      clone.stderr,
+      /combine_mode = clone: the file system of .* cannot clone files of the backups/,
+    );
+    assert.match(clone.stderr, /set combine_mode = copy/);
     const bad = await barman('recover', 'main', IDS[3]!, linked, '--combine-mode', 'fast');
     assert.notEqual(bad.exitCode, 0);
     assert.match(bad.stderr, /combine.mode/);
+  });
+
+  it('recovers the chain over ssh: combined in staging (combine_mode link), sent by rsync, staging removed', async () => {
+    const destination = join(dir, 'remote', 'data');
+    const run = await barman(
+      'recover',
+      'main',
+      IDS[3]!,
+      destination,
+      '--tablespace',
+      `ts1:${join(dir, 'remote', 'ts')}`,
+      '--remote-ssh-command',
+      sshd.sshCommand('postgres', 'pgrestore'),
+      '--combine-mode',
+      'link',
+    );
+    assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /Starting remote restore/);
+    assert.match(run.stdout, /Combining the incremental chain/);
+    const { stdout: owner } = await runAs(null, 'stat', ['-c', '%U %h', join(destination, 'PG_VERSION')]);
+    assert.equal(owner.trim(), 'pgrestore 1', 'a copy owned by the remote user, not a link to the backup');
+    const leftovers = readdirSync(join(dir, 'home', 'main')).filter((name) =>
+      name.startsWith('barman-recover-'),
+    );
+    assert.deepEqual(leftovers, [], 'the staging directory is removed');
+    const { stdout: links } = await runAs(null, 'stat', [
+      '-c',
+      '%h',
+      join(base, IDS[3]!, 'data', 'PG_VERSION'),
+    ]);
+    assert.equal(links.trim(), '1', 'no hard link to the backup is left behind');
+    const server = await startRecoveredCopy(destination, { version: 17, user: 'pgrestore' });
+    started.push(server);
+    assert.equal((await server.query<{ state: string }>(STATE_SQL))[0]!.state, stateAtEnd);
+    await server.stop();
   });
 
   it('a chain whose middle backup was removed by hand is refused by name, nothing written', async () => {

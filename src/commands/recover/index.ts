@@ -3,7 +3,15 @@ import type { CommandDefinition } from '../definition.js';
 export const recover: CommandDefinition = {
   name: 'recover',
   aliases: ['restore'],
-  summary: 'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target',
+  summary:
+    'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target. ' +
+    'A block-level incremental backup is rebuilt from its chain (its full backup and every incremental up to it, ' +
+    'found through parent_backup_id) by the native combine, without pg_combinebackup: a chain with a backup ' +
+    'missing, not DONE or of another system is refused, naming that backup, before anything is written. ' +
+    'Locally the chain is combined straight into the destination; for --remote-ssh-command and --delta-restore ' +
+    'it is combined in the staging directory (--recovery-staging-path, staging_path, local_staging_path …), ' +
+    'then copied like a plain backup (a delta restore keeps the destination files identical to the combined ' +
+    'ones and removes the others), and the staging copy is removed; combine_mode says how whole files are placed',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     {
@@ -59,7 +67,8 @@ export const recover: CommandDefinition = {
     { flags: '--no-delta-restore', description: 'require an empty destination (overrides recovery_options)' },
     {
       flags: '--recovery-staging-path <dir>',
-      description: 'local scratch directory for tar backups and remote WAL copies',
+      description:
+        'local scratch directory for tar backups, remote WAL copies and incremental chains combined for a remote or delta restore',
     },
     { flags: '--no-retry', description: 'do not retry a failed copy (same as --retry-times 0)' },
     { flags: '--dry-run', description: 'print the recovery plan and change nothing' },
