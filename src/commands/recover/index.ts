@@ -4,14 +4,8 @@ export const recover: CommandDefinition = {
   name: 'recover',
   aliases: ['restore'],
   summary:
-    'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target. ' +
-    'A block-level incremental backup is rebuilt from its chain (its full backup and every incremental up to it, ' +
-    'found through parent_backup_id) by the native combine, without pg_combinebackup: a chain with a backup ' +
-    'missing, not DONE or of another system is refused, naming that backup, before anything is written. ' +
-    'Locally the chain is combined straight into the destination; for --remote-ssh-command and --delta-restore ' +
-    'it is combined in the staging directory (--recovery-staging-path, staging_path, local_staging_path …), ' +
-    'then copied like a plain backup (a delta restore keeps the destination files identical to the combined ' +
-    'ones and removes the others), and the staging copy is removed; combine_mode says how whole files are placed',
+    'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target; ' +
+    'an incremental backup is combined from its chain natively (no pg_combinebackup), a broken chain refused before anything is written',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     {
@@ -62,7 +56,8 @@ export const recover: CommandDefinition = {
     { flags: '--no-get-wal', description: 'copy the WAL files (overrides recovery_options)' },
     {
       flags: '--delta-restore',
-      description: 'reuse identical files already in the destination; remove the others',
+      description:
+        'reuse identical files already in the destination; remove the others (an incremental chain is combined in staging, then compared)',
     },
     { flags: '--no-delta-restore', description: 'require an empty destination (overrides recovery_options)' },
     {

@@ -14,9 +14,8 @@ import {
 } from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import { runWorkers } from '../../util/workers.js';
-import { planBlocks, type BlockPlan, type SegmentVersion } from './block-plan.js';
+import { planBlocks, type SegmentVersion } from './block-plan.js';
 import { combinedLabel, joinPath, loadChain, type ChainBackup, type LoadedBackup } from './chain.js';
-import { BLOCK_SIZE } from './incremental-file.js';
 import {
   OutputFile,
   type CreatedRoot,
@@ -26,16 +25,9 @@ import {
   requireEmptyOrMissing,
   syncPaths,
 } from './output.js';
-import { LocalRangeReader, placeWholeFile, sizeOf, type WholeFileMode } from './local-files.js';
-import { PositionedReader } from './positioned-reader.js';
-import {
-  incrementalName,
-  locate,
-  scanChain,
-  segmentVersions,
-  type CombineScan,
-  type PlannedFile,
-} from './scan.js';
+import { placeWholeFile, sizeOf, type WholeFileMode } from './local-files.js';
+import { localFullVersion, patchInPlace, reconstruct } from './reconstruct.js';
+import { locate, scanChain, segmentVersions, type CombineScan, type PlannedFile } from './scan.js';
 
 /** How files copied whole reach the destination (combine_mode); reconstructed files are written. */
 export type CombineMode = WholeFileMode;
@@ -72,10 +64,6 @@ export interface PreparedCombine {
   scan: CombineScan;
 }
 
-/** Output blocks built at once (2 MiB): bounded memory per job. */
-const CHUNK_BLOCKS = 256;
-/** Largest range read from one source for a chunk; a sparser source is read block by block. */
-const MAX_SPAN_BYTES = 4 * CHUNK_BLOCKS * BLOCK_SIZE;
 /** fsyncs at once at the end: the device sees them together. */
 const SYNC_JOBS = 16;
 
@@ -169,7 +157,15 @@ export async function writeCombined(
       versions = file.versions ?? (await segmentVersions(chain, scan.contents, file.path));
       const plan = planBlocks(versions);
       if (plan.copyFrom !== null) whole = { backup: chain[plan.copyFrom]!, versions };
-      else {
+      else if (localFullVersion(chain, versions, file.path) !== null) {
+        // The full backup's file placed by the kernel, then only the changed blocks written.
+        const full = localFullVersion(chain, versions, file.path)!;
+        await placeWholeFile(mode === 'link' ? 'copy' : mode, full.path, destination);
+        const patched = await patchInPlace(chain, file.path, versions, plan, full.index, destination);
+        bytes += patched.size;
+        manifest.push({ path: file.path, mtimeMs: Date.now(), ...patched });
+        return;
+      } else {
         const output = await OutputFile.create(destination);
         try {
           await reconstruct(chain, file.path, versions, plan, output);
@@ -241,7 +237,7 @@ async function placeWhole(
   if (mode === 'link' || mode === 'clone')
     throw new BarmanError(
       'combine-mode-unsupported',
-      `combine_mode = ${mode}: backup ${backup.name} is in ${backup.storage.location}, not on a local file system`,
+      `combine_mode = ${mode}: backup ${backup.name} is in ${backup.storage.location}, not on a local file system: set combine_mode = copy`,
       { hint: 'set combine_mode = copy (or --combine-mode copy)' },
     );
   const output = await OutputFile.create(destination);
@@ -264,97 +260,4 @@ async function hashStream(stream: AsyncIterable<unknown>): Promise<string> {
 async function copyWhole(backup: LoadedBackup, path: string, output: OutputFile): Promise<void> {
   const stream = await backup.storage.openRead(locate(backup, path)!);
   for await (const chunk of stream) await output.write(chunk as Buffer);
-}
-
-async function reconstruct(
-  chain: readonly LoadedBackup[],
-  path: string,
-  versions: readonly SegmentVersion[],
-  plan: BlockPlan,
-  output: OutputFile,
-): Promise<void> {
-  const readers = new Map<number, BlockReader>();
-  const readerOf = (index: number): BlockReader => {
-    let reader = readers.get(index);
-    if (reader === undefined) {
-      const backup = chain[index]!;
-      const name = versions[index]!.kind === 'full' ? path : incrementalName(path);
-      const where = locate(backup, name)!;
-      const label = `${backup.name}: ${name}`;
-      const local = backup.storage.localPath?.(where);
-      reader =
-        local === undefined
-          ? new PositionedReader(backup.storage, where, label)
-          : new LocalRangeReader(local, label);
-      readers.set(index, reader);
-    }
-    return reader;
-  };
-  try {
-    // The next chunk is read while the current one is written: the disk reads and writes at once.
-    const chunkAt = (first: number) =>
-      buildChunk(plan, first, Math.min(CHUNK_BLOCKS, plan.length - first), readerOf);
-    let next: Promise<Buffer> | null = plan.length > 0 ? chunkAt(0) : null;
-    for (let first = 0; next !== null; first += CHUNK_BLOCKS) {
-      const chunk = await next;
-      next = first + CHUNK_BLOCKS < plan.length ? chunkAt(first + CHUNK_BLOCKS) : null;
-      try {
-        await output.write(chunk);
-      } catch (error) {
-        await next?.catch(() => undefined);
-        throw error;
-      }
-    }
-  } finally {
-    for (const reader of readers.values()) reader.close();
-  }
-}
-
-/**
- * Output blocks [first, first + count): each source's blocks in the chunk are read with one
- * read of the range they span (the full file's is the chunk itself; an incremental file keeps
- * its blocks in block order, so theirs is compact), then copied into place. Reading block runs
- * one by one made a few thousand small reads per changed relation.
- */
-async function buildChunk(
-  plan: BlockPlan,
-  first: number,
-  count: number,
-  readerOf: (index: number) => BlockReader,
-): Promise<Buffer> {
-  const chunk = Buffer.allocUnsafe(count * BLOCK_SIZE);
-  const spans = new Map<number, { low: number; high: number }>();
-  for (let block = first; block < first + count; block++) {
-    const source = plan.source[block]!;
-    if (source === -1) {
-      chunk.fill(0, (block - first) * BLOCK_SIZE, (block - first + 1) * BLOCK_SIZE);
-      continue;
-    }
-    const offset = plan.offset[block]!;
-    const span = spans.get(source);
-    if (span === undefined) spans.set(source, { low: offset, high: offset });
-    else {
-      span.low = Math.min(span.low, offset);
-      span.high = Math.max(span.high, offset);
-    }
-  }
-  for (const [source, { low, high }] of spans) {
-    const reader = readerOf(source);
-    const compact = high - low + BLOCK_SIZE <= MAX_SPAN_BYTES;
-    const data = compact ? await reader.read(low, high - low + BLOCK_SIZE) : null;
-    for (let block = first; block < first + count; block++) {
-      if (plan.source[block] !== source) continue;
-      const offset = plan.offset[block]!;
-      const at = (block - first) * BLOCK_SIZE;
-      if (data !== null) data.copy(chunk, at, offset - low, offset - low + BLOCK_SIZE);
-      else (await reader.read(offset, BLOCK_SIZE)).copy(chunk, at);
-    }
-  }
-  return chunk;
-}
-
-/** Reads of a backup file at offsets: pread on a local file, a forward stream on an object. */
-interface BlockReader {
-  read(offset: number, length: number): Promise<Buffer>;
-  close(): void;
 }

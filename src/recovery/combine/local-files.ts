@@ -5,6 +5,7 @@
  * asks, and the blocks of a reconstructed file read at their offsets (pread) instead of
  * streamed from the file's start. An object store's backups take the streaming paths.
  */
+import { createHash } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { copyFile, link, open, stat, type FileHandle } from 'node:fs/promises';
 import { BarmanError } from '../../errors/index.js';
@@ -12,6 +13,9 @@ import { withPath } from '../../errors/system.js';
 
 /** How a whole file reaches the destination: `copy` and `copy-file-range` are kernel copies. */
 export type WholeFileMode = 'copy' | 'copy-file-range' | 'clone' | 'link';
+
+/** Reads while hashing a patched file. */
+const HASH_READ_BYTES = 4 << 20;
 
 const UNSUPPORTED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EMLINK', 'ENOSYS', 'EINVAL']);
 
@@ -24,7 +28,7 @@ function refuseMode(mode: WholeFileMode, source: string, target: string, error: 
       : 'clone files of the backups into it (cloning needs one file system with reflinks: XFS, Btrfs …)';
   return new BarmanError(
     'combine-mode-unsupported',
-    `combine_mode = ${mode}: the file system of ${target} cannot ${what}: ${code} on ${source}`,
+    `combine_mode = ${mode}: the file system of ${target} cannot ${what}: ${code} on ${source}; set combine_mode = copy`,
     { hint: 'set combine_mode = copy (or --combine-mode copy)' },
   );
 }
@@ -87,4 +91,47 @@ export class LocalRangeReader {
     this.handle = null;
     void handle?.close().catch(() => undefined);
   }
+}
+
+/** A placed file whose blocks are overwritten at their offsets, then hashed whole. */
+export async function openForPatch(path: string) {
+  const handle = await open(path, 'r+').catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+  let size = 0;
+  const fail = (error: unknown) => {
+    throw withPath(error, path);
+  };
+  return {
+    get size() {
+      return size;
+    },
+    truncate: (length: number) => handle.truncate(length).catch(fail),
+    async write(data: Buffer, position: number): Promise<void> {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await handle
+          .write(data, done, data.length - done, position + done)
+          .catch(fail);
+        done += bytesWritten;
+      }
+    },
+    /** SHA-256 of the whole file (from the page cache: it was just written), then closed. */
+    async finish(): Promise<string> {
+      try {
+        const hash = createHash('sha256');
+        const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, size).catch(fail);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          size += bytesRead;
+        }
+        return hash.digest('hex');
+      } finally {
+        await handle.close();
+      }
+    },
+    abandon: () => handle.close().catch(() => undefined),
+  };
 }
