@@ -121,6 +121,11 @@ export const fsExceptions = [
     reason:
       'writes the data directory a native combine of an incremental chain produces (the recovery destination)',
   },
+  {
+    path: 'src/recovery/combine/local-files.ts',
+    reason:
+      'kernel copies, clones, hard links and positioned reads of a local catalogue’s backup files, at the paths Storage.localPath gives (as the recovery tree copy does), into the recovery destination',
+  },
 
   // archive-wal's local drop boxes (the archive itself is reached through Storage).
   {

@@ -15,6 +15,18 @@ export interface ManifestFile {
   mtimeMs: number;
   /** Hex SHA-256 of the file's bytes as stored in the backup. */
   sha256: string;
+  /**
+   * Another manifest's checksum of the same bytes, written instead of the SHA-256 (a combine
+   * copying a file whole keeps its backup's checksum, whatever the algorithm, as
+   * pg_combinebackup does, instead of reading the file again).
+   */
+  checksum?: ManifestChecksum;
+}
+
+/** A manifest's `Checksum-Algorithm` (`CRC32C`, `SHA256` …) and hex `Checksum`. */
+export interface ManifestChecksum {
+  algorithm: string;
+  value: string;
 }
 
 export interface ManifestWalRange {
@@ -34,7 +46,10 @@ export function renderBackupManifest(
   const fileLines = files.map(
     (file) =>
       `{ "Path": ${JSON.stringify(file.path)}, "Size": ${file.size}, ` +
-      `"Last-Modified": "${gmtime(file.mtimeMs)}", "Checksum-Algorithm": "SHA256", "Checksum": "${file.sha256}" }`,
+      `"Last-Modified": "${gmtime(file.mtimeMs)}", ` +
+      (file.checksum
+        ? `"Checksum-Algorithm": ${JSON.stringify(file.checksum.algorithm)}, "Checksum": ${JSON.stringify(file.checksum.value)} }`
+        : `"Checksum-Algorithm": "SHA256", "Checksum": "${file.sha256}" }`),
   );
   const rangeLines = walRanges.map(
     (range) =>
@@ -63,6 +78,8 @@ export interface ManifestEntry {
   size: number;
   /** Hex SHA-256, or null when the manifest uses another algorithm (or none). */
   sha256: string | null;
+  /** The checksum whatever its algorithm, null when the manifest has none for the file. */
+  checksum?: ManifestChecksum | null;
 }
 
 /**
@@ -92,7 +109,13 @@ export function parseBackupManifest(text: string, source: string): Map<string, M
       file['Checksum-Algorithm'] === 'SHA256' && typeof file.Checksum === 'string'
         ? file.Checksum.toLowerCase()
         : null;
-    entries.set(path, { size: file.Size, sha256 });
+    const checksum =
+      typeof file['Checksum-Algorithm'] === 'string' &&
+      file['Checksum-Algorithm'] !== 'NONE' &&
+      typeof file.Checksum === 'string'
+        ? { algorithm: file['Checksum-Algorithm'], value: file.Checksum }
+        : null;
+    entries.set(path, { size: file.Size, sha256, checksum });
   }
   return entries;
 }

@@ -797,11 +797,19 @@ const optionTable = {
     schema: kinds.oneOf(['copy', 'link', 'clone', 'copy-file-range']),
     default: 'copy',
     since: '3.16',
-    category: 'Not supported by barman-ts',
-    description: 'pg_combinebackup mode for block-level incremental backups.',
-    support: notSupported(
-      'block-level incremental backups (pg_combinebackup) are not supported by barman-ts yet',
-    ),
+    category: 'Recovery',
+    description:
+      'How `recover` of a block-level incremental backup places the files the native combine copies whole ' +
+      '(relation segments rebuilt from INCREMENTAL files are always written): `copy` and `copy-file-range` ' +
+      "copy them in the kernel (copy_file_range); `clone` clones them (FICLONE: XFS, Btrfs …, on the backups' " +
+      'file system); `link` hard-links them into the staging directory of a remote or `--delta-restore` ' +
+      'recovery, which then copies them (refused for a local recovery: PostgreSQL would write into the ' +
+      'backups). A mode the file systems cannot do is refused, never replaced by a copy.',
+    flag: {
+      flags: '--combine-mode <mode>',
+      commands: ['recover'],
+      description: 'how an incremental chain is combined: copy, copy-file-range, clone or link',
+    },
   }),
   worm_mode: option({
     scope: 'global',

@@ -14,6 +14,8 @@ import { parseWalName } from '../wal/names.js';
 import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
+import type { ChainRestore } from './apply-chain.js';
+import { restoreChain } from './apply-chain.js';
 import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
 import { extractTarStream } from './tar-extract.js';
 import { bandwidthFor, createRateLimiter, createStartLimiter, pacedReadable } from '../util/throttle.js';
@@ -36,6 +38,8 @@ export interface ApplyOptions {
   tablespaceBandwidthLimit?: Readonly<Record<string, number>> | null;
   /** parallel_jobs_start_batch_size / _period (default: no pacing). */
   startBatch?: { size: number; periodSeconds: number };
+  /** An incremental backup's chain, read and checked: combined instead of copied (apply-chain.ts). */
+  chain?: ChainRestore;
   /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
   backupInfoText: string;
   signal?: AbortSignal;
@@ -150,7 +154,21 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
           )
         : Promise.resolve({ copied: 0 });
     try {
-      if (plan.format === 'plain') {
+      if (plan.chain) {
+        if (!options.chain) throw new Error(`the chain of backup ${plan.backupId} was not prepared`);
+        report.info(`Combining the incremental chain ${plan.chain.join(', ')}.`);
+        const stats = await restoreChain(options.chain, {
+          plan,
+          destination,
+          staging,
+          jobs: options.jobs,
+          filter: dataFilter,
+          copyOptions,
+        });
+        result.files += stats.files;
+        result.bytes += stats.bytes;
+        result.reusedFiles += stats.reused;
+      } else if (plan.format === 'plain') {
         for (const tablespace of plan.tablespaces) {
           const stats = await destination.copyTree(
             options.archives.plainCopy(String(tablespace.oid)),

@@ -37,3 +37,11 @@ const CLOUD_BACKUPS: BackupLayout = {
 export function backupLayoutFor(location: Location): BackupLayout {
   return location.kind === 's3' ? CLOUD_BACKUPS : BARMAN_BACKUPS;
 }
+
+/**
+ * Where the backups of an incremental chain keep their plain copies, whatever the storage:
+ * Barman 3.11+'s `<id>/data/` and `<id>/<tablespace oid>/` (pg_basebackup's plain format).
+ */
+export function chainBackupDirectory(backupId: string, part: string): string {
+  return `${backupId}/${part}`;
+}

@@ -31,6 +31,11 @@ export interface RecoveryPlan {
   /** Where the backup is, for messages: a directory or an s3:// URL. */
   backupDirectory: string;
   format: 'plain' | 'tar';
+  /**
+   * A block-level incremental backup: its chain's ids, full backup first, this one last; the
+   * data directory is combined from them (combine/) instead of copied. Null otherwise.
+   */
+  chain: string[] | null;
   version: number;
   destination: string;
   /** The --remote-ssh-command, or null for a local recovery. */
@@ -72,6 +77,8 @@ export interface PlanInput {
   delta: boolean;
   /** The backup is a set of tar archives whatever backup.info says (its layout has no plain copies). */
   tarArchives?: boolean;
+  /** The chain of an incremental backup (recovery/chain.ts), full backup first; absent otherwise. */
+  chain?: readonly string[];
   entries: readonly XlogDbEntry[];
   /**
    * The entries' times are when each segment was closed (xlog.db: archive-wal keeps the source's
@@ -131,7 +138,15 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   }
   const destination = cleanPath(input.destination);
   const tablespaces = planTablespaces(info, input.tablespaceRules, destination);
-  const format = input.tarArchives || (info.compression && info.compression !== 'none') ? 'tar' : 'plain';
+  const combined = input.chain !== undefined && input.chain.length > 1;
+  const compressed = Boolean(info.compression && info.compression !== 'none');
+  if (combined && compressed)
+    throw new BarmanError(
+      'chain-compressed',
+      `backup '${input.backup.id}' is an incremental backup stored as compressed tar archives: only plain incremental backups can be combined`,
+    );
+  // A chain is read as plain directories through Storage, whichever storage holds it.
+  const format = !combined && (input.tarArchives || compressed) ? 'tar' : 'plain';
   const { targets } = input;
   checkTargetAgainstBackup(targets, {
     id: input.backup.id,
@@ -189,6 +204,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     backupId: input.backup.id,
     backupDirectory: input.backup.directory,
     format,
+    chain: input.chain && input.chain.length > 1 ? [...input.chain] : null,
     version,
     destination,
     remoteCommand: input.remoteCommand,
@@ -287,6 +303,8 @@ export function describePlan(plan: RecoveryPlan): string[] {
     `Recovery plan for server ${plan.server} using backup ${plan.backupId}${plan.format === 'tar' ? ' (tar format)' : ''}`,
     `Destination directory: ${plan.destination}${plan.remoteCommand ? ` (remote: ${plan.remoteCommand})` : ''}`,
   ];
+  if (plan.chain)
+    lines.push(`Incremental backup: combined from the chain ${plan.chain.join(' -> ')} (native combine)`);
   for (const tablespace of plan.tablespaces) {
     lines.push(
       `Tablespace ${tablespace.name} (oid ${tablespace.oid}): ${tablespace.location}` +

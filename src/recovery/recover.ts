@@ -4,7 +4,6 @@
  * sources, plan (pure), check the sources, then apply the plan on the destination between the
  * recovery hooks. The command turns options into a RecoveryRequest and renders the outcome.
  */
-import type { BackupInfo } from '../catalog/backup-info.js';
 import { formatBackupInfo } from '../catalog/backup-info.js';
 import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
@@ -17,6 +16,11 @@ import { runArchiveWal, walWaiting } from '../wal/archive-service.js';
 import type { ArchiveHooks } from '../wal/archiver.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { ApplyResult } from './apply.js';
+import type { ReadableBackup } from './chain.js';
+import { resolveChain } from './chain.js';
+import type { ChainBackup } from './combine/chain.js';
+import { prepareCombine } from './combine/combine.js';
+import { chainBackupDirectory } from './layout.js';
 import { applyRecoveryPlan } from './apply.js';
 import type { RecoveryDestination } from './destination.js';
 import { LocalDestination, RemoteDestination } from './destination.js';
@@ -115,38 +119,66 @@ export async function recover(request: RecoveryRequest, deps: RecoveryDeps): Pro
   }
   // Refused requests stop here, before any lock file or directory is created.
   checkRecoveryRequest(config.name, backup.id, backup.info, request.destination);
-  // A shared hold on the backup's lock: `barman delete` (ours or Barman's) takes it exclusively,
-  // so the backup cannot be deleted under a running recovery, nor recovered while being deleted.
+  const target = { ...backup, info: backup.info };
+  const chain = resolveChain(config.name, catalog.backups, target);
+  if (chain.length > 1) refuseCombineMode(config, request);
+  // A shared hold on the lock of the backup and of every backup of its chain: `barman delete`
+  // (ours or Barman's) takes it exclusively, so none can be deleted under a running recovery,
+  // nor recovered while being deleted.
   await ensureLockDirectory(config.barman_lock_directory);
-  const backupLock = tryAcquireSharedLock(
-    backupLockPath(config.barman_lock_directory, config.name, backup.id),
-  );
-  if (!backupLock) {
-    throw new BarmanError(
-      'backup-locked',
-      `backup ${backup.id} of server ${config.name} is locked by another process (being deleted?)`,
-      { hint: 'try again once it is released' },
-    );
-  }
-  let sources: RecoverySources | undefined;
+  const locks: Array<{ release(): void }> = [];
   try {
-    sources = await openSources(config, backup.id);
-    // Deleted between the catalogue read and the lock: say so now rather than fail half-way.
-    if ((await entryKind(sources.backups, backup.id)) === null) {
-      throw new BarmanError('backup-gone', `backup ${backup.id} of server ${config.name} was just deleted`);
+    for (const member of chain) {
+      const lock = tryAcquireSharedLock(backupLockPath(config.barman_lock_directory, config.name, member.id));
+      if (!lock) {
+        throw new BarmanError(
+          'backup-locked',
+          `backup ${member.id} of server ${config.name} is locked by another process (being deleted?)`,
+          { hint: 'try again once it is released' },
+        );
+      }
+      locks.push(lock);
     }
-    return await recoverFrom(request, deps, catalog, { ...backup, info: backup.info }, sources);
+    let sources: RecoverySources | undefined;
+    try {
+      sources = await openSources(config, backup.id);
+      // Deleted between the catalogue read and the lock: say so now rather than fail half-way.
+      for (const member of chain) {
+        if ((await entryKind(sources.backups, member.id)) === null) {
+          throw new BarmanError(
+            'backup-gone',
+            `backup ${member.id} of server ${config.name} was just deleted`,
+          );
+        }
+      }
+      return await recoverFrom(request, deps, catalog, target, chain, sources);
+    } finally {
+      sources?.close();
+    }
   } finally {
-    sources?.close();
-    backupLock.release();
+    for (const lock of locks) lock.release();
   }
+}
+
+/** combine_mode = link into a local destination would let PostgreSQL write into the backups. */
+function refuseCombineMode(config: ServerConfig, request: RecoveryRequest): void {
+  if (config.combine_mode !== 'link' || request.remoteCommand !== null || request.delta) return;
+  throw new BarmanError(
+    'combine-mode-unsafe',
+    'combine_mode = link cannot be used for a local recovery: the recovered files would be hard links to ' +
+      "the backups' files, and PostgreSQL would write into the backups",
+    {
+      hint: 'use combine_mode = copy or clone (or --combine-mode); link is for remote and --delta-restore recoveries, which copy the combined directory',
+    },
+  );
 }
 
 async function recoverFrom(
   request: RecoveryRequest,
   deps: RecoveryDeps,
   catalog: RecoveryCatalog,
-  backup: CatalogBackup & { info: BackupInfo },
+  backup: ReadableBackup,
+  chain: readonly ReadableBackup[],
   sources: RecoverySources,
 ): Promise<RecoveryOutcome> {
   const { config, remoteCommand } = request;
@@ -163,6 +195,7 @@ async function recoverFrom(
     getWalCommand: request.getWal ? await deps.getWalCommand() : null,
     delta: request.delta,
     tarArchives: sources.backupLayout.plainDirectory(backup.id, 'data') === null,
+    chain: chain.map((member) => member.id),
     entries: catalog.xlog,
     walTimesAreCloseTimes: config.wals_directory.kind === 'posix',
     histories,
@@ -195,6 +228,9 @@ async function recoverFrom(
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
   await checkSources(plan, sources);
+  // The whole chain is read and checked here: a chain that cannot be combined is refused
+  // before the destination, the staging directory or the hooks see anything.
+  const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
   const destination = await openDestination(config, remoteCommand);
   await destination.checkReachable();
   if (plan.pitr) report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
@@ -225,6 +261,7 @@ async function recoverFrom(
         periodSeconds: config.parallel_jobs_start_batch_period,
       },
       backupInfoText: formatBackupInfo(backup.info),
+      ...(prepared ? { chain: { prepared, mode: config.combine_mode } } : {}),
     });
   } catch (error) {
     await deps.postRecovery(event, error);
@@ -235,6 +272,21 @@ async function recoverFrom(
   }
   await deps.postRecovery(event, null);
   return { ...outcome, result, elapsedSeconds: (Date.now() - outcome.startedAt.getTime()) / 1000 };
+}
+
+/** The backups of a chain as the combine reads them: Barman's plain layout, through the Storage. */
+function chainBackups(chain: readonly ReadableBackup[], sources: RecoverySources): ChainBackup[] {
+  return chain.map((member) => ({
+    name: member.id,
+    storage: sources.backups,
+    dataDirectory: chainBackupDirectory(member.id, 'data'),
+    tablespaces: new Map(
+      (member.info.tablespaces ?? []).map((tablespace) => [
+        tablespace.oid,
+        chainBackupDirectory(member.id, String(tablespace.oid)),
+      ]),
+    ),
+  }));
 }
 
 async function openDestination(

@@ -6,6 +6,7 @@
  */
 import { BarmanError } from '../errors/index.js';
 import type { Storage, StorageEntry } from '../storage/index.js';
+import { chainBackupDirectory } from './layout.js';
 import type { RecoveryPlan } from './plan.js';
 import type { RecoverySources } from './sources.js';
 import { placeOf } from './sources.js';
@@ -16,11 +17,12 @@ const LOST_FILES_HINT =
 export async function checkSources(plan: RecoveryPlan, sources: RecoverySources): Promise<void> {
   const { backups, backupLayout } = sources;
   // The plan makes every backup of a layout without plain copies a tar one.
-  const required =
-    plan.format === 'plain'
-      ? ['data', ...plan.tablespaces.map((t) => String(t.oid))].map((part) =>
-          backupLayout.plainDirectory(plan.backupId, part)!,
-        )
+  const parts = ['data', ...plan.tablespaces.map((t) => String(t.oid))];
+  // Each backup of a chain, the one recovered included, is checked whole by the combine.
+  const required = plan.chain
+    ? [chainBackupDirectory(plan.backupId, 'data')]
+    : plan.format === 'plain'
+      ? parts.map((part) => backupLayout.plainDirectory(plan.backupId, part)!)
       : [backupLayout.archiveDirectory(plan.backupId)];
   for (const path of required) {
     const found = await entryKind(backups, path);

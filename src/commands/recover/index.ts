@@ -3,7 +3,9 @@ import type { CommandDefinition } from '../definition.js';
 export const recover: CommandDefinition = {
   name: 'recover',
   aliases: ['restore'],
-  summary: 'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target',
+  summary:
+    'Restore a backup into a directory, locally or over SSH, up to the end of the archive or a target; ' +
+    'an incremental backup is combined from its chain natively (no pg_combinebackup), a broken chain refused before anything is written',
   arguments: [
     { name: 'server_name', description: 'server name', required: true },
     {
@@ -54,12 +56,14 @@ export const recover: CommandDefinition = {
     { flags: '--no-get-wal', description: 'copy the WAL files (overrides recovery_options)' },
     {
       flags: '--delta-restore',
-      description: 'reuse identical files already in the destination; remove the others',
+      description:
+        'reuse identical files already in the destination; remove the others (an incremental chain is combined in staging, then compared)',
     },
     { flags: '--no-delta-restore', description: 'require an empty destination (overrides recovery_options)' },
     {
       flags: '--recovery-staging-path <dir>',
-      description: 'local scratch directory for tar backups and remote WAL copies',
+      description:
+        'local scratch directory for tar backups, remote WAL copies and incremental chains combined for a remote or delta restore',
     },
     { flags: '--no-retry', description: 'do not retry a failed copy (same as --retry-times 0)' },
     { flags: '--dry-run', description: 'print the recovery plan and change nothing' },

@@ -4,6 +4,7 @@
  * identifier, WAL ranges) and pg_control (system identifier). A chain is full backup first, then
  * incrementals, each based exactly on the one before it, all of one system.
  */
+import { parseBackupManifest, type ManifestEntry } from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import type { Storage } from '../../storage/index.js';
 import { formatLsn, parseLsn } from '../../wal/names.js';
@@ -33,6 +34,8 @@ export interface LoadedBackup extends ChainBackup {
   incrementalFrom: { lsn: bigint; timeline: number } | null;
   systemIdentifier: string;
   walRanges: WalRange[];
+  /** Its backup_manifest's files: a file copied whole keeps the checksum listed there. */
+  manifest: Map<string, ManifestEntry>;
 }
 
 export function joinPath(...parts: string[]): string {
@@ -113,7 +116,17 @@ async function load(backup: ChainBackup): Promise<LoadedBackup> {
     throw chainError(
       `backup ${backup.name}: global/pg_control says system ${controlIdentifier}, its backup_manifest ${systemIdentifier}`,
     );
-  return { ...backup, label, startLsn: start, startTimeline, incrementalFrom, systemIdentifier, walRanges };
+  const manifestFiles = parseBackupManifest(manifestText, `backup ${backup.name}'s backup_manifest`);
+  return {
+    ...backup,
+    label,
+    startLsn: start,
+    startTimeline,
+    incrementalFrom,
+    systemIdentifier,
+    walRanges,
+    manifest: manifestFiles,
+  };
 }
 
 /** Loads every backup (oldest first) and refuses a chain that does not hold together. */

@@ -6,12 +6,16 @@
  * file is the newest backup's. The whole chain is checked (scan.ts) before the first byte is
  * written, and a failure while writing removes what was created.
  */
-import { renderBackupManifest, type ManifestFile } from '../../catalog/backup-manifest.js';
+import { createHash } from 'node:crypto';
+import {
+  renderBackupManifest,
+  type ManifestChecksum,
+  type ManifestFile,
+} from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import { runWorkers } from '../../util/workers.js';
-import { planBlocks, type BlockPlan, type SegmentVersion } from './block-plan.js';
+import { planBlocks, type SegmentVersion } from './block-plan.js';
 import { combinedLabel, joinPath, loadChain, type ChainBackup, type LoadedBackup } from './chain.js';
-import { BLOCK_SIZE } from './incremental-file.js';
 import {
   OutputFile,
   type CreatedRoot,
@@ -21,29 +25,31 @@ import {
   requireEmptyOrMissing,
   syncPaths,
 } from './output.js';
-import { PositionedReader } from './positioned-reader.js';
-import {
-  incrementalName,
-  locate,
-  scanChain,
-  segmentVersions,
-  type CombineScan,
-  type PlannedFile,
-} from './scan.js';
+import { placeWholeFile, sizeOf, type WholeFileMode } from './local-files.js';
+import { localFullVersion, patchInPlace, reconstruct } from './reconstruct.js';
+import { locate, scanChain, segmentVersions, type CombineScan, type PlannedFile } from './scan.js';
 
-/** How files reach the destination. Only copies so far; link and clone are to come. */
-export type CombineMode = 'copy';
+/** How files copied whole reach the destination (combine_mode); reconstructed files are written. */
+export type CombineMode = WholeFileMode;
 
-export interface CombineRequest {
-  /** Oldest first: the full backup, then each incremental based on the one before. */
-  backups: readonly ChainBackup[];
-  /** The local data directory to create (missing or empty). */
+/** What the writer does with a path of the result (manifest-style): recovery's exclusions. */
+export type CombineFilter = (path: string, isDirectory: boolean) => 'skip' | 'empty' | 'copy';
+
+export interface CombineTarget {
+  /** The local data directory to write. */
   destination: string;
-  /** Local directory of each tablespace of the newest backup (missing or empty). */
+  /** Local directory of each tablespace of the newest backup. */
   tablespaceDestinations: ReadonlyMap<number, string>;
   mode?: CombineMode;
   /** Files written at once (default 4). */
   jobs?: number;
+  /** Leaves out files (and the content of `empty` directories); the default writes everything. */
+  filter?: CombineFilter;
+}
+
+export interface CombineRequest extends CombineTarget {
+  /** Oldest first: the full backup, then each incremental based on the one before. */
+  backups: readonly ChainBackup[];
 }
 
 export interface CombineResult {
@@ -52,82 +58,134 @@ export interface CombineResult {
   bytes: number;
 }
 
-/** Blocks read from one source at once: bounded memory per job. */
-const RUN_BLOCKS = 128;
-const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
+/** A chain read and checked (combine/chain.ts, scan.ts): nothing is written yet. */
+export interface PreparedCombine {
+  chain: LoadedBackup[];
+  scan: CombineScan;
+}
+
 /** fsyncs at once at the end: the device sees them together. */
 const SYNC_JOBS = 16;
 
+/** Reads and checks the whole chain; refuses one that cannot be combined, naming what is wrong. */
+export async function prepareCombine(backups: readonly ChainBackup[]): Promise<PreparedCombine> {
+  const chain = await loadChain(backups);
+  return { chain, scan: await scanChain(chain) };
+}
+
+/** Combines into new (missing or empty) directories; a failure removes what was written. */
 export async function combineChain(request: CombineRequest): Promise<CombineResult> {
-  const mode = request.mode ?? 'copy';
-  if (mode !== 'copy')
-    throw new BarmanError('combine-mode', `combine_mode '${String(mode)}' is not supported yet: use copy`);
-  const chain = await loadChain(request.backups);
-  const newest = chain[chain.length - 1]!;
-  const outputs = new Map<number, string>();
-  for (const oid of newest.tablespaces.keys()) {
-    const target = request.tablespaceDestinations.get(oid);
-    if (target === undefined)
-      throw new BarmanError(
-        'combine-tablespace',
-        `tablespace ${oid} of backup ${newest.name} has no destination`,
-      );
-    outputs.set(oid, target);
-  }
-  const scan = await scanChain(chain);
+  const prepared = await prepareCombine(request.backups);
+  const outputs = tablespaceOutputs(prepared, request);
   const created: CreatedRoot[] = [];
   for (const path of [request.destination, ...outputs.values()])
     created.push({ path, existed: await requireEmptyOrMissing(path) });
   try {
-    return await writeResult(chain, scan, request, outputs, created);
+    return await writeCombined(prepared, request);
   } catch (error) {
     await removeCreated(created);
     throw error;
   }
 }
 
-async function writeResult(
-  chain: readonly LoadedBackup[],
-  scan: CombineScan,
-  request: CombineRequest,
-  outputs: ReadonlyMap<number, string>,
-  created: readonly CreatedRoot[],
+function tablespaceOutputs(prepared: PreparedCombine, target: CombineTarget): Map<number, string> {
+  const newest = prepared.chain[prepared.chain.length - 1]!;
+  const outputs = new Map<number, string>();
+  for (const oid of newest.tablespaces.keys()) {
+    const location = target.tablespaceDestinations.get(oid);
+    if (location === undefined)
+      throw new BarmanError(
+        'combine-tablespace',
+        `tablespace ${oid} of backup ${newest.name} has no destination`,
+      );
+    outputs.set(oid, location);
+  }
+  return outputs;
+}
+
+/** Whether the writer writes `path`, from the filter's answer for it and for its top directory. */
+function wanted(filter: CombineFilter | undefined, path: string, isDirectory: boolean): boolean {
+  if (filter === undefined || path.startsWith('pg_tblspc/')) return true;
+  const top = path.split('/')[0]!;
+  if (path !== top && filter(top, true) !== 'copy') return false;
+  return filter(path, isDirectory) !== 'skip';
+}
+
+/**
+ * Writes a prepared chain into `target`: its directories may already exist (a recovery made
+ * them, and the pg_tblspc links), its files may not. Files copied whole from a local backup
+ * are placed by the kernel (or cloned, or linked, as `mode` says) and keep their backup's
+ * manifest checksum; the others are streamed, their SHA-256 computed on the way.
+ */
+export async function writeCombined(
+  prepared: PreparedCombine,
+  target: CombineTarget,
 ): Promise<CombineResult> {
+  const { chain, scan } = prepared;
+  const outputs = tablespaceOutputs(prepared, target);
+  const mode = target.mode ?? 'copy';
   const newest = chain[chain.length - 1]!;
   const localPath = (path: string): string => {
     const match = /^pg_tblspc\/(\d+)(?:\/(.*))?$/.exec(path);
     const tablespace = match ? outputs.get(Number(match[1])) : undefined;
     return tablespace === undefined
-      ? joinPath(request.destination, path)
+      ? joinPath(target.destination, path)
       : joinPath(tablespace, match![2] ?? '');
   };
-  for (const root of created) await makeDirectory(root.path);
-  for (const directory of scan.directories) {
+  for (const root of [target.destination, ...outputs.values()]) await makeDirectory(root);
+  const directories = scan.directories.filter((directory) => wanted(target.filter, directory, true));
+  for (const directory of directories) {
     const match = /^pg_tblspc\/(\d+)$/.exec(directory);
     const tablespace = match ? outputs.get(Number(match[1])) : undefined;
     if (tablespace === undefined) await makeDirectory(localPath(directory));
-    else await makeLink(tablespace, joinPath(request.destination, directory));
+    else await makeLink(tablespace, joinPath(target.destination, directory));
   }
 
+  const files = scan.files.filter((file) => wanted(target.filter, file.path, false));
+  // The biggest first, so that one big relation does not finish alone at the end.
+  const estimate = (file: PlannedFile) =>
+    file.kind === 'copy' ? file.size : (scan.contents[0]!.get(file.path) ?? 0);
+  const queue = [...files].sort((a, b) => estimate(b) - estimate(a));
   const manifest: ManifestFile[] = [];
   let bytes = 0;
-  await runWorkers(request.jobs ?? 4, scan.files, async (file: PlannedFile) => {
-    const output = await OutputFile.create(localPath(file.path));
-    try {
-      if (file.kind === 'copy') await copyWhole(newest, file.path, output);
-      else await reconstruct(chain, scan, file.path, file.versions, output);
-      const sha256 = await output.finish();
-      bytes += output.size;
-      // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
-      if (!file.path.startsWith('pg_wal/'))
-        manifest.push({ path: file.path, size: output.size, mtimeMs: Date.now(), sha256 });
-    } catch (error) {
-      await output.abandon();
-      throw error;
+  await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
+    const destination = localPath(file.path);
+    let whole: { backup: LoadedBackup; versions: SegmentVersion[] | null } | null = null;
+    let versions: SegmentVersion[] | null = null;
+    if (file.kind === 'copy') whole = { backup: newest, versions: null };
+    else {
+      versions = file.versions ?? (await segmentVersions(chain, scan.contents, file.path));
+      const plan = planBlocks(versions);
+      if (plan.copyFrom !== null) whole = { backup: chain[plan.copyFrom]!, versions };
+      else if (localFullVersion(chain, versions, file.path) !== null) {
+        // The full backup's file placed by the kernel, then only the changed blocks written.
+        const full = localFullVersion(chain, versions, file.path)!;
+        await placeWholeFile(mode === 'link' ? 'copy' : mode, full.path, destination);
+        const patched = await patchInPlace(chain, file.path, versions, plan, full.index, destination);
+        bytes += patched.size;
+        manifest.push({ path: file.path, mtimeMs: Date.now(), ...patched });
+        return;
+      } else {
+        const output = await OutputFile.create(destination);
+        try {
+          await reconstruct(chain, file.path, versions, plan, output);
+          const sha256 = await output.finish();
+          bytes += output.size;
+          manifest.push({ path: file.path, size: output.size, mtimeMs: Date.now(), sha256 });
+        } catch (error) {
+          await output.abandon();
+          throw error;
+        }
+        return;
+      }
     }
+    const placed = await placeWhole(whole.backup, file.path, destination, mode);
+    bytes += placed.size;
+    // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
+    if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
   });
 
-  const label = await OutputFile.create(joinPath(request.destination, 'backup_label'));
+  const label = await OutputFile.create(joinPath(target.destination, 'backup_label'));
   await label.write(Buffer.from(combinedLabel(newest)));
   manifest.push({
     path: 'backup_label',
@@ -136,7 +194,7 @@ async function writeResult(
     sha256: await label.finish(),
   });
   manifest.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const manifestFile = await OutputFile.create(joinPath(request.destination, 'backup_manifest'));
+  const manifestFile = await OutputFile.create(joinPath(target.destination, 'backup_manifest'));
   await manifestFile.write(
     Buffer.from(
       renderBackupManifest(manifest, newest.walRanges, { systemIdentifier: newest.systemIdentifier }),
@@ -144,61 +202,62 @@ async function writeResult(
   );
   await manifestFile.finish();
 
-  const written = [...scan.files.map((file) => localPath(file.path)), label.path, manifestFile.path];
-  const directories = [...scan.directories.map(localPath), request.destination, ...outputs.values()];
-  await syncPaths(written, directories, SYNC_JOBS);
-  const reconstructed = scan.files.filter((file) => file.kind === 'reconstruct').length;
-  return { files: scan.files.length + 2, reconstructed, bytes };
+  const written = [...files.map((file) => localPath(file.path)), label.path, manifestFile.path];
+  // Hard links are the backups' own files: syncing them is needless, and they are durable already.
+  const toSync = mode === 'link' ? [label.path, manifestFile.path] : written;
+  await syncPaths(
+    toSync,
+    [...directories.map(localPath), target.destination, ...outputs.values()],
+    SYNC_JOBS,
+  );
+  const reconstructed = files.filter((file) => file.kind === 'reconstruct').length;
+  return { files: files.length + 2, reconstructed, bytes };
+}
+
+/**
+ * A file of `backup` placed whole at `destination`: by the kernel when the backup is local and
+ * its manifest has the file's checksum (no byte goes through this process), else streamed and
+ * hashed. combine_mode link and clone need a local backup, and are refused otherwise.
+ */
+async function placeWhole(
+  backup: LoadedBackup,
+  path: string,
+  destination: string,
+  mode: CombineMode,
+): Promise<{ size: number; sha256: string; checksum?: ManifestChecksum }> {
+  const source = locate(backup, path)!;
+  const listed = backup.manifest.get(path);
+  const local = backup.storage.localPath?.(source);
+  if (local !== undefined && (listed?.checksum || mode === 'link' || mode === 'clone')) {
+    await placeWholeFile(mode, local, destination);
+    const size = await sizeOf(destination);
+    if (listed?.checksum && listed.size === size) return { size, sha256: '', checksum: listed.checksum };
+    return { size, sha256: await hashStream(await backup.storage.openRead(source)) };
+  }
+  if (mode === 'link' || mode === 'clone')
+    throw new BarmanError(
+      'combine-mode-unsupported',
+      `combine_mode = ${mode}: backup ${backup.name} is in ${backup.storage.location}, not on a local file system: set combine_mode = copy`,
+      { hint: 'set combine_mode = copy (or --combine-mode copy)' },
+    );
+  const output = await OutputFile.create(destination);
+  try {
+    await copyWhole(backup, path, output);
+    const sha256 = await output.finish();
+    return { size: output.size, sha256 };
+  } catch (error) {
+    await output.abandon();
+    throw error;
+  }
+}
+
+async function hashStream(stream: AsyncIterable<unknown>): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function copyWhole(backup: LoadedBackup, path: string, output: OutputFile): Promise<void> {
   const stream = await backup.storage.openRead(locate(backup, path)!);
   for await (const chunk of stream) await output.write(chunk as Buffer);
-}
-
-async function reconstruct(
-  chain: readonly LoadedBackup[],
-  scan: CombineScan,
-  path: string,
-  scanned: SegmentVersion[] | null,
-  output: OutputFile,
-): Promise<void> {
-  const versions = scanned ?? (await segmentVersions(chain, scan.contents, path));
-  const plan = planBlocks(versions);
-  if (plan.copyFrom !== null) return copyWhole(chain[plan.copyFrom]!, path, output);
-  const readers = new Map<number, PositionedReader>();
-  const readerOf = (index: number): PositionedReader => {
-    let reader = readers.get(index);
-    if (reader === undefined) {
-      const backup = chain[index]!;
-      const name = versions[index]!.kind === 'full' ? path : incrementalName(path);
-      reader = new PositionedReader(backup.storage, locate(backup, name)!, `${backup.name}: ${name}`);
-      readers.set(index, reader);
-    }
-    return reader;
-  };
-  try {
-    for (let block = 0; block < plan.length;) {
-      const run = runLength(plan, block);
-      const source = plan.source[block]!;
-      if (source === -1) for (let i = 0; i < run; i++) await output.write(ZERO_BLOCK);
-      else await output.write(await readerOf(source).read(plan.offset[block]!, run * BLOCK_SIZE));
-      block += run;
-    }
-  } finally {
-    for (const reader of readers.values()) reader.close();
-  }
-}
-
-/** Blocks from `start` on that come from one source, one after the other in it. */
-function runLength(plan: BlockPlan, start: number): number {
-  let end = start + 1;
-  while (
-    end < plan.length &&
-    end - start < RUN_BLOCKS &&
-    plan.source[end] === plan.source[start] &&
-    (plan.source[start] === -1 || plan.offset[end] === plan.offset[end - 1]! + BLOCK_SIZE)
-  )
-    end++;
-  return end - start;
 }

@@ -5,7 +5,7 @@
  * sync right after each file made the writes small and serial.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, readdir, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readlink, rm, symlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
 import { runWorkers } from '../../util/workers.js';
@@ -76,10 +76,15 @@ export async function makeDirectory(path: string): Promise<void> {
   });
 }
 
+/** A symbolic link; one already there to the same target (a recovery made it) is kept. */
 export async function makeLink(target: string, path: string): Promise<void> {
-  await symlink(target, path).catch((error: unknown) => {
+  try {
+    await symlink(target, path);
+  } catch (error) {
+    const existing = await readlink(path).catch(() => null);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST' && existing === target) return;
     throw withPath(error, path);
-  });
+  }
 }
 
 /** fsync of files, then of directories (so that the names survive a crash too), `jobs` at a time. */

@@ -5,10 +5,11 @@
  * cannot supply a file is refused here, naming the backup and the file.
  */
 import { BarmanError } from '../../errors/index.js';
+import { runWorkers } from '../../util/workers.js';
 import type { SegmentVersion } from './block-plan.js';
 import { chainError, joinPath, type LoadedBackup } from './chain.js';
 import {
-  FIXED_HEADER_BYTES,
+  BLOCK_SIZE,
   INCREMENTAL_PREFIX,
   headerBytes,
   parseFixedHeader,
@@ -95,13 +96,14 @@ async function directoriesOf(backup: LoadedBackup): Promise<string[]> {
   return found;
 }
 
-/** The header of an INCREMENTAL file, checked against its size. */
+/** The header of an INCREMENTAL file, checked against its size: one read for most (≤ 2045 blocks). */
 export async function readIncrementalHeader(backup: LoadedBackup, path: string, size: number) {
   const where = locate(backup, path)!;
   const label = `${backup.name}: ${path}`;
-  const fixed = await backup.storage.readHead(where, FIXED_HEADER_BYTES);
-  const { blockCount } = parseFixedHeader(fixed, label);
-  const head = await backup.storage.readHead(where, headerBytes(blockCount));
+  let head = await backup.storage.readHead(where, Math.min(size, BLOCK_SIZE));
+  const { blockCount } = parseFixedHeader(head, label);
+  if (head.length < headerBytes(blockCount))
+    head = await backup.storage.readHead(where, headerBytes(blockCount));
   return parseIncrementalHeader(head, label, size);
 }
 
@@ -149,18 +151,23 @@ export async function segmentVersions(
  */
 const KEPT_BLOCKS = 1 << 20;
 
+/** Headers read at once while scanning (each a small read of one file). */
+const SCAN_JOBS = 16;
+
 export async function scanChain(chain: readonly LoadedBackup[]): Promise<CombineScan> {
   const newest = chain[chain.length - 1]!;
-  const contents: Array<Map<string, number>> = [];
-  for (const backup of chain) contents.push(await contentsOf(backup));
-  const files: PlannedFile[] = [];
-  let keptBlocks = 0;
-  for (const [path, size] of contents[contents.length - 1]!) {
+  const contents = await Promise.all(chain.map((backup) => contentsOf(backup)));
+  const newestFiles = [...contents[contents.length - 1]!].filter(
     // The result gets a backup_label and a backup_manifest of its own.
-    if (path === 'backup_label' || path === 'backup_manifest') continue;
+    ([path]) => path !== 'backup_label' && path !== 'backup_manifest',
+  );
+  const files: PlannedFile[] = new Array<PlannedFile>(newestFiles.length);
+  let keptBlocks = 0;
+  await runWorkers(SCAN_JOBS, [...newestFiles.keys()], async (index) => {
+    const [path, size] = newestFiles[index]!;
     if (!isIncremental(path)) {
-      files.push({ kind: 'copy', path, size });
-      continue;
+      files[index] = { kind: 'copy', path, size };
+      return;
     }
     const output = withoutIncrementalPrefix(path);
     if (contents[contents.length - 1]!.has(output))
@@ -173,7 +180,7 @@ export async function scanChain(chain: readonly LoadedBackup[]): Promise<Combine
     );
     const keep = keptBlocks + blocks <= KEPT_BLOCKS;
     if (keep) keptBlocks += blocks;
-    files.push({ kind: 'reconstruct', path: output, versions: keep ? versions : null });
-  }
+    files[index] = { kind: 'reconstruct', path: output, versions: keep ? versions : null };
+  });
   return { directories: await directoriesOf(newest), files, contents };
 }

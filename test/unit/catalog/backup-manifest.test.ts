@@ -41,7 +41,12 @@ test('parseBackupManifest reads back what renderBackupManifest writes, and pg_ba
   );
   assert.deepEqual(
     [...parseBackupManifest(text, 'm')],
-    [['base/1/1259', { size: 8192, sha256: 'ab'.repeat(32) }]],
+    [
+      [
+        'base/1/1259',
+        { size: 8192, sha256: 'ab'.repeat(32), checksum: { algorithm: 'SHA256', value: 'AB'.repeat(32) } },
+      ],
+    ],
   );
   const fromPgBasebackup =
     '{ "PostgreSQL-Backup-Manifest-Version": 1,\n"Files": [\n' +
@@ -49,11 +54,36 @@ test('parseBackupManifest reads back what renderBackupManifest writes, and pg_ba
     '{ "Encoded-Path": "6e616d65ff", "Size": 1, "Last-Modified": "2026-11-21 09:08:07 GMT" }\n' +
     '],\n"WAL-Ranges": [\n],\n"Manifest-Checksum": "00"}\n';
   const entries = parseBackupManifest(fromPgBasebackup, 'm');
-  assert.deepEqual(entries.get('PG_VERSION'), { size: 3, sha256: null });
+  assert.deepEqual(entries.get('PG_VERSION'), {
+    size: 3,
+    sha256: null,
+    checksum: { algorithm: 'CRC32C', value: '0a1b2c3d' },
+  });
+  assert.equal(entries.get('name\ufffd')?.checksum ?? null, null);
   assert.equal(entries.size, 2);
   assert.throws(
     () => parseBackupManifest('{"Files": 3}', 'x/backup_manifest'),
     /x\/backup_manifest is not a backup manifest/,
   );
   assert.throws(() => parseBackupManifest('garbage', 'y'), /y is not a backup manifest/);
+});
+
+test('a file copied whole keeps the checksum of its own manifest, whatever the algorithm', () => {
+  const text = renderBackupManifest(
+    [
+      {
+        path: 'PG_VERSION',
+        size: 3,
+        mtimeMs: 0,
+        sha256: '',
+        checksum: { algorithm: 'CRC32C', value: '0a1b2c3d' },
+      },
+      { path: 'base/1/1259', size: 8192, mtimeMs: 0, sha256: 'cd'.repeat(32) },
+    ],
+    [{ timeline: 1, startLsn: '0/1', endLsn: '0/2' }],
+    { systemIdentifier: '7000000000000000001' },
+  );
+  const entries = parseBackupManifest(text, 'm');
+  assert.deepEqual(entries.get('PG_VERSION')?.checksum, { algorithm: 'CRC32C', value: '0a1b2c3d' });
+  assert.equal(entries.get('base/1/1259')?.sha256, 'cd'.repeat(32));
 });

@@ -128,6 +128,7 @@ describe('buildRecoveryPlan: the whole plan', () => {
       backupId: 'B1',
       backupDirectory: '/barman/pg/base/B1',
       format: 'plain',
+      chain: null,
       version: 160004,
       destination: '/srv/rec',
       remoteCommand: null,

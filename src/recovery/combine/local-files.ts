@@ -1,0 +1,137 @@
+/**
+ * The fast paths of a combine whose backups are in a local directory (a Storage with
+ * `localPath`, as the recovery tree copy uses): whole files copied by the kernel
+ * (copy_file_range through fs.copyFile), cloned (FICLONE) or hard-linked as `combine_mode`
+ * asks, and the blocks of a reconstructed file read at their offsets (pread) instead of
+ * streamed from the file's start. An object store's backups take the streaming paths.
+ */
+import { createHash } from 'node:crypto';
+import { constants, type BigIntStats } from 'node:fs';
+import { copyFile, link, open, stat, type FileHandle } from 'node:fs/promises';
+import { BarmanError } from '../../errors/index.js';
+import { withPath } from '../../errors/system.js';
+
+/** How a whole file reaches the destination: `copy` and `copy-file-range` are kernel copies. */
+export type WholeFileMode = 'copy' | 'copy-file-range' | 'clone' | 'link';
+
+/** Reads while hashing a patched file. */
+const HASH_READ_BYTES = 4 << 20;
+
+const UNSUPPORTED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EMLINK', 'ENOSYS', 'EINVAL']);
+
+/** A mode the file systems cannot do is refused by name, never replaced by a copy. */
+function refuseMode(mode: WholeFileMode, source: string, target: string, error: unknown): BarmanError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const what =
+    mode === 'link'
+      ? 'hard-link files of the backups into it (different file systems?)'
+      : 'clone files of the backups into it (cloning needs one file system with reflinks: XFS, Btrfs …)';
+  return new BarmanError(
+    'combine-mode-unsupported',
+    `combine_mode = ${mode}: the file system of ${target} cannot ${what}: ${code} on ${source}; set combine_mode = copy`,
+    { hint: 'set combine_mode = copy (or --combine-mode copy)' },
+  );
+}
+
+/** Copies, clones or links `source` (a backup file) to the new file `target`. */
+export async function placeWholeFile(mode: WholeFileMode, source: string, target: string): Promise<void> {
+  try {
+    if (mode === 'link') await link(source, target);
+    else
+      await copyFile(
+        source,
+        target,
+        constants.COPYFILE_EXCL | (mode === 'clone' ? constants.COPYFILE_FICLONE_FORCE : 0),
+      );
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if ((mode === 'link' || mode === 'clone') && UNSUPPORTED.has(code))
+      throw refuseMode(mode, source, target, error);
+    throw withPath(error, target);
+  }
+}
+
+/** The size of a placed file (a kernel copy is checked against what the listing said). */
+export async function sizeOf(path: string): Promise<number> {
+  const info: BigIntStats = await stat(path, { bigint: true }).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+  return Number(info.size);
+}
+
+/** Reads byte ranges of one local backup file at their offsets. */
+export class LocalRangeReader {
+  private handle: FileHandle | null = null;
+
+  constructor(
+    private readonly path: string,
+    /** For messages: `<backup>: <file>`. */
+    private readonly label: string,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.handle ??= await open(this.path, 'r').catch((error: unknown) => {
+      throw withPath(error, this.path);
+    });
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+      if (bytesRead === 0)
+        throw new Error(
+          `${this.label} ends at byte ${offset + done}, before the ${length} bytes expected at offset ${offset}`,
+        );
+      done += bytesRead;
+    }
+    return buffer;
+  }
+
+  close(): void {
+    const handle = this.handle;
+    this.handle = null;
+    void handle?.close().catch(() => undefined);
+  }
+}
+
+/** A placed file whose blocks are overwritten at their offsets, then hashed whole. */
+export async function openForPatch(path: string) {
+  const handle = await open(path, 'r+').catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+  let size = 0;
+  const fail = (error: unknown) => {
+    throw withPath(error, path);
+  };
+  return {
+    get size() {
+      return size;
+    },
+    truncate: (length: number) => handle.truncate(length).catch(fail),
+    async write(data: Buffer, position: number): Promise<void> {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await handle
+          .write(data, done, data.length - done, position + done)
+          .catch(fail);
+        done += bytesWritten;
+      }
+    },
+    /** SHA-256 of the whole file (from the page cache: it was just written), then closed. */
+    async finish(): Promise<string> {
+      try {
+        const hash = createHash('sha256');
+        const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+        for (;;) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, size).catch(fail);
+          if (bytesRead === 0) break;
+          hash.update(buffer.subarray(0, bytesRead));
+          size += bytesRead;
+        }
+        return hash.digest('hex');
+      } finally {
+        await handle.close();
+      }
+    },
+    abandon: () => handle.close().catch(() => undefined),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Rebuilding one relation segment from its versions (block-plan.ts says where each block comes
+ * from), in 2 MiB chunks so that memory stays bounded per file:
+ *
+ * - `reconstruct` writes every block into a new file (streamed, hashed on the way); each
+ *   source's blocks in a chunk come from one read of the range they span (pread on a local
+ *   file, a forward stream on an object), and the next chunk is read while one is written.
+ * - `patchInPlace`, when the full backup's version is a local file: that file was placed by the
+ *   kernel (copy_file_range or a clone), and only the blocks that differ — from incrementals, or
+ *   zeros — are written over it, then the file is hashed from the page cache. A relation with a
+ *   few changed pages costs a kernel copy and a few writes, not a pass through this process.
+ */
+import { BarmanError } from '../../errors/index.js';
+import type { BlockPlan, SegmentVersion } from './block-plan.js';
+import type { LoadedBackup } from './chain.js';
+import { BLOCK_SIZE } from './incremental-file.js';
+import { LocalRangeReader, openForPatch } from './local-files.js';
+import type { OutputFile } from './output.js';
+import { PositionedReader } from './positioned-reader.js';
+import { incrementalName, locate } from './scan.js';
+
+/** Output blocks built at once (2 MiB): bounded memory per job. */
+const CHUNK_BLOCKS = 256;
+/** Largest range read from one source for a chunk; a sparser source is read block by block. */
+const MAX_SPAN_BYTES = 4 * CHUNK_BLOCKS * BLOCK_SIZE;
+
+/** Reads of a backup file at offsets: pread on a local file, a forward stream on an object. */
+interface BlockReader {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): void;
+}
+
+function blockReaders(chain: readonly LoadedBackup[], path: string, versions: readonly SegmentVersion[]) {
+  const readers = new Map<number, BlockReader>();
+  const readerOf = (index: number): BlockReader => {
+    let reader = readers.get(index);
+    if (reader === undefined) {
+      const backup = chain[index]!;
+      const name = versions[index]!.kind === 'full' ? path : incrementalName(path);
+      const where = locate(backup, name)!;
+      const label = `${backup.name}: ${name}`;
+      const local = backup.storage.localPath?.(where);
+      reader =
+        local === undefined
+          ? new PositionedReader(backup.storage, where, label)
+          : new LocalRangeReader(local, label);
+      readers.set(index, reader);
+    }
+    return reader;
+  };
+  return { readerOf, readers };
+}
+
+/** The chain index and local path of the segment's full version, null when it is not local. */
+export function localFullVersion(
+  chain: readonly LoadedBackup[],
+  versions: readonly SegmentVersion[],
+  path: string,
+): { index: number; path: string } | null {
+  const index = versions.findIndex((version) => version.kind === 'full');
+  if (index < 0) return null;
+  const local = chain[index]!.storage.localPath?.(locate(chain[index]!, path)!);
+  return local === undefined ? null : { index, path: local };
+}
+
+/**
+ * `destination` holds a copy of the full version (chain index `fullIndex`): it is cut or
+ * extended to the output's length, and every block the plan takes elsewhere is written over it.
+ */
+export async function patchInPlace(
+  chain: readonly LoadedBackup[],
+  path: string,
+  versions: readonly SegmentVersion[],
+  plan: BlockPlan,
+  fullIndex: number,
+  destination: string,
+): Promise<{ size: number; sha256: string }> {
+  const { readerOf, readers } = blockReaders(chain, path, versions);
+  const file = await openForPatch(destination);
+  try {
+    const size = plan.length * BLOCK_SIZE;
+    await file.truncate(size);
+    for (let first = 0; first < plan.length; first += CHUNK_BLOCKS) {
+      const count = Math.min(CHUNK_BLOCKS, plan.length - first);
+      let changed = false;
+      for (let block = first; block < first + count && !changed; block++)
+        changed = plan.source[block] !== fullIndex;
+      if (!changed) continue;
+      const chunk = await buildChunk(plan, first, count, readerOf, fullIndex);
+      // Runs of blocks that differ from the full version, each written with one pwrite.
+      for (let start = first; start < first + count;) {
+        if (plan.source[start] === fullIndex) {
+          start++;
+          continue;
+        }
+        let end = start + 1;
+        while (end < first + count && plan.source[end] !== fullIndex) end++;
+        await file.write(
+          chunk.subarray((start - first) * BLOCK_SIZE, (end - first) * BLOCK_SIZE),
+          start * BLOCK_SIZE,
+        );
+        start = end;
+      }
+    }
+    const sha256 = await file.finish();
+    if (file.size !== size)
+      throw new BarmanError(
+        'combine-size',
+        `${destination} is ${file.size} bytes after its reconstruction, not ${size}`,
+      );
+    return { size, sha256 };
+  } catch (error) {
+    await file.abandon();
+    throw error;
+  } finally {
+    for (const reader of readers.values()) reader.close();
+  }
+}
+
+export async function reconstruct(
+  chain: readonly LoadedBackup[],
+  path: string,
+  versions: readonly SegmentVersion[],
+  plan: BlockPlan,
+  output: OutputFile,
+): Promise<void> {
+  const { readerOf, readers } = blockReaders(chain, path, versions);
+  try {
+    // The next chunk is read while the current one is written: the disk reads and writes at once.
+    const chunkAt = (first: number) =>
+      buildChunk(plan, first, Math.min(CHUNK_BLOCKS, plan.length - first), readerOf);
+    let next: Promise<Buffer> | null = plan.length > 0 ? chunkAt(0) : null;
+    for (let first = 0; next !== null; first += CHUNK_BLOCKS) {
+      const chunk = await next;
+      next = first + CHUNK_BLOCKS < plan.length ? chunkAt(first + CHUNK_BLOCKS) : null;
+      try {
+        await output.write(chunk);
+      } catch (error) {
+        await next?.catch(() => undefined);
+        throw error;
+      }
+    }
+  } finally {
+    for (const reader of readers.values()) reader.close();
+  }
+}
+
+/**
+ * Output blocks [first, first + count): each source's blocks in the chunk are read with one
+ * read of the range they span (the full file's is the chunk itself; an incremental file keeps
+ * its blocks in block order, so theirs is compact), then copied into place. Reading block runs
+ * one by one made a few thousand small reads per changed relation.
+ */
+async function buildChunk(
+  plan: BlockPlan,
+  first: number,
+  count: number,
+  readerOf: (index: number) => BlockReader,
+  /** A source whose blocks are already in place: left unfilled in the chunk. */
+  skip: number | null = null,
+): Promise<Buffer> {
+  const chunk = Buffer.allocUnsafe(count * BLOCK_SIZE);
+  const spans = new Map<number, { low: number; high: number }>();
+  for (let block = first; block < first + count; block++) {
+    const source = plan.source[block]!;
+    if (source === skip) continue;
+    if (source === -1) {
+      chunk.fill(0, (block - first) * BLOCK_SIZE, (block - first + 1) * BLOCK_SIZE);
+      continue;
+    }
+    const offset = plan.offset[block]!;
+    const span = spans.get(source);
+    if (span === undefined) spans.set(source, { low: offset, high: offset });
+    else {
+      span.low = Math.min(span.low, offset);
+      span.high = Math.max(span.high, offset);
+    }
+  }
+  for (const [source, { low, high }] of spans) {
+    const reader = readerOf(source);
+    const compact = high - low + BLOCK_SIZE <= MAX_SPAN_BYTES;
+    const data = compact ? await reader.read(low, high - low + BLOCK_SIZE) : null;
+    for (let block = first; block < first + count; block++) {
+      if (plan.source[block] !== source) continue;
+      const offset = plan.offset[block]!;
+      const at = (block - first) * BLOCK_SIZE;
+      if (data !== null) data.copy(chunk, at, offset - low, offset - low + BLOCK_SIZE);
+      else (await reader.read(offset, BLOCK_SIZE)).copy(chunk, at);
+    }
+  }
+  return chunk;
+}
