@@ -8,20 +8,14 @@
  * slow upload pauses the socket. Like pg_basebackup backups it waits for its WAL (WAITING_FOR_WALS).
  */
 import type { Readable } from 'node:stream';
-import { BarmanError, describeError } from '../errors/index.js';
+import { BarmanError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
 import { readTar } from '../transfer/tar-reader.js';
-import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
 import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
 import { cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
-import {
-  announceCopy,
-  backupTimestamp,
-  describeServer,
-  finishOnServer,
-  warnStandbyWithoutPrimary,
-} from './concurrent.js';
+import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
+import { copyAndFinish } from './base-backup-copy.js';
 import { CopyProgress } from './progress.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
@@ -60,31 +54,13 @@ export async function streamBackupToObjectStore(request: BackupRequest): Promise
       `BASE_BACKUP (tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
       false,
     );
-    const copyStarted = Date.now();
-    const copy = await copyWithRetries(request);
-    const copySeconds = (Date.now() - copyStarted) / 1000;
-    request.report.info(
-      `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+    const copy = await copyAndFinish(
+      request,
+      client,
+      { standby, segmentSize: facts.segmentSize },
+      `to ${request.backupDirectory}`,
+      () => streamCopy(request),
     );
-    request.report.info('Finalising the backup.');
-    const endLsn = parseLsn(copy.end.lsn);
-    const end = await postgres.walPosition(client);
-    await request.save({
-      backup_label: copy.label.text,
-      begin_xlog: copy.label.lsn,
-      begin_wal: copy.label.file,
-      begin_offset: lsnSegmentOffset(parseLsn(copy.label.lsn), facts.segmentSize),
-      timeline: copy.label.timeline,
-      end_xlog: copy.end.lsn,
-      end_wal: lsnToSegmentName(endLsn, copy.end.timeline, facts.segmentSize),
-      end_offset: lsnSegmentOffset(endLsn, facts.segmentSize),
-      end_time: backupTimestamp(end.time),
-      copy_stats: new Map<string, number>([
-        ['copy_time', copySeconds],
-        ['total_time', copySeconds],
-      ]),
-    });
-    await finishOnServer(request, client, standby);
     return {
       fromStandby: standby,
       stored: {
@@ -101,36 +77,6 @@ interface StreamedCopy {
   label: BackupLabel;
   end: postgres.BaseBackupEnd;
   archives: UploadedArchive[];
-}
-
-/** basebackup_retry_times: a failed copy is removed (all but backup.info) and taken again. */
-async function copyWithRetries(request: BackupRequest): Promise<StreamedCopy> {
-  for (let attempt = 0; ; attempt += 1) {
-    request.setStep('copying files');
-    try {
-      return await streamCopy(request);
-    } catch (error) {
-      if (attempt >= request.options.retryTimes) {
-        throw new BarmanError(
-          'copy-failed',
-          `data transfer failure to ${request.backupDirectory}\nBASE_BACKUP error:\n${describeError(error)}`,
-        );
-      }
-      request.report.warning(
-        `BASE_BACKUP failed (${describeError(error)}); retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
-      );
-      await removeCopy(request);
-      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
-    }
-  }
-}
-
-async function removeCopy(request: BackupRequest): Promise<void> {
-  const { storage, backupId: id } = request;
-  for (const object of await storage.listTree(id)) {
-    if (object.path === `${id}/backup.info`) continue;
-    await storage.remove(object.path);
-  }
 }
 
 /** One BASE_BACKUP, its archives uploaded as they arrive. */

@@ -10,11 +10,10 @@
  * what Barman 3.11+ writes for one (parent_backup_id, summarize_wal, data_checksums, cluster_size).
  * When this client is used instead of pg_basebackup: see baseBackupClient().
  */
-import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
-import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
 import type { ServerFacts } from './concurrent.js';
-import { announceCopy, backupTimestamp, finishOnServer } from './concurrent.js';
+import { announceCopy, backupTimestamp } from './concurrent.js';
+import { copyAndFinish } from './base-backup-copy.js';
 import { extractArchive } from './plain-extract.js';
 import { CopyProgress } from './progress.js';
 import type { BackupLabel } from './tar-label.js';
@@ -70,68 +69,19 @@ export async function nativePlainBackup(
       : 'BASE_BACKUP (plain)',
     false,
   );
-  const copyStarted = Date.now();
-  const copy = await copyWithRetries(request);
-  const copySeconds = (Date.now() - copyStarted) / 1000;
-  request.report.info(
-    `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+  await copyAndFinish(
+    request,
+    client,
+    { standby, segmentSize: facts.segmentSize },
+    `on directory '${request.backupDirectory}/data'`,
+    () => copyOnce(request),
   );
-  request.report.info('Finalising the backup.');
-  const endLsn = parseLsn(copy.end.lsn);
-  const end = await postgres.walPosition(client);
-  await request.save({
-    backup_label: copy.label.text,
-    begin_xlog: copy.label.lsn,
-    begin_wal: copy.label.file,
-    begin_offset: lsnSegmentOffset(parseLsn(copy.label.lsn), facts.segmentSize),
-    timeline: copy.label.timeline,
-    end_xlog: copy.end.lsn,
-    end_wal: lsnToSegmentName(endLsn, copy.end.timeline, facts.segmentSize),
-    end_offset: lsnSegmentOffset(endLsn, facts.segmentSize),
-    end_time: backupTimestamp(end.time),
-    copy_stats: new Map<string, number>([
-      ['copy_time', copySeconds],
-      ['total_time', copySeconds],
-    ]),
-  });
-  await finishOnServer(request, client, standby);
   return { fromStandby: standby };
 }
 
 interface PlainCopy {
   label: BackupLabel;
   end: postgres.BaseBackupEnd;
-}
-
-/** basebackup_retry_times: a failed copy is removed (all but backup.info) and taken again. */
-async function copyWithRetries(request: BackupRequest): Promise<PlainCopy> {
-  for (let attempt = 0; ; attempt += 1) {
-    request.setStep('copying files');
-    try {
-      return await copyOnce(request);
-    } catch (error) {
-      if (attempt >= request.options.retryTimes) {
-        throw new BarmanError(
-          'copy-failed',
-          `data transfer failure on directory '${request.backupDirectory}/data'\nBASE_BACKUP error:\n${describeError(error)}`,
-        );
-      }
-      request.report.warning(
-        `BASE_BACKUP failed (${describeError(error)}); retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
-      );
-      await removeCopy(request);
-      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
-    }
-  }
-}
-
-async function removeCopy(request: BackupRequest): Promise<void> {
-  const { storage, backupId: id } = request;
-  for (const entry of await storage.list(id)) {
-    if (entry.name === 'backup.info') continue;
-    const path = `${id}/${entry.name}`;
-    await (entry.kind === 'directory' ? storage.removeTree(path) : storage.remove(path));
-  }
 }
 
 async function copyOnce(request: BackupRequest): Promise<PlainCopy> {

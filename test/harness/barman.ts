@@ -1,7 +1,7 @@
 /** Runs the built `barman` CLI as a child process, the way operators and cron run it. */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompletedRun, RunOptions } from './tmp.js';
@@ -96,4 +96,14 @@ export function sumTrees(roots: string[], skip: string[] = []): { files: number;
     }
   }
   return total;
+}
+
+/** A backup.info's lines as raw `key → value` text (values as written: Python literals unparsed). */
+export function readBackupInfoFields(path: string): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('='))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
 }

@@ -30,18 +30,10 @@ import {
   startSshd,
   waitFor,
   writeBarmanConfig,
+  readBackupInfoFields,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-function readInfo(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
 
 describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (users, sshd)' }, () => {
   let pg: PostgresServer;
@@ -127,7 +119,7 @@ describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (
         new RegExp(`Starting backup using rsync-exclusive method for server ${server}`),
       );
       const id = backupIds(server).at(-1)!;
-      const info = readInfo(join(base(server), id, 'backup.info'));
+      const info = readBackupInfoFields(join(base(server), id, 'backup.info'));
       assert.equal(info.mode, 'rsync-exclusive');
       assert.equal(info.status, 'DONE');
       const label = readFileSync(join(base(server), id, 'data/backup_label'), 'utf8');
@@ -165,7 +157,7 @@ describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (
     const run = await barman('backup', 'broken');
     assert.equal(run.exitCode, 1);
     assert.match(run.stderr, /data transfer failure/);
-    const info = readInfo(join(base('broken'), backupIds('broken').at(-1)!, 'backup.info'));
+    const info = readBackupInfoFields(join(base('broken'), backupIds('broken').at(-1)!, 'backup.info'));
     assert.equal(info.status, 'FAILED');
     assert.equal(await inBackup(), false, 'pg_stop_backup() was called');
     assert.equal(existsSync(join(pg.dataDir, 'backup_label')), false);
@@ -191,7 +183,7 @@ describe('exclusive backups', { concurrency: 1, skip: !isRoot() && 'needs root (
     assert.match(exited.stderr, /interrupted by SIGINT/);
     assert.equal(await inBackup(), false);
     const id = backupIds('local').find((other) => !known.has(other))!;
-    assert.equal(readInfo(join(base('local'), id, 'backup.info')).status, 'FAILED');
+    assert.equal(readBackupInfoFields(join(base('local'), id, 'backup.info')).status, 'FAILED');
   });
 
   it("another tool's exclusive backup is neither joined nor stopped", async () => {

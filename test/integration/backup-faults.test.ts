@@ -7,15 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { IniSection, PostgresServer, RunningBarman } from '../harness/index.js';
@@ -32,18 +24,10 @@ import {
   startPostgres,
   waitFor,
   writeBarmanConfig,
+  readBackupInfoFields,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-function readInfo(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
 
 /** Total size of the regular files under `directory` (0 while it does not exist). */
 function treeSize(directory: string): number {
@@ -71,7 +55,7 @@ describe('backup faults', { concurrency: 1, skip: !isRoot() && 'needs root (moun
   const backupIds = (server: string, home?: string) =>
     existsSync(baseOf(server, home)) ? readdirSync(baseOf(server, home)).sort() : [];
   const infoOf = (server: string, id: string, home?: string) =>
-    readInfo(join(baseOf(server, home), id, 'backup.info'));
+    readBackupInfoFields(join(baseOf(server, home), id, 'backup.info'));
   const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 150_000 });
   /**
    * A configuration file (archive_command, run as postgres, reads it): [main] with `main` set

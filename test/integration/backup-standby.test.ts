@@ -26,18 +26,10 @@ import {
   waitForEndOfRecovery,
   waitForReplay,
   writeBarmanConfig,
+  readBackupInfoFields,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-function readInfo(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
 
 function lsn(text: string): bigint {
   const [high, low] = text.split('/');
@@ -138,7 +130,7 @@ describe('backups of a streaming standby', { concurrency: 1 }, () => {
     assert.doesNotMatch(run.stderr, /WARNING|ERROR/, run.stderr);
     assert.ok(elapsed < 60_000, `the backup of an idle-ish primary's standby took ${elapsed} ms`);
     const id = backupIds(server).at(-1)!;
-    const info = readInfo(join(baseOf(server), id, 'backup.info'));
+    const info = readBackupInfoFields(join(baseOf(server), id, 'backup.info'));
     assert.equal(info.status, 'DONE');
     assert.match(info.begin_wal!, /^000000010000000000000[0-9A-F]{3}$/);
     assert.match(info.end_wal!, /^000000010000000000000[0-9A-F]{3}$/);
@@ -208,7 +200,7 @@ describe('backups of a streaming standby', { concurrency: 1 }, () => {
       const run = await runBarman(['-c', timeoutConfig, 'backup', 'standby'], { timeoutMs: 120_000 });
       assert.equal(run.exitCode, 0, run.stderr);
       const id = backupIds('standby').at(-1)!;
-      const info = readInfo(join(baseOf('standby'), id, 'backup.info'));
+      const info = readBackupInfoFields(join(baseOf('standby'), id, 'backup.info'));
       assert.equal(info.status, 'WAITING_FOR_WALS');
       assert.match(
         run.stderr,
@@ -231,7 +223,7 @@ describe('backups of a streaming standby', { concurrency: 1 }, () => {
       'the backup to become DONE once archiving resumes',
       async () => {
         await runBarman(['-c', config, 'cron']);
-        return readInfo(join(baseOf('standby'), id, 'backup.info')).status === 'DONE';
+        return readBackupInfoFields(join(baseOf('standby'), id, 'backup.info')).status === 'DONE';
       },
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
@@ -288,7 +280,7 @@ describe('PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
     const run = await barman('backup', '--wait', 'pg17');
     assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
     const id = readdirSync(join(dir, 'home/pg17/base')).at(-1)!;
-    const info = readInfo(join(dir, 'home/pg17/base', id, 'backup.info'));
+    const info = readBackupInfoFields(join(dir, 'home/pg17/base', id, 'backup.info'));
     assert.equal(info.status, 'DONE');
     assert.match(info.version!, /^17\d{4}$/);
     await pg.query("INSERT INTO t SELECT g, 'after' FROM generate_series(30001, 31000) g");
@@ -314,7 +306,7 @@ describe('PostgreSQL 17 (embedded)', { concurrency: 1 }, () => {
     assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /Starting backup copy via BASE_BACKUP \(plain\)/);
     const [id] = readdirSync(join(dir, 'home/pg17-basebackup/base'));
-    const info = readInfo(join(dir, 'home/pg17-basebackup/base', id!, 'backup.info'));
+    const info = readBackupInfoFields(join(dir, 'home/pg17-basebackup/base', id!, 'backup.info'));
     assert.equal(info.status, 'WAITING_FOR_WALS');
     assert.ok(existsSync(join(dir, 'home/pg17-basebackup/base', id!, 'data', 'backup_manifest')));
     // PostgreSQL 17 starts on it, replaying the WAL the other server of this cluster archived.

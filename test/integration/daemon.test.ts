@@ -25,18 +25,10 @@ import {
   startPostgres,
   waitFor,
   writeBarmanConfig,
+  readBackupInfoFields,
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-function readInfo(path: string): Record<string, string> {
-  return Object.fromEntries(
-    readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('='))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-}
 
 /** The daemon's output so far, as it arrives. */
 class RunningDaemon {
@@ -62,7 +54,8 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
   const baseOf = (server: string) => join(dir, 'home', server, 'base');
   const backupIds = (server: string) =>
     existsSync(baseOf(server)) ? readdirSync(baseOf(server)).sort() : [];
-  const infoOf = (server: string, id: string) => readInfo(join(baseOf(server), id, 'backup.info'));
+  const infoOf = (server: string, id: string) =>
+    readBackupInfoFields(join(baseOf(server), id, 'backup.info'));
   const withStatus = (server: string, status: string) =>
     backupIds(server).filter(
       (id) => existsSync(join(baseOf(server), id, 'backup.info')) && infoOf(server, id).status === status,
