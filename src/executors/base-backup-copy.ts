@@ -10,6 +10,7 @@ import { lsnSegmentOffset, lsnToSegmentName, parseLsn } from '../wal/names.js';
 import { backupTimestamp, finishOnServer } from './concurrent.js';
 import type { BackupLabel } from './tar-label.js';
 import type { BackupRequest } from './types.js';
+import { CopyProgress } from './progress.js';
 import { walPosition } from '../postgres/index.js';
 
 export interface BaseBackupCopy {
@@ -89,4 +90,38 @@ async function removeCopy(request: BackupRequest): Promise<void> {
     const path = `${id}/${entry.name}`;
     await (entry.kind === 'directory' ? storage.removeTree(path) : storage.remove(path));
   }
+}
+
+/**
+ * The progress of one BASE_BACKUP: the consumer's `started` and `progress` handlers (a bar against
+ * the server's estimate, the start LSN reported), and `finish` once the stream has ended.
+ */
+export function baseBackupProgress(request: BackupRequest): {
+  started: (start: postgres.BaseBackupStart) => void;
+  progress: (sentBytes: number) => void;
+  finish: () => void;
+} {
+  let progress: CopyProgress | null = null;
+  let total = 0;
+  return {
+    started: (start) => {
+      total = start.estimatedBytes;
+      const count = start.tablespaces.length;
+      progress = new CopyProgress(
+        request.report,
+        count > 0 ? `PGDATA and ${count} tablespace${count === 1 ? '' : 's'}` : 'PGDATA',
+        { bytes: 0 },
+      );
+      request.report.info(`Backup start at LSN: ${start.lsn}`);
+    },
+    progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
+    finish: () => progress?.finish(),
+  };
+}
+
+/** `base` for the data directory's archive, the tablespace OID for a tablespace's. */
+export function archiveBase(name: string): string {
+  const base = /^(base|\d+)\.tar$/.exec(name)?.[1];
+  if (!base) throw new Error(`unexpected archive '${name}' in the backup stream`);
+  return base;
 }

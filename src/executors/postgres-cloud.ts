@@ -15,8 +15,7 @@ import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
 import { cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
 import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
-import { copyAndFinish } from './base-backup-copy.js';
-import { CopyProgress } from './progress.js';
+import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -84,8 +83,7 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
   const { config, storage, backupId: id } = request;
   const archives: UploadedArchive[] = [];
   let label: BackupLabel | null = null;
-  let progress: CopyProgress | null = null;
-  let total = 0;
+  const progress = baseBackupProgress(request);
   // One set of upload options (one bandwidth limit, one multipart journal) for every archive.
   const archiveOptions = cloudArchiveOptions(request);
   const { end } = await postgres.takeBaseBackup(
@@ -99,20 +97,10 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
       manifest: true,
     },
     {
-      started: (start) => {
-        total = start.estimatedBytes;
-        const count = start.tablespaces.length;
-        progress = new CopyProgress(
-          request.report,
-          count > 0 ? `PGDATA and ${count} tablespace${count === 1 ? '' : 's'}` : 'PGDATA',
-          { bytes: 0 },
-        );
-        request.report.info(`Backup start at LSN: ${start.lsn}`);
-      },
-      progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
+      started: progress.started,
+      progress: progress.progress,
       archive: async ({ name, body }) => {
-        const base = /^(base|\d+)\.tar$/.exec(name)?.[1];
-        if (!base) throw new Error(`unexpected archive '${name}' in the backup stream`);
+        const base = archiveBase(name);
         request.setStep(`uploading ${base === 'base' ? 'PGDATA' : `tablespace ${base}`}`);
         const writer = new TarPartWriter(base === 'base' ? 'data' : base, archiveOptions);
         try {
@@ -136,7 +124,7 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
       },
     },
   );
-  (progress as CopyProgress | null)?.finish();
+  progress.finish();
   if (!label) throw new Error('the server sent no base.tar');
   return { label, end, archives };
 }

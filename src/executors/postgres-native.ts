@@ -13,9 +13,8 @@
 import * as postgres from '../postgres/index.js';
 import type { ServerFacts } from './concurrent.js';
 import { announceCopy, backupTimestamp } from './concurrent.js';
-import { copyAndFinish } from './base-backup-copy.js';
+import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
 import { extractArchive } from './plain-extract.js';
-import { CopyProgress } from './progress.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -87,8 +86,7 @@ interface PlainCopy {
 async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
   const { config, storage, backupId: id, incremental } = request;
   let label: BackupLabel | null = null;
-  let progress: CopyProgress | null = null;
-  let total = 0;
+  const progress = baseBackupProgress(request);
   // pg_tblspc/<oid> links to the tablespace's copy, as pg_basebackup's --tablespace-mapping does.
   const tablespaceLink = (oid: number) => storage.localPath?.(`${id}/${oid}`) ?? null;
   const { end } = await postgres.takeBaseBackup(
@@ -112,20 +110,10 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
         : {}),
     },
     {
-      started: (start) => {
-        total = start.estimatedBytes;
-        const count = start.tablespaces.length;
-        progress = new CopyProgress(
-          request.report,
-          count > 0 ? `PGDATA and ${count} tablespace${count === 1 ? '' : 's'}` : 'PGDATA',
-          { bytes: 0 },
-        );
-        request.report.info(`Backup start at LSN: ${start.lsn}`);
-      },
-      progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
+      started: progress.started,
+      progress: progress.progress,
       archive: async ({ name, body }) => {
-        const base = /^(base|\d+)\.tar$/.exec(name)?.[1];
-        if (!base) throw new Error(`unexpected archive '${name}' in the backup stream`);
+        const base = archiveBase(name);
         request.setStep(`copying ${base === 'base' ? 'PGDATA' : `tablespace ${base}`}`);
         const extracted = await extractArchive(body, storage, {
           root: base === 'base' ? `${id}/data` : `${id}/${base}`,
@@ -143,7 +131,7 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
       },
     },
   );
-  (progress as CopyProgress | null)?.finish();
+  progress.finish();
   if (!label) throw new Error('the server sent no base.tar');
   return { label, end };
 }
