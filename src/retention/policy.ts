@@ -65,7 +65,10 @@ export interface RetentionDecision {
  * holds a GFS slot, or when it is one of the `minimumRedundancy` newest; otherwise it is
  * OBSOLETE (POTENTIALLY_OBSOLETE does not occur: minimum_redundancy keeps such a backup VALID).
  */
-export function decideRetention(backups: readonly RetentionInput[], rules: RetentionRules): RetentionDecision {
+export function decideRetention(
+  backups: readonly RetentionInput[],
+  rules: RetentionRules,
+): RetentionDecision {
   const { policy, gfs, minimumRedundancy, nowMs } = rules;
   const statuses = new Map<string, RetentionStatus>();
   const reasons = new Map<string, string[]>();
