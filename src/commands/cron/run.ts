@@ -113,7 +113,11 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
     // The whole catalogue (with the WAL index: an object archive's listing) only when there is
     // something to do with it: a cloud-wal-archive server whose bucket is down must not hold cron.
     const backups = await withBackupStore(config, loadBackups);
-    if (!config.retention_policy && !config.retention_gfs && !backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS'))
+    if (
+      !config.retention_policy &&
+      !config.retention_gfs &&
+      !backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS')
+    )
       return outcome;
     let catalog = await loadServerCatalog(config, ctx.report);
     outcome.completed = await completeWaitingBackups(catalog, (id) =>
@@ -121,7 +125,8 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
     );
     // Backups that just became DONE count for the retention policy.
     if (outcome.completed.length > 0) catalog = await loadServerCatalog(config, ctx.report);
-    if (config.retention_policy || config.retention_gfs) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
+    if (config.retention_policy || config.retention_gfs)
+      outcome.deleted = await enforceRetention(ctx, catalog, hooks);
   } finally {
     lock.release();
   }

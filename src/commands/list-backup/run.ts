@@ -124,7 +124,9 @@ export default defineCommandModule<Result>({
                     end_time_timestamp: backup.end_time_timestamp,
                     retention_status:
                       backup.retention_status === 'VALID' ? '-' : retentionLabel(backup.retention_status),
-                    ...(backup.retention_reason === null ? {} : { retention_reason: backup.retention_reason }),
+                    ...(backup.retention_reason === null
+                      ? {}
+                      : { retention_reason: backup.retention_reason }),
                     size: prettySize(backup.size_bytes ?? 0),
                     size_bytes: backup.size_bytes,
                     status: backup.status,
