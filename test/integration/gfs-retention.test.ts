@@ -87,6 +87,13 @@ describe('retention_gfs through barman cron', () => {
     const listing = await barman('list-backup', 'pg');
     assert.match(listing.stdout, /^pg 20261205T100000 - .* - VALID \(daily 2026-12-05\)$/m);
     assert.match(listing.stdout, /^pg 20261204T100000 - .* - OBSOLETE$/m);
+    const shown = await barman('show-backup', 'pg', '20261130T100000');
+    assert.match(shown.stdout, /Retention Policy\s*: VALID \(monthly 2026-11\)$/m);
+    const status = await barman('status', 'pg');
+    assert.match(
+      status.stdout,
+      /Retention policies: enforced \(mode: auto, retention: GFS 2 DAILY, 2 WEEKLY, 2 MONTHLY, WAL retention: MAIN\)/,
+    );
   });
 
   it('cron deletes what no slot keeps, and only the WAL older than the oldest survivor', async () => {

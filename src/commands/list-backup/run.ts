@@ -6,7 +6,7 @@ import { ctimeOfWallTime } from '../../output/time.js';
 import type { RetentionStatus } from '../../retention/policy.js';
 import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
-import { loadAnyServerCatalog, requiredWal, walAfter } from '../shared/backup-catalog.js';
+import { loadAnyServerCatalog, requiredWal, retentionEnforced, walAfter } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface ListedBackup {
@@ -59,10 +59,9 @@ export default defineCommandModule<Result>({
           size_bytes: complete && info ? (info.size ?? 0) + requiredWal(catalog, info).bytes : null,
           wal_size_bytes: complete ? walAfter(catalog, backup).bytes : null,
           tablespaces: info?.tablespaces?.map(({ name, location }) => ({ location, name })) ?? null,
-          retention_status:
-            catalog.config.retention_policy || catalog.config.retention_gfs
-              ? (catalog.retention.get(backup.id) ?? '-')
-              : '-',
+          retention_status: retentionEnforced(catalog.config)
+            ? (catalog.retention.get(backup.id) ?? '-')
+            : '-',
           retention_reason:
             catalog.config.retention_gfs && status === 'DONE'
               ? (catalog.retentionReasons.get(backup.id) ?? []).join(', ')

@@ -19,7 +19,7 @@ import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { RetentionStatus } from '../../retention/policy.js';
-import { decideRetention } from '../../retention/policy.js';
+import { decideRetention, retentionLabel } from '../../retention/policy.js';
 import { isSegmentName } from '../../wal/names.js';
 import type { XlogDbEntry, XlogDbProblem } from '../../wal/xlogdb.js';
 
@@ -185,6 +185,22 @@ export async function loadServerCatalog(
     chains,
     unreadable,
   };
+}
+
+/** Whether cron applies retention to the server: Barman's retention_policy, barman-ts's retention_gfs, or both. */
+export function retentionEnforced(config: Pick<ServerConfig, 'retention_policy' | 'retention_gfs'>): boolean {
+  return config.retention_policy !== null || config.retention_gfs !== null;
+}
+
+/**
+ * show-backup's retention status: Barman's label (`not enforced` without a policy) and, with
+ * retention_gfs, why the backup is kept (`VALID (daily 2026-12-05)`).
+ */
+export function describeRetention(catalog: ServerCatalog, id: string): string {
+  if (!retentionEnforced(catalog.config)) return 'not enforced';
+  const label = retentionLabel(catalog.retention.get(id) ?? '-');
+  const reasons = catalog.config.retention_gfs ? (catalog.retentionReasons.get(id) ?? []) : [];
+  return reasons.length > 0 ? `${label} (${reasons.join(', ')})` : label;
 }
 
 /** WAL a backup needs to be consistent: begin_wal..end_wal. */
