@@ -20,5 +20,5 @@ export type {
   ServerEntry,
   ValueSource,
 } from './types.js';
-export { formatInterval, formatLocation, formatRetentionPolicy } from './value-kinds.js';
-export type { Interval, Location, RetentionPolicy } from './value-kinds.js';
+export { formatGfsPolicy, formatInterval, formatLocation, formatRetentionPolicy } from './value-kinds.js';
+export type { GfsPolicy, Interval, Location, RetentionPolicy } from './value-kinds.js';

@@ -704,6 +704,16 @@ const optionTable = {
     description:
       '`REDUNDANCY <n>` or `RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS` (a month is 31 days). Unset: keep everything.',
   }),
+  retention_gfs: option({
+    scope: 'global',
+    schema: kinds.gfsPolicy(),
+    since: 'barman-ts',
+    category: 'Retention and checks',
+    description:
+      'Grandfather-father-son retention: `<n> DAILY, <n> WEEKLY, <n> MONTHLY` (any of them). `cron` keeps the ' +
+      'newest DONE full backup of each of the n most recent days, ISO weeks and months (local time) that have one, ' +
+      'on top of what `retention_policy` keeps (docs/retention.md). Barman ignores this option with a warning.',
+  }),
   retention_policy_mode: option({
     scope: 'global',
     schema: kinds.oneOf(['auto']),

@@ -156,6 +156,38 @@ export const retentionPolicy = () =>
     return fail(ctx, `expected 'REDUNDANCY <n>' or 'RECOVERY WINDOW OF <n> DAYS|WEEKS|MONTHS', got '${raw}'`);
   });
 
+/** barman-ts's GFS retention: how many daily, weekly and monthly backups to keep. */
+export interface GfsPolicy {
+  daily: number;
+  weekly: number;
+  monthly: number;
+}
+
+export function formatGfsPolicy(policy: GfsPolicy): string {
+  return `${policy.daily} DAILY, ${policy.weekly} WEEKLY, ${policy.monthly} MONTHLY`;
+}
+
+/** `<n> DAILY, <n> WEEKLY, <n> MONTHLY`, in any order; an omitted period keeps none. */
+export const gfsPolicy = () =>
+  fromString((raw, ctx): GfsPolicy => {
+    const expected = `expected '<n> DAILY, <n> WEEKLY, <n> MONTHLY' (any of them, in any order), got '${raw}'`;
+    const policy: GfsPolicy = { daily: 0, weekly: 0, monthly: 0 };
+    const seen = new Set<string>();
+    for (const part of withoutInlineComment(raw).split(',')) {
+      const match = /^\s*(\d+)\s+(daily|weekly|monthly)\s*$/i.exec(part);
+      if (!match) return fail(ctx, expected);
+      const period = match[2]!.toLowerCase() as keyof GfsPolicy;
+      if (seen.has(period)) return fail(ctx, `${period.toUpperCase()} is given twice in '${raw}'`);
+      seen.add(period);
+      const count = checkWholeNumber(match[1]!, { min: 0, max: 10_000 });
+      if (typeof count === 'string') return fail(ctx, `${count} ${period.toUpperCase()}`);
+      policy[period] = count;
+    }
+    if (policy.daily + policy.weekly + policy.monthly === 0)
+      return fail(ctx, `keeps no backup at all: ${expected}`);
+    return policy;
+  });
+
 /** Barman's time interval: `<n> day|week|month|hour[s]` (a month is 31 days). Value in seconds. */
 export interface Interval {
   count: number;

@@ -2,7 +2,8 @@
  * Retention policies, as pure functions: which backups a policy keeps, and what deleting a
  * backup may remove from the WAL archive. Commands apply the plans; nothing here touches disk.
  */
-import type { RetentionPolicy } from '../config/index.js';
+import type { GfsPolicy, RetentionPolicy } from '../config/index.js';
+import { gfsReasons } from './gfs.js';
 
 export type KeepTarget = 'full' | 'standalone';
 
@@ -36,6 +37,20 @@ function keepStatus(keep: KeepTarget | null): RetentionStatus | null {
   return null;
 }
 
+export interface RetentionRules {
+  policy: RetentionPolicy | null;
+  /** barman-ts's `retention_gfs` (gfs.ts), kept on top of what `policy` keeps. */
+  gfs: GfsPolicy | null;
+  minimumRedundancy: number;
+  nowMs: number;
+}
+
+export interface RetentionDecision {
+  statuses: Map<string, RetentionStatus>;
+  /** With GFS only: why each backup stays (`daily 2026-12-05`, `retention_policy`, …); empty when it goes. */
+  reasons: Map<string, string[]>;
+}
+
 /**
  * Status of every backup under `policy`, as Barman 3.11+ decides it. Only DONE backups that are
  * not incremental are counted and get a status of their own; keep-annotated backups count
@@ -45,44 +60,66 @@ function keepStatus(keep: KeepTarget | null): RetentionStatus | null {
  * policy (a standalone keep needs none of them). An incremental backup whose parent is not in
  * the catalogue gets no status (`-`): nothing decides it, so retention never deletes it
  * (Barman 3.13 stops with a KeyError on such a catalogue).
+ *
+ * With GFS (docs/retention.md), a DONE full backup stays VALID when `policy` keeps it, when it
+ * holds a GFS slot, or when it is one of the `minimumRedundancy` newest; otherwise it is
+ * OBSOLETE (POTENTIALLY_OBSOLETE does not occur: minimum_redundancy keeps such a backup VALID).
  */
-export function evaluateRetention(
+export function decideRetention(
   backups: readonly RetentionInput[],
-  policy: RetentionPolicy | null,
-  minimumRedundancy: number,
-  nowMs: number,
-): Map<string, RetentionStatus> {
-  const result = new Map<string, RetentionStatus>();
+  rules: RetentionRules,
+): RetentionDecision {
+  const { policy, gfs, minimumRedundancy, nowMs } = rules;
+  const statuses = new Map<string, RetentionStatus>();
+  const reasons = new Map<string, string[]>();
   const newestFirst = [...backups].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  for (const backup of newestFirst) result.set(backup.id, '-');
-  if (policy === null) return result;
-  const copies = policy.kind === 'redundancy' ? Math.max(policy.copies, minimumRedundancy) : 0;
-  const point = pointOfRecoverability(policy, nowMs);
+  for (const backup of newestFirst) statuses.set(backup.id, '-');
+  if (policy === null && gfs === null) return { statuses, reasons };
+  const doneFulls = newestFirst.filter((backup) => backup.status === 'DONE' && !backup.incremental);
+  const slots = gfs === null ? new Map<string, string[]>() : gfsReasons(doneFulls, gfs);
+  const copies = policy?.kind === 'redundancy' ? Math.max(policy.copies, minimumRedundancy) : 0;
+  const point = policy === null ? null : pointOfRecoverability(policy, nowMs);
   let counted = 0;
   let windowOpened = false;
   for (const backup of newestFirst) {
     if (backup.incremental) continue;
     const kept = keepStatus(backup.keep);
     let status: RetentionStatus = '-';
+    // Whether the backup is beyond what `policy` keeps (a standalone keep then drops its chain).
+    let outside = true;
     if (backup.status === 'DONE') {
-      if (point === null) {
-        status = kept ?? (counted < copies ? 'VALID' : 'OBSOLETE');
+      let verdict: RetentionStatus = 'OBSOLETE';
+      if (policy === null) {
+        // GFS alone: its slots and minimum_redundancy decide (below).
+      } else if (point === null) {
+        verdict = counted < copies ? 'VALID' : 'OBSOLETE';
         counted++;
+        outside = counted > copies;
       } else if (!windowOpened) {
         // Every backup inside the window, and the first one before it (needed to reach its start).
-        status = kept ?? 'VALID';
+        verdict = 'VALID';
         counted++;
         if (backup.endTimeMs !== null && backup.endTimeMs < point) windowOpened = true;
+        outside = windowOpened;
       } else if (counted < minimumRedundancy) {
-        status = kept ?? 'POTENTIALLY_OBSOLETE';
+        verdict = 'POTENTIALLY_OBSOLETE';
         counted++;
-      } else {
-        status = kept ?? 'OBSOLETE';
+      }
+      status = kept ?? verdict;
+      if (gfs !== null) {
+        const why = [
+          ...(kept ? [kept.toLowerCase()] : []),
+          ...(verdict === 'VALID' ? ['retention_policy'] : []),
+          ...(slots.get(backup.id) ?? []),
+          ...(doneFulls.indexOf(backup) < minimumRedundancy ? ['minimum_redundancy'] : []),
+        ];
+        if (why.some((reason) => !reason.startsWith('keep:'))) outside = false;
+        if (!kept) status = why.length > 0 ? 'VALID' : 'OBSOLETE';
+        reasons.set(backup.id, why);
       }
     }
-    result.set(backup.id, status);
+    statuses.set(backup.id, status);
     if (backup.descendants.length === 0) continue;
-    const outside = point === null ? counted > copies : windowOpened;
     const inherited =
       status === 'KEEP:STANDALONE'
         ? outside
@@ -91,9 +128,22 @@ export function evaluateRetention(
         : status === 'KEEP:FULL'
           ? 'VALID'
           : status;
-    for (const id of backup.descendants) result.set(id, inherited);
+    for (const id of backup.descendants) {
+      statuses.set(id, inherited);
+      if (gfs !== null) reasons.set(id, inherited === 'VALID' ? [`chain of ${backup.id}`] : []);
+    }
   }
-  return result;
+  return { statuses, reasons };
+}
+
+/** Barman's statuses alone (decideRetention without GFS). */
+export function evaluateRetention(
+  backups: readonly RetentionInput[],
+  policy: RetentionPolicy | null,
+  minimumRedundancy: number,
+  nowMs: number,
+): Map<string, RetentionStatus> {
+  return decideRetention(backups, { policy, gfs: null, minimumRedundancy, nowMs }).statuses;
 }
 
 /** Console form of a status (Barman prints POTENTIALLY_OBSOLETE as `OBSOLETE*`). */

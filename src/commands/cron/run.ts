@@ -27,7 +27,7 @@ import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { loadServerCatalog, requireCompleteCatalog } from '../shared/backup-catalog.js';
+import { loadServerCatalog, requireCompleteCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
@@ -113,7 +113,7 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
     // The whole catalogue (with the WAL index: an object archive's listing) only when there is
     // something to do with it: a cloud-wal-archive server whose bucket is down must not hold cron.
     const backups = await withBackupStore(config, loadBackups);
-    if (!config.retention_policy && !backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS'))
+    if (!retentionEnforced(config) && !backups.some((backup) => statusOf(backup) === 'WAITING_FOR_WALS'))
       return outcome;
     let catalog = await loadServerCatalog(config, ctx.report);
     outcome.completed = await completeWaitingBackups(catalog, (id) =>
@@ -121,7 +121,7 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
     );
     // Backups that just became DONE count for the retention policy.
     if (outcome.completed.length > 0) catalog = await loadServerCatalog(config, ctx.report);
-    if (config.retention_policy) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
+    if (retentionEnforced(config)) outcome.deleted = await enforceRetention(ctx, catalog, hooks);
   } finally {
     lock.release();
   }

@@ -6,7 +6,7 @@ import { ctimeOfWallTime } from '../../output/time.js';
 import type { RetentionStatus } from '../../retention/policy.js';
 import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
-import { loadAnyServerCatalog, requiredWal, walAfter } from '../shared/backup-catalog.js';
+import { loadAnyServerCatalog, requiredWal, retentionEnforced, walAfter } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface ListedBackup {
@@ -20,6 +20,8 @@ interface ListedBackup {
   wal_size_bytes: number | null;
   tablespaces: Array<{ location: string; name: string }> | null;
   retention_status: RetentionStatus;
+  /** With retention_gfs only: why the backup is kept (`daily 2026-12-05, weekly 2026-W49`), '' when it is not. */
+  retention_reason: string | null;
   unreadable: string | null;
   /** Set when the server's catalogue holds incremental chains: listed as Barman 3.11+ does. */
   backup_type: BackupType | null;
@@ -57,7 +59,13 @@ export default defineCommandModule<Result>({
           size_bytes: complete && info ? (info.size ?? 0) + requiredWal(catalog, info).bytes : null,
           wal_size_bytes: complete ? walAfter(catalog, backup).bytes : null,
           tablespaces: info?.tablespaces?.map(({ name, location }) => ({ location, name })) ?? null,
-          retention_status: catalog.config.retention_policy ? (catalog.retention.get(backup.id) ?? '-') : '-',
+          retention_status: retentionEnforced(catalog.config)
+            ? (catalog.retention.get(backup.id) ?? '-')
+            : '-',
+          retention_reason:
+            catalog.config.retention_gfs && status === 'DONE'
+              ? (catalog.retentionReasons.get(backup.id) ?? []).join(', ')
+              : null,
           unreadable: backup.unreadable,
           backup_type: typed && info ? backupType(info) : null,
         };
@@ -82,7 +90,10 @@ export default defineCommandModule<Result>({
           line += ` (tablespaces: ${backup.tablespaces.map((t) => `${t.name}:${t.location}`).join(', ')})`;
         }
         if (backup.status === 'WAITING_FOR_WALS') line += ' - WAITING_FOR_WALS';
-        if (backup.retention_status !== '-' && backup.retention_status !== 'VALID') {
+        if (backup.retention_reason) {
+          // GFS: the status with its reasons, also for VALID (Barman prints nothing for VALID).
+          line += ` - ${retentionLabel(backup.retention_status)} (${backup.retention_reason})`;
+        } else if (backup.retention_status !== '-' && backup.retention_status !== 'VALID') {
           line += ` - ${retentionLabel(backup.retention_status)}`;
         }
         return line;
@@ -112,6 +123,9 @@ export default defineCommandModule<Result>({
                     end_time_timestamp: backup.end_time_timestamp,
                     retention_status:
                       backup.retention_status === 'VALID' ? '-' : retentionLabel(backup.retention_status),
+                    ...(backup.retention_reason === null
+                      ? {}
+                      : { retention_reason: backup.retention_reason }),
                     size: prettySize(backup.size_bytes ?? 0),
                     size_bytes: backup.size_bytes,
                     status: backup.status,

@@ -19,7 +19,7 @@ import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { RetentionStatus } from '../../retention/policy.js';
-import { evaluateRetention } from '../../retention/policy.js';
+import { decideRetention, retentionLabel } from '../../retention/policy.js';
 import { isSegmentName } from '../../wal/names.js';
 import type { XlogDbEntry, XlogDbProblem } from '../../wal/xlogdb.js';
 
@@ -33,6 +33,8 @@ export interface ServerCatalog {
   xlog: XlogDbEntry[];
   usage: WalUsage;
   retention: Map<string, RetentionStatus>;
+  /** With retention_gfs only: why each backup is kept (retention/policy.ts decideRetention). */
+  retentionReasons: Map<string, string[]>;
   /** Block-level incremental chains: parents, children, roots (catalog/chain.ts). */
   chains: BackupChains;
   /** What the loader could not read (a backup.info, an xlog.db line): the catalogue is incomplete. */
@@ -155,7 +157,7 @@ export async function loadServerCatalog(
         `(bring ${parent} back, or remove it with 'barman delete ${config.name} ${backup.id}')`,
     );
   }
-  const retention = evaluateRetention(
+  const { statuses: retention, reasons: retentionReasons } = decideRetention(
     backups.map((backup) => ({
       id: backup.id,
       status: statusOf(backup),
@@ -164,9 +166,12 @@ export async function loadServerCatalog(
       incremental: (backup.info?.parent_backup_id ?? null) !== null,
       descendants: chains.descendantsOf(backup.id),
     })),
-    config.retention_policy,
-    config.minimum_redundancy,
-    nowMs,
+    {
+      policy: config.retention_policy,
+      gfs: config.retention_gfs,
+      minimumRedundancy: config.minimum_redundancy,
+      nowMs,
+    },
   );
   return {
     config,
@@ -176,9 +181,26 @@ export async function loadServerCatalog(
     xlog: walIndex.entries,
     usage: new WalUsage(walIndex.entries),
     retention,
+    retentionReasons,
     chains,
     unreadable,
   };
+}
+
+/** Whether cron applies retention to the server: Barman's retention_policy, barman-ts's retention_gfs, or both. */
+export function retentionEnforced(config: Pick<ServerConfig, 'retention_policy' | 'retention_gfs'>): boolean {
+  return config.retention_policy !== null || config.retention_gfs !== null;
+}
+
+/**
+ * show-backup's retention status: Barman's label (`not enforced` without a policy) and, with
+ * retention_gfs, why the backup is kept (`VALID (daily 2026-12-05)`).
+ */
+export function describeRetention(catalog: ServerCatalog, id: string): string {
+  if (!retentionEnforced(catalog.config)) return 'not enforced';
+  const label = retentionLabel(catalog.retention.get(id) ?? '-');
+  const reasons = catalog.config.retention_gfs ? (catalog.retentionReasons.get(id) ?? []) : [];
+  return reasons.length > 0 ? `${label} (${reasons.join(', ')})` : label;
 }
 
 /** WAL a backup needs to be consistent: begin_wal..end_wal. */

@@ -3,8 +3,14 @@
  * and Barman's Python-style console strings (for `show-server`). Secrets are redacted here.
  */
 import type { ServerEntry } from '../../config/index.js';
-import { formatInterval, formatLocation, formatProblem, formatRetentionPolicy } from '../../config/index.js';
-import type { Interval, Location, RetentionPolicy } from '../../config/index.js';
+import {
+  formatGfsPolicy,
+  formatInterval,
+  formatLocation,
+  formatProblem,
+  formatRetentionPolicy,
+} from '../../config/index.js';
+import type { GfsPolicy, Interval, Location, RetentionPolicy } from '../../config/index.js';
 import { pythonRepr, pythonStr } from '../../output/format.js';
 import { redactSecrets, redactValue } from '../../util/redact.js';
 
@@ -60,6 +66,7 @@ function jsonValue(key: string, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (LOCATION_KEYS.has(key)) return formatLocation(value as Location);
   if (key === 'retention_policy') return formatRetentionPolicy(value as RetentionPolicy);
+  if (key === 'retention_gfs') return formatGfsPolicy(value as GfsPolicy);
   if (INTERVAL_KEYS.has(key)) return formatInterval(value as Interval);
   return value;
 }

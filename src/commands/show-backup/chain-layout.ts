@@ -13,9 +13,14 @@ import type { BackupType } from '../../catalog/chain.js';
 import { backupType, deduplicationRatio, estimatedSavedBytes } from '../../catalog/chain.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
-import { retentionLabel } from '../../retention/policy.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
-import { nextBackup, previousBackup, requiredWal, walAfter } from '../shared/backup-catalog.js';
+import {
+  describeRetention,
+  nextBackup,
+  previousBackup,
+  requiredWal,
+  walAfter,
+} from '../shared/backup-catalog.js';
 
 export const row = (label: string, value: string | number | null | undefined) =>
   `  ${label.padEnd(23)}: ${value ?? 'None'}`;
@@ -86,9 +91,7 @@ function viewOf(catalog: ServerCatalog, backup: CatalogBackup, info: BackupInfo)
     afterCompression: after.count > 0 ? 1 - after.bytes / (after.count * segment) : 0,
     walsPerSecond: span > 0 ? (required.count + after.count) / span : 0,
     walLast: after.lastSegment ?? required.lastSegment,
-    retention: catalog.config.retention_policy
-      ? retentionLabel(catalog.retention.get(backup.id) ?? '-')
-      : 'not enforced',
+    retention: describeRetention(catalog, backup.id),
     previous: previous ? previous.id : '- (this is the oldest base backup)',
     next: next ? next.id : '- (this is the latest base backup)',
     root: chain.at(-1)?.id ?? backup.id,

@@ -3,10 +3,10 @@ import type { CatalogBackup } from '../../catalog/backups.js';
 import { resolveBackup, statusOf } from '../../catalog/backups.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
-import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import {
+  describeRetention,
   loadAnyServerCatalog,
   nextBackup,
   previousBackup,
@@ -125,9 +125,7 @@ export default defineCommandModule<Result>({
     const afterRatio = after.count > 0 ? 1 - after.bytes / (after.count * segmentSize) : 0;
     if (afterRatio > 0) lines.push(nested('Compression ratio', percent(afterRatio)));
     lines.push(nested('Last available', after.lastSegment ?? info.end_wal));
-    const retention = catalog.config.retention_policy
-      ? retentionLabel(catalog.retention.get(backup.id) ?? '-')
-      : 'not enforced';
+    const retention = describeRetention(catalog, backup.id);
     const previous = previousBackup(catalog, backup);
     const next = nextBackup(catalog, backup);
     lines.push(
@@ -203,9 +201,7 @@ export default defineCommandModule<Result>({
         catalog_information: {
           next_backup: next ? next.id : '- (this is the latest base backup)',
           previous_backup: previous ? previous.id : '- (this is the oldest base backup)',
-          retention_policy: catalog.config.retention_policy
-            ? retentionLabel(catalog.retention.get(backup.id) ?? '-')
-            : 'not enforced',
+          retention_policy: describeRetention(catalog, backup.id),
         },
         pgdata_directory: info.pgdata,
         postgresql_version: info.version,

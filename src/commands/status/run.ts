@@ -4,12 +4,12 @@
  * and the backups. Rows PostgreSQL cannot provide are left out.
  */
 import { statusOf } from '../../catalog/backups.js';
-import { formatRetentionPolicy } from '../../config/index.js';
+import { formatGfsPolicy, formatRetentionPolicy } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { prettySize, pythonStr } from '../../output/format.js';
 import { ctimeOfWallTime } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
-import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
+import { loadAnyServerCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { probePostgres } from '../../postgres/probe.js';
 import { selectServers } from '../shared/select-servers.js';
 
@@ -84,8 +84,12 @@ export default defineCommandModule<Result>({
       row(
         'retention_policies',
         'Retention policies',
-        config.retention_policy
-          ? `enforced (mode: ${config.retention_policy_mode}, retention: ${formatRetentionPolicy(config.retention_policy)}, WAL retention: ${config.wal_retention_policy.toUpperCase()})`
+        retentionEnforced(config)
+          ? `enforced (mode: ${config.retention_policy_mode}, retention: ${[
+              ...(config.retention_policy ? [formatRetentionPolicy(config.retention_policy)] : []),
+              // barman-ts's GFS, added to Barman's line only when set.
+              ...(config.retention_gfs ? [`GFS ${formatGfsPolicy(config.retention_gfs)}`] : []),
+            ].join(' + ')}, WAL retention: ${config.wal_retention_policy.toUpperCase()})`
           : 'not enforced',
       );
 

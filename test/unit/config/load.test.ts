@@ -182,6 +182,16 @@ describe('inheritance, defaults and interpolation', () => {
   });
 });
 
+describe('retention_gfs', () => {
+  it('reads the periods in any order and case; an omitted period keeps none', () => {
+    const pg = server(
+      `${GLOBAL}[pg]\nconninfo = host=a\nssh_command = ssh a\nretention_gfs = 12 monthly, 7 DAILY\n`,
+    );
+    assert.deepEqual(errors(pg), []);
+    assert.deepEqual(pg.config.retention_gfs, { daily: 7, weekly: 0, monthly: 12 });
+  });
+});
+
 describe('bad input disables only the server concerned, naming file, section and option', () => {
   const cases: Array<[string, string, RegExp]> = [
     [
@@ -198,6 +208,26 @@ describe('bad input disables only the server concerned, naming file, section and
       'an invalid retention_policy',
       'conninfo = host=a\nssh_command = ssh a\nretention_policy = KEEP 3',
       /\[pg\] retention_policy: expected 'REDUNDANCY <n>'.*got 'KEEP 3'/,
+    ],
+    [
+      'a retention_gfs period that is not daily, weekly or monthly',
+      'conninfo = host=a\nssh_command = ssh a\nretention_gfs = 7 DAILY, 2 YEARLY',
+      /\[pg\] retention_gfs: expected '<n> DAILY, <n> WEEKLY, <n> MONTHLY'.*got '7 DAILY, 2 YEARLY' \(.*line 8\)/,
+    ],
+    [
+      'a retention_gfs period given twice',
+      'conninfo = host=a\nssh_command = ssh a\nretention_gfs = 7 DAILY, 3 daily',
+      /\[pg\] retention_gfs: DAILY is given twice/,
+    ],
+    [
+      'a retention_gfs that keeps nothing',
+      'conninfo = host=a\nssh_command = ssh a\nretention_gfs = 0 DAILY',
+      /\[pg\] retention_gfs: keeps no backup at all/,
+    ],
+    [
+      'a negative retention_gfs count',
+      'conninfo = host=a\nssh_command = ssh a\nretention_gfs = -1 WEEKLY',
+      /\[pg\] retention_gfs: expected '<n> DAILY/,
     ],
     [
       'a missing conninfo',
