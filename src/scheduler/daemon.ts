@@ -21,14 +21,8 @@ import { schedulePlan } from './plan.js';
 import type { RunOutcome } from './runs.js';
 import { RunGroup } from './runs.js';
 import type { MetricsEndpoint } from '../commands/shared/metrics/http.js';
+import type { DaemonSummary } from './health.js';
 import { DaemonStats, startMetricsEndpoint } from './health.js';
-
-export interface DaemonSummary {
-  runs: number;
-  failedRuns: number;
-  skippedRuns: number;
-  reloads: number;
-}
 
 /** The lock that keeps a second daemon from running on the same barman_lock_directory. */
 export function daemonLockPath(config: BarmanConfig): string {
@@ -58,7 +52,6 @@ class Daemon {
   private readonly stats = new DaemonStats();
   private endpoint: MetricsEndpoint | null = null;
   private readonly runs: RunGroup;
-  private readonly summary: DaemonSummary = { runs: 0, failedRuns: 0, skippedRuns: 0, reloads: 0 };
   private readonly interrupted = new Set<string>();
   private stopping = false;
   /** node-cron's own messages (a run missed while the process was stalled) go to the log. */
@@ -114,7 +107,7 @@ class Daemon {
     } finally {
       process.off('SIGHUP', onHangUp);
     }
-    return this.summary;
+    return this.stats.summary();
   }
 
   private schedule(plan: SchedulePlan): void {
@@ -126,7 +119,6 @@ class Daemon {
         logger: this.cronLogger,
       });
       task.on('execution:overlap', () => {
-        this.summary.skippedRuns += 1;
         this.stats.skipped(job.name);
         this.ctx.report.warning(`barman daemon: ${job.name} is still running: this scheduled run is skipped`);
       });
@@ -142,7 +134,6 @@ class Daemon {
     this.ctx.report.info(`barman daemon: starting ${job.name}`);
     this.stats.started(job.name);
     const outcome = await this.runs.run(job);
-    this.summary.runs += 1;
     this.record(outcome);
   }
 
@@ -154,7 +145,6 @@ class Daemon {
       this.ctx.report.info(`barman daemon: ${job.name} finished in ${took}`);
       return;
     }
-    this.summary.failedRuns += 1;
     if (signal && job.server && job.kind === 'backup') this.interrupted.add(job.server);
     this.ctx.report.warning(
       `barman daemon: ${job.name} ${signal ? `was ended by ${signal}` : `failed with exit code ${code}`} after ${took} (see the log for its output)`,
@@ -186,7 +176,6 @@ class Daemon {
       );
     await this.clearTasks();
     this.config = config;
-    this.summary.reloads += 1;
     this.stats.reloads += 1;
     this.ctx.report.info(`barman daemon: configuration reloaded from ${config.configFile}`);
     this.schedule(plan);

@@ -17,6 +17,13 @@ const SCRAPE_POSTGRES_TIMEOUT_SECONDS = 5;
 
 type JobHealth = DaemonHealth['jobs'][number];
 
+export interface DaemonSummary {
+  runs: number;
+  failedRuns: number;
+  skippedRuns: number;
+  reloads: number;
+}
+
 export class DaemonStats {
   readonly startedSeconds = Date.now() / 1000;
   reloads = 0;
@@ -51,6 +58,19 @@ export class DaemonStats {
     health.running = false;
     health.runs[success ? 'success' : 'failure'] += 1;
     health.last = { endSeconds: Date.now() / 1000, durationSeconds: outcome.seconds, success };
+  }
+
+  /** What `barman daemon` prints when it stops (`-f json`): the totals of every job. */
+  summary(): DaemonSummary {
+    const jobs = [...this.jobs.values()];
+    const total = (result: keyof JobHealth['runs']) => jobs.reduce((sum, job) => sum + job.runs[result], 0);
+    const failedRuns = total('failure');
+    return {
+      runs: total('success') + failedRuns,
+      failedRuns,
+      skippedRuns: total('skipped'),
+      reloads: this.reloads,
+    };
   }
 
   /** The jobs scheduled now with their next due time; a job no longer scheduled keeps its counts. */
