@@ -46,13 +46,15 @@ export async function extractTarStream(
   target: string,
   options: ExtractOptions = {},
 ): Promise<ExtractStats> {
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  // Piped only now, with the reader about to listen: a decoder failing while nothing listens
+  // would be an unhandled 'error' event.
   const stream: Readable = compression ? raw.pipe(createDecompressStream(compression)) : raw;
   raw.on('error', (error) => stream.destroy(error));
   const stats: ExtractStats = { files: 0, bytes: 0 };
   const directories: Array<{ path: string; mode: number; mtime: number }> = [];
   const links: string[] = [];
   const modeOf = (mode: number) => (options.privateModes ? privateMode(mode) : mode);
-  await mkdir(target, { recursive: true, mode: 0o700 });
   try {
     await readTar(stream, async (member, body) => {
       options.signal?.throwIfAborted();

@@ -65,12 +65,13 @@ export function decompressedStream(
   custom: CustomCompression | null,
   where: string,
 ): Readable {
-  const decompress = createDecompressStream(format, { custom });
-  raw.on('error', (error) => decompress.destroy(error));
-  const decompressed = raw.pipe(decompress);
+  // Nothing flows until the consumer reads: a decoder failing before anyone listens (the
+  // consumer still opening its output file) would otherwise be an unhandled 'error' event.
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of decompressed) yield chunk as Buffer;
+      const decompress = createDecompressStream(format, { custom });
+      raw.on('error', (error) => decompress.destroy(error));
+      for await (const chunk of raw.pipe(decompress)) yield chunk as Buffer;
     } catch (error) {
       throw corruptWal(error, where, format);
     } finally {
