@@ -14,7 +14,7 @@ export interface GfsCandidate {
 }
 
 const DAY_MS = 86_400_000;
-const PERIODS: readonly GfsPeriod[] = ['daily', 'weekly', 'monthly'];
+export const GFS_PERIODS: readonly GfsPeriod[] = ['daily', 'weekly', 'monthly'];
 
 const pad = (value: number) => String(value).padStart(2, '0');
 
@@ -49,7 +49,7 @@ export function gfsReasons(candidates: readonly GfsCandidate[], policy: GfsPolic
   const newestFirst = candidates
     .filter((candidate): candidate is GfsCandidate & { endTimeMs: number } => candidate.endTimeMs !== null)
     .sort((a, b) => b.endTimeMs - a.endTimeMs || (a.id < b.id ? 1 : -1));
-  for (const period of PERIODS) {
+  for (const period of GFS_PERIODS) {
     const slots = policy[period];
     const filled = new Set<string>();
     for (const candidate of newestFirst) {

@@ -172,6 +172,19 @@ test('a disabled server: no directories check, its configuration errors listed',
   );
 });
 
+test('an invalid retention_gfs fails "retention policy settings" as an invalid retention_policy does', async () => {
+  for (const [extra, says] of [
+    ['retention_gfs = 3 DAILY, 2 YEARLY', /got '3 DAILY, 2 YEARLY'/],
+    ['retention_policy = REDUNDANCY x', /got 'REDUNDANCY x'/],
+  ] as const) {
+    const settings = byName(await catalogue(extra).results(), 'retention policy settings')!;
+    assert.equal(settings.ok, false, extra);
+    assert.match(settings.hint!, says);
+  }
+  const valid = byName(await catalogue('retention_gfs = 3 DAILY').results(), 'retention policy settings')!;
+  assert.equal(valid.ok, true);
+});
+
 test('a check that outlives check_timeout ends the run with "check timeout"', async () => {
   const { dir } = catalogue('');
   const config = loadConfig({ configFile: join(dir, 'barman.conf') });

@@ -175,6 +175,20 @@ describe('metrics of a hand-built catalogue', () => {
     assert.ok(warnings.some((warning) => warning.includes('20260610T000000')));
   });
 
+  it('retention_gfs: slots held by period; met only when every slot asked for is held', async () => {
+    const met = await factsOf(dir, 'retention_gfs = 2 DAILY, 1 WEEKLY', nowMs);
+    assert.deepEqual(Object.fromEntries(met.gfsSlotsFilled), { daily: 2, weekly: 1, monthly: 0 });
+    assert.equal(met.retentionSatisfied, true);
+    assert.equal(met.backupsByRetention.get('VALID'), 2);
+    const short = await factsOf(dir, 'retention_gfs = 3 DAILY, 2 MONTHLY', nowMs);
+    assert.deepEqual(Object.fromEntries(short.gfsSlotsFilled), { daily: 2, weekly: 0, monthly: 1 });
+    assert.equal(short.retentionSatisfied, false);
+    // With both policies, both must be met.
+    const both = await factsOf(dir, 'retention_policy = REDUNDANCY 3\nretention_gfs = 1 DAILY', nowMs);
+    assert.equal(both.retentionSatisfied, false);
+    assert.equal((await factsOf(dir, '', nowMs)).gfsSlotsFilled.size, 0);
+  });
+
   it('counts the files waiting in incoming/ and streaming/, not temp files or the .partial', async () => {
     const config = serverConfig(dir, '');
     mkdirSync(config.incoming_wals_directory, { recursive: true });

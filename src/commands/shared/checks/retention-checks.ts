@@ -1,11 +1,13 @@
-/** The checks of the retention policy: its settings and the minimum redundancy. */
+/** The checks of the retention policies (Barman's and retention_gfs): their settings and the minimum redundancy. */
 import { statusOf } from '../../../catalog/backups.js';
 import type { CheckContext } from './context.js';
 
 export function retentionPolicyCheck(ctx: CheckContext): Promise<void> {
   ctx.c.start('retention policy settings');
   const problem = ctx.entry.problems.find(
-    (candidate) => candidate.severity === 'error' && candidate.option === 'retention_policy',
+    (candidate) =>
+      candidate.severity === 'error' &&
+      (candidate.option === 'retention_policy' || candidate.option === 'retention_gfs'),
   );
   if (problem) ctx.c.add('retention policy settings', false, problem.message);
   else ctx.c.add('retention policy settings', true);

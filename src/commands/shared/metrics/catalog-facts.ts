@@ -9,6 +9,9 @@ import { statusOf } from '../../../catalog/backups.js';
 import type { RetentionStatus } from '../../../retention/policy.js';
 import { pointOfRecoverability } from '../../../retention/policy.js';
 import type { ServerCatalog } from '../backup-catalog.js';
+import { retentionEnforced } from '../backup-catalog.js';
+import type { GfsPeriod } from '../../../retention/gfs.js';
+import { GFS_PERIODS } from '../../../retention/gfs.js';
 
 /** Every status a backup can show, UNREADABLE for a backup.info that cannot be read. */
 export const BACKUP_STATUS_LABELS: readonly string[] = [...BACKUP_STATUSES, 'UNREADABLE'];
@@ -50,10 +53,12 @@ export interface CatalogFacts {
   /** DONE backups by retention status (every label of RETENTION_STATUS_LABELS); empty without a policy. */
   backupsByRetention: Map<string, number>;
   /**
-   * Whether the retention policy is met now: REDUNDANCY n has n DONE backups; a RECOVERY WINDOW
-   * reaches back to its start. Null without a policy.
+   * Whether the retention policies are met now: REDUNDANCY n has n DONE backups; a RECOVERY
+   * WINDOW reaches back to its start; retention_gfs fills every slot it asks for. Null without one.
    */
   retentionSatisfied: boolean | null;
+  /** With retention_gfs: the slots of each period held by a backup; empty without it. */
+  gfsSlotsFilled: Map<GfsPeriod, number>;
   minimumRedundancySatisfied: boolean;
   /** WAL files the archive holds (segments only, as `status` counts them) and their stored bytes. */
   walSegments: number;
@@ -79,7 +84,7 @@ export function catalogFacts(catalog: ServerCatalog, nowMs: number): CatalogFact
   const policy = catalog.config.retention_policy;
 
   const backupsByRetention = new Map<string, number>();
-  if (policy) {
+  if (retentionEnforced(catalog.config)) {
     for (const label of RETENTION_STATUS_LABELS) backupsByRetention.set(label, 0);
     for (const status of catalog.retention.values()) {
       if (status !== '-') backupsByRetention.set(status, (backupsByRetention.get(status) ?? 0) + 1);
@@ -93,6 +98,19 @@ export function catalogFacts(catalog: ServerCatalog, nowMs: number): CatalogFact
   if (policy?.kind === 'recovery-window') {
     const point = pointOfRecoverability(policy, nowMs)! / 1000;
     retentionSatisfied = firstRecoverabilitySeconds !== null && firstRecoverabilitySeconds <= point;
+  }
+  const gfs = catalog.config.retention_gfs;
+  const gfsSlotsFilled = new Map<GfsPeriod, number>();
+  if (gfs) {
+    for (const period of GFS_PERIODS) gfsSlotsFilled.set(period, 0);
+    for (const reasons of catalog.retentionReasons.values()) {
+      for (const period of GFS_PERIODS) {
+        if (reasons.some((reason) => reason.startsWith(`${period} `)))
+          gfsSlotsFilled.set(period, gfsSlotsFilled.get(period)! + 1);
+      }
+    }
+    const filled = GFS_PERIODS.every((period) => gfsSlotsFilled.get(period)! >= gfs[period]);
+    retentionSatisfied = (retentionSatisfied ?? true) && filled;
   }
 
   let walSegments = 0;
@@ -119,6 +137,7 @@ export function catalogFacts(catalog: ServerCatalog, nowMs: number): CatalogFact
     firstRecoverabilitySeconds,
     backupsByRetention,
     retentionSatisfied,
+    gfsSlotsFilled,
     minimumRedundancySatisfied:
       catalog.backups.filter((backup) => statusOf(backup) === 'DONE').length >=
       catalog.config.minimum_redundancy,

@@ -64,8 +64,12 @@ export const METRICS = {
     labels: ['server', 'status'],
   },
   barman_retention_policy_satisfied: {
-    help: 'Whether the retention policy is met: REDUNDANCY n has n DONE backups, a RECOVERY WINDOW reaches its start',
+    help: 'Whether the retention policies are met: REDUNDANCY n has n DONE backups, a RECOVERY WINDOW reaches its start, retention_gfs fills its slots',
     labels: S,
+  },
+  barman_retention_gfs_slots: {
+    help: 'retention_gfs slots held by a backup, by period (absent without retention_gfs)',
+    labels: ['server', 'period'],
   },
   barman_minimum_redundancy_satisfied: {
     help: 'Whether there are at least minimum_redundancy DONE backups',
@@ -254,6 +258,9 @@ export class MetricsExposition {
         this.set('barman_retention_backups', { ...server, status }, count);
       }
       this.set('barman_retention_policy_satisfied', server, catalog.retentionSatisfied);
+      for (const [period, filled] of catalog.gfsSlotsFilled) {
+        this.set('barman_retention_gfs_slots', { ...server, period }, filled);
+      }
       this.set('barman_minimum_redundancy_satisfied', server, catalog.minimumRedundancySatisfied);
       this.set('barman_wal_archive_segments', server, catalog.walSegments);
       this.set('barman_wal_archive_bytes', server, catalog.walBytes);
