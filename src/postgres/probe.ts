@@ -73,21 +73,29 @@ const EMPTY: Omit<PostgresProbe, 'error'> = {
   archiver: null,
 };
 
-export async function probePostgres(config: ServerConfig, options: ProbeOptions): Promise<PostgresProbe> {
-  if (!config.conninfo) {
-    return { ...EMPTY, error: `Missing 'conninfo' parameter for server '${config.name}'` };
-  }
+/** One value asked on its own: a failed query (a missing privilege) gives null and hides nothing else. */
+export type AskOne = <T>(what: string, query: () => Promise<T>) => Promise<T | null>;
+
+/**
+ * A probing session: connects to `conninfo` (closed when `options.signal` aborts, and at the
+ * end), runs `body` with an `ask` that turns one failed query into null; a failed connection
+ * gives `unreachable(error)` instead.
+ */
+export async function withProbeSession<T>(
+  conninfo: string,
+  options: Pick<ProbeOptions, 'log' | 'signal'>,
+  unreachable: (error: unknown) => T,
+  body: (client: PostgresClient, ask: AskOne) => Promise<T>,
+): Promise<T> {
   let client: PostgresClient;
   try {
-    client = await PostgresClient.connect(config.conninfo, { connectTimeoutSeconds: 30 });
+    client = await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
   } catch (error) {
-    options.log.warning(`Error retrieving PostgreSQL status: ${describeError(error)}`);
-    return { ...EMPTY, error: describeError(error) };
+    return unreachable(error);
   }
   const abort = () => void client.close();
   options.signal?.addEventListener('abort', abort, { once: true });
-  // Each value on its own: one missing privilege must not hide the others.
-  const ask = async <T>(what: string, query: () => Promise<T>): Promise<T | null> => {
+  const ask: AskOne = async (what, query) => {
     try {
       return await query();
     } catch (error) {
@@ -96,6 +104,22 @@ export async function probePostgres(config: ServerConfig, options: ProbeOptions)
     }
   };
   try {
+    return await body(client, ask);
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    await client.close();
+  }
+}
+
+export async function probePostgres(config: ServerConfig, options: ProbeOptions): Promise<PostgresProbe> {
+  if (!config.conninfo) {
+    return { ...EMPTY, error: `Missing 'conninfo' parameter for server '${config.name}'` };
+  }
+  const unreachable = (error: unknown): PostgresProbe => {
+    options.log.warning(`Error retrieving PostgreSQL status: ${describeError(error)}`);
+    return { ...EMPTY, error: describeError(error) };
+  };
+  return withProbeSession(config.conninfo, options, unreachable, async (client, ask) => {
     const probe: PostgresProbe = {
       ...EMPTY,
       error: null,
@@ -122,10 +146,7 @@ export async function probePostgres(config: ServerConfig, options: ProbeOptions)
       probe.currentWal = (await ask('current WAL', () => currentWal(client)))?.fileName ?? null;
     }
     return probe;
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
-    await client.close();
-  }
+  });
 }
 
 /** The replication connection, opened when backup_method is postgres or streaming_archiver is on. */
@@ -162,22 +183,14 @@ export interface PrimaryProbe {
 }
 
 export async function probePrimary(conninfo: string, options: ProbeOptions): Promise<PrimaryProbe> {
-  let client: PostgresClient;
-  try {
-    client = await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
-  } catch (error) {
-    return { error: describeError(error), isInRecovery: null, systemid: null };
-  }
-  const abort = () => void client.close();
-  options.signal?.addEventListener('abort', abort, { once: true });
-  try {
-    return {
-      error: null,
-      isInRecovery: await isInRecovery(client).catch(() => null),
-      systemid: await systemIdentifier(client).catch(() => null),
-    };
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
-    await client.close();
-  }
+  const unreachable = (error: unknown): PrimaryProbe => ({
+    error: describeError(error),
+    isInRecovery: null,
+    systemid: null,
+  });
+  return withProbeSession(conninfo, options, unreachable, async (client, ask) => ({
+    error: null,
+    isInRecovery: await ask('recovery state', () => isInRecovery(client)),
+    systemid: await ask('system identifier', () => systemIdentifier(client)),
+  }));
 }

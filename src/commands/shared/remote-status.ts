@@ -23,7 +23,6 @@ import {
   isInRecovery,
   isSuperuser,
   majorVersion,
-  PostgresClient,
   replicationSlot,
   serverVersionWord,
   show,
@@ -33,7 +32,7 @@ import {
 } from '../../postgres/index.js';
 import type { PgTool } from '../../process/postgres-tools.js';
 import { compareVersions, findPgTool, toolCompatible, toolSearchPath } from '../../process/postgres-tools.js';
-import { MINIMAL_VERSION, usesStreamingConnection } from '../../postgres/probe.js';
+import { MINIMAL_VERSION, usesStreamingConnection, withProbeSession } from '../../postgres/probe.js';
 
 export type RemoteStatus = Record<string, unknown>;
 
@@ -105,25 +104,12 @@ async function postgresStatus(
     postgres_systemid: null,
     version_supported: null,
   };
-  let client: PostgresClient;
-  try {
-    client = await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
-  } catch (error) {
+  const unreachable = (error: unknown): PostgresStatus => {
     options.log.warning(`Error retrieving PostgreSQL status: ${describeError(error)}`);
     return { values, archiver: { archive_mode: null, archive_command: null } };
-  }
-  const abort = () => void client.close();
-  options.signal?.addEventListener('abort', abort, { once: true });
-  // Each value on its own, as Barman asks them: a missing privilege hides only what it guards.
-  const ask = async <T>(what: string, query: () => Promise<T>): Promise<T | null> => {
-    try {
-      return await query();
-    } catch (error) {
-      options.log.debug(`cannot read ${what}: ${describeError(error)}`);
-      return null;
-    }
   };
-  try {
+  // Each value on its own, as Barman asks them: a missing privilege hides only what it guards.
+  return withProbeSession(conninfo, options, unreachable, async (client, ask) => {
     const privileged = await ask('backup privileges', () => hasBackupPrivileges(client));
     if (privileged) values.data_directory = await show(client, 'data_directory');
     const settings = [
@@ -185,10 +171,7 @@ async function postgresStatus(
       });
     }
     return { values, archiver };
-  } finally {
-    options.signal?.removeEventListener('abort', abort);
-    await client.close();
-  }
+  });
 }
 
 /** A PostgreSQL numeric: show-server prints Python's Decimal, diagnose a float. */
