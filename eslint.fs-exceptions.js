@@ -18,11 +18,6 @@ export const fsExceptions = [
   // Locks and logs.
   { path: 'src/locks/index.ts', reason: 'lock files: open, flock, pid, cleanup of unused lock files' },
   { path: 'src/log/index.ts', reason: 'creates the log file directory and keeps the log file private' },
-  {
-    path: 'src/commands/shared/delete-backup.ts',
-    reason: 'creates the lock directory, removes a deleted backup lock file',
-  },
-  { path: 'src/commands/rebuild-xlogdb/run.ts', reason: 'creates the lock directory before the xlogdb lock' },
 
   // Process and tool plumbing.
   { path: 'src/cli/run-as.ts', reason: 'creates barman_home for barman_user and reads /etc/passwd' },

@@ -53,6 +53,12 @@ export interface HeldLock {
   readonly path: string;
   /** Unlocks and closes; the file stays (as Barman leaves it). Safe to call twice. */
   release(): void;
+  /**
+   * Removes the lock file, then releases: removed while still held, so a process that opens
+   * the path meanwhile locks a new file, never one being removed (a per-backup lock, whose file
+   * would otherwise stay after the backup is gone).
+   */
+  removeAndRelease(): void;
 }
 
 export interface AcquireOptions {
@@ -153,15 +159,25 @@ function holding(path: string, fd: number, mode: 'exnb' | 'shnb'): HeldLock {
     writeSync(fd, `${process.pid}\n`, 0);
   }
   let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    try {
+      flockSync(fd, 'un');
+    } finally {
+      closeSync(fd);
+    }
+  };
   return {
     path,
-    release() {
-      if (!held) return;
-      held = false;
+    release,
+    removeAndRelease() {
       try {
-        flockSync(fd, 'un');
+        if (held && namesFile(path, fd)) unlinkSync(path);
+      } catch {
+        // already gone: nothing to remove
       } finally {
-        closeSync(fd);
+        release();
       }
     },
   };

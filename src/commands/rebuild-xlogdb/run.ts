@@ -1,7 +1,6 @@
-import { mkdir } from 'node:fs/promises';
 import { serverLayout } from '../../catalog/layout.js';
 import type { ServerConfig } from '../../config/index.js';
-import { serverLockPath, withLock } from '../../locks/index.js';
+import { ensureLockDirectory, serverLockPath, withLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { RebuildResult, WalArchive } from '../../wal/archive.js';
 import { openWalArchive } from '../../wal/archive.js';
@@ -56,7 +55,7 @@ async function rebuildXlogDb(
   report: Reporter,
 ): Promise<RebuildResult> {
   const layout = await serverLayout(config);
-  await mkdir(layout.lockDirectory, { recursive: true });
+  await ensureLockDirectory(layout.lockDirectory);
   // A WAL removal at work or interrupted is finished first: its files must not come back.
   return withoutWalRemoval(layout, report, () =>
     withLock(

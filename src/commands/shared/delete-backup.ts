@@ -8,7 +8,6 @@
  * killed deletion leaves without backup.info is removed by the next backup.
  * Nothing is deleted from a catalogue that could not be read completely.
  */
-import { mkdir, unlink } from 'node:fs/promises';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import {
   checkBackupRemovable,
@@ -25,7 +24,13 @@ import { displayPath, posixBackupStore, withBackupStore } from '../../catalog/st
 import { BarmanError, describeError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
-import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import {
+  backupLockPath,
+  ensureLockDirectory,
+  lockHolder,
+  serverLockPath,
+  tryAcquireLock,
+} from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
 import { walCleanup, walFilesToRemove } from '../../retention/policy.js';
@@ -155,7 +160,7 @@ async function deleteOneBackup(
   ) {
     throw new BarmanError('backup-running', `Cannot delete a running backup (${server} ${backup.id})`);
   }
-  await mkdir(layout.lockDirectory, { recursive: true });
+  await ensureLockDirectory(layout.lockDirectory);
   const lock = tryAcquireLock(backupLockPath(layout.lockDirectory, server, backup.id));
   if (!lock) {
     throw new BarmanError(
@@ -197,8 +202,7 @@ async function deleteOneBackup(
       return removedWals;
     });
   } finally {
-    lock.release();
-    await unlink(backupLockPath(layout.lockDirectory, server, backup.id)).catch(() => {});
+    lock.removeAndRelease();
   }
 }
 
@@ -226,8 +230,7 @@ export async function removeLeftoverBackups(
         (error: unknown) => report.warning(`cannot remove ${directory}: ${describeError(error)}`),
       );
     } finally {
-      lock.release();
-      await unlink(lockPath).catch(() => {});
+      lock.removeAndRelease();
     }
   }
   return removed;

@@ -104,4 +104,20 @@ describe('lock files', () => {
     assert.equal(tryAcquireLock(join(locks, '.main-backup.lock')), null);
     again.release();
   });
+
+  test('removeAndRelease removes the file while holding it; a lock taken after works on a new file', () => {
+    const path = join(dir, '.main-20260202T000000.lock');
+    const lock = tryAcquireLock(path)!;
+    lock.removeAndRelease();
+    assert.equal(readdirSync(dir).includes('.main-20260202T000000.lock'), false);
+    lock.removeAndRelease(); // twice: nothing more to do
+    const next = tryAcquireLock(path)!;
+    assert.equal(lockHolder(path), process.pid);
+    // A file that replaced ours under the same name is not ours to remove.
+    rmSync(path);
+    const other = tryAcquireLock(path)!;
+    next.removeAndRelease();
+    assert.equal(lockHolder(path), process.pid);
+    other.release();
+  });
 });
