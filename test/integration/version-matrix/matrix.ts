@@ -190,6 +190,27 @@ export function versionMatrix(version: PostgresVersion): void {
         }
       });
 
+      it(`check passes for every method on PostgreSQL ${version}`, async () => {
+        for (const method of METHODS) {
+          const run = await barman(['check', SERVER[method]]);
+          assert.equal(run.exitCode, 0, `${method}: ${run.stdout}\n${run.stderr}`);
+          assert.doesNotMatch(run.stdout, /FAILED/, `${method}: ${run.stdout}`);
+        }
+      });
+
+      it(`backup --incremental on PostgreSQL ${version} is refused for what the server lacks`, async () => {
+        const full = backups.find((taken) => taken.server === 'native')!;
+        const run = await barman(['backup', '--incremental', full.id, 'native']);
+        assert.equal(run.exitCode, 1, run.stdout);
+        // 15 and 16 have no block-level incremental backup; 17 and 18 run here without summarize_wal.
+        assert.match(
+          run.stderr,
+          version < 17
+            ? /Postgres version 17 or greater is required for incremental backups/
+            : /'summarize_wal' option has to be enabled in the Postgres server/,
+        );
+      });
+
       it(`reads PostgreSQL ${version}'s WAL page magic as version ${version}`, () => {
         const wals = join(dir, 'home', 'local', 'wals');
         const segment = readdirSync(wals, { recursive: true, encoding: 'utf8' }).find((path) =>
