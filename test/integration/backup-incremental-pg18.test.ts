@@ -3,7 +3,8 @@
  * (backup_method = postgres) takes a full backup and two incrementals with barman-ts's own
  * BASE_BACKUP client — no PostgreSQL 18 client tool exists on this machine — and `barman
  * recover` combines the chain natively. Between backups: a truncated, a dropped, a created and a
- * VACUUM FULL'ed table and a new tablespace; the last incremental is taken under writes. The chain
+ * VACUUM FULL'ed table, a new tablespace and pgbench; the last incremental is taken under pgbench
+ * and an insert loop. The chain
  * is recovered to the end of the archive and to a restore point inside the last incremental's WAL,
  * the tablespace relocated, and PostgreSQL 18 started on each copy reads back exactly the rows of
  * the source at that point. Each backup, and each combined directory before PostgreSQL starts,
@@ -22,6 +23,7 @@ import {
   BARMAN_BIN,
   chownTo,
   makeTempDir,
+  runAs,
   runBarman,
   startPostgres,
   startRecoveredCopy,
@@ -36,7 +38,37 @@ const STATE_SQL =
   "SELECT 'big', count(*)::text || ':' || sum(v)::text FROM big UNION ALL " +
   "SELECT 'tablespace', count(*)::text || ':' || coalesce(sum(id), 0)::text FROM t_ts UNION ALL " +
   "SELECT 'writes', count(*)::text || ':' || coalesce(sum(id), 0)::text FROM t_writes UNION ALL " +
+  "SELECT 'pgbench', count(*)::text || ':' || coalesce(sum(delta), 0)::text FROM pgbench_history UNION ALL " +
+  "SELECT 'accounts', sum(abalance)::text FROM pgbench_accounts UNION ALL " +
   "SELECT 'dropped', count(*)::text FROM pg_class WHERE relname = 't_drop') AS facts";
+// Debian 12's pgbench 15 drives PostgreSQL 18 fine (plain SQL).
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+
+/**
+ * Every file a backup_manifest lists has its size and SHA-256 in `root` (a tablespace's
+ * `pg_tblspc/<oid>/…` under `tablespaces[oid]`): what `pg_verifybackup -n` checks. PostgreSQL 17's
+ * pg_verifybackup, the newest on this machine, stops at a PostgreSQL 18 pg_control ("CRC is
+ * incorrect": the file's layout changed in 18), so PostgreSQL 18 backups are checked here.
+ */
+function verifyManifest(
+  manifestPath: string,
+  root: string,
+  tablespaces: Record<string, string>,
+  ignored: readonly string[] = [],
+): number {
+  const entries = parseBackupManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
+  let checked = 0;
+  for (const [path, entry] of entries) {
+    if (ignored.includes(path)) continue;
+    const inTablespace = /^pg_tblspc\/(\d+)\/(.*)$/.exec(path);
+    const file = inTablespace ? join(tablespaces[inTablespace[1]!]!, inTablespace[2]!) : join(root, path);
+    const bytes = readFileSync(file);
+    assert.equal(bytes.length, entry.size, `${file}: size`);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), entry.sha256, `${file}: SHA-256`);
+    checked++;
+  }
+  return checked;
+}
 
 describe(
   'incremental chain on PostgreSQL 18: native backups, native combine, recovered',
@@ -61,6 +93,14 @@ describe(
           .flatMap((statement) => ['-c', statement]),
       );
 
+    const pgbench = (...args: string[]) =>
+      runAs(
+        'postgres',
+        PGBENCH,
+        ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args, 'postgres'],
+        { timeoutMs: 300_000 },
+      );
+
     async function backup(...args: string[]): Promise<string> {
       const listed = () => (existsSync(base) ? readdirSync(base) : []);
       const before = listed();
@@ -69,9 +109,17 @@ describe(
       assert.match(run.stdout, /via BASE_BACKUP/, 'the native client took it');
       const added = listed().filter((id) => !before.includes(id));
       assert.equal(added.length, 1, `new backups: ${added.join(', ')}`);
-      ids.push(added[0]!);
-      assert.equal(info(added[0]!).status, 'DONE');
-      return added[0]!;
+      const id = added[0]!;
+      ids.push(id);
+      assert.equal(info(id).status, 'DONE');
+      const tablespaces = Object.fromEntries(
+        readdirSync(join(base, id))
+          .filter((name) => /^\d+$/.test(name))
+          .map((oid) => [oid, join(base, id, oid)]),
+      );
+      const data = join(base, id, 'data');
+      assert.ok(verifyManifest(join(data, 'backup_manifest'), data, tablespaces) > 100);
+      return id;
     }
 
     async function recoverAndState(name: string, args: string[]): Promise<string> {
@@ -88,6 +136,16 @@ describe(
       assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
       assert.match(run.stdout, /Combining the incremental chain/);
       assert.ok(readdirSync(`${destination}-ts`).some((entry) => entry.startsWith('PG_18_')));
+      // The combined directory against the manifest the combine wrote for it, before PostgreSQL
+      // starts; recovery itself rewrites the configuration (archive_command, restore_command).
+      const oid = readdirSync(join(destination, 'pg_tblspc'))[0]!;
+      const checked = verifyManifest(
+        join(destination, `backup_manifest.${ids.at(-1)}`),
+        destination,
+        { [oid]: `${destination}-ts` },
+        ['postgresql.conf', 'postgresql.auto.conf'],
+      );
+      assert.ok(checked > 100, `${checked} files checked`);
       const copy = await startRecoveredCopy(destination, { version: 18 });
       started.push(copy);
       const [version] = await copy.query<{ v: string }>('SELECT current_setting($1) AS v', [
@@ -133,6 +191,7 @@ describe(
           'CREATE TABLE t_writes (id int); CREATE TABLE t_new (id int);' +
           "CREATE TABLE big (id int primary key, v int, pad text); INSERT INTO big SELECT i, i, repeat('x', 100) FROM generate_series(1, 100000) i;",
       );
+      await pgbench('-i', '-q', '-s', '1');
     });
 
     after(async () => {
@@ -151,6 +210,7 @@ describe(
           `CREATE TABLESPACE ts1 LOCATION '${join(dir, 'tbs')}';` +
           'CREATE TABLE t_ts (id int) TABLESPACE ts1; INSERT INTO t_ts SELECT generate_series(1, 3000);',
       );
+      await pgbench('-n', '-c', '2', '-j', '1', '-t', '100');
       const first = await backup('--incremental', 'latest-full');
       assert.equal(info(first).parent_backup_id, full);
       assert.equal(info(first).summarize_wal, 'on');
@@ -169,6 +229,8 @@ describe(
           written += 100;
         }
       })();
+      // pgbench as well, started with the backup: it writes while the blocks are copied.
+      const load = pgbench('-n', '-c', '2', '-j', '1', '-t', '300');
       try {
         await sql(
           'INSERT INTO t_ts SELECT generate_series(3001, 4000); UPDATE big SET v = v + 2 WHERE id % 5000 = 0',
@@ -183,6 +245,7 @@ describe(
       } finally {
         writing = false;
         await writer;
+        await load;
       }
       assert.ok(written > 0);
 
