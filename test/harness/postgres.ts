@@ -78,6 +78,11 @@ export interface PostgresServer {
   ): Promise<Row[]>;
   /** Runs psql (-X, ON_ERROR_STOP) against the server as its OS user; resolves with stdout. */
   psql(args: readonly string[]): Promise<string>;
+  /**
+   * Runs `;`-separated statements through psql, one `-c` each, so each is its own transaction
+   * (VACUUM FULL and CREATE TABLESPACE refuse a transaction block); resolves with stdout.
+   */
+  statements(text: string): Promise<string>;
   /** Fast shutdown (kills the postmaster if that fails), then removes the cluster's temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -158,7 +163,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   }
 
   let stopping: Promise<void> | undefined;
-  return {
+  const server: PostgresServer = {
     version: options.version,
     host: HOST,
     port,
@@ -192,10 +197,15 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       });
       return stdout;
     },
+    statements(text: string): Promise<string> {
+      const commands = text.split(';').filter((statement) => statement.trim() !== '');
+      return server.psql(commands.flatMap((statement) => ['-c', statement]));
+    },
     stop() {
       return (stopping ??= stopCluster());
     },
   };
+  return server;
 }
 
 function confLines(settings: Record<string, string>): string {

@@ -85,13 +85,7 @@ describe(
     const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 300_000 });
     const info = (id: string) =>
       parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8'), `${id}/backup.info`);
-    const sql = (text: string) =>
-      pg.psql(
-        text
-          .split(';')
-          .filter((statement) => statement.trim() !== '')
-          .flatMap((statement) => ['-c', statement]),
-      );
+    const sql = (text: string) => pg.statements(text);
 
     const pgbench = (...args: string[]) =>
       runAs(
