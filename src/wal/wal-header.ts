@@ -21,6 +21,7 @@ const MAGIC_TO_VERSION: ReadonlyMap<number, string> = new Map([
   [0xd110, '15'],
   [0xd113, '16'],
   [0xd116, '17'],
+  [0xd118, '18'],
 ]);
 
 export interface WalHeader {

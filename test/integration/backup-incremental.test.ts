@@ -55,13 +55,7 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
   const info = (id: string) =>
     parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8'), `${id}/backup.info`);
   const infoText = (id: string) => readFileSync(join(base, id, 'backup.info'), 'utf8');
-  const sql = (text: string) =>
-    pg.psql(
-      text
-        .split(';')
-        .filter((statement) => statement.trim() !== '')
-        .flatMap((statement) => ['-c', statement]),
-    );
+  const sql = (text: string) => pg.statements(text);
   const verify = (id: string) =>
     // -n: the backup holds no WAL (Barman archives it apart).
     runInDebian13(join(PG17_TOOLS, 'pg_verifybackup'), ['-n', join(base, id, 'data')], {

@@ -94,13 +94,7 @@ describe('native combine of a PostgreSQL 17 incremental chain', { concurrency: 1
     mkdirSync(chain);
     pg = await startPostgres({ version: 17, settings: { summarize_wal: 'on' } });
     // One psql -c per statement: VACUUM FULL and CREATE TABLESPACE refuse a transaction block.
-    const sql = (text: string) =>
-      pg.psql(
-        text
-          .split(';')
-          .filter((statement) => statement.trim() !== '')
-          .flatMap((statement) => ['-c', statement]),
-      );
+    const sql = (text: string) => pg.statements(text);
     await sql(
       'CREATE TABLE t_trunc (id int); INSERT INTO t_trunc SELECT generate_series(1, 2000);' +
         'CREATE TABLE t_drop (id int); INSERT INTO t_drop SELECT generate_series(1, 2000);' +

@@ -1,11 +1,11 @@
-/** src/postgres against real PostgreSQL 15 and 17 servers: versions, settings, backup start/stop, WAL switch. */
+/** src/postgres against real PostgreSQL 15, 16, 17 and 18 servers: versions, settings, backup start/stop, WAL switch. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer } from '../harness/index.js';
 import { startPostgres } from '../harness/index.js';
 import * as postgres from '../../src/postgres/index.js';
 
-for (const version of [15, 17] as const) {
+for (const version of [15, 16, 17, 18] as const) {
   describe(`postgres module against PostgreSQL ${version}`, { concurrency: 1 }, () => {
     let server: PostgresServer;
     let client: postgres.PostgresClient;

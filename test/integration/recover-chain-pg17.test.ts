@@ -61,13 +61,7 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
   const started: PostgresServer[] = [];
   const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 300_000 });
 
-  const sql = (text: string) =>
-    pg.psql(
-      text
-        .split(';')
-        .filter((statement) => statement.trim() !== '')
-        .flatMap((statement) => ['-c', statement]),
-    );
+  const sql = (text: string) => pg.statements(text);
 
   /** pg_basebackup 17 into base/<id>/, then its backup.info (children added to its parent). */
   async function takeBackup(index: number): Promise<void> {

