@@ -5,10 +5,10 @@
  * pg_basebackup 17 (`backup_method = postgres`); barman-ts takes the same of server `ts` with its
  * native BASE_BACKUP client. Each tool then lists and shows the other's chain as the other does
  * (console and JSON) and recovers its last incremental — barman-ts with its native combine,
- * Barman 3.13 with pg_combinebackup — to the end of the archive and (barman-ts) to a restore
- * point inside that incremental's WAL, a tablespace relocated; PostgreSQL 17 starts on every
- * result and the exact rows of that moment are read back. The synthetic-catalogue rules
- * (retention, delete, keep) are incremental-catalog.test.ts's.
+ * Barman 3.13 with pg_combinebackup — to the end of the archive and to a restore point inside
+ * that incremental's WAL, a tablespace relocated; PostgreSQL 17 starts on every result and the
+ * exact rows of that moment are read back. The synthetic-catalogue rules (retention, delete,
+ * keep) are incremental-catalog.test.ts's.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
