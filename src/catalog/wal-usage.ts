@@ -8,9 +8,15 @@ import type { XlogDbEntry } from '../wal/xlogdb.js';
 export interface WalRangeStats {
   count: number;
   bytes: number;
+  /**
+   * When the range's oldest and newest segments were archived (xlog.db's time; .backup and
+   * .partial files aside, as Barman's WAL rate and ages see them: by position, not the extremes,
+   * since archival order is not name order when files are archived concurrently).
+   */
   firstMtime: number | null;
   lastMtime: number | null;
-  /** Newest segment of the range. */
+  /** Oldest and newest segment of the range. */
+  firstSegment: string | null;
   lastSegment: string | null;
 }
 
@@ -59,23 +65,19 @@ export class WalUsage {
     const end = toSegment === null ? this.lowerBound(`${timeline}~`) : this.lowerBound(`${toSegment}~`);
     const timelineEnd = this.lowerBound(`${timeline}~`);
     const stop = Math.min(end, timelineEnd);
-    if (stop <= start) return { count: 0, bytes: 0, firstMtime: null, lastMtime: null, lastSegment: null };
-    let firstMtime = Infinity;
-    let lastMtime = -Infinity;
-    let lastSegment: string | null = null;
-    // mtimes are only needed for rates; scanning the (usually small) range is fine.
-    for (let index = start; index < stop; index += 1) {
-      const mtime = this.entries[index]!.mtime;
-      if (mtime < firstMtime) firstMtime = mtime;
-      if (mtime > lastMtime) lastMtime = mtime;
-      if (this.names[index]!.length === 24) lastSegment = this.names[index]!;
-    }
+    let first: XlogDbEntry | null = null;
+    let last: XlogDbEntry | null = null;
+    for (let index = start; index < stop && first === null; index += 1)
+      if (this.names[index]!.length === 24) first = this.entries[index]!;
+    for (let index = stop - 1; index >= start && last === null; index -= 1)
+      if (this.names[index]!.length === 24) last = this.entries[index]!;
     return {
-      count: this.segmentPrefix[stop]! - this.segmentPrefix[start]!,
-      bytes: this.prefixBytes[stop]! - this.prefixBytes[start]!,
-      firstMtime,
-      lastMtime,
-      lastSegment,
+      count: stop > start ? this.segmentPrefix[stop]! - this.segmentPrefix[start]! : 0,
+      bytes: stop > start ? this.prefixBytes[stop]! - this.prefixBytes[start]! : 0,
+      firstMtime: first?.mtime ?? null,
+      lastMtime: last?.mtime ?? null,
+      firstSegment: first?.name ?? null,
+      lastSegment: last?.name ?? null,
     };
   }
 

@@ -814,7 +814,8 @@ const optionTable = {
       "copy them in the kernel (copy_file_range); `clone` clones them (FICLONE: XFS, Btrfs …, on the backups' " +
       'file system); `link` hard-links them into the staging directory of a remote or `--delta-restore` ' +
       'recovery, which then copies them (refused for a local recovery: PostgreSQL would write into the ' +
-      'backups). A mode the file systems cannot do is refused, never replaced by a copy.',
+      'backups). A mode the file systems cannot do is refused before anything is written (probed with one ' +
+      'file where the chain goes), never replaced by a copy.',
     flag: {
       flags: '--combine-mode <mode>',
       commands: ['recover'],

@@ -19,7 +19,7 @@ import type { ApplyResult } from './apply.js';
 import type { ReadableBackup } from './chain.js';
 import { resolveChain } from './chain.js';
 import type { ChainBackup } from './combine/chain.js';
-import { prepareCombine } from './combine/combine.js';
+import { checkCombineMode, prepareCombine } from './combine/combine.js';
 import { chainBackupDirectory } from './layout.js';
 import { applyRecoveryPlan } from './apply.js';
 import type { RecoveryDestination } from './destination.js';
@@ -231,6 +231,14 @@ async function recoverFrom(
   // The whole chain is read and checked here: a chain that cannot be combined is refused
   // before the destination, the staging directory or the hooks see anything.
   const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
+  // combine_mode clone or link, probed where the chain will be written (staging when remote or delta).
+  if (prepared) {
+    const direct = remoteCommand === null && !plan.delta;
+    const roots = direct
+      ? [plan.destination, ...plan.tablespaces.map((tablespace) => tablespace.location)]
+      : [request.staging.path];
+    await checkCombineMode(prepared, config.combine_mode, roots);
+  }
   const destination = await openDestination(config, remoteCommand);
   await destination.checkReachable();
   if (plan.pitr) report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());

@@ -10,7 +10,15 @@
  * removed by hand is refused by name before anything is written.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -28,6 +36,7 @@ import {
   ensureDebian13Root,
   ensureOsUser,
   makeTempDir,
+  registerExitCleanup,
   runAs,
   runBarman,
   runInDebian13,
@@ -283,7 +292,8 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
     assert.equal(link.exitCode, 1, link.stdout);
     assert.match(link.stderr, /combine_mode = link cannot be used for a local recovery/);
     assert.equal(existsSync(linked), false);
-    // This rig's ext4 cannot clone: refused by name (on the first file), never copied instead.
+    // This rig's ext4 cannot clone: refused by name, never copied instead, and before anything is
+    // written (probed beside the destination: no destination, tablespace or probe file left).
     const cloned = join(dir, 'recovered', 'clone');
     const clone = await barman(
       'recover',
@@ -301,6 +311,52 @@ describe('barman recover of an incremental chain (PostgreSQL 17)', { concurrency
       /combine_mode = clone: the file system of .* cannot clone files of the backups/,
     );
     assert.match(clone.stderr, /set combine_mode = copy/);
+    assert.equal(existsSync(cloned), false);
+    assert.equal(existsSync(`${cloned}-ts`), false);
+    assert.deepEqual(
+      readdirSync(join(dir, 'recovered')).filter((name) => name.startsWith('.barman-combine-probe')),
+      [],
+    );
+    // tmpfs cannot clone either; nor hard-link the backups into a staging directory on it.
+    const shm = mkdtempSync('/dev/shm/barman-ts-combine-');
+    registerExitCleanup(() => rmSync(shm, { recursive: true, force: true }));
+    await chownTo(shm, 'postgres');
+    const onTmpfs = await barman(
+      'recover',
+      'main',
+      IDS[3]!,
+      join(shm, 'data'),
+      '--tablespace',
+      `ts1:${join(shm, 'ts')}`,
+      '--combine-mode',
+      'clone',
+    );
+    assert.equal(onTmpfs.exitCode, 1, onTmpfs.stdout);
+    assert.match(
+      onTmpfs.stderr,
+      new RegExp(`combine_mode = clone: the file system of ${shm}/data cannot clone`),
+    );
+    const staged = await barman(
+      'recover',
+      'main',
+      IDS[3]!,
+      join(dir, 'recovered', 'end'),
+      '--tablespace',
+      `ts1:${join(dir, 'recovered', 'end')}-ts`,
+      '--delta-restore',
+      '--recovery-staging-path',
+      join(shm, 'staging'),
+      '--combine-mode',
+      'link',
+    );
+    assert.equal(staged.exitCode, 1, staged.stdout);
+    assert.match(
+      staged.stderr,
+      new RegExp(
+        `combine_mode = link: the file system of ${shm}/staging cannot hard-link files of the backups`,
+      ),
+    );
+    assert.deepEqual(readdirSync(shm), [], 'no destination, staging directory or probe file on tmpfs');
     const bad = await barman('recover', 'main', IDS[3]!, linked, '--combine-mode', 'fast');
     assert.notEqual(bad.exitCode, 0);
     assert.match(bad.stderr, /combine.mode/);

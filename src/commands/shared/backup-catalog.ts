@@ -227,8 +227,20 @@ const EMPTY_RANGE: WalRangeStats = {
   bytes: 0,
   firstMtime: null,
   lastMtime: null,
+  firstSegment: null,
   lastSegment: null,
 };
+
+/**
+ * Barman's WAL rate of a backup (show-backup), in segments per second: the segments it needs
+ * and those archived until the next backup, over the time from the archival of its begin WAL
+ * file (none without it) to that of the newest of them.
+ */
+export function walsPerSecond(info: BackupInfo, required: WalRangeStats, after: WalRangeStats): number {
+  if (required.firstMtime === null || required.firstSegment !== info.begin_wal) return 0;
+  const span = (after.lastMtime ?? required.lastMtime ?? required.firstMtime) - required.firstMtime;
+  return span > 0 ? (required.count + after.count) / span : 0;
+}
 
 const LISTED = new Set(['DONE', 'WAITING_FOR_WALS']);
 

@@ -20,6 +20,7 @@ import {
   previousBackup,
   requiredWal,
   walAfter,
+  walsPerSecond,
 } from '../shared/backup-catalog.js';
 
 export const row = (label: string, value: string | number | null | undefined) =>
@@ -67,9 +68,6 @@ function viewOf(catalog: ServerCatalog, backup: CatalogBackup, info: BackupInfo)
   const backupSize = info.deduplicated_size ?? 0;
   const copyTime = copyStat(info, 'copy_time') ?? 0;
   const workers = copyStat(info, 'number_of_workers') ?? 1;
-  const first = required.firstMtime ?? after.firstMtime;
-  const last = after.lastMtime ?? required.lastMtime;
-  const span = first !== null && last !== null ? last - first : 0;
   const chain = catalog.chains.chainOf(backup.id);
   const previous = previousBackup(catalog, backup);
   const next = nextBackup(catalog, backup);
@@ -89,7 +87,7 @@ function viewOf(catalog: ServerCatalog, backup: CatalogBackup, info: BackupInfo)
     afterCount: after.count,
     afterBytes: after.bytes,
     afterCompression: after.count > 0 ? 1 - after.bytes / (after.count * segment) : 0,
-    walsPerSecond: span > 0 ? (required.count + after.count) / span : 0,
+    walsPerSecond: walsPerSecond(info, required, after),
     walLast: after.lastSegment ?? required.lastSegment,
     retention: describeRetention(catalog, backup.id),
     previous: previous ? previous.id : '- (this is the oldest base backup)',

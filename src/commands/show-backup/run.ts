@@ -12,6 +12,7 @@ import {
   previousBackup,
   requiredWal,
   walAfter,
+  walsPerSecond,
 } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { copyStat, nested, percent, renderChainConsole, renderChainJson, row } from './chain-layout.js';
@@ -116,12 +117,8 @@ export default defineCommandModule<Result>({
       nested('No of files', after.count),
       nested('Disk usage', prettySize(after.bytes)),
     );
-    // Barman's rate: files per hour from the backup's begin WAL to the newest WAL before the next backup.
-    const span =
-      required.firstMtime !== null && after.lastMtime !== null ? after.lastMtime - required.firstMtime : 0;
-    if (after.count > 0 && span > 0) {
-      lines.push(nested('WAL rate', `${(((required.count + after.count) / span) * 3600).toFixed(2)}/hour`));
-    }
+    const rate = walsPerSecond(info, required, after);
+    if (rate > 0) lines.push(nested('WAL rate', `${(rate * 3600).toFixed(2)}/hour`));
     const afterRatio = after.count > 0 ? 1 - after.bytes / (after.count * segmentSize) : 0;
     if (afterRatio > 0) lines.push(nested('Compression ratio', percent(afterRatio)));
     lines.push(nested('Last available', after.lastSegment ?? info.end_wal));
@@ -157,9 +154,7 @@ export default defineCommandModule<Result>({
     const copyTime = copyStat(info, 'copy_time') ?? 0;
     const analysisTime = copyStat(info, 'analysis_time') ?? 0;
     const segmentSize = info.xlog_segment_size;
-    const span =
-      required.firstMtime !== null && after.lastMtime !== null ? after.lastMtime - required.firstMtime : 0;
-    const ratePerSecond = after.count > 0 && span > 0 ? (required.count + after.count) / span : 0;
+    const ratePerSecond = walsPerSecond(info, required, after);
     const afterRatio = after.count > 0 ? 1 - after.bytes / (after.count * segmentSize) : 0;
     const requiredRatio = required.count > 0 ? 1 - required.bytes / (required.count * segmentSize) : 0;
     const previous = previousBackup(catalog, backup);

@@ -25,7 +25,7 @@ import {
   requireEmptyOrMissing,
   syncPaths,
 } from './output.js';
-import { placeWholeFile, sizeOf, type WholeFileMode } from './local-files.js';
+import { placeWholeFile, probeWholeFileMode, sizeOf, type WholeFileMode } from './local-files.js';
 import { localFullVersion, patchInPlace, reconstruct } from './reconstruct.js';
 import { locate, scanChain, segmentVersions, type CombineScan, type PlannedFile } from './scan.js';
 
@@ -71,6 +71,33 @@ const SYNC_JOBS = 16;
 export async function prepareCombine(backups: readonly ChainBackup[]): Promise<PreparedCombine> {
   const chain = await loadChain(backups);
   return { chain, scan: await scanChain(chain) };
+}
+
+/**
+ * Refuses, before anything is written, a combine_mode that cannot place the backups' files in
+ * `destinations` (the local directories the chain will be written to, existing or not): link
+ * and clone from an object store, or onto a file system that cannot hard-link (another one) or
+ * clone (no reflinks) them — probed with one file of each backup.
+ */
+export async function checkCombineMode(
+  prepared: PreparedCombine,
+  mode: CombineMode,
+  destinations: readonly string[],
+): Promise<void> {
+  if (mode !== 'link' && mode !== 'clone') return;
+  for (const backup of prepared.chain) {
+    const local = backup.storage.localPath?.(joinPath(backup.dataDirectory, 'PG_VERSION'));
+    if (local === undefined) throw notLocal(mode, backup);
+    for (const destination of destinations) await probeWholeFileMode(mode, local, destination);
+  }
+}
+
+function notLocal(mode: CombineMode, backup: LoadedBackup): BarmanError {
+  return new BarmanError(
+    'combine-mode-unsupported',
+    `combine_mode = ${mode}: backup ${backup.name} is in ${backup.storage.location}, not on a local file system: set combine_mode = copy`,
+    { hint: 'set combine_mode = copy (or --combine-mode copy)' },
+  );
 }
 
 /** Combines into new (missing or empty) directories; a failure removes what was written. */
@@ -234,12 +261,7 @@ async function placeWhole(
     if (listed?.checksum && listed.size === size) return { size, sha256: '', checksum: listed.checksum };
     return { size, sha256: await hashStream(await backup.storage.openRead(source)) };
   }
-  if (mode === 'link' || mode === 'clone')
-    throw new BarmanError(
-      'combine-mode-unsupported',
-      `combine_mode = ${mode}: backup ${backup.name} is in ${backup.storage.location}, not on a local file system: set combine_mode = copy`,
-      { hint: 'set combine_mode = copy (or --combine-mode copy)' },
-    );
+  if (mode === 'link' || mode === 'clone') throw notLocal(mode, backup);
   const output = await OutputFile.create(destination);
   try {
     await copyWhole(backup, path, output);

@@ -5,9 +5,10 @@
  * asks, and the blocks of a reconstructed file read at their offsets (pread) instead of
  * streamed from the file's start. An object store's backups take the streaming paths.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
-import { copyFile, link, open, stat, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
 import { withPath } from '../../errors/system.js';
 
@@ -31,6 +32,39 @@ function refuseMode(mode: WholeFileMode, source: string, target: string, error: 
     `combine_mode = ${mode}: the file system of ${target} cannot ${what}: ${code} on ${source}; set combine_mode = copy`,
     { hint: 'set combine_mode = copy (or --combine-mode copy)' },
   );
+}
+
+/**
+ * Refuses, before a recovery writes anything, a `link` or `clone` mode the file system of
+ * `destination` (a directory that may not exist yet) cannot do with `source`, a file of a
+ * backup: one probe file placed in its nearest existing directory, then removed. Other errors
+ * (a directory the user cannot write …) are not the mode's: the recovery meets and reports them
+ * where they happen.
+ */
+export async function probeWholeFileMode(
+  mode: WholeFileMode,
+  source: string,
+  destination: string,
+): Promise<void> {
+  if (mode !== 'link' && mode !== 'clone') return;
+  const directory = await nearestExistingDirectory(destination);
+  const probe = join(directory, `.barman-combine-probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    if (mode === 'link') await link(source, probe);
+    else await copyFile(source, probe, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
+  } catch (error) {
+    if (UNSUPPORTED.has((error as NodeJS.ErrnoException).code ?? ''))
+      throw refuseMode(mode, source, destination, error);
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+async function nearestExistingDirectory(path: string): Promise<string> {
+  for (let current = resolve(path); ; current = dirname(current)) {
+    const found = await stat(current).catch(() => null);
+    if (found?.isDirectory() || current === dirname(current)) return current;
+  }
 }
 
 /** Copies, clones or links `source` (a backup file) to the new file `target`. */
