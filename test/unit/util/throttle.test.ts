@@ -76,7 +76,8 @@ describe('parallel_jobs_start_batch_*: the pace at which copy workers start', ()
       starts,
       'in call order',
     );
-    assert.ok(starts[1]! < 100, `the first batch starts at once: ${starts.join(', ')}`);
+    // Relative to the first start: a loaded machine may delay both, not one period apart.
+    assert.ok(starts[1]! - starts[0]! < 200, `the first batch starts at once: ${starts.join(', ')}`);
     assert.ok(
       starts[2]! >= 290 && starts[3]! >= 290,
       `the second batch after one period: ${starts.join(', ')}`,
