@@ -10,11 +10,11 @@
  *
  * Issue 14's target: native verify-backup of a 2 GB backup ≤ 1.2× pg_verifybackup's time.
  * BENCH_RUNS=n repeats each in n rounds and reports medians. BENCH_BACKUP_DIR keeps the backup
- * between runs (made there when missing).
+ * and its two manifests between runs (made there when missing).
  *
  * With `--run DIR` this file is the child that verifies (so its RSS is measured alone).
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backupContent } from '../src/catalog/backup-content.js';
@@ -129,17 +129,19 @@ async function main(): Promise<void> {
   await ensureDebian13Root();
   const root = process.env.BENCH_BACKUP_DIR ?? join(await makeTempDir('bench-verify'), 'base');
   const data = join(root, BACKUP_ID, 'data');
-  if (!existsSync(join(data, 'backup_manifest.crc32c')) && !existsSync(join(data, 'backup_manifest')))
-    await takeBackup(root);
-  // Keep pg_basebackup's manifest aside once; the SHA-256 one is generated beside it.
-  if (!existsSync(join(data, 'backup_manifest.crc32c')))
-    renameSync(join(data, 'backup_manifest'), join(data, 'backup_manifest.crc32c'));
-  if (!existsSync(join(data, 'backup_manifest.sha256'))) {
-    rmSync(join(data, 'backup_manifest'), { force: true });
+  const manifest = join(data, 'backup_manifest');
+  // The two manifests are kept beside the backup; each is copied in place for its turn.
+  const kept = (checksum: string) => join(root, `manifest.${checksum}`);
+  if (!existsSync(kept('crc32c'))) {
+    if (!existsSync(manifest)) await takeBackup(root);
+    renameSync(manifest, kept('crc32c'));
+  }
+  if (!existsSync(kept('sha256'))) {
+    rmSync(manifest, { force: true });
     const { storage, content } = await contentOf(root);
     const info = emptyBackupInfo('bench', { timeline: 1, begin_xlog: '0/0', end_xlog: '0/0' });
     await generateBackupManifest(storage, content, info, { concurrency: VERIFY_CONCURRENCY });
-    renameSync(join(data, 'backup_manifest'), join(data, 'backup_manifest.sha256'));
+    renameSync(manifest, kept('sha256'));
   }
   const usage = await directoryUsage(data);
   console.log(`backup: ${formatBytes(usage.bytes)} in ${usage.files} files`);
@@ -148,14 +150,7 @@ async function main(): Promise<void> {
   const pgVerify = ['bash', DEBIAN13_SCRIPT, 'run', DEBIAN13_ROOT, '--', join(PG17_TOOLS, 'pg_verifybackup')];
   for (let round = 0; round < RUNS; round++) {
     for (const checksum of ['crc32c', 'sha256']) {
-      const manifest = join(data, `backup_manifest.${checksum}`);
-      // The native verifier reads `backup_manifest`; the other copy is moved out of its way.
-      const aside = join(root, `manifest.${checksum}`);
-      renameSync(manifest, aside);
-      const other = checksum === 'crc32c' ? 'sha256' : 'crc32c';
-      const otherAside = join(root, `manifest.${other}`);
-      renameSync(join(data, `backup_manifest.${other}`), otherAside);
-      renameSync(aside, join(data, 'backup_manifest'));
+      copyFileSync(kept(checksum), manifest);
       try {
         await measure(`native, ${checksum}`, process.execPath, [SELF, '--run', root], results);
         await measure(
@@ -165,8 +160,7 @@ async function main(): Promise<void> {
           results,
         );
       } finally {
-        renameSync(join(data, 'backup_manifest'), manifest);
-        renameSync(otherAside, join(data, `backup_manifest.${other}`));
+        rmSync(manifest);
       }
     }
   }
