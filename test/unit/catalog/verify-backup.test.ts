@@ -152,6 +152,31 @@ test('checksums in the manifest formats PostgreSQL writes', () => {
   crc.update(Buffer.from('56789'));
   // CRC-32C("123456789") = 0xE3069283, written in memory order (little-endian).
   assert.equal(crc.digest(), '839206e3');
+  // The word-at-a-time path against a bit-by-bit reference: any alignment, length, continuation.
+  const reference = (bytes: Uint8Array, start = 0) => {
+    let c = ~start;
+    for (const byte of bytes) {
+      c ^= byte;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  const noise = Buffer.from(Array.from({ length: 5000 }, (_, index) => (index * 7919 + 13) % 251));
+  for (const [from, to] of [
+    [0, 5000],
+    [1, 4999],
+    [3, 70],
+    [2, 66],
+    [5, 5],
+  ] as const) {
+    const part = noise.subarray(from, to);
+    const hasher = manifestHasher('CRC32C')!;
+    hasher.update(part.subarray(0, 37));
+    hasher.update(part.subarray(37));
+    const expected = Buffer.alloc(4);
+    expected.writeUInt32LE(reference(part));
+    assert.equal(hasher.digest(), expected.toString('hex'), `bytes ${from}..${to}`);
+  }
   const sha = manifestHasher('SHA224')!;
   sha.update(Buffer.from('abc'));
   assert.equal(sha.digest(), '23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7');
