@@ -46,6 +46,16 @@ export async function generateBackupManifest(
     files.push({ path: file.path, size: file.size, mtimeMs: file.mtimeMs, sha256: hasher.digest() });
     options.onProgress?.(bytes, files.length);
   });
+  // A manifest of nothing would vouch for a backup whose files are gone.
+  if (files.length === 0) {
+    throw new BarmanError(
+      'backup-empty',
+      `the backup has no files to list in ${place.replace(/\/backup_manifest$/, '')}`,
+      {
+        hint: 'its data is missing: this backup cannot be recovered; take a new one',
+      },
+    );
+  }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const text = renderBackupManifest(files, walRanges(info), {
     ...((info.version ?? 0) >= 170000 && info.systemid ? { systemIdentifier: info.systemid } : {}),

@@ -91,7 +91,13 @@ export async function verifyBackupContent(
       problems.push(`"${file.path}": unknown checksum algorithm ${entry.checksum.algorithm} in the manifest`);
     }
     const wantsControl = file.path === 'global/pg_control' && systemIdentifier !== null;
-    if (!hasher && !wantsControl) return;
+    if (!hasher && !wantsControl) {
+      // Nothing to read (a manifest without checksums): present with its size is all there is.
+      progress.bytes += file.size;
+      progress.files += 1;
+      options.onProgress?.({ ...progress });
+      return;
+    }
     let head: Buffer | null = null as Buffer | null;
     let bytes = 0;
     await read((chunk) => {

@@ -122,6 +122,17 @@ test('a plain backup: generated, verified, and every kind of damage named', asyn
   await assert.rejects(verify(id), /the backup has no backup_manifest/);
 });
 
+test('generate-manifest refuses a backup whose files are gone (a manifest of nothing vouches for nothing)', async () => {
+  const id = '20261206T120000';
+  mkdirSync(join(root, id, 'data'), { recursive: true });
+  const content = await backupContent(storage, layout, id, []);
+  await assert.rejects(
+    generateBackupManifest(storage, content, info, { concurrency: 2 }),
+    /the backup has no files to list/,
+  );
+  assert.equal((await storage.stat(`${id}/data/backup_manifest`)) === null, true);
+});
+
 function tarOf(files: Record<string, Buffer>): Buffer {
   const parts: Buffer[] = [];
   for (const [name, data] of Object.entries(files)) {
