@@ -19,6 +19,10 @@ import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
 import { showBackup } from './show-backup/index.js';
 import { showServer } from './show-server/index.js';
 import { check } from './check/index.js';
+import { checkBackup } from './check-backup/index.js';
+import { checkWalArchive } from './check-wal-archive/index.js';
+import { generateManifest } from './generate-manifest/index.js';
+import { verifyBackup } from './verify-backup/index.js';
 import { cloudWalArchive } from './cloud-wal-archive/index.js';
 import { cloudWalUpload } from './cloud-wal-upload/index.js';
 import { status } from './status/index.js';
@@ -46,6 +50,10 @@ export const COMMANDS: readonly CommandDefinition[] = [
   showBackup,
   showServer,
   check,
+  checkBackup,
+  checkWalArchive,
+  generateManifest,
+  verifyBackup,
   status,
   switchWal,
   replicationStatus,

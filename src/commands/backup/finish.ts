@@ -10,6 +10,7 @@ import type { BackupExecutor, ExecutorOutcome } from '../../executors/index.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import type { CommandContext } from '../definition.js';
+import { writeManifestOf } from '../shared/stored-backup.js';
 import type { BackupRun } from './start.js';
 
 export async function finishBackup(
@@ -30,6 +31,7 @@ export async function finishBackup(
         `(${archives.join(', ')})`,
     );
   } else {
+    await autogenerateManifest(ctx, config, run);
     run.step = 'calculating backup size';
     const { size, deduplicated } = await measure(run);
     await run.save({ size, deduplicated_size: deduplicated, status });
@@ -121,4 +123,32 @@ async function measure(run: BackupRun): Promise<{ size: number; deduplicated: nu
     if ((file.links ?? 1) === 1) deduplicated += file.size;
   }
   return { size, deduplicated };
+}
+
+/** Methods whose copies get no backup_manifest from PostgreSQL: autogenerate_manifest writes one. */
+const MANIFEST_METHODS = new Set(['rsync', 'local-rsync']);
+
+/**
+ * autogenerate_manifest: once the copy is complete, its backup_manifest (SHA-256 of every file),
+ * before the backup's final status is saved, so a finished backup has it. A failure leaves the
+ * copy as it is (it is sound) and says how to write the manifest later.
+ */
+async function autogenerateManifest(
+  ctx: CommandContext,
+  config: ServerConfig,
+  run: BackupRun,
+): Promise<void> {
+  if (!config.autogenerate_manifest || !MANIFEST_METHODS.has(config.backup_method)) return;
+  run.step = 'writing backup_manifest';
+  try {
+    await writeManifestOf(ctx.report, run.location.storage, config, { id: run.backupId!, info: run.info });
+    ctx.report.info(
+      `Backup manifest for backup '${run.backupId}' successfully generated for server ${config.name}`,
+    );
+  } catch (error) {
+    ctx.report.error(
+      `cannot write the backup_manifest of backup ${run.backupId}: ${describeError(error)}\n` +
+        `HINT: the backup itself is complete; write it later with 'barman generate-manifest ${config.name} ${run.backupId}'`,
+    );
+  }
 }

@@ -1,11 +1,12 @@
 /**
  * The two checksums the framed formats need, written for speed in plain JavaScript:
- * CRC-32C (Castagnoli) for the snappy framing format and xxHash32 for the LZ4 frame format.
+ * CRC-32C (Castagnoli) for the snappy framing format (and backup manifests' CRC32C) and xxHash32
+ * for the LZ4 frame format.
  */
 
-/** Slice-by-8 tables for the reflected CRC-32C polynomial 0x82F63B78. */
+/** Slice-by-16 tables for the reflected CRC-32C polynomial 0x82F63B78. */
 const CRC32C_TABLE = (() => {
-  const table = new Int32Array(8 * 256);
+  const table = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
@@ -13,7 +14,7 @@ const CRC32C_TABLE = (() => {
   }
   for (let n = 0; n < 256; n++) {
     let c = table[n]!;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < 16; k++) {
       c = table[c & 0xff]! ^ (c >>> 8);
       table[k * 256 + n] = c;
     }
@@ -21,25 +22,48 @@ const CRC32C_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32C of `data`, continuing from `crc` (the value returned for the previous bytes). */
+/** Word reads below assume the bytes of a 32-bit word in little-endian order (x86, ARM). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * CRC-32C of `data`, continuing from `crc` (the value returned for the previous bytes). Sixteen
+ * bytes a step, read as four aligned 32-bit words: about twice the speed of byte reads, which
+ * matters for verify-backup of pg_basebackup's CRC32C manifests.
+ */
 export function crc32c(data: Uint8Array, crc = 0): number {
   const t = CRC32C_TABLE;
   let c = ~crc;
   let i = 0;
   const n = data.length;
-  const end8 = n - (n % 8);
-  while (i < end8) {
-    const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
-    c =
-      t[1792 + (a & 0xff)]! ^
-      t[1536 + ((a >>> 8) & 0xff)]! ^
-      t[1280 + ((a >>> 16) & 0xff)]! ^
-      t[1024 + (a >>> 24)]! ^
-      t[768 + data[i + 4]!]! ^
-      t[512 + data[i + 5]!]! ^
-      t[256 + data[i + 6]!]! ^
-      t[data[i + 7]!]!;
-    i += 8;
+  if (LITTLE_ENDIAN && n >= 64) {
+    const head = (4 - (data.byteOffset & 3)) & 3;
+    while (i < head) c = t[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
+    const words = new Int32Array(data.buffer, data.byteOffset + i, (n - i) >>> 2);
+    const end = words.length - (words.length & 3);
+    for (let w = 0; w < end; w += 4) {
+      const a = c ^ words[w]!;
+      const b = words[w + 1]!;
+      const d = words[w + 2]!;
+      const e = words[w + 3]!;
+      c =
+        t[3840 + (a & 0xff)]! ^
+        t[3584 + ((a >>> 8) & 0xff)]! ^
+        t[3328 + ((a >>> 16) & 0xff)]! ^
+        t[3072 + (a >>> 24)]! ^
+        t[2816 + (b & 0xff)]! ^
+        t[2560 + ((b >>> 8) & 0xff)]! ^
+        t[2304 + ((b >>> 16) & 0xff)]! ^
+        t[2048 + (b >>> 24)]! ^
+        t[1792 + (d & 0xff)]! ^
+        t[1536 + ((d >>> 8) & 0xff)]! ^
+        t[1280 + ((d >>> 16) & 0xff)]! ^
+        t[1024 + (d >>> 24)]! ^
+        t[768 + (e & 0xff)]! ^
+        t[512 + ((e >>> 8) & 0xff)]! ^
+        t[256 + ((e >>> 16) & 0xff)]! ^
+        t[e >>> 24]!;
+    }
+    i += end * 4;
   }
   while (i < n) c = t[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

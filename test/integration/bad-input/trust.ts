@@ -105,13 +105,6 @@ const unsupported: BadInputCase[] = [
     exit: 1,
     stderr: ['staging_location', 'not supported'],
   },
-  {
-    name: 'autogenerate_manifest, which barman-ts does not support',
-    config: { pgr: 'autogenerate_manifest = true' },
-    args: ['backup', 'pgr'],
-    exit: 1,
-    stderr: ['autogenerate_manifest', 'not supported'],
-  },
 ];
 
 const passwords: BadInputCase[] = [

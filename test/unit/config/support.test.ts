@@ -32,7 +32,6 @@ describe('options barman-ts does not implement disable the server', () => {
     ['encryption_passphrase_command = cat /x', /\[pg\] encryption_passphrase_command: not supported/],
     ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
     ['primary_ssh_command = ssh barman@other', /\[pg\] primary_ssh_command: not supported: passive nodes/],
-    ['autogenerate_manifest = true', /\[pg\] autogenerate_manifest: not supported: backup_manifest/],
     ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
   ];
   for (const [line, expected] of refused) {
@@ -263,10 +262,10 @@ describe('the option table records what barman-ts does with each option', () => 
       'combine_mode',
       'parallel_jobs_start_batch_size',
       'parallel_jobs_start_batch_period',
+      'autogenerate_manifest',
     ] as const)
       assert.equal(level(key), 'full', key);
     for (const key of [
-      'autogenerate_manifest',
       'staging_location',
       'forward_config_path',
       'encryption',

@@ -1,0 +1,190 @@
+/**
+ * `npm run bench:verify`: verify-backup's native verifier (catalog/verify-backup.ts) against
+ * PostgreSQL 17's pg_verifybackup (Debian 13 root) on the same backup: a pgbench database
+ * (`pgbench -i -s ${BENCH_SCALE:-130}`, about 2 GB) on PostgreSQL 17, backed up with
+ * pg_basebackup 17 (plain, WAL streamed) into Barman's layout (`<id>/data`). Two manifests of
+ * that one copy are verified in turn: pg_basebackup's own (CRC32C checksums) and a SHA-256 one
+ * written by generate-manifest (what rsync backups get). Each tool is timed with a cold cache
+ * (`drop_caches`) and a warm one, under `/usr/bin/time -f %M` (peak RSS); pg_verifybackup runs
+ * with `-n` (no WAL parsing), as Barman runs it and as the native verifier works.
+ *
+ * Issue 14's target: native verify-backup of a 2 GB backup ≤ 1.2× pg_verifybackup's time.
+ * BENCH_RUNS=n repeats each in n rounds and reports medians. BENCH_BACKUP_DIR keeps the backup
+ * and its two manifests between runs (made there when missing).
+ *
+ * With `--run DIR` this file is the child that verifies (so its RSS is measured alone).
+ */
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { backupContent } from '../src/catalog/backup-content.js';
+import { emptyBackupInfo } from '../src/catalog/backup-info.js';
+import { generateBackupManifest } from '../src/catalog/generate-manifest.js';
+import { verifyBackupContent } from '../src/catalog/verify-backup.js';
+import { VERIFY_CONCURRENCY } from '../src/commands/shared/stored-backup.js';
+import { backupLayoutFor } from '../src/recovery/layout.js';
+import { PosixStorage } from '../src/storage/index.js';
+import {
+  DEBIAN13_ROOT,
+  DEBIAN13_SCRIPT,
+  PG17_TOOLS,
+  ensureDebian13Root,
+  makeTempDir,
+  runInDebian13,
+  startPostgres,
+} from '../test/harness/index.js';
+import {
+  BenchFailure,
+  assertSucceeded,
+  directoryUsage,
+  dropCaches,
+  environmentLine,
+  formatBytes,
+  formatMs,
+  formatRatio,
+  median,
+  printTable,
+  runMain,
+  timeRun,
+} from './common.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const SCALE = Number(process.env.BENCH_SCALE ?? 130);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const BACKUP_ID = '20260101T000000';
+
+async function contentOf(root: string) {
+  const storage = new PosixStorage(root);
+  return {
+    storage,
+    content: await backupContent(storage, backupLayoutFor({ kind: 'posix', path: root }), BACKUP_ID, []),
+  };
+}
+
+/** The child: verifies the backup below `root` and fails when anything is wrong. */
+async function child(root: string): Promise<void> {
+  const { storage, content } = await contentOf(root);
+  const outcome = await verifyBackupContent(storage, content, { concurrency: VERIFY_CONCURRENCY });
+  if (outcome.problems.length > 0) throw new BenchFailure(outcome.problems.slice(0, 5).join('\n'));
+}
+
+async function takeBackup(root: string): Promise<void> {
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, BACKUP_ID), { recursive: true });
+  const pg = await startPostgres({ version: 17, settings: { max_wal_size: '4GB' } });
+  try {
+    const tool = (name: string, args: string[]) =>
+      runInDebian13(join(PG17_TOOLS, name), args, { timeoutMs: 3_600_000 });
+    console.log(`pgbench -i -s ${SCALE} on PostgreSQL 17, then pg_basebackup 17 -Fp -X stream`);
+    await tool('pgbench', [
+      '-h',
+      pg.host,
+      '-p',
+      String(pg.port),
+      '-U',
+      'postgres',
+      '-i',
+      '-q',
+      '-s',
+      String(SCALE),
+      'postgres',
+    ]);
+    await tool('pg_basebackup', [
+      '-d',
+      pg.connectionString,
+      '-D',
+      join(root, BACKUP_ID, 'data'),
+      '-Fp',
+      '-X',
+      'stream',
+      '-c',
+      'fast',
+    ]);
+  } finally {
+    await pg.stop();
+  }
+}
+
+interface Measure {
+  cold: number[];
+  warm: number[];
+  rssKb: number[];
+}
+
+async function measure(label: string, command: string, args: string[], results: Map<string, Measure>) {
+  const entry = results.get(label) ?? { cold: [], warm: [], rssKb: [] };
+  for (const temperature of ['cold', 'warm'] as const) {
+    if (temperature === 'cold') dropCaches();
+    const run = await timeRun(null, '/usr/bin/time', ['-f', 'RSS %M', command, ...args], {
+      timeoutMs: 3_600_000,
+    });
+    assertSucceeded(run, label);
+    entry[temperature].push(run.ms);
+    entry.rssKb.push(Number(/RSS (\d+)/.exec(run.stderr)?.[1] ?? NaN));
+  }
+  results.set(label, entry);
+}
+
+async function main(): Promise<void> {
+  await ensureDebian13Root();
+  const root = process.env.BENCH_BACKUP_DIR ?? join(await makeTempDir('bench-verify'), 'base');
+  const data = join(root, BACKUP_ID, 'data');
+  const manifest = join(data, 'backup_manifest');
+  // The two manifests are kept beside the backup; each is copied in place for its turn.
+  const kept = (checksum: string) => join(root, `manifest.${checksum}`);
+  if (!existsSync(kept('crc32c'))) {
+    if (!existsSync(manifest)) await takeBackup(root);
+    renameSync(manifest, kept('crc32c'));
+  }
+  if (!existsSync(kept('sha256'))) {
+    rmSync(manifest, { force: true });
+    const { storage, content } = await contentOf(root);
+    const info = emptyBackupInfo('bench', { timeline: 1, begin_xlog: '0/0', end_xlog: '0/0' });
+    await generateBackupManifest(storage, content, info, { concurrency: VERIFY_CONCURRENCY });
+    renameSync(manifest, kept('sha256'));
+  }
+  const usage = await directoryUsage(data);
+  console.log(`backup: ${formatBytes(usage.bytes)} in ${usage.files} files`);
+
+  const results = new Map<string, Measure>();
+  const pgVerify = ['bash', DEBIAN13_SCRIPT, 'run', DEBIAN13_ROOT, '--', join(PG17_TOOLS, 'pg_verifybackup')];
+  for (let round = 0; round < RUNS; round++) {
+    for (const checksum of ['crc32c', 'sha256']) {
+      copyFileSync(kept(checksum), manifest);
+      try {
+        await measure(`native, ${checksum}`, process.execPath, [SELF, '--run', root], results);
+        await measure(
+          `pg_verifybackup -n, ${checksum}`,
+          pgVerify[0]!,
+          [...pgVerify.slice(1), '-n', data],
+          results,
+        );
+      } finally {
+        rmSync(manifest);
+      }
+    }
+  }
+
+  const rows = [...results].map(([label, entry]) => [
+    label,
+    formatMs(median(entry.cold)),
+    formatMs(median(entry.warm)),
+    `${(Math.max(...entry.rssKb) / 1024).toFixed(0)} MB`,
+  ]);
+  console.log(`\n${environmentLine()}; scale ${SCALE}, ${RUNS} run(s)`);
+  printTable(['<verifier', 'cold cache', 'warm cache', 'peak RSS'], rows);
+  for (const checksum of ['crc32c', 'sha256']) {
+    const ours = results.get(`native, ${checksum}`)!;
+    const theirs = results.get(`pg_verifybackup -n, ${checksum}`)!;
+    console.log(
+      `native / pg_verifybackup (${checksum}): cold ${formatRatio(median(ours.cold) / median(theirs.cold))} (target <= 1.2), ` +
+        `warm ${formatRatio(median(ours.warm) / median(theirs.warm))}`,
+    );
+  }
+}
+
+if (process.argv[2] === '--run') {
+  runMain(() => child(process.argv[3]!));
+} else {
+  runMain(main);
+}
