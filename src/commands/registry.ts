@@ -13,6 +13,9 @@ import { diagnose } from './diagnose/index.js';
 import { getWal } from './get-wal/index.js';
 import { listBackup } from './list-backup/index.js';
 import { listServer } from './list-server/index.js';
+import { listProcesses } from './list-processes/index.js';
+import { lockDirectoryCleanup } from './lock-directory-cleanup/index.js';
+import { terminateProcess } from './terminate-process/index.js';
 import { metrics } from './metrics/index.js';
 import { putWal } from './put-wal/index.js';
 import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
@@ -39,7 +42,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   keep,
   listBackup,
   listFiles,
+  listProcesses,
   listServer,
+  lockDirectoryCleanup,
   metrics,
   putWal,
   rebuildXlogdb,
@@ -48,6 +53,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   check,
   status,
   switchWal,
+  terminateProcess,
   replicationStatus,
   receiveWal,
   recover,

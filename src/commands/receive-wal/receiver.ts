@@ -13,10 +13,10 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import { lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { stopLockHolder } from '../../locks/processes.js';
 import type { Logger } from '../../log/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { ReplicationSlot } from '../../postgres/index.js';
@@ -75,26 +75,8 @@ export interface StopOutcome {
  * Null when no receive-wal is running.
  */
 export async function stopReceiver(config: ServerConfig, waitMs: number): Promise<StopOutcome | null> {
-  const path = receiverLockPath(config);
-  const pid = receiverPid(config);
-  if (pid === null) return null;
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
-      throw new BarmanError(
-        'receive-wal-stop-failed',
-        `Cannot terminate process receive-wal(${pid}): ${describeError(error)}`,
-        { cause: error },
-      );
-    }
-  }
-  const deadline = Date.now() + waitMs;
-  while (lockHolder(path) !== null) {
-    if (Date.now() >= deadline) return { pid, stopped: false };
-    await sleep(100);
-  }
-  return { pid, stopped: true };
+  const outcome = await stopLockHolder(receiverLockPath(config), { waitMs, task: 'receive-wal' });
+  return outcome.kind === 'ended' ? null : { pid: outcome.pid, stopped: outcome.kind === 'stopped' };
 }
 
 // ------------------------------------------------------------------------------- slot commands
