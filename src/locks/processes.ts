@@ -63,7 +63,7 @@ export function taskOfLockName(server: string, name: string): ProcessTask | null
 export interface ListedProcesses {
   processes: ServerProcess[];
   /** Held lock files whose pid cannot be read (Barman skips them with a warning too). */
-  unreadable: string[];
+  unreadable: Array<{ task: ProcessTask; lockFile: string }>;
 }
 
 /** The running processes of `server`: the holders of its task lock files, in task order. */
@@ -76,14 +76,14 @@ export function listServerProcesses(lockDirectory: string, server: string): List
     throw error;
   }
   const processes: ServerProcess[] = [];
-  const unreadable: string[] = [];
+  const unreadable: ListedProcesses['unreadable'] = [];
   for (const name of names.sort()) {
     const task = taskOfLockName(server, name);
     if (!task) continue;
     const lockFile = join(lockDirectory, name);
     if (!isLockHeld(lockFile)) continue;
     const pid = readHolderPid(lockFile);
-    if (pid === null) unreadable.push(lockFile);
+    if (pid === null) unreadable.push({ task, lockFile });
     else processes.push({ pid, task, lockFile });
   }
   const rank = (task: ProcessTask) => PROCESS_TASKS.indexOf(task);

@@ -22,8 +22,10 @@ export default defineCommandModule<Result | null>({
     });
     if (!server) return Promise.resolve(null);
     const { processes, unreadable } = listServerProcesses(server.config.barman_lock_directory, server.name);
-    for (const lockFile of unreadable) {
-      ctx.report.warning(`Skipping a process of server ${server.name}: no pid in its lock file ${lockFile}`);
+    for (const { task, lockFile } of unreadable) {
+      ctx.report.warning(
+        `Skipping the ${task} process of server ${server.name}: no pid in its lock file ${lockFile}`,
+      );
     }
     return Promise.resolve({ server: server.name, processes });
   },

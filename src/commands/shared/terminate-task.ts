@@ -19,9 +19,17 @@ export async function terminateTask(
   report: Reporter,
   waitMs = STOP_WAIT_MS,
 ): Promise<number[]> {
-  const running = listServerProcesses(config.barman_lock_directory, config.name).processes.filter(
-    (process) => process.task === task,
-  );
+  const listed = listServerProcesses(config.barman_lock_directory, config.name);
+  const running = listed.processes.filter((process) => process.task === task);
+  const nameless = listed.unreadable.find((process) => process.task === task);
+  if (running.length === 0 && nameless) {
+    // Held by something that wrote no pid (not barman, or a file damaged by hand).
+    throw new BarmanError(
+      'process-pid-unknown',
+      `Cannot terminate process ${task}: its lock file ${nameless.lockFile} is held but names no pid`,
+      { hint: 'nothing was signalled; find the holder with fuser or lsof on that file' },
+    );
+  }
   const stopped: number[] = [];
   for (const { lockFile } of running) {
     const outcome = await stopLockHolder(lockFile, { waitMs, task });

@@ -5,6 +5,7 @@ import { clientsTable } from './clients.js';
 import { concurrencyTable } from './concurrency.js';
 import { configTable } from './config.js';
 import { postgresTable } from './postgres.js';
+import { processesTable } from './processes.js';
 import { recoverTable } from './recover.js';
 import { trustTable } from './trust.js';
 import { walTable } from './wal.js';
@@ -17,6 +18,7 @@ export const TABLES: readonly CaseTable[] = [
   walTable,
   recoverTable,
   concurrencyTable,
+  processesTable,
   postgresTable,
   clientsTable,
   trustTable,
