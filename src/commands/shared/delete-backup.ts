@@ -25,7 +25,7 @@ import { displayPath, posixBackupStore, withBackupStore } from '../../catalog/st
 import { BarmanError, describeError } from '../../errors/index.js';
 import type { HookRunner } from '../../hooks/index.js';
 import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
-import { backupLockPath, lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { backupLockPath, isLockHeld, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
 import { walCleanup, walFilesToRemove } from '../../retention/policy.js';
@@ -151,7 +151,7 @@ async function deleteOneBackup(
   const status = statusOf(backup);
   if (
     (status === 'STARTED' || status === 'EMPTY') &&
-    lockHolder(serverLockPath(layout.lockDirectory, server, 'backup')) !== null
+    isLockHeld(serverLockPath(layout.lockDirectory, server, 'backup'))
   ) {
     throw new BarmanError('backup-running', `Cannot delete a running backup (${server} ${backup.id})`);
   }
