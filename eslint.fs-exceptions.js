@@ -17,6 +17,10 @@ export const fsExceptions = [
 
   // Locks and logs.
   { path: 'src/locks/index.ts', reason: 'lock files: open, flock, pid, cleanup of unused lock files' },
+  {
+    path: 'src/locks/processes.ts',
+    reason: "list-processes: the lock directory's task locks, and /proc/locks to check a holder's pid",
+  },
   { path: 'src/log/index.ts', reason: 'creates the log file directory and keeps the log file private' },
 
   // Process and tool plumbing.

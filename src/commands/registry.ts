@@ -13,6 +13,9 @@ import { diagnose } from './diagnose/index.js';
 import { getWal } from './get-wal/index.js';
 import { listBackup } from './list-backup/index.js';
 import { listServer } from './list-server/index.js';
+import { listProcesses } from './list-processes/index.js';
+import { lockDirectoryCleanup } from './lock-directory-cleanup/index.js';
+import { terminateProcess } from './terminate-process/index.js';
 import { metrics } from './metrics/index.js';
 import { putWal } from './put-wal/index.js';
 import { rebuildXlogdb } from './rebuild-xlogdb/index.js';
@@ -43,7 +46,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   keep,
   listBackup,
   listFiles,
+  listProcesses,
   listServer,
+  lockDirectoryCleanup,
   metrics,
   putWal,
   rebuildXlogdb,
@@ -56,6 +61,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   verifyBackup,
   status,
   switchWal,
+  terminateProcess,
   replicationStatus,
   receiveWal,
   recover,

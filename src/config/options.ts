@@ -104,7 +104,7 @@ const optionTable = {
     since: '3.10',
     category: 'General',
     description:
-      '`cron` removes the lock files (`.*.lock`) of `barman_lock_directory` that no process holds at the end of each run; a lock in use is never removed.',
+      '`cron` removes the lock files (`.*.lock`) of `barman_lock_directory` that no process holds at the end of each run; a lock in use is never removed. `barman lock-directory-cleanup` does the same on demand, whatever this option says.',
   }),
   config_changes_queue: option({
     scope: 'global-only',

@@ -227,21 +227,44 @@ export function removeUnusedLockFiles(directory: string): string[] {
 
 /** Pid of the process holding `path`, or null when the lock is free (or the file is missing). */
 export function lockHolder(path: string): number | null {
-  let probe: HeldLock | null;
-  try {
-    probe = tryAcquireLock(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  if (probe) {
-    probe.release();
-    return null;
-  }
-  return readHolderPid(path);
+  return isLockHeld(path) ? readHolderPid(path) : null;
 }
 
-function readHolderPid(path: string): number | null {
+/**
+ * Whether a process holds the lock at `path` (false when the file is missing). The probe takes
+ * and gives back the lock without writing: the file keeps the pid of its last holder, as
+ * Barman's own probe leaves it, and a missing file is not created.
+ */
+export function isLockHeld(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new BarmanError('lock-unreadable', `cannot open the lock file ${path} (${code})`, {
+        hint: 'run barman as barman_user, the owner of the lock files in barman_lock_directory',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  try {
+    flockSync(fd, 'exnb');
+  } catch (error) {
+    closeSync(fd);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return true;
+    throw error;
+  }
+  flockSync(fd, 'un');
+  closeSync(fd);
+  return false;
+}
+
+/** The pid written in the lock file at `path` (its last exclusive holder), or null. */
+export function readHolderPid(path: string): number | null {
   try {
     const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : null;

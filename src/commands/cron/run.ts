@@ -12,13 +12,7 @@ import { catalogLayout } from '../../catalog/layout.js';
 import { withBackupStore } from '../../catalog/store.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
-import {
-  ensureLockDirectory,
-  LockBusyError,
-  removeUnusedLockFiles,
-  serverLockPath,
-  tryAcquireLock,
-} from '../../locks/index.js';
+import { ensureLockDirectory, LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
 import { segmentsBetween } from '../../wal/names.js';
 import type { ServerConfig } from '../../config/index.js';
@@ -29,6 +23,7 @@ import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog, requireCompleteCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
+import { cleanLockDirectory } from '../shared/lock-cleanup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
 
@@ -163,20 +158,6 @@ function reportServerFailure(ctx: CommandContext, name: string, error: unknown):
   const hint = isBarmanError(error) && error.hint ? `\nHINT: ${error.hint}` : '';
   ctx.report.error(`Unable to run cron on server '${name}': ${describeError(error)}${hint}`);
   if (!isBarmanError(error)) ctx.log.error('cron failure', { server: name, stack: (error as Error).stack });
-}
-
-/**
- * lock_directory_cleanup (Barman 3.10+): at the end of cron, lock files nobody holds are
- * removed from barman_lock_directory; a lock in use (a running backup, receive-wal) stays.
- */
-function cleanLockDirectory(ctx: CommandContext): void {
-  const directory = ctx.config.global.barman_lock_directory;
-  ctx.log.info(`Cleaning up lock files directory ${directory}`);
-  try {
-    for (const path of removeUnusedLockFiles(directory)) ctx.log.debug(`removed unused lock file ${path}`);
-  } catch (error) {
-    ctx.report.warning(`cannot clean up the lock files directory ${directory}: ${describeError(error)}`);
-  }
 }
 
 /** WAITING_FOR_WALS -> DONE once every WAL file from begin_wal to end_wal is in xlog.db. */

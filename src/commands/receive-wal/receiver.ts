@@ -10,13 +10,12 @@
  * Also the slot commands (`--create-slot`, `--drop-slot`), `--stop`, and `--reset`, which moves
  * the streaming position to the slot's restart point when streaming/ is behind it (see resetPlan).
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
-import { lockHolder, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { isLockHeld, serverLockPath, tryAcquireLock } from '../../locks/index.js';
+import { stopLockHolder } from '../../locks/processes.js';
 import type { Logger } from '../../log/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { ReplicationSlot } from '../../postgres/index.js';
@@ -55,11 +54,9 @@ export function receiverLockPath(config: ServerConfig): string {
   return serverLockPath(config.barman_lock_directory, config.name, 'receive-wal');
 }
 
-/** Pid of the running receive-wal of this server (the holder of its lock), or null. */
-export function receiverPid(config: ServerConfig): number | null {
-  const path = receiverLockPath(config);
-  // Probing creates the lock file: no need for servers that never streamed.
-  return existsSync(path) ? lockHolder(path) : null;
+/** Whether a receive-wal of this server runs (holds its lock; the probe creates no file). */
+export function receiverRunning(config: ServerConfig): boolean {
+  return isLockHeld(receiverLockPath(config));
 }
 
 // ------------------------------------------------------------------------------------ --stop
@@ -75,26 +72,8 @@ export interface StopOutcome {
  * Null when no receive-wal is running.
  */
 export async function stopReceiver(config: ServerConfig, waitMs: number): Promise<StopOutcome | null> {
-  const path = receiverLockPath(config);
-  const pid = receiverPid(config);
-  if (pid === null) return null;
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
-      throw new BarmanError(
-        'receive-wal-stop-failed',
-        `Cannot terminate process receive-wal(${pid}): ${describeError(error)}`,
-        { cause: error },
-      );
-    }
-  }
-  const deadline = Date.now() + waitMs;
-  while (lockHolder(path) !== null) {
-    if (Date.now() >= deadline) return { pid, stopped: false };
-    await sleep(100);
-  }
-  return { pid, stopped: true };
+  const outcome = await stopLockHolder(receiverLockPath(config), { waitMs, task: 'receive-wal' });
+  return outcome.kind === 'ended' ? null : { pid: outcome.pid, stopped: outcome.kind === 'stopped' };
 }
 
 // ------------------------------------------------------------------------------- slot commands

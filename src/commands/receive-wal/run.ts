@@ -5,13 +5,11 @@
  */
 import { BarmanError, UsageError } from '../../errors/index.js';
 import type { ReceiveOutcome, ResetOutcome } from './receiver.js';
-import { createSlot, dropSlot, receiveWal, stopReceiver } from './receiver.js';
+import { createSlot, dropSlot, receiveWal } from './receiver.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
+import { terminateTask } from '../shared/terminate-task.js';
 import { walStreamingConfig } from '../shared/wal-connections.js';
-
-/** How long `--stop` waits for the process to end after SIGINT. */
-export const STOP_WAIT_MS = 30_000;
 
 type Action = 'stop' | 'reset' | 'create-slot' | 'drop-slot';
 
@@ -57,21 +55,8 @@ export default defineCommandModule<Result>({
     const env = { config, report: ctx.report, log: ctx.log.child({ server: server.name }) };
     switch (action) {
       case 'stop': {
-        const stopped = await stopReceiver(config, STOP_WAIT_MS);
-        if (!stopped) {
-          throw new BarmanError(
-            'receive-wal-not-running',
-            `Termination of receive-wal failed: no such process for server ${server.name}`,
-          );
-        }
-        if (!stopped.stopped) {
-          throw new BarmanError(
-            'receive-wal-stop-failed',
-            `Cannot terminate process receive-wal(${stopped.pid}): still running ${STOP_WAIT_MS / 1000} seconds after SIGINT`,
-          );
-        }
-        ctx.report.info(`Stopped process receive-wal(${stopped.pid})`);
-        return { server: server.name, action, pid: stopped.pid };
+        const [pid] = await terminateTask(config, 'receive-wal', ctx.report);
+        return { server: server.name, action, pid: pid! };
       }
       case 'create-slot': {
         const outcome = await createSlot(env, { ifNotExists: input.options.ifNotExists === true });

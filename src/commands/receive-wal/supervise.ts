@@ -7,7 +7,7 @@ import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { cliEntry } from '../../process/cli-entry.js';
 import { spawnDetached } from '../../process/supervise.js';
-import { receiverPid, stopReceiver } from './receiver.js';
+import { receiverRunning, stopReceiver } from './receiver.js';
 import type { CommandContext } from '../definition.js';
 
 /** How long cron waits for a receive-wal it stops (streaming_archiver turned off). */
@@ -22,7 +22,7 @@ export async function superviseReceiveWal(ctx: CommandContext, config: ServerCon
       else if (stopped) ctx.report.error(`Cannot terminate process receive-wal(${stopped.pid})`);
       return;
     }
-    if (receiverPid(config) !== null) return;
+    if (receiverRunning(config)) return;
     ctx.report.info(`Starting streaming archiver for server ${name}`);
     const pid = spawnDetached(process.execPath, [
       cliEntry(),

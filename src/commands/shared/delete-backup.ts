@@ -27,7 +27,7 @@ import { backupHookEnv, backupHookInfo } from '../../hooks/index.js';
 import {
   backupLockPath,
   ensureLockDirectory,
-  lockHolder,
+  isLockHeld,
   serverLockPath,
   tryAcquireLock,
 } from '../../locks/index.js';
@@ -156,7 +156,7 @@ async function deleteOneBackup(
   const status = statusOf(backup);
   if (
     (status === 'STARTED' || status === 'EMPTY') &&
-    lockHolder(serverLockPath(layout.lockDirectory, server, 'backup')) !== null
+    isLockHeld(serverLockPath(layout.lockDirectory, server, 'backup'))
   ) {
     throw new BarmanError('backup-running', `Cannot delete a running backup (${server} ${backup.id})`);
   }

@@ -21,7 +21,9 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'keep', args: ['--status', 'pg', BACKUPS.named] },
   { name: 'list-backup', args: ['pg'] },
   { name: 'list-files', args: ['pg', BACKUPS.named] },
+  { name: 'list-processes', args: ['pg'] },
   { name: 'list-server', args: [] },
+  { name: 'lock-directory-cleanup', args: [] },
   { name: 'metrics', args: ['pg'] },
   { name: 'put-wal', args: ['pg'] },
   { name: 'rebuild-xlogdb', args: ['pg'] },
@@ -32,6 +34,7 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'show-server', args: ['pg'] },
   { name: 'status', args: ['pg'] },
   { name: 'switch-wal', args: ['pg'] },
+  { name: 'terminate-process', args: ['pg', 'backup'] },
 ];
 
 const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
@@ -87,10 +90,12 @@ const allInSingleContext: BadInputCase[] = [
   'get-wal',
   'keep',
   'list-files',
+  'list-processes',
   'put-wal',
   'receive-wal',
   'recover',
   'show-backup',
+  'terminate-process',
 ].map((name) => {
   const args = COMMANDS.find((command) => command.name === name)!.args;
   return {

@@ -5,6 +5,7 @@ import { clientsTable } from './clients.js';
 import { concurrencyTable } from './concurrency.js';
 import { configTable } from './config.js';
 import { postgresTable } from './postgres.js';
+import { processesTable } from './processes.js';
 import { recoverTable } from './recover.js';
 import { trustTable } from './trust.js';
 import { verificationTable } from './verification.js';
@@ -18,6 +19,7 @@ export const TABLES: readonly CaseTable[] = [
   walTable,
   recoverTable,
   concurrencyTable,
+  processesTable,
   postgresTable,
   clientsTable,
   trustTable,

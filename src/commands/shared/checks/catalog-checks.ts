@@ -5,7 +5,7 @@
  */
 import { statusOf } from '../../../catalog/backups.js';
 import { formatProblem } from '../../../config/index.js';
-import { lockHolder, serverLockPath } from '../../../locks/index.js';
+import { isLockHeld, serverLockPath } from '../../../locks/index.js';
 import { prettySize } from '../../../output/format.js';
 import { humanDuration } from '../../../output/time.js';
 import { PosixStorage } from '../../../storage/index.js';
@@ -147,8 +147,7 @@ export async function failedBackupsCheck(ctx: CheckContext): Promise<void> {
   ctx.c.start('failed backups');
   const failed = catalog.backups.filter((backup) => statusOf(backup) === 'FAILED').length;
   // A STARTED (or EMPTY) backup while no backup process holds the lock was interrupted.
-  const backupRunning =
-    lockHolder(serverLockPath(catalog.layout.lockDirectory, ctx.config.name, 'backup')) !== null;
+  const backupRunning = isLockHeld(serverLockPath(catalog.layout.lockDirectory, ctx.config.name, 'backup'));
   const interrupted = backupRunning
     ? 0
     : catalog.backups.filter((backup) => ['STARTED', 'EMPTY'].includes(statusOf(backup))).length;

@@ -1,5 +1,5 @@
 /** The checks of the streaming archiver (receive-wal): pg_receivewal, and that it runs. */
-import { lockHolder, serverLockPath } from '../../../locks/index.js';
+import { isLockHeld, serverLockPath } from '../../../locks/index.js';
 import { findPgTool } from '../../../process/postgres-tools.js';
 import type { CheckContext } from './context.js';
 
@@ -11,6 +11,6 @@ export async function streamingArchiverChecks(ctx: CheckContext): Promise<void> 
   ctx.toolCompatibility('pg_receivexlog compatible', 'pg_receivexlog', tool, await ctx.serverVersion());
   ctx.c.start('receive-wal running');
   const lock = serverLockPath(ctx.config.barman_lock_directory, ctx.config.name, 'receive-wal');
-  if (lockHolder(lock) !== null) ctx.c.add('receive-wal running', true);
+  if (isLockHeld(lock)) ctx.c.add('receive-wal running', true);
   else ctx.c.add('receive-wal running', false, 'See the Barman log file for more details');
 }
