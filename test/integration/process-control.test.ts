@@ -332,7 +332,7 @@ describe(
       await run.exited;
     });
 
-    it('a long backup: listed, terminated mid-copy with its pg_basebackup, and the next backup marks it FAILED', async () => {
+    it('a long backup: listed, terminated mid-copy with its pg_basebackup, and marked FAILED at once', async () => {
       const slow = writeConfig('slow.conf', {}, 4000);
       const known = new Set(backupIds('main'));
       const run = startBarman(['-c', slow, 'backup', 'main']);
@@ -362,6 +362,9 @@ describe(
       const stopped = await barman('terminate-process', 'main', 'backup');
       assert.equal(stopped.exitCode, 0, stopped.stderr);
       assert.equal(stopped.stdout, `Stopped process backup(${pid})\n`);
+      // FAILED when terminate-process returns, not left STARTED until the next backup.
+      assert.equal(readBackupInfoFields(join(baseOf('main'), id, 'backup.info')).status, 'FAILED');
+      assert.match(stopped.stderr, new RegExp(`backup ${id} was interrupted .*marking it FAILED`));
       await run.exited;
       assert.equal(isProcessAlive(pid), false);
       for (const copier of copiers) assert.equal(isProcessAlive(copier), false, 'nothing copies any more');
@@ -380,8 +383,7 @@ describe(
       assert.equal(already.exitCode, 1);
       assert.equal(already.stderr, 'ERROR: Termination of backup failed: no such process for server main\n');
 
-      // The catalogue: never DONE; the next backup records it FAILED and succeeds.
-      assert.notEqual(readBackupInfoFields(join(baseOf('main'), id, 'backup.info')).status, 'DONE');
+      // The next backup succeeds; the stopped one stays FAILED.
       const next = await barman('backup', '--wait', 'main');
       assert.equal(next.exitCode, 0, next.stderr);
       assert.equal(readBackupInfoFields(join(baseOf('main'), id, 'backup.info')).status, 'FAILED');
