@@ -192,7 +192,7 @@ describe('the drill results file', () => {
       describeDrill(results[0]!),
       /^FAILED \(amcheck: corruption found\) at 2026-12-01T00:01:00.000Z/,
     );
-    assert.equal(JSON.parse(readFileSync(where, 'utf8')).server, 'pg');
+    assert.equal((JSON.parse(readFileSync(where, 'utf8')) as { server: string }).server, 'pg');
     writeFileSync(where, '{ damaged');
     await assert.rejects(
       readDrillResults(store),
