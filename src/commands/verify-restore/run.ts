@@ -13,6 +13,7 @@ import { resolveChain } from '../../recovery/chain.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import { ensureLockDirectory, lockHolder, tryAcquireLock } from '../../locks/index.js';
 import { runProgramUnchecked } from '../../process/index.js';
+import { catalogueAreas, refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
 import { chooseBackup } from '../../recovery/request.js';
 import { describeTargets, parseRecoveryTargets } from '../../recovery/targets.js';
 import type { CommandContext } from '../definition.js';
@@ -44,6 +45,49 @@ export default defineCommandModule<Result>({
     const targets = parsed.target.kind === 'none' ? parsed : { ...parsed, action: 'promote' as const };
     const targetText = describeTargets(targets, null) || 'end of the WAL archive';
 
+    // Refused before anything is created: the drill's directory never goes into the catalogue.
+    const drillBase = config.restore_drill_directory ?? tmpdir();
+    refuseCatalogueOverlap(
+      [
+        {
+          path: drillBase,
+          what: 'restore drill directory',
+          origin: config.restore_drill_directory ? 'restore_drill_directory' : 'TMPDIR',
+        },
+      ],
+      catalogueAreas(ctx.config),
+      {
+        mayContain: true,
+        hint: 'set restore_drill_directory outside barman_home, barman_lock_directory and the directories of every server',
+      },
+    );
+    // What to drill and with which programs, before the drill lock (refusals change nothing).
+    const catalog = await loadAnyServerCatalog(config, ctx.report);
+    const chosen = chooseBackup(
+      catalog.backups,
+      config.name,
+      (input.args.backup_id as string | undefined) ?? 'latest',
+      targets,
+    );
+    if (!chosen.info)
+      throw new BarmanError(
+        'backup-unreadable',
+        `backup '${chosen.id}' has an unreadable backup.info: ${chosen.unreadable}`,
+      );
+    if (!['DONE', 'WAITING_FOR_WALS'].includes(chosen.info.status))
+      throw new BarmanError(
+        'backup-not-done',
+        `backup ${chosen.id} of server ${config.name} is ${chosen.info.status}: only a DONE backup can be drilled`,
+        { hint: "choose another backup (see 'barman list-backup')" },
+      );
+    const backup = chosen as CatalogBackup & { info: BackupInfo };
+    if (backup.info.version === null)
+      throw new BarmanError(
+        'backup-unreadable',
+        `backup '${backup.id}' does not record its PostgreSQL version`,
+      );
+    const chain = resolveChain(config.name, catalog.backups, backup);
+    const programs = await findDrillPrograms(config, backup.info.version);
     await ensureLockDirectory(ctx.config.global.barman_lock_directory);
     const lockPath = `${ctx.config.global.barman_lock_directory}/.restore-drill.lock`;
     const lock = tryAcquireLock(lockPath);
@@ -59,26 +103,6 @@ export default defineCommandModule<Result>({
     }
     try {
       lowerPriority(ctx, config.restore_drill_nice);
-      const catalog = await loadAnyServerCatalog(config, ctx.report);
-      const chosen = chooseBackup(
-        catalog.backups,
-        config.name,
-        (input.args.backup_id as string | undefined) ?? 'latest',
-        targets,
-      );
-      if (!chosen.info)
-        throw new BarmanError(
-          'backup-unreadable',
-          `backup '${chosen.id}' has an unreadable backup.info: ${chosen.unreadable}`,
-        );
-      const backup = chosen as CatalogBackup & { info: BackupInfo };
-      if (backup.info.version === null)
-        throw new BarmanError(
-          'backup-unreadable',
-          `backup '${backup.id}' does not record its PostgreSQL version`,
-        );
-      const chain = resolveChain(config.name, catalog.backups, backup);
-      const programs = await findDrillPrograms(config, backup.info.version);
       ctx.report.info(
         `Starting restore drill of backup ${backup.id} of server ${config.name} (target: ${targetText})`,
       );
@@ -89,7 +113,7 @@ export default defineCommandModule<Result>({
         targets,
         targetText,
         programs,
-        drillBase: config.restore_drill_directory ?? tmpdir(),
+        drillBase,
       });
       let recordedIn: string | null = null;
       try {

@@ -32,6 +32,7 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'show-server', args: ['pg'] },
   { name: 'status', args: ['pg'] },
   { name: 'switch-wal', args: ['pg'] },
+  { name: 'verify-restore', args: ['pg', BACKUPS.named] },
 ];
 
 const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
@@ -41,12 +42,12 @@ const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
   stderr: ["ERROR: unknown option '--no-such-option'"],
 }));
 
-// metrics takes any number of servers (none: all of them).
+// metrics takes any number of servers (none: all of them); verify-restore's backup id is optional.
 const missingArgument: BadInputCase[] = COMMANDS.filter(
   ({ name, args }) => args.length > 0 && name !== 'metrics',
 ).map(({ name, args }) => ({
   name: `${name} without its last argument`,
-  args: [name, ...args.slice(0, -1)],
+  args: [name, ...args.slice(0, name === 'verify-restore' ? 0 : -1)],
   exit: 2,
   stderr: [/ERROR: missing required argument '\w+'/],
 }));
@@ -91,6 +92,7 @@ const allInSingleContext: BadInputCase[] = [
   'receive-wal',
   'recover',
   'show-backup',
+  'verify-restore',
 ].map((name) => {
   const args = COMMANDS.find((command) => command.name === name)!.args;
   return {
@@ -101,7 +103,7 @@ const allInSingleContext: BadInputCase[] = [
   };
 });
 
-const BACKUP_COMMANDS = ['show-backup', 'list-files', 'delete', 'recover'];
+const BACKUP_COMMANDS = ['show-backup', 'list-files', 'delete', 'recover', 'verify-restore'];
 const badBackupIds: BadInputCase[] = BACKUP_COMMANDS.flatMap((name) =>
   [
     {

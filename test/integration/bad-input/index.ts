@@ -7,6 +7,7 @@ import { configTable } from './config.js';
 import { postgresTable } from './postgres.js';
 import { recoverTable } from './recover.js';
 import { trustTable } from './trust.js';
+import { verifyRestoreTable } from './verify-restore.js';
 import { walTable } from './wal.js';
 import type { CaseTable } from './world.js';
 
@@ -20,4 +21,5 @@ export const TABLES: readonly CaseTable[] = [
   postgresTable,
   clientsTable,
   trustTable,
+  verifyRestoreTable,
 ];
