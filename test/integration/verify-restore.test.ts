@@ -171,6 +171,13 @@ describe('barman verify-restore (PostgreSQL 15)', { concurrency: 1 }, () => {
     assert.equal(showJson.main!.restore_drill.status, 'ok');
     const status = await barman('status', 'main');
     assert.match(status.stdout, /^\tLast restore drill: passed at /m);
+    // With a drill schedule, check finds the programs the scheduled drill will need.
+    writeConfig({ restore_drill_schedule: '0 5 * * 0' });
+    const check = await barman('check', 'main');
+    assert.match(
+      check.stdout,
+      /^\trestore drill: OK \(PostgreSQL 15 \(\/usr\/lib\/postgresql\/15\/bin\/postgres\)/m,
+    );
     const metrics = await barman('metrics', 'main');
     assert.equal(metrics.exitCode, 0, metrics.stderr);
     assert.match(metrics.stdout, /^barman_restore_drill_last_success\{server="main"\} 1$/m);

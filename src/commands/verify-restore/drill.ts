@@ -21,7 +21,7 @@ import { stagingRoot } from '../../recovery/request.js';
 import type { RecoveryTargets } from '../../recovery/targets.js';
 import type { CommandContext } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
-import type { DrillPrograms } from './programs.js';
+import type { DrillPrograms } from '../shared/drill-programs.js';
 import { amcheck, probeVerdict, verifyBackup } from './checks.js';
 import type { DrillDirectory } from './instance.js';
 import {

@@ -22,7 +22,7 @@ import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { targetOptionValues } from '../recover/index.js';
 import { runDrill } from './drill.js';
-import { findDrillPrograms } from './programs.js';
+import { findDrillPrograms } from '../shared/drill-programs.js';
 
 interface Result {
   server: string;

@@ -22,7 +22,7 @@ import {
   probeVerdict,
   verifybackupVerdict,
 } from '../../../src/commands/verify-restore/checks.js';
-import { drillSearchPath, majorOfVersionNumber } from '../../../src/commands/verify-restore/programs.js';
+import { drillSearchPath, majorOfVersionNumber } from '../../../src/commands/shared/drill-programs.js';
 import { writeConfigFiles } from '../../helpers/config-files.js';
 
 const GLOBAL = '[barman]\nbarman_home = /var/lib/barman\nbarman_user = barman\n';
