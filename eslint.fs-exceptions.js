@@ -116,6 +116,11 @@ export const fsExceptions = [
   },
   { path: 'src/recovery/tar-extract.ts', reason: 'extracts tar archives into the recovery destination' },
   {
+    path: 'src/commands/verify-restore/instance.ts',
+    reason:
+      "a restore drill's private directory (recovered PGDATA, its pg_hba.conf, socket, log), its free space, and its removal",
+  },
+  {
     path: 'src/recovery/combine/output.ts',
     reason:
       'writes the data directory a native combine of an incremental chain produces (the recovery destination)',

@@ -33,6 +33,7 @@ import { switchWal } from './switch-wal/index.js';
 import { replicationStatus } from './replication-status/index.js';
 import { receiveWal } from './receive-wal/index.js';
 import { recover } from './recover/index.js';
+import { verifyRestore } from './verify-restore/index.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
   archiveWalCommand,
@@ -65,4 +66,5 @@ export const COMMANDS: readonly CommandDefinition[] = [
   replicationStatus,
   receiveWal,
   recover,
+  verifyRestore,
 ];

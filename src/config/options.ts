@@ -840,6 +840,65 @@ const optionTable = {
     ),
   }),
 
+  restore_drill_directory: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      '`verify-restore` recovers into a private directory (0700) created below this one and removed at the end of the drill; default: the system temporary directory (TMPDIR, else /tmp). It must lie outside barman_home and every server directory.',
+  }),
+  restore_drill_bin_path: option({
+    scope: 'global',
+    schema: kinds.absolutePath(),
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      "Directory of the PostgreSQL server programs (`postgres`, `pg_amcheck`, `pg_verifybackup`) `verify-restore` runs; searched first, then `path_prefix`, Debian's `/usr/lib/postgresql/<major>/bin` and PATH. `postgres` must be the backup's major version; a drill without one is refused, naming the directories searched.",
+  }),
+  restore_drill_probe: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      'SQL query `verify-restore` runs on the recovered copy (in `restore_drill_probe_database`), returning one timestamp, e.g. `select max(created_at) from orders`: the drill fails when it errors or returns no value, and, with `restore_drill_probe_max_age`, when the value is older than the recovery target (or the backup end) minus that age.',
+  }),
+  restore_drill_probe_database: option({
+    scope: 'global',
+    schema: kinds.nonEmptyText(),
+    default: 'postgres',
+    since: 'barman-ts',
+    category: 'Recovery',
+    description: 'Database `restore_drill_probe` runs in.',
+  }),
+  restore_drill_probe_max_age: option({
+    scope: 'global',
+    schema: kinds.duration(),
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      "How stale the probe's timestamp may be (`30 minutes`, `2 hours`, a bare number is seconds): the drill fails when the value is older than the recovery target time, or the backup's end time, minus this. Needs `restore_drill_probe`.",
+  }),
+  restore_drill_space_margin: option({
+    scope: 'global',
+    schema: kinds.int({ min: 100, max: 10_000 }),
+    default: '120',
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      "Disk-space cap of `verify-restore`, in percent of the backup's size: the drill is refused before anything is recovered when the file system of the drill directory has less free space than that (120: the backup's size plus 20 % for the WAL it replays).",
+  }),
+  restore_drill_nice: option({
+    scope: 'global',
+    schema: kinds.int({ min: 0, max: 19 }),
+    default: '10',
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      'Niceness of `verify-restore` and every process it starts (the copy, PostgreSQL, pg_amcheck); above 0, their I/O also runs at the lowest best-effort priority (`ionice -c 2 -n 7`, when ionice is installed). 0 leaves both as they are.',
+  }),
+
   // ---------------------------------------------------------------- Scheduling
   backup_schedule: option({
     scope: 'global',
@@ -858,6 +917,15 @@ const optionTable = {
     description:
       'Each scheduled backup starts after a random delay of up to this many seconds, so that servers sharing a schedule (a fleet) do not start at the same second.',
   }),
+  restore_drill_schedule: option({
+    scope: 'global',
+    schema: kinds.cronExpression(),
+    since: 'barman-ts',
+    category: 'Scheduling',
+    description:
+      '`barman daemon` runs `barman verify-restore SERVER` (a restore drill of the latest backup) on this cron schedule, as `backup_schedule` runs backups. One drill runs at a time: a drill due while another runs is skipped and logged. See docs/restore-drills.md.',
+  }),
+
   daemon_metrics_address: option({
     scope: 'global-only',
     schema: kinds.listenAddress(),

@@ -205,6 +205,22 @@ export const interval = () =>
     return { count, unit, seconds: count * UNIT_SECONDS[unit] };
   });
 
+/**
+ * A duration for barman-ts's own options: `<n> second|minute|hour|day|week[s]` (a bare number is
+ * seconds). Value in seconds.
+ */
+export const duration = () =>
+  fromString((raw, ctx): number => {
+    const match = /^\s*(\d+)\s*(seconds?|minutes?|hours?|days?|weeks?)?\s*$/i.exec(withoutInlineComment(raw));
+    if (!match)
+      return fail(ctx, `expected '<n> SECONDS|MINUTES|HOURS|DAYS|WEEKS' (e.g. 30 minutes), got '${raw}'`);
+    const unit = (match[2] ?? 'seconds').toLowerCase().replace(/s$/, '');
+    const factor = { second: 1, minute: 60, hour: 3600, day: 86_400, week: 7 * 86_400 }[unit]!;
+    const count = checkWholeNumber(match[1]!, { min: 0, max: Math.floor(MAX_INTERVAL_SECONDS / factor) });
+    if (typeof count === 'string') return fail(ctx, `${count} ${unit}s`);
+    return count * factor;
+  });
+
 export function formatInterval(value: Interval): string {
   return `${value.count} ${value.unit}${value.count === 1 ? '' : 's'}`;
 }

@@ -123,3 +123,22 @@ export async function postgresToolVersion(path: string): Promise<{ text: string;
   const version = run ? parseToolVersion(run.stdout) : null;
   return version ? { text: version.full, major: Number.parseFloat(version.major) } : null;
 }
+
+/**
+ * The first `name` in `directories` (in order) whose major version `fits`, with every directory
+ * searched, for a refusal that names them. A program that does not run or tell its version is
+ * passed over.
+ */
+export async function findPgToolOfVersion(
+  name: string,
+  directories: readonly string[],
+  fits: (major: number) => boolean,
+): Promise<{ tool: (PgTool & { major: number }) | null; searched: string[] }> {
+  const searched = [...new Set(directories.filter((directory) => directory !== ''))];
+  for (const directory of searched) {
+    const tool = await findPgTool([name], directory);
+    const major = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : Number.NaN;
+    if (tool && fits(major)) return { tool: { ...tool, major }, searched };
+  }
+  return { tool: null, searched };
+}

@@ -1,6 +1,6 @@
 /**
- * `barman daemon`: runs the work of `barman cron` and each server's scheduled backups until
- * stopped. One daemon per barman_lock_directory (a lock file). Each run is a child process
+ * `barman daemon`: runs the work of `barman cron`, each server's scheduled backups and restore
+ * drills (one drill at a time) until stopped. One daemon per barman_lock_directory (a lock file). Each run is a child process
  * (runs.ts); a run still going when its next time comes is not overlapped (the time is skipped
  * and logged); a failing run is logged and the schedule goes on. SIGHUP reloads the
  * configuration (an invalid one is refused and the running one kept); SIGTERM or SIGINT stops
@@ -54,6 +54,8 @@ class Daemon {
   private readonly runs: RunGroup;
   private readonly interrupted = new Set<string>();
   private stopping = false;
+  /** The restore drill running now (its job name), if any. */
+  private drill: string | null = null;
   /** node-cron's own messages (a run missed while the process was stalled) go to the log. */
   private readonly cronLogger = {
     info: (message: string) => this.ctx.log.info(`daemon: ${message}`),
@@ -131,10 +133,20 @@ class Daemon {
 
   private async execute(job: ScheduledJob): Promise<void> {
     if (this.stopping) return;
+    // Restore drills run one at a time, whichever server: each needs a backup's worth of disk.
+    if (job.kind === 'drill' && this.drill !== null) {
+      this.stats.skipped(job.name);
+      this.ctx.report.warning(`barman daemon: ${this.drill} is running: ${job.name} is skipped this time`);
+      return;
+    }
     this.ctx.report.info(`barman daemon: starting ${job.name}`);
     this.stats.started(job.name);
-    const outcome = await this.runs.run(job);
-    this.record(outcome);
+    if (job.kind === 'drill') this.drill = job.name;
+    try {
+      this.record(await this.runs.run(job));
+    } finally {
+      if (job.kind === 'drill') this.drill = null;
+    }
   }
 
   private record(outcome: RunOutcome): void {

@@ -1,6 +1,7 @@
 /**
  * What `barman daemon` runs and when, read from the configuration: the work of `barman cron` on
- * `daemon_cron_schedule`, and `barman backup SERVER` on each active server's `backup_schedule`.
+ * `daemon_cron_schedule`, `barman backup SERVER` on each active server's `backup_schedule`, and
+ * `barman verify-restore SERVER` on its `restore_drill_schedule`.
  * Every schedule is validated field by field with node-cron here (the configuration loader only
  * checks its shape, to keep archive_command's start-up cheap); a wrong one is reported naming
  * file, section and option.
@@ -11,9 +12,10 @@ import { formatProblem } from '../config/index.js';
 import type { ConfigProblem } from '../config/index.js';
 
 export interface ScheduledJob {
-  /** `cron`, or `backup <server>`: the name the daemon logs. */
+  /** `cron`, `backup <server>` or `restore-drill <server>`: the name the daemon logs. */
   name: string;
-  kind: 'cron' | 'backup';
+  /** `drill`: a restore drill (verify-restore); the daemon runs one at a time. */
+  kind: 'cron' | 'backup' | 'drill';
   server: string | null;
   /** node-cron expression (5 fields, or 6 with seconds first). */
   schedule: string;
@@ -62,28 +64,44 @@ export function schedulePlan(config: BarmanConfig): SchedulePlan {
       args: ['cron'],
     });
   for (const entry of config.servers.values()) {
-    const schedule = entry.config.backup_schedule;
-    if (schedule === null || entry.disabled || !entry.config.active) continue;
-    const error = scheduleError(schedule);
-    if (error) {
-      problems.push(formatProblem(backupScheduleProblem(entry, error)));
-      continue;
+    if (entry.disabled || !entry.config.active) continue;
+    const scheduled = [
+      { option: 'backup_schedule', kind: 'backup', name: 'backup', args: ['backup', entry.name] },
+      {
+        option: 'restore_drill_schedule',
+        kind: 'drill',
+        name: 'restore-drill',
+        args: ['verify-restore', entry.name],
+      },
+    ] as const;
+    for (const { option, kind, name, args } of scheduled) {
+      const schedule = entry.config[option];
+      if (schedule === null) continue;
+      const error = scheduleError(schedule);
+      if (error) {
+        problems.push(formatProblem(scheduleProblem(entry, error, option)));
+        continue;
+      }
+      jobs.push({
+        name: `${name} ${entry.name}`,
+        kind,
+        server: entry.name,
+        schedule,
+        jitterSeconds: kind === 'backup' ? entry.config.backup_schedule_jitter : 0,
+        args,
+      });
     }
-    jobs.push({
-      name: `backup ${entry.name}`,
-      kind: 'backup',
-      server: entry.name,
-      schedule,
-      jitterSeconds: entry.config.backup_schedule_jitter,
-      args: ['backup', entry.name],
-    });
   }
   return { jobs, problems };
 }
 
-/** The problem of a server's backup_schedule, located where the value was written. */
-export function backupScheduleProblem(entry: ServerEntry, message: string): ConfigProblem {
-  const source = entry.sources.backup_schedule;
+/** The problem of a server's schedule option, located where the value was written. */
+export function scheduleProblem(
+  entry: ServerEntry,
+  message: string,
+  option: 'backup_schedule' | 'restore_drill_schedule',
+): ConfigProblem {
+  const source = entry.sources[option];
   return source?.kind === 'file'
     ? {
         severity: 'error',
@@ -91,7 +109,7 @@ export function backupScheduleProblem(entry: ServerEntry, message: string): Conf
         file: source.file,
         line: source.line,
         section: source.section,
-        option: 'backup_schedule',
+        option,
       }
-    : { severity: 'error', message, section: entry.name, option: 'backup_schedule' };
+    : { severity: 'error', message, section: entry.name, option };
 }

@@ -220,6 +220,39 @@ describe('barman daemon', { concurrency: 1, skip: !isRoot() && 'needs root (runs
     assert.equal(next.exitCode, 0, next.stderr);
   });
 
+  it('runs the scheduled restore drills one at a time and records their results', async () => {
+    await createDir(join(dir, 'drills'), { owner: 'postgres' });
+    const drill = { restore_drill_schedule: '*/2 * * * * *', restore_drill_directory: join(dir, 'drills') };
+    writeConfig({ main: server(drill), second: server(drill) });
+    const running = startDaemon();
+    await running.waitForOutput(/restore-drill main \(\*\/2 \* \* \* \* \*\), restore-drill second/);
+    await running.waitForOutput(/barman daemon: restore-drill main (finished|failed)/, 120_000);
+    await running.waitForOutput(
+      /restore-drill (main|second) is running: restore-drill (main|second) is skipped/,
+    );
+    const stopped = await stopDaemon(running);
+    assert.equal(stopped.exitCode, 0, stopped.stderr);
+    assert.match(running.output, /barman daemon: restore-drill main finished/, running.output);
+    // Never two drills at once: each start is followed by its end before the next start.
+    const messages = logLines()
+      .map((entry) => entry.msg)
+      .filter((message) =>
+        /^barman daemon: (starting restore-drill|restore-drill \w+ (finished|failed|was ended))/.test(
+          message,
+        ),
+      );
+    let open = 0;
+    for (const message of messages) {
+      open += message.includes('starting restore-drill') ? 1 : -1;
+      assert.ok(open <= 1, `two drills at once: ${messages.join(' | ')}`);
+    }
+    const results = JSON.parse(readFileSync(join(dir, 'home/main/restore-drills.json'), 'utf8')) as {
+      results: Array<{ status: string }>;
+    };
+    assert.equal(results.results[0]!.status, 'ok');
+    assert.deepEqual(readdirSync(join(dir, 'drills')), []);
+  });
+
   it('refuses to start on a schedule node-cron refuses, naming the option', async () => {
     writeConfig({ main: server({ backup_schedule: '0 2 * * 5#9' }) });
     const run = await runBarman(['-c', config, 'daemon'], { timeoutMs: 30_000 });

@@ -1,4 +1,34 @@
-import type { CommandDefinition } from '../definition.js';
+import type { CommandDefinition, CommandOption } from '../definition.js';
+
+/** The recovery target options, shared with verify-restore (a drill recovers the same way). */
+export const RECOVERY_TARGET_OPTIONS: readonly CommandOption[] = [
+  { flags: '--target-tli <timeline>', description: "target timeline: 'current', 'latest' or a number" },
+  { flags: '--target-time <time>', description: "recover up to this time ('YYYY-MM-DD HH:MM:SS[+HH:MM]')" },
+  { flags: '--target-xid <xid>', description: 'recover up to this transaction id' },
+  { flags: '--target-lsn <lsn>', description: 'recover up to this LSN' },
+  {
+    flags: '--target-name <name>',
+    description: 'recover up to this restore point (pg_create_restore_point)',
+  },
+  { flags: '--target-immediate', description: 'stop as soon as the backup is consistent' },
+  {
+    flags: '--exclusive',
+    description: 'stop just before the target (time, xid or LSN) instead of after it',
+  },
+];
+
+/** The target options of a parsed command line, as parseRecoveryTargets (recovery/targets.ts) takes them. */
+export function targetOptionValues(options: Readonly<Record<string, unknown>>) {
+  return {
+    targetTime: options.targetTime as string | undefined,
+    targetXid: options.targetXid as string | undefined,
+    targetLsn: options.targetLsn as string | undefined,
+    targetName: options.targetName as string | undefined,
+    targetImmediate: options.targetImmediate === true,
+    targetTli: options.targetTli as string | undefined,
+    exclusive: options.exclusive === true,
+  };
+}
 
 export const recover: CommandDefinition = {
   name: 'recover',
@@ -21,19 +51,7 @@ export const recover: CommandDefinition = {
     },
   ],
   options: [
-    { flags: '--target-tli <timeline>', description: "target timeline: 'current', 'latest' or a number" },
-    { flags: '--target-time <time>', description: "recover up to this time ('YYYY-MM-DD HH:MM:SS[+HH:MM]')" },
-    { flags: '--target-xid <xid>', description: 'recover up to this transaction id' },
-    { flags: '--target-lsn <lsn>', description: 'recover up to this LSN' },
-    {
-      flags: '--target-name <name>',
-      description: 'recover up to this restore point (pg_create_restore_point)',
-    },
-    { flags: '--target-immediate', description: 'stop as soon as the backup is consistent' },
-    {
-      flags: '--exclusive',
-      description: 'stop just before the target (time, xid or LSN) instead of after it',
-    },
+    ...RECOVERY_TARGET_OPTIONS,
     {
       flags: '--target-action <action>',
       description: 'what PostgreSQL does at the target',

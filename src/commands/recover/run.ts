@@ -26,6 +26,7 @@ import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
+import { targetOptionValues } from './index.js';
 import { withOverrides } from '../shared/overrides.js';
 
 interface RecoverResult {
@@ -58,13 +59,7 @@ export default defineCommandModule<RecoverResult>({
     });
     const options = input.options;
     const targets = parseRecoveryTargets({
-      targetTime: options.targetTime as string | undefined,
-      targetXid: options.targetXid as string | undefined,
-      targetLsn: options.targetLsn as string | undefined,
-      targetName: options.targetName as string | undefined,
-      targetImmediate: options.targetImmediate === true,
-      targetTli: options.targetTli as string | undefined,
-      exclusive: options.exclusive === true,
+      ...targetOptionValues(options),
       targetAction: options.targetAction as string | undefined,
       standbyMode: options.standbyMode === true,
     });

@@ -1,6 +1,8 @@
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import { resolveBackup, statusOf } from '../../catalog/backups.js';
+import type { DrillResult } from '../../catalog/drills.js';
+import { describeDrill, loadDrillResults } from '../../catalog/drills.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
@@ -21,6 +23,8 @@ import { copyStat, nested, percent, renderChainConsole, renderChainJson, row } f
 type Result = {
   catalog: ServerCatalog;
   backup: CatalogBackup;
+  /** The newest restore drill of this backup (verify-restore), or why the results are unreadable. */
+  drill: { last: DrillResult | null; error: string | null };
 } | null;
 
 export default defineCommandModule<Result>({
@@ -32,11 +36,33 @@ export default defineCommandModule<Result>({
     });
     if (!server) return null;
     const catalog = await loadAnyServerCatalog(server.config, ctx.report);
-    return { catalog, backup: resolveBackup(catalog.backups, server.name, input.args.backup_id as string) };
+    const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
+    const drills = await loadDrillResults(server.config);
+    const last = drills.results.find((result) => result.backup_id === backup.id) ?? null;
+    return { catalog, backup, drill: { last, error: drills.error } };
   },
 
   renderConsole(result) {
     if (!result) return [];
+    const { last, error } = result.drill;
+    const drill = error ? `unreadable: ${error}` : last ? describeDrill(last) : null;
+    const lines = backupView.renderConsole(result);
+    return drill ? [...lines, '', '  Restore drill:', nested('Last drill', drill)] : lines;
+  },
+
+  renderJson(result) {
+    if (!result) return {};
+    const document = backupView.renderJson(result);
+    const server = document[result.catalog.config.name] as Record<string, unknown> | undefined;
+    if (server && (result.drill.last || result.drill.error))
+      server.restore_drill = result.drill.error ? { error: result.drill.error } : result.drill.last;
+    return document;
+  },
+});
+
+/** Barman's show-backup; the restore drill is added above. */
+const backupView = {
+  renderConsole(result: NonNullable<Result>): string[] {
     const { catalog, backup } = result;
     const info = backup.info;
     const lines = [`Backup ${backup.id}:`];
@@ -135,8 +161,7 @@ export default defineCommandModule<Result>({
     return lines;
   },
 
-  renderJson(result) {
-    if (!result) return {};
+  renderJson(result: NonNullable<Result>): Record<string, unknown> {
     const { catalog, backup } = result;
     const info = backup.info;
     const server = catalog.config.name;
@@ -216,4 +241,4 @@ export default defineCommandModule<Result>({
       },
     };
   },
-});
+};

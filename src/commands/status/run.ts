@@ -4,6 +4,7 @@
  * and the backups. Rows PostgreSQL cannot provide are left out.
  */
 import { statusOf } from '../../catalog/backups.js';
+import { describeDrill, loadDrillResults } from '../../catalog/drills.js';
 import { formatGfsPolicy, formatRetentionPolicy } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import { prettySize, pythonStr } from '../../output/format.js';
@@ -116,6 +117,15 @@ export default defineCommandModule<Result>({
         'Minimum redundancy requirements',
         `${done < minimum ? 'FAILED' : 'satisfied'} (${done}/${minimum})`,
       );
+      // barman-ts's restore drills (verify-restore): the newest result, whichever backup.
+      const drills = await loadDrillResults(config);
+      const drill = drills.results[0];
+      if (drills.error || drill || config.restore_drill_schedule)
+        row(
+          'restore_drill',
+          'Last restore drill',
+          drills.error ? `unreadable: ${drills.error}` : drill ? describeDrill(drill) : 'none yet',
+        );
       result.servers.push({ name: server.name, rows });
     }
     return result;

@@ -35,6 +35,7 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'status', args: ['pg'] },
   { name: 'switch-wal', args: ['pg'] },
   { name: 'terminate-process', args: ['pg', 'backup'] },
+  { name: 'verify-restore', args: ['pg', BACKUPS.named] },
 ];
 
 const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
@@ -44,12 +45,12 @@ const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
   stderr: ["ERROR: unknown option '--no-such-option'"],
 }));
 
-// metrics takes any number of servers (none: all of them).
+// metrics takes any number of servers (none: all of them); verify-restore's backup id is optional.
 const missingArgument: BadInputCase[] = COMMANDS.filter(
   ({ name, args }) => args.length > 0 && name !== 'metrics',
 ).map(({ name, args }) => ({
   name: `${name} without its last argument`,
-  args: [name, ...args.slice(0, -1)],
+  args: [name, ...args.slice(0, name === 'verify-restore' ? 0 : -1)],
   exit: 2,
   stderr: [/ERROR: missing required argument '\w+'/],
 }));
@@ -96,6 +97,7 @@ const allInSingleContext: BadInputCase[] = [
   'recover',
   'show-backup',
   'terminate-process',
+  'verify-restore',
 ].map((name) => {
   const args = COMMANDS.find((command) => command.name === name)!.args;
   return {
@@ -106,7 +108,7 @@ const allInSingleContext: BadInputCase[] = [
   };
 });
 
-const BACKUP_COMMANDS = ['show-backup', 'list-files', 'delete', 'recover'];
+const BACKUP_COMMANDS = ['show-backup', 'list-files', 'delete', 'recover', 'verify-restore'];
 const badBackupIds: BadInputCase[] = BACKUP_COMMANDS.flatMap((name) =>
   [
     {

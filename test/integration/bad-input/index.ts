@@ -9,6 +9,7 @@ import { processesTable } from './processes.js';
 import { recoverTable } from './recover.js';
 import { trustTable } from './trust.js';
 import { verificationTable } from './verification.js';
+import { verifyRestoreTable } from './verify-restore.js';
 import { walTable } from './wal.js';
 import type { CaseTable } from './world.js';
 
@@ -24,4 +25,5 @@ export const TABLES: readonly CaseTable[] = [
   clientsTable,
   trustTable,
   verificationTable,
+  verifyRestoreTable,
 ];

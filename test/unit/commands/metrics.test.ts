@@ -14,7 +14,9 @@ import { loadConfig } from '../../../src/config/index.js';
 import { loadServerCatalog } from '../../../src/commands/shared/backup-catalog.js';
 import type { CatalogFacts } from '../../../src/commands/shared/metrics/catalog-facts.js';
 import { catalogFacts } from '../../../src/commands/shared/metrics/catalog-facts.js';
+import type { DrillResult } from '../../../src/catalog/drills.js';
 import type { MetricsSnapshot } from '../../../src/commands/shared/metrics/collect.js';
+import { drillFacts } from '../../../src/commands/shared/metrics/collect.js';
 import { MetricsExposition } from '../../../src/commands/shared/metrics/exposition.js';
 import { queueFacts } from '../../../src/commands/shared/metrics/live-facts.js';
 import { serveMetrics } from '../../../src/commands/shared/metrics/http.js';
@@ -219,6 +221,19 @@ describe('metrics of a hand-built catalogue', () => {
   });
 });
 
+function drillResult(status: 'ok' | 'failed', endedAt: string, seconds: number): DrillResult {
+  return {
+    backup_id: '20270101T000000',
+    status,
+    started_at: endedAt,
+    ended_at: endedAt,
+    duration_seconds: seconds,
+    target: 'end of the WAL archive',
+    error: status === 'ok' ? null : 'amcheck: corruption found',
+    steps: [],
+  };
+}
+
 describe('the exposition', () => {
   it('writes each series with its labels, leaves unknown values out and names failed checks', async () => {
     const snapshot: MetricsSnapshot = {
@@ -234,6 +249,7 @@ describe('the exposition', () => {
           queues: [],
           postgres: null,
           checks: null,
+          drill: null,
         },
         {
           server: 'pg',
@@ -248,6 +264,10 @@ describe('the exposition', () => {
             { name: 'wal_level', ok: false, hint: 'please set it' },
             { name: 'wal_level', ok: true, hint: null },
           ],
+          drill: drillFacts([
+            drillResult('failed', '2027-01-15T08:00:00.000Z', 42.5),
+            drillResult('ok', '2027-01-14T08:00:00.000Z', 40),
+          ]),
         },
       ],
     };
@@ -266,6 +286,10 @@ describe('the exposition', () => {
       'barman_wal_queue_bytes{server="pg",queue="incoming"} 32',
       'barman_wal_queue_oldest_age_seconds{server="pg",queue="incoming"} 5',
       'barman_postgres_up{server="pg"} 0',
+      'barman_restore_drill_last_success{server="pg"} 0',
+      `barman_restore_drill_last_timestamp_seconds{server="pg"} ${Date.parse('2027-01-15T08:00:00Z') / 1000}`,
+      'barman_restore_drill_last_duration_seconds{server="pg"} 42.5',
+      `barman_restore_drill_last_success_timestamp_seconds{server="pg"} ${Date.parse('2027-01-14T08:00:00Z') / 1000}`,
       'barman_check_ok{server="pg",check="PostgreSQL"} 1',
       'barman_check_ok{server="pg",check="wal_level"} 0',
     ]);

@@ -101,6 +101,43 @@ describe('the daemon plan', () => {
   });
 });
 
+describe('restore_drill_schedule', () => {
+  it('runs verify-restore SERVER on its own schedule, without the backup jitter, beside the backups', () => {
+    const config = load(
+      `${GLOBAL}backup_schedule_jitter = 30\n` +
+        `${SERVER('a', 'backup_schedule = 0 2 * * *\nrestore_drill_schedule = 0 5 * * 0\n')}` +
+        `${SERVER('b', 'restore_drill_schedule = */20 * * * * *\nactive = false\n')}`,
+    );
+    const plan = schedulePlan(config);
+    assert.deepEqual(plan.problems, []);
+    assert.deepEqual(
+      plan.jobs.map((job) => [job.name, job.kind, job.schedule, job.jitterSeconds, job.args.join(' ')]),
+      [
+        ['cron', 'cron', '* * * * *', 0, 'cron'],
+        ['backup a', 'backup', '0 2 * * *', 30, 'backup a'],
+        ['restore-drill a', 'drill', '0 5 * * 0', 0, 'verify-restore a'],
+      ],
+    );
+  });
+
+  it('is validated like backup_schedule, naming its own option', () => {
+    const refused = load(`${GLOBAL}${SERVER('a', 'restore_drill_schedule = weekly\n')}`).servers.get('a')!;
+    assert.match(
+      refused.problems.map(formatProblem).join('\n'),
+      /\[a\] restore_drill_schedule: expected a cron expression of 5 or 6 fields, got 'weekly'/,
+    );
+    const plan = schedulePlan(load(`${GLOBAL}${SERVER('a', 'restore_drill_schedule = 0 2 * * 5#9\n')}`));
+    assert.deepEqual(
+      plan.jobs.map((job) => job.name),
+      ['cron'],
+    );
+    assert.match(
+      plan.problems[0]!,
+      /^\[a\] restore_drill_schedule: '0 2 \* \* 5#9' is not a valid cron expression/,
+    );
+  });
+});
+
 describe('daemon_metrics_address', () => {
   it('is 127.0.0.1:9780 by default, HOST:PORT or off, and refused naming the option otherwise', () => {
     assert.deepEqual(load(GLOBAL).global.daemon_metrics_address, { host: '127.0.0.1', port: 9780 });

@@ -7,7 +7,8 @@
  * Cost per server: the catalogue as `list-backup` reads it (a directory listing and every
  * backup.info plus xlog.db; for an s3:// catalogue two object listings), a listing and a stat
  * per file of incoming/, streaming/ and errors/, and, unless disabled, one PostgreSQL session
- * reading pg_stat_archiver, bounded by the timeout. Servers are collected concurrently.
+ * reading pg_stat_archiver, bounded by the timeout, and one read of the restore drill results
+ * (catalog/drills.ts). Servers are collected concurrently.
  */
 import type { ServerEntry } from '../../../config/index.js';
 import { describeError } from '../../../errors/index.js';
@@ -17,6 +18,8 @@ import { loadServerCatalog } from '../backup-catalog.js';
 import type { CheckResult } from '../checks/results.js';
 import type { CatalogFacts } from './catalog-facts.js';
 import { catalogFacts } from './catalog-facts.js';
+import type { DrillResult } from '../../../catalog/drills.js';
+import { loadDrillResults } from '../../../catalog/drills.js';
 import type { ArchiverProbe, QueueFacts, WalQueue } from './live-facts.js';
 import { probeArchiver, queueFacts } from './live-facts.js';
 
@@ -33,6 +36,15 @@ export interface ServerSnapshot {
   postgres: ArchiverProbe | null;
   /** Null when no check results were asked for. */
   checks: readonly CheckResult[] | null;
+  /** The newest restore drill (verify-restore) and the newest that passed; null before the first. */
+  drill: DrillFacts | null;
+}
+
+export interface DrillFacts {
+  lastSuccess: boolean;
+  lastEndSeconds: number;
+  lastDurationSeconds: number;
+  lastSuccessEndSeconds: number | null;
 }
 
 /** What `barman daemon` tells of itself when it serves /metrics. */
@@ -94,6 +106,7 @@ async function collectServer(
     queues: [],
     postgres: null,
     checks: null,
+    drill: null,
   };
   if (entry.disabled) return snapshot;
   const log = options.log.child({ server: entry.name });
@@ -125,10 +138,26 @@ async function collectServer(
       );
     }
   }
+  const drills = await loadDrillResults(config);
+  if (drills.error) options.report.warning(`server '${entry.name}': ${drills.error}`);
+  snapshot.drill = drillFacts(drills.results);
   snapshot.postgres = await postgres;
   if (snapshot.postgres && !snapshot.postgres.up) {
     log.warning(`metrics: PostgreSQL of server '${entry.name}' not reached: ${snapshot.postgres.error}`);
   }
   snapshot.checks = await checks;
   return snapshot;
+}
+
+/** Drill results (newest first) as the metrics tell them. */
+export function drillFacts(results: readonly DrillResult[]): DrillFacts | null {
+  const [last] = results;
+  if (!last) return null;
+  const passed = results.find((result) => result.status === 'ok');
+  return {
+    lastSuccess: last.status === 'ok',
+    lastEndSeconds: Date.parse(last.ended_at) / 1000,
+    lastDurationSeconds: last.duration_seconds,
+    lastSuccessEndSeconds: passed ? Date.parse(passed.ended_at) / 1000 : null,
+  };
 }

@@ -128,6 +128,16 @@ export const METRICS = {
     help: "When PostgreSQL's archive_command last failed",
     labels: S,
   },
+  barman_restore_drill_last_success: {
+    help: 'Whether the newest restore drill (verify-restore) passed: 1 passed, 0 failed (absent before the first)',
+    labels: S,
+  },
+  barman_restore_drill_last_timestamp_seconds: { help: 'When the newest restore drill ended', labels: S },
+  barman_restore_drill_last_duration_seconds: { help: 'Seconds the newest restore drill took', labels: S },
+  barman_restore_drill_last_success_timestamp_seconds: {
+    help: 'When the newest restore drill that passed ended',
+    labels: S,
+  },
   barman_check_ok: {
     help: "Result of each of barman check's checks: 1 passed, 0 failed (only with --checks)",
     labels: ['server', 'check'],
@@ -292,6 +302,13 @@ export class MetricsExposition {
         const failed = archiver.lastFailedTime ? archiver.lastFailedTime.epochMs / 1000 : null;
         this.set('barman_postgres_last_archive_failure_timestamp_seconds', server, failed);
       }
+    }
+    const drill = snapshot.drill;
+    if (drill) {
+      this.set('barman_restore_drill_last_success', server, drill.lastSuccess);
+      this.set('barman_restore_drill_last_timestamp_seconds', server, drill.lastEndSeconds);
+      this.set('barman_restore_drill_last_duration_seconds', server, drill.lastDurationSeconds);
+      this.set('barman_restore_drill_last_success_timestamp_seconds', server, drill.lastSuccessEndSeconds);
     }
     // A check that reports under one name twice counts as failed if either failed.
     const checks = new Map<string, boolean>();
