@@ -1,8 +1,12 @@
 /**
- * The two checksums the framed formats need, written for speed in plain JavaScript:
- * CRC-32C (Castagnoli) for the snappy framing format (and backup manifests' CRC32C) and xxHash32
- * for the LZ4 frame format.
+ * The two checksums the framed formats need: CRC-32C (Castagnoli) for the snappy framing format
+ * and backup manifests' CRC32C, and xxHash32 for the LZ4 frame format. CRC-32C runs on the CPU's
+ * CRC instruction through @node-rs/crc32 (about 4 GB/s: verify-backup of pg_basebackup's
+ * manifests reads every byte through it), loaded on first use; where its prebuilt binary is
+ * missing (a platform it has none for), the plain JavaScript one below (about 1 GB/s) gives the
+ * same values.
  */
+import { createRequire } from 'node:module';
 
 /** Slice-by-16 tables for the reflected CRC-32C polynomial 0x82F63B78. */
 const CRC32C_TABLE = (() => {
@@ -25,12 +29,32 @@ const CRC32C_TABLE = (() => {
 /** Word reads below assume the bytes of a 32-bit word in little-endian order (x86, ARM). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/**
- * CRC-32C of `data`, continuing from `crc` (the value returned for the previous bytes). Sixteen
- * bytes a step, read as four aligned 32-bit words: about twice the speed of byte reads, which
- * matters for verify-backup of pg_basebackup's CRC32C manifests.
- */
+type Crc32c = (data: Buffer, crc?: number) => number;
+
+let hardwareCrc32c: Crc32c | null | undefined;
+
+function loadHardwareCrc32c(): Crc32c | null {
+  try {
+    const module = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: Crc32c };
+    return module.crc32c;
+  } catch {
+    return null;
+  }
+}
+
+/** CRC-32C of `data`, continuing from `crc` (the value returned for the previous bytes). */
 export function crc32c(data: Uint8Array, crc = 0): number {
+  if (hardwareCrc32c === undefined) hardwareCrc32c = loadHardwareCrc32c();
+  if (hardwareCrc32c === null) return portableCrc32c(data, crc);
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return hardwareCrc32c(bytes, crc) >>> 0;
+}
+
+/**
+ * CRC-32C in plain JavaScript. Sixteen bytes a step, read as four aligned 32-bit words: about
+ * twice the speed of byte reads.
+ */
+export function portableCrc32c(data: Uint8Array, crc = 0): number {
   const t = CRC32C_TABLE;
   let c = ~crc;
   let i = 0;
