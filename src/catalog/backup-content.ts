@@ -117,9 +117,7 @@ function plainContent(
     listing,
     async forEach(concurrency, visit) {
       await runWorkers(concurrency, await listing(), (file) =>
-        visit(file, async (onChunk) => {
-          for await (const chunk of await storage.openRead(file.stored)) onChunk(chunk as Buffer);
-        }),
+        visit(file, (onChunk) => storage.readChunks(file.stored, onChunk)),
       );
     },
   };

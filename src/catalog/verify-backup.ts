@@ -102,7 +102,7 @@ export async function verifyBackupContent(
     let bytes = 0;
     await read((chunk) => {
       hasher?.update(chunk);
-      if (wantsControl && head === null) head = chunk.subarray(0, 8);
+      if (wantsControl && head === null) head = Buffer.from(chunk.subarray(0, 8)); // a copy: chunks are reused
       bytes += chunk.length;
       progress.bytes += chunk.length;
     });

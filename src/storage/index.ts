@@ -114,6 +114,12 @@ export interface Storage {
   /** Reads `length` bytes from the start (magic-number sniffing, WAL headers). */
   readHead(path: string, length: number): Promise<Buffer>;
   openRead(path: string): Promise<Readable>;
+  /**
+   * Reads the whole file in order, handing each chunk to `onChunk`. A chunk is valid only during
+   * the call (the posix driver reads into one reused buffer: no allocation, no garbage per chunk,
+   * which is what lets verify-backup read at pg_verifybackup's speed); copy what must outlive it.
+   */
+  readChunks(path: string, onChunk: (chunk: Buffer) => void): Promise<void>;
   /** Atomic and durable: readers see the old content or the whole new content, never a part. */
   writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void>;
   /**

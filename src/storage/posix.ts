@@ -402,6 +402,25 @@ export class PosixStorage implements Storage {
     return stream;
   }
 
+  async readChunks(path: string, onChunk: (chunk: Buffer) => void): Promise<void> {
+    const full = this.full(path);
+    const handle = await open(full, 'r').catch((error: unknown) => {
+      throw withPath(error, full);
+    });
+    try {
+      const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
+        if (bytesRead === 0) break;
+        onChunk(buffer.subarray(0, bytesRead));
+      }
+    } catch (error) {
+      throw withPath(error, full);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void> {
     const full = this.full(path);
     await mkdir(dirname(full), { recursive: true });

@@ -8,6 +8,13 @@ import type { BackupInfo, BackupStatus } from '../../src/catalog/backup-info.js'
 import { emptyBackupInfo, formatBackupInfo, parseTimestamp } from '../../src/catalog/backup-info.js';
 import type { PythonValue } from '../../src/catalog/python-literal.js';
 import type { Storage } from '../../src/storage/index.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { BARMAN_BIN } from './barman.js';
+import { writeBarmanConfig } from './config.js';
+import type { PostgresServer } from './postgres.js';
+import { startPostgres } from './postgres.js';
+import { chownTo, makeTempDir } from './tmp.js';
 
 export interface ChainBackupSpec {
   id: string;
@@ -94,4 +101,48 @@ export async function writeChainCatalog(base: Storage, specs: readonly ChainBack
     await base.writeFile(`${spec.id}/data/PG_VERSION`, `${Math.floor((info.version ?? 0) / 10000)}\n`);
     await base.writeFile(`${spec.id}/backup.info`, formatBackupInfo(info));
   }
+}
+
+/** A PostgreSQL server archiving into a barman-ts catalogue for `backup --incremental` tests. */
+export interface IncrementalBackupRig {
+  pg: PostgresServer;
+  /** The test's directory (owned by postgres): home/, tbs/ and recovered/ are made in it. */
+  dir: string;
+  /** barman.conf: one server `main`, backup_method = postgres, WAL archived by put-wal. */
+  config: string;
+  /** main's base/ directory. */
+  base: string;
+}
+
+/** Starts PostgreSQL `version` with summarize_wal on and writes barman.conf for it (barman_user postgres). */
+export async function startIncrementalBackupRig(
+  name: string,
+  version: 17 | 18,
+): Promise<IncrementalBackupRig> {
+  const dir = await makeTempDir(name, { owner: 'postgres' });
+  const config = join(dir, 'barman.conf');
+  for (const sub of ['home', 'tbs', 'recovered']) {
+    mkdirSync(join(dir, sub));
+    await chownTo(join(dir, sub), 'postgres');
+  }
+  const pg = await startPostgres({
+    version,
+    settings: { summarize_wal: 'on' },
+    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+  });
+  writeBarmanConfig({
+    dir,
+    mode: 0o644,
+    global: { barman_user: 'postgres', log_file: null },
+    servers: {
+      main: {
+        conninfo: pg.conninfo,
+        streaming_conninfo: pg.conninfo,
+        backup_method: 'postgres',
+        immediate_checkpoint: 'on',
+        archiver: 'on',
+      },
+    },
+  });
+  return { pg, dir, config, base: join(dir, 'home', 'main', 'base') };
 }

@@ -12,7 +12,7 @@
  * pg_verifybackup).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
@@ -20,14 +20,11 @@ import { parseBackupInfo } from '../../src/catalog/backup-info.js';
 import { parseBackupManifest } from '../../src/catalog/backup-manifest.js';
 import type { PostgresServer } from '../harness/index.js';
 import {
-  BARMAN_BIN,
-  chownTo,
-  makeTempDir,
   runAs,
   runBarman,
-  startPostgres,
   startRecoveredCopy,
   writeBarmanConfig,
+  startIncrementalBackupRig,
 } from '../harness/index.js';
 
 const STATE_SQL =
@@ -152,18 +149,7 @@ describe(
     }
 
     before(async () => {
-      dir = await makeTempDir('incremental-pg18', { owner: 'postgres' });
-      config = join(dir, 'barman.conf');
-      base = join(dir, 'home', 'main', 'base');
-      for (const sub of ['home', 'tbs', 'recovered']) {
-        mkdirSync(join(dir, sub));
-        await chownTo(join(dir, sub), 'postgres');
-      }
-      pg = await startPostgres({
-        version: 18,
-        settings: { summarize_wal: 'on' },
-        archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
-      });
+      ({ pg, dir, config, base } = await startIncrementalBackupRig('incremental-pg18', 18));
       writeBarmanConfig({
         dir,
         mode: 0o644,

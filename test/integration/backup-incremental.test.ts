@@ -22,7 +22,6 @@ import {
   BARMAN_BIN,
   chownTo,
   killNow,
-  makeTempDir,
   PG17_TOOLS,
   runAs,
   runBarman,
@@ -31,6 +30,7 @@ import {
   startPostgres,
   waitFor,
   writeBarmanConfig,
+  startIncrementalBackupRig,
 } from '../harness/index.js';
 
 const STATE_SQL =
@@ -68,18 +68,7 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
   };
 
   before(async () => {
-    dir = await makeTempDir('backup-incremental', { owner: 'postgres' });
-    config = join(dir, 'barman.conf');
-    base = join(dir, 'home', 'main', 'base');
-    for (const sub of ['home', 'tbs', 'recovered']) {
-      mkdirSync(join(dir, sub));
-      await chownTo(join(dir, sub), 'postgres');
-    }
-    pg = await startPostgres({
-      version: 17,
-      settings: { summarize_wal: 'on' },
-      archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
-    });
+    ({ pg, dir, config, base } = await startIncrementalBackupRig('backup-incremental', 17));
     writeBarmanConfig({
       dir,
       mode: 0o644,

@@ -74,6 +74,16 @@ for (const driver of drivers) {
       for await (const chunk of await storage.openRead('wals/0000000100000000/000000010000000000000001'))
         chunks.push(chunk as Buffer);
       assert.ok(Buffer.concat(chunks).equals(big));
+      // readChunks: each chunk copied during the call (posix reuses one buffer), the whole file in order.
+      const copies: Buffer[] = [];
+      await storage.readChunks('wals/0000000100000000/000000010000000000000001', (chunk) =>
+        copies.push(Buffer.from(chunk)),
+      );
+      assert.ok(Buffer.concat(copies).equals(big));
+      await assert.rejects(
+        storage.readChunks('wals/missing', () => undefined),
+        /missing/,
+      );
       const info = await storage.stat('wals/0000000100000000/000000010000000000000001');
       assert.equal(info?.size, big.length);
       assert.equal(info?.kind, 'file');

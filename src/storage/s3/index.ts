@@ -328,6 +328,10 @@ export class S3Storage implements Storage {
     }
   }
 
+  async readChunks(path: string, onChunk: (chunk: Buffer) => void): Promise<void> {
+    for await (const chunk of await this.openRead(path)) onChunk(chunk as Buffer);
+  }
+
   async openRead(path: string, range?: string): Promise<Readable> {
     const response = await this.call(`read ${this.location}/${path}`, (abortSignal) =>
       this.client.send(
