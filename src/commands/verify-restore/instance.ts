@@ -97,7 +97,7 @@ export class DrillPostgres {
   /**
    * Starts `postgres` on the recovered copy. Settings the copy may carry from production and
    * that would reach outside the drill (data_directory, hba_file, the archiver, sockets, SSL
-   * files, a pid file elsewhere) are overridden on the command line, which wins over both
+   * files, a pid file elsewhere, the primary, subscriptions' apply workers) are overridden on the command line, which wins over both
    * configuration files.
    */
   static async start(postgres: string, directory: DrillDirectory): Promise<DrillPostgres> {
@@ -120,6 +120,11 @@ export class DrillPostgres {
       unix_socket_directories: directory.socket,
       archive_mode: 'off',
       archive_command: '',
+      // Never reach production from a copy of it: no streaming from its primary, and no logical
+      // replication apply worker (a subscription would consume the publisher's slot).
+      primary_conninfo: '',
+      primary_slot_name: '',
+      max_logical_replication_workers: '0',
       ssl: 'off',
       logging_collector: 'off',
       log_destination: 'stderr',
