@@ -19,13 +19,7 @@ import { createHash } from 'node:crypto';
 import { parseBackupInfo } from '../../src/catalog/backup-info.js';
 import { parseBackupManifest } from '../../src/catalog/backup-manifest.js';
 import type { PostgresServer } from '../harness/index.js';
-import {
-  runAs,
-  runBarman,
-  startRecoveredCopy,
-  writeBarmanConfig,
-  startIncrementalBackupRig,
-} from '../harness/index.js';
+import { runAs, runBarman, startRecoveredCopy, startIncrementalBackupRig } from '../harness/index.js';
 
 const STATE_SQL =
   "SELECT string_agg(name || '=' || value, ',' ORDER BY name) AS state FROM (" +
@@ -150,20 +144,6 @@ describe(
 
     before(async () => {
       ({ pg, dir, config, base } = await startIncrementalBackupRig('incremental-pg18', 18));
-      writeBarmanConfig({
-        dir,
-        mode: 0o644,
-        global: { barman_user: 'postgres', log_file: null },
-        servers: {
-          main: {
-            conninfo: pg.conninfo,
-            streaming_conninfo: pg.conninfo,
-            backup_method: 'postgres',
-            immediate_checkpoint: 'on',
-            archiver: 'on',
-          },
-        },
-      });
       await sql(
         'CREATE TABLE t_trunc (id int); INSERT INTO t_trunc SELECT generate_series(1, 2000);' +
           'CREATE TABLE t_drop (id int); INSERT INTO t_drop SELECT generate_series(1, 2000);' +

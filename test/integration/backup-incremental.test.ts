@@ -69,20 +69,6 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
 
   before(async () => {
     ({ pg, dir, config, base } = await startIncrementalBackupRig('backup-incremental', 17));
-    writeBarmanConfig({
-      dir,
-      mode: 0o644,
-      global: { barman_user: 'postgres', log_file: null },
-      servers: {
-        main: {
-          conninfo: pg.conninfo,
-          streaming_conninfo: pg.conninfo,
-          backup_method: 'postgres',
-          immediate_checkpoint: 'on',
-          archiver: 'on',
-        },
-      },
-    });
     await sql(
       'CREATE TABLE t_trunc (id int); INSERT INTO t_trunc SELECT generate_series(1, 2000);' +
         'CREATE TABLE t_drop (id int); INSERT INTO t_drop SELECT generate_series(1, 2000);' +

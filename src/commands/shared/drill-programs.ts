@@ -8,6 +8,7 @@
 import { delimiter } from 'node:path';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
+import { majorVersion } from '../../postgres/index.js';
 import { findPgToolOfVersion } from '../../process/postgres-tools.js';
 
 export interface DrillPrograms {
@@ -18,11 +19,9 @@ export interface DrillPrograms {
   verifybackup: string | null;
 }
 
-/** 150018 -> 15, 90624 -> 9.6. */
+/** 150018 -> 15, 90624 -> 9.6: PostgreSQL's major version (postgres/client.ts) as a number. */
 export function majorOfVersionNumber(version: number): number {
-  return version >= 100000
-    ? Math.floor(version / 10000)
-    : Math.floor(version / 10000) + (Math.floor(version / 100) % 100) / 10;
+  return Number.parseFloat(majorVersion(version));
 }
 
 export function drillSearchPath(
