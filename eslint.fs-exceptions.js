@@ -11,8 +11,12 @@ export const fsExceptions = [
   // Configuration loading.
   { path: 'src/config/load.ts', reason: 'reads barman.conf and its configuration_files_directory' },
   {
-    path: 'src/config/support.ts',
+    path: 'src/config/models.ts',
     reason: "reads a server's active config-switch model file (configuration state)",
+  },
+  {
+    path: 'src/commands/shared/config-changes.ts',
+    reason: 'config-update queue, .barman.auto.conf and the active model file (configuration state)',
   },
 
   // Locks and logs.

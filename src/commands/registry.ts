@@ -5,6 +5,8 @@
 import type { CommandDefinition } from './definition.js';
 import { archiveWalCommand } from './archive-wal/index.js';
 import { backup } from './backup/index.js';
+import { configSwitch } from './config-switch/index.js';
+import { configUpdate } from './config-update/index.js';
 import { cron } from './cron/index.js';
 import { deleteCommand } from './delete/index.js';
 import { keep } from './keep/index.js';
@@ -40,6 +42,8 @@ export const COMMANDS: readonly CommandDefinition[] = [
   backup,
   cloudWalArchive,
   cloudWalUpload,
+  configSwitch,
+  configUpdate,
   cron,
   deleteCommand,
   diagnose,

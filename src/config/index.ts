@@ -5,7 +5,10 @@ export {
   stagingLimitProblem,
   uploadPartSize,
 } from './cloud-staging.js';
-export { defaultConfigCandidates, findConfigFile, loadConfig } from './load.js';
+export { parseConfigUpdate, parseQueue, serializeQueue, setIniOption } from './changes.js';
+export type { ConfigChange, ConfigChangeSet } from './changes.js';
+export { AUTO_CONF_NAME, defaultConfigCandidates, findConfigFile, loadConfig } from './load.js';
+export { ACTIVE_MODEL_FILE, activeModelFile, modelOverrides, modelRefusal } from './models.js';
 export type { LoadOptions } from './load.js';
 export { OPTIONS, OPTION_LIST, findOption, optionFlagsFor } from './options.js';
 export type { OptionKey } from './options.js';

@@ -13,6 +13,7 @@ import { findPathConflicts, withProblems } from './path-conflicts.js';
 import type { ConfigProblem } from './problems.js';
 import { formatProblem } from './problems.js';
 import type { SectionSet } from './resolve.js';
+import { orphanModelProblems } from './models.js';
 import { isModelSection, resolveGlobal, resolveModel, resolveServer } from './resolve.js';
 import type { BarmanConfig, ModelEntry, ServerEntry } from './types.js';
 
@@ -110,9 +111,16 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
     }
   }
 
-  const merged = mergeDocuments(documents);
-  const sets: SectionSet = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
+  let merged = mergeDocuments(documents);
+  let sets: SectionSet = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
   const { global, raw, problems: globalProblems } = resolveGlobal(sets);
+  // config-update's file, read last so its values win (Barman 3.10+); never a [barman] section.
+  const autoConf = readAutoConf(global.barman_home, problems);
+  if (autoConf) {
+    documents.push(autoConf);
+    merged = mergeDocuments(documents);
+    sets = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
+  }
   const fatal = globalProblems.find((problem) => problem.severity === 'error');
   if (fatal) {
     throw new BarmanError('config-invalid', formatProblem(fatal), {
@@ -127,11 +135,17 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   const servers = new Map<string, ServerEntry>();
   const models = new Map<string, ModelEntry>();
   const names = [...merged.keys()].filter((name) => name !== 'barman' && name !== 'DEFAULT').sort();
-  for (const name of names) {
-    const section = merged.get(name)!;
-    if (isModelSection(section)) models.set(name, resolveModel(name, section, sets));
-    else servers.set(name, resolveServer(name, section, sets, global));
+  // Models first: a server's active model is laid over its values as it is resolved.
+  for (const name of names.filter((name) => isModelSection(merged.get(name)!)))
+    models.set(name, resolveModel(name, merged.get(name)!, sets));
+  for (const name of names.filter((name) => !models.has(name)))
+    servers.set(name, resolveServer(name, merged.get(name)!, sets, global, models));
+  for (const [name, orphan] of orphanModelProblems(models, servers)) {
+    const model = models.get(name)!;
+    models.set(name, Object.freeze({ ...model, problems: Object.freeze([...model.problems, ...orphan]) }));
   }
+  // Every command tells about a broken model, not only config-switch and the servers using it.
+  for (const model of models.values()) problems.push(...model.problems);
   // Across servers: directories two of them share disable both.
   for (const [name, conflicts] of findPathConflicts(servers.values())) {
     servers.set(name, withProblems(servers.get(name)!, conflicts));
@@ -146,6 +160,34 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
     models,
     problems: Object.freeze(problems),
   });
+}
+
+/** Barman 3.10's file of config-update's changes, in barman_home. */
+export const AUTO_CONF_NAME = '.barman.auto.conf';
+
+function readAutoConf(barmanHome: string, problems: ConfigProblem[]): IniDocument | null {
+  const file = join(barmanHome, AUTO_CONF_NAME);
+  if (!isFile(file)) return null;
+  let document: IniDocument;
+  try {
+    document = readIniFile(file);
+  } catch (error) {
+    problems.push({ severity: 'error', message: describeError(error), file });
+    return null;
+  }
+  problems.push(...document.problems);
+  const global = document.sections.get('barman');
+  if (global && global.entries.size > 0) {
+    problems.push({
+      severity: 'error',
+      message: 'config-update writes only server and model sections: this [barman] section is ignored',
+      file,
+      line: global.line,
+      section: 'barman',
+    });
+    document.sections.delete('barman');
+  }
+  return document;
 }
 
 function readIniFile(file: string): IniDocument {

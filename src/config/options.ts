@@ -38,12 +38,6 @@ const SNAPSHOTS = notSupported('snapshot backups are not supported by barman-ts'
 const PASSIVE_TEXT =
   'passive nodes (a server copying its backups and WAL from another Barman over primary_ssh_command) are not supported by barman-ts';
 const PASSIVE = notSupported(PASSIVE_TEXT);
-const MODELS: OptionSupport = {
-  level: 'not-supported',
-  reason: 'configuration models are never applied: barman-ts has no config-switch',
-  refusal:
-    "Model sections are read and checked, never applied. A server for which Barman's config-switch activated a model (`.active-model.auto` in its backup_directory) is disabled.",
-};
 const GPG = notSupported('gpg encryption of backups and WAL is not supported by barman-ts yet');
 
 const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
@@ -111,9 +105,9 @@ const optionTable = {
     schema: kinds.absolutePath(),
     default: '%(barman_home)s/cfg_changes.queue',
     since: '3.10',
-    category: 'Not supported by barman-ts',
-    description: 'Queue file of `config-update`.',
-    support: ignored('config-update is not supported by barman-ts, and cron does not read this queue'),
+    category: 'General',
+    description:
+      'Queue file of `config-update`: JSON changes waiting to be written into `<barman_home>/.barman.auto.conf`; `config-update` and `cron` process it under the `.config-update.lock` lock.',
   }),
   active: option({
     scope: 'server',
@@ -144,8 +138,7 @@ const optionTable = {
     since: '3.10',
     category: 'General',
     description:
-      '`true` turns the section into a configuration model (overrides for servers of the same `cluster`).',
-    support: MODELS,
+      '`true` turns the section into a configuration model: values `config-switch` lays over the servers of the same `cluster`.',
   }),
   path_prefix: option({
     scope: 'global',

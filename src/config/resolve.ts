@@ -9,7 +9,8 @@ import type { OptionSpec } from './option-spec.js';
 import { findOption, OPTION_LIST } from './options.js';
 import type { ConfigProblem } from './problems.js';
 import { applyServerRules } from './rules.js';
-import { activeModelProblem, methodOptionProblems, unsupportedOptionProblems } from './support.js';
+import { applyActiveModel } from './models.js';
+import { methodOptionProblems, unsupportedOptionProblems } from './support.js';
 import type { GlobalConfig, ModelEntry, ServerConfig, ServerEntry, ValueSource } from './types.js';
 
 export interface SectionSet {
@@ -221,6 +222,7 @@ export function resolveServer(
   section: IniSection,
   sets: SectionSet,
   global: GlobalConfig,
+  models: ReadonlyMap<string, ModelEntry> = new Map(),
 ): ServerEntry {
   const resolver = new SectionResolver(sets, section, name);
   const problems: ConfigProblem[] = [...section.problems];
@@ -256,19 +258,27 @@ export function resolveServer(
   values.barman_home = global.barman_home;
   values.barman_lock_directory = global.barman_lock_directory;
   problems.push(...resolver.problems);
-  const locate = (key: string) => resolver.locate(key);
+  // The active model's values replace the server's before the rules check the result.
+  const model = applyActiveModel(name, values, models);
+  problems.push(...model.problems);
+  const sources: Record<string, ValueSource> = { ...resolver.sources, ...model.sources };
+  const locate = (key: string): Omit<ConfigProblem, 'severity' | 'message'> => {
+    const source = model.sources[key];
+    if (source?.kind === 'model')
+      return { file: source.file, line: source.line, section: source.section, option: key };
+    return resolver.locate(key);
+  };
   problems.push(...applyServerRules(values, locate));
   problems.push(...methodOptionProblems(values, locate));
   problems.push(...unsupportedOptionProblems(values, locate));
-  const activeModel = activeModelProblem(values.backup_directory, locate);
-  if (activeModel) problems.push(activeModel);
 
   return Object.freeze({
     name,
     disabled: problems.some((problem) => problem.severity === 'error'),
     problems: Object.freeze(problems),
     config: Object.freeze(values) as ServerConfig,
-    sources: Object.freeze({ ...resolver.sources }),
+    sources: Object.freeze(sources),
+    activeModel: model.activeModel,
   });
 }
 
@@ -289,6 +299,11 @@ export function resolveModel(name: string, section: IniSection, sets: SectionSet
   }
   problems.push(...resolver.problems);
   const cluster = typeof options.cluster === 'string' ? options.cluster : null;
+  const sources: Record<string, ValueSource> = {};
+  for (const key of Object.keys(options)) {
+    const source = resolver.sources[key];
+    if (source) sources[key] = source;
+  }
   if (cluster === null) {
     problems.push({
       severity: 'error',
@@ -298,7 +313,13 @@ export function resolveModel(name: string, section: IniSection, sets: SectionSet
       section: name,
     });
   }
-  return Object.freeze({ name, cluster, options: Object.freeze(options), problems: Object.freeze(problems) });
+  return Object.freeze({
+    name,
+    cluster,
+    options: Object.freeze(options),
+    sources: Object.freeze(sources),
+    problems: Object.freeze(problems),
+  });
 }
 
 /** Server names become directory and lock file names: keep them to a safe alphabet and length. */

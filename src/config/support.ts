@@ -2,20 +2,14 @@
  * Options of features barman-ts does not implement (support level `not-supported` in the option
  * table): a server where one is set to anything but its default, in its own section or
  * inherited from [barman], is disabled with a message naming file, section and option, so a DBA
- * who sets `encryption = gpg` is told instead of getting unencrypted backups. Also a model that
- * Barman's config-switch activated for a server (its overrides would be silently missing), and
- * the file-copy options pg_basebackup and local-to-cloud cannot honour.
+ * who sets `encryption = gpg` is told instead of getting unencrypted backups. Also the file-copy
+ * options pg_basebackup and local-to-cloud cannot honour.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { OptionSpec } from './option-spec.js';
 import { OPTION_LIST } from './options.js';
 import type { ConfigProblem } from './problems.js';
 
 type Locate = (key: string) => Omit<ConfigProblem, 'severity' | 'message'>;
-
-/** Barman's file (in backup_directory) naming the model config-switch applied to a server. */
-export const ACTIVE_MODEL_FILE = '.active-model.auto';
 
 /** Problems of one server's resolved values; `values` as resolved (defaults applied). */
 export function unsupportedOptionProblems(
@@ -81,27 +75,4 @@ function isOff(option: OptionSpec, value: unknown): boolean {
   if (option.default === undefined) return false;
   const parsed = option.schema.safeParse(option.default);
   return parsed.success && parsed.data === value;
-}
-
-/**
- * A model activated by Barman's `config-switch` overrides the server's options in Barman;
- * barman-ts does not apply models, so that server would silently run with other settings.
- */
-export function activeModelProblem(backupDirectory: unknown, locate: Locate): ConfigProblem | null {
-  if (typeof backupDirectory !== 'string') return null;
-  const file = join(backupDirectory, ACTIVE_MODEL_FILE);
-  let model: string;
-  try {
-    model = readFileSync(file, 'utf8').trim();
-  } catch {
-    return null;
-  }
-  if (model === '') return null;
-  return {
-    severity: 'error',
-    message:
-      `configuration model '${model}' is active for this server (${file}, written by Barman's config-switch), ` +
-      'but barman-ts does not apply configuration models: copy its options into the server section and remove that file',
-    ...locate('model'),
-  };
 }

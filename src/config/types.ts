@@ -19,7 +19,11 @@ export type ServerConfig = { readonly [K in ServerOptionKey]: ResolvedType<Optio
 };
 
 /** Where a resolved value came from. */
-export type ValueSource = { kind: 'default' } | { kind: 'file'; file: string; line: number; section: string };
+export type ValueSource =
+  | { kind: 'default' }
+  | { kind: 'file'; file: string; line: number; section: string }
+  /** Set by the server's active configuration model (config-switch), over the server's own value. */
+  | { kind: 'model'; model: string; file: string; line: number; section: string };
 
 export interface ServerEntry {
   readonly name: string;
@@ -29,12 +33,17 @@ export interface ServerEntry {
   readonly problems: readonly ConfigProblem[];
   readonly config: ServerConfig;
   readonly sources: Readonly<Record<string, ValueSource>>;
+  /** The configuration model config-switch made active for this server (applied over its values), or null. */
+  readonly activeModel: string | null;
 }
 
 export interface ModelEntry {
   readonly name: string;
   readonly cluster: string | null;
+  /** Every option the section sets (parsed), `model` and `cluster` included; null = `None`. */
   readonly options: Readonly<Record<string, unknown>>;
+  /** Where each option was set: the model section of a file. */
+  readonly sources: Readonly<Record<string, ValueSource>>;
   readonly problems: readonly ConfigProblem[];
 }
 

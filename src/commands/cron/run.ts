@@ -23,6 +23,7 @@ import { startCloudUploader } from '../shared/cloud-uploader.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
 import { loadServerCatalog, requireCompleteCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { deleteBackup } from '../shared/delete-backup.js';
+import { processConfigChanges, reloadConfig, restartServerProcesses } from '../shared/config-changes.js';
 import { cleanLockDirectory } from '../shared/lock-cleanup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
@@ -30,7 +31,8 @@ import { superviseReceiveWal } from '../receive-wal/supervise.js';
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
 
 export default defineCommandModule<Result>({
-  async run(ctx) {
+  async run(original) {
+    const ctx = await withQueuedConfigChanges(original);
     const result: Result = {};
     for (const server of ctx.config.servers.values()) {
       const name = server.name;
@@ -54,6 +56,29 @@ export default defineCommandModule<Result>({
   // Barman 3.4's document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
   renderJson: () => null,
 });
+
+/**
+ * Before any server (Barman 3.10+): writes the changes config-update queued into
+ * .barman.auto.conf under the config-update lock, then works with the configuration they make.
+ */
+async function withQueuedConfigChanges(ctx: CommandContext): Promise<CommandContext> {
+  let changed: string[];
+  try {
+    changed = await processConfigChanges(ctx.config, ctx.report);
+  } catch (error) {
+    if (error instanceof LockBusyError)
+      ctx.report.warning('another process is updating barman configuration files');
+    else ctx.report.error(`Cannot apply the queued configuration changes: ${describeError(error)}`);
+    return ctx;
+  }
+  if (changed.length === 0) return ctx;
+  const updated = { ...ctx, config: reloadConfig(ctx.config) };
+  for (const name of changed) {
+    const server = updated.config.servers.get(name);
+    if (server && !server.disabled) await restartServerProcesses(updated, server.config);
+  }
+  return updated;
+}
 
 /**
  * One server, wherever its catalogue and WAL archive are (a directory or an s3:// location),

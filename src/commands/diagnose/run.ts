@@ -15,7 +15,7 @@ import { redactValue } from '../../util/redact.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
-import { serverConfigJson } from '../shared/config-display.js';
+import { serverConfigJson, withConfigSources } from '../shared/config-display.js';
 import { remoteStatus } from '../shared/remote-status.js';
 import { backupsJson, lastWalPerTimeline } from '../shared/backup-info-json.js';
 
@@ -37,7 +37,8 @@ interface DiagnoseResult {
 }
 
 export default defineCommandModule<DiagnoseResult>({
-  async run(ctx) {
+  async run(ctx, input) {
+    const showSources = input.options.showConfigSource === true;
     const [rsync, ssh, pgBasebackup] = await Promise.all([
       programVersion('rsync'),
       programVersion('ssh', ['-V']),
@@ -46,7 +47,7 @@ export default defineCommandModule<DiagnoseResult>({
     const config = ctx.config;
     const servers: Record<string, ServerDiagnosis> = {};
     for (const server of [...config.servers.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
-      servers[server.name] = await diagnoseServer(ctx, server);
+      servers[server.name] = await diagnoseServer(ctx, server, showSources);
     return {
       global: {
         config: redactValue({ ...config.globalRaw, errors_list: config.problems.map(formatProblem) }),
@@ -89,11 +90,16 @@ export default defineCommandModule<DiagnoseResult>({
   },
 });
 
-async function diagnoseServer(ctx: CommandContext, server: ServerEntry): Promise<ServerDiagnosis> {
+async function diagnoseServer(
+  ctx: CommandContext,
+  server: ServerEntry,
+  showSources: boolean,
+): Promise<ServerDiagnosis> {
   const log = ctx.log.child({ server: server.name });
+  const config = serverConfigJson(server);
   const diagnosis: ServerDiagnosis = {
     backups: {},
-    config: serverConfigJson(server),
+    config: showSources ? withConfigSources(server, config) : config,
     status: redactValue(await remoteStatus(server.config, { log, encoding: 'diagnose' })),
     wals: { last_archived_wal_per_timeline: {} },
   };

@@ -33,6 +33,8 @@ export function derivedValues(server: ServerEntry): Record<string, unknown> {
     msg_list: server.problems.map(formatProblem),
     passive_node: false,
     xlogdb_file: xlogdbFile,
+    // Barman 3.13+: the model config-switch made active, or None.
+    active_model: server.activeModel,
   };
 }
 
@@ -72,9 +74,44 @@ function jsonValue(key: string, value: unknown): unknown {
 }
 
 /** `show-server` console lines for one server: `\tkey: value`, sorted. */
-export function serverConfigConsole(server: ServerEntry, live: Record<string, unknown> = {}): string[] {
+export function serverConfigConsole(
+  server: ServerEntry,
+  live: Record<string, unknown> = {},
+  showSources = false,
+): string[] {
   const json = serverConfigJson(server, live);
-  return Object.entries(json).map(([key, value]) => `\t${key}: ${redactSecrets(pythonStr(value))}`);
+  return Object.entries(json).map(
+    ([key, value]) =>
+      `\t${key}: ${redactSecrets(pythonStr(value))}` +
+      (showSources && !(key in live) ? ` (source: ${configSourceText(server, key)})` : ''),
+  );
+}
+
+/**
+ * `diagnose --show-config-source`: each value as `{"value", "source"}` (Barman's shape: the file
+ * that set it, or "default"), plus where in it: `section`, `line` and, for a value of the active
+ * model, `model`.
+ */
+export function withConfigSources(
+  server: ServerEntry,
+  values: Record<string, unknown>,
+): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => {
+      const source = server.sources[key];
+      if (!source || source.kind === 'default') return [key, { value, source: 'default' }];
+      const where = { value, source: source.file, section: source.section, line: source.line };
+      return [key, source.kind === 'model' ? { ...where, model: source.model } : where];
+    }),
+  );
+}
+
+/** `show-server --show-config-source`: where a value was set, for the end of its line. */
+export function configSourceText(server: ServerEntry, key: string): string {
+  const source = server.sources[key];
+  if (!source || source.kind === 'default') return key in server.config ? 'default' : 'derived';
+  const where = `${source.file}:${source.line} [${source.section}]`;
+  return source.kind === 'model' ? `model '${source.model}', ${where}` : where;
 }
 
 function setRepr(words: readonly string[] | null): string {

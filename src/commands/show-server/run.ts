@@ -10,7 +10,7 @@ import { humanDuration } from '../../output/time.js';
 import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
-import { serverConfigConsole, serverConfigJson } from '../shared/config-display.js';
+import { serverConfigConsole, serverConfigJson, withConfigSources } from '../shared/config-display.js';
 import type { RemoteStatus } from '../shared/remote-status.js';
 import { remoteStatus } from '../shared/remote-status.js';
 import { selectServers } from '../shared/select-servers.js';
@@ -18,6 +18,7 @@ import { selectServers } from '../shared/select-servers.js';
 interface Shown {
   server: ServerEntry;
   live: RemoteStatus;
+  showSources: boolean;
 }
 
 export default defineCommandModule<Shown[]>({
@@ -33,25 +34,25 @@ export default defineCommandModule<Shown[]>({
     for (const server of servers) {
       const live = await remoteStatus(server.config, { log: ctx.log.child({ server: server.name }) });
       live.last_backup_maximum_age = await backupAgeText(ctx, server);
-      shown.push({ server, live });
+      shown.push({ server, live, showSources: input.options.showConfigSource === true });
     }
     return shown;
   },
 
   renderConsole(shown) {
-    return shown.flatMap(({ server, live }) => [
+    return shown.flatMap(({ server, live, showSources }) => [
       `Server ${server.name}${flagOf(server) ? ` ${flagOf(server)}` : ''}:`,
-      ...serverConfigConsole(server, live),
+      ...serverConfigConsole(server, live, showSources),
     ]);
   },
 
   renderJson(shown) {
     return Object.fromEntries(
-      shown.map(({ server, live }) => {
+      shown.map(({ server, live, showSources }) => {
         const values = serverConfigJson(server, live);
         // Barman starts each server's object with the flag as its description.
         values.description ??= flagOf(server);
-        return [server.name, values];
+        return [server.name, showSources ? withConfigSources(server, values) : values];
       }),
     );
   },
