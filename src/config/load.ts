@@ -114,13 +114,6 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   let merged = mergeDocuments(documents);
   let sets: SectionSet = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
   const { global, raw, problems: globalProblems } = resolveGlobal(sets);
-  // config-update's file, read last so its values win (Barman 3.10+); never a [barman] section.
-  const autoConf = readAutoConf(global.barman_home, problems);
-  if (autoConf) {
-    documents.push(autoConf);
-    merged = mergeDocuments(documents);
-    sets = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
-  }
   const fatal = globalProblems.find((problem) => problem.severity === 'error');
   if (fatal) {
     throw new BarmanError('config-invalid', formatProblem(fatal), {
@@ -131,6 +124,13 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
     });
   }
   problems.push(...globalProblems);
+  // config-update's file, read last so its values win (Barman 3.10+); never a [barman] section.
+  const autoConf = readAutoConf(global.barman_home, problems);
+  if (autoConf) {
+    documents.push(autoConf);
+    merged = mergeDocuments(documents);
+    sets = { global: merged.get('barman'), defaults: merged.get('DEFAULT') };
+  }
 
   const servers = new Map<string, ServerEntry>();
   const models = new Map<string, ModelEntry>();

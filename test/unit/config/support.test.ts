@@ -4,7 +4,6 @@
  * meaning "off" are harmless; Barman 3.4 configurations keep loading.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ServerEntry } from '../../../src/config/index.js';
@@ -104,16 +103,14 @@ describe('options barman-ts does not implement disable the server', () => {
     assert.match(errors(passive).join('\n'), /\[barman\] forward_config_path: not supported: passive nodes/);
   });
 
-  it('global-only options of missing commands stay warnings in [barman]', () => {
+  it('global-only options of missing features stay warnings in [barman]', () => {
     const { config } = load(
       `${GLOBAL}log_format = %%(asctime)s\nconfig_changes_queue = /tmp/q\n[pg]\n${RSYNC}`,
     );
+    // config_changes_queue is read by config-update and cron: no warning.
     assert.deepEqual(
       config.problems.map((p) => [p.severity, p.option]),
-      [
-        ['warning', 'log_format'],
-        ['warning', 'config_changes_queue'],
-      ],
+      [['warning', 'log_format']],
     );
     assert.equal(config.servers.get('pg')!.disabled, false);
   });
@@ -179,21 +176,6 @@ describe('options barman-ts does not implement disable the server', () => {
       errors(config.servers.get('rs')!).join('\n'),
       /\[rs\] basebackups_directory: an s3:\/\/ URL here requires 'backup_method = local-to-cloud' or 'backup_method = postgres'/,
     );
-  });
-
-  it("a model activated by Barman's config-switch disables the server", () => {
-    const { dir } = load(`${GLOBAL}`);
-    const home = join(dir, 'home');
-    mkdirSync(join(home, 'pg'), { recursive: true });
-    writeFileSync(join(home, 'pg/.active-model.auto'), 'pg_fast\n');
-    const text = `[barman]\nbarman_home = ${home}\n[pg]\n${RSYNC}[other]\n${RSYNC}[pg_fast]\nmodel = true\ncluster = pg\n`;
-    writeFileSync(join(dir, 'barman.conf'), text);
-    const config = loadConfig({ configFile: join(dir, 'barman.conf') });
-    assert.match(
-      errors(config.servers.get('pg')!).join('\n'),
-      /configuration model 'pg_fast' is active for this server \(.*pg\/\.active-model\.auto/,
-    );
-    assert.equal(config.servers.get('other')!.disabled, false);
   });
 
   it('a Barman 3.4 configuration using only 3.4 features keeps loading', () => {
@@ -263,6 +245,9 @@ describe('the option table records what barman-ts does with each option', () => 
       'parallel_jobs_start_batch_size',
       'parallel_jobs_start_batch_period',
       'autogenerate_manifest',
+      'model',
+      'cluster',
+      'config_changes_queue',
     ] as const)
       assert.equal(level(key), 'full', key);
     for (const key of [
@@ -270,7 +255,6 @@ describe('the option table records what barman-ts does with each option', () => 
       'forward_config_path',
       'encryption',
       'worm_mode',
-      'model',
       'primary_ssh_command',
       'snapshot_provider',
     ] as const)
