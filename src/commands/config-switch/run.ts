@@ -54,7 +54,8 @@ export default defineCommandModule<Result | null>({
     return { server: selected.name, active_model: reset ? null : modelName! };
   },
   renderConsole: () => [],
-  renderJson: (result) => (result ? { ...result } : null),
+  // As Barman: the document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
+  renderJson: () => null,
 });
 
 async function applyModel(ctx: CommandContext, server: ServerEntry, name: string): Promise<boolean> {

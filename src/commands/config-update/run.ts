@@ -29,5 +29,6 @@ export default defineCommandModule<Result>({
     return { changed_sections: changed };
   },
   renderConsole: () => [],
-  renderJson: (result) => ({ ...result }),
+  // As Barman: the document holds only the messages (`_INFO`, `_ERROR`), which the CLI adds.
+  renderJson: () => null,
 });

@@ -22,6 +22,7 @@ import { acquireLock, ensureLockDirectory } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import { fsyncDirectory, writeFileDurably } from '../../storage/posix.js';
 import { pythonStr } from '../../output/format.js';
+import { redactSecrets } from '../../util/redact.js';
 import type { CommandContext } from '../definition.js';
 import { stopReceiver } from '../receive-wal/receiver.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
@@ -71,7 +72,9 @@ export async function processConfigChanges(
       for (const change of set.changes_set) {
         text = setIniOption(text, set.section, change.key, change.value);
         report.info(
-          `Changing value of option '${change.key}' for section '${set.section}' from '${currentValue(config, set.section, change.key)}' to '${change.value}' through config-update.`,
+          redactSecrets(
+            `Changing value of option '${change.key}' for section '${set.section}' from '${currentValue(config, set.section, change.key)}' to '${change.value}' through config-update.`,
+          ),
         );
       }
       await writeFileDurably(target, text);

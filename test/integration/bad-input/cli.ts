@@ -13,6 +13,8 @@ const COMMANDS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'check', args: ['pg'] },
   { name: 'cloud-wal-archive', args: ['pg', '/dev/null'] },
   { name: 'cloud-wal-upload', args: ['pg'] },
+  { name: 'config-switch', args: ['pg', 'no_such_model'] },
+  { name: 'config-update', args: ['[]'] },
   { name: 'cron', args: [] },
   { name: 'daemon', args: [] },
   { name: 'delete', args: ['pg', BACKUPS.failed] },
@@ -45,9 +47,10 @@ const unknownOption: BadInputCase[] = COMMANDS.map(({ name, args }) => ({
   stderr: ["ERROR: unknown option '--no-such-option'"],
 }));
 
-// metrics takes any number of servers (none: all of them); verify-restore's backup id is optional.
+// metrics takes any number of servers (none: all of them); verify-restore's backup id is optional;
+// config-switch's model is optional for commander (--reset instead), so the command refuses it.
 const missingArgument: BadInputCase[] = COMMANDS.filter(
-  ({ name, args }) => args.length > 0 && name !== 'metrics',
+  ({ name, args }) => args.length > 0 && name !== 'metrics' && name !== 'config-switch',
 ).map(({ name, args }) => ({
   name: `${name} without its last argument`,
   args: [name, ...args.slice(0, name === 'verify-restore' ? 0 : -1)],
@@ -418,6 +421,30 @@ const general: BadInputCase[] = [
     args: ['get-wal', 'pg', '0000000100000000000000FE'],
     exit: 1,
     stderr: ["ERROR: WAL file '0000000100000000000000FE' not found in server 'pg'"],
+  },
+  {
+    name: 'config-switch with neither a model nor --reset',
+    args: ['config-switch', 'pg'],
+    exit: 2,
+    stderr: ["ERROR: Either a model name or '--reset' flag need to be given"],
+  },
+  {
+    name: 'config-switch to a model that does not exist',
+    args: ['config-switch', 'pg', 'no_such_model'],
+    exit: 1,
+    stderr: ["ERROR: Unknown model 'no_such_model'"],
+  },
+  {
+    name: 'config-update with malformed JSON',
+    args: ['config-update', '[{"scope": "server", "server_name": "pg"'],
+    exit: 1,
+    stderr: ['ERROR: the configuration changes are not valid JSON: '],
+  },
+  {
+    name: 'config-update of an unknown option',
+    args: ['config-update', '[{"scope": "server", "server_name": "pg", "bogus": "1"}]'],
+    exit: 1,
+    stderr: ['ERROR: change #1 [pg] bogus: unknown option'],
   },
 ];
 
