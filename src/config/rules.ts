@@ -22,7 +22,9 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
   const backupOptions = (values.backup_options as string[] | null) ?? [];
 
   if (method === 'snapshot') error('backup_method', "'snapshot' backups are not supported by barman-ts");
-  if (method === 'rsync' && !sshCommand)
+  // A passive node takes no backups: its backup_method (rsync by default) needs no ssh_command.
+  const passive = typeof values.primary_ssh_command === 'string';
+  if (method === 'rsync' && !sshCommand && !passive)
     error('ssh_command', "'backup_method = rsync' requires 'ssh_command'");
   if ((method === 'local-rsync' || method === 'local-to-cloud') && sshCommand) {
     error('ssh_command', `'backup_method = ${method}' runs on the PostgreSQL host: remove 'ssh_command'`);
