@@ -26,6 +26,14 @@ import {
 } from '../harness/index.js';
 
 const PRIMARY_USER = 'barman';
+
+interface SyncInfoDocument {
+  backups: Record<string, { status: string; begin_time: string }>;
+  wals: Array<Record<string, unknown>>;
+  config: { name: string; wals_directory: string };
+  last_name: string;
+  last_position: number;
+}
 const PASSIVE_USER = 'barmanp';
 
 describe('passive node syncing from a barman-ts primary over ssh', { concurrency: 1 }, () => {
@@ -142,12 +150,12 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
   it('answers sync-info on the primary with Barman’s JSON', async () => {
     const run = await primary('sync-info', 'main');
     assert.equal(run.exitCode, 0, run.stderr);
-    const info = JSON.parse(run.stdout) as Record<string, any>;
+    const info = JSON.parse(run.stdout) as SyncInfoDocument;
     assert.deepEqual(Object.keys(info.backups), [firstBackup]);
-    assert.equal(info.backups[firstBackup].status, 'DONE');
-    assert.match(info.backups[firstBackup].begin_time, /^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
+    assert.equal(info.backups[firstBackup]!.status, 'DONE');
+    assert.match(info.backups[firstBackup]!.begin_time, /^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
     assert.ok(info.wals.length > 0);
-    assert.deepEqual(Object.keys(info.wals[0]).sort(), ['compression', 'name', 'size', 'time']);
+    assert.deepEqual(Object.keys(info.wals[0]!).sort(), ['compression', 'name', 'size', 'time']);
     assert.equal(info.config.name, 'main');
     assert.equal(info.config.wals_directory, join(dir, 'primary-home/main/wals'));
     const xlog = readFileSync(join(dir, 'primary-home/main/wals/xlog.db'), 'utf8');
@@ -155,7 +163,7 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
     // From the last position: nothing newer.
     const again = await primary('sync-info', 'main', info.last_name, String(info.last_position));
     assert.equal(again.exitCode, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout).wals, []);
+    assert.deepEqual((JSON.parse(again.stdout) as SyncInfoDocument).wals, []);
     const ahead = await primary('sync-info', 'main', 'FFFFFFFF0000000000000001');
     assert.equal(ahead.exitCode, 1);
     assert.match(ahead.stderr + ahead.stdout, /is newer than the last available wal/);
@@ -166,7 +174,10 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
     assert.equal(cron.exitCode, 0, cron.stdout + cron.stderr);
     assert.equal(statusIn(firstBackup), 'DONE');
     assert.ok(existsSync(join(dir, 'passive-home/main/primary.info')));
-    assert.match(readFileSync(join(dir, 'passive-home/main/wals/sync-wals.info'), 'utf8'), /^[0-9A-F]{24}\t\d+$/);
+    assert.match(
+      readFileSync(join(dir, 'passive-home/main/wals/sync-wals.info'), 'utf8'),
+      /^[0-9A-F]{24}\t\d+$/,
+    );
     const list = await passive('list-backup', 'main');
     assert.match(list.stdout, new RegExp(`^main ${firstBackup} - `, 'm'));
     const status = await passive('status', 'main');
@@ -228,7 +239,10 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
     assert.equal(statusIn(third), 'FAILED');
     passiveSettings();
     const cron = await passive('cron');
-    assert.match(cron.stdout + cron.stderr, /is absent on main server and is incomplete locally, purging local backup/);
+    assert.match(
+      cron.stdout + cron.stderr,
+      /is absent on main server and is incomplete locally, purging local backup/,
+    );
     assert.equal(existsSync(join(passiveBase(), third)), false);
   });
 });

@@ -28,7 +28,7 @@ import { defineCommandModule } from '../definition.js';
 import { backupInfoJson } from '../shared/backup-info-json.js';
 import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
-import { isPassive } from '../../passive/state.js';
+import { isPassive } from '../shared/passive/state.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';

@@ -26,8 +26,8 @@ import { deleteBackup } from '../shared/delete-backup.js';
 import { cleanLockDirectory } from '../shared/lock-cleanup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
-import { isPassive, requirePassive } from '../../passive/state.js';
-import { syncFromPrimary } from '../../passive/sync-cron.js';
+import { isPassive, requirePassive } from '../shared/passive/state.js';
+import { syncFromPrimary } from '../shared/passive/sync-cron.js';
 
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
 

@@ -1,4 +1,4 @@
-import { isPassive } from '../../passive/state.js';
+import { isPassive } from '../shared/passive/state.js';
 import { defineCommandModule } from '../definition.js';
 
 interface ListedServer {

@@ -13,7 +13,7 @@ import {
 import type { GfsPolicy, Interval, Location, RetentionPolicy } from '../../config/index.js';
 import { pythonRepr, pythonStr } from '../../output/format.js';
 import { redactSecrets, redactValue } from '../../util/redact.js';
-import { isPassive } from '../../passive/state.js';
+import { isPassive } from './passive/state.js';
 
 /** Keys whose values are structured and need a specific rendering. */
 const LOCATION_KEYS = new Set(['basebackups_directory', 'wals_directory']);

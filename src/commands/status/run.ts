@@ -13,7 +13,7 @@ import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { probePostgres } from '../../postgres/probe.js';
 import { selectServers } from '../shared/select-servers.js';
-import { isPassive } from '../../passive/state.js';
+import { isPassive } from '../shared/passive/state.js';
 
 export interface StatusRow {
   key: string;
@@ -133,7 +133,8 @@ export default defineCommandModule<Result>({
           'Last restore drill',
           drills.error ? `unreadable: ${drills.error}` : drill ? describeDrill(drill) : 'none yet',
         );
-      if (passive) row('passive_primary_ssh_command', 'SSH command to primary server', config.primary_ssh_command);
+      if (passive)
+        row('passive_primary_ssh_command', 'SSH command to primary server', config.primary_ssh_command);
       result.servers.push({ name: server.name, rows });
     }
     return result;

@@ -1,7 +1,7 @@
 /** sync-backup: one backup copied from the primary (src/passive/sync-backup.ts). */
-import { requirePassive } from '../../passive/state.js';
-import type { SyncBackupOutcome } from '../../passive/sync-backup.js';
-import { syncBackup } from '../../passive/sync-backup.js';
+import { requirePassive } from '../shared/passive/state.js';
+import type { SyncBackupOutcome } from '../shared/passive/sync-backup.js';
+import { syncBackup } from '../shared/passive/sync-backup.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 
@@ -17,7 +17,9 @@ export default defineCommandModule<Result>({
       includeDisabled: false,
     });
     if (!server) return { outcome: null };
-    return { outcome: await syncBackup(requirePassive(server.config), input.args.backup_id as string, ctx.report) };
+    return {
+      outcome: await syncBackup(requirePassive(server.config), input.args.backup_id as string, ctx.report),
+    };
   },
   renderConsole: () => [],
   renderJson: (result) => ({ outcome: result.outcome }),

@@ -4,8 +4,8 @@
  * its answer (a passive node only).
  */
 import { UsageError } from '../../errors/index.js';
-import { fetchPrimaryInfo, requirePassive } from '../../passive/state.js';
-import { syncStatus } from '../../passive/sync-info.js';
+import { fetchPrimaryInfo, requirePassive } from '../shared/passive/state.js';
+import { syncStatus } from '../shared/passive/sync-info.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 
@@ -26,11 +26,18 @@ export default defineCommandModule<Result>({
     if (lastWal !== null && !/^[0-9A-F]{24}/.test(lastWal))
       throw new UsageError(`last_wal '${lastWal}' is not a WAL file name`);
     if (positionText !== undefined && !/^\d+$/.test(positionText))
-      throw new UsageError(`last_position '${positionText}' must be a non-negative whole number (a byte offset in xlog.db)`);
+      throw new UsageError(
+        `last_position '${positionText}' must be a non-negative whole number (a byte offset in xlog.db)`,
+      );
     const lastPosition = positionText === undefined ? null : Number(positionText);
     if (input.options.primary === true) {
       const passive = requirePassive(server.config);
-      const info = await fetchPrimaryInfo(passive, { lastWal, lastPosition }, ctx.report, ctx.config.configFile);
+      const info = await fetchPrimaryInfo(
+        passive,
+        { lastWal, lastPosition },
+        ctx.report,
+        ctx.config.configFile,
+      );
       return { document: info as unknown as Record<string, unknown> };
     }
     return { document: await syncStatus(server, lastWal, lastPosition, ctx.version) };

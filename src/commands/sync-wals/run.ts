@@ -1,7 +1,7 @@
 /** sync-wals: the WAL files copied from the primary (src/passive/sync-wals.ts). */
-import { requirePassive } from '../../passive/state.js';
-import type { SyncWalsOutcome } from '../../passive/sync-wals.js';
-import { syncWals } from '../../passive/sync-wals.js';
+import { requirePassive } from '../shared/passive/state.js';
+import type { SyncWalsOutcome } from '../shared/passive/sync-wals.js';
+import { syncWals } from '../shared/passive/sync-wals.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 

@@ -48,8 +48,8 @@ import {
 } from './wal-archive-checks.js';
 import { runWalStreamingChecks } from './wal-streaming-checks.js';
 import { hasWalConnections } from '../wal-connections.js';
-import { isPassive } from '../../../passive/state.js';
-import type { PassiveConfig } from '../../../passive/state.js';
+import { isPassive } from '../passive/state.js';
+import type { PassiveConfig } from '../passive/state.js';
 import { runRemote } from '../../../process/remote.js';
 
 export type { ServerCheckOptions } from './context.js';
@@ -163,7 +163,11 @@ async function primarySshCheck(ctx: CheckContext): Promise<void> {
   }));
   if (result.exitCode !== 0) {
     const detail = result.stderr.trim().split('\n').at(-1) ?? '';
-    ctx.c.add('ssh', false, `Connection failed using '${config.primary_ssh_command}' return code ${result.exitCode}${detail ? `: ${detail}` : ''}`);
+    ctx.c.add(
+      'ssh',
+      false,
+      `Connection failed using '${config.primary_ssh_command}' return code ${result.exitCode}${detail ? `: ${detail}` : ''}`,
+    );
     return;
   }
   ctx.c.add('ssh', true, 'primary Barman server');

@@ -6,9 +6,9 @@
  * process (cron's exit code tells whether they worked) and every missing backup is copied; each
  * still takes its own lock, so a `sync-backup` run by hand and cron never copy the same backup.
  */
-import { loadBackups, statusOf } from '../catalog/backups.js';
-import { withBackupStore } from '../catalog/store.js';
-import type { Reporter } from '../output/reporter.js';
+import { loadBackups, statusOf } from '../../../catalog/backups.js';
+import { withBackupStore } from '../../../catalog/store.js';
+import type { Reporter } from '../../../output/reporter.js';
 import type { PassiveConfig } from './state.js';
 import { fetchPrimaryInfo, loadSyncWalsPosition } from './state.js';
 import { syncBackup } from './sync-backup.js';

@@ -7,28 +7,36 @@
  * reason; a backup the primary no longer has, left unfinished here, is purged.
  */
 import { join } from 'node:path';
-import type { BackupInfo } from '../catalog/backup-info.js';
-import { parseBackupInfo } from '../catalog/backup-info.js';
-import type { CatalogBackup } from '../catalog/backups.js';
-import { loadBackups, removeBackupFiles, saveBackupInfo, statusOf } from '../catalog/backups.js';
-import { withBackupStore } from '../catalog/store.js';
-import type { BackupStore } from '../catalog/store.js';
-import { BarmanError, describeError } from '../errors/index.js';
-import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../locks/index.js';
-import type { Reporter } from '../output/reporter.js';
-import { runRemote } from '../process/remote.js';
-import { fsyncTree } from '../transfer/copy-tree.js';
+import type { BackupInfo } from '../../../catalog/backup-info.js';
+import { parseBackupInfo } from '../../../catalog/backup-info.js';
+import type { CatalogBackup } from '../../../catalog/backups.js';
+import { loadBackups, removeBackupFiles, saveBackupInfo, statusOf } from '../../../catalog/backups.js';
+import { withBackupStore } from '../../../catalog/store.js';
+import type { BackupStore } from '../../../catalog/store.js';
+import { BarmanError, describeError } from '../../../errors/index.js';
+import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../../locks/index.js';
+import type { Reporter } from '../../../output/reporter.js';
+import { runRemote } from '../../../process/remote.js';
+import { fsyncTree } from '../../../transfer/copy-tree.js';
 import { listRemoteTree, pullEntries, verifyPull } from './rsync-pull.js';
 import type { PassiveConfig, PrimaryInfo } from './state.js';
 import { basebackupsPath, loadPrimaryInfo } from './state.js';
 
 export type SyncBackupOutcome = 'synced' | 'nothing-to-do' | 'purged' | 'failed' | 'busy';
 
-export async function syncBackup(config: PassiveConfig, backupId: string, report: Reporter): Promise<SyncBackupOutcome> {
+export async function syncBackup(
+  config: PassiveConfig,
+  backupId: string,
+  report: Reporter,
+): Promise<SyncBackupOutcome> {
   await ensureLockDirectory(config.barman_lock_directory);
-  const lock = tryAcquireLock(serverLockPath(config.barman_lock_directory, config.name, `${backupId}-sync-backup`));
+  const lock = tryAcquireLock(
+    serverLockPath(config.barman_lock_directory, config.name, `${backupId}-sync-backup`),
+  );
   if (!lock) {
-    report.error(`Another synchronisation process for backup ${backupId} of server ${config.name} is already running.`);
+    report.error(
+      `Another synchronisation process for backup ${backupId} of server ${config.name} is already running.`,
+    );
     return 'busy';
   }
   try {
@@ -48,7 +56,8 @@ async function syncUnderLock(
   const local = (await loadBackups(store)).find((backup) => backup.id === backupId) ?? null;
   const onPrimary = backupId in primary.backups;
   const localStatus = local ? statusOf(local) : null;
-  if (!onPrimary && !local) throw new BarmanError('sync-unknown-backup', `Backup ${backupId} is absent on ${config.name} server`);
+  if (!onPrimary && !local)
+    throw new BarmanError('sync-unknown-backup', `Backup ${backupId} is absent on ${config.name} server`);
   if (localStatus === 'DONE') {
     report.info(
       onPrimary
@@ -59,7 +68,9 @@ async function syncUnderLock(
   }
   if (!onPrimary) {
     // Unfinished here (SYNCING after a kill, FAILED) and gone from the primary: it can never complete.
-    report.warning(`Backup ${backupId} is absent on ${config.name} server and is incomplete locally, purging local backup`);
+    report.warning(
+      `Backup ${backupId} is absent on ${config.name} server and is incomplete locally, purging local backup`,
+    );
     await removeBackupFiles(store, local!);
     return 'purged';
   }
@@ -92,23 +103,44 @@ async function syncUnderLock(
  * The primary's own backup.info (exact times, offsets and label, which sync-info's ctime() times
  * lose), from base/<id>/ or Barman 3.13.2+'s meta/<id>-backup.info.
  */
-async function primaryBackupInfo(config: PassiveConfig, primary: PrimaryInfo, backupId: string): Promise<BackupInfo> {
+async function primaryBackupInfo(
+  config: PassiveConfig,
+  primary: PrimaryInfo,
+  backupId: string,
+): Promise<BackupInfo> {
   const candidates = [`${primary.config.basebackups_directory}/${backupId}/backup.info`];
-  if (primary.config.backup_directory) candidates.push(`${primary.config.backup_directory}/meta/${backupId}-backup.info`);
+  if (primary.config.backup_directory)
+    candidates.push(`${primary.config.backup_directory}/meta/${backupId}-backup.info`);
   for (const path of candidates) {
     const result = await runRemote(config.primary_ssh_command, ['cat', path], 120_000);
     if (result.exitCode === 0) return parseBackupInfo(result.stdout, `${config.name} primary:${path}`);
   }
-  throw new BarmanError('sync-backup-vanished', `backup ${backupId} has no backup.info on the primary any more (deleted there?)`);
+  throw new BarmanError(
+    'sync-backup-vanished',
+    `backup ${backupId} has no backup.info on the primary any more (deleted there?)`,
+  );
 }
 
-async function copyBackup(config: PassiveConfig, primary: PrimaryInfo, backupId: string, info: BackupInfo): Promise<void> {
+async function copyBackup(
+  config: PassiveConfig,
+  primary: PrimaryInfo,
+  backupId: string,
+  info: BackupInfo,
+): Promise<void> {
   const source = `${primary.config.basebackups_directory}/${backupId}`;
   const destination = join(basebackupsPath(config), backupId);
   // The primary's metadata and lock stay its own; pg_tblspc links are recreated by recovery.
-  const excludes = ['/backup.info', '/.backup.lock', ...(info.tablespaces ?? []).map((t) => `/data/pg_tblspc/${t.oid}`)];
+  const excludes = [
+    '/backup.info',
+    '/.backup.lock',
+    ...(info.tablespaces ?? []).map((t) => `/data/pg_tblspc/${t.oid}`),
+  ];
   const entries = await listRemoteTree(config, source, excludes);
-  if (entries === null) throw new BarmanError('sync-backup-vanished', `backup ${backupId} was deleted on the primary during the sync`);
+  if (entries === null)
+    throw new BarmanError(
+      'sync-backup-vanished',
+      `backup ${backupId} was deleted on the primary during the sync`,
+    );
   const request = { config, source, destination, entries };
   await pullEntries(request);
   const differing = await verifyPull(request);
@@ -119,7 +151,10 @@ async function copyBackup(config: PassiveConfig, primary: PrimaryInfo, backupId:
     );
   // The primary may have deleted the backup while its files were being read.
   if ((await runRemote(config.primary_ssh_command, ['test', '-d', source], 120_000)).exitCode !== 0)
-    throw new BarmanError('sync-backup-vanished', `backup ${backupId} was deleted on the primary during the sync`);
+    throw new BarmanError(
+      'sync-backup-vanished',
+      `backup ${backupId} was deleted on the primary during the sync`,
+    );
   await fsyncTree(destination, config.parallel_jobs);
 }
 

@@ -5,11 +5,11 @@
  * passive and a barman-ts passive read each other's state. Fetching the status runs
  * `barman sync-info` on the primary over primary_ssh_command.
  */
-import type { ServerConfig } from '../config/index.js';
-import { BarmanError } from '../errors/index.js';
-import { runRemote } from '../process/remote.js';
-import { PosixStorage } from '../storage/index.js';
-import type { Reporter } from '../output/reporter.js';
+import type { ServerConfig } from '../../../config/index.js';
+import { BarmanError } from '../../../errors/index.js';
+import { runRemote } from '../../../process/remote.js';
+import { PosixStorage } from '../../../storage/index.js';
+import type { Reporter } from '../../../output/reporter.js';
 
 export const PRIMARY_INFO_FILE = 'primary.info';
 export const SYNC_WALS_INFO_FILE = 'sync-wals.info';
@@ -64,7 +64,8 @@ export function requirePassive(config: ServerConfig): PassiveConfig {
 
 export function walsPath(config: ServerConfig): string {
   const wals = config.wals_directory;
-  if (wals.kind !== 'posix') throw new BarmanError('sync-not-posix', `${config.name}: wals_directory is not local`);
+  if (wals.kind !== 'posix')
+    throw new BarmanError('sync-not-posix', `${config.name}: wals_directory is not local`);
   return wals.path;
 }
 
@@ -84,7 +85,9 @@ export async function loadPrimaryInfo(config: ServerConfig): Promise<PrimaryInfo
     throw new BarmanError(
       'sync-no-primary-info',
       `Cannot open ${PRIMARY_INFO_FILE} file for server ${config.name}: ${(error as Error).message}`,
-      { hint: `Run 'barman cron' (or 'barman sync-info --primary ${config.name}') to fetch the primary's status.` },
+      {
+        hint: `Run 'barman cron' (or 'barman sync-info --primary ${config.name}') to fetch the primary's status.`,
+      },
     );
   }
   return parsePrimaryInfo(text, config.name);
@@ -96,7 +99,10 @@ export function parsePrimaryInfo(text: string, server: string): PrimaryInfo {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new BarmanError('sync-bad-primary-info', `the primary's sync-info for server ${server} is not JSON: ${(error as Error).message}`);
+    throw new BarmanError(
+      'sync-bad-primary-info',
+      `the primary's sync-info for server ${server} is not JSON: ${(error as Error).message}`,
+    );
   }
   const info = data as Partial<PrimaryInfo> | null;
   const config = info?.config;
@@ -154,7 +160,12 @@ export async function fetchPrimaryInfo(
 ): Promise<PrimaryInfo> {
   let { lastWal, lastPosition } = position;
   for (;;) {
-    const words = ['barman', ...(config.forward_config_path ? ['-c', configFile] : []), 'sync-info', config.name];
+    const words = [
+      'barman',
+      ...(config.forward_config_path ? ['-c', configFile] : []),
+      'sync-info',
+      config.name,
+    ];
     if (lastWal !== null) {
       words.push(lastWal);
       if (lastPosition !== null) words.push(String(lastPosition));
@@ -179,7 +190,9 @@ export async function fetchPrimaryInfo(
     throw new BarmanError(
       'sync-info-failed',
       `sync-info execution on remote primary server ${config.name} failed: ${detail || `exit code ${result.exitCode}`}`,
-      { hint: 'Check primary_ssh_command (it must log in to the primary Barman host) and that barman runs there.' },
+      {
+        hint: 'Check primary_ssh_command (it must log in to the primary Barman host) and that barman runs there.',
+      },
     );
   }
 }

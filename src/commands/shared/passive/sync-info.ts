@@ -6,13 +6,13 @@
  * `last_position`: the byte offset of its last line) so the next request reads only what follows.
  * The WAL entries have the four keys Barman 3.4 accepts (name, size, time, compression).
  */
-import type { ServerEntry } from '../config/index.js';
-import { loadBackups, statusOf } from '../catalog/backups.js';
-import { serverLayout } from '../catalog/layout.js';
-import { BarmanError } from '../errors/index.js';
-import { XlogDbFile } from '../wal/xlogdb-file.js';
-import { backupInfoJson } from '../commands/shared/backup-info-json.js';
-import { serverConfigJson } from '../commands/shared/config-display.js';
+import type { ServerEntry } from '../../../config/index.js';
+import { loadBackups, statusOf } from '../../../catalog/backups.js';
+import { serverLayout } from '../../../catalog/layout.js';
+import { BarmanError } from '../../../errors/index.js';
+import { XlogDbFile } from '../../../wal/xlogdb-file.js';
+import { backupInfoJson } from '../backup-info-json.js';
+import { serverConfigJson } from '../config-display.js';
 import type { PrimaryWal } from './state.js';
 
 const WAL_NAME_LENGTH = 24;
@@ -90,7 +90,10 @@ function readFrom(
     lastLineStart = lineStart;
     if (checkFirst) {
       if (lastWal! < name)
-        throw new BarmanError('sync-info-gap', `last_wal '${lastWal}' is older than the first available wal '${name}'`);
+        throw new BarmanError(
+          'sync-info-gap',
+          `last_wal '${lastWal}' is older than the first available wal '${name}'`,
+        );
       checkFirst = false;
     }
     if (lastWal !== null ? name <= lastWal : firstUseful !== null && name < firstUseful) continue;
@@ -98,6 +101,9 @@ function readFrom(
     wals.push({ name, size: Number(fields[1]), time: Number(fields[2]), compression });
   }
   if (lastName && lastWal !== null && lastWal > lastName)
-    throw new BarmanError('sync-info-ahead', `last_wal '${lastWal}' is newer than the last available wal '${lastName}'`);
+    throw new BarmanError(
+      'sync-info-ahead',
+      `last_wal '${lastWal}' is newer than the last available wal '${lastName}'`,
+    );
   return { wals, lastName, lastLineStart };
 }

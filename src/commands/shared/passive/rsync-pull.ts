@@ -6,10 +6,10 @@
  * A copy resumes: rsync skips the files already present with the right size and time.
  * `verifyPull` re-reads both sides (--checksum, dry run) and names any file that differs.
  */
-import { BarmanError } from '../errors/index.js';
-import { CommandFailedError, runProgram, runProgramUnchecked } from '../process/index.js';
-import { findProgram } from '../process/postgres-tools.js';
-import { createStartLimiter } from '../util/throttle.js';
+import { BarmanError } from '../../../errors/index.js';
+import { CommandFailedError, runProgram, runProgramUnchecked } from '../../../process/index.js';
+import { findProgram } from '../../../process/postgres-tools.js';
+import { createStartLimiter } from '../../../util/throttle.js';
 import type { PassiveConfig } from './state.js';
 
 export interface RemoteEntry {
@@ -53,15 +53,28 @@ function commonArguments(config: PassiveConfig): string[] {
  * Lists a remote tree (rsync --list-only: what rsync itself will see), paths relative to `source`.
  * Resolves null when the remote directory does not exist.
  */
-export async function listRemoteTree(config: PassiveConfig, source: string, excludes: readonly string[]): Promise<RemoteEntry[] | null> {
+export async function listRemoteTree(
+  config: PassiveConfig,
+  source: string,
+  excludes: readonly string[],
+): Promise<RemoteEntry[] | null> {
   const program = await rsyncProgram(config);
   const result = await runProgramUnchecked(
     program,
-    ['-r', '--list-only', '--no-inc-recursive', ...excludes.map((path) => `--exclude=${path}`), ...commonArguments(config), `:${source.replace(/\/?$/, '/')}`],
+    [
+      '-r',
+      '--list-only',
+      '--no-inc-recursive',
+      ...excludes.map((path) => `--exclude=${path}`),
+      ...commonArguments(config),
+      `:${source.replace(/\/?$/, '/')}`,
+    ],
     { timeoutMs: 600_000 },
   );
-  if (result.exitCode === 23 && /No such file or directory|change_dir.*failed/.test(result.stderr)) return null;
-  if (result.exitCode !== 0) throw new CommandFailedError(program, result, `listing ${source} on the primary failed`);
+  if (result.exitCode === 23 && /No such file or directory|change_dir.*failed/.test(result.stderr))
+    return null;
+  if (result.exitCode !== 0)
+    throw new CommandFailedError(program, result, `listing ${source} on the primary failed`);
   const entries: RemoteEntry[] = [];
   for (const line of result.stdout.split('\n')) {
     // "drwx------          4,096 2026/12/06 13:00:00 data/base" (the name may hold spaces).
