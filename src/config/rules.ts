@@ -135,7 +135,8 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     }
   }
 
-  if (values.archiver !== true && values.streaming_archiver !== true) {
+  // A passive node receives its WAL from the primary (sync-wals), never from an archiver.
+  if (!passive && values.archiver !== true && values.streaming_archiver !== true) {
     warning(
       'archiver',
       "no archiver enabled: turn on 'archiver', 'streaming_archiver' or both; using 'archiver = on'",

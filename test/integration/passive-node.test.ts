@@ -184,6 +184,7 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
     assert.match(status.stdout, /Passive node: True/);
     assert.match(status.stdout, /SSH command to primary server: ssh /);
     const check = await passive('check', 'main');
+    assert.equal(check.exitCode, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /ssh: OK \(primary Barman server\)/);
     assert.doesNotMatch(check.stdout, /PostgreSQL/);
     const target = join(dir, 'target/data');
