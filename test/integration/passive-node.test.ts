@@ -4,7 +4,8 @@
  * PATH. The passive node refuses backups, copies backups and WAL with cron, and recovers a
  * synced backup that PostgreSQL starts on; a sync killed mid-copy (its ssh links die with it)
  * leaves the backup SYNCING, never DONE, and the next run finishes it; a backup the primary
- * deletes during a sync is marked FAILED, then purged.
+ * deletes during a sync is marked FAILED, then purged; one the local retention policy would make
+ * obsolete at once is not copied.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -245,6 +246,20 @@ describe('passive node syncing from a barman-ts primary over ssh', { concurrency
       /is absent on main server and is incomplete locally, purging local backup/,
     );
     assert.equal(existsSync(join(passiveBase(), third)), false);
+  });
+
+  it('does not copy a backup the local retention policy would make obsolete at once', async () => {
+    const deleted = await passive('delete', 'main', firstBackup);
+    assert.equal(deleted.exitCode, 0, deleted.stdout + deleted.stderr);
+    passiveSettings({ retention_policy: 'REDUNDANCY 1' });
+    assert.equal((await passive('sync-info', '--primary', 'main')).exitCode, 0);
+    const run = await passive('sync-backup', 'main', firstBackup);
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stdout + run.stderr,
+      new RegExp(`Remote backup main/${firstBackup} is obsolete for local retention policies`),
+    );
+    assert.equal(existsSync(join(passiveBase(), firstBackup)), false);
   });
 });
 

@@ -18,6 +18,8 @@ import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../../lo
 import type { Reporter } from '../../../output/reporter.js';
 import { runRemote } from '../../../process/remote.js';
 import { fsyncTree } from '../../../transfer/copy-tree.js';
+import { decideRetention } from '../../../retention/policy.js';
+import { retentionEnforced } from '../backup-catalog.js';
 import { listRemoteTree, pullEntries, verifyPull } from './rsync-pull.js';
 import type { PassiveConfig, PrimaryInfo } from './state.js';
 import { basebackupsPath, loadPrimaryInfo } from './state.js';
@@ -53,7 +55,8 @@ async function syncUnderLock(
   report: Reporter,
 ): Promise<SyncBackupOutcome> {
   const primary = await loadPrimaryInfo(config);
-  const local = (await loadBackups(store)).find((backup) => backup.id === backupId) ?? null;
+  const backups = await loadBackups(store);
+  const local = backups.find((backup) => backup.id === backupId) ?? null;
   const onPrimary = backupId in primary.backups;
   const localStatus = local ? statusOf(local) : null;
   if (!onPrimary && !local)
@@ -75,6 +78,10 @@ async function syncUnderLock(
     return 'purged';
   }
   const info = await primaryBackupInfo(config, primary, backupId);
+  if (locallyObsolete(config, backups, backupId, info)) {
+    report.info(`Remote backup ${primary.config.name}/${backupId} is obsolete for local retention policies.`);
+    return 'nothing-to-do';
+  }
   const backup: CatalogBackup = local ?? {
     id: backupId,
     infoFile: join(basebackupsPath(config), backupId, 'backup.info'),
@@ -156,6 +163,44 @@ async function copyBackup(
       `backup ${backupId} was deleted on the primary during the sync`,
     );
   await fsyncTree(destination, config.parallel_jobs);
+}
+
+/**
+ * Barman's rule (retention_policy_mode = auto): a backup the local retention policy would mark
+ * OBSOLETE as soon as it arrived is not copied.
+ */
+function locallyObsolete(
+  config: PassiveConfig,
+  local: readonly CatalogBackup[],
+  backupId: string,
+  info: BackupInfo,
+): boolean {
+  if (!retentionEnforced(config) || config.retention_policy_mode !== 'auto') return false;
+  const inputs = local
+    .filter((backup) => backup.id !== backupId && backup.info)
+    .map((backup) => ({
+      id: backup.id,
+      status: statusOf(backup),
+      endTimeMs: backup.info!.end_time?.epochMs ?? null,
+      keep: backup.keep,
+      incremental: (backup.info!.parent_backup_id ?? null) !== null,
+      descendants: [],
+    }));
+  inputs.push({
+    id: backupId,
+    status: 'DONE',
+    endTimeMs: info.end_time?.epochMs ?? null,
+    keep: null,
+    incremental: (info.parent_backup_id ?? null) !== null,
+    descendants: [],
+  });
+  const { statuses } = decideRetention(inputs, {
+    policy: config.retention_policy,
+    gfs: config.retention_gfs,
+    minimumRedundancy: config.minimum_redundancy,
+    nowMs: Date.now(),
+  });
+  return statuses.get(backupId) === 'OBSOLETE';
 }
 
 function firstLine(text: string): string {
