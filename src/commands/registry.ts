@@ -32,6 +32,9 @@ import { cloudWalArchive } from './cloud-wal-archive/index.js';
 import { cloudWalUpload } from './cloud-wal-upload/index.js';
 import { status } from './status/index.js';
 import { switchWal } from './switch-wal/index.js';
+import { syncBackupCommand } from './sync-backup/index.js';
+import { syncInfo } from './sync-info/index.js';
+import { syncWalsCommand } from './sync-wals/index.js';
 import { replicationStatus } from './replication-status/index.js';
 import { receiveWal } from './receive-wal/index.js';
 import { recover } from './recover/index.js';
@@ -66,6 +69,9 @@ export const COMMANDS: readonly CommandDefinition[] = [
   verifyBackup,
   status,
   switchWal,
+  syncBackupCommand,
+  syncInfo,
+  syncWalsCommand,
   terminateProcess,
   replicationStatus,
   receiveWal,

@@ -35,9 +35,6 @@ const SNAPSHOTS = notSupported('snapshot backups are not supported by barman-ts'
   holds: (values) => values.backup_method === 'snapshot',
   text: 'backup_method = snapshot',
 });
-const PASSIVE_TEXT =
-  'passive nodes (a server copying its backups and WAL from another Barman over primary_ssh_command) are not supported by barman-ts';
-const PASSIVE = notSupported(PASSIVE_TEXT);
 const GPG = notSupported('gpg encryption of backups and WAL is not supported by barman-ts yet');
 
 const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
@@ -153,13 +150,9 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.4',
-    category: 'Not supported by barman-ts',
+    category: 'Connection',
     description:
-      'Barman passes `-c <config>` to the `barman sync-info` a passive node runs on its primary over `primary_ssh_command`; that is its only use. barman-ts always writes `-c <config>` into the restore_command of `recover --get-wal` (both `barman get-wal` and `barman-wal-restore`), whatever this option says.',
-    support: notSupported(PASSIVE_TEXT, {
-      holds: (values) => values.primary_ssh_command !== null && values.primary_ssh_command !== undefined,
-      text: 'primary_ssh_command is set (a passive node)',
-    }),
+      'A passive node runs `barman -c <its configuration file> sync-info` on the primary over `primary_ssh_command` (the primary keeps its configuration at the same path). barman-ts always writes `-c <config>` into the restore_command of `recover --get-wal`, whatever this option says.',
   }),
 
   // ---------------------------------------------------------------- Logging
@@ -260,9 +253,9 @@ const optionTable = {
     scope: 'global',
     schema: kinds.nonEmptyText(),
     since: '3.4',
-    category: 'Not supported by barman-ts',
-    description: 'Makes the server a passive node that syncs from another Barman.',
-    support: PASSIVE,
+    category: 'Connection',
+    description:
+      'Shell command that opens an SSH session to the primary Barman host, e.g. `ssh barman@backup1`: the server becomes a *passive node*. It never connects to PostgreSQL and takes no backups; `cron` runs `barman sync-info` there and copies the backups and WAL files with rsync (`sync-backup`, `sync-wals`), honouring `parallel_jobs`, `bandwidth_limit` and `network_compression`.',
   }),
   keepalive_interval: option({
     scope: 'global',

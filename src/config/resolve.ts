@@ -133,11 +133,13 @@ class SectionResolver {
       raw = this.raw(option.key);
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
+      // streaming_conninfo and the like default to conninfo, which a passive node does not need.
+      if (option.default?.includes('%(conninfo)s') && this.passiveWithoutConninfo('conninfo')) return null;
       this.problems.push({ severity: 'error', message: error.message, ...this.locate(option.key) });
       return this.defaultValue(option);
     }
     if (raw === null) {
-      if (option.required) {
+      if (option.required && !this.passiveWithoutConninfo(option.key)) {
         this.problems.push({
           severity: 'error',
           message: `required option '${option.key}' is not set`,
@@ -155,6 +157,16 @@ class SectionResolver {
       ...this.locate(option.key),
     });
     return this.defaultValue(option);
+  }
+
+  /** A passive node (primary_ssh_command set) never connects to PostgreSQL: conninfo is optional there. */
+  private passiveWithoutConninfo(key: string): boolean {
+    if (key !== 'conninfo') return false;
+    try {
+      return this.raw('primary_ssh_command') !== null;
+    } catch {
+      return false;
+    }
   }
 
   private defaultValue(option: OptionSpec): unknown {

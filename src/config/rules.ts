@@ -22,7 +22,9 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
   const backupOptions = (values.backup_options as string[] | null) ?? [];
 
   if (method === 'snapshot') error('backup_method', "'snapshot' backups are not supported by barman-ts");
-  if (method === 'rsync' && !sshCommand)
+  // A passive node takes no backups: its backup_method (rsync by default) needs no ssh_command.
+  const passive = typeof values.primary_ssh_command === 'string';
+  if (method === 'rsync' && !sshCommand && !passive)
     error('ssh_command', "'backup_method = rsync' requires 'ssh_command'");
   if ((method === 'local-rsync' || method === 'local-to-cloud') && sshCommand) {
     error('ssh_command', `'backup_method = ${method}' runs on the PostgreSQL host: remove 'ssh_command'`);
@@ -133,7 +135,8 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     }
   }
 
-  if (values.archiver !== true && values.streaming_archiver !== true) {
+  // A passive node receives its WAL from the primary (sync-wals), never from an archiver.
+  if (!passive && values.archiver !== true && values.streaming_archiver !== true) {
     warning(
       'archiver',
       "no archiver enabled: turn on 'archiver', 'streaming_archiver' or both; using 'archiver = on'",

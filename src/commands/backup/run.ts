@@ -28,6 +28,7 @@ import { defineCommandModule } from '../definition.js';
 import { backupInfoJson } from '../shared/backup-info-json.js';
 import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
+import { isPassive } from '../shared/passive/state.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
@@ -44,8 +45,14 @@ export default defineCommandModule<BackupOutcome[]>({
       includeDisabled: false,
     });
     const outcomes: BackupOutcome[] = [];
-    for (const server of servers)
+    for (const server of servers) {
+      // As Barman: a passive node copies its backups from the primary (sync-backup), never takes one.
+      if (isPassive(server.config)) {
+        ctx.report.info(`Skipping passive server '${server.name}'`);
+        continue;
+      }
       outcomes.push(await backupServer(ctx, server, input.options, input.overrides));
+    }
     return outcomes;
   },
   renderConsole: () => [],

@@ -27,6 +27,8 @@ import { processConfigChanges, reloadConfig, restartServerProcesses } from '../s
 import { cleanLockDirectory } from '../shared/lock-cleanup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
+import { isPassive, requirePassive } from '../shared/passive/state.js';
+import { syncFromPrimary } from '../shared/passive/sync-cron.js';
 
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
 
@@ -98,7 +100,11 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
   const objectWals = config.wals_directory.kind === 's3';
   const hooks = HookRunner.forServer(ctx, config);
   try {
-    if (objectWals ? config.streaming_archiver : config.archiver || config.streaming_archiver) {
+    if (isPassive(config)) {
+      // A passive node copies from the primary instead of archiving (Barman's sync cron).
+      const synced = await syncFromPrimary(requirePassive(config), ctx.report, ctx.config.configFile);
+      outcome.completed = synced.backups;
+    } else if (objectWals ? config.streaming_archiver : config.archiver || config.streaming_archiver) {
       ctx.report.info(`Starting WAL archiving for server ${name}`);
       try {
         outcome.archived = (
@@ -115,7 +121,7 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
       }
     }
     // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
-    await superviseReceiveWal(ctx, config);
+    if (!isPassive(config)) await superviseReceiveWal(ctx, config);
     if (objectWals) {
       const waiting = await spooledWals(config.incoming_wals_directory);
       if (waiting.length > 0) {

@@ -1,3 +1,4 @@
+import { isPassive } from '../shared/passive/state.js';
 import { defineCommandModule } from '../definition.js';
 
 interface ListedServer {
@@ -5,6 +6,7 @@ interface ListedServer {
   description: string | null;
   active: boolean;
   disabled: boolean;
+  passive: boolean;
 }
 
 interface ListServerResult {
@@ -19,6 +21,7 @@ export default defineCommandModule<ListServerResult>({
       description: server.config.description,
       active: server.config.active,
       disabled: server.disabled,
+      passive: isPassive(server.config),
     }));
     return Promise.resolve({ minimal: input.options.minimal === true, servers });
   },
@@ -42,5 +45,6 @@ function describe(server: ListedServer): string {
   let description = server.description ?? '';
   if (!server.active) description += ' (inactive)';
   if (server.disabled) description += ' (WARNING: disabled)';
+  if (server.passive) description += ' (Passive)';
   return description;
 }

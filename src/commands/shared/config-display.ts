@@ -13,6 +13,7 @@ import {
 import type { GfsPolicy, Interval, Location, RetentionPolicy } from '../../config/index.js';
 import { pythonRepr, pythonStr } from '../../output/format.js';
 import { redactSecrets, redactValue } from '../../util/redact.js';
+import { isPassive } from './passive/state.js';
 
 /** Keys whose values are structured and need a specific rendering. */
 const LOCATION_KEYS = new Set(['basebackups_directory', 'wals_directory']);
@@ -31,7 +32,7 @@ export function derivedValues(server: ServerEntry): Record<string, unknown> {
     name: server.name,
     disabled: server.disabled,
     msg_list: server.problems.map(formatProblem),
-    passive_node: false,
+    passive_node: isPassive(config),
     xlogdb_file: xlogdbFile,
     // Barman 3.13+: the model config-switch made active, or None.
     active_model: server.activeModel,

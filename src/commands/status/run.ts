@@ -13,6 +13,7 @@ import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog, retentionEnforced } from '../shared/backup-catalog.js';
 import { probePostgres } from '../../postgres/probe.js';
 import { selectServers } from '../shared/select-servers.js';
+import { isPassive } from '../shared/passive/state.js';
 
 export interface StatusRow {
   key: string;
@@ -42,8 +43,14 @@ export default defineCommandModule<Result>({
       row('active', 'Active', config.active);
       row('disabled', 'Disabled', server.disabled);
 
-      const pg = await probePostgres(config, { log: ctx.log.child({ server: server.name }), sizes: true });
-      if (pg.versionText === null) {
+      // A passive node never connects to PostgreSQL (Barman leaves these rows out there).
+      const passive = isPassive(config);
+      const pg = passive
+        ? null
+        : await probePostgres(config, { log: ctx.log.child({ server: server.name }), sizes: true });
+      if (pg === null) {
+        // no PostgreSQL rows
+      } else if (pg.versionText === null) {
         row('pg_version', 'PostgreSQL version', 'FAILED trying to get PostgreSQL version');
       } else {
         row('pg_version', 'PostgreSQL version', pg.versionText);
@@ -81,7 +88,7 @@ export default defineCommandModule<Result>({
           }
         }
       }
-      row('passive_node', 'Passive node', false);
+      row('passive_node', 'Passive node', passive);
       row(
         'retention_policies',
         'Retention policies',
@@ -126,6 +133,8 @@ export default defineCommandModule<Result>({
           'Last restore drill',
           drills.error ? `unreadable: ${drills.error}` : drill ? describeDrill(drill) : 'none yet',
         );
+      if (passive)
+        row('passive_primary_ssh_command', 'SSH command to primary server', config.primary_ssh_command);
       result.servers.push({ name: server.name, rows });
     }
     return result;

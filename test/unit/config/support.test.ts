@@ -30,7 +30,6 @@ describe('options barman-ts does not implement disable the server', () => {
     ['encryption_key_id = ABCD', /\[pg\] encryption_key_id: not supported: gpg encryption/],
     ['encryption_passphrase_command = cat /x', /\[pg\] encryption_passphrase_command: not supported/],
     ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
-    ['primary_ssh_command = ssh barman@other', /\[pg\] primary_ssh_command: not supported: passive nodes/],
     ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
   ];
   for (const [line, expected] of refused) {
@@ -89,18 +88,18 @@ describe('options barman-ts does not implement disable the server', () => {
     assert.match(errors(snap).join('\n'), /\[snap\] snapshot_instance: not supported: snapshot backups/);
   });
 
-  it('forward_config_path only matters for passive nodes: a warning, unless primary_ssh_command is set', () => {
+  it('primary_ssh_command makes a passive node: no conninfo, ssh_command nor streaming_conninfo needed', () => {
     const { config } = load(
-      `${GLOBAL}forward_config_path = true\n[pg]\n${RSYNC}[passive]\n${RSYNC}primary_ssh_command = ssh other\n`,
-    );
-    const pg = config.servers.get('pg')!;
-    assert.equal(pg.disabled, false);
-    assert.match(
-      warnings(pg).join('\n'),
-      /\[barman\] forward_config_path: has no effect: .*primary_ssh_command/,
+      `${GLOBAL}forward_config_path = true\n[passive]\nprimary_ssh_command = ssh barman@other\n[pg]\n${RSYNC}`,
     );
     const passive = config.servers.get('passive')!;
-    assert.match(errors(passive).join('\n'), /\[barman\] forward_config_path: not supported: passive nodes/);
+    assert.deepEqual(passive.problems, []);
+    assert.equal(passive.disabled, false);
+    assert.equal(passive.config.primary_ssh_command, 'ssh barman@other');
+    assert.equal(passive.config.forward_config_path, true);
+    // Without primary_ssh_command, conninfo stays required.
+    const { config: active } = load(`${GLOBAL}[pg]\nssh_command = ssh a\n`);
+    assert.match(errors(active.servers.get('pg')!).join('\n'), /required option 'conninfo' is not set/);
   });
 
   it('global-only options of missing features stay warnings in [barman]', () => {
@@ -248,16 +247,11 @@ describe('the option table records what barman-ts does with each option', () => 
       'model',
       'cluster',
       'config_changes_queue',
+      'forward_config_path',
+      'primary_ssh_command',
     ] as const)
       assert.equal(level(key), 'full', key);
-    for (const key of [
-      'staging_location',
-      'forward_config_path',
-      'encryption',
-      'worm_mode',
-      'primary_ssh_command',
-      'snapshot_provider',
-    ] as const)
+    for (const key of ['staging_location', 'encryption', 'worm_mode', 'snapshot_provider'] as const)
       assert.equal(level(key), 'not-supported', key);
   });
 

@@ -48,6 +48,9 @@ import {
 } from './wal-archive-checks.js';
 import { runWalStreamingChecks } from './wal-streaming-checks.js';
 import { hasWalConnections } from '../wal-connections.js';
+import { isPassive } from '../passive/state.js';
+import type { PassiveConfig } from '../passive/state.js';
+import { runRemote } from '../../../process/remote.js';
 
 export type { ServerCheckOptions } from './context.js';
 export { summariseErrorFiles } from './wal-archive-checks.js';
@@ -103,11 +106,13 @@ export async function runServerChecks(
 interface CheckStep {
   run: (ctx: CheckContext) => Promise<void>;
   when?: (ctx: CheckContext) => boolean;
+  /** Also run on a passive node (which never connects to PostgreSQL), as Barman does. */
+  passive?: true;
 }
 
 /** Every check, in Barman's order (a step that throws is reported as failed; the next one runs). */
 const SERVER_CHECKS: readonly CheckStep[] = [
-  { run: walArchiveCheck },
+  { run: walArchiveCheck, passive: true },
   {
     run: (ctx) => runCloudWalChecks(ctx.config, ctx.c, ctx.signal),
     when: (ctx) => ctx.config.wals_directory.kind === 's3',
@@ -119,19 +124,21 @@ const SERVER_CHECKS: readonly CheckStep[] = [
     run: (ctx) => runWalStreamingChecks(ctx.config, ctx.c, { log: ctx.log, signal: ctx.signal }),
     when: (ctx) => hasWalConnections(ctx.config),
   },
-  { run: directoriesCheck },
-  { run: directoryPermissionsCheck },
+  { run: directoriesCheck, passive: true },
+  { run: directoryPermissionsCheck, passive: true },
   { run: cloudStagingCheck, when: usesCloudStaging },
-  { run: retentionPolicyCheck },
-  { run: backupValidityChecks },
-  { run: walValidityChecks },
-  { run: compressionCheck },
+  { run: retentionPolicyCheck, passive: true },
+  { run: backupValidityChecks, passive: true },
+  { run: walValidityChecks, passive: true },
+  { run: compressionCheck, passive: true },
   {
     run: async (ctx) => {
       await failedBackupsCheck(ctx);
       await minimumRedundancyCheck(ctx);
     },
+    passive: true,
   },
+  { run: primarySshCheck, when: (ctx) => isPassive(ctx.config), passive: true },
   {
     run: async (ctx) => {
       for (const check of backupMethodChecks(ctx.config)) await check(ctx);
@@ -141,12 +148,35 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   { run: identityChecks },
   { run: streamingArchiverChecks, when: (ctx) => ctx.config.streaming_archiver },
   { run: fileArchiverChecks, when: (ctx) => ctx.config.archiver },
-  { run: archiverErrorsCheck },
+  { run: archiverErrorsCheck, passive: true },
   { run: restoreDrillCheck, when: schedulesDrills },
 ];
 
+/** A passive node's only connection: primary_ssh_command reaches the primary Barman host. */
+async function primarySshCheck(ctx: CheckContext): Promise<void> {
+  ctx.c.start('ssh');
+  const config = ctx.config as PassiveConfig;
+  const result = await runRemote(config.primary_ssh_command, ['true'], 60_000).catch((error: unknown) => ({
+    exitCode: -1,
+    stdout: '',
+    stderr: describeError(error),
+  }));
+  if (result.exitCode !== 0) {
+    const detail = result.stderr.trim().split('\n').at(-1) ?? '';
+    ctx.c.add(
+      'ssh',
+      false,
+      `Connection failed using '${config.primary_ssh_command}' return code ${result.exitCode}${detail ? `: ${detail}` : ''}`,
+    );
+    return;
+  }
+  ctx.c.add('ssh', true, 'primary Barman server');
+}
+
 async function runAll(ctx: CheckContext): Promise<void> {
+  const passive = isPassive(ctx.config);
   for (const step of SERVER_CHECKS) {
+    if (passive && !step.passive) continue;
     if (step.when && !step.when(ctx)) continue;
     await runStep(ctx, step.run);
   }
