@@ -34,6 +34,7 @@ const CATEGORY_ORDER: readonly OptionCategory[] = [
   'Scheduling',
   'Recovery',
   'Cloud (S3)',
+  'Encryption',
   'Hooks',
   'Not supported by barman-ts',
 ];

@@ -4,6 +4,7 @@
  * sources, plan (pure), check the sources, then apply the plan on the destination between the
  * recovery hooks. The command turns options into a RecoveryRequest and renders the outcome.
  */
+import { noPassphraseCommand, passphraseSourceOf } from '../transfer/passphrase.js';
 import { formatBackupInfo } from '../catalog/backup-info.js';
 import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
@@ -228,6 +229,7 @@ async function recoverFrom(
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
   await checkSources(plan, sources);
+  await requirePassphrase(config, chain, plan.wal.selection.files);
   // The whole chain is read and checked here: a chain that cannot be combined is refused
   // before the destination, the staging directory or the hooks see anything.
   const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
@@ -315,4 +317,28 @@ async function openDestination(
     retryTimes: config.basebackup_retry_times,
     retrySleepSeconds: config.basebackup_retry_sleep,
   });
+}
+
+/**
+ * An encrypted backup or WAL file needs the passphrase: asked now (then kept for the process),
+ * so a missing, failing or empty `encryption_passphrase_command` stops the recovery before the
+ * destination, the staging directory or the hooks see anything. A wrong passphrase shows at the
+ * first file decrypted, before PostgreSQL could start on a half-written directory.
+ */
+async function requirePassphrase(
+  config: ServerConfig,
+  chain: readonly ReadableBackup[],
+  wals: readonly { name: string; encryption: string | null }[],
+): Promise<void> {
+  const backup = chain.find(
+    (member) => member.info.encryption !== null && member.info.encryption !== undefined,
+  );
+  const wal = wals.find((entry) => entry.encryption !== null);
+  if (!backup && !wal) return;
+  const what = backup
+    ? `backup ${backup.id} of server ${config.name}`
+    : `WAL file ${wal!.name} of server ${config.name}`;
+  const source = passphraseSourceOf(config);
+  if (!source) throw noPassphraseCommand(what);
+  await source(what);
 }

@@ -10,5 +10,5 @@ export async function openArchivedWal(
 ): Promise<Readable> {
   const { storage } = archive;
   if (options.raw) return storage.openRead(file.path);
-  return openDecompressed({ storage, path: file.path }, archive.custom, file.compression);
+  return openDecompressed({ storage, path: file.path }, archive.custom, file.compression, archive.passphrase);
 }

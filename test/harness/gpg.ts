@@ -1,0 +1,75 @@
+/**
+ * A throwaway GnuPG home with a generated RSA key pair protected by a passphrase, owned by the OS
+ * user barman-ts runs as (gpg refuses a home another user owns for its agent socket). Tests pass
+ * `env` (GNUPGHOME) to every barman run and `passphraseCommand` to encryption_passphrase_command.
+ * RSA, so that `file` (Barman's detection) recognises the encrypted files too.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chownTo, makeTempDir } from './tmp.js';
+
+export interface GpgHome {
+  home: string;
+  /** The key's fingerprint (encryption_key_id). */
+  fingerprint: string;
+  email: string;
+  passphrase: string;
+  /** Prints the passphrase (a file readable by `owner` only). */
+  passphraseCommand: string;
+  env: { GNUPGHOME: string };
+  /** Stops the gpg-agent of this home (it caches passphrases). */
+  stopAgent(): void;
+}
+
+export async function makeGpgHome(owner: string): Promise<GpgHome> {
+  const base = await makeTempDir('gpg', { owner });
+  const home = join(base, 'gnupg');
+  execFileSync('mkdir', ['-m', '0700', home]);
+  const email = 'barman-ts-test@example.invalid';
+  const passphrase = `test passphrase ${process.pid}`;
+  const parameters = [
+    'Key-Type: RSA',
+    'Key-Length: 2048',
+    'Subkey-Type: RSA',
+    'Subkey-Length: 2048',
+    'Name-Real: barman-ts test',
+    `Name-Email: ${email}`,
+    'Expire-Date: 0',
+    `Passphrase: ${passphrase}`,
+    '%commit',
+    '',
+  ].join('\n');
+  const env = { ...process.env, GNUPGHOME: home };
+  execFileSync('gpg', ['--batch', '--gen-key'], {
+    input: parameters,
+    env,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const listing = execFileSync('gpg', ['--batch', '--with-colons', '--list-secret-keys', email], {
+    env,
+  }).toString();
+  const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(listing)?.[1];
+  if (!fingerprint) throw new Error(`no fingerprint in gpg's listing:\n${listing}`);
+  const stopAgent = () => {
+    try {
+      execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env, stdio: 'ignore' });
+    } catch {
+      // No agent running.
+    }
+  };
+  stopAgent();
+  const passphraseFile = join(base, 'passphrase');
+  writeFileSync(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+  await chownTo(base, owner);
+  execFileSync('chown', ['-R', `${owner}:`, base]);
+  return {
+    home,
+    fingerprint,
+    email,
+    passphrase,
+    passphraseCommand: `cat ${passphraseFile}`,
+    env: { GNUPGHOME: home },
+    stopAgent,
+  };
+}
