@@ -229,7 +229,7 @@ async function recoverFrom(
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
   await checkSources(plan, sources);
-  await requirePassphrase(config, chain, plan.wal.selection.files);
+  await requirePassphrase(config, chain, plan.wal.selection.files, sources);
   // The whole chain is read and checked here: a chain that cannot be combined is refused
   // before the destination, the staging directory or the hooks see anything.
   const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
@@ -320,15 +320,16 @@ async function openDestination(
 }
 
 /**
- * An encrypted backup or WAL file needs the passphrase: asked now (then kept for the process),
- * so a missing, failing or empty `encryption_passphrase_command` stops the recovery before the
- * destination, the staging directory or the hooks see anything. A wrong passphrase shows at the
- * first file decrypted, before PostgreSQL could start on a half-written directory.
+ * An encrypted backup or WAL file needs the passphrase: asked now (then kept for the process)
+ * and tried on the first encrypted file, so a missing, failing or empty
+ * `encryption_passphrase_command`, a wrong passphrase or a missing private key stop the recovery
+ * before the destination, the staging directory or the hooks see anything.
  */
 async function requirePassphrase(
   config: ServerConfig,
   chain: readonly ReadableBackup[],
-  wals: readonly { name: string; encryption: string | null }[],
+  wals: readonly XlogDbEntry[],
+  sources: RecoverySources,
 ): Promise<void> {
   const backup = chain.find(
     (member) => member.info.encryption !== null && member.info.encryption !== undefined,
@@ -341,4 +342,12 @@ async function requirePassphrase(
   const source = passphraseSourceOf(config);
   if (!source) throw noPassphraseCommand(what);
   await source(what);
+  // gpg checks the passphrase and the key before it gives its first byte.
+  const archive = backup ? (await sources.archives.list()).find((entry) => entry.encrypted) : undefined;
+  const sample = archive ? await sources.archives.open(archive) : await sources.openWal(wal!);
+  try {
+    for await (const chunk of sample) if ((chunk as Buffer).length > 0) break;
+  } finally {
+    sample.destroy();
+  }
 }

@@ -51,9 +51,14 @@ export async function makeGpgHome(owner: string): Promise<GpgHome> {
   }).toString();
   const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(listing)?.[1];
   if (!fingerprint) throw new Error(`no fingerprint in gpg's listing:\n${listing}`);
-  const stopAgent = () => {
+  // As the home's owner: gpg finds its agent's socket by the uid running it.
+  const stopAgent = (as: string | null = null) => {
     try {
-      execFileSync('gpgconf', ['--kill', 'gpg-agent'], { env, stdio: 'ignore' });
+      const [program, args] =
+        as === null
+          ? ['gpgconf', ['--kill', 'gpg-agent']]
+          : ['runuser', ['-u', as, '--', 'gpgconf', '--kill', 'gpg-agent']];
+      execFileSync(program, args, { env, stdio: 'ignore' });
     } catch {
       // No agent running.
     }
@@ -70,6 +75,6 @@ export async function makeGpgHome(owner: string): Promise<GpgHome> {
     passphrase,
     passphraseCommand: `cat ${passphraseFile}`,
     env: { GNUPGHOME: home },
-    stopAgent,
+    stopAgent: () => stopAgent(owner),
   };
 }

@@ -18,6 +18,7 @@ import {
   chownTo,
   makeGpgHome,
   makeTempDir,
+  requireDebianPackages,
   runBarman,
   startPostgres,
   startRecoveredCopy,
@@ -57,6 +58,7 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     runBarman(['-c', conf(file), ...args], { timeoutMs: 180_000, env: gpg.env });
 
   before(async () => {
+    requireDebianPackages('gnupg', 'file');
     dir = await makeTempDir('encryption', { owner: 'postgres' });
     for (const sub of ['home', 'recovered']) {
       mkdirSync(join(dir, sub));
