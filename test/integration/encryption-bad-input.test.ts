@@ -120,7 +120,7 @@ describe('encryption = gpg: bad input', { concurrency: 1 }, () => {
     await pg.query('INSERT INTO t SELECT generate_series(1, 10)');
     await pg.query('SELECT pg_switch_wal()');
     const incoming = join(dir, 'home/main/incoming');
-    await waitFor('a WAL file in incoming/', async () => readdirSync(incoming).length > 0, {
+    await waitFor('a WAL file in incoming/', () => Promise.resolve(readdirSync(incoming).length > 0), {
       timeoutMs: 30_000,
     });
     const queued = readdirSync(incoming);
