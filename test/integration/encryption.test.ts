@@ -167,6 +167,30 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
       16 * 1024 * 1024,
       'get-wal gives the whole decrypted, decompressed segment',
     );
+    const kept = spawnSync(
+      'runuser',
+      [
+        '-u',
+        'postgres',
+        '--',
+        process.execPath,
+        BARMAN_BIN,
+        '-c',
+        conf('gzip.conf'),
+        'get-wal',
+        '--keep-compression',
+        'main',
+        name!,
+      ],
+      { env: { ...process.env, ...gpg.env }, maxBuffer: 64 << 20 },
+    );
+    assert.equal(kept.status, 0, kept.stderr.toString());
+    assert.equal(
+      kept.stdout.subarray(0, 2).toString('hex'),
+      '1f8b',
+      '--keep-compression: decrypted, still gzip',
+    );
+    assert.ok(kept.stdout.length < Number(size), `the gzip stream inside the ${size}-byte encrypted file`);
   });
 
   it('get-wal decrypts: the archived WAL holding the marker gives it back, the passphrase never shown', () => {
