@@ -224,6 +224,12 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     assert.ok(found, `one of ${segments.join(' ')} holds the marker once decrypted`);
   });
 
+  it('verify-backup refuses an encrypted backup clearly instead of checking ciphertext', async () => {
+    const run = await barman('barman.conf', 'verify-backup', 'main', backupId);
+    assert.equal(run.exitCode, 1);
+    assert.match(run.stderr, /backup \S+ is encrypted \(gpg\): barman-ts cannot read its content/);
+  });
+
   it('recovers with the passphrase: PostgreSQL starts and reads the marker rows', async () => {
     const destination = join(dir, 'recovered', 'dest');
     const run = await barman('barman.conf', 'recover', 'main', backupId, destination);
