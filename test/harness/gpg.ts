@@ -4,10 +4,14 @@
  * `env` (GNUPGHOME) to every barman run and `passphraseCommand` to encryption_passphrase_command.
  * RSA, so that `file` (Barman's detection) recognises the encrypted files too.
  */
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BARMAN_BIN } from './barman.js';
+import type { PostgresServer } from './postgres.js';
+import { startPostgres } from './postgres.js';
 import { chownTo, makeTempDir } from './tmp.js';
+import { requireDebianPackages } from './tools.js';
 
 export interface GpgHome {
   home: string;
@@ -77,4 +81,57 @@ export async function makeGpgHome(owner: string): Promise<GpgHome> {
     env: { GNUPGHOME: home },
     stopAgent: () => stopAgent(owner),
   };
+}
+
+/** What both encryption test files start from: a temp dir, a key, PostgreSQL archiving to barman-ts. */
+export interface EncryptionRig {
+  dir: string;
+  gpg: GpgHome;
+  pg: PostgresServer;
+  /** The options of an encrypted postgres-method server (tar backups compressed with `compression`). */
+  server: Record<string, string>;
+}
+
+/** `archiveConfig`: the barman.conf (in the temp dir) whose put-wal archive_command uses. */
+export async function startEncryptionRig(
+  prefix: string,
+  archiveConfig: string,
+  backupCompression: string,
+): Promise<EncryptionRig> {
+  requireDebianPackages('gnupg', 'file');
+  const dir = await makeTempDir(prefix, { owner: 'postgres' });
+  for (const sub of ['home', 'recovered']) {
+    mkdirSync(join(dir, sub));
+    await chownTo(join(dir, sub), 'postgres');
+  }
+  const gpg = await makeGpgHome('postgres');
+  const pg = await startPostgres({
+    version: 15,
+    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${join(dir, archiveConfig)} -q put-wal main --file %p`,
+  });
+  const server = {
+    conninfo: pg.conninfo,
+    backup_method: 'postgres',
+    backup_compression: backupCompression,
+    backup_compression_format: 'tar',
+    immediate_checkpoint: 'on',
+    archiver: 'on',
+    path_prefix: '/usr/lib/postgresql/15/bin',
+    encryption: 'gpg',
+    encryption_key_id: gpg.fingerprint,
+    encryption_passphrase_command: gpg.passphraseCommand,
+  };
+  return { dir, gpg, pg, server };
+}
+
+/** `barman -c config get-wal ARGS...` as the barman user (postgres), its output kept as bytes. */
+export function getWalAsBarmanUser(config: string, gpg: GpgHome, args: readonly string[]) {
+  return spawnSync(
+    'runuser',
+    ['-u', 'postgres', '--', process.execPath, BARMAN_BIN, '-c', config, 'get-wal', ...args],
+    {
+      env: { ...process.env, ...gpg.env },
+      maxBuffer: 64 << 20,
+    },
+  );
 }

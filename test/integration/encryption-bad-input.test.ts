@@ -5,28 +5,14 @@
  * file (get-wal names it). Never a stack trace, never the passphrase.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeSync,
-  closeSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, openSync, readdirSync, readFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer } from '../harness/index.js';
 import {
-  BARMAN_BIN,
-  chownTo,
-  makeGpgHome,
-  makeTempDir,
-  requireDebianPackages,
+  getWalAsBarmanUser,
   runBarman,
-  startPostgres,
+  startEncryptionRig,
   waitFor,
   writeBarmanConfig,
 } from '../harness/index.js';
@@ -41,44 +27,15 @@ describe('encryption = gpg: bad input', { concurrency: 1 }, () => {
   const barman = (file: string, ...args: string[]) =>
     runBarman(['-c', conf(file), ...args], { timeoutMs: 180_000, env: gpg.env });
   /** get-wal as the barman user, its output kept as bytes. */
-  const getWal = (file: string, name: string) =>
-    spawnSync(
-      'runuser',
-      ['-u', 'postgres', '--', process.execPath, BARMAN_BIN, '-c', conf(file), 'get-wal', 'main', name],
-      {
-        env: { ...process.env, ...gpg.env },
-        maxBuffer: 64 << 20,
-      },
-    );
+  const getWal = (file: string, name: string) => getWalAsBarmanUser(conf(file), gpg, ['main', name]);
   const clean = (text: string) => {
     assert.doesNotMatch(text, /\n\s+at /, 'no stack trace');
     assert.ok(!text.includes(gpg.passphrase), 'the passphrase is never shown');
   };
 
   before(async () => {
-    requireDebianPackages('gnupg', 'file');
-    dir = await makeTempDir('encryption-bad', { owner: 'postgres' });
-    for (const sub of ['home', 'recovered']) {
-      mkdirSync(join(dir, sub));
-      await chownTo(join(dir, sub), 'postgres');
-    }
-    gpg = await makeGpgHome('postgres');
-    pg = await startPostgres({
-      version: 15,
-      archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${conf('good')} -q put-wal main --file %p`,
-    });
-    const server = {
-      conninfo: pg.conninfo,
-      backup_method: 'postgres',
-      backup_compression: 'lz4',
-      backup_compression_format: 'tar',
-      immediate_checkpoint: 'on',
-      archiver: 'on',
-      path_prefix: '/usr/lib/postgresql/15/bin',
-      encryption: 'gpg',
-      encryption_key_id: gpg.email,
-      encryption_passphrase_command: gpg.passphraseCommand,
-    };
+    let server: Record<string, string>;
+    ({ dir, gpg, pg, server } = await startEncryptionRig('encryption-bad', 'good.conf', 'lz4'));
     const variants: Record<string, Record<string, string | null>> = {
       good: {},
       badkey: { encryption_key_id: 'nobody@example.invalid' },

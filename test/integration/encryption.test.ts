@@ -9,18 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer } from '../harness/index.js';
 import {
-  BARMAN_BIN,
-  chownTo,
-  makeGpgHome,
-  makeTempDir,
-  requireDebianPackages,
+  getWalAsBarmanUser,
   runBarman,
-  startPostgres,
+  startEncryptionRig,
   startRecoveredCopy,
   writeBarmanConfig,
 } from '../harness/index.js';
@@ -52,35 +48,14 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
   let dir: string;
   let gpg: GpgHome;
   let backupId: string;
+  let server: Record<string, string>;
   const started: PostgresServer[] = [];
   const conf = (name: string) => join(dir, name);
   const barman = (file: string, ...args: string[]) =>
     runBarman(['-c', conf(file), ...args], { timeoutMs: 180_000, env: gpg.env });
 
   before(async () => {
-    requireDebianPackages('gnupg', 'file');
-    dir = await makeTempDir('encryption', { owner: 'postgres' });
-    for (const sub of ['home', 'recovered']) {
-      mkdirSync(join(dir, sub));
-      await chownTo(join(dir, sub), 'postgres');
-    }
-    gpg = await makeGpgHome('postgres');
-    pg = await startPostgres({
-      version: 15,
-      archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${conf('barman.conf')} -q put-wal main --file %p`,
-    });
-    const server = {
-      conninfo: pg.conninfo,
-      backup_method: 'postgres',
-      backup_compression: 'gzip',
-      backup_compression_format: 'tar',
-      immediate_checkpoint: 'on',
-      archiver: 'on',
-      path_prefix: '/usr/lib/postgresql/15/bin',
-      encryption: 'gpg',
-      encryption_key_id: gpg.fingerprint,
-      encryption_passphrase_command: gpg.passphraseCommand,
-    };
+    ({ dir, gpg, pg, server } = await startEncryptionRig('encryption', 'barman.conf', 'gzip'));
     const global = { barman_user: 'postgres', log_file: null };
     writeBarmanConfig({ dir, mode: 0o644, global, servers: { main: server } });
     writeBarmanConfig({
@@ -145,45 +120,14 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     const [name, size] = last.split('\t');
     assert.match(last, /\tgzip\tgpg$/);
     assert.ok(Number(size) < 4 * 1024 * 1024, `a compressed segment is small (${size} bytes)`);
-    const got = spawnSync(
-      'runuser',
-      [
-        '-u',
-        'postgres',
-        '--',
-        process.execPath,
-        BARMAN_BIN,
-        '-c',
-        conf('gzip.conf'),
-        'get-wal',
-        'main',
-        name!,
-      ],
-      { env: { ...process.env, ...gpg.env }, maxBuffer: 64 << 20 },
-    );
+    const got = getWalAsBarmanUser(conf('gzip.conf'), gpg, ['main', name!]);
     assert.equal(got.status, 0, got.stderr.toString());
     assert.equal(
       got.stdout.length,
       16 * 1024 * 1024,
       'get-wal gives the whole decrypted, decompressed segment',
     );
-    const kept = spawnSync(
-      'runuser',
-      [
-        '-u',
-        'postgres',
-        '--',
-        process.execPath,
-        BARMAN_BIN,
-        '-c',
-        conf('gzip.conf'),
-        'get-wal',
-        '--keep-compression',
-        'main',
-        name!,
-      ],
-      { env: { ...process.env, ...gpg.env }, maxBuffer: 64 << 20 },
-    );
+    const kept = getWalAsBarmanUser(conf('gzip.conf'), gpg, ['--keep-compression', 'main', name!]);
     assert.equal(kept.status, 0, kept.stderr.toString());
     assert.equal(
       kept.stdout.subarray(0, 2).toString('hex'),
@@ -198,25 +142,7 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     const segments = lines.map((line) => line.split('\t')[0]!).filter((name) => /^[0-9A-F]{24}$/.test(name));
     let found = false;
     for (const name of segments) {
-      const run = spawnSync(
-        'runuser',
-        [
-          '-u',
-          'postgres',
-          '--',
-          process.execPath,
-          BARMAN_BIN,
-          '-c',
-          conf('barman.conf'),
-          'get-wal',
-          'main',
-          name,
-        ],
-        {
-          env: { ...process.env, ...gpg.env },
-          maxBuffer: 64 << 20,
-        },
-      );
+      const run = getWalAsBarmanUser(conf('barman.conf'), gpg, ['main', name]);
       assert.equal(run.status, 0, run.stderr.toString());
       assert.ok(!run.stderr.toString().includes(gpg.passphrase));
       if (run.stdout.includes(`${MARKER}-in-wal`)) found = true;
