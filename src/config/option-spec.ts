@@ -74,6 +74,7 @@ export type OptionCategory =
   | 'Scheduling'
   | 'Recovery'
   | 'Cloud (S3)'
+  | 'Encryption'
   | 'Hooks'
   | 'Not supported by barman-ts';
 

@@ -35,7 +35,6 @@ const SNAPSHOTS = notSupported('snapshot backups are not supported by barman-ts'
   holds: (values) => values.backup_method === 'snapshot',
   text: 'backup_method = snapshot',
 });
-const GPG = notSupported('gpg encryption of backups and WAL is not supported by barman-ts yet');
 
 const hook = (when: 'pre' | 'post', what: string, retry: boolean) =>
   option({
@@ -1065,25 +1064,30 @@ const optionTable = {
     schema: kinds.oneOf(['none', 'gpg']),
     default: 'none',
     since: '3.14',
-    category: 'Not supported by barman-ts',
-    description: 'Backup and WAL encryption.',
-    support: GPG,
+    category: 'Encryption',
+    description:
+      '`gpg`: every archived WAL file (compressed first) and every backup barman-ts writes as archives ' +
+      '(`postgres` with `backup_compression_format = tar`, `local-to-cloud`, `postgres` to s3://) is ' +
+      "encrypted to `encryption_key_id` before it is written; Barman 3.14+'s format. Refused with " +
+      '`rsync` and `local-rsync` (plain files). See docs/encryption.md.',
   }),
   encryption_key_id: option({
     scope: 'global',
     schema: kinds.nonEmptyText(),
     since: '3.14',
-    category: 'Not supported by barman-ts',
-    description: 'gpg recipient.',
-    support: GPG,
+    category: 'Encryption',
+    description:
+      'The gpg recipient (key id, fingerprint or e-mail) of `encryption = gpg`; its public key must be in ' +
+      "the barman user's keyring. `check` encrypts a test message to it.",
   }),
   encryption_passphrase_command: option({
     scope: 'global',
     schema: kinds.nonEmptyText(),
     since: '3.14',
-    category: 'Not supported by barman-ts',
-    description: 'Command printing the gpg passphrase.',
-    support: GPG,
+    category: 'Encryption',
+    description:
+      'Shell command printing the passphrase of the private key (first line of its output), run when an ' +
+      'encrypted file is read (get-wal, recover); the passphrase reaches gpg on a pipe, never argv or the log.',
   }),
   snapshot_provider: option({
     scope: 'global',

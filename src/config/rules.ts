@@ -4,6 +4,7 @@
  * (e.g. turning `archiver` on when no archiver is enabled).
  */
 import { CLOUD_STAGING_OPTIONS, stagingLimitProblem, uploadPartSize } from './cloud-staging.js';
+import { encryptionProblems } from './encryption-rules.js';
 import type { ConfigProblem } from './problems.js';
 import type { Location } from './value-kinds.js';
 
@@ -113,6 +114,7 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
       if (!values[key]) error(key, `'compression = custom' requires '${key}'`);
     }
   }
+  problems.push(...encryptionProblems(values, locate));
   if (values.aws_sse_kms_key_id && values.aws_encryption !== 'aws:kms') {
     error('aws_sse_kms_key_id', "'aws_sse_kms_key_id' requires 'aws_encryption = aws:kms'");
   }

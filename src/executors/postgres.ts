@@ -14,7 +14,9 @@ import * as postgres from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
 import { makeTreePrivate } from '../storage/posix.js';
+import { encryptionKeyOf } from '../transfer/gpg.js';
 import { parseLsn } from '../wal/names.js';
+import { encryptBackupArchives } from './encrypt-archives.js';
 import {
   announceCopy,
   backupTimestamp,
@@ -72,6 +74,14 @@ export const postgresExecutor: BackupExecutor = {
       const standby = await postgres.isInRecovery(client);
       if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
+      if (native && encryptionKeyOf(config) !== null)
+        // barman-ts's own client writes plain files, which it does not encrypt.
+        throw new BarmanError(
+          'encryption-unsupported-backup',
+          'encrypted backups need pg_basebackup tar archives: incremental backups, and servers pg_basebackup ' +
+            'cannot serve, are not encrypted by barman-ts',
+          { hint: "take a full backup, with pg_basebackup of the server's major version in path_prefix" },
+        );
       if (native) return await nativePlainBackup(request, client, facts, standby);
       const start = await postgres.walPosition(client);
       await request.save({
@@ -174,6 +184,11 @@ export const postgresExecutor: BackupExecutor = {
 
       request.setStep('reading the backup label');
       const label = await readBackupLabel(data);
+      const keyId = encryptionKeyOf(config);
+      const encryption =
+        keyId === null
+          ? null
+          : await encryptBackupArchives(request.storage, `${request.backupId}/data`, keyId, request.report);
       const beginLsn = parseLsn(label.lsn);
       // A primary's current position, a standby's replay position: at or after the backup's end.
       const end = await postgres.walPosition(client);
@@ -188,6 +203,7 @@ export const postgresExecutor: BackupExecutor = {
         end_offset: end.offset,
         end_time: backupTimestamp(end.time),
         compression: config.backup_compression_format === 'tar' ? config.backup_compression : null,
+        encryption,
         copy_stats: new Map<string, number>([
           ['copy_time', copySeconds],
           ['total_time', copySeconds],

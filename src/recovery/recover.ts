@@ -4,6 +4,7 @@
  * sources, plan (pure), check the sources, then apply the plan on the destination between the
  * recovery hooks. The command turns options into a RecoveryRequest and renders the outcome.
  */
+import { noPassphraseCommand, passphraseSourceOf } from '../transfer/passphrase.js';
 import { formatBackupInfo } from '../catalog/backup-info.js';
 import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
@@ -228,6 +229,7 @@ async function recoverFrom(
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
   await checkSources(plan, sources);
+  await requirePassphrase(config, chain, plan.wal.selection.files, sources);
   // The whole chain is read and checked here: a chain that cannot be combined is refused
   // before the destination, the staging directory or the hooks see anything.
   const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
@@ -315,4 +317,37 @@ async function openDestination(
     retryTimes: config.basebackup_retry_times,
     retrySleepSeconds: config.basebackup_retry_sleep,
   });
+}
+
+/**
+ * An encrypted backup or WAL file needs the passphrase: asked now (then kept for the process)
+ * and tried on the first encrypted file, so a missing, failing or empty
+ * `encryption_passphrase_command`, a wrong passphrase or a missing private key stop the recovery
+ * before the destination, the staging directory or the hooks see anything.
+ */
+async function requirePassphrase(
+  config: ServerConfig,
+  chain: readonly ReadableBackup[],
+  wals: readonly XlogDbEntry[],
+  sources: RecoverySources,
+): Promise<void> {
+  const backup = chain.find(
+    (member) => member.info.encryption !== null && member.info.encryption !== undefined,
+  );
+  const wal = wals.find((entry) => entry.encryption !== null);
+  if (!backup && !wal) return;
+  const what = backup
+    ? `backup ${backup.id} of server ${config.name}`
+    : `WAL file ${wal!.name} of server ${config.name}`;
+  const source = passphraseSourceOf(config);
+  if (!source) throw noPassphraseCommand(what);
+  await source(what);
+  // gpg checks the passphrase and the key before it gives its first byte.
+  const archive = backup ? (await sources.archives.list()).find((entry) => entry.encrypted) : undefined;
+  const sample = archive ? await sources.archives.open(archive) : await sources.openWal(wal!);
+  try {
+    for await (const chunk of sample) if ((chunk as Buffer).length > 0) break;
+  } finally {
+    sample.destroy();
+  }
 }

@@ -17,6 +17,10 @@ import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { BackupLayout } from './layout.js';
 import { backupLayoutFor } from './layout.js';
 import { archiveCompression } from '../transfer/tar-archives.js';
+import { decryptStream, GPG_ENCRYPTION } from '../transfer/gpg.js';
+import { noPassphraseCommand, passphraseSourceOf, type PassphraseSource } from '../transfer/passphrase.js';
+
+const ENCRYPTED_SUFFIX = `.${GPG_ENCRYPTION}`;
 
 export interface BackupArchive {
   /** File or object name, e.g. `base.tar.gz`, `data_0001.tar`, `16385.tar.lz4`. */
@@ -26,6 +30,8 @@ export interface BackupArchive {
   compression: CompressionName | null;
   /** Where it is, for messages. */
   location: string;
+  /** Stored as `<name>.gpg` (`encryption = gpg`): decrypted as it is read. */
+  encrypted?: boolean;
 }
 
 export interface BackupArchives {
@@ -53,7 +59,12 @@ export function placeOf(storage: Storage, path: string): string {
 }
 
 /** The files of backup `backupId` in `storage` (the basebackups_directory), laid out as `layout`. */
-export function archives(storage: Storage, layout: BackupLayout, backupId: string): BackupArchives {
+export function archives(
+  storage: Storage,
+  layout: BackupLayout,
+  backupId: string,
+  passphrase: PassphraseSource | null = null,
+): BackupArchives {
   const directory = layout.archiveDirectory(backupId);
   return {
     location: placeOf(storage, backupId),
@@ -61,13 +72,25 @@ export function archives(storage: Storage, layout: BackupLayout, backupId: strin
     async list() {
       return (await storage.list(directory)).flatMap((entry) => {
         if (entry.kind === 'directory') return []; // annotations/ and the like
-        const parsed = archiveCompression(entry.name);
-        return parsed
-          ? [{ name: entry.name, ...parsed, location: placeOf(storage, `${directory}/${entry.name}`) }]
-          : [];
+        // Barman 3.14+ names an encrypted archive `<archive>.gpg`.
+        const encrypted = entry.name.endsWith(ENCRYPTED_SUFFIX);
+        const parsed = archiveCompression(
+          encrypted ? entry.name.slice(0, -ENCRYPTED_SUFFIX.length) : entry.name,
+        );
+        const location = placeOf(storage, `${directory}/${entry.name}`);
+        return parsed ? [{ name: entry.name, ...parsed, location, ...(encrypted ? { encrypted } : {}) }] : [];
       });
     },
-    open: (archive) => storage.openRead(`${directory}/${archive.name}`),
+    async open(archive) {
+      const raw = await storage.openRead(`${directory}/${archive.name}`);
+      if (!archive.encrypted) return raw;
+      const what = `the encrypted backup archive ${archive.location}`;
+      if (!passphrase) {
+        raw.destroy();
+        throw noPassphraseCommand(what);
+      }
+      return decryptStream(raw, await passphrase(what), archive.location);
+    },
     // pg_basebackup and local-to-cloud write one; barman-cloud-backup does not.
     async manifest() {
       const path = `${directory}/backup_manifest`;
@@ -142,7 +165,7 @@ export async function openSources(config: ServerConfig, backupId: string): Promi
     backups,
     backupLayout,
     wals,
-    archives: archives(backups, backupLayout, backupId),
+    archives: archives(backups, backupLayout, backupId, passphraseSourceOf(config)),
     openWal: walOpener(wals),
     close: () => {
       backups.close();

@@ -1,7 +1,10 @@
 /** Opening an archived WAL file, decompressed (loaded with the codecs, only when a file is read). */
 import type { Readable } from 'node:stream';
+import { MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
+import { decryptStream, isGpgEncrypted } from '../transfer/gpg.js';
+import { noPassphraseCommand } from '../transfer/passphrase.js';
 import type { ArchivedWal, WalArchive } from './archive.js';
-import { openDecompressed } from './compare.js';
+import { openDecompressed, whereIs } from './compare.js';
 
 export async function openArchivedWal(
   archive: WalArchive,
@@ -9,6 +12,19 @@ export async function openArchivedWal(
   options: { raw?: boolean } = {},
 ): Promise<Readable> {
   const { storage } = archive;
-  if (options.raw) return storage.openRead(file.path);
-  return openDecompressed({ storage, path: file.path }, archive.custom, file.compression);
+  if (options.raw) {
+    // `raw` keeps the compression, never the encryption: a reader gets what was archived.
+    // An object archive holds no encrypted files (refused by the configuration): no extra request.
+    if (archive.layout === 'barman-cloud' || !(await isEncrypted(archive, file)))
+      return storage.openRead(file.path);
+    const where = whereIs({ storage, path: file.path });
+    if (!archive.passphrase) throw noPassphraseCommand(`the archived WAL file ${where}`);
+    const key = await archive.passphrase(`the archived WAL file ${where}`);
+    return decryptStream(await storage.openRead(file.path), key, where);
+  }
+  return openDecompressed({ storage, path: file.path }, archive.custom, file.compression, archive.passphrase);
+}
+
+async function isEncrypted(archive: WalArchive, file: ArchivedWal): Promise<boolean> {
+  return isGpgEncrypted(await archive.storage.readHead(file.path, MAGIC_HEADER_LENGTH));
 }

@@ -24,6 +24,8 @@ import { reject, statSource } from './archive-sources.js';
 import { cloudWalCompression } from './cloud-layout.js';
 import { customWalCompression } from './custom-compression.js';
 import type { XlogDbEntry } from './xlogdb.js';
+import { encryptionKeyOf, encryptToFile, GPG_ENCRYPTION, isGpgEncrypted } from '../transfer/gpg.js';
+import { MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
 
 /** Prepares one file: its stored copy, or null when it was refused (moved to errors/). */
 export async function prepare(
@@ -106,14 +108,16 @@ async function prepareInDirectory(
   const custom = env.archive.custom;
   const existing = await stored.storage.stat(stored.path).catch(() => null);
   if (existing) {
-    if (await filesHaveSameContent(source, stored, custom)) {
-      // The stored file's size and mtime, as for a new file and as rebuild-xlogdb reads them.
+    if (await filesHaveSameContent(source, stored, custom, env.archive.passphrase)) {
+      // The stored file's size and mtime, as for a new file and as rebuild-xlogdb reads them
+      // (an encrypted file's compression cannot be seen: None, as Barman's rebuild records it).
+      const encrypted = isGpgEncrypted(await stored.storage.readHead(stored.path, MAGIC_HEADER_LENGTH));
       const entry: XlogDbEntry = {
         name: candidate.name,
         size: existing.size,
         mtime: mtimeSeconds(existing),
-        compression: await compressionOf(stored, custom),
-        encryption: null,
+        compression: encrypted ? null : await compressionOf(stored, custom),
+        encryption: encrypted ? GPG_ENCRYPTION : null,
       };
       return { candidate, kind: 'duplicate', staged: null, entry };
     }
@@ -125,30 +129,47 @@ async function prepareInDirectory(
   const sourceStat = await statSource(candidate);
   const wanted = wantedCompression(env.config);
   const already = await compressionOf(source, custom);
+  const compressHere = wanted !== null && already === null;
+  const compressed = (temp: string) =>
+    env.pool.compressFile(wanted!, candidate.path, temp, {
+      level: env.config.compression_level,
+      custom: customWalCompression(env.config),
+    });
+  const keyId = encryptionKeyOf(env.config);
+  const plainBytes = async () =>
+    compressHere
+      ? (
+          await env.pool.compressFileToBuffer(wanted, candidate.path, {
+            level: env.config.compression_level,
+            custom: customWalCompression(env.config),
+          })
+        ).data
+      : await source.storage.openRead(source.path);
+  // The archived file keeps the source's mtime (as Barman's copystat does).
+  const times = { mtimeMs: Number(sourceStat.mtimeNs) / 1e6 };
   const staged =
-    wanted !== null && already === null
-      ? await stage(
+    keyId !== null
+      ? // Compressed in memory then encrypted through gpg's stdin: no plaintext copy is written.
+        await stage(
           stored.path,
-          {
-            write: (temp) =>
-              env.pool.compressFile(wanted, candidate.path, temp, {
-                level: env.config.compression_level,
-                custom: customWalCompression(env.config),
-              }),
-          },
-          // The archived file keeps the source's mtime (as Barman's copystat does).
-          { mtimeMs: Number(sourceStat.mtimeNs) / 1e6 },
+          { write: async (temp) => encryptToFile(keyId, await plainBytes(), temp) },
+          times,
         )
-      : // Another user's file (an archive_command writing into incoming/ as itself) is copied, so
-        // that the archived file is barman_user's and its mode barman_user's to set.
-        await stage(stored.path, sourceStat.ownedByUs ? { link: candidate.path } : { copy: candidate.path });
+      : compressHere
+        ? await stage(stored.path, { write: compressed }, times)
+        : // Another user's file (an archive_command writing into incoming/ as itself) is copied, so
+          // that the archived file is barman_user's and its mode barman_user's to set.
+          await stage(
+            stored.path,
+            sourceStat.ownedByUs ? { link: candidate.path } : { copy: candidate.path },
+          );
   // xlog.db records the stored file's own mtime so that a rebuild from the archive gives the same line.
   const entry: XlogDbEntry = {
     name: candidate.name,
     size: staged.size,
     mtime: Number(staged.mtimeNs) / 1e9,
-    compression: wanted !== null && already === null ? wanted : already,
-    encryption: null,
+    compression: compressHere ? wanted : already,
+    encryption: keyId !== null ? GPG_ENCRYPTION : null,
   };
   return { candidate, kind: 'new', staged, entry };
 }

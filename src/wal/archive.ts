@@ -15,6 +15,8 @@ import { PosixStorage, storageFor } from '../storage/index.js';
 import type { CloudCompression } from './cloud-layout.js';
 import { cloudWalPath, parseCloudWalPath } from './cloud-layout.js';
 import type { CustomCompression } from '../transfer/compression/types.js';
+import type { PassphraseSource } from '../transfer/passphrase.js';
+import { passphraseSourceOf } from '../transfer/passphrase.js';
 import { customWalCompression } from './custom-compression.js';
 import { hashDir, parseWalName } from './names.js';
 import type { XlogDbEntry } from './xlogdb.js';
@@ -46,6 +48,8 @@ export class WalArchive {
     readonly storage: Storage,
     readonly layout: WalLayout,
     readonly custom: CustomCompression | null,
+    /** The passphrase of encrypted files (`encryption_passphrase_command`), null when unset. */
+    readonly passphrase: PassphraseSource | null = null,
   ) {}
 
   /** Where the archive lives, for messages. */
@@ -162,7 +166,12 @@ export async function openWalArchive(
   options: StorageOptions = {},
 ): Promise<WalArchive> {
   const storage = await storageFor(config, config.wals_directory, options);
-  return new WalArchive(storage, walLayoutOf(config), customWalCompression(config));
+  return new WalArchive(
+    storage,
+    walLayoutOf(config),
+    customWalCompression(config),
+    passphraseSourceOf(config),
+  );
 }
 
 /**

@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { BarmanError, describeError } from '../errors/index.js';
 import { isSystemError, withPath } from '../errors/system.js';
 import type { Storage } from '../storage/index.js';
+import { decryptStream, isGpgEncrypted } from '../transfer/gpg.js';
+import { noPassphraseCommand, type PassphraseSource } from '../transfer/passphrase.js';
 import { PosixStorage } from '../storage/index.js';
 import type { CompressionName, CustomCompression } from '../transfer/compression/index.js';
 import {
@@ -42,17 +44,60 @@ export async function compressionOf(
  * `file` decompressed, whatever its compression (`known` when its name says it: barman-cloud's
  * layout; else its first bytes tell). A file that does not decompress (truncated, damaged) fails
  * the stream with an error naming it: the message must say which of thousands of archived files
- * is bad, not just "unexpected end of file".
+ * is bad, not just "unexpected end of file". An encrypted file (`encryption = gpg`, told by its
+ * first bytes as its name is the plain one) is decrypted first with `passphrase`, then its
+ * decrypted first bytes tell its compression (Barman compresses before it encrypts).
  */
 export async function openDecompressed(
   file: WalFile,
   custom: CustomCompression | null,
   known?: CompressionName | null,
+  passphrase: PassphraseSource | null = null,
 ): Promise<Readable> {
-  const compression = known !== undefined ? known : await compressionOf(file, custom);
+  // A name that tells the compression (barman-cloud's layout) saves reading the head, unless
+  // the server may hold encrypted files.
+  const head =
+    known === undefined || passphrase !== null
+      ? await file.storage.readHead(file.path, MAGIC_HEADER_LENGTH)
+      : null;
+  if (head !== null && isGpgEncrypted(head)) {
+    const where = whereIs(file);
+    if (!passphrase) throw noPassphraseCommand(`the archived WAL file ${where}`);
+    const key = await passphrase(`the archived WAL file ${where}`);
+    const plain = decryptStream(await file.storage.openRead(file.path), key, where);
+    const { first, rest } = await peek(plain, MAGIC_HEADER_LENGTH);
+    const compression = identifyCompression(first, custom);
+    return compression === null ? rest : decompressedStream(rest, compression, custom, where);
+  }
+  const compression = known !== undefined ? known : identifyCompression(head!, custom);
   const raw = await file.storage.openRead(file.path);
   if (compression === null) return raw;
   return decompressedStream(raw, compression, custom, whereIs(file));
+}
+
+/** The first `length` bytes of `stream` (fewer at its end), and a stream of all of it. */
+async function peek(stream: Readable, length: number): Promise<{ first: Buffer; rest: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const taken: Buffer[] = [];
+  let size = 0;
+  while (size < length) {
+    const next = await iterator.next();
+    if (next.done) break;
+    taken.push(next.value);
+    size += next.value.length;
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    yield* taken;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return {
+    first: Buffer.concat(taken).subarray(0, length),
+    rest: Readable.from(all(), { objectMode: false }),
+  };
 }
 
 /**
@@ -100,8 +145,12 @@ export async function filesHaveSameContent(
   a: WalFile,
   b: WalFile,
   custom: CustomCompression | null,
+  passphrase: PassphraseSource | null = null,
 ): Promise<boolean> {
-  const [left, right] = await Promise.all([openDecompressed(a, custom), openDecompressed(b, custom)]);
+  const [left, right] = await Promise.all([
+    openDecompressed(a, custom, undefined, passphrase),
+    openDecompressed(b, custom, undefined, passphrase),
+  ]);
   try {
     const leftIterator = chunks(left);
     const rightIterator = chunks(right);

@@ -5,6 +5,7 @@
  * system, in barman-cloud's from the object listing (the extension names the compression).
  * `.partial` and temp files are skipped and reported.
  */
+import { GPG_ENCRYPTION, isGpgEncrypted } from '../transfer/gpg.js';
 import type { Storage } from '../storage/index.js';
 import type { RebuildResult, WalArchive } from './archive.js';
 import { parseCloudWalPath } from './cloud-layout.js';
@@ -94,12 +95,15 @@ async function describe(
 ): Promise<XlogDbEntry | null> {
   const info = await storage.stat(path);
   if (info?.kind !== 'file') return null;
+  const head = await storage.readHead(path, MAGIC_HEADER_LENGTH);
   return {
     name,
     size: info.size,
     // Python's st_mtime, from the nanoseconds where the file system has them.
     mtime: info.mtimeNs !== undefined ? Number(info.mtimeNs) / 1e9 : info.mtimeMs / 1000,
-    compression: identifyCompression(await storage.readHead(path, MAGIC_HEADER_LENGTH), custom),
-    encryption: null,
+    // An encrypted file's compression is inside the encryption: None, as Barman's rebuild says.
+    ...(isGpgEncrypted(head)
+      ? { compression: null, encryption: GPG_ENCRYPTION }
+      : { compression: identifyCompression(head, custom), encryption: null }),
   };
 }

@@ -42,7 +42,9 @@ export function formatXlogDbLine(entry: XlogDbEntry, columns: 4 | 5 = 4): string
     formatPythonFloat(entry.mtime),
     entry.compression ?? 'None',
   ];
-  if (columns === 5) fields.push(entry.encryption ?? 'None');
+  // An encrypted file's line always has Barman 3.14's fifth column: without it the file would
+  // be read as plaintext. Barman 3.14+ reads 4- and 5-column lines in one file.
+  if (columns === 5 || entry.encryption !== null) fields.push(entry.encryption ?? 'None');
   return `${fields.join('\t')}\n`;
 }
 

@@ -14,3 +14,4 @@ export * from './config.js';
 export * from './debian13.js';
 export * from './prometheus.js';
 export * from './incremental-chains.js';
+export * from './gpg.js';

@@ -26,6 +26,16 @@ export function storedBackupContent(
   backupId: string,
   info: BackupInfo | null,
 ): Promise<BackupContent> {
+  if (info?.encryption) {
+    // Its files are `<archive>.gpg`: read as they are, every check would be about ciphertext.
+    return Promise.reject(
+      new BarmanError(
+        'backup-encrypted',
+        `backup ${backupId} is encrypted (${info.encryption}): barman-ts cannot read its content for this command yet`,
+        { hint: "recover it (recovery decrypts with 'encryption_passphrase_command') and check the copy" },
+      ),
+    );
+  }
   const oids = (info?.tablespaces ?? []).map((tablespace) => tablespace.oid);
   return backupContent(storage, backupLayoutFor(location), backupId, oids);
 }

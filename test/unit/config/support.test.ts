@@ -26,9 +26,6 @@ const warnings = (entry: ServerEntry) =>
 
 describe('options barman-ts does not implement disable the server', () => {
   const refused: Array<[string, RegExp]> = [
-    ['encryption = gpg', /\[pg\] encryption: not supported: gpg encryption/],
-    ['encryption_key_id = ABCD', /\[pg\] encryption_key_id: not supported: gpg encryption/],
-    ['encryption_passphrase_command = cat /x', /\[pg\] encryption_passphrase_command: not supported/],
     ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
     ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
   ];
@@ -46,18 +43,20 @@ describe('options barman-ts does not implement disable the server', () => {
   }
 
   it('an option inherited from [barman] disables every server inheriting it, naming [barman]', () => {
-    const { config } = load(`${GLOBAL}encryption = gpg\n[pg]\n${RSYNC}[plain]\n${RSYNC}encryption = none\n`);
+    const { config } = load(
+      `${GLOBAL}staging_location = remote\n[pg]\n${RSYNC}[plain]\n${RSYNC}staging_location = local\n`,
+    );
     assert.deepEqual(config.problems, [], 'no warning of its own: the servers say it');
     const pg = config.servers.get('pg')!;
     assert.equal(pg.disabled, true);
     const [problem] = pg.problems.filter((p) => p.severity === 'error');
     assert.deepEqual(
       { section: problem!.section, option: problem!.option, line: problem!.line },
-      { section: 'barman', option: 'encryption', line: 4 },
+      { section: 'barman', option: 'staging_location', line: 4 },
     );
     assert.match(
       formatProblem(problem!),
-      /Remove 'encryption' from \[barman\] \(this server inherits it\) or set 'encryption = none' in this server's section/,
+      /Remove 'staging_location' from \[barman\] \(this server inherits it\) or set 'staging_location = local' in this server's section/,
     );
     assert.equal(config.servers.get('plain')!.disabled, false, 'a server turning it off is fine');
   });
@@ -249,9 +248,12 @@ describe('the option table records what barman-ts does with each option', () => 
       'config_changes_queue',
       'forward_config_path',
       'primary_ssh_command',
+      'encryption',
+      'encryption_key_id',
+      'encryption_passphrase_command',
     ] as const)
       assert.equal(level(key), 'full', key);
-    for (const key of ['staging_location', 'encryption', 'worm_mode', 'snapshot_provider'] as const)
+    for (const key of ['staging_location', 'worm_mode', 'snapshot_provider'] as const)
       assert.equal(level(key), 'not-supported', key);
   });
 

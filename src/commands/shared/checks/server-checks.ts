@@ -7,7 +7,7 @@
  * replication slot, standby); with wal_streaming_conninfo / wal_conninfo, the same checks on those
  * connections (`... (WAL streaming)`, see wal-streaming-checks.ts); directories (and the cloud
  * staging directory of backups to object storage); retention policy; backup age and size; WAL age and
- * size; compression; failed backups; minimum redundancy; the backup method's checks (ssh or local
+ * size; compression; encryption (encryption-checks.ts); failed backups; minimum redundancy; the backup method's checks (ssh or local
  * PGDATA, backup strategy, pg_basebackup); configuration; systemid coherence; the streaming then
  * the file archiver; archiver errors.
  *
@@ -30,6 +30,7 @@ import {
   walValidityChecks,
 } from './catalog-checks.js';
 import { runCloudWalChecks } from './cloud-checks.js';
+import { encryptionCheck } from './encryption-checks.js';
 import { cloudStagingCheck, usesCloudStaging } from './cloud-staging-checks.js';
 import type { ServerCheckOptions } from './context.js';
 import { CheckContext } from './context.js';
@@ -131,6 +132,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   { run: backupValidityChecks, passive: true },
   { run: walValidityChecks, passive: true },
   { run: compressionCheck, passive: true },
+  { run: encryptionCheck, when: (ctx) => ctx.config.encryption === 'gpg' },
   {
     run: async (ctx) => {
       await failedBackupsCheck(ctx);

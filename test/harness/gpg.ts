@@ -1,0 +1,137 @@
+/**
+ * A throwaway GnuPG home with a generated RSA key pair protected by a passphrase, owned by the OS
+ * user barman-ts runs as (gpg refuses a home another user owns for its agent socket). Tests pass
+ * `env` (GNUPGHOME) to every barman run and `passphraseCommand` to encryption_passphrase_command.
+ * RSA, so that `file` (Barman's detection) recognises the encrypted files too.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BARMAN_BIN } from './barman.js';
+import type { PostgresServer } from './postgres.js';
+import { startPostgres } from './postgres.js';
+import { chownTo, makeTempDir } from './tmp.js';
+import { requireDebianPackages } from './tools.js';
+
+export interface GpgHome {
+  home: string;
+  /** The key's fingerprint (encryption_key_id). */
+  fingerprint: string;
+  email: string;
+  passphrase: string;
+  /** Prints the passphrase (a file readable by `owner` only). */
+  passphraseCommand: string;
+  env: { GNUPGHOME: string };
+  /** Stops the gpg-agent of this home (it caches passphrases). */
+  stopAgent(): void;
+}
+
+export async function makeGpgHome(owner: string): Promise<GpgHome> {
+  const base = await makeTempDir('gpg', { owner });
+  const home = join(base, 'gnupg');
+  execFileSync('mkdir', ['-m', '0700', home]);
+  const email = 'barman-ts-test@example.invalid';
+  const passphrase = `test passphrase ${process.pid}`;
+  const parameters = [
+    'Key-Type: RSA',
+    'Key-Length: 2048',
+    'Subkey-Type: RSA',
+    'Subkey-Length: 2048',
+    'Name-Real: barman-ts test',
+    `Name-Email: ${email}`,
+    'Expire-Date: 0',
+    `Passphrase: ${passphrase}`,
+    '%commit',
+    '',
+  ].join('\n');
+  const env = { ...process.env, GNUPGHOME: home };
+  execFileSync('gpg', ['--batch', '--gen-key'], {
+    input: parameters,
+    env,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const listing = execFileSync('gpg', ['--batch', '--with-colons', '--list-secret-keys', email], {
+    env,
+  }).toString();
+  const fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(listing)?.[1];
+  if (!fingerprint) throw new Error(`no fingerprint in gpg's listing:\n${listing}`);
+  // As the home's owner: gpg finds its agent's socket by the uid running it.
+  const stopAgent = (as: string | null = null) => {
+    try {
+      const [program, args] =
+        as === null
+          ? ['gpgconf', ['--kill', 'gpg-agent']]
+          : ['runuser', ['-u', as, '--', 'gpgconf', '--kill', 'gpg-agent']];
+      execFileSync(program, args, { env, stdio: 'ignore' });
+    } catch {
+      // No agent running.
+    }
+  };
+  stopAgent();
+  const passphraseFile = join(base, 'passphrase');
+  writeFileSync(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+  await chownTo(base, owner);
+  execFileSync('chown', ['-R', `${owner}:`, base]);
+  return {
+    home,
+    fingerprint,
+    email,
+    passphrase,
+    passphraseCommand: `cat ${passphraseFile}`,
+    env: { GNUPGHOME: home },
+    stopAgent: () => stopAgent(owner),
+  };
+}
+
+/** What both encryption test files start from: a temp dir, a key, PostgreSQL archiving to barman-ts. */
+export interface EncryptionRig {
+  dir: string;
+  gpg: GpgHome;
+  pg: PostgresServer;
+  /** The options of an encrypted postgres-method server (tar backups compressed with `compression`). */
+  server: Record<string, string>;
+}
+
+/** `archiveConfig`: the barman.conf (in the temp dir) whose put-wal archive_command uses. */
+export async function startEncryptionRig(
+  prefix: string,
+  archiveConfig: string,
+  backupCompression: string,
+): Promise<EncryptionRig> {
+  requireDebianPackages('gnupg', 'file');
+  const dir = await makeTempDir(prefix, { owner: 'postgres' });
+  for (const sub of ['home', 'recovered']) {
+    mkdirSync(join(dir, sub));
+    await chownTo(join(dir, sub), 'postgres');
+  }
+  const gpg = await makeGpgHome('postgres');
+  const pg = await startPostgres({
+    version: 15,
+    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${join(dir, archiveConfig)} -q put-wal main --file %p`,
+  });
+  const server = {
+    conninfo: pg.conninfo,
+    backup_method: 'postgres',
+    backup_compression: backupCompression,
+    backup_compression_format: 'tar',
+    immediate_checkpoint: 'on',
+    archiver: 'on',
+    path_prefix: '/usr/lib/postgresql/15/bin',
+    encryption: 'gpg',
+    encryption_key_id: gpg.fingerprint,
+    encryption_passphrase_command: gpg.passphraseCommand,
+  };
+  return { dir, gpg, pg, server };
+}
+
+/** `barman -c config get-wal ARGS...` as the barman user (postgres), its output kept as bytes. */
+export function getWalAsBarmanUser(config: string, gpg: GpgHome, args: readonly string[]) {
+  return spawnSync(
+    'runuser',
+    ['-u', 'postgres', '--', process.execPath, BARMAN_BIN, '-c', config, 'get-wal', ...args],
+    {
+      env: { ...process.env, ...gpg.env },
+      maxBuffer: 64 << 20,
+    },
+  );
+}
