@@ -98,6 +98,8 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
       maxRateKbps: request.options.bandwidthLimit,
       manifest: true,
       tablespaceMap: false,
+      // The copy's pages are checked as the backup finishes (commands/backup/page-check.ts).
+      verifyChecksums: false,
       ...(incremental
         ? {
             extraOptions: ['INCREMENTAL'],

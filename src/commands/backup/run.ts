@@ -59,7 +59,8 @@ export default defineCommandModule<BackupOutcome[]>({
     if (outcomes.length === 1) return stored[0]?.[1] ?? null;
     return Object.fromEntries(stored);
   },
-  exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
+  exitCode: (outcomes) =>
+    outcomes.some((outcome) => outcome.status === 'FAILED' || (outcome.corruptPages ?? 0) > 0) ? 1 : 0,
 });
 
 async function backupServer(
@@ -109,6 +110,7 @@ async function backupAt(
   let executor: BackupExecutor;
   let hookInfo: BackupHookInfo | null = null;
   let outcome: ExecutorOutcome;
+  let corruptPages = 0;
   try {
     let parent: IncrementalParent | null = null;
     if (typeof options.incremental === 'string') {
@@ -155,7 +157,7 @@ async function backupAt(
         ...backupRequest(ctx, config, location, run, options, previous, staging),
         incremental: parent ? { parentId: parent.backup.id, manifest: parent.manifest } : null,
       });
-      await finishBackup(ctx, config, executor, run, outcome, started);
+      ({ corruptPages } = await finishBackup(ctx, config, executor, run, outcome, started));
     } catch (error) {
       await failBackup(ctx, config, run, error);
       if (hookInfo) {
@@ -175,7 +177,7 @@ async function backupAt(
     ? 'DONE'
     : await waitForWal(ctx, config, run.backupId!, options, hooks, outcome.fromStandby);
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
-  return { server: config.name, backupId: run.backupId, status, error: null };
+  return { server: config.name, backupId: run.backupId, status, error: null, corruptPages };
 }
 
 /** What the executor gets: the backup, where it goes, and the effective options. */
