@@ -54,22 +54,18 @@ export interface PageFinding {
 
 /** Collects the pages of every relation file read through `observe`. */
 export class BackupPageCheck {
-  private readonly verifiers: Array<{ path: string; file: RelationFile; verifier: PageChecksumVerifier }> =
-    [];
+  /** By path: a file read again (a retried copy) replaces its earlier reading. */
+  private readonly verifiers = new Map<string, { file: RelationFile; verifier: PageChecksumVerifier }>();
 
-  constructor(private readonly startLsn: bigint) {}
-
-  /** A new check of the same backup (after a reading that stopped half-way). */
-  fresh(): BackupPageCheck {
-    return new BackupPageCheck(this.startLsn);
-  }
+  /** `startLsn` is asked when the first file is read: the backup has started by then. */
+  constructor(private readonly startLsn: () => bigint) {}
 
   /** A chunk consumer for `file`, or null when it holds no checksummed pages. */
-  observe(file: Pick<ContentFile, 'path'>): ((chunk: Buffer) => void) | null {
+  observe(file: { path: string }): ((chunk: Buffer) => void) | null {
     const relation = relationFileOf(file.path);
     if (!relation) return null;
-    const verifier = new PageChecksumVerifier(relation, this.startLsn);
-    this.verifiers.push({ path: file.path, file: relation, verifier });
+    const verifier = new PageChecksumVerifier(relation, this.startLsn());
+    this.verifiers.set(file.path, { file: relation, verifier });
     return (chunk) => verifier.update(chunk);
   }
 
@@ -82,15 +78,17 @@ export class BackupPageCheck {
   }
 
   get pagesChecked(): number {
-    return this.verifiers.reduce((sum, entry) => sum + entry.verifier.pagesChecked, 0);
+    let pages = 0;
+    for (const { verifier } of this.verifiers.values()) pages += verifier.pagesChecked;
+    return pages;
   }
 
   get filesChecked(): number {
-    return this.verifiers.length;
+    return this.verifiers.size;
   }
 
   findings(): PageFinding[] {
-    return this.verifiers.flatMap(({ path, file, verifier }) =>
+    return [...this.verifiers].flatMap(([path, { file, verifier }]) =>
       verifier.failures.map((failure) => ({ path, file, ...failure })),
     );
   }

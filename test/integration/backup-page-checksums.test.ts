@@ -1,27 +1,35 @@
 /**
  * Data page checksums verified during every backup (issue 14 §3), against a real PostgreSQL 15
  * with data checksums: a clean cluster's backups say so; once a page of a table is damaged on
- * the stopped cluster, a backup by each method that copies files (rsync over the harness sshd,
- * local-rsync, postgres with pg_basebackup) is kept DONE but the command fails, and the page is
- * named by relation and block in the output, the log, show-backup (console and JSON) and check.
+ * the stopped cluster, a backup by each method (rsync over the harness sshd, local-rsync,
+ * postgres with pg_basebackup, local-to-cloud into s3rver: its archives checked as they are
+ * written) is kept DONE but the command fails, and the page is named by relation and block in
+ * the output, the log, show-backup (console and JSON) and check.
  */
 import assert from 'node:assert/strict';
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import type { PostgresServer, SshServer } from '../harness/index.js';
+import type { PostgresServer, S3Server, SshServer } from '../harness/index.js';
 import {
   BARMAN_BIN,
   chownTo,
   makeTempDir,
   runBarman,
   startPostgres,
+  startS3Server,
   startSshd,
   writeBarmanConfig,
 } from '../harness/index.js';
 
-const SERVERS = { rsync: 'over-ssh', 'local-rsync': 'local', postgres: 'streamed' } as const;
+const SERVERS = {
+  rsync: 'over-ssh',
+  'local-rsync': 'local',
+  postgres: 'streamed',
+  'local-to-cloud': 'cloud',
+} as const;
+const BUCKET = 'pages';
 type Method = keyof typeof SERVERS;
 const CORRUPT =
   /data page checksum failure in postgres\.public\.orders block 3 \(base\/5\/\d+: checksum \d+, calculated \d+\)/;
@@ -29,9 +37,11 @@ const CORRUPT =
 describe('data page checksums verified during backups (PostgreSQL 15)', { concurrency: 1 }, () => {
   let pg: PostgresServer;
   let sshd: SshServer;
+  let s3: S3Server;
   let dir: string;
   let config: string;
-  const barman = (...args: string[]) => runBarman(['-c', config, ...args], { timeoutMs: 300_000 });
+  const barman = (...args: string[]) =>
+    runBarman(['-c', config, ...args], { env: s3.env, timeoutMs: 300_000 });
 
   async function backup(method: Method): Promise<{ id: string; exitCode: number; output: string }> {
     const run = await barman('backup', '--wait', SERVERS[method]);
@@ -62,14 +72,24 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
       `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal ${server} --file %p`;
     pg = await startPostgres({
       version: 15,
-      archiveCommand: Object.values(SERVERS).map(putWal).join(' && '),
+      // local-to-cloud backups do not wait for WAL (cloud-wal-archive's job, not tested here).
+      archiveCommand: Object.values(SERVERS)
+        .filter((server) => server !== SERVERS['local-to-cloud'])
+        .map(putWal)
+        .join(' && '),
     });
     sshd = await startSshd({ users: ['postgres'] });
+    s3 = await startS3Server({ buckets: [BUCKET] });
     const common = { conninfo: pg.conninfo, immediate_checkpoint: true, archiver: true };
     writeBarmanConfig({
       dir,
       mode: 0o644, // archive_command, run as postgres, reads it
-      global: { barman_user: 'postgres', log_file: join(dir, 'home', 'barman.log') },
+      global: {
+        barman_user: 'postgres',
+        log_file: join(dir, 'home', 'barman.log'),
+        aws_endpoint_url: s3.endpoint,
+        aws_region: s3.region,
+      },
       servers: {
         [SERVERS.rsync]: {
           ...common,
@@ -83,6 +103,13 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
           streaming_conninfo: pg.conninfo,
           path_prefix: '/usr/lib/postgresql/15/bin',
         },
+        [SERVERS['local-to-cloud']]: {
+          ...common,
+          archiver: false,
+          backup_method: 'local-to-cloud',
+          basebackups_directory: `s3://${BUCKET}/barman/cloud/base`,
+          wals_directory: `s3://${BUCKET}/barman/cloud/wals`,
+        },
       },
     });
     await pg.query(
@@ -94,6 +121,7 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
   });
 
   after(async () => {
+    await s3?.stop();
     await sshd?.stop();
     await pg?.stop();
   });
@@ -106,6 +134,8 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
     assert.match(shown.stdout, /Data page checksums:\n\s+Result\s+: verified, \d+ pages, no corruption/);
     const check = await barman('check', SERVERS['local-rsync']);
     assert.match(check.stdout, /data page checksums: OK/);
+    const metrics = await barman('metrics', SERVERS['local-rsync']);
+    assert.match(metrics.stdout, /^barman_last_backup_corrupt_data_pages\{server="local"\} 0$/m);
   });
 
   it('a damaged page: each method keeps the backup DONE, fails, and names relation and block', async () => {
@@ -144,6 +174,7 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
 
       const check = await barman('check', server);
       assert.equal(check.exitCode, 1, method);
+      // (The cloud server's WAL checks may fail too: its WAL is not archived in this test.)
       assert.match(
         check.stdout,
         /data page checksums: FAILED \(backup \d{8}T\d{6} has 1 corrupt data page: postgres\.public\.orders block 3/,
@@ -151,5 +182,11 @@ describe('data page checksums verified during backups (PostgreSQL 15)', { concur
       );
     }
     assert.match(readFileSync(join(dir, 'home', 'barman.log'), 'utf8'), CORRUPT);
+    const metrics = await barman('metrics');
+    for (const server of Object.values(SERVERS))
+      assert.match(
+        metrics.stdout,
+        new RegExp(`^barman_last_backup_corrupt_data_pages\\{server="${server}"\\} 1$`, 'm'),
+      );
   });
 });

@@ -12,7 +12,7 @@ import { humanDuration } from '../../output/time.js';
 import type { CommandContext } from '../definition.js';
 import type { BackupPageCheck } from '../../catalog/page-verification.js';
 import { storedBackupContent, VERIFY_CONCURRENCY, writeManifestOf } from '../shared/stored-backup.js';
-import { concludePageCheck, planPageCheck } from './page-check.js';
+import { concludePageCheck } from './page-check.js';
 import type { BackupRun } from './start.js';
 
 export async function finishBackup(
@@ -22,11 +22,15 @@ export async function finishBackup(
   run: BackupRun,
   outcome: ExecutorOutcome,
   startedMs: number,
+  /** Planned before the copy (page-check.ts): fed by the executor, or read here. */
+  pageCheck: BackupPageCheck | null,
 ): Promise<{ corruptPages: number }> {
   let corruptPages = 0;
   const status = executor.doneWithoutWal ? 'DONE' : 'WAITING_FOR_WALS';
   if (outcome.stored) {
     const { size, archives } = outcome.stored;
+    // The executor's archives were checked as they were written.
+    if (pageCheck) corruptPages = await concludePageCheck(ctx, config, run, pageCheck);
     run.step = 'uploading backup.info';
     await run.save({ size, deduplicated_size: size, status });
     ctx.report.info(
@@ -34,11 +38,10 @@ export async function finishBackup(
         `(${archives.join(', ')})`,
     );
   } else {
-    const pages = await planPageCheck(ctx, config, run);
-    const read = await autogenerateManifest(ctx, config, run, pages);
-    if (pages) {
-      // Read with the manifest when one was written, else on their own.
-      const check = read ? pages : pages.fresh();
+    const read = await autogenerateManifest(ctx, config, run, pageCheck);
+    if (pageCheck) {
+      // Read with the manifest when one was written, else on their own (a file read again
+      // replaces its earlier reading).
       if (!read) {
         run.step = 'verifying data page checksums';
         const content = await storedBackupContent(
@@ -47,9 +50,9 @@ export async function finishBackup(
           run.backupId!,
           run.info,
         );
-        await check.readAll(content, VERIFY_CONCURRENCY);
+        await pageCheck.readAll(content, VERIFY_CONCURRENCY);
       }
-      corruptPages = await concludePageCheck(ctx, config, run, check);
+      corruptPages = await concludePageCheck(ctx, config, run, pageCheck);
     }
     run.step = 'calculating backup size';
     const { size, deduplicated } = await measure(run);

@@ -25,14 +25,16 @@ import type { BackupRun } from './start.js';
 /** Blocks per relation segment file: a block's offset in its file. */
 const BLOCKS_PER_SEGMENT = 131072;
 
-/** The check of this backup, or null when its cluster has no data checksums (or cannot say). */
+/**
+ * The check of this backup, planned before the copy (executors that archive as they copy feed
+ * it), or null when its cluster has no data checksums (or cannot say).
+ */
 export async function planPageCheck(
   ctx: CommandContext,
   config: ServerConfig,
   run: BackupRun,
 ): Promise<BackupPageCheck | null> {
-  const begin = run.info?.begin_xlog;
-  if (!begin || !config.conninfo) return null;
+  if (!config.conninfo) return null;
   let enabled: boolean;
   try {
     const client = await postgres.PostgresClient.connect(config.conninfo);
@@ -48,7 +50,12 @@ export async function planPageCheck(
     );
     return null;
   }
-  return enabled ? new BackupPageCheck(parseLsn(begin)) : null;
+  if (!enabled) return null;
+  return new BackupPageCheck(() => {
+    const begin = run.info?.begin_xlog;
+    if (!begin) throw new Error('the backup has no start LSN yet');
+    return parseLsn(begin);
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * backup: one script of named phases for every backup_method, each in its own file —
  * checks (checks.ts; incremental.ts for --incremental) → start (start.ts: identity, interrupted backups, a new backup.info) → the
- * executor's start, copy and stop (executors/, chosen by executorFor) → finish (finish.ts: size,
- * status) → WAL wait (wal-wait.ts) → retention (retention.ts). Status goes EMPTY -> STARTED ->
+ * executor's start, copy and stop (executors/, chosen by executorFor) → finish (finish.ts: data
+ * page checksums (page-check.ts), size, status) → WAL wait (wal-wait.ts) → retention (retention.ts). Status goes EMPTY -> STARTED ->
  * WAITING_FOR_WALS -> DONE (a local-to-cloud backup is DONE once stored, as barman-cloud-backup's),
  * or FAILED with the error in backup.info; every backup.info change goes through the catalogue
  * (catalog/backup-location.ts). The backup lock keeps one backup per server at a time; a backup
@@ -31,6 +31,7 @@ import { selectServers } from '../shared/select-servers.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
+import { planPageCheck } from './page-check.js';
 import type { IncrementalParent } from './incremental.js';
 import { checkIncremental, INCREMENTAL_INFO_KEYS, linkToParent } from './incremental.js';
 import { BackupRun, prepareDirectories, startBackup } from './start.js';
@@ -153,11 +154,13 @@ async function backupAt(
       };
       run.step = 'running the pre_backup scripts';
       await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
+      const pageCheck = await planPageCheck(ctx, config, run);
       outcome = await executor.run({
         ...backupRequest(ctx, config, location, run, options, previous, staging),
         incremental: parent ? { parentId: parent.backup.id, manifest: parent.manifest } : null,
+        pageCheck,
       });
-      ({ corruptPages } = await finishBackup(ctx, config, executor, run, outcome, started));
+      ({ corruptPages } = await finishBackup(ctx, config, executor, run, outcome, started, pageCheck));
     } catch (error) {
       await failBackup(ctx, config, run, error);
       if (hookInfo) {
