@@ -8,7 +8,7 @@
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Storage } from '../storage/index.js';
-import type { BackupContent, ContentFile } from './backup-content.js';
+import type { BackupContent } from './backup-content.js';
 import type { RelationFile } from './page-checksum.js';
 import { PageChecksumVerifier, relationFileOf } from './page-checksum.js';
 import { displayPath, readIfExists, withBackupStore } from './store.js';
