@@ -8,7 +8,7 @@
  */
 import { BarmanError } from '../errors/index.js';
 import type { Storage } from '../storage/index.js';
-import type { BackupContent } from './backup-content.js';
+import type { BackupContent, ContentFile } from './backup-content.js';
 import type { BackupInfo } from './backup-info.js';
 import type { ManifestFile, ManifestWalRange } from './backup-manifest.js';
 import { renderBackupManifest } from './backup-manifest.js';
@@ -21,11 +21,18 @@ export interface GeneratedManifest {
   bytes: number;
 }
 
+/** Something else that reads every file while the manifest hashes it: a chunk consumer, or null. */
+export type FileObserver = (file: ContentFile) => ((chunk: Buffer) => void) | null;
+
 export async function generateBackupManifest(
   storage: Storage,
   content: BackupContent,
   info: BackupInfo,
-  options: { concurrency: number; onProgress?: (bytes: number, files: number) => void },
+  options: {
+    concurrency: number;
+    onProgress?: (bytes: number, files: number) => void;
+    observe?: FileObserver;
+  },
 ): Promise<GeneratedManifest> {
   const place = `${storage.location}/${content.manifestPath}`;
   if ((await storage.stat(content.manifestPath)) !== null) {
@@ -39,8 +46,10 @@ export async function generateBackupManifest(
     // As pg_basebackup's: WAL copied with the backup is not listed (verifiers skip pg_wal/).
     if (file.path.startsWith('pg_wal/')) return;
     const hasher = manifestHasher('SHA256')!;
+    const observer = options.observe?.(file) ?? null;
     await read((chunk) => {
       hasher.update(chunk);
+      observer?.(chunk);
       bytes += chunk.length;
     });
     files.push({ path: file.path, size: file.size, mtimeMs: file.mtimeMs, sha256: hasher.digest() });

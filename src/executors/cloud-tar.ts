@@ -41,6 +41,8 @@ export interface ArchiveOptions {
   signal?: AbortSignal;
   /** Collects every file written (path in the data directory, size, SHA-256) for backup_manifest. */
   manifest?: ManifestFile[];
+  /** Also sees each file's bytes, by its path in the data directory (data page checksums). */
+  observe?: (file: { path: string }) => ((chunk: Buffer) => void) | null;
 }
 
 export interface UploadedArchive {
@@ -158,12 +160,14 @@ export class TarPartWriter {
     await this.write(part, block);
     // The digest of exactly the bytes the archive holds (zeros included), as recovery restores them.
     const hash = this.options.manifest ? createHash('sha256') : null;
+    const observer = this.options.observe?.({ path: this.pathOf(name) }) ?? null;
     let written = 0;
     await source(async (chunk) => {
       this.options.signal?.throwIfAborted();
       written += chunk.length;
       if (written > size) throw new Error(`${name} has more than the ${size} bytes announced`);
       hash?.update(chunk);
+      observer?.(chunk);
       await this.write(part, chunk);
     });
     if (written !== size) throw new Error(`${name} has ${written} bytes instead of the ${size} announced`);
@@ -173,9 +177,13 @@ export class TarPartWriter {
   }
 
   /** Tablespace members are `pg_tblspc/<oid>/…` in the manifest, as in a restored data directory. */
+  private pathOf(name: string): string {
+    return this.base === 'data' ? name : `pg_tblspc/${this.base}/${name}`;
+  }
+
   private record(name: string, size: number, mtimeMs: number, sha256: string): void {
     this.options.manifest?.push({
-      path: this.base === 'data' ? name : `pg_tblspc/${this.base}/${name}`,
+      path: this.pathOf(name),
       size,
       mtimeMs,
       sha256,

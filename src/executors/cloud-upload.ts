@@ -31,6 +31,7 @@ export function cloudArchiveOptions(request: BackupRequest, signal?: AbortSignal
     extension: compression ? CLOUD_WAL_EXTENSIONS[compression as CloudCompression] : '',
     maxSize: config.cloud_upload_max_archive_size,
     ...(signal ? { signal } : {}),
+    ...(request.pageCheck ? { observe: request.pageCheck.observe.bind(request.pageCheck) } : {}),
     upload: async (name, body) => {
       const paced: Readable = limit ? pacedReadable(body, limit) : body;
       // The streamed-upload options of every backup archive: only here.

@@ -95,6 +95,8 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
       // bandwidth_limit paces the uploads too (cloudArchiveOptions): the server sends no faster.
       maxRateKbps: request.options.bandwidthLimit,
       manifest: true,
+      // With data checksums, the pages are checked as the archives are re-packed (request.pageCheck).
+      ...(request.pageCheck ? { verifyChecksums: false } : {}),
     },
     {
       started: progress.started,

@@ -98,6 +98,8 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
       maxRateKbps: request.options.bandwidthLimit,
       manifest: true,
       tablespaceMap: false,
+      // With data checksums, the copy's pages are checked as the backup finishes (request.pageCheck).
+      ...(request.pageCheck ? { verifyChecksums: false } : {}),
       ...(incremental
         ? {
             extraOptions: ['INCREMENTAL'],

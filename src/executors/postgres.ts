@@ -108,6 +108,10 @@ export const postgresExecutor: BackupExecutor = {
         `--pgdata=${data}`,
         '--no-slot',
         '--wal-method=none',
+        // With data checksums, the copy's pages are checked as the backup finishes
+        // (request.pageCheck): every corrupt page reported, the backup kept, instead of
+        // pg_basebackup failing it. (Servers before 11 neither verify nor know the option.)
+        ...(request.pageCheck && client.serverVersion >= 110000 ? ['--no-verify-checksums'] : []),
         `--checkpoint=${request.options.immediateCheckpoint ? 'fast' : 'spread'}`,
         ...(request.options.bandwidthLimit ? [`--max-rate=${request.options.bandwidthLimit}`] : []),
         // Tar format keeps each tablespace as <oid>.tar[.ext] in data/: no mapping (pg_basebackup refuses it).

@@ -6,6 +6,7 @@
  * sizes, hooks, WAL. It also brings its method's checks, which `barman check` runs in Barman's
  * place for them.
  */
+import type { BackupPageCheck } from '../catalog/page-verification.js';
 import type { BackupInfo } from '../catalog/backup-info.js';
 import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
@@ -27,6 +28,12 @@ export interface BackupRequest {
    * backup_manifest's path in `storage`, for UPLOAD_MANIFEST.
    */
   incremental?: { parentId: string; manifest: string } | null;
+  /**
+   * The data page checksum check of the copy (a cluster with data checksums), or null. Executors
+   * that archive files as they copy them hand it every file's bytes (cloudArchiveOptions does);
+   * a plain copy is read by the finish phase instead. Either way PostgreSQL's own check is off.
+   */
+  pageCheck?: BackupPageCheck | null;
   /** The previous DONE backup, for reuse_backup (link/copy). */
   previous: { id: string; directory: string; beginTimeMs: number | null } | null;
   /** Effective options after CLI overrides. */

@@ -30,6 +30,11 @@ export interface BaseBackupOptions {
    * plain data directory, where pg_tblspc keeps its links, as pg_basebackup -Fp asks.
    */
   tablespaceMap?: boolean;
+  /**
+   * VERIFY_CHECKSUMS false: the server does not check data page checksums (barman-ts checks them
+   * on the copy and reports every corrupt page instead of failing the backup).
+   */
+  verifyChecksums?: boolean;
   /** Options placed after the others, as written (issue 13: `INCREMENTAL` after UPLOAD_MANIFEST). */
   extraOptions?: readonly string[];
   /** Runs on the connection before BASE_BACKUP (issue 13: UPLOAD_MANIFEST of the parent backup). */
@@ -99,6 +104,7 @@ export function baseBackupCommand(options: BaseBackupOptions): string {
     // WAL archiving is checked by the backup's WAL wait, not by the server.
     'WAIT false',
     ...(options.tablespaceMap === false ? [] : ['TABLESPACE_MAP']),
+    ...(options.verifyChecksums === false ? ['VERIFY_CHECKSUMS false'] : []),
     ...(options.maxRateKbps ? [`MAX_RATE ${Math.min(Math.max(options.maxRateKbps, 32), 1048576)}`] : []),
     ...(options.manifest ? ["MANIFEST 'yes'", "MANIFEST_CHECKSUMS 'SHA256'"] : ["MANIFEST 'no'"]),
     ...(options.extraOptions ?? []),

@@ -26,3 +26,5 @@ export type {
   BaseBackupStart,
   ReplicationSession,
 } from './base-backup.js';
+export { dataChecksumsEnabled, readServerFile, relationNames } from './relation-pages.js';
+export type { RelationFileId } from './relation-pages.js';

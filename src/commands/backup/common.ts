@@ -8,6 +8,8 @@ export interface BackupOutcome {
   error: string | null;
   /** The backup.info the run left (for `-f json`), once read back. */
   info?: BackupInfo | null;
+  /** Data pages that failed checksum verification (the backup is kept, the command fails). */
+  corruptPages?: number;
 }
 
 /** A backup id from the local time: YYYYMMDDTHHMMSS. */

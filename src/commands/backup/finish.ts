@@ -10,7 +10,9 @@ import type { BackupExecutor, ExecutorOutcome } from '../../executors/index.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import type { CommandContext } from '../definition.js';
-import { writeManifestOf } from '../shared/stored-backup.js';
+import type { BackupPageCheck } from '../../catalog/page-verification.js';
+import { storedBackupContent, VERIFY_CONCURRENCY, writeManifestOf } from '../shared/stored-backup.js';
+import { concludePageCheck } from './page-check.js';
 import type { BackupRun } from './start.js';
 
 export async function finishBackup(
@@ -20,10 +22,15 @@ export async function finishBackup(
   run: BackupRun,
   outcome: ExecutorOutcome,
   startedMs: number,
-): Promise<void> {
+  /** Planned before the copy (page-check.ts): fed by the executor, or read here. */
+  pageCheck: BackupPageCheck | null,
+): Promise<{ corruptPages: number }> {
+  let corruptPages = 0;
   const status = executor.doneWithoutWal ? 'DONE' : 'WAITING_FOR_WALS';
   if (outcome.stored) {
     const { size, archives } = outcome.stored;
+    // The executor's archives were checked as they were written.
+    if (pageCheck) corruptPages = await concludePageCheck(ctx, config, run, pageCheck);
     run.step = 'uploading backup.info';
     await run.save({ size, deduplicated_size: size, status });
     ctx.report.info(
@@ -31,7 +38,22 @@ export async function finishBackup(
         `(${archives.join(', ')})`,
     );
   } else {
-    await autogenerateManifest(ctx, config, run);
+    const read = await autogenerateManifest(ctx, config, run, pageCheck);
+    if (pageCheck) {
+      // Read with the manifest when one was written, else on their own (a file read again
+      // replaces its earlier reading).
+      if (!read) {
+        run.step = 'verifying data page checksums';
+        const content = await storedBackupContent(
+          run.location.storage,
+          config.basebackups_directory,
+          run.backupId!,
+          run.info,
+        );
+        await pageCheck.readAll(content, VERIFY_CONCURRENCY);
+      }
+      corruptPages = await concludePageCheck(ctx, config, run, pageCheck);
+    }
     run.step = 'calculating backup size';
     const { size, deduplicated } = await measure(run);
     await run.save({ size, deduplicated_size: deduplicated, status });
@@ -48,6 +70,13 @@ export async function finishBackup(
   ctx.report.info(
     `Backup completed (start time: ${new Date(startedMs).toISOString().replace('T', ' ').replace('Z', '')}, elapsed time: ${humanDuration((Date.now() - startedMs) / 1000)})`,
   );
+  if (corruptPages > 0) {
+    ctx.report.error(
+      `Backup ${run.backupId} is complete, but ${corruptPages} data page${corruptPages === 1 ? '' : 's'} ` +
+        'failed checksum verification (listed above, and by show-backup)',
+    );
+  }
+  return { corruptPages };
 }
 
 /**
@@ -137,18 +166,27 @@ async function autogenerateManifest(
   ctx: CommandContext,
   config: ServerConfig,
   run: BackupRun,
-): Promise<void> {
-  if (!config.autogenerate_manifest || !MANIFEST_METHODS.has(config.backup_method)) return;
+  pages: BackupPageCheck | null,
+): Promise<boolean> {
+  if (!config.autogenerate_manifest || !MANIFEST_METHODS.has(config.backup_method)) return false;
   run.step = 'writing backup_manifest';
   try {
-    await writeManifestOf(ctx.report, run.location.storage, config, { id: run.backupId!, info: run.info });
+    await writeManifestOf(
+      ctx.report,
+      run.location.storage,
+      config,
+      { id: run.backupId!, info: run.info },
+      pages ? (file) => pages.observe(file) : undefined,
+    );
     ctx.report.info(
       `Backup manifest for backup '${run.backupId}' successfully generated for server ${config.name}`,
     );
+    return true;
   } catch (error) {
     ctx.report.error(
       `cannot write the backup_manifest of backup ${run.backupId}: ${describeError(error)}\n` +
         `HINT: the backup itself is complete; write it later with 'barman generate-manifest ${config.name} ${run.backupId}'`,
     );
+    return false;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * backup: one script of named phases for every backup_method, each in its own file —
  * checks (checks.ts; incremental.ts for --incremental) → start (start.ts: identity, interrupted backups, a new backup.info) → the
- * executor's start, copy and stop (executors/, chosen by executorFor) → finish (finish.ts: size,
- * status) → WAL wait (wal-wait.ts) → retention (retention.ts). Status goes EMPTY -> STARTED ->
+ * executor's start, copy and stop (executors/, chosen by executorFor) → finish (finish.ts: data
+ * page checksums (page-check.ts), size, status) → WAL wait (wal-wait.ts) → retention (retention.ts). Status goes EMPTY -> STARTED ->
  * WAITING_FOR_WALS -> DONE (a local-to-cloud backup is DONE once stored, as barman-cloud-backup's),
  * or FAILED with the error in backup.info; every backup.info change goes through the catalogue
  * (catalog/backup-location.ts). The backup lock keeps one backup per server at a time; a backup
@@ -32,6 +32,7 @@ import { isPassive } from '../shared/passive/state.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
+import { planPageCheck } from './page-check.js';
 import type { IncrementalParent } from './incremental.js';
 import { checkIncremental, INCREMENTAL_INFO_KEYS, linkToParent } from './incremental.js';
 import { BackupRun, prepareDirectories, startBackup } from './start.js';
@@ -66,7 +67,8 @@ export default defineCommandModule<BackupOutcome[]>({
     if (outcomes.length === 1) return stored[0]?.[1] ?? null;
     return Object.fromEntries(stored);
   },
-  exitCode: (outcomes) => (outcomes.some((outcome) => outcome.status === 'FAILED') ? 1 : 0),
+  exitCode: (outcomes) =>
+    outcomes.some((outcome) => outcome.status === 'FAILED' || (outcome.corruptPages ?? 0) > 0) ? 1 : 0,
 });
 
 async function backupServer(
@@ -116,6 +118,7 @@ async function backupAt(
   let executor: BackupExecutor;
   let hookInfo: BackupHookInfo | null = null;
   let outcome: ExecutorOutcome;
+  let corruptPages = 0;
   try {
     let parent: IncrementalParent | null = null;
     if (typeof options.incremental === 'string') {
@@ -158,11 +161,13 @@ async function backupAt(
       };
       run.step = 'running the pre_backup scripts';
       await hooks.run('backup', 'pre', backupHookEnv(hookInfo));
+      const pageCheck = await planPageCheck(ctx, config, run);
       outcome = await executor.run({
         ...backupRequest(ctx, config, location, run, options, previous, staging),
         incremental: parent ? { parentId: parent.backup.id, manifest: parent.manifest } : null,
+        pageCheck,
       });
-      await finishBackup(ctx, config, executor, run, outcome, started);
+      ({ corruptPages } = await finishBackup(ctx, config, executor, run, outcome, started, pageCheck));
     } catch (error) {
       await failBackup(ctx, config, run, error);
       if (hookInfo) {
@@ -182,7 +187,7 @@ async function backupAt(
     ? 'DONE'
     : await waitForWal(ctx, config, run.backupId!, options, hooks, outcome.fromStandby);
   await hooks.run('backup', 'post', backupHookEnv({ ...hookInfo, status }));
-  return { server: config.name, backupId: run.backupId, status, error: null };
+  return { server: config.name, backupId: run.backupId, status, error: null, corruptPages };
 }
 
 /** What the executor gets: the backup, where it goes, and the effective options. */

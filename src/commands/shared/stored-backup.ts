@@ -7,7 +7,7 @@ import type { BackupContent } from '../../catalog/backup-content.js';
 import { backupContent } from '../../catalog/backup-content.js';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
-import type { GeneratedManifest } from '../../catalog/generate-manifest.js';
+import type { FileObserver, GeneratedManifest } from '../../catalog/generate-manifest.js';
 import { generateBackupManifest } from '../../catalog/generate-manifest.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
@@ -46,6 +46,8 @@ export async function writeManifestOf(
   storage: Storage,
   config: ServerConfig,
   backup: Pick<CatalogBackup, 'id' | 'info'>,
+  /** Also hands each file's chunks to this (a backup's page checksum verification). */
+  observe?: FileObserver,
 ): Promise<GeneratedManifest> {
   if (!backup.info) {
     throw new BarmanError('backup-unreadable', `backup ${backup.id} has no readable backup.info`);
@@ -59,6 +61,7 @@ export async function writeManifestOf(
   const manifest = await generateBackupManifest(storage, content, backup.info, {
     concurrency: VERIFY_CONCURRENCY,
     onProgress: (bytes, files) => progress.update({ bytes, files }),
+    ...(observe ? { observe } : {}),
   });
   progress.finish();
   return manifest;

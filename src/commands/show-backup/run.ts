@@ -3,6 +3,12 @@ import type { CatalogBackup } from '../../catalog/backups.js';
 import { resolveBackup, statusOf } from '../../catalog/backups.js';
 import type { DrillResult } from '../../catalog/drills.js';
 import { describeDrill, loadDrillResults } from '../../catalog/drills.js';
+import type { PageChecksumResult } from '../../catalog/page-verification.js';
+import {
+  describeCorruptPage,
+  loadPageChecksumResult,
+  summarisePageChecksums,
+} from '../../catalog/page-verification.js';
 import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
@@ -25,6 +31,8 @@ type Result = {
   backup: CatalogBackup;
   /** The newest restore drill of this backup (verify-restore), or why the results are unreadable. */
   drill: { last: DrillResult | null; error: string | null };
+  /** The data page checksum verification of the backup, when it had one. */
+  pages: { result: PageChecksumResult | null; error: string | null };
 } | null;
 
 export default defineCommandModule<Result>({
@@ -39,14 +47,15 @@ export default defineCommandModule<Result>({
     const backup = resolveBackup(catalog.backups, server.name, input.args.backup_id as string);
     const drills = await loadDrillResults(server.config);
     const last = drills.results.find((result) => result.backup_id === backup.id) ?? null;
-    return { catalog, backup, drill: { last, error: drills.error } };
+    const pages = await loadPageChecksumResult(server.config, backup.id);
+    return { catalog, backup, drill: { last, error: drills.error }, pages };
   },
 
   renderConsole(result) {
     if (!result) return [];
     const { last, error } = result.drill;
     const drill = error ? `unreadable: ${error}` : last ? describeDrill(last) : null;
-    const lines = backupView.renderConsole(result);
+    const lines = [...backupView.renderConsole(result), ...pageChecksumLines(result.pages)];
     return drill ? [...lines, '', '  Restore drill:', nested('Last drill', drill)] : lines;
   },
 
@@ -56,11 +65,26 @@ export default defineCommandModule<Result>({
     const server = document[result.catalog.config.name] as Record<string, unknown> | undefined;
     if (server && (result.drill.last || result.drill.error))
       server.restore_drill = result.drill.error ? { error: result.drill.error } : result.drill.last;
+    if (server && (result.pages.result || result.pages.error))
+      server.page_checksums = result.pages.error ? { error: result.pages.error } : result.pages.result;
     return document;
   },
 });
 
-/** Barman's show-backup; the restore drill is added above. */
+/** The data page checksums verified as the backup was taken (none for a backup not verified). */
+function pageChecksumLines(pages: NonNullable<Result>['pages']): string[] {
+  if (pages.error) return ['', '  Data page checksums:', nested('Result', `unreadable: ${pages.error}`)];
+  if (!pages.result) return [];
+  return [
+    '',
+    '  Data page checksums:',
+    nested('Result', summarisePageChecksums(pages.result)),
+    ...pages.result.corrupt_pages.map((page) => nested('Corrupt page', describeCorruptPage(page))),
+    ...(pages.result.note ? [nested('Note', pages.result.note)] : []),
+  ];
+}
+
+/** Barman's show-backup; the restore drill and page checksums are added above. */
 const backupView = {
   renderConsole(result: NonNullable<Result>): string[] {
     const { catalog, backup } = result;

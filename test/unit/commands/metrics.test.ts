@@ -250,6 +250,7 @@ describe('the exposition', () => {
           postgres: null,
           checks: null,
           drill: null,
+          corruptPages: null,
         },
         {
           server: 'pg',
@@ -268,6 +269,7 @@ describe('the exposition', () => {
             drillResult('failed', '2027-01-15T08:00:00.000Z', 42.5),
             drillResult('ok', '2027-01-14T08:00:00.000Z', 40),
           ]),
+          corruptPages: 2,
         },
       ],
     };
@@ -286,6 +288,7 @@ describe('the exposition', () => {
       'barman_wal_queue_bytes{server="pg",queue="incoming"} 32',
       'barman_wal_queue_oldest_age_seconds{server="pg",queue="incoming"} 5',
       'barman_postgres_up{server="pg"} 0',
+      'barman_last_backup_corrupt_data_pages{server="pg"} 2',
       'barman_restore_drill_last_success{server="pg"} 0',
       `barman_restore_drill_last_timestamp_seconds{server="pg"} ${Date.parse('2027-01-15T08:00:00Z') / 1000}`,
       'barman_restore_drill_last_duration_seconds{server="pg"} 42.5',

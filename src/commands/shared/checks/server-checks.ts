@@ -39,6 +39,7 @@ import { streamingArchiverChecks } from './receive-wal-checks.js';
 import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
 import { minimumRedundancyCheck, retentionPolicyCheck } from './retention-checks.js';
+import { pageChecksumsCheck } from './page-checksum-checks.js';
 import { restoreDrillCheck, schedulesDrills } from './restore-drill-checks.js';
 import {
   archiverErrorsCheck,
@@ -151,6 +152,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   { run: streamingArchiverChecks, when: (ctx) => ctx.config.streaming_archiver },
   { run: fileArchiverChecks, when: (ctx) => ctx.config.archiver },
   { run: archiverErrorsCheck, passive: true },
+  { run: pageChecksumsCheck, passive: true },
   { run: restoreDrillCheck, when: schedulesDrills },
 ];
 

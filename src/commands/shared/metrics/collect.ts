@@ -18,6 +18,8 @@ import { loadServerCatalog } from '../backup-catalog.js';
 import type { CheckResult } from '../checks/results.js';
 import type { CatalogFacts } from './catalog-facts.js';
 import { catalogFacts } from './catalog-facts.js';
+import { statusOf } from '../../../catalog/backups.js';
+import { loadPageChecksumResult } from '../../../catalog/page-verification.js';
 import type { DrillResult } from '../../../catalog/drills.js';
 import { loadDrillResults } from '../../../catalog/drills.js';
 import type { ArchiverProbe, QueueFacts, WalQueue } from './live-facts.js';
@@ -38,6 +40,8 @@ export interface ServerSnapshot {
   checks: readonly CheckResult[] | null;
   /** The newest restore drill (verify-restore) and the newest that passed; null before the first. */
   drill: DrillFacts | null;
+  /** Corrupt data pages in the newest DONE backup; null when it was not verified (or none). */
+  corruptPages: number | null;
 }
 
 export interface DrillFacts {
@@ -107,6 +111,7 @@ async function collectServer(
     postgres: null,
     checks: null,
     drill: null,
+    corruptPages: null,
   };
   if (entry.disabled) return snapshot;
   const log = options.log.child({ server: entry.name });
@@ -122,7 +127,14 @@ async function collectServer(
   });
 
   try {
-    snapshot.catalog = catalogFacts(await loadServerCatalog(config, options.report, nowMs), nowMs);
+    const catalog = await loadServerCatalog(config, options.report, nowMs);
+    snapshot.catalog = catalogFacts(catalog, nowMs);
+    const newest = catalog.backups.filter((backup) => statusOf(backup) === 'DONE').at(-1);
+    if (newest) {
+      const pages = await loadPageChecksumResult(config, newest.id);
+      if (pages.error) options.report.warning(`server '${entry.name}': ${pages.error}`);
+      snapshot.corruptPages = pages.result?.corrupt_total ?? null;
+    }
   } catch (error) {
     snapshot.catalogError = describeError(error);
     options.report.warning(

@@ -128,6 +128,10 @@ export const METRICS = {
     help: "When PostgreSQL's archive_command last failed",
     labels: S,
   },
+  barman_last_backup_corrupt_data_pages: {
+    help: 'Data pages of the newest DONE backup that failed checksum verification (absent when it was not verified)',
+    labels: S,
+  },
   barman_restore_drill_last_success: {
     help: 'Whether the newest restore drill (verify-restore) passed: 1 passed, 0 failed (absent before the first)',
     labels: S,
@@ -303,6 +307,7 @@ export class MetricsExposition {
         this.set('barman_postgres_last_archive_failure_timestamp_seconds', server, failed);
       }
     }
+    this.set('barman_last_backup_corrupt_data_pages', server, snapshot.corruptPages);
     const drill = snapshot.drill;
     if (drill) {
       this.set('barman_restore_drill_last_success', server, drill.lastSuccess);
