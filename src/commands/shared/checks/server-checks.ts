@@ -38,7 +38,7 @@ import { streamingArchiverChecks } from './receive-wal-checks.js';
 import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
 import { minimumRedundancyCheck, retentionPolicyCheck } from './retention-checks.js';
-import { restoreDrillCheck, schedulesDrills } from './restore-drill-checks.js';
+import { concernsDrills, restoreDrillCheck } from './restore-drill-checks.js';
 import {
   archiverErrorsCheck,
   compressionCheck,
@@ -142,7 +142,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   { run: streamingArchiverChecks, when: (ctx) => ctx.config.streaming_archiver },
   { run: fileArchiverChecks, when: (ctx) => ctx.config.archiver },
   { run: archiverErrorsCheck },
-  { run: restoreDrillCheck, when: schedulesDrills },
+  { run: restoreDrillCheck, when: concernsDrills },
 ];
 
 async function runAll(ctx: CheckContext): Promise<void> {
