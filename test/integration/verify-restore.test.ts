@@ -352,12 +352,17 @@ describe('barman verify-restore (PostgreSQL 15)', { concurrency: 1 }, () => {
       '60',
       'restart',
     ]);
+    const [setting] = await pg.query<{ max_connections: string }>('SHOW max_connections');
+    assert.equal(setting!.max_connections, '150');
     await pg.query(
       "INSERT INTO orders (id, note) SELECT g, 'after the restart' FROM generate_series(40001, 40100) g",
     );
+    const [position] = await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     assert.equal((await barman('switch-wal', '--force', '--archive', 'main')).exitCode, 0);
     const started = Date.now();
-    const run = await barman('-f', 'json', 'verify-restore', 'main', id);
+    // A target: archive recovery (to the end of the archive, the WAL would be replayed as a crash
+    // recovery, which checks no settings).
+    const run = await barman('-f', 'json', 'verify-restore', 'main', id, '--target-lsn', position!.lsn);
     assert.equal(run.exitCode, 1, run.stdout);
     assert.ok(Date.now() - started < 120_000, 'ended soon after the timeout');
     const document = JSON.parse(run.stdout) as {

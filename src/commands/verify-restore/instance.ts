@@ -168,7 +168,10 @@ export class DrillPostgres {
     return `PostgreSQL ${how}: ${this.logTail()}`;
   }
 
-  /** The last lines of the server's log that say something (FATAL, ERROR, PANIC first). */
+  /**
+   * The last lines of the server's log that say something (FATAL, ERROR, PANIC, WARNING
+   * first), without the refusals of the drill's own attempts to connect before it was ready.
+   */
   logTail(lines = 3): string {
     let text = '';
     try {
@@ -176,8 +179,14 @@ export class DrillPostgres {
     } catch {
       return '(no log)';
     }
-    const all = text.split('\n').filter((line) => line.trim() !== '');
-    const serious = all.filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line));
+    const all = text
+      .split('\n')
+      .filter(
+        (line) =>
+          line.trim() !== '' &&
+          !/FATAL: {2}the database system is (starting up|not yet accepting connections)/.test(line),
+      );
+    const serious = all.filter((line) => /\b(FATAL|PANIC|ERROR|WARNING):/.test(line));
     return (serious.length > 0 ? serious : all).slice(-lines).join(' | ') || '(empty log)';
   }
 
