@@ -865,6 +865,15 @@ const optionTable = {
     description:
       "How stale the probe's timestamp may be (`30 minutes`, `2 hours`, a bare number is seconds): the drill fails when the value is older than the recovery target time, or the backup's end time, minus this. Needs `restore_drill_probe`.",
   }),
+  restore_drill_timeout: option({
+    scope: 'global',
+    schema: kinds.duration({ minSeconds: 1 }),
+    default: '4 hours',
+    since: 'barman-ts',
+    category: 'Recovery',
+    description:
+      "How long `verify-restore` waits for the PostgreSQL it started on the copy to accept sessions and end its recovery (`30 minutes`, `2 hours`, a bare number is seconds; at least 1 second). Past it, the drill's `start` step fails, saying how far recovery got, and the copy is stopped and removed. Allow for the WAL the drill replays: to the end of the archive, that is up to a backup cycle's worth.",
+  }),
   restore_drill_space_margin: option({
     scope: 'global',
     schema: kinds.int({ min: 100, max: 10_000 }),

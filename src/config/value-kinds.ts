@@ -209,7 +209,7 @@ export const interval = () =>
  * A duration for barman-ts's own options: `<n> second|minute|hour|day|week[s]` (a bare number is
  * seconds). Value in seconds.
  */
-export const duration = () =>
+export const duration = (options: { minSeconds?: number } = {}) =>
   fromString((raw, ctx): number => {
     const match = /^\s*(\d+)\s*(seconds?|minutes?|hours?|days?|weeks?)?\s*$/i.exec(withoutInlineComment(raw));
     if (!match)
@@ -218,6 +218,9 @@ export const duration = () =>
     const factor = { second: 1, minute: 60, hour: 3600, day: 86_400, week: 7 * 86_400 }[unit]!;
     const count = checkWholeNumber(match[1]!, { min: 0, max: Math.floor(MAX_INTERVAL_SECONDS / factor) });
     if (typeof count === 'string') return fail(ctx, `${count} ${unit}s`);
+    const minimum = options.minSeconds ?? 0;
+    if (count * factor < minimum)
+      return fail(ctx, `must be at least ${minimum} second${minimum === 1 ? '' : 's'}, got '${raw.trim()}'`);
     return count * factor;
   });
 

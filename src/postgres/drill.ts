@@ -28,9 +28,24 @@ export function connectDrill(
   });
 }
 
-export async function recoveryEnded(client: PostgresClient): Promise<boolean> {
-  const [row] = await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering');
-  return row?.recovering === false;
+export interface RecoveryState {
+  ended: boolean;
+  /** The last WAL location replayed (null before the first record, or once recovery ended). */
+  replayedLsn: string | null;
+  /** Replay paused (by PostgreSQL itself, e.g. a setting of the copy lower than the WAL needs). */
+  paused: boolean;
+}
+
+export async function recoveryState(client: PostgresClient): Promise<RecoveryState> {
+  const [row] = await client.query<{ recovering: boolean; lsn: string | null; paused: boolean | null }>(
+    'SELECT pg_is_in_recovery() AS recovering, pg_last_wal_replay_lsn()::text AS lsn, ' +
+      'CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused',
+  );
+  return {
+    ended: row?.recovering === false,
+    replayedLsn: row?.lsn ?? null,
+    paused: row?.paused === true,
+  };
 }
 
 export async function bootstrapSuperuser(client: PostgresClient): Promise<string> {

@@ -6,7 +6,8 @@
  * inside, so tools take the tests' temp paths as they are.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isRoot, runAs, type RunOptions, type RunResult } from './tmp.js';
 
@@ -48,4 +49,30 @@ export async function runInDebian13(
   await ensureDebian13Root();
   const how = options.userspec === undefined ? ['run'] : ['runas', options.userspec];
   return runAs(null, 'bash', [DEBIAN13_SCRIPT, ...how, DEBIAN13_ROOT, '--', command, ...args], options);
+}
+
+/**
+ * Executables in `directory`, one per name in `programs`, each running that program of the
+ * Debian 13 root's PostgreSQL 17 on this host, without chroot: through the root's own dynamic
+ * loader and libraries (its glibc is newer than this Debian 12's), so that they take host
+ * paths and run as any user. For options naming a directory of PostgreSQL programs
+ * (restore_drill_bin_path): they take the same arguments as the programs themselves.
+ */
+export async function debian13ProgramDirectory(
+  directory: string,
+  programs: readonly string[],
+): Promise<void> {
+  await ensureDebian13Root();
+  const libraries = [`${DEBIAN13_ROOT}/usr/lib/x86_64-linux-gnu`, `${DEBIAN13_ROOT}/lib/x86_64-linux-gnu`];
+  const loader = `${libraries[0]}/ld-linux-x86-64.so.2`;
+  mkdirSync(directory, { recursive: true, mode: 0o755 });
+  for (const program of programs) {
+    const target = `${DEBIAN13_ROOT}${PG17_TOOLS}/${program}`;
+    assert.ok(existsSync(target), `${target} is missing from the Debian 13 root`);
+    writeFileSync(
+      join(directory, program),
+      `#!/bin/sh\nexec '${loader}' --library-path '${libraries.join(':')}' '${target}' "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
 }

@@ -114,10 +114,15 @@ export interface IncrementalBackupRig {
   base: string;
 }
 
-/** Starts PostgreSQL `version` with summarize_wal on and writes barman.conf for it (barman_user postgres). */
+/**
+ * Starts PostgreSQL `version` with summarize_wal on and writes barman.conf for it (barman_user
+ * postgres); `serverOptions` are more options of `main` (e.g. a restore drill's), given by
+ * what the rig made (the test's directory, the server).
+ */
 export async function startIncrementalBackupRig(
   name: string,
   version: 17 | 18,
+  serverOptions: (made: { dir: string; pg: PostgresServer }) => Record<string, string> = () => ({}),
 ): Promise<IncrementalBackupRig> {
   const dir = await makeTempDir(name, { owner: 'postgres' });
   const config = join(dir, 'barman.conf');
@@ -141,6 +146,7 @@ export async function startIncrementalBackupRig(
         backup_method: 'postgres',
         immediate_checkpoint: 'on',
         archiver: 'on',
+        ...serverOptions({ dir, pg }),
       },
     },
   });

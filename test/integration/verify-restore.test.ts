@@ -26,6 +26,7 @@ import {
   BARMAN_BIN,
   chownTo,
   makeTempDir,
+  runAs,
   runBarman,
   startPostgres,
   writeBarmanConfig,
@@ -259,6 +260,126 @@ describe('barman verify-restore (PostgreSQL 15)', { concurrency: 1 }, () => {
     const again = await barman('verify-restore', 'main', goodId);
     assert.equal(again.exitCode, 1, again.stdout);
     assert.match(again.stdout, new RegExp(`recover: FAILED - .*${beginWal}`));
+    assertNothingLeft();
+  });
+  it('fails when a WAL segment after the backup end, needed to reach the target time, is missing, naming it', async () => {
+    writeConfig();
+    const id = await backup();
+    const info = readFileSync(join(dir, 'home/main/base', id, 'backup.info'), 'utf8');
+    const endWal = /^end_wal=(\w+)$/m.exec(info)![1]!;
+    await pg.query(
+      "INSERT INTO orders (id, note) SELECT g, 'past the end' FROM generate_series(30001, 30100) g",
+    );
+    assert.equal((await barman('switch-wal', '--force', '--archive', 'main')).exitCode, 0);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const [mark] = await pg.query<{ t: string }>(
+      "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS t",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await pg.query(
+      "INSERT INTO orders (id, note) SELECT g, 'after the target' FROM generate_series(30101, 30200) g",
+    );
+    assert.equal((await barman('switch-wal', '--force', '--archive', 'main')).exitCode, 0);
+    // The first archived segment past the backup's end WAL: the backup itself stays complete.
+    const hashDir = join(dir, 'home/main/wals', endWal.slice(0, 16));
+    const after = readdirSync(hashDir)
+      .filter((name) => /^[0-9A-F]{24}/.test(name) && name.slice(0, 24) > endWal)
+      .sort();
+    assert.ok(after.length >= 2, `segments archived after ${endWal}: ${after.join(', ')}`);
+    const missing = after[0]!.slice(0, 24);
+    rmSync(join(hashDir, after[0]!));
+    const run = await barman('verify-restore', 'main', id, '--target-time', mark!.t);
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^  recover: FAILED - WAL file ${missing} needed by the recovery is in xlog.db but not in `,
+        'm',
+      ),
+    );
+    assert.match(run.stderr, new RegExp(`FAILED: recover: WAL file ${missing} `));
+    assertNothingLeft();
+    // Once xlog.db forgets it too, the hole is found from the catalogue itself, still by name.
+    assert.equal((await barman('rebuild-xlogdb', 'main')).exitCode, 0);
+    const again = await barman('-f', 'json', 'verify-restore', 'main', id, '--target-time', mark!.t);
+    assert.equal(again.exitCode, 1, again.stdout);
+    const document = JSON.parse(again.stdout) as { error: string };
+    assert.match(
+      document.error,
+      new RegExp(
+        `^recover: WAL file ${missing} is missing from the archive: recovery cannot replay past ${endWal}`,
+      ),
+    );
+    assertNothingLeft();
+  });
+
+  it('check fails the restore drill check for a restore_drill_directory inside the catalogue, naming it', async () => {
+    writeConfig({ restore_drill_directory: join(dir, 'home/main/base/drills') });
+    const check = await barman('check', 'main');
+    assert.match(
+      check.stdout,
+      new RegExp(
+        `^\\trestore drill: FAILED \\(restore drill directory ${join(dir, 'home/main/base/drills')} \\(restore_drill_directory\\) is inside basebackups_directory of server 'main' `,
+        'm',
+      ),
+    );
+    // verify-restore refuses it with the same words, before anything is written.
+    const run = await barman('verify-restore', 'main');
+    assert.equal(run.exitCode, 1);
+    assert.match(
+      run.stderr,
+      /restore drill directory \S+ \(restore_drill_directory\) is inside basebackups_directory of server 'main'/,
+    );
+    assert.equal(existsSync(join(dir, 'home/main/base/drills')), false);
+  });
+
+  it('gives up a recovery that never ends after restore_drill_timeout, and stops and removes everything', async () => {
+    writeConfig({ restore_drill_timeout: '15 seconds' });
+    const id = await backup();
+    // Production raises max_connections after the backup: the WAL says so, and PostgreSQL
+    // pauses the copy's replay there (its own setting, from the backup, is lower) until it is
+    // told otherwise: a recovery that, left alone, never ends.
+    await pg.query('ALTER SYSTEM SET max_connections = 150');
+    await runAs('postgres', join(pg.binDir, 'pg_ctl'), [
+      '-D',
+      pg.dataDir,
+      '-l',
+      pg.logFile,
+      '-m',
+      'fast',
+      '-w',
+      '-t',
+      '60',
+      'restart',
+    ]);
+    const [setting] = await pg.query<{ max_connections: string }>('SHOW max_connections');
+    assert.equal(setting!.max_connections, '150');
+    await pg.query(
+      "INSERT INTO orders (id, note) SELECT g, 'after the restart' FROM generate_series(40001, 40100) g",
+    );
+    const [position] = await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    assert.equal((await barman('switch-wal', '--force', '--archive', 'main')).exitCode, 0);
+    const started = Date.now();
+    // A target: archive recovery (to the end of the archive, the WAL would be replayed as a crash
+    // recovery, which checks no settings).
+    const run = await barman('-f', 'json', 'verify-restore', 'main', id, '--target-lsn', position!.lsn);
+    assert.equal(run.exitCode, 1, run.stdout);
+    assert.ok(Date.now() - started < 120_000, 'ended soon after the timeout');
+    const document = JSON.parse(run.stdout) as {
+      steps: Array<{ name: string; status: string; detail: string }>;
+    };
+    const step = (name: string) => document.steps.find((entry) => entry.name === name)!;
+    assert.equal(step('start').status, 'failed');
+    assert.match(
+      step('start').detail,
+      /^PostgreSQL did not end its recovery within restore_drill_timeout \(15 s\): still in recovery, WAL replayed up to [0-9A-F]+\/[0-9A-F]+, replay paused; its log: /,
+    );
+    assert.match(step('start').detail, /insufficient parameter settings|recovery has paused/);
+    assert.equal(step('cleanup').status, 'ok', step('cleanup').detail);
+    assert.equal(
+      document.steps.some((entry) => entry.name === 'amcheck'),
+      false,
+    );
     assertNothingLeft();
   });
 });

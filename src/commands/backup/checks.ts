@@ -5,6 +5,7 @@
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
 import { CLOUD_STAGING_OPTIONS, stagingLimitProblem, uploadPartSize } from '../../config/index.js';
 import { InfoRedirectingReporter } from '../../output/reporter.js';
+import { catalogueAreas } from '../../recovery/protected-paths.js';
 import type { CommandContext } from '../definition.js';
 import type { CheckResult } from '../shared/checks/results.js';
 import { isCritical } from '../shared/checks/results.js';
@@ -81,6 +82,7 @@ export async function passesPreBackupCheck(ctx: CommandContext, server: ServerEn
     log: ctx.log,
     report: new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message)),
     timeoutSeconds: server.config.check_timeout,
+    catalogueAreas: catalogueAreas(ctx.config),
   });
   const blocking = report.results.filter((result) => isCritical(result) && result.name !== 'WAL archive');
   if (blocking.length === 0) return true;

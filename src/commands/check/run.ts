@@ -3,6 +3,7 @@
  * Barman's checks; the console lists each result, `--nagios` prints a Nagios plugin report, and
  * the exit code is 1 when an active server fails a check (2 for Nagios CRITICAL).
  */
+import { catalogueAreas } from '../../recovery/protected-paths.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCheckReport } from '../shared/checks/server-checks.js';
 import { runServerChecks } from '../shared/checks/server-checks.js';
@@ -32,6 +33,7 @@ export default defineCommandModule<Result>({
           log: ctx.log,
           report: ctx.report,
           timeoutSeconds: override ?? server.config.check_timeout,
+          catalogueAreas: catalogueAreas(ctx.config),
         }),
       );
     }

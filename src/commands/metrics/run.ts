@@ -5,6 +5,7 @@
  * state is a metric), so nothing is printed to stdout but the metrics. A catalogue that cannot
  * be read is a metric and a warning, not a failed run: the other servers' metrics still go out.
  */
+import { catalogueAreas } from '../../recovery/protected-paths.js';
 import { defineCommandModule } from '../definition.js';
 import { collectMetrics } from '../shared/metrics/collect.js';
 import { MetricsExposition } from '../shared/metrics/exposition.js';
@@ -38,6 +39,7 @@ export default defineCommandModule<Result>({
                   log: ctx.log,
                   report: ctx.report,
                   timeoutSeconds: entry.config.check_timeout,
+                  catalogueAreas: catalogueAreas(ctx.config),
                 })
               ).results,
           }

@@ -3,11 +3,15 @@
  * that very version (a data directory only starts on its own major), `pg_amcheck` (14 or later)
  * and `pg_verifybackup` of that version or later (older ones cannot read newer manifests).
  * Searched in restore_drill_bin_path, path_prefix, Debian's /usr/lib/postgresql/<major>/bin,
- * then PATH.
+ * then PATH. And the directory a drill goes below, which must lie outside the catalogue: both
+ * are what `verify-restore` refuses before it starts and what `barman check` reports ahead.
  */
+import { tmpdir } from 'node:os';
 import { delimiter } from 'node:path';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
+import type { CatalogueArea } from '../../recovery/protected-paths.js';
+import { refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
 import { majorVersion } from '../../postgres/index.js';
 import { findPgToolOfVersion } from '../../process/postgres-tools.js';
 
@@ -63,4 +67,29 @@ export async function findDrillPrograms(config: ServerConfig, version: number): 
     amcheck: amcheck.tool.path,
     verifybackup: verifybackup.tool?.path ?? null,
   };
+}
+
+/**
+ * The directory drills are created below (restore_drill_directory, else TMPDIR or /tmp),
+ * refused when it lies inside barman_home, the lock directory or a server's directories
+ * (`areas`, recovery/protected-paths.ts). It may contain them: a drill only creates and
+ * removes its own sub-directory there.
+ */
+export function drillBaseDirectory(config: ServerConfig, areas: readonly CatalogueArea[]): string {
+  const base = config.restore_drill_directory ?? tmpdir();
+  refuseCatalogueOverlap(
+    [
+      {
+        path: base,
+        what: 'restore drill directory',
+        origin: config.restore_drill_directory ? 'restore_drill_directory' : 'TMPDIR',
+      },
+    ],
+    areas,
+    {
+      mayContain: true,
+      hint: 'set restore_drill_directory outside barman_home, barman_lock_directory and the directories of every server',
+    },
+  );
+  return base;
 }

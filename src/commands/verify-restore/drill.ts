@@ -14,7 +14,7 @@ import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { prettySize } from '../../output/format.js';
 import { parseConnInfo } from '../../postgres/conninfo.js';
 import type { PostgresClient } from '../../postgres/client.js';
-import { bootstrapSuperuser, connectDrill, probeTime, recoveryEnded } from '../../postgres/drill.js';
+import { bootstrapSuperuser, connectDrill, probeTime, recoveryState } from '../../postgres/drill.js';
 import { catalogueAreas } from '../../recovery/protected-paths.js';
 import { recover } from '../../recovery/recover.js';
 import { stagingRoot } from '../../recovery/request.js';
@@ -164,7 +164,7 @@ export async function runDrill(ctx: CommandContext, request: DrillRequest): Prom
     await step('start', async () => {
       const begin = Date.now();
       postgres = await DrillPostgres.start(request.programs.postgres, where);
-      superuser = await waitForEndOfRecovery(postgres, where, config);
+      superuser = await waitForEndOfRecovery(postgres, where, config, begin);
       return `PostgreSQL ${request.programs.major} on 127.0.0.1:${postgres.port} ended recovery in ${((Date.now() - begin) / 1000).toFixed(1)} s`;
     });
     const running = postgres!;
@@ -253,14 +253,18 @@ export async function runDrill(ctx: CommandContext, request: DrillRequest): Prom
 
 /**
  * Polls until PostgreSQL accepts a session and says recovery has ended; fails as soon as it
- * exits (its log says why: a WAL file it could not find, a damaged page during replay).
- * Returns the bootstrap superuser, found through a role the copy is known to have.
+ * exits (its log says why: a WAL file it could not find, a damaged page during replay), or
+ * when restore_drill_timeout has passed since `startedMs` (a recovery paused by PostgreSQL, a
+ * replay that never ends), saying how far it got. Returns the bootstrap superuser, found
+ * through a role the copy is known to have.
  */
 async function waitForEndOfRecovery(
   postgres: DrillPostgres,
   directory: DrillDirectory,
   config: ServerConfig,
+  startedMs: number,
 ): Promise<string> {
+  const deadline = startedMs + config.restore_drill_timeout * 1000;
   const candidates = [
     ...new Set(
       [config.conninfo ? parseConnInfo(config.conninfo).get('user') : undefined, 'postgres'].filter(
@@ -270,9 +274,16 @@ async function waitForEndOfRecovery(
   ];
   let superuser: string | null = null;
   let lastError = 'not reached yet';
+  let progress: string | null = null;
   for (;;) {
     const ended = postgres.ended;
     if (ended) throw new BarmanError('drill-postgres', ended);
+    if (Date.now() >= deadline)
+      throw new BarmanError(
+        'drill-timeout',
+        `PostgreSQL did not end its recovery within restore_drill_timeout (${config.restore_drill_timeout} s): ` +
+          `${progress ?? `it accepted no session (${lastError})`}; its log: ${postgres.logTail()}`,
+      );
     let client: PostgresClient | null = null;
     try {
       for (const user of superuser ? [superuser] : candidates) {
@@ -285,7 +296,9 @@ async function waitForEndOfRecovery(
       }
       if (client) {
         superuser ??= await bootstrapSuperuser(client);
-        if (await recoveryEnded(client)) return superuser;
+        const state = await recoveryState(client);
+        if (state.ended) return superuser;
+        progress = `still in recovery, WAL replayed up to ${state.replayedLsn ?? 'nothing yet'}${state.paused ? ', replay paused' : ''}`;
       } else if (/role .* does not exist/.test(lastError) && !/starting up|recovery/.test(lastError)) {
         throw new BarmanError(
           'drill-superuser',

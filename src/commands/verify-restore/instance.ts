@@ -124,6 +124,8 @@ export class DrillPostgres {
       // replication apply worker (a subscription would consume the publisher's slot).
       primary_conninfo: '',
       primary_slot_name: '',
+      // A delayed standby's setting in the copy would hold each commit back: replay at once.
+      recovery_min_apply_delay: '0',
       max_logical_replication_workers: '0',
       ssl: 'off',
       logging_collector: 'off',
@@ -138,7 +140,13 @@ export class DrillPostgres {
     ];
     const log = openSync(directory.log, 'a', 0o600);
     try {
-      const child = spawn(postgres, args, { cwd: directory.data, stdio: ['ignore', log, log] });
+      // Its own process group: the end of the drill can reach every process of the copy, even
+      // a backend or startup process the postmaster no longer answers for.
+      const child = spawn(postgres, args, {
+        cwd: directory.data,
+        stdio: ['ignore', log, log],
+        detached: true,
+      });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', (error) =>
@@ -160,7 +168,10 @@ export class DrillPostgres {
     return `PostgreSQL ${how}: ${this.logTail()}`;
   }
 
-  /** The last lines of the server's log that say something (FATAL, ERROR, PANIC first). */
+  /**
+   * The last lines of the server's log that say something (FATAL, ERROR, PANIC, WARNING
+   * first), without the refusals of the drill's own attempts to connect before it was ready.
+   */
   logTail(lines = 3): string {
     let text = '';
     try {
@@ -168,30 +179,50 @@ export class DrillPostgres {
     } catch {
       return '(no log)';
     }
-    const all = text.split('\n').filter((line) => line.trim() !== '');
-    const serious = all.filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line));
+    const all = text
+      .split('\n')
+      .filter(
+        (line) =>
+          line.trim() !== '' &&
+          !/FATAL: {2}the database system is (starting up|not yet accepting connections)/.test(line),
+      );
+    const serious = all.filter((line) => /\b(FATAL|PANIC|ERROR|WARNING):/.test(line));
     return (serious.length > 0 ? serious : all).slice(-lines).join(' | ') || '(empty log)';
   }
 
-  /** Fast shutdown (SIGINT); immediate (SIGQUIT) after `graceMs`, then SIGKILL. */
+  /**
+   * Fast shutdown (SIGINT); immediate (SIGQUIT) after `graceMs`, then SIGKILL; whatever of
+   * its process group is still there then (a child the postmaster left behind) is killed too.
+   */
   async stop(graceMs = 60_000): Promise<void> {
     for (const [signal, waitMs] of [
       ['SIGINT', graceMs],
       ['SIGQUIT', 10_000],
       ['SIGKILL', 10_000],
     ] as const) {
-      if (this.exited) return;
+      if (this.exited) break;
       try {
         this.child.kill(signal);
       } catch {
-        return;
+        break;
       }
       await Promise.race([this.exit, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
     }
+    this.signalGroup('SIGKILL');
   }
 
   /** A last resort on process exit: the copy must never outlive the drill. */
   killNow(): void {
     if (!this.exited) this.child.kill('SIGQUIT');
+    this.signalGroup('SIGQUIT');
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // ESRCH: the group is empty, every process of the copy has ended.
+    }
   }
 }

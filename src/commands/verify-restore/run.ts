@@ -3,7 +3,7 @@
  * host (a lock: each drill needs a backup's worth of disk), its result recorded beside the
  * server's catalogue (catalog/drills.ts) and rendered. A failed drill exits 1.
  */
-import { getPriority, setPriority, tmpdir } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { CatalogBackup } from '../../catalog/backups.js';
 import type { DrillResult } from '../../catalog/drills.js';
@@ -13,7 +13,7 @@ import { resolveChain } from '../../recovery/chain.js';
 import { BarmanError, describeError } from '../../errors/index.js';
 import { ensureLockDirectory, lockHolder, tryAcquireLock } from '../../locks/index.js';
 import { runProgramUnchecked } from '../../process/index.js';
-import { catalogueAreas, refuseCatalogueOverlap } from '../../recovery/protected-paths.js';
+import { catalogueAreas } from '../../recovery/protected-paths.js';
 import { chooseBackup } from '../../recovery/request.js';
 import { describeTargets, parseRecoveryTargets } from '../../recovery/targets.js';
 import type { CommandContext } from '../definition.js';
@@ -22,7 +22,7 @@ import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 import { targetOptionValues } from '../recover/index.js';
 import { runDrill } from './drill.js';
-import { findDrillPrograms } from '../shared/drill-programs.js';
+import { drillBaseDirectory, findDrillPrograms } from '../shared/drill-programs.js';
 
 interface Result {
   server: string;
@@ -46,21 +46,7 @@ export default defineCommandModule<Result>({
     const targetText = describeTargets(targets, null) || 'end of the WAL archive';
 
     // Refused before anything is created: the drill's directory never goes into the catalogue.
-    const drillBase = config.restore_drill_directory ?? tmpdir();
-    refuseCatalogueOverlap(
-      [
-        {
-          path: drillBase,
-          what: 'restore drill directory',
-          origin: config.restore_drill_directory ? 'restore_drill_directory' : 'TMPDIR',
-        },
-      ],
-      catalogueAreas(ctx.config),
-      {
-        mayContain: true,
-        hint: 'set restore_drill_directory outside barman_home, barman_lock_directory and the directories of every server',
-      },
-    );
+    const drillBase = drillBaseDirectory(config, catalogueAreas(ctx.config));
     // What to drill and with which programs, before the drill lock (refusals change nothing).
     const catalog = await loadAnyServerCatalog(config, ctx.report);
     const chosen = chooseBackup(

@@ -61,6 +61,12 @@ const SERVER_VALUES: ReadonlyArray<[option: string, value: string, says: string]
   ],
   ['restore_drill_probe_max_age', '99999999999 weeks', 'must be at most'],
   ['restore_drill_space_margin', '50', 'must be at least 100, got 50'],
+  ['restore_drill_timeout', '0', "must be at least 1 second, got '0'"],
+  [
+    'restore_drill_timeout',
+    'until done',
+    "expected '<n> SECONDS|MINUTES|HOURS|DAYS|WEEKS' (e.g. 30 minutes), got 'until done'",
+  ],
   ['restore_drill_nice', '20', 'must be at most 19, got 20'],
   ['restore_drill_directory', 'drills', "must be an absolute path, got 'drills'"],
   ['last_wal_maximum_age', 'yesterday', "expected '<n> HOURS|DAYS|WEEKS|MONTHS', got 'yesterday'"],

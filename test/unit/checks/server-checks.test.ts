@@ -10,9 +10,11 @@ import { test } from 'node:test';
 import { emptyBackupInfo, formatBackupInfo, parseTimestamp } from '../../../src/catalog/backup-info.js';
 import { runServerChecks } from '../../../src/commands/shared/checks/server-checks.js';
 import type { CheckResult } from '../../../src/commands/shared/checks/results.js';
+import { isCritical } from '../../../src/commands/shared/checks/results.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/log/index.js';
 import { MemoryReporter } from '../../../src/output/reporter.js';
+import { catalogueAreas } from '../../../src/recovery/protected-paths.js';
 import { writeConfigFiles } from '../../helpers/config-files.js';
 
 const NOW = Date.parse('2026-11-21T12:00:00Z');
@@ -55,6 +57,7 @@ ${extra}
         report: new MemoryReporter(),
         timeoutSeconds: 20,
         nowMs: NOW,
+        catalogueAreas: catalogueAreas(config),
       });
       return report.results;
     },
@@ -185,6 +188,32 @@ test('an invalid retention_gfs fails "retention policy settings" as an invalid r
   assert.equal(valid.ok, true);
 });
 
+test('restore drill: a restore_drill_directory inside the catalogue fails, naming the option', async () => {
+  for (const [where, area] of [
+    ['home', 'barman_home'],
+    ['home/pg', "backup_directory of server 'pg'"],
+    ['home/pg/base/drills', "basebackups_directory of server 'pg'"],
+    ['home/pg/wals', "wals_directory of server 'pg'"],
+  ] as const) {
+    const { dir, results } = catalogue(`restore_drill_directory = @DIR@/${where}`);
+    const drill = byName(await results(), 'restore drill')!;
+    assert.equal(drill.ok, false, where);
+    assert.ok(
+      drill.hint!.startsWith(
+        `restore drill directory ${join(dir, where)} (restore_drill_directory) is inside ${area} `,
+      ),
+      drill.hint ?? undefined,
+    );
+  }
+  // Outside: the check passes and says where drills go; a drill directory does not block backups.
+  const { dir, results } = catalogue('restore_drill_directory = @DIR@/drills');
+  const drill = byName(await results(), 'restore drill')!;
+  assert.deepEqual(drill, { name: 'restore drill', ok: true, hint: `directory ${join(dir, 'drills')}` });
+  assert.equal(isCritical({ name: 'restore drill', ok: false, hint: null }), false);
+  // Neither a directory nor a schedule: no such check.
+  assert.equal(byName(await catalogue('').results(), 'restore drill'), undefined);
+});
+
 test('a check that outlives check_timeout ends the run with "check timeout"', async () => {
   const { dir } = catalogue('');
   const config = loadConfig({ configFile: join(dir, 'barman.conf') });
@@ -200,6 +229,7 @@ test('a check that outlives check_timeout ends the run with "check timeout"', as
     report: new MemoryReporter(),
     timeoutSeconds: 1,
     nowMs: NOW,
+    catalogueAreas: catalogueAreas(config),
   });
   assert.ok(Date.now() - started < 3000, 'returns at the timeout');
   assert.deepEqual(report.results.at(-1), {

@@ -48,6 +48,9 @@ describe('restore drill options', () => {
     assert.equal(config.restore_drill_probe_database, 'postgres');
     assert.equal(config.restore_drill_probe_max_age, null);
     assert.equal(config.restore_drill_directory, null);
+    assert.equal(config.restore_drill_timeout, 4 * 3600);
+    assert.equal(server('restore_drill_timeout = 90 seconds\n').config.restore_drill_timeout, 90);
+    assert.equal(server('restore_drill_timeout = 1\n').config.restore_drill_timeout, 1);
     for (const [text, seconds] of [
       ['30 minutes', 1800],
       ['1 minute', 60],
@@ -71,6 +74,12 @@ describe('restore drill options', () => {
       ],
       ['restore_drill_probe_max_age = -5 minutes', /restore_drill_probe_max_age: expected/],
       ['restore_drill_space_margin = 50', /restore_drill_space_margin: .*100/],
+      ['restore_drill_timeout = 0', /restore_drill_timeout: must be at least 1 second, got '0'/],
+      ['restore_drill_timeout = 0 minutes', /restore_drill_timeout: must be at least 1 second/],
+      [
+        'restore_drill_timeout = forever',
+        /restore_drill_timeout: expected '<n> SECONDS\|MINUTES\|HOURS\|DAYS\|WEEKS' \(e\.g\. 30 minutes\), got 'forever'/,
+      ],
       ['restore_drill_nice = 20', /restore_drill_nice: .*19/],
       ['restore_drill_directory = drills', /restore_drill_directory: must be an absolute path/],
       ['restore_drill_bin_path = bin', /restore_drill_bin_path: must be an absolute path/],

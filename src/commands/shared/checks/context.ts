@@ -19,6 +19,7 @@ import { hasCloudCatalog, loadServerCatalog } from '../backup-catalog.js';
 import type { PostgresProbe, StreamingProbe } from '../../../postgres/probe.js';
 import { majorVersion, versionText } from '../../../postgres/index.js';
 import { probePostgres, probeStreaming, usesStreamingConnection } from '../../../postgres/probe.js';
+import type { CatalogueArea } from '../../../recovery/protected-paths.js';
 import type { CheckCollector } from './results.js';
 
 export interface ServerCheckOptions {
@@ -27,6 +28,8 @@ export interface ServerCheckOptions {
   report: Reporter;
   /** Seconds for the whole check of the server; 0 = no limit. */
   timeoutSeconds: number;
+  /** Every directory of the catalogue (all servers'): where a restore drill must not go. */
+  catalogueAreas: readonly CatalogueArea[];
   nowMs?: number;
 }
 
@@ -36,6 +39,7 @@ export class CheckContext implements ExecutorCheckContext {
   readonly config: ServerConfig;
   readonly nowMs: number;
   readonly searchPath: string;
+  readonly catalogueAreas: readonly CatalogueArea[];
   private layoutPromise: Promise<ServerLayout | null> | undefined;
   private catalogPromise: Promise<ServerCatalog | null> | undefined;
   private pgPromise: Promise<PostgresProbe> | undefined;
@@ -51,6 +55,7 @@ export class CheckContext implements ExecutorCheckContext {
     this.config = entry.config;
     this.nowMs = options.nowMs ?? Date.now();
     this.searchPath = toolSearchPath(entry.config.path_prefix);
+    this.catalogueAreas = options.catalogueAreas;
   }
 
   /** Barman's local layout (xlog.db), or null for a catalogue in object storage. */

@@ -33,6 +33,8 @@ export const NON_CRITICAL_CHECKS: ReadonlySet<string> = new Set([
   'wal maximum age',
   // barman-ts: a leak to fix, not a reason to stop taking backups.
   'directory permissions',
+  // barman-ts: a drill that cannot run is no reason to stop taking the backups it would prove.
+  'restore drill',
 ]);
 
 /** True when a failed check must stop a backup. */

@@ -40,7 +40,7 @@ import type { CheckResult } from './results.js';
 import { CheckCollector } from './results.js';
 import { minimumRedundancyCheck, retentionPolicyCheck } from './retention-checks.js';
 import { pageChecksumsCheck } from './page-checksum-checks.js';
-import { restoreDrillCheck, schedulesDrills } from './restore-drill-checks.js';
+import { concernsDrills, restoreDrillCheck } from './restore-drill-checks.js';
 import {
   archiverErrorsCheck,
   compressionCheck,
@@ -153,7 +153,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
   { run: fileArchiverChecks, when: (ctx) => ctx.config.archiver },
   { run: archiverErrorsCheck, passive: true },
   { run: pageChecksumsCheck, passive: true },
-  { run: restoreDrillCheck, when: schedulesDrills },
+  { run: restoreDrillCheck, when: concernsDrills },
 ];
 
 /** A passive node's only connection: primary_ssh_command reaches the primary Barman host. */
