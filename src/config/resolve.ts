@@ -10,6 +10,7 @@ import { findOption, OPTION_LIST } from './options.js';
 import type { ConfigProblem } from './problems.js';
 import { applyServerRules } from './rules.js';
 import { activeModelProblem, methodOptionProblems, unsupportedOptionProblems } from './support.js';
+import { wormOptionProblems } from './worm-rules.js';
 import type { GlobalConfig, ModelEntry, ServerConfig, ServerEntry, ValueSource } from './types.js';
 
 export interface SectionSet {
@@ -259,6 +260,7 @@ export function resolveServer(
   const locate = (key: string) => resolver.locate(key);
   problems.push(...applyServerRules(values, locate));
   problems.push(...methodOptionProblems(values, locate));
+  problems.push(...wormOptionProblems(values, locate));
   problems.push(...unsupportedOptionProblems(values, locate));
   const activeModel = activeModelProblem(values.backup_directory, locate);
   if (activeModel) problems.push(activeModel);

@@ -30,7 +30,6 @@ describe('options barman-ts does not implement disable the server', () => {
     ['encryption = gpg', /\[pg\] encryption: not supported: gpg encryption/],
     ['encryption_key_id = ABCD', /\[pg\] encryption_key_id: not supported: gpg encryption/],
     ['encryption_passphrase_command = cat /x', /\[pg\] encryption_passphrase_command: not supported/],
-    ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
     ['primary_ssh_command = ssh barman@other', /\[pg\] primary_ssh_command: not supported: passive nodes/],
     ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
   ];
@@ -269,7 +268,6 @@ describe('the option table records what barman-ts does with each option', () => 
       'staging_location',
       'forward_config_path',
       'encryption',
-      'worm_mode',
       'model',
       'primary_ssh_command',
       'snapshot_provider',
