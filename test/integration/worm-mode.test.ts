@@ -220,4 +220,26 @@ describe('worm_mode on an immutable file system', { concurrency: 1 }, () => {
     const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM items');
     assert.equal(row!.n, '3000');
   });
+
+  it('once the protection ends, retention in cron deletes the obsolete backup and its WAL', async () => {
+    const [first, second] = backupIds();
+    // The storage's retention period ending: what it protected may go now.
+    const firstWal = /^000000010000000000000001\t/m;
+    assert.match(readFileSync(join(dir, 'xlogdb/main-xlog.db'), 'utf8'), firstWal);
+    execFileSync('chattr', ['-R', '-i', join(home(), 'base'), join(home(), 'wals')]);
+    const cron = await barman('cron');
+    assert.equal(cron.exitCode, 0, cron.stderr);
+    assert.match(
+      cron.stdout,
+      new RegExp(`Enforcing retention policy: removing backup ${first} for server main`),
+    );
+    assert.deepEqual(backupIds(), [second]);
+    assert.ok(!existsSync(join(home(), 'meta', `${first}-backup.info`)));
+    const xlogDb = readFileSync(join(dir, 'xlogdb/main-xlog.db'), 'utf8');
+    assert.doesNotMatch(
+      xlogDb,
+      /^000000010000000000000001\t/m,
+      'the WAL before the first backup is gone too',
+    );
+  });
 });
