@@ -16,7 +16,7 @@ import type { BackupInfo } from './backup-info.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
 import { BACKUP_ID } from './backup-reference.js';
 import type { CatalogBackup } from './backups.js';
-import { loadBackups, updateBackupInfo } from './backups.js';
+import { loadBackups, updateBackupInfo, writeNewBackupInfo } from './backups.js';
 import type { ServerLayout } from './layout.js';
 import { catalogLayout } from './layout.js';
 
@@ -83,6 +83,7 @@ export async function openBackupLocation(config: ServerConfig): Promise<BackupLo
       directory: layout.basebackupsDirectory,
       directoryOf: (id: string) => join(layout.basebackupsDirectory, id),
       sharedWithoutLocks: false,
+      writeBackupInfo: (id: string, info: BackupInfo) => writeNewBackupInfo(layout, id, info),
       loadBackups: () => loadBackups(layout),
       updateBackupInfo: (backup, change) => updateBackupInfo(layout, backup, change),
     };

@@ -9,6 +9,7 @@ import { BarmanError, describeError } from '../errors/index.js';
 import { fromSystemError, isSystemError, naming } from '../errors/system.js';
 import { backupLockPath, tryAcquireSharedLock } from '../locks/index.js';
 import type { Storage } from '../storage/index.js';
+import { refuseImmutable } from '../storage/immutable.js';
 import type { BackupInfo } from './backup-info.js';
 import { formatBackupInfo, parseBackupInfo } from './backup-info.js';
 import { BACKUP_ID } from './backup-reference.js';
@@ -38,6 +39,24 @@ function infoFileOf(store: BackupStore, id: string, inMeta: boolean): { storage:
   return inMeta && store.home
     ? { storage: store.home, path: `meta/${id}-backup.info` }
     : { storage: store.base, path: `${id}/backup.info` };
+}
+
+/**
+ * Where a backup.info is written: where it was read from, except in worm_mode, where base/ is
+ * write-once and every write goes to meta/ (which wins when both exist), as Barman 3.13.2+ does.
+ */
+function infoWritePlace(store: BackupStore, id: string, inMeta: boolean): { storage: Storage; path: string } {
+  return infoFileOf(store, id, inMeta || store.worm);
+}
+
+async function metaInfoExists(store: BackupStore, id: string): Promise<boolean> {
+  return store.home !== null && (await store.home.stat(`meta/${id}-backup.info`)) !== null;
+}
+
+/** Writes a new backup's backup.info (base/<id>/, or meta/ in worm_mode), atomically. */
+export async function writeNewBackupInfo(where: StoreOrLayout, id: string, info: BackupInfo): Promise<void> {
+  const { storage, path } = infoWritePlace(storeOf(where), id, false);
+  await storage.writeFile(path, formatBackupInfo(info));
 }
 
 /**
@@ -180,14 +199,18 @@ export async function readKeep(where: StoreOrLayout, id: string): Promise<KeepTa
  */
 export async function writeKeep(where: StoreOrLayout, id: string, target: KeepTarget): Promise<void> {
   const store = storeOf(where);
+  // worm_mode: meta/<id>-keep, where Barman 3.13.3+ keeps it; base/ is write-once.
+  if (store.worm && store.home) return store.home.writeFile(`meta/${id}-keep`, target);
   await store.base.writeFile(`${id}/annotations/keep`, target);
   await store.home?.remove(`meta/${id}-keep`);
 }
 
 export async function releaseKeep(where: StoreOrLayout, id: string): Promise<void> {
   const store = storeOf(where);
-  await store.base.remove(`${id}/annotations/keep`);
   await store.home?.remove(`meta/${id}-keep`);
+  // worm_mode: an annotation written into base/ before worm_mode was set goes only if it is there.
+  if (store.worm && (await store.base.stat(`${id}/annotations/keep`)) === null) return;
+  await store.base.remove(`${id}/annotations/keep`);
   // An empty annotations/ directory goes too (object stores have no directories to leave).
   if (store.base.features.localFiles && (await store.base.list(`${id}/annotations`)).length === 0)
     await store.base.removeTree(`${id}/annotations`);
@@ -199,7 +222,7 @@ export async function saveBackupInfo(
   backup: CatalogBackup,
   info: BackupInfo,
 ): Promise<void> {
-  const { storage, path } = infoFileOf(storeOf(where), backup.id, backup.inMeta === true);
+  const { storage, path } = infoWritePlace(storeOf(where), backup.id, backup.inMeta === true);
   await storage.writeFile(path, formatBackupInfo(info));
 }
 
@@ -220,11 +243,14 @@ export async function updateBackupInfo(
   const lock = tryAcquireSharedLock(backupLockPath(store.lockDirectory, store.server, backup.id));
   if (!lock) return null;
   try {
-    const { storage, path } = infoFileOf(store, backup.id, backup.inMeta === true);
+    // worm_mode: a meta/ copy written since `backup` was loaded is the current one.
+    const inMeta = backup.inMeta === true || (store.worm && (await metaInfoExists(store, backup.id)));
+    const { storage, path } = infoFileOf(store, backup.id, inMeta);
     const data = await readIfExists(storage, path);
     if (data === null) return null;
     const next = change(parseBackupInfo(data.toString('utf8'), backup.infoFile));
-    if (next) await storage.writeFile(path, formatBackupInfo(next));
+    const target = infoWritePlace(store, backup.id, inMeta);
+    if (next) await target.storage.writeFile(target.path, formatBackupInfo(next));
     return next;
   } finally {
     lock.release();
@@ -233,9 +259,15 @@ export async function updateBackupInfo(
 
 /** Removes backup.info, durably: from then on the backup is not in the catalogue. */
 export async function unlistBackup(where: StoreOrLayout, backup: CatalogBackup): Promise<void> {
-  const { storage, path } = infoFileOf(storeOf(where), backup.id, backup.inMeta === true);
-  await storage.remove(path);
-  await storage.syncDir?.(path.slice(0, path.lastIndexOf('/')));
+  const store = storeOf(where);
+  // worm_mode may have written a meta/ copy of a backup.info read from base/: both go.
+  const places = [infoFileOf(store, backup.id, backup.inMeta === true)];
+  if (store.worm && !backup.inMeta) places.unshift(infoWritePlace(store, backup.id, true));
+  for (const { storage, path } of places) {
+    if (places.length > 1 && (await storage.stat(path)) === null) continue;
+    await storage.remove(path);
+    await storage.syncDir?.(path.slice(0, path.lastIndexOf('/')));
+  }
 }
 
 /**
@@ -244,12 +276,14 @@ export async function unlistBackup(where: StoreOrLayout, backup: CatalogBackup):
  * without its backup.info would vanish from every listing and one left without its WAL is useless.
  */
 export async function checkBackupRemovable(where: StoreOrLayout, backup: CatalogBackup): Promise<void> {
-  const { base } = storeOf(where);
+  const store = storeOf(where);
+  const { base } = store;
   for (const directory of ['', backup.id]) {
     await base.checkWritable(directory).catch((error: unknown) => {
       throw isSystemError(error) ? fromSystemError(error, `cannot delete backup ${backup.id}`) : error;
     });
   }
+  if (store.worm) await refuseImmutable(store.base, [backup.id], `cannot delete backup ${backup.id}`);
 }
 
 /** Removes a backup's files: backup.info (if still there), data, annotations, meta/ entries. */

@@ -24,6 +24,8 @@ export interface ServerLayout {
   xlogDbFile: string;
   /** `meta/` directory of Barman 3.13.2+ (backup.info and annotations), read when present. */
   metaDirectory: string;
+  /** worm_mode: backup.info and keep annotations are written to meta/, never into base/. */
+  worm: boolean;
 }
 
 /** Barman's posix layout, or barman-cloud's object layout: chosen by basebackups_directory. */
@@ -57,6 +59,7 @@ export async function catalogLayout(config: ServerConfig): Promise<ServerLayout>
     identityFile: join(config.backup_directory, 'identity.json'),
     xlogDbFile: posixWals?.xlogDbFile ?? `${name(wals)} (listing)`,
     metaDirectory: join(config.backup_directory, 'meta'),
+    worm: config.worm_mode,
   };
 }
 
@@ -88,5 +91,6 @@ export async function serverLayout(config: ServerConfig): Promise<ServerLayout> 
     identityFile: join(config.backup_directory, 'identity.json'),
     xlogDbFile: newStyleInUse ? newStyle : join(wals.path, 'xlog.db'),
     metaDirectory: join(config.backup_directory, 'meta'),
+    worm: config.worm_mode,
   };
 }

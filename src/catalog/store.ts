@@ -20,6 +20,8 @@ export interface BackupStore {
   home: Storage | null;
   /** barman_lock_directory (local: flock() lock files). */
   lockDirectory: string;
+  /** worm_mode: what changes is written to meta/ in `home`, never into `base` (see backups.ts). */
+  worm: boolean;
 }
 
 /** The storages of a server's backups; `closeBackupStore` releases them (S3 connections). */
@@ -28,7 +30,14 @@ export async function openBackupStore(config: ServerConfig): Promise<BackupStore
   const base = await storageFor(config, config.basebackups_directory);
   const home =
     layout === 'barman' ? await storageFor(config, { kind: 'posix', path: config.backup_directory }) : null;
-  return { server: config.name, layout, base, home, lockDirectory: config.barman_lock_directory };
+  return {
+    server: config.name,
+    layout,
+    base,
+    home,
+    lockDirectory: config.barman_lock_directory,
+    worm: config.worm_mode,
+  };
 }
 
 export function closeBackupStore(store: BackupStore): void {
@@ -61,6 +70,7 @@ export function posixBackupStore(layout: ServerLayout): BackupStore {
     base: new PosixStorage(layout.basebackupsDirectory),
     home: new PosixStorage(layout.backupDirectory),
     lockDirectory: layout.lockDirectory,
+    worm: layout.worm,
   };
 }
 

@@ -683,7 +683,8 @@ const optionTable = {
     category: 'Directories',
     description:
       'Directory of the WAL catalogue `<server>-xlog.db` (Barman 3.13+ layout). ' +
-      'Unset: `wals/xlog.db` (the 3.4 layout, written by default).',
+      'Unset: `wals/xlog.db` (the 3.4 layout, written by default). Required with `worm_mode = on`, outside ' +
+      'wals_directory and basebackups_directory.',
   }),
 
   // ---------------------------------------------------------------- Retention and checks
@@ -818,11 +819,12 @@ const optionTable = {
     schema: kinds.bool(),
     default: 'false',
     since: '3.13.2',
-    category: 'Not supported by barman-ts',
-    description: 'Write-once storage mode.',
-    support: notSupported(
-      'worm_mode (write-once storage for backups and WAL) is not supported by barman-ts yet',
-    ),
+    category: 'Backup',
+    description:
+      'Backups and WAL on write-once (WORM) storage: what changes later (backup.info, keep annotations) goes to ' +
+      '`meta/` in backup_directory, never into basebackups_directory or wals_directory; deletions refuse files ' +
+      'the storage still protects; the first backup keeps the WAL before it. Needs `xlogdb_directory` outside ' +
+      'both; not with s3:// locations nor `reuse_backup = link`. See docs/immutable-storage.md.',
   }),
 
   restore_drill_directory: option({

@@ -11,6 +11,7 @@ import type { ConfigProblem } from './problems.js';
 import { applyServerRules } from './rules.js';
 import { applyActiveModel } from './models.js';
 import { methodOptionProblems, unsupportedOptionProblems } from './support.js';
+import { wormOptionProblems } from './worm-rules.js';
 import type { GlobalConfig, ModelEntry, ServerConfig, ServerEntry, ValueSource } from './types.js';
 
 export interface SectionSet {
@@ -282,6 +283,7 @@ export function resolveServer(
   };
   problems.push(...applyServerRules(values, locate));
   problems.push(...methodOptionProblems(values, locate));
+  problems.push(...wormOptionProblems(values, locate));
   problems.push(...unsupportedOptionProblems(values, locate));
 
   return Object.freeze({

@@ -28,7 +28,7 @@ const ERRNO: Record<string, { reason: string; hint: string }> = {
   },
   EPERM: {
     reason: 'operation not permitted',
-    hint: "OS user '{user}' (barman_user) is not allowed to do this on {path}: check its owner, mode and attributes",
+    hint: "OS user '{user}' (barman_user) is not allowed to do this on {path}: check its owner, mode and attributes (a file write-once storage made immutable, see lsattr, can be neither replaced nor removed)",
   },
   ENOENT: {
     reason: 'no such file or directory',

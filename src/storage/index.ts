@@ -6,6 +6,7 @@
  * `features`, never discovered by a failure halfway.
  */
 import type { Readable } from 'node:stream';
+import type { ImmutableEntry, ImmutableProbeOptions } from './immutable.js';
 
 export interface StorageEntry {
   name: string;
@@ -181,10 +182,22 @@ export interface Storage {
    * Object stores resolve: their permissions are known only by trying.
    */
   checkWritable(path: string): Promise<void>;
+  /**
+   * worm_mode: the files and directories below each of `paths` (each included) that write-once
+   * storage keeps from being changed or removed now, at most `limit` (posix: immutable flag or
+   * read-only mount). A deletion asks first and refuses whole rather than stopping halfway.
+   * Object stores do not have it yet (worm_mode is refused for s3:// locations).
+   */
+  findImmutable?(
+    paths: readonly string[],
+    limit: number,
+    options?: ImmutableProbeOptions,
+  ): Promise<ImmutableEntry[]>;
   /** Releases connections (S3); the storage is not used afterwards. */
   close(): void;
 }
 
 export { PosixStorage } from './posix.js';
+export type { ImmutableEntry, ImmutableProbeOptions } from './immutable.js';
 export { storageFor } from './for-location.js';
 export type { StorageOptions } from './for-location.js';

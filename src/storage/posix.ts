@@ -28,6 +28,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isOpenMode, privateMode } from '../util/private-files.js';
 import { isSystemError, withPath } from '../errors/system.js';
+import type { ImmutableEntry, ImmutableProbeOptions } from './immutable.js';
+import { findImmutableEntries } from './immutable.js';
 import type {
   StagedFile,
   StageSource,
@@ -559,6 +561,14 @@ export class PosixStorage implements Storage {
 
   async mkdir(path: string): Promise<void> {
     await mkdir(this.full(path), { recursive: true });
+  }
+
+  async findImmutable(
+    paths: readonly string[],
+    limit: number,
+    options?: ImmutableProbeOptions,
+  ): Promise<ImmutableEntry[]> {
+    return findImmutableEntries(this.location, paths, limit, options);
   }
 
   async checkWritable(path: string): Promise<void> {

@@ -34,7 +34,7 @@ describe('options of unimplemented features disable their server', () => {
       dir,
       mode: 0o644,
       // No log_file: the line numbers below count from this text.
-      global: { barman_user: USER, log_file: null, worm_mode: 'on' },
+      global: { barman_user: USER, log_file: null, staging_location: 'remote' },
       servers: {
         pg: {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
@@ -47,7 +47,7 @@ describe('options of unimplemented features disable their server', () => {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
           ssh_command: 'ssh postgres@pg',
           archiver: 'on',
-          worm_mode: 'off',
+          staging_location: 'local',
         },
       },
     });
@@ -63,7 +63,7 @@ describe('options of unimplemented features disable their server', () => {
     assert.match(details, /\[pg\] encryption_key_id: not supported: .*line 11\)/);
     assert.match(
       details,
-      /\[barman\] worm_mode: not supported: worm_mode .*this server inherits it.*line 4\)/,
+      /\[barman\] staging_location: not supported: staging on the recovery host .*this server inherits it.*line 4\)/,
     );
     const json = JSON.parse((await barman('-f', 'json', 'check', 'pg')).stdout) as Record<
       string,

@@ -19,6 +19,12 @@ export async function removeWalBeforeFirstBackup(
 ): Promise<void> {
   const views = catalog.backups.map((other) => ({ id: other.id, status: statusOf(other) }));
   if (!isFirstBackup(views, backupId)) return;
+  // Barman 3.13.2+ too: on write-once storage the old WAL may be protected already; it goes
+  // with this backup, by retention, once both are out of the retention window.
+  if (catalog.config.worm_mode) {
+    ctx.report.info("'worm_mode' is enabled: the WAL files preceding the first backup are kept");
+    return;
+  }
   const [unreadable] = catalog.unreadable;
   if (unreadable) {
     ctx.report.warning(

@@ -11,6 +11,7 @@ import { loadBackups, statusOf, updateBackupInfo } from '../../catalog/backups.j
 import { catalogLayout } from '../../catalog/layout.js';
 import { withBackupStore } from '../../catalog/store.js';
 import { describeError, isBarmanError } from '../../errors/index.js';
+import { IMMUTABLE_ERROR } from '../../storage/immutable.js';
 import { archiveHooks, HookRunner } from '../../hooks/index.js';
 import { ensureLockDirectory, LockBusyError, serverLockPath, tryAcquireLock } from '../../locks/index.js';
 import { runArchiveWal } from '../../wal/archive-service.js';
@@ -178,7 +179,14 @@ async function enforceRetention(
       hooks,
       announce: (id) =>
         ctx.report.info(`Enforcing retention policy: removing backup ${id} for server ${config.name}`),
+    }).catch((error: unknown) => {
+      // worm_mode: still protected. Kept, said, and retried by the next cron; newer obsolete
+      // backups wait too, so backups always go oldest first.
+      if (!isBarmanError(error) || error.code !== IMMUTABLE_ERROR) throw error;
+      ctx.report.warning(`Retention policy: obsolete backup ${backup.id} kept for now: ${error.message}`);
+      return null;
     });
+    if (!outcome) break;
     deleted.push(...outcome.deletedIds);
   }
   return deleted;

@@ -36,7 +36,8 @@ import { ctimeOfWallTime, humanDuration } from '../../output/time.js';
 import { walCleanup, walFilesToRemove } from '../../retention/policy.js';
 import type { ServerCatalog } from './backup-catalog.js';
 import { requireCompleteCatalog } from './backup-catalog.js';
-import { removeWalFiles } from './wal-cleanup.js';
+import { refuseImmutable } from '../../storage/immutable.js';
+import { checkWalRemovable, removeWalFiles } from './wal-cleanup.js';
 
 export interface DeleteOutcome {
   deleted: boolean;
@@ -186,6 +187,8 @@ async function deleteOneBackup(
       }));
       const xlogNames = catalog.xlog.map((entry) => entry.name);
       const removable = walFilesToRemove(views, backup.id, xlogNames, options);
+      // worm_mode: refused whole, before anything goes, when the storage still protects its WAL.
+      await checkWalRemovable(catalog, removable, `cannot delete backup ${backup.id}`);
       await unlistBackup(store, backup);
       const removedWals = await removeWalFiles(catalog, removable, hooks);
       // Barman announces the clean-up whenever it applies, even when no file goes.
@@ -224,7 +227,15 @@ export async function removeLeftoverBackups(
     try {
       const directory = displayPath(store.base, id);
       report.warning(`removing ${directory}: left without backup.info by an interrupted backup or deletion`);
-      // Garbage collection must not fail the command that does it.
+      // Garbage collection must not fail the command that does it; on write-once storage it
+      // waits, whole, until nothing of the directory is protected any more.
+      const protectedNow = store.worm
+        ? await refuseImmutable(store.base, [id], `cannot remove ${directory}`).then(
+            () => false,
+            (error: unknown) => (report.warning(describeError(error)), true),
+          )
+        : false;
+      if (protectedNow) continue;
       await store.base.removeTree(id).then(
         () => removed.push(id),
         (error: unknown) => report.warning(`cannot remove ${directory}: ${describeError(error)}`),

@@ -13,6 +13,7 @@ import type { HookRunner } from '../../hooks/index.js';
 import { withWalDeleteHooks } from '../../hooks/index.js';
 import { acquireLock, serverLockPath, tryAcquireLock, withLock } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
+import { refuseImmutable } from '../../storage/immutable.js';
 import { PosixStorage } from '../../storage/index.js';
 import { XLOGDB_LOCK_WAIT_MS } from '../../wal/archive-service.js';
 import type { WalArchive } from '../../wal/archive.js';
@@ -36,6 +37,29 @@ export async function removeWalsBefore(
 }
 
 /**
+ * worm_mode: throws (naming the first file, nothing removed) when write-once storage still
+ * protects one of the WAL files `names` or its hash directory. Deletions call it before they
+ * change anything; removeWalFiles calls it too.
+ */
+export async function checkWalRemovable(
+  catalog: ServerCatalog,
+  names: readonly string[],
+  action: string,
+): Promise<void> {
+  if (!catalog.config.worm_mode || names.length === 0) return;
+  const archive = await openWalArchive(catalog.config);
+  try {
+    const files = names.map((name) => archive.pathOf(name));
+    const directories = new Set(files.map((path) => path.slice(0, path.lastIndexOf('/'))).filter(Boolean));
+    // Files first: the message then names a WAL file, the usual case. The hash directories
+    // themselves only: they also hold newer WAL files that stay.
+    await refuseImmutable(archive.storage, [...files, ...directories], action, { descend: false });
+  } finally {
+    archive.close();
+  }
+}
+
+/**
  * Drops `names` from xlog.db, then deletes the files, each inside its pre/post wal_delete hook
  * scripts when configured; under the server's wal-removal lock, journalled (see above). An
  * object archive (barman-cloud's layout) has no xlog.db and needs no journal: its listing is
@@ -50,6 +74,7 @@ export async function removeWalFiles(
   const { layout, config } = catalog;
   const refused = `WAL files of server '${layout.server}' not removed`;
   requireCompleteCatalog(catalog, refused);
+  await checkWalRemovable(catalog, names, refused);
   const lock = await acquireLock(removalLockPath(layout), {
     waitMs: XLOGDB_LOCK_WAIT_MS,
     busyMessage: `WAL files of server ${layout.server} are being removed by another process`,

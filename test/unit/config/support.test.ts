@@ -26,7 +26,6 @@ const warnings = (entry: ServerEntry) =>
 
 describe('options barman-ts does not implement disable the server', () => {
   const refused: Array<[string, RegExp]> = [
-    ['worm_mode = on', /\[pg\] worm_mode: not supported: worm_mode/],
     ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
   ];
   for (const [line, expected] of refused) {
@@ -253,7 +252,7 @@ describe('the option table records what barman-ts does with each option', () => 
       'encryption_passphrase_command',
     ] as const)
       assert.equal(level(key), 'full', key);
-    for (const key of ['staging_location', 'worm_mode', 'snapshot_provider'] as const)
+    for (const key of ['staging_location', 'snapshot_provider'] as const)
       assert.equal(level(key), 'not-supported', key);
   });
 
