@@ -56,26 +56,36 @@ function mix(state: number, value: number): number {
   return (Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17)) >>> 0;
 }
 
+const scratch = new Uint32Array(PAGE_SIZE / 4);
+const lanes = new Uint32Array(LANES);
+
 /** The checksum PostgreSQL stores in pd_checksum for `page` (8 kB) at `blockNumber` of its relation. */
 export function pageChecksum(page: Buffer, blockNumber: number): number {
-  const lanes = new Uint32Array(LANE_OFFSETS);
-  const words = PAGE_SIZE / 4;
-  for (let word = 0; word < words; word += LANES) {
+  // Read as 32-bit words (little-endian, as x86 and ARM store them), through an aligned copy.
+  const words =
+    page.byteOffset % 4 === 0 && LITTLE_ENDIAN
+      ? new Uint32Array(page.buffer, page.byteOffset, PAGE_SIZE / 4)
+      : wordsOf(page);
+  lanes.set(LANE_OFFSETS);
+  // pd_checksum (the low half of word 2) counts as zero.
+  const checksumWord = words[CHECKSUM_OFFSET / 4]! & 0xffff0000;
+  for (let word = 0; word < PAGE_SIZE / 4; word += LANES) {
     for (let lane = 0; lane < LANES; lane++) {
-      const offset = (word + lane) * 4;
-      // pd_checksum (the low half of word 2) counts as zero.
-      const value =
-        offset === CHECKSUM_OFFSET ? page.readUInt16LE(offset + 2) << 16 : page.readUInt32LE(offset);
-      lanes[lane] = mix(lanes[lane]!, value >>> 0);
+      const value = word + lane === CHECKSUM_OFFSET / 4 ? checksumWord : words[word + lane]!;
+      const mixed = (lanes[lane]! ^ value) >>> 0;
+      lanes[lane] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
     }
   }
   let folded = 0;
-  for (let lane = 0; lane < LANES; lane++) {
-    let state = lanes[lane]!;
-    state = mix(mix(state, 0), 0);
-    folded = (folded ^ state) >>> 0;
-  }
+  for (let lane = 0; lane < LANES; lane++) folded ^= mix(mix(lanes[lane]!, 0), 0);
   return (((folded ^ blockNumber) >>> 0) % 65535) + 1;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+function wordsOf(page: Buffer): Uint32Array {
+  for (let index = 0; index < scratch.length; index++) scratch[index] = page.readUInt32LE(index * 4);
+  return scratch;
 }
 
 /** A page's LSN (pd_lsn: two 32-bit halves, high first). */
