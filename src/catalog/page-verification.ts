@@ -12,6 +12,7 @@ import type { BackupContent } from './backup-content.js';
 import type { RelationFile } from './page-checksum.js';
 import { PageChecksumVerifier, relationFileOf } from './page-checksum.js';
 import { displayPath, readIfExists, withBackupStore } from './store.js';
+import { parseLsn } from '../wal/names.js';
 
 export const PAGE_CHECKSUMS_FILE = 'page_checksums.json';
 /** Corrupt pages listed in full; a badly damaged cluster is summarised past this. */
@@ -57,14 +58,25 @@ export class BackupPageCheck {
   /** By path: a file read again (a retried copy) replaces its earlier reading. */
   private readonly verifiers = new Map<string, { file: RelationFile; verifier: PageChecksumVerifier }>();
 
-  /** `startLsn` is asked when the first file is read: the backup has started by then. */
-  constructor(private readonly startLsn: () => bigint) {}
+  private startLsn: bigint | null = null;
+
+  /**
+   * `backupStart` is asked when the first file is read, unless the executor said when the
+   * backup started (`started`): a streamed backup's pages arrive before backup.info has it.
+   */
+  constructor(private readonly backupStart: () => bigint) {}
+
+  /** The backup's start LSN (`0/2000028`), as the server reported it. */
+  started(lsn: string): void {
+    this.startLsn = parseLsn(lsn);
+  }
 
   /** A chunk consumer for `file`, or null when it holds no checksummed pages. */
   observe(file: { path: string }): ((chunk: Buffer) => void) | null {
     const relation = relationFileOf(file.path);
     if (!relation) return null;
-    const verifier = new PageChecksumVerifier(relation, this.startLsn());
+    this.startLsn ??= this.backupStart();
+    const verifier = new PageChecksumVerifier(relation, this.startLsn);
     this.verifiers.set(file.path, { file: relation, verifier });
     return (chunk) => verifier.update(chunk);
   }

@@ -113,6 +113,8 @@ export function baseBackupProgress(request: BackupRequest): {
         { bytes: 0 },
       );
       request.report.info(`Backup start at LSN: ${start.lsn}`);
+      // Known here before backup.info has it: the pages stream in now.
+      request.pageCheck?.started(start.lsn);
     },
     progress: (sent) => progress?.update({ bytes: sent }, { bytes: Math.max(total, sent) }),
     finish: () => progress?.finish(),

@@ -40,8 +40,8 @@ describe('options of unimplemented features disable their server', () => {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
           ssh_command: 'ssh postgres@pg',
           archiver: 'on',
-          encryption: 'gpg',
-          encryption_key_id: 'DBA',
+          backup_method: 'snapshot',
+          snapshot_instance: 'pg-vm',
         },
         plain: {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
@@ -59,8 +59,11 @@ describe('options of unimplemented features disable their server', () => {
     assert.match(check.stdout, /^Server pg \(WARNING: disabled\):$/m);
     assert.match(check.stdout, /^\tconfiguration: FAILED$/m);
     const details = check.stdout.split('\tconfiguration: FAILED\n')[1]!;
-    assert.match(details, /\[pg\] encryption: not supported: gpg encryption .*barman\.conf, line 10\)/);
-    assert.match(details, /\[pg\] encryption_key_id: not supported: .*line 11\)/);
+    assert.match(
+      details,
+      /\[pg\] backup_method: 'snapshot' backups are not supported .*barman\.conf, line 10\)/,
+    );
+    assert.match(details, /\[pg\] snapshot_instance: not supported: .*line 11\)/);
     assert.match(
       details,
       /\[barman\] staging_location: not supported: staging on the recovery host .*this server inherits it.*line 4\)/,
@@ -86,7 +89,7 @@ describe('options of unimplemented features disable their server', () => {
   it('backup refuses before doing anything, and a server with the feature off works as usual', async () => {
     const backup = await barman('backup', 'pg');
     assert.equal(backup.exitCode, 1);
-    assert.match(backup.stderr, /ERROR: \[pg\] encryption: not supported: gpg encryption/);
+    assert.match(backup.stderr, /ERROR: \[pg\] snapshot_instance: not supported: snapshot backups/);
     assert.match(backup.stderr, /ERROR: Server 'pg' is disabled by configuration errors/);
     assert.equal(existsSync(join(dir, 'home/pg/base')), false, 'nothing written');
     const plain = await barman('-f', 'json', 'show-server', 'plain');
