@@ -140,7 +140,7 @@ describe('barman CLI', () => {
   });
 
   for (const [name, servers] of [
-    ['barman.conf.example', ['pg-rsync', 'pg-stream']],
+    ['barman.conf.example', ['pg-encrypted', 'pg-rsync', 'pg-stream']],
     ['barman-local.conf.example', ['pg-cloud', 'pg-local']],
   ] as const) {
     it(`runs the shipped ${name} cleanly, every server enabled`, async () => {
