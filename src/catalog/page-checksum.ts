@@ -10,7 +10,7 @@
 /** PostgreSQL's default page size: data_checksums assumes it here (non-default builds are rare). */
 export const PAGE_SIZE = 8192;
 /** Blocks per 1 GB relation segment file (RELSEG_SIZE with the default page size). */
-const BLOCKS_PER_SEGMENT = 131072;
+export const BLOCKS_PER_SEGMENT = 131072;
 const LANES = 32;
 const FNV_PRIME = 16777619;
 // The lanes' initial states are part of the algorithm's definition (PostgreSQL's checksum_impl.h).
@@ -86,6 +86,11 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 function wordsOf(page: Buffer): Uint32Array {
   for (let index = 0; index < scratch.length; index++) scratch[index] = page.readUInt32LE(index * 4);
   return scratch;
+}
+
+/** The checksum PostgreSQL stored in the page (pd_checksum). */
+export function storedChecksum(page: Buffer): number {
+  return page.readUInt16LE(CHECKSUM_OFFSET);
 }
 
 /** A page's LSN (pd_lsn: two 32-bit halves, high first). */
@@ -188,7 +193,7 @@ export class PageChecksumVerifier {
     // A new page (pd_upper 0) has no checksum yet; a page written after the start is replayed.
     if (page.readUInt16LE(UPPER_OFFSET) === 0 || pageLsn(page) >= this.startLsn) return;
     this.pagesChecked++;
-    const expected = page.readUInt16LE(CHECKSUM_OFFSET);
+    const expected = storedChecksum(page);
     const calculated = pageChecksum(page, block);
     if (expected !== calculated) this.failures.push({ block, expected, calculated });
   }

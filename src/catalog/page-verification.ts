@@ -66,6 +66,12 @@ export class BackupPageCheck {
    */
   constructor(private readonly backupStart: () => bigint) {}
 
+  /** Where the backup started: pages written later are left to WAL replay. */
+  get backupStartLsn(): bigint {
+    this.startLsn ??= this.backupStart();
+    return this.startLsn;
+  }
+
   /** The backup's start LSN (`0/2000028`), as the server reported it. */
   started(lsn: string): void {
     this.startLsn = parseLsn(lsn);
@@ -75,8 +81,7 @@ export class BackupPageCheck {
   observe(file: { path: string }): ((chunk: Buffer) => void) | null {
     const relation = relationFileOf(file.path);
     if (!relation) return null;
-    this.startLsn ??= this.backupStart();
-    const verifier = new PageChecksumVerifier(relation, this.startLsn);
+    const verifier = new PageChecksumVerifier(relation, this.backupStartLsn);
     this.verifiers.set(file.path, { file: relation, verifier });
     return (chunk) => verifier.update(chunk);
   }

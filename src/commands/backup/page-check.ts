@@ -14,16 +14,19 @@ import {
   describeCorruptPage,
   writePageChecksumResult,
 } from '../../catalog/page-verification.js';
-import { PAGE_SIZE, pageChecksum, pageLsn } from '../../catalog/page-checksum.js';
+import {
+  BLOCKS_PER_SEGMENT,
+  PAGE_SIZE,
+  pageChecksum,
+  pageLsn,
+  storedChecksum,
+} from '../../catalog/page-checksum.js';
 import type { ServerConfig } from '../../config/index.js';
 import { describeError } from '../../errors/index.js';
 import * as postgres from '../../postgres/index.js';
 import { parseLsn } from '../../wal/names.js';
 import type { CommandContext } from '../definition.js';
 import type { BackupRun } from './start.js';
-
-/** Blocks per relation segment file: a block's offset in its file. */
-const BLOCKS_PER_SEGMENT = 131072;
 
 /**
  * The check of this backup, planned before the copy (executors that archive as they copy feed
@@ -71,7 +74,7 @@ export async function concludePageCheck(
   check: BackupPageCheck,
 ): Promise<number> {
   run.step = 'verifying data page checksums';
-  const startLsn = parseLsn(run.info!.begin_xlog!);
+  const startLsn = check.backupStartLsn;
   const findings = check.findings();
   let note: string | null = null;
   const corrupt: CorruptPage[] = [];
@@ -165,7 +168,7 @@ async function confirmAtSource(
       continue;
     }
     if (!page || page.length < PAGE_SIZE || pageLsn(page) >= startLsn) continue;
-    const sound = page.readUInt16LE(8) === pageChecksum(page, finding.block);
+    const sound = storedChecksum(page) === pageChecksum(page, finding.block);
     kept.push({ ...finding, atSource: sound ? 'sound' : 'corrupt' });
   }
   return { findings: kept, note };
