@@ -88,6 +88,10 @@ export const fsExceptions = [
     path: 'src/commands/receive-wal/receiver.ts',
     reason: "pg_receivewal's streaming directory (.partial segments, its status files)",
   },
+  {
+    path: 'src/commands/receive-wal/reset.ts',
+    reason: "receive-wal --reset: the .partial status files of pg_receivewal's streaming directory",
+  },
   { path: 'src/wal/cloud-spool.ts', reason: 'the local spool of barman-cloud-wal-archive --parallel' },
   {
     path: 'src/wal/cloud-upload-worker.ts',
