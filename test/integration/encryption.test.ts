@@ -63,9 +63,29 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
   });
 
   it('stores the backup and the WAL encrypted: no marker under barman_home, OpenPGP files only', async () => {
+    // Sampled through the copy: no file of the backup's data/ is ever a plaintext archive
+    // (each is written encrypted as it arrives; temp names wrap an encrypted name too).
+    const base = join(dir, 'home/main/base');
+    const plaintext = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const id of existsSync(base) ? readdirSync(base) : []) {
+          const data = join(base, id, 'data');
+          for (const name of existsSync(data) ? readdirSync(data) : []) {
+            const unwrapped = name.replace(/^\.(.*)\.\d+-[0-9a-f]+\.tmp$/, '$1');
+            if (!unwrapped.endsWith('.gpg') && unwrapped !== 'backup_manifest') plaintext.add(name);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
     const backup = await barman('barman.conf', 'backup', '--wait', 'main');
+    watching = false;
+    await watcher;
     assert.equal(backup.exitCode, 0, backup.stderr);
-    assert.match(backup.stdout, /Encrypting backup using gpg encryption/);
+    assert.match(backup.stdout, /BASE_BACKUP \(tar archives, gzip, encrypted with gpg\)/);
+    assert.deepEqual([...plaintext], [], 'no plaintext archive was ever written');
     await pg.query(`INSERT INTO secrets VALUES (2, '${MARKER}-in-wal')`);
     const switched = await barman('barman.conf', 'switch-wal', '--force', '--archive', 'main');
     assert.equal(switched.exitCode, 0, switched.stderr);
