@@ -6,8 +6,8 @@
  * `cloud-wal-archive` and `cloud-wal-archive --async`). Then every object of the bucket, every file
  * under barman_home, the async spool (also while it holds a queued file) and the cloud staging
  * directory are searched: no marker, nothing that gunzips to it, every archive and WAL object a
- * `.gpg` OpenPGP message. Both backups are recovered with the passphrase and PostgreSQL reads
- * the marker back. Bad input: a corrupted encrypted object is named; a passphrase command that
+ * `.gpg` OpenPGP message. Both backups are recovered with the passphrase (one also over
+ * --remote-ssh-command) and PostgreSQL reads the marker back. Bad input: a corrupted encrypted object is named; a passphrase command that
  * fails or prints nothing stops recovery and get-wal before anything is written.
  */
 import assert from 'node:assert/strict';
@@ -32,6 +32,7 @@ import {
   startPostgres,
   startRecoveredCopy,
   startS3Server,
+  startSshd,
   switchWalAndWaitArchived,
   waitFor,
   writeBarmanConfig,
@@ -71,6 +72,21 @@ describe('encryption = gpg with s3:// backups and WAL', { concurrency: 1 }, () =
     filesUnder(join(bucketDir(), prefix))
       .map((path) => path.slice(bucketDir().length + 1).replace(/\._S3rver_object$/, ''))
       .filter((path) => !path.endsWith('._S3rver_metadata.json') && !path.endsWith('.md5'));
+
+  /** Recovers `server`'s backup into `destination`; PostgreSQL started on it reads both marker rows. */
+  const recoverAndReadMarker = async (server: string, destination: string, extra: string[] = []) => {
+    const run = await barman(['recover', server, backups[server]!, destination, ...extra]);
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    assert.ok(!`${run.stdout}${run.stderr}`.includes(gpg.passphrase), 'the passphrase is never shown');
+    const copy = await startRecoveredCopy(destination);
+    started.push(copy);
+    const rows = await copy.query<{ note: string }>('SELECT note FROM secrets ORDER BY id');
+    assert.deepEqual(
+      rows.map((r) => r.note),
+      [`${MARKER}-in-backup`, `${MARKER}-in-wal`],
+    );
+    await copy.stop();
+  };
 
   const writeConfig = (file: string, passphraseCommand: string) =>
     writeBarmanConfig({
@@ -239,19 +255,24 @@ describe('encryption = gpg with s3:// backups and WAL', { concurrency: 1 }, () =
   });
 
   it('recovers both backups with the passphrase: PostgreSQL reads the marker rows back', async () => {
-    for (const server of ['ltc', 'pgc']) {
-      const destination = join(dir, 'recovered', server);
-      const run = await barman(['recover', server, backups[server]!, destination]);
-      assert.equal(run.exitCode, 0, run.stdout + run.stderr);
-      assert.ok(!`${run.stdout}${run.stderr}`.includes(gpg.passphrase), 'the passphrase is never shown');
-      const copy = await startRecoveredCopy(destination);
-      started.push(copy);
-      const rows = await copy.query<{ note: string }>('SELECT note FROM secrets ORDER BY id');
-      assert.deepEqual(
-        rows.map((r) => r.note),
-        [`${MARKER}-in-backup`, `${MARKER}-in-wal`],
+    for (const server of ['ltc', 'pgc']) await recoverAndReadMarker(server, join(dir, 'recovered', server));
+  });
+
+  it('recovers over --remote-ssh-command: decrypted on the barman host, PostgreSQL reads the marker', async () => {
+    const sshd = await startSshd({ users: ['postgres'] });
+    try {
+      const destination = join(dir, 'recovered', 'remote');
+      const ssh = ['--remote-ssh-command', sshd.sshCommand('postgres', 'postgres')];
+      const refused = await barman(
+        ['recover', 'ltc', backups.ltc!, destination, ...ssh],
+        writeConfig('failing-remote.conf', 'false'),
       );
-      await copy.stop();
+      assert.equal(refused.exitCode, 1, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /'encryption_passphrase_command' failed/);
+      assert.ok(!existsSync(destination), 'nothing written on the remote host');
+      await recoverAndReadMarker('ltc', destination, ssh);
+    } finally {
+      await sshd.stop();
     }
   });
 
