@@ -99,6 +99,10 @@ export const fsExceptions = [
   },
   { path: 'src/wal/cloud-archive.ts', reason: 'reads the local source segment it uploads (incoming/ or %p)' },
   {
+    path: 'src/wal/sealed-wal.ts',
+    reason: 'reads the local WAL file it compresses and encrypts (%p or incoming/)',
+  },
+  {
     path: 'src/wal/put-wal.ts',
     reason: 'the archive_command fast path: writes incoming/ with link/rename and fsync, no Storage load',
   },
