@@ -121,6 +121,19 @@ export function baseBackupProgress(request: BackupRequest): {
   };
 }
 
+/**
+ * The BASE_BACKUP options every native backup of this request shares: its label, the checkpoint
+ * mode, bandwidth_limit as MAX_RATE and the server's manifest.
+ */
+export function baseBackupOptions(request: BackupRequest): postgres.BaseBackupOptions {
+  return {
+    label: `Barman backup ${request.config.name} ${request.backupId}`,
+    fastCheckpoint: request.options.immediateCheckpoint,
+    maxRateKbps: request.options.bandwidthLimit,
+    manifest: true,
+  };
+}
+
 /** `base` for the data directory's archive, the tablespace OID for a tablespace's. */
 export function archiveBase(name: string): string {
   const base = /^(base|\d+)\.tar$/.exec(name)?.[1];

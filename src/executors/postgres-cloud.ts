@@ -15,7 +15,7 @@ import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
 import { cloudArchiveOptions, cloudBackupCompression, cloudBackupEncryption } from './cloud-upload.js';
 import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
-import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
+import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -91,11 +91,8 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
     config.streaming_conninfo,
     config.streaming_backup_name,
     {
-      label: `Barman backup ${config.name} ${id}`,
-      fastCheckpoint: request.options.immediateCheckpoint,
-      // bandwidth_limit paces the uploads too (cloudArchiveOptions): the server sends no faster.
-      maxRateKbps: request.options.bandwidthLimit,
-      manifest: true,
+      // MAX_RATE (bandwidth_limit) paces the uploads too (cloudArchiveOptions): the server sends no faster.
+      ...baseBackupOptions(request),
       // With data checksums, the pages are checked as the archives are re-packed (request.pageCheck).
       ...(request.pageCheck ? { verifyChecksums: false } : {}),
     },

@@ -13,7 +13,7 @@
 import * as postgres from '../postgres/index.js';
 import type { ServerFacts } from './concurrent.js';
 import { announceCopy, backupTimestamp } from './concurrent.js';
-import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
+import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
 import { extractArchive } from './plain-extract.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
@@ -93,10 +93,7 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
     config.streaming_conninfo,
     config.streaming_backup_name,
     {
-      label: `Barman backup ${config.name} ${id}`,
-      fastCheckpoint: request.options.immediateCheckpoint,
-      maxRateKbps: request.options.bandwidthLimit,
-      manifest: true,
+      ...baseBackupOptions(request),
       tablespaceMap: false,
       // With data checksums, the copy's pages are checked as the backup finishes (request.pageCheck).
       ...(request.pageCheck ? { verifyChecksums: false } : {}),

@@ -14,7 +14,7 @@ import { createCompressStream } from '../transfer/compression/index.js';
 import { COMPRESSION_EXTENSIONS } from '../transfer/compression/types.js';
 import { encryptStream, GPG_ENCRYPTION } from '../transfer/gpg.js';
 import { readTar } from '../transfer/tar-reader.js';
-import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
+import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
 import type { ServerFacts } from './concurrent.js';
 import { announceCopy, backupTimestamp } from './concurrent.js';
 import type { BackupLabel } from './tar-label.js';
@@ -80,10 +80,7 @@ async function sealedCopy(
     config.streaming_conninfo,
     config.streaming_backup_name,
     {
-      label: `Barman backup ${config.name} ${id}`,
-      fastCheckpoint: request.options.immediateCheckpoint,
-      maxRateKbps: request.options.bandwidthLimit,
-      manifest: true,
+      ...baseBackupOptions(request),
     },
     {
       started: progress.started,
