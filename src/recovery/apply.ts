@@ -5,7 +5,7 @@
  * announced with Barman's wording.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseBackupManifest } from '../catalog/backup-manifest.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
@@ -89,6 +89,8 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
         plan.destination,
         join(plan.destination, plan.version < 100000 ? 'pg_xlog' : 'pg_wal'),
         ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
+        // --staging-wal-directory outside PGDATA: made (0700) with the rest, its parents too.
+        ...(plan.wal.mode === 'copy' && plan.wal.directory.startsWith('/') ? [plan.wal.directory] : []),
         ...plan.tablespaces.map((tablespace) => tablespace.location),
       ],
       plan.tablespaces.map((tablespace) => ({
@@ -141,7 +143,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const copyAll = () => 'copy' as const;
-    const walTarget = walStaged ? join(staging, 'wal') : join(plan.destination, plan.wal.directory);
+    const walTarget = walStaged ? join(staging, 'wal') : walDirectoryOf(plan);
     const walWork = new AbortController();
     const stopWal = () => walWork.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', stopWal);
@@ -249,7 +251,29 @@ async function checkDestination(options: ApplyOptions): Promise<void> {
   const links = plan.tablespaces.map((tablespace) =>
     join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
   );
-  const states = await destination.inspect([...places.map((place) => place.path), ...links]);
+  // An absolute --staging-wal-directory outside PGDATA: recovery_end_command removes it whole.
+  const walDirectory = walDirectoryOf(plan);
+  const ownWalDirectory =
+    plan.wal.mode === 'copy' &&
+    plan.wal.directory.startsWith('/') &&
+    !walDirectory.startsWith(`${plan.destination}/`)
+      ? walDirectory
+      : null;
+  const states = await destination.inspect([
+    ...places.map((place) => place.path),
+    ...links,
+    ...(ownWalDirectory ? [ownWalDirectory] : []),
+  ]);
+  const walState = ownWalDirectory ? states.at(-1)! : null;
+  if (walState && walState.kind !== 'missing' && walState.kind !== 'empty') {
+    throw new BarmanError(
+      'destination-not-empty',
+      `the staging WAL directory ${ownWalDirectory} ${walState.kind === 'used' ? `is not empty (${walState.entries.slice(0, 5).join(', ')})` : 'exists and is not an empty directory'}`,
+      {
+        hint: 'PostgreSQL removes it once recovery ends (recovery_end_command): give --staging-wal-directory a new or empty directory.',
+      },
+    );
+  }
   for (const [index, place] of places.entries()) {
     const state: DirectoryState = states[index]!;
     if (state.kind === 'running') {
@@ -458,7 +482,7 @@ async function placeStagedWals(
   startLimiter: StartLimiter | undefined,
 ): Promise<void> {
   const { plan, destination } = options;
-  await destination.copyTree(staged, join(plan.destination, plan.wal.directory), {
+  await destination.copyTree(staged, walDirectoryOf(plan), {
     exclude: () => 'copy',
     jobs: options.jobs,
     bandwidthLimit: options.bandwidthLimit,
@@ -468,9 +492,19 @@ async function placeStagedWals(
   });
 }
 
+/** Where the WALs go: under the destination, or the absolute --staging-wal-directory. */
+function walDirectoryOf(plan: RecoveryPlan): string {
+  return resolve(plan.destination, plan.wal.directory);
+}
+
 async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
   const { plan, destination } = options;
-  const names = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  const standard = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  // --recovery-conf-filename: that file is checked and kept as .origin like the others.
+  const names =
+    plan.version >= 120000 && !standard.includes(plan.settings.file)
+      ? [...standard, plan.settings.file]
+      : standard;
   const originals = await destination.readFiles(names.map((name) => join(plan.destination, name)));
   const writes: Array<{ path: string; content: string }> = [
     { path: join(plan.destination, '.barman-recover.info'), content: options.backupInfoText },
@@ -481,8 +515,7 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
     const path = join(plan.destination, name);
     // From PostgreSQL 12 the recovery settings go to postgresql.auto.conf: Barman creates it
     // (empty) when the backup has none, so that it has an original too.
-    const original =
-      originals[index] ?? (name === 'postgresql.auto.conf' && plan.version >= 120000 ? '' : null);
+    const original = originals[index] ?? (name === plan.settings.file && plan.version >= 120000 ? '' : null);
     if (original === null) continue;
     const edited = disableDangerousSettings(original);
     if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
@@ -497,7 +530,8 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
   if (disableArchiving) {
     // The configuration may live outside PGDATA (Debian): make sure the copy never archives
     // into the production archive, whatever file it is started with.
-    result.modified.push('postgresql.auto.conf: archive_command = false (added)');
+    const where = plan.settings.file === 'recovery.conf' ? 'postgresql.auto.conf' : plan.settings.file;
+    result.modified.push(`${where}: archive_command = false (added)`);
   }
   const header = `Recovery settings written by barman-ts for backup ${plan.backupId}`;
   if (plan.settings.file === 'recovery.conf') {

@@ -54,6 +54,10 @@ export interface RecoveryRequest {
   delta: boolean;
   dryRun: boolean;
   staging: { path: string; origin: string };
+  /** --staging-wal-directory: where a PITR's WAL copies go on the destination host (absolute). */
+  stagingWalDirectory?: string | null;
+  /** --recovery-conf-filename: the PGDATA file the recovery settings are written to (PG 12+). */
+  recoveryConfFilename?: string | null;
   /** Where no recovery may write: barman_home, the lock directory, every server's directories. */
   areas: CatalogueArea[];
 }
@@ -200,6 +204,8 @@ async function recoverFrom(
     entries: catalog.xlog,
     walTimesAreCloseTimes: config.wals_directory.kind === 'posix',
     histories,
+    stagingWalDirectory: request.stagingWalDirectory ?? null,
+    recoveryConfFilename: request.recoveryConfFilename ?? null,
   });
   if (!remoteCommand) refuseCatalogueTablespaces(plan.tablespaces, request.areas);
   const outcome: RecoveryOutcome = {

@@ -86,6 +86,7 @@ export function refuseCataloguePlaces(
     remoteCommand: string | null;
     tablespaceRules: readonly string[];
     staging: { path: string; origin: string };
+    stagingWalDirectory?: string | null;
   },
   areas: CatalogueArea[],
 ): void {
@@ -94,6 +95,9 @@ export function refuseCataloguePlaces(
     const places = [
       { path: request.destination, what: 'recovery destination' },
       ...relocations(request.tablespaceRules),
+      ...(request.stagingWalDirectory
+        ? [{ path: request.stagingWalDirectory, what: 'staging WAL directory (--staging-wal-directory)' }]
+        : []),
     ];
     refuseCatalogueOverlap(
       places.filter((place) => place.path.startsWith('/') && place.path !== '/'),
