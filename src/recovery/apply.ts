@@ -17,6 +17,8 @@ import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { ChainRestore } from './apply-chain.js';
 import { restoreChain } from './apply-chain.js';
 import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
+import type { RemoteStaging } from './remote-staging.js';
+import { extractOnRecoveryHost } from './remote-staging.js';
 import { extractTarStream } from './tar-extract.js';
 import { bandwidthFor, createRateLimiter, createStartLimiter, pacedReadable } from '../util/throttle.js';
 import type { StartLimiter } from '../util/throttle.js';
@@ -40,6 +42,8 @@ export interface ApplyOptions {
   startBatch?: { size: number; periodSeconds: number };
   /** An incremental backup's chain, read and checked: combined instead of copied (apply-chain.ts). */
   chain?: ChainRestore;
+  /** staging_location = remote: the archives are extracted on the recovery host (remote-staging.ts). */
+  remoteStaging?: RemoteStaging | null;
   /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
   backupInfoText: string;
   signal?: AbortSignal;
@@ -56,23 +60,24 @@ export interface ApplyResult {
   walFiles: number;
 }
 
+/** Top-level entries of PGDATA never restored from the backup. */
+const SKIPPED_ENTRIES = [
+  'tablespace_map',
+  'recovery.conf',
+  'postmaster.pid',
+  'postmaster.opts',
+  'recovery.signal',
+  'standby.signal',
+];
+/** Top-level directories restored empty, even where the backup holds a link (to the original server's disks). */
+const EMPTIED_DIRECTORIES = ['pg_wal', 'pg_xlog', 'pg_log', 'log'];
+
 /** Entries of PGDATA never restored from the backup. */
 function dataFilter(relative: string, _isDirectory: boolean): 'skip' | 'empty' | 'copy' {
   if (relative.startsWith('pg_tblspc/')) return 'skip'; // recreated as links to the (relocated) tablespaces
   if (!relative.includes('/')) {
-    if (
-      [
-        'tablespace_map',
-        'recovery.conf',
-        'postmaster.pid',
-        'postmaster.opts',
-        'recovery.signal',
-        'standby.signal',
-      ].includes(relative)
-    )
-      return 'skip';
-    // Empty directories, even where the backup holds a link (to the original server's disks).
-    if (['pg_wal', 'pg_xlog', 'pg_log', 'log'].includes(relative)) return 'empty';
+    if (SKIPPED_ENTRIES.includes(relative)) return 'skip';
+    if (EMPTIED_DIRECTORIES.includes(relative)) return 'empty';
   }
   return 'copy';
 }
@@ -337,8 +342,10 @@ async function restoreTarBackup(
       `no base.tar or data.tar archive in ${where}: the backup is incomplete`,
     );
   }
-  // Straight into place when local and not a delta restore; through staging otherwise.
-  const direct = destination.remoteCommand === null && !plan.delta;
+  // Straight into place when local (or extracted on the recovery host) and not a delta
+  // restore; through staging otherwise.
+  const remoteStaging = options.remoteStaging ?? null;
+  const direct = (destination.remoteCommand === null || remoteStaging !== null) && !plan.delta;
   const targets = new Map<string, string>([[pgdataBase, direct ? plan.destination : join(staging, 'data')]]);
   for (const tablespace of plan.tablespaces) {
     const oid = String(tablespace.oid);
@@ -351,13 +358,33 @@ async function restoreTarBackup(
     targets.set(oid, direct ? tablespace.location : join(staging, oid));
   }
   const selected = archives.filter((archive) => targets.has(archive.base));
+  const manifest = await options.archives.manifest();
+  // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
+  // id like Barman does.
+  const placeManifest = async () => {
+    if (manifest !== null)
+      await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
+  };
+  if (remoteStaging) {
+    await extractOnRecoveryHost({
+      destination,
+      staging: remoteStaging,
+      plan,
+      targets: new Map(selected.map((archive) => [archive, targets.get(archive.base)!])),
+      isPgdata: (archive) => archive.base === pgdataBase,
+      skipped: SKIPPED_ENTRIES,
+      emptied: EMPTIED_DIRECTORIES,
+      copyOptions: copyOptions('archives', copyAll),
+    });
+    // The manifest checks only what barman-ts extracts itself; it is placed all the same.
+    return placeManifest();
+  }
   const total = selected.length;
   let done = 0;
   // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
   const limiter = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null;
   // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format): every
   // restored file is checked against it while it is written, and none may be missing.
-  const manifest = await options.archives.manifest();
   const listed = manifest === null ? null : parseBackupManifest(manifest, `${where}/backup_manifest`);
   const restored = new Set<string>();
   const manifestPath = (archive: BackupArchive, path: string) =>
@@ -424,12 +451,6 @@ async function restoreTarBackup(
       );
     }
   }
-  // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
-  // id like Barman does.
-  const placeManifest = async () => {
-    if (manifest !== null)
-      await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
-  };
   if (direct) return placeManifest();
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(

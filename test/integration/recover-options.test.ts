@@ -3,7 +3,9 @@
  * sshd: `--staging-wal-directory` and `--recovery-conf-filename` in a remote point-in-time
  * recovery (PostgreSQL started on the result, rows read back, the staging directory removed by
  * recovery_end_command), `--recovery-option-port` in the barman-wal-restore restore_command, and
- * `list-files --list-empty-directories` checked against `find -type d -empty`.
+ * `list-files --list-empty-directories` checked against `find -type d -empty`, and
+ * `staging_location = remote`: a gzip tar backup extracted by the recovery host's own tar (a
+ * logging wrapper first in the remote PATH proves it), started and read back.
  */
 import assert from 'node:assert/strict';
 import {
@@ -13,7 +15,9 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -48,18 +52,40 @@ describe(
       await ensureOsUser('barman');
       await ensureOsUser('pgrestore');
       dir = await makeTempDir('recover-options', { owner: 'barman' });
-      for (const sub of ['home', 'home/main', 'home/main/incoming', 'target'])
+      const servers = ['main', 'tar'];
+      for (const sub of ['home', 'target', 'remote-bin', ...servers.map((name) => `home/${name}/incoming`)])
         mkdirSync(join(dir, sub), { recursive: true });
-      for (const sub of ['home', 'home/main', 'home/main/incoming']) await chownTo(join(dir, sub), 'barman');
-      chmodSync(join(dir, 'home/main/incoming'), 0o777);
+      for (const sub of ['home', ...servers.flatMap((name) => [`home/${name}`, `home/${name}/incoming`])])
+        await chownTo(join(dir, sub), 'barman');
+      for (const name of servers) chmodSync(join(dir, `home/${name}/incoming`), 0o777);
       await chownTo(join(dir, 'target'), 'pgrestore');
       chmodSync(dir, 0o755);
-      const incoming = join(dir, 'home/main/incoming');
-      sshd = await startSshd({ users: ['barman', 'pgrestore'] });
-      pg = await startPostgres({
-        version: 15,
-        archiveCommand: `test ! -f ${incoming}/%f && cp %p ${incoming}/.%f.tmp && chmod 0644 ${incoming}/.%f.tmp && mv ${incoming}/.%f.tmp ${incoming}/%f`,
+      // The recovery host's tar: logs its arguments, then runs GNU tar (or claims to be another tar).
+      writeFileSync(
+        join(dir, 'remote-bin/tar'),
+        `#!/bin/sh\nif [ -e ${dir}/remote-bin/not-gnu ]; then echo 'bsdtar 3.7.2'; exit 0; fi\n` +
+          `echo "$*" >> ${dir}/remote-bin/tar.log\nexec /bin/tar "$@"\n`,
+        { mode: 0o755 },
+      );
+      chmodSync(join(dir, 'remote-bin'), 0o777); // tar.log is written by the remote user
+      sshd = await startSshd({
+        users: ['barman', 'pgrestore'],
+        setEnv: { PATH: `${dir}/remote-bin:/usr/local/bin:/usr/bin:/bin` },
       });
+      // Every segment goes to both servers' incoming directories (a script: the command would be too long).
+      const script = join(dir, 'archive.sh');
+      writeFileSync(
+        script,
+        '#!/bin/sh\n' +
+          servers
+            .map((name) => {
+              const incoming = join(dir, `home/${name}/incoming`);
+              return `test -f ${incoming}/$2 || { cp "$1" ${incoming}/.$2.tmp && chmod 0644 ${incoming}/.$2.tmp && mv ${incoming}/.$2.tmp ${incoming}/$2; } || exit 1\n`;
+            })
+            .join(''),
+        { mode: 0o755 },
+      );
+      pg = await startPostgres({ version: 15, archiveCommand: `/bin/sh ${script} %p %f` });
       config = writeBarmanConfig({
         dir,
         mode: 0o644,
@@ -72,12 +98,27 @@ describe(
             archiver: 'on',
             path_prefix: '/usr/lib/postgresql/15/bin',
           },
+          tar: {
+            conninfo: pg.conninfo,
+            backup_method: 'postgres',
+            backup_compression: 'gzip',
+            backup_compression_format: 'tar',
+            immediate_checkpoint: 'on',
+            archiver: 'on',
+            path_prefix: '/usr/lib/postgresql/15/bin',
+            staging_location: 'remote',
+            staging_path: join(dir, 'target', 'staging'),
+          },
         },
       });
       await pg.query('CREATE TABLE t (id int)');
       await pg.query('INSERT INTO t SELECT generate_series(1, 1000)');
       const run = await barman('backup', '--wait', 'main');
-      assert.equal(run.exitCode, 0, run.stderr);
+      assert.equal(
+        run.exitCode,
+        0,
+        `${run.stdout}\n${run.stderr}\n${readFileSync(pg.logFile, 'utf8').slice(-2000)}`,
+      );
       backupId = readdirSync(join(dir, 'home/main/base'))[0]!;
       await pg.query('INSERT INTO t SELECT generate_series(1001, 2000)');
       const [mark] = await pg.query<{ t: string }>(
@@ -88,6 +129,8 @@ describe(
       await pg.query('INSERT INTO t SELECT generate_series(2001, 3000)');
       const switched = await barman('switch-wal', '--force', '--archive', 'main');
       assert.equal(switched.exitCode, 0, switched.stderr);
+      const tarBackup = await barman('backup', '--wait', 'tar');
+      assert.equal(tarBackup.exitCode, 0, tarBackup.stderr);
     });
 
     after(async () => {
@@ -210,6 +253,55 @@ describe(
           'm',
         ),
       );
+    });
+    it("staging_location = remote: the gzip tar backup is extracted by the recovery host's tar from staging_path", async () => {
+      const tarId = readdirSync(join(dir, 'home/tar/base'))[0]!;
+      const remote = sshd.sshCommand('barman', 'pgrestore');
+      const destination = join(dir, 'target', 'tar-data');
+      const staging = join(dir, 'target', 'staging');
+
+      // A recovery host whose tar is not GNU tar: refused before anything is written.
+      writeFileSync(join(dir, 'remote-bin/not-gnu'), '');
+      const refused = await barman('recover', 'tar', tarId, destination, '--remote-ssh-command', remote);
+      rmSync(join(dir, 'remote-bin/not-gnu'));
+      assert.equal(refused.exitCode, 1);
+      assert.match(refused.stderr, /staging_location = remote: the recovery host's tar is not GNU tar/);
+      assert.match(refused.stderr, /HINT: Set staging_location = local/);
+      assert.ok(!existsSync(destination), 'nothing written');
+      // --delta-restore is refused with remote staging, as Barman does.
+      const delta = await barman(
+        'recover',
+        'tar',
+        tarId,
+        destination,
+        '--remote-ssh-command',
+        remote,
+        '--delta-restore',
+      );
+      assert.equal(delta.exitCode, 1);
+      assert.match(delta.stderr, /staging_location = remote: --delta-restore/);
+
+      const run = await barman('recover', 'tar', tarId, destination, '--remote-ssh-command', remote);
+      assert.equal(run.exitCode, 0, run.stderr);
+      const log = readFileSync(join(dir, 'remote-bin/tar.log'), 'utf8');
+      // The compressed archive, staged under staging_path, extracted into the destination.
+      assert.match(
+        log,
+        new RegExp(
+          `^-x -f ${staging}/barman-staging-tar-${tarId}-[0-9a-f]{8}/base\\.tar\\.gz -C ${destination} --no-same-owner --use-compress-program=gzip --anchored `,
+          'm',
+        ),
+      );
+      assert.deepEqual(readdirSync(staging), [], 'the staged archives are removed');
+      assert.equal(statSync(join(destination, 'PG_VERSION')).uid, (await lookupOsUser('pgrestore')).uid);
+      assert.ok(existsSync(join(destination, `backup_manifest.${tarId}`)), 'the manifest is placed');
+      // Recovery to the end of the backup: its WAL files copied into pg_wal, as for a local extraction.
+      assert.ok(readdirSync(join(destination, 'pg_wal')).some((name) => /^[0-9A-F]{24}$/.test(name)));
+      const server = await startRecoveredCopy(destination, { user: 'pgrestore' });
+      started.push(server);
+      const [row] = await server.query<{ n: string }>('SELECT count(*) AS n FROM t');
+      assert.equal(Number(row!.n), 3000);
+      await server.stop();
     });
   },
 );

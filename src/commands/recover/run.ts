@@ -101,7 +101,11 @@ export default defineCommandModule<RecoverResult>({
         getWal,
         delta,
         dryRun: options.dryRun === true,
-        staging: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+        staging: stagingRoot(
+          config,
+          options.recoveryStagingPath as string | undefined,
+          remoteCommand !== null,
+        ),
         stagingWalDirectory: (options.stagingWalDirectory as string | undefined) ?? null,
         recoveryConfFilename: (options.recoveryConfFilename as string | undefined) ?? null,
         areas: catalogueAreas(ctx.config),
