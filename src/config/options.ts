@@ -780,7 +780,9 @@ const optionTable = {
     schema: kinds.absolutePath(),
     since: '3.15',
     category: 'Recovery',
-    description: 'Directory for decompressing backups during recovery.',
+    description:
+      'Directory for decompressing backups during recovery: on the barman-ts host, or on the recovery host of a ' +
+      '`--remote-ssh-command` recovery with `staging_location = remote`.',
   }),
   staging_location: option({
     scope: 'global',

@@ -78,7 +78,11 @@ export default defineCommandModule<RecoverResult>({
       options.deltaRestore === false
         ? false
         : options.deltaRestore === true || config.recovery_options.includes('delta-restore');
-    const walRestorePort = recoveryOptionPort(options.recoveryOptionPort, remoteCommand, getWal);
+    const walRestorePort = recoveryOptionPort(
+      options.recoveryOptionPort as string | undefined,
+      remoteCommand,
+      getWal,
+    );
     const hooks = HookRunner.forServer(ctx, config);
     const hookEnv = (event: RecoveryEvent) =>
       recoveryHookEnv({
@@ -246,9 +250,12 @@ async function getWalRestoreCommand(
  * --recovery-option-port (Barman 3.17): the ssh port barman-wal-restore uses from the recovered
  * host. Only a remote recovery with get-wal writes barman-wal-restore: elsewhere it is refused.
  */
-function recoveryOptionPort(value: unknown, remoteCommand: string | null, getWal: boolean): string | null {
-  if (value === undefined) return null;
-  const text = String(value);
+function recoveryOptionPort(
+  text: string | undefined,
+  remoteCommand: string | null,
+  getWal: boolean,
+): string | null {
+  if (text === undefined) return null;
   const problem = numberProblem('--recovery-option-port', text, PORT_RANGE);
   if (problem) throw new UsageError(problem);
   if (!remoteCommand || !getWal) {
