@@ -318,13 +318,33 @@ export interface BackupFile {
 /**
  * Every file of a backup: the files of each directory (names sorted) before its sub-directories,
  * as Barman's list-files shows them; the meta/ backup.info first when that is the one in use.
+ * `emptyDirectories` (list-files --list-empty-directories, Barman 3.16) adds each directory with
+ * nothing in it where the walk meets it. Object stores have no directories: none there.
  */
-export async function backupFiles(where: StoreOrLayout, backup: CatalogBackup): Promise<string[]> {
+export async function backupFiles(
+  where: StoreOrLayout,
+  backup: CatalogBackup,
+  options: { emptyDirectories?: boolean } = {},
+): Promise<string[]> {
   const store = storeOf(where);
   const files = (await store.base.listTree(backup.id)).map((object) => object.path);
-  const depthFirst = files.sort((a, b) => compareFilesFirst(a, b));
-  const shown = depthFirst.map((path) => displayPath(store.base, path));
+  // An empty directory sorts as a directory holding one nameless file: after its parent's files.
+  const empty = options.emptyDirectories ? await emptyDirectoriesBelow(store.base, backup.id) : [];
+  const depthFirst = [...files, ...empty.map((path) => `${path}/`)].sort((a, b) => compareFilesFirst(a, b));
+  const shown = depthFirst.map((path) => displayPath(store.base, path.replace(/\/$/, '')));
   return backup.inMeta ? [backup.infoFile, ...shown] : shown;
+}
+
+/** The directories at or below `path` that hold no entry at all. */
+async function emptyDirectoriesBelow(storage: Storage, path: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (directory: string): Promise<void> => {
+    const entries = await storage.list(directory);
+    if (entries.length === 0) found.push(directory);
+    for (const entry of entries) if (entry.kind === 'directory') await walk(`${directory}/${entry.name}`);
+  };
+  if ((await storage.stat(path))?.kind === 'directory') await walk(path);
+  return found;
 }
 
 /** Orders paths as a walk that lists a directory's files before descending into its directories. */

@@ -3,11 +3,15 @@
  * and its SHA-256 as a tar archive over ssh to `barman put-wal SERVER` on the barman host; the
  * exit code is 0 only when put-wal has stored the file durably. Compatible with Barman's client:
  * same options, same exit codes (0 ok, 2 local error, 3 ssh failure, else put-wal's code).
+ * `--gzip` … `--lz4` (Barman 3.14) compress the file here, into a private temporary directory,
+ * before it is sent under its own name: put-wal and archive-wal recognise the compression by its
+ * magic bytes and archive the file as it came.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
 import { barmanTsVersion } from '../util/version.js';
@@ -20,7 +24,18 @@ interface Options {
   config?: string;
   test?: boolean;
   md5?: boolean;
+  gzip?: boolean;
+  bzip2?: boolean;
+  xz?: boolean;
+  snappy?: boolean;
+  zstd?: boolean;
+  lz4?: boolean;
+  compressionLevel?: string;
 }
+
+/** The client-side compressions, as Barman 3.14's barman-wal-archive names its flags. */
+const CLIENT_COMPRESSIONS = ['gzip', 'bzip2', 'xz', 'snappy', 'zstd', 'lz4'] as const;
+type ClientCompression = (typeof CLIENT_COMPRESSIONS)[number];
 
 export async function walArchiveMain(argv: readonly string[]): Promise<number> {
   const program = new Command('barman-wal-archive')
@@ -33,6 +48,16 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
     .option('-c, --config <file>', 'configuration file on the barman host')
     .option('-t, --test', 'test the connection and configuration only')
     .option('--md5', 'send MD5SUMS instead of SHA256SUMS (for Barman older than 3.12)')
+    .option('-z, --gzip', 'gzip-compress the WAL file before sending it')
+    .option('-j, --bzip2', 'bzip2-compress the WAL file before sending it')
+    .option('--xz', 'xz-compress the WAL file before sending it')
+    .option('--snappy', 'snappy-compress the WAL file before sending it')
+    .option('--zstd', 'zstd-compress the WAL file before sending it')
+    .option('--lz4', 'lz4-compress the WAL file before sending it')
+    .option(
+      '--compression-level <level>',
+      "level of the chosen compression: low, medium, high or an integer in the algorithm's range",
+    )
     .version(barmanTsVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`ERROR: ${text.replace(/^error: /, '')}`) });
@@ -48,6 +73,8 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
   const badPort = options.port === undefined ? null : numberProblem('--port', options.port, PORT_RANGE);
   if (badPort) return fail(badPort);
   if (!options.test && !walPath) return fail('a WAL path is required');
+  const compression = await clientCompression(options);
+  if (typeof compression === 'string') return fail(compression);
 
   const remote = [
     'barman',
@@ -76,6 +103,62 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
       return fail(`cannot read ${walPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
   }
+  if (options.test || !compression) return send(host, ssh, options, walPath, size!, mtime!);
+  // Compressed before ssh starts: a failed compression sends nothing.
+  const scratch = await mkdtemp(join(tmpdir(), 'barman-wal-archive-'));
+  try {
+    const compressed = join(scratch, basename(walPath));
+    try {
+      const { compressFile } = await import('../transfer/compression/index.js');
+      await compressFile(compression.name, walPath, compressed, { level: compression.level });
+    } catch (error) {
+      return fail(`cannot ${compression.name}-compress ${walPath}: ${(error as Error).message}`);
+    }
+    return await send(host, ssh, options, compressed, (await stat(compressed)).size, mtime!);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The compression flag given and its level, null for none, or why they are refused: two
+ * compressions, a level without one, a level the algorithm does not have.
+ */
+async function clientCompression(
+  options: Options,
+): Promise<{ name: ClientCompression; level: 'low' | 'medium' | 'high' | number } | null | string> {
+  const chosen = CLIENT_COMPRESSIONS.filter((name) => options[name] === true);
+  const level = options.compressionLevel?.trim().toLowerCase();
+  if (chosen.length > 1)
+    return `choose one compression, not ${chosen.map((name) => `--${name}`).join(' and ')}`;
+  const name = chosen[0];
+  if (!name) {
+    return level === undefined
+      ? null
+      : '--compression-level needs a compression: --gzip, --bzip2, --xz, --snappy, --zstd or --lz4';
+  }
+  if (level === undefined || level === 'low' || level === 'medium' || level === 'high')
+    return { name, level: level ?? 'medium' };
+  const { levelRange } = await import('../transfer/compression/index.js');
+  const range = levelRange(name);
+  const problem = numberProblem('--compression-level', level, range);
+  if (problem) {
+    return /integer/.test(problem)
+      ? `argument --compression-level: invalid value '${options.compressionLevel}' (use low, medium, high or an integer)`
+      : `${problem} (the ${name} levels barman-ts writes are ${range.min} to ${range.max})`;
+  }
+  return { name, level: Number(level) };
+}
+
+/** Streams the file as put-wal's tar over ssh; put-wal's exit code, 3 when ssh failed. */
+async function send(
+  host: string,
+  ssh: string[],
+  options: Options,
+  walPath: string,
+  size: number,
+  mtime: number,
+): Promise<number> {
   let child;
   try {
     child = spawnPiped('ssh', ssh);
@@ -84,7 +167,7 @@ export async function walArchiveMain(argv: readonly string[]): Promise<number> {
   }
   child.stdout.pipe(process.stdout);
   try {
-    if (!options.test) await sendWal(child.stdin, walPath, size!, mtime!, options.md5 === true);
+    if (!options.test) await sendWal(child.stdin, walPath, size, mtime, options.md5 === true);
     child.stdin.end();
   } catch (error) {
     child.stdin.destroy();

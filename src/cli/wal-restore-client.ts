@@ -3,10 +3,12 @@
  * `barman get-wal` over ssh into %p. With `-p N` it asks for the next N-1 names (`--peek`) and
  * prefetches them in parallel into a spool directory, from which later calls are served.
  * Compatible with Barman's client: same options; exit 0 ok, 1 not found (get-wal's code),
- * 2 for local errors and ssh failures.
+ * 2 for local errors and ssh failures. `--keep-compression` (Barman 3.13) asks get-wal for the
+ * archived file as stored, so it crosses the network compressed; it is recognised by its magic
+ * bytes and decompressed here before it is renamed to %p, which always gets the plain WAL.
  */
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +16,7 @@ import { Command, CommanderError } from 'commander';
 import { shellQuote, spawnPiped } from '../process/spawn.js';
 import { isSystemError, systemErrorMessage } from '../errors/system.js';
 import { barmanTsVersion } from '../util/version.js';
+import { parseWalName } from '../wal/names.js';
 import { numberProblem, PORT_RANGE, SECONDS } from '../util/whole-number.js';
 
 interface Options {
@@ -27,6 +30,7 @@ interface Options {
   partial?: boolean;
   gzip?: boolean;
   bzip2?: boolean;
+  keepCompression?: boolean;
 }
 
 export async function walRestoreMain(argv: readonly string[]): Promise<number> {
@@ -46,6 +50,7 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     .option('-P, --partial', 'also fetch a .partial file being streamed')
     .option('-z, --gzip', 'transfer compressed with gzip')
     .option('-j, --bzip2', 'transfer compressed with bzip2')
+    .option('--keep-compression', 'transfer the file as archived (compressed), decompress it once received')
     .version(barmanTsVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`ERROR: ${text.replace(/^error: /, '')}`) });
@@ -63,6 +68,8 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     numberProblem('--sleep', options.sleep, SECONDS) ??
     numberProblem('--parallel', options.parallel, { min: 0, max: 1000 });
   if (badNumber) return fail(badNumber);
+  if ([options.gzip, options.bzip2, options.keepCompression].filter(Boolean).length > 1)
+    return fail('-z/--gzip, -j/--bzip2 and --keep-compression cannot be combined: choose one');
   const remote = (args: string[]) => [
     '-q',
     '-T',
@@ -95,6 +102,7 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     const args = [
       'get-wal',
       ...(compression ? [`--${compression}`] : []),
+      ...(options.keepCompression ? ['--keep-compression'] : []),
       ...(options.partial ? ['--partial'] : []),
       server,
       name,
@@ -121,6 +129,14 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
     if (code !== 0) {
       await rm(temp, { force: true });
       return code;
+    }
+    if (options.keepCompression) {
+      try {
+        await decompressInPlace(temp, name);
+      } catch (error) {
+        await rm(temp, { force: true });
+        return fail(`cannot decompress ${name} received from get-wal: ${(error as Error).message}`);
+      }
     }
     await rename(temp, destination);
     return 0;
@@ -160,6 +176,41 @@ export async function walRestoreMain(argv: readonly string[]): Promise<number> {
 async function decompressor(name: 'gzip' | 'bzip2') {
   const { createDecompressStream } = await import('../transfer/compression/index.js');
   return createDecompressStream(name, {});
+}
+
+/**
+ * A file get-wal --keep-compression sent, decompressed where it is when its magic says so. A
+ * segment whose compression is not recognised (custom_compression_filter) and whose size is not
+ * a WAL segment size is refused rather than handed to PostgreSQL as it is.
+ */
+async function decompressInPlace(path: string, name: string): Promise<void> {
+  const { decompressFile, identifyCompression, MAGIC_HEADER_LENGTH } =
+    await import('../transfer/compression/index.js');
+  const handle = await open(path, 'r');
+  const header = Buffer.alloc(MAGIC_HEADER_LENGTH);
+  try {
+    await handle.read(header, 0, header.length, 0);
+  } finally {
+    await handle.close();
+  }
+  const compression = identifyCompression(header);
+  if (compression === null) {
+    const size = (await stat(path)).size;
+    const segmentSize = size >= 1 << 20 && size <= 1 << 30 && (size & (size - 1)) === 0;
+    if (parseWalName(name)?.kind === 'segment' && !segmentSize) {
+      throw new Error(
+        `its ${size} bytes are neither a WAL segment nor a compression barman-wal-restore knows (custom compression?): fetch it without --keep-compression`,
+      );
+    }
+    return; // archived uncompressed
+  }
+  const plain = `${path}.plain`;
+  try {
+    await decompressFile(compression, path, plain);
+    await rename(plain, path);
+  } finally {
+    await rm(plain, { force: true });
+  }
 }
 
 function mapExit(code: number): number {

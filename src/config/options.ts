@@ -780,7 +780,9 @@ const optionTable = {
     schema: kinds.absolutePath(),
     since: '3.15',
     category: 'Recovery',
-    description: 'Directory for decompressing backups during recovery.',
+    description:
+      'Directory for decompressing backups during recovery: on the barman-ts host, or on the recovery host of a ' +
+      '`--remote-ssh-command` recovery with `staging_location = remote`.',
   }),
   staging_location: option({
     scope: 'global',
@@ -789,10 +791,11 @@ const optionTable = {
     since: '3.15',
     category: 'Recovery',
     description:
-      'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`). barman-ts always stages on its own host: only `local` is accepted.',
-    support: notSupported(
-      'staging on the recovery host (staging_location = remote) is not supported by barman-ts: compressed backups are staged in staging_path on the barman-ts host',
-    ),
+      'Whether `staging_path` is on the barman-ts host (`local`) or the recovery host (`remote`). With `remote`, ' +
+      'a tar backup recovered with `--remote-ssh-command` is copied compressed to `staging_path` on the recovery ' +
+      'host and extracted there with its GNU `tar` and decompressor (gzip, bzip2, xz, lz4 or zstd), checked ' +
+      'before anything is written; barman-ts is not needed there. Refused with `remote`: incremental chains ' +
+      '(combined on the barman-ts host), `--delta-restore`, encrypted or object-storage archives, snappy.',
   }),
   combine_mode: option({
     scope: 'global',

@@ -5,7 +5,7 @@
  * announced with Barman's wording.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseBackupManifest } from '../catalog/backup-manifest.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
@@ -17,6 +17,8 @@ import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { ChainRestore } from './apply-chain.js';
 import { restoreChain } from './apply-chain.js';
 import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
+import type { RemoteStaging } from './remote-staging.js';
+import { extractOnRecoveryHost } from './remote-staging.js';
 import { extractTarStream } from './tar-extract.js';
 import { bandwidthFor, createRateLimiter, createStartLimiter, pacedReadable } from '../util/throttle.js';
 import type { StartLimiter } from '../util/throttle.js';
@@ -40,6 +42,8 @@ export interface ApplyOptions {
   startBatch?: { size: number; periodSeconds: number };
   /** An incremental backup's chain, read and checked: combined instead of copied (apply-chain.ts). */
   chain?: ChainRestore;
+  /** staging_location = remote: the archives are extracted on the recovery host (remote-staging.ts). */
+  remoteStaging?: RemoteStaging | null;
   /** backup.info text, kept in the destination as .barman-recover.info (as Barman does). */
   backupInfoText: string;
   signal?: AbortSignal;
@@ -56,23 +60,24 @@ export interface ApplyResult {
   walFiles: number;
 }
 
+/** Top-level entries of PGDATA never restored from the backup. */
+const SKIPPED_ENTRIES = [
+  'tablespace_map',
+  'recovery.conf',
+  'postmaster.pid',
+  'postmaster.opts',
+  'recovery.signal',
+  'standby.signal',
+];
+/** Top-level directories restored empty, even where the backup holds a link (to the original server's disks). */
+const EMPTIED_DIRECTORIES = ['pg_wal', 'pg_xlog', 'pg_log', 'log'];
+
 /** Entries of PGDATA never restored from the backup. */
 function dataFilter(relative: string, _isDirectory: boolean): 'skip' | 'empty' | 'copy' {
   if (relative.startsWith('pg_tblspc/')) return 'skip'; // recreated as links to the (relocated) tablespaces
   if (!relative.includes('/')) {
-    if (
-      [
-        'tablespace_map',
-        'recovery.conf',
-        'postmaster.pid',
-        'postmaster.opts',
-        'recovery.signal',
-        'standby.signal',
-      ].includes(relative)
-    )
-      return 'skip';
-    // Empty directories, even where the backup holds a link (to the original server's disks).
-    if (['pg_wal', 'pg_xlog', 'pg_log', 'log'].includes(relative)) return 'empty';
+    if (SKIPPED_ENTRIES.includes(relative)) return 'skip';
+    if (EMPTIED_DIRECTORIES.includes(relative)) return 'empty';
   }
   return 'copy';
 }
@@ -89,6 +94,8 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
         plan.destination,
         join(plan.destination, plan.version < 100000 ? 'pg_xlog' : 'pg_wal'),
         ...(plan.tablespaces.length > 0 ? [join(plan.destination, 'pg_tblspc')] : []),
+        // --staging-wal-directory outside PGDATA: made (0700) with the rest, its parents too.
+        ...(plan.wal.mode === 'copy' && plan.wal.directory.startsWith('/') ? [plan.wal.directory] : []),
         ...plan.tablespaces.map((tablespace) => tablespace.location),
       ],
       plan.tablespaces.map((tablespace) => ({
@@ -141,7 +148,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const copyAll = () => 'copy' as const;
-    const walTarget = walStaged ? join(staging, 'wal') : join(plan.destination, plan.wal.directory);
+    const walTarget = walStaged ? join(staging, 'wal') : walDirectoryOf(plan);
     const walWork = new AbortController();
     const stopWal = () => walWork.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', stopWal);
@@ -249,7 +256,29 @@ async function checkDestination(options: ApplyOptions): Promise<void> {
   const links = plan.tablespaces.map((tablespace) =>
     join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
   );
-  const states = await destination.inspect([...places.map((place) => place.path), ...links]);
+  // An absolute --staging-wal-directory outside PGDATA: recovery_end_command removes it whole.
+  const walDirectory = walDirectoryOf(plan);
+  const ownWalDirectory =
+    plan.wal.mode === 'copy' &&
+    plan.wal.directory.startsWith('/') &&
+    !walDirectory.startsWith(`${plan.destination}/`)
+      ? walDirectory
+      : null;
+  const states = await destination.inspect([
+    ...places.map((place) => place.path),
+    ...links,
+    ...(ownWalDirectory ? [ownWalDirectory] : []),
+  ]);
+  const walState = ownWalDirectory ? states.at(-1)! : null;
+  if (walState && walState.kind !== 'missing' && walState.kind !== 'empty') {
+    throw new BarmanError(
+      'destination-not-empty',
+      `the staging WAL directory ${ownWalDirectory} ${walState.kind === 'used' ? `is not empty (${walState.entries.slice(0, 5).join(', ')})` : 'exists and is not an empty directory'}`,
+      {
+        hint: 'PostgreSQL removes it once recovery ends (recovery_end_command): give --staging-wal-directory a new or empty directory.',
+      },
+    );
+  }
   for (const [index, place] of places.entries()) {
     const state: DirectoryState = states[index]!;
     if (state.kind === 'running') {
@@ -313,8 +342,10 @@ async function restoreTarBackup(
       `no base.tar or data.tar archive in ${where}: the backup is incomplete`,
     );
   }
-  // Straight into place when local and not a delta restore; through staging otherwise.
-  const direct = destination.remoteCommand === null && !plan.delta;
+  // Straight into place when local (or extracted on the recovery host) and not a delta
+  // restore; through staging otherwise.
+  const remoteStaging = options.remoteStaging ?? null;
+  const direct = (destination.remoteCommand === null || remoteStaging !== null) && !plan.delta;
   const targets = new Map<string, string>([[pgdataBase, direct ? plan.destination : join(staging, 'data')]]);
   for (const tablespace of plan.tablespaces) {
     const oid = String(tablespace.oid);
@@ -327,13 +358,33 @@ async function restoreTarBackup(
     targets.set(oid, direct ? tablespace.location : join(staging, oid));
   }
   const selected = archives.filter((archive) => targets.has(archive.base));
+  const manifest = await options.archives.manifest();
+  // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
+  // id like Barman does.
+  const placeManifest = async () => {
+    if (manifest !== null)
+      await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
+  };
+  if (remoteStaging) {
+    await extractOnRecoveryHost({
+      destination,
+      staging: remoteStaging,
+      plan,
+      targets: new Map(selected.map((archive) => [archive, targets.get(archive.base)!])),
+      isPgdata: (archive) => archive.base === pgdataBase,
+      skipped: SKIPPED_ENTRIES,
+      emptied: EMPTIED_DIRECTORIES,
+      copyOptions: copyOptions('archives', copyAll),
+    });
+    // The manifest checks only what barman-ts extracts itself; it is placed all the same.
+    return placeManifest();
+  }
   const total = selected.length;
   let done = 0;
   // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
   const limiter = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null;
   // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format): every
   // restored file is checked against it while it is written, and none may be missing.
-  const manifest = await options.archives.manifest();
   const listed = manifest === null ? null : parseBackupManifest(manifest, `${where}/backup_manifest`);
   const restored = new Set<string>();
   const manifestPath = (archive: BackupArchive, path: string) =>
@@ -400,12 +451,6 @@ async function restoreTarBackup(
       );
     }
   }
-  // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
-  // id like Barman does.
-  const placeManifest = async () => {
-    if (manifest !== null)
-      await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
-  };
   if (direct) return placeManifest();
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(
@@ -458,7 +503,7 @@ async function placeStagedWals(
   startLimiter: StartLimiter | undefined,
 ): Promise<void> {
   const { plan, destination } = options;
-  await destination.copyTree(staged, join(plan.destination, plan.wal.directory), {
+  await destination.copyTree(staged, walDirectoryOf(plan), {
     exclude: () => 'copy',
     jobs: options.jobs,
     bandwidthLimit: options.bandwidthLimit,
@@ -468,9 +513,19 @@ async function placeStagedWals(
   });
 }
 
+/** Where the WALs go: under the destination, or the absolute --staging-wal-directory. */
+function walDirectoryOf(plan: RecoveryPlan): string {
+  return resolve(plan.destination, plan.wal.directory);
+}
+
 async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
   const { plan, destination } = options;
-  const names = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  const standard = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
+  // --recovery-conf-filename: that file is checked and kept as .origin like the others.
+  const names =
+    plan.version >= 120000 && !standard.includes(plan.settings.file)
+      ? [...standard, plan.settings.file]
+      : standard;
   const originals = await destination.readFiles(names.map((name) => join(plan.destination, name)));
   const writes: Array<{ path: string; content: string }> = [
     { path: join(plan.destination, '.barman-recover.info'), content: options.backupInfoText },
@@ -481,8 +536,7 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
     const path = join(plan.destination, name);
     // From PostgreSQL 12 the recovery settings go to postgresql.auto.conf: Barman creates it
     // (empty) when the backup has none, so that it has an original too.
-    const original =
-      originals[index] ?? (name === 'postgresql.auto.conf' && plan.version >= 120000 ? '' : null);
+    const original = originals[index] ?? (name === plan.settings.file && plan.version >= 120000 ? '' : null);
     if (original === null) continue;
     const edited = disableDangerousSettings(original);
     if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
@@ -497,7 +551,8 @@ async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult):
   if (disableArchiving) {
     // The configuration may live outside PGDATA (Debian): make sure the copy never archives
     // into the production archive, whatever file it is started with.
-    result.modified.push('postgresql.auto.conf: archive_command = false (added)');
+    const where = plan.settings.file === 'recovery.conf' ? 'postgresql.auto.conf' : plan.settings.file;
+    result.modified.push(`${where}: archive_command = false (added)`);
   }
   const header = `Recovery settings written by barman-ts for backup ${plan.backupId}`;
   if (plan.settings.file === 'recovery.conf') {

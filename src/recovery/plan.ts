@@ -47,7 +47,10 @@ export interface RecoveryPlan {
   targetDescription: string;
   wal: {
     mode: 'copy' | 'get-wal';
-    /** Directory under the destination the WALs are copied into (copy mode). */
+    /**
+     * Where the WALs are copied (copy mode): a directory under the destination (`barman_wal`,
+     * `pg_wal`), or the absolute path of --staging-wal-directory.
+     */
     directory: string;
     selection: WalSelection;
     bytes: number;
@@ -55,7 +58,7 @@ export interface RecoveryPlan {
     archiveStatus: boolean;
   };
   settings: {
-    /** postgresql.auto.conf (PG >= 12) or recovery.conf. */
+    /** postgresql.auto.conf (PG >= 12, or --recovery-conf-filename) or recovery.conf. */
     file: string;
     lines: string[];
     signal: 'recovery.signal' | 'standby.signal' | null;
@@ -87,6 +90,10 @@ export interface PlanInput {
    */
   walTimesAreCloseTimes: boolean;
   histories: ReadonlyMap<number, TimelineSwitch[]>;
+  /** --staging-wal-directory: an absolute path on the destination host for the PITR WAL copies. */
+  stagingWalDirectory?: string | null;
+  /** --recovery-conf-filename: the file of PGDATA the recovery settings go to (PostgreSQL 12+). */
+  recoveryConfFilename?: string | null;
 }
 
 /** What recovery needs from backup.info. */
@@ -176,7 +183,17 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   const walRoot = version < 100000 ? 'pg_xlog' : 'pg_wal';
   // PITR: WALs beside PGDATA, fed through restore_command; otherwise straight into pg_wal for
   // crash recovery. A standby keeps its WALs in pg_wal (restore_command would be retried forever).
-  const copyDirectory = pitr && !targets.standbyMode ? 'barman_wal' : walRoot;
+  const walStaged = pitr && !targets.standbyMode;
+  const copyDirectory = walStaged
+    ? stagingWalDirectory(input, destination, tablespaces, !input.getWal)
+    : walRoot;
+  if (!walStaged && input.stagingWalDirectory) {
+    throw new UsageError(
+      '--staging-wal-directory is only used by a point-in-time recovery that copies WAL files',
+      'Give a recovery target (--target-time, --target-lsn …) without --standby-mode, or leave the option out.',
+    );
+  }
+  const settingsFile = recoverySettingsFile(input, version);
   const restore: RestoreCommandChoice = input.getWal
     ? {
         mode: 'get-wal',
@@ -224,7 +241,7 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
       archiveStatus: !input.getWal && copyDirectory === walRoot,
     },
     settings: {
-      file: version >= 120000 ? 'postgresql.auto.conf' : 'recovery.conf',
+      file: settingsFile,
       lines,
       signal:
         needsSettings && version >= 120000
@@ -235,6 +252,72 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
     },
     delta: input.delta,
   };
+}
+
+/**
+ * The WAL directory of a PITR copy: `barman_wal` in PGDATA, or --staging-wal-directory — an
+ * absolute path of its own (recovery_end_command removes it whole), never '/', the destination,
+ * a tablespace or a directory PostgreSQL uses.
+ */
+function stagingWalDirectory(
+  input: PlanInput,
+  destination: string,
+  tablespaces: readonly PlannedTablespace[],
+  copied: boolean,
+): string {
+  const given = input.stagingWalDirectory;
+  if (!given) return 'barman_wal';
+  if (!copied) {
+    throw new UsageError(
+      '--staging-wal-directory cannot be used with get-wal: PostgreSQL fetches the WAL files with barman-wal-restore or get-wal, nothing is copied',
+      'Use --no-get-wal to copy the WAL files, or leave --staging-wal-directory out.',
+    );
+  }
+  if (!given.startsWith('/')) {
+    throw new UsageError(`--staging-wal-directory must be an absolute path: '${given}'`);
+  }
+  const path = cleanPath(given);
+  const inside = (parent: string) => path === parent || path.startsWith(`${parent}/`);
+  const tablespace = tablespaces.find(
+    (candidate) => inside(candidate.location) || candidate.location.startsWith(`${path}/`),
+  );
+  // Inside PGDATA only in a directory of its own: not pg_wal, base, global … (removed whole).
+  const top = path.startsWith(`${destination}/`) ? path.slice(destination.length + 1).split('/')[0]! : null;
+  const what =
+    path === '/'
+      ? "'/'"
+      : path === destination || destination.startsWith(`${path}/`)
+        ? 'the destination directory or one of its parents'
+        : tablespace
+          ? `inside tablespace '${tablespace.name}' (${tablespace.location})`
+          : top !== null && /^(pg_|base$|global$)/.test(top)
+            ? `inside PostgreSQL's directory ${top}`
+            : null;
+  if (what !== null) {
+    throw new UsageError(
+      `--staging-wal-directory ${path} cannot be ${what}: PostgreSQL removes it (recovery_end_command) once recovery ends`,
+      'Give a new directory of its own, e.g. /var/lib/postgresql/barman_wal.',
+    );
+  }
+  return path;
+}
+
+/** postgresql.auto.conf, recovery.conf before PostgreSQL 12, or --recovery-conf-filename. */
+function recoverySettingsFile(input: PlanInput, version: number): string {
+  const name = input.recoveryConfFilename;
+  if (!name) return version >= 120000 ? 'postgresql.auto.conf' : 'recovery.conf';
+  if (version < 120000) {
+    throw new UsageError(
+      `--recovery-conf-filename needs PostgreSQL 12 or later: backup ${input.backup.id} is from ${version}, whose recovery settings must go to recovery.conf`,
+    );
+  }
+  if (name.includes('/') || name === '.' || name === '..' || name.trim() !== name) {
+    throw new UsageError(
+      `--recovery-conf-filename must be a file name in the data directory, not a path: '${name}'`,
+      "Give a name such as 'custom.conf', included from postgresql.conf.",
+    );
+  }
+  return name;
 }
 
 /** An absolute path without `.`, `..`, doubled or trailing slashes: paths are compared as text. */

@@ -35,8 +35,10 @@ import {
   refuseCataloguePlaces,
   refuseCatalogueTablespaces,
 } from './request.js';
+import type { RemoteStaging } from './remote-staging.js';
+import { checkRecoveryHostTools, remoteStagingFor } from './remote-staging.js';
 import { checkSources, entryKind } from './source-checks.js';
-import type { RecoverySources } from './sources.js';
+import type { BackupArchive, RecoverySources } from './sources.js';
 import { openSources } from './sources.js';
 import type { RecoveryTargets } from './targets.js';
 
@@ -54,6 +56,10 @@ export interface RecoveryRequest {
   delta: boolean;
   dryRun: boolean;
   staging: { path: string; origin: string };
+  /** --staging-wal-directory: where a PITR's WAL copies go on the destination host (absolute). */
+  stagingWalDirectory?: string | null;
+  /** --recovery-conf-filename: the PGDATA file the recovery settings are written to (PG 12+). */
+  recoveryConfFilename?: string | null;
   /** Where no recovery may write: barman_home, the lock directory, every server's directories. */
   areas: CatalogueArea[];
 }
@@ -200,6 +206,8 @@ async function recoverFrom(
     entries: catalog.xlog,
     walTimesAreCloseTimes: config.wals_directory.kind === 'posix',
     histories,
+    stagingWalDirectory: request.stagingWalDirectory ?? null,
+    recoveryConfFilename: request.recoveryConfFilename ?? null,
   });
   if (!remoteCommand) refuseCatalogueTablespaces(plan.tablespaces, request.areas);
   const outcome: RecoveryOutcome = {
@@ -229,6 +237,7 @@ async function recoverFrom(
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
   await checkSources(plan, sources);
+  const remoteStaging = await remoteStagingOf(config, plan, backup.id, sources);
   await requirePassphrase(config, chain, plan.wal.selection.files, sources);
   // The whole chain is read and checked here: a chain that cannot be combined is refused
   // before the destination, the staging directory or the hooks see anything.
@@ -243,6 +252,8 @@ async function recoverFrom(
   }
   const destination = await openDestination(config, remoteCommand);
   await destination.checkReachable();
+  if (remoteStaging)
+    await checkRecoveryHostTools(remoteCommand!, remoteStaging.staging, remoteStaging.archives);
   if (plan.pitr) report.info(`Doing PITR. ${plan.targetDescription}`.trimEnd());
 
   const event: RecoveryEvent = { backup, backups: catalog.backups, plan };
@@ -271,6 +282,7 @@ async function recoverFrom(
         periodSeconds: config.parallel_jobs_start_batch_period,
       },
       backupInfoText: formatBackupInfo(backup.info),
+      remoteStaging: remoteStaging?.staging ?? null,
       ...(prepared ? { chain: { prepared, mode: config.combine_mode } } : {}),
     });
   } catch (error) {
@@ -282,6 +294,29 @@ async function recoverFrom(
   }
   await deps.postRecovery(event, null);
   return { ...outcome, result, elapsedSeconds: (Date.now() - outcome.startedAt.getTime()) / 1000 };
+}
+
+/** staging_location = remote (remote-staging.ts): the staging on the recovery host, or null. */
+async function remoteStagingOf(
+  config: ServerConfig,
+  plan: RecoveryPlan,
+  backupId: string,
+  sources: RecoverySources,
+): Promise<{ staging: RemoteStaging; archives: BackupArchive[] } | null> {
+  if (config.staging_location !== 'remote' || plan.remoteCommand === null) return null;
+  const archives = plan.format === 'tar' ? await sources.archives.list() : [];
+  const storage = sources.backups;
+  const staging = remoteStagingFor({
+    stagingLocation: config.staging_location,
+    stagingPath: config.staging_path,
+    plan,
+    localArchives:
+      storage.features.localFiles && storage.localPath
+        ? storage.localPath(sources.backupLayout.archiveDirectory(backupId))
+        : null,
+    archives,
+  });
+  return staging ? { staging, archives } : null;
 }
 
 /** The backups of a chain as the combine reads them: Barman's plain layout, through the Storage. */

@@ -51,13 +51,20 @@ export function chooseBackup(
   return chosen;
 }
 
-/** Where tar archives and WAL files are staged, and which setting chose it. */
+/**
+ * Where tar archives and WAL files are staged on this host, and which setting chose it. With
+ * `staging_location = remote` and a remote recovery, staging_path is on the recovery host
+ * (remote-staging.ts): this host's staging falls back to the other settings.
+ */
 export function stagingRoot(
   config: ServerConfig,
   fromCommandLine: string | undefined,
+  remoteRecovery = false,
 ): { path: string; origin: string } {
   if (fromCommandLine) return { path: fromCommandLine, origin: '--recovery-staging-path' };
+  const stagedRemotely = remoteRecovery && config.staging_location === 'remote';
   for (const option of ['staging_path', 'recovery_staging_path', 'local_staging_path'] as const) {
+    if (option === 'staging_path' && stagedRemotely) continue;
     const path = config[option];
     if (path) return { path, origin: option };
   }
@@ -86,6 +93,7 @@ export function refuseCataloguePlaces(
     remoteCommand: string | null;
     tablespaceRules: readonly string[];
     staging: { path: string; origin: string };
+    stagingWalDirectory?: string | null;
   },
   areas: CatalogueArea[],
 ): void {
@@ -94,6 +102,9 @@ export function refuseCataloguePlaces(
     const places = [
       { path: request.destination, what: 'recovery destination' },
       ...relocations(request.tablespaceRules),
+      ...(request.stagingWalDirectory
+        ? [{ path: request.stagingWalDirectory, what: 'staging WAL directory (--staging-wal-directory)' }]
+        : []),
     ];
     refuseCatalogueOverlap(
       places.filter((place) => place.path.startsWith('/') && place.path !== '/'),

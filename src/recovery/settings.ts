@@ -4,13 +4,14 @@
  * postgresql.conf / postgresql.auto.conf (archive_command disabled so the copy cannot overwrite
  * the production archive, old recovery_target* settings commented out, paths reported).
  */
+import { shellQuote } from '../process/spawn.js';
 import { formatLsn } from '../wal/names.js';
 import type { RecoveryTargets } from './targets.js';
 
 export interface RestoreCommandChoice {
   /** 'copy': WALs copied into the destination; 'get-wal': fetched from barman-ts on demand. */
   mode: 'copy' | 'get-wal' | 'none';
-  /** copy: the directory PostgreSQL reads WALs from, relative to PGDATA (e.g. `barman_wal`). */
+  /** copy: the directory PostgreSQL reads WALs from, relative to PGDATA (`barman_wal`) or absolute. */
   walDirectory?: string;
   /** get-wal: the full restore_command and a comment line explaining it. */
   command?: string;
@@ -36,9 +37,10 @@ export function recoverySettingsLines(input: RecoverySettingsInput): string[] {
   const lines: string[] = [];
   const { targets, restore } = input;
   if (restore.mode === 'copy' && restore.walDirectory) {
-    lines.push(`restore_command = ${confQuote(`cp ${restore.walDirectory}/%f %p`)}`);
-    if (!targets.standbyMode)
-      lines.push(`recovery_end_command = ${confQuote(`rm -fr ${restore.walDirectory}`)}`);
+    // Run by a shell: a --staging-wal-directory with spaces or quotes stays one word.
+    const directory = shellQuote(restore.walDirectory);
+    lines.push(`restore_command = ${confQuote(`cp ${directory}/%f %p`)}`);
+    if (!targets.standbyMode) lines.push(`recovery_end_command = ${confQuote(`rm -fr ${directory}`)}`);
   } else if (restore.mode === 'get-wal' && restore.command) {
     if (restore.comment) lines.push(`# ${restore.comment}`);
     lines.push(`restore_command = ${confQuote(restore.command)}`);

@@ -34,7 +34,7 @@ describe('options of unimplemented features disable their server', () => {
       dir,
       mode: 0o644,
       // No log_file: the line numbers below count from this text.
-      global: { barman_user: USER, log_file: null, staging_location: 'remote' },
+      global: { barman_user: USER, log_file: null, aws_await_snapshots_timeout: '100' },
       servers: {
         pg: {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
@@ -47,7 +47,7 @@ describe('options of unimplemented features disable their server', () => {
           conninfo: 'host=127.0.0.1 port=1 dbname=postgres',
           ssh_command: 'ssh postgres@pg',
           archiver: 'on',
-          staging_location: 'local',
+          aws_await_snapshots_timeout: '3600',
         },
       },
     });
@@ -66,7 +66,7 @@ describe('options of unimplemented features disable their server', () => {
     assert.match(details, /\[pg\] snapshot_instance: not supported: .*line 11\)/);
     assert.match(
       details,
-      /\[barman\] staging_location: not supported: staging on the recovery host .*this server inherits it.*line 4\)/,
+      /\[barman\] aws_await_snapshots_timeout: not supported: snapshot backups .*this server inherits it.*line 4\)/,
     );
     const json = JSON.parse((await barman('-f', 'json', 'check', 'pg')).stdout) as Record<
       string,

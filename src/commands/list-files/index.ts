@@ -20,6 +20,10 @@ export const listFiles: CommandDefinition = {
       choices: ['standalone', 'data', 'wal', 'full'],
       defaultValue: 'standalone',
     },
+    {
+      flags: '--list-empty-directories',
+      description: 'also list the empty directories of the backup (as Barman 3.16+)',
+    },
   ],
   usesConfig: true,
   load: async () => (await import('./run.js')).default,

@@ -3,6 +3,7 @@
  * directory (a directory's files, sorted, before its sub-directories); `standalone`: those plus
  * the WAL segments from begin_wal to end_wal (whether archived or not); `wal`: the archived WAL
  * from begin_wal to the next backup's end_wal, with every history file; `full`: data and wal.
+ * `--list-empty-directories` adds the backup's empty directories (Barman 3.16).
  * `-f json` puts the list under `_INFO`, as Barman does.
  */
 import { join } from 'node:path';
@@ -47,7 +48,11 @@ export default defineCommandModule<string[]>({
         : join(catalog.layout.walsDirectory, hashDir(name), name);
     const files: string[] = [];
     if (target !== 'wal')
-      files.push(...(await withBackupStore(server.config, (store) => backupFiles(store, backup))));
+      files.push(
+        ...(await withBackupStore(server.config, (store) =>
+          backupFiles(store, backup, { emptyDirectories: input.options.listEmptyDirectories === true }),
+        )),
+      );
     if (target === 'standalone' && info.begin_wal && info.end_wal) {
       const archived = new Map(catalog.xlog.map((entry) => [entry.name, entry]));
       for (const name of segmentsBetween(info.begin_wal, info.end_wal, segmentSize(info)))

@@ -83,6 +83,22 @@ export const recover: CommandDefinition = {
       description:
         'local scratch directory for tar backups, remote WAL copies and incremental chains combined for a remote or delta restore',
     },
+    {
+      flags: '--staging-wal-directory <dir>',
+      description:
+        'absolute directory on the destination host for the WAL files of a point-in-time recovery ' +
+        '(default: barman_wal inside the destination); removed by PostgreSQL when recovery ends',
+    },
+    {
+      flags: '--recovery-conf-filename <name>',
+      description:
+        'file of the data directory the recovery settings are written to, PostgreSQL 12+ (default: postgresql.auto.conf)',
+    },
+    {
+      flags: '--recovery-option-port <port>',
+      description:
+        'ssh port written as --port into the barman-wal-restore restore_command of a remote --get-wal recovery',
+    },
     { flags: '--no-retry', description: 'do not retry a failed copy (same as --retry-times 0)' },
     { flags: '--dry-run', description: 'print the recovery plan and change nothing' },
   ],

@@ -26,6 +26,7 @@ import type { CommandContext } from '../definition.js';
 import { defineCommandModule } from '../definition.js';
 import { loadAnyServerCatalog } from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
+import { numberProblem, PORT_RANGE } from '../../util/whole-number.js';
 import { targetOptionValues } from './index.js';
 import { withOverrides } from '../shared/overrides.js';
 
@@ -41,6 +42,8 @@ interface RecoverResult {
   startedAt: Date;
   elapsedSeconds: number;
   externalConfigFiles: string[];
+  /** Where the recovery settings were written (postgresql.auto.conf, recovery.conf, --recovery-conf-filename). */
+  settingsFile: string;
 }
 
 export default defineCommandModule<RecoverResult>({
@@ -75,6 +78,11 @@ export default defineCommandModule<RecoverResult>({
       options.deltaRestore === false
         ? false
         : options.deltaRestore === true || config.recovery_options.includes('delta-restore');
+    const walRestorePort = recoveryOptionPort(
+      options.recoveryOptionPort as string | undefined,
+      remoteCommand,
+      getWal,
+    );
     const hooks = HookRunner.forServer(ctx, config);
     const hookEnv = (event: RecoveryEvent) =>
       recoveryHookEnv({
@@ -97,7 +105,13 @@ export default defineCommandModule<RecoverResult>({
         getWal,
         delta,
         dryRun: options.dryRun === true,
-        staging: stagingRoot(config, options.recoveryStagingPath as string | undefined),
+        staging: stagingRoot(
+          config,
+          options.recoveryStagingPath as string | undefined,
+          remoteCommand !== null,
+        ),
+        stagingWalDirectory: (options.stagingWalDirectory as string | undefined) ?? null,
+        recoveryConfFilename: (options.recoveryConfFilename as string | undefined) ?? null,
         areas: catalogueAreas(ctx.config),
       },
       {
@@ -105,7 +119,7 @@ export default defineCommandModule<RecoverResult>({
         log: ctx.log,
         loadCatalog: () => loadAnyServerCatalog(config, ctx.report),
         archiveHooks: archiveHooks(hooks),
-        getWalCommand: () => getWalRestoreCommand(ctx, config, remoteCommand, targets),
+        getWalCommand: () => getWalRestoreCommand(ctx, config, remoteCommand, targets, walRestorePort),
         async preRecovery(event) {
           if (hooks.has('recovery', 'pre')) await hooks.run('recovery', 'pre', hookEnv(event));
         },
@@ -132,6 +146,7 @@ export default defineCommandModule<RecoverResult>({
       startedAt: outcome.startedAt,
       elapsedSeconds: outcome.elapsedSeconds,
       externalConfigFiles: outcome.externalConfigFiles,
+      settingsFile: plan.settings.file,
     };
   },
 
@@ -171,7 +186,7 @@ export default defineCommandModule<RecoverResult>({
       lines.push(
         '',
         "WARNING: 'get-wal' is in the specified 'recovery_options'.",
-        'Before you start up the PostgreSQL server, please review the postgresql.auto.conf file',
+        `Before you start up the PostgreSQL server, please review the ${data.settingsFile} file`,
         "inside the target directory. Make sure that 'restore_command' can be executed by the PostgreSQL user.",
       );
     }
@@ -212,6 +227,7 @@ async function getWalRestoreCommand(
   config: ServerConfig,
   remoteCommand: string | null,
   targets: RecoveryTargets,
+  port: string | null,
 ): Promise<{ command: string; comment: string }> {
   const partial = targets.standbyMode ? [] : ['-P'];
   const q = (words: string[]) => words.map(shellQuote).join(' ');
@@ -221,13 +237,34 @@ async function getWalRestoreCommand(
       (await runProgramUnchecked('hostname', ['-f']).catch(() => null))?.stdout.trim() || hostname();
     return {
       comment: "The 'barman-wal-restore' command is provided by barman-ts (or Barman's 'barman-cli' package)",
-      command: `barman-wal-restore ${q([...partial, '-U', ctx.config.global.barman_user, '-c', ctx.config.configFile, fqdn, config.name])} %f %p`,
+      command: `barman-wal-restore ${q([...partial, '-U', ctx.config.global.barman_user, ...(port ? ['--port', port] : []), '-c', ctx.config.configFile, fqdn, config.name])} %f %p`,
     };
   }
   return {
     comment: `The 'barman get-wal' command must run as the '${ctx.config.global.barman_user}' user`,
     command: `${q([...barmanCommand(), '-c', ctx.config.configFile, '-q', 'get-wal', ...partial, config.name])} %f > %p`,
   };
+}
+
+/**
+ * --recovery-option-port (Barman 3.17): the ssh port barman-wal-restore uses from the recovered
+ * host. Only a remote recovery with get-wal writes barman-wal-restore: elsewhere it is refused.
+ */
+function recoveryOptionPort(
+  text: string | undefined,
+  remoteCommand: string | null,
+  getWal: boolean,
+): string | null {
+  if (text === undefined) return null;
+  const problem = numberProblem('--recovery-option-port', text, PORT_RANGE);
+  if (problem) throw new UsageError(problem);
+  if (!remoteCommand || !getWal) {
+    throw new UsageError(
+      '--recovery-option-port is only used by a remote recovery with get-wal (the barman-wal-restore restore_command)',
+      'Add --remote-ssh-command and --get-wal (or recovery_options = get-wal), or leave the option out.',
+    );
+  }
+  return String(Number(text));
 }
 
 /** How this barman-ts was started, usable from PostgreSQL's shell. */

@@ -53,7 +53,38 @@ export const clientsTable: CaseTable = {
       3,
       'ERROR: connection problem with ssh to barman@127.0.0.1',
     ),
+    archive(['--brotli', 'host', 'pg', '{config}'], 2, "ERROR: unknown option '--brotli'"),
+    archive(
+      ['--gzip', '--zstd', 'host', 'pg', '{config}'],
+      2,
+      'ERROR: choose one compression, not --gzip and --zstd',
+    ),
+    archive(
+      ['--compression-level', '5', 'host', 'pg', '{config}'],
+      2,
+      'ERROR: --compression-level needs a compression: --gzip, --bzip2, --xz, --snappy, --zstd or --lz4',
+    ),
+    archive(
+      ['--gzip', '--compression-level', '10', 'host', 'pg', '{config}'],
+      2,
+      'ERROR: argument --compression-level: must be at most 9, got 10 (the gzip levels barman-ts writes are 1 to 9)',
+    ),
+    archive(
+      ['--zstd', '--compression-level', 'fastest', 'host', 'pg', '{config}'],
+      2,
+      "ERROR: argument --compression-level: invalid value 'fastest' (use low, medium, high or an integer)",
+    ),
+    archive(
+      ['--lz4', '--compression-level'],
+      2,
+      "ERROR: option '--compression-level <level>' argument missing",
+    ),
     restore([], 2, "ERROR: missing required argument 'barman_host'"),
+    restore(
+      ['--gzip', '--keep-compression', 'host', 'pg', WAL, '{root}/wal'],
+      2,
+      'ERROR: -z/--gzip, -j/--bzip2 and --keep-compression cannot be combined: choose one',
+    ),
     restore(['host', 'pg', WAL], 2, "ERROR: missing required argument 'wal_dest'"),
     restore(
       ['--sleep', '-1', 'host', 'pg', WAL, '{root}/wal'],

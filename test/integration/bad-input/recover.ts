@@ -464,7 +464,76 @@ const fullDisk: BadInputCase[] = [
   },
 ];
 
+/** --staging-wal-directory, --recovery-conf-filename, --recovery-option-port (Barman 3.x options). */
+const recoveryOptions: BadInputCase[] = [
+  {
+    name: 'recover --staging-wal-directory relative',
+    args: recover('{dest}', '--target-immediate', '--staging-wal-directory', 'wal'),
+    exit: 2,
+    stderr: ["ERROR: --staging-wal-directory must be an absolute path: 'wal'"],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover --staging-wal-directory without a point-in-time target',
+    args: recover('{dest}', '--staging-wal-directory', '{root}/wal'),
+    exit: 2,
+    stderr: ['ERROR: --staging-wal-directory is only used by a point-in-time recovery that copies WAL files'],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover --staging-wal-directory in pg_wal',
+    args: recover('{dest}', '--target-immediate', '--staging-wal-directory', '{dest}/pg_wal/x'),
+    exit: 2,
+    stderr: ["ERROR: --staging-wal-directory {dest}/pg_wal/x cannot be inside PostgreSQL's directory pg_wal"],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover --staging-wal-directory that is not empty',
+    setup: (world) => {
+      mkdirSync(join(world.root, 'walstage'));
+      writeFileSync(join(world.root, 'walstage', 'precious.txt'), 'keep me\n');
+    },
+    args: recover('{dest}', '--target-immediate', '--staging-wal-directory', '{root}/walstage'),
+    exit: 1,
+    stderr: [
+      'ERROR: the staging WAL directory {root}/walstage is not empty (precious.txt)',
+      'HINT: PostgreSQL removes it once recovery ends',
+    ],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover --recovery-conf-filename with a path',
+    args: recover('{dest}', '--recovery-conf-filename', '../x.conf'),
+    exit: 2,
+    stderr: [
+      "ERROR: --recovery-conf-filename must be a file name in the data directory, not a path: '../x.conf'",
+    ],
+    changes: [LOCK_FILES],
+  },
+  {
+    name: 'recover --recovery-option-port without a value',
+    args: recover('{dest}', '--recovery-option-port'),
+    exit: 2,
+    stderr: ["ERROR: option '--recovery-option-port <port>' argument missing"],
+  },
+  {
+    name: 'recover --recovery-option-port out of range',
+    args: recover('{dest}', '--remote-ssh-command', 'ssh pg', '--get-wal', '--recovery-option-port', '70000'),
+    exit: 2,
+    stderr: ['ERROR: argument --recovery-option-port: must be at most 65535, got 70000'],
+  },
+  {
+    name: 'recover --recovery-option-port for a local recovery',
+    args: recover('{dest}', '--get-wal', '--recovery-option-port', '2222'),
+    exit: 2,
+    stderr: [
+      'ERROR: --recovery-option-port is only used by a remote recovery with get-wal',
+      'HINT: Add --remote-ssh-command and --get-wal',
+    ],
+  },
+];
+
 export const recoverTable: CaseTable = {
   title: 'recovery',
-  cases: [...destinations, ...tablespaces, ...targets, ...sources, ...tar, ...fullDisk],
+  cases: [...destinations, ...tablespaces, ...targets, ...recoveryOptions, ...sources, ...tar, ...fullDisk],
 };

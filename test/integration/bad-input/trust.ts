@@ -98,11 +98,11 @@ const sharing: BadInputCase[] = [
 
 const unsupported: BadInputCase[] = [
   {
-    name: 'staging_location = remote, which barman-ts does not support',
-    config: { pg: 'staging_location = remote' },
+    name: 'snapshot_instance with backup_method = snapshot, which barman-ts does not support',
+    config: { pg: 'backup_method = snapshot\nsnapshot_instance = vm' },
     args: ['backup', 'pg'],
     exit: 1,
-    stderr: ['staging_location', 'not supported'],
+    stderr: ['snapshot_instance', 'not supported'],
   },
 ];
 

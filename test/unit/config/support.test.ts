@@ -25,17 +25,21 @@ const warnings = (entry: ServerEntry) =>
   entry.problems.filter((p) => p.severity === 'warning').map(formatProblem);
 
 describe('options barman-ts does not implement disable the server', () => {
-  const refused: Array<[string, RegExp]> = [
-    ['staging_location = remote', /\[pg\] staging_location: not supported: staging on the recovery host/],
+  const refused: Array<[string, RegExp, number]> = [
+    [
+      'backup_method = snapshot\nsnapshot_instance = vm',
+      /\[pg\] snapshot_instance: not supported: snapshot backups are not supported by barman-ts/,
+      9,
+    ],
   ];
-  for (const [line, expected] of refused) {
-    it(`${line} in a server section`, () => {
+  for (const [line, expected, lineNumber] of refused) {
+    it(`${line.replace('\n', ', ')} in a server section`, () => {
       const { config } = load(`${GLOBAL}[pg]\n${RSYNC}${line}\n[good]\n${RSYNC}`);
       const pg = config.servers.get('pg')!;
       assert.equal(pg.disabled, true);
       const text = errors(pg).join('\n');
       assert.match(text, expected);
-      assert.match(text, /barman\.conf, line 8\)/, 'names the file and line');
+      assert.match(text, new RegExp(`barman\\.conf, line ${lineNumber}\\)`), 'names the file and line');
       assert.match(text, /to use this server with barman-ts/, 'says what to do');
       assert.equal(config.servers.get('good')!.disabled, false);
     });
@@ -43,21 +47,28 @@ describe('options barman-ts does not implement disable the server', () => {
 
   it('an option inherited from [barman] disables every server inheriting it, naming [barman]', () => {
     const { config } = load(
-      `${GLOBAL}staging_location = remote\n[pg]\n${RSYNC}[plain]\n${RSYNC}staging_location = local\n`,
+      `${GLOBAL}aws_await_snapshots_timeout = 100\n[pg]\n${RSYNC}backup_method = snapshot\n` +
+        `[plain]\n${RSYNC}backup_method = snapshot\naws_await_snapshots_timeout = 3600\n`,
     );
     assert.deepEqual(config.problems, [], 'no warning of its own: the servers say it');
     const pg = config.servers.get('pg')!;
     assert.equal(pg.disabled, true);
-    const [problem] = pg.problems.filter((p) => p.severity === 'error');
+    const problem = pg.problems.find(
+      (p) => p.severity === 'error' && p.option === 'aws_await_snapshots_timeout',
+    );
     assert.deepEqual(
       { section: problem!.section, option: problem!.option, line: problem!.line },
-      { section: 'barman', option: 'staging_location', line: 4 },
+      { section: 'barman', option: 'aws_await_snapshots_timeout', line: 4 },
     );
     assert.match(
       formatProblem(problem!),
-      /Remove 'staging_location' from \[barman\] \(this server inherits it\) or set 'staging_location = local' in this server's section/,
+      /Remove 'aws_await_snapshots_timeout' from \[barman\] \(this server inherits it\) or set 'aws_await_snapshots_timeout = 3600' in this server's section/,
     );
-    assert.equal(config.servers.get('plain')!.disabled, false, 'a server turning it off is fine');
+    assert.deepEqual(
+      config.servers.get('plain')!.problems.filter((p) => p.option === 'aws_await_snapshots_timeout'),
+      [],
+      'a server turning it off has no problem with it',
+    );
   });
 
   it('values meaning off are accepted silently', () => {
@@ -250,10 +261,10 @@ describe('the option table records what barman-ts does with each option', () => 
       'encryption',
       'encryption_key_id',
       'encryption_passphrase_command',
+      'staging_location',
     ] as const)
       assert.equal(level(key), 'full', key);
-    for (const key of ['staging_location', 'snapshot_provider'] as const)
-      assert.equal(level(key), 'not-supported', key);
+    assert.equal(level('snapshot_provider'), 'not-supported', 'snapshot_provider');
   });
 
   it('docs/configuration.md shows the status of every option', () => {

@@ -831,3 +831,118 @@ describe('buildRecoveryPlan: refused backups and targets', () => {
     );
   });
 });
+
+describe('buildRecoveryPlan: --staging-wal-directory and --recovery-conf-filename', () => {
+  test('a PITR copies its WAL into the absolute staging directory, quoted for the shell', () => {
+    const plan = buildRecoveryPlan(
+      input({ targets: TIME_TARGET, stagingWalDirectory: '/var/lib/wal stage/' }),
+    );
+    assert.equal(plan.wal.directory, '/var/lib/wal stage');
+    assert.equal(plan.wal.archiveStatus, false);
+    assert.deepEqual(plan.settings.lines.slice(0, 2), [
+      "restore_command = 'cp ''/var/lib/wal stage''/%f %p'",
+      "recovery_end_command = 'rm -fr ''/var/lib/wal stage'''",
+    ]);
+    assert.ok(
+      describePlan(plan).includes(
+        'WAL files to copy into /var/lib/wal stage/: 5 (000000010000000000000003 to 000000010000000000000007)',
+      ),
+    );
+  });
+
+  test('a directory of its own inside PGDATA is accepted', () => {
+    const plan = buildRecoveryPlan(input({ targets: TIME_TARGET, stagingWalDirectory: '/srv/rec/my_wal' }));
+    assert.equal(plan.wal.directory, '/srv/rec/my_wal');
+  });
+
+  const refusals: Array<[string, Partial<PlanInput>, string]> = [
+    [
+      'relative',
+      { targets: TIME_TARGET, stagingWalDirectory: 'wal' },
+      "--staging-wal-directory must be an absolute path: 'wal'",
+    ],
+    [
+      '/',
+      { targets: TIME_TARGET, stagingWalDirectory: '/' },
+      "--staging-wal-directory / cannot be '/': PostgreSQL removes it (recovery_end_command) once recovery ends",
+    ],
+    [
+      'the destination',
+      { targets: TIME_TARGET, stagingWalDirectory: '/srv/rec/' },
+      '--staging-wal-directory /srv/rec cannot be the destination directory or one of its parents: PostgreSQL removes it (recovery_end_command) once recovery ends',
+    ],
+    [
+      'a parent of the destination',
+      { targets: TIME_TARGET, stagingWalDirectory: '/srv' },
+      '--staging-wal-directory /srv cannot be the destination directory or one of its parents: PostgreSQL removes it (recovery_end_command) once recovery ends',
+    ],
+    [
+      'pg_wal',
+      { targets: TIME_TARGET, stagingWalDirectory: '/srv/rec/pg_wal' },
+      "--staging-wal-directory /srv/rec/pg_wal cannot be inside PostgreSQL's directory pg_wal: PostgreSQL removes it (recovery_end_command) once recovery ends",
+    ],
+    [
+      'a tablespace',
+      { targets: TIME_TARGET, stagingWalDirectory: '/srv/pg/tbs2/wal' },
+      "--staging-wal-directory /srv/pg/tbs2/wal cannot be inside tablespace 'tbs2' (/srv/pg/tbs2): PostgreSQL removes it (recovery_end_command) once recovery ends",
+    ],
+    [
+      'no PITR',
+      { stagingWalDirectory: '/srv/wal' },
+      '--staging-wal-directory is only used by a point-in-time recovery that copies WAL files',
+    ],
+    [
+      'standby mode',
+      { targets: { ...TIME_TARGET, standbyMode: true }, stagingWalDirectory: '/srv/wal' },
+      '--staging-wal-directory is only used by a point-in-time recovery that copies WAL files',
+    ],
+    [
+      'get-wal',
+      { targets: TIME_TARGET, getWal: true, stagingWalDirectory: '/srv/wal' },
+      '--staging-wal-directory cannot be used with get-wal: PostgreSQL fetches the WAL files with barman-wal-restore or get-wal, nothing is copied',
+    ],
+  ];
+  for (const [label, over, message] of refusals) {
+    test(`--staging-wal-directory refused: ${label}`, () => {
+      assertError(() => buildRecoveryPlan(input(over)), { type: UsageError, code: 'usage', message });
+    });
+  }
+
+  test('--recovery-conf-filename names the settings file (PostgreSQL 12+)', () => {
+    const plan = buildRecoveryPlan(
+      input({ targets: TIME_TARGET, recoveryConfFilename: 'recovery-custom.conf' }),
+    );
+    assert.equal(plan.settings.file, 'recovery-custom.conf');
+    assert.equal(plan.settings.signal, 'recovery.signal');
+    assert.ok(describePlan(plan).includes('Settings for recovery-custom.conf:'));
+  });
+
+  for (const [label, over, infoFields, message] of [
+    [
+      'PostgreSQL 11',
+      { recoveryConfFilename: 'x.conf' },
+      { version: 110022 },
+      '--recovery-conf-filename needs PostgreSQL 12 or later: backup B1 is from 110022, whose recovery settings must go to recovery.conf',
+    ],
+    [
+      'a path',
+      { recoveryConfFilename: 'conf.d/x.conf' },
+      {},
+      "--recovery-conf-filename must be a file name in the data directory, not a path: 'conf.d/x.conf'",
+    ],
+    [
+      '..',
+      { recoveryConfFilename: '..' },
+      {},
+      "--recovery-conf-filename must be a file name in the data directory, not a path: '..'",
+    ],
+  ] as Array<[string, Partial<PlanInput>, Partial<BackupInfo>, string]>) {
+    test(`--recovery-conf-filename refused: ${label}`, () => {
+      assertError(() => buildRecoveryPlan(input(over, infoFields)), {
+        type: UsageError,
+        code: 'usage',
+        message,
+      });
+    });
+  }
+});

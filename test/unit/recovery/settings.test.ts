@@ -137,6 +137,7 @@ describe('recoverySettingsLines', () => {
       [],
     ],
     [
+      // Quoted for the shell that runs it (cp '/srv/o'\''brien\wal'/%f %p), then for postgresql.conf.
       'a WAL directory path with a quote and a backslash',
       {
         targets: NO_TARGET,
@@ -145,8 +146,8 @@ describe('recoverySettingsLines', () => {
         version: PG16,
       },
       [
-        "restore_command = 'cp /srv/o''brien\\\\wal/%f %p'",
-        "recovery_end_command = 'rm -fr /srv/o''brien\\\\wal'",
+        "restore_command = 'cp ''/srv/o''\\\\''''brien\\\\wal''/%f %p'",
+        "recovery_end_command = 'rm -fr ''/srv/o''\\\\''''brien\\\\wal'''",
       ],
     ],
     [
