@@ -6,7 +6,8 @@
  * is recovered from the bucket — to its end and to a time after the last incremental — and
  * PostgreSQL started on each result has exactly the rows of the source at that point. A chain
  * whose middle backup lost its archives, or all its objects, is refused naming that backup
- * before the destination is created.
+ * before the destination is created. keep refuses an incremental backup, and deleting the middle
+ * backup deletes the newest one too, in the bucket as in a directory.
  */
 import assert from 'node:assert/strict';
 import {
@@ -247,10 +248,28 @@ describe('barman backup --incremental and recover on s3:// (PostgreSQL 17)', { c
     for (const name of archives) renameSync(join(aside, name), join(middle, name));
 
     // Every object of the middle backup removed by hand: the catalogue no longer has it.
-    rmSync(middle, { recursive: true });
+    renameSync(middle, join(aside, ids[1]!));
     const gone = await recover(ids[2]!, destination);
     assert.equal(gone.exitCode, 1, gone.stdout + gone.stderr);
     assert.match(gone.stderr, new RegExp(`backup '${ids[1]}', the parent of '${ids[2]}', is missing`));
     assert.ok(!existsSync(destination), 'nothing is written');
+    renameSync(join(aside, ids[1]!), middle);
+  });
+
+  it('follows the chain rules in the bucket: keep only on a full backup, delete takes the descendants', async () => {
+    const keep = await barman('keep', 'main', ids[1]!, '--target', 'full');
+    assert.equal(keep.exitCode, 1, keep.stdout + keep.stderr);
+    assert.doesNotMatch(keep.stderr, /\n\s+at /);
+    const deleted = await barman('delete', 'main', ids[1]!);
+    assert.equal(deleted.exitCode, 0, deleted.stdout + deleted.stderr);
+    const list = await barman('list-backup', 'main');
+    assert.match(list.stdout, new RegExp(`^main ${ids[0]} `, 'm'));
+    assert.doesNotMatch(list.stdout, new RegExp(`${ids[1]}|${ids[2]}`));
+    for (const id of [ids[1]!, ids[2]!])
+      assert.ok(
+        !existsSync(join(baseDir(), id)) || objectsOf(id).length === 0,
+        `${id}: ${existsSync(join(baseDir(), id)) ? objectsOf(id).join(' ') : ''}`,
+      );
+    assert.deepEqual(info(ids[0]!).children_backup_ids ?? [], []);
   });
 });
