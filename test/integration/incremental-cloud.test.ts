@@ -10,15 +10,7 @@
  * backup deletes the newest one too, in the bucket as in a directory.
  */
 import assert from 'node:assert/strict';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseBackupInfo } from '../../src/catalog/backup-info.js';
@@ -81,7 +73,7 @@ for (const version of [17, 18] as const)
         ))
           await readTar(createReadStream(join(baseDir(), id, name)), async (member, read) => {
             members.set(member.name.replace(/^\.\//, ''), member.size);
-            await read(async () => undefined);
+            await read(() => Promise.resolve());
           });
         return members;
       };
