@@ -232,7 +232,7 @@ export async function writeCombined(
     if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
   });
 
-  if (inPlace) await removeDropped(chain[0]!, files, localPath, target.destination, directories);
+  if (inPlace) await removeDropped(scan.contents[0]!, files, localPath, target.destination, directories);
   const label = await OutputFile.create(joinPath(target.destination, 'backup_label'));
   await label.write(Buffer.from(combinedLabel(newest)));
   manifest.push({
@@ -307,19 +307,19 @@ async function keptInPlace(
 }
 
 /**
- * With the full backup in place: the files its manifest lists that the result does not have
- * (dropped relations, a dropped database's directory), and its backup_label and backup_manifest,
- * which the result's replace.
+ * With the full backup in place: its files (as the scan found them there, before writing) that
+ * the result does not have — dropped relations, a dropped database's directory — and its
+ * backup_label and backup_manifest, which the result's replace.
  */
 async function removeDropped(
-  full: LoadedBackup,
+  full: ReadonlyMap<string, number>,
   files: readonly PlannedFile[],
   localPath: (path: string) => string,
   destination: string,
   directories: readonly string[],
 ): Promise<void> {
   const kept = new Set(files.map((file) => file.path));
-  const dropped = [...full.manifest.keys(), 'backup_manifest'].filter((path) => !kept.has(path));
+  const dropped = [...full.keys()].filter((path) => !kept.has(path));
   await removeReplaced(dropped.map(localPath), new Set([destination, ...directories.map(localPath)]));
 }
 
