@@ -29,7 +29,14 @@ import {
 } from './output.js';
 import { placeWholeFile, probeWholeFileMode, sizeOf, type WholeFileMode } from './local-files.js';
 import { localFullVersion, patchInPlace, reconstruct } from './reconstruct.js';
-import { locate, scanChain, segmentVersions, type CombineScan, type PlannedFile } from './scan.js';
+import {
+  inRelationDirectory,
+  locate,
+  scanChain,
+  segmentVersions,
+  type CombineScan,
+  type PlannedFile,
+} from './scan.js';
 
 /** How files copied whole reach the destination (combine_mode); reconstructed files are written. */
 export type CombineMode = WholeFileMode;
@@ -232,7 +239,8 @@ export async function writeCombined(
     if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
   });
 
-  if (inPlace) await removeDropped(scan.contents[0]!, files, localPath, target.destination, directories);
+  if (inPlace)
+    await removeDropped(chain[0]!, scan.contents[0]!, files, localPath, directories, target.destination);
   const label = await OutputFile.create(joinPath(target.destination, 'backup_label'));
   await label.write(Buffer.from(combinedLabel(newest)));
   manifest.push({
@@ -307,19 +315,27 @@ async function keptInPlace(
 }
 
 /**
- * With the full backup in place: its files (as the scan found them there, before writing) that
- * the result does not have — dropped relations, a dropped database's directory — and its
- * backup_label and backup_manifest, which the result's replace.
+ * With the full backup in place: its files that the result does not have — dropped relations, a
+ * dropped database's directory — and its backup_label and backup_manifest, which the result's
+ * replace. Its files are those the scan found there (before writing) that its manifest lists or
+ * that lie in relation directories: nothing else of the destination (the WAL a recovery copies
+ * meanwhile) is touched.
  */
 async function removeDropped(
-  full: ReadonlyMap<string, number>,
+  full: LoadedBackup,
+  foundInPlace: ReadonlyMap<string, number>,
   files: readonly PlannedFile[],
   localPath: (path: string) => string,
-  destination: string,
   directories: readonly string[],
+  destination: string,
 ): Promise<void> {
   const kept = new Set(files.map((file) => file.path));
-  const dropped = [...full.keys()].filter((path) => !kept.has(path));
+  const ours = (path: string) =>
+    full.manifest.has(path) ||
+    inRelationDirectory(path) ||
+    path === 'backup_label' ||
+    path === 'backup_manifest';
+  const dropped = [...foundInPlace.keys()].filter((path) => ours(path) && !kept.has(path));
   await removeReplaced(dropped.map(localPath), new Set([destination, ...directories.map(localPath)]));
 }
 
