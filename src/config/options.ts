@@ -810,7 +810,8 @@ const optionTable = {
       'file system); `link` hard-links them into the staging directory of a remote or `--delta-restore` ' +
       'recovery, which then copies them (refused for a local recovery: PostgreSQL would write into the ' +
       'backups). A mode the file systems cannot do is refused before anything is written (probed with one ' +
-      'file where the chain goes), never replaced by a copy.',
+      'file where the chain goes), never replaced by a copy. A chain stored as tar archives (an s3:// ' +
+      'basebackups_directory) is extracted: `copy` and `copy-file-range` only, `link` and `clone` are refused.',
     flag: {
       flags: '--combine-mode <mode>',
       commands: ['recover'],

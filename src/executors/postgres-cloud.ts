@@ -6,6 +6,8 @@
  * server's own `<id>/backup_manifest` — so listing, retention, deletion and recovery read it
  * like any other. Nothing is kept locally: each member goes from the socket to the upload, and a
  * slow upload pauses the socket. Like pg_basebackup backups it waits for its WAL (WAITING_FOR_WALS).
+ * An incremental backup sends its parent's `<parent>/backup_manifest`, read from the bucket
+ * (UPLOAD_MANIFEST), and its archives hold the server's INCREMENTAL.* files as they come.
  */
 import type { Readable } from 'node:stream';
 import { BarmanError } from '../errors/index.js';
@@ -15,7 +17,8 @@ import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
 import { cloudArchiveOptions, cloudBackupCompression, cloudBackupEncryption } from './cloud-upload.js';
 import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
-import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
+import { archiveBase, baseBackupOptions, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
+import { incrementalOptions, saveIncrementalFacts } from './postgres-native.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -40,6 +43,7 @@ export async function streamBackupToObjectStore(request: BackupRequest): Promise
     const standby = await postgres.isInRecovery(client);
     if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
     const facts = await describeServer(client, request);
+    await saveIncrementalFacts(request, client);
     const compression = cloudBackupCompression(config);
     const start = await postgres.walPosition(client);
     await request.save({
@@ -49,9 +53,10 @@ export async function streamBackupToObjectStore(request: BackupRequest): Promise
       compression,
       encryption: cloudBackupEncryption(config),
     });
+    const kind = request.incremental ? `INCREMENTAL, parent ${request.incremental.parentId}, ` : '';
     announceCopy(
       request,
-      `BASE_BACKUP (tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
+      `BASE_BACKUP (${kind}tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
       false,
     );
     const copy = await copyAndFinish(
@@ -95,6 +100,7 @@ async function streamCopy(request: BackupRequest): Promise<StreamedCopy> {
       ...baseBackupOptions(request),
       // With data checksums, the pages are checked as the archives are re-packed (request.pageCheck).
       ...(request.pageCheck ? { verifyChecksums: false } : {}),
+      ...incrementalOptions(request),
     },
     {
       started: progress.started,

@@ -47,14 +47,7 @@ export async function nativePlainBackup(
   facts: ServerFacts,
   standby: boolean,
 ): Promise<ExecutorOutcome> {
-  if (request.incremental) {
-    // What Barman 3.11+ records for an incremental (a full backup keeps Barman 3.4's keys only).
-    await request.save({
-      data_checksums: await postgres.setting(client, 'data_checksums'),
-      summarize_wal: await postgres.setting(client, 'summarize_wal'),
-      cluster_size: await postgres.clusterSize(client),
-    });
-  }
+  await saveIncrementalFacts(request, client);
   const start = await postgres.walPosition(client);
   await request.save({
     status: 'STARTED',
@@ -78,13 +71,48 @@ export async function nativePlainBackup(
   return { fromStandby: standby };
 }
 
+/**
+ * What Barman 3.11+ records for an incremental backup (a full backup keeps Barman 3.4's keys
+ * only), whichever storage it goes to; nothing for a full backup.
+ */
+export async function saveIncrementalFacts(
+  request: BackupRequest,
+  client: postgres.PostgresClient,
+): Promise<void> {
+  if (!request.incremental) return;
+  await request.save({
+    data_checksums: await postgres.setting(client, 'data_checksums'),
+    summarize_wal: await postgres.setting(client, 'summarize_wal'),
+    cluster_size: await postgres.clusterSize(client),
+  });
+}
+
+/**
+ * BASE_BACKUP's options for an incremental backup: the parent's backup_manifest, read through
+ * the backup's Storage (a directory or a bucket), sent with UPLOAD_MANIFEST first.
+ */
+export function incrementalOptions(
+  request: BackupRequest,
+): Pick<postgres.BaseBackupOptions, 'extraOptions' | 'prepare'> {
+  const { incremental, storage } = request;
+  if (!incremental) return {};
+  return {
+    extraOptions: ['INCREMENTAL'],
+    prepare: async (session) => {
+      request.setStep(`sending the backup_manifest of backup ${incremental.parentId}`);
+      await session.uploadManifest(await storage.openRead(incremental.manifest));
+      request.setStep('copying files');
+    },
+  };
+}
+
 interface PlainCopy {
   label: BackupLabel;
   end: postgres.BaseBackupEnd;
 }
 
 async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
-  const { config, storage, backupId: id, incremental } = request;
+  const { config, storage, backupId: id } = request;
   let label: BackupLabel | null = null;
   const progress = baseBackupProgress(request);
   // pg_tblspc/<oid> links to the tablespace's copy, as pg_basebackup's --tablespace-mapping does.
@@ -97,16 +125,7 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
       tablespaceMap: false,
       // With data checksums, the copy's pages are checked as the backup finishes (request.pageCheck).
       ...(request.pageCheck ? { verifyChecksums: false } : {}),
-      ...(incremental
-        ? {
-            extraOptions: ['INCREMENTAL'],
-            prepare: async (session) => {
-              request.setStep(`sending the backup_manifest of backup ${incremental.parentId}`);
-              await session.uploadManifest(await storage.openRead(incremental.manifest));
-              request.setStep('copying files');
-            },
-          }
-        : {}),
+      ...incrementalOptions(request),
     },
     {
       started: progress.started,

@@ -1,6 +1,13 @@
 /**
  * The base copy of a block-level incremental backup: its chain, already read and checked
  * (combine/prepareCombine, before anything was written), is combined by the native combine.
+ * A chain stored as tar archives (an s3:// basebackups_directory, barman-cloud's layout) was only
+ * checked for its archives (every backup has its PGDATA archive and backup_manifest): the full
+ * backup's archives stream straight into the place the combine writes (the destination, or
+ * staging as below), each incremental's into staging (`chain/<id>/`: only what that incremental
+ * stored — changed blocks and small files), then the chain is read and checked and the same
+ * combine runs with the full backup in place (combine.ts, baseInPlace): no copy of the full
+ * backup is staged, and every archive is read once, as a stream.
  *
  * - Local destination, no delta: combined straight into the destination and the tablespace
  *   locations (apply.ts made them and the pg_tblspc links), with the same exclusions as a copy
@@ -11,16 +18,25 @@
  *   is removed with the rest of staging.
  */
 import { join } from 'node:path';
+import { PosixStorage } from '../storage/index.js';
+import { createRateLimiter } from '../util/throttle.js';
+import { extractBackupArchives } from './archive-extract.js';
+import type { ChainBackup } from './combine/chain.js';
 import type { CombineFilter, CombineMode, PreparedCombine } from './combine/combine.js';
-import { writeCombined } from './combine/combine.js';
+import { prepareCombine, writeCombined } from './combine/combine.js';
+import { chainBackupDirectory } from './layout.js';
+import type { BackupArchives } from './sources.js';
 import type { RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { CopyStats } from '../transfer/copy-tree.js';
 import type { RecoveryPlan } from './plan.js';
 
-export interface ChainRestore {
-  prepared: PreparedCombine;
-  mode: CombineMode;
+/** A chain stored as tar archives: its backups, full backup first, as recovery lists them. */
+export interface ArchivedChain {
+  members: ReadonlyArray<{ id: string; archives: BackupArchives }>;
 }
+
+export type ChainRestore =
+  { prepared: PreparedCombine; mode: CombineMode } | { archived: ArchivedChain; mode: CombineMode };
 
 export interface ChainRestoreStats {
   files: number;
@@ -36,6 +52,8 @@ export async function restoreChain(
     staging: string;
     jobs: number;
     filter: CombineFilter;
+    bandwidthLimit: number | null;
+    signal?: AbortSignal;
     copyOptions: (
       label: string,
       exclude: TreeCopyOptions['exclude'],
@@ -53,13 +71,19 @@ export async function restoreChain(
       root === null ? tablespace.location : join(root, String(tablespace.oid)),
     ]),
   );
-  const combined = await writeCombined(chain.prepared, {
+  const archived = 'archived' in chain;
+  const prepared = archived
+    ? await extractChain(chain.archived, { ...context, data, tablespaces })
+    : chain.prepared;
+  const combined = await writeCombined(prepared, {
     destination: data,
     tablespaceDestinations: tablespaces,
     mode: chain.mode,
     jobs: context.jobs,
     filter: context.filter,
+    baseInPlace: archived,
   });
+  if (archived) await new PosixStorage(context.staging).removeTree('chain');
   if (root === null) return { files: combined.files, bytes: combined.bytes, reused: 0 };
   const stats: CopyStats[] = [];
   for (const tablespace of plan.tablespaces)
@@ -78,4 +102,61 @@ export async function restoreChain(
     bytes: stats.reduce((sum, entry) => sum + entry.bytes, 0),
     reused: stats.reduce((sum, entry) => sum + entry.reused + entry.linked, 0),
   };
+}
+
+/**
+ * Extracts an archived chain (see the top of this file) and reads and checks it as the combine
+ * does for any chain: the full backup into `data` and `tablespaces`, the incrementals into
+ * staging. The archives of one backup download `jobs` at a time, under one bandwidth limit.
+ */
+async function extractChain(
+  chain: ArchivedChain,
+  context: {
+    plan: RecoveryPlan;
+    staging: string;
+    jobs: number;
+    filter: CombineFilter;
+    bandwidthLimit: number | null;
+    signal?: AbortSignal;
+    data: string;
+    tablespaces: ReadonlyMap<number, string>;
+  },
+): Promise<PreparedCombine> {
+  const limiter = context.bandwidthLimit ? createRateLimiter(context.bandwidthLimit, context.signal) : null;
+  const stagedRoot = join(context.staging, 'chain');
+  const backups: ChainBackup[] = [];
+  for (const [index, member] of chain.members.entries()) {
+    const full = index === 0;
+    // Absolute paths, through a Storage of the root directory: the destination and the
+    // tablespace locations may be anywhere.
+    const dataDirectory = full ? context.data : join(stagedRoot, chainBackupDirectory(member.id, 'data'));
+    const tablespaces = context.plan.tablespaces.map((tablespace) => ({
+      ...tablespace,
+      location: full
+        ? context.tablespaces.get(tablespace.oid)!
+        : join(stagedRoot, chainBackupDirectory(member.id, String(tablespace.oid))),
+    }));
+    const extracted = await extractBackupArchives(member.archives, {
+      pgdata: dataDirectory,
+      tablespaces,
+      // A tablespace created after an older backup of the chain is not in its archives.
+      tablespacesOptional: index < chain.members.length - 1,
+      filter: context.filter,
+      jobs: context.jobs,
+      limiter,
+      privateModes: !full || context.data !== context.plan.destination,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
+    if (extracted.manifest === null)
+      throw new Error(`backup ${member.id} has no backup_manifest in ${member.archives.location}`);
+    // The combine reads each backup's manifest beside its backup_label, as in a plain backup.
+    await new PosixStorage(dataDirectory).writeFile('backup_manifest', extracted.manifest, { mode: 0o600 });
+    backups.push({
+      name: member.id,
+      storage: new PosixStorage('/'),
+      dataDirectory: dataDirectory.slice(1),
+      tablespaces: new Map(tablespaces.map((tablespace) => [tablespace.oid, tablespace.location.slice(1)])),
+    });
+  }
+  return prepareCombine(backups);
 }

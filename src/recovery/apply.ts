@@ -6,7 +6,6 @@
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseBackupManifest } from '../catalog/backup-manifest.js';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/posix.js';
@@ -16,11 +15,11 @@ import type { RecoveryPlan } from './plan.js';
 import { appendSettings, disableDangerousSettings } from './settings.js';
 import type { ChainRestore } from './apply-chain.js';
 import { restoreChain } from './apply-chain.js';
-import type { BackupArchive, BackupArchives, WalOpener } from './sources.js';
+import type { BackupArchives, WalOpener } from './sources.js';
 import type { RemoteStaging } from './remote-staging.js';
 import { extractOnRecoveryHost } from './remote-staging.js';
-import { extractTarStream } from './tar-extract.js';
-import { bandwidthFor, createRateLimiter, createStartLimiter, pacedReadable } from '../util/throttle.js';
+import { extractBackupArchives, selectBackupArchives } from './archive-extract.js';
+import { bandwidthFor, createRateLimiter, createStartLimiter } from '../util/throttle.js';
 import type { StartLimiter } from '../util/throttle.js';
 import { runWorkers } from '../util/workers.js';
 
@@ -170,6 +169,8 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
           staging,
           jobs: options.jobs,
           filter: dataFilter,
+          bandwidthLimit: options.bandwidthLimit,
+          ...(options.signal ? { signal: options.signal } : {}),
           copyOptions,
         });
         result.files += stats.files;
@@ -332,40 +333,25 @@ async function restoreTarBackup(
   result: ApplyResult,
 ): Promise<void> {
   const { plan, destination } = options;
-  const archives = await options.archives.list();
-  const where = archives[0]?.location.slice(0, archives[0].location.lastIndexOf('/')) ?? plan.backupDirectory;
-  // pg_basebackup names PGDATA's archive base.tar, barman-cloud-backup data.tar.
-  const pgdataBase = archives.some((archive) => archive.base === 'base') ? 'base' : 'data';
-  if (!archives.some((archive) => archive.base === pgdataBase)) {
-    throw new BarmanError(
-      'backup-archive-missing',
-      `no base.tar or data.tar archive in ${where}: the backup is incomplete`,
-    );
-  }
   // Straight into place when local (or extracted on the recovery host) and not a delta
   // restore; through staging otherwise.
   const remoteStaging = options.remoteStaging ?? null;
   const direct = (destination.remoteCommand === null || remoteStaging !== null) && !plan.delta;
-  const targets = new Map<string, string>([[pgdataBase, direct ? plan.destination : join(staging, 'data')]]);
-  for (const tablespace of plan.tablespaces) {
-    const oid = String(tablespace.oid);
-    if (!archives.some((archive) => archive.base === oid)) {
-      throw new BarmanError(
-        'backup-archive-missing',
-        `no archive for tablespace ${tablespace.name} (${oid}.tar*) in ${where}`,
-      );
-    }
-    targets.set(oid, direct ? tablespace.location : join(staging, oid));
-  }
-  const selected = archives.filter((archive) => targets.has(archive.base));
-  const manifest = await options.archives.manifest();
+  const places = {
+    pgdata: direct ? plan.destination : join(staging, 'data'),
+    tablespaces: plan.tablespaces.map((tablespace) => ({
+      ...tablespace,
+      location: direct ? tablespace.location : join(staging, String(tablespace.oid)),
+    })),
+  };
   // The manifest goes into the data directory as pg_basebackup leaves it; renamed with the backup
   // id like Barman does.
-  const placeManifest = async () => {
+  const placeManifest = async (manifest: string | null) => {
     if (manifest !== null)
       await destination.writeFiles([{ path: join(plan.destination, 'backup_manifest'), content: manifest }]);
   };
   if (remoteStaging) {
+    const { pgdataBase, targets, selected } = await selectBackupArchives(options.archives, places);
     await extractOnRecoveryHost({
       destination,
       staging: remoteStaging,
@@ -377,81 +363,22 @@ async function restoreTarBackup(
       copyOptions: copyOptions('archives', copyAll),
     });
     // The manifest checks only what barman-ts extracts itself; it is placed all the same.
-    return placeManifest();
+    return placeManifest(await options.archives.manifest());
   }
-  const total = selected.length;
-  let done = 0;
-  // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
-  const limiter = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null;
-  // The backup's manifest, when it has one (local-to-cloud, pg_basebackup's tar format): every
-  // restored file is checked against it while it is written, and none may be missing.
-  const listed = manifest === null ? null : parseBackupManifest(manifest, `${where}/backup_manifest`);
-  const restored = new Set<string>();
-  const manifestPath = (archive: BackupArchive, path: string) =>
-    archive.base === pgdataBase ? path : `pg_tblspc/${archive.base}/${path}`;
-  const decidePgdata = (path: string) => {
-    const top = path.split('/')[0]!;
-    // The content of pg_wal, log/ … is never restored.
-    if (path !== top && filter(top, true) === 'empty') return 'skip' as const;
-    return filter(path, false);
-  };
-  // Archives extract in parallel (downloads overlap for a cloud backup), `jobs` at a time.
-  await runWorkers(
-    options.jobs,
-    selected,
-    async (archive) => {
-      const stats = await extractTarStream(
-        limiter
-          ? pacedReadable(await options.archives.open(archive), limiter)
-          : await options.archives.open(archive),
-        archive.location,
-        archive.compression,
-        targets.get(archive.base)!,
-        {
-          ...(archive.base === pgdataBase ? { decide: decidePgdata } : {}),
-          ...(listed
-            ? {
-                expected: (path: string) => {
-                  const inManifest = manifestPath(archive, path);
-                  restored.add(inManifest);
-                  return listed.get(inManifest);
-                },
-              }
-            : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-          privateModes: !direct,
-        },
-      );
-      done += 1;
-      result.files += stats.files;
-      result.bytes += stats.bytes;
-      options.report.progress?.({
-        label: 'archives',
-        bytesDone: result.bytes,
-        bytesTotal: result.bytes,
-        filesDone: done,
-        filesTotal: total,
-        final: done === total,
-      });
-    },
-    options.signal,
-  );
-  if (listed) {
-    const missing = [...listed.keys()].filter(
-      (path) =>
-        !restored.has(path) &&
-        // Files of tablespaces not restored, and paths recovery never restores, are not missing.
-        (path.startsWith('pg_tblspc/') ? targets.has(path.split('/')[1]!) : decidePgdata(path) === 'copy'),
-    );
-    if (missing.length > 0) {
-      throw new BarmanError(
-        'backup-corrupt',
-        `${missing.length} file(s) of the backup manifest are in none of the archives of ${where}, the first is '${missing[0]}'`,
-        { hint: 'an archive part is missing from storage: recover another backup' },
-      );
-    }
-  }
-  if (direct) return placeManifest();
+  const extracted = await extractBackupArchives(options.archives, {
+    ...places,
+    filter,
+    jobs: options.jobs,
+    // bandwidth_limit (--bwlimit) paces the archive reads together: downloads from object storage.
+    limiter: options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit, options.signal) : null,
+    privateModes: !direct,
+    report: options.report,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  result.files += extracted.files;
+  result.bytes += extracted.bytes;
+  const { manifest } = extracted;
+  if (direct) return placeManifest(manifest);
   for (const tablespace of plan.tablespaces) {
     const stats = await destination.copyTree(
       join(staging, String(tablespace.oid)),
@@ -468,7 +395,7 @@ async function restoreTarBackup(
   );
   result.reusedFiles += stats.reused + stats.linked;
   await rm(join(staging, 'data'), { recursive: true, force: true });
-  await placeManifest();
+  await placeManifest(manifest);
 }
 
 /**

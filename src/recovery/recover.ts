@@ -17,6 +17,7 @@ import { runArchiveWal, walWaiting } from '../wal/archive-service.js';
 import type { ArchiveHooks } from '../wal/archiver.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { ApplyResult } from './apply.js';
+import type { ArchivedChain } from './apply-chain.js';
 import type { ReadableBackup } from './chain.js';
 import { resolveChain } from './chain.js';
 import type { ChainBackup } from './combine/chain.js';
@@ -39,7 +40,7 @@ import type { RemoteStaging } from './remote-staging.js';
 import { checkRecoveryHostTools, remoteStagingFor } from './remote-staging.js';
 import { checkSources, entryKind } from './source-checks.js';
 import type { BackupArchive, RecoverySources } from './sources.js';
-import { openSources } from './sources.js';
+import { archives, openSources } from './sources.js';
 import type { RecoveryTargets } from './targets.js';
 
 export interface RecoveryRequest {
@@ -236,12 +237,20 @@ async function recoverFrom(
   );
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
-  await checkSources(plan, sources);
+  const archived = plan.chain ? archivedChain(config, chain, sources) : null;
+  await checkSources(plan, sources, archived);
   const remoteStaging = await remoteStagingOf(config, plan, backup.id, sources);
   await requirePassphrase(config, chain, plan.wal.selection.files, sources);
   // The whole chain is read and checked here: a chain that cannot be combined is refused
-  // before the destination, the staging directory or the hooks see anything.
-  const prepared = plan.chain ? await prepareCombine(chainBackups(chain, sources)) : null;
+  // before the destination, the staging directory or the hooks see anything. One stored as tar
+  // archives is checked for them here, and read and checked as it is extracted (apply-chain.ts).
+  const prepared = plan.chain && !archived ? await prepareCombine(chainBackups(chain, sources)) : null;
+  if (archived && config.combine_mode !== 'copy' && config.combine_mode !== 'copy-file-range')
+    throw new BarmanError(
+      'combine-mode-unsupported',
+      `combine_mode = ${config.combine_mode}: the chain of backup ${backup.id} is stored as tar archives in ${sources.backups.location}, whose files are extracted, not linked or cloned`,
+      { hint: 'set combine_mode = copy (or --combine-mode copy)' },
+    );
   // combine_mode clone or link, probed where the chain will be written (staging when remote or delta).
   if (prepared) {
     const direct = remoteCommand === null && !plan.delta;
@@ -284,6 +293,7 @@ async function recoverFrom(
       backupInfoText: formatBackupInfo(backup.info),
       remoteStaging: remoteStaging?.staging ?? null,
       ...(prepared ? { chain: { prepared, mode: config.combine_mode } } : {}),
+      ...(archived ? { chain: { archived, mode: config.combine_mode } } : {}),
     });
   } catch (error) {
     await deps.postRecovery(event, error);
@@ -332,6 +342,23 @@ function chainBackups(chain: readonly ReadableBackup[], sources: RecoverySources
       ]),
     ),
   }));
+}
+
+/** The backups of a chain stored as tar archives (barman-cloud's layout); null for plain copies. */
+function archivedChain(
+  config: ServerConfig,
+  chain: readonly ReadableBackup[],
+  sources: RecoverySources,
+): ArchivedChain | null {
+  const { backups, backupLayout } = sources;
+  if (backupLayout.plainDirectory(chain[0]!.id, 'data') !== null) return null;
+  const passphrase = passphraseSourceOf(config);
+  return {
+    members: chain.map((member) => ({
+      id: member.id,
+      archives: archives(backups, backupLayout, member.id, passphrase),
+    })),
+  };
 }
 
 async function openDestination(

@@ -7,6 +7,7 @@
 import { BarmanError } from '../errors/index.js';
 import type { Storage, StorageEntry } from '../storage/index.js';
 import { chainBackupDirectory } from './layout.js';
+import type { ArchivedChain } from './apply-chain.js';
 import type { RecoveryPlan } from './plan.js';
 import type { RecoverySources } from './sources.js';
 import { placeOf } from './sources.js';
@@ -14,16 +15,23 @@ import { placeOf } from './sources.js';
 const LOST_FILES_HINT =
   'the backup directory has lost files: recover another backup (barman list-backup), and delete this one';
 
-export async function checkSources(plan: RecoveryPlan, sources: RecoverySources): Promise<void> {
+export async function checkSources(
+  plan: RecoveryPlan,
+  sources: RecoverySources,
+  archivedChain: ArchivedChain | null = null,
+): Promise<void> {
   const { backups, backupLayout } = sources;
+  if (archivedChain) await checkArchivedChain(plan, archivedChain);
   // The plan makes every backup of a layout without plain copies a tar one.
   const parts = ['data', ...plan.tablespaces.map((t) => String(t.oid))];
   // Each backup of a chain, the one recovered included, is checked whole by the combine.
-  const required = plan.chain
-    ? [chainBackupDirectory(plan.backupId, 'data')]
-    : plan.format === 'plain'
-      ? parts.map((part) => backupLayout.plainDirectory(plan.backupId, part)!)
-      : [backupLayout.archiveDirectory(plan.backupId)];
+  const required = archivedChain
+    ? []
+    : plan.chain
+      ? [chainBackupDirectory(plan.backupId, 'data')]
+      : plan.format === 'plain'
+        ? parts.map((part) => backupLayout.plainDirectory(plan.backupId, part)!)
+        : [backupLayout.archiveDirectory(plan.backupId)];
   for (const path of required) {
     const found = await entryKind(backups, path);
     if (found !== 'directory') {
@@ -65,6 +73,33 @@ export async function checkSources(plan: RecoveryPlan, sources: RecoverySources)
       `WAL file${missing.length > 1 ? 's' : ''} ${shown} needed by the recovery ${missing.length > 1 ? 'are' : 'is'} in xlog.db but not in ${wals.location}`,
       {
         hint: `Run 'barman rebuild-xlogdb' to make xlog.db match the archive, then recover again (to a target the archive reaches).`,
+      },
+    );
+  }
+}
+
+/**
+ * A chain stored as tar archives is read only once recovery writes: every backup of it must
+ * have its PGDATA archive and its backup_manifest (and the recovered one each tablespace's
+ * archive), checked now, each missing piece naming its backup.
+ */
+async function checkArchivedChain(plan: RecoveryPlan, chain: ArchivedChain): Promise<void> {
+  for (const [index, member] of chain.members.entries()) {
+    const listed = await member.archives.list();
+    const bases = new Set(listed.map((archive) => archive.base));
+    const wanted = [
+      member.archives.pgdataArchive,
+      ...(index === chain.members.length - 1 ? plan.tablespaces.map((t) => String(t.oid)) : []),
+    ];
+    const missing = wanted.filter((base) => !bases.has(base)).map((base) => `${base}.tar*`);
+    if ((await member.archives.manifest()) === null) missing.push('backup_manifest');
+    if (missing.length === 0) continue;
+    const which = member.id === plan.backupId ? 'it' : `backup ${member.id} of its chain`;
+    throw new BarmanError(
+      'backup-incomplete',
+      `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${which} has no ${missing.join(', ')} in ${member.archives.location}`,
+      {
+        hint: `backup ${member.id} has lost files: recover a backup whose chain is complete (barman list-backup), and delete ${member.id} (its incremental backups go with it)`,
       },
     );
   }

@@ -310,7 +310,9 @@ export class PosixStorage implements Storage {
 
   private full(path: string): string {
     const full = resolve(this.location, path);
-    if (full !== this.location && !full.startsWith(`${this.location}/`)) {
+    // The root directory '/' is a prefix of its own (a recovery reads absolute paths through it).
+    const prefix = this.location.endsWith('/') ? this.location : `${this.location}/`;
+    if (full !== this.location && !full.startsWith(prefix)) {
       throw new Error(`path '${path}' escapes the storage root ${this.location}`);
     }
     return full;

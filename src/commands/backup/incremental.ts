@@ -7,7 +7,8 @@
  * written, each refusal naming what is wrong (Barman's texts where Barman has one). The chain
  * link: the parent's children_backup_ids gains the new backup as soon as it exists, through the
  * catalogue, so a backup that then fails (or is killed) is still known to its parent, as Barman
- * leaves a failed incremental in its parent's list.
+ * leaves a failed incremental in its parent's list. The same on a local directory and an s3://
+ * basebackups_directory: only where the parent's backup_manifest is stored differs (layout.ts).
  */
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { BackupLocation } from '../../catalog/backup-location.js';
@@ -16,6 +17,7 @@ import { resolveBackup, statusOf } from '../../catalog/backups.js';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError } from '../../errors/index.js';
 import * as postgres from '../../postgres/index.js';
+import { backupLayoutFor } from '../../recovery/layout.js';
 
 /** The Barman 3.11 keys an incremental backup's backup.info carries (even when None). */
 export const INCREMENTAL_INFO_KEYS = [
@@ -68,12 +70,6 @@ export async function checkIncremental(
       `encrypted incremental backups are not supported by barman-ts yet (server ${config.name} has encryption = gpg)`,
       'Take full backups for this server, or unset encryption.',
     );
-  if (config.basebackups_directory.kind !== 'posix') {
-    throw refuse(
-      `incremental backups to an object store (${location.directory}) are not supported by barman-ts yet (server ${config.name})`,
-      'Use a local basebackups_directory for servers taking incremental backups.',
-    );
-  }
   const client = await postgres.PostgresClient.connect(config.conninfo);
   try {
     if (client.serverVersion < 170000) {
@@ -110,7 +106,8 @@ export async function checkIncremental(
           `and server ${config.name} is now system ${systemid}`,
       );
     }
-    const manifest = `${parent.id}/data/backup_manifest`;
+    // `<id>/data/backup_manifest` in a directory, `<id>/backup_manifest` in a bucket.
+    const manifest = `${backupLayoutFor(config.basebackups_directory).archiveDirectory(parent.id)}/backup_manifest`;
     if ((await location.storage.stat(manifest)) === null) {
       throw refuse(
         `Backup ${parent.id} is not eligible as a parent for an incremental backup: it has no backup_manifest (${location.directoryOf(manifest)})`,

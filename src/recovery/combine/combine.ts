@@ -22,12 +22,21 @@ import {
   makeDirectory,
   makeLink,
   removeCreated,
+  removeFile,
+  removeReplaced,
   requireEmptyOrMissing,
   syncPaths,
 } from './output.js';
 import { placeWholeFile, probeWholeFileMode, sizeOf, type WholeFileMode } from './local-files.js';
 import { localFullVersion, patchInPlace, reconstruct } from './reconstruct.js';
-import { locate, scanChain, segmentVersions, type CombineScan, type PlannedFile } from './scan.js';
+import {
+  inRelationDirectory,
+  locate,
+  scanChain,
+  segmentVersions,
+  type CombineScan,
+  type PlannedFile,
+} from './scan.js';
 
 /** How files copied whole reach the destination (combine_mode); reconstructed files are written. */
 export type CombineMode = WholeFileMode;
@@ -45,6 +54,13 @@ export interface CombineTarget {
   jobs?: number;
   /** Leaves out files (and the content of `empty` directories); the default writes everything. */
   filter?: CombineFilter;
+  /**
+   * The chain's full backup (its first backup) is already the content of `destination` and the
+   * tablespace directories (extracted there from its tar archives): its files the result keeps
+   * stay where they are, changed relation segments are patched where they lie, newer files
+   * replace them, and the files it lists that the result no longer has are removed.
+   */
+  baseInPlace?: boolean;
 }
 
 export interface CombineRequest extends CombineTarget {
@@ -175,6 +191,7 @@ export async function writeCombined(
   const queue = [...files].sort((a, b) => estimate(b) - estimate(a));
   const manifest: ManifestFile[] = [];
   let bytes = 0;
+  const inPlace = target.baseInPlace === true;
   await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
     const destination = localPath(file.path);
     let whole: { backup: LoadedBackup; versions: SegmentVersion[] | null } | null = null;
@@ -183,16 +200,25 @@ export async function writeCombined(
     else {
       versions = file.versions ?? (await segmentVersions(chain, scan.contents, file.path));
       const plan = planBlocks(versions);
+      if (plan.copyFrom === 0 && inPlace) {
+        // The full backup's file, unchanged since, is already there.
+        manifest.push({ path: file.path, mtimeMs: Date.now(), ...(await keptInPlace(chain[0]!, file.path)) });
+        return;
+      }
       if (plan.copyFrom !== null) whole = { backup: chain[plan.copyFrom]!, versions };
       else if (localFullVersion(chain, versions, file.path) !== null) {
-        // The full backup's file placed by the kernel, then only the changed blocks written.
+        // The full backup's file placed by the kernel (or already there), then only the changed blocks written.
         const full = localFullVersion(chain, versions, file.path)!;
-        await placeWholeFile(mode === 'link' ? 'copy' : mode, full.path, destination);
+        if (!inPlace || full.index !== 0) {
+          if (inPlace) await removeFile(destination);
+          await placeWholeFile(mode === 'link' ? 'copy' : mode, full.path, destination);
+        }
         const patched = await patchInPlace(chain, file.path, versions, plan, full.index, destination);
         bytes += patched.size;
         manifest.push({ path: file.path, mtimeMs: Date.now(), ...patched });
         return;
       } else {
+        if (inPlace) await removeFile(destination);
         const output = await OutputFile.create(destination);
         try {
           await reconstruct(chain, file.path, versions, plan, output);
@@ -206,12 +232,15 @@ export async function writeCombined(
         return;
       }
     }
+    if (inPlace) await removeFile(destination);
     const placed = await placeWhole(whole.backup, file.path, destination, mode);
     bytes += placed.size;
     // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
     if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
   });
 
+  if (inPlace)
+    await removeDropped(chain[0]!, scan.contents[0]!, files, localPath, directories, target.destination);
   const label = await OutputFile.create(joinPath(target.destination, 'backup_label'));
   await label.write(Buffer.from(combinedLabel(newest)));
   manifest.push({
@@ -271,6 +300,43 @@ async function placeWhole(
     await output.abandon();
     throw error;
   }
+}
+
+/** The manifest entry of a file of `backup` left in place: its own, or its hash when it lists none. */
+async function keptInPlace(
+  backup: LoadedBackup,
+  path: string,
+): Promise<{ size: number; sha256: string; checksum?: ManifestChecksum }> {
+  const listed = backup.manifest.get(path);
+  const where = locate(backup, path)!;
+  const size = (await backup.storage.stat(where))?.size ?? 0;
+  if (listed?.checksum && listed.size === size) return { size, sha256: '', checksum: listed.checksum };
+  return { size, sha256: await hashStream(await backup.storage.openRead(where)) };
+}
+
+/**
+ * With the full backup in place: its files that the result does not have — dropped relations, a
+ * dropped database's directory — and its backup_label and backup_manifest, which the result's
+ * replace. Its files are those the scan found there (before writing) that its manifest lists or
+ * that lie in relation directories: nothing else of the destination (the WAL a recovery copies
+ * meanwhile) is touched.
+ */
+async function removeDropped(
+  full: LoadedBackup,
+  foundInPlace: ReadonlyMap<string, number>,
+  files: readonly PlannedFile[],
+  localPath: (path: string) => string,
+  directories: readonly string[],
+  destination: string,
+): Promise<void> {
+  const kept = new Set(files.map((file) => file.path));
+  const ours = (path: string) =>
+    full.manifest.has(path) ||
+    inRelationDirectory(path) ||
+    path === 'backup_label' ||
+    path === 'backup_manifest';
+  const dropped = [...foundInPlace.keys()].filter((path) => ours(path) && !kept.has(path));
+  await removeReplaced(dropped.map(localPath), new Set([destination, ...directories.map(localPath)]));
 }
 
 async function hashStream(stream: AsyncIterable<unknown>): Promise<string> {

@@ -5,8 +5,8 @@
  * sync right after each file made the writes small and serial.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, readdir, readlink, rm, symlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, readlink, rm, rmdir, symlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
 import { runWorkers } from '../../util/workers.js';
 import { withPath } from '../../errors/system.js';
@@ -140,4 +140,28 @@ export async function removeCreated(roots: readonly CreatedRoot[]): Promise<void
     const entries = await readdir(root.path).catch(() => [] as string[]);
     for (const entry of entries) await rm(join(root.path, entry), { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes files of a data directory the combine replaces or drops (its full backup was extracted
+ * there), then those of their directories left empty, deepest first, except `keep`.
+ */
+export async function removeReplaced(files: readonly string[], keep: ReadonlySet<string>): Promise<void> {
+  const parents = new Set<string>();
+  for (const file of files) {
+    await removeFile(file);
+    parents.add(dirname(file));
+  }
+  for (const directory of [...parents].sort((a, b) => b.length - a.length)) {
+    if (keep.has(directory)) continue;
+    // Not empty (or gone): it stays as it is.
+    await rmdir(directory).catch(() => undefined);
+  }
+}
+
+/** Removes one file (a missing one is not an error). */
+export async function removeFile(path: string): Promise<void> {
+  await rm(path, { force: true }).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
 }

@@ -45,7 +45,7 @@ export function locate(backup: LoadedBackup, path: string): string | null {
 }
 
 /** Only relation files are ever incremental: under base/, global/ and tablespaces. */
-function inRelationDirectory(path: string): boolean {
+export function inRelationDirectory(path: string): boolean {
   return path.startsWith('base/') || path.startsWith('global/') || path.startsWith('pg_tblspc/');
 }
 

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { combineChain } from '../../../../src/recovery/combine/combine.js';
+import { combineChain, prepareCombine, writeCombined } from '../../../../src/recovery/combine/combine.js';
 import { block, incrementalFile, writeBackup, type FakeBackup } from './fixtures.js';
 
 const root = mkdtempSync(join(tmpdir(), 'combine-unit-'));
@@ -105,6 +113,39 @@ describe('combineChain on synthetic backups', () => {
       manifestText,
       new RegExp(`"Manifest-Checksum": "${createHash('sha256').update(body).digest('hex')}"`),
     );
+  });
+
+  test('with the full backup in place (a tar chain extracted), gives what a combine into a new directory gives', async () => {
+    const { destination, run } = combine([FULL, INCR1, INCR2]);
+    await run();
+    // The full backup's own directory is the destination: its files are kept, patched, replaced or removed.
+    const dir = join(root, String(count++));
+    const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
+    const inPlace = join(dir, 'full', 'data');
+    const result = await writeCombined(await prepareCombine(chain), {
+      destination: inPlace,
+      tablespaceDestinations: new Map(),
+      baseInPlace: true,
+    });
+    assert.equal(result.reconstructed, 3);
+    const tree = (top: string): string[] =>
+      readdirSync(top, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => join(entry.parentPath, entry.name).slice(top.length + 1))
+        .sort();
+    assert.deepEqual(tree(inPlace), tree(destination));
+    assert.equal(existsSync(join(inPlace, 'base/5/16390')), false, 'the dropped relation is removed');
+    for (const path of tree(destination)) {
+      if (path === 'backup_manifest') continue;
+      assert.deepEqual(readFileSync(join(inPlace, path)), readFileSync(join(destination, path)), path);
+    }
+    const listed = (top: string) =>
+      (
+        JSON.parse(readFileSync(join(top, 'backup_manifest'), 'utf8')) as {
+          Files: Array<{ Path: string; Size: number; Checksum: string }>;
+        }
+      ).Files.map((entry) => `${entry.Path} ${entry.Size} ${entry.Checksum}`);
+    assert.deepEqual(listed(inPlace), listed(destination));
   });
 
   const refused: Array<[string, FakeBackup[], RegExp]> = [
