@@ -683,8 +683,8 @@ const optionTable = {
     category: 'Directories',
     description:
       'Directory of the WAL catalogue `<server>-xlog.db` (Barman 3.13+ layout). ' +
-      'Unset: `wals/xlog.db` (the 3.4 layout, written by default). Required with `worm_mode = on`, outside ' +
-      'wals_directory and basebackups_directory.',
+      'Unset: `wals/xlog.db` (the 3.4 layout, written by default). Required with `worm_mode = on` and a local ' +
+      'wals_directory, outside wals_directory and basebackups_directory (an s3:// WAL archive has no WAL index).',
   }),
 
   // ---------------------------------------------------------------- Retention and checks
