@@ -94,6 +94,8 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
     });
     await pg.query('CREATE TABLE items (id int PRIMARY KEY)');
     await pg.query('INSERT INTO items SELECT generate_series(1, 1000)');
+    // Enough for a data archive above one part (5 MiB): the multipart upload is locked too.
+    await pg.query('CREATE TABLE big AS SELECT i, md5(i::text) AS h FROM generate_series(1, 300000) i');
     await switchWalAndWaitArchived(pg);
   });
 
@@ -140,17 +142,20 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
     );
     // Each change of backup.info is a new version, every one of them locked.
     assert.ok(objects.filter((line) => line.includes(`/base/${backupId}/backup.info@`)).length > 1);
+    let largest = 0;
     for (const line of objects) {
       const [key, versionId] = line.split('@');
       const head = await s3.client.send(
         new HeadObjectCommand({ Bucket: LOCKED, Key: key, VersionId: versionId }),
       );
+      largest = Math.max(largest, head.ContentLength ?? 0);
       assert.equal(head.ObjectLockMode, 'COMPLIANCE', key);
       const until = head.ObjectLockRetainUntilDate?.getTime() ?? 0;
       // The WAL archived before the backup was locked earlier: the lower bound is the test's start.
       assert.ok(until <= ended + RETENTION_SECONDS * 1000 + 2000, `${key} locked until ${until}`);
       assert.ok(until >= backupStarted - 120_000 + RETENTION_SECONDS * 1000, `${key} locked until ${until}`);
     }
+    assert.ok(largest > 5 * 1024 * 1024, `an object uploaded in parts (largest: ${largest} bytes)`);
   });
 
   it('delete of the locked backup is refused before anything goes, saying until when', async () => {
@@ -187,6 +192,8 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
     started.push(copy);
     const [row] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM items');
     assert.equal(row!.n, '2000');
+    const [big] = await copy.query<{ n: string }>('SELECT count(*) AS n FROM big');
+    assert.equal(big!.n, '300000');
     await copy.stop();
   });
 

@@ -43,6 +43,7 @@ import type {
 } from '../index.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from '../immutable.js';
 import {
+  confirmObjectLock,
   findLockedObjects,
   objectLockParameters,
   objectLockStatus,
@@ -834,6 +835,7 @@ class MultipartUpload {
         `${this.storage.location}/${this.path} holds ${head?.size ?? 'no'} bytes after the upload of ${this.size}`,
       );
     }
+    await confirmObjectLock(this.storage, this.key, response.VersionId);
     return { size: this.size, md5: whole, parts: this.partCount };
   }
 

@@ -13,6 +13,7 @@ import {
   GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListObjectVersionsCommand,
+  PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { BarmanError } from '../../errors/index.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from '../immutable.js';
@@ -33,6 +34,43 @@ export function objectLockParameters(
     ObjectLockMode: settings.objectLock.mode,
     ObjectLockRetainUntilDate: new Date(now + settings.objectLock.retentionSeconds * 1000),
   };
+}
+
+/**
+ * After a multipart upload in worm_mode: the new version must carry the retention asked for by
+ * CreateMultipartUpload. Some S3-compatible stores drop it there (moto 5.1 does): it is then set
+ * on that version, so no object barman-ts wrote stays unlocked, and a store that refuses that
+ * too fails the upload, naming the object.
+ */
+export async function confirmObjectLock(
+  storage: S3Storage,
+  key: string,
+  versionId: string | undefined,
+): Promise<void> {
+  const lock = storage.settings.objectLock;
+  if (!lock) return;
+  const what = `lock ${storage.location}/${key}`;
+  const head = await send(storage, what, (abortSignal) =>
+    storage.client.send(
+      new HeadObjectCommand({ Bucket: storage.settings.bucket, Key: key, VersionId: versionId }),
+      {
+        abortSignal,
+      },
+    ),
+  );
+  if (head.ObjectLockMode && head.ObjectLockRetainUntilDate) return;
+  const { ObjectLockMode, ObjectLockRetainUntilDate } = objectLockParameters(storage.settings);
+  await send(storage, what, (abortSignal) =>
+    storage.client.send(
+      new PutObjectRetentionCommand({
+        Bucket: storage.settings.bucket,
+        Key: key,
+        VersionId: versionId ?? head.VersionId,
+        Retention: { Mode: ObjectLockMode, RetainUntilDate: ObjectLockRetainUntilDate },
+      }),
+      { abortSignal },
+    ),
+  );
 }
 
 async function send<T>(
