@@ -53,9 +53,9 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
     ...extra,
   });
 
-  /** Every version (and delete marker) under `prefix` of the locked bucket, as key@version lines. */
-  const versions = async (prefix: string): Promise<string[]> => {
-    const page = await s3.client.send(new ListObjectVersionsCommand({ Bucket: LOCKED, Prefix: prefix }));
+  /** Every version (and delete marker) under `prefix` of a bucket, as key@version lines. */
+  const versions = async (prefix: string, bucket = LOCKED): Promise<string[]> => {
+    const page = await s3.client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix }));
     return [
       ...(page.Versions ?? []).map((v) => `${v.Key}@${v.VersionId}`),
       ...(page.DeleteMarkers ?? []).map((v) => `${v.Key}@${v.VersionId} (delete marker)`),
@@ -117,6 +117,18 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
         `s3 object lock: FAILED \\(s3://${PLAIN}/barman/main/base: bucket '${PLAIN}' does not have S3 Object Lock enabled`,
       ),
     );
+  });
+
+  it('a backup to a bucket without Object Lock is refused before it starts, saying why', async () => {
+    const run = await barman('backup', 'plain');
+    assert.equal(run.exitCode, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `Impossible to start the backup: s3 object lock \\(.*bucket '${PLAIN}' does not have S3 Object Lock enabled`,
+      ),
+    );
+    assert.deepEqual(await versions('barman/main/base/', PLAIN), [], 'nothing written to the bucket');
   });
 
   it('a backup and the WAL carry Object Lock retention until write time + worm_object_lock_retention', async () => {
