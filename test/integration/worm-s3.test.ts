@@ -107,7 +107,14 @@ describe('worm_mode with s3:// locations (S3 Object Lock on moto_server)', { con
 
   it('check: s3 object lock OK on a bucket with Object Lock, FAILED on a plain one', async () => {
     const locked = await barman('check', 'main');
-    assert.match(locked.stdout, /s3 object lock: OK/, locked.stdout);
+    assert.match(
+      locked.stdout,
+      new RegExp(
+        `s3 object lock: OK \\(bucket '${LOCKED}' enforces S3 Object Lock \\(no default retention\\); ` +
+          'barman-ts locks each object COMPLIANCE for 40 seconds from its write\\)',
+      ),
+      locked.stdout,
+    );
     assert.match(locked.stdout, /cloud WAL archive: OK/, locked.stdout);
     const plain = await barman('check', 'plain');
     assert.equal(plain.exitCode, 1, plain.stdout);

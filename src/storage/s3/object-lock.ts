@@ -16,6 +16,7 @@ import {
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { BarmanError } from '../../errors/index.js';
+import { humanDuration } from '../../output/time.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from '../immutable.js';
 import type { S3Storage } from './index.js';
 import { describeS3Error } from './index.js';
@@ -251,7 +252,7 @@ export async function objectLockStatus(storage: S3Storage): Promise<{ enforced: 
     : 'no default retention';
   const own = storage.settings.objectLock;
   const ours = own
-    ? `; barman-ts locks each object ${own.mode} for ${own.retentionSeconds} s from its write`
+    ? `; barman-ts locks each object ${own.mode} for ${humanDuration(own.retentionSeconds)} from its write`
     : '';
   return { enforced: true, detail: `bucket '${bucket}' enforces S3 Object Lock (${bucketDefault})${ours}` };
 }
