@@ -683,8 +683,8 @@ const optionTable = {
     category: 'Directories',
     description:
       'Directory of the WAL catalogue `<server>-xlog.db` (Barman 3.13+ layout). ' +
-      'Unset: `wals/xlog.db` (the 3.4 layout, written by default). Required with `worm_mode = on`, outside ' +
-      'wals_directory and basebackups_directory.',
+      'Unset: `wals/xlog.db` (the 3.4 layout, written by default). Required with `worm_mode = on` and a local ' +
+      'wals_directory, outside wals_directory and basebackups_directory (an s3:// WAL archive has no WAL index).',
   }),
 
   // ---------------------------------------------------------------- Retention and checks
@@ -828,7 +828,31 @@ const optionTable = {
       'Backups and WAL on write-once (WORM) storage: what changes later (backup.info, keep annotations) goes to ' +
       '`meta/` in backup_directory, never into basebackups_directory or wals_directory; deletions refuse files ' +
       'the storage still protects; the first backup keeps the WAL before it. Needs `xlogdb_directory` outside ' +
-      'both; not with s3:// locations nor `reuse_backup = link`. See docs/immutable-storage.md.',
+      'both; not with `reuse_backup = link`. With s3:// locations barman-ts sets S3 Object Lock retention on ' +
+      'every object it writes there (`worm_object_lock_retention`). See docs/immutable-storage.md.',
+  }),
+  worm_object_lock_retention: option({
+    scope: 'global',
+    schema: kinds.duration({ minSeconds: 1 }),
+    since: 'barman-ts',
+    category: 'Backup',
+    description:
+      'With `worm_mode = on` and an s3:// basebackups_directory or wals_directory (required then): how long ' +
+      'each object barman-ts writes there stays locked from its write (`30 days`, `2 weeks`; a bare number is ' +
+      'seconds): S3 Object Lock retention, retain-until = write time + this. Set it to no more than the time ' +
+      'retention_policy keeps a backup (the recovery window), or retention is refused until the lock ends. The ' +
+      'bucket must have Object Lock enabled (`check` says). See docs/immutable-storage.md.',
+  }),
+  worm_object_lock_mode: option({
+    scope: 'global',
+    schema: kinds.oneOf(['compliance', 'governance']),
+    default: 'compliance',
+    since: 'barman-ts',
+    category: 'Backup',
+    description:
+      'The S3 Object Lock mode of `worm_object_lock_retention`: `compliance` (nobody, the account root ' +
+      'included, can delete a locked object or shorten its lock) or `governance` (a user granted ' +
+      's3:BypassGovernanceRetention can, e.g. to undo a retention set too long by mistake).',
   }),
 
   restore_drill_directory: option({

@@ -3,7 +3,8 @@
  * basebackups_directory and wals_directory are write-once, so everything that changes after a
  * file is written — the WAL index (xlog.db) and backup_directory's meta/ — must live outside
  * them. A server that cannot keep it is disabled, naming the option, rather than failing the
- * first time the storage refuses a change after the grace period.
+ * first time the storage refuses a change after the grace period. On an s3:// location barman-ts
+ * locks each object itself (S3 Object Lock), for `worm_object_lock_retention`, which must be set.
  */
 import { isAbsolute, relative } from 'node:path';
 import type { ConfigProblem } from './problems.js';
@@ -25,24 +26,47 @@ export function wormOptionProblems(
   values: Readonly<Record<string, unknown>>,
   locate: Locate,
 ): ConfigProblem[] {
-  if (values.worm_mode !== true) return [];
+  const cloud = ['basebackups_directory', 'wals_directory'].filter(
+    (key) => isLocation(values[key]) && values[key].kind === 's3',
+  );
+  const lockRetention = values.worm_object_lock_retention;
+  if (values.worm_mode !== true) {
+    // Nothing silently ignored: the lock options act only with worm_mode and an s3:// location.
+    if (typeof lockRetention !== 'number') return [];
+    return [
+      {
+        severity: 'error',
+        message:
+          "'worm_object_lock_retention' applies only with 'worm_mode = on': set 'worm_mode = on' or remove the option",
+        ...locate('worm_object_lock_retention'),
+      },
+    ];
+  }
   const problems: ConfigProblem[] = [];
   const refuse = (key: string, message: string) =>
     problems.push({ severity: 'error', message: `with 'worm_mode = on', ${message}`, ...locate(key) });
   const immutable: Array<[string, Location]> = [];
   for (const key of ['basebackups_directory', 'wals_directory']) {
     const location = values[key];
-    if (!isLocation(location)) continue;
-    if (location.kind === 's3') {
-      refuse(
-        key,
-        `${key} must be a local directory: barman-ts does not apply S3 Object Lock yet (${location.url}); ` +
-          "protect the bucket with its own retention rules and set 'worm_mode = off', or use a local WORM file system",
-      );
-    } else immutable.push([key, location]);
+    if (isLocation(location)) immutable.push([key, location]);
+  }
+  const [firstCloud] = cloud;
+  if (firstCloud && typeof lockRetention !== 'number') {
+    refuse(
+      'worm_mode',
+      `${firstCloud} is an s3:// location, whose objects barman-ts locks with S3 Object Lock: set ` +
+        "'worm_object_lock_retention' (e.g. '30 days', at most what retention_policy keeps a backup)",
+    );
+  } else if (!firstCloud && typeof lockRetention === 'number') {
+    refuse(
+      'worm_object_lock_retention',
+      "'worm_object_lock_retention' applies only to an s3:// basebackups_directory or wals_directory: " +
+        'remove it (a local WORM file system sets its own retention)',
+    );
   }
   const xlogdb = values.xlogdb_directory;
-  if (typeof xlogdb !== 'string') {
+  // An s3:// WAL archive (barman-cloud's layout) has no WAL index: its listing is the index.
+  if (typeof xlogdb !== 'string' && !cloud.includes('wals_directory')) {
     refuse(
       'worm_mode',
       "the WAL index changes with every archived WAL: set 'xlogdb_directory' to a directory on regular " +

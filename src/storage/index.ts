@@ -185,14 +185,19 @@ export interface Storage {
   /**
    * worm_mode: the files and directories below each of `paths` (each included) that write-once
    * storage keeps from being changed or removed now, at most `limit` (posix: immutable flag or
-   * read-only mount). A deletion asks first and refuses whole rather than stopping halfway.
-   * Object stores do not have it yet (worm_mode is refused for s3:// locations).
+   * read-only mount; S3: object versions under an Object Lock retention or legal hold, with the
+   * date it ends). A deletion asks first and refuses whole rather than stopping halfway.
    */
   findImmutable?(
     paths: readonly string[],
     limit: number,
     options?: ImmutableProbeOptions,
   ): Promise<ImmutableEntry[]>;
+  /**
+   * worm_mode's `check` (S3): whether the store itself enforces immutability (the bucket has
+   * Object Lock enabled) and what it does, in words. Posix file systems cannot say.
+   */
+  immutabilityStatus?(): Promise<{ enforced: boolean; detail: string }>;
   /** Releases connections (S3); the storage is not used afterwards. */
   close(): void;
 }

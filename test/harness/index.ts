@@ -16,3 +16,4 @@ export * from './debian13.js';
 export * from './prometheus.js';
 export * from './incremental-chains.js';
 export * from './gpg.js';
+export * from './moto.js';

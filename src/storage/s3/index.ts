@@ -1,5 +1,6 @@
 /**
- * The s3 driver of the Storage interface (AWS SDK v3; the only importer of @aws-sdk/*).
+ * The s3 driver of the Storage interface (AWS SDK v3; src/storage/s3 alone imports @aws-sdk/*).
+ * worm_mode's Object Lock retention and version deletions are in object-lock.ts.
  *
  * Integrity: every upload request carries a Content-MD5 that S3 checks before it stores
  * anything, and the ETag returned is compared with the MD5 we computed (when it is an MD5: not
@@ -40,6 +41,14 @@ import type {
   StorageStat,
   WriteOptions,
 } from '../index.js';
+import type { ImmutableEntry, ImmutableProbeOptions } from '../immutable.js';
+import {
+  confirmObjectLock,
+  findLockedObjects,
+  objectLockParameters,
+  objectLockStatus,
+  removeObjectVersions,
+} from './object-lock.js';
 import { PartAssembler, partSizeAt } from './parts.js';
 import type { S3Settings } from './settings.js';
 import type { StagedPart } from './staging.js';
@@ -487,6 +496,7 @@ export class S3Storage implements Storage {
           ContentMD5: md5.toString('base64'),
           Metadata: metadata,
           ...this.encryption(),
+          ...objectLockParameters(this.settings),
         }),
         { abortSignal },
       ),
@@ -531,6 +541,7 @@ export class S3Storage implements Storage {
   }
 
   async remove(path: string): Promise<void> {
+    if (this.settings.objectLock) return this.removeMany([path]);
     await this.call(`delete ${this.location}/${path}`, (abortSignal) =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(path) }), {
         abortSignal,
@@ -549,6 +560,7 @@ export class S3Storage implements Storage {
 
   /** Deletes objects by key, `deleteBatchSize` per request; fails if S3 refuses any. */
   async removeKeys(keys: readonly string[]): Promise<void> {
+    if (this.settings.objectLock) return removeObjectVersions(this, keys);
     for (let start = 0; start < keys.length; start += this.settings.deleteBatchSize) {
       const batch = keys.slice(start, start + this.settings.deleteBatchSize);
       const response = await this.call(`delete objects in ${this.location}`, (abortSignal) =>
@@ -592,6 +604,7 @@ export class S3Storage implements Storage {
           Key: this.key(to),
           CopySource: `${this.settings.bucket}/${this.key(from).split('/').map(encodeURIComponent).join('/')}`,
           ...this.encryption(),
+          ...objectLockParameters(this.settings),
         }),
         { abortSignal },
       ),
@@ -616,6 +629,18 @@ export class S3Storage implements Storage {
   /** S3 says whether a deletion is allowed only when asked to delete. */
   checkWritable(): Promise<void> {
     return Promise.resolve();
+  }
+
+  findImmutable(
+    paths: readonly string[],
+    limit: number,
+    options?: ImmutableProbeOptions,
+  ): Promise<ImmutableEntry[]> {
+    return findLockedObjects(this, paths, limit, options);
+  }
+
+  immutabilityStatus(): Promise<{ enforced: boolean; detail: string }> {
+    return objectLockStatus(this);
   }
 
   /** Multipart uploads in progress under `path` (orphans of killed processes, among others). */
@@ -695,6 +720,7 @@ class MultipartUpload {
           Key: key,
           Metadata: metadata,
           ...storage.encryption(),
+          ...objectLockParameters(storage.settings),
         }),
         { abortSignal },
       ),
@@ -809,6 +835,7 @@ class MultipartUpload {
         `${this.storage.location}/${this.path} holds ${head?.size ?? 'no'} bytes after the upload of ${this.size}`,
       );
     }
+    await confirmObjectLock(this.storage, this.key, response.VersionId);
     return { size: this.size, md5: whole, parts: this.partCount };
   }
 

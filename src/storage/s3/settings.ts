@@ -28,6 +28,17 @@ export interface S3Settings {
   /** Parts uploaded at the same time by one multipart upload. */
   partConcurrency: number;
   deleteBatchSize: number;
+  /**
+   * worm_mode: S3 Object Lock retention put on every object written (s3/object-lock.ts); absent
+   * writes objects without one (a bucket's default retention may still apply).
+   */
+  objectLock?: ObjectLockSettings | null;
+}
+
+export interface ObjectLockSettings {
+  mode: 'COMPLIANCE' | 'GOVERNANCE';
+  /** Each object is locked until its write time plus this. */
+  retentionSeconds: number;
 }
 
 /** The settings of `location` (an s3:// location of `config`). */
@@ -50,6 +61,13 @@ export function s3SettingsFor(
     partSize: uploadPartSize(config.cloud_upload_min_chunk_size),
     partConcurrency: Math.max(1, config.parallel_jobs),
     deleteBatchSize: config.cloud_delete_batch_size,
+    objectLock:
+      config.worm_mode && config.worm_object_lock_retention
+        ? {
+            mode: config.worm_object_lock_mode === 'governance' ? 'GOVERNANCE' : 'COMPLIANCE',
+            retentionSeconds: config.worm_object_lock_retention,
+          }
+        : null,
     ...overrides,
   };
 }

@@ -57,16 +57,44 @@ describe('worm_mode configuration', () => {
     assert.match(errors(pg), /\[pg\] backup_directory: .*meta\/.*must not be inside basebackups_directory/);
   });
 
-  it('an s3:// location and reuse_backup = link are refused with the reason', () => {
+  it('an s3:// location needs worm_object_lock_retention; reuse_backup = link is refused', () => {
     const pg = server(
       `${GLOBAL}${SERVER}worm_mode = on\nxlogdb_directory = /db\nwals_directory = s3://bucket/wals\nreuse_backup = link\n`,
     );
     assert.equal(pg.disabled, true);
     assert.match(
       errors(pg),
-      /\[pg\] wals_directory: .*does not apply S3 Object Lock yet \(s3:\/\/bucket\/wals\)/,
+      /\[pg\] worm_mode: .*wals_directory is an s3:\/\/ location.*set 'worm_object_lock_retention'/,
     );
     assert.match(errors(pg), /\[pg\] reuse_backup: .*'reuse_backup = link' would hard-link/);
+  });
+
+  it('s3:// locations with worm_object_lock_retention are accepted without xlogdb_directory (no WAL index), compliance by default', () => {
+    const pg = server(
+      `${GLOBAL}${SERVER}worm_mode = on\nwals_directory = s3://bucket/wals\n` +
+        'basebackups_directory = s3://bucket/base\nbackup_method = postgres\nworm_object_lock_retention = 30 days\n',
+    );
+    assert.deepEqual(pg.problems, []);
+    assert.equal(pg.config.worm_object_lock_retention, 30 * 86_400);
+    assert.equal(pg.config.worm_object_lock_mode, 'compliance');
+  });
+
+  it('worm_object_lock_retention where it cannot act is refused, naming the option', () => {
+    const posix = server(
+      `${GLOBAL}${SERVER}worm_mode = on\nxlogdb_directory = /db\nworm_object_lock_retention = 1 day\n`,
+    );
+    assert.match(
+      errors(posix),
+      /\[pg\] worm_object_lock_retention: .*applies only to an s3:\/\/ basebackups_directory/,
+    );
+    const off = server(
+      `${GLOBAL}${SERVER}wals_directory = s3://bucket/wals\nworm_object_lock_retention = 1 day\n`,
+    );
+    assert.match(errors(off), /\[pg\] worm_object_lock_retention: .*applies only with 'worm_mode = on'/);
+    const bad = server(
+      `${GLOBAL}${SERVER}worm_mode = on\nxlogdb_directory = /db\nwals_directory = s3://b/w\nworm_object_lock_retention = forever\n`,
+    );
+    assert.match(errors(bad), /worm_object_lock_retention/);
   });
 
   it('worm_mode = off changes nothing', () => {

@@ -1,6 +1,7 @@
 /**
  * Checks of a server whose WAL archive is in object storage (wals_directory = s3://...): the
- * bucket answers, accepts a write (a small object written and deleted again), and the archived
+ * bucket answers, accepts a write (a small object written and deleted again; not with worm_mode,
+ * whose objects are locked: object-lock-checks.ts checks that bucket), and the archived
  * segments of each timeline follow one another without holes.
  */
 import type { ServerConfig } from '../../../config/index.js';
@@ -23,14 +24,22 @@ export async function runCloudWalChecks(
     c.start('cloud WAL archive');
     try {
       await storage.checkAccess();
-      const probe = `.barman-ts-check-${process.pid}`;
-      await storage.writeFile(probe, `barman-ts check of server ${config.name}\n`);
-      await storage.remove(probe);
+      // worm_mode: a probe object would be locked for worm_object_lock_retention, and could not
+      // be removed; `s3 object lock` checks what such a bucket does instead.
+      if (!config.worm_mode) {
+        const probe = `.barman-ts-check-${process.pid}`;
+        await storage.writeFile(probe, `barman-ts check of server ${config.name}\n`);
+        await storage.remove(probe);
+      }
     } catch (error) {
       c.add('cloud WAL archive', false, describeError(error));
       return;
     }
-    c.add('cloud WAL archive', true, `${storage.location} is reachable and writable`);
+    c.add(
+      'cloud WAL archive',
+      true,
+      `${storage.location} is reachable${config.worm_mode ? ' (worm_mode: no write probe)' : ' and writable'}`,
+    );
 
     c.start('cloud WAL continuity');
     const names = (await storage.listTree('')).flatMap((object) => {

@@ -13,7 +13,7 @@
  *
  * Each module contributes its checks from a file of its own (context.ts holds what they share):
  * wal-archive-checks.ts, postgres-checks.ts, wal-streaming-checks.ts, catalog-checks.ts,
- * retention-checks.ts, receive-wal-checks.ts, cloud-checks.ts, cloud-staging-checks.ts; the backup
+ * retention-checks.ts, receive-wal-checks.ts, cloud-checks.ts, object-lock-checks.ts, cloud-staging-checks.ts; the backup
  * method's checks come from its executor (executors/index.ts, backupMethodChecks). SERVER_CHECKS
  * below is the order.
  */
@@ -31,6 +31,7 @@ import {
 } from './catalog-checks.js';
 import { runCloudWalChecks } from './cloud-checks.js';
 import { encryptionCheck } from './encryption-checks.js';
+import { objectLockCheck, objectLockLocations } from './object-lock-checks.js';
 import { cloudStagingCheck, usesCloudStaging } from './cloud-staging-checks.js';
 import type { ServerCheckOptions } from './context.js';
 import { CheckContext } from './context.js';
@@ -119,6 +120,7 @@ const SERVER_CHECKS: readonly CheckStep[] = [
     run: (ctx) => runCloudWalChecks(ctx.config, ctx.c, ctx.signal),
     when: (ctx) => ctx.config.wals_directory.kind === 's3',
   },
+  { run: objectLockCheck, when: (ctx) => objectLockLocations(ctx).length > 0, passive: true },
   { run: (ctx) => walQueueCheck(ctx, 'incoming') },
   { run: (ctx) => walQueueCheck(ctx, 'streaming') },
   { run: postgresChecks },
