@@ -146,7 +146,10 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     }
   }
 
-  // A passive node (a mirror) receives its WAL from the primary (its source), never from an archiver.
+  // A mirror's cron drops the source's WAL files into its incoming directory, which its own
+  // archiver (archive-wal, or the cloud upload of an s3:// archive) stores.
+  if (mirror) values.archiver = true;
+  // A passive node (a mirror) receives its WAL from the primary (its source), never from PostgreSQL.
   if (!passive && values.archiver !== true && values.streaming_archiver !== true) {
     warning(
       'archiver',
