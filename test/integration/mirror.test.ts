@@ -11,10 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
+import { backupLockPath, tryAcquireLock } from '../../src/locks/index.js';
 import {
   BARMAN_BIN,
   chownTo,
@@ -116,6 +117,38 @@ describe('mirrors: a catalogue copied to another kind of location', { concurrenc
     await s3?.stop();
   });
 
+  it('refuses a mirror of an unknown server, of itself, with primary_ssh_command, or sharing its location', async () => {
+    const bad = writeBarmanConfig({
+      dir,
+      file: 'bad.conf',
+      mode: 0o644,
+      global: { barman_user: 'postgres', barman_home: join(dir, 'bad-home') },
+      servers: {
+        source: { conninfo: pg.conninfo, backup_method: 'local-rsync', archiver: 'on' },
+        'm-unknown': { mirror_of: 'nosuch' },
+        'm-self': { mirror_of: 'm-self' },
+        'm-ssh': { mirror_of: 'source', primary_ssh_command: '"ssh barman@backup1"' },
+        'm-same': { mirror_of: 'source', wals_directory: join(dir, 'bad-home', 'source', 'wals') },
+      },
+    });
+    const expected: Record<string, RegExp> = {
+      'm-unknown':
+        /\[m-unknown\] mirror_of: unknown server 'nosuch': a mirror copies another server section of this configuration \(.*source.*\) \(.*bad\.conf, line \d+\)/,
+      'm-self': /\[m-self\] mirror_of: server 'm-self' cannot be a mirror of itself/,
+      'm-ssh':
+        /\[m-ssh\] mirror_of: a mirror copies another server of this barman\.conf; 'primary_ssh_command' makes it a passive node/,
+      'm-same':
+        /\[m-same\] mirror_of: 'wals_directory' \(.*\/bad-home\/source\/wals\) is also the wals_directory of 'source': a mirror needs a location of its own/,
+    };
+    for (const [server, message] of Object.entries(expected)) {
+      const run = await runBarman(['-c', bad, 'list-backup', server], { user: 'postgres' });
+      assert.equal(run.exitCode, 1, `${server}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, message, server);
+      assert.match(run.stderr, new RegExp(`Server '${server}' is disabled by configuration errors`));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
   it('refuses to take a backup of a mirror', async () => {
     const run = await ok('backup', 'main-s3');
     assert.match(run.stdout + run.stderr, /Skipping mirror server 'main-s3' \(a copy of 'main'\)/);
@@ -163,6 +196,46 @@ describe('mirrors: a catalogue copied to another kind of location', { concurrenc
     assert.doesNotMatch(check.stdout, /FAILED/, check.stdout);
   });
 
+  it('skips a source backup being deleted, then copies it; each catalogue keeps its own retention', async () => {
+    await ok('backup', '--wait', 'main');
+    const newest = readdirSync(join(dir, 'home/main/base')).sort().at(-1)!;
+    assert.ok(!backups.includes(newest));
+    // A deletion of the source's backup holds its lock exclusively (here: this process).
+    const lockFile = backupLockPath(join(dir, 'home'), 'main', newest);
+    if (!existsSync(lockFile)) writeFileSync(lockFile, '', { mode: 0o600 });
+    await chownTo(lockFile, 'postgres');
+    const held = tryAcquireLock(lockFile);
+    assert.ok(held);
+    try {
+      const run = await ok('cron');
+      assert.match(
+        run.stdout,
+        new RegExp(`Backup ${newest} of server main is being deleted or changed: not copied to main-s3`),
+      );
+      assert.deepEqual(
+        (await listed('main-s3')).map((backup) => backup.backup_id),
+        [backups[1]],
+      );
+    } finally {
+      held.release();
+    }
+    await ok('cron');
+    await ok('cron');
+    // main: REDUNDANCY 2; main-s3 and main-copy: REDUNDANCY 1 and none (main-copy keeps what it got).
+    assert.deepEqual(
+      (await listed('main')).map((backup) => backup.backup_id),
+      [newest, backups[1]],
+    );
+    assert.deepEqual(
+      (await listed('main-s3')).map((backup) => backup.backup_id),
+      [newest],
+    );
+    assert.deepEqual(
+      (await listed('main-copy')).map((backup) => backup.backup_id),
+      [newest, backups[1]],
+    );
+  });
+
   it('recovers from the s3 mirror after the primary catalogue is deleted entirely', async () => {
     await pg.query("INSERT INTO items SELECT g, 'D' FROM generate_series(3001, 4000) g");
     await ok('switch-wal', '--force', '--archive', 'main');
@@ -172,14 +245,7 @@ describe('mirrors: a catalogue copied to another kind of location', { concurrenc
     rmSync(join(dir, 'home', 'main'), { recursive: true, force: true });
     for (const server of ['main-s3', 'main-copy']) {
       const destination = join(dir, 'recovered', server);
-      await ok(
-        'recover',
-        server,
-        'latest',
-        destination,
-        '--tablespace',
-        `tbs1:${destination}-tbs`,
-      );
+      await ok('recover', server, 'latest', destination, '--tablespace', `tbs1:${destination}-tbs`);
       const recovered = await startRecoveredCopy(destination);
       started.push(recovered);
       const [row] = await recovered.query<{ n: string; d: string }>(
