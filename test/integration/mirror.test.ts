@@ -47,8 +47,9 @@ describe('mirrors: a catalogue copied to another kind of location', { concurrenc
     assert.equal(run.exitCode, 0, `barman ${args.join(' ')}: ${run.stdout}\n${run.stderr}`);
     return run;
   };
-  const listed = async (server: string): Promise<Array<{ backup_id: string; status: string }>> =>
-    JSON.parse((await ok('-f', 'json', 'list-backup', server)).stdout)[server];
+  type Listed = Record<string, Array<{ backup_id: string; status: string }>>;
+  const listed = async (server: string) =>
+    (JSON.parse((await ok('-f', 'json', 'list-backup', server)).stdout) as Listed)[server] ?? [];
 
   before(async () => {
     s3 = await startS3Server({ buckets: [BUCKET] });
