@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
@@ -235,6 +235,28 @@ describe('mirrors: a catalogue copied to another kind of location', { concurrenc
       (await listed('main-copy')).map((backup) => backup.backup_id),
       [newest, backups[1]],
     );
+  });
+
+  it('copies again a backup an interrupted copy left SYNCING, never listing it DONE before', async () => {
+    const newest = readdirSync(join(dir, 'home/main/base')).sort().at(-1)!;
+    const copy = join(dir, 'copy', 'base', newest);
+    // What a copy killed halfway leaves: backup.info SYNCING, files missing.
+    const info = join(copy, 'backup.info');
+    writeFileSync(info, readFileSync(info, 'utf8').replace(/^status=DONE$/m, 'status=SYNCING'));
+    rmSync(join(copy, 'data', 'global', 'pg_control'));
+    const before = await listed('main-copy');
+    assert.deepEqual(
+      before.map((backup) => [backup.backup_id, backup.status]),
+      [
+        [newest, 'SYNCING'],
+        [backups[1], 'DONE'],
+      ],
+    );
+    await ok('cron');
+    assert.equal((await listed('main-copy'))[0]?.status, 'DONE');
+    assert.ok(existsSync(join(copy, 'data', 'global', 'pg_control')));
+    const shown = await ok('show-backup', 'main-copy', newest);
+    assert.match(shown.stdout, /Status\s+: DONE/);
   });
 
   it('recovers from the s3 mirror after the primary catalogue is deleted entirely', async () => {
