@@ -88,12 +88,20 @@ export const fsExceptions = [
     path: 'src/commands/receive-wal/receiver.ts',
     reason: "pg_receivewal's streaming directory (.partial segments, its status files)",
   },
+  {
+    path: 'src/commands/receive-wal/reset.ts',
+    reason: "receive-wal --reset: the .partial status files of pg_receivewal's streaming directory",
+  },
   { path: 'src/wal/cloud-spool.ts', reason: 'the local spool of barman-cloud-wal-archive --parallel' },
   {
     path: 'src/wal/cloud-upload-worker.ts',
     reason: 'the local spool and errors directory of the cloud WAL uploader',
   },
   { path: 'src/wal/cloud-archive.ts', reason: 'reads the local source segment it uploads (incoming/ or %p)' },
+  {
+    path: 'src/wal/sealed-wal.ts',
+    reason: 'reads the local WAL file it compresses and encrypts (%p or incoming/)',
+  },
   {
     path: 'src/wal/put-wal.ts',
     reason: 'the archive_command fast path: writes incoming/ with link/rename and fsync, no Storage load',

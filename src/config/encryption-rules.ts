@@ -4,7 +4,6 @@
  * in plaintext by a server that asked for encryption.
  */
 import type { ConfigProblem } from './problems.js';
-import type { Location } from './value-kinds.js';
 
 type Locate = (key: string) => Omit<ConfigProblem, 'severity' | 'message'>;
 
@@ -29,21 +28,20 @@ export function encryptionProblems(
         "which barman-ts does not encrypt; use 'backup_method = postgres' with 'backup_compression_format = tar', " +
         'which writes encrypted tar archives',
     );
-  } else if (method === 'postgres' && values.backup_compression_format !== 'tar') {
+  } else if (
+    method === 'postgres' &&
+    values.backup_compression_format !== 'tar' &&
+    // To an s3:// location a postgres backup is always stored as tar archives (encrypted there).
+    (values.basebackups_directory as { kind?: string } | null)?.kind !== 's3'
+  ) {
     error(
       'backup_compression_format',
       "'encryption = gpg' with 'backup_method = postgres' needs 'backup_compression' (gzip, lz4, zstd or none) " +
         "and 'backup_compression_format = tar': a plain-format backup would be stored unencrypted",
     );
   }
-  // Not built yet: refused rather than writing plaintext objects.
-  for (const key of ['basebackups_directory', 'wals_directory']) {
-    if ((values[key] as Location | null)?.kind === 's3')
-      error(
-        key,
-        `'encryption = gpg' is not supported yet with an s3:// '${key}' (barman-ts would upload plaintext): ` +
-          'use a local directory for this encrypted server',
-      );
-  }
+  // An s3:// basebackups_directory / wals_directory is encrypted in the process before upload
+  // (cloud-tar.ts, cloud-archive.ts, the async spool sealed): no refusal. Barman's own
+  // decryption staging options are not used (barman-ts decrypts as it streams).
   return problems;
 }

@@ -24,6 +24,7 @@ import { createCompressStream } from '../transfer/compression/index.js';
 import type { ManifestFile } from '../catalog/backup-manifest.js';
 import type { ServerFacts } from './concurrent.js';
 import { pgdataFilter } from './pgdata.js';
+import { encryptStream, GPG_ENCRYPTION } from '../transfer/gpg.js';
 import type { TarMemberInfo } from '../transfer/tar-writer.js';
 import { TAR_BLOCK as BLOCK, tarMemberHeader, tarPaddingLength as padding } from '../transfer/tar-writer.js';
 
@@ -41,6 +42,11 @@ export interface ArchiveOptions {
   signal?: AbortSignal;
   /** Collects every file written (path in the data directory, size, SHA-256) for backup_manifest. */
   manifest?: ManifestFile[];
+  /**
+   * `encryption = gpg`: each part, once compressed, streams through gpg to this recipient and is
+   * stored as `<part>.gpg` (Barman's name of an encrypted archive): no plaintext leaves the process.
+   */
+  encryptTo?: string | null;
   /** Also sees each file's bytes, by its path in the data directory (data page checksums). */
   observe?: (file: { path: string }) => ((chunk: Buffer) => void) | null;
 }
@@ -80,7 +86,8 @@ export class TarPartWriter {
 
   private partName(): string {
     const suffix = this.index === 0 ? '' : `_${String(this.index).padStart(4, '0')}`;
-    return `${this.base}${suffix}.tar${this.options.extension}`;
+    const sealed = this.options.encryptTo ? `.${GPG_ENCRYPTION}` : '';
+    return `${this.base}${suffix}.tar${this.options.extension}${sealed}`;
   }
 
   private open(): Part {
@@ -93,7 +100,14 @@ export class TarPartWriter {
     }
     const name = this.partName();
     this.index += 1;
-    const done = this.options.upload(name, body);
+    let done: Promise<number>;
+    if (this.options.encryptTo) {
+      // Compressed, then encrypted; stored once gpg has exited 0 and the upload has ended.
+      const sealed = encryptStream(this.options.encryptTo, body);
+      done = Promise.all([this.options.upload(name, sealed.stdout), sealed.done]).then(([size]) => size);
+    } else {
+      done = this.options.upload(name, body);
+    }
     const failed = done.then(
       () => {
         throw new Error(`the upload of ${name} ended before its archive was complete`);

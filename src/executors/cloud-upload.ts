@@ -12,11 +12,17 @@ import type { CloudCompression } from '../wal/cloud-layout.js';
 import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
 import type { ArchiveOptions } from './cloud-tar.js';
 import { describeError } from '../errors/index.js';
+import { encryptionKeyOf, GPG_ENCRYPTION } from '../transfer/gpg.js';
 import type { BackupRequest, InterruptedScope } from './types.js';
 import { multipartUploadsOf, uploadJournalOf } from './upload-journal.js';
 
 export function cloudBackupCompression(config: ServerConfig): ArchiveOptions['compression'] {
   return config.backup_compression && config.backup_compression !== 'none' ? config.backup_compression : null;
+}
+
+/** What backup.info records of a cloud backup's encryption (Barman's field), null when plain. */
+export function cloudBackupEncryption(config: ServerConfig): typeof GPG_ENCRYPTION | null {
+  return encryptionKeyOf(config) === null ? null : GPG_ENCRYPTION;
 }
 
 /** The ArchiveOptions of `request`'s backup, uploading `<id>/<name>` into its storage. */
@@ -33,15 +39,16 @@ export function cloudArchiveOptions(request: BackupRequest, signal?: AbortSignal
   };
 }
 
-/** Compression, extension and part size of the archives of `config`'s backups in barman-cloud's layout. */
+/** Compression, extension, part size and encryption of the archives of `config`'s backups in barman-cloud's layout. */
 export function cloudArchiveFormat(
   config: ServerConfig,
-): Pick<ArchiveOptions, 'compression' | 'extension' | 'maxSize'> {
+): Pick<ArchiveOptions, 'compression' | 'extension' | 'maxSize' | 'encryptTo'> {
   const compression = cloudBackupCompression(config);
   return {
     compression,
     extension: compression ? CLOUD_WAL_EXTENSIONS[compression as CloudCompression] : '',
     maxSize: config.cloud_upload_max_archive_size,
+    encryptTo: encryptionKeyOf(config),
   };
 }
 

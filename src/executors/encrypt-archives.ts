@@ -3,8 +3,10 @@
  * archive pg_basebackup wrote in `<id>/data/` (`base.tar.gz`, `<oid>.tar.gz`) becomes
  * `<name>.gpg`, the plaintext archive is removed, `backup_manifest` stays as it is. The encrypted
  * copy is staged, synced and published under its name before the plaintext goes, so a kill leaves
- * either file whole (the backup is then FAILED anyway). Limit, as in Barman: pg_basebackup writes
- * the compressed plaintext archives first; they exist on disk until this step ends.
+ * either file whole (the backup is then FAILED anyway). Used for servers before PostgreSQL 15 only
+ * (newer ones are encrypted as they are copied, postgres-sealed.ts). Limit, as in Barman:
+ * pg_basebackup writes the compressed plaintext archives first; they exist on disk until this
+ * step ends.
  */
 import type { Reporter } from '../output/reporter.js';
 import type { Storage } from '../storage/index.js';

@@ -13,7 +13,12 @@ import { renderBackupManifest } from '../catalog/backup-manifest.js';
 import { BarmanError } from '../errors/index.js';
 import type { TarPartWriter } from './cloud-tar.js';
 import { uploadCluster, uploadLabel } from './cloud-tar.js';
-import { abortUnfinishedUploads, cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
+import {
+  abortUnfinishedUploads,
+  cloudArchiveOptions,
+  cloudBackupCompression,
+  cloudBackupEncryption,
+} from './cloud-upload.js';
 import { concurrentBackup } from './concurrent.js';
 import { backupStrategyChecks, localPgdataCheck } from './file-copy-checks.js';
 import type { BackupExecutor, BackupRequest } from './types.js';
@@ -23,7 +28,10 @@ export const localToCloudExecutor: BackupExecutor = {
   checks: [localPgdataCheck, backupStrategyChecks],
   copyDescription: 'tar archives',
   doneWithoutWal: true,
-  initialInfo: (config) => ({ compression: cloudBackupCompression(config) }),
+  initialInfo: (config) => ({
+    compression: cloudBackupCompression(config),
+    encryption: cloudBackupEncryption(config),
+  }),
 
   async run(request: BackupRequest) {
     const { config, storage, backupId: id } = request;

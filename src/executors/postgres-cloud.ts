@@ -13,7 +13,7 @@ import * as postgres from '../postgres/index.js';
 import { readTar } from '../transfer/tar-reader.js';
 import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
-import { cloudArchiveOptions, cloudBackupCompression } from './cloud-upload.js';
+import { cloudArchiveOptions, cloudBackupCompression, cloudBackupEncryption } from './cloud-upload.js';
 import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
 import { archiveBase, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
 import type { BackupLabel } from './tar-label.js';
@@ -47,6 +47,7 @@ export async function streamBackupToObjectStore(request: BackupRequest): Promise
       begin_time: backupTimestamp(start.time),
       timeline: start.timeline,
       compression,
+      encryption: cloudBackupEncryption(config),
     });
     announceCopy(
       request,

@@ -28,6 +28,7 @@ import { abortUnfinishedUploads } from './cloud-upload.js';
 import { pgBasebackupChecks } from './postgres-checks.js';
 import { baseBackupClient, nativePlainBackup } from './postgres-native.js';
 import { streamBackupToObjectStore } from './postgres-cloud.js';
+import { canSealWhileCopying, sealedTarBackup } from './postgres-sealed.js';
 import { CopyProgress } from './progress.js';
 import { startPrimaryWalSwitcher } from './standby.js';
 import type { BackupLabel } from './tar-label.js';
@@ -58,6 +59,20 @@ export const postgresExecutor: BackupExecutor = {
           tool?.major ?? null,
           request.incremental !== undefined && request.incremental !== null,
         ) === 'native';
+      const keyId = encryptionKeyOf(config);
+      if (
+        keyId !== null &&
+        canSealWhileCopying(
+          client.serverVersion,
+          request.incremental !== undefined && request.incremental !== null,
+        )
+      ) {
+        // Encrypted as it is copied: no plaintext archive ever on disk (postgres-sealed.ts).
+        const standby = await postgres.isInRecovery(client);
+        if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
+        const facts = await describeServer(client, request);
+        return await sealedTarBackup(request, client, facts, standby, keyId);
+      }
       if (!native && !program) {
         throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
           hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
@@ -74,13 +89,12 @@ export const postgresExecutor: BackupExecutor = {
       const standby = await postgres.isInRecovery(client);
       if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
-      if (native && encryptionKeyOf(config) !== null)
-        // barman-ts's own client writes plain files, which it does not encrypt.
+      if (native && keyId !== null)
+        // An incremental backup is a plain copy, which barman-ts does not encrypt.
         throw new BarmanError(
           'encryption-unsupported-backup',
-          'encrypted backups need pg_basebackup tar archives: incremental backups, and servers pg_basebackup ' +
-            'cannot serve, are not encrypted by barman-ts',
-          { hint: "take a full backup, with pg_basebackup of the server's major version in path_prefix" },
+          'encrypted incremental backups are not supported by barman-ts',
+          { hint: 'take a full backup for this server' },
         );
       if (native) return await nativePlainBackup(request, client, facts, standby);
       const start = await postgres.walPosition(client);
@@ -188,7 +202,7 @@ export const postgresExecutor: BackupExecutor = {
 
       request.setStep('reading the backup label');
       const label = await readBackupLabel(data);
-      const keyId = encryptionKeyOf(config);
+      // PostgreSQL before 15: pg_basebackup's archives, encrypted once written (encrypt-archives.ts).
       const encryption =
         keyId === null
           ? null

@@ -12,12 +12,14 @@ export async function openArchivedWal(
   options: { raw?: boolean } = {},
 ): Promise<Readable> {
   const { storage } = archive;
+  const where = whereIs({ storage, path: file.path });
+  // barman-cloud's layout names an encrypted object (`.gpg`); Barman's tells it by its first bytes.
+  if (file.encrypted && !archive.passphrase) throw noPassphraseCommand(`the archived WAL file ${where}`);
   if (options.raw) {
     // `raw` keeps the compression, never the encryption: a reader gets what was archived.
-    // An object archive holds no encrypted files (refused by the configuration): no extra request.
-    if (archive.layout === 'barman-cloud' || !(await isEncrypted(archive, file)))
-      return storage.openRead(file.path);
-    const where = whereIs({ storage, path: file.path });
+    const encrypted =
+      archive.layout === 'barman-cloud' ? file.encrypted === true : await isEncrypted(archive, file);
+    if (!encrypted) return storage.openRead(file.path);
     if (!archive.passphrase) throw noPassphraseCommand(`the archived WAL file ${where}`);
     const key = await archive.passphrase(`the archived WAL file ${where}`);
     return decryptStream(await storage.openRead(file.path), key, where);

@@ -41,7 +41,8 @@ export async function prepare(
 /** Where a file goes, for the hook scripts: a local path, or the object's URL. */
 export function destinationOf(env: ArchiverEnvironment, candidate: Candidate): string {
   if (env.archive.layout === 'barman') return whereIs(storedFile(env, candidate));
-  return `${env.archive.location}/${env.archive.pathOf(candidate.name, objectCompression(env))}`;
+  const encrypted = encryptionKeyOf(env.config) !== null;
+  return `${env.archive.location}/${env.archive.pathOf(candidate.name, objectCompression(env), encrypted)}`;
 }
 
 /** The stored copy of a file just archived, as the post_archive scripts see it. */
@@ -196,6 +197,7 @@ async function prepareInObjectStore(
     archive: env.archive,
     compression: objectCompression(env),
     level: env.config.compression_level,
+    keyId: encryptionKeyOf(env.config),
   };
   try {
     const stored = await archiveWalToCloud(target, candidate.path, { pool: env.pool });
@@ -204,7 +206,7 @@ async function prepareInObjectStore(
       size: stored.bytes,
       mtime: Date.now() / 1000,
       compression: target.compression,
-      encryption: null,
+      encryption: target.keyId !== null ? GPG_ENCRYPTION : null,
     };
     const kind = stored.status === 'uploaded' ? 'new' : 'duplicate';
     return { candidate, kind, staged: null, entry };

@@ -35,6 +35,8 @@ export interface ArchivedWal {
    * file's magic bytes say it when it is opened.
    */
   compression?: CloudCompression | null;
+  /** Stored as `<name><ext>.gpg` (barman-cloud's layout with `encryption = gpg`). */
+  encrypted?: boolean;
 }
 
 export interface RebuildResult {
@@ -57,9 +59,12 @@ export class WalArchive {
     return this.storage.location;
   }
 
-  /** The path of `name` stored with `compression` (Barman's layout names no compression). */
-  pathOf(name: string, compression: CloudCompression | null = null): string {
-    if (this.layout === 'barman-cloud') return cloudWalPath(name, compression);
+  /**
+   * The path of `name` stored with `compression`, encrypted or not (Barman's layout names
+   * neither: its files keep the WAL name).
+   */
+  pathOf(name: string, compression: CloudCompression | null = null, encrypted = false): string {
+    if (this.layout === 'barman-cloud') return cloudWalPath(name, compression, encrypted);
     const directory = hashDir(name);
     return directory ? `${directory}/${name}` : name;
   }
@@ -79,7 +84,15 @@ export class WalArchive {
     return objects.flatMap((object) => {
       const parsed = parseCloudWalPath(object.path);
       return parsed?.name === name
-        ? [{ name, path: object.path, size: object.size, compression: parsed.compression }]
+        ? [
+            {
+              name,
+              path: object.path,
+              size: object.size,
+              compression: parsed.compression,
+              ...(parsed.encrypted ? { encrypted: true } : {}),
+            },
+          ]
         : [];
     });
   }
@@ -97,11 +110,13 @@ export class WalArchive {
   async openEntry(entry: XlogDbEntry): Promise<Readable> {
     const compression =
       this.layout === 'barman-cloud' ? (entry.compression as CloudCompression | null) : undefined;
+    const encrypted = this.layout === 'barman-cloud' && entry.encryption !== null;
     return this.open({
       name: entry.name,
-      path: this.pathOf(entry.name, compression ?? null),
+      path: this.pathOf(entry.name, compression ?? null, encrypted),
       size: entry.size,
       compression,
+      ...(encrypted ? { encrypted } : {}),
     });
   }
 
@@ -121,14 +136,16 @@ export class WalArchive {
    * Hash directories left empty go too (Barman's layout).
    */
   async remove(
-    files: ReadonlyArray<{ name: string; compression?: string | null }>,
+    files: ReadonlyArray<{ name: string; compression?: string | null; encryption?: string | null }>,
     each?: (file: { name: string; path: string }, remove: () => Promise<void>) => Promise<void>,
   ): Promise<void> {
     const paths = await Promise.all(
       files.map(async (file) => {
         if (this.layout === 'barman') return [this.pathOf(file.name)];
-        if (file.compression !== undefined)
-          return [this.pathOf(file.name, file.compression as CloudCompression | null)];
+        if (file.compression !== undefined && file.encryption !== undefined)
+          return [
+            this.pathOf(file.name, file.compression as CloudCompression | null, file.encryption !== null),
+          ];
         return (await this.find(file.name)).map((found) => found.path);
       }),
     );

@@ -22,7 +22,8 @@ import { cloudWalCompression } from './cloud-layout.js';
 import type { CompressionLevel, CompressionPool } from '../transfer/compression/index.js';
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
 import { CompressionError } from '../transfer/compression/types.js';
-import { parseWalName } from './names.js';
+import { encryptionKeyOf } from '../transfer/gpg.js';
+import { parseSpooledName, sealWal } from './sealed-wal.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
 const WAL_SINGLE_REQUEST_LIMIT = 64 * 1024 * 1024;
@@ -32,6 +33,8 @@ export interface CloudWalTarget {
   archive: WalArchive;
   compression: CloudCompression | null;
   level: CompressionLevel;
+  /** `encryption_key_id` when the server encrypts (`encryption = gpg`), else null. */
+  keyId: string | null;
 }
 
 export interface CloudArchiveOutcome {
@@ -57,7 +60,12 @@ export async function openCloudWalTarget(
     );
   }
   const compression = cloudWalCompression(config);
-  return { archive: await openWalArchive(config, options), compression, level: config.compression_level };
+  return {
+    archive: await openWalArchive(config, options),
+    compression,
+    level: config.compression_level,
+    keyId: encryptionKeyOf(config),
+  };
 }
 
 /**
@@ -70,22 +78,38 @@ export async function archiveWalToCloud(
   file: string,
   options: { pool?: CompressionPool } = {},
 ): Promise<CloudArchiveOutcome> {
-  const name = basename(file);
-  const wal = parseWalName(name);
-  if (!wal || wal.name !== name) {
-    throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
+  const spooled = parseSpooledName(basename(file));
+  if (!spooled) {
+    throw new BarmanError('bad-wal-name', `'${basename(file)}' is not a valid WAL file name`);
   }
-  const path = target.archive.pathOf(name, target.compression);
+  const { name } = spooled;
+  // A file the async spool sealed (compressed and encrypted) goes up as it is, under its own name.
+  const compression = spooled.sealed ? spooled.compression : target.compression;
+  const encrypted = spooled.sealed || target.keyId !== null;
+  const path = target.archive.pathOf(name, compression, encrypted);
   // An uncompressed segment is read whole while the duplicate lookup is in flight: one buffer,
   // no stream to reassemble, and the read overlaps the round trip.
   const { archive } = target;
   const [existing, whole] = await Promise.all([
     archive.find(name),
-    target.compression ? undefined : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
+    spooled.sealed
+      ? readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT })
+      : target.keyId !== null
+        ? sealWal(file, { compression, level: target.level, keyId: target.keyId }, options.pool)
+        : target.compression
+          ? undefined
+          : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
   ]);
   const damaged: string[] = [];
   if (existing.length > 0) {
-    const local = await contentOf(createReadStream(file));
+    // The WAL content, not the stored bytes: a sealed file is decrypted (gpg output differs each time).
+    const plain = async (): Promise<Readable> => {
+      if (!spooled.sealed) return createReadStream(file);
+      // compare.ts loads every codec: only for this rare case.
+      const { localWalFile, openDecompressed } = await import('./compare.js');
+      return openDecompressed(localWalFile(file), null, undefined, archive.passphrase);
+    };
+    const local = await contentOf(await plain());
     for (const object of existing) {
       const remote = await cloudWalContent(archive, object);
       if (remote === 'undecodable') {
@@ -94,8 +118,7 @@ export async function archiveWalToCloud(
         return { name, path: object.path, status: 'already-archived', bytes: object.size, replaced: [] };
       } else if (
         remote.size < local.size &&
-        (remote.size === 0 ||
-          (await contentOf(createReadStream(file, { end: remote.size - 1 }))).sha256 === remote.sha256)
+        (remote.size === 0 || (await prefixDigest(await plain(), remote.size)) === remote.sha256)
       ) {
         damaged.push(object.path);
       }
@@ -114,10 +137,9 @@ export async function archiveWalToCloud(
   if (whole) {
     await archive.storage.writeFile(path, whole);
     bytes = whole.length;
-  } else if (target.compression && options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
+  } else if (compression && options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
     // The upload worker: a whole segment compressed on a pool thread, the main thread uploads.
-    const body = (await options.pool.compressFileToBuffer(target.compression, file, { level: target.level }))
-      .data;
+    const body = (await options.pool.compressFileToBuffer(compression, file, { level: target.level })).data;
     await archive.storage.writeFile(path, body);
     bytes = body.length;
   } else {
@@ -133,14 +155,28 @@ export async function archiveWalToCloud(
         minPartSize: WAL_SINGLE_REQUEST_LIMIT,
       });
     };
-    if (target.compression) {
+    if (compression) {
       const { createCompressStream } = await import('../transfer/compression/streams.js');
-      await pipeline(source, createCompressStream(target.compression, { level: target.level }), upload);
+      await pipeline(source, createCompressStream(compression, { level: target.level }), upload);
     } else {
       await pipeline(source, upload);
     }
   }
   return finishUpload(target, name, path, bytes, damaged);
+}
+
+/** The SHA-256 of the first `length` bytes of `stream`. */
+async function prefixDigest(stream: Readable, length: number): Promise<string> {
+  const hash = createHash('sha256');
+  let left = length;
+  for await (const chunk of stream) {
+    const part = (chunk as Buffer).subarray(0, left);
+    hash.update(part);
+    left -= part.length;
+    if (left === 0) break;
+  }
+  stream.destroy();
+  return hash.digest('hex');
 }
 
 async function finishUpload(
@@ -167,7 +203,8 @@ async function cloudWalContent(
     const code = (error as { code?: unknown }).code;
     if (
       error instanceof CompressionError ||
-      (isBarmanError(error) && error.code === 'wal-corrupt') ||
+      // A damaged or truncated encrypted copy (not a wrong passphrase: that one is reported).
+      (isBarmanError(error) && (error.code === 'wal-corrupt' || error.code === 'gpg-decrypt-failed')) ||
       (typeof code === 'string' && code.startsWith('Z_'))
     )
       return 'undecodable';

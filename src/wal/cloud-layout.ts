@@ -15,6 +15,13 @@ import { hashDir, parseWalName, segmentsBetween } from './names.js';
 /** barman-cloud's WAL object extensions: the codecs' (transfer/compression/types.ts). */
 export const CLOUD_WAL_EXTENSIONS = COMPRESSION_EXTENSIONS;
 
+/**
+ * The suffix of an encrypted object (`encryption = gpg`), after the compression's: the name
+ * Barman gives an encrypted tar archive (`<archive>.gpg`). barman-cloud has no gpg encryption,
+ * so its tools skip these names rather than reading ciphertext as WAL.
+ */
+export const ENCRYPTED_OBJECT_SUFFIX = '.gpg';
+
 export type CloudCompression = Exclude<CompressionFormat, 'custom'>;
 
 /** The compression of a server's cloud WAL archive; `custom` filters cannot be named by an extension. */
@@ -33,31 +40,43 @@ export function cloudWalCompression(config: ServerConfig): CloudCompression | nu
 }
 
 /** Path of a WAL file in the cloud archive, relative to wals_directory. */
-export function cloudWalPath(walName: string, compression: CloudCompression | null): string {
+export function cloudWalPath(
+  walName: string,
+  compression: CloudCompression | null,
+  encrypted = false,
+): string {
   const directory = hashDir(walName);
-  const file = `${walName}${compression ? CLOUD_WAL_EXTENSIONS[compression] : ''}`;
+  const file = `${walName}${compression ? CLOUD_WAL_EXTENSIONS[compression] : ''}${encrypted ? ENCRYPTED_OBJECT_SUFFIX : ''}`;
   return directory ? `${directory}/${file}` : file;
+}
+
+/** The WAL name, compression and encryption an object's file name says; null for strangers. */
+export function parseWalObjectName(
+  file: string,
+): { name: string; compression: CloudCompression | null; encrypted: boolean } | null {
+  const encrypted = file.endsWith(ENCRYPTED_OBJECT_SUFFIX);
+  const unsealed = encrypted ? file.slice(0, -ENCRYPTED_OBJECT_SUFFIX.length) : file;
+  let compression: CloudCompression | null = null;
+  let name = unsealed;
+  for (const [format, extension] of Object.entries(CLOUD_WAL_EXTENSIONS)) {
+    if (unsealed.endsWith(extension)) {
+      compression = format as CloudCompression;
+      name = unsealed.slice(0, -extension.length);
+      break;
+    }
+  }
+  const wal = parseWalName(name);
+  return wal && wal.name === name ? { name, compression, encrypted } : null;
 }
 
 /** The WAL name and compression of an object path relative to wals_directory; null for strangers. */
 export function parseCloudWalPath(
   path: string,
-): { name: string; compression: CloudCompression | null } | null {
-  const file = path.slice(path.lastIndexOf('/') + 1);
-  let compression: CloudCompression | null = null;
-  let name = file;
-  for (const [format, extension] of Object.entries(CLOUD_WAL_EXTENSIONS)) {
-    if (file.endsWith(extension)) {
-      compression = format as CloudCompression;
-      name = file.slice(0, -extension.length);
-      break;
-    }
-  }
-  const wal = parseWalName(name);
-  if (!wal || wal.name !== name) return null;
-  const expectedDirectory = hashDir(name);
+): { name: string; compression: CloudCompression | null; encrypted: boolean } | null {
+  const parsed = parseWalObjectName(path.slice(path.lastIndexOf('/') + 1));
+  if (!parsed) return null;
   const directory = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
-  return directory === expectedDirectory ? { name, compression } : null;
+  return directory === hashDir(parsed.name) ? parsed : null;
 }
 
 /**

@@ -2,39 +2,61 @@
  * The local spool of `cloud-wal-archive --async`: the server's incoming_wals_directory. A WAL
  * file is acknowledged once its copy is durable here (copied to a dot-temp name, fsynced,
  * linked under its own name, directory fsynced); the upload worker removes it only after S3 has
- * stored a verified copy. No AWS SDK here: enqueueing must stay cheap.
+ * stored a verified copy. No AWS SDK here: enqueueing must stay cheap. With `encryption = gpg`
+ * the spooled copy is sealed (sealed-wal.ts): compressed and encrypted before it is written.
  */
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/posix.js';
 import { compareWalNames, parseWalName } from './names.js';
+import type { PassphraseSource } from '../transfer/passphrase.js';
+import type { SealSettings } from './sealed-wal.js';
+import { parseSpooledName, sealedName, sealWal } from './sealed-wal.js';
 
 /** The lock task of the spool's upload worker (one worker per server uploads the spool). */
 export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
 
 export type EnqueueOutcome = 'queued' | 'already-queued';
 
-export async function enqueueWal(spoolDirectory: string, file: string): Promise<EnqueueOutcome> {
+/** How `--async` seals a file before it is spooled (`encryption = gpg`), and reads one back. */
+export interface SpoolSealing extends SealSettings {
+  passphrase: PassphraseSource | null;
+}
+
+/**
+ * Queues `file`; with `sealing`, in its sealed form (compressed, then encrypted: no plaintext
+ * WAL at rest in the spool), named as its object will be.
+ */
+export async function enqueueWal(
+  spoolDirectory: string,
+  file: string,
+  sealing: SpoolSealing | null = null,
+): Promise<EnqueueOutcome> {
   const name = basename(file);
   const wal = parseWalName(name);
   if (!wal || wal.name !== name) {
     throw new BarmanError('bad-wal-name', `'${name}' is not a valid WAL file name`);
   }
   await mkdir(spoolDirectory, { recursive: true });
-  const target = join(spoolDirectory, name);
+  const target = join(spoolDirectory, sealing ? sealedName(name, sealing.compression) : name);
   const temp = tempPathFor(target);
   try {
-    // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
-    await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
+    if (sealing) {
+      await writeFile(temp, await sealWal(file, sealing), { flag: 'wx', mode: 0o600 });
+    } else {
+      // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
+      await copyFile(file, temp, fsConstants.COPYFILE_EXCL);
+    }
     await makeFilePrivateAndDurable(temp);
     try {
       // link, not rename: it never replaces a file already queued under this name.
       await link(temp, target);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (await sameBytes(target, file)) return 'already-queued';
+      if (sealing ? await sameAsSealed(target, file, sealing) : await sameBytes(target, file))
+        return 'already-queued';
       throw new BarmanError(
         'wal-duplicate-differs',
         `${name} is already queued in ${spoolDirectory} with a different content`,
@@ -53,7 +75,19 @@ export async function enqueueWal(spoolDirectory: string, file: string): Promise<
   return 'queued';
 }
 
-/** WAL files waiting in the spool, oldest first (temp files and strangers skipped). */
+/** Whether the sealed `spooled` holds `file`'s bytes (decrypted: gpg's output differs each run). */
+async function sameAsSealed(spooled: string, file: string, sealing: SpoolSealing): Promise<boolean> {
+  const { localWalFile, openDecompressed } = await import('./compare.js');
+  const stream = await openDecompressed(localWalFile(spooled), null, undefined, sealing.passphrase);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).equals(await readFile(file));
+}
+
+/**
+ * Files waiting in the spool (plain `<name>`, or sealed `<name><ext>.gpg`), oldest WAL first
+ * (temp files and strangers skipped).
+ */
 export async function spooledWals(spoolDirectory: string): Promise<string[]> {
   let names: string[];
   try {
@@ -62,7 +96,12 @@ export async function spooledWals(spoolDirectory: string): Promise<string[]> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return names.filter((name) => parseWalName(name)?.name === name).sort(compareWalNames);
+  const walNames = new Map<string, string>();
+  for (const file of names) {
+    const parsed = parseSpooledName(file);
+    if (parsed) walNames.set(file, parsed.name);
+  }
+  return [...walNames.keys()].sort((a, b) => compareWalNames(walNames.get(a)!, walNames.get(b)!));
 }
 
 /** Byte comparison of two uncompressed files (not compare.ts: that one loads every codec). */

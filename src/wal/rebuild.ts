@@ -48,7 +48,7 @@ export async function scanWalArchive(archive: WalArchive): Promise<RebuildResult
         size: object.size,
         mtime: object.mtimeMs / 1000,
         compression: parsed.compression,
-        encryption: null,
+        encryption: parsed.encrypted ? GPG_ENCRYPTION : null,
       });
     }
     // By WAL name, as in a hash directory: an extension must not move a segment after its label.

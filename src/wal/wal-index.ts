@@ -6,6 +6,7 @@
 import type { ServerConfig } from '../config/index.js';
 import { storageFor } from '../storage/index.js';
 import { parseCloudWalPath } from './cloud-layout.js';
+import { GPG_ENCRYPTION } from '../transfer/gpg.js';
 import type { XlogDbEntry, XlogDbProblem } from './xlogdb.js';
 import { XlogDbFile } from './xlogdb-file.js';
 import type { ServerLayout } from '../catalog/layout.js';
@@ -31,7 +32,7 @@ export async function readWalIndex(config: ServerConfig, layout: ServerLayout): 
                 size: object.size,
                 mtime: object.mtimeMs / 1000,
                 compression: parsed.compression,
-                encryption: null,
+                encryption: parsed.encrypted ? GPG_ENCRYPTION : null,
               },
             ]
           : [];

@@ -4,8 +4,9 @@
  * `env` (GNUPGHOME) to every barman run and `passphraseCommand` to encryption_passphrase_command.
  * RSA, so that `file` (Barman's detection) recognises the encrypted files too.
  */
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BARMAN_BIN } from './barman.js';
 import type { PostgresServer } from './postgres.js';
@@ -134,4 +135,42 @@ export function getWalAsBarmanUser(config: string, gpg: GpgHome, args: readonly 
       maxBuffer: 64 << 20,
     },
   );
+}
+
+/** The marker string the encryption tests write into a table and search for in what is stored. */
+export const MARKER = 'barman-ts-secret-marker-5e81c0';
+
+/** Every file below `root`, recursively. */
+export function filesUnder(root: string): string[] {
+  return readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+/** Files below `root` containing `text` (grep -r, binary files included). */
+export function filesContaining(root: string, text: string): string[] {
+  const run = spawnSync('grep', ['-r', '-l', '-a', '-F', text, root], { encoding: 'utf8' });
+  if (run.status === 1) return [];
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout.trim().split('\n');
+}
+
+/** `file --brief` of `path`: Barman's test for an encrypted file. */
+export function fileType(path: string): string {
+  return execFileSync('file', ['--brief', path], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Whether `path` starts an OpenPGP message encrypted to a public key: `file` says so (Barman's
+ * test), or — where `file`'s magic misses it, as for the ~1 in 256 RSA session keys whose
+ * encrypted number is a byte shorter — its first packet is a public-key encrypted session key
+ * (tag 1, old or new format header) of version 3.
+ */
+export function isPublicKeyEncrypted(path: string): boolean {
+  if (/PGP RSA encrypted session key/.test(fileType(path))) return true;
+  const head = readFileSync(path).subarray(0, 8);
+  const ctb = head[0] ?? 0;
+  if ((ctb & 0xc0) === 0xc0) return (ctb & 0x3f) === 1 && head[head[1]! < 192 ? 2 : 3] === 3;
+  if ((ctb & 0x80) === 0x80) return ((ctb >> 2) & 0x0f) === 1 && head[[2, 3, 5][ctb & 0x03] ?? 2] === 3;
+  return false;
 }

@@ -3,6 +3,7 @@ export * from './postgres.js';
 export * from './s3.js';
 export * from './sshd.js';
 export * from './tmp.js';
+export * from './processes.js';
 export * from './barman.js';
 export * from './restore.js';
 export * from './standby.js';

@@ -346,6 +346,7 @@ describe('check, status and replication-status', { concurrency: 1 }, () => {
         '\tDescription',
         '\tActive',
         '\tDisabled',
+        '\tActive configuration model',
         '\tPostgreSQL version',
         '\tCluster state',
         '\tCurrent data size',

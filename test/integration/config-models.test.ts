@@ -133,6 +133,8 @@ describe('failover with configuration models (config-switch, config-update)', { 
     assert.equal(readFileSync(join(home(), 'pg/.active-model.auto'), 'utf8'), 'node_a');
     const shown = await barman('show-server', 'pg', '--show-config-source');
     assert.match(shown.stdout, /\tactive_model: node_a/);
+    const status = await barman('status', 'pg');
+    assert.match(status.stdout, /\n\tActive configuration model: node_a\n/);
     assert.match(
       shown.stdout,
       new RegExp(
@@ -294,6 +296,8 @@ describe('failover with configuration models (config-switch, config-update)', { 
     assert.equal(existsSync(join(home(), 'pg/.active-model.auto')), false);
     const shown = await barman('show-server', 'pg');
     assert.match(shown.stdout, /\tactive_model: None/);
+    const status = await barman('status', 'pg');
+    assert.match(status.stdout, /\n\tActive configuration model: None\n/);
     assert.match(shown.stdout, /\tconninfo: host=127\.0\.0\.1 port=1 dbname=postgres/);
   });
 });

@@ -8,40 +8,22 @@
  * refusals.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer } from '../harness/index.js';
 import {
+  fileType,
+  filesContaining,
+  filesUnder,
   getWalAsBarmanUser,
+  isPublicKeyEncrypted,
+  MARKER,
   runBarman,
   startEncryptionRig,
   startRecoveredCopy,
   writeBarmanConfig,
 } from '../harness/index.js';
-
-export const MARKER = 'barman-ts-secret-marker-5e81c0';
-
-/** Every file below `root`, recursively. */
-export function filesUnder(root: string): string[] {
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => join(entry.parentPath, entry.name));
-}
-
-/** Files below `root` containing `text` (grep -r, binary files included). */
-export function filesContaining(root: string, text: string): string[] {
-  const run = spawnSync('grep', ['-r', '-l', '-a', '-F', text, root], { encoding: 'utf8' });
-  if (run.status === 1) return [];
-  assert.equal(run.status, 0, run.stderr);
-  return run.stdout.trim().split('\n');
-}
-
-/** `file --brief` of `path`: Barman's test for an encrypted file. */
-export function fileType(path: string): string {
-  return execFileSync('file', ['--brief', path], { encoding: 'utf8' }).trim();
-}
 
 describe('encryption = gpg', { concurrency: 1 }, () => {
   let pg: PostgresServer;
@@ -81,9 +63,29 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
   });
 
   it('stores the backup and the WAL encrypted: no marker under barman_home, OpenPGP files only', async () => {
+    // Sampled through the copy: no file of the backup's data/ is ever a plaintext archive
+    // (each is written encrypted as it arrives; temp names wrap an encrypted name too).
+    const base = join(dir, 'home/main/base');
+    const plaintext = new Set<string>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const id of existsSync(base) ? readdirSync(base) : []) {
+          const data = join(base, id, 'data');
+          for (const name of existsSync(data) ? readdirSync(data) : []) {
+            const unwrapped = name.replace(/^\.(.*)\.\d+-[0-9a-f]+\.tmp$/, '$1');
+            if (!unwrapped.endsWith('.gpg') && unwrapped !== 'backup_manifest') plaintext.add(name);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
     const backup = await barman('barman.conf', 'backup', '--wait', 'main');
+    watching = false;
+    await watcher;
     assert.equal(backup.exitCode, 0, backup.stderr);
-    assert.match(backup.stdout, /Encrypting backup using gpg encryption/);
+    assert.match(backup.stdout, /BASE_BACKUP \(tar archives, gzip, encrypted with gpg\)/);
+    assert.deepEqual([...plaintext], [], 'no plaintext archive was ever written');
     await pg.query(`INSERT INTO secrets VALUES (2, '${MARKER}-in-wal')`);
     const switched = await barman('barman.conf', 'switch-wal', '--force', '--archive', 'main');
     assert.equal(switched.exitCode, 0, switched.stderr);
@@ -97,7 +99,7 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     for (const name of stored) {
       if (name === 'backup_manifest') continue; // kept plaintext, as Barman does
       assert.match(name, /\.tar(\.gz)?\.gpg$/);
-      assert.match(fileType(join(data, name)), /PGP RSA encrypted session key/, name);
+      assert.ok(isPublicKeyEncrypted(join(data, name)), `${name}: ${fileType(join(data, name))}`);
     }
     const info = readFileSync(join(dir, 'home/main/base', backupId, 'backup.info'), 'utf8');
     assert.match(info, /^encryption=gpg$/m);
@@ -106,7 +108,7 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
     const wals = join(dir, 'home/main/wals');
     const archived = filesUnder(wals).filter((path) => !path.endsWith('xlog.db'));
     assert.ok(archived.length >= 2, archived.join(' '));
-    for (const path of archived) assert.match(fileType(path), /PGP RSA encrypted session key/, path);
+    for (const path of archived) assert.ok(isPublicKeyEncrypted(path), `${path}: ${fileType(path)}`);
     const lines = readFileSync(join(wals, 'xlog.db'), 'utf8').trim().split('\n');
     for (const line of lines) assert.match(line, /^\S+\t\d+\t[\d.]+\tNone\tgpg$/, line);
     assert.deepEqual(readdirSync(join(dir, 'home/main/incoming')), []);

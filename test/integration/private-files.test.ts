@@ -25,6 +25,7 @@ import {
   chownTo,
   freePort,
   isProcessAlive,
+  lockPid,
   makeTempDir,
   runAs,
   runBarman,
@@ -50,13 +51,6 @@ function openPaths(root: string): string[] {
   };
   visit(root);
   return found;
-}
-
-/** Pid in a lock file, or null. */
-function lockPid(path: string): number | null {
-  if (!existsSync(path)) return null;
-  const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
 describe('files barman-ts writes are private to barman_user', { concurrency: 1 }, () => {

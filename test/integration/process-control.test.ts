@@ -21,6 +21,7 @@ import {
   isRoot,
   lookupOsUser,
   makeTempDir,
+  processesMentioning,
   readBackupInfoFields,
   registerExitCleanup,
   runBarman,
@@ -33,21 +34,6 @@ import {
 } from '../harness/index.js';
 
 const PG15_BIN = '/usr/lib/postgresql/15/bin';
-
-/** Pids of live processes (other than this one) whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) && isProcessAlive(pid)) pids.push(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 /** Total size of the regular files under `directory` (0 while it does not exist). */
 function treeSize(directory: string): number {

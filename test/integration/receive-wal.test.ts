@@ -18,7 +18,9 @@ import {
   chownTo,
   freePort,
   isProcessAlive,
+  lockPid,
   makeTempDir,
+  processesMentioning,
   registerExitCleanup,
   runBarman,
   startPostgres,
@@ -27,28 +29,6 @@ import {
   waitFor,
   writeBarmanConfig,
 } from '../harness/index.js';
-
-/** Pids of live processes (other than this one) whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) && isProcessAlive(pid)) pids.push(pid);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-/** The pid in a lock file, or null when the file is missing or empty. */
-function lockPid(path: string): number | null {
-  if (!existsSync(path)) return null;
-  const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-  return Number.isInteger(pid) ? pid : null;
-}
 
 describe('receive-wal with a real PostgreSQL 15', { concurrency: 1 }, () => {
   let pg: PostgresServer;

@@ -62,6 +62,12 @@ export async function checkIncremental(
   reference: string,
 ): Promise<IncrementalParent> {
   const parent = resolveParent(await location.loadBackups(), config.name, reference);
+  // Never a plaintext incremental for a server that encrypts: refused before anything is copied.
+  if (config.encryption === 'gpg')
+    throw refuse(
+      `encrypted incremental backups are not supported by barman-ts yet (server ${config.name} has encryption = gpg)`,
+      'Take full backups for this server, or unset encryption.',
+    );
   if (config.basebackups_directory.kind !== 'posix') {
     throw refuse(
       `incremental backups to an object store (${location.directory}) are not supported by barman-ts yet (server ${config.name})`,

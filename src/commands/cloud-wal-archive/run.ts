@@ -10,6 +10,9 @@ import { BarmanError } from '../../errors/index.js';
 import { defineCommandModule } from '../definition.js';
 import { startCloudUploader } from '../shared/cloud-uploader.js';
 import { selectServers } from '../shared/select-servers.js';
+import { encryptionKeyOf } from '../../transfer/gpg.js';
+import { passphraseSourceOf } from '../../transfer/passphrase.js';
+import { cloudWalCompression } from '../../wal/cloud-layout.js';
 
 interface Result {
   lines: string[];
@@ -55,7 +58,18 @@ export default defineCommandModule<Result>({
 
     if (input.options.async === true && input.options.test !== true) {
       const { enqueueWal } = await import('../../wal/cloud-spool.js');
-      const outcome = await enqueueWal(config.incoming_wals_directory, file);
+      // encryption = gpg: the spool keeps the file compressed and encrypted, never plaintext.
+      const keyId = encryptionKeyOf(config);
+      const sealing =
+        keyId === null
+          ? null
+          : {
+              keyId,
+              compression: cloudWalCompression(config),
+              level: config.compression_level,
+              passphrase: passphraseSourceOf(config),
+            };
+      const outcome = await enqueueWal(config.incoming_wals_directory, file, sealing);
       log.info(`${outcome === 'queued' ? 'queued' : 'already queued'} ${file} for upload`);
       try {
         const pid = await startCloudUploader(config, ctx.config.configFile);

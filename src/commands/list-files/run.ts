@@ -43,7 +43,7 @@ export default defineCommandModule<string[]>({
     const walPath = (name: string, entry?: XlogDbEntry) =>
       server.config.wals_directory.kind === 's3'
         ? // Cloud WAL objects carry their compression in the name (barman-cloud-wal-archive's layout).
-          `${catalog.layout.walsDirectory}/${cloudWalPath(name, (entry?.compression ?? null) as CloudCompression | null)}`
+          `${catalog.layout.walsDirectory}/${cloudWalPath(name, (entry?.compression ?? null) as CloudCompression | null, !!entry?.encryption)}`
         : join(catalog.layout.walsDirectory, hashDir(name), name);
     const files: string[] = [];
     if (target !== 'wal')

@@ -7,10 +7,9 @@
  * SIGTERM are passed on to it as SIGINT (a clean stop on every PostgreSQL version). Nothing is
  * restarted here: cron starts receive-wal again the next minute.
  *
- * Also the slot commands (`--create-slot`, `--drop-slot`), `--stop`, and `--reset`, which moves
- * the streaming position to the slot's restart point when streaming/ is behind it (see resetPlan).
+ * Also `--stop`. The slot commands are in slots.ts, `--reset` in reset.ts.
  */
-import { mkdir, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../config/index.js';
 import { BarmanError, describeError } from '../../errors/index.js';
@@ -20,13 +19,10 @@ import type { Logger } from '../../log/index.js';
 import type { Reporter } from '../../output/reporter.js';
 import type { ReplicationSlot } from '../../postgres/index.js';
 import {
-  createReplicationSlot,
-  dropReplicationSlot,
   identifySystem,
   PostgresClient,
   programConnection,
   replicationSlot,
-  ReplicationSlotError,
   synchronousStandbyNames,
   versionNumber,
   walSegmentSize,
@@ -34,15 +30,9 @@ import {
 import { findProgram, postgresToolVersion } from '../../process/postgres-tools.js';
 import { superviseProgram } from '../../process/supervise.js';
 import { keepNewFilesPrivate } from '../../storage/posix.js';
-import {
-  compareWalNames,
-  lsnToSegmentName,
-  nextSegmentName,
-  parseLsn,
-  parseWalName,
-  partialFileName,
-  previousSegmentName,
-} from '../../wal/names.js';
+import type { ResetOutcome } from './reset.js';
+import { newestWal, resetStreamingStatus } from './reset.js';
+import { createSlotQuietly } from './slots.js';
 
 export interface ReceiverEnvironment {
   config: ServerConfig;
@@ -76,101 +66,10 @@ export async function stopReceiver(config: ServerConfig, waitMs: number): Promis
   return outcome.kind === 'ended' ? null : { pid: outcome.pid, stopped: outcome.kind === 'stopped' };
 }
 
-// ------------------------------------------------------------------------------- slot commands
-
-function requireSlotName(config: ServerConfig, what: 'create' | 'drop'): string {
-  if (config.slot_name) return config.slot_name;
-  throw new BarmanError(
-    'slot-name-missing',
-    `Unable to ${what} a physical replication slot: slot_name configuration option required for server '${config.name}'`,
-  );
-}
-
-function connectionFailure(config: ServerConfig, error: ReplicationSlotError): BarmanError {
-  return new BarmanError(
-    'postgres-unreachable',
-    `Cannot connect to server '${config.name}': ${error.message}`,
-    {
-      cause: error,
-      hint: 'Check streaming_conninfo, and that pg_hba.conf allows replication connections for its user.',
-    },
-  );
-}
-
-/** `--create-slot`: CREATE_REPLICATION_SLOT over streaming_conninfo. */
-export async function createSlot(
-  env: ReceiverEnvironment,
-  options: { ifNotExists: boolean },
-): Promise<'created' | 'exists'> {
-  const { config, report } = env;
-  const slot = requireSlotName(config, 'create');
-  report.info(`Creating physical replication slot '${slot}' on server '${config.name}'`);
-  try {
-    await createReplicationSlot(config.streaming_conninfo, slot);
-  } catch (error) {
-    if (error instanceof ReplicationSlotError) {
-      if (error.failure === 'exists' && options.ifNotExists) {
-        report.info(`Replication slot '${slot}' already exists`);
-        return 'exists';
-      }
-      if (error.failure === 'exists') {
-        throw new BarmanError('slot-exists', `Replication slot '${slot}' already exists`, { cause: error });
-      }
-      if (error.failure === 'full') {
-        throw new BarmanError('slots-full', `All replication slots for server '${config.name}' are in use`, {
-          cause: error,
-          hint: "Raise max_replication_slots in PostgreSQL's configuration (restart needed), or drop an unused slot.",
-        });
-      }
-      if (error.failure === 'connection') throw connectionFailure(config, error);
-    }
-    throw new BarmanError(
-      'slot-create-failed',
-      `Cannot create replication slot '${slot}' on server '${config.name}': ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-  report.info(`Replication slot '${slot}' created`);
-  return 'created';
-}
-
-/** `--drop-slot`: DROP_REPLICATION_SLOT over streaming_conninfo (refused while the slot is in use). */
-export async function dropSlot(env: ReceiverEnvironment): Promise<void> {
-  const { config, report } = env;
-  const slot = requireSlotName(config, 'drop');
-  report.info(`Dropping physical replication slot '${slot}' on server '${config.name}'`);
-  try {
-    await dropReplicationSlot(config.streaming_conninfo, slot);
-  } catch (error) {
-    if (error instanceof ReplicationSlotError) {
-      if (error.failure === 'missing') {
-        throw new BarmanError('slot-missing', `Replication slot '${slot}' does not exist`, { cause: error });
-      }
-      if (error.failure === 'in-use') {
-        throw new BarmanError(
-          'slot-in-use',
-          `Cannot drop replication slot '${slot}' on server '${config.name}' because it is in use.`,
-          {
-            cause: error,
-            hint: `Stop the process streaming with it first (barman receive-wal --stop ${config.name}).`,
-          },
-        );
-      }
-      if (error.failure === 'connection') throw connectionFailure(config, error);
-    }
-    throw new BarmanError(
-      'slot-drop-failed',
-      `Cannot drop replication slot '${slot}' on server '${config.name}': ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-  report.info(`Replication slot '${slot}' dropped`);
-}
-
 // ----------------------------------------------------------------------------- receive-wal
 
 /** What receive-wal learnt from PostgreSQL before streaming. */
-interface StreamingStatus {
+export interface StreamingStatus {
   program: string;
   programName: string;
   timeline: number;
@@ -191,19 +90,6 @@ export interface ReceiveOutcome {
   exit_code: number | null;
   /** The signal that stopped receive-wal (passed on to pg_receivewal as SIGINT). */
   stopped_by: string | null;
-}
-
-export interface ResetOutcome {
-  mode: 'reset';
-  action: 'aligned' | 'reset';
-  /** The newest WAL file found in streaming/. */
-  newest: string | null;
-  /** The empty `<restart WAL>.partial` created. */
-  created: string | null;
-  /** An empty `.partial` removed. */
-  removed: string | null;
-  /** A `.partial` with data kept in place: archive-wal archives it as a .partial file. */
-  kept: string | null;
 }
 
 /** receive-wal (and `--reset`): see the module comment. */
@@ -327,20 +213,6 @@ async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promis
   };
 }
 
-async function createSlotQuietly(config: ServerConfig, slot: string): Promise<void> {
-  try {
-    await createReplicationSlot(config.streaming_conninfo, slot);
-  } catch (error) {
-    // Created meanwhile by someone else: fine, pg_receivewal reports if it is in use.
-    if (error instanceof ReplicationSlotError && error.failure === 'exists') return;
-    throw new BarmanError(
-      'slot-create-failed',
-      `Cannot create replication slot '${slot}' on server '${config.name}': ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-}
-
 /** 150018 -> 150000, 90624 -> 90600. */
 function majorVersionNumber(version: number): number {
   return version >= 100000 ? Math.floor(version / 10000) * 10000 : Math.floor(version / 100) * 100;
@@ -428,18 +300,6 @@ async function runReceiver(
   return outcome;
 }
 
-/** The newest file of the given kinds in streaming/ (pg_receivewal resumes from it), or null. */
-async function newestWal(
-  directory: string,
-  kinds: ReadonlyArray<'segment' | 'partial'>,
-): Promise<string | null> {
-  const names = (await readdir(directory)).filter((name) => {
-    const kind = parseWalName(name)?.kind;
-    return kind !== undefined && (kinds as readonly string[]).includes(kind);
-  });
-  return names.sort(compareWalNames).at(-1) ?? null;
-}
-
 /**
  * pg_receivewal refuses a `.partial` that is neither empty nor a whole segment. Such a file can
  * only be left by a pg_receivewal that died while padding a new file (it pads before writing any
@@ -460,96 +320,4 @@ async function truncatePartialIfNeeded(
   );
   await truncate(path, 0);
   return path;
-}
-
-export type ResetPlan =
-  | { action: 'aligned'; newest: string | null }
-  | { action: 'ahead'; newest: string }
-  | { action: 'reset'; newest: string | null; restartWal: string };
-
-/**
- * What `--reset` does, from the newest WAL file of streaming/ (segment or .partial, or null), the
- * segment the slot restarts from (the server's current one without a slot) and the server's
- * current segment:
- * - nothing when streaming/ is empty or at or after the restart point: pg_receivewal resumes from
- *   its newest file, which the server still keeps;
- * - refuse when streaming/ is ahead of the server (another cluster, or the server was restored);
- * - otherwise streaming/ is behind what the server keeps, and pg_receivewal would fail asking for
- *   removed WAL: an empty `<restart WAL>.partial` makes it start at the restart point.
- */
-export function resetPlan(newest: string | null, restartWal: string, currentWal: string): ResetPlan {
-  if (newest === null) return { action: 'aligned', newest };
-  const segment = newest.slice(0, 24);
-  if (compareWalNames(segment, currentWal) > 0) return { action: 'ahead', newest };
-  if (compareWalNames(segment, restartWal) >= 0) return { action: 'aligned', newest };
-  return { action: 'reset', newest, restartWal };
-}
-
-async function resetStreamingStatus(
-  env: ReceiverEnvironment,
-  status: StreamingStatus,
-): Promise<ResetOutcome> {
-  const { config, report } = env;
-  const directory = config.streaming_wals_directory;
-  const currentWal = lsnToSegmentName(parseLsn(status.xlogpos), status.timeline, status.segmentSize);
-  const restartLsn = status.slot?.restart_lsn ?? null;
-  const restartWal = restartLsn
-    ? lsnToSegmentName(parseLsn(restartLsn), status.timeline, status.segmentSize)
-    : currentWal;
-  const newest = await newestWal(directory, ['segment', 'partial']);
-  const plan = resetPlan(newest, restartWal, currentWal);
-  const outcome: ResetOutcome = {
-    mode: 'reset',
-    action: 'aligned',
-    newest,
-    created: null,
-    removed: null,
-    kept: null,
-  };
-  if (plan.action === 'aligned') {
-    report.info('Nothing to do. Position of receive-wal is aligned.');
-    return outcome;
-  }
-  if (plan.action === 'ahead') {
-    throw new BarmanError(
-      'receive-wal-ahead',
-      `The receive-wal position is ahead of PostgreSQL current WAL lsn (${plan.newest} > ${currentWal})`,
-      {
-        hint: `streaming/ does not match this server (another cluster, or a restored one): move its files away, then run receive-wal --reset ${config.name} again.`,
-      },
-    );
-  }
-  report.info('Resetting receive-wal directory status');
-  outcome.action = 'reset';
-  if (newest && parseWalName(newest)?.kind === 'partial') {
-    const path = join(directory, newest);
-    if ((await stat(path)).size === 0) {
-      report.info(`Removing status file ${path}`);
-      await unlink(path);
-      outcome.removed = path;
-    } else {
-      // Unlike Barman, which deletes it: its WAL is not anywhere else. With a newer .partial next
-      // to it, archive-wal archives it as a .partial file.
-      report.info(`Keeping ${path}: archive-wal will archive it as a partial WAL file`);
-      outcome.kept = path;
-    }
-  }
-  const created = join(directory, partialFileName(restartWal));
-  report.info(`Creating status file ${created}`);
-  await writeFile(created, '', { flag: 'wx' });
-  outcome.created = created;
-  if (newest) {
-    const firstMissing =
-      parseWalName(newest)?.kind === 'partial'
-        ? newest.slice(0, 24)
-        : nextSegmentName(newest, status.segmentSize);
-    if (compareWalNames(firstMissing, restartWal) < 0) {
-      report.warning(
-        `WAL from ${firstMissing} to ${previousSegmentName(restartWal, status.segmentSize)} is skipped: ` +
-          `streaming resumes at ${restartWal}. Unless archive_command delivered those files, point-in-time ` +
-          'recovery across them is impossible: take a new backup',
-      );
-    }
-  }
-  return outcome;
 }

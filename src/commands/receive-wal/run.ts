@@ -4,8 +4,10 @@
  * refused on an inactive server; the other actions work on one (as in Barman).
  */
 import { BarmanError, UsageError } from '../../errors/index.js';
-import type { ReceiveOutcome, ResetOutcome } from './receiver.js';
-import { createSlot, dropSlot, receiveWal } from './receiver.js';
+import type { ReceiveOutcome } from './receiver.js';
+import { receiveWal } from './receiver.js';
+import type { ResetOutcome } from './reset.js';
+import { createSlot, dropSlot } from './slots.js';
 import { defineCommandModule } from '../definition.js';
 import { selectServers } from '../shared/select-servers.js';
 import { terminateTask } from '../shared/terminate-task.js';

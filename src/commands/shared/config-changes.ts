@@ -121,16 +121,16 @@ export function reloadConfig(config: BarmanConfig): BarmanConfig {
 }
 
 /**
- * Barman restarts a server's processes after its configuration changed: a running receive-wal
- * is stopped and started again with the new values (cron would not, while it runs).
+ * Barman restarts a server's processes after its configuration changed: a running receive-wal is
+ * stopped, and one is started with the new values whenever streaming_archiver is on — also when
+ * none ran (after a failover the old one has usually died with the old primary).
  */
 export async function restartServerProcesses(ctx: CommandContext, server: ServerConfig): Promise<void> {
   const stopped = await stopReceiver(server, 10_000);
-  if (!stopped) return;
-  if (!stopped.stopped) {
+  if (stopped && !stopped.stopped) {
     ctx.report.error(`Cannot terminate process receive-wal(${stopped.pid})`);
     return;
   }
-  ctx.report.info(`Stopped process receive-wal(${stopped.pid})`);
+  if (stopped) ctx.report.info(`Stopped process receive-wal(${stopped.pid})`);
   if (server.streaming_archiver) await superviseReceiveWal(ctx, server);
 }

@@ -225,10 +225,13 @@ async function deleteWalFiles(
   entries: ReadonlyMap<string, XlogDbEntry>,
   hooks: HookRunner | null,
 ): Promise<void> {
-  // Barman's layout finds a file by its name; barman-cloud's by its name and compression.
-  const files = names.map((name) =>
-    archive.layout === 'barman' ? { name } : { name, compression: entries.get(name)?.compression },
-  );
+  // Barman's layout finds a file by its name; barman-cloud's by its name, compression and encryption.
+  const files = names.map((name) => {
+    const entry = entries.get(name);
+    return archive.layout === 'barman' || !entry
+      ? { name }
+      : { name, compression: entry.compression, encryption: entry.encryption };
+  });
   if (!hooks) return archive.remove(files);
   await archive.remove(files, async ({ name, path }, remove) => {
     const entry = entries.get(name);

@@ -43,6 +43,8 @@ export default defineCommandModule<Result>({
       if (config.description) row('description', 'Description', config.description);
       row('active', 'Active', config.active);
       row('disabled', 'Disabled', server.disabled);
+      // Barman 3.10+: the model `config-switch` made active, or None.
+      row('active_model', 'Active configuration model', server.activeModel);
 
       // A passive node never connects to PostgreSQL (Barman leaves these rows out there).
       const passive = isPassive(config);

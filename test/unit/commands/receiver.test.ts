@@ -5,7 +5,8 @@ import {
   splitSynchronousStandbyNames,
 } from '../../../src/postgres/replication.js';
 import { programConnection } from '../../../src/postgres/password.js';
-import { pgReceiveWalArguments, resetPlan } from '../../../src/commands/receive-wal/receiver.js';
+import { pgReceiveWalArguments } from '../../../src/commands/receive-wal/receiver.js';
+import { resetPlan } from '../../../src/commands/receive-wal/reset.js';
 
 const S = (n: number) => `00000001000000000000000${n.toString(16).toUpperCase()}`;
 

@@ -1,6 +1,6 @@
 /**
  * encryption = gpg is refused where barman-ts would store plaintext: rsync and local-rsync
- * backups, plain-format postgres backups, s3:// locations; a missing encryption_key_id too. Each
+ * backups, plain-format postgres backups to a directory; a missing encryption_key_id too. Each
  * refusal names file, section and option.
  */
 import assert from 'node:assert/strict';
@@ -46,12 +46,11 @@ describe('encryption = gpg configuration rules', () => {
     );
   });
 
-  it('refuses s3:// locations (not encrypted yet)', () => {
-    const errors = serverErrors(
-      `backup_method = local-to-cloud\nbasebackups_directory = s3://bucket-one/base\nwals_directory = s3://bucket-one/wals\n${KEY}`,
-    ).join('\n');
-    assert.match(errors, /basebackups_directory: 'encryption = gpg' is not supported yet with an s3:\/\//);
-    assert.match(errors, /wals_directory: 'encryption = gpg' is not supported yet with an s3:\/\//);
+  it('accepts s3:// locations, whose archives and WAL are encrypted before upload', () => {
+    const s3 = 'basebackups_directory = s3://bucket-one/base\nwals_directory = s3://bucket-one/wals\n';
+    assert.deepEqual(serverErrors(`backup_method = local-to-cloud\n${s3}${KEY}`), []);
+    // postgres to an object store always writes tar archives: no backup_compression_format needed.
+    assert.deepEqual(serverErrors(`backup_method = postgres\n${s3}${KEY}`), []);
   });
 
   it('encryption = none needs nothing', () => {

@@ -29,7 +29,13 @@ describe('executorFor', () => {
     const executor = executorFor(cloud);
     assert.equal(executor.mode, 'local-to-cloud');
     assert.equal(executor.doneWithoutWal, true);
-    assert.deepEqual(executor.initialInfo?.(cloud), { compression: null });
+    assert.deepEqual(executor.initialInfo?.(cloud), { compression: null, encryption: null });
+    // encryption = gpg: backup.info says so from the start (its archives are stored as .gpg).
+    const encrypted = serverConfig(
+      'backup_method = local-to-cloud\nbasebackups_directory = s3://bucket/pg/base\nwals_directory = s3://bucket/pg/wals\n' +
+        'encryption = gpg\nencryption_key_id = backup@example.invalid\n',
+    );
+    assert.deepEqual(executor.initialInfo?.(encrypted), { compression: null, encryption: 'gpg' });
     const local = executorFor(serverConfig('backup_method = local-rsync\n'));
     assert.equal(local.mode, 'rsync-concurrent');
     assert.equal(local.doneWithoutWal, undefined);

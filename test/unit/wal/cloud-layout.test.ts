@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cloudWalPath, missingSegments, parseCloudWalPath } from '../../../src/wal/cloud-layout.js';
+import { parseSpooledName, sealedName } from '../../../src/wal/sealed-wal.js';
 
 describe('cloud WAL layout', () => {
   test('segments go under their timeline+log directory with the compression extension', () => {
@@ -32,9 +33,37 @@ describe('cloud WAL layout', () => {
         '00000003.history',
         '000000010000000000000002.partial',
       ]) {
-        assert.deepEqual(parseCloudWalPath(cloudWalPath(name, compression)), { name, compression });
+        assert.deepEqual(parseCloudWalPath(cloudWalPath(name, compression)), {
+          name,
+          compression,
+          encrypted: false,
+        });
+        // encryption = gpg: the compression's extension, then `.gpg`.
+        const sealed = cloudWalPath(name, compression, true);
+        assert.ok(sealed.endsWith('.gpg'), sealed);
+        assert.deepEqual(parseCloudWalPath(sealed), { name, compression, encrypted: true });
       }
     }
+  });
+
+  test('sealed spool names: `<name><ext>.gpg`, as the object; plain names as they are', () => {
+    assert.equal(sealedName('000000010000000A000000FE', 'gzip'), '000000010000000A000000FE.gz.gpg');
+    assert.deepEqual(parseSpooledName('000000010000000A000000FE.gz.gpg'), {
+      name: '000000010000000A000000FE',
+      sealed: true,
+      compression: 'gzip',
+    });
+    assert.deepEqual(parseSpooledName('00000003.history.gpg'), {
+      name: '00000003.history',
+      sealed: true,
+      compression: null,
+    });
+    assert.deepEqual(parseSpooledName('000000010000000A000000FE'), {
+      name: '000000010000000A000000FE',
+      sealed: false,
+    });
+    assert.equal(parseSpooledName('000000010000000A000000FE.gz'), null);
+    assert.equal(parseSpooledName('.000000010000000A000000FE.123-ab.tmp'), null);
   });
 
   test('strangers are not WAL files: wrong directory, unknown names, lower-case hex', () => {

@@ -23,6 +23,7 @@ import {
   backupArchiveUploader,
   cloudArchiveFormat,
   cloudBackupCompression,
+  cloudBackupEncryption,
 } from '../../../executors/cloud-upload.js';
 import { backupLayoutFor } from '../../../recovery/layout.js';
 import { archives } from '../../../recovery/sources.js';
@@ -38,7 +39,7 @@ export interface CopySide {
 }
 
 /** What the mirror's backup.info says differently from the source's. */
-export type CopiedFields = Pick<BackupInfo, 'compression'>;
+export type CopiedFields = Pick<BackupInfo, 'compression' | 'encryption'>;
 
 /** Files of a backup directory that are the catalogue's, not the backup's. */
 const CATALOGUE_ENTRIES = new Set(['backup.info', 'annotations']);
@@ -75,14 +76,17 @@ export async function copyBackupFiles(
   const to = mirror.config.basebackups_directory.kind;
   if (from === to) {
     await copySameKind(source.storage, mirror.storage, id, signal);
-    return { compression: info.compression };
+    return { compression: info.compression, encryption: info.encryption };
   }
   if (to === 's3') {
     await packIntoArchives(source.storage, mirror, id, info, signal);
-    return { compression: cloudBackupCompression(mirror.config) };
+    return {
+      compression: cloudBackupCompression(mirror.config),
+      encryption: cloudBackupEncryption(mirror.config),
+    };
   }
   await extractArchives(source, mirror.storage, id, signal);
-  return { compression: null };
+  return { compression: null, encryption: null };
 }
 
 /** Visits every directory and file below `root` (directories first); symbolic links are skipped. */

@@ -20,6 +20,8 @@ export interface PrimaryWal {
   size: number;
   time: number;
   compression: string | null;
+  /** Barman 3.14+ sends it on every entry (null when plain); barman-ts on encrypted ones only. */
+  encryption?: string | null;
 }
 
 /** The parts of sync-info's document a passive node uses (the rest is kept in primary.info). */

@@ -4,7 +4,8 @@
  * (backup.info as Barman 3.4's BackupInfo.to_json, times as ctime()), the server's configuration,
  * the archived WAL files after LAST_WAL, and where the xlog.db reading stopped (`last_name`, and
  * `last_position`: the byte offset of its last line) so the next request reads only what follows.
- * The WAL entries have the four keys Barman 3.4 accepts (name, size, time, compression).
+ * The WAL entries have the four keys Barman 3.4 accepts (name, size, time, compression), plus
+ * `encryption` (Barman 3.14+'s fifth xlog.db column) on the entries of encrypted WAL files only.
  */
 import type { ServerEntry } from '../../../config/index.js';
 import { loadBackups, statusOf } from '../../../catalog/backups.js';
@@ -59,7 +60,7 @@ async function readXlogBytes(file: string): Promise<Buffer> {
  * the start; a LAST_WAL older than the first line (when reading from the start) or newer than
  * the last one is an error (exit 1, which makes the passive node ask for everything).
  */
-function readFrom(
+export function readFrom(
   xlog: Buffer,
   lastWal: string | null,
   lastPosition: number | null,
@@ -98,7 +99,14 @@ function readFrom(
     }
     if (lastWal !== null ? name <= lastWal : firstUseful !== null && name < firstUseful) continue;
     const compression = fields[3] && fields[3] !== 'None' ? fields[3] : null;
-    wals.push({ name, size: Number(fields[1]), time: Number(fields[2]), compression });
+    const encryption = fields[4] && fields[4] !== 'None' ? fields[4] : null;
+    wals.push({
+      name,
+      size: Number(fields[1]),
+      time: Number(fields[2]),
+      compression,
+      ...(encryption ? { encryption } : {}),
+    });
   }
   if (lastName && lastWal !== null && lastWal > lastName)
     throw new BarmanError(

@@ -111,7 +111,7 @@ async function syncUnderLock(config: PassiveConfig, report: Reporter): Promise<S
             size: wal.size,
             mtime: wal.time,
             compression: wal.compression ?? null,
-            encryption: null,
+            encryption: wal.encryption ?? null,
           })),
         current.columns === 5 ? 5 : 4,
       );
