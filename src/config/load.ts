@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { IniDocument, IniSection } from './ini-file.js';
 import { parseIni } from './ini-file.js';
+import { findMirrorProblems } from './mirrors.js';
 import { findPathConflicts, withProblems } from './path-conflicts.js';
 import type { ConfigProblem } from './problems.js';
 import { formatProblem } from './problems.js';
@@ -149,6 +150,10 @@ export function loadConfig(options: LoadOptions = {}): BarmanConfig {
   // Across servers: directories two of them share disable both.
   for (const [name, conflicts] of findPathConflicts(servers.values())) {
     servers.set(name, withProblems(servers.get(name)!, conflicts));
+  }
+  // A mirror names another server of this file, and a location of its own.
+  for (const [name, mirrorProblems] of findMirrorProblems(servers)) {
+    servers.set(name, withProblems(servers.get(name)!, mirrorProblems));
   }
 
   return Object.freeze({

@@ -256,6 +256,19 @@ const optionTable = {
     description:
       'Shell command that opens an SSH session to the primary Barman host, e.g. `ssh barman@backup1`: the server becomes a *passive node*. It never connects to PostgreSQL and takes no backups; `cron` runs `barman sync-info` there and copies the backups and WAL files with rsync (`sync-backup`, `sync-wals`), honouring `parallel_jobs`, `bandwidth_limit` and `network_compression`.',
   }),
+  mirror_of: option({
+    scope: 'server',
+    schema: kinds.nonEmptyText(),
+    since: 'barman-ts',
+    category: 'Connection',
+    description:
+      'Name of another server section of this barman.conf: this server becomes a *mirror* of it, a second copy of its ' +
+      'catalogue in another location, of the same or another kind (a directory, or `s3://`). A mirror never connects ' +
+      "to PostgreSQL and takes no backups; `cron` copies the source's new DONE backups and WAL files into it, converting " +
+      "between Barman's directory layout and barman-cloud's object layout, and applies the mirror's own " +
+      "`retention_policy`. It reads the source's catalogue and never writes there (docs/second-site.md). " +
+      'Cannot be combined with `primary_ssh_command`. Barman has no such option.',
+  }),
   keepalive_interval: option({
     scope: 'global',
     schema: kinds.seconds(),

@@ -160,11 +160,14 @@ class SectionResolver {
     return this.defaultValue(option);
   }
 
-  /** A passive node (primary_ssh_command set) never connects to PostgreSQL: conninfo is optional there. */
+  /**
+   * A passive node (primary_ssh_command set) and a mirror (mirror_of set) never connect to
+   * PostgreSQL: conninfo is optional there.
+   */
   private passiveWithoutConninfo(key: string): boolean {
     if (key !== 'conninfo') return false;
     try {
-      return this.raw('primary_ssh_command') !== null;
+      return this.raw('primary_ssh_command') !== null || this.raw('mirror_of') !== null;
     } catch {
       return false;
     }

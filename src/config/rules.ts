@@ -23,8 +23,16 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
   const backupOptions = (values.backup_options as string[] | null) ?? [];
 
   if (method === 'snapshot') error('backup_method', "'snapshot' backups are not supported by barman-ts");
-  // A passive node takes no backups: its backup_method (rsync by default) needs no ssh_command.
-  const passive = typeof values.primary_ssh_command === 'string';
+  // A passive node or a mirror takes no backups: its backup_method (rsync by default) needs no
+  // ssh_command, and its catalogue may be in a bucket whatever backup_method says.
+  const mirror = typeof values.mirror_of === 'string';
+  const passive = typeof values.primary_ssh_command === 'string' || mirror;
+  if (mirror && typeof values.primary_ssh_command === 'string')
+    error(
+      'mirror_of',
+      "a mirror copies another server of this barman.conf; 'primary_ssh_command' makes it a passive node of " +
+        'another Barman host: set one of them, not both',
+    );
   if (method === 'rsync' && !sshCommand && !passive)
     error('ssh_command', "'backup_method = rsync' requires 'ssh_command'");
   if ((method === 'local-rsync' || method === 'local-to-cloud') && sshCommand) {
@@ -34,7 +42,7 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     error('basebackups_directory', "'backup_method = local-to-cloud' needs an s3://bucket/prefix URL here");
   }
   const toCloud = basebackups?.kind === 's3';
-  if (toCloud && method !== 'local-to-cloud' && method !== 'postgres') {
+  if (toCloud && !mirror && method !== 'local-to-cloud' && method !== 'postgres') {
     error(
       'basebackups_directory',
       "an s3:// URL here requires 'backup_method = local-to-cloud' or 'backup_method = postgres'",
@@ -69,8 +77,9 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     'backup_compression_location',
     'backup_compression_workers',
   ];
-  if (method === 'local-to-cloud') {
-    // The tar archives uploaded by local-to-cloud are compressed by barman-ts itself.
+  if (method === 'local-to-cloud' || (mirror && toCloud)) {
+    // The tar archives uploaded by local-to-cloud (or packed by a mirror in a bucket) are
+    // compressed by barman-ts itself, with 'backup_compression'.
     for (const key of compressionOptions.slice(1)) {
       if (values[key] !== null && values[key] !== undefined)
         error(key, `'${key}' requires 'backup_method = postgres'`);
@@ -137,7 +146,10 @@ export function applyServerRules(values: Record<string, unknown>, locate: Locate
     }
   }
 
-  // A passive node receives its WAL from the primary (sync-wals), never from an archiver.
+  // A mirror's cron drops the source's WAL files into its incoming directory, which its own
+  // archiver (archive-wal, or the cloud upload of an s3:// archive) stores.
+  if (mirror) values.archiver = true;
+  // A passive node (a mirror) receives its WAL from the primary (its source), never from PostgreSQL.
   if (!passive && values.archiver !== true && values.streaming_archiver !== true) {
     warning(
       'archiver',

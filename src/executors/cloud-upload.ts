@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
+import type { Storage, WriteOptions } from '../storage/index.js';
 import { createRateLimiter, pacedReadable } from '../util/throttle.js';
 import type { CloudCompression } from '../wal/cloud-layout.js';
 import { CLOUD_WAL_EXTENSIONS } from '../wal/cloud-layout.js';
@@ -27,31 +28,56 @@ export function cloudBackupEncryption(config: ServerConfig): typeof GPG_ENCRYPTI
 /** The ArchiveOptions of `request`'s backup, uploading `<id>/<name>` into its storage. */
 export function cloudArchiveOptions(request: BackupRequest, signal?: AbortSignal): ArchiveOptions {
   const { config, storage, backupId: id } = request;
+  return {
+    ...cloudArchiveFormat(config),
+    ...(signal ? { signal } : {}),
+    ...(request.pageCheck ? { observe: request.pageCheck.observe.bind(request.pageCheck) } : {}),
+    upload: backupArchiveUploader(config, storage, id, {
+      bandwidthLimit: request.options.bandwidthLimit,
+      staging: request.options.cloudStaging,
+    }),
+  };
+}
+
+/** Compression, extension, part size and encryption of the archives of `config`'s backups in barman-cloud's layout. */
+export function cloudArchiveFormat(
+  config: ServerConfig,
+): Pick<ArchiveOptions, 'compression' | 'extension' | 'maxSize' | 'encryptTo'> {
   const compression = cloudBackupCompression(config);
-  const journal = uploadJournalOf(config);
-  const multipart = multipartUploadsOf(storage);
-  // bandwidth_limit (or --bwlimit) paces every upload of the backup together.
-  const limit = request.options.bandwidthLimit ? createRateLimiter(request.options.bandwidthLimit) : null;
   return {
     compression,
     extension: compression ? CLOUD_WAL_EXTENSIONS[compression as CloudCompression] : '',
     maxSize: config.cloud_upload_max_archive_size,
     encryptTo: encryptionKeyOf(config),
-    ...(signal ? { signal } : {}),
-    ...(request.pageCheck ? { observe: request.pageCheck.observe.bind(request.pageCheck) } : {}),
-    upload: async (name, body) => {
-      const paced: Readable = limit ? pacedReadable(body, limit) : body;
-      // The streamed-upload options of every backup archive: only here.
-      if (multipart)
-        return (
-          await multipart.upload(`${id}/${name}`, paced, {
-            multipartListener: journal,
-            staging: request.options.cloudStaging,
-          })
-        ).size;
-      await storage.writeFile(`${id}/${name}`, paced);
-      return (await storage.stat(`${id}/${name}`))?.size ?? 0;
-    },
+  };
+}
+
+/**
+ * Uploads the archives of backup `id` as `<id>/<name>` into `storage` (the backup's
+ * basebackups_directory): multipart uploads recorded in the server's upload journal, so the next
+ * backup (or mirror copy) aborts what a killed one left; `bandwidthLimit` paces them all together.
+ */
+export function backupArchiveUploader(
+  config: ServerConfig,
+  storage: Storage,
+  id: string,
+  options: { bandwidthLimit: number | null; staging?: WriteOptions['staging'] },
+): ArchiveOptions['upload'] {
+  const journal = uploadJournalOf(config);
+  const multipart = multipartUploadsOf(storage);
+  const limit = options.bandwidthLimit ? createRateLimiter(options.bandwidthLimit) : null;
+  return async (name, body) => {
+    const paced: Readable = limit ? pacedReadable(body, limit) : body;
+    // The streamed-upload options of every backup archive: only here.
+    if (multipart)
+      return (
+        await multipart.upload(`${id}/${name}`, paced, {
+          multipartListener: journal,
+          staging: options.staging ?? null,
+        })
+      ).size;
+    await storage.writeFile(`${id}/${name}`, paced);
+    return (await storage.stat(`${id}/${name}`))?.size ?? 0;
   };
 }
 

@@ -29,6 +29,7 @@ import { backupInfoJson } from '../shared/backup-info-json.js';
 import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
 import { isPassive } from '../shared/passive/state.js';
+import { isMirror } from '../shared/mirror/state.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
@@ -50,6 +51,11 @@ export default defineCommandModule<BackupOutcome[]>({
       // As Barman: a passive node copies its backups from the primary (sync-backup), never takes one.
       if (isPassive(server.config)) {
         ctx.report.info(`Skipping passive server '${server.name}'`);
+        continue;
+      }
+      // A mirror's backups are copies of its source server's (cron), never its own.
+      if (isMirror(server.config)) {
+        ctx.report.info(`Skipping mirror server '${server.name}' (a copy of '${server.config.mirror_of}')`);
         continue;
       }
       outcomes.push(await backupServer(ctx, server, input.options, input.overrides));

@@ -29,6 +29,8 @@ import { cleanLockDirectory } from '../shared/lock-cleanup.js';
 import { finishInterruptedWalRemoval } from '../shared/wal-cleanup.js';
 import { superviseReceiveWal } from '../receive-wal/supervise.js';
 import { isPassive, requirePassive } from '../shared/passive/state.js';
+import { isMirror } from '../shared/mirror/state.js';
+import { syncMirror } from '../shared/mirror/sync.js';
 import { syncFromPrimary } from '../shared/passive/sync-cron.js';
 
 type Result = Record<string, { archived: number; completed: string[]; deleted: string[]; skipped?: string }>;
@@ -105,6 +107,11 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
       // A passive node copies from the primary instead of archiving (Barman's sync cron).
       const synced = await syncFromPrimary(requirePassive(config), ctx.report, ctx.config.configFile);
       outcome.completed = synced.backups;
+    } else if (isMirror(config)) {
+      // A mirror copies its source server's catalogue through Storage instead of archiving.
+      const synced = await syncMirror(ctx.config, config, ctx.report, ctx.log.child({ server: name }));
+      outcome.completed = synced.backups;
+      outcome.archived = synced.wals;
     } else if (objectWals ? config.streaming_archiver : config.archiver || config.streaming_archiver) {
       ctx.report.info(`Starting WAL archiving for server ${name}`);
       try {
@@ -122,7 +129,7 @@ async function cronServer(ctx: CommandContext, config: ServerConfig): Promise<Re
       }
     }
     // streaming_archiver = on: start a detached receive-wal unless one runs; off: stop a running one.
-    if (!isPassive(config)) await superviseReceiveWal(ctx, config);
+    if (!isPassive(config) && !isMirror(config)) await superviseReceiveWal(ctx, config);
     if (objectWals) {
       const waiting = await spooledWals(config.incoming_wals_directory);
       if (waiting.length > 0) {

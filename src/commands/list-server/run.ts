@@ -7,6 +7,8 @@ interface ListedServer {
   active: boolean;
   disabled: boolean;
   passive: boolean;
+  /** barman-ts: the server this one mirrors (mirror_of), or null. */
+  mirrorOf: string | null;
 }
 
 interface ListServerResult {
@@ -22,6 +24,7 @@ export default defineCommandModule<ListServerResult>({
       active: server.config.active,
       disabled: server.disabled,
       passive: isPassive(server.config),
+      mirrorOf: server.config.mirror_of,
     }));
     return Promise.resolve({ minimal: input.options.minimal === true, servers });
   },
@@ -46,5 +49,6 @@ function describe(server: ListedServer): string {
   if (!server.active) description += ' (inactive)';
   if (server.disabled) description += ' (WARNING: disabled)';
   if (server.passive) description += ' (Passive)';
+  if (server.mirrorOf !== null) description += ` (Mirror of ${server.mirrorOf})`;
   return description;
 }

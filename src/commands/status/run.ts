@@ -14,6 +14,7 @@ import { loadAnyServerCatalog, retentionEnforced } from '../shared/backup-catalo
 import { probePostgres } from '../../postgres/probe.js';
 import { selectServers } from '../shared/select-servers.js';
 import { isPassive } from '../shared/passive/state.js';
+import { isMirror } from '../shared/mirror/state.js';
 
 export interface StatusRow {
   key: string;
@@ -47,9 +48,11 @@ export default defineCommandModule<Result>({
 
       // A passive node never connects to PostgreSQL (Barman leaves these rows out there).
       const passive = isPassive(config);
-      const pg = passive
-        ? null
-        : await probePostgres(config, { log: ctx.log.child({ server: server.name }), sizes: true });
+      const mirror = isMirror(config);
+      const pg =
+        passive || mirror
+          ? null
+          : await probePostgres(config, { log: ctx.log.child({ server: server.name }), sizes: true });
       if (pg === null) {
         // no PostgreSQL rows
       } else if (pg.versionText === null) {
@@ -137,6 +140,7 @@ export default defineCommandModule<Result>({
         );
       if (passive)
         row('passive_primary_ssh_command', 'SSH command to primary server', config.primary_ssh_command);
+      if (mirror) row('mirror_of', 'Mirror of server', config.mirror_of);
       result.servers.push({ name: server.name, rows });
     }
     return result;

@@ -52,6 +52,7 @@ import {
 import { runWalStreamingChecks } from './wal-streaming-checks.js';
 import { hasWalConnections } from '../wal-connections.js';
 import { isPassive } from '../passive/state.js';
+import { isMirror } from '../mirror/state.js';
 import type { PassiveConfig } from '../passive/state.js';
 import { runRemote } from '../../../process/remote.js';
 
@@ -180,7 +181,8 @@ async function primarySshCheck(ctx: CheckContext): Promise<void> {
 }
 
 async function runAll(ctx: CheckContext): Promise<void> {
-  const passive = isPassive(ctx.config);
+  // A mirror, like a passive node, never connects to PostgreSQL: only its catalogue is checked.
+  const passive = isPassive(ctx.config) || isMirror(ctx.config);
   for (const step of SERVER_CHECKS) {
     if (passive && !step.passive) continue;
     if (step.when && !step.when(ctx)) continue;

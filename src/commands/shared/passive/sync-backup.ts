@@ -13,6 +13,7 @@ import type { CatalogBackup } from '../../../catalog/backups.js';
 import { loadBackups, removeBackupFiles, saveBackupInfo, statusOf } from '../../../catalog/backups.js';
 import { withBackupStore } from '../../../catalog/store.js';
 import type { BackupStore } from '../../../catalog/store.js';
+import type { ServerConfig } from '../../../config/index.js';
 import { BarmanError, describeError } from '../../../errors/index.js';
 import { ensureLockDirectory, serverLockPath, tryAcquireLock } from '../../../locks/index.js';
 import type { Reporter } from '../../../output/reporter.js';
@@ -167,10 +168,10 @@ async function copyBackup(
 
 /**
  * Barman's rule (retention_policy_mode = auto): a backup the local retention policy would mark
- * OBSOLETE as soon as it arrived is not copied.
+ * OBSOLETE as soon as it arrived is not copied (passive nodes and mirrors).
  */
-function locallyObsolete(
-  config: PassiveConfig,
+export function locallyObsolete(
+  config: ServerConfig,
   local: readonly CatalogBackup[],
   backupId: string,
   info: BackupInfo,
