@@ -148,7 +148,7 @@ async function extractChain(
       ...(context.signal ? { signal: context.signal } : {}),
     });
     if (extracted.manifest === null)
-      throw new Error(`backup ${member.id} has no backup_manifest in ${member.archives.location}`);
+      throw new Error(`backup ${member.id} has no backup_manifest in ${member.archives.archiveLocation}`);
     // The combine reads each backup's manifest beside its backup_label, as in a plain backup.
     await new PosixStorage(dataDirectory).writeFile('backup_manifest', extracted.manifest, { mode: 0o600 });
     backups.push({

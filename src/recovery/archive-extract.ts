@@ -54,7 +54,7 @@ export async function selectBackupArchives(
   extraction: Pick<ArchiveExtraction, 'pgdata' | 'tablespaces' | 'tablespacesOptional'>,
 ): Promise<ArchiveSelection> {
   const found = await archives.list();
-  const where = archives.location;
+  const where = archives.archiveLocation;
   // pg_basebackup names PGDATA's archive base.tar, barman-cloud-backup data.tar.
   const pgdataBase = found.some((archive) => archive.base === 'base') ? 'base' : 'data';
   if (!found.some((archive) => archive.base === pgdataBase)) {
@@ -83,7 +83,7 @@ export async function extractBackupArchives(
   archives: BackupArchives,
   extraction: ArchiveExtraction,
 ): Promise<ExtractedBackup> {
-  const where = archives.location;
+  const where = archives.archiveLocation;
   const { pgdataBase, targets, selected } = await selectBackupArchives(archives, extraction);
   const total = selected.length;
   let done = 0;

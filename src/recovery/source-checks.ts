@@ -97,7 +97,7 @@ async function checkArchivedChain(plan: RecoveryPlan, chain: ArchivedChain): Pro
     const which = member.id === plan.backupId ? 'it' : `backup ${member.id} of its chain`;
     throw new BarmanError(
       'backup-incomplete',
-      `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${which} has no ${missing.join(', ')} in ${member.archives.location}`,
+      `backup ${plan.backupId} of server ${plan.server} cannot be recovered: ${which} has no ${missing.join(', ')} in ${member.archives.archiveLocation}`,
       {
         hint: `backup ${member.id} has lost files: recover a backup whose chain is complete (barman list-backup), and delete ${member.id} (its incremental backups go with it)`,
       },

@@ -37,6 +37,8 @@ export interface BackupArchive {
 export interface BackupArchives {
   /** Where the backup is, for messages: a directory or an s3:// URL. */
   readonly location: string;
+  /** Where its archives and backup_manifest are (`<id>/data` in Barman's layout), for messages. */
+  readonly archiveLocation: string;
   /** The base name of the PGDATA archive in this layout (`base` or `data`). */
   readonly pgdataArchive: string;
   list(): Promise<BackupArchive[]>;
@@ -68,6 +70,7 @@ export function archives(
   const directory = layout.archiveDirectory(backupId);
   return {
     location: placeOf(storage, backupId),
+    archiveLocation: placeOf(storage, directory),
     pgdataArchive: layout.pgdataArchive,
     async list() {
       return (await storage.list(directory)).flatMap((entry) => {
