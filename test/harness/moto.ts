@@ -4,25 +4,11 @@
  * 127.0.0.1 port, one process per call. s3rver (startS3Server) ignores Object Lock. moto keeps
  * everything in memory: stopping the server forgets every bucket. It accepts any credentials.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startListeningDaemon } from './daemon.js';
 import { DEBIAN13_ROOT, DEBIAN13_SCRIPT, ensureDebian13Root } from './debian13.js';
-import {
-  canConnect,
-  childEnv,
-  fileTail,
-  freePort,
-  isProcessAlive,
-  makeTempDir,
-  processStartTime,
-  registerExitCleanup,
-  terminateProcess,
-  terminateProcessSync,
-  waitFor,
-} from './tmp.js';
+import { freePort, makeTempDir } from './tmp.js';
 
 export interface MotoBucket {
   name: string;
@@ -53,22 +39,16 @@ export async function startMotoServer(buckets: readonly MotoBucket[] = []): Prom
   const dir = await makeTempDir('moto');
   const logFile = join(dir, 'moto.log');
   const port = await freePort();
-  const logFd = openSync(logFile, 'a');
-  // debian13-root.sh `run` execs chroot, which execs moto_server: the child's pid is the server's.
-  const child = spawn(
-    'bash',
-    [DEBIAN13_SCRIPT, 'run', DEBIAN13_ROOT, '--', 'moto_server', '-H', '127.0.0.1', '-p', String(port)],
-    { stdio: ['ignore', logFd, logFd], env: childEnv() },
-  );
-  closeSync(logFd);
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) {
-    const reason = await new Promise<Error>((resolve) => child.once('error', resolve));
-    throw new Error(`moto_server did not start: ${reason.message}`, { cause: reason });
-  }
-  const startTime = processStartTime(pid);
-  const unregister = registerExitCleanup(() => terminateProcessSync(pid, 'SIGTERM', 5_000, startTime));
+  const daemon = await startListeningDaemon({
+    name: 'moto_server',
+    // debian13-root.sh `run` execs chroot, which execs moto_server: the child's pid is the server's.
+    command: 'bash',
+    args: [DEBIAN13_SCRIPT, 'run', DEBIAN13_ROOT, '--', 'moto_server', '-H', '127.0.0.1', '-p', String(port)],
+    port,
+    logFile,
+    dir,
+    timeoutMs: 30_000,
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     endpoint,
@@ -78,32 +58,20 @@ export async function startMotoServer(buckets: readonly MotoBucket[] = []): Prom
   });
   const stopServer = async (): Promise<void> => {
     client.destroy();
-    await terminateProcess(pid, 'SIGTERM', 5_000, startTime);
-    unregister();
-    await rm(dir, { recursive: true, force: true });
+    await daemon.stop();
   };
   try {
-    await waitFor(
-      `moto_server on port ${port}`,
-      async () => {
-        if (!isProcessAlive(pid)) throw new Error('moto_server exited');
-        return canConnect(port);
-      },
-      { timeoutMs: 30_000 },
-    );
     for (const bucket of buckets) {
       await client.send(
         new CreateBucketCommand({ Bucket: bucket.name, ObjectLockEnabledForBucket: bucket.objectLock }),
       );
     }
   } catch (error) {
-    const logTail = fileTail(logFile);
+    const logTail = daemon.logTail();
     await stopServer();
     throw new Error(
-      `moto_server did not start: ${(error as Error).message}\n--- ${logFile} (tail) ---\n${logTail}`,
-      {
-        cause: error,
-      },
+      `moto_server could not create its buckets: ${(error as Error).message}\n--- ${logFile} (tail) ---\n${logTail}`,
+      { cause: error },
     );
   }
   let stopping: Promise<void> | undefined;

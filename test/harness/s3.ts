@@ -1,23 +1,9 @@
 // A local S3-compatible server (s3rver) for integration tests, one child process per call.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../src/config/index.js';
-import {
-  canConnect,
-  childEnv,
-  fileTail,
-  freePort,
-  isProcessAlive,
-  processStartTime,
-  makeTempDir,
-  registerExitCleanup,
-  terminateProcess,
-  terminateProcessSync,
-  waitFor,
-} from './tmp.js';
+import { startListeningDaemon } from './daemon.js';
+import { freePort, makeTempDir } from './tmp.js';
 
 export interface S3ServerOptions {
   /** Buckets created before the server starts listening. */
@@ -58,14 +44,15 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const port = await freePort();
   const buckets = (options.buckets ?? []).flatMap((bucket) => ['--configure-bucket', bucket]);
 
-  // node itself is the child (no shell in between), so its pid is the server's (pitfall P16).
-  const logFd = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
+  // s3rver creates the buckets before it listens, so a connection means it is ready.
+  const daemon = await startListeningDaemon({
+    name: 's3rver',
+    // node itself is the child (no shell in between), so its pid is the server's (pitfall P16).
+    command: process.execPath,
     // s3rver encrypts its ListObjects continuation tokens with DES, which Node's OpenSSL 3 only
     // has in its legacy provider: without it, a listing longer than a page (or a stat of a
     // "directory") answers HTTP 500. Real S3 has no such limit.
-    [
+    args: [
       '--openssl-legacy-provider',
       S3RVER_BIN,
       '--directory',
@@ -76,44 +63,11 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       String(port),
       ...buckets,
     ],
-    { stdio: ['ignore', logFd, logFd], env: childEnv() },
-  );
-  closeSync(logFd);
-  // The exit registry, not a live child handle, keeps a forgotten server from outliving the tests.
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) {
-    const reason = await new Promise<Error>((resolve) => child.once('error', resolve));
-    throw new Error(`s3rver did not start: ${reason.message}`, { cause: reason });
-  }
-  const startTime = processStartTime(pid);
-  const unregister = registerExitCleanup(() => terminateProcessSync(pid, 'SIGTERM', 5_000, startTime));
-  const stopServer = async (): Promise<void> => {
-    await terminateProcess(pid, 'SIGTERM', 5_000, startTime);
-    unregister();
-    await rm(dir, { recursive: true, force: true });
-  };
-
-  try {
-    // s3rver creates the buckets before it listens, so a connection means it is ready.
-    await waitFor(
-      `s3rver on port ${port}`,
-      async () => {
-        if (!isProcessAlive(pid)) throw new Error('s3rver exited');
-        return canConnect(port);
-      },
-      { timeoutMs: 20_000 },
-    );
-  } catch (error) {
-    const logTail = fileTail(logFile);
-    await stopServer();
-    throw new Error(
-      `s3rver did not start: ${(error as Error).message}\n--- ${logFile} (tail) ---\n${logTail}`,
-      {
-        cause: error,
-      },
-    );
-  }
+    port,
+    logFile,
+    dir,
+    timeoutMs: 20_000,
+  });
 
   const endpoint = `http://127.0.0.1:${port}`;
   let stopping: Promise<void> | undefined;
@@ -136,7 +90,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
     },
     stop() {
-      return (stopping ??= stopServer());
+      return (stopping ??= daemon.stop());
     },
   };
 }
