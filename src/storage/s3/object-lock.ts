@@ -19,7 +19,7 @@ import { BarmanError } from '../../errors/index.js';
 import { humanDuration } from '../../output/time.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from '../immutable.js';
 import type { S3Storage } from './index.js';
-import { describeS3Error } from './index.js';
+import { describeS3Error } from './errors.js';
 import type { S3Settings } from './settings.js';
 
 /** HEAD requests in flight at once while probing retention. */
