@@ -13,7 +13,7 @@ import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
 import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
-import { makeTreePrivate } from '../storage/posix.js';
+import { makeTreePrivate } from '../storage/durable-files.js';
 import { encryptionKeyOf } from '../transfer/gpg.js';
 import { parseLsn } from '../wal/names.js';
 import { encryptBackupArchives } from './encrypt-archives.js';

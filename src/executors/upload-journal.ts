@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ServerConfig } from '../config/index.js';
 import type { CloudStaging, Storage } from '../storage/index.js';
-import { writeFileDurably } from '../storage/posix.js';
+import { writeFileDurably } from '../storage/durable-files.js';
 import type { MultipartListener } from '../storage/s3/index.js';
 
 /** The S3 driver's multipart-upload methods (S3Storage has them; PosixStorage has none). */

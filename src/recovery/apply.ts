@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
-import { writeFileDurably } from '../storage/posix.js';
+import { writeFileDurably } from '../storage/durable-files.js';
 import { parseWalName } from '../wal/names.js';
 import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { RecoveryPlan } from './plan.js';

@@ -13,7 +13,7 @@ import { isSystemError } from '../errors/system.js';
 import type { CompressionName } from '../transfer/compression/index.js';
 import { CompressionError, createDecompressStream } from '../transfer/compression/index.js';
 import { readTar } from '../transfer/tar-reader.js';
-import { writeAll } from '../storage/posix.js';
+import { writeAll } from '../storage/durable-files.js';
 import { privateMode } from '../util/private-files.js';
 
 export interface ExtractOptions {

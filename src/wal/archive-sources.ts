@@ -7,7 +7,7 @@
  */
 import { copyFile, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fsyncDirectory, makeTreePrivate } from '../storage/posix.js';
+import { fsyncDirectory, makeTreePrivate } from '../storage/durable-files.js';
 import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
 import { parseWalName } from './names.js';
 import { isProcessAlive } from '../util/process-alive.js';

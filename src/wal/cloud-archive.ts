@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ServerConfig } from '../config/index.js';
 import { BarmanError, isBarmanError } from '../errors/index.js';
 import type { StorageOptions } from '../storage/index.js';
-import { readWholeFile } from '../storage/posix.js';
+import { readWholeFile } from '../storage/durable-files.js';
 import type { ArchivedWal, WalArchive } from './archive.js';
 import { openWalArchive } from './archive.js';
 import type { CloudCompression } from './cloud-layout.js';

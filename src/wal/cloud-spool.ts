@@ -9,7 +9,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
-import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/posix.js';
+import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/durable-files.js';
 import { compareWalNames, parseWalName } from './names.js';
 import type { PassphraseSource } from '../transfer/passphrase.js';
 import type { SealSettings } from './sealed-wal.js';

@@ -15,7 +15,7 @@ import { describeError, isBarmanError } from '../errors/index.js';
 import { tryAcquireLock } from '../locks/index.js';
 import type { HeldLock } from '../locks/index.js';
 import type { Logger } from '../log/index.js';
-import { fsyncDirectory } from '../storage/posix.js';
+import { fsyncDirectory } from '../storage/durable-files.js';
 import type { CloudWalTarget } from './cloud-archive.js';
 import { archiveWalToCloud } from './cloud-archive.js';
 import { CompressionPool } from '../transfer/compression/index.js';

@@ -9,7 +9,7 @@ import { constants as fsConstants } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fsyncDirectory, makeFilePrivateAndDurable, writeAll } from '../storage/posix.js';
+import { fsyncDirectory, makeFilePrivateAndDurable, writeAll } from '../storage/durable-files.js';
 import { BarmanError } from '../errors/index.js';
 import type { CustomCompression } from '../transfer/compression/index.js';
 import { hashDir, parseWalName } from './names.js';

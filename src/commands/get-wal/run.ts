@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream';
 import { once } from 'node:events';
 import { BarmanError } from '../../errors/index.js';
 import { isSystemError, systemErrorHint, systemErrorMessage } from '../../errors/system.js';
-import { writeFileDurably } from '../../storage/posix.js';
+import { writeFileDurably } from '../../storage/durable-files.js';
 import type { CompressionName } from '../../transfer/compression/index.js';
 import { createCompressStream } from '../../transfer/compression/index.js';
 import type { LocatedWal } from '../../wal/get-wal.js';

@@ -29,7 +29,7 @@ import {
 } from '../../postgres/index.js';
 import { findProgram, postgresToolVersion } from '../../process/postgres-tools.js';
 import { superviseProgram } from '../../process/supervise.js';
-import { keepNewFilesPrivate } from '../../storage/posix.js';
+import { keepNewFilesPrivate } from '../../storage/durable-files.js';
 import type { ResetOutcome } from './reset.js';
 import { newestWal, resetStreamingStatus } from './reset.js';
 import { createSlotQuietly } from './slots.js';

@@ -20,7 +20,7 @@ import {
 import type { ConfigChangeSet } from '../../config/index.js';
 import { acquireLock, ensureLockDirectory } from '../../locks/index.js';
 import type { Reporter } from '../../output/reporter.js';
-import { fsyncDirectory, writeFileDurably } from '../../storage/posix.js';
+import { fsyncDirectory, writeFileDurably } from '../../storage/durable-files.js';
 import { pythonStr } from '../../output/format.js';
 import { redactSecrets } from '../../util/redact.js';
 import type { CommandContext } from '../definition.js';

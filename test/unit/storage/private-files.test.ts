@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { openDirectories } from '../../../src/commands/shared/checks/permissions.js';
 import { copyTree } from '../../../src/transfer/copy-tree.js';
-import { keepNewFilesPrivate, makeTreePrivate } from '../../../src/storage/posix.js';
+import { keepNewFilesPrivate, makeTreePrivate } from '../../../src/storage/durable-files.js';
 
 const root = mkdtempSync(join(tmpdir(), 'barman-ts-private-'));
 chmodSync(root, 0o755); // not a private parent of what openDirectories looks at
