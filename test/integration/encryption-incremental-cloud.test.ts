@@ -110,7 +110,7 @@ describe('encrypted incremental backups on s3:// (PostgreSQL 18)', { concurrency
     assert.equal(run.exitCode, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /Combining the incremental chain/);
     assert.ok(!`${run.stdout}${run.stderr}`.includes(gpg.passphrase), 'the passphrase is never shown');
-    const copy = await startRecoveredCopy(destination);
+    const copy = await startRecoveredCopy(destination, { version: 18 });
     started.push(copy);
     const state = (await copy.query<{ state: string }>(STATE_SQL))[0]!.state;
     await copy.stop();
