@@ -483,7 +483,7 @@ const optionTable = {
     since: '3.4',
     category: 'Compression',
     description:
-      'pg_basebackup compression for `backup_method = postgres` (such backups are taken by pg_basebackup, never by the native client; `backup --incremental` refuses it, as Barman does), or of the tar archives uploaded by `local-to-cloud` and by `postgres` to an s3:// `basebackups_directory`: gzip, lz4, zstd or none.',
+      "pg_basebackup compression for `backup_method = postgres` (such backups are taken by pg_basebackup, except encrypted ones of PostgreSQL 15+, which barman-ts's BASE_BACKUP client compresses and encrypts as they arrive; `backup --incremental` refuses it, as Barman does, unless `encryption = gpg`: an encrypted incremental is compressed tar archives like an encrypted full backup), or of the tar archives uploaded by `local-to-cloud` and by `postgres` to an s3:// `basebackups_directory`: gzip, lz4, zstd or none.",
   }),
   backup_compression_format: option({
     scope: 'global',
@@ -824,7 +824,7 @@ const optionTable = {
       'recovery, which then copies them (refused for a local recovery: PostgreSQL would write into the ' +
       'backups). A mode the file systems cannot do is refused before anything is written (probed with one ' +
       'file where the chain goes), never replaced by a copy. A chain stored as tar archives (an s3:// ' +
-      'basebackups_directory) is extracted: `copy` and `copy-file-range` only, `link` and `clone` are refused.',
+      'basebackups_directory, an encrypted chain) is extracted: `copy` and `copy-file-range` only, `link` and `clone` are refused.',
     flag: {
       flags: '--combine-mode <mode>',
       commands: ['recover'],

@@ -1,12 +1,15 @@
 /**
  * backup_method = postgres's checks: pg_basebackup (found, compatible with the server, able to
  * map tablespaces) unless barman-ts's own BASE_BACKUP client takes the server's backups
- * (postgres-native.ts: a server newer than pg_basebackup, or no pg_basebackup, on PostgreSQL 15+)
+ * (postgres-native.ts: a server newer than pg_basebackup, or no pg_basebackup, on PostgreSQL 15+;
+ * postgres-sealed.ts: an encrypted backup of PostgreSQL 15+)
  * or, to an s3:// basebackups_directory, that client (postgres-cloud.ts).
  */
 import { BASE_BACKUP_MIN_VERSION, majorVersion } from '../postgres/index.js';
 import { compareVersions, findPgTool } from '../process/postgres-tools.js';
+import { encryptionKeyOf } from '../transfer/gpg.js';
 import { baseBackupClient } from './postgres-native.js';
+import { canSealWhileCopying } from './postgres-sealed.js';
 import type { ExecutorCheckContext } from './types.js';
 
 export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<void> {
@@ -18,9 +21,11 @@ export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<voi
   const tool = await findPgTool(['pg_basebackup'], ctx.searchPath, ctx.signal);
   const version = await ctx.serverVersion();
   const toolMajor = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : null;
+  // An encrypted backup of PostgreSQL 15+ is taken by that client too (postgres-sealed.ts).
+  const sealed = version !== null && encryptionKeyOf(ctx.config) !== null && canSealWhileCopying(version);
   if (
     version !== null &&
-    baseBackupClient(ctx.config.backup_compression, version, toolMajor, false) === 'native'
+    (sealed || baseBackupClient(ctx.config.backup_compression, version, toolMajor, false) === 'native')
   ) {
     // barman-ts's own BASE_BACKUP client takes these backups: pg_basebackup is not needed.
     const hint = `not used: barman-ts takes PostgreSQL ${majorVersion(version)}'s backups with its own BASE_BACKUP client`;

@@ -1,7 +1,8 @@
 /**
  * An encrypted `postgres`-method backup to a directory (`encryption = gpg`, Barman 3.14+'s
  * layout: `<id>/data/base.tar.<ext>.gpg`, `<id>/data/<oid>.tar.<ext>.gpg`, the server's
- * `<id>/data/backup_manifest`), taken with barman-ts's BASE_BACKUP client on PostgreSQL 15+:
+ * `<id>/data/backup_manifest`), taken with barman-ts's BASE_BACKUP client on PostgreSQL 15+
+ * — a full backup, or an incremental one (PostgreSQL 17+, its INCREMENTAL.* files sealed too):
  * each tar archive PostgreSQL streams is compressed, then encrypted by gpg, as it arrives, and
  * written through Storage — no plaintext archive (compressed or not) is ever a file under
  * barman_home. Barman (and barman-ts on older servers, encrypt-archives.ts) lets pg_basebackup
@@ -17,13 +18,17 @@ import { readTar } from '../transfer/tar-reader.js';
 import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
 import type { ServerFacts } from './concurrent.js';
 import { announceCopy, backupTimestamp } from './concurrent.js';
+import { incrementalOptions, saveIncrementalFacts } from './postgres-native.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
 
-/** Whether this way can take the backup: an encrypted full backup of PostgreSQL 15 or newer. */
-export function canSealWhileCopying(serverVersion: number, incremental: boolean): boolean {
-  return !incremental && serverVersion >= postgres.BASE_BACKUP_MIN_VERSION;
+/**
+ * Whether this way can take the backup: an encrypted backup of PostgreSQL 15 or newer, full or
+ * incremental (PostgreSQL 17+: the parent's backup_manifest is sent first, as for a plain one).
+ */
+export function canSealWhileCopying(serverVersion: number): boolean {
+  return serverVersion >= postgres.BASE_BACKUP_MIN_VERSION;
 }
 
 /** The copy and stop of an encrypted backup, once describeServer has filled backup.info. */
@@ -36,6 +41,7 @@ export async function sealedTarBackup(
 ): Promise<ExecutorOutcome> {
   const { config } = request;
   const compression = tarCompression(config.backup_compression);
+  await saveIncrementalFacts(request, client);
   const start = await postgres.walPosition(client);
   await request.save({
     status: 'STARTED',
@@ -44,9 +50,10 @@ export async function sealedTarBackup(
     compression: compression ?? config.backup_compression,
     encryption: GPG_ENCRYPTION,
   });
+  const kind = request.incremental ? `INCREMENTAL, parent ${request.incremental.parentId}, ` : '';
   announceCopy(
     request,
-    `BASE_BACKUP (tar archives${compression ? `, ${compression}` : ''}, encrypted with ${GPG_ENCRYPTION})`,
+    `BASE_BACKUP (${kind}tar archives${compression ? `, ${compression}` : ''}, encrypted with ${GPG_ENCRYPTION})`,
     false,
   );
   await copyAndFinish(
@@ -81,6 +88,8 @@ async function sealedCopy(
     config.streaming_backup_name,
     {
       ...baseBackupOptions(request),
+      // An incremental's archives hold the server's INCREMENTAL.* files: sealed like the rest.
+      ...incrementalOptions(request),
     },
     {
       started: progress.started,

@@ -60,13 +60,7 @@ export const postgresExecutor: BackupExecutor = {
           request.incremental !== undefined && request.incremental !== null,
         ) === 'native';
       const keyId = encryptionKeyOf(config);
-      if (
-        keyId !== null &&
-        canSealWhileCopying(
-          client.serverVersion,
-          request.incremental !== undefined && request.incremental !== null,
-        )
-      ) {
+      if (keyId !== null && canSealWhileCopying(client.serverVersion)) {
         // Encrypted as it is copied: no plaintext archive ever on disk (postgres-sealed.ts).
         const standby = await postgres.isInRecovery(client);
         if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
@@ -89,13 +83,6 @@ export const postgresExecutor: BackupExecutor = {
       const standby = await postgres.isInRecovery(client);
       if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
-      if (native && keyId !== null)
-        // An incremental backup is a plain copy, which barman-ts does not encrypt.
-        throw new BarmanError(
-          'encryption-unsupported-backup',
-          'encrypted incremental backups are not supported by barman-ts',
-          { hint: 'take a full backup for this server' },
-        );
       if (native) return await nativePlainBackup(request, client, facts, standby);
       const start = await postgres.walPosition(client);
       await request.save({

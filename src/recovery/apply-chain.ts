@@ -1,8 +1,9 @@
 /**
  * The base copy of a block-level incremental backup: its chain, already read and checked
  * (combine/prepareCombine, before anything was written), is combined by the native combine.
- * A chain stored as tar archives (an s3:// basebackups_directory, barman-cloud's layout) was only
- * checked for its archives (every backup has its PGDATA archive and backup_manifest): the full
+ * A chain stored as tar archives (an s3:// basebackups_directory, barman-cloud's layout; an encrypted
+ * chain in a directory, chain-sources.ts) was only checked for its archives (each backup has its
+ * PGDATA archive and backup_manifest; `.gpg` archives decrypted as they stream): the full
  * backup's archives stream straight into the place the combine writes (the destination, or
  * staging as below), each incremental's into staging (`chain/<id>/`: only what that incremental
  * stored — changed blocks and small files), then the chain is read and checked and the same

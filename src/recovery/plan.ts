@@ -78,7 +78,10 @@ export interface PlanInput {
   /** restore_command for get-wal mode (built by the caller: it knows the binary and config file). */
   getWalCommand: { command: string; comment: string } | null;
   delta: boolean;
-  /** The backup is a set of tar archives whatever backup.info says (its layout has no plain copies). */
+  /**
+   * The backup is a set of tar archives whatever backup.info says (its layout has no plain
+   * copies), or its chain is (an encrypted chain in a directory).
+   */
   tarArchives?: boolean;
   /** The chain of an incremental backup (recovery/chain.ts), full backup first; absent otherwise. */
   chain?: readonly string[];
@@ -147,7 +150,8 @@ export function buildRecoveryPlan(input: PlanInput): RecoveryPlan {
   const tablespaces = planTablespaces(info, input.tablespaceRules, destination);
   const combined = input.chain !== undefined && input.chain.length > 1;
   const compressed = Boolean(info.compression && info.compression !== 'none');
-  if (combined && compressed)
+  // A chain stored as tar archives (a bucket's, an encrypted one) is extracted, then combined.
+  if (combined && compressed && !input.tarArchives)
     throw new BarmanError(
       'chain-compressed',
       `backup '${input.backup.id}' is an incremental backup stored as compressed tar archives: only plain incremental backups can be combined`,

@@ -17,12 +17,10 @@ import { runArchiveWal, walWaiting } from '../wal/archive-service.js';
 import type { ArchiveHooks } from '../wal/archiver.js';
 import type { XlogDbEntry } from '../wal/xlogdb.js';
 import type { ApplyResult } from './apply.js';
-import type { ArchivedChain } from './apply-chain.js';
 import type { ReadableBackup } from './chain.js';
 import { resolveChain } from './chain.js';
-import type { ChainBackup } from './combine/chain.js';
+import { archivedChain, chainBackups } from './chain-sources.js';
 import { checkCombineMode, prepareCombine } from './combine/combine.js';
-import { chainBackupDirectory } from './layout.js';
 import { applyRecoveryPlan } from './apply.js';
 import type { RecoveryDestination } from './destination.js';
 import { LocalDestination, RemoteDestination } from './destination.js';
@@ -192,6 +190,7 @@ async function recoverFrom(
   const { config, remoteCommand } = request;
   const { report } = deps;
   const histories = await readHistories(config.name, catalog.xlog, sources.openWal);
+  const archived = archivedChain(config, chain, sources);
   const plan = buildRecoveryPlan({
     server: config.name,
     backup: { id: backup.id, directory: sources.archives.location, info: backup.info },
@@ -202,7 +201,7 @@ async function recoverFrom(
     getWal: request.getWal,
     getWalCommand: request.getWal ? await deps.getWalCommand() : null,
     delta: request.delta,
-    tarArchives: sources.backupLayout.plainDirectory(backup.id, 'data') === null,
+    tarArchives: sources.backupLayout.plainDirectory(backup.id, 'data') === null || archived !== null,
     chain: chain.map((member) => member.id),
     entries: catalog.xlog,
     walTimesAreCloseTimes: config.wals_directory.kind === 'posix',
@@ -237,7 +236,6 @@ async function recoverFrom(
   );
   report.info(`Destination directory: ${plan.destination}`);
   if (remoteCommand) report.info(`Remote command: ${remoteCommand}`);
-  const archived = plan.chain ? archivedChain(config, chain, sources) : null;
   await checkSources(plan, sources, archived);
   const remoteStaging = await remoteStagingOf(config, plan, backup.id, sources);
   await requirePassphrase(config, chain, plan.wal.selection.files, sources);
@@ -329,38 +327,6 @@ async function remoteStagingOf(
   return staging ? { staging, archives } : null;
 }
 
-/** The backups of a chain as the combine reads them: Barman's plain layout, through the Storage. */
-function chainBackups(chain: readonly ReadableBackup[], sources: RecoverySources): ChainBackup[] {
-  return chain.map((member) => ({
-    name: member.id,
-    storage: sources.backups,
-    dataDirectory: chainBackupDirectory(member.id, 'data'),
-    tablespaces: new Map(
-      (member.info.tablespaces ?? []).map((tablespace) => [
-        tablespace.oid,
-        chainBackupDirectory(member.id, String(tablespace.oid)),
-      ]),
-    ),
-  }));
-}
-
-/** The backups of a chain stored as tar archives (barman-cloud's layout); null for plain copies. */
-function archivedChain(
-  config: ServerConfig,
-  chain: readonly ReadableBackup[],
-  sources: RecoverySources,
-): ArchivedChain | null {
-  const { backups, backupLayout } = sources;
-  if (backupLayout.plainDirectory(chain[0]!.id, 'data') !== null) return null;
-  const passphrase = passphraseSourceOf(config);
-  return {
-    members: chain.map((member) => ({
-      id: member.id,
-      archives: archives(backups, backupLayout, member.id, passphrase),
-    })),
-  };
-}
-
 async function openDestination(
   config: ServerConfig,
   remoteCommand: string | null,
@@ -404,9 +370,12 @@ async function requirePassphrase(
   const source = passphraseSourceOf(config);
   if (!source) throw noPassphraseCommand(what);
   await source(what);
-  // gpg checks the passphrase and the key before it gives its first byte.
-  const archive = backup ? (await sources.archives.list()).find((entry) => entry.encrypted) : undefined;
-  const sample = archive ? await sources.archives.open(archive) : await sources.openWal(wal!);
+  // gpg checks the passphrase and the key before it gives its first byte. The encrypted backup
+  // may be an older one of the chain (a chain in a bucket may mix encrypted and plain backups).
+  const stored = backup ? archives(sources.backups, sources.backupLayout, backup.id, source) : null;
+  const archive = stored ? (await stored.list()).find((entry) => entry.encrypted) : undefined;
+  if (!archive && !wal) return;
+  const sample = archive ? await stored!.open(archive) : await sources.openWal(wal!);
   try {
     for await (const chunk of sample) if ((chunk as Buffer).length > 0) break;
   } finally {

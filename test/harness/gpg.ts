@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { BARMAN_BIN } from './barman.js';
 import type { PostgresServer } from './postgres.js';
 import { startPostgres } from './postgres.js';
@@ -153,6 +154,19 @@ export function filesContaining(root: string, text: string): string[] {
   if (run.status === 1) return [];
   assert.equal(run.status, 0, run.stderr);
   return run.stdout.trim().split('\n');
+}
+
+/** Files below `root` that are gzip streams whose content holds `text`. */
+export function gzipFilesContaining(root: string, text: string): string[] {
+  return filesUnder(root).filter((path) => {
+    const bytes = readFileSync(path);
+    if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
+    try {
+      return gunzipSync(bytes).includes(text);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `file --brief` of `path`: Barman's test for an encrypted file. */

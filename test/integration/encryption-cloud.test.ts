@@ -13,7 +13,6 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { acquireLock } from '../../src/locks/index.js';
 import type { GpgHome, PostgresServer, S3Server } from '../harness/index.js';
@@ -23,6 +22,7 @@ import {
   fileType,
   filesContaining,
   filesUnder,
+  gzipFilesContaining,
   isPublicKeyEncrypted,
   makeGpgHome,
   MARKER,
@@ -39,19 +39,6 @@ import {
 } from '../harness/index.js';
 
 const BUCKET = 'encrypted-cloud';
-
-/** Files below `root` that are gzip streams whose content holds `text`. */
-function gzipFilesContaining(root: string, text: string): string[] {
-  return filesUnder(root).filter((path) => {
-    const bytes = readFileSync(path);
-    if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return false;
-    try {
-      return gunzipSync(bytes).includes(text);
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('encryption = gpg with s3:// backups and WAL', { concurrency: 1 }, () => {
   let s3: S3Server;

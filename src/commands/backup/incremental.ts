@@ -9,6 +9,9 @@
  * catalogue, so a backup that then fails (or is killed) is still known to its parent, as Barman
  * leaves a failed incremental in its parent's list. The same on a local directory and an s3://
  * basebackups_directory: only where the parent's backup_manifest is stored differs (layout.ts).
+ * With encryption = gpg the incremental is taken like an encrypted full backup (tar archives
+ * compressed then encrypted in the process); the parent's backup_manifest, which UPLOAD_MANIFEST
+ * sends, is plaintext in both.
  */
 import type { BackupInfo } from '../../catalog/backup-info.js';
 import type { BackupLocation } from '../../catalog/backup-location.js';
@@ -64,12 +67,6 @@ export async function checkIncremental(
   reference: string,
 ): Promise<IncrementalParent> {
   const parent = resolveParent(await location.loadBackups(), config.name, reference);
-  // Never a plaintext incremental for a server that encrypts: refused before anything is copied.
-  if (config.encryption === 'gpg')
-    throw refuse(
-      `encrypted incremental backups are not supported by barman-ts yet (server ${config.name} has encryption = gpg)`,
-      'Take full backups for this server, or unset encryption.',
-    );
   const client = await postgres.PostgresClient.connect(config.conninfo);
   try {
     if (client.serverVersion < 170000) {
@@ -84,7 +81,9 @@ export async function checkIncremental(
           ` (server ${config.name} has backup_method = ${config.backup_method})`,
       );
     }
-    if (config.backup_compression && config.backup_compression !== 'none') {
+    // An encrypted incremental is stored as tar archives, compressed then encrypted like a full
+    // backup (postgres-sealed.ts, cloud-tar.ts): compression is then the archives', as for a full.
+    if (!encrypts(config) && config.backup_compression && config.backup_compression !== 'none') {
       throw refuse(
         `compressed backups are not supported for block-level incremental backups (server ${config.name} has backup_compression = ${config.backup_compression})`,
         'Unset backup_compression for this server to take incremental backups.',
@@ -99,6 +98,7 @@ export async function checkIncremental(
     const info = parent.info;
     if (!info) throw refuse(`Backup ${parent.id} cannot be read: ${parent.unreadable ?? 'unknown reason'}`);
     checkParentInfo(parent.id, info, config);
+    checkParentEncryption(parent.id, info, config);
     const systemid = await postgres.systemIdentifier(client);
     if (info.systemid !== null && info.systemid !== systemid) {
       throw refuse(
@@ -144,7 +144,8 @@ function checkParentInfo(id: string, info: BackupInfo, config: ServerConfig): vo
         'block-level incremental backups build on backups taken with backup_method = postgres',
     );
   }
-  if (info.compression !== null) {
+  // An encrypted backup's compression is that of its tar archives, which recovery extracts.
+  if (info.compression !== null && !isEncrypted(info)) {
     throw refuse(
       `Backup ${id} is not eligible as a parent for an incremental backup: it is compressed (${info.compression}); compressed backups are not supported for block-level incremental backups`,
     );
@@ -159,6 +160,35 @@ function checkParentInfo(id: string, info: BackupInfo, config: ServerConfig): vo
       `Backup ${id} is not eligible as a parent for an incremental backup: its start position is unknown`,
     );
   }
+}
+
+function encrypts(config: ServerConfig): boolean {
+  return config.encryption === 'gpg';
+}
+
+function isEncrypted(info: BackupInfo): boolean {
+  return info.encryption !== null;
+}
+
+/**
+ * In a directory an encrypted backup is tar archives (`data/base.tar*.gpg`) and a plain
+ * incremental a plain copy: recovery combines a chain stored one way, so encryption turned on
+ * or off between a parent and its incremental is refused there (a new full backup is needed).
+ * In a bucket every backup is tar archives, each decrypted by its name: a chain may mix them.
+ */
+function checkParentEncryption(id: string, info: BackupInfo, config: ServerConfig): void {
+  if (config.basebackups_directory.kind === 's3' || isEncrypted(info) === encrypts(config)) return;
+  if (encrypts(config))
+    throw refuse(
+      `Backup ${id} is not eligible as a parent for an encrypted incremental backup: it is not encrypted ` +
+        `(server ${config.name} has encryption = gpg now), and a chain in a directory is either all encrypted or all plain`,
+      'Take a new full backup (it will be encrypted), then incremental backups on it.',
+    );
+  throw refuse(
+    `Backup ${id} is not eligible as a parent for an incremental backup: it is encrypted (${info.encryption}) and server ${config.name} ` +
+      'no longer has encryption = gpg; a chain in a directory is either all encrypted or all plain',
+    'Set encryption = gpg again for this server, or take a new full backup.',
+  );
 }
 
 /** True when a WAL summary of the parent's timeline starts at or before the parent's start. */

@@ -17,7 +17,7 @@ export const backup: CommandDefinition = {
     {
       flags: '--incremental <backup_id>',
       description:
-        "take a block-level incremental backup (PostgreSQL 17+, backup_method = postgres) on this parent: a backup id or name, 'last-full'/'latest-full' (the newest full backup) or another shortcut",
+        "take a block-level incremental backup (PostgreSQL 17+, backup_method = postgres) on this parent: a backup id or name, 'last-full'/'latest-full' (the newest full backup) or another shortcut; with encryption = gpg, compressed and encrypted as a full backup is",
     },
     { flags: '-w, --wait', description: 'wait until the WAL files the backup needs are archived' },
     {
