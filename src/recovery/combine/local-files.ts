@@ -5,12 +5,14 @@
  * asks, and the blocks of a reconstructed file read at their offsets (pread) instead of
  * streamed from the file's start. An object store's backups take the streaming paths.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { copyFile, link, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
 import { withPath } from '../../errors/system.js';
+import type { ManifestChecksum } from '../../catalog/backup-manifest.js';
+import { combineHasher } from './output.js';
 
 /** How a whole file reaches the destination: `copy` and `copy-file-range` are kernel copies. */
 export type WholeFileMode = 'copy' | 'copy-file-range' | 'clone' | 'link';
@@ -150,10 +152,10 @@ export async function openForPatch(path: string) {
         done += bytesWritten;
       }
     },
-    /** SHA-256 of the whole file (from the page cache: it was just written), then closed. */
-    async finish(): Promise<string> {
+    /** Checksum of the whole file (from the page cache: it was just written), then closed. */
+    async finish(): Promise<ManifestChecksum> {
       try {
-        const hash = createHash('sha256');
+        const hash = combineHasher();
         const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
         for (;;) {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, size).catch(fail);
@@ -161,7 +163,7 @@ export async function openForPatch(path: string) {
           hash.update(buffer.subarray(0, bytesRead));
           size += bytesRead;
         }
-        return hash.digest('hex');
+        return hash.checksum();
       } finally {
         await handle.close();
       }

@@ -7,9 +7,10 @@
  *   file, a forward stream on an object), and the next chunk is read while one is written.
  * - `patchInPlace`, when the full backup's version is a local file: that file was placed by the
  *   kernel (copy_file_range or a clone), and only the blocks that differ — from incrementals, or
- *   zeros — are written over it, then the file is hashed from the page cache. A relation with a
+ *   zeros — are written over it, then the file's checksum is read from the page cache. A relation with a
  *   few changed pages costs a kernel copy and a few writes, not a pass through this process.
  */
+import type { ManifestChecksum } from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import type { BlockPlan, SegmentVersion } from './block-plan.js';
 import type { LoadedBackup } from './chain.js';
@@ -74,7 +75,7 @@ export async function patchInPlace(
   plan: BlockPlan,
   fullIndex: number,
   destination: string,
-): Promise<{ size: number; sha256: string }> {
+): Promise<{ size: number; sha256: string; checksum: ManifestChecksum }> {
   const { readerOf, readers } = blockReaders(chain, path, versions);
   const file = await openForPatch(destination);
   try {
@@ -102,13 +103,13 @@ export async function patchInPlace(
         start = end;
       }
     }
-    const sha256 = await file.finish();
+    const checksum = await file.finish();
     if (file.size !== size)
       throw new BarmanError(
         'combine-size',
         `${destination} is ${file.size} bytes after its reconstruction, not ${size}`,
       );
-    return { size, sha256 };
+    return { size, sha256: '', checksum };
   } catch (error) {
     await file.abandon();
     throw error;
