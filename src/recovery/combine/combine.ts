@@ -25,6 +25,7 @@ import {
   removeFile,
   removeReplaced,
   requireEmptyOrMissing,
+  syncFile,
   syncPaths,
 } from './output.js';
 import { placeWholeFile, probeWholeFileMode, sizeOf, type WholeFileMode } from './local-files.js';
@@ -192,7 +193,7 @@ export async function writeCombined(
   const manifest: ManifestFile[] = [];
   let bytes = 0;
   const inPlace = target.baseInPlace === true;
-  await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
+  const place = async (file: PlannedFile): Promise<void> => {
     const destination = localPath(file.path);
     let whole: { backup: LoadedBackup; versions: SegmentVersion[] | null } | null = null;
     let versions: SegmentVersion[] | null = null;
@@ -237,6 +238,13 @@ export async function writeCombined(
     bytes += placed.size;
     // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
     if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
+  };
+  await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
+    await place(file);
+    // Synced by its worker once placed, as the tree copy of a full backup does: its writeback
+    // overlaps the next files' copies (synced all at the end, the disk idled while the files were
+    // placed, then wrote them all). Hard links are the backups' own files, durable already.
+    if (mode !== 'link') await syncFile(localPath(file.path));
   });
 
   if (inPlace)
@@ -259,11 +267,8 @@ export async function writeCombined(
   );
   await manifestFile.finish();
 
-  const written = [...files.map((file) => localPath(file.path)), label.path, manifestFile.path];
-  // Hard links are the backups' own files: syncing them is needless, and they are durable already.
-  const toSync = mode === 'link' ? [label.path, manifestFile.path] : written;
   await syncPaths(
-    toSync,
+    [label.path, manifestFile.path],
     [...directories.map(localPath), target.destination, ...outputs.values()],
     SYNC_JOBS,
   );

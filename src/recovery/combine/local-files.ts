@@ -135,6 +135,8 @@ export async function openForPatch(path: string) {
     throw withPath(error, path);
   });
   let size = 0;
+  /** The length it was cut or extended to: what the checksum reads back. */
+  let length = 0;
   const fail = (error: unknown) => {
     throw withPath(error, path);
   };
@@ -142,7 +144,10 @@ export async function openForPatch(path: string) {
     get size() {
       return size;
     },
-    truncate: (length: number) => handle.truncate(length).catch(fail),
+    truncate: (to: number) => {
+      length = to;
+      return handle.truncate(to).catch(fail);
+    },
     async write(data: Buffer, position: number): Promise<void> {
       let done = 0;
       while (done < data.length) {
@@ -156,7 +161,9 @@ export async function openForPatch(path: string) {
     async finish(): Promise<ManifestChecksum> {
       try {
         const hash = combineHasher();
-        const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+        // No bigger than the file: most relation segments are a few blocks, and a 4 MiB buffer
+        // for each of them was gigabytes of garbage for a chain's recovery.
+        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_READ_BYTES, length)));
         for (;;) {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, size).catch(fail);
           if (bytesRead === 0) break;

@@ -9,6 +9,7 @@
 import { mkdir, open, readdir, readlink, rm, rmdir, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
+import { fsyncFile } from '../../transfer/copy-tree.js';
 import { runWorkers } from '../../util/workers.js';
 import { withPath } from '../../errors/system.js';
 import type { ManifestChecksum } from '../../catalog/backup-manifest.js';
@@ -101,26 +102,21 @@ export async function makeLink(target: string, path: string): Promise<void> {
   }
 }
 
+/** fsync of one file or directory, naming it when that fails. */
+export async function syncFile(path: string): Promise<void> {
+  await fsyncFile(path).catch((error: unknown) => {
+    throw withPath(error, path);
+  });
+}
+
 /** fsync of files, then of directories (so that the names survive a crash too), `jobs` at a time. */
 export async function syncPaths(
   files: readonly string[],
   directories: readonly string[],
   jobs: number,
 ): Promise<void> {
-  const sync = async (path: string): Promise<void> => {
-    const handle = await open(path, 'r').catch((error: unknown) => {
-      throw withPath(error, path);
-    });
-    try {
-      await handle.sync().catch((error: unknown) => {
-        throw withPath(error, path);
-      });
-    } finally {
-      await handle.close();
-    }
-  };
-  await runWorkers(jobs, files, sync);
-  await runWorkers(jobs, directories, sync);
+  await runWorkers(jobs, files, syncFile);
+  await runWorkers(jobs, directories, syncFile);
 }
 
 /** A destination root of the combine, and whether it was there (empty) before. */
