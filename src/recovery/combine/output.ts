@@ -1,10 +1,11 @@
 /**
  * The combined data directory on the local disk (the recovery destination): files created
- * exclusively with PostgreSQL's modes, their SHA-256 and size counted as the bytes go out; every
- * file and directory is synced once all are written (`syncPaths`), as pg_combinebackup does: a
- * sync right after each file made the writes small and serial. The result's manifest checksums
- * what the combine writes with CRC32C, pg_combinebackup's and pg_basebackup's default: on the
- * CPU's CRC instruction it costs a fraction of SHA-256, which was a tenth of a chain's recovery.
+ * exclusively with PostgreSQL's modes, their checksum and size counted as the bytes go out,
+ * written in batches and synced only once whole (`syncFile`, by the combine's worker once the
+ * file is placed; a sync after each write made the writes small and serial), directories last
+ * (`syncPaths`). The result's manifest checksums what the combine writes with CRC32C,
+ * pg_combinebackup's and pg_basebackup's default: on the CPU's CRC instruction it costs a
+ * fraction of SHA-256, which was a tenth of a chain's recovery.
  */
 import { mkdir, open, readdir, readlink, rm, rmdir, symlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
