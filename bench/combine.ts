@@ -9,15 +9,18 @@
  * - native combine of the chain (4 files at once) into a fresh directory;
  * - pg_combinebackup of the chain (`--copy`, its default) into a fresh directory;
  * - pg_combinebackup + `cp -a` of its result: Barman's way (combine into staging, then copy);
- * - `cp -a` of the full backup alone: what recovering one full backup of the data costs.
+ * - `cp -a` of the full backup alone;
+ * - barman-ts's copy of the full backup alone (transfer/copy-tree.ts, 4 files at once, fsynced):
+ *   what `barman recover` of one full backup of the same data does with its files.
  *
  * Issue 13's targets: the native combine faster than pg_combinebackup + copy, within 1.2x of
- * the full backup's copy, peak RSS <= 200 MB. The two results are compared file by file
+ * barman-ts's recovery copy of the full backup (and of `cp -a`'s), peak RSS <= 200 MB. The two results are compared file by file
  * (backup_manifest aside) so that the figures are for the same work. Issue 13 measures at scale
  * 130 (BENCH_SCALE=130), which takes long on this rig. BENCH_RUNS=n repeats each in n rounds
  * and reports medians.
  *
- * With `--run JSON` this file is the child that combines (so its RSS is measured alone).
+ * With `--run JSON` this file is the child that combines, with `--copy JSON` the child that
+ * copies the full backup as recovery does (so the RSS of each is measured alone).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { combineChain } from '../src/recovery/combine/combine.js';
 import { PosixStorage } from '../src/storage/index.js';
+import { copyTree } from '../src/transfer/copy-tree.js';
 import {
   PG17_TOOLS,
   DEBIAN13_ROOT,
@@ -72,6 +76,15 @@ async function child(request: ChildRequest): Promise<void> {
     })),
     destination: request.destination,
     tablespaceDestinations: new Map(),
+  });
+}
+
+/** The full backup copied as `barman recover` copies a local full backup's data directory. */
+async function copyChild(request: ChildRequest): Promise<void> {
+  await copyTree(join(request.chain, request.names[0]!, 'data'), request.destination, {
+    exclude: () => 'copy',
+    jobs: 4,
+    strict: true,
   });
 }
 
@@ -162,8 +175,10 @@ async function main(): Promise<void> {
   const reference = join(dir, 'reference');
   const copied = join(dir, 'copied');
   const fullCopy = join(dir, 'full-copy');
+  const fullRecovered = join(dir, 'full-recovered');
   for (let round = 0; round < RUNS; round++) {
-    for (const path of [native, reference, copied, fullCopy]) rmSync(path, { recursive: true, force: true });
+    for (const path of [native, reference, copied, fullCopy, fullRecovered])
+      rmSync(path, { recursive: true, force: true });
     const request: ChildRequest = { chain, names, destination: native };
     await measure('native combine', process.execPath, [SELF, '--run', JSON.stringify(request)], results);
     const pgCombine = [
@@ -182,6 +197,13 @@ async function main(): Promise<void> {
     );
     await measure('cp -a of its result', 'cp', ['-a', reference, copied], results);
     await measure('cp -a of the full backup', 'cp', ['-a', join(chain, 'full', 'data'), fullCopy], results);
+    const copyRequest: ChildRequest = { chain, names, destination: fullRecovered };
+    await measure(
+      'barman-ts copy of the full backup',
+      process.execPath,
+      [SELF, '--copy', JSON.stringify(copyRequest)],
+      results,
+    );
   }
 
   const ours = hashes(native);
@@ -205,12 +227,15 @@ async function main(): Promise<void> {
   console.log(
     `\nnative / (pg_combinebackup + cp -a): ${formatRatio(time('native combine') / combinePlusCopy)} (target < 1)` +
       `\nnative / pg_combinebackup: ${formatRatio(time('native combine') / time('pg_combinebackup'))}` +
-      `\nnative / cp -a of the full backup: ${formatRatio(time('native combine') / time('cp -a of the full backup'))} (target <= 1.2)`,
+      `\nnative / barman-ts copy of the full backup: ${formatRatio(time('native combine') / time('barman-ts copy of the full backup'))} (target <= 1.2)` +
+      `\nnative / cp -a of the full backup: ${formatRatio(time('native combine') / time('cp -a of the full backup'))}`,
   );
 }
 
 if (process.argv[2] === '--run') {
   runMain(() => child(JSON.parse(process.argv[3]!) as ChildRequest));
+} else if (process.argv[2] === '--copy') {
+  runMain(() => copyChild(JSON.parse(process.argv[3]!) as ChildRequest));
 } else {
   runMain(main);
 }

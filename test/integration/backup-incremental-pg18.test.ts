@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createHash } from 'node:crypto';
+import { manifestHasher } from '../../src/catalog/manifest-checksum.js';
 import { parseBackupInfo } from '../../src/catalog/backup-info.js';
 import { parseBackupManifest } from '../../src/catalog/backup-manifest.js';
 import type { PostgresServer } from '../harness/index.js';
@@ -36,7 +36,8 @@ const STATE_SQL =
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
 /**
- * Every file a backup_manifest lists has its size and SHA-256 in `root` (a tablespace's
+ * Every file a backup_manifest lists has its size and checksum (whatever its algorithm: SHA-256
+ * in the native client's backups, CRC32C for what the combine writes) in `root` (a tablespace's
  * `pg_tblspc/<oid>/…` under `tablespaces[oid]`): what `pg_verifybackup -n` checks. PostgreSQL 17's
  * pg_verifybackup, the newest on this machine, stops at a PostgreSQL 18 pg_control ("CRC is
  * incorrect": the file's layout changed in 18), so PostgreSQL 18 backups are checked here.
@@ -55,7 +56,11 @@ function verifyManifest(
     const file = inTablespace ? join(tablespaces[inTablespace[1]!]!, inTablespace[2]!) : join(root, path);
     const bytes = readFileSync(file);
     assert.equal(bytes.length, entry.size, `${file}: size`);
-    assert.equal(createHash('sha256').update(bytes).digest('hex'), entry.sha256, `${file}: SHA-256`);
+    assert.ok(entry.checksum, `${file}: no checksum in ${manifestPath}`);
+    const hasher = manifestHasher(entry.checksum.algorithm);
+    assert.ok(hasher, `${file}: ${entry.checksum.algorithm}`);
+    hasher.update(bytes);
+    assert.equal(hasher.digest(), entry.checksum.value, `${file}: ${entry.checksum.algorithm}`);
     checked++;
   }
   return checked;

@@ -7,7 +7,8 @@
  * pg_basebackup -Fp backup, and carries Barman 3.11's chain fields; the chain, combined by
  * combineChain and recovered from the WAL archive, starts on PostgreSQL 17 with every row. A
  * kill -9 during an incremental leaves a backup the next one marks FAILED, in its parent's
- * children, and refused as a parent.
+ * children, and refused as a parent. `barman recover --get-wal` of the chain starts PostgreSQL 17
+ * fetching its WAL through get-wal, with every row.
  */
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -28,6 +29,7 @@ import {
   runInDebian13,
   startBarman,
   startPostgres,
+  startRecoveredCopy,
   waitFor,
   writeBarmanConfig,
   startIncrementalBackupRig,
@@ -265,6 +267,32 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
         `failed to start backup: Backup ${killed} cannot be the parent of an incremental backup: its status is FAILED`,
       ),
     );
+  });
+
+  it('recover --get-wal of the chain: restore_command fetches the WAL from the catalogue, every row back', async () => {
+    const expected = (await pg.query<{ state: string }>(STATE_SQL))[0]!.state;
+    const switched = await barman('switch-wal', '--force', '--archive', 'main');
+    assert.equal(switched.exitCode, 0, switched.stderr);
+    const destination = join(dir, 'recovered', 'getwal');
+    const run = await barman(
+      'recover',
+      'main',
+      ids[2]!,
+      destination,
+      '--get-wal',
+      '--tablespace',
+      `ts1:${destination}-ts`,
+    );
+    assert.equal(run.exitCode, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /Combining the incremental chain/);
+    assert.match(
+      readFileSync(join(destination, 'postgresql.auto.conf'), 'utf8'),
+      new RegExp(`^restore_command = '.* -c ${config} -q get-wal -P main %f > %p'$`, 'm'),
+    );
+    const copy = await startRecoveredCopy(destination, { version: 17 });
+    started.push(copy);
+    assert.equal((await copy.query<{ state: string }>(STATE_SQL))[0]!.state, expected);
+    await copy.stop();
   });
 
   it("Barman 3.13 (Debian 13 root) lists barman-ts's chain and shows an incremental's parent", async () => {

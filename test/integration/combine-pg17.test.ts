@@ -163,8 +163,9 @@ describe('native combine of a PostgreSQL 17 incremental chain', { concurrency: 1
       { timeoutMs: 300_000 },
     );
 
-    // backup_manifest legitimately differs: its timestamps, and the checksums (SHA-256 here,
-    // CRC32C there). Everything else is the same bytes, the same directories, the same links.
+    // backup_manifest legitimately differs: its timestamps (both write CRC32C for the files they
+    // build and keep the backups' checksums of files copied whole). Everything else is the same
+    // bytes, the same directories, the same links.
     for (const [ours, theirs] of [
       [native, reference],
       [nativeTs, referenceTs],

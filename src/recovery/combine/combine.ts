@@ -6,7 +6,6 @@
  * file is the newest backup's. The whole chain is checked (scan.ts) before the first byte is
  * written, and a failure while writing removes what was created.
  */
-import { createHash } from 'node:crypto';
 import {
   renderBackupManifest,
   type ManifestChecksum,
@@ -18,6 +17,7 @@ import { planBlocks, type SegmentVersion } from './block-plan.js';
 import { combinedLabel, joinPath, loadChain, type ChainBackup, type LoadedBackup } from './chain.js';
 import {
   OutputFile,
+  combineHasher,
   type CreatedRoot,
   makeDirectory,
   makeLink,
@@ -25,6 +25,7 @@ import {
   removeFile,
   removeReplaced,
   requireEmptyOrMissing,
+  syncFile,
   syncPaths,
 } from './output.js';
 import { placeWholeFile, probeWholeFileMode, sizeOf, type WholeFileMode } from './local-files.js';
@@ -158,7 +159,7 @@ function wanted(filter: CombineFilter | undefined, path: string, isDirectory: bo
  * Writes a prepared chain into `target`: its directories may already exist (a recovery made
  * them, and the pg_tblspc links), its files may not. Files copied whole from a local backup
  * are placed by the kernel (or cloned, or linked, as `mode` says) and keep their backup's
- * manifest checksum; the others are streamed, their SHA-256 computed on the way.
+ * manifest checksum; the others are streamed, their CRC32C computed on the way.
  */
 export async function writeCombined(
   prepared: PreparedCombine,
@@ -192,7 +193,7 @@ export async function writeCombined(
   const manifest: ManifestFile[] = [];
   let bytes = 0;
   const inPlace = target.baseInPlace === true;
-  await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
+  const place = async (file: PlannedFile): Promise<void> => {
     const destination = localPath(file.path);
     let whole: { backup: LoadedBackup; versions: SegmentVersion[] | null } | null = null;
     let versions: SegmentVersion[] | null = null;
@@ -222,9 +223,9 @@ export async function writeCombined(
         const output = await OutputFile.create(destination);
         try {
           await reconstruct(chain, file.path, versions, plan, output);
-          const sha256 = await output.finish();
+          const checksum = await output.finish();
           bytes += output.size;
-          manifest.push({ path: file.path, size: output.size, mtimeMs: Date.now(), sha256 });
+          manifest.push({ path: file.path, size: output.size, mtimeMs: Date.now(), sha256: '', checksum });
         } catch (error) {
           await output.abandon();
           throw error;
@@ -237,6 +238,13 @@ export async function writeCombined(
     bytes += placed.size;
     // WAL is not in a backup manifest: pg_verifybackup checks it by parsing it.
     if (!file.path.startsWith('pg_wal/')) manifest.push({ path: file.path, mtimeMs: Date.now(), ...placed });
+  };
+  await runWorkers(target.jobs ?? 4, queue, async (file: PlannedFile) => {
+    await place(file);
+    // Synced by its worker once placed, as the tree copy of a full backup does: its writeback
+    // overlaps the next files' copies (synced all at the end, the disk idled while the files were
+    // placed, then wrote them all). Hard links are the backups' own files, durable already.
+    if (mode !== 'link') await syncFile(localPath(file.path));
   });
 
   if (inPlace)
@@ -247,7 +255,8 @@ export async function writeCombined(
     path: 'backup_label',
     size: label.size,
     mtimeMs: Date.now(),
-    sha256: await label.finish(),
+    sha256: '',
+    checksum: await label.finish(),
   });
   manifest.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifestFile = await OutputFile.create(joinPath(target.destination, 'backup_manifest'));
@@ -258,11 +267,8 @@ export async function writeCombined(
   );
   await manifestFile.finish();
 
-  const written = [...files.map((file) => localPath(file.path)), label.path, manifestFile.path];
-  // Hard links are the backups' own files: syncing them is needless, and they are durable already.
-  const toSync = mode === 'link' ? [label.path, manifestFile.path] : written;
   await syncPaths(
-    toSync,
+    [label.path, manifestFile.path],
     [...directories.map(localPath), target.destination, ...outputs.values()],
     SYNC_JOBS,
   );
@@ -280,7 +286,7 @@ async function placeWhole(
   path: string,
   destination: string,
   mode: CombineMode,
-): Promise<{ size: number; sha256: string; checksum?: ManifestChecksum }> {
+): Promise<{ size: number; sha256: string; checksum: ManifestChecksum }> {
   const source = locate(backup, path)!;
   const listed = backup.manifest.get(path);
   const local = backup.storage.localPath?.(source);
@@ -288,14 +294,14 @@ async function placeWhole(
     await placeWholeFile(mode, local, destination);
     const size = await sizeOf(destination);
     if (listed?.checksum && listed.size === size) return { size, sha256: '', checksum: listed.checksum };
-    return { size, sha256: await hashStream(await backup.storage.openRead(source)) };
+    return { size, sha256: '', checksum: await checksumOf(await backup.storage.openRead(source)) };
   }
   if (mode === 'link' || mode === 'clone') throw notLocal(mode, backup);
   const output = await OutputFile.create(destination);
   try {
     await copyWhole(backup, path, output);
-    const sha256 = await output.finish();
-    return { size: output.size, sha256 };
+    const checksum = await output.finish();
+    return { size: output.size, sha256: '', checksum };
   } catch (error) {
     await output.abandon();
     throw error;
@@ -306,12 +312,12 @@ async function placeWhole(
 async function keptInPlace(
   backup: LoadedBackup,
   path: string,
-): Promise<{ size: number; sha256: string; checksum?: ManifestChecksum }> {
+): Promise<{ size: number; sha256: string; checksum: ManifestChecksum }> {
   const listed = backup.manifest.get(path);
   const where = locate(backup, path)!;
   const size = (await backup.storage.stat(where))?.size ?? 0;
   if (listed?.checksum && listed.size === size) return { size, sha256: '', checksum: listed.checksum };
-  return { size, sha256: await hashStream(await backup.storage.openRead(where)) };
+  return { size, sha256: '', checksum: await checksumOf(await backup.storage.openRead(where)) };
 }
 
 /**
@@ -339,10 +345,10 @@ async function removeDropped(
   await removeReplaced(dropped.map(localPath), new Set([destination, ...directories.map(localPath)]));
 }
 
-async function hashStream(stream: AsyncIterable<unknown>): Promise<string> {
-  const hash = createHash('sha256');
+async function checksumOf(stream: AsyncIterable<unknown>): Promise<ManifestChecksum> {
+  const hash = combineHasher();
   for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return hash.checksum();
 }
 
 async function copyWhole(backup: LoadedBackup, path: string, output: OutputFile): Promise<void> {

@@ -5,12 +5,14 @@
  * asks, and the blocks of a reconstructed file read at their offsets (pread) instead of
  * streamed from the file's start. An object store's backups take the streaming paths.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { copyFile, link, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { BarmanError } from '../../errors/index.js';
 import { withPath } from '../../errors/system.js';
+import type { ManifestChecksum } from '../../catalog/backup-manifest.js';
+import { combineHasher } from './output.js';
 
 /** How a whole file reaches the destination: `copy` and `copy-file-range` are kernel copies. */
 export type WholeFileMode = 'copy' | 'copy-file-range' | 'clone' | 'link';
@@ -133,6 +135,8 @@ export async function openForPatch(path: string) {
     throw withPath(error, path);
   });
   let size = 0;
+  /** The length it was cut or extended to: what the checksum reads back. */
+  let length = 0;
   const fail = (error: unknown) => {
     throw withPath(error, path);
   };
@@ -140,7 +144,10 @@ export async function openForPatch(path: string) {
     get size() {
       return size;
     },
-    truncate: (length: number) => handle.truncate(length).catch(fail),
+    truncate: (to: number) => {
+      length = to;
+      return handle.truncate(to).catch(fail);
+    },
     async write(data: Buffer, position: number): Promise<void> {
       let done = 0;
       while (done < data.length) {
@@ -150,18 +157,20 @@ export async function openForPatch(path: string) {
         done += bytesWritten;
       }
     },
-    /** SHA-256 of the whole file (from the page cache: it was just written), then closed. */
-    async finish(): Promise<string> {
+    /** Checksum of the whole file (from the page cache: it was just written), then closed. */
+    async finish(): Promise<ManifestChecksum> {
       try {
-        const hash = createHash('sha256');
-        const buffer = Buffer.allocUnsafe(HASH_READ_BYTES);
+        const hash = combineHasher();
+        // No bigger than the file: most relation segments are a few blocks, and a 4 MiB buffer
+        // for each of them was gigabytes of garbage for a chain's recovery.
+        const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_READ_BYTES, length)));
         for (;;) {
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, size).catch(fail);
           if (bytesRead === 0) break;
           hash.update(buffer.subarray(0, bytesRead));
           size += bytesRead;
         }
-        return hash.digest('hex');
+        return hash.checksum();
       } finally {
         await handle.close();
       }

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { manifestHasher } from '../../../../src/catalog/manifest-checksum.js';
 import { combineChain, prepareCombine, writeCombined } from '../../../../src/recovery/combine/combine.js';
 import { block, incrementalFile, writeBackup, type FakeBackup } from './fixtures.js';
 
@@ -94,7 +95,7 @@ describe('combineChain on synthetic backups', () => {
       /^\{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": 7351234567890123456,/,
     );
     const manifest = JSON.parse(manifestText) as {
-      Files: Array<{ Path: string; Size: number; Checksum: string }>;
+      Files: Array<{ Path: string; Size: number; 'Checksum-Algorithm': string; Checksum: string }>;
       'WAL-Ranges': Array<{ 'Start-LSN': string }>;
     };
     const paths = manifest.Files.map((entry) => entry.Path);
@@ -102,7 +103,11 @@ describe('combineChain on synthetic backups', () => {
     for (const entry of manifest.Files) {
       const bytes = file(entry.Path);
       assert.equal(entry.Size, bytes.length, entry.Path);
-      assert.equal(entry.Checksum, createHash('sha256').update(bytes).digest('hex'), entry.Path);
+      // What the combine writes carries CRC32C, as pg_combinebackup's result does.
+      assert.equal(entry['Checksum-Algorithm'], 'CRC32C', entry.Path);
+      const hasher = manifestHasher('CRC32C')!;
+      hasher.update(bytes);
+      assert.equal(entry.Checksum, hasher.digest(), entry.Path);
     }
     assert.ok(
       paths.includes('base/5/16384') && paths.includes('backup_label') && paths.includes('global/pg_control'),
@@ -142,7 +147,7 @@ describe('combineChain on synthetic backups', () => {
     const listed = (top: string) =>
       (
         JSON.parse(readFileSync(join(top, 'backup_manifest'), 'utf8')) as {
-          Files: Array<{ Path: string; Size: number; Checksum: string }>;
+          Files: Array<{ Path: string; Size: number; 'Checksum-Algorithm': string; Checksum: string }>;
         }
       ).Files.map((entry) => `${entry.Path} ${entry.Size} ${entry.Checksum}`);
     assert.deepEqual(listed(inPlace), listed(destination));
