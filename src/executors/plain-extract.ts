@@ -20,6 +20,14 @@ export interface ExtractOptions {
   root: string;
   /** The target of pg_tblspc/<oid> in a plain backup; null to leave the link out. */
   tablespaceLink(oid: number): string | null;
+  /**
+   * Also sees each regular file's bytes as they arrive, by its path in the data directory
+   * (`pathPrefix` + member name): the data page checksums, checked during the copy instead of in
+   * a second read of it.
+   */
+  observe?: (file: { path: string }) => ((chunk: Buffer) => void) | null;
+  /** Prefixed to member names for `observe`: '' for base.tar, `pg_tblspc/<oid>/` for a tablespace. */
+  pathPrefix?: string;
 }
 
 export interface ExtractedArchive {
@@ -77,9 +85,11 @@ export async function extractArchive(
       const write = { mode: 0o600, mtimeMs: member.mtime * 1000 };
       result.files += 1;
       result.bytes += member.size;
+      const observer = options.observe?.({ path: `${options.pathPrefix ?? ''}${name}` }) ?? null;
       if (member.size <= SMALL_FILE) {
         const chunks: Buffer[] = [];
         await read((chunk) => {
+          observer?.(chunk);
           chunks.push(chunk);
           return Promise.resolve();
         });
@@ -99,6 +109,7 @@ export async function extractArchive(
       );
       failed.catch(() => undefined);
       await read(async (chunk) => {
+        observer?.(chunk);
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
       });
       stream.end();
