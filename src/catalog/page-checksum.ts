@@ -69,10 +69,15 @@ export function pageChecksum(page: Buffer, blockNumber: number): number {
   lanes.set(LANE_OFFSETS);
   // pd_checksum (the low half of word 2) counts as zero.
   const checksumWord = words[CHECKSUM_OFFSET / 4]! & 0xffff0000;
-  for (let word = 0; word < PAGE_SIZE / 4; word += LANES) {
+  // The first row apart, where pd_checksum is: the others run without that test per word.
+  for (let lane = 0; lane < LANES; lane++) {
+    const value = lane === CHECKSUM_OFFSET / 4 ? checksumWord : words[lane]!;
+    const mixed = (lanes[lane]! ^ value) >>> 0;
+    lanes[lane] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
+  }
+  for (let word = LANES; word < PAGE_SIZE / 4; word += LANES) {
     for (let lane = 0; lane < LANES; lane++) {
-      const value = word + lane === CHECKSUM_OFFSET / 4 ? checksumWord : words[word + lane]!;
-      const mixed = (lanes[lane]! ^ value) >>> 0;
+      const mixed = (lanes[lane]! ^ words[word + lane]!) >>> 0;
       lanes[lane] = Math.imul(mixed, FNV_PRIME) ^ (mixed >>> 17);
     }
   }
@@ -160,13 +165,17 @@ export class PageChecksumVerifier {
   private readonly pending = Buffer.alloc(PAGE_SIZE);
   private pendingBytes = 0;
   private nextBlock: number;
+  private readonly startHigh: number;
+  private readonly startLow: number;
 
   constructor(
     file: RelationFile,
     /** The backup's start LSN: later pages are left to WAL replay. */
-    private readonly startLsn: bigint,
+    startLsn: bigint,
   ) {
     this.nextBlock = file.segment * BLOCKS_PER_SEGMENT;
+    this.startHigh = Number(startLsn >> 32n);
+    this.startLow = Number(startLsn & 0xffffffffn);
   }
 
   update(chunk: Buffer): void {
@@ -188,10 +197,16 @@ export class PageChecksumVerifier {
     }
   }
 
+  /** pageLsn(page) >= startLsn, compared as two 32-bit halves (no BigInt per page). */
+  private writtenSinceStart(page: Buffer): boolean {
+    const high = page.readUInt32LE(0);
+    return high !== this.startHigh ? high > this.startHigh : page.readUInt32LE(4) >= this.startLow;
+  }
+
   private check(page: Buffer): void {
     const block = this.nextBlock++;
     // A new page (pd_upper 0) has no checksum yet; a page written after the start is replayed.
-    if (page.readUInt16LE(UPPER_OFFSET) === 0 || pageLsn(page) >= this.startLsn) return;
+    if (page.readUInt16LE(UPPER_OFFSET) === 0 || this.writtenSinceStart(page)) return;
     this.pagesChecked++;
     const expected = storedChecksum(page);
     const calculated = pageChecksum(page, block);

@@ -2,7 +2,8 @@
  * A tar archive PostgreSQL streams (BASE_BACKUP's base.tar or <oid>.tar) written out as a plain
  * directory through Storage, as pg_basebackup -Fp writes it: directories, regular files (with
  * the archive's mtimes, private modes) and, in pg_tblspc, a link per tablespace to where the
- * backup keeps it. Files are written durably (Storage.writeFile); while one is synced the next
+ * backup keeps it. Files are written durably (Storage.writeFile; each directory synced once at
+ * the end, as pg_basebackup does, instead of after each of its files); while one is synced the next
  * ones arrive, with at most PENDING_WRITES files in flight, so memory stays bounded (small files
  * are held whole, at most SMALL_FILE bytes each; larger ones stream from the socket).
  */
@@ -20,6 +21,14 @@ export interface ExtractOptions {
   root: string;
   /** The target of pg_tblspc/<oid> in a plain backup; null to leave the link out. */
   tablespaceLink(oid: number): string | null;
+  /**
+   * Also sees each regular file's bytes as they arrive, by its path in the data directory
+   * (`pathPrefix` + member name): the data page checksums, checked during the copy instead of in
+   * a second read of it.
+   */
+  observe?: (file: { path: string }) => ((chunk: Buffer) => void) | null;
+  /** Prefixed to member names for `observe`: '' for base.tar, `pg_tblspc/<oid>/` for a tablespace. */
+  pathPrefix?: string;
 }
 
 export interface ExtractedArchive {
@@ -50,6 +59,8 @@ export async function extractArchive(
     pending.add(settled);
   };
   const result: ExtractedArchive = { files: 0, bytes: 0, label: null };
+  /** Where files were written or directories made: synced once at the end. */
+  const directories = new Set<string>();
   try {
     await readTar(body, async (member, read) => {
       if (failure) throw failure;
@@ -61,6 +72,7 @@ export async function extractArchive(
       switch (member.type) {
         case '5':
           await storage.mkdir(path);
+          directories.add(parentOf(path));
           return;
         case '2': {
           const oid = /^pg_tblspc\/(\d+)$/.exec(name)?.[1];
@@ -74,12 +86,16 @@ export async function extractArchive(
         default:
           throw new Error(`unexpected tar member '${name}' of type '${member.type}' in the backup stream`);
       }
-      const write = { mode: 0o600, mtimeMs: member.mtime * 1000 };
+      // Each directory is synced once, once every file is written (below), not after each file.
+      const write = { mode: 0o600, mtimeMs: member.mtime * 1000, deferDirectorySync: true };
+      directories.add(parentOf(path));
       result.files += 1;
       result.bytes += member.size;
+      const observer = options.observe?.({ path: `${options.pathPrefix ?? ''}${name}` }) ?? null;
       if (member.size <= SMALL_FILE) {
         const chunks: Buffer[] = [];
         await read((chunk) => {
+          observer?.(chunk);
           chunks.push(chunk);
           return Promise.resolve();
         });
@@ -99,6 +115,7 @@ export async function extractArchive(
       );
       failed.catch(() => undefined);
       await read(async (chunk) => {
+        observer?.(chunk);
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
       });
       stream.end();
@@ -112,5 +129,10 @@ export async function extractArchive(
   // Set by the writes' callbacks, which the compiler's narrowing does not see.
   const writeFailure = failure as Error | null;
   if (writeFailure) throw writeFailure;
+  for (const directory of directories) await storage.syncDir?.(directory);
   return result;
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
 }

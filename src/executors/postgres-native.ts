@@ -68,7 +68,7 @@ export async function nativePlainBackup(
     `on directory '${request.backupDirectory}/data'`,
     () => copyOnce(request),
   );
-  return { fromStandby: standby };
+  return { fromStandby: standby, pagesChecked: Boolean(request.pageCheck) };
 }
 
 /**
@@ -123,7 +123,7 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
     {
       ...baseBackupOptions(request),
       tablespaceMap: false,
-      // With data checksums, the copy's pages are checked as the backup finishes (request.pageCheck).
+      // With data checksums, the copy's pages are checked as they arrive (request.pageCheck).
       ...(request.pageCheck ? { verifyChecksums: false } : {}),
       ...incrementalOptions(request),
     },
@@ -136,6 +136,12 @@ async function copyOnce(request: BackupRequest): Promise<PlainCopy> {
         const extracted = await extractArchive(body, storage, {
           root: base === 'base' ? `${id}/data` : `${id}/${base}`,
           tablespaceLink,
+          ...(request.pageCheck
+            ? {
+                observe: request.pageCheck.observe.bind(request.pageCheck),
+                pathPrefix: base === 'base' ? '' : `pg_tblspc/${base}/`,
+              }
+            : {}),
         });
         if (base === 'base') {
           if (extracted.label === null) throw new Error('the server sent no backup_label in base.tar');

@@ -30,8 +30,9 @@ export interface BackupRequest {
   incremental?: { parentId: string; manifest: string } | null;
   /**
    * The data page checksum check of the copy (a cluster with data checksums), or null. Executors
-   * that archive files as they copy them hand it every file's bytes (cloudArchiveOptions does);
-   * a plain copy is read by the finish phase instead. Either way PostgreSQL's own check is off.
+   * that archive or extract files as they copy them hand it every file's bytes
+   * (cloudArchiveOptions, the native plain copy: ExecutorOutcome.pagesChecked); any other copy
+   * is read by the finish phase instead. Either way PostgreSQL's own check is off.
    */
   pageCheck?: BackupPageCheck | null;
   /** The previous DONE backup, for reuse_backup (link/copy). */
@@ -73,6 +74,11 @@ export interface ExecutorOutcome {
    * where nothing can be measured afterwards); otherwise the backup's directory is measured.
    */
   stored?: { size: number; archives: string[] };
+  /**
+   * Every file's bytes went through `request.pageCheck` as they were copied: the finish phase
+   * does not read the copy again for its data page checksums.
+   */
+  pagesChecked?: boolean;
 }
 
 /** What an executor may tidy up for backups of its method left STARTED by a process that died. */

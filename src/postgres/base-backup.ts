@@ -161,6 +161,9 @@ interface Connection {
   stream: { pause(): void; resume(): void; destroy(): void };
 }
 
+/** What the archive streams carry per chunk: CopyData payloads gathered up to this size. */
+const BATCH_BYTES = 1 << 20;
+
 /** The state of one BASE_BACKUP: a pg Submittable (what node-pg calls for each message). */
 class BaseBackupCommand {
   readonly done: Promise<{ start: BaseBackupStart; end: BaseBackupEnd }>;
@@ -174,6 +177,9 @@ class BaseBackupCommand {
   private failure: Error | null = null;
   private start: BaseBackupStart | null = null;
   private sawCopy = false;
+  /** CopyData payloads not yet handed to `current`, gathered into one buffer. */
+  private batch: Buffer | null = null;
+  private batchBytes = 0;
 
   constructor(
     readonly text: string,
@@ -254,9 +260,7 @@ class BaseBackupCommand {
           this.fail(new BaseBackupError('the server sent backup data before naming its archive'));
           return;
         }
-        // Paused until the consumer reads again (the stream's read()).
-        // A copy: the parser's buffer under `chunk` is reused for the next socket read.
-        if (!this.current.push(Buffer.from(chunk.subarray(1)))) this.connection?.stream.pause();
+        this.append(chunk.subarray(1));
         break;
       case 'p':
         this.consumer.progress?.(Number(chunk.readBigInt64BE(1)));
@@ -268,10 +272,43 @@ class BaseBackupCommand {
     }
   }
 
+  /**
+   * Copies a CopyData payload into the batch: the parser's buffer under it is reused for the next
+   * socket read, and one copy into a batch of BATCH_BYTES spares the allocation (and the garbage)
+   * of a buffer per message (~8 kB each).
+   */
+  private append(payload: Buffer): void {
+    if (this.batch && this.batchBytes + payload.length > this.batch.length) this.flushBatch();
+    if (payload.length >= BATCH_BYTES) {
+      this.pushData(Buffer.from(payload));
+      return;
+    }
+    this.batch ??= Buffer.allocUnsafe(BATCH_BYTES);
+    payload.copy(this.batch, this.batchBytes);
+    this.batchBytes += payload.length;
+    if (this.batchBytes === this.batch.length) this.flushBatch();
+  }
+
+  private flushBatch(): void {
+    if (!this.batch || this.batchBytes === 0) return;
+    const data = this.batch.subarray(0, this.batchBytes);
+    this.batch = null;
+    this.batchBytes = 0;
+    this.pushData(data);
+  }
+
+  private pushData(data: Buffer): void {
+    // Paused until the consumer reads again (the stream's read()).
+    if (!this.current?.push(data)) this.connection?.stream.pause();
+  }
+
   private openStream(): Readable {
     this.endCurrent();
+    // Object mode: each read hands over one batch as pushed (a byte stream's read() would
+    // concatenate all it holds, a copy of megabytes), at most 4 batches held.
     const stream = new Readable({
-      highWaterMark: 1 << 20,
+      objectMode: true,
+      highWaterMark: 4,
       read: () => this.connection?.stream.resume(),
     });
     stream.on('error', () => undefined);
@@ -281,6 +318,7 @@ class BaseBackupCommand {
   }
 
   private endCurrent(): void {
+    this.flushBatch();
     this.current?.push(null);
     this.current = null;
   }
@@ -300,6 +338,7 @@ class BaseBackupCommand {
   private fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
+    this.batch = null;
     this.current?.destroy(error);
     this.current = null;
     // Closing the connection ends the backup on the server.

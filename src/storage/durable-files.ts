@@ -193,7 +193,7 @@ export async function writeFileDurably(
     await unlink(temp).catch(() => {});
     throw namingTarget(error, temp, path);
   }
-  await fsyncDirectory(dirname(path));
+  if (!options.deferDirectorySync) await fsyncDirectory(dirname(path));
 }
 
 /** The target names the file for the operator, not the temp file written beside it. */

@@ -86,6 +86,11 @@ export interface WriteOptions {
    * local files, in their final place, so staging would only copy every byte twice.
    */
   staging?: CloudStaging | null;
+  /**
+   * Posix: the file is synced but its directory is not; the caller syncs it (`syncDir`) before
+   * relying on the file, once for many files (a backup's copy). Ignored by object stores.
+   */
+  deferDirectorySync?: boolean;
 }
 
 /** Where and how much a streamed upload to an object store may stage locally. */

@@ -34,40 +34,58 @@ class ByteSource {
 
   /** Exactly `count` bytes, or fewer only when the stream ended. */
   async read(count: number): Promise<Buffer> {
-    // Fast path: the first buffered chunk holds enough (no copy of the whole buffer).
+    while (this.length < count && (await this.pull()));
+    // Fast path: the first buffered chunk holds enough (no copy).
     const first = this.buffered[0];
-    if (first && first.length >= count) {
-      const result = first.subarray(0, count);
-      if (first.length === count) this.buffered.shift();
-      else this.buffered[0] = first.subarray(count);
-      this.length -= count;
-      return result;
+    if (first && first.length >= count) return this.take(count);
+    // Across chunks: only the bytes asked for are copied, not everything buffered.
+    const result = Buffer.allocUnsafe(Math.min(count, this.length));
+    for (let filled = 0; filled < result.length;) {
+      const part = this.take(Math.min(this.buffered[0]!.length, result.length - filled));
+      part.copy(result, filled);
+      filled += part.length;
     }
-    while (this.length < count && !this.ended) {
-      const next = await this.iterator.next();
-      if (next.done) this.ended = true;
-      else {
-        this.buffered.push(next.value);
-        this.length += next.value.length;
-      }
-    }
-    const all = Buffer.concat(this.buffered);
-    const result = all.subarray(0, count);
-    const rest = all.subarray(count);
-    this.buffered = rest.length > 0 ? [rest] : [];
-    this.length = rest.length;
     return result;
   }
 
-  /** Streams `count` bytes to `sink` in chunks of at most 1 MiB. */
+  /**
+   * Streams `count` bytes to `sink` as they arrive (views of the stream's chunks, at most 1 MiB
+   * each, never copied).
+   */
   async pipe(count: number, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
     let remaining = count;
     while (remaining > 0) {
-      const chunk = await this.read(Math.min(remaining, 1 << 20));
-      if (chunk.length === 0) throw new TarFormatError('the tar stream ended inside a file');
+      if (this.length === 0 && !(await this.pull()))
+        throw new TarFormatError('the tar stream ended inside a file');
+      const chunk = this.take(Math.min(remaining, this.buffered[0]!.length, 1 << 20));
       await sink(chunk);
       remaining -= chunk.length;
     }
+  }
+
+  /** The next `count` bytes of the first buffered chunk (which holds at least that many). */
+  private take(count: number): Buffer {
+    const first = this.buffered[0]!;
+    const result = first.subarray(0, count);
+    if (first.length === count) this.buffered.shift();
+    else this.buffered[0] = first.subarray(count);
+    this.length -= count;
+    return result;
+  }
+
+  /** Buffers the stream's next chunk; false once it has ended. */
+  private async pull(): Promise<boolean> {
+    if (this.ended) return false;
+    const next = await this.iterator.next();
+    if (next.done) {
+      this.ended = true;
+      return false;
+    }
+    if (next.value.length > 0) {
+      this.buffered.push(next.value);
+      this.length += next.value.length;
+    }
+    return true;
   }
 }
 

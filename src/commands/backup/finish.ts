@@ -38,7 +38,10 @@ export async function finishBackup(
         `(${archives.join(', ')})`,
     );
   } else {
-    const read = await autogenerateManifest(ctx, config, run, pageCheck);
+    // Pages the executor checked as it copied are not read again.
+    const read =
+      (await autogenerateManifest(ctx, config, run, outcome.pagesChecked ? null : pageCheck)) ||
+      outcome.pagesChecked === true;
     if (pageCheck) {
       // Read with the manifest when one was written, else on their own (a file read again
       // replaces its earlier reading).

@@ -98,6 +98,22 @@ describe('PageChecksumVerifier', () => {
     assert.equal(verifier.pagesChecked, 1);
   });
 
+  it('compares page LSNs with the start in full: the high half first, then the low half', () => {
+    const lsns = [pageLsn(block3()), pageLsn(block4())];
+    const checkedBefore = (start: bigint) => lsns.filter((lsn) => lsn < start).length;
+    for (const lsn of lsns) {
+      const high = lsn >> 32n;
+      for (const start of [lsn, lsn + 1n, lsn - 1n, high << 32n, (high + 1n) << 32n, lsn + (1n << 32n)]) {
+        if (start < 0n) continue;
+        assert.equal(
+          verify('base/5/16384', twoBlocks(), start).pagesChecked,
+          checkedBefore(start),
+          `start ${start.toString(16)}`,
+        );
+      }
+    }
+  });
+
   it('does not check a trailing partial page (a file extended while copied)', () => {
     const verifier = verify('base/5/16384', Buffer.concat([block3(), Buffer.alloc(100, 7)]).subarray(0));
     // block3 sits at block 0 here: its checksum was made for block 3, so it fails; the 100 bytes are ignored.

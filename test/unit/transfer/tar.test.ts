@@ -22,9 +22,23 @@ const fileInfo: TarMemberInfo = { mode: 0o100600, mtimeSeconds: mtime, uid: 26, 
 const longName = `pg_tblspc/16385/PG_15_202209061/${'d'.repeat(90)}/é16386`;
 const nineGiB = 9 * 1024 ** 3;
 
-async function membersOf(archive: Buffer): Promise<Array<TarMember & { body: string }>> {
+/** `archive` as a stream of chunks of `sizes` bytes in turn (the whole of it in one by default). */
+function chunked(archive: Buffer, sizes: readonly number[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let offset = 0, turn = 0; offset < archive.length; turn += 1) {
+    const size = sizes[turn % sizes.length]!;
+    chunks.push(archive.subarray(offset, offset + size));
+    offset += size;
+  }
+  return chunks;
+}
+
+async function membersOf(
+  archive: Buffer,
+  sizes: readonly number[] = [archive.length],
+): Promise<Array<TarMember & { body: string }>> {
   const found: Array<TarMember & { body: string }> = [];
-  await readTar(Readable.from([archive]), async (member, body) => {
+  await readTar(Readable.from(chunked(archive, sizes)), async (member, body) => {
     const chunks: Buffer[] = [];
     await body((chunk) => {
       chunks.push(Buffer.from(chunk));
@@ -129,6 +143,19 @@ describe('tar writer', () => {
         ['PG_VERSION', '0', 3, 0o600, 1764970000, '15\n'],
       ],
     );
+  });
+
+  test('headers and bodies split across chunks of any size read back the same', async () => {
+    const body = 'x'.repeat(3000) + 'end';
+    const archive = archiveOf([
+      [longName, '0', body, fileInfo],
+      ['PG_VERSION', '0', '15\n', walInfo],
+    ]);
+    const whole = await membersOf(archive);
+    for (const sizes of [[1], [7, 513], [511, 1], [1024, 3], [100_000]]) {
+      assert.deepEqual(await membersOf(archive, sizes), whole, `chunks of ${sizes.join(', ')} bytes`);
+    }
+    assert.equal(whole[0]!.body, body);
   });
 });
 
