@@ -28,6 +28,11 @@ export interface ContentFile {
   mtimeMs: number;
   /** Where it is stored, for messages: a path, an s3:// URL, or `member of archive`. */
   place: string;
+  /**
+   * Plain copies: the file's path in the storage, so a reader on another thread (verify-backup's
+   * checksum workers) can open it through a Storage of its own. Absent for archive members.
+   */
+  stored?: string;
 }
 
 /** Reads a file once, handing each chunk to `onChunk` in order. */

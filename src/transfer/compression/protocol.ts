@@ -1,8 +1,19 @@
 /** Messages between CompressionPool and its worker threads. */
+import type { DigestRequest, FileDigest } from '../../catalog/file-digest.js';
 import type { CompressionLevel, CompressionName, TransferSizes } from './types.js';
 import { CompressionError } from './types.js';
 
-export interface WorkerTask {
+export type WorkerTask = CompressionTask | DigestTask;
+
+/** verify-backup: the file `path` below the local directory `root` read and digested. */
+export interface DigestTask extends DigestRequest {
+  id: number;
+  operation: 'digest';
+  root: string;
+  path: string;
+}
+
+export interface CompressionTask {
   id: number;
   /** 'compress-to-buffer': `source` read whole and compressed into memory (no destination). */
   operation: 'compress' | 'decompress' | 'compress-to-buffer';
@@ -19,9 +30,13 @@ export interface SerializedError {
   hint: string | undefined;
 }
 
-export type WorkerReply =
-  | { id: number; ok: true; sizes: TransferSizes; data?: ArrayBuffer }
+/** A task's end. */
+export type WorkerResult =
+  | { id: number; ok: true; sizes: TransferSizes; data?: ArrayBuffer; digest?: FileDigest }
   | { id: number; ok: false; error: SerializedError };
+
+/** A task's end, or (digests) a long task's bytes read so far: the task goes on. */
+export type WorkerReply = WorkerResult | { id: number; progress: number };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
