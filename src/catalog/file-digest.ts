@@ -6,23 +6,11 @@
  */
 // posix.js itself, not storage/index.js: a worker thread starts without the object-store clients.
 import { PosixStorage } from '../storage/posix.js';
+import type { DigestRequest, FileDigest } from '../transfer/compression/protocol.js';
 import type { ContentReader } from './backup-content.js';
 import { manifestHasher } from './manifest-checksum.js';
 
-export interface FileDigest {
-  /** Bytes actually read. */
-  bytes: number;
-  /** Lowercase hex of the manifest algorithm's checksum; null when none was asked for. */
-  checksum: string | null;
-  /** A copy of the first `headBytes` bytes (fewer when the file is shorter); null when none were asked for. */
-  head: Buffer | null;
-}
-
-export interface DigestRequest {
-  /** A manifest `Checksum-Algorithm` manifestHasher knows, or null for no checksum. */
-  algorithm: string | null;
-  headBytes: number;
-}
+export type { DigestRequest, FileDigest };
 
 /** How often, in bytes read, a long file's reader says how far it is (progress of long runs). */
 export const DIGEST_PROGRESS_STEP = 64 << 20;

@@ -9,8 +9,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressFile, compressFileToBuffer, decompressFile } from './files.js';
 import { resolveLevel } from './levels.js';
-import type { DigestRequest, FileDigest } from '../../catalog/file-digest.js';
-import { deserializeError, type CompressionTask, type WorkerReply, type WorkerTask } from './protocol.js';
+import {
+  deserializeError,
+  type CompressionTask,
+  type DigestRequest,
+  type FileDigest,
+  type WorkerReply,
+  type WorkerTask,
+} from './protocol.js';
 import type { CompressionName, CompressOptions, DecompressOptions, TransferSizes } from './types.js';
 import { canonicalCompression, CompressionError } from './types.js';
 

@@ -1,9 +1,25 @@
 /** Messages between CompressionPool and its worker threads. */
-import type { DigestRequest, FileDigest } from '../../catalog/file-digest.js';
 import type { CompressionLevel, CompressionName, TransferSizes } from './types.js';
 import { CompressionError } from './types.js';
 
 export type WorkerTask = CompressionTask | DigestTask;
+
+/** What verify-backup's digest of one file (catalog/file-digest.ts) reads and answers. */
+export interface DigestRequest {
+  /** A manifest `Checksum-Algorithm` the verifier knows, or null for no checksum. */
+  algorithm: string | null;
+  /** Bytes of the file's start to hand back (global/pg_control's system identifier), or 0. */
+  headBytes: number;
+}
+
+export interface FileDigest {
+  /** Bytes actually read. */
+  bytes: number;
+  /** Lowercase hex of the manifest algorithm's checksum; null when none was asked for. */
+  checksum: string | null;
+  /** A copy of the first `headBytes` bytes (fewer when the file is shorter); null when none were asked for. */
+  head: Buffer | null;
+}
 
 /** verify-backup: the file `path` below the local directory `root` read and digested. */
 export interface DigestTask extends DigestRequest {
