@@ -24,6 +24,8 @@ const result = await build({
     'barman-wal-restore': 'dist/src/cli/entry-wal-restore.js',
     // Loaded by CompressionPool as new URL('./worker.js', import.meta.url), next to the chunks.
     worker: 'dist/src/transfer/compression/worker.js',
+    // Loaded by verify-backup as new URL('./digest-worker.js', import.meta.url).
+    'digest-worker': 'dist/src/catalog/digest-worker.js',
   },
   outdir: building,
   bundle: true,
@@ -34,9 +36,9 @@ const result = await build({
   mainFields: ['module', 'main'],
   target: 'node20',
   sourcemap: 'linked',
-  // The native addon and our compression worker load files at run time. pino is bundled: only its
+  // The native addon and our two workers load files at run time. pino is bundled: only its
   // synchronous file destination is used, never the worker-thread transports that need its files.
-  external: ['fs-ext', './worker.js'],
+  external: ['fs-ext', './worker.js', './digest-worker.js'],
   define: { __BARMAN_TS_VERSION__: JSON.stringify(version) },
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

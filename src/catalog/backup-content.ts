@@ -28,6 +28,11 @@ export interface ContentFile {
   mtimeMs: number;
   /** Where it is stored, for messages: a path, an s3:// URL, or `member of archive`. */
   place: string;
+  /**
+   * Plain copies: the file's path in the storage, so a reader on another thread (verify-backup's
+   * checksum workers) can open it through a Storage of its own. Absent for archive members.
+   */
+  stored?: string;
 }
 
 /** Reads a file once, handing each chunk to `onChunk` in order. */
@@ -42,7 +47,7 @@ export interface BackupContent {
   listing(): Promise<ContentFile[] | null>;
   /**
    * Visits every file and lets `visit` read it (at most once). Plain files are visited up to
-   * `concurrency` at a time; an archive's members one after another, archives in parallel.
+   * `concurrency` at a time, biggest first; an archive's members one after another, archives in parallel.
    */
   forEach(
     concurrency: number,
@@ -116,7 +121,10 @@ function plainContent(
     manifestPath,
     listing,
     async forEach(concurrency, visit) {
-      await runWorkers(concurrency, await listing(), (file) =>
+      // Biggest first: parallel readers then finish together instead of one reading a 1 GiB
+      // segment alone at the end (verify-backup's checksum threads cannot split a file).
+      const biggestFirst = [...(await listing())].sort((a, b) => b.size - a.size);
+      await runWorkers(concurrency, biggestFirst, (file) =>
         visit(file, (onChunk) => storage.readChunks(file.stored, onChunk)),
       );
     },

@@ -3,15 +3,19 @@
  * through its Storage: the manifest's own checksum, every file it lists present with its size
  * and checksum, no file it does not list, and (manifest version 2) the system identifier of
  * global/pg_control. Every problem is collected, as pg_verifybackup reports them all. Each file
- * is read once, streamed (memory is bounded by the chunks in flight), several at a time.
+ * is read once, streamed (memory is bounded by the chunks in flight: a reused 1 MiB buffer per
+ * file being read), several at a time; a plain copy on a local disk on worker threads.
  *
  * Like Barman, which runs `pg_verifybackup -n`, the WAL is not parsed here: a stored backup has
  * no pg_wal of its own, and `check-backup` checks the WAL archive for the backup's range.
  */
+import { availableParallelism } from 'node:os';
 import { BarmanError } from '../errors/index.js';
 import type { Storage } from '../storage/index.js';
 import type { BackupContent, ContentFile } from './backup-content.js';
 import { parseBackupManifest } from './backup-manifest.js';
+import { CompressionPool } from '../transfer/compression/index.js';
+import { digestFile } from './file-digest.js';
 import { manifestChecksumMatches, manifestHasher } from './manifest-checksum.js';
 
 export interface VerifyProgress {
@@ -30,6 +34,9 @@ export interface VerifyOutcome {
   problems: string[];
 }
 
+/** The checksum threads' module (an entry of its own in the bundle, next to its chunks). */
+const DIGEST_WORKER = new URL('./digest-worker.js', import.meta.url);
+
 /** Paths pg_verifybackup does not compare: the manifest itself and the WAL directory. */
 function ignored(path: string): boolean {
   return path === 'backup_manifest' || path === 'pg_wal' || path.startsWith('pg_wal/');
@@ -38,7 +45,12 @@ function ignored(path: string): boolean {
 export async function verifyBackupContent(
   storage: Storage,
   content: BackupContent,
-  options: { concurrency: number; onProgress?: (progress: VerifyProgress) => void },
+  options: {
+    concurrency: number;
+    /** Checksum threads for a plain copy on a local disk (default: every core; 1: this thread only). */
+    threads?: number;
+    onProgress?: (progress: VerifyProgress) => void;
+  },
 ): Promise<VerifyOutcome> {
   const manifestStat = await storage.stat(content.manifestPath);
   if (manifestStat?.kind !== 'file') {
@@ -58,7 +70,8 @@ export async function verifyBackupContent(
   const manifest = parseBackupManifest(text, `${storage.location}/${content.manifestPath}`);
   const systemIdentifier = /"System-Identifier"\s*:\s*(\d+)/.exec(text)?.[1] ?? null;
 
-  const listing = await content.listing();
+  // What is read: the manifest and pg_wal/ are not, so progress ends at its totals.
+  const listing = (await content.listing())?.filter((file) => !ignored(file.path)) ?? null;
   const totalBytes = listing
     ? listing.reduce((sum, file) => sum + file.size, 0)
     : [...manifest.values()].reduce((sum, entry) => sum + entry.size, 0);
@@ -72,6 +85,15 @@ export async function verifyBackupContent(
   const seen = new Set<string>();
   const control: { identifier: string | null } = { identifier: null };
 
+  // A plain copy on a local disk is read and checksummed on worker threads, every core busy (the
+  // checksum, not the disk, is what limits a warm or fast read); tar members and object stores
+  // stream through this thread.
+  const threads = options.threads ?? availableParallelism();
+  const localRoot = storage.features.localFiles && storage.localPath ? storage.localPath('.') : null;
+  const pool =
+    content.kind === 'plain' && localRoot !== null && threads > 1
+      ? new CompressionPool(threads, DIGEST_WORKER)
+      : null;
   const check = async (file: ContentFile, read: (onChunk: (chunk: Buffer) => void) => Promise<void>) => {
     if (ignored(file.path)) return;
     seen.add(file.path);
@@ -86,38 +108,50 @@ export async function verifyBackupContent(
       );
       return;
     }
-    const hasher = entry.checksum ? manifestHasher(entry.checksum.algorithm) : null;
-    if (entry.checksum && !hasher) {
-      problems.push(`"${file.path}": unknown checksum algorithm ${entry.checksum.algorithm} in the manifest`);
+    const algorithm = entry.checksum?.algorithm ?? null;
+    const known = algorithm !== null && manifestHasher(algorithm) !== null;
+    if (algorithm !== null && !known) {
+      problems.push(`"${file.path}": unknown checksum algorithm ${algorithm} in the manifest`);
     }
     const wantsControl = file.path === 'global/pg_control' && systemIdentifier !== null;
-    if (!hasher && !wantsControl) {
+    if (!known && !wantsControl) {
       // Nothing to read (a manifest without checksums): present with its size is all there is.
       progress.bytes += file.size;
       progress.files += 1;
       options.onProgress?.({ ...progress });
       return;
     }
-    let head: Buffer | null = null as Buffer | null;
-    let bytes = 0;
-    await read((chunk) => {
-      hasher?.update(chunk);
-      if (wantsControl && head === null) head = Buffer.from(chunk.subarray(0, 8)); // a copy: chunks are reused
-      bytes += chunk.length;
-      progress.bytes += chunk.length;
-    });
+    const request = { algorithm: known ? algorithm : null, headBytes: wantsControl ? 8 : 0 };
+    let counted = 0;
+    const count = (bytesSoFar: number) => {
+      progress.bytes += bytesSoFar - counted;
+      counted = bytesSoFar;
+    };
+    const onBytes = (bytesSoFar: number) => {
+      count(bytesSoFar);
+      options.onProgress?.({ ...progress });
+    };
+    const digest =
+      pool && file.stored !== undefined
+        ? await pool.digestFile(localRoot!, file.stored, request, onBytes)
+        : await digestFile(read, request, onBytes);
+    count(digest.bytes);
     progress.files += 1;
     options.onProgress?.({ ...progress });
-    if (bytes !== entry.size) {
+    if (digest.bytes !== entry.size) {
       problems.push(
-        `"${file.path}" should contain ${entry.size} bytes, but ${bytes} were read (${file.place})`,
+        `"${file.path}" should contain ${entry.size} bytes, but ${digest.bytes} were read (${file.place})`,
       );
-    } else if (hasher && hasher.digest() !== entry.checksum!.value.toLowerCase()) {
+    } else if (digest.checksum !== null && digest.checksum !== entry.checksum!.value.toLowerCase()) {
       problems.push(`checksum mismatch for file "${file.path}" (${file.place})`);
     }
-    if (head !== null && head.length === 8) control.identifier = head.readBigUInt64LE(0).toString();
+    if (digest.head?.length === 8) control.identifier = digest.head.readBigUInt64LE(0).toString();
   };
-  await content.forEach(options.concurrency, check);
+  try {
+    await content.forEach(pool ? Math.max(options.concurrency, 2 * threads) : options.concurrency, check);
+  } finally {
+    await pool?.close();
+  }
 
   for (const path of manifest.keys()) {
     if (!ignored(path) && !seen.has(path))

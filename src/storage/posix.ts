@@ -4,7 +4,7 @@
  * file or the new one (plus, at worst, a temp file that readers ignore).
  */
 import { once } from 'node:events';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, openSync, readSync } from 'node:fs';
 import {
   access,
   copyFile,
@@ -64,6 +64,15 @@ class PosixStagedFile implements StagedFile {
  */
 const READ_CHUNK = 1 << 20;
 
+/**
+ * Bytes per read of readChunksSync, pg_verifybackup's size: a chunk the read copies into the
+ * CPU's cache is hashed from there. Measured on a warm 1.94 GiB backup: 128 KiB reads cost a
+ * quarter of the system time of 1 MiB ones.
+ */
+const SYNC_READ_CHUNK = 128 << 10;
+/** readChunksSync's one buffer (a thread runs one synchronous read at a time; each worker thread has its own). */
+let syncReadBuffer: Buffer | null = null;
+
 export class PosixStorage implements Storage {
   readonly location: string;
   readonly features: StorageFeatures = {
@@ -73,6 +82,9 @@ export class PosixStorage implements Storage {
     append: true,
     stagedCommit: true,
   };
+
+  /** readChunks' free read buffers. */
+  private readonly readBuffers: Buffer[] = [];
 
   constructor(root: string) {
     this.location = resolve(root);
@@ -181,8 +193,10 @@ export class PosixStorage implements Storage {
     const handle = await open(full, 'r').catch((error: unknown) => {
       throw withPath(error, full);
     });
+    // Buffers are kept for the next file: a MiB allocated per file is a MiB of garbage for each
+    // of a backup's hundreds of small files. At most one per read in flight is ever kept.
+    const buffer = this.readBuffers.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
     try {
-      const buffer = Buffer.allocUnsafe(READ_CHUNK);
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
         if (bytesRead === 0) break;
@@ -191,7 +205,31 @@ export class PosixStorage implements Storage {
     } catch (error) {
       throw withPath(error, full);
     } finally {
+      this.readBuffers.push(buffer);
       await handle.close();
+    }
+  }
+
+  /**
+   * readChunks blocking the thread: for worker threads (verify-backup's checksums), where there is
+   * nothing else to run meanwhile and an asynchronous read's hop through libuv's thread pool costs
+   * more CPU than the read itself.
+   */
+  readChunksSync(path: string, onChunk: (chunk: Buffer) => void): void {
+    const full = this.full(path);
+    const buffer = (syncReadBuffer ??= Buffer.allocUnsafe(SYNC_READ_CHUNK));
+    let fd: number | null = null;
+    try {
+      fd = openSync(full, 'r');
+      for (;;) {
+        const bytesRead = readSync(fd, buffer, 0, SYNC_READ_CHUNK, null);
+        if (bytesRead === 0) break;
+        onChunk(buffer.subarray(0, bytesRead));
+      }
+    } catch (error) {
+      throw withPath(error, full);
+    } finally {
+      if (fd !== null) closeSync(fd);
     }
   }
 

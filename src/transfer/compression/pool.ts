@@ -1,6 +1,7 @@
 /**
- * A pool of worker threads for CPU-bound file compression, so that archiving a batch of WAL
- * files uses every core. Workers start on demand (up to `threads`), hold one task at a time, are
+ * A pool of worker threads for CPU-bound file work — compression, and verify-backup's checksums
+ * of a plain backup on a local disk — so that archiving a batch of WAL files or verifying a
+ * backup uses every core. Workers start on demand (up to `threads`), hold one task at a time, are
  * unref'd while idle (an idle pool never keeps the process alive) and terminated by close().
  * Custom filters are subprocesses already and run directly, without a worker.
  */
@@ -8,7 +9,14 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compressFile, compressFileToBuffer, decompressFile } from './files.js';
 import { resolveLevel } from './levels.js';
-import { deserializeError, type WorkerReply, type WorkerTask } from './protocol.js';
+import {
+  deserializeError,
+  type CompressionTask,
+  type DigestRequest,
+  type FileDigest,
+  type WorkerReply,
+  type WorkerTask,
+} from './protocol.js';
 import type { CompressionName, CompressOptions, DecompressOptions, TransferSizes } from './types.js';
 import { canonicalCompression, CompressionError } from './types.js';
 
@@ -21,8 +29,9 @@ function workerExecArgv(): string[] {
 
 interface PendingTask {
   task: WorkerTask;
-  resolve: (sizes: TransferSizes, data?: ArrayBuffer) => void;
+  resolve: (sizes: TransferSizes, data?: ArrayBuffer, digest?: FileDigest) => void;
   reject: (error: Error) => void;
+  onProgress?: (bytesSoFar: number) => void;
 }
 
 interface Slot {
@@ -40,7 +49,15 @@ export class CompressionPool {
   private closing = false;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(threads: number = availableParallelism()) {
+  /**
+   * `workerUrl`: the worker module, worker.js by default; verify-backup's checksums run on
+   * catalog/digest-worker.js, which speaks the same protocol but loads no compression library
+   * (a worker thread's start is counted in every verification).
+   */
+  constructor(
+    threads: number = availableParallelism(),
+    private readonly workerUrl: URL = WORKER_URL,
+  ) {
     this.threads = Math.max(1, Math.floor(Number.isFinite(threads) ? threads : 1));
   }
 
@@ -81,7 +98,7 @@ export class CompressionPool {
     }
     if (this.closing) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => {
-      const task: WorkerTask = {
+      const task: CompressionTask = {
         id: this.nextId++,
         operation: 'compress-to-buffer',
         name,
@@ -94,6 +111,34 @@ export class CompressionPool {
         resolve: (sizes, data) =>
           resolve({ data: data ? Buffer.from(data) : Buffer.alloc(0), bytesIn: sizes.bytesIn }),
         reject,
+      });
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Reads the file `path` below the local directory `root` (a PosixStorage root: the worker
+   * reads it through a PosixStorage of its own) and digests it on a worker thread. `onProgress`
+   * hears the bytes read so far of a long file now and then.
+   */
+  digestFile(
+    root: string,
+    path: string,
+    request: DigestRequest,
+    onProgress?: (bytesSoFar: number) => void,
+  ): Promise<FileDigest> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => {
+      const task: WorkerTask = { id: this.nextId++, operation: 'digest', root, path, ...request };
+      this.queue.push({
+        task,
+        // The head crossed the thread as a plain Uint8Array.
+        resolve: (_sizes, _data, digest) =>
+          digest
+            ? resolve({ ...digest, head: digest.head ? Buffer.from(digest.head) : null })
+            : reject(new Error(`the worker sent no digest of ${path}`)),
+        reject,
+        onProgress,
       });
       this.dispatch();
     });
@@ -138,7 +183,7 @@ export class CompressionPool {
   }
 
   private submit(
-    operation: WorkerTask['operation'],
+    operation: CompressionTask['operation'],
     name: CompressionName,
     source: string,
     destination: string,
@@ -146,7 +191,7 @@ export class CompressionPool {
   ): Promise<TransferSizes> {
     if (this.closing) return Promise.reject(this.closedError());
     return new Promise<TransferSizes>((resolve, reject) => {
-      const task: WorkerTask = { id: this.nextId++, operation, name, source, destination, level };
+      const task: CompressionTask = { id: this.nextId++, operation, name, source, destination, level };
       this.queue.push({ task, resolve, reject });
       this.dispatch();
     });
@@ -171,15 +216,19 @@ export class CompressionPool {
   }
 
   private startWorker(): Slot {
-    const worker = new Worker(WORKER_URL, { execArgv: workerExecArgv() });
+    const worker = new Worker(this.workerUrl, { execArgv: workerExecArgv() });
     const slot: Slot = { worker, current: null };
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
       const pending = slot.current;
       if (!pending || pending.task.id !== reply.id) return;
+      if ('progress' in reply) {
+        pending.onProgress?.(reply.progress);
+        return;
+      }
       slot.current = null;
       worker.unref();
-      if (reply.ok) pending.resolve(reply.sizes, reply.data);
+      if (reply.ok) pending.resolve(reply.sizes, reply.data, reply.digest);
       else pending.reject(deserializeError(reply.error));
       this.dispatch();
     });

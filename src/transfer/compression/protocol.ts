@@ -2,7 +2,34 @@
 import type { CompressionLevel, CompressionName, TransferSizes } from './types.js';
 import { CompressionError } from './types.js';
 
-export interface WorkerTask {
+export type WorkerTask = CompressionTask | DigestTask;
+
+/** What verify-backup's digest of one file (catalog/file-digest.ts) reads and answers. */
+export interface DigestRequest {
+  /** A manifest `Checksum-Algorithm` the verifier knows, or null for no checksum. */
+  algorithm: string | null;
+  /** Bytes of the file's start to hand back (global/pg_control's system identifier), or 0. */
+  headBytes: number;
+}
+
+export interface FileDigest {
+  /** Bytes actually read. */
+  bytes: number;
+  /** Lowercase hex of the manifest algorithm's checksum; null when none was asked for. */
+  checksum: string | null;
+  /** A copy of the first `headBytes` bytes (fewer when the file is shorter); null when none were asked for. */
+  head: Buffer | null;
+}
+
+/** verify-backup: the file `path` below the local directory `root` read and digested. */
+export interface DigestTask extends DigestRequest {
+  id: number;
+  operation: 'digest';
+  root: string;
+  path: string;
+}
+
+export interface CompressionTask {
   id: number;
   /** 'compress-to-buffer': `source` read whole and compressed into memory (no destination). */
   operation: 'compress' | 'decompress' | 'compress-to-buffer';
@@ -19,9 +46,13 @@ export interface SerializedError {
   hint: string | undefined;
 }
 
-export type WorkerReply =
-  | { id: number; ok: true; sizes: TransferSizes; data?: ArrayBuffer }
+/** A task's end. */
+export type WorkerResult =
+  | { id: number; ok: true; sizes: TransferSizes; data?: ArrayBuffer; digest?: FileDigest }
   | { id: number; ok: false; error: SerializedError };
+
+/** A task's end, or (digests) a long task's bytes read so far: the task goes on. */
+export type WorkerReply = WorkerResult | { id: number; progress: number };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {

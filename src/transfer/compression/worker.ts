@@ -4,15 +4,16 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { compressFile, compressFileToBuffer, decompressFile } from './files.js';
-import { serializeError, type WorkerReply, type WorkerTask } from './protocol.js';
+import { serializeError, type WorkerResult, type WorkerTask } from './protocol.js';
 
 const port = parentPort;
 /** This thread's read buffer for whole files (one task at a time runs here). */
 const scratch = { buffer: Buffer.alloc(0) };
 if (!port) throw new Error('worker.js must run as a worker thread of CompressionPool');
 
-async function run(task: WorkerTask): Promise<WorkerReply> {
+async function run(task: WorkerTask): Promise<WorkerResult> {
   try {
+    if (task.operation === 'digest') throw new Error('checksums run on catalog/digest-worker.js');
     if (task.operation === 'compress-to-buffer') {
       const { data, bytesIn } = await compressFileToBuffer(
         task.name,

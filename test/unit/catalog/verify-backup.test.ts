@@ -13,6 +13,7 @@ import { emptyBackupInfo } from '../../../src/catalog/backup-info.js';
 import { backupContent } from '../../../src/catalog/backup-content.js';
 import { generateBackupManifest } from '../../../src/catalog/generate-manifest.js';
 import { manifestChecksumMatches, manifestHasher } from '../../../src/catalog/manifest-checksum.js';
+import type { VerifyProgress } from '../../../src/catalog/verify-backup.js';
 import { verifyBackupContent } from '../../../src/catalog/verify-backup.js';
 import { archiveClash } from '../../../src/commands/check-wal-archive/run.js';
 import { backupLayoutFor } from '../../../src/recovery/layout.js';
@@ -52,9 +53,32 @@ function write(path: string, data: Buffer | string): void {
   writeFileSync(join(root, path), data);
 }
 
+/**
+ * The problems found, checked the same on both paths: a plain copy's files read and checksummed
+ * on worker threads (threads: 2) and on this thread (threads: 1). Progress ends at the totals.
+ */
 async function verify(id: string) {
   const content = await backupContent(storage, layout, id, [16390]);
-  return (await verifyBackupContent(storage, content, { concurrency: 3 })).problems;
+  const outcomes = [];
+  for (const threads of [2, 1]) {
+    let last: VerifyProgress | null = null;
+    const outcome = await verifyBackupContent(storage, content, {
+      concurrency: 3,
+      threads,
+      onProgress: (progress) => (last = progress),
+    });
+    assert.ok(last);
+    const { bytes, files, totalBytes, totalFiles } = last as VerifyProgress;
+    assert.deepEqual([bytes, files], [outcome.bytes, outcome.files]);
+    if (outcome.problems.length === 0) assert.deepEqual([bytes, files], [totalBytes, totalFiles]);
+    outcomes.push(outcome.problems);
+  }
+  assert.deepEqual(
+    [...outcomes[0]!].sort(),
+    [...outcomes[1]!].sort(),
+    'worker threads and this thread differ',
+  );
+  return outcomes[0]!;
 }
 
 test('a plain backup: generated, verified, and every kind of damage named', async () => {
