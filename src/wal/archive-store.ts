@@ -109,7 +109,15 @@ async function prepareInDirectory(
   const custom = env.archive.custom;
   const existing = await stored.storage.stat(stored.path).catch(() => null);
   if (existing) {
-    if (await filesHaveSameContent(source, stored, custom, env.archive.passphrase)) {
+    let same: boolean;
+    try {
+      same = await filesHaveSameContent(source, stored, custom, env.archive.passphrase);
+    } catch (error) {
+      if (!isBarmanError(error) || error.code !== 'encryption-no-passphrase-command') throw error;
+      keepUncompared(env, candidate);
+      return null;
+    }
+    if (same) {
       // The stored file's size and mtime, as for a new file and as rebuild-xlogdb reads them
       // (an encrypted file's compression cannot be seen: None, as Barman's rebuild records it).
       const encrypted = isGpgEncrypted(await stored.storage.readHead(stored.path, MAGIC_HEADER_LENGTH));
@@ -126,8 +134,23 @@ async function prepareInDirectory(
     return null;
   }
 
-  const { stage } = stagingOf(stored.storage);
   const sourceStat = await statSource(candidate);
+  // Another user's file (an archive_command writing into incoming/ as itself) is copied, so
+  // that the archived file is barman_user's and its mode barman_user's to set.
+  const asItIs = sourceStat.ownedByUs ? { link: candidate.path } : { copy: candidate.path };
+  if (candidate.sealed) {
+    // Sealed by put-wal: compressed and encrypted already, stored as it is (never encrypted twice).
+    const staged = await stagingOf(stored.storage).stage(stored.path, asItIs);
+    const entry: XlogDbEntry = {
+      name: candidate.name,
+      size: staged.size,
+      mtime: Number(staged.mtimeNs) / 1e9,
+      compression: candidate.sealed.compression,
+      encryption: GPG_ENCRYPTION,
+    };
+    return { candidate, kind: 'new', staged, entry };
+  }
+  const { stage } = stagingOf(stored.storage);
   const wanted = wantedCompression(env.config);
   const already = await compressionOf(source, custom);
   const compressHere = wanted !== null && already === null;
@@ -158,12 +181,7 @@ async function prepareInDirectory(
         )
       : compressHere
         ? await stage(stored.path, { write: compressed }, times)
-        : // Another user's file (an archive_command writing into incoming/ as itself) is copied, so
-          // that the archived file is barman_user's and its mode barman_user's to set.
-          await stage(
-            stored.path,
-            sourceStat.ownedByUs ? { link: candidate.path } : { copy: candidate.path },
-          );
+        : await stage(stored.path, asItIs);
   // xlog.db records the stored file's own mtime so that a rebuild from the archive gives the same line.
   const entry: XlogDbEntry = {
     name: candidate.name,
@@ -205,8 +223,8 @@ async function prepareInObjectStore(
       name: candidate.name,
       size: stored.bytes,
       mtime: Date.now() / 1000,
-      compression: target.compression,
-      encryption: target.keyId !== null ? GPG_ENCRYPTION : null,
+      compression: candidate.sealed ? candidate.sealed.compression : target.compression,
+      encryption: candidate.sealed || target.keyId !== null ? GPG_ENCRYPTION : null,
     };
     const kind = stored.status === 'uploaded' ? 'new' : 'duplicate';
     return { candidate, kind, staged: null, entry };
@@ -215,6 +233,18 @@ async function prepareInObjectStore(
     await rejectDuplicate(env, candidate, outcome);
     return null;
   }
+}
+
+/**
+ * A sealed file whose name is archived already cannot be compared without the passphrase: it
+ * stays where it is (nothing is lost, nothing is guessed) and the run says what to do.
+ */
+function keepUncompared(env: ArchiverEnvironment, candidate: Candidate): void {
+  env.report.error(
+    `\t${candidate.name} is already archived in server ${env.config.name} and one of the copies is encrypted: ` +
+      `comparing them needs 'encryption_passphrase_command'. ${candidate.path} stays where it is; ` +
+      `set the option and run archive-wal again (identical: dropped; different: moved to the errors directory)`,
+  );
 }
 
 async function rejectDuplicate(
