@@ -25,7 +25,8 @@ import { cloudWalCompression } from './cloud-layout.js';
 import { customWalCompression } from './custom-compression.js';
 import type { XlogDbEntry } from './xlogdb.js';
 import { encryptionKeyOf, encryptToFile, GPG_ENCRYPTION, isGpgEncrypted } from '../transfer/gpg.js';
-import { MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
+import { createCompressStream, MAGIC_HEADER_LENGTH } from '../transfer/compression/index.js';
+import { pipeline, type Readable } from 'node:stream';
 
 /** Prepares one file: its stored copy, or null when it was refused (moved to errors/). */
 export async function prepare(
@@ -160,20 +161,23 @@ async function prepareInDirectory(
       custom: customWalCompression(env.config),
     });
   const keyId = encryptionKeyOf(env.config);
-  const plainBytes = async () =>
-    compressHere
-      ? (
-          await env.pool.compressFileToBuffer(wanted, candidate.path, {
-            level: env.config.compression_level,
-            custom: customWalCompression(env.config),
-          })
-        ).data
-      : await source.storage.openRead(source.path);
+  // Streamed: zlib works on libuv's threads while gpg reads; compressing each whole file into a
+  // buffer on the pool first made encrypted gzip archiving 1.5-1.8x slower than plain (bench/).
+  const plainBytes = async (): Promise<Readable> => {
+    const raw = await source.storage.openRead(source.path);
+    if (!compressHere) return raw;
+    const compressor = createCompressStream(wanted, {
+      level: env.config.compression_level,
+      custom: customWalCompression(env.config),
+    });
+    // A read or compression failure destroys the last stream with it: encryptToFile then fails.
+    return pipeline(raw, compressor, () => {});
+  };
   // The archived file keeps the source's mtime (as Barman's copystat does).
   const times = { mtimeMs: Number(sourceStat.mtimeNs) / 1e6 };
   const staged =
     keyId !== null
-      ? // Compressed in memory then encrypted through gpg's stdin: no plaintext copy is written.
+      ? // Compressed as it streams into gpg's stdin: no plaintext copy is written.
         await stage(
           stored.path,
           { write: async (temp) => encryptToFile(keyId, await plainBytes(), temp) },

@@ -27,7 +27,8 @@ import {
   writeBarmanConfig,
 } from '../harness/index.js';
 
-const SEALED = /^[0-9A-F]{24}\.gz\.gpg$/;
+/** A segment, backup label or history file sealed by put-wal (compression = gzip). */
+const SEALED = /^([0-9A-F]{24}(\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)\.gz\.gpg$/;
 
 describe('put-wal with encryption = gpg: no plaintext WAL in incoming/', { concurrency: 1 }, () => {
   let pg: PostgresServer;
