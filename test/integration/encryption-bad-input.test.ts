@@ -84,7 +84,6 @@ describe('encryption = gpg: bad input', { concurrency: 1 }, () => {
       check.stdout,
       /^\tencryption: FAILED \(gpg could not encrypt to key 'nobody@example\.invalid'/m,
     );
-    const before = readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8');
     await pg.query('INSERT INTO t SELECT generate_series(1, 10)');
     await pg.query('SELECT pg_switch_wal()');
     // The archive_command (put-wal, good.conf) seals the new segment into incoming/.
@@ -92,16 +91,20 @@ describe('encryption = gpg: bad input', { concurrency: 1 }, () => {
     await waitFor('a WAL file in incoming/', () => Promise.resolve(readdirSync(incoming).length > 0), {
       timeoutMs: 30_000,
     });
-    const [sealed] = readdirSync(incoming);
-    const name = sealed!.replace(/\.gz\.gpg$/, '');
+    const sealed = readdirSync(incoming).sort().at(-1)!;
+    const name = sealed.replace(/\.gz\.gpg$/, '');
     const got = getWal('good', name);
     assert.equal(got.status, 0, got.stderr.toString());
     const plain = join(dir, 'recovered', name);
     writeFileSync(plain, got.stdout);
     await chownTo(plain, 'postgres');
+    // Only `name` stays unarchived, as a plain file PostgreSQL still has to deliver.
+    rmSync(join(incoming, sealed));
+    const others = await barman('good', 'archive-wal', 'main');
+    assert.equal(others.exitCode, 0, others.stderr);
+    const before = readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8');
 
     // put-wal with the wrong key stores nothing (PostgreSQL keeps its file and retries).
-    rmSync(join(incoming, sealed!));
     const put = await barman('badkey', 'put-wal', 'main', '--file', plain);
     clean(put.stderr);
     assert.equal(put.exitCode, 1);
