@@ -143,7 +143,10 @@ async function archiveWithHooks(
     path: candidate.path,
     size: sourceStat.size,
     mtime: Number(sourceStat.mtimeNs) / 1e9,
-    compression: await compressionOf(localWalFile(candidate.path), env.archive.custom),
+    // A sealed file's first bytes are ciphertext: its name tells its compression.
+    compression: candidate.sealed
+      ? candidate.sealed.compression
+      : await compressionOf(localWalFile(candidate.path), env.archive.custom),
   };
   const destination = destinationOf(env, candidate);
   const stop = await hooks.before(source);
