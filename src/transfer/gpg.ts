@@ -7,6 +7,7 @@
  * Data streams through gpg's stdin and stdout, so plaintext is never written to a file here.
  */
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { Readable, type Writable } from 'node:stream';
 import { BarmanError } from '../errors/index.js';
 
@@ -98,12 +99,30 @@ function startGpg(args: readonly string[], extraPipe: boolean) {
 }
 
 /**
+ * How many encryptToFile runs a process lets gpg do at once: one per core. archive-wal prepares
+ * 32 files together; 32 gpg processes on two cores each pay start-up and keyring reads while
+ * fighting for the CPU (and gpg's keyring locks), and their outputs' fsyncs queue up anyway.
+ */
+const ENCRYPT_SLOTS = Math.max(1, availableParallelism());
+let encryptRunning = 0;
+const encryptWaiting: Array<() => void> = [];
+
+/**
  * Encrypts `input` to `keyId` into the local file `output` (created or replaced; the caller owns
  * its temporary name and durability). A refused key fails naming the key and gpg's reason.
+ * Whole-file encryptions wait for one of ENCRYPT_SLOTS (none waits on another: no deadlock).
  */
 export async function encryptToFile(keyId: string, input: Buffer | Readable, output: string): Promise<void> {
-  const stream = encryptStream(keyId, input, output);
-  await stream.done;
+  // A finishing run hands its slot to the next waiter directly, so the count never overshoots.
+  if (encryptRunning < ENCRYPT_SLOTS) encryptRunning += 1;
+  else await new Promise<void>((resolve) => encryptWaiting.push(resolve));
+  try {
+    await encryptStream(keyId, input, output).done;
+  } finally {
+    const next = encryptWaiting.shift();
+    if (next) next();
+    else encryptRunning -= 1;
+  }
 }
 
 /**

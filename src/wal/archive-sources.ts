@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fsyncDirectory, makeTreePrivate } from '../storage/durable-files.js';
 import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
 import { parseWalName } from './names.js';
+import { parseSpooledName } from './sealed-wal.js';
 import { isProcessAlive } from '../util/process-alive.js';
 
 /** Sorted WAL files of one source, applying Barman's streaming rules and the batch size. */
@@ -32,14 +33,22 @@ export async function collectBatch(
     // Temp files of archive_command and put-wal (dotfiles, *.tmp) are still being written.
     if (name.startsWith('.') || name.endsWith('.tmp')) continue;
     const path = join(directory, name);
-    const wal = parseWalName(name);
+    // `<name><ext>.gpg`: sealed by put-wal (encryption = gpg), its compression in its name.
+    const spooled = parseSpooledName(name);
+    const wal = spooled ? parseWalName(spooled.name) : null;
     const info = await lstat(path).catch(() => null);
     if (!info) continue;
-    if (!wal || !info.isFile()) {
+    if (!spooled || !wal || !info.isFile()) {
       unknown.push(name);
       continue;
     }
-    candidates.push({ name, wal, path, source });
+    candidates.push({
+      name: spooled.name,
+      wal,
+      path,
+      source,
+      ...(spooled.sealed ? { sealed: { compression: spooled.compression } } : {}),
+    });
   }
   if (unknown.length > 0) {
     env.report.warning(

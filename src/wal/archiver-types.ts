@@ -6,6 +6,7 @@ import type { StagedFile } from '../storage/index.js';
 import type { CompressionPool } from '../transfer/compression/index.js';
 import type { WalArchive } from './archive.js';
 import type { WalName } from './names.js';
+import type { CloudCompression } from './cloud-layout.js';
 import type { XlogDbEntry } from './xlogdb.js';
 
 export type WalSource = 'streaming' | 'incoming';
@@ -85,10 +86,13 @@ export interface ArchiveHooks {
 
 /** A WAL file waiting in incoming/ or streaming/. */
 export interface Candidate {
+  /** The WAL file's name (its file may be `<name><ext>.gpg`: `sealed`). */
   name: string;
   wal: WalName;
   path: string;
   source: WalSource;
+  /** Sealed by put-wal (`encryption = gpg`): compressed as its name says, then encrypted; stored as it is. */
+  sealed?: { compression: CloudCompression | null };
 }
 
 /** A file ready to be published: stored (object archive) or staged (directory). */

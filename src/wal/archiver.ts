@@ -38,8 +38,7 @@ import {
   storedHookFile,
 } from './archive-store.js';
 import { compressionOf, localWalFile } from './compare.js';
-import { segmentStartLsn } from './names.js';
-import { parseWalHeader, WAL_HEADER_LENGTH } from './wal-header.js';
+import { verifyWalHead, WAL_HEADER_LENGTH, type WalVerdict } from './wal-header.js';
 
 export type {
   ArchiveHookFile,
@@ -144,7 +143,10 @@ async function archiveWithHooks(
     path: candidate.path,
     size: sourceStat.size,
     mtime: Number(sourceStat.mtimeNs) / 1e9,
-    compression: await compressionOf(localWalFile(candidate.path), env.archive.custom),
+    // A sealed file's first bytes are ciphertext: its name tells its compression.
+    compression: candidate.sealed
+      ? candidate.sealed.compression
+      : await compressionOf(localWalFile(candidate.path), env.archive.custom),
   };
   const destination = destinationOf(env, candidate);
   const stop = await hooks.before(source);
@@ -176,32 +178,16 @@ async function archiveWithHooks(
   return true;
 }
 
-type Verdict =
-  { ok: true; systemid: string | null; majorVersion: string | null } | { ok: false; reason: string };
-
 /** Checks that a WAL segment belongs to this cluster and that its name matches its content. */
-async function verify(candidate: Candidate, systemIdentifier: string | null): Promise<Verdict> {
-  if (candidate.wal.kind !== 'segment' && candidate.wal.kind !== 'partial') {
+async function verify(candidate: Candidate, systemIdentifier: string | null): Promise<WalVerdict> {
+  // A sealed file's header is ciphertext: put-wal checked the plaintext's before sealing it.
+  if ((candidate.wal.kind !== 'segment' && candidate.wal.kind !== 'partial') || candidate.sealed) {
     return { ok: true, systemid: null, majorVersion: null };
   }
   const { head, size } = await readSourceHead(candidate, Math.max(WAL_HEADER_LENGTH, MAGIC_HEADER_LENGTH));
   // A file compressed before delivery (e.g. by barman-wal-archive) is checked when it is read back.
   if (identifyCompression(head) !== null) return { ok: true, systemid: null, majorVersion: null };
-  const header = parseWalHeader(head);
-  if ('invalid' in header) return { ok: false, reason: `not a WAL segment: ${header.invalid}` };
-  if (systemIdentifier !== null && header.systemIdentifier !== systemIdentifier) {
-    return {
-      ok: false,
-      reason: `belongs to another cluster (system identifier ${header.systemIdentifier}, expected ${systemIdentifier})`,
-    };
-  }
-  if (candidate.wal.kind === 'segment' && size !== header.segmentSize) {
-    return { ok: false, reason: `size ${size} does not match the segment size ${header.segmentSize}` };
-  }
-  if (header.pageAddress !== segmentStartLsn(candidate.name, header.segmentSize)) {
-    return { ok: false, reason: 'its content does not belong to the segment its name says (renamed file?)' };
-  }
-  return { ok: true, systemid: header.systemIdentifier, majorVersion: header.majorVersion };
+  return verifyWalHead(candidate.name, candidate.wal, head, size, systemIdentifier);
 }
 
 async function commit(

@@ -6,6 +6,7 @@ import { storageFor } from '../storage/index.js';
 import type { ArchivedWal } from './archive.js';
 import { openWalArchive, WalArchive } from './archive.js';
 import { nextSegmentName, parseWalName } from './names.js';
+import { SEALED_COMPRESSIONS, sealedName } from './sealed-wal.js';
 
 /** The archive and the local directories holding files not archived yet (incoming/, streaming/). */
 export interface WalSources {
@@ -29,8 +30,14 @@ export async function openWalSources(
 ): Promise<WalSources> {
   const archive = await openWalArchive(config, options);
   // Staging directories are flat: a WalArchive over them finds `<name>` at their root.
+  // Their files may be sealed (put-wal with `encryption = gpg`): read with the archive's passphrase.
   const staging = async (path: string) =>
-    new WalArchive(await storageFor(config, { kind: 'posix', path }), 'barman', archive.custom);
+    new WalArchive(
+      await storageFor(config, { kind: 'posix', path }),
+      'barman',
+      archive.custom,
+      archive.passphrase,
+    );
   const [incoming, streaming] = await Promise.all([
     staging(config.incoming_wals_directory),
     staging(config.streaming_wals_directory),
@@ -38,13 +45,27 @@ export async function openWalSources(
   return { archive, incoming, streaming, close: () => archive.close() };
 }
 
-/** `name` directly in a flat staging directory; a path that cannot be looked at (EACCES) is an error. */
+/**
+ * `name` directly in a flat staging directory, as it is or sealed by put-wal (`<name><ext>.gpg`,
+ * whatever the extension: the server's compression may have changed since); a path that cannot
+ * be looked at (EACCES) is an error.
+ */
 async function inStaging(holder: WalArchive, name: string): Promise<ArchivedWal | null> {
-  const info = await holder.storage.stat(name).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOTDIR') return null;
-    throw error;
-  });
-  return info?.kind === 'file' ? { name, path: name, size: info.size } : null;
+  const statFile = async (path: string) => {
+    const info = await holder.storage.stat(path).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOTDIR') return null;
+      throw error;
+    });
+    return info?.kind === 'file' ? info : null;
+  };
+  const plain = await statFile(name);
+  if (plain) return { name, path: name, size: plain.size };
+  for (const compression of [null, ...SEALED_COMPRESSIONS]) {
+    const path = sealedName(name, compression);
+    const sealed = await statFile(path);
+    if (sealed) return { name, path, size: sealed.size, compression, encrypted: true };
+  }
+  return null;
 }
 
 /**

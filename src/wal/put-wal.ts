@@ -2,17 +2,24 @@
  * put-wal: receives WAL files into incoming/ for archive_command. A file is acknowledged (exit
  * 0) only when it is durable under its final name: written to a dot-temp file, checksummed,
  * fsynced, renamed, directory fsynced. archive-wal skips dot-temp files, so it never sees a
- * partial file.
+ * partial file. With `encryption = gpg` each file is sealed (compressed, then encrypted:
+ * sealed-wal.ts) in memory before its first byte is written, and lands in incoming/ as
+ * `<name><ext>.gpg`: no plaintext WAL is ever a file put-wal wrote.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDirectory, makeFilePrivateAndDurable, writeAll } from '../storage/durable-files.js';
-import { BarmanError } from '../errors/index.js';
+import { BarmanError, isBarmanError } from '../errors/index.js';
 import type { CustomCompression } from '../transfer/compression/index.js';
 import { hashDir, parseWalName } from './names.js';
+import type { PassphraseSource } from '../transfer/passphrase.js';
+import { sealedName, sealWalContent, type SealSettings } from './sealed-wal.js';
+import { identifyCompression, MAGIC_HEADER_LENGTH } from '../transfer/compression/magic.js';
+import { canonicalCompression } from '../transfer/compression/types.js';
+import { verifyWalHead, WAL_HEADER_LENGTH } from './wal-header.js';
 import { readTar, TarFormatError } from '../transfer/tar-reader.js';
 
 export interface PutWalPaths {
@@ -26,6 +33,13 @@ export interface PutWalPaths {
   errorsDirectory: string;
 }
 
+/** put-wal's sealing (`encryption = gpg`): how to seal, and the passphrase to compare sealed copies. */
+export interface PutWalSealing extends SealSettings {
+  passphrase: PassphraseSource | null;
+  /** The cluster the archive belongs to (identity.json), null when not known yet. */
+  systemIdentifier: string | null;
+}
+
 export interface PutWalOutcome {
   /** Names now in incoming/ (or already archived with identical content). */
   accepted: string[];
@@ -34,6 +48,8 @@ export interface PutWalOutcome {
 interface Received {
   name: string;
   temp: string;
+  /** Its name in incoming/: the WAL name, or `<name><ext>.gpg` when sealed. */
+  file: string;
   md5: string;
   sha256: string;
 }
@@ -54,17 +70,28 @@ async function receiveInto(
   directory: string,
   name: string,
   write: (sink: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  sealing: PutWalSealing | null,
+  custom: CustomCompression | null,
 ): Promise<Received> {
   const temp = tempName(directory, name);
   const handle = await open(temp, 'wx', 0o600);
   const md5 = createHash('md5');
   const sha256 = createHash('sha256');
+  // Sealing needs the whole file (compressed, then encrypted): it is held in memory, never written plain.
+  const held: Buffer[] = [];
+  let file = name;
   try {
     await write(async (chunk) => {
       md5.update(chunk);
       sha256.update(chunk);
-      await writeAll(handle, chunk);
+      if (sealing) held.push(Buffer.from(chunk));
+      else await writeAll(handle, chunk);
     });
+    if (sealing) {
+      const sealed = await sealReceived(name, Buffer.concat(held), sealing, custom);
+      await writeAll(handle, sealed.bytes);
+      file = sealed.file;
+    }
     await handle.sync();
   } catch (error) {
     await handle.close();
@@ -75,7 +102,7 @@ async function receiveInto(
     throw error;
   }
   await handle.close();
-  return { name, temp, md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+  return { name, temp, file, md5: md5.digest('hex'), sha256: sha256.digest('hex') };
 }
 
 /** Reads Barman's put-wal tar stream (WAL files + MD5SUMS/SHA256SUMS) from `stream`. */
@@ -83,6 +110,7 @@ export async function putWalFromTar(
   stream: Readable,
   paths: PutWalPaths,
   custom: CustomCompression | null,
+  sealing: PutWalSealing | null = null,
 ): Promise<PutWalOutcome> {
   await mkdir(paths.incomingDirectory, { recursive: true });
   const received: Received[] = [];
@@ -110,7 +138,7 @@ export async function putWalFromTar(
         return;
       }
       checkWalName(member.name);
-      received.push(await receiveInto(paths.incomingDirectory, member.name, body));
+      received.push(await receiveInto(paths.incomingDirectory, member.name, body, sealing, custom));
     });
   } catch (error) {
     await discard(received);
@@ -134,7 +162,7 @@ export async function putWalFromTar(
       );
     }
   }
-  return publish(received, paths, custom);
+  return publish(received, paths, custom, sealing);
 }
 
 /** barman-ts extension: `put-wal SERVER --file %p` copies a local WAL file durably. */
@@ -142,14 +170,22 @@ export async function putWalFromFile(
   path: string,
   paths: PutWalPaths,
   custom: CustomCompression | null,
+  sealing: PutWalSealing | null = null,
 ): Promise<PutWalOutcome> {
   const name = basename(path);
   checkWalName(name);
   await mkdir(paths.incomingDirectory, { recursive: true });
   const temp = tempName(paths.incomingDirectory, name);
+  let file = name;
   try {
-    // copy_file_range in the kernel: no checksum needed, the bytes never leave this host.
-    await copyFile(path, temp, fsConstants.COPYFILE_EXCL);
+    if (sealing) {
+      const sealed = await sealReceived(name, await readFile(path), sealing, custom);
+      await writeFile(temp, sealed.bytes, { flag: 'wx', mode: 0o600 });
+      file = sealed.file;
+    } else {
+      // copy_file_range in the kernel: no checksum needed, the bytes never leave this host.
+      await copyFile(path, temp, fsConstants.COPYFILE_EXCL);
+    }
     await makeFilePrivateAndDurable(temp);
   } catch (error) {
     await unlink(temp).catch(() => {});
@@ -165,7 +201,35 @@ export async function putWalFromFile(
     }
     throw error;
   }
-  return publish([{ name, temp, md5: '', sha256: '' }], paths, custom);
+  return publish([{ name, temp, file, md5: '', sha256: '' }], paths, custom, sealing);
+}
+
+/**
+ * `content` (WAL file `name` as received) sealed, and its name in incoming/. archive-wal cannot
+ * read a sealed file's header, so it is checked here as archive-wal checks a plain one (cluster,
+ * size, segment): a file that fails is refused, nothing stored, PostgreSQL keeps it. A file that
+ * arrived compressed (barman-wal-archive --compression) is encrypted as it is, its name telling
+ * its compression (none for `custom`: reading it back tells).
+ */
+async function sealReceived(
+  name: string,
+  content: Buffer,
+  sealing: PutWalSealing,
+  custom: CustomCompression | null,
+): Promise<{ bytes: Buffer; file: string }> {
+  const arrived = identifyCompression(content.subarray(0, MAGIC_HEADER_LENGTH), custom);
+  if (arrived === null) {
+    const head = content.subarray(0, WAL_HEADER_LENGTH);
+    const verdict = verifyWalHead(name, parseWalName(name)!, head, content.length, sealing.systemIdentifier);
+    if (!verdict.ok)
+      throw new BarmanError('put-wal-not-wal', `${name} was not stored: it ${verdict.reason}`, {
+        hint: 'check archive_command: it must send this cluster’s WAL files under their own names',
+      });
+    return { bytes: await sealWalContent(content, sealing), file: sealedName(name, sealing.compression) };
+  }
+  const format = canonicalCompression(arrived);
+  const bytes = await sealWalContent(content, { ...sealing, compression: null });
+  return { bytes, file: sealedName(name, format === 'custom' ? null : format) };
 }
 
 /**
@@ -177,13 +241,21 @@ async function publish(
   received: Received[],
   paths: PutWalPaths,
   custom: CustomCompression | null,
+  sealing: PutWalSealing | null,
 ): Promise<PutWalOutcome> {
   const accepted: string[] = [];
   for (const [index, file] of received.entries()) {
-    const target = join(paths.incomingDirectory, file.name);
+    const target = join(paths.incomingDirectory, file.file);
     const archived =
       paths.walsDirectory === null ? null : join(paths.walsDirectory, hashDir(file.name), file.name);
-    if (await deliverOrMatch(file, target, archived, custom)) {
+    let delivered: boolean;
+    try {
+      delivered = await deliverOrMatch(file, target, archived, custom, sealing?.passphrase ?? null);
+    } catch (error) {
+      await discard(received.slice(index));
+      throw error;
+    }
+    if (delivered) {
       accepted.push(file.name);
       continue;
     }
@@ -219,6 +291,7 @@ async function deliverOrMatch(
   target: string,
   archived: string | null,
   custom: CustomCompression | null,
+  passphrase: PassphraseSource | null,
 ): Promise<boolean> {
   for (let attempt = 1; ; attempt += 1) {
     if (archived === null || !(await exists(archived))) {
@@ -235,10 +308,23 @@ async function deliverOrMatch(
     // Loaded only here: the compression codecs are not needed on the common path.
     const { filesHaveSameContent, localWalFile } = await import('./compare.js');
     try {
-      if (!(await filesHaveSameContent(localWalFile(file.temp), localWalFile(existing), custom)))
-        return false;
+      const same = await filesHaveSameContent(
+        localWalFile(file.temp),
+        localWalFile(existing),
+        custom,
+        passphrase,
+      );
+      if (!same) return false;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 10) continue;
+      if (isBarmanError(error) && error.code === 'encryption-no-passphrase-command')
+        throw new BarmanError(
+          'put-wal-cannot-compare',
+          `${file.name} is already in ${existing}, sealed; comparing it with the new copy needs the passphrase: nothing was stored, PostgreSQL keeps the WAL file and retries`,
+          {
+            hint: "set 'encryption_passphrase_command' so that a retried WAL file can be recognised, or archive the waiting copy ('barman archive-wal') if it is the same",
+          },
+        );
       throw error;
     }
     await unlink(file.temp);

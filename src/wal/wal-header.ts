@@ -3,6 +3,7 @@
  * it names the cluster (system identifier) and the segment size, which lets the archiver
  * reject a WAL file that belongs to another cluster before it pollutes the archive.
  */
+import { segmentStartLsn, type WalName } from './names.js';
 
 /** Bytes needed to read the long page header. */
 export const WAL_HEADER_LENGTH = 40;
@@ -58,6 +59,40 @@ export function parseWalHeader(bytes: Buffer): WalHeader | { invalid: string } {
     segmentSize,
     blockSize,
   };
+}
+
+export type WalVerdict =
+  { ok: true; systemid: string | null; majorVersion: string | null } | { ok: false; reason: string };
+
+/**
+ * Whether `head` (the first bytes of the plain WAL file `name`, `size` bytes long) belongs to
+ * the cluster `systemIdentifier` (any when null) and to the segment its name says: archive-wal
+ * checks each file so, put-wal each file it seals (archive-wal cannot read a sealed header).
+ */
+export function verifyWalHead(
+  name: string,
+  wal: WalName,
+  head: Buffer,
+  size: number,
+  systemIdentifier: string | null,
+): WalVerdict {
+  if (wal.kind !== 'segment' && wal.kind !== 'partial')
+    return { ok: true, systemid: null, majorVersion: null };
+  const header = parseWalHeader(head);
+  if ('invalid' in header) return { ok: false, reason: `not a WAL segment: ${header.invalid}` };
+  if (systemIdentifier !== null && header.systemIdentifier !== systemIdentifier) {
+    return {
+      ok: false,
+      reason: `belongs to another cluster (system identifier ${header.systemIdentifier}, expected ${systemIdentifier})`,
+    };
+  }
+  if (wal.kind === 'segment' && size !== header.segmentSize) {
+    return { ok: false, reason: `size ${size} does not match the segment size ${header.segmentSize}` };
+  }
+  if (header.pageAddress !== segmentStartLsn(name, header.segmentSize)) {
+    return { ok: false, reason: 'its content does not belong to the segment its name says (renamed file?)' };
+  }
+  return { ok: true, systemid: header.systemIdentifier, majorVersion: header.majorVersion };
 }
 
 function isPowerOfTwo(value: number): boolean {

@@ -109,7 +109,8 @@ export async function startEncryptionRig(
   const gpg = await makeGpgHome('postgres');
   const pg = await startPostgres({
     version: 15,
-    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${join(dir, archiveConfig)} -q put-wal main --file %p`,
+    // put-wal seals what it receives: it needs the key, in the keyring this rig generated.
+    archiveCommand: `GNUPGHOME=${gpg.env.GNUPGHOME} ${process.execPath} ${BARMAN_BIN} -c ${join(dir, archiveConfig)} -q put-wal main --file %p`,
   });
   const server = {
     conninfo: pg.conninfo,

@@ -1,15 +1,26 @@
 /**
- * encryption = gpg, bad input on real PostgreSQL and gpg: a wrong key id (check fails, archive-wal
- * stores nothing), no / a failing / an empty passphrase command and a wrong passphrase (recover
+ * encryption = gpg, bad input on real PostgreSQL and gpg: a wrong key id (check fails, put-wal
+ * and archive-wal store nothing), no / a failing / an empty passphrase command and a wrong passphrase (recover
  * fails before the destination exists, get-wal fails with the reason), a corrupted encrypted WAL
  * file (get-wal names it). Never a stack trace, never the passphrase.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, openSync, readdirSync, readFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer } from '../harness/index.js';
 import {
+  chownTo,
   getWalAsBarmanUser,
   runBarman,
   startEncryptionRig,
@@ -73,22 +84,42 @@ describe('encryption = gpg: bad input', { concurrency: 1 }, () => {
       check.stdout,
       /^\tencryption: FAILED \(gpg could not encrypt to key 'nobody@example\.invalid'/m,
     );
-    const before = readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8');
     await pg.query('INSERT INTO t SELECT generate_series(1, 10)');
     await pg.query('SELECT pg_switch_wal()');
+    // The archive_command (put-wal, good.conf) seals the new segment into incoming/.
     const incoming = join(dir, 'home/main/incoming');
     await waitFor('a WAL file in incoming/', () => Promise.resolve(readdirSync(incoming).length > 0), {
       timeoutMs: 30_000,
     });
-    const queued = readdirSync(incoming);
+    const sealed = readdirSync(incoming).sort().at(-1)!;
+    const name = sealed.replace(/\.gz\.gpg$/, '');
+    const got = getWal('good', name);
+    assert.equal(got.status, 0, got.stderr.toString());
+    const plain = join(dir, 'recovered', name);
+    writeFileSync(plain, got.stdout);
+    await chownTo(plain, 'postgres');
+    // Only `name` stays unarchived, as a plain file PostgreSQL still has to deliver.
+    rmSync(join(incoming, sealed));
+    const others = await barman('good', 'archive-wal', 'main');
+    assert.equal(others.exitCode, 0, others.stderr);
+    const before = readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8');
+
+    // put-wal with the wrong key stores nothing (PostgreSQL keeps its file and retries).
+    const put = await barman('badkey', 'put-wal', 'main', '--file', plain);
+    clean(put.stderr);
+    assert.equal(put.exitCode, 1);
+    assert.match(put.stderr, /gpg could not encrypt to key 'nobody@example\.invalid'/);
+    assert.deepEqual(readdirSync(incoming), []);
+
+    // A plain file in incoming/ (written by another archive_command) waits for a working key.
+    copyFileSync(plain, join(incoming, name));
+    await chownTo(join(incoming, name), 'postgres');
     const run = await barman('badkey', 'archive-wal', 'main');
     clean(run.stderr);
     assert.notEqual(run.exitCode, 0);
     assert.match(`${run.stdout}${run.stderr}`, /nobody@example\.invalid/);
     assert.equal(readFileSync(join(dir, 'home/main/wals/xlog.db'), 'utf8'), before, 'nothing catalogued');
-    const waiting = readdirSync(incoming);
-    for (const name of queued)
-      assert.ok(waiting.includes(name), `${name} waits in incoming/ for a working key`);
+    assert.deepEqual(readdirSync(incoming), [name], `${name} waits in incoming/ for a working key`);
     const fixed = await barman('good', 'archive-wal', 'main');
     assert.equal(fixed.exitCode, 0, fixed.stderr);
     assert.deepEqual(readdirSync(incoming), []);

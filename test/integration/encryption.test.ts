@@ -115,6 +115,13 @@ describe('encryption = gpg', { concurrency: 1 }, () => {
   });
 
   it('compresses before encrypting (compression = gzip): xlog.db says gzip and gpg', async () => {
+    // put-wal (the archive_command, barman.conf) seals as it receives: it compresses then.
+    writeBarmanConfig({
+      dir,
+      mode: 0o644,
+      global: { barman_user: 'postgres', log_file: null, compression: 'gzip' },
+      servers: { main: server },
+    });
     await pg.query(`INSERT INTO secrets SELECT g, repeat('x', 100) FROM generate_series(3, 2000) g`);
     const switched = await barman('gzip.conf', 'switch-wal', '--force', '--archive', 'main');
     assert.equal(switched.exitCode, 0, switched.stderr);
