@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { ServerConfig } from '../../src/config/index.js';
+import { BARMAN_BIN } from './barman.js';
 import { startListeningDaemon } from './daemon.js';
 import { freePort, makeTempDir } from './tmp.js';
 
@@ -111,4 +112,22 @@ export function storageTestConfig(s3: S3Server | null): ServerConfig {
     parallel_jobs: 2,
     cloud_delete_batch_size: 1000,
   } as unknown as ServerConfig;
+}
+
+/**
+ * PostgreSQL's archive_command running barman-ts's `cloud-wal-archive SERVER %p` with `config`
+ * and the credentials of `s3` (plus `env`, e.g. GNUPGHOME), as the cloud tests archive WAL.
+ */
+export function cloudWalArchiveCommand(
+  s3: S3Server,
+  config: string,
+  options: { server?: string; env?: Record<string, string> } = {},
+): string {
+  const env = {
+    ...options.env,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+  return `env ${assignments.join(' ')} ${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive ${options.server ?? 'main'} %p`;
 }

@@ -26,6 +26,7 @@ import {
   switchWalAndWaitArchived,
   requireDebianPackages,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const BUCKET = 'backup-cloud';
@@ -86,9 +87,7 @@ describe('barman backup with backup_method = local-to-cloud', { concurrency: 1 }
     config = writeConfig();
     pg = await startPostgres({
       version: 15,
-      archiveCommand:
-        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config),
     });
     // The archive command needs the configuration before PostgreSQL starts, the backup its port.
     writeConfig({}, { port: pg.port });

@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer, S3Server } from '../harness/index.js';
 import {
-  BARMAN_BIN,
   chownTo,
   fileType,
   filesContaining,
@@ -32,6 +31,7 @@ import {
   startS3Server,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const BUCKET = 'encrypted-incremental';
@@ -137,9 +137,7 @@ describe('encrypted incremental backups on s3:// (PostgreSQL 18)', { concurrency
     pg = await startPostgres({
       version: 18,
       settings: { summarize_wal: 'on' },
-      archiveCommand:
-        `env GNUPGHOME=${gpg.home} AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config, { env: { GNUPGHOME: gpg.home } }),
     });
     writeConfig('barman.conf');
     await pg.statements(

@@ -31,6 +31,7 @@ import {
   switchWalAndWaitArchived,
   waitFor,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const STATE_SQL =
@@ -91,9 +92,7 @@ describe('recovery of an incremental chain on s3:// (PostgreSQL 17)', { concurre
     pg = await startPostgres({
       version: 17,
       settings: { summarize_wal: 'on' },
-      archiveCommand:
-        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config),
     });
     writeBarmanConfig({
       dir,

@@ -17,7 +17,6 @@ import { parseBackupInfo } from '../../src/catalog/backup-info.js';
 import { readTar } from '../../src/transfer/tar-reader.js';
 import type { PostgresServer, S3Server } from '../harness/index.js';
 import {
-  BARMAN_BIN,
   chownTo,
   makeTempDir,
   runBarman,
@@ -26,6 +25,7 @@ import {
   startS3Server,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const STATE_SQL =
@@ -98,9 +98,7 @@ for (const version of [17, 18] as const)
         pg = await startPostgres({
           version,
           settings: { summarize_wal: 'on' },
-          archiveCommand:
-            `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-            `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+          archiveCommand: cloudWalArchiveCommand(s3, config),
         });
         writeBarmanConfig({
           dir,

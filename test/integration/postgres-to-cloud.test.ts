@@ -15,7 +15,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FaultProxy, IniSection, PostgresServer, S3Server } from '../harness/index.js';
 import {
-  BARMAN_BIN,
   chownTo,
   makeTempDir,
   runBarman,
@@ -25,6 +24,7 @@ import {
   startS3Server,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const BUCKET = 'postgres-to-cloud';
@@ -74,9 +74,7 @@ describe('barman backup with backup_method = postgres to s3://', { concurrency: 
     config = join(dir, 'barman.conf');
     pg = await startPostgres({
       version: 15,
-      archiveCommand:
-        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config),
     });
     writeConfig({ main: server('main', pg.conninfo) });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresServer, S3Server } from '../harness/index.js';
 import {
-  BARMAN_BIN,
   chownTo,
   makeTempDir,
   requireDebianPackages,
@@ -22,6 +21,7 @@ import {
   startS3Server,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 const BUCKET = 'recover-cloud';
@@ -77,9 +77,7 @@ describe('barman recover from object storage', { concurrency: 1 }, () => {
     });
     pg = await startPostgres({
       version: 15,
-      archiveCommand:
-        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config),
     });
     await pg.query(`CREATE TABLESPACE tbs1 LOCATION '${dir}/tbs'`);
     await pg.query('CREATE TABLE items (id int PRIMARY KEY) TABLESPACE tbs1');

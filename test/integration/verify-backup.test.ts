@@ -34,6 +34,7 @@ import {
   storageTestConfig,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  cloudWalArchiveCommand,
 } from '../harness/index.js';
 
 describe('verify-backup, generate-manifest, check-backup, check-wal-archive', { concurrency: 1 }, () => {
@@ -309,9 +310,7 @@ describe('verify-backup and generate-manifest on an s3:// catalogue (s3rver)', {
     config = writeConfig();
     pg = await startPostgres({
       version: 15,
-      archiveCommand:
-        `env AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} ` +
-        `${process.execPath} ${BARMAN_BIN} -c ${config} -q cloud-wal-archive main %p`,
+      archiveCommand: cloudWalArchiveCommand(s3, config),
     });
     writeConfig(pg.port);
     await pg.query('CREATE TABLE items AS SELECT generate_series(1, 50000) AS id');
