@@ -117,12 +117,14 @@ export interface IncrementalBackupRig {
 /**
  * Starts PostgreSQL `version` with summarize_wal on and writes barman.conf for it (barman_user
  * postgres); `serverOptions` are more options of `main` (e.g. a restore drill's), given by
- * what the rig made (the test's directory, the server).
+ * what the rig made (the test's directory, the server); `archiveEnv` is the environment put-wal
+ * needs in archive_command (GNUPGHOME: with encryption = gpg it seals what it receives).
  */
 export async function startIncrementalBackupRig(
   name: string,
   version: 17 | 18,
   serverOptions: (made: { dir: string; pg: PostgresServer }) => Record<string, string> = () => ({}),
+  archiveEnv: Record<string, string> = {},
 ): Promise<IncrementalBackupRig> {
   const dir = await makeTempDir(name, { owner: 'postgres' });
   const config = join(dir, 'barman.conf');
@@ -133,7 +135,9 @@ export async function startIncrementalBackupRig(
   const pg = await startPostgres({
     version,
     settings: { summarize_wal: 'on' },
-    archiveCommand: `${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
+    archiveCommand: `${Object.entries(archiveEnv)
+      .map(([key, value]) => `${key}=${value} `)
+      .join('')}${process.execPath} ${BARMAN_BIN} -c ${config} -q put-wal main --file %p`,
   });
   writeBarmanConfig({
     dir,

@@ -79,6 +79,8 @@ describe('encrypted incremental backups in a directory (PostgreSQL 17)', { concu
       'encryption-incremental',
       17,
       () => encryption,
+      // put-wal seals the WAL it receives: it needs the key of this keyring.
+      gpg.env,
     ));
     server = { conninfo: pg.conninfo, streaming_conninfo: pg.conninfo, backup_method: 'postgres' };
     Object.assign(server, { immediate_checkpoint: 'on', archiver: 'on', ...encryption });
