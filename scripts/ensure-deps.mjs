@@ -22,7 +22,7 @@ if (!debianPackages) {
 
 ensureNodeModules();
 ensureDebianPackages(debianPackages);
-if (purpose === 'test') ensureDebian13Root();
+if (purpose === 'test') ensureDebianRoots();
 
 function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
@@ -51,25 +51,39 @@ function ensureDebianPackages(packages) {
 }
 
 /**
- * The Debian 13 root with PostgreSQL 17's client tools (pg_basebackup 17, pg_combinebackup,
- * pg_verifybackup), Barman 3.13, pgBackRest and moto_server, which Debian 12 lacks: built once (about a
- * minute, debootstrap and Debian's apt) by scripts/debian13-root.sh, under the lock the test
- * harness takes too (test/harness/debian13.ts).
+ * The Debian roots with the reference tools Debian 12 lacks, built once each (about a minute,
+ * debootstrap and Debian's apt) under the lock the test harness takes too (test/harness/debian13.ts):
+ * Debian 13 (PostgreSQL 17's client tools, Barman 3.13, pgBackRest, moto_server) and Debian testing
+ * "forky" (PostgreSQL 18's client tools, Barman 3.20).
  */
-function ensureDebian13Root() {
-  const rootDir = process.env.DEBIAN13_ROOT ?? '/var/cache/debian13-root';
-  const built = existsSync(join(rootDir, 'usr/lib/postgresql/17/bin/pg_combinebackup'));
-  const script = join(root, 'scripts', 'debian13-root.sh');
+function ensureDebianRoots() {
+  ensureDebianRoot(
+    'Debian 13',
+    'debian13-root.sh',
+    process.env.DEBIAN13_ROOT ?? '/var/cache/debian13-root',
+    17,
+  );
+  ensureDebianRoot(
+    'Debian forky',
+    'debian-forky-root.sh',
+    process.env.DEBIAN_FORKY_ROOT ?? '/var/cache/debian-forky-root',
+    18,
+  );
+}
+
+function ensureDebianRoot(name, scriptName, rootDir, pgMajor) {
+  const built = existsSync(join(rootDir, `usr/lib/postgresql/${pgMajor}/bin/pg_combinebackup`));
+  const script = join(root, 'scripts', scriptName);
   if (process.getuid?.() !== 0) {
     // The harness runs `create` (as root) before using the root: it adds what an older one lacks.
     if (built) return;
     console.error(
-      `ensure-deps: no Debian 13 root at ${rootDir}\nBuild it as root: bash ${script} create ${rootDir}`,
+      `ensure-deps: no ${name} root at ${rootDir}\nBuild it as root: bash ${script} create ${rootDir}`,
     );
     process.exit(1);
   }
-  // `create` of an existing root only installs the packages it lacks (python3-moto added later).
-  if (!built) console.log(`ensure-deps: building the Debian 13 root at ${rootDir} (about a minute)`);
+  // `create` of an existing root only installs the packages it lacks.
+  if (!built) console.log(`ensure-deps: building the ${name} root at ${rootDir} (about a minute)`);
   run('flock', [`${rootDir}.lock`, 'bash', script, 'create', rootDir]);
 }
 
