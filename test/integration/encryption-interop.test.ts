@@ -209,7 +209,11 @@ describe('encrypted catalogues shared with Barman 3.20 (PostgreSQL 18)', { concu
       const shown = await read('show-backup', server, id);
       assert.equal(shown.exitCode, 0, shown.stderr);
       const reference = await tool(server)('show-backup', server, id);
-      assert.match(shown.stdout, /Encryption\s+: gpg/, `${shown.stdout}\n${reference.stdout}\n${readFileSync(infoOf(server, id).file, 'utf8')}`);
+      assert.match(
+        shown.stdout,
+        /Encryption\s+: gpg/,
+        `${shown.stdout}\n${reference.stdout}\n${readFileSync(infoOf(server, id).file, 'utf8')}`,
+      );
       const json = await read('-f', 'json', 'show-backup', server, id);
       assert.equal(json.exitCode, 0, json.stderr);
       const document = (JSON.parse(json.stdout) as Record<string, Record<string, unknown>>)[server]!;
