@@ -208,7 +208,9 @@ describe('encrypted catalogues shared with Barman 3.20 (PostgreSQL 18)', { concu
       assert.match(listed.stdout, new RegExp(`^${server} ${id} - `, 'm'));
       const shown = await read('show-backup', server, id);
       assert.equal(shown.exitCode, 0, shown.stderr);
+      // The owner shows it too (a reader that prints it while its owner does not would be wrong).
       const reference = await tool(server)('show-backup', server, id);
+      assert.match(reference.stdout, /Encryption\s+: gpg/, reference.stdout);
       assert.match(
         shown.stdout,
         /Encryption\s+: gpg/,
@@ -218,8 +220,7 @@ describe('encrypted catalogues shared with Barman 3.20 (PostgreSQL 18)', { concu
       assert.equal(json.exitCode, 0, json.stderr);
       const document = (JSON.parse(json.stdout) as Record<string, Record<string, unknown>>)[server]!;
       assert.equal(
-        document.encryption ??
-          (document.base_backup_information as Record<string, unknown> | undefined)?.encryption,
+        (document.base_backup_information as Record<string, unknown> | undefined)?.encryption,
         'gpg',
         json.stdout,
       );
