@@ -142,6 +142,14 @@ describe('encrypted incremental backups in a directory (PostgreSQL 17)', { concu
         assert.ok(isPublicKeyEncrypted(join(data, name)), `${name}: ${fileType(join(data, name))}`);
       }
     }
+    // Shown as Barman 3.14+ shows it, in the chain layout (console and JSON).
+    const shown = await barman(config, 'show-backup', 'main', ids[2]!);
+    assert.match(shown.stdout, /Backup Method {8}: postgres\n {4}Encryption {11}: gpg\n/, shown.stdout);
+    const json = await barman(config, '-f', 'json', 'show-backup', 'main', ids[2]!);
+    const document = JSON.parse(json.stdout) as {
+      main: { base_backup_information: { encryption?: string } };
+    };
+    assert.equal(document.main.base_backup_information.encryption, 'gpg', json.stdout);
     // The incrementals did send changed blocks only: their manifests list INCREMENTAL.* files.
     assert.match(readFileSync(join(base, ids[2]!, 'data', 'backup_manifest'), 'utf8'), /INCREMENTAL\./);
   });

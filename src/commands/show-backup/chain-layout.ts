@@ -138,6 +138,8 @@ export function renderChainConsole(
   }
   lines.push('  Base backup information:');
   if (info.mode) lines.push(nested('Backup Method', info.mode));
+  // Barman 3.14+ shows it only when set; older Barman never does.
+  if (info.encryption) lines.push(nested('Encryption', info.encryption));
   if (info.mode === 'postgres') lines.push(nested('Backup Type', view.type));
   if (view.backupSize) {
     const withWals = view.walSize ? ` (${prettySize(view.backupSize + view.walSize)} with WALs)` : '';
@@ -240,6 +242,9 @@ export function renderChainJson(
     begin_lsn: info.begin_xlog,
     end_lsn: info.end_xlog,
   };
+  // Barman 3.14+ always has the key (null when plain); only an encrypted backup gets it here, so
+  // that a plain backup's document stays the one Barman 3.4 and 3.13 print.
+  if (info.encryption) base.encryption = info.encryption;
   if (savesResources(view.type)) {
     base.resources_saved = prettySize(view.saved);
     base.resources_saved_bytes = Math.trunc(view.saved);

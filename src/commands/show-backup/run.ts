@@ -122,8 +122,10 @@ const backupView = {
     const required = requiredWal(catalog, info);
     const segmentSize = info.xlog_segment_size;
     const dedup = info.deduplicated_size ?? size;
+    lines.push('  Base backup information:');
+    // Barman 3.14+ (which shows it below Backup Method); Barman 3.4 has no encrypted backups.
+    if (info.encryption) lines.push(nested('Encryption', info.encryption));
     lines.push(
-      '  Base backup information:',
       nested('Disk usage', `${prettySize(size)} (${prettySize(size + required.bytes)} with WALs)`),
       nested('Incremental size', `${prettySize(dedup)} (-${percent(size > 0 ? 1 - dedup / size : 0)})`),
       nested('Timeline', info.timeline),
@@ -215,6 +217,7 @@ const backupView = {
         backup_id: backup.id,
         ...(info.backup_name ? { backup_name: info.backup_name } : {}),
         base_backup_information: {
+          ...(info.encryption ? { encryption: info.encryption } : {}),
           analysis_time: humanDuration(analysisTime),
           analysis_time_seconds: analysisTime,
           begin_lsn: info.begin_xlog,
