@@ -5,14 +5,15 @@
  * announced with Barman's wording.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import type { Reporter } from '../output/reporter.js';
 import { writeFileDurably } from '../storage/durable-files.js';
 import { parseWalName } from '../wal/names.js';
-import type { DirectoryState, RecoveryDestination, TreeCopyOptions } from './destination.js';
+import type { RecoveryDestination, TreeCopyOptions } from './destination.js';
 import type { RecoveryPlan } from './plan.js';
-import { appendSettings, disableDangerousSettings } from './settings.js';
+import { rewriteConfiguration } from './configuration-rewrite.js';
+import { checkDestination, walDirectoryOf } from './destination-check.js';
 import type { ChainRestore } from './apply-chain.js';
 import { restoreChain } from './apply-chain.js';
 import type { BackupArchives, WalOpener } from './sources.js';
@@ -83,7 +84,7 @@ function dataFilter(relative: string, _isDirectory: boolean): 'skip' | 'empty' |
 
 export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyResult> {
   const { plan, destination, report } = options;
-  await checkDestination(options);
+  await checkDestination(plan, destination);
   // Staging first: a staging path that cannot be used must not leave a half-made destination.
   await mkdir(options.stagingRoot, { recursive: true, mode: 0o700 });
   const staging = await mkdtemp(join(options.stagingRoot, `barman-recover-${plan.server}-`));
@@ -203,7 +204,7 @@ export async function applyRecoveryPlan(options: ApplyOptions): Promise<ApplyRes
       );
 
       // Settings before the WAL is in place (announced in Barman's order).
-      await rewriteConfiguration(options, result);
+      await rewriteConfiguration(plan, destination, options.backupInfoText, result);
       if (plan.wal.mode === 'copy') {
         report.info('Copying required WAL segments.');
         const outcome = await walDone;
@@ -243,85 +244,6 @@ function addStats(
   result.files += stats.files;
   result.bytes += stats.bytes;
   result.reusedFiles += stats.reused + stats.linked;
-}
-
-async function checkDestination(options: ApplyOptions): Promise<void> {
-  const { plan, destination } = options;
-  const places = [
-    { path: plan.destination, what: 'destination directory' },
-    ...plan.tablespaces.map((tablespace) => ({
-      path: tablespace.location,
-      what: `tablespace '${tablespace.name}' location`,
-    })),
-  ];
-  const links = plan.tablespaces.map((tablespace) =>
-    join(plan.destination, 'pg_tblspc', String(tablespace.oid)),
-  );
-  // An absolute --staging-wal-directory outside PGDATA: recovery_end_command removes it whole.
-  const walDirectory = walDirectoryOf(plan);
-  const ownWalDirectory =
-    plan.wal.mode === 'copy' &&
-    plan.wal.directory.startsWith('/') &&
-    !walDirectory.startsWith(`${plan.destination}/`)
-      ? walDirectory
-      : null;
-  const states = await destination.inspect([
-    ...places.map((place) => place.path),
-    ...links,
-    ...(ownWalDirectory ? [ownWalDirectory] : []),
-  ]);
-  const walState = ownWalDirectory ? states.at(-1)! : null;
-  if (walState && walState.kind !== 'missing' && walState.kind !== 'empty') {
-    throw new BarmanError(
-      'destination-not-empty',
-      `the staging WAL directory ${ownWalDirectory} ${walState.kind === 'used' ? `is not empty (${walState.entries.slice(0, 5).join(', ')})` : 'exists and is not an empty directory'}`,
-      {
-        hint: 'PostgreSQL removes it once recovery ends (recovery_end_command): give --staging-wal-directory a new or empty directory.',
-      },
-    );
-  }
-  for (const [index, place] of places.entries()) {
-    const state: DirectoryState = states[index]!;
-    if (state.kind === 'running') {
-      throw new BarmanError(
-        'destination-in-use',
-        `a PostgreSQL server is running in the ${place.what} ${place.path} (pid ${state.pid})`,
-        { hint: 'Stop it first: recovery never writes over a running cluster.' },
-      );
-    }
-    if (state.kind === 'not-directory') {
-      throw new BarmanError(
-        'destination-invalid',
-        `the ${place.what} ${place.path} exists and is not a directory`,
-      );
-    }
-    if (state.kind === 'used' && plan.delta) {
-      // Delta mode deletes what the backup does not have: only where a recovery has been before.
-      const ours =
-        index === 0
-          ? state.entries.includes('PG_VERSION') || state.entries.includes('.barman-recover.info')
-          : states[places.length + index - 1]?.linkTarget === place.path;
-      if (!ours) {
-        throw new BarmanError(
-          'destination-not-recovered',
-          index === 0
-            ? `--delta-restore: the destination directory ${place.path} does not look like a PostgreSQL data directory (no PG_VERSION); refusing to delete its content`
-            : `--delta-restore: the ${place.what} ${place.path} is not the one the destination's pg_tblspc links to; refusing to delete its content (it may belong to a running server)`,
-          { hint: 'Recover into an empty or new directory instead.' },
-        );
-      }
-    }
-    if (state.kind === 'used' && !plan.delta) {
-      const shown = state.entries.slice(0, 5).join(', ') + (state.entries.length > 5 ? ', …' : '');
-      throw new BarmanError(
-        'destination-not-empty',
-        `the ${place.what} ${place.path} is not empty (${shown})`,
-        {
-          hint: 'Recover into an empty or new directory, or use --delta-restore to reuse the files already there (others are removed).',
-        },
-      );
-    }
-  }
 }
 
 async function restoreTarBackup(
@@ -438,72 +360,4 @@ async function placeStagedWals(
     ...(startLimiter ? { startLimiter } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-}
-
-/** Where the WALs go: under the destination, or the absolute --staging-wal-directory. */
-function walDirectoryOf(plan: RecoveryPlan): string {
-  return resolve(plan.destination, plan.wal.directory);
-}
-
-async function rewriteConfiguration(options: ApplyOptions, result: ApplyResult): Promise<void> {
-  const { plan, destination } = options;
-  const standard = plan.version >= 90400 ? ['postgresql.conf', 'postgresql.auto.conf'] : ['postgresql.conf'];
-  // --recovery-conf-filename: that file is checked and kept as .origin like the others.
-  const names =
-    plan.version >= 120000 && !standard.includes(plan.settings.file)
-      ? [...standard, plan.settings.file]
-      : standard;
-  const originals = await destination.readFiles(names.map((name) => join(plan.destination, name)));
-  const writes: Array<{ path: string; content: string }> = [
-    { path: join(plan.destination, '.barman-recover.info'), content: options.backupInfoText },
-  ];
-  const contents = new Map<string, string>();
-  let archiveCommandSeen = false;
-  for (const [index, name] of names.entries()) {
-    const path = join(plan.destination, name);
-    // From PostgreSQL 12 the recovery settings go to postgresql.auto.conf: Barman creates it
-    // (empty) when the backup has none, so that it has an original too.
-    const original = originals[index] ?? (name === plan.settings.file && plan.version >= 120000 ? '' : null);
-    if (original === null) continue;
-    const edited = disableDangerousSettings(original);
-    if (edited.modified.some((line) => line.text === 'archive_command = false')) archiveCommandSeen = true;
-    for (const line of edited.modified) result.modified.push(`${name} line ${line.line}: ${line.text}`);
-    for (const line of edited.review) result.review.push(`${name} line ${line.line}: ${line.text}`);
-    // As Barman, the file as the backup has it is always kept beside the one recovery writes.
-    writes.push({ path: `${path}.origin`, content: original }, { path, content: edited.content });
-    contents.set(name, edited.content);
-  }
-  const settingsPath = join(plan.destination, plan.settings.file);
-  const disableArchiving = !archiveCommandSeen && plan.version >= 90400;
-  if (disableArchiving) {
-    // The configuration may live outside PGDATA (Debian): make sure the copy never archives
-    // into the production archive, whatever file it is started with.
-    const where = plan.settings.file === 'recovery.conf' ? 'postgresql.auto.conf' : plan.settings.file;
-    result.modified.push(`${where}: archive_command = false (added)`);
-  }
-  const header = `Recovery settings written by barman-ts for backup ${plan.backupId}`;
-  if (plan.settings.file === 'recovery.conf') {
-    if (plan.settings.lines.length > 0)
-      writes.push({ path: settingsPath, content: `${plan.settings.lines.join('\n')}\n` });
-    if (disableArchiving) {
-      const auto = join(plan.destination, 'postgresql.auto.conf');
-      writes.push({
-        path: auto,
-        content: appendSettings(contents.get('postgresql.auto.conf') ?? '', header, [
-          'archive_command = false',
-        ]),
-      });
-    }
-  } else {
-    const lines = [...(disableArchiving ? ['archive_command = false'] : []), ...plan.settings.lines];
-    if (lines.length > 0) {
-      // The last write of a path wins: replace an edited postgresql.auto.conf rather than writing it twice.
-      const current = contents.get(plan.settings.file) ?? '';
-      const kept = writes.filter((write) => write.path !== settingsPath);
-      writes.length = 0;
-      writes.push(...kept, { path: settingsPath, content: appendSettings(current, header, lines) });
-    }
-  }
-  if (plan.settings.signal) writes.push({ path: join(plan.destination, plan.settings.signal), content: '' });
-  await destination.writeFiles(writes);
 }
