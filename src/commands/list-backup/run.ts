@@ -6,7 +6,13 @@ import { ctimeOfWallTime } from '../../output/time.js';
 import type { RetentionStatus } from '../../retention/policy.js';
 import { retentionLabel } from '../../retention/policy.js';
 import { defineCommandModule } from '../definition.js';
-import { loadAnyServerCatalog, requiredWal, retentionEnforced, walAfter } from '../shared/backup-catalog.js';
+import {
+  loadAnyServerCatalog,
+  readOnlyByBarman313,
+  requiredWal,
+  retentionEnforced,
+  walAfter,
+} from '../shared/backup-catalog.js';
 import { selectServers } from '../shared/select-servers.js';
 
 interface ListedBackup {
@@ -42,8 +48,8 @@ export default defineCommandModule<Result>({
     const result: Result = { minimal: input.options.minimal === true, servers: [] };
     for (const server of servers) {
       const catalog = await loadAnyServerCatalog(server.config, ctx.report);
-      // Barman 3.4 cannot read a catalogue with chains at all; such a server is listed as 3.13 does.
-      const typed = catalog.chains.holdsChains;
+      // Barman 3.4 cannot read a catalogue with chains or meta/ at all: such a server is listed as 3.13 does.
+      const typed = readOnlyByBarman313(catalog);
       const backups: ListedBackup[] = [...catalog.backups].reverse().map((backup) => {
         const info = backup.info;
         const status = statusOf(backup);

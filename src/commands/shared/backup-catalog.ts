@@ -251,3 +251,12 @@ export function previousBackup(catalog: ServerCatalog, backup: CatalogBackup): C
 export function nextBackup(catalog: ServerCatalog, backup: CatalogBackup): CatalogBackup | undefined {
   return catalog.backups.find((other) => other.id > backup.id && LISTED.has(statusOf(other)));
 }
+
+/**
+ * Whether a catalogue is one only Barman 3.13+ reads — incremental chains (3.11+), or a
+ * backup.info in meta/ (3.13.2+'s place, where worm_mode and Barman 3.13 write it): listings show
+ * it as Barman 3.13 does (backup_type, its show-backup layout), others as Barman 3.4 does.
+ */
+export function readOnlyByBarman313(catalog: ServerCatalog): boolean {
+  return catalog.chains.holdsChains || catalog.backups.some((backup) => backup.inMeta === true);
+}

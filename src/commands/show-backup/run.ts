@@ -13,6 +13,7 @@ import { prettySize } from '../../output/format.js';
 import { humanDuration } from '../../output/time.js';
 import { defineCommandModule } from '../definition.js';
 import type { ServerCatalog } from '../shared/backup-catalog.js';
+import { readOnlyByBarman313 } from '../shared/backup-catalog.js';
 import {
   describeRetention,
   loadAnyServerCatalog,
@@ -97,8 +98,8 @@ const backupView = {
         row('Status', 'UNREADABLE'),
         row('Error', backup.unreadable),
       ];
-    // A catalogue with incremental chains is one only Barman 3.11+ reads: shown as 3.13 does.
-    if (catalog.chains.holdsChains) return renderChainConsole(catalog, backup, info);
+    // A catalogue only Barman 3.13 reads (chains, meta/) is shown as 3.13 does.
+    if (readOnlyByBarman313(catalog)) return renderChainConsole(catalog, backup, info);
     if (info.backup_name) lines.push(row('Backup Name', info.backup_name));
     lines.push(
       row('Server Name', info.server_name ?? catalog.config.name),
@@ -192,7 +193,7 @@ const backupView = {
     const info = backup.info;
     const server = catalog.config.name;
     if (!info) return { [server]: { backup_id: backup.id, status: 'UNREADABLE', error: backup.unreadable } };
-    if (catalog.chains.holdsChains) return renderChainJson(catalog, backup, info);
+    if (readOnlyByBarman313(catalog)) return renderChainJson(catalog, backup, info);
     const status = statusOf(backup);
     if (status !== 'DONE' && status !== 'WAITING_FOR_WALS') {
       return { [server]: { backup_id: backup.id, error: info.error, status: info.status } };
