@@ -1,7 +1,7 @@
 /**
  * The verifying child of bench/verify-backup.ts: `node verify-backup-child.js ROOT BACKUP_ID
  * [THREADS]` verifies the plain backup ROOT/BACKUP_ID with the native verifier (THREADS checksum
- * threads; every core when absent) and exits 1 naming the first problems. A file of its own that
+ * threads; verify-backup's own choice when absent) and exits 1 naming the first problems. A file of its own that
  * imports only src/: the test harness the bench needs takes about 0.4 s to load, which is not
  * verify-backup's time and was counted in it.
  */

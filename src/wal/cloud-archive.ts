@@ -23,7 +23,7 @@ import type { CompressionLevel, CompressionPool } from '../transfer/compression/
 // The codecs (zstd's WebAssembly among them) load only when a compressed path needs them.
 import { CompressionError } from '../transfer/compression/types.js';
 import { encryptionKeyOf } from '../transfer/gpg.js';
-import { parseSpooledName, sealWal } from './sealed-wal.js';
+import { parseSpooledName, sealWalStream } from './sealed-wal.js';
 
 /** WAL segments (16 MiB by default) go up in one request; larger ones (up to 1 GiB) as multipart. */
 const WAL_SINGLE_REQUEST_LIMIT = 64 * 1024 * 1024;
@@ -71,7 +71,8 @@ export async function openCloudWalTarget(
 /**
  * With `pool` (the spool worker, uploading several files at once), a file up to 64 MiB is read
  * whole and compressed on the pool's threads, so every core compresses while the main thread
- * talks to S3; without, it streams (one file per process, no thread start-up to pay).
+ * talks to S3; without, it streams (one file per process, no thread start-up to pay). A file to
+ * encrypt always streams: compressed into gpg, gpg's output uploaded (sealed-wal.ts).
  */
 export async function archiveWalToCloud(
   target: CloudWalTarget,
@@ -94,11 +95,9 @@ export async function archiveWalToCloud(
     archive.find(name),
     spooled.sealed
       ? readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT })
-      : target.keyId !== null
-        ? sealWal(file, { compression, level: target.level, keyId: target.keyId }, options.pool)
-        : target.compression
-          ? undefined
-          : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
+      : target.keyId !== null || target.compression
+        ? undefined
+        : readWholeFile(file, { maxSize: WAL_SINGLE_REQUEST_LIMIT }),
   ]);
   const damaged: string[] = [];
   if (existing.length > 0) {
@@ -137,13 +136,18 @@ export async function archiveWalToCloud(
   if (whole) {
     await archive.storage.writeFile(path, whole);
     bytes = whole.length;
-  } else if (compression && options.pool && (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT) {
+  } else if (
+    target.keyId === null &&
+    compression &&
+    options.pool &&
+    (await stat(file)).size <= WAL_SINGLE_REQUEST_LIMIT
+  ) {
     // The upload worker: a whole segment compressed on a pool thread, the main thread uploads.
     const body = (await options.pool.compressFileToBuffer(compression, file, { level: target.level })).data;
     await archive.storage.writeFile(path, body);
     bytes = body.length;
   } else {
-    const source = createReadStream(file, { highWaterMark: 1 << 20 });
+    const source = () => createReadStream(file, { highWaterMark: 1 << 20 });
     const upload = async (body: AsyncIterable<Buffer>): Promise<void> => {
       async function* counted(): AsyncGenerator<Buffer> {
         for await (const chunk of body) {
@@ -155,11 +159,14 @@ export async function archiveWalToCloud(
         minPartSize: WAL_SINGLE_REQUEST_LIMIT,
       });
     };
-    if (compression) {
+    if (target.keyId !== null) {
+      // Sealed as it streams up (archive-wal's way): compressed into gpg, gpg's output uploaded.
+      await upload(await sealWalStream(file, { compression, level: target.level, keyId: target.keyId }));
+    } else if (compression) {
       const { createCompressStream } = await import('../transfer/compression/streams.js');
-      await pipeline(source, createCompressStream(compression, { level: target.level }), upload);
+      await pipeline(source(), createCompressStream(compression, { level: target.level }), upload);
     } else {
-      await pipeline(source, upload);
+      await pipeline(source(), upload);
     }
   }
   return finishUpload(target, name, path, bytes, damaged);

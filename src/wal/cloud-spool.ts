@@ -5,15 +5,16 @@
  * stored a verified copy. No AWS SDK here: enqueueing must stay cheap. With `encryption = gpg`
  * the spooled copy is sealed (sealed-wal.ts): compressed and encrypted before it is written.
  */
-import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { basename, join } from 'node:path';
 import { BarmanError } from '../errors/index.js';
 import { fsyncDirectory, makeFilePrivateAndDurable, tempPathFor } from '../storage/durable-files.js';
 import { compareWalNames, parseWalName } from './names.js';
 import type { PassphraseSource } from '../transfer/passphrase.js';
 import type { SealSettings } from './sealed-wal.js';
-import { parseSpooledName, sealedName, sealWal } from './sealed-wal.js';
+import { parseSpooledName, sealedName, sealWalStream } from './sealed-wal.js';
 
 /** The lock task of the spool's upload worker (one worker per server uploads the spool). */
 export const CLOUD_UPLOAD_LOCK_TASK = 'cloud-wal-upload';
@@ -44,7 +45,11 @@ export async function enqueueWal(
   const temp = tempPathFor(target);
   try {
     if (sealing) {
-      await writeFile(temp, await sealWal(file, sealing), { flag: 'wx', mode: 0o600 });
+      // Streamed from gpg into the new file: no whole segment in memory.
+      await pipeline(
+        await sealWalStream(file, sealing),
+        createWriteStream(temp, { flags: 'wx', mode: 0o600 }),
+      );
     } else {
       // copy_file_range: the bytes stay in the kernel, nothing to checksum in between.
       await copyFile(file, temp, fsConstants.COPYFILE_EXCL);

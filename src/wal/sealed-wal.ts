@@ -1,13 +1,14 @@
 /**
  * A WAL file sealed for `encryption = gpg`: compressed as configured, then encrypted to the
- * server's key, in memory — the plaintext never reaches a file. cloud-wal-archive uploads it;
+ * server's key, the plaintext never reaching a file. cloud-wal-archive uploads it as it streams;
  * `--async` spools it in this form and put-wal writes it so into incoming/ (named as its object,
  * `<name><ext>.gpg`: the name tells archive-wal its compression without the private key), so
  * neither queue holds plaintext WAL.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
 import { basename } from 'node:path';
-import type { CompressionLevel, CompressionPool } from '../transfer/compression/index.js';
+import type { CompressionLevel } from '../transfer/compression/index.js';
 import { encryptStream } from '../transfer/gpg.js';
 import type { CloudCompression } from './cloud-layout.js';
 import {
@@ -27,14 +28,34 @@ export interface SealSettings {
   keyId: string;
 }
 
-/** `file` (a plain WAL file) compressed then encrypted to `settings.keyId`. */
-export async function sealWal(file: string, settings: SealSettings, pool?: CompressionPool): Promise<Buffer> {
-  let plain: Buffer;
-  if (!settings.compression) plain = await readFile(file);
-  else if (pool)
-    plain = (await pool.compressFileToBuffer(settings.compression, file, { level: settings.level })).data;
-  else return sealWalContent(await readFile(file), settings);
-  return encryptToBuffer(settings.keyId, plain);
+/**
+ * `file` (a plain WAL file) compressed then encrypted to `settings.keyId`, streamed: compressed
+ * as it is read and as gpg reads it (zlib on libuv's threads while gpg encrypts; archive-wal's
+ * way, archive-store.ts), the ciphertext read from `stdout` as gpg writes it, so no whole
+ * segment is held in memory. `stdout` fails instead of ending when gpg fails, so a consumer
+ * never takes a truncated or empty output for a sealed file.
+ */
+export async function sealWalStream(file: string, settings: SealSettings): Promise<Readable> {
+  let plain: Readable = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (settings.compression) {
+    const { createCompressStream } = await import('../transfer/compression/streams.js');
+    // A read or compression failure destroys the last stream with it: gpg's run then fails.
+    plain = pipeline(plain, createCompressStream(settings.compression, { level: settings.level }), () => {});
+  }
+  const encryption = encryptStream(settings.keyId, plain);
+  // Settled by the generator below, or ignored when the consumer stops early (the stream is destroyed).
+  encryption.done.catch(() => {});
+  async function* sealed(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of encryption.stdout) yield chunk as Buffer;
+      await encryption.done;
+    } finally {
+      // A consumer that stopped early (a failed upload) ends gpg: it gets EPIPE and exits.
+      encryption.stdout.destroy();
+      plain.destroy();
+    }
+  }
+  return Readable.from(sealed(), { objectMode: false });
 }
 
 /** `content` (a WAL file's bytes, received by put-wal) compressed then encrypted to `settings.keyId`. */
