@@ -22,14 +22,14 @@
  * With `--run JSON` this file is the child that combines, with `--copy JSON` the child that
  * copies the full backup as recovery does (so the RSS of each is measured alone).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { combineChain } from '../src/recovery/combine/combine.js';
 import { PosixStorage } from '../src/storage/index.js';
 import { copyTree } from '../src/transfer/copy-tree.js';
 import {
+  assertSameCombinedTrees,
   PG17_TOOLS,
   DEBIAN13_ROOT,
   DEBIAN13_SCRIPT,
@@ -86,19 +86,6 @@ async function copyChild(request: ChildRequest): Promise<void> {
     jobs: 4,
     strict: true,
   });
-}
-
-/** Relative path → SHA-256 of every file below `root` (links as `link`). */
-function hashes(root: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
-    const path = join(root, entry);
-    const info = lstatSync(path);
-    if (info.isSymbolicLink()) found.set(entry, 'link');
-    else if (info.isFile()) found.set(entry, createHash('sha256').update(readFileSync(path)).digest('hex'));
-  }
-  found.delete('backup_manifest');
-  return found;
 }
 
 interface Measure {
@@ -206,13 +193,11 @@ async function main(): Promise<void> {
     );
   }
 
-  const ours = hashes(native);
-  const theirs = hashes(reference);
-  const differing = [...new Set([...ours.keys(), ...theirs.keys()])].filter(
-    (path) => ours.get(path) !== theirs.get(path),
-  );
-  if (differing.length > 0)
-    throw new BenchFailure(`the two results differ: ${differing.slice(0, 10).join(', ')}`);
+  try {
+    assertSameCombinedTrees([[native, reference]]);
+  } catch (error) {
+    throw new BenchFailure(`the two results differ: ${(error as Error).message.split('\n')[0]}`);
+  }
 
   const time = (label: string) => median(results.get(label)!.ms);
   const combinePlusCopy = time('pg_combinebackup') + time('cp -a of its result');
