@@ -1,9 +1,11 @@
 /**
- * `npm run bench:combine`: the native combine (recovery/combine/) against PostgreSQL 17's
- * pg_combinebackup (Debian 13 root) on one chain: a pgbench database (`pgbench -i -s
- * ${BENCH_SCALE:-20}`) on PostgreSQL 17 with `summarize_wal = on`, a full backup, then
+ * `npm run bench:combine`: the native combine (recovery/combine/) against PostgreSQL's
+ * pg_combinebackup on one chain: a pgbench database (`pgbench -i -s ${BENCH_SCALE:-20}`) on
+ * PostgreSQL ${BENCH_PG_VERSION:-17} with `summarize_wal = on`, a full backup, then
  * ${BENCH_INCREMENTALS:-3} incremental backups, each after `pgbench -t ${BENCH_TRANSACTIONS:-2000}`
- * (pg_basebackup 17, plain, WAL streamed). Timed with a cold cache, each under
+ * (pg_basebackup of that version, plain, WAL streamed). PostgreSQL 17's tools come from the
+ * Debian 13 root, 18's from the forky root (there pgbench is Debian 12's 15: the root has no
+ * server package). Timed with a cold cache, each under
  * `/usr/bin/time -f %M` (peak RSS), each followed by a timed `sync` (both tools fsync already):
  *
  * - native combine of the chain (4 files at once) into a fresh directory;
@@ -31,11 +33,17 @@ import { copyTree } from '../src/transfer/copy-tree.js';
 import {
   assertSameCombinedTrees,
   PG17_TOOLS,
+  PG18_TOOLS,
   DEBIAN13_ROOT,
   DEBIAN13_SCRIPT,
+  DEBIAN_FORKY_ROOT,
+  DEBIAN_FORKY_SCRIPT,
   ensureDebian13Root,
+  ensureDebianForkyRoot,
   makeTempDir,
+  runAs,
   runInDebian13,
+  runPgClientTool,
   startPostgres,
 } from '../test/harness/index.js';
 import {
@@ -59,6 +67,12 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 20);
 const INCREMENTALS = Number(process.env.BENCH_INCREMENTALS ?? 3);
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const VERSION = process.env.BENCH_PG_VERSION === '18' ? 18 : 17;
+/** Where each version's pg_combinebackup runs (timed as a whole, chroot included). */
+const ROOT_OF = {
+  17: { script: DEBIAN13_SCRIPT, dir: DEBIAN13_ROOT, tools: PG17_TOOLS },
+  18: { script: DEBIAN_FORKY_SCRIPT, dir: DEBIAN_FORKY_ROOT, tools: PG18_TOOLS },
+}[VERSION];
 
 interface ChildRequest {
   chain: string;
@@ -112,15 +126,16 @@ async function measure(label: string, command: string, args: string[], results: 
 async function buildChain(chain: string, names: readonly string[]): Promise<void> {
   rmSync(chain, { recursive: true, force: true });
   mkdirSync(chain, { recursive: true });
-  const pg = await startPostgres({ version: 17, settings: { summarize_wal: 'on', max_wal_size: '4GB' } });
-  const pgbench = (args: string[]) =>
-    runInDebian13(
-      join(PG17_TOOLS, 'pgbench'),
-      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args],
-      {
-        timeoutMs: 3_600_000,
-      },
-    );
+  const pg = await startPostgres({
+    version: VERSION,
+    settings: { summarize_wal: 'on', max_wal_size: '4GB' },
+  });
+  const pgbench = (args: string[]) => {
+    const connection = ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args];
+    return VERSION === 17
+      ? runInDebian13(join(PG17_TOOLS, 'pgbench'), connection, { timeoutMs: 3_600_000 })
+      : runAs(null, '/usr/lib/postgresql/15/bin/pgbench', connection, { timeoutMs: 3_600_000 });
+  };
   console.log(
     `pgbench -i -s ${SCALE}, then ${INCREMENTALS} incrementals after ${TRANSACTIONS} transactions each`,
   );
@@ -139,13 +154,13 @@ async function buildChain(chain: string, names: readonly string[]): Promise<void
       'fast',
     ];
     if (index > 0) args.push(`--incremental=${join(chain, names[index - 1]!, 'data', 'backup_manifest')}`);
-    await runInDebian13(join(PG17_TOOLS, 'pg_basebackup'), args, { timeoutMs: 3_600_000 });
+    await runPgClientTool(VERSION, 'pg_basebackup', args, { timeoutMs: 3_600_000 });
   }
   await pg.stop();
 }
 
 async function main(): Promise<void> {
-  await ensureDebian13Root();
+  await (VERSION === 17 ? ensureDebian13Root() : ensureDebianForkyRoot());
   const dir = await makeTempDir('bench-combine');
   const names = ['full', ...Array.from({ length: INCREMENTALS }, (_, i) => `incr${i + 1}`)];
   // BENCH_CHAIN_DIR keeps the chain between runs (built there when it is not complete).
@@ -170,11 +185,11 @@ async function main(): Promise<void> {
     await measure('native combine', process.execPath, [SELF, '--run', JSON.stringify(request)], results);
     const pgCombine = [
       'bash',
-      DEBIAN13_SCRIPT,
+      ROOT_OF.script,
       'run',
-      DEBIAN13_ROOT,
+      ROOT_OF.dir,
       '--',
-      join(PG17_TOOLS, 'pg_combinebackup'),
+      join(ROOT_OF.tools, 'pg_combinebackup'),
     ];
     await measure(
       'pg_combinebackup',
@@ -207,7 +222,9 @@ async function main(): Promise<void> {
     `${(Math.max(...entry.rssKb) / 1024).toFixed(0)} MB`,
   ]);
   rows.push(['pg_combinebackup + cp -a', formatMs(combinePlusCopy), '-']);
-  console.log(`\n${environmentLine()}; scale ${SCALE}, ${RUNS} run(s), cold cache, times include a sync`);
+  console.log(
+    `\n${environmentLine()}; PostgreSQL ${VERSION}, scale ${SCALE}, ${RUNS} run(s), cold cache, times include a sync`,
+  );
   printTable(['<step', 'time', 'peak RSS'], rows);
   console.log(
     `\nnative / (pg_combinebackup + cp -a): ${formatRatio(time('native combine') / combinePlusCopy)} (target < 1)` +

@@ -44,6 +44,7 @@ const FORKY: DebianRoot = {
 };
 export const DEBIAN13_SCRIPT = DEBIAN13.script;
 export const DEBIAN13_ROOT = DEBIAN13.dir;
+export const DEBIAN_FORKY_SCRIPT = FORKY.script;
 export const DEBIAN_FORKY_ROOT = FORKY.dir;
 
 /** Builds the root when missing (about a minute) and mounts /proc, /dev, /tmp and /var/tmp into it. */
