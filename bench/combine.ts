@@ -32,23 +32,17 @@ import { PosixStorage } from '../src/storage/index.js';
 import { copyTree } from '../src/transfer/copy-tree.js';
 import {
   assertSameCombinedTrees,
-  PG17_TOOLS,
-  PG18_TOOLS,
-  DEBIAN13_ROOT,
-  DEBIAN13_SCRIPT,
-  DEBIAN_FORKY_ROOT,
-  DEBIAN_FORKY_SCRIPT,
   ensureDebian13Root,
   ensureDebianForkyRoot,
   makeTempDir,
-  runAs,
-  runInDebian13,
+  pgClientToolCommand,
   runPgClientTool,
   startPostgres,
 } from '../test/harness/index.js';
 import {
   BenchFailure,
   assertSucceeded,
+  pgbenchOf,
   directoryUsage,
   dropCaches,
   environmentLine,
@@ -68,11 +62,6 @@ const INCREMENTALS = Number(process.env.BENCH_INCREMENTALS ?? 3);
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const VERSION = process.env.BENCH_PG_VERSION === '18' ? 18 : 17;
-/** Where each version's pg_combinebackup runs (timed as a whole, chroot included). */
-const ROOT_OF = {
-  17: { script: DEBIAN13_SCRIPT, dir: DEBIAN13_ROOT, tools: PG17_TOOLS },
-  18: { script: DEBIAN_FORKY_SCRIPT, dir: DEBIAN_FORKY_ROOT, tools: PG18_TOOLS },
-}[VERSION];
 
 interface ChildRequest {
   chain: string;
@@ -130,12 +119,7 @@ async function buildChain(chain: string, names: readonly string[]): Promise<void
     version: VERSION,
     settings: { summarize_wal: 'on', max_wal_size: '4GB' },
   });
-  const pgbench = (args: string[]) => {
-    const connection = ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args];
-    return VERSION === 17
-      ? runInDebian13(join(PG17_TOOLS, 'pgbench'), connection, { timeoutMs: 3_600_000 })
-      : runAs(null, '/usr/lib/postgresql/15/bin/pgbench', connection, { timeoutMs: 3_600_000 });
-  };
+  const pgbench = pgbenchOf(VERSION, pg);
   console.log(
     `pgbench -i -s ${SCALE}, then ${INCREMENTALS} incrementals after ${TRANSACTIONS} transactions each`,
   );
@@ -183,14 +167,7 @@ async function main(): Promise<void> {
       rmSync(path, { recursive: true, force: true });
     const request: ChildRequest = { chain, names, destination: native };
     await measure('native combine', process.execPath, [SELF, '--run', JSON.stringify(request)], results);
-    const pgCombine = [
-      'bash',
-      ROOT_OF.script,
-      'run',
-      ROOT_OF.dir,
-      '--',
-      join(ROOT_OF.tools, 'pg_combinebackup'),
-    ];
+    const pgCombine = pgClientToolCommand(VERSION, 'pg_combinebackup');
     await measure(
       'pg_combinebackup',
       pgCombine[0]!,

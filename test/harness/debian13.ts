@@ -44,7 +44,6 @@ const FORKY: DebianRoot = {
 };
 export const DEBIAN13_SCRIPT = DEBIAN13.script;
 export const DEBIAN13_ROOT = DEBIAN13.dir;
-export const DEBIAN_FORKY_SCRIPT = FORKY.script;
 export const DEBIAN_FORKY_ROOT = FORKY.dir;
 
 /** Builds the root when missing (about a minute) and mounts /proc, /dev, /tmp and /var/tmp into it. */
@@ -146,4 +145,14 @@ export function runPgClientTool(
 ): Promise<RunResult> {
   const root = major === 17 ? DEBIAN13 : FORKY;
   return runInRoot(root, `${root.pgTools}/${program}`, args, options);
+}
+
+/**
+ * The command line that runs `program` of major version `major` in its root (as runPgClientTool
+ * does), for a caller that runs it itself (a benchmark timing it). The root must be ready
+ * (ensureDebian13Root, ensureDebianForkyRoot).
+ */
+export function pgClientToolCommand(major: 17 | 18, program: string): string[] {
+  const root = major === 17 ? DEBIAN13 : FORKY;
+  return ['bash', root.script, 'run', root.dir, '--', `${root.pgTools}/${program}`];
 }
