@@ -1,10 +1,12 @@
 /**
  * `npm run bench:backup-native`: barman-ts's native BASE_BACKUP client (backup_method = postgres,
- * plain, postgres-native.ts) against PostgreSQL 17's pg_basebackup (Debian 13 root) on the same
- * pgbench database (`pgbench -i -s ${BENCH_SCALE:-30}`, PostgreSQL 17, summarize_wal = on):
+ * plain, postgres-native.ts) against pg_basebackup of the server's version on the same pgbench
+ * database (`pgbench -i -s ${BENCH_SCALE:-30}`, PostgreSQL ${BENCH_PG_VERSION:-17}, summarize_wal
+ * = on); PostgreSQL 17's tools from the Debian 13 root, 18's from the forky root (there pgbench is
+ * Debian 12's 15: the root has no server package):
  *
  * - full: `pg_basebackup -Fp -X none -c fast` vs `barman backup` (native: Debian 12's
- *   pg_basebackup 15 cannot serve 17), each followed by a timed `sync`;
+ *   pg_basebackup 15 cannot serve 17 or 18), each followed by a timed `sync`;
  * - then about 1 % of pgbench_accounts' pages changed (one row in 6100, ~61 rows a page), and
  *   `pg_basebackup --incremental` vs `barman backup --incremental latest-full`.
  *
@@ -16,17 +18,16 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BARMAN_BIN,
-  DEBIAN13_ROOT,
-  DEBIAN13_SCRIPT,
-  PG17_TOOLS,
   ensureDebian13Root,
+  ensureDebianForkyRoot,
   makeTempDir,
-  runInDebian13,
+  pgClientToolCommand,
   startPostgres,
   writeBarmanConfig,
 } from '../test/harness/index.js';
 import {
   assertSucceeded,
+  pgbenchOf,
   directoryUsage,
   dropCaches,
   environmentLine,
@@ -42,6 +43,9 @@ import {
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 30);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 1));
+const VERSION = process.env.BENCH_PG_VERSION === '18' ? 18 : 17;
+const FULL = `pg_basebackup ${VERSION} full`;
+const INCREMENTAL = `pg_basebackup ${VERSION} --incremental`;
 
 interface Measure {
   ms: number[];
@@ -50,10 +54,13 @@ interface Measure {
 }
 
 async function main(): Promise<void> {
-  await ensureDebian13Root();
+  await (VERSION === 17 ? ensureDebian13Root() : ensureDebianForkyRoot());
   console.log(environmentLine());
   const dir = await makeTempDir('bench-backup-native');
-  const pg = await startPostgres({ version: 17, settings: { summarize_wal: 'on', max_wal_size: '4GB' } });
+  const pg = await startPostgres({
+    version: VERSION,
+    settings: { summarize_wal: 'on', max_wal_size: '4GB' },
+  });
   const results = new Map<string, Measure>();
   try {
     const config = writeBarmanConfig({
@@ -70,15 +77,8 @@ async function main(): Promise<void> {
       },
     });
     const base = join(dir, 'home', 'main', 'base');
-    const pgbench = (args: string[]) =>
-      runInDebian13(
-        join(PG17_TOOLS, 'pgbench'),
-        ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args],
-        {
-          timeoutMs: 3_600_000,
-        },
-      );
-    console.log(`pgbench -i -s ${SCALE} on PostgreSQL 17`);
+    const pgbench = pgbenchOf(VERSION, pg);
+    console.log(`pgbench -i -s ${SCALE} on PostgreSQL ${VERSION}`);
     await pgbench(['-i', '-q', '-s', String(SCALE), 'postgres']);
 
     const measure = async (label: string, command: string, args: string[], target: () => string) => {
@@ -96,11 +96,7 @@ async function main(): Promise<void> {
       results.set(label, entry);
     };
     const pgBasebackup = (destination: string, extra: string[] = []) => [
-      DEBIAN13_SCRIPT,
-      'run',
-      DEBIAN13_ROOT,
-      '--',
-      join(PG17_TOOLS, 'pg_basebackup'),
+      ...pgClientToolCommand(VERSION, 'pg_basebackup').slice(1),
       '-d',
       pg.connectionString,
       '-D',
@@ -117,9 +113,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= RUNS; round += 1) {
       const tools = join(dir, `pg_basebackup-${round}`);
       mkdirSync(tools);
-      await measure('pg_basebackup 17 full', 'bash', pgBasebackup(join(tools, 'full')), () =>
-        join(tools, 'full'),
-      );
+      await measure(FULL, 'bash', pgBasebackup(join(tools, 'full')), () => join(tools, 'full'));
       await measure(
         'barman-ts native full',
         process.execPath,
@@ -129,7 +123,7 @@ async function main(): Promise<void> {
       await pg.query('UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 6100 = 1');
       await pg.query('CHECKPOINT');
       await measure(
-        'pg_basebackup 17 --incremental',
+        INCREMENTAL,
         'bash',
         pgBasebackup(join(tools, 'incr'), [`--incremental=${join(tools, 'full', 'backup_manifest')}`]),
         () => join(tools, 'incr'),
@@ -150,9 +144,7 @@ async function main(): Promise<void> {
   printTable(
     ['backup', 'time (+sync)', 'size', 'peak RSS', 'vs pg_basebackup'],
     [...results.entries()].map(([label, entry]) => {
-      const reference = label.includes('incremental')
-        ? 'pg_basebackup 17 --incremental'
-        : 'pg_basebackup 17 full';
+      const reference = label.includes('incremental') ? INCREMENTAL : FULL;
       return [
         label,
         formatMs(median(entry.ms)),

