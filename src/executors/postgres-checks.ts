@@ -18,6 +18,14 @@ export async function pgBasebackupChecks(ctx: ExecutorCheckContext): Promise<voi
     return;
   }
   ctx.c.start('pg_basebackup');
+  if (ctx.incrementalBackup) {
+    // Taken by barman-ts's own client whatever pg_basebackup is (baseBackupClient): not looked for.
+    const hint = 'not used: barman-ts takes incremental backups with its own BASE_BACKUP client';
+    ctx.c.add('pg_basebackup', true, hint);
+    ctx.c.start('pg_basebackup compatible');
+    ctx.c.add('pg_basebackup compatible', true, hint);
+    return;
+  }
   const tool = await findPgTool(['pg_basebackup'], ctx.searchPath, ctx.signal);
   const version = await ctx.serverVersion();
   const toolMajor = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : null;

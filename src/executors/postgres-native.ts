@@ -11,6 +11,7 @@
  * When this client is used instead of pg_basebackup: see baseBackupClient().
  */
 import * as postgres from '../postgres/index.js';
+import type { BackupInfo } from '../catalog/backup-info.js';
 import type { ServerFacts } from './concurrent.js';
 import { announceCopy, backupTimestamp } from './concurrent.js';
 import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
@@ -47,9 +48,10 @@ export async function nativePlainBackup(
   facts: ServerFacts,
   standby: boolean,
 ): Promise<ExecutorOutcome> {
-  await saveIncrementalFacts(request, client);
+  const incrementalInfo = await incrementalFacts(request, client);
   const start = await postgres.walPosition(client);
   await request.save({
+    ...incrementalInfo,
     status: 'STARTED',
     begin_time: backupTimestamp(start.time),
     timeline: start.timeline,
@@ -73,18 +75,20 @@ export async function nativePlainBackup(
 
 /**
  * What Barman 3.11+ records for an incremental backup (a full backup keeps Barman 3.4's keys
- * only), whichever storage it goes to; nothing for a full backup.
+ * only), whichever storage it goes to; nothing for a full backup. Saved with the STARTED status
+ * (one backup.info write, not two).
  */
-export async function saveIncrementalFacts(
+export async function incrementalFacts(
   request: BackupRequest,
   client: postgres.PostgresClient,
-): Promise<void> {
-  if (!request.incremental) return;
-  await request.save({
-    data_checksums: await postgres.setting(client, 'data_checksums'),
-    summarize_wal: await postgres.setting(client, 'summarize_wal'),
-    cluster_size: await postgres.clusterSize(client),
-  });
+): Promise<Partial<BackupInfo>> {
+  if (!request.incremental) return {};
+  const [dataChecksums, summarizeWal, clusterSize] = await Promise.all([
+    postgres.setting(client, 'data_checksums'),
+    postgres.setting(client, 'summarize_wal'),
+    postgres.clusterSize(client),
+  ]);
+  return { data_checksums: dataChecksums, summarize_wal: summarizeWal, cluster_size: clusterSize };
 }
 
 /**

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BarmanError, describeError } from '../errors/index.js';
 import * as postgres from '../postgres/index.js';
 import { CommandFailedError, runProgram } from '../process/index.js';
-import { findProgram, postgresToolVersion } from '../process/postgres-tools.js';
+import { findPgTool, toolSearchPath } from '../process/postgres-tools.js';
 import { makeTreePrivate } from '../storage/durable-files.js';
 import { encryptionKeyOf } from '../transfer/gpg.js';
 import { parseLsn } from '../wal/names.js';
@@ -45,20 +45,20 @@ export const postgresExecutor: BackupExecutor = {
     if (!request.storage.features.localFiles) return streamBackupToObjectStore(request);
     const { config } = request;
     request.setStep('initialising postgres backup_method');
-    const program = await findProgram('pg_basebackup', config.path_prefix);
+    const incremental = request.incremental !== undefined && request.incremental !== null;
+    // An incremental backup is always taken by barman-ts's own client (baseBackupClient): no need
+    // to find pg_basebackup and run it for its version (Debian's pg_wrapper is a Perl script).
+    const tool = incremental ? null : await findPgTool(['pg_basebackup'], toolSearchPath(config.path_prefix));
+    const program = tool?.path ?? null;
+    const toolMajor = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : null;
     const client = await postgres.PostgresClient.connect(config.conninfo);
     try {
       // This session waits through the whole copy: idle_session_timeout must not end it.
       if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
-      const tool = program ? await postgresToolVersion(program) : null;
       const serverMajor = Math.floor(client.serverVersion / 10000);
       const native =
-        baseBackupClient(
-          config.backup_compression,
-          client.serverVersion,
-          tool?.major ?? null,
-          request.incremental !== undefined && request.incremental !== null,
-        ) === 'native';
+        baseBackupClient(config.backup_compression, client.serverVersion, toolMajor, incremental) ===
+        'native';
       const keyId = encryptionKeyOf(config);
       if (keyId !== null && canSealWhileCopying(client.serverVersion)) {
         // Encrypted as it is copied: no plaintext archive ever on disk (postgres-sealed.ts).
@@ -72,10 +72,10 @@ export const postgresExecutor: BackupExecutor = {
           hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
         });
       }
-      if (!native && (!tool || tool.major < serverMajor)) {
+      if (!native && (toolMajor === null || toolMajor < serverMajor)) {
         throw new BarmanError(
           'pg-basebackup-incompatible',
-          `${program} ${tool?.text ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
+          `${program} ${tool?.fullVersion ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
             'pg_basebackup must be the same major version as the server, or newer',
           { hint: `Set path_prefix to the bin directory of PostgreSQL ${serverMajor}'s client programs.` },
         );

@@ -101,6 +101,8 @@ export interface ExecutorCheckContext {
   };
   /** path_prefix then PATH, where PostgreSQL's client programs are looked for. */
   readonly searchPath: string;
+  /** True for the pre-backup check of an incremental backup (`backup --incremental`). */
+  readonly incrementalBackup: boolean;
   /** Aborted when check_timeout expires. */
   readonly signal: AbortSignal;
   readonly log: Logger;

@@ -2,7 +2,6 @@
  * The only importer of execa: every external program runs from an argument array, never from a
  * string glued into a shell. Shell is used only where the user wrote shell (see runShell).
  */
-import { execa } from 'execa';
 import { BarmanError } from '../errors/index.js';
 
 export interface RunOptions {
@@ -59,6 +58,8 @@ export async function runProgramUnchecked(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<RunResult> {
+  // Loaded on first use: a quarter of a megabyte that most runs (a backup, get-wal) never need.
+  const { execa } = await import('execa');
   const result = await execa(program, args, {
     reject: false,
     cwd: options.cwd,

@@ -7,6 +7,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
+import type { RunResult } from './index.js';
 import { runProgramUnchecked } from './index.js';
 
 export interface PgTool {
@@ -71,14 +72,48 @@ export function toolCompatible(serverMajor: string, toolMajor: string): boolean 
   return compareVersions('9.2', serverMajor) < 0 && compareVersions(serverMajor, toolMajor) <= 0;
 }
 
-async function isExecutableFile(path: string): Promise<boolean> {
+/** The file's identity when `path` is an executable regular file, else null. */
+async function executableFile(path: string): Promise<string | null> {
   try {
-    if (!(await stat(path)).isFile()) return false;
+    const info = await stat(path);
+    if (!info.isFile()) return null;
     await access(path, constants.X_OK);
-    return true;
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/**
+ * `--version` runs already made in this process, by program file (a replaced file is asked
+ * again) and PATH: a backup's pre-backup check and its executor ask about the same
+ * pg_basebackup, and Debian's pg_wrapper is a Perl script that takes tens of milliseconds to
+ * start, more with a cold cache. A run that failed or was aborted is not kept.
+ */
+const versionRuns = new Map<string, Promise<RunResult>>();
+
+function versionRun(
+  path: string,
+  identity: string,
+  searchPath: string,
+  signal?: AbortSignal,
+): Promise<RunResult> {
+  const key = `${path}\0${identity}\0${searchPath}`;
+  const known = versionRuns.get(key);
+  if (known) return known;
+  const run = runProgramUnchecked(path, ['--version'], {
+    env: { ...process.env, PATH: searchPath },
+    timeoutMs: 10_000,
+    signal,
+  });
+  versionRuns.set(key, run);
+  run.then(
+    (result) => {
+      if (result.exitCode !== 0) versionRuns.delete(key);
+    },
+    () => versionRuns.delete(key),
+  );
+  return run;
 }
 
 /**
@@ -94,13 +129,10 @@ export async function findPgTool(
     if (!directory) continue;
     for (const name of names) {
       const path = join(directory, name);
-      if (!(await isExecutableFile(path))) continue;
+      const identity = await executableFile(path);
+      if (identity === null) continue;
       try {
-        const run = await runProgramUnchecked(path, ['--version'], {
-          env: { ...process.env, PATH: searchPath },
-          timeoutMs: 10_000,
-          signal,
-        });
+        const run = await versionRun(path, identity, searchPath, signal);
         if (run.exitCode !== 0) continue; // an inactive pg_wrapper shim
         const version = parseToolVersion(run.stdout);
         return { path, fullVersion: version?.full ?? null, majorVersion: version?.major ?? null };

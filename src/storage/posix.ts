@@ -135,14 +135,26 @@ export class PosixStorage implements Storage {
   async listTree(path: string): Promise<StorageObject[]> {
     const found: StorageObject[] = [];
     const walk = async (relative: string): Promise<void> => {
-      for (const entry of await this.list(relative)) {
-        const child = relative ? `${relative}/${entry.name}` : entry.name;
-        if (entry.kind === 'directory') await walk(child);
-        else if (entry.kind === 'file') {
-          const info = await this.stat(child);
-          if (info) found.push({ path: child, size: info.size, mtimeMs: info.mtimeMs, links: info.links });
-        }
-      }
+      const entries = await this.list(relative);
+      const childOf = (name: string) => (relative ? `${relative}/${name}` : name);
+      // A directory's files are stat'ed together (the thread pool bounds how many at once): one
+      // after the other, a data directory's thousand files cost a thousand round trips.
+      const infos = await Promise.all(
+        entries.map((entry) =>
+          entry.kind === 'file' ? this.stat(childOf(entry.name)) : Promise.resolve(null),
+        ),
+      );
+      entries.forEach((entry, index) => {
+        const info = infos[index];
+        if (info)
+          found.push({
+            path: childOf(entry.name),
+            size: info.size,
+            mtimeMs: info.mtimeMs,
+            links: info.links,
+          });
+      });
+      for (const entry of entries) if (entry.kind === 'directory') await walk(childOf(entry.name));
     };
     await walk(path.replace(/^\/+|\/+$/g, ''));
     return found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -77,12 +77,17 @@ export function refuseStagingFlags(
  * loudly, until its WAL arrives, so the first backup of a new server needs no
  * `switch-wal --archive` dance.
  */
-export async function passesPreBackupCheck(ctx: CommandContext, server: ServerEntry): Promise<boolean> {
+export async function passesPreBackupCheck(
+  ctx: CommandContext,
+  server: ServerEntry,
+  incremental = false,
+): Promise<boolean> {
   const report = await runServerChecks(server, {
     log: ctx.log,
     report: new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message)),
     timeoutSeconds: server.config.check_timeout,
     catalogueAreas: catalogueAreas(ctx.config),
+    incrementalBackup: incremental,
   });
   const blocking = report.results.filter((result) => isCritical(result) && result.name !== 'WAL archive');
   if (blocking.length === 0) return true;

@@ -137,7 +137,7 @@ async function backupAt(
         return { server: config.name, backupId: null, status: 'FAILED', error: message };
       }
     }
-    if (!(await passesPreBackupCheck(ctx, { ...server, config })))
+    if (!(await passesPreBackupCheck(ctx, { ...server, config }, parent !== null)))
       return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
     try {
       executor = executorFor(config);

@@ -4,7 +4,6 @@
  * by the pure-JavaScript `fzstd` streaming decoder (concatenated and skippable frames included).
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { Zstd } from '@hpcc-js/wasm-zstd';
 import { Decompress } from 'fzstd';
 import { CompressionError } from './types.js';
 
@@ -40,7 +39,10 @@ interface Engine {
 let engine: Promise<Engine> | undefined;
 
 function loadEngine(): Promise<Engine> {
-  engine ??= Zstd.load().then((zstd) => {
+  // Imported on first use: the module (a quarter of a megabyte of JavaScript and WebAssembly)
+  // would otherwise be parsed by every command that can compress, whatever it compresses with.
+  engine ??= import('@hpcc-js/wasm-zstd').then(async ({ Zstd }) => {
+    const zstd = await Zstd.load();
     const internals = zstd as unknown as {
       _zstdClass?: ZstdModuleClass;
       _mainModule?: { _module?: { HEAPU8?: Uint8Array } };

@@ -1,6 +1,6 @@
 /** Finding and judging pg_basebackup / pg_receivewal versions the way Barman does. */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -68,4 +68,27 @@ test('finds the first program that runs, skipping shims that fail and non-execut
     majorVersion: '9.6',
   });
   assert.equal(await findPgTool(['pg_basebackup'], [shim, plain].join(':')), null);
+});
+
+test('asks a program its --version once a process, again once the file is replaced', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'barman-ts-pgtools-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const runs = join(dir, 'runs');
+  const program = join(dir, 'pg_basebackup');
+  const install = (version: string) => {
+    writeFileSync(
+      program,
+      `#!/bin/sh\necho run >> '${runs}'\necho "pg_basebackup (PostgreSQL) ${version}"\n`,
+    );
+    chmodSync(program, 0o755);
+  };
+  const runCount = () => readFileSync(runs, 'utf8').split('\n').filter(Boolean).length;
+  install('16.4');
+  assert.equal((await findPgTool(['pg_basebackup'], dir))?.fullVersion, '16.4');
+  assert.equal((await findPgTool(['pg_basebackup'], dir))?.fullVersion, '16.4');
+  assert.equal(runCount(), 1);
+  // An upgrade in between (another file, another size): asked again.
+  install('17.10');
+  assert.equal((await findPgTool(['pg_basebackup'], dir))?.fullVersion, '17.10');
+  assert.equal(runCount(), 2);
 });

@@ -31,6 +31,8 @@ export interface ServerCheckOptions {
   /** Every directory of the catalogue (all servers'): where a restore drill must not go. */
   catalogueAreas: readonly CatalogueArea[];
   nowMs?: number;
+  /** The pre-backup check of an incremental backup, which barman-ts's own client always takes. */
+  incrementalBackup?: boolean;
 }
 
 const DONE_STATUSES = new Set(['DONE', 'WAITING_FOR_WALS']);
@@ -40,6 +42,7 @@ export class CheckContext implements ExecutorCheckContext {
   readonly nowMs: number;
   readonly searchPath: string;
   readonly catalogueAreas: readonly CatalogueArea[];
+  readonly incrementalBackup: boolean;
   private layoutPromise: Promise<ServerLayout | null> | undefined;
   private catalogPromise: Promise<ServerCatalog | null> | undefined;
   private pgPromise: Promise<PostgresProbe> | undefined;
@@ -56,6 +59,7 @@ export class CheckContext implements ExecutorCheckContext {
     this.nowMs = options.nowMs ?? Date.now();
     this.searchPath = toolSearchPath(entry.config.path_prefix);
     this.catalogueAreas = options.catalogueAreas;
+    this.incrementalBackup = options.incrementalBackup === true;
   }
 
   /** Barman's local layout (xlog.db), or null for a catalogue in object storage. */
