@@ -4,7 +4,16 @@
  * file or the new one (plus, at worst, a temp file that readers ignore).
  */
 import { once } from 'node:events';
-import { closeSync, constants as fsConstants, createReadStream, openSync, readSync } from 'node:fs';
+import {
+  close as closeFd,
+  closeSync,
+  constants as fsConstants,
+  createReadStream,
+  open as openFd,
+  openSync,
+  read as readFd,
+  readSync,
+} from 'node:fs';
 import {
   access,
   copyFile,
@@ -180,16 +189,22 @@ export class PosixStorage implements Storage {
   }
 
   async readHead(path: string, length: number): Promise<Buffer> {
-    const handle = await open(this.full(path), 'r');
-    try {
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, 0);
-      return buffer.subarray(0, bytesRead);
-    } catch (error) {
-      throw withPath(error, this.full(path));
-    } finally {
-      await handle.close();
-    }
+    // On file descriptors, not a FileHandle: a combine reads ~2,000 INCREMENTAL headers before it
+    // writes anything, and the FileHandle's promises cost about half of that time.
+    const full = this.full(path);
+    return new Promise((resolvePromise, reject) => {
+      openFd(full, 'r', (openError, fd) => {
+        if (openError) return reject(withPath(openError, full));
+        const buffer = Buffer.alloc(length);
+        readFd(fd, buffer, 0, length, 0, (readError, bytesRead) => {
+          closeFd(fd, (closeError) => {
+            const error = readError ?? closeError;
+            if (error) reject(withPath(error, full));
+            else resolvePromise(buffer.subarray(0, bytesRead));
+          });
+        });
+      });
+    });
   }
 
   async openRead(path: string): Promise<Readable> {
