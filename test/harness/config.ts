@@ -64,3 +64,14 @@ export function writeBarmanConfig(spec: BarmanConfigSpec): string {
   chmodSync(path, spec.mode ?? 0o600); // an existing file keeps its mode otherwise
   return path;
 }
+
+/**
+ * An archive_command delivering each WAL file whole into every directory of `incoming` (several
+ * servers — barman-ts's and Barman's — archiving one cluster): copied into `spool`, on the same
+ * file system, then renamed into place, so that no archiver ever reads a partial file.
+ */
+export function incomingArchiveCommand(spool: string, incoming: readonly string[]): string {
+  return incoming
+    .map((directory, index) => `cp %p ${spool}/${index}.%f && mv ${spool}/${index}.%f ${directory}/%f`)
+    .join(' && ');
+}

@@ -40,6 +40,7 @@ import {
   startRecoveredCopy,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  incomingArchiveCommand,
 } from '../harness/index.js';
 
 type Server = 'b320' | 'ts';
@@ -110,10 +111,10 @@ describe('encrypted catalogues shared with Barman 3.20 (PostgreSQL 18)', { concu
       pg = await startPostgres({
         version: 18,
         // Plain whole files into incoming/: each tool's archive-wal compresses and encrypts them.
-        archiveCommand: SERVERS.map(
-          (server) =>
-            `cp %p ${spool}/${server}.%f && mv ${spool}/${server}.%f ${dir}/home/${server}/incoming/%f`,
-        ).join(' && '),
+        archiveCommand: incomingArchiveCommand(
+          spool,
+          SERVERS.map((server) => join(dir, 'home', server, 'incoming')),
+        ),
       });
       const server = {
         conninfo: pg.conninfo,

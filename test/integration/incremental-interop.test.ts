@@ -31,6 +31,7 @@ import {
   startRecoveredCopy,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  incomingArchiveCommand,
 } from '../harness/index.js';
 
 const STATE_SQL =
@@ -171,9 +172,7 @@ describe('incremental chains shared with Barman 3.13 (PostgreSQL 17)', { concurr
         version: 17,
         settings: { summarize_wal: 'on' },
         // Whole files only (a copy, then a rename): both tools archive while PostgreSQL writes.
-        archiveCommand: ['b313', 'ts']
-          .map((server) => `cp %p ${spool}/${server}.%f && mv ${spool}/${server}.%f ${incoming(server)}/%f`)
-          .join(' && '),
+        archiveCommand: incomingArchiveCommand(spool, ['b313', 'ts'].map(incoming)),
       });
       const server = {
         conninfo: pg.conninfo,

@@ -33,6 +33,7 @@ import {
   startRecoveredCopy,
   switchWalAndWaitArchived,
   writeBarmanConfig,
+  incomingArchiveCommand,
 } from '../harness/index.js';
 
 const SERVERS = ['b313', 'ts'] as const;
@@ -204,9 +205,10 @@ describe('worm_mode catalogues shared with Barman 3.13 and 3.20', { concurrency:
       pg = await startPostgres({
         version: 17,
         // Whole files only (a copy, then a rename): both tools archive while PostgreSQL writes.
-        archiveCommand: SERVERS.map(
-          (server) => `cp %p ${spool}/${server}.%f && mv ${spool}/${server}.%f ${home(server)}/incoming/%f`,
-        ).join(' && '),
+        archiveCommand: incomingArchiveCommand(
+          spool,
+          SERVERS.map((server) => join(home(server), 'incoming')),
+        ),
       });
       const server = {
         conninfo: pg.conninfo,
