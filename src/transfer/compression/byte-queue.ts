@@ -1,3 +1,6 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { CompressionError } from './types.js';
+
 /** A FIFO of buffers that hands out contiguous slices, copying only when a slice spans chunks. */
 export class ByteQueue {
   private chunks: Buffer[] = [];
@@ -67,5 +70,41 @@ export class ByteQueue {
     }
     this.length -= dropped;
     return dropped;
+  }
+}
+
+/**
+ * A decompressing stream over a framed format: input is queued, `drain` decodes every whole frame
+ * it holds, and the end of the input must fall on a frame boundary (`atFrameBoundary`), or the
+ * stream fails as truncated.
+ */
+export abstract class FramedDecompressStream extends Transform {
+  protected readonly input = new ByteQueue();
+
+  constructor(private readonly format: string) {
+    super({ readableHighWaterMark: 1 << 20 });
+  }
+
+  protected abstract drain(): void;
+  protected abstract atFrameBoundary(): boolean;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.input.push(chunk);
+      this.drain();
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.drain();
+      if (!this.atFrameBoundary()) throw new CompressionError(`${this.format}: truncated input`);
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
   }
 }

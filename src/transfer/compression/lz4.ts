@@ -7,7 +7,7 @@
  * and skippable frames.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { ByteQueue } from './byte-queue.js';
+import { FramedDecompressStream } from './byte-queue.js';
 import { Xxh32, xxh32 } from './checksums.js';
 import { CompressionError } from './types.js';
 
@@ -319,8 +319,7 @@ type DecoderState =
   | { kind: 'skip'; remaining: number };
 
 /** Streaming LZ4 frame decompressor. */
-export class Lz4DecompressStream extends Transform {
-  private readonly input = new ByteQueue();
+export class Lz4DecompressStream extends FramedDecompressStream {
   private state: DecoderState = { kind: 'magic' };
   private blockMax = 0;
   private independent = true;
@@ -332,36 +331,18 @@ export class Lz4DecompressStream extends Transform {
   private history: Buffer = Buffer.alloc(0);
 
   constructor() {
-    super({ readableHighWaterMark: 1 << 20 });
+    super('lz4');
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.input.push(chunk);
-      this.drain();
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.drain();
-      if (this.state.kind !== 'magic' || this.input.length > 0) {
-        throw new CompressionError('lz4: truncated input');
-      }
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+  protected atFrameBoundary(): boolean {
+    return this.state.kind === 'magic' && this.input.length === 0;
   }
 
   private takeBytes(n: number): Buffer | null {
     return this.input.take(n);
   }
 
-  private drain(): void {
+  protected drain(): void {
     for (;;) {
       const state = this.state;
       switch (state.kind) {

@@ -6,7 +6,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import snappyjs from 'snappyjs';
-import { ByteQueue } from './byte-queue.js';
+import { FramedDecompressStream } from './byte-queue.js';
 import { maskedCrc32c } from './checksums.js';
 import { SNAPPY_STREAM_IDENTIFIER } from './magic.js';
 import { CompressionError } from './types.js';
@@ -88,38 +88,19 @@ export class SnappyCompressStream extends Transform {
   }
 }
 
-export class SnappyDecompressStream extends Transform {
-  private readonly input = new ByteQueue();
+export class SnappyDecompressStream extends FramedDecompressStream {
   private sawIdentifier = false;
   private skipRemaining = 0;
 
   constructor() {
-    super({ readableHighWaterMark: 1 << 20 });
+    super('snappy');
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.input.push(chunk);
-      this.drain();
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+  protected atFrameBoundary(): boolean {
+    return this.input.length === 0 && this.skipRemaining === 0;
   }
 
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.drain();
-      if (this.input.length > 0 || this.skipRemaining > 0) {
-        throw new CompressionError('snappy: truncated input');
-      }
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  private drain(): void {
+  protected drain(): void {
     for (;;) {
       if (this.skipRemaining > 0) {
         this.skipRemaining -= this.input.skip(this.skipRemaining);
