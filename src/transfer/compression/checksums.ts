@@ -32,7 +32,43 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 type Crc32c = (data: Buffer, crc?: number) => number;
 
+/** The CRC-32C of a file range and its first bytes, as native/crc32c's crc32cFile answers. */
+export interface FileCrc32c {
+  crc: number;
+  /** Bytes read: fewer than asked at the end of the file. */
+  bytes: number;
+  /** A copy of the first `headBytes` read (fewer in a shorter file); null when none were asked. */
+  head: Buffer | null;
+}
+
+/**
+ * The addon's crc32cFile(path, offset, length (-1: to the end), headBytes (<= 64), bufferBytes):
+ * opens, reads and checksums on libuv's thread pool, one call per file; rejects with an Error
+ * shaped like Node's fs errors (code, syscall, path).
+ */
+export type Crc32cFile = (
+  path: string,
+  offset: number,
+  length: number,
+  headBytes: number,
+  bufferBytes: number,
+) => Promise<FileCrc32c>;
+
 let hardwareCrc32c: Crc32c | null | undefined;
+let addonCrc32cFile: Crc32cFile | null | undefined;
+
+/** The addon's crc32cFile; null where the addon did not build or the CPU lacks SSE 4.2. */
+export function nativeCrc32cFile(): Crc32cFile | null {
+  if (addonCrc32cFile === undefined) {
+    try {
+      const module = createRequire(import.meta.url)('barman-ts-crc32c') as { crc32cFile?: Crc32cFile };
+      addonCrc32cFile = typeof module.crc32cFile === 'function' ? module.crc32cFile : null;
+    } catch {
+      addonCrc32cFile = null; // not built here: callers read and checksum in JavaScript
+    }
+  }
+  return addonCrc32cFile;
+}
 
 function loadHardwareCrc32c(): Crc32c | null {
   const require = createRequire(import.meta.url);
