@@ -6,7 +6,7 @@
  * `features`, never discovered by a failure halfway.
  */
 import type { Readable } from 'node:stream';
-import type { FileCrc32c } from '../transfer/compression/checksums.js';
+import type { FileCrc32c } from '../util/native-crc32c.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from './immutable.js';
 
 export interface StorageEntry {

@@ -34,7 +34,7 @@ import {
 import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { withPath } from '../errors/system.js';
-import { type FileCrc32c, nativeCrc32cFile } from '../transfer/compression/checksums.js';
+import { crc32cAddon, type FileCrc32c } from '../util/native-crc32c.js';
 import {
   namingTarget,
   tempPathFor,
@@ -246,7 +246,7 @@ export class PosixStorage implements Storage {
     path: string,
     options: { algorithm: 'CRC32C'; headBytes: number },
   ): Promise<FileCrc32c | null> {
-    const crc32cFile = options.algorithm === 'CRC32C' ? nativeCrc32cFile() : null;
+    const crc32cFile = options.algorithm === 'CRC32C' ? crc32cAddon()?.crc32cFile : undefined;
     if (!crc32cFile) return null;
     const full = this.full(path);
     return crc32cFile(full, 0, -1, options.headBytes, NATIVE_READ_CHUNK).catch((error: unknown) => {

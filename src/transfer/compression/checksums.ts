@@ -8,6 +8,7 @@
  * JavaScript one below (about 1 GB/s). All give the same values; each is loaded on first use.
  */
 import { createRequire } from 'node:module';
+import { crc32cAddon } from '../../util/native-crc32c.js';
 
 /** Slice-by-16 tables for the reflected CRC-32C polynomial 0x82F63B78. */
 const CRC32C_TABLE = (() => {
@@ -32,54 +33,17 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 type Crc32c = (data: Buffer, crc?: number) => number;
 
-/** The CRC-32C of a file range and its first bytes, as native/crc32c's crc32cFile answers. */
-export interface FileCrc32c {
-  crc: number;
-  /** Bytes read: fewer than asked at the end of the file. */
-  bytes: number;
-  /** A copy of the first `headBytes` read (fewer in a shorter file); null when none were asked. */
-  head: Buffer | null;
-}
-
-/**
- * The addon's crc32cFile(path, offset, length (-1: to the end), headBytes (<= 64), bufferBytes):
- * opens, reads and checksums on libuv's thread pool, one call per file; rejects with an Error
- * shaped like Node's fs errors (code, syscall, path).
- */
-export type Crc32cFile = (
-  path: string,
-  offset: number,
-  length: number,
-  headBytes: number,
-  bufferBytes: number,
-) => Promise<FileCrc32c>;
-
 let hardwareCrc32c: Crc32c | null | undefined;
-let addonCrc32cFile: Crc32cFile | null | undefined;
-
-/** The addon's crc32cFile; null where the addon did not build or the CPU lacks SSE 4.2. */
-export function nativeCrc32cFile(): Crc32cFile | null {
-  if (addonCrc32cFile === undefined) {
-    try {
-      const module = createRequire(import.meta.url)('barman-ts-crc32c') as { crc32cFile?: Crc32cFile };
-      addonCrc32cFile = typeof module.crc32cFile === 'function' ? module.crc32cFile : null;
-    } catch {
-      addonCrc32cFile = null; // not built here: callers read and checksum in JavaScript
-    }
-  }
-  return addonCrc32cFile;
-}
 
 function loadHardwareCrc32c(): Crc32c | null {
-  const require = createRequire(import.meta.url);
   // The addon exports no crc32c on a CPU without SSE 4.2; a failed build leaves no addon at all.
-  for (const name of ['barman-ts-crc32c', '@node-rs/crc32']) {
-    try {
-      const module = require(name) as { crc32c?: Crc32c | null };
-      if (typeof module.crc32c === 'function') return module.crc32c;
-    } catch {
-      // Not installed or not loadable here: the next one.
-    }
+  const own = crc32cAddon()?.crc32c;
+  if (typeof own === 'function') return own;
+  try {
+    const module = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: Crc32c | null };
+    if (typeof module.crc32c === 'function') return module.crc32c;
+  } catch {
+    // Not installed or not loadable here: the JavaScript one.
   }
   return null;
 }

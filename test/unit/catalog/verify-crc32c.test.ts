@@ -15,7 +15,10 @@ import { crc32cManifestHex } from '../../../src/catalog/manifest-checksum.js';
 import { verifyBackupContent } from '../../../src/catalog/verify-backup.js';
 import { backupLayoutFor } from '../../../src/recovery/layout.js';
 import { PosixStorage, type Storage } from '../../../src/storage/index.js';
-import { nativeCrc32cFile, portableCrc32c } from '../../../src/transfer/compression/checksums.js';
+import { portableCrc32c } from '../../../src/transfer/compression/checksums.js';
+import { crc32cAddon } from '../../../src/util/native-crc32c.js';
+
+const nativeCrc32cFile = () => crc32cAddon()?.crc32cFile ?? null;
 
 const root = mkdtempSync(join(tmpdir(), 'verify-crc32c-'));
 after(() => rmSync(root, { recursive: true, force: true }));
