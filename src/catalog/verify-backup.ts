@@ -140,8 +140,9 @@ export async function verifyBackupContent(
       count(bytesSoFar);
       options.onProgress?.({ ...progress });
     };
-    // A local plain copy without threads (one core, `threads: 1`) is read the threads' way, with
-    // blocking 128 KiB reads: streamed 1 MiB reads cost this thread about three times the system time.
+    // A local plain copy without threads: CRC32C by the storage's checksumFile (the addon, on
+    // libuv's pool), else (SHA with `threads: 1`, no addon) read the threads' way, with blocking
+    // 128 KiB reads: streamed 1 MiB reads cost this thread about three times the system time.
     const local = content.kind === 'plain' && localRoot !== null && file.stored !== undefined;
     const digest = !local
       ? await digestFile(read, request, onBytes)
