@@ -8,21 +8,26 @@
  * (`drop_caches`) and a warm one, under `/usr/bin/time -f %M` (peak RSS); pg_verifybackup runs
  * with `-n` (no WAL parsing), as Barman runs it and as the native verifier works. The native
  * verifier runs in a child process of its own (verify-backup-child.ts, so its RSS is measured
- * alone and the harness's load time is not counted) twice: as verify-backup runs it (CRC32C on its
- * main thread, SHA on a worker thread per core) and with the other choice (CRC32C on a worker
- * thread per core; SHA on the main thread only, what a single core gets).
+ * alone and the harness's load time is not counted) twice: as verify-backup runs it (CRC32C by
+ * PosixStorage.checksumFile, the crc32c addon on libuv's thread pool; SHA on a worker thread per
+ * core) and with the other choice (CRC32C on a worker thread per core; SHA on the main thread
+ * only, what a single core gets). The real command runs too: `barman verify-backup` (bin/barman.js,
+ * its bundle, a barman.conf whose server's basebackups_directory is the backup's parent), Node's
+ * start and the CLI's loading included.
  *
  * Issue 14's target: native verify-backup of a 2 GB backup ≤ 1.2× pg_verifybackup's time.
- * BENCH_RUNS=n repeats each in n rounds and reports medians. BENCH_BACKUP_DIR keeps the backup
- * and its two manifests between runs (made there when missing).
+ * BENCH_RUNS=n repeats each in n interleaved rounds and reports medians. BENCH_BACKUP_DIR keeps
+ * the backup and its two manifests between runs (made there when missing). BENCH_BASELINE_CHILD,
+ * the verify-backup-child.js of another build (a copy of dist/ made before a change), adds its
+ * rows to the same rounds: before and after compared under the same load.
  *
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backupContent } from '../src/catalog/backup-content.js';
-import { emptyBackupInfo } from '../src/catalog/backup-info.js';
+import { emptyBackupInfo, formatBackupInfo } from '../src/catalog/backup-info.js';
 import { generateBackupManifest } from '../src/catalog/generate-manifest.js';
 import { VERIFY_CONCURRENCY } from '../src/commands/shared/stored-backup.js';
 import { backupLayoutFor } from '../src/recovery/layout.js';
@@ -35,6 +40,7 @@ import {
   makeTempDir,
   runInDebian13,
   startPostgres,
+  writeBarmanConfig,
 } from '../test/harness/index.js';
 import {
   assertSucceeded,
@@ -51,6 +57,8 @@ import {
 } from './common.js';
 
 const CHILD = fileURLToPath(new URL('./verify-backup-child.js', import.meta.url));
+const BARMAN = fileURLToPath(new URL('../../bin/barman.js', import.meta.url));
+const BASELINE_CHILD = process.env.BENCH_BASELINE_CHILD ?? null;
 const SCALE = Number(process.env.BENCH_SCALE ?? 130);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const BACKUP_ID = '20260101T000000';
@@ -61,6 +69,35 @@ async function contentOf(root: string) {
     storage,
     content: await backupContent(storage, backupLayoutFor({ kind: 'posix', path: root }), BACKUP_ID, []),
   };
+}
+
+/**
+ * A barman.conf whose server `bench` keeps its backups in `root` (the backup's parent), and the
+ * backup's backup.info (DONE), so that `barman verify-backup bench BACKUP_ID` finds it.
+ */
+function cliConfig(root: string): string {
+  const dir = join(dirname(root), 'verify-cli');
+  mkdirSync(dir, { recursive: true });
+  const info = emptyBackupInfo('bench', {
+    status: 'DONE',
+    timeline: 1,
+    begin_xlog: '0/2000028',
+    end_xlog: '0/2000138',
+    begin_wal: '000000010000000000000002',
+    end_wal: '000000010000000000000002',
+    version: 170000,
+  });
+  writeFileSync(join(root, BACKUP_ID, 'backup.info'), formatBackupInfo(info));
+  return writeBarmanConfig({
+    dir,
+    servers: {
+      bench: {
+        conninfo: 'host=/nonexistent dbname=postgres',
+        backup_method: 'local-rsync',
+        basebackups_directory: root,
+      },
+    },
+  });
 }
 
 async function takeBackup(root: string): Promise<void> {
@@ -141,6 +178,7 @@ async function main(): Promise<void> {
   const usage = await directoryUsage(data);
   console.log(`backup: ${formatBytes(usage.bytes)} in ${usage.files} files`);
 
+  const config = cliConfig(root);
   const results = new Map<string, Measure>();
   const pgVerify = ['bash', DEBIAN13_SCRIPT, 'run', DEBIAN13_ROOT, '--', join(PG17_TOOLS, 'pg_verifybackup')];
   for (let round = 0; round < RUNS; round++) {
@@ -155,6 +193,19 @@ async function main(): Promise<void> {
           [CHILD, root, BACKUP_ID, checksum === 'crc32c' ? String(availableParallelism()) : '1'],
           results,
         );
+        await measure(
+          `barman verify-backup, ${checksum}`,
+          process.execPath,
+          [BARMAN, '-q', '-c', config, 'verify-backup', 'bench', BACKUP_ID],
+          results,
+        );
+        if (BASELINE_CHILD)
+          await measure(
+            `baseline build, ${checksum}`,
+            process.execPath,
+            [BASELINE_CHILD, root, BACKUP_ID],
+            results,
+          );
         await measure(
           `pg_verifybackup -n, ${checksum}`,
           pgVerify[0]!,
@@ -177,7 +228,9 @@ async function main(): Promise<void> {
   printTable(['<verifier', 'cold cache', 'warm cache', 'peak RSS'], rows);
   for (const checksum of ['crc32c', 'sha256']) {
     const theirs = results.get(`pg_verifybackup -n, ${checksum}`)!;
-    for (const native of ['native', checksum === 'crc32c' ? 'native every core' : 'native 1 thread']) {
+    const others = [checksum === 'crc32c' ? 'native every core' : 'native 1 thread', 'barman verify-backup'];
+    if (BASELINE_CHILD) others.push('baseline build');
+    for (const native of ['native', ...others]) {
       const ours = results.get(`${native}, ${checksum}`)!;
       console.log(
         `${native} / pg_verifybackup (${checksum}): cold ${formatRatio(median(ours.cold) / median(theirs.cold))}` +

@@ -7,8 +7,9 @@
 // posix.js itself, not storage/index.js: a worker thread starts without the object-store clients.
 import { PosixStorage } from '../storage/posix.js';
 import type { DigestRequest, FileDigest } from '../transfer/compression/protocol.js';
+import type { Storage } from '../storage/index.js';
 import type { ContentReader } from './backup-content.js';
-import { manifestHasher } from './manifest-checksum.js';
+import { crc32cManifestHex, manifestHasher } from './manifest-checksum.js';
 
 export type { DigestRequest, FileDigest };
 
@@ -60,4 +61,21 @@ export function digestLocalFile(
     return Promise.resolve();
   };
   return digestFile(read, request, onBytes);
+}
+
+/**
+ * A CRC32C digest computed by the storage itself (Storage.checksumFile: posix with the crc32c
+ * addon reads and checksums a file on libuv's thread pool in one call, this thread making no
+ * call per read); null where it cannot, and the caller reads the file itself. Same answers as
+ * digestFile; progress is heard once, at the end of the file.
+ */
+export async function digestByStorage(
+  storage: Storage,
+  path: string,
+  request: DigestRequest,
+): Promise<FileDigest | null> {
+  if (request.algorithm?.toUpperCase() !== 'CRC32C' || !storage.checksumFile) return null;
+  const result = await storage.checksumFile(path, { algorithm: 'CRC32C', headBytes: request.headBytes });
+  if (!result) return null;
+  return { bytes: result.bytes, checksum: crc32cManifestHex(result.crc), head: result.head };
 }

@@ -30,15 +30,17 @@ export function manifestHasher(algorithm: string): ManifestHasher | null {
     let crc = 0;
     return {
       update: (chunk) => void (crc = crc32c(chunk, crc)),
-      // PostgreSQL hex-encodes the CRC's four bytes as they lie in memory: little-endian.
-      digest: () => {
-        const bytes = Buffer.alloc(4);
-        bytes.writeUInt32LE(crc >>> 0);
-        return bytes.toString('hex');
-      },
+      digest: () => crc32cManifestHex(crc),
     };
   }
   return null;
+}
+
+/** A CRC-32C as a manifest writes it: PostgreSQL hex-encodes its four bytes as they lie in memory (little-endian). */
+export function crc32cManifestHex(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(crc >>> 0);
+  return bytes.toString('hex');
 }
 
 /**

@@ -3,9 +3,10 @@
  * through its Storage: the manifest's own checksum, every file it lists present with its size
  * and checksum, no file it does not list, and (manifest version 2) the system identifier of
  * global/pg_control. Every problem is collected, as pg_verifybackup reports them all. Each file
- * is read once, streamed (memory is bounded by the chunks in flight: a reused 1 MiB buffer per
- * file being read), several at a time; a plain copy on a local disk with blocking 128 KiB reads,
- * on worker threads when its checksums are SHA ones.
+ * is read once, streamed (memory is bounded by the chunks in flight: a reused buffer per file
+ * being read), several at a time. A plain copy on a local disk is read with 128 KiB reads: on
+ * worker threads when its checksums are SHA ones; CRC32C ones by the storage's checksumFile (the
+ * crc32c addon on libuv's thread pool), else blocking reads on this thread.
  *
  * Like Barman, which runs `pg_verifybackup -n`, the WAL is not parsed here: a stored backup has
  * no pg_wal of its own, and `check-backup` checks the WAL archive for the backup's range.
@@ -16,7 +17,7 @@ import type { Storage } from '../storage/index.js';
 import type { BackupContent, ContentFile } from './backup-content.js';
 import { parseBackupManifest } from './backup-manifest.js';
 import { CompressionPool } from '../transfer/compression/index.js';
-import { digestFile, digestLocalFile } from './file-digest.js';
+import { digestByStorage, digestFile, digestLocalFile } from './file-digest.js';
 import { manifestChecksumMatches, manifestHasher } from './manifest-checksum.js';
 
 export interface VerifyProgress {
@@ -88,10 +89,11 @@ export async function verifyBackupContent(
 
   // A plain copy on a local disk with SHA checksums is read and checksummed on worker threads,
   // every core busy (SHA-256, about 1 GB/s a core, not the disk, limits a warm or fast read). CRC32C
-  // (about 20 GB/s on the addon, checksums.ts) costs less than the reads themselves: there threads
-  // only add their start-up and contend for cores, so this thread reads alone (measured on 2 cores:
-  // 1.9 GiB warm, 0.7 s on this thread, 0.85-1.3 s with two workers). Tar members and object
-  // stores stream through this thread.
+  // (about 20 GB/s on the addon, checksums.ts) costs less than the reads themselves: worker threads
+  // would only add their start-up and contend for cores, so the storage checksums each file in
+  // one call (Storage.checksumFile: the addon reads and computes it on libuv's thread pool,
+  // `concurrency` files at a time, biggest first), else this thread reads alone with blocking
+  // reads (no addon). Tar members and object stores stream through this thread.
   const slowChecksum = [...manifest.values()].some((entry) =>
     entry.checksum?.algorithm.toUpperCase().startsWith('SHA'),
   );
@@ -138,14 +140,16 @@ export async function verifyBackupContent(
       count(bytesSoFar);
       options.onProgress?.({ ...progress });
     };
-    // A local plain copy without threads (one core, `threads: 1`) is read the threads' way, with
-    // blocking 128 KiB reads: streamed 1 MiB reads cost this thread about three times the system time.
+    // A local plain copy without threads: CRC32C by the storage's checksumFile (the addon, on
+    // libuv's pool), else (SHA with `threads: 1`, no addon) read the threads' way, with blocking
+    // 128 KiB reads: streamed 1 MiB reads cost this thread about three times the system time.
     const local = content.kind === 'plain' && localRoot !== null && file.stored !== undefined;
     const digest = !local
       ? await digestFile(read, request, onBytes)
       : pool
         ? await pool.digestFile(localRoot, file.stored!, request, onBytes)
-        : await digestLocalFile(localRoot, file.stored!, request, onBytes);
+        : ((await digestByStorage(storage, file.stored!, request)) ??
+          (await digestLocalFile(localRoot, file.stored!, request, onBytes)));
     count(digest.bytes);
     progress.files += 1;
     options.onProgress?.({ ...progress });

@@ -6,6 +6,7 @@
  * `features`, never discovered by a failure halfway.
  */
 import type { Readable } from 'node:stream';
+import type { FileCrc32c } from '../util/native-crc32c.js';
 import type { ImmutableEntry, ImmutableProbeOptions } from './immutable.js';
 
 export interface StorageEntry {
@@ -126,6 +127,16 @@ export interface Storage {
    * which is what lets verify-backup read at pg_verifybackup's speed); copy what must outlive it.
    */
   readChunks(path: string, onChunk: (chunk: Buffer) => void): Promise<void>;
+  /**
+   * The CRC-32C of the whole file (`bytes` read, a copy of its first `headBytes`, at most 64),
+   * read and computed off the main thread in one call (posix with barman-ts's crc32c addon: on
+   * libuv's thread pool, so several files are checksummed in parallel). Absent, or resolving
+   * null (the addon did not build here), where the caller must read it with readChunks instead.
+   */
+  checksumFile?(
+    path: string,
+    options: { algorithm: 'CRC32C'; headBytes: number },
+  ): Promise<FileCrc32c | null>;
   /** Atomic and durable: readers see the old content or the whole new content, never a part. */
   writeFile(path: string, data: Buffer | string | Readable, options?: WriteOptions): Promise<void>;
   /**

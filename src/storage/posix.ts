@@ -34,6 +34,7 @@ import {
 import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { withPath } from '../errors/system.js';
+import { crc32cAddon, type FileCrc32c } from '../util/native-crc32c.js';
 import {
   namingTarget,
   tempPathFor,
@@ -79,6 +80,10 @@ const READ_CHUNK = 1 << 20;
  * quarter of the system time of 1 MiB ones.
  */
 const SYNC_READ_CHUNK = 128 << 10;
+/**
+ * Bytes per read of checksumFile's addon, one buffer per file in flight (its memory bound).
+ */
+const NATIVE_READ_CHUNK = 128 << 10;
 /** readChunksSync's one buffer (a thread runs one synchronous read at a time; each worker thread has its own). */
 let syncReadBuffer: Buffer | null = null;
 
@@ -235,6 +240,18 @@ export class PosixStorage implements Storage {
       this.readBuffers.push(buffer);
       await handle.close();
     }
+  }
+
+  async checksumFile(
+    path: string,
+    options: { algorithm: 'CRC32C'; headBytes: number },
+  ): Promise<FileCrc32c | null> {
+    const crc32cFile = options.algorithm === 'CRC32C' ? crc32cAddon()?.crc32cFile : undefined;
+    if (!crc32cFile) return null;
+    const full = this.full(path);
+    return crc32cFile(full, 0, -1, options.headBytes, NATIVE_READ_CHUNK).catch((error: unknown) => {
+      throw withPath(error, full);
+    });
   }
 
   /**

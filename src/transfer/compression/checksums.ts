@@ -8,6 +8,7 @@
  * JavaScript one below (about 1 GB/s). All give the same values; each is loaded on first use.
  */
 import { createRequire } from 'node:module';
+import { crc32cAddon } from '../../util/native-crc32c.js';
 
 /** Slice-by-16 tables for the reflected CRC-32C polynomial 0x82F63B78. */
 const CRC32C_TABLE = (() => {
@@ -35,15 +36,14 @@ type Crc32c = (data: Buffer, crc?: number) => number;
 let hardwareCrc32c: Crc32c | null | undefined;
 
 function loadHardwareCrc32c(): Crc32c | null {
-  const require = createRequire(import.meta.url);
   // The addon exports no crc32c on a CPU without SSE 4.2; a failed build leaves no addon at all.
-  for (const name of ['barman-ts-crc32c', '@node-rs/crc32']) {
-    try {
-      const module = require(name) as { crc32c?: Crc32c | null };
-      if (typeof module.crc32c === 'function') return module.crc32c;
-    } catch {
-      // Not installed or not loadable here: the next one.
-    }
+  const own = crc32cAddon()?.crc32c;
+  if (typeof own === 'function') return own;
+  try {
+    const module = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: Crc32c | null };
+    if (typeof module.crc32c === 'function') return module.crc32c;
+  } catch {
+    // Not installed or not loadable here: the JavaScript one.
   }
   return null;
 }
