@@ -1,6 +1,6 @@
 /**
- * The concurrent backup protocol shared by the file-copy executors (local-rsync, rsync): open a
- * session, pg_backup_start, copy the files, pg_backup_stop in the same session, store the
+ * The concurrent backup protocol shared by the file-copy executors (local-rsync, rsync): on the
+ * run's session (request.connection), pg_backup_start, copy the files, pg_backup_stop in the same session, store the
  * backup_label (and tablespace_map) it returns. The session is kept alive during long copies;
  * losing it ends the backup. Also works on a standby (see standby.ts).
  */
@@ -103,7 +103,7 @@ export async function concurrentBackup(
   storeLabel: (stop: postgres.BackupStop) => Promise<void> = (stop) => writeLabelFiles(request, stop),
 ): Promise<ExecutorOutcome> {
   request.setStep('connecting to PostgreSQL');
-  const client = await postgres.PostgresClient.connect(request.config.conninfo);
+  const client = await request.connection.client();
   const keepalive =
     request.config.keepalive_interval > 0
       ? setInterval(
@@ -197,8 +197,8 @@ export async function concurrentBackup(
     if (exclusiveRunning) await abandonExclusive(request);
     throw error;
   } finally {
+    // The session is the run's (request.connection), which ends it when the backup failed.
     if (keepalive) clearInterval(keepalive);
-    await client.close();
   }
 }
 

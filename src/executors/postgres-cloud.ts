@@ -26,57 +26,51 @@ import type { BackupRequest, ExecutorOutcome } from './types.js';
 export async function streamBackupToObjectStore(request: BackupRequest): Promise<ExecutorOutcome> {
   const { config } = request;
   request.setStep('connecting to PostgreSQL');
-  const client = await postgres.PostgresClient.connect(config.conninfo);
-  try {
-    if (client.serverVersion < postgres.BASE_BACKUP_MIN_VERSION) {
-      throw new BarmanError(
-        'base-backup-unsupported',
-        `server ${config.name}: PostgreSQL ${client.versionText} cannot stream a backup to ${request.backupDirectory}: ` +
-          `barman-ts takes backups to object storage with the BASE_BACKUP protocol of PostgreSQL 15 and newer`,
-        {
-          hint: 'Use a local basebackups_directory (pg_basebackup) or backup_method = local-to-cloud for this server.',
-        },
-      );
-    }
-    // This session waits through the whole copy: idle_session_timeout must not end it.
-    await client.query('SET idle_session_timeout TO 0');
-    const standby = await postgres.isInRecovery(client);
-    if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
-    const facts = await describeServer(client, request);
-    const incrementalInfo = await incrementalFacts(request, client);
-    const compression = cloudBackupCompression(config);
-    const start = await postgres.walPosition(client);
-    await request.save({
-      ...incrementalInfo,
-      status: 'STARTED',
-      begin_time: backupTimestamp(start.time),
-      timeline: start.timeline,
-      compression,
-      encryption: cloudBackupEncryption(config),
-    });
-    const kind = request.incremental ? `INCREMENTAL, parent ${request.incremental.parentId}, ` : '';
-    announceCopy(
-      request,
-      `BASE_BACKUP (${kind}tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
-      false,
-    );
-    const copy = await copyAndFinish(
-      request,
-      client,
-      { standby, segmentSize: facts.segmentSize },
-      `to ${request.backupDirectory}`,
-      () => streamCopy(request),
-    );
-    return {
-      fromStandby: standby,
-      stored: {
-        size: copy.archives.reduce((sum, archive) => sum + archive.size, 0),
-        archives: copy.archives.map((archive) => archive.name),
+  const client = await request.connection.client();
+  if (client.serverVersion < postgres.BASE_BACKUP_MIN_VERSION) {
+    throw new BarmanError(
+      'base-backup-unsupported',
+      `server ${config.name}: PostgreSQL ${client.versionText} cannot stream a backup to ${request.backupDirectory}: ` +
+        `barman-ts takes backups to object storage with the BASE_BACKUP protocol of PostgreSQL 15 and newer`,
+      {
+        hint: 'Use a local basebackups_directory (pg_basebackup) or backup_method = local-to-cloud for this server.',
       },
-    };
-  } finally {
-    await client.close();
+    );
   }
+  const standby = await postgres.isInRecovery(client);
+  if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
+  const facts = await describeServer(client, request);
+  const incrementalInfo = await incrementalFacts(request, client);
+  const compression = cloudBackupCompression(config);
+  const start = await postgres.walPosition(client);
+  await request.save({
+    ...incrementalInfo,
+    status: 'STARTED',
+    begin_time: backupTimestamp(start.time),
+    timeline: start.timeline,
+    compression,
+    encryption: cloudBackupEncryption(config),
+  });
+  const kind = request.incremental ? `INCREMENTAL, parent ${request.incremental.parentId}, ` : '';
+  announceCopy(
+    request,
+    `BASE_BACKUP (${kind}tar archives${compression ? `, ${compression}` : ''}) to ${request.backupDirectory}`,
+    false,
+  );
+  const copy = await copyAndFinish(
+    request,
+    client,
+    { standby, segmentSize: facts.segmentSize },
+    `to ${request.backupDirectory}`,
+    () => streamCopy(request),
+  );
+  return {
+    fromStandby: standby,
+    stored: {
+      size: copy.archives.reduce((sum, archive) => sum + archive.size, 0),
+      archives: copy.archives.map((archive) => archive.name),
+    },
+  };
 }
 
 interface StreamedCopy {

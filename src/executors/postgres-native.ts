@@ -83,11 +83,11 @@ export async function incrementalFacts(
   client: postgres.PostgresClient,
 ): Promise<Partial<BackupInfo>> {
   if (!request.incremental) return {};
-  const [dataChecksums, summarizeWal, clusterSize] = await Promise.all([
-    postgres.setting(client, 'data_checksums'),
-    postgres.setting(client, 'summarize_wal'),
-    postgres.clusterSize(client),
-  ]);
+  // One after the other: a session runs one query at a time (node-pg would queue them, with a
+  // deprecation warning on stderr).
+  const dataChecksums = await postgres.setting(client, 'data_checksums');
+  const summarizeWal = await postgres.setting(client, 'summarize_wal');
+  const clusterSize = await postgres.clusterSize(client);
   return { data_checksums: dataChecksums, summarize_wal: summarizeWal, cluster_size: clusterSize };
 }
 

@@ -51,174 +51,167 @@ export const postgresExecutor: BackupExecutor = {
     const tool = incremental ? null : await findPgTool(['pg_basebackup'], toolSearchPath(config.path_prefix));
     const program = tool?.path ?? null;
     const toolMajor = tool?.majorVersion ? Number.parseFloat(tool.majorVersion) : null;
-    const client = await postgres.PostgresClient.connect(config.conninfo);
-    try {
-      // This session waits through the whole copy: idle_session_timeout must not end it.
-      if (client.serverVersion >= 140000) await client.query('SET idle_session_timeout TO 0');
-      const serverMajor = Math.floor(client.serverVersion / 10000);
-      const native =
-        baseBackupClient(config.backup_compression, client.serverVersion, toolMajor, incremental) ===
-        'native';
-      const keyId = encryptionKeyOf(config);
-      if (keyId !== null && canSealWhileCopying(client.serverVersion)) {
-        // Encrypted as it is copied: no plaintext archive ever on disk (postgres-sealed.ts).
-        const standby = await postgres.isInRecovery(client);
-        if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
-        const facts = await describeServer(client, request);
-        return await sealedTarBackup(request, client, facts, standby, keyId);
-      }
-      if (!native && !program) {
-        throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
-          hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
-        });
-      }
-      if (!native && (toolMajor === null || toolMajor < serverMajor)) {
-        throw new BarmanError(
-          'pg-basebackup-incompatible',
-          `${program} ${tool?.fullVersion ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
-            'pg_basebackup must be the same major version as the server, or newer',
-          { hint: `Set path_prefix to the bin directory of PostgreSQL ${serverMajor}'s client programs.` },
-        );
-      }
+    const client = await request.connection.client();
+    const serverMajor = Math.floor(client.serverVersion / 10000);
+    const native =
+      baseBackupClient(config.backup_compression, client.serverVersion, toolMajor, incremental) === 'native';
+    const keyId = encryptionKeyOf(config);
+    if (keyId !== null && canSealWhileCopying(client.serverVersion)) {
+      // Encrypted as it is copied: no plaintext archive ever on disk (postgres-sealed.ts).
       const standby = await postgres.isInRecovery(client);
       if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
       const facts = await describeServer(client, request);
-      if (native) return await nativePlainBackup(request, client, facts, standby);
-      const start = await postgres.walPosition(client);
-      await request.save({
-        status: 'STARTED',
-        begin_time: backupTimestamp(start.time),
-        timeline: start.timeline,
-      });
-      request.report.info(
-        `Backup start at LSN: ${start.lsn} (${start.fileName}, ${start.offset.toString(16).toUpperCase().padStart(8, '0')})`,
-      );
-
-      announceCopy(request, 'pg_basebackup', false);
-      request.setStep('copying files');
-      const data = join(request.backupDirectory, 'data');
-      // The password goes through the environment, not the command line other users can read.
-      const connection = postgres.programConnection(config.streaming_conninfo, {
-        application_name: config.streaming_backup_name,
-      });
-      const args = [
-        `--dbname=${connection.conninfo}`,
-        '-v',
-        '--progress',
-        '--no-password',
-        `--pgdata=${data}`,
-        '--no-slot',
-        '--wal-method=none',
-        // With data checksums, the copy's pages are checked as the backup finishes
-        // (request.pageCheck): every corrupt page reported, the backup kept, instead of
-        // pg_basebackup failing it. (Servers before 11 neither verify nor know the option.)
-        ...(request.pageCheck && client.serverVersion >= 110000 ? ['--no-verify-checksums'] : []),
-        `--checkpoint=${request.options.immediateCheckpoint ? 'fast' : 'spread'}`,
-        ...(request.options.bandwidthLimit ? [`--max-rate=${request.options.bandwidthLimit}`] : []),
-        // Tar format keeps each tablespace as <oid>.tar[.ext] in data/: no mapping (pg_basebackup refuses it).
-        ...(isTarFormat(request)
-          ? []
-          : facts.tablespaces.map(
-              (t) => `--tablespace-mapping=${t.location}=${join(request.backupDirectory, String(t.oid))}`,
-            )),
-        ...compressionArguments(request),
-      ];
-      const copyStarted = Date.now();
-      for (let attempt = 0; ; attempt += 1) {
-        // A retry starts from empty directories (pg_basebackup refuses non-empty ones).
-        for (const directory of [
-          data,
-          ...facts.tablespaces.map((t) => join(request.backupDirectory, String(t.oid))),
-        ]) {
-          await rm(directory, { recursive: true, force: true });
-          await mkdir(directory, { recursive: true, mode: 0o700 });
-          await chmod(directory, 0o700);
-        }
-        // From a standby, pg_basebackup's end waits for the last WAL file (archive_mode = always):
-        // the primary switches WAL once the server reports that phase.
-        const switcher =
-          standby && config.primary_conninfo
-            ? startPrimaryWalSwitcher(request, config.primary_conninfo, {
-                ready: async () => {
-                  const phases = await postgres.baseBackupPhases(client);
-                  return phases === null || phases.includes('waiting for wal archiving to finish');
-                },
-              })
-            : null;
-        const progress = new CopyProgress(
-          request.report,
-          facts.tablespaces.length > 0
-            ? `PGDATA and ${facts.tablespaces.length} tablespace${facts.tablespaces.length === 1 ? '' : 's'}`
-            : 'PGDATA',
-        );
-        let failure: unknown = null;
-        try {
-          await runProgram(program!, args, {
-            env: connection.env,
-            onLine: (line) => !followProgress(line, progress),
-          });
-        } catch (error) {
-          failure = error;
-        } finally {
-          await switcher?.stop();
-        }
-        // pg_basebackup gives its files the server's modes (0640 for a group-readable PGDATA),
-        // whatever the umask: the catalogue is barman_user's alone, partial copies included.
-        await makeTreePrivate(request.backupDirectory);
-        if (failure === null) {
-          progress.finish();
-          break;
-        }
-        if (attempt >= request.options.retryTimes) {
-          const detail = failure instanceof CommandFailedError ? failure.message : describeError(failure);
-          throw new BarmanError(
-            'copy-failed',
-            `data transfer failure on directory '${data}'\npg_basebackup error:\n${detail}`,
-          );
-        }
-        request.report.warning(
-          `pg_basebackup failed; retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
-      }
-      const copySeconds = (Date.now() - copyStarted) / 1000;
-      request.report.info(
-        `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
-      );
-      request.report.info('Finalising the backup.');
-
-      request.setStep('reading the backup label');
-      const label = await readBackupLabel(data);
-      // PostgreSQL before 15: pg_basebackup's archives, encrypted once written (encrypt-archives.ts).
-      const encryption =
-        keyId === null
-          ? null
-          : await encryptBackupArchives(request.storage, `${request.backupId}/data`, keyId, request.report);
-      const beginLsn = parseLsn(label.lsn);
-      // A primary's current position, a standby's replay position: at or after the backup's end.
-      const end = await postgres.walPosition(client);
-      await request.save({
-        backup_label: label.text,
-        begin_xlog: label.lsn,
-        begin_wal: label.file,
-        begin_offset: Number(beginLsn % BigInt(facts.segmentSize)),
-        timeline: label.timeline,
-        end_xlog: end.lsn,
-        end_wal: end.fileName,
-        end_offset: end.offset,
-        end_time: backupTimestamp(end.time),
-        compression: config.backup_compression_format === 'tar' ? config.backup_compression : null,
-        encryption,
-        copy_stats: new Map<string, number>([
-          ['copy_time', copySeconds],
-          ['total_time', copySeconds],
-        ]),
-      });
-      await finishOnServer(request, client, standby);
-      return { fromStandby: standby };
-    } finally {
-      await client.close();
+      return await sealedTarBackup(request, client, facts, standby, keyId);
     }
+    if (!native && !program) {
+      throw new BarmanError('pg-basebackup-missing', 'pg_basebackup not found in path_prefix or PATH', {
+        hint: "Install the PostgreSQL client of the server's version, or set path_prefix.",
+      });
+    }
+    if (!native && (toolMajor === null || toolMajor < serverMajor)) {
+      throw new BarmanError(
+        'pg-basebackup-incompatible',
+        `${program} ${tool?.fullVersion ?? '(unknown version)'} is not compatible with PostgreSQL ${client.versionText}: ` +
+          'pg_basebackup must be the same major version as the server, or newer',
+        { hint: `Set path_prefix to the bin directory of PostgreSQL ${serverMajor}'s client programs.` },
+      );
+    }
+    const standby = await postgres.isInRecovery(client);
+    if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
+    const facts = await describeServer(client, request);
+    if (native) return await nativePlainBackup(request, client, facts, standby);
+    const start = await postgres.walPosition(client);
+    await request.save({
+      status: 'STARTED',
+      begin_time: backupTimestamp(start.time),
+      timeline: start.timeline,
+    });
+    request.report.info(
+      `Backup start at LSN: ${start.lsn} (${start.fileName}, ${start.offset.toString(16).toUpperCase().padStart(8, '0')})`,
+    );
+
+    announceCopy(request, 'pg_basebackup', false);
+    request.setStep('copying files');
+    const data = join(request.backupDirectory, 'data');
+    // The password goes through the environment, not the command line other users can read.
+    const connection = postgres.programConnection(config.streaming_conninfo, {
+      application_name: config.streaming_backup_name,
+    });
+    const args = [
+      `--dbname=${connection.conninfo}`,
+      '-v',
+      '--progress',
+      '--no-password',
+      `--pgdata=${data}`,
+      '--no-slot',
+      '--wal-method=none',
+      // With data checksums, the copy's pages are checked as the backup finishes
+      // (request.pageCheck): every corrupt page reported, the backup kept, instead of
+      // pg_basebackup failing it. (Servers before 11 neither verify nor know the option.)
+      ...(request.pageCheck && client.serverVersion >= 110000 ? ['--no-verify-checksums'] : []),
+      `--checkpoint=${request.options.immediateCheckpoint ? 'fast' : 'spread'}`,
+      ...(request.options.bandwidthLimit ? [`--max-rate=${request.options.bandwidthLimit}`] : []),
+      // Tar format keeps each tablespace as <oid>.tar[.ext] in data/: no mapping (pg_basebackup refuses it).
+      ...(isTarFormat(request)
+        ? []
+        : facts.tablespaces.map(
+            (t) => `--tablespace-mapping=${t.location}=${join(request.backupDirectory, String(t.oid))}`,
+          )),
+      ...compressionArguments(request),
+    ];
+    const copyStarted = Date.now();
+    for (let attempt = 0; ; attempt += 1) {
+      // A retry starts from empty directories (pg_basebackup refuses non-empty ones).
+      for (const directory of [
+        data,
+        ...facts.tablespaces.map((t) => join(request.backupDirectory, String(t.oid))),
+      ]) {
+        await rm(directory, { recursive: true, force: true });
+        await mkdir(directory, { recursive: true, mode: 0o700 });
+        await chmod(directory, 0o700);
+      }
+      // From a standby, pg_basebackup's end waits for the last WAL file (archive_mode = always):
+      // the primary switches WAL once the server reports that phase.
+      const switcher =
+        standby && config.primary_conninfo
+          ? startPrimaryWalSwitcher(request, config.primary_conninfo, {
+              ready: async () => {
+                const phases = await postgres.baseBackupPhases(client);
+                return phases === null || phases.includes('waiting for wal archiving to finish');
+              },
+            })
+          : null;
+      const progress = new CopyProgress(
+        request.report,
+        facts.tablespaces.length > 0
+          ? `PGDATA and ${facts.tablespaces.length} tablespace${facts.tablespaces.length === 1 ? '' : 's'}`
+          : 'PGDATA',
+      );
+      let failure: unknown = null;
+      try {
+        await runProgram(program!, args, {
+          env: connection.env,
+          onLine: (line) => !followProgress(line, progress),
+        });
+      } catch (error) {
+        failure = error;
+      } finally {
+        await switcher?.stop();
+      }
+      // pg_basebackup gives its files the server's modes (0640 for a group-readable PGDATA),
+      // whatever the umask: the catalogue is barman_user's alone, partial copies included.
+      await makeTreePrivate(request.backupDirectory);
+      if (failure === null) {
+        progress.finish();
+        break;
+      }
+      if (attempt >= request.options.retryTimes) {
+        const detail = failure instanceof CommandFailedError ? failure.message : describeError(failure);
+        throw new BarmanError(
+          'copy-failed',
+          `data transfer failure on directory '${data}'\npg_basebackup error:\n${detail}`,
+        );
+      }
+      request.report.warning(
+        `pg_basebackup failed; retrying in ${request.options.retrySleepSeconds} seconds (attempt ${attempt + 2} of ${request.options.retryTimes + 1})`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, request.options.retrySleepSeconds * 1000));
+    }
+    const copySeconds = (Date.now() - copyStarted) / 1000;
+    request.report.info(
+      `Copy done (time: ${Math.floor(copySeconds) < 1 ? 'less than one second' : `${Math.floor(copySeconds)} seconds`})`,
+    );
+    request.report.info('Finalising the backup.');
+
+    request.setStep('reading the backup label');
+    const label = await readBackupLabel(data);
+    // PostgreSQL before 15: pg_basebackup's archives, encrypted once written (encrypt-archives.ts).
+    const encryption =
+      keyId === null
+        ? null
+        : await encryptBackupArchives(request.storage, `${request.backupId}/data`, keyId, request.report);
+    const beginLsn = parseLsn(label.lsn);
+    // A primary's current position, a standby's replay position: at or after the backup's end.
+    const end = await postgres.walPosition(client);
+    await request.save({
+      backup_label: label.text,
+      begin_xlog: label.lsn,
+      begin_wal: label.file,
+      begin_offset: Number(beginLsn % BigInt(facts.segmentSize)),
+      timeline: label.timeline,
+      end_xlog: end.lsn,
+      end_wal: end.fileName,
+      end_offset: end.offset,
+      end_time: backupTimestamp(end.time),
+      compression: config.backup_compression_format === 'tar' ? config.backup_compression : null,
+      encryption,
+      copy_stats: new Map<string, number>([
+        ['copy_time', copySeconds],
+        ['total_time', copySeconds],
+      ]),
+    });
+    await finishOnServer(request, client, standby);
+    return { fromStandby: standby };
   },
 };
 

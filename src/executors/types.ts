@@ -12,6 +12,7 @@ import type { CatalogBackup } from '../catalog/backups.js';
 import type { ServerConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import type { Reporter } from '../output/reporter.js';
+import type { SharedConnection } from '../postgres/index.js';
 import type { PostgresProbe } from '../postgres/probe.js';
 import type { PgTool } from '../process/postgres-tools.js';
 import type { CloudStaging, Storage } from '../storage/index.js';
@@ -58,6 +59,12 @@ export interface BackupRequest {
      */
     cloudStaging: CloudStaging | null;
   };
+  /**
+   * The run's regular PostgreSQL session (conninfo), shared with its checks and finish: borrow
+   * it (`await connection.client()`), never close it — the run does, at its end or at once when
+   * the executor fails (which ends a concurrent backup on the server).
+   */
+  connection: SharedConnection;
   report: Reporter;
   log: Logger;
   /** Current step, kept for the `failure <step> (...)` message of a failed backup. */

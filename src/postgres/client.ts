@@ -107,6 +107,11 @@ export class PostgresClient {
     }
   }
 
+  /** Neither closed nor lost: queries can still be sent. */
+  get usable(): boolean {
+    return !this.closing && this.lostError === null;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await this.client.end().catch(() => {});

@@ -7,6 +7,7 @@ export {
 } from './client.js';
 export type { ConnectOptions } from './client.js';
 export { formatConnInfo, parseConnInfo } from './conninfo.js';
+export { SharedConnection } from './shared-connection.js';
 export { programConnection } from './password.js';
 export * from './server.js';
 export * from './monitoring.js';

@@ -7,6 +7,7 @@ import type { ServerConfig } from '../config/index.js';
 import { describeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { ArchiverStatus, ReplicationSlot, StreamingIdentity, TablespaceInfo } from './index.js';
+import type { SharedConnection } from './shared-connection.js';
 import {
   archiverStatus,
   clusterSize,
@@ -52,6 +53,8 @@ export interface ProbeOptions {
   signal?: AbortSignal;
   /** Also measure the cluster size and the current WAL (status). */
   sizes?: boolean;
+  /** The run's shared session (a backup's pre-backup check): borrowed when it is for `conninfo`. */
+  connection?: SharedConnection;
 }
 
 const EMPTY: Omit<PostgresProbe, 'error'> = {
@@ -78,22 +81,27 @@ export type AskOne = <T>(what: string, query: () => Promise<T>) => Promise<T | n
 
 /**
  * A probing session: connects to `conninfo` (closed when `options.signal` aborts, and at the
- * end), runs `body` with an `ask` that turns one failed query into null; a failed connection
+ * end; the run's shared session when `options.connection` is for `conninfo`, closed only on
+ * abort), runs `body` with an `ask` that turns one failed query into null; a failed connection
  * gives `unreachable(error)` instead.
  */
 export async function withProbeSession<T>(
   conninfo: string,
-  options: Pick<ProbeOptions, 'log' | 'signal'>,
+  options: Pick<ProbeOptions, 'log' | 'signal' | 'connection'>,
   unreachable: (error: unknown) => T,
   body: (client: PostgresClient, ask: AskOne) => Promise<T>,
 ): Promise<T> {
+  const shared = options.connection?.conninfo === conninfo ? options.connection : null;
   let client: PostgresClient;
   try {
-    client = await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
+    client = shared
+      ? await shared.client()
+      : await PostgresClient.connect(conninfo, { connectTimeoutSeconds: 30 });
   } catch (error) {
     return unreachable(error);
   }
-  const abort = () => void client.close();
+  // An abort (check_timeout) interrupts the query in flight by closing the session.
+  const abort = () => void (shared ? shared.close() : client.close());
   options.signal?.addEventListener('abort', abort, { once: true });
   const ask: AskOne = async (what, query) => {
     try {
@@ -107,7 +115,7 @@ export async function withProbeSession<T>(
     return await body(client, ask);
   } finally {
     options.signal?.removeEventListener('abort', abort);
-    await client.close();
+    if (!shared) await client.close();
   }
 }
 

@@ -5,6 +5,7 @@
 import type { ServerConfig, ServerEntry } from '../../config/index.js';
 import { CLOUD_STAGING_OPTIONS, stagingLimitProblem, uploadPartSize } from '../../config/index.js';
 import { InfoRedirectingReporter } from '../../output/reporter.js';
+import type { SharedConnection } from '../../postgres/index.js';
 import { catalogueAreas } from '../../recovery/protected-paths.js';
 import type { CommandContext } from '../definition.js';
 import type { CheckResult } from '../shared/checks/results.js';
@@ -80,9 +81,11 @@ export function refuseStagingFlags(
 export async function passesPreBackupCheck(
   ctx: CommandContext,
   server: ServerEntry,
+  connection: SharedConnection,
   incremental = false,
 ): Promise<boolean> {
   const report = await runServerChecks(server, {
+    connection,
     log: ctx.log,
     report: new InfoRedirectingReporter(ctx.report, (message) => ctx.log.info(message)),
     timeoutSeconds: server.config.check_timeout,

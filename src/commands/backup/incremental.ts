@@ -60,71 +60,68 @@ export function resolveParent(
   return found;
 }
 
-/** Checks everything an incremental backup needs; resolves with its parent. */
+/** Checks everything an incremental backup needs (on the run's session); resolves with its parent. */
 export async function checkIncremental(
   config: ServerConfig,
   location: BackupLocation,
   reference: string,
+  connection: postgres.SharedConnection,
 ): Promise<IncrementalParent> {
   const parent = resolveParent(await location.loadBackups(), config.name, reference);
-  const client = await postgres.PostgresClient.connect(config.conninfo);
-  try {
-    if (client.serverVersion < 170000) {
-      throw refuse(
-        'Postgres version 17 or greater is required for incremental backups using the Postgres backup method' +
-          ` (server ${config.name} runs PostgreSQL ${client.versionText})`,
-      );
-    }
-    if (config.backup_method !== 'postgres') {
-      throw refuse(
-        "Backup using the `--incremental` flag is available only for 'backup_method = postgres'" +
-          ` (server ${config.name} has backup_method = ${config.backup_method})`,
-      );
-    }
-    // An encrypted incremental is stored as tar archives, compressed then encrypted like a full
-    // backup (postgres-sealed.ts, cloud-tar.ts): compression is then the archives', as for a full.
-    if (!encrypts(config) && config.backup_compression && config.backup_compression !== 'none') {
-      throw refuse(
-        `compressed backups are not supported for block-level incremental backups (server ${config.name} has backup_compression = ${config.backup_compression})`,
-        'Unset backup_compression for this server to take incremental backups.',
-      );
-    }
-    if ((await postgres.setting(client, 'summarize_wal')) !== 'on') {
-      throw refuse(
-        "'summarize_wal' option has to be enabled in the Postgres server to perform an incremental backup using the Postgres backup method",
-        'Set summarize_wal = on in postgresql.conf, reload PostgreSQL, then take a new full backup to build on.',
-      );
-    }
-    const info = parent.info;
-    if (!info) throw refuse(`Backup ${parent.id} cannot be read: ${parent.unreadable ?? 'unknown reason'}`);
-    checkParentInfo(parent.id, info, config);
-    checkParentEncryption(parent.id, info, config);
-    const systemid = await postgres.systemIdentifier(client);
-    if (info.systemid !== null && info.systemid !== systemid) {
-      throw refuse(
-        `Backup ${parent.id} is not eligible as a parent for an incremental backup: it belongs to PostgreSQL system ${info.systemid}, ` +
-          `and server ${config.name} is now system ${systemid}`,
-      );
-    }
-    // `<id>/data/backup_manifest` in a directory, `<id>/backup_manifest` in a bucket.
-    const manifest = `${backupLayoutFor(config.basebackups_directory).archiveDirectory(parent.id)}/backup_manifest`;
-    if ((await location.storage.stat(manifest)) === null) {
-      throw refuse(
-        `Backup ${parent.id} is not eligible as a parent for an incremental backup: it has no backup_manifest (${location.directoryOf(manifest)})`,
-      );
-    }
-    // barman-ts's full backups keep Barman 3.4's keys only (no summarize_wal): ask the server.
-    if (info.summarize_wal === null && !(await hasSummariesFrom(client, info))) {
-      throw refuse(
-        `Backup ${parent.id} is not eligible as a parent for an incremental backup because the server has no WAL summaries ` +
-          `from its start (${info.begin_xlog}, timeline ${info.timeline}): WAL summaries were not enabled when that backup was taken, or were removed since (wal_summary_keep_time).`,
-        'Take a new full backup with summarize_wal = on, then incremental backups on it.',
-      );
-    }
-    return { backup: parent, manifest };
-  } finally {
-    await client.close();
+  const client = await connection.client();
+  if (client.serverVersion < 170000) {
+    throw refuse(
+      'Postgres version 17 or greater is required for incremental backups using the Postgres backup method' +
+        ` (server ${config.name} runs PostgreSQL ${client.versionText})`,
+    );
   }
+  if (config.backup_method !== 'postgres') {
+    throw refuse(
+      "Backup using the `--incremental` flag is available only for 'backup_method = postgres'" +
+        ` (server ${config.name} has backup_method = ${config.backup_method})`,
+    );
+  }
+  // An encrypted incremental is stored as tar archives, compressed then encrypted like a full
+  // backup (postgres-sealed.ts, cloud-tar.ts): compression is then the archives', as for a full.
+  if (!encrypts(config) && config.backup_compression && config.backup_compression !== 'none') {
+    throw refuse(
+      `compressed backups are not supported for block-level incremental backups (server ${config.name} has backup_compression = ${config.backup_compression})`,
+      'Unset backup_compression for this server to take incremental backups.',
+    );
+  }
+  if ((await postgres.setting(client, 'summarize_wal')) !== 'on') {
+    throw refuse(
+      "'summarize_wal' option has to be enabled in the Postgres server to perform an incremental backup using the Postgres backup method",
+      'Set summarize_wal = on in postgresql.conf, reload PostgreSQL, then take a new full backup to build on.',
+    );
+  }
+  const info = parent.info;
+  if (!info) throw refuse(`Backup ${parent.id} cannot be read: ${parent.unreadable ?? 'unknown reason'}`);
+  checkParentInfo(parent.id, info, config);
+  checkParentEncryption(parent.id, info, config);
+  const systemid = await postgres.systemIdentifier(client);
+  if (info.systemid !== null && info.systemid !== systemid) {
+    throw refuse(
+      `Backup ${parent.id} is not eligible as a parent for an incremental backup: it belongs to PostgreSQL system ${info.systemid}, ` +
+        `and server ${config.name} is now system ${systemid}`,
+    );
+  }
+  // `<id>/data/backup_manifest` in a directory, `<id>/backup_manifest` in a bucket.
+  const manifest = `${backupLayoutFor(config.basebackups_directory).archiveDirectory(parent.id)}/backup_manifest`;
+  if ((await location.storage.stat(manifest)) === null) {
+    throw refuse(
+      `Backup ${parent.id} is not eligible as a parent for an incremental backup: it has no backup_manifest (${location.directoryOf(manifest)})`,
+    );
+  }
+  // barman-ts's full backups keep Barman 3.4's keys only (no summarize_wal): ask the server.
+  if (info.summarize_wal === null && !(await hasSummariesFrom(client, info))) {
+    throw refuse(
+      `Backup ${parent.id} is not eligible as a parent for an incremental backup because the server has no WAL summaries ` +
+        `from its start (${info.begin_xlog}, timeline ${info.timeline}): WAL summaries were not enabled when that backup was taken, or were removed since (wal_summary_keep_time).`,
+      'Take a new full backup with summarize_wal = on, then incremental backups on it.',
+    );
+  }
+  return { backup: parent, manifest };
 }
 
 function checkParentInfo(id: string, info: BackupInfo, config: ServerConfig): void {

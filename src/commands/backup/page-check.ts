@@ -42,12 +42,7 @@ export async function planPageCheck(
   if (!config.conninfo || config.encryption === 'gpg') return null;
   let enabled: boolean;
   try {
-    const client = await postgres.PostgresClient.connect(config.conninfo);
-    try {
-      enabled = await postgres.dataChecksumsEnabled(client);
-    } finally {
-      await client.close();
-    }
+    enabled = await postgres.dataChecksumsEnabled(await run.connection.client());
   } catch (error) {
     ctx.report.warning(
       `data page checksums of backup ${run.backupId} not verified: cannot ask PostgreSQL whether ` +
@@ -80,29 +75,25 @@ export async function concludePageCheck(
   const corrupt: CorruptPage[] = [];
   if (findings.length > 0) {
     try {
-      const client = await postgres.PostgresClient.connect(config.conninfo);
-      try {
-        const confirmed = await confirmAtSource(client, findings, startLsn);
-        note = confirmed.note;
-        const names = await postgres.relationNames(
-          client,
-          config.conninfo,
-          confirmed.findings.map((f) => f.file),
-        );
-        for (const finding of confirmed.findings) {
-          const name = names.get(finding.file);
-          const fork = finding.file.fork === 'main' ? '' : ` (${finding.file.fork} fork)`;
-          corrupt.push({
-            path: finding.path,
-            block: finding.block,
-            expected: finding.expected,
-            calculated: finding.calculated,
-            relation: name ? `${name}${fork}` : null,
-            at_source: finding.atSource,
-          });
-        }
-      } finally {
-        await client.close();
+      const client = await run.connection.client();
+      const confirmed = await confirmAtSource(client, findings, startLsn);
+      note = confirmed.note;
+      const names = await postgres.relationNames(
+        client,
+        config.conninfo,
+        confirmed.findings.map((f) => f.file),
+      );
+      for (const finding of confirmed.findings) {
+        const name = names.get(finding.file);
+        const fork = finding.file.fork === 'main' ? '' : ` (${finding.file.fork} fork)`;
+        corrupt.push({
+          path: finding.path,
+          block: finding.block,
+          expected: finding.expected,
+          calculated: finding.calculated,
+          relation: name ? `${name}${fork}` : null,
+          at_source: finding.atSource,
+        });
       }
     } catch (error) {
       note = `the failures could not be confirmed at the source: ${describeError(error).split('\n')[0]!}`;

@@ -30,6 +30,7 @@ import { withOverrides } from '../shared/overrides.js';
 import { selectServers } from '../shared/select-servers.js';
 import { isPassive } from '../shared/passive/state.js';
 import { isMirror } from '../shared/mirror/state.js';
+import { SharedConnection } from '../../postgres/index.js';
 import { passesPreBackupCheck, refuseCopyFlags, refuseStagingFlags } from './checks.js';
 import type { BackupOutcome } from './common.js';
 import { failBackup, finishBackup } from './finish.js';
@@ -120,7 +121,8 @@ async function backupAt(
     busyMessage: 'Another backup process is running',
   });
   const hooks = HookRunner.forServer(ctx, config);
-  const run = new BackupRun(location);
+  // One PostgreSQL session for the whole run (checks, start, executor, finish), closed below.
+  const run = new BackupRun(location, new SharedConnection(config.conninfo));
   let executor: BackupExecutor;
   let hookInfo: BackupHookInfo | null = null;
   let outcome: ExecutorOutcome;
@@ -130,14 +132,14 @@ async function backupAt(
     if (typeof options.incremental === 'string') {
       // Like Barman: validated before the pre-backup check, nothing written when refused.
       try {
-        parent = await checkIncremental(config, location, options.incremental);
+        parent = await checkIncremental(config, location, options.incremental, run.connection);
       } catch (error) {
         const message = `failed to start backup: ${describeError(error)}`;
         ctx.report.error(message);
         return { server: config.name, backupId: null, status: 'FAILED', error: message };
       }
     }
-    if (!(await passesPreBackupCheck(ctx, { ...server, config }, parent !== null)))
+    if (!(await passesPreBackupCheck(ctx, { ...server, config }, run.connection, parent !== null)))
       return { server: config.name, backupId: null, status: 'FAILED', error: 'pre-backup check failed' };
     try {
       executor = executorFor(config);
@@ -175,6 +177,8 @@ async function backupAt(
       });
       ({ corruptPages } = await finishBackup(ctx, config, executor, run, outcome, started, pageCheck));
     } catch (error) {
+      // Ends at once whatever the failed copy left running on the server (a concurrent backup).
+      await run.connection.close();
       await failBackup(ctx, config, run, error);
       if (hookInfo) {
         await hooks.run(
@@ -186,6 +190,7 @@ async function backupAt(
       return { server: config.name, backupId: run.backupId, status: 'FAILED', error: describeError(error) };
     }
   } finally {
+    await run.connection.close();
     lock.release();
   }
   // Without the backup lock: the WAL may take long to arrive.
@@ -233,6 +238,7 @@ function backupRequest(
       retrySleepSeconds: config.basebackup_retry_sleep,
       cloudStaging,
     },
+    connection: run.connection,
     report: ctx.report,
     log: ctx.log.child({ server: config.name, backup: backupId }),
     setStep: (name) => {

@@ -21,7 +21,10 @@ import { removeLeftoverBackups } from '../shared/delete-backup.js';
 import { markAbandoned } from './abandoned.js';
 import { backupIdNow } from './common.js';
 
-/** A backup being taken: its id and backup.info once written, and the step it is at. */
+/**
+ * A backup being taken: its id and backup.info once written, the step it is at, and the one
+ * PostgreSQL session (conninfo) its steps share — closed by the run when it ends.
+ */
 export class BackupRun {
   /** For the `failure <step> (...)` message of a failed backup. */
   step = 'starting backup';
@@ -29,7 +32,10 @@ export class BackupRun {
   /** Null until backup.info is written: a failure before that records nothing. */
   info: BackupInfo | null = null;
 
-  constructor(readonly location: BackupLocation) {}
+  constructor(
+    readonly location: BackupLocation,
+    readonly connection: postgres.SharedConnection,
+  ) {}
 
   /** Saves backup.info with these fields merged in. */
   async save(fields: Partial<BackupInfo>): Promise<void> {
@@ -70,7 +76,7 @@ export async function startBackup(
   initial: Partial<BackupInfo> = {},
 ): Promise<CatalogBackup | undefined> {
   const location = run.location;
-  const systemid = await checkIdentity(config.conninfo, location);
+  const systemid = await checkIdentity(await run.connection.client(), location);
   const backups = await location.loadBackups();
   await markAbandoned(ctx, config, location, executor, backups);
   if (location.layout) await removeLeftoverBackups(location.layout, ctx.report);
@@ -98,26 +104,21 @@ export async function startBackup(
  * The server must still be the cluster the archive belongs to; the first backup records it
  * (identity.json, in Barman's layout: barman-cloud's has none). Resolves with its system id.
  */
-async function checkIdentity(conninfo: string, location: BackupLocation): Promise<string> {
-  const client = await postgres.PostgresClient.connect(conninfo);
-  try {
-    const systemid = await postgres.systemIdentifier(client);
-    const identityFile = location.layout?.identityFile;
-    if (!identityFile) return systemid;
-    const known = await readIdentity(identityFile);
-    if (!known) {
-      await writeIdentity(identityFile, { systemid, version: client.majorVersion });
-    } else if (known.systemid !== systemid) {
-      throw new BarmanError(
-        'systemid-mismatch',
-        `the PostgreSQL server has system identifier ${systemid}, but this server's archive belongs to ${known.systemid} (${identityFile})`,
-        {
-          hint: 'conninfo points to another cluster, or the cluster was re-created: use a new server name for it.',
-        },
-      );
-    }
-    return systemid;
-  } finally {
-    await client.close();
+async function checkIdentity(client: postgres.PostgresClient, location: BackupLocation): Promise<string> {
+  const systemid = await postgres.systemIdentifier(client);
+  const identityFile = location.layout?.identityFile;
+  if (!identityFile) return systemid;
+  const known = await readIdentity(identityFile);
+  if (!known) {
+    await writeIdentity(identityFile, { systemid, version: client.majorVersion });
+  } else if (known.systemid !== systemid) {
+    throw new BarmanError(
+      'systemid-mismatch',
+      `the PostgreSQL server has system identifier ${systemid}, but this server's archive belongs to ${known.systemid} (${identityFile})`,
+      {
+        hint: 'conninfo points to another cluster, or the cluster was re-created: use a new server name for it.',
+      },
+    );
   }
+  return systemid;
 }

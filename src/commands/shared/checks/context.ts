@@ -17,6 +17,7 @@ import { toolCompatible, toolSearchPath } from '../../../process/postgres-tools.
 import type { ServerCatalog } from '../backup-catalog.js';
 import { hasCloudCatalog, loadServerCatalog } from '../backup-catalog.js';
 import type { PostgresProbe, StreamingProbe } from '../../../postgres/probe.js';
+import type { SharedConnection } from '../../../postgres/index.js';
 import { majorVersion, versionText } from '../../../postgres/index.js';
 import { probePostgres, probeStreaming, usesStreamingConnection } from '../../../postgres/probe.js';
 import type { CatalogueArea } from '../../../recovery/protected-paths.js';
@@ -33,6 +34,8 @@ export interface ServerCheckOptions {
   nowMs?: number;
   /** The pre-backup check of an incremental backup, which barman-ts's own client always takes. */
   incrementalBackup?: boolean;
+  /** The backup run's shared PostgreSQL session (the pre-backup check), used for `conninfo`. */
+  connection?: SharedConnection;
 }
 
 const DONE_STATUSES = new Set(['DONE', 'WAITING_FOR_WALS']);
@@ -90,7 +93,11 @@ export class CheckContext implements ExecutorCheckContext {
   }
 
   pg(): Promise<PostgresProbe> {
-    this.pgPromise ??= probePostgres(this.config, { log: this.log, signal: this.signal });
+    this.pgPromise ??= probePostgres(this.config, {
+      log: this.log,
+      signal: this.signal,
+      connection: this.options.connection,
+    });
     return this.pgPromise;
   }
 
