@@ -159,5 +159,6 @@ async function extractChain(
       tablespaces: new Map(tablespaces.map((tablespace) => [tablespace.oid, tablespace.location.slice(1)])),
     });
   }
-  return prepareCombine(backups);
+  // Listed as found on disk: the full backup lies in the destination, among the WAL recovery copies.
+  return prepareCombine(backups, 'storage');
 }

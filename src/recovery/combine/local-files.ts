@@ -144,6 +144,12 @@ export async function openForPatch(path: string) {
     get size() {
       return size;
     },
+    /** Its size as placed, before any change. */
+    placedSize: () =>
+      handle.stat().then(
+        (info) => info.size,
+        (error: unknown) => fail(error),
+      ),
     truncate: (to: number) => {
       length = to;
       return handle.truncate(to).catch(fail);

@@ -18,7 +18,7 @@ import { BLOCK_SIZE } from './incremental-file.js';
 import { LocalRangeReader, openForPatch } from './local-files.js';
 import type { OutputFile } from './output.js';
 import { PositionedReader } from './positioned-reader.js';
-import { incrementalName, locate } from './scan.js';
+import { damagedFile, incrementalName, locate } from './scan.js';
 
 /** Output blocks built at once (2 MiB): bounded memory per job. */
 const CHUNK_BLOCKS = 256;
@@ -79,6 +79,12 @@ export async function patchInPlace(
   const { readerOf, readers } = blockReaders(chain, path, versions);
   const file = await openForPatch(destination);
   try {
+    // Its size was planned from the backup's manifest: a shorter file on disk would be extended
+    // with zeros by the truncate below, silently.
+    const full = versions[fullIndex]!;
+    const placed = await file.placedSize();
+    if (full.kind === 'full' && placed !== full.size)
+      throw damagedFile(chain[fullIndex]!, path, placed, full.size);
     const size = plan.length * BLOCK_SIZE;
     await file.truncate(size);
     // One chunk buffer for the whole file (each chunk is written before the next is built): a

@@ -127,7 +127,8 @@ describe('combineChain on synthetic backups', () => {
     const dir = join(root, String(count++));
     const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
     const inPlace = join(dir, 'full', 'data');
-    const result = await writeCombined(await prepareCombine(chain), {
+    // Listed from the disk, as recovery lists an extracted chain (apply-chain.ts).
+    const result = await writeCombined(await prepareCombine(chain, 'storage'), {
       destination: inPlace,
       tablespaceDestinations: new Map(),
       baseInPlace: true,
@@ -194,7 +195,7 @@ describe('combineChain on synthetic backups', () => {
     ],
   ];
   for (const [what, backups, message] of refused)
-    test(`refuses ${what} before writing anything`, async () => {
+    test(`refuses ${what}, leaving nothing written`, async () => {
       const cleaned = backups.map((backup) => ({
         ...backup,
         files: Object.fromEntries(
@@ -203,6 +204,48 @@ describe('combineChain on synthetic backups', () => {
       }));
       const { destination, run } = combine(cleaned);
       await assert.rejects(run(), message);
+      assert.equal(existsSync(destination), false);
+    });
+
+  test('a manifest-listed file missing from the disk is refused before anything is written', async () => {
+    const dir = join(root, String(count++));
+    const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
+    rmSync(join(dir, 'incr2', 'data', 'base/5/INCREMENTAL.16400'));
+    const destination = join(dir, 'out');
+    await assert.rejects(
+      prepareCombine(chain),
+      /backup incr2: its backup_manifest lists base\/5\/INCREMENTAL.16400, which is not in the backup/,
+    );
+    assert.equal(existsSync(destination), false);
+  });
+
+  const damaged: Array<[string, (dir: string) => void, RegExp]> = [
+    [
+      "a full backup's relation shorter than its manifest says (patched)",
+      (dir) => writeFileSync(join(dir, 'full', 'data', 'base/5/16384'), block(0xa0)),
+      /backup full: base\/5\/16384 \(.*full\/data\/base\/5\/16384\) is 8192 bytes, its backup_manifest says 32768: the backup is damaged/,
+    ],
+    [
+      "a full backup's relation missing from the disk (copied whole)",
+      (dir) => rmSync(join(dir, 'full', 'data', 'base/5/16395')),
+      /base\/5\/16395/,
+    ],
+    [
+      "an incremental's file missing from the disk",
+      (dir) => rmSync(join(dir, 'incr1', 'data', 'base/5/INCREMENTAL.16384')),
+      /base\/5\/INCREMENTAL.16384/,
+    ],
+  ];
+  for (const [what, damage, message] of damaged)
+    test(`stops on ${what}, naming the file, and removes what it wrote`, async () => {
+      const dir = join(root, String(count++));
+      const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
+      damage(dir);
+      const destination = join(dir, 'out');
+      await assert.rejects(
+        combineChain({ backups: chain, destination, tablespaceDestinations: new Map() }),
+        message,
+      );
       assert.equal(existsSync(destination), false);
     });
 

@@ -53,9 +53,22 @@ export function writeBackup(root: string, backup: FakeBackup): ChainBackup {
   control.writeBigUInt64LE(BigInt(backup.system ?? SYSTEM), 0);
   put('global/pg_control', control);
   for (const [path, content] of Object.entries(backup.files)) put(path, content);
+  // Listed as the server lists them: every file but WAL, with its size (no checksum).
+  const listed: Array<[string, number]> = [
+    ['backup_label', Buffer.byteLength(label)],
+    ['global/pg_control', control.length],
+    ...Object.entries(backup.files)
+      .filter(([path]) => !path.startsWith('pg_wal/'))
+      .map(([path, content]): [string, number] => [path, Buffer.byteLength(content)]),
+  ];
+  const files = listed
+    .map(
+      ([path, size]) => `{ "Path": "${path}", "Size": ${size}, "Last-Modified": "2026-12-06 04:00:00 GMT" }`,
+    )
+    .join(',\n');
   put(
     'backup_manifest',
-    `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${backup.system ?? SYSTEM},\n"Files": [\n],\n` +
+    `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${backup.system ?? SYSTEM},\n"Files": [\n${files}\n],\n` +
       `"WAL-Ranges": [\n{ "Timeline": 1, "Start-LSN": "${backup.start}", "End-LSN": "0/9000000" }\n],\n` +
       '"Manifest-Checksum": "0"}\n',
   );
