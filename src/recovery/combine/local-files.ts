@@ -163,6 +163,18 @@ export async function openForPatch(path: string) {
         done += bytesWritten;
       }
     },
+    /** Reads `length` bytes at `position` into `buffer` (the file's current content there). */
+    async read(buffer: Buffer, length: number, position: number): Promise<Buffer> {
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, position + done).catch(fail);
+        if (bytesRead === 0) throw withPath(new Error(`ends before byte ${position + length}`), path);
+        done += bytesRead;
+      }
+      return buffer.subarray(0, length);
+    },
+    /** Closes it, its checksum known otherwise (crc32c-combine.ts). */
+    close: () => handle.close(),
     /** Checksum of the whole file (from the page cache: it was just written), then closed. */
     async finish(): Promise<ManifestChecksum> {
       try {

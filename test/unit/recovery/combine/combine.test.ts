@@ -120,6 +120,24 @@ describe('combineChain on synthetic backups', () => {
     );
   });
 
+  test('a full backup whose manifest lists no checksums gives the same files and CRC32Cs (read back)', async () => {
+    const derived = combine([FULL, INCR1, INCR2]);
+    await derived.run();
+    const readBack = combine([{ ...FULL, checksums: false }, INCR1, INCR2]);
+    await readBack.run();
+    const listed = (top: string) =>
+      (
+        JSON.parse(readFileSync(join(top, 'backup_manifest'), 'utf8')) as {
+          Files: Array<{ Path: string; Size: number; Checksum: string }>;
+        }
+      ).Files.map((entry) => `${entry.Path} ${entry.Size} ${entry.Checksum}`);
+    assert.deepEqual(listed(derived.destination), listed(readBack.destination));
+    assert.deepEqual(
+      readFileSync(join(derived.destination, 'base/5/16384')),
+      readFileSync(join(readBack.destination, 'base/5/16384')),
+    );
+  });
+
   test('with the full backup in place (a tar chain extracted), gives what a combine into a new directory gives', async () => {
     const { destination, run } = combine([FULL, INCR1, INCR2]);
     await run();
