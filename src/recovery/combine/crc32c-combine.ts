@@ -85,16 +85,3 @@ export class PatchedCrc32c {
     return this.crc;
   }
 }
-
-/** A manifest's CRC32C (hex of the four bytes little-endian, as PostgreSQL writes it) as a number. */
-export function parseManifestCrc32c(hex: string): number | null {
-  if (!/^[0-9a-f]{8}$/i.test(hex)) return null;
-  return Buffer.from(hex, 'hex').readUInt32LE(0);
-}
-
-/** A CRC-32C as a manifest writes it. */
-export function formatManifestCrc32c(crc: number): string {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32LE(crc >>> 0);
-  return bytes.toString('hex');
-}

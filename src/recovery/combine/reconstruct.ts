@@ -18,7 +18,8 @@ import { BarmanError } from '../../errors/index.js';
 import type { BlockPlan, SegmentVersion } from './block-plan.js';
 import type { LoadedBackup } from './chain.js';
 import { BLOCK_SIZE } from './incremental-file.js';
-import { PatchedCrc32c, formatManifestCrc32c, parseManifestCrc32c } from './crc32c-combine.js';
+import { crc32cHex, parseCrc32cHex } from '../../catalog/manifest-checksum.js';
+import { PatchedCrc32c } from './crc32c-combine.js';
 import { LocalRangeReader, openForPatch } from './local-files.js';
 import { COMBINE_CHECKSUM } from './output.js';
 import type { OutputFile } from './output.js';
@@ -133,7 +134,7 @@ export async function patchInPlace(
       return {
         size,
         sha256: '',
-        checksum: { algorithm: COMBINE_CHECKSUM, value: formatManifestCrc32c(derived.value) },
+        checksum: { algorithm: COMBINE_CHECKSUM, value: crc32cHex(derived.value) },
       };
     }
     const checksum = await file.finish();
@@ -159,7 +160,7 @@ export async function patchInPlace(
 function derivableCrc(full: LoadedBackup, path: string, placed: number, size: number): PatchedCrc32c | null {
   const listed = full.manifest.get(path);
   if (listed?.checksum?.algorithm.toUpperCase() !== COMBINE_CHECKSUM || listed.size !== placed) return null;
-  const crc = parseManifestCrc32c(listed.checksum.value);
+  const crc = parseCrc32cHex(listed.checksum.value);
   if (crc === null || size < placed) return null;
   return PatchedCrc32c.extended(crc, placed, size);
 }

@@ -17,10 +17,8 @@ import {
   PatchedCrc32c,
   crc32cCombine,
   crc32cOfZeros,
-  formatManifestCrc32c,
-  parseManifestCrc32c,
 } from '../../../../src/recovery/combine/crc32c-combine.js';
-import { manifestHasher } from '../../../../src/catalog/manifest-checksum.js';
+import { crc32cHex, manifestHasher, parseCrc32cHex } from '../../../../src/catalog/manifest-checksum.js';
 import { crc32c } from '../../../../src/transfer/compression/checksums.js';
 
 const root = mkdtempSync(join(tmpdir(), 'crc32c-combine-'));
@@ -54,9 +52,9 @@ describe('CRC-32C of a patched file, derived', () => {
     const hasher = manifestHasher('CRC32C')!;
     hasher.update(data);
     const hex = hasher.digest();
-    assert.equal(parseManifestCrc32c(hex), crc32c(data));
-    assert.equal(formatManifestCrc32c(crc32c(data)), hex);
-    assert.equal(parseManifestCrc32c('not-hex!'), null);
+    assert.equal(parseCrc32cHex(hex), crc32c(data));
+    assert.equal(crc32cHex(crc32c(data)), hex);
+    assert.equal(parseCrc32cHex('not-hex!'), null);
   });
 
   // Files of 8 KiB blocks as the combine patches them: extended with zeros (or not), then runs
@@ -101,11 +99,7 @@ describe('CRC-32C of a patched file, derived', () => {
       const path = join(root, what.replace(/\W+/g, '-'));
       const base = randomBytes(baseBlocks * 8192);
       writeFileSync(path, base);
-      const derived = PatchedCrc32c.extended(
-        parseManifestCrc32c(readBack(path))!,
-        base.length,
-        blocks * 8192,
-      );
+      const derived = PatchedCrc32c.extended(parseCrc32cHex(readBack(path))!, base.length, blocks * 8192);
       const fd = openSync(path, 'r+');
       try {
         ftruncateSync(fd, blocks * 8192);
@@ -121,7 +115,7 @@ describe('CRC-32C of a patched file, derived', () => {
       } finally {
         closeSync(fd);
       }
-      assert.equal(formatManifestCrc32c(derived.value), readBack(path));
+      assert.equal(crc32cHex(derived.value), readBack(path));
     });
 
   test('a cut file is refused (it is read back instead)', () => {
