@@ -121,7 +121,7 @@ export async function patchInPlace(
           previous ??= Buffer.allocUnsafe(buffer.length);
           derived.replace(
             start * BLOCK_SIZE,
-            await file.read(previous, written.length, start * BLOCK_SIZE),
+            file.read(previous, written.length, start * BLOCK_SIZE),
             written,
           );
         }
