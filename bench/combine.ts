@@ -24,6 +24,10 @@
  *
  * With `--run JSON` this file is the child that combines, with `--copy JSON` the child that
  * copies the full backup as recovery does (so the RSS of each is measured alone).
+ *
+ * BENCH_COMBINE_BEFORE=<another build's dist/bench/combine.js> adds that build's combine child
+ * to each round ("native combine (before)"), timed in the same rotation as the pair, so that a
+ * change is compared with the code before it on the same machine state, round by round.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +67,7 @@ const INCREMENTALS = Number(process.env.BENCH_INCREMENTALS ?? 3);
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
 const VERSION = process.env.BENCH_PG_VERSION === '18' ? 18 : 17;
+const BEFORE = process.env.BENCH_COMBINE_BEFORE ?? null;
 
 interface ChildRequest {
   chain: string;
@@ -165,8 +170,10 @@ async function main(): Promise<void> {
   const fullRecovered = join(dir, 'full-recovered');
   /** native combine / barman-ts copy of the full backup, each round's pair measured back to back. */
   const pairedRatios: number[] = [];
+  const beforeRatios: number[] = [];
+  const nativeBefore = join(dir, 'native-before');
   for (let round = 0; round < RUNS; round++) {
-    for (const path of [native, reference, copied, fullCopy, fullRecovered])
+    for (const path of [native, nativeBefore, reference, copied, fullCopy, fullRecovered])
       rmSync(path, { recursive: true, force: true });
     const request: ChildRequest = { chain, names, destination: native };
     const copyRequest: ChildRequest = { chain, names, destination: fullRecovered };
@@ -177,12 +184,18 @@ async function main(): Promise<void> {
       ['native combine', [SELF, '--run', JSON.stringify(request)]],
       ['barman-ts copy of the full backup', [SELF, '--copy', JSON.stringify(copyRequest)]],
     ];
-    for (const [label, args] of round % 2 === 0 ? pair : [...pair].reverse())
+    if (BEFORE !== null)
+      pair.push([
+        'native combine (before)',
+        [BEFORE, '--run', JSON.stringify({ ...request, destination: nativeBefore })],
+      ]);
+    // Rotated from round to round, so that each step comes first, in the middle and last.
+    const order = pair.map((_, index) => pair[(index + round) % pair.length]!);
+    for (const [label, args] of round % 2 === 0 ? order : [...order].reverse())
       await measure(label, process.execPath, args, results);
-    pairedRatios.push(
-      results.get('native combine')!.ms.at(-1)! /
-        results.get('barman-ts copy of the full backup')!.ms.at(-1)!,
-    );
+    const copyMs = results.get('barman-ts copy of the full backup')!.ms.at(-1)!;
+    pairedRatios.push(results.get('native combine')!.ms.at(-1)! / copyMs);
+    if (BEFORE !== null) beforeRatios.push(results.get('native combine (before)')!.ms.at(-1)! / copyMs);
     const pgCombine = pgClientToolCommand(VERSION, 'pg_combinebackup');
     await measure(
       'pg_combinebackup',
@@ -219,6 +232,12 @@ async function main(): Promise<void> {
       `rounds ${pairedRatios.map((ratio) => formatRatio(ratio)).join(', ')}; ratio of the medians ${formatRatio(time('native combine') / time('barman-ts copy of the full backup'))})` +
       `\nnative / cp -a of the full backup: ${formatRatio(time('native combine') / time('cp -a of the full backup'))}`,
   );
+  if (BEFORE !== null)
+    console.log(
+      `native (before) / barman-ts copy of the full backup: ${formatRatio(median(beforeRatios))} (rounds ` +
+        `${beforeRatios.map((ratio) => formatRatio(ratio)).join(', ')})` +
+        `\nnative / native (before), per round: ${pairedRatios.map((ratio, index) => formatRatio(ratio / beforeRatios[index]!)).join(', ')}`,
+    );
 }
 
 if (process.argv[2] === '--run') {

@@ -9,7 +9,7 @@ import { PosixStorage } from '../storage/posix.js';
 import type { DigestRequest, FileDigest } from '../transfer/compression/protocol.js';
 import type { Storage } from '../storage/index.js';
 import type { ContentReader } from './backup-content.js';
-import { crc32cManifestHex, manifestHasher } from './manifest-checksum.js';
+import { crc32cHex, manifestHasher } from './manifest-checksum.js';
 
 export type { DigestRequest, FileDigest };
 
@@ -77,5 +77,5 @@ export async function digestByStorage(
   if (request.algorithm?.toUpperCase() !== 'CRC32C' || !storage.checksumFile) return null;
   const result = await storage.checksumFile(path, { algorithm: 'CRC32C', headBytes: request.headBytes });
   if (!result) return null;
-  return { bytes: result.bytes, checksum: crc32cManifestHex(result.crc), head: result.head };
+  return { bytes: result.bytes, checksum: crc32cHex(result.crc), head: result.head };
 }

@@ -19,6 +19,19 @@ const SHA_ALGORITHMS: Record<string, string> = {
   SHA512: 'sha512',
 };
 
+/** A CRC-32C as a manifest lists it: PostgreSQL hex-encodes its four bytes as they lie in memory, little-endian. */
+export function crc32cHex(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(crc >>> 0);
+  return bytes.toString('hex');
+}
+
+/** A manifest's CRC32C as a number; null when it is not 8 hex digits. */
+export function parseCrc32cHex(hex: string): number | null {
+  if (!/^[0-9a-f]{8}$/i.test(hex)) return null;
+  return Buffer.from(hex, 'hex').readUInt32LE(0);
+}
+
 /** The hasher of a manifest algorithm name; null for `NONE` or a name PostgreSQL does not write. */
 export function manifestHasher(algorithm: string): ManifestHasher | null {
   const sha = SHA_ALGORITHMS[algorithm.toUpperCase()];
@@ -30,17 +43,10 @@ export function manifestHasher(algorithm: string): ManifestHasher | null {
     let crc = 0;
     return {
       update: (chunk) => void (crc = crc32c(chunk, crc)),
-      digest: () => crc32cManifestHex(crc),
+      digest: () => crc32cHex(crc),
     };
   }
   return null;
-}
-
-/** A CRC-32C as a manifest writes it: PostgreSQL hex-encodes its four bytes as they lie in memory (little-endian). */
-export function crc32cManifestHex(crc: number): string {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32LE(crc >>> 0);
-  return bytes.toString('hex');
 }
 
 /**

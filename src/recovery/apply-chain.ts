@@ -1,6 +1,7 @@
 /**
  * The base copy of a block-level incremental backup: its chain, already read and checked
- * (combine/prepareCombine, before anything was written), is combined by the native combine.
+ * (combine/prepareCombine, before anything was written: labels, manifests, which backup supplies
+ * each file; the INCREMENTAL headers are read as each file is written), is combined by the native combine.
  * A chain stored as tar archives (an s3:// basebackups_directory, barman-cloud's layout; an encrypted
  * chain in a directory, chain-sources.ts) was only checked for its archives (each backup has its
  * PGDATA archive and backup_manifest; `.gpg` archives decrypted as they stream): the full
@@ -159,5 +160,6 @@ async function extractChain(
       tablespaces: new Map(tablespaces.map((tablespace) => [tablespace.oid, tablespace.location.slice(1)])),
     });
   }
-  return prepareCombine(backups);
+  // Listed as found on disk: the full backup lies in the destination, among the WAL recovery copies.
+  return prepareCombine(backups, 'storage');
 }

@@ -240,9 +240,12 @@ async function recoverFrom(
   await checkSources(plan, sources, archived);
   const remoteStaging = await remoteStagingOf(config, plan, backup.id, sources);
   await requirePassphrase(config, chain, plan.wal.selection.files, sources);
-  // The whole chain is read and checked here: a chain that cannot be combined is refused
-  // before the destination, the staging directory or the hooks see anything. One stored as tar
-  // archives is checked for them here, and read and checked as it is extracted (apply-chain.ts).
+  // The chain's backups are read and checked here — labels, manifests, and from the manifests
+  // which backup supplies each file: a chain with a backup or a file missing is refused before
+  // the destination, the staging directory or the hooks see anything. Each INCREMENTAL file's
+  // header is read as the combine writes that file (combine/scan.ts): a damaged one stops the
+  // recovery there, naming it, as a damaged file of a full backup stops its copy. A chain stored
+  // as tar archives is checked for them here, and read and checked as it is extracted (apply-chain.ts).
   const prepared = plan.chain && !archived ? await prepareCombine(chainBackups(chain, sources)) : null;
   if (archived && config.combine_mode !== 'copy' && config.combine_mode !== 'copy-file-range')
     throw new BarmanError(

@@ -7,18 +7,24 @@
  *   file, a forward stream on an object), and the next chunk is read while one is written.
  * - `patchInPlace`, when the full backup's version is a local file: that file was placed by the
  *   kernel (copy_file_range or a clone), and only the blocks that differ — from incrementals, or
- *   zeros — are written over it, then the file's checksum is read from the page cache. A relation with a
- *   few changed pages costs a kernel copy and a few writes, not a pass through this process.
+ *   zeros — are written over it. Its CRC-32C is derived from the one the full backup's manifest
+ *   lists and the runs written (their old and new bytes, crc32c-combine.ts) when that manifest
+ *   has a CRC32C for it and the file was not cut; otherwise it is read back from the page cache.
+ *   A relation with a few changed pages costs a kernel copy and a few writes, not a pass through
+ *   this process.
  */
 import type { ManifestChecksum } from '../../catalog/backup-manifest.js';
 import { BarmanError } from '../../errors/index.js';
 import type { BlockPlan, SegmentVersion } from './block-plan.js';
 import type { LoadedBackup } from './chain.js';
 import { BLOCK_SIZE } from './incremental-file.js';
+import { crc32cHex, parseCrc32cHex } from '../../catalog/manifest-checksum.js';
+import { PatchedCrc32c } from './crc32c-combine.js';
 import { LocalRangeReader, openForPatch } from './local-files.js';
+import { COMBINE_CHECKSUM } from './output.js';
 import type { OutputFile } from './output.js';
 import { PositionedReader } from './positioned-reader.js';
-import { incrementalName, locate } from './scan.js';
+import { damagedFile, incrementalName, locate } from './scan.js';
 
 /** Output blocks built at once (2 MiB): bounded memory per job. */
 const CHUNK_BLOCKS = 256;
@@ -79,11 +85,20 @@ export async function patchInPlace(
   const { readerOf, readers } = blockReaders(chain, path, versions);
   const file = await openForPatch(destination);
   try {
+    // Its size was planned from the backup's manifest: a shorter file on disk would be extended
+    // with zeros by the truncate below, silently.
+    const full = versions[fullIndex]!;
+    const placed = await file.placedSize();
+    if (full.kind === 'full' && placed !== full.size)
+      throw damagedFile(chain[fullIndex]!, path, placed, full.size);
     const size = plan.length * BLOCK_SIZE;
+    const derived = derivableCrc(chain[fullIndex]!, path, placed, size);
     await file.truncate(size);
     // One chunk buffer for the whole file (each chunk is written before the next is built): a
     // new 2 MiB buffer per chunk was most of the combine's garbage collection.
     let buffer: Buffer | null = null;
+    /** The bytes a run overwrites, read for the derived CRC. */
+    let previous: Buffer | null = null;
     for (let first = 0; first < plan.length; first += CHUNK_BLOCKS) {
       const count = Math.min(CHUNK_BLOCKS, plan.length - first);
       let changed = false;
@@ -100,12 +115,27 @@ export async function patchInPlace(
         }
         let end = start + 1;
         while (end < first + count && plan.source[end] !== fullIndex) end++;
-        await file.write(
-          chunk.subarray((start - first) * BLOCK_SIZE, (end - first) * BLOCK_SIZE),
-          start * BLOCK_SIZE,
-        );
+        const written = chunk.subarray((start - first) * BLOCK_SIZE, (end - first) * BLOCK_SIZE);
+        if (derived !== null) {
+          // What the run overwrites, for the CRC: in the page cache, the kernel copy just put it there.
+          previous ??= Buffer.allocUnsafe(buffer.length);
+          derived.replace(
+            start * BLOCK_SIZE,
+            file.read(previous, written.length, start * BLOCK_SIZE),
+            written,
+          );
+        }
+        await file.write(written, start * BLOCK_SIZE);
         start = end;
       }
+    }
+    if (derived !== null) {
+      await file.close();
+      return {
+        size,
+        sha256: '',
+        checksum: { algorithm: COMBINE_CHECKSUM, value: crc32cHex(derived.value) },
+      };
     }
     const checksum = await file.finish();
     if (file.size !== size)
@@ -120,6 +150,19 @@ export async function patchInPlace(
   } finally {
     for (const reader of readers.values()) reader.close();
   }
+}
+
+/**
+ * The CRC-32C of the patched file, to be followed through its patches: from the full backup's
+ * manifest, when it lists a CRC32C for the file at the size placed and the file is not cut
+ * (then the CRC of what is kept would need the bytes cut off). Null: read back.
+ */
+function derivableCrc(full: LoadedBackup, path: string, placed: number, size: number): PatchedCrc32c | null {
+  const listed = full.manifest.get(path);
+  if (listed?.checksum?.algorithm.toUpperCase() !== COMBINE_CHECKSUM || listed.size !== placed) return null;
+  const crc = parseCrc32cHex(listed.checksum.value);
+  if (crc === null || size < placed) return null;
+  return PatchedCrc32c.extended(crc, placed, size);
 }
 
 export async function reconstruct(

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { backupContent } from '../../../src/catalog/backup-content.js';
-import { crc32cManifestHex } from '../../../src/catalog/manifest-checksum.js';
+import { crc32cHex } from '../../../src/catalog/manifest-checksum.js';
 import { verifyBackupContent } from '../../../src/catalog/verify-backup.js';
 import { backupLayoutFor } from '../../../src/recovery/layout.js';
 import { PosixStorage, type Storage } from '../../../src/storage/index.js';
@@ -51,7 +51,7 @@ function manifest(files: Record<string, Buffer>): string {
   const entries = Object.entries(files).map(
     ([path, data]) =>
       `{ "Path": "${path}", "Size": ${data.length}, "Last-Modified": "2026-12-07 01:00:00 GMT", ` +
-      `"Checksum-Algorithm": "CRC32C", "Checksum": "${crc32cManifestHex(portableCrc32c(data))}" }`,
+      `"Checksum-Algorithm": "CRC32C", "Checksum": "${crc32cHex(portableCrc32c(data))}" }`,
   );
   const body =
     `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${SYSTEM},\n"Files": [\n` +

@@ -120,6 +120,24 @@ describe('combineChain on synthetic backups', () => {
     );
   });
 
+  test('a full backup whose manifest lists no checksums gives the same files and CRC32Cs (read back)', async () => {
+    const derived = combine([FULL, INCR1, INCR2]);
+    await derived.run();
+    const readBack = combine([{ ...FULL, checksums: false }, INCR1, INCR2]);
+    await readBack.run();
+    const listed = (top: string) =>
+      (
+        JSON.parse(readFileSync(join(top, 'backup_manifest'), 'utf8')) as {
+          Files: Array<{ Path: string; Size: number; Checksum: string }>;
+        }
+      ).Files.map((entry) => `${entry.Path} ${entry.Size} ${entry.Checksum}`);
+    assert.deepEqual(listed(derived.destination), listed(readBack.destination));
+    assert.deepEqual(
+      readFileSync(join(derived.destination, 'base/5/16384')),
+      readFileSync(join(readBack.destination, 'base/5/16384')),
+    );
+  });
+
   test('with the full backup in place (a tar chain extracted), gives what a combine into a new directory gives', async () => {
     const { destination, run } = combine([FULL, INCR1, INCR2]);
     await run();
@@ -127,7 +145,8 @@ describe('combineChain on synthetic backups', () => {
     const dir = join(root, String(count++));
     const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
     const inPlace = join(dir, 'full', 'data');
-    const result = await writeCombined(await prepareCombine(chain), {
+    // Listed from the disk, as recovery lists an extracted chain (apply-chain.ts).
+    const result = await writeCombined(await prepareCombine(chain, 'storage'), {
       destination: inPlace,
       tablespaceDestinations: new Map(),
       baseInPlace: true,
@@ -194,7 +213,7 @@ describe('combineChain on synthetic backups', () => {
     ],
   ];
   for (const [what, backups, message] of refused)
-    test(`refuses ${what} before writing anything`, async () => {
+    test(`refuses ${what}, leaving nothing written`, async () => {
       const cleaned = backups.map((backup) => ({
         ...backup,
         files: Object.fromEntries(
@@ -203,6 +222,48 @@ describe('combineChain on synthetic backups', () => {
       }));
       const { destination, run } = combine(cleaned);
       await assert.rejects(run(), message);
+      assert.equal(existsSync(destination), false);
+    });
+
+  test('a manifest-listed file missing from the disk is refused before anything is written', async () => {
+    const dir = join(root, String(count++));
+    const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
+    rmSync(join(dir, 'incr2', 'data', 'base/5/INCREMENTAL.16400'));
+    const destination = join(dir, 'out');
+    await assert.rejects(
+      prepareCombine(chain),
+      /backup incr2: its backup_manifest lists base\/5\/INCREMENTAL.16400, which is not in the backup/,
+    );
+    assert.equal(existsSync(destination), false);
+  });
+
+  const damaged: Array<[string, (dir: string) => void, RegExp]> = [
+    [
+      "a full backup's relation shorter than its manifest says (patched)",
+      (dir) => writeFileSync(join(dir, 'full', 'data', 'base/5/16384'), block(0xa0)),
+      /backup full: base\/5\/16384 \(.*full\/data\/base\/5\/16384\) is 8192 bytes, its backup_manifest says 32768: the backup is damaged/,
+    ],
+    [
+      "a full backup's relation missing from the disk (copied whole)",
+      (dir) => rmSync(join(dir, 'full', 'data', 'base/5/16395')),
+      /base\/5\/16395/,
+    ],
+    [
+      "an incremental's file missing from the disk",
+      (dir) => rmSync(join(dir, 'incr1', 'data', 'base/5/INCREMENTAL.16384')),
+      /base\/5\/INCREMENTAL.16384/,
+    ],
+  ];
+  for (const [what, damage, message] of damaged)
+    test(`stops on ${what}, naming the file, and removes what it wrote`, async () => {
+      const dir = join(root, String(count++));
+      const chain = [FULL, INCR1, INCR2].map((backup) => writeBackup(dir, backup));
+      damage(dir);
+      const destination = join(dir, 'out');
+      await assert.rejects(
+        combineChain({ backups: chain, destination, tablespaceDestinations: new Map() }),
+        message,
+      );
       assert.equal(existsSync(destination), false);
     });
 

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { manifestHasher } from '../../../../src/catalog/manifest-checksum.js';
 import type { ChainBackup } from '../../../../src/recovery/combine/chain.js';
 import { BLOCK_SIZE, INCREMENTAL_MAGIC } from '../../../../src/recovery/combine/incremental-file.js';
 import { PosixStorage } from '../../../../src/storage/index.js';
@@ -34,6 +35,8 @@ export interface FakeBackup {
   from?: string;
   system?: string;
   files: Record<string, Buffer | string>;
+  /** Whether its manifest lists each file's CRC32C (default true). */
+  checksums?: boolean;
 }
 
 /** Writes `backup` under `root/<name>/data` and returns it as a chain member. */
@@ -53,9 +56,27 @@ export function writeBackup(root: string, backup: FakeBackup): ChainBackup {
   control.writeBigUInt64LE(BigInt(backup.system ?? SYSTEM), 0);
   put('global/pg_control', control);
   for (const [path, content] of Object.entries(backup.files)) put(path, content);
+  // Listed as the server lists them: every file but WAL, with its size and CRC32C (the checksum
+  // a patched relation's CRC is derived from), or none when `checksums` is false.
+  const listed: Array<[string, Buffer | string]> = [
+    ['backup_label', label],
+    ['global/pg_control', control],
+    ...Object.entries(backup.files).filter(([path]) => !path.startsWith('pg_wal/')),
+  ];
+  const files = listed
+    .map(([path, content]) => {
+      const hasher = manifestHasher('CRC32C')!;
+      hasher.update(Buffer.from(content));
+      const checksum =
+        backup.checksums === false
+          ? ''
+          : `, "Checksum-Algorithm": "CRC32C", "Checksum": "${hasher.digest()}"`;
+      return `{ "Path": "${path}", "Size": ${Buffer.byteLength(content)}, "Last-Modified": "2026-12-06 04:00:00 GMT"${checksum} }`;
+    })
+    .join(',\n');
   put(
     'backup_manifest',
-    `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${backup.system ?? SYSTEM},\n"Files": [\n],\n` +
+    `{ "PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": ${backup.system ?? SYSTEM},\n"Files": [\n${files}\n],\n` +
       `"WAL-Ranges": [\n{ "Timeline": 1, "Start-LSN": "${backup.start}", "End-LSN": "0/9000000" }\n],\n` +
       '"Manifest-Checksum": "0"}\n',
   );
