@@ -63,9 +63,14 @@ export function createStartLimiter(
   let queue: Promise<void> = Promise.resolve();
   return () => {
     const turn = queue.then(async () => {
-      const windowStart = Date.now() - periodMs;
-      while (starts.length > 0 && starts[0]! <= windowStart) starts.shift();
-      if (starts.length >= batch.size) await pause(starts[0]! - windowStart, signal);
+      // Checked again after each pause: a timer may fire a millisecond early, which would leave
+      // the oldest start inside the window and let two starts through within one period.
+      for (;;) {
+        const windowStart = Date.now() - periodMs;
+        while (starts.length > 0 && starts[0]! <= windowStart) starts.shift();
+        if (starts.length < batch.size) break;
+        await pause(Math.max(1, starts[0]! - windowStart), signal);
+      }
       starts.push(Date.now());
     });
     queue = turn.catch(() => undefined);
