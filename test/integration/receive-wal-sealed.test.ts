@@ -112,7 +112,9 @@ describe('receive-wal with encryption = gpg: WAL sealed as it is streamed', { co
       await chownTo(join(dir, sub), 'postgres');
     }
     gpg = await makeGpgHome('postgres');
-    pg = await startPostgres({ version: 15 });
+    // No timed checkpoint during the test: a slot recreated with RESERVE_WAL starts at the
+    // backup's checkpoint, behind the archive (the last test needs that).
+    pg = await startPostgres({ version: 15, settings: { checkpoint_timeout: '1h' } });
     await pg.query('CREATE TABLE secrets (id int, note text)');
     const server = {
       conninfo: pg.conninfo,
@@ -274,6 +276,36 @@ describe('receive-wal with encryption = gpg: WAL sealed as it is streamed', { co
     assert.deepEqual(filesContaining(home(), MARKER), []);
   });
 
+  it('a slot behind the archive: streaming resumes after the newest archived segment, nothing streamed twice', async () => {
+    const archivedNewest = xlogNames()
+      .map(([name]) => name!)
+      .sort()
+      .at(-1)!;
+    await pg.query("SELECT pg_drop_replication_slot('barman')");
+    await pg.query("SELECT pg_create_physical_replication_slot('barman', true)");
+    const restart = (await slot('barman'))!.restart_lsn!;
+    assert.ok(
+      parseLsn(restart) < segmentStartLsn(archivedNewest, SEGMENT),
+      `precondition: the new slot (${restart}) is behind ${archivedNewest}`,
+    );
+    await startReceiver();
+    const next = await switchWal(`${MARKER}-after-stop`);
+    await waitSealed(next);
+    assert.deepEqual(
+      sealedFiles().filter((name) => name.slice(0, 24) <= archivedNewest),
+      [],
+      'no archived segment streamed again',
+    );
+    const run = await barman('barman.conf', 'archive-wal', 'main');
+    assert.equal(run.exitCode, 0, run.stderr);
+    const archived = xlogNames()
+      .map(([name]) => name!)
+      .sort();
+    assert.deepEqual(archived, segmentsBetween(archived[0]!, archived.at(-1)!, SEGMENT), 'no gap');
+    const stop = await barman('barman.conf', 'receive-wal', '--stop', 'main');
+    assert.equal(stop.exitCode, 0, stop.stderr);
+  });
+
   it('recovers with the passphrase: PostgreSQL reads the marker rows', async () => {
     const destination = join(dir, 'recovered', 'dest');
     const run = await barman('barman.conf', 'recover', 'main', backupId, destination);
@@ -287,6 +319,7 @@ describe('receive-wal with encryption = gpg: WAL sealed as it is streamed', { co
       rows.map((row) => [row.note, Number(row.n)]),
       [
         [`${MARKER}-after-restart`, 100],
+        [`${MARKER}-after-stop`, 100],
         [`${MARKER}-killed`, 100],
         [`${MARKER}-streamed-0`, 100],
         [`${MARKER}-streamed-1`, 100],

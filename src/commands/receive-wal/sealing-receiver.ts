@@ -14,7 +14,16 @@ import { BarmanError, describeError } from '../../errors/index.js';
 import type { WalStream, WalStreamEnd } from '../../postgres/index.js';
 import { startWalStream } from '../../postgres/index.js';
 import { removeTempFiles, writeFileDurably } from '../../storage/durable-files.js';
-import { formatLsn, lsnToSegmentName, parseLsn, parseWalName, segmentStartLsn } from '../../wal/names.js';
+import { catalogLayout } from '../../catalog/layout.js';
+import { readWalIndex } from '../../wal/wal-index.js';
+import {
+  compareWalNames,
+  formatLsn,
+  lsnToSegmentName,
+  parseLsn,
+  parseWalName,
+  segmentStartLsn,
+} from '../../wal/names.js';
 import type { SealSettings } from '../../wal/sealed-wal.js';
 import { putWalSealing, sealedName, sealWalContent } from '../../wal/sealed-wal.js';
 import { verifyWalHead, WAL_HEADER_LENGTH } from '../../wal/wal-header.js';
@@ -28,8 +37,31 @@ export const STATUS_INTERVAL_MS = 10_000;
 const MAX_WAITING_SEGMENTS = 2;
 
 /**
+ * The newest segment of `timeline` before the server's position that the archive holds (xlog.db,
+ * or a bucket's listing), or null. A segment sealed and archived before its receive-wal could
+ * report it flushed (a kill, or a server restart bringing back an older slot position) is not
+ * streamed again: it would reach archive-wal as a sealed duplicate, which only decrypting tells.
+ */
+async function newestArchivedSegment(
+  env: ReceiverEnvironment,
+  timeline: number,
+  serverPosition: bigint,
+  segmentSize: number,
+): Promise<string | null> {
+  const { entries } = await readWalIndex(env.config, await catalogLayout(env.config));
+  let newest: string | null = null;
+  for (const entry of entries) {
+    const wal = parseWalName(entry.name);
+    if (wal?.kind !== 'segment' || wal.timeline !== timeline) continue;
+    if (segmentStartLsn(wal.name, segmentSize) >= serverPosition) continue;
+    if (newest === null || compareWalNames(wal.name, newest) > 0) newest = wal.name;
+  }
+  return newest;
+}
+
+/**
  * The first segment to stream, always a segment's start: the later of the one after the newest
- * sealed segment in streaming/ and the slot's restart point (reported flushed only once sealed,
+ * segment sealed in streaming/ or archived (newestArchivedSegment) and the slot's restart point (reported flushed only once sealed,
  * it is past every segment archive-wal already took from streaming/); with neither, the server's
  * current position, as pg_receivewal starts.
  */
@@ -61,9 +93,12 @@ export async function runSealingReceiver(
   await sealWalContent(Buffer.from('receive-wal key check'), { ...sealing, compression: null });
   // A segment whose write a kill interrupted left only its temp file: the slot still has it.
   await removeTempFiles(directory);
-  const newest = await newestSealedSegment(directory);
-  let segmentStart = sealedStartLsn(newest, status.slot?.restart_lsn ?? null, status.xlogpos, size);
   const timeline = status.timeline;
+  const sealed = await newestSealedSegment(directory);
+  const archived = await newestArchivedSegment(env, timeline, parseLsn(status.xlogpos), size);
+  const newest =
+    sealed && archived ? (compareWalNames(sealed, archived) > 0 ? sealed : archived) : (sealed ?? archived);
+  let segmentStart = sealedStartLsn(newest, status.slot?.restart_lsn ?? null, status.xlogpos, size);
   log.info('Streaming WAL, sealed as it is received (encryption = gpg)', {
     start: formatLsn(segmentStart),
     timeline,
