@@ -7,6 +7,9 @@
  * SIGTERM are passed on to it as SIGINT (a clean stop on every PostgreSQL version). Nothing is
  * restarted here: cron starts receive-wal again the next minute.
  *
+ * With `encryption = gpg` pg_receivewal is not used: after the same checks (and a slot required,
+ * and no synchronous standby) sealing-receiver.ts streams WAL itself, sealing each segment.
+ *
  * Also `--stop`. The slot commands are in slots.ts, `--reset` in reset.ts.
  */
 import { mkdir, stat, truncate } from 'node:fs/promises';
@@ -32,7 +35,7 @@ import { superviseProgram } from '../../process/supervise.js';
 import { keepNewFilesPrivate } from '../../storage/durable-files.js';
 import type { ResetOutcome } from './reset.js';
 import { newestWal, resetStreamingStatus } from './reset.js';
-import { runSealingReceiver, sealingOf, synchronousRefused } from './sealing-receiver.js';
+import { checkSealingKey, runSealingReceiver, sealingOf, synchronousRefused } from './sealing-receiver.js';
 import { createSlotQuietly } from './slots.js';
 
 export interface ReceiverEnvironment {
@@ -127,6 +130,7 @@ export async function receiveWal(
   }
   try {
     await mkdir(config.streaming_wals_directory, { recursive: true });
+    if (sealing) await checkSealingKey(sealing);
     const status = await streamingStatus(env, options.reset, sealing !== null);
     if (options.reset) return await resetStreamingStatus(env, status);
     if (sealing) return await runSealingReceiver(env, status, sealing);

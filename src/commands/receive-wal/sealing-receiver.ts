@@ -89,8 +89,6 @@ export async function runSealingReceiver(
   const { config, report, log } = env;
   const directory = config.streaming_wals_directory;
   const size = status.segmentSize;
-  // A key gpg cannot encrypt to fails now, not when the first segment completes.
-  await sealWalContent(Buffer.from('receive-wal key check'), { ...sealing, compression: null });
   // A segment whose write a kill interrupted left only its temp file: the slot still has it.
   await removeTempFiles(directory);
   const timeline = status.timeline;
@@ -276,6 +274,14 @@ export function sealingOf(env: ReceiverEnvironment, reset: boolean): SealSetting
     );
   }
   return sealing;
+}
+
+/**
+ * Encrypts a few bytes to the key: a key gpg cannot encrypt to fails before a slot is created or
+ * anything streamed, not when the first segment completes.
+ */
+export async function checkSealingKey(sealing: SealSettings): Promise<void> {
+  await sealWalContent(Buffer.from('receive-wal key check'), { ...sealing, compression: null });
 }
 
 /** Commits waiting for a whole segment's worth of WAL: refused (docs/encryption.md, Limits). */
