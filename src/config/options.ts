@@ -539,7 +539,8 @@ const optionTable = {
     default: 'false',
     since: '3.4',
     category: 'WAL archiving',
-    description: 'Stream WAL with pg_receivewal into `streaming_wals_directory`, supervised by `cron`.',
+    description:
+      'Stream WAL with pg_receivewal into `streaming_wals_directory`, supervised by `cron`; with `encryption = gpg`, barman-ts streams natively and writes each segment sealed when complete (needs `slot_name`).',
   }),
   streaming_archiver_batch_size: option({
     scope: 'global',
@@ -555,14 +556,16 @@ const optionTable = {
     default: 'barman_receive_wal',
     since: '3.4',
     category: 'WAL archiving',
-    description: 'application_name of pg_receivewal (also matched against synchronous_standby_names).',
+    description:
+      'application_name of pg_receivewal (also matched against synchronous_standby_names; with `encryption = gpg` being listed there is refused).',
   }),
   slot_name: option({
     scope: 'global',
     schema: kinds.slotName(),
     since: '3.4',
     category: 'WAL archiving',
-    description: 'Physical replication slot used by pg_receivewal.',
+    description:
+      'Physical replication slot used by pg_receivewal; required with `encryption = gpg`, whose receive-wal keeps the segment it receives in memory until it is sealed.',
   }),
   create_slot: option({
     scope: 'global',
@@ -677,7 +680,8 @@ const optionTable = {
     inModel: false,
     since: '3.4',
     category: 'Directories',
-    description: 'Where pg_receivewal writes WAL files.',
+    description:
+      'Where pg_receivewal writes WAL files (with `encryption = gpg`: the sealed `<name><ext>.gpg` segments of the native receiver).',
   }),
   errors_directory: option({
     scope: 'server',

@@ -29,3 +29,5 @@ export type {
 } from './base-backup.js';
 export { dataChecksumsEnabled, readServerFile, relationNames } from './relation-pages.js';
 export type { RelationFileId } from './relation-pages.js';
+export { standbyStatusUpdate, startWalStream } from './wal-stream.js';
+export type { WalDataHandler, WalStream, WalStreamEnd, WalStreamOptions } from './wal-stream.js';

@@ -71,12 +71,14 @@ export async function collectBatch(
 /**
  * pg_receivewal keeps writing its newest file: `.partial` files are archived only when a newer
  * one exists, and without any `.partial` the newest complete segment stays (it resumes from it).
+ * A sealed segment (the sealing receiver's, encryption = gpg) is complete and durable when it
+ * appears, and its receiver resumes from its slot too: each is archived at once.
  */
 function streamingBatch(candidates: Candidate[]): Candidate[] {
   const partials = candidates.filter((candidate) => candidate.wal.kind === 'partial');
   const others = candidates.filter((candidate) => candidate.wal.kind !== 'partial');
   if (partials.length === 0) {
-    const segments = others.filter((candidate) => candidate.wal.kind === 'segment');
+    const segments = others.filter((candidate) => candidate.wal.kind === 'segment' && !candidate.sealed);
     const newest = segments.at(-1);
     return others.filter((candidate) => candidate !== newest);
   }

@@ -7,6 +7,9 @@
  * SIGTERM are passed on to it as SIGINT (a clean stop on every PostgreSQL version). Nothing is
  * restarted here: cron starts receive-wal again the next minute.
  *
+ * With `encryption = gpg` pg_receivewal is not used: after the same checks (and a slot required,
+ * and no synchronous standby) sealing-receiver.ts streams WAL itself, sealing each segment.
+ *
  * Also `--stop`. The slot commands are in slots.ts, `--reset` in reset.ts.
  */
 import { mkdir, stat, truncate } from 'node:fs/promises';
@@ -32,12 +35,15 @@ import { superviseProgram } from '../../process/supervise.js';
 import { keepNewFilesPrivate } from '../../storage/durable-files.js';
 import type { ResetOutcome } from './reset.js';
 import { newestWal, resetStreamingStatus } from './reset.js';
+import { checkSealingKey, runSealingReceiver, sealingOf, synchronousRefused } from './sealing-receiver.js';
 import { createSlotQuietly } from './slots.js';
 
 export interface ReceiverEnvironment {
   config: ServerConfig;
   report: Reporter;
   log: Logger;
+  /** The file that sets the server's encryption option (for messages naming it). */
+  configFile?: string;
 }
 
 export function receiverLockPath(config: ServerConfig): string {
@@ -70,8 +76,11 @@ export async function stopReceiver(config: ServerConfig, waitMs: number): Promis
 
 /** What receive-wal learnt from PostgreSQL before streaming. */
 export interface StreamingStatus {
-  program: string;
+  /** pg_receivewal's path; null for the sealing receiver (encryption = gpg), which needs none. */
+  program: string | null;
   programName: string;
+  /** The cluster's system identifier (IDENTIFY_SYSTEM). */
+  systemid: string;
   timeline: number;
   /** Server's current WAL position (IDENTIFY_SYSTEM xlogpos). */
   xlogpos: string;
@@ -90,6 +99,8 @@ export interface ReceiveOutcome {
   exit_code: number | null;
   /** The signal that stopped receive-wal (passed on to pg_receivewal as SIGINT). */
   stopped_by: string | null;
+  /** Segments the sealing receiver (encryption = gpg) sealed into streaming/. */
+  sealed_segments?: number;
 }
 
 /** receive-wal (and `--reset`): see the module comment. */
@@ -104,6 +115,7 @@ export async function receiveWal(
       "Unable to start receive-wal process: streaming_archiver option set to 'off' in barman configuration file",
     );
   }
+  const sealing = sealingOf(env, options.reset);
   if (!options.reset) report.info(`Starting receive-wal for server ${config.name}`);
   await mkdir(config.barman_lock_directory, { recursive: true });
   const lock = tryAcquireLock(receiverLockPath(config));
@@ -118,8 +130,10 @@ export async function receiveWal(
   }
   try {
     await mkdir(config.streaming_wals_directory, { recursive: true });
-    const status = await streamingStatus(env, options.reset);
+    if (sealing) await checkSealingKey(sealing);
+    const status = await streamingStatus(env, options.reset, sealing !== null);
     if (options.reset) return await resetStreamingStatus(env, status);
+    if (sealing) return await runSealingReceiver(env, status, sealing);
     const truncated = await truncatePartialIfNeeded(env, status.segmentSize);
     return await runReceiver(env, status, truncated);
   } finally {
@@ -128,7 +142,11 @@ export async function receiveWal(
 }
 
 /** Barman's sanity checks: replication connection, pg_receivewal and its version, the slot. */
-async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promise<StreamingStatus> {
+async function streamingStatus(
+  env: ReceiverEnvironment,
+  reset: boolean,
+  sealed: boolean,
+): Promise<StreamingStatus> {
   const { config, report } = env;
   let identity;
   try {
@@ -144,26 +162,12 @@ async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promis
     );
   }
 
-  const programName =
-    identity.serverVersion > 0 && identity.serverVersion < 100000 ? 'pg_receivexlog' : 'pg_receivewal';
-  const program = await findProgram(programName, config.path_prefix);
-  if (!program) {
-    throw new BarmanError('pg-receivewal-missing', `${programName} not present in path_prefix or $PATH`, {
-      hint: "Install the PostgreSQL client programs of the server's version, or set path_prefix to their directory.",
-    });
-  }
-  const tool = await postgresToolVersion(program);
-  const serverMajor = majorVersionNumber(identity.serverVersion);
-  if (!tool || majorVersionNumber(versionNumber(tool.text)) < serverMajor) {
-    throw new BarmanError(
-      'pg-receivewal-incompatible',
-      `${programName} version not compatible with PostgreSQL server version: ${program} is ` +
-        `${tool?.text ?? 'of unknown version'}, the server is ${majorText(serverMajor)}`,
-      {
-        hint: `${programName} must be of the server's major version or newer: set path_prefix to the bin directory of a suitable one.`,
-      },
-    );
-  }
+  const programName = sealed
+    ? 'receive-wal'
+    : identity.serverVersion > 0 && identity.serverVersion < 100000
+      ? 'pg_receivexlog'
+      : 'pg_receivewal';
+  const program = sealed ? null : await pgReceiveWal(programName, config.path_prefix, identity.serverVersion);
 
   const client = await PostgresClient.connect(config.conninfo);
   let segmentSize: number;
@@ -173,6 +177,7 @@ async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promis
     segmentSize = await walSegmentSize(client);
     const names = await synchronousStandbyNames(client);
     synchronous = names.includes('*') || names.includes(config.streaming_archiver_name);
+    if (sealed && synchronous && !reset) throw synchronousRefused(env);
     if (config.slot_name) slot = await replicationSlot(client, config.slot_name);
   } finally {
     await client.close();
@@ -204,6 +209,7 @@ async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promis
   return {
     program,
     programName,
+    systemid: identity.systemid,
     timeline: identity.timeline,
     xlogpos: identity.xlogpos,
     segmentSize,
@@ -211,6 +217,33 @@ async function streamingStatus(env: ReceiverEnvironment, reset: boolean): Promis
     slot,
     slotCreated,
   };
+}
+
+/** pg_receivewal (or pg_receivexlog) in path_prefix or $PATH, of the server's major version or newer. */
+async function pgReceiveWal(
+  programName: string,
+  pathPrefix: string | null,
+  serverVersion: number,
+): Promise<string> {
+  const program = await findProgram(programName, pathPrefix);
+  if (!program) {
+    throw new BarmanError('pg-receivewal-missing', `${programName} not present in path_prefix or $PATH`, {
+      hint: "Install the PostgreSQL client programs of the server's version, or set path_prefix to their directory.",
+    });
+  }
+  const tool = await postgresToolVersion(program);
+  const serverMajor = majorVersionNumber(serverVersion);
+  if (!tool || majorVersionNumber(versionNumber(tool.text)) < serverMajor) {
+    throw new BarmanError(
+      'pg-receivewal-incompatible',
+      `${programName} version not compatible with PostgreSQL server version: ${program} is ` +
+        `${tool?.text ?? 'of unknown version'}, the server is ${majorText(serverMajor)}`,
+      {
+        hint: `${programName} must be of the server's major version or newer: set path_prefix to the bin directory of a suitable one.`,
+      },
+    );
+  }
+  return program;
 }
 
 /** 150018 -> 150000, 90624 -> 90600. */
@@ -260,7 +293,7 @@ async function runReceiver(
   const privacy = await keepNewFilesPrivate(config.streaming_wals_directory);
   let exit;
   try {
-    exit = await superviseProgram(status.program, args, {
+    exit = await superviseProgram(status.program!, args, {
       onLine: (line) => log.info(`${config.name}: ${line}`),
       forwardSignals: ['SIGINT', 'SIGTERM'],
       forwardAs: 'SIGINT',

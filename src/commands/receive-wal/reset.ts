@@ -14,6 +14,7 @@ import {
   partialFileName,
   previousSegmentName,
 } from '../../wal/names.js';
+import { parseSpooledName } from '../../wal/sealed-wal.js';
 import type { ReceiverEnvironment, StreamingStatus } from './receiver.js';
 
 export interface ResetOutcome {
@@ -38,6 +39,18 @@ async function newestWal(
     const kind = parseWalName(name)?.kind;
     return kind !== undefined && (kinds as readonly string[]).includes(kind);
   });
+  return names.sort(compareWalNames).at(-1) ?? null;
+}
+
+/**
+ * The newest segment sealed into streaming/ by the sealing receiver (`<name><ext>.gpg`), or null:
+ * its receive-wal resumes after it.
+ */
+export async function newestSealedSegment(directory: string): Promise<string | null> {
+  const names = (await readdir(directory))
+    .map((name) => parseSpooledName(name))
+    .filter((spooled) => spooled?.sealed === true && parseWalName(spooled.name)?.kind === 'segment')
+    .map((spooled) => spooled!.name);
   return names.sort(compareWalNames).at(-1) ?? null;
 }
 

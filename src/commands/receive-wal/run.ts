@@ -54,7 +54,13 @@ export default defineCommandModule<Result>({
       ctx.log.info(
         'WAL streaming uses wal_streaming_conninfo / wal_conninfo instead of streaming_conninfo / conninfo',
       );
-    const env = { config, report: ctx.report, log: ctx.log.child({ server: server.name }) };
+    const source = server.sources.encryption;
+    const env = {
+      config,
+      report: ctx.report,
+      log: ctx.log.child({ server: server.name }),
+      configFile: source && source.kind !== 'default' ? source.file : ctx.config.configFile,
+    };
     switch (action) {
       case 'stop': {
         const [pid] = await terminateTask(config, 'receive-wal', ctx.report);
