@@ -9,6 +9,7 @@ import { copyFile, lstat, mkdir, open, readdir, rename, stat, unlink } from 'nod
 import { dirname, join } from 'node:path';
 import { fsyncDirectory, makeTreePrivate } from '../storage/durable-files.js';
 import type { ArchiveOutcome, ArchiverEnvironment, Candidate, WalSource } from './archiver-types.js';
+import type { WalName } from './names.js';
 import { parseWalName } from './names.js';
 import { parseSpooledName } from './sealed-wal.js';
 import { isProcessAlive } from '../util/process-alive.js';
@@ -75,6 +76,16 @@ export async function collectBatch(
  * appears, and its receiver resumes from its slot too: each is archived at once.
  */
 function streamingBatch(candidates: Candidate[]): Candidate[] {
+  // Once the newest segment here is a sealed one, pg_receivewal no longer writes here (the server
+  // turned to encryption = gpg and its sealing receiver): what it left — plaintext segments, a
+  // .partial whose segment is sealed too or older — is archived (encrypted) rather than kept.
+  const newestSealed = candidates
+    .filter((candidate) => candidate.sealed && candidate.wal.kind === 'segment')
+    .map((candidate) => segmentOf(candidate.wal))
+    .sort()
+    .at(-1);
+  if (newestSealed !== undefined && candidates.every((candidate) => segmentOf(candidate.wal) <= newestSealed))
+    return candidates;
   const partials = candidates.filter((candidate) => candidate.wal.kind === 'partial');
   const others = candidates.filter((candidate) => candidate.wal.kind !== 'partial');
   if (partials.length === 0) {
@@ -85,6 +96,11 @@ function streamingBatch(candidates: Candidate[]): Candidate[] {
   return [...others, ...partials.slice(0, -1)].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
+}
+
+/** The 24-hex-digit segment a WAL file name is about (a `.partial` is its segment's). */
+function segmentOf(wal: WalName): string {
+  return wal.name.slice(0, 24);
 }
 
 /** Creates the local drop boxes archive-wal fills (incoming/) and uses (errors/), when missing. */

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GpgHome, PostgresServer } from '../harness/index.js';
@@ -216,10 +216,27 @@ describe('receive-wal with encryption = gpg: WAL sealed as it is streamed', { co
   it('archive-wal stores the sealed files as they are: xlog.db says gzip and gpg, streaming/ emptied', async () => {
     const name = sealedFiles().find((file) => file.endsWith('.gz.gpg'))!;
     const sealed = readFileSync(join(streaming(), name));
+    const segment = name.slice(0, 24);
+    // What pg_receivewal leaves when a server turns to encryption = gpg: a plaintext .partial of
+    // a segment the sealing receiver has sealed since (the newest: a marker insert is in it).
+    // archive-wal takes it too, encrypted.
+    const newest = sealedFiles().at(-1)!.slice(0, 24);
+    const leftover = join(streaming(), `${newest}.partial`);
+    copyFileSync(join(pg.dataDir, 'pg_wal', newest), leftover);
+    await chownTo(leftover, 'postgres');
+    assert.notDeepEqual(filesContaining(home(), MARKER), [], 'the plaintext leftover holds the marker');
     const run = await barman('barman.conf', 'archive-wal', 'main');
     assert.equal(run.exitCode, 0, run.stderr);
     assert.deepEqual(sealedFiles(), []);
-    const segment = name.slice(0, 24);
+    assert.deepEqual(
+      readFileSync(join(home(), 'main/wals/xlog.db'), 'utf8')
+        .split('\n')
+        .find((entry) => entry.startsWith(`${newest}.partial\t`))
+        ?.split('\t')
+        .slice(-2),
+      ['gzip', 'gpg'],
+      'the leftover .partial archived, encrypted',
+    );
     const line = xlogNames().find(([wal]) => wal === segment)!;
     assert.deepEqual(line.slice(-2), ['gzip', 'gpg']);
     const stored = join(home(), 'main/wals', segment.slice(0, 16), segment);
