@@ -16,9 +16,9 @@ import { readTar } from '../transfer/tar-reader.js';
 import { TarPartWriter } from './cloud-tar.js';
 import type { UploadedArchive } from './cloud-tar.js';
 import { cloudArchiveOptions, cloudBackupCompression, cloudBackupEncryption } from './cloud-upload.js';
-import { announceCopy, backupTimestamp, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
+import { announceCopy, describeServer, warnStandbyWithoutPrimary } from './concurrent.js';
 import { archiveBase, baseBackupOptions, baseBackupProgress, copyAndFinish } from './base-backup-copy.js';
-import { incrementalOptions, incrementalFacts } from './postgres-native.js';
+import { incrementalOptions, saveNativeStarted } from './postgres-native.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -40,17 +40,8 @@ export async function streamBackupToObjectStore(request: BackupRequest): Promise
   const standby = await postgres.isInRecovery(client);
   if (standby && !config.primary_conninfo) warnStandbyWithoutPrimary(request);
   const facts = await describeServer(client, request);
-  const incrementalInfo = await incrementalFacts(request, client);
   const compression = cloudBackupCompression(config);
-  const start = await postgres.walPosition(client);
-  await request.save({
-    ...incrementalInfo,
-    status: 'STARTED',
-    begin_time: backupTimestamp(start.time),
-    timeline: start.timeline,
-    compression,
-    encryption: cloudBackupEncryption(config),
-  });
+  await saveNativeStarted(request, client, { compression, encryption: cloudBackupEncryption(config) });
   const kind = request.incremental ? `INCREMENTAL, parent ${request.incremental.parentId}, ` : '';
   announceCopy(
     request,

@@ -48,14 +48,7 @@ export async function nativePlainBackup(
   facts: ServerFacts,
   standby: boolean,
 ): Promise<ExecutorOutcome> {
-  const incrementalInfo = await incrementalFacts(request, client);
-  const start = await postgres.walPosition(client);
-  await request.save({
-    ...incrementalInfo,
-    status: 'STARTED',
-    begin_time: backupTimestamp(start.time),
-    timeline: start.timeline,
-  });
+  await saveNativeStarted(request, client, {});
   announceCopy(
     request,
     request.incremental
@@ -78,7 +71,27 @@ export async function nativePlainBackup(
  * only), whichever storage it goes to; nothing for a full backup. Saved with the STARTED status
  * (one backup.info write, not two).
  */
-export async function incrementalFacts(
+/**
+ * The STARTED save of a BASE_BACKUP-client backup (plain, sealed or to object storage): its
+ * start position and time, an incremental's server facts, and what the executor adds (`fields`).
+ */
+export async function saveNativeStarted(
+  request: BackupRequest,
+  client: postgres.PostgresClient,
+  fields: Partial<BackupInfo>,
+): Promise<void> {
+  const incrementalInfo = await incrementalFacts(request, client);
+  const start = await postgres.walPosition(client);
+  await request.save({
+    ...incrementalInfo,
+    status: 'STARTED',
+    begin_time: backupTimestamp(start.time),
+    timeline: start.timeline,
+    ...fields,
+  });
+}
+
+async function incrementalFacts(
   request: BackupRequest,
   client: postgres.PostgresClient,
 ): Promise<Partial<BackupInfo>> {

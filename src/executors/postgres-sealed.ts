@@ -17,8 +17,8 @@ import { encryptStream, GPG_ENCRYPTION } from '../transfer/gpg.js';
 import { readTar } from '../transfer/tar-reader.js';
 import { archiveBase, baseBackupProgress, copyAndFinish, baseBackupOptions } from './base-backup-copy.js';
 import type { ServerFacts } from './concurrent.js';
-import { announceCopy, backupTimestamp } from './concurrent.js';
-import { incrementalOptions, incrementalFacts } from './postgres-native.js';
+import { announceCopy } from './concurrent.js';
+import { incrementalOptions, saveNativeStarted } from './postgres-native.js';
 import type { BackupLabel } from './tar-label.js';
 import { parseBackupLabel } from './tar-label.js';
 import type { BackupRequest, ExecutorOutcome } from './types.js';
@@ -41,13 +41,7 @@ export async function sealedTarBackup(
 ): Promise<ExecutorOutcome> {
   const { config } = request;
   const compression = tarCompression(config.backup_compression);
-  const incrementalInfo = await incrementalFacts(request, client);
-  const start = await postgres.walPosition(client);
-  await request.save({
-    ...incrementalInfo,
-    status: 'STARTED',
-    begin_time: backupTimestamp(start.time),
-    timeline: start.timeline,
+  await saveNativeStarted(request, client, {
     compression: compression ?? config.backup_compression,
     encryption: GPG_ENCRYPTION,
   });

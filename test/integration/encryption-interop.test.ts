@@ -248,32 +248,26 @@ describe('encrypted catalogues shared with Barman 3.20 (PostgreSQL 18)', { concu
 
     it(`${reader} recovers the encrypted backup ${owner} took to a restore point; PostgreSQL 18 reads the rows back`, async () => {
       const destination = join(dir, `${other(server)}-recovers-${server}`);
+      const recovery = [
+        server,
+        backups[server]!,
+        destination,
+        '--target-name',
+        'point',
+        '--target-action',
+        'promote',
+      ];
       const run =
         server === 'b320'
-          ? await barmanTs(
+          ? await barmanTs('recover', ...recovery)
+          : // Barman decrypts (and decompresses) into a staging directory first.
+            await barman320(
               'recover',
-              server,
-              backups[server]!,
-              destination,
-              '--target-name',
-              'point',
-              '--target-action',
-              'promote',
-            )
-          : await barman320(
-              'recover',
-              // Barman decrypts (and decompresses) into a staging directory first.
               '--staging-location',
               'local',
               '--staging-path',
               join(dir, 'staging'),
-              server,
-              backups[server]!,
-              destination,
-              '--target-name',
-              'point',
-              '--target-action',
-              'promote',
+              ...recovery,
             );
       assert.equal(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
       await runAs(null, 'chown', ['-R', `${pg.osUser}:`, destination]);
